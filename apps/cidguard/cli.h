@@ -1,0 +1,34 @@
+/* The cidguard command line: shared helpers.  Commands use the public API
+ * only; person-facing errors are one line on stderr and exit status 2. */
+#ifndef CG_CLI_H
+#define CG_CLI_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "cidguard/cidguard.h"
+
+#define EXIT_PASS 0
+#define EXIT_NOTPASS 1
+#define EXIT_USAGE 2
+
+/* Prints "cidguard: <message>" on stderr and exits 2. */
+void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Reads a file (or "-" for stdin) of at most `max` bytes; dies on failure. */
+char *cli_slurp(const char *path, size_t max, size_t *len);
+/* Parses a non-negative integer option or dies naming the option. */
+long long cli_int(const char *opt, const char *s, long long min, long long max);
+/* A numbering plan from a country code ("44" -> UK rules, "1" -> NANP). */
+const struct cg_tn_plan *cli_plan(const char *cc);
+/* The verdict as the JSON object of the CLI and HTTP contract. */
+json_t *cli_verdict_json(const struct cg_verdict *v);
+/* Prints a JSON value on one line to stdout. */
+void cli_print_json(json_t *j);
+
+int cmd_pki(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif

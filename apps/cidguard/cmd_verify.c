@@ -1,0 +1,284 @@
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: cidguard verify --identity VALUE|- --from TN --to TN [--pai TN] [--ruri TN]\n"
+    "                       [--cert CHAIN.pem] [--trust CA.pem]... [--crl CRL.pem]...\n"
+    "                       [--untrusted PEM]... [--at SECONDS] [--freshness N]\n"
+    "                       [--allow-http] [--country-code CC]\n"
+    "       cidguard verify --batch FILE|- [--threads N] [same certificate options]\n"
+    "  Prints one JSON verdict.  Exit 0: TN-Validation-Passed; 1: not passed; 2: bad usage.\n"
+    "  VALUE is an Identity header value; a bare PASSporT (no ;info) is accepted too.\n"
+    "  --batch reads ATIS-1000082 verificationRequest objects, one a line, and writes the\n"
+    "  verdicts in the same order.  --at evaluates as if the clock read SECONDS.\n";
+
+#define BATCH_CHUNK 2048
+#define BATCH_LINE_MAX 65536
+
+struct batch {
+    const struct cg_verifier *v;
+    int64_t now;
+    char **lines;
+    char **results;
+    bool *passed;
+    size_t n;
+    atomic_size_t next;
+};
+
+static char *error_line(const char *id, const char *text)
+{
+    json_t *o = json_pack("{s:{s:{s:s,s:s}}}", "requestError", "serviceException", "messageId",
+                          id, "text", text);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+/* One ATIS-1000082 verificationRequest line to one verdict line. */
+static char *verify_line(const struct cg_verifier *v, int64_t now, const char *line, bool *passed)
+{
+    json_error_t err;
+    json_t *root = json_loads(line, JSON_REJECT_DUPLICATES, &err), *req, *to, *j;
+    const char *from = NULL, *pai = NULL, *ident = NULL, *tos[1];
+    struct cg_call call = {0};
+    struct cg_verdict vd;
+    char *out;
+
+    *passed = false;
+    if (!root)
+        return error_line("SVC4006", "Error: JSON parse failure.");
+    req = json_object_get(root, "verificationRequest");
+    if (!json_is_object(req)) {
+        json_decref(root);
+        return error_line("SVC4001", "Error: Missing mandatory parameter 'verificationRequest'.");
+    }
+    json_unpack(req, "{s?{s?s}, s?{s?s}, s?s}", "from", "tn", &from, "pai", "tn", &pai, "identity",
+                &ident);
+    to = json_object_get(json_object_get(req, "to"), "tn");
+    if (json_is_array(to))
+        to = json_array_get(to, 0);
+    tos[0] = json_string_value(to);
+    j = json_object_get(req, "time");
+    if (!from || !tos[0] || !ident || !json_is_integer(j)) {
+        json_decref(root);
+        return error_line("SVC4001", "Error: Missing mandatory parameter (from, to, time or "
+                                     "identity).");
+    }
+    call.from = from;
+    call.pai = pai;
+    call.to = tos[0];
+    call.identity = &ident;
+    call.nidentity = 1;
+    call.now = now;
+    call.request_time = json_integer_value(j);
+    call.bare_token = strchr(ident, ';') == NULL;
+    if (cg_verify(v, &call, &vd) != CG_OK) {
+        json_decref(root);
+        return error_line("POL5000", "Error: internal error.");
+    }
+    json_decref(root);
+    *passed = vd.verstat == CG_VERSTAT_PASSED;
+    j = cli_verdict_json(&vd);
+    out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    return out;
+}
+
+static void *batch_worker(void *arg)
+{
+    struct batch *b = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
+        b->results[i] = b->lines[i] ? verify_line(b->v, b->now, b->lines[i], &b->passed[i])
+                                    : error_line("SVC4005", "Error: line longer than 64 KB.");
+    return NULL;
+}
+
+/* Reads one line of at most BATCH_LINE_MAX bytes; longer lines are consumed
+ * and reported as NULL in *line.  Returns false at end of input. */
+static bool read_line(FILE *f, char **line)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&buf, &cap, f);
+    if (n < 0) {
+        free(buf);
+        return false;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n > BATCH_LINE_MAX) {
+        free(buf);
+        buf = NULL;
+    }
+    *line = buf;
+    return true;
+}
+
+static int run_batch(const struct cg_verifier *v, int64_t now, const char *path, int threads)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    struct batch b = {.v = v, .now = now};
+    pthread_t tid[64];
+    bool all_passed = true, more = true;
+    int t;
+
+    if (!f)
+        cli_die("cannot open %s", path);
+    b.lines = calloc(BATCH_CHUNK, sizeof *b.lines);
+    b.results = calloc(BATCH_CHUNK, sizeof *b.results);
+    b.passed = calloc(BATCH_CHUNK, sizeof *b.passed);
+    if (!b.lines || !b.results || !b.passed)
+        cli_die("out of memory");
+    /* Chunks bound memory on inputs of any length; results leave in order. */
+    while (more) {
+        size_t i;
+        b.n = 0;
+        while (b.n < BATCH_CHUNK && (more = read_line(f, &b.lines[b.n]))) {
+            if (b.lines[b.n] && b.lines[b.n][0] == '\0') {
+                free(b.lines[b.n]);
+                continue;
+            }
+            b.n++;
+        }
+        atomic_store(&b.next, 0);
+        for (t = 0; t < threads; t++)
+            if (pthread_create(&tid[t], NULL, batch_worker, &b))
+                cli_die("cannot start a thread");
+        for (t = 0; t < threads; t++)
+            pthread_join(tid[t], NULL);
+        for (i = 0; i < b.n; i++) {
+            puts(b.results[i] ? b.results[i] : "{}");
+            all_passed &= b.passed[i];
+            free(b.results[i]);
+            free(b.lines[i]);
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    free(b.lines);
+    free(b.results);
+    free(b.passed);
+    return all_passed ? EXIT_PASS : EXIT_NOTPASS;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"identity", required_argument, 0, 'i'}, {"from", required_argument, 0, 'f'},
+        {"pai", required_argument, 0, 'p'},      {"to", required_argument, 0, 't'},
+        {"ruri", required_argument, 0, 'r'},     {"cert", required_argument, 0, 'c'},
+        {"trust", required_argument, 0, 'T'},    {"crl", required_argument, 0, 'C'},
+        {"untrusted", required_argument, 0, 'u'}, {"at", required_argument, 0, 'a'},
+        {"freshness", required_argument, 0, 'F'}, {"allow-http", no_argument, 0, 'H'},
+        {"country-code", required_argument, 0, 'k'}, {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 'n'},  {"crl-required", no_argument, 0, 'R'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const char *identity = NULL, *certpath = NULL, *batch = NULL, *cc = NULL;
+    const char *trusts[16], *crls[16], *untrusted[16];
+    size_t ntrust = 0, ncrl = 0, nunt = 0, i;
+    struct cg_verify_config cfg = {0};
+    struct cg_call call = {0};
+    struct cg_trust *trust;
+    struct cg_certmap *map;
+    struct cg_verifier *v;
+    struct cg_verdict vd;
+    unsigned tflags = 0;
+    int threads = 1, c, rc;
+    char *idbuf = NULL;
+    json_t *j;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': identity = optarg; break;
+        case 'f': call.from = optarg; break;
+        case 'p': call.pai = optarg; break;
+        case 't': call.to = optarg; break;
+        case 'r': call.ruri = optarg; break;
+        case 'c': certpath = optarg; break;
+        case 'T':
+            if (ntrust == 16) cli_die("at most 16 --trust");
+            trusts[ntrust++] = optarg;
+            break;
+        case 'C':
+            if (ncrl == 16) cli_die("at most 16 --crl");
+            crls[ncrl++] = optarg;
+            break;
+        case 'u':
+            if (nunt == 16) cli_die("at most 16 --untrusted");
+            untrusted[nunt++] = optarg;
+            break;
+        case 'a': call.now = cli_int("--at", optarg, 1, 253402300799LL); break;
+        case 'F': cfg.freshness = (int)cli_int("--freshness", optarg, 1, 86400 * 365); break;
+        case 'H': cfg.allow_http = true; break;
+        case 'k': cc = optarg; break;
+        case 'b': batch = optarg; break;
+        case 'n': threads = (int)cli_int("--threads", optarg, 1, 64); break;
+        case 'R': tflags |= CG_TRUST_CRL_REQUIRED; break;
+        case 'h': fputs(help, stdout); return 0;
+        case ':': cli_die("%s needs a value", argv[optind - 1]);
+        default: cli_die("unknown option %s (try 'cidguard verify --help')", argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        cli_die("unexpected argument \"%s\"", argv[optind]);
+    if (!batch && (!identity || !call.from || !call.to))
+        cli_die("verify needs --identity, --from and --to (or --batch)");
+    cfg.plan = cli_plan(cc);
+
+    if ((rc = cg_trust_new(&trust, tflags)) != CG_OK || (rc = cg_certmap_new(&map)) != CG_OK)
+        cli_die("%s", cg_strerror(rc));
+    for (i = 0; i < ntrust; i++)
+        if ((rc = cg_trust_add_anchors_file(trust, trusts[i])) != CG_OK)
+            cli_die("cannot load trust anchors %s: %s", trusts[i], cg_strerror(rc));
+    for (i = 0; i < ncrl; i++)
+        if ((rc = cg_trust_add_crl_file(trust, crls[i])) != CG_OK)
+            cli_die("cannot load CRL %s: %s", crls[i], cg_strerror(rc));
+    for (i = 0; i < nunt; i++)
+        if ((rc = cg_trust_add_untrusted_file(trust, untrusted[i])) != CG_OK)
+            cli_die("cannot load certificates %s: %s", untrusted[i], cg_strerror(rc));
+    if (certpath) {
+        struct cg_chain *chain;
+        const char *why;
+        if ((rc = cg_chain_load_file(&chain, certpath, &why)) != CG_OK)
+            cli_die("cannot load certificate bundle %s: %s", certpath, why ? why : cg_strerror(rc));
+        cg_certmap_add(map, NULL, chain);
+        cg_chain_unref(chain);
+    }
+    cfg.trust = trust;
+    cfg.certsrc = cg_certmap_source(map);
+    if ((rc = cg_verifier_new(&v, &cfg)) != CG_OK)
+        cli_die("%s", cg_strerror(rc));
+
+    if (batch) {
+        rc = run_batch(v, call.now, batch, threads);
+    } else {
+        if (strcmp(identity, "-") == 0) {
+            size_t n;
+            idbuf = cli_slurp("-", CG_IDENTITY_MAX * 4, &n);
+            while (n && (idbuf[n - 1] == '\n' || idbuf[n - 1] == '\r'))
+                idbuf[--n] = '\0';
+            identity = idbuf;
+        }
+        call.identity = &identity;
+        call.nidentity = 1;
+        call.bare_token = strchr(identity, ';') == NULL;
+        if ((rc = cg_verify(v, &call, &vd)) != CG_OK)
+            cli_die("verification could not run: %s", cg_strerror(rc));
+        j = cli_verdict_json(&vd);
+        cli_print_json(j);
+        json_decref(j);
+        rc = vd.verstat == CG_VERSTAT_PASSED ? EXIT_PASS : EXIT_NOTPASS;
+    }
+    free(idbuf);
+    cg_verifier_free(v);
+    cg_certmap_free(map);
+    cg_trust_free(trust);
+    return rc;
+}

@@ -1,0 +1,17 @@
+/* cidguard: STIR/SHAKEN signing, verification and policy.  Umbrella header. */
+#ifndef CIDGUARD_H
+#define CIDGUARD_H
+
+#include "error.h"
+#include "log.h"
+#include "tn.h"
+#include "identity.h"
+#include "passport.h"
+#include "key.h"
+#include "cert.h"
+#include "verify.h"
+#include "sign.h"
+
+#define CIDGUARD_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * The verification service (STI-VS): the ATIS-1000074 sequence of
+ * STANDARDS.md section 1.6 over one call's Identity headers, producing a
+ * verdict.  A verdict is the *result* of a check; cg_verify() returns an
+ * error only when it could not decide (no memory, OpenSSL failure).
+ */
+#ifndef CIDGUARD_VERIFY_H
+#define CIDGUARD_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cert.h"
+#include "passport.h"
+#include "tn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum cg_verstat { CG_VERSTAT_NONE = 0, CG_VERSTAT_PASSED, CG_VERSTAT_FAILED };
+/* "TN-Validation-Passed", "TN-Validation-Failed", "No-TN-Validation" */
+const char *cg_verstat_str(enum cg_verstat v);
+
+/*
+ * Why a call did not pass: a stable machine name, the RFC 8224 code, the
+ * verstat it implies and the STANDARDS.md section 1.8 case it implements.
+ *   X(name, sip_code, verstat, "reason phrase", "case")
+ */
+#define CG_REASON_MAP(X)                                                                   \
+    X(OK, 0, PASSED, "", "")                                                               \
+    X(NO_IDENTITY, 428, NONE, "Use Identity Header", "")                                   \
+    X(REQUEST_TIME, 403, NONE, "Stale Date", "E3")                                         \
+    X(MALFORMED, 438, FAILED, "Invalid Identity Header", "E4")                             \
+    X(COMPACT_FORM, 438, FAILED, "Invalid Identity Header", "E4")                          \
+    X(PPT_PARAM, 438, FAILED, "Invalid Identity Header", "E5")                             \
+    X(NO_INFO, 436, FAILED, "Bad Identity Info", "E6")                                     \
+    X(BAD_INFO, 436, FAILED, "Bad Identity Info", "E7")                                    \
+    X(CERT_UNAVAILABLE, 436, NONE, "Bad Identity Info", "E8")                              \
+    X(HDR_MISSING, 436, FAILED, "Bad Identity Info", "E9")                                 \
+    X(X5U_MISMATCH, 436, FAILED, "Bad Identity Info", "E10")                               \
+    X(TYP, 437, FAILED, "Unsupported Credential", "E11")                                   \
+    X(ALG, 437, FAILED, "Unsupported Credential", "E12")                                   \
+    X(PPT, 438, FAILED, "Invalid Identity Header", "E13")                                  \
+    X(CLAIMS, 438, FAILED, "Invalid Identity Header", "E14")                               \
+    X(STALE, 403, FAILED, "Stale Date", "E15")                                             \
+    X(ORIG_MISMATCH, 438, FAILED, "Invalid Identity Header", "E16")                        \
+    X(DEST_MISMATCH, 438, FAILED, "Invalid Identity Header", "E16")                        \
+    X(CERT_INVALID, 437, FAILED, "Unsupported Credential", "E17")                          \
+    X(CERT_REVOKED, 437, FAILED, "Unsupported Credential", "E17")                          \
+    X(CERT_PROFILE, 437, FAILED, "Unsupported Credential", "E17")                          \
+    X(TN_NOT_AUTHORIZED, 437, FAILED, "Unsupported Credential", "E17")                     \
+    X(SIGNATURE, 438, FAILED, "Invalid Identity Header", "E18")                            \
+    X(ATTEST, 438, FAILED, "Invalid Identity Header", "E19")
+
+enum cg_reason {
+#define CG_R_ENUM(name, code, vs, text, ecase) CG_R_##name,
+    CG_REASON_MAP(CG_R_ENUM)
+#undef CG_R_ENUM
+    CG_R__COUNT
+};
+const char *cg_reason_name(enum cg_reason r);  /* "signature" */
+int cg_reason_sip_code(enum cg_reason r);      /* 438 */
+const char *cg_reason_phrase(enum cg_reason r); /* "Invalid Identity Header" */
+const char *cg_reason_case(enum cg_reason r);   /* "E18" or "" */
+
+/* --- Where certificates come from --------------------------------------- */
+
+/*
+ * A certificate source: given the x5u URL, return a chain with a new
+ * reference (the verifier drops it), or CG_ENOTFOUND / CG_EIO / another
+ * error when it cannot be had, which the verifier reports as 436.  Called
+ * from the verifying thread: it must be thread-safe and should not block
+ * (the daemon answers from its cache and fetches asynchronously).
+ */
+struct cg_certsrc {
+    int (*get_cb)(void *arg, const char *x5u, struct cg_chain **out);
+    void *arg;
+};
+
+/* A fixed map from x5u URL to chain.  A NULL url entry matches any URL
+ * (the CLI's --cert).  Not thread-safe while being built; read-only after. */
+struct cg_certmap;
+int cg_certmap_new(struct cg_certmap **out);
+void cg_certmap_free(struct cg_certmap *m);
+/* Takes a reference to `chain`. */
+int cg_certmap_add(struct cg_certmap *m, const char *url, struct cg_chain *chain);
+struct cg_certsrc cg_certmap_source(struct cg_certmap *m);
+
+/* --- The verifier -------------------------------------------------------- */
+
+struct cg_verify_config {
+    const struct cg_trust *trust;   /* borrowed; required */
+    struct cg_certsrc certsrc;      /* required */
+    const struct cg_tn_plan *plan;  /* for national-format From/To; NULL: none */
+    int freshness;                  /* seconds, default 60 (0 means default) */
+    int skew;                       /* extra seconds allowed for clock skew, default 5 */
+    bool allow_http;                /* accept http:// x5u (tests, lab); default https only */
+};
+
+struct cg_verifier;
+int cg_verifier_new(struct cg_verifier **out, const struct cg_verify_config *cfg);
+void cg_verifier_free(struct cg_verifier *v);
+
+/* One call as the network presented it.  from/pai/to/ruri are SIP URIs,
+ * tel: URIs or bare numbers (NULL when absent). */
+struct cg_call {
+    const char *from;
+    const char *pai;
+    const char *to;
+    const char *ruri;
+    const char *const *identity; /* header values */
+    size_t nidentity;
+    int64_t now;                 /* 0: the system clock */
+    int64_t request_time;        /* ATIS-1000082 "time"; 0 when absent */
+    /* The values are bare PASSporTs ("hdr.payload.sig" with no SIP
+     * parameters), as APIs such as Twilio's StirPassportToken deliver them:
+     * there is no info parameter to compare with x5u. */
+    bool bare_token;
+};
+
+enum cg_match { CG_MATCH_NONE = 0, CG_MATCH_PAI, CG_MATCH_FROM, CG_MATCH_TO, CG_MATCH_RURI };
+const char *cg_match_str(enum cg_match m);
+
+struct cg_verdict {
+    enum cg_verstat verstat;
+    enum cg_reason reason;       /* CG_R_OK when passed */
+    int reason_code;             /* RFC 8224 code or 0 */
+    const char *reason_text;     /* reason phrase; static */
+    char detail[160];            /* precise reason for logs and people */
+    int identity_index;          /* which Identity header decided, -1 none */
+    enum cg_ppt ppt;
+    char attest;                 /* 0 when unknown */
+    char origid[CG_ORIGID_MAX + 1];
+    char spc[CG_SPC_MAX + 1];
+    char orig[CG_TN_MAX + 1];
+    char dest[CG_TN_MAX + 1];    /* the dest.tn that matched, else the first */
+    char x5u[CG_URL_MAX + 1];
+    int64_t iat;
+    enum cg_match orig_match, dest_match;
+    uint32_t warnings;           /* bit (1u << enum cg_warning) */
+};
+
+/*
+ * Verifies every Identity header of `call` and keeps the best result:
+ * passed beats failed beats none (RFC 8224 section 6.2.2: report a failure
+ * only when all headers fail).  Thread-safe: many threads may share one
+ * verifier.  Returns CG_OK with `out` filled, or an error (CG_ENOMEM,
+ * CG_ECRYPTO) with `out` unspecified.
+ */
+int cg_verify(const struct cg_verifier *v, const struct cg_call *call, struct cg_verdict *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

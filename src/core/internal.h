@@ -1,0 +1,52 @@
+/* Internal helpers shared by the library's modules (prefix cg__). */
+#ifndef CG_CORE_INTERNAL_H
+#define CG_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidguard/error.h"
+#include "cidguard/log.h"
+
+/* --- logging ------------------------------------------------------------ */
+extern enum cg_log_level cg__log_max;
+extern cg_log_cb cg__log_cb;
+void cg__log_emit(enum cg_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The level is compared before the arguments are evaluated. */
+#define cg__log(lvl, ...)                                                      \
+    do {                                                                       \
+        if (cg__log_cb && (lvl) <= cg__log_max)                                \
+            cg__log_emit((lvl), __VA_ARGS__);                                  \
+    } while (0)
+
+/* --- base64url (RFC 4648 section 5, no padding) ------------------------- */
+/* Decoded size upper bound for n input characters. */
+#define CG_B64_DECODED_MAX(n) (((n) / 4) * 3 + 2)
+/* Rejects '=', characters outside the alphabet, an impossible length
+ * (n % 4 == 1) and non-zero trailing bits.  Returns CG_OK or CG_EPARSE;
+ * CG_ETOOBIG when outcap is too small. */
+int cg__b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
+                      size_t *outlen);
+/* Writes (n * 4 + 2) / 3 characters and a NUL; outcap must allow that. */
+int cg__b64url_encode(const unsigned char *in, size_t n, char *out, size_t outcap,
+                      size_t *outlen);
+
+/* --- JSON ---------------------------------------------------------------- */
+/* Nesting depth of a JSON text, counted without parsing (brackets outside
+ * strings).  Lets us refuse deep input before the parser recurses. */
+size_t cg__json_depth(const char *s, size_t n);
+
+/* --- strings -------------------------------------------------------------- */
+/* Copies at most cap-1 bytes and NUL-terminates; false if truncated. */
+bool cg__strlcpy(char *dst, const char *src, size_t cap);
+/* Case-insensitive ASCII prefix test on a (ptr, len) string. */
+bool cg__prefix_ci(const char *s, size_t n, const char *prefix);
+
+/* --- files ---------------------------------------------------------------- */
+/* Reads a whole file of at most `max` bytes into a NUL-terminated buffer. */
+int cg__read_file(const char *path, size_t max, char **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,59 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+enum cg_log_level cg__log_max = CG_LOG_ERROR;
+cg_log_cb cg__log_cb;
+static void *log_arg;
+
+void cg_log_set(cg_log_cb cb, enum cg_log_level max_level, void *arg)
+{
+    cg__log_cb = cb;
+    cg__log_max = max_level;
+    log_arg = arg;
+}
+
+void cg__log_emit(enum cg_log_level lvl, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (cg__log_cb)
+        cg__log_cb(lvl, buf, log_arg);
+}
+
+bool cg__strlcpy(char *dst, const char *src, size_t cap)
+{
+    size_t n = strlen(src);
+    if (cap == 0)
+        return false;
+    if (n >= cap) {
+        memcpy(dst, src, cap - 1);
+        dst[cap - 1] = '\0';
+        return false;
+    }
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+bool cg__prefix_ci(const char *s, size_t n, const char *prefix)
+{
+    size_t i;
+    for (i = 0; prefix[i]; i++) {
+        char a, b;
+        if (i >= n)
+            return false;
+        a = s[i];
+        b = prefix[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b - 'A' + 'a');
+        if (a != b)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,463 @@
+/*
+ * PASSporT decoding and canonical encoding.
+ *
+ * NOTE: decoding is for *checking* claims only.  The signature is verified
+ * over the received "hdr.payload" bytes; nothing here is re-serialized on
+ * the verification path (OpenSIPS rebuilt the JSON and broke every token
+ * carrying claims it did not know).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cidguard/passport.h"
+#include "core/internal.h"
+
+#define B64_JSON_MAX (CG_PASSPORT_JSON_MAX / 3 * 4 + 4)
+
+#define FAULT(f, text)                                                         \
+    do {                                                                       \
+        *fault = (f);                                                          \
+        *why = (text);                                                         \
+        rc = CG_EPARSE;                                                        \
+        goto out;                                                              \
+    } while (0)
+
+/* A canonical tn (RFC 8224 section 8.3): optional leading '#' or '*', then
+ * one or more digits, at most CG_TN_MAX characters. */
+static bool tn_is_canonical(const char *s)
+{
+    size_t i = 0, n = strlen(s);
+    if (n == 0 || n > CG_TN_MAX)
+        return false;
+    if (s[0] == '#' || s[0] == '*')
+        i = 1;
+    if (i == n)
+        return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Copies a JSON string member into dst; 0 ok, -1 absent, -2 wrong type or too long. */
+static int get_str(json_t *obj, const char *key, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return -1;
+    if (!json_is_string(v) || json_string_length(v) >= cap)
+        return -2;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+/* Decodes one base64url JSON segment into a jansson object, with the size
+ * and depth limits applied before the parser sees it. */
+static json_t *load_segment(const char *b64, size_t n)
+{
+    unsigned char buf[CG_PASSPORT_JSON_MAX + 4];
+    size_t len;
+    if (n > B64_JSON_MAX)
+        return NULL;
+    if (cg__b64url_decode(b64, n, buf, sizeof buf, &len) != CG_OK || len > CG_PASSPORT_JSON_MAX)
+        return NULL;
+    if (cg__json_depth((const char *)buf, len) > CG_PASSPORT_JSON_DEPTH)
+        return NULL;
+    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static char *dup_json_text(json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* Parses the rcd claim and the top-level crn and rcdi (RFC 9795). */
+static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
+{
+    static const char *const keys[] = {"nam", "apn", "icn", "jcl"};
+    json_t *rcd = json_object_get(claims, "rcd"), *v;
+    char **slots[] = {&r->nam, &r->apn, &r->icn, &r->jcl};
+    size_t i;
+
+    if (rcd) {
+        if (!json_is_object(rcd)) {
+            *why = "rcd is not an object";
+            return -1;
+        }
+        r->present = true;
+        for (i = 0; i < 4; i++) {
+            v = json_object_get(rcd, keys[i]);
+            if (!v)
+                continue;
+            if (!json_is_string(v)) {
+                *why = "rcd member is not a string";
+                return -1;
+            }
+            if (!(*slots[i] = strdup(json_string_value(v))))
+                return CG_ENOMEM;
+        }
+        v = json_object_get(rcd, "jcd");
+        if (v) {
+            if (!json_is_array(v)) {
+                *why = "rcd.jcd is not a jCard array";
+                return -1;
+            }
+            if (!(r->jcd = dup_json_text(v)))
+                return CG_ENOMEM;
+        }
+    }
+    v = json_object_get(claims, "crn");
+    if (v) {
+        if (!json_is_string(v)) {
+            *why = "crn is not a string";
+            return -1;
+        }
+        if (!(r->crn = strdup(json_string_value(v))))
+            return CG_ENOMEM;
+        r->present = true;
+    }
+    v = json_object_get(claims, "rcdi");
+    if (v) {
+        /* RFC 9795 uses an object of JSON pointers to digests; Neustar's
+         * published tokens carry the older draft's bare string. */
+        if (!json_is_object(v) && !json_is_string(v)) {
+            *why = "rcdi is neither an object nor a string";
+            return -1;
+        }
+        if (!(r->rcdi = dup_json_text(v)))
+            return CG_ENOMEM;
+        r->present = true;
+    }
+    return 0;
+}
+
+int cg_passport_decode(const char *tok, size_t len, struct cg_passport *out, unsigned char sig[64],
+                       size_t *signed_len, enum cg_passport_fault *fault, const char **why)
+{
+    const char *d1, *d2, *end = tok + len;
+    json_t *hdr = NULL, *cl = NULL, *v;
+    unsigned char sigbuf[CG_B64_DECODED_MAX(90)];
+    size_t siglen;
+    int rc = CG_OK, r;
+
+    memset(out, 0, sizeof *out);
+    *fault = CG_PF_NONE;
+    *why = NULL;
+
+    d1 = memchr(tok, '.', len);
+    d2 = d1 ? memchr(d1 + 1, '.', (size_t)(end - d1 - 1)) : NULL;
+    if (!d1 || !d2 || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)))
+        FAULT(CG_PF_FORM, "token is not header.payload.signature");
+    if (d1 == tok || d2 == d1 + 1)
+        FAULT(CG_PF_FORM, "compact form is not allowed in SHAKEN (RFC 8588)");
+    if (end - d2 - 1 != 86 ||
+        cg__b64url_decode(d2 + 1, (size_t)(end - d2 - 1), sigbuf, sizeof sigbuf, &siglen) !=
+            CG_OK ||
+        siglen != 64)
+        FAULT(CG_PF_SIG_FORM, "signature is not 64 bytes of base64url (ES256 R||S)");
+
+    /* --- protected header --- */
+    if (!(hdr = load_segment(tok, (size_t)(d1 - tok))))
+        FAULT(CG_PF_HDR_JSON, "JOSE header is not a valid JSON object (base64url, size, "
+                              "depth, duplicate members)");
+    if (get_str(hdr, "alg", out->alg, sizeof out->alg) ||
+        get_str(hdr, "typ", out->typ, sizeof out->typ) ||
+        get_str(hdr, "x5u", out->x5u, sizeof out->x5u))
+        FAULT(CG_PF_HDR_MISSING, "JOSE header lacks a string alg, typ or x5u");
+    if ((r = get_str(hdr, "ppt", out->ppt_name, sizeof out->ppt_name)) == -2)
+        FAULT(CG_PF_HDR_MISSING, "JOSE header ppt is not a string");
+    if (r == -1)
+        FAULT(CG_PF_HDR_MISSING, "JOSE header lacks ppt (SHAKEN requires ppt \"shaken\")");
+    if (strcmp(out->typ, "passport") != 0)
+        FAULT(CG_PF_TYP, "typ is not \"passport\"");
+    if (strcmp(out->alg, "ES256") != 0)
+        FAULT(CG_PF_ALG, "alg is not ES256");
+    if (strcmp(out->ppt_name, "shaken") == 0)
+        out->ppt = CG_PPT_SHAKEN;
+    else if (strcmp(out->ppt_name, "div") == 0)
+        out->ppt = CG_PPT_DIV;
+    else if (strcmp(out->ppt_name, "rcd") == 0)
+        out->ppt = CG_PPT_RCD;
+    else
+        FAULT(CG_PF_PPT, "unsupported ppt (RFC 8225 section 8.1)");
+
+    /* --- claims --- */
+    if (!(cl = load_segment(d1 + 1, (size_t)(d2 - d1 - 1))))
+        FAULT(CG_PF_CLAIMS, "claims are not a valid JSON object (base64url, size, depth, "
+                            "duplicate members)");
+    v = json_object_get(cl, "iat");
+    if (!v)
+        FAULT(CG_PF_CLAIMS, "missing iat claim");
+    if (!json_is_integer(v))
+        FAULT(CG_PF_CLAIMS, "iat is not a JSON integer (RFC 8225 erratum 5985)");
+    out->iat = (int64_t)json_integer_value(v);
+    if (out->iat <= 0)
+        FAULT(CG_PF_CLAIMS, "iat is not a positive NumericDate");
+
+    v = json_object_get(cl, "orig");
+    if (!v)
+        FAULT(CG_PF_CLAIMS, "missing orig claim");
+    if (!json_is_object(v) || json_object_size(v) != 1)
+        FAULT(CG_PF_CLAIMS, "orig is not an object with one identity");
+    if ((r = get_str(v, "tn", out->orig_tn, sizeof out->orig_tn)) == 0) {
+        if (!tn_is_canonical(out->orig_tn))
+            FAULT(CG_PF_CLAIMS, "orig.tn is not canonical (digits only, RFC 8224 section 8.3)");
+    } else if (r == -2 || get_str(v, "uri", out->orig_uri, sizeof out->orig_uri) != 0) {
+        FAULT(CG_PF_CLAIMS, "orig has no string tn or uri");
+    }
+
+    v = json_object_get(cl, "dest");
+    if (!v)
+        FAULT(CG_PF_CLAIMS, "missing dest claim");
+    if (!json_is_object(v))
+        FAULT(CG_PF_CLAIMS, "dest is not an object (RFC 8224 erratum 5715)");
+    {
+        json_t *arr;
+        size_t i;
+        if ((arr = json_object_get(v, "tn"))) {
+            if (!json_is_array(arr))
+                FAULT(CG_PF_CLAIMS, "dest.tn is not an array");
+            if (json_array_size(arr) > CG_PASSPORT_DEST_MAX)
+                FAULT(CG_PF_CLAIMS, "dest.tn has more than 16 entries");
+            for (i = 0; i < json_array_size(arr); i++) {
+                json_t *e = json_array_get(arr, i);
+                if (!json_is_string(e) || !tn_is_canonical(json_string_value(e)))
+                    FAULT(CG_PF_CLAIMS, "dest.tn entry is not a canonical number");
+                strcpy(out->dest_tn[out->ndest_tn++], json_string_value(e));
+            }
+        }
+        if ((arr = json_object_get(v, "uri"))) {
+            if (!json_is_array(arr))
+                FAULT(CG_PF_CLAIMS, "dest.uri is not an array");
+            if (json_array_size(arr) > CG_PASSPORT_DEST_MAX)
+                FAULT(CG_PF_CLAIMS, "dest.uri has more than 16 entries");
+            for (i = 0; i < json_array_size(arr); i++) {
+                json_t *e = json_array_get(arr, i);
+                if (!json_is_string(e) || json_string_length(e) > CG_URI_MAX)
+                    FAULT(CG_PF_CLAIMS, "dest.uri entry is not a string");
+                strcpy(out->dest_uri[out->ndest_uri++], json_string_value(e));
+            }
+        }
+        if (out->ndest_tn + out->ndest_uri == 0)
+            FAULT(CG_PF_CLAIMS, "dest names no tn or uri");
+    }
+
+    if (out->ppt == CG_PPT_SHAKEN) {
+        v = json_object_get(cl, "attest");
+        if (!v)
+            FAULT(CG_PF_CLAIMS, "missing attest claim");
+        if (!json_is_string(v) || json_string_length(v) != 1 ||
+            !strchr("ABC", json_string_value(v)[0]))
+            FAULT(CG_PF_ATTEST, "attest is not exactly \"A\", \"B\" or \"C\"");
+        out->attest = json_string_value(v)[0];
+        if ((r = get_str(cl, "origid", out->origid, sizeof out->origid)) == -1)
+            FAULT(CG_PF_CLAIMS, "missing origid claim");
+        if (r == -2 || out->origid[0] == '\0')
+            FAULT(CG_PF_CLAIMS, "origid is not a non-empty string of at most 128 bytes");
+    } else if (out->ppt == CG_PPT_DIV) {
+        v = json_object_get(cl, "div");
+        if (!v)
+            FAULT(CG_PF_CLAIMS, "missing div claim");
+        if (!json_is_object(v) || get_str(v, "tn", out->div_tn, sizeof out->div_tn) != 0 ||
+            !tn_is_canonical(out->div_tn))
+            FAULT(CG_PF_CLAIMS, "div is not an object with a canonical tn");
+    }
+    r = decode_rcd(cl, &out->rcd, why);
+    if (r == CG_ENOMEM) {
+        rc = CG_ENOMEM;
+        goto out;
+    }
+    if (r)
+        FAULT(CG_PF_CLAIMS, *why);
+    if (out->ppt == CG_PPT_RCD && !json_object_get(cl, "rcd"))
+        FAULT(CG_PF_CLAIMS, "missing rcd claim");
+
+    memcpy(sig, sigbuf, 64);
+    *signed_len = (size_t)(d2 - tok);
+out:
+    json_decref(hdr);
+    json_decref(cl);
+    if (rc != CG_OK)
+        cg_passport_clear(out);
+    return rc;
+}
+
+int cg_passport_part_text(const char *tok, size_t len, int part, char **out)
+{
+    const char *s = tok, *end = tok + len, *dot;
+    size_t n, outlen;
+    char *buf;
+    int rc;
+    if (part < 0 || part > 1)
+        return CG_EINVAL;
+    for (; part > 0; part--) {
+        if (!(dot = memchr(s, '.', (size_t)(end - s))))
+            return CG_EPARSE;
+        s = dot + 1;
+    }
+    dot = memchr(s, '.', (size_t)(end - s));
+    n = dot ? (size_t)(dot - s) : (size_t)(end - s);
+    if (n > B64_JSON_MAX)
+        return CG_ETOOBIG;
+    if (!(buf = malloc(CG_B64_DECODED_MAX(n) + 1)))
+        return CG_ENOMEM;
+    rc = cg__b64url_decode(s, n, (unsigned char *)buf, CG_B64_DECODED_MAX(n), &outlen);
+    if (rc != CG_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[outlen] = '\0';
+    *out = buf;
+    return CG_OK;
+}
+
+void cg_passport_clear(struct cg_passport *p)
+{
+    struct cg_rcd *r = &p->rcd;
+    free(r->nam);
+    free(r->apn);
+    free(r->icn);
+    free(r->jcd);
+    free(r->jcl);
+    free(r->crn);
+    free(r->rcdi);
+    memset(r, 0, sizeof *r);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A sorted JSON array of strings (RFC 8225: sort the strings inside each
+ * dest array).  `stride` steps through a fixed-size 2-D char array. */
+static json_t *sorted_array(const char *base, size_t stride, size_t n)
+{
+    const char *ptrs[CG_PASSPORT_DEST_MAX];
+    json_t *a = json_array();
+    size_t i;
+    if (!a)
+        return NULL;
+    for (i = 0; i < n; i++)
+        ptrs[i] = base + i * stride;
+    qsort(ptrs, n, sizeof *ptrs, cmp_str);
+    for (i = 0; i < n; i++)
+        if (json_array_append_new(a, json_string(ptrs[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static int set_str(json_t *o, const char *k, const char *v)
+{
+    return v ? json_object_set_new(o, k, json_string(v)) : 0;
+}
+
+int cg_passport_encode(const struct cg_passport *p, char **hdr_json, char **payload_json)
+{
+    json_t *h = NULL, *c = NULL, *o;
+    int rc = CG_ENOMEM;
+    const int flags = JSON_COMPACT | JSON_SORT_KEYS;
+    const char *ppt = p->ppt == CG_PPT_DIV ? "div" : p->ppt == CG_PPT_RCD ? "rcd" : "shaken";
+    size_t i;
+
+    *hdr_json = *payload_json = NULL;
+    if (!p->x5u[0] || p->iat <= 0 || (!p->orig_tn[0] && !p->orig_uri[0]) ||
+        p->ndest_tn + p->ndest_uri == 0 || p->ndest_tn > CG_PASSPORT_DEST_MAX ||
+        p->ndest_uri > CG_PASSPORT_DEST_MAX)
+        return CG_EINVAL;
+    if (p->orig_tn[0] && !tn_is_canonical(p->orig_tn))
+        return CG_EINVAL;
+    for (i = 0; i < p->ndest_tn; i++)
+        if (!tn_is_canonical(p->dest_tn[i]))
+            return CG_EINVAL;
+    if (p->ppt != CG_PPT_DIV && (!strchr("ABC", p->attest) || !p->attest || !p->origid[0]))
+        return CG_EINVAL;
+    if (p->ppt == CG_PPT_DIV && !tn_is_canonical(p->div_tn))
+        return CG_EINVAL;
+
+    h = json_pack("{s:s,s:s,s:s,s:s}", "alg", "ES256", "ppt", ppt, "typ", "passport", "x5u",
+                  p->x5u);
+    c = json_object();
+    if (!h || !c)
+        goto out;
+    o = json_object();
+    if (!o || json_object_set_new(c, "orig", o))
+        goto out;
+    if (p->orig_tn[0] ? set_str(o, "tn", p->orig_tn) : set_str(o, "uri", p->orig_uri))
+        goto out;
+    o = json_object();
+    if (!o || json_object_set_new(c, "dest", o))
+        goto out;
+    if (p->ndest_tn &&
+        json_object_set_new(o, "tn", sorted_array(p->dest_tn[0], sizeof p->dest_tn[0],
+                                                  p->ndest_tn)))
+        goto out;
+    if (p->ndest_uri &&
+        json_object_set_new(o, "uri", sorted_array(p->dest_uri[0], sizeof p->dest_uri[0],
+                                                   p->ndest_uri)))
+        goto out;
+    if (json_object_set_new(c, "iat", json_integer((json_int_t)p->iat)))
+        goto out;
+    if (p->ppt == CG_PPT_DIV) {
+        o = json_pack("{s:s}", "tn", p->div_tn);
+        if (!o || json_object_set_new(c, "div", o))
+            goto out;
+    } else {
+        char a[2] = {p->attest, 0};
+        if (set_str(c, "attest", a) || set_str(c, "origid", p->origid))
+            goto out;
+    }
+    if (p->rcd.present) {
+        const struct cg_rcd *r = &p->rcd;
+        json_t *ro = json_object();
+        if (!ro || json_object_set_new(c, "rcd", ro))
+            goto out;
+        if (set_str(ro, "nam", r->nam) || set_str(ro, "apn", r->apn) ||
+            set_str(ro, "icn", r->icn) || set_str(ro, "jcl", r->jcl) || set_str(c, "crn", r->crn))
+            goto out;
+        if (r->jcd) {
+            json_t *j = json_loads(r->jcd, JSON_REJECT_DUPLICATES, NULL);
+            if (!j || !json_is_array(j)) {
+                json_decref(j);
+                rc = CG_EINVAL;
+                goto out;
+            }
+            json_object_set_new(ro, "jcd", j);
+        }
+        if (r->rcdi) {
+            json_t *j = r->rcdi[0] == '{' ? json_loads(r->rcdi, JSON_REJECT_DUPLICATES, NULL)
+                                          : json_string(r->rcdi);
+            if (!j) {
+                rc = CG_EINVAL;
+                goto out;
+            }
+            json_object_set_new(c, "rcdi", j);
+        }
+        if (json_object_size(ro) == 0)
+            json_object_del(c, "rcd");
+    }
+    *hdr_json = json_dumps(h, flags);
+    *payload_json = json_dumps(c, flags);
+    if (!*hdr_json || !*payload_json) {
+        free(*hdr_json);
+        free(*payload_json);
+        *hdr_json = *payload_json = NULL;
+        goto out;
+    }
+    rc = CG_OK;
+out:
+    json_decref(h);
+    json_decref(c);
+    return rc;
+}
