@@ -5,9 +5,12 @@
 
 static const char help[] =
     "usage: cidguard pki init DIR [--spc CODE]... [--days N] [--crl-url URL]\n"
+    "       cidguard pki revoke DIR CERT.pem\n"
     "  Writes a test STI PKI into DIR: root.pem/.key, ca.pem/.key, crl.pem and, per SPC,\n"
     "  sp-CODE.pem (leaf + intermediate: serve it at your x5u URL), sp-CODE.key and\n"
-    "  sp-CODE-leaf.pem.  The default SPC is 1001.  For labs and tests only.\n";
+    "  sp-CODE-leaf.pem.  The default SPC is 1001.  crl.pem is an indirect CRL signed by\n"
+    "  crl-signer.pem, like the STI-PA's; 'revoke' adds a certificate to it.\n"
+    "  For labs and tests only.\n";
 
 int cmd_pki(int argc, char **argv)
 {
@@ -22,12 +25,19 @@ int cmd_pki(int argc, char **argv)
     size_t i;
     int c, rc;
 
+    if (argc == 4 && strcmp(argv[1], "revoke") == 0) {
+        rc = cg_pki_revoke(argv[2], argv[3], &why);
+        if (rc != CG_OK)
+            cli_die("pki revoke: %s", why ? why : cg_strerror(rc));
+        printf("%s revoked in %s/crl.pem\n", argv[3], argv[2]);
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "init") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
             fputs(help, stdout);
             return 0;
         }
-        cli_die("usage: cidguard pki init DIR [--spc CODE]...");
+        cli_die("usage: cidguard pki init DIR [--spc CODE]... | pki revoke DIR CERT.pem");
     }
     argc--;
     argv++;
@@ -64,7 +74,8 @@ int cmd_pki(int argc, char **argv)
     if (rc != CG_OK)
         cli_die("pki init: %s", why ? why : cg_strerror(rc));
     printf("test PKI written to %s\n", o.dir);
-    printf("  trust anchor:  %s/root.pem\n  intermediate:  %s/ca.pem\n  CRL:           %s/crl.pem\n",
+    printf("  trust anchor:  %s/root.pem\n  intermediate:  %s/ca.pem\n"
+           "  CRL:           %s/crl.pem (indirect, signed by crl-signer.pem)\n",
            o.dir, o.dir, o.dir);
     for (i = 0; i < o.nspcs; i++)
         printf("  SPC %-10s key %s/sp-%s.key, x5u bundle %s/sp-%s.pem\n", spcs[i], o.dir, spcs[i],

@@ -151,13 +151,19 @@ struct cg_pki_opts {
 };
 
 /*
- * Writes a test STI PKI into opts->dir: root.pem/root.key (STI-CA root),
- * ca.pem/ca.key (intermediate), sp-<SPC>.pem (leaf then intermediate, the
- * x5u bundle), sp-<SPC>.key, sp-<SPC>-leaf.pem, and crl.pem (an empty CRL
- * from the intermediate).  Keys are written mode 0600.  Existing files are
- * overwritten.
+ * Writes a test STI PKI into opts->dir, modelled on the real one:
+ * root.pem/root.key (STI-CA root), ca.pem/ca.key (intermediate),
+ * crl-signer.pem/.key (stands in for the STI-PA CRL signer, issued by the
+ * root), crl.pem (an empty *indirect* CRL from that signer, followed by the
+ * signer's certificate), and per SPC sp-<SPC>.pem (leaf then intermediate:
+ * the x5u bundle), sp-<SPC>.key and sp-<SPC>-leaf.pem.  Keys are written
+ * mode 0600; existing files are overwritten.
  */
 int cg_pki_init(const struct cg_pki_opts *opts, const char **why);
+
+/* Adds the certificate in `cert_path` (its issuer and serial) to the
+ * indirect CRL of the test PKI in `dir` and re-signs crl.pem. */
+int cg_pki_revoke(const char *dir, const char *cert_path, const char **why);
 
 #ifdef __cplusplus
 }

@@ -131,7 +131,7 @@ static X509_NAME *make_name(const char *cn)
     return n;
 }
 
-enum role { ROOT, INTER, LEAF };
+enum role { ROOT, INTER, LEAF, CRLSIGNER };
 
 static X509 *make_cert(enum role role, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
                        const char *cn, int days, const char *spc, const char *crl_url,
@@ -158,17 +158,18 @@ static X509 *make_cert(enum role role, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
     X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL);
     X509_set_pubkey(x, key);
     if (add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-                role == LEAF ? "critical,CA:FALSE" : "critical,CA:TRUE") ||
+                role == ROOT || role == INTER ? "critical,CA:TRUE" : "critical,CA:FALSE") ||
         add_ext(x, issuer ? issuer : x, NID_key_usage,
-                role == LEAF ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign") ||
+                role == LEAF        ? "critical,digitalSignature"
+                : role == CRLSIGNER ? "critical,cRLSign"
+                                    : "critical,keyCertSign,cRLSign") ||
         add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash"))
         goto out;
-    if (role != ROOT) {
-        if (add_ext(x, issuer, NID_authority_key_identifier, "keyid:always") ||
-            add_policy(x, SHAKEN_CP_OID) ||
-            add_cdp(x, crl_url, crl_issuer))
-            goto out;
-    }
+    if (role != ROOT && add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"))
+        goto out;
+    if ((role == INTER || role == LEAF) &&
+        (add_policy(x, SHAKEN_CP_OID) || add_cdp(x, crl_url, crl_issuer)))
+        goto out;
     if (role == LEAF && add_tnauth(x, spc))
         goto out;
     if (!X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()))
@@ -184,23 +185,66 @@ out:
     return x;
 }
 
-static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key)
+/* An indirect CRL (RFC 5280 section 5.2.5) like the STI-PA's: signed by a
+ * dedicated CRL signer, IssuingDistributionPoint indirectCRL=TRUE, and each
+ * entry naming its certificate's issuer.  `prev` entries are carried over;
+ * `add` (issuer name, serial) is appended when not NULL. */
+static X509_CRL *make_crl(X509 *signer, EVP_PKEY *key, const X509_CRL *prev,
+                          const X509_NAME *add_issuer, const ASN1_INTEGER *add_serial)
 {
     X509_CRL *crl = X509_CRL_new();
     ASN1_TIME *t = ASN1_TIME_new();
+    ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
+    X509_REVOKED *r = NULL;
+    GENERAL_NAMES *gns = NULL;
+    GENERAL_NAME *gn = NULL;
     bool ok = false;
-    if (!crl || !t)
+    int i;
+
+    if (!crl || !t || !idp)
         goto out;
     X509_CRL_set_version(crl, 1);
-    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(signer));
     X509_gmtime_adj(t, -60);
     X509_CRL_set1_lastUpdate(crl, t);
     X509_time_adj_ex(t, 30, 0, NULL);
     X509_CRL_set1_nextUpdate(crl, t);
+    idp->indirectCRL = 1;
+    if (X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1, 0) != 1)
+        goto out;
+    for (i = 0; prev && i < sk_X509_REVOKED_num(X509_CRL_get_REVOKED((X509_CRL *)prev)); i++) {
+        X509_REVOKED *d = X509_REVOKED_dup(
+            sk_X509_REVOKED_value(X509_CRL_get_REVOKED((X509_CRL *)prev), i));
+        if (!d || !X509_CRL_add0_revoked(crl, d)) {
+            X509_REVOKED_free(d);
+            goto out;
+        }
+    }
+    if (add_serial) {
+        if (!(r = X509_REVOKED_new()) || !X509_REVOKED_set_serialNumber(r, (ASN1_INTEGER *)add_serial))
+            goto out;
+        X509_gmtime_adj(t, 0);
+        X509_REVOKED_set_revocationDate(r, t);
+        if (!(gns = sk_GENERAL_NAME_new_null()) || !(gn = GENERAL_NAME_new()))
+            goto out;
+        GENERAL_NAME_set0_value(gn, GEN_DIRNAME, X509_NAME_dup(add_issuer));
+        if (!sk_GENERAL_NAME_push(gns, gn))
+            goto out;
+        gn = NULL;
+        if (X509_REVOKED_add1_ext_i2d(r, NID_certificate_issuer, gns, 1, 0) != 1 ||
+            !X509_CRL_add0_revoked(crl, r))
+            goto out;
+        r = NULL;
+    }
+    X509_CRL_sort(crl);
     if (!X509_CRL_sign(crl, key, EVP_sha256()))
         goto out;
     ok = true;
 out:
+    GENERAL_NAME_free(gn);
+    GENERAL_NAMES_free(gns);
+    X509_REVOKED_free(r);
+    ISSUING_DIST_POINT_free(idp);
     ASN1_TIME_free(t);
     if (!ok) {
         X509_CRL_free(crl);
@@ -243,6 +287,34 @@ static int write_certs(const char *dir, const char *name, X509 *a, X509 *b2)
     return ok ? 0 : -1;
 }
 
+/* crl.pem holds the CRL followed by its signer's certificate, so that a
+ * verifier loading the file has what it needs to check the signature. */
+static int write_crl(const char *dir, X509_CRL *crl, X509 *signer)
+{
+    BIO *b = open_out(dir, "crl.pem", 0644);
+    int ok = b && PEM_write_bio_X509_CRL(b, crl) && PEM_write_bio_X509(b, signer);
+    BIO_free(b);
+    return ok ? 0 : -1;
+}
+
+static void *read_pem(const char *dir, const char *name, int kind)
+{
+    char path[4096];
+    FILE *f;
+    void *v = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!(f = fopen(path, "r")))
+        return NULL;
+    if (kind == 0)
+        v = PEM_read_X509(f, NULL, NULL, NULL);
+    else if (kind == 1)
+        v = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    else
+        v = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+    fclose(f);
+    return v;
+}
+
 #define FAIL(text)                                                             \
     do {                                                                       \
         *why = (text);                                                         \
@@ -252,14 +324,13 @@ static int write_certs(const char *dir, const char *name, X509 *a, X509 *b2)
 int cg_pki_init(const struct cg_pki_opts *o, const char **why)
 {
     static const char *dummy;
-    EVP_PKEY *rk = NULL, *ik = NULL, *lk = NULL;
-    X509 *root = NULL, *inter = NULL, *leaf = NULL;
+    EVP_PKEY *rk = NULL, *ik = NULL, *ck = NULL, *lk = NULL;
+    X509 *root = NULL, *inter = NULL, *signer = NULL, *leaf = NULL;
     X509_CRL *crl = NULL;
     const char *crl_url = o->crl_url ? o->crl_url : "http://127.0.0.1:8085/certs/crl.pem";
     int days = o->days > 0 ? o->days : 365, rc = CG_ECRYPTO;
     size_t i;
     char name[64], cn[64];
-    BIO *b;
 
     if (!why)
         why = &dummy;
@@ -270,8 +341,8 @@ int cg_pki_init(const struct cg_pki_opts *o, const char **why)
     }
     for (i = 0; i < o->nspcs; i++) {
         const char *s = o->spcs[i];
-        if (!*s || strlen(s) > CG_SPC_MAX || strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-                                                 strlen(s)) {
+        if (!*s || strlen(s) > CG_SPC_MAX ||
+            strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(s)) {
             *why = "an SPC is 1-32 digits and uppercase letters";
             return CG_EINVAL;
         }
@@ -280,26 +351,28 @@ int cg_pki_init(const struct cg_pki_opts *o, const char **why)
         *why = "cannot create the PKI directory";
         return CG_EIO;
     }
-    if (!(rk = EVP_EC_gen("P-256")) || !(ik = EVP_EC_gen("P-256")))
+    if (!(rk = EVP_EC_gen("P-256")) || !(ik = EVP_EC_gen("P-256")) ||
+        !(ck = EVP_EC_gen("P-256")))
         FAIL("key generation failed");
     if (!(root = make_cert(ROOT, rk, NULL, NULL, "cidguard test SHAKEN ROOT", days * 10, NULL,
                            NULL, NULL)))
         FAIL("building the root certificate failed");
+    /* The CRL signer stands in for the STI-PA's: outside the STI-CA chain,
+     * issued by the root, named in every cRLIssuer. */
+    if (!(signer = make_cert(CRLSIGNER, ck, root, rk, "cidguard test STI-PA CRL", days * 5, NULL,
+                             NULL, NULL)))
+        FAIL("building the CRL signer certificate failed");
     if (!(inter = make_cert(INTER, ik, root, rk, "cidguard test SHAKEN CA", days * 5, NULL,
-                            crl_url, X509_get_subject_name(root))))
+                            crl_url, X509_get_subject_name(signer))))
         FAIL("building the intermediate certificate failed");
-    if (!(crl = make_crl(inter, ik)))
+    if (!(crl = make_crl(signer, ck, NULL, NULL, NULL)))
         FAIL("building the CRL failed");
     rc = CG_EIO;
     if (write_key(o->dir, "root.key", rk) || write_certs(o->dir, "root.pem", root, NULL) ||
-        write_key(o->dir, "ca.key", ik) || write_certs(o->dir, "ca.pem", inter, NULL))
+        write_key(o->dir, "ca.key", ik) || write_certs(o->dir, "ca.pem", inter, NULL) ||
+        write_key(o->dir, "crl-signer.key", ck) ||
+        write_certs(o->dir, "crl-signer.pem", signer, NULL) || write_crl(o->dir, crl, signer))
         FAIL("cannot write the CA files");
-    b = open_out(o->dir, "crl.pem", 0644);
-    if (!b || !PEM_write_bio_X509_CRL(b, crl)) {
-        BIO_free(b);
-        FAIL("cannot write crl.pem");
-    }
-    BIO_free(b);
 
     for (i = 0; i < o->nspcs; i++) {
         rc = CG_ECRYPTO;
@@ -310,7 +383,7 @@ int cg_pki_init(const struct cg_pki_opts *o, const char **why)
             FAIL("key generation failed");
         snprintf(cn, sizeof cn, "SHAKEN %s", o->spcs[i]);
         if (!(leaf = make_cert(LEAF, lk, inter, ik, cn, days, o->spcs[i], crl_url,
-                               X509_get_subject_name(inter))))
+                               X509_get_subject_name(signer))))
             FAIL("building an SP certificate failed");
         rc = CG_EIO;
         snprintf(name, sizeof name, "sp-%s.key", o->spcs[i]);
@@ -327,10 +400,51 @@ int cg_pki_init(const struct cg_pki_opts *o, const char **why)
 out:
     EVP_PKEY_free(rk);
     EVP_PKEY_free(ik);
+    EVP_PKEY_free(ck);
     EVP_PKEY_free(lk);
     X509_free(root);
     X509_free(inter);
+    X509_free(signer);
     X509_free(leaf);
+    X509_CRL_free(crl);
+    return rc;
+}
+
+int cg_pki_revoke(const char *dir, const char *cert_path, const char **why)
+{
+    static const char *dummy;
+    X509 *signer = NULL, *victim = NULL;
+    EVP_PKEY *key = NULL;
+    X509_CRL *old = NULL, *crl = NULL;
+    FILE *f;
+    int rc = CG_EIO;
+
+    if (!why)
+        why = &dummy;
+    *why = NULL;
+    if (!(signer = read_pem(dir, "crl-signer.pem", 0)) ||
+        !(key = read_pem(dir, "crl-signer.key", 1)) || !(old = read_pem(dir, "crl.pem", 2)))
+        FAIL("the directory holds no test PKI (crl-signer.pem, crl-signer.key, crl.pem)");
+    if (!(f = fopen(cert_path, "r")))
+        FAIL("cannot read the certificate to revoke");
+    victim = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!victim)
+        FAIL("no PEM certificate in that file");
+    rc = CG_ECRYPTO;
+    if (!(crl = make_crl(signer, key, old, X509_get_issuer_name(victim),
+                         X509_get0_serialNumber(victim))))
+        FAIL("building the CRL failed");
+    rc = CG_EIO;
+    if (write_crl(dir, crl, signer))
+        FAIL("cannot write crl.pem");
+    rc = CG_OK;
+out:
+    ERR_clear_error();
+    X509_free(signer);
+    X509_free(victim);
+    EVP_PKEY_free(key);
+    X509_CRL_free(old);
     X509_CRL_free(crl);
     return rc;
 }

@@ -20,6 +20,10 @@
 struct cg_trust {
     X509_STORE *store;
     STACK_OF(X509) *extra; /* CRL signers and other helpers */
+    /* CRLs are handed to each validation directly rather than put in the
+     * store: the store looks CRLs up by the certificate's issuer name, which
+     * never finds an indirect CRL (its issuer is the CRL signer). */
+    STACK_OF(X509_CRL) *crls;
     unsigned flags;
     bool have_crl;
     int64_t crl_until; /* earliest nextUpdate of the loaded CRLs */
@@ -35,7 +39,8 @@ int cg_trust_new(struct cg_trust **out, unsigned flags)
         return CG_ENOMEM;
     t->store = X509_STORE_new();
     t->extra = sk_X509_new_null();
-    if (!t->store || !t->extra) {
+    t->crls = sk_X509_CRL_new_null();
+    if (!t->store || !t->extra || !t->crls) {
         cg_trust_free(t);
         return CG_ENOMEM;
     }
@@ -52,6 +57,7 @@ void cg_trust_free(struct cg_trust *t)
         return;
     X509_STORE_free(t->store);
     sk_X509_pop_free(t->extra, X509_free);
+    sk_X509_CRL_pop_free(t->crls, X509_CRL_free);
     free(t);
 }
 
@@ -123,6 +129,18 @@ int cg_trust_add_untrusted_file(struct cg_trust *t, const char *path)
     return with_file(t, path, add_untrusted_pem);
 }
 
+static int keep_crl(struct cg_trust *t, X509_CRL *crl)
+{
+    int64_t nu = cg__asn1_time_to_epoch(X509_CRL_get0_nextUpdate(crl));
+    if (nu && nu < t->crl_until)
+        t->crl_until = nu;
+    if (!sk_X509_CRL_push(t->crls, crl)) {
+        X509_CRL_free(crl);
+        return CG_ENOMEM;
+    }
+    return CG_OK;
+}
+
 static int add_crl_buf(struct cg_trust *t, const char *buf, size_t n)
 {
     BIO *b = BIO_new_mem_buf(buf, (int)n);
@@ -131,28 +149,22 @@ static int add_crl_buf(struct cg_trust *t, const char *buf, size_t n)
     if (!b)
         return CG_ENOMEM;
     if (strstr(buf, "-----BEGIN X509 CRL-----")) {
-        while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL))) {
-            int64_t nu = cg__asn1_time_to_epoch(X509_CRL_get0_nextUpdate(crl));
-            if (nu && nu < t->crl_until)
-                t->crl_until = nu;
-            if (!X509_STORE_add_crl(t->store, crl))
-                rc = CG_ECRYPTO;
-            X509_CRL_free(crl);
+        while (rc == CG_OK && (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL))) {
+            rc = keep_crl(t, crl);
             count++;
         }
     } else if ((crl = d2i_X509_CRL_bio(b, NULL))) {
-        int64_t nu = cg__asn1_time_to_epoch(X509_CRL_get0_nextUpdate(crl));
-        if (nu && nu < t->crl_until)
-            t->crl_until = nu;
-        if (!X509_STORE_add_crl(t->store, crl))
-            rc = CG_ECRYPTO;
-        X509_CRL_free(crl);
+        rc = keep_crl(t, crl);
         count++;
     }
     ERR_clear_error();
     BIO_free(b);
     if (rc == CG_OK && count == 0)
         rc = CG_EPARSE;
+    /* A CRL file may carry its signer's certificate (the STI-PA CRL signer
+     * is outside the STI-CA chains): keep it for the signature check. */
+    if (rc == CG_OK && strstr(buf, "-----BEGIN CERTIFICATE-----"))
+        rc = add_untrusted_pem(t, buf, n);
     if (rc == CG_OK)
         t->have_crl = true;
     return rc;
@@ -167,14 +179,21 @@ int cg_trust_add_crl_file(struct cg_trust *t, const char *path)
  *  - an unhandled critical extension that is only TNAuthList (ATIS-1000080
  *    v003 certificates mark it critical; OpenSSL does not know the OID);
  *  - a CRL whose thisUpdate is a few seconds after iat (we validate at iat);
- *  - no CRL for an issuer, unless the trust was built fail-closed. */
+ *  - no CRL for an issuer, unless the trust was built fail-closed;
+ *  - while OpenSSL validates the path of an indirect CRL's signer (a
+ *    child context), the signer's own revocation status: nobody publishes
+ *    a CRL for the STI-PA CRL signer. */
 static int verify_cb(int ok, X509_STORE_CTX *ctx)
 {
-    const struct cg_trust *t = X509_STORE_CTX_get_app_data(ctx);
+    X509_STORE_CTX *parent = X509_STORE_CTX_get0_parent_ctx(ctx);
+    const struct cg_trust *t = X509_STORE_CTX_get_app_data(parent ? parent : ctx);
     int err;
     if (ok)
         return ok;
     err = X509_STORE_CTX_get_error(ctx);
+    if (parent && (err == X509_V_ERR_UNABLE_TO_GET_CRL || err == X509_V_ERR_DIFFERENT_CRL_SCOPE ||
+                   err == X509_V_ERR_CRL_PATH_VALIDATION_ERROR))
+        return 1;
     switch (err) {
     case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION: {
         X509 *x = X509_STORE_CTX_get_current_cert(ctx);
@@ -194,7 +213,15 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
     case X509_V_ERR_CRL_NOT_YET_VALID:
         return 1;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_DIFFERENT_CRL_SCOPE: {
+        /* Anchors are trusted by configuration, not by CRL: CRL_CHECK_ALL
+         * asks about the root too, and no CRL covers it. */
+        X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+        if (X509_STORE_CTX_get_error_depth(ctx) == sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) - 1 &&
+            X509_check_issued(x, x) == X509_V_OK)
+            return 1;
         return !(t->flags & CG_TRUST_CRL_REQUIRED);
+    }
     default:
         return 0;
     }
@@ -228,6 +255,7 @@ int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, boo
     if (!(ctx = X509_STORE_CTX_new()) || !X509_STORE_CTX_init(ctx, t->store, c->leaf, untrusted))
         goto out;
     X509_STORE_CTX_set_app_data(ctx, (void *)t);
+    X509_STORE_CTX_set0_crls(ctx, t->crls);
     X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
     X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)at);
     if (t->have_crl || (t->flags & CG_TRUST_CRL_REQUIRED))
