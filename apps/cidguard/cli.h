@@ -21,10 +21,6 @@ char *cli_slurp(const char *path, size_t max, size_t *len);
 long long cli_int(const char *opt, const char *s, long long min, long long max);
 /* A numbering plan from a country code ("44" -> UK rules, "1" -> NANP). */
 const struct cg_tn_plan *cli_plan(const char *cc);
-/* The verdict as the JSON object of the CLI and HTTP contract. */
-json_t *cli_verdict_json(const struct cg_verdict *v);
-/* Prints a JSON value on one line to stdout. */
-void cli_print_json(json_t *j);
 
 int cmd_pki(int argc, char **argv);
 int cmd_sign(int argc, char **argv);

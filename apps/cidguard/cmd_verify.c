@@ -18,11 +18,20 @@ static const char help[] =
     "  verdicts in the same order.  --at evaluates as if the clock read SECONDS.\n";
 
 #define BATCH_CHUNK 2048
-#define BATCH_LINE_MAX 65536
+#define BATCH_LINE_MAX CG_ATIS_BODY_MAX
+
+static const char too_long[] = "{\"requestError\":{\"serviceException\":{\"messageId\":"
+                               "\"SVC4006\",\"text\":\"Error: JSON parse failure.\","
+                               "\"variables\":[]}}}";
+
+struct batch_ctx {
+    const struct cg_verifier *v;
+    const struct cg_tn_plan *plan;
+    int64_t now;
+};
 
 struct batch {
-    const struct cg_verifier *v;
-    int64_t now;
+    struct batch_ctx ctx;
     char **lines;
     char **results;
     bool *passed;
@@ -30,62 +39,42 @@ struct batch {
     atomic_size_t next;
 };
 
-static char *error_line(const char *id, const char *text)
+/* One ATIS-1000082 verificationRequest line to one verdict line; a
+ * malformed request gets the serviceException object instead. */
+static char *verify_line(const struct batch_ctx *bc, const char *line, bool *passed)
 {
-    json_t *o = json_pack("{s:{s:{s:s,s:s}}}", "requestError", "serviceException", "messageId",
-                          id, "text", text);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
-}
-
-/* One ATIS-1000082 verificationRequest line to one verdict line. */
-static char *verify_line(const struct cg_verifier *v, int64_t now, const char *line, bool *passed)
-{
-    json_error_t err;
-    json_t *root = json_loads(line, JSON_REJECT_DUPLICATES, &err), *req, *to, *j;
-    const char *from = NULL, *pai = NULL, *ident = NULL, *tos[1];
+    struct cg_atis_verify_req req;
+    struct cg_atis_error err;
     struct cg_call call = {0};
     struct cg_verdict vd;
-    char *out;
+    const char *ident;
+    char *out = NULL;
+    int rc;
 
     *passed = false;
-    if (!root)
-        return error_line("SVC4006", "Error: JSON parse failure.");
-    req = json_object_get(root, "verificationRequest");
-    if (!json_is_object(req)) {
-        json_decref(root);
-        return error_line("SVC4001", "Error: Missing mandatory parameter 'verificationRequest'.");
+    rc = cg_atis_parse_verify(line, strlen(line), bc->plan, &req, &err);
+    if (rc == CG_EPARSE) {
+        cg_atis_error_json(&err, &out);
+        return out;
     }
-    json_unpack(req, "{s?{s?s}, s?{s?s}, s?s}", "from", "tn", &from, "pai", "tn", &pai, "identity",
-                &ident);
-    to = json_object_get(json_object_get(req, "to"), "tn");
-    if (json_is_array(to))
-        to = json_array_get(to, 0);
-    tos[0] = json_string_value(to);
-    j = json_object_get(req, "time");
-    if (!from || !tos[0] || !ident || !json_is_integer(j)) {
-        json_decref(root);
-        return error_line("SVC4001", "Error: Missing mandatory parameter (from, to, time or "
-                                     "identity).");
-    }
-    call.from = from;
-    call.pai = pai;
-    call.to = tos[0];
+    if (rc != CG_OK)
+        cli_die("%s", cg_strerror(rc));
+    ident = req.identity;
+    call.from = req.from;
+    call.to = req.to;
     call.identity = &ident;
     call.nidentity = 1;
-    call.now = now;
-    call.request_time = json_integer_value(j);
+    call.now = bc->now;
+    call.request_time = req.time;
     call.bare_token = strchr(ident, ';') == NULL;
-    if (cg_verify(v, &call, &vd) != CG_OK) {
-        json_decref(root);
-        return error_line("POL5000", "Error: internal error.");
+    if (cg_verify(bc->v, &call, &vd) != CG_OK) {
+        err = (struct cg_atis_error){"POL5000", 500, "Error: internal error.", ""};
+        cg_atis_error_json(&err, &out);
+    } else {
+        *passed = vd.verstat == CG_VERSTAT_PASSED;
+        cg_verdict_json(&vd, &out);
     }
-    json_decref(root);
-    *passed = vd.verstat == CG_VERSTAT_PASSED;
-    j = cli_verdict_json(&vd);
-    out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
+    cg_atis_verify_req_clear(&req);
     return out;
 }
 
@@ -94,8 +83,8 @@ static void *batch_worker(void *arg)
     struct batch *b = arg;
     size_t i;
     while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-        b->results[i] = b->lines[i] ? verify_line(b->v, b->now, b->lines[i], &b->passed[i])
-                                    : error_line("SVC4005", "Error: line longer than 64 KB.");
+        b->results[i] = b->lines[i] ? verify_line(&b->ctx, b->lines[i], &b->passed[i])
+                                    : strdup(too_long);
     return NULL;
 }
 
@@ -120,10 +109,10 @@ static bool read_line(FILE *f, char **line)
     return true;
 }
 
-static int run_batch(const struct cg_verifier *v, int64_t now, const char *path, int threads)
+static int run_batch(const struct batch_ctx *bc, const char *path, int threads)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    struct batch b = {.v = v, .now = now};
+    struct batch b = {.ctx = *bc};
     pthread_t tid[64];
     bool all_passed = true, more = true;
     int t;
@@ -190,8 +179,7 @@ int cmd_verify(int argc, char **argv)
     struct cg_verdict vd;
     unsigned tflags = 0;
     int threads = 1, c, rc;
-    char *idbuf = NULL;
-    json_t *j;
+    char *idbuf = NULL, *out;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -257,7 +245,8 @@ int cmd_verify(int argc, char **argv)
         cli_die("%s", cg_strerror(rc));
 
     if (batch) {
-        rc = run_batch(v, call.now, batch, threads);
+        struct batch_ctx bc = {v, cfg.plan, call.now};
+        rc = run_batch(&bc, batch, threads);
     } else {
         if (strcmp(identity, "-") == 0) {
             size_t n;
@@ -271,9 +260,10 @@ int cmd_verify(int argc, char **argv)
         call.bare_token = strchr(identity, ';') == NULL;
         if ((rc = cg_verify(v, &call, &vd)) != CG_OK)
             cli_die("verification could not run: %s", cg_strerror(rc));
-        j = cli_verdict_json(&vd);
-        cli_print_json(j);
-        json_decref(j);
+        if (cg_verdict_json(&vd, &out) != CG_OK)
+            cli_die("out of memory");
+        puts(out);
+        free(out);
         rc = vd.verstat == CG_VERSTAT_PASSED ? EXIT_PASS : EXIT_NOTPASS;
     }
     free(idbuf);

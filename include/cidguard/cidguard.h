@@ -11,6 +11,7 @@
 #include "cert.h"
 #include "verify.h"
 #include "sign.h"
+#include "atis.h"
 
 #define CIDGUARD_VERSION "0.1.0"
 

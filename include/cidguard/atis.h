@@ -1,0 +1,61 @@
+/*
+ * The ATIS-1000082 REST shapes, shared by the CLI's --batch and the
+ * daemon's HTTP API: parsing verificationRequest bodies, and writing the
+ * verdict and serviceException objects.
+ */
+#ifndef CIDGUARD_ATIS_H
+#define CIDGUARD_ATIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "verify.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_ATIS_BODY_MAX 65536
+#define CG_ATIS_INGRESS_MAX 64
+
+/* A request-level failure: the API call itself was malformed (not a
+ * verdict).  message_id is "SVC4001" etc., http_status the matching code. */
+struct cg_atis_error {
+    const char *message_id;
+    int http_status;
+    const char *text;     /* "Error: Missing mandatory parameter '%1'." */
+    char variable[32];    /* the %1, e.g. "to" */
+};
+
+struct cg_atis_verify_req {
+    char from[CG_TN_MAX + 1];    /* canonical */
+    char to[CG_TN_MAX + 1];      /* canonical, the first to.tn */
+    int64_t time;
+    char *identity;              /* owned */
+    char ingress[CG_ATIS_INGRESS_MAX + 1]; /* extension member, "" if absent */
+};
+
+/*
+ * Parses {"verificationRequest":{"from":{"tn":..},"to":{"tn":[..]},"time":N,
+ * "identity":".."}}.  Returns CG_OK and fills `req` (free with
+ * cg_atis_verify_req_clear), or CG_EPARSE with `err` describing the
+ * SVC4001 (missing), SVC4005 (invalid value) or SVC4006 (JSON) exception;
+ * CG_ENOMEM is an error proper.  Numbers are canonicalized with `plan`.
+ */
+int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *plan,
+                         struct cg_atis_verify_req *req, struct cg_atis_error *err);
+void cg_atis_verify_req_clear(struct cg_atis_verify_req *req);
+
+/* {"requestError":{"serviceException":{"messageId":..,"text":..,"variables":[..]}}} */
+int cg_atis_error_json(const struct cg_atis_error *e, char **out);
+
+/* The verify object of the CLI and HTTP contract (DESIGN.md): verstat,
+ * reason_code, reason, reason_name, detail, attest, origid, spc, orig, dest,
+ * iat, x5u, orig_match, dest_match, identity_index, warnings.  One line,
+ * malloc'ed. */
+int cg_verdict_json(const struct cg_verdict *v, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
