@@ -58,7 +58,8 @@ bool cg_tnauth_covers(const struct cg_tnauth *a, const char *tn);
     X(NO_SKI, "no_ski", "no SubjectKeyIdentifier")                                               \
     X(NO_AKI, "no_aki", "no AuthorityKeyIdentifier")                                             \
     X(TNAUTH_NOT_SPC, "tnauth_not_spc", "TNAuthList holds TNs or ranges, not exactly one SPC")           \
-    X(TNAUTH_CRITICAL, "tnauth_critical", "TNAuthList marked critical")                                   \
+    X(TNAUTH_CRITICAL, "tnauth_critical", "TNAuthList marked critical")                     \
+    X(TNAUTH_MALFORMED, "tnauth_malformed", "TNAuthList present but not RFC 8226 DER")                                   \
     X(SPC_FORMAT, "spc_format", "SPC is not digits and uppercase letters")                           \
     X(SERIAL_SHORT, "serial_short", "serial number shorter than 64 bits")                              \
     X(SIG_ALG, "sig_alg", "certificate not signed with ecdsa-with-SHA256")                        \

@@ -81,6 +81,8 @@ static char *dup_json_text(json_t *v)
 }
 
 /* Parses the rcd claim and the top-level crn and rcdi (RFC 9795). */
+/* Parses the rcd claim and the top-level crn and rcdi (RFC 9795).  Returns
+ * 0, 1 with *why for a malformed claim, or CG_ENOMEM. */
 static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
 {
     static const char *const keys[] = {"nam", "apn", "icn", "jcl"};
@@ -91,7 +93,7 @@ static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
     if (rcd) {
         if (!json_is_object(rcd)) {
             *why = "rcd is not an object";
-            return -1;
+            return 1;
         }
         r->present = true;
         for (i = 0; i < 4; i++) {
@@ -100,7 +102,7 @@ static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
                 continue;
             if (!json_is_string(v)) {
                 *why = "rcd member is not a string";
-                return -1;
+                return 1;
             }
             if (!(*slots[i] = strdup(json_string_value(v))))
                 return CG_ENOMEM;
@@ -109,7 +111,7 @@ static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
         if (v) {
             if (!json_is_array(v)) {
                 *why = "rcd.jcd is not a jCard array";
-                return -1;
+                return 1;
             }
             if (!(r->jcd = dup_json_text(v)))
                 return CG_ENOMEM;
@@ -119,7 +121,7 @@ static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
     if (v) {
         if (!json_is_string(v)) {
             *why = "crn is not a string";
-            return -1;
+            return 1;
         }
         if (!(r->crn = strdup(json_string_value(v))))
             return CG_ENOMEM;
@@ -131,7 +133,7 @@ static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
          * published tokens carry the older draft's bare string. */
         if (!json_is_object(v) && !json_is_string(v)) {
             *why = "rcdi is neither an object nor a string";
-            return -1;
+            return 1;
         }
         if (!(r->rcdi = dup_json_text(v)))
             return CG_ENOMEM;

@@ -190,7 +190,9 @@ int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const 
         goto out;
     }
     /* The leaf is the certificate that is not a CA; among several, the one
-     * carrying a TNAuthList.  Bundles are not always leaf-first. */
+     * carrying a TNAuthList.  Bundles are not always leaf-first, and some
+     * test PKIs mark their SP certificate as a CA: then the one with a
+     * TNAuthList, or the only certificate. */
     for (i = 0; i < n; i++) {
         if (X509_check_ca(certs[i]) != 0)
             continue;
@@ -198,6 +200,11 @@ int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const 
                                  !cg__tnauth_ext(certs[leaf], &crit)))
             leaf = i;
     }
+    for (i = 0; leaf == SIZE_MAX && i < n; i++)
+        if (cg__tnauth_ext(certs[i], &crit))
+            leaf = i;
+    if (leaf == SIZE_MAX && n == 1)
+        leaf = 0;
     if (leaf == SIZE_MAX)
         BAD("bundle holds no end-entity certificate");
 
@@ -239,10 +246,13 @@ int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const 
     c->info.not_after = cg__asn1_time_to_epoch(X509_get0_notAfter(c->leaf));
 
     if ((tn = cg__tnauth_ext(c->leaf, &crit))) {
+        /* A malformed list (old drafts put a URL there) loads, but counts as
+         * no TNAuthList: the verifier then fails the call on the profile. */
         if (cg_tnauth_parse_der(ASN1_STRING_get0_data(tn), (size_t)ASN1_STRING_length(tn),
-                                &c->info.tnauth) != CG_OK)
-            BAD("TNAuthList extension is malformed");
-        c->info.has_tnauth = true;
+                                &c->info.tnauth) == CG_OK)
+            c->info.has_tnauth = true;
+        else
+            c->info.warnings |= 1u << CG_W_TNAUTH_MALFORMED;
         if (crit)
             c->info.warnings |= 1u << CG_W_TNAUTH_CRITICAL;
         for (i = 0; i < c->info.tnauth.n; i++)

@@ -179,7 +179,7 @@ int cg_trust_add_crl_file(struct cg_trust *t, const char *path)
  *  - an unhandled critical extension that is only TNAuthList (ATIS-1000080
  *    v003 certificates mark it critical; OpenSSL does not know the OID);
  *  - a CRL whose thisUpdate is a few seconds after iat (we validate at iat);
- *  - no CRL for an issuer, unless the trust was built fail-closed;
+ *  - no current CRL for an issuer, unless the trust was built fail-closed;
  *  - while OpenSSL validates the path of an indirect CRL's signer (a
  *    child context), the signer's own revocation status: nobody publishes
  *    a CRL for the STI-PA CRL signer. */
@@ -192,7 +192,8 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
         return ok;
     err = X509_STORE_CTX_get_error(ctx);
     if (parent && (err == X509_V_ERR_UNABLE_TO_GET_CRL || err == X509_V_ERR_DIFFERENT_CRL_SCOPE ||
-                   err == X509_V_ERR_CRL_PATH_VALIDATION_ERROR))
+                   err == X509_V_ERR_CRL_PATH_VALIDATION_ERROR ||
+                   err == X509_V_ERR_CRL_HAS_EXPIRED || err == X509_V_ERR_CRL_NOT_YET_VALID))
         return 1;
     switch (err) {
     case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION: {
@@ -213,6 +214,7 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
     case X509_V_ERR_CRL_NOT_YET_VALID:
         return 1;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_CRL_HAS_EXPIRED: /* a stale CRL is no CRL: fail open or closed by flag */
     case X509_V_ERR_DIFFERENT_CRL_SCOPE: {
         /* Anchors are trusted by configuration, not by CRL: CRL_CHECK_ALL
          * asks about the root too, and no CRL covers it. */

@@ -1,0 +1,95 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static void bad(const char *body, const char *id, int status, const char *var)
+{
+    struct cg_atis_verify_req r;
+    struct cg_atis_error e;
+    char *json;
+    assert_int_equal(cg_atis_parse_verify(body, strlen(body), NULL, &r, &e), CG_EPARSE);
+    assert_string_equal(e.message_id, id);
+    assert_int_equal(e.http_status, status);
+    assert_string_equal(e.variable, var);
+    assert_int_equal(cg_atis_error_json(&e, &json), CG_OK);
+    assert_non_null(strstr(json, id));
+    free(json);
+}
+
+static void test_parse_ok(void **state)
+{
+    const char *b = "{\"verificationRequest\":{\"from\":{\"tn\":\"+44 20 7946 0000\"},\"to\":"
+                    "{\"tn\":[\"14155550100\"]},\"time\":1700000000,\"identity\":\"a.b.c;info=<x>\","
+                    "\"ingress\":\"intl-gw-1\"}}";
+    struct cg_atis_verify_req r;
+    struct cg_atis_error e;
+    (void)state;
+    assert_int_equal(cg_atis_parse_verify(b, strlen(b), NULL, &r, &e), CG_OK);
+    assert_string_equal(r.from, "442079460000");
+    assert_string_equal(r.to, "14155550100");
+    assert_int_equal(r.time, 1700000000);
+    assert_string_equal(r.identity, "a.b.c;info=<x>");
+    assert_string_equal(r.ingress, "intl-gw-1");
+    cg_atis_verify_req_clear(&r);
+}
+
+/* E1 (missing parameter, SVC4001) and E2 (bad value, SVC4005) of
+ * STANDARDS.md 1.8, plus the body-level exceptions. */
+static void test_request_errors(void **state)
+{
+    (void)state;
+    bad("", "SVC4000", 400, "");
+    bad("{", "SVC4006", 400, "");
+    bad("{\"a\":1,\"a\":2}", "SVC4006", 400, "");
+    bad("{}", "SVC4001", 400, "verificationRequest");
+    bad("{\"verificationRequest\":{\"to\":{\"tn\":[\"1\"]},\"time\":1,\"identity\":\"x\"}}",
+        "SVC4001", 400, "from");
+    bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"time\":1,\"identity\":\"x\"}}",
+        "SVC4001", 400, "to");
+    bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},"
+        "\"identity\":\"x\"}}", "SVC4001", 400, "time");
+    bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},\"time\":1}}",
+        "SVC4001", 400, "identity");
+    bad("{\"verificationRequest\":{\"from\":{\"tn\":\"bob\"},\"to\":{\"tn\":[\"2\"]},\"time\":1,"
+        "\"identity\":\"x\"}}", "SVC4005", 400, "from");
+    bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},"
+        "\"time\":\"1\",\"identity\":\"x\"}}", "SVC4005", 400, "time");
+    bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},\"time\":1,"
+        "\"identity\":7}}", "SVC4005", 400, "identity");
+    bad("{\"verificationRequest\":[[[[[[[[[[[[]]]]]]]]]]]]}", "SVC4006", 400, "");
+}
+
+static void test_verdict_json(void **state)
+{
+    struct cg_verdict v;
+    char *s;
+    (void)state;
+    memset(&v, 0, sizeof v);
+    v.verstat = CG_VERSTAT_FAILED;
+    v.reason = CG_R_SIGNATURE;
+    v.reason_code = 438;
+    v.reason_text = "Invalid Identity Header";
+    strcpy(v.detail, "bad");
+    v.attest = 'C';
+    v.warnings = 1u << CG_W_NO_CRL_ISSUER;
+    v.identity_index = 0;
+    assert_int_equal(cg_verdict_json(&v, &s), CG_OK);
+    assert_string_equal(s, "{\"verstat\":\"TN-Validation-Failed\",\"reason_code\":438,\"reason\":"
+                           "\"Invalid Identity Header\",\"reason_name\":\"signature\",\"detail\":"
+                           "\"bad\",\"attest\":\"C\",\"origid\":null,\"spc\":null,\"orig\":null,"
+                           "\"dest\":null,\"iat\":null,\"x5u\":null,\"orig_match\":\"none\","
+                           "\"dest_match\":\"none\",\"identity_index\":0,\"warnings\":"
+                           "[\"no_crl_issuer\"]}");
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_ok),
+        cmocka_unit_test(test_request_errors),
+        cmocka_unit_test(test_verdict_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
