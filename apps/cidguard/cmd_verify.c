@@ -255,6 +255,14 @@ int cmd_verify(int argc, char **argv)
                 idbuf[--n] = '\0';
             identity = idbuf;
         }
+        {
+            /* A value that is not an Identity header at all is the person's
+             * mistake (exit 2); anything parseable gets a verdict. */
+            struct cg_identity id;
+            const char *why;
+            if (cg_identity_parse(identity, strlen(identity), &id, &why) != CG_OK)
+                cli_die("malformed Identity header: %s", why);
+        }
         call.identity = &identity;
         call.nidentity = 1;
         call.bare_token = strchr(identity, ';') == NULL;

@@ -1,2 +1,82 @@
-#!/bin/sh
-exit 77
+#!/bin/bash
+# The CLI contract of DESIGN.md: exit 0 passed, 1 not passed, 2 bad usage
+# with one clear line on stderr and never a crash; --batch keeps order on
+# any number of threads.
+. "$(dirname "$0")/lib.sh"
+pki
+P=$WORK/pki
+X5U=https://cr.example.net/sp-1234.pem
+V="--cert $P/sp-1234.pem --trust $P/root.pem --crl $P/crl.pem"
+
+# usage errors: exit 2, exactly one line on stderr, nothing on stdout
+usage() {
+    name=$1
+    shift
+    "$@" >"$WORK/out" 2>"$WORK/err"
+    got=$?
+    lines=$(wc -l <"$WORK/err")
+    if [ "$got" = 2 ] && [ "$lines" = 1 ] && [ ! -s "$WORK/out" ] && grep -q '^cidguard: ' "$WORK/err"; then
+        ok "$name: $(cat "$WORK/err")"
+    else
+        bad "$name (exit $got, $lines stderr lines)"
+        head -3 "$WORK/err"
+    fi
+}
+usage "unknown command" "$CG" frobnicate
+usage "unknown flag" "$CG" sign --bogus
+usage "flag without value" "$CG" sign --key
+usage "missing options" "$CG" sign --key "$P/sp-1234.key"
+usage "unreadable key" "$CG" sign --key /nonexistent/key.pem --x5u "$X5U" --orig +1 --dest +2 --attest A
+usage "public key is not a signing key" "$CG" sign --key "$P/sp-1234-leaf.pem" --x5u "$X5U" --orig +1 --dest +2 --attest A
+usage "bad attest" "$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +1 --dest +2 --attest a
+usage "orig not a number" "$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig alice --dest +2 --attest A
+usage "x5u not a URL" "$CG" sign --key "$P/sp-1234.key" --x5u "ftp://x" --orig +1 --dest +2 --attest A
+usage "malformed Identity header" "$CG" verify --identity 'not-a-token;;' --from +1 --to +2 $V
+usage "bad --at" "$CG" verify --identity a.b.c --from +1 --to +2 --at soon
+usage "verify without --from" "$CG" verify --identity a.b.c --to +2
+usage "unreadable trust file" "$CG" verify --identity a.b.c --from +1 --to +2 --trust /nonexistent
+usage "certificate file that is not PEM" "$CG" verify --identity a.b.c --from +1 --to +2 --cert /etc/hostname
+usage "inspect garbage" "$CG" inspect 'garbage value'
+usage "pki without directory" "$CG" pki init
+usage "pki bad SPC" "$CG" pki init "$WORK/x" --spc 'bad spc'
+head -c 102400 /dev/zero | tr '\0' 'A' >"$WORK/big"
+usage "100 KB Identity header on stdin" "$CG" verify --identity - --from +1 --to +2 $V <"$WORK/big"
+
+# verdicts
+ID=$("$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig "020 7946 0000" --dest "+1 415 555 0100" \
+    --attest A --country-code 44)
+check "signed call passes (exit 0)" 0 "$CG" verify --identity "$ID" --from "sip:+442079460000@sbc;user=phone" --to "tel:+14155550100" $V
+expect_json "verstat passed" verstat '"TN-Validation-Passed"'
+check "national From with --country-code 44 matches" 0 "$CG" verify --identity "$ID" --from "02079460000" --to "+14155550100" --country-code 44 $V
+check "spoofed From is not passed (exit 1)" 1 "$CG" verify --identity "$ID" --from +442079460001 --to +14155550100 $V
+expect_json "reason orig_mismatch" reason_name '"orig_mismatch"'
+echo "$ID" >"$WORK/id"
+check "identity from stdin" 0 "$CG" verify --identity - --from +442079460000 --to +14155550100 $V <"$WORK/id"
+check "stale when evaluated two minutes later (--at)" 1 "$CG" verify --identity "$ID" --from +442079460000 --to +14155550100 --at $(( $(date +%s) + 120 )) $V
+expect_json "403 Stale Date" reason_code 403
+
+# batch: order kept on 2 threads, every line answered, garbage gets serviceException
+NOW=$(date +%s)
+: >"$WORK/batch"
+for i in $(seq 1 300); do
+    case $((i % 3)) in
+    0) printf '{"verificationRequest":{"from":{"tn":"442079460000"},"to":{"tn":["14155550100"]},"time":%s,"identity":"%s"}}\n' "$NOW" "$ID" ;;
+    1) printf '{"verificationRequest":{"from":{"tn":"4420794699%02d"},"to":{"tn":["14155550100"]},"time":%s,"identity":"%s"}}\n' $((i % 100)) "$NOW" "$ID" ;;
+    2) printf 'garbage line %s\n' "$i" ;;
+    esac
+done >>"$WORK/batch"
+head -c 3000 /dev/urandom | tr -d '\n' >>"$WORK/batch"
+echo >>"$WORK/batch"
+"$CG" verify --batch "$WORK/batch" --threads 1 $V >"$WORK/b1" 2>/dev/null
+r1=$?
+"$CG" verify --batch - --threads 2 $V <"$WORK/batch" >"$WORK/b2" 2>/dev/null
+r2=$?
+[ "$r1" = 1 ] && [ "$r2" = 1 ] && ok "batch exit 1 when some lines do not pass" || bad "batch exit codes $r1 $r2"
+[ "$(wc -l <"$WORK/b1")" = 301 ] && ok "batch answers every line" || bad "batch answered $(wc -l <"$WORK/b1") of 301"
+sed 's/"origid":"[^"]*"//' "$WORK/b1" >"$WORK/b1n"
+sed 's/"origid":"[^"]*"//' "$WORK/b2" >"$WORK/b2n"
+cmp -s "$WORK/b1n" "$WORK/b2n" && ok "batch output identical on 1 and 2 threads (order kept)" || bad "batch order differs"
+[ "$(grep -c TN-Validation-Passed "$WORK/b1")" = 100 ] && ok "100 genuine lines pass" || bad "passed lines: $(grep -c TN-Validation-Passed "$WORK/b1")"
+[ "$(grep -c SVC4006 "$WORK/b1")" = 101 ] && ok "garbage lines get SVC4006" || bad "SVC4006 lines: $(grep -c SVC4006 "$WORK/b1")"
+sed -n 1p "$WORK/b1" | grep -q '"reason_name":"orig_mismatch"' && ok "line 1 is a spoofed one" || bad "line 1: $(sed -n 1p "$WORK/b1")"
+finish
