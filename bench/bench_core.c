@@ -52,6 +52,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void die(const char *what) __attribute__((noreturn));
 static void die(const char *what)
 {
     fprintf(stderr, "cidguard-bench: %s\n", what);

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian 12 packages cidguard builds, tests and runs with.
+# Run as root.  Safe to run again.
+set -e
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
+      libssl-dev openssl libjansson-dev libcmocka-dev
+      secsipidx libsecsipid-dev ca-certificates"
+# Node.js and npm (for the jose interoperability test): this machine image
+# ships nodesource's nodejs, which bundles npm and conflicts with Debian's
+# npm package; install Debian's pair only where there is no npm at all.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+fi
