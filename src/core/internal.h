@@ -45,6 +45,18 @@ bool cg__strlcpy(char *dst, const char *src, size_t cap);
 /* Case-insensitive ASCII prefix test on a (ptr, len) string. */
 bool cg__prefix_ci(const char *s, size_t n, const char *prefix);
 
+/* --- randomness ----------------------------------------------------------- */
+/* Random bytes for identifiers, from a per-thread pool (crypto/es256.c). */
+int cg__random(unsigned char *out, size_t n);
+
+/* --- passport ------------------------------------------------------------- */
+struct cg_passport;
+/* Canonical header and claims JSON of `p` into caller buffers, without
+ * allocation (see passport.c).  CG_EINVAL for invalid claims, CG_ETOOBIG
+ * when a buffer is too small. */
+int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen,
+                       char *pay, size_t pcap, size_t *plen);
+
 /* --- files ---------------------------------------------------------------- */
 /* Reads a whole file of at most `max` bytes into a NUL-terminated buffer. */
 int cg__read_file(const char *path, size_t max, char **out, size_t *outlen);

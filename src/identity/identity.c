@@ -29,8 +29,8 @@ static bool is_b64url(char c)
 /* RFC 3261 token characters. */
 static bool is_token(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           strchr("-.!%*_+`'~", c) != NULL;
+    return is_b64url(c) || c == '.' || c == '!' || c == '%' || c == '*' || c == '+' || c == '`' ||
+           c == '\'' || c == '~';
 }
 
 static const char *skip_ws(const char *p, const char *end)

@@ -335,45 +335,134 @@ void cg_passport_clear(struct cg_passport *p)
     memset(r, 0, sizeof *r);
 }
 
+/*
+ * Canonical encoding (RFC 8225 section 9) by a small writer for the fixed
+ * PASSporT schema rather than building a jansson tree and dumping it with
+ * JSON_SORT_KEYS: on the signing path the tree cost about 10% of the whole
+ * sign (jansson 8% of cycles plus its mallocs, measured with perf on
+ * cidguard-bench's sign loop), against a target of 85% of raw ECDSA.  The
+ * members are written in code-point order by construction; free-form JSON
+ * (rcd.jcd, an rcdi object) still goes through jansson's sorted dump.
+ * Strings are escaped exactly as jansson's default serialization does, which
+ * the unit tests check byte for byte.
+ */
+struct out {
+    char *p;
+    size_t n, cap;
+    bool bad;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->bad || o->cap - o->n <= n) {
+        o->bad = true;
+        return;
+    }
+    memcpy(o->p + o->n, s, n);
+    o->n += n;
+}
+
+#define PUTS(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+/* A JSON string: '"', '\\' and control characters escaped, UTF-8 kept as
+ * is (and required to be valid). */
+static void put_str(struct out *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    PUTS(o, "\"");
+    while (*u) {
+        unsigned char c = *u;
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t i;
+        if (len == 0 || (len == 2 && c < 0xc2)) {
+            o->bad = true;
+            return;
+        }
+        for (i = 1; i < len; i++)
+            if ((u[i] & 0xc0) != 0x80) {
+                o->bad = true;
+                return;
+            }
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(o, e, 2);
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            switch (c) {
+            case '\b': put(o, "\\b", 2); break;
+            case '\f': put(o, "\\f", 2); break;
+            case '\n': put(o, "\\n", 2); break;
+            case '\r': put(o, "\\r", 2); break;
+            case '\t': put(o, "\\t", 2); break;
+            default: put(o, e, 6); break;
+            }
+        } else {
+            put(o, (const char *)u, len);
+        }
+        u += len;
+    }
+    PUTS(o, "\"");
+}
+
+/* ,"key":"value" with the separator decided by *first. */
+static void member(struct out *o, bool *first, const char *key)
+{
+    if (!*first)
+        PUTS(o, ",");
+    *first = false;
+    put_str(o, key);
+    PUTS(o, ":");
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* A sorted JSON array of strings (RFC 8225: sort the strings inside each
- * dest array).  `stride` steps through a fixed-size 2-D char array. */
-static json_t *sorted_array(const char *base, size_t stride, size_t n)
+static void put_sorted(struct out *o, const char *base, size_t stride, size_t n)
 {
     const char *ptrs[CG_PASSPORT_DEST_MAX];
-    json_t *a = json_array();
     size_t i;
-    if (!a)
-        return NULL;
     for (i = 0; i < n; i++)
         ptrs[i] = base + i * stride;
     qsort(ptrs, n, sizeof *ptrs, cmp_str);
-    for (i = 0; i < n; i++)
-        if (json_array_append_new(a, json_string(ptrs[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
+    PUTS(o, "[");
+    for (i = 0; i < n; i++) {
+        if (i)
+            PUTS(o, ",");
+        put_str(o, ptrs[i]);
+    }
+    PUTS(o, "]");
 }
 
-static int set_str(json_t *o, const char *k, const char *v)
+/* Free-form JSON text re-serialized canonically by jansson. */
+static void put_json(struct out *o, const char *text, bool want_array)
 {
-    return v ? json_object_set_new(o, k, json_string(v)) : 0;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    char *s;
+    if (!j || (want_array ? !json_is_array(j) : !json_is_object(j)) ||
+        !(s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS))) {
+        json_decref(j);
+        o->bad = true;
+        return;
+    }
+    put(o, s, strlen(s));
+    free(s);
+    json_decref(j);
 }
 
-int cg_passport_encode(const struct cg_passport *p, char **hdr_json, char **payload_json)
+int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen,
+                       char *pay, size_t pcap, size_t *plen)
 {
-    json_t *h = NULL, *c = NULL, *o;
-    int rc = CG_ENOMEM;
-    const int flags = JSON_COMPACT | JSON_SORT_KEYS;
+    struct out h = {hdr, 0, hcap, false}, c = {pay, 0, pcap, false};
+    const struct cg_rcd *r = &p->rcd;
     const char *ppt = p->ppt == CG_PPT_DIV ? "div" : p->ppt == CG_PPT_RCD ? "rcd" : "shaken";
+    bool first = true, shaken = p->ppt != CG_PPT_DIV;
+    char num[24], a[2] = {p->attest, 0};
     size_t i;
 
-    *hdr_json = *payload_json = NULL;
     if (!p->x5u[0] || p->iat <= 0 || (!p->orig_tn[0] && !p->orig_uri[0]) ||
         p->ndest_tn + p->ndest_uri == 0 || p->ndest_tn > CG_PASSPORT_DEST_MAX ||
         p->ndest_uri > CG_PASSPORT_DEST_MAX)
@@ -383,83 +472,114 @@ int cg_passport_encode(const struct cg_passport *p, char **hdr_json, char **payl
     for (i = 0; i < p->ndest_tn; i++)
         if (!tn_is_canonical(p->dest_tn[i]))
             return CG_EINVAL;
-    if (p->ppt != CG_PPT_DIV && (!strchr("ABC", p->attest) || !p->attest || !p->origid[0]))
+    if (shaken && (!p->attest || !strchr("ABC", p->attest) || !p->origid[0]))
         return CG_EINVAL;
-    if (p->ppt == CG_PPT_DIV && !tn_is_canonical(p->div_tn))
+    if (!shaken && !tn_is_canonical(p->div_tn))
         return CG_EINVAL;
 
-    h = json_pack("{s:s,s:s,s:s,s:s}", "alg", "ES256", "ppt", ppt, "typ", "passport", "x5u",
-                  p->x5u);
-    c = json_object();
-    if (!h || !c)
-        goto out;
-    o = json_object();
-    if (!o || json_object_set_new(c, "orig", o))
-        goto out;
-    if (p->orig_tn[0] ? set_str(o, "tn", p->orig_tn) : set_str(o, "uri", p->orig_uri))
-        goto out;
-    o = json_object();
-    if (!o || json_object_set_new(c, "dest", o))
-        goto out;
-    if (p->ndest_tn &&
-        json_object_set_new(o, "tn", sorted_array(p->dest_tn[0], sizeof p->dest_tn[0],
-                                                  p->ndest_tn)))
-        goto out;
-    if (p->ndest_uri &&
-        json_object_set_new(o, "uri", sorted_array(p->dest_uri[0], sizeof p->dest_uri[0],
-                                                   p->ndest_uri)))
-        goto out;
-    if (json_object_set_new(c, "iat", json_integer((json_int_t)p->iat)))
-        goto out;
-    if (p->ppt == CG_PPT_DIV) {
-        o = json_pack("{s:s}", "tn", p->div_tn);
-        if (!o || json_object_set_new(c, "div", o))
-            goto out;
-    } else {
-        char a[2] = {p->attest, 0};
-        if (set_str(c, "attest", a) || set_str(c, "origid", p->origid))
-            goto out;
+    PUTS(&h, "{\"alg\":\"ES256\",\"ppt\":");
+    put_str(&h, ppt);
+    PUTS(&h, ",\"typ\":\"passport\",\"x5u\":");
+    put_str(&h, p->x5u);
+    PUTS(&h, "}");
+
+    /* attest, crn, dest, div, iat, orig, origid, rcd, rcdi */
+    PUTS(&c, "{");
+    if (shaken) {
+        member(&c, &first, "attest");
+        put_str(&c, a);
     }
-    if (p->rcd.present) {
-        const struct cg_rcd *r = &p->rcd;
-        json_t *ro = json_object();
-        if (!ro || json_object_set_new(c, "rcd", ro))
-            goto out;
-        if (set_str(ro, "nam", r->nam) || set_str(ro, "apn", r->apn) ||
-            set_str(ro, "icn", r->icn) || set_str(ro, "jcl", r->jcl) || set_str(c, "crn", r->crn))
-            goto out;
+    if (r->present && r->crn) {
+        member(&c, &first, "crn");
+        put_str(&c, r->crn);
+    }
+    member(&c, &first, "dest");
+    PUTS(&c, "{");
+    if (p->ndest_tn) {
+        PUTS(&c, "\"tn\":");
+        put_sorted(&c, p->dest_tn[0], sizeof p->dest_tn[0], p->ndest_tn);
+    }
+    if (p->ndest_uri) {
+        if (p->ndest_tn)
+            PUTS(&c, ",");
+        PUTS(&c, "\"uri\":");
+        put_sorted(&c, p->dest_uri[0], sizeof p->dest_uri[0], p->ndest_uri);
+    }
+    PUTS(&c, "}");
+    if (!shaken) {
+        member(&c, &first, "div");
+        PUTS(&c, "{\"tn\":");
+        put_str(&c, p->div_tn);
+        PUTS(&c, "}");
+    }
+    member(&c, &first, "iat");
+    snprintf(num, sizeof num, "%lld", (long long)p->iat);
+    put(&c, num, strlen(num));
+    member(&c, &first, "orig");
+    PUTS(&c, "{");
+    put_str(&c, p->orig_tn[0] ? "tn" : "uri");
+    PUTS(&c, ":");
+    put_str(&c, p->orig_tn[0] ? p->orig_tn : p->orig_uri);
+    PUTS(&c, "}");
+    if (shaken) {
+        member(&c, &first, "origid");
+        put_str(&c, p->origid);
+    }
+    if (r->present && (r->apn || r->icn || r->jcd || r->jcl || r->nam)) {
+        bool rf = true;
+        member(&c, &first, "rcd");
+        PUTS(&c, "{");
+        if (r->apn) {
+            member(&c, &rf, "apn");
+            put_str(&c, r->apn);
+        }
+        if (r->icn) {
+            member(&c, &rf, "icn");
+            put_str(&c, r->icn);
+        }
         if (r->jcd) {
-            json_t *j = json_loads(r->jcd, JSON_REJECT_DUPLICATES, NULL);
-            if (!j || !json_is_array(j)) {
-                json_decref(j);
-                rc = CG_EINVAL;
-                goto out;
-            }
-            json_object_set_new(ro, "jcd", j);
+            member(&c, &rf, "jcd");
+            put_json(&c, r->jcd, true);
         }
-        if (r->rcdi) {
-            json_t *j = r->rcdi[0] == '{' ? json_loads(r->rcdi, JSON_REJECT_DUPLICATES, NULL)
-                                          : json_string(r->rcdi);
-            if (!j) {
-                rc = CG_EINVAL;
-                goto out;
-            }
-            json_object_set_new(c, "rcdi", j);
+        if (r->jcl) {
+            member(&c, &rf, "jcl");
+            put_str(&c, r->jcl);
         }
-        if (json_object_size(ro) == 0)
-            json_object_del(c, "rcd");
+        if (r->nam) {
+            member(&c, &rf, "nam");
+            put_str(&c, r->nam);
+        }
+        PUTS(&c, "}");
     }
-    *hdr_json = json_dumps(h, flags);
-    *payload_json = json_dumps(c, flags);
-    if (!*hdr_json || !*payload_json) {
-        free(*hdr_json);
-        free(*payload_json);
-        *hdr_json = *payload_json = NULL;
-        goto out;
+    if (r->present && r->rcdi) {
+        member(&c, &first, "rcdi");
+        if (r->rcdi[0] == '{')
+            put_json(&c, r->rcdi, false);
+        else
+            put_str(&c, r->rcdi);
     }
-    rc = CG_OK;
-out:
-    json_decref(h);
-    json_decref(c);
+    PUTS(&c, "}");
+    if (h.bad || c.bad)
+        return h.cap - h.n <= 1 || c.cap - c.n <= 1 ? CG_ETOOBIG : CG_EINVAL;
+    hdr[h.n] = pay[c.n] = '\0';
+    *hlen = h.n;
+    *plen = c.n;
+    return CG_OK;
+}
+
+int cg_passport_encode(const struct cg_passport *p, char **hdr_json, char **payload_json)
+{
+    char *h = malloc(CG_URL_MAX * 2 + 128), *c = malloc(CG_PASSPORT_JSON_MAX + 1);
+    size_t hl, cl;
+    int rc = h && c ? cg__passport_canon(p, h, CG_URL_MAX * 2 + 128, &hl, c,
+                                         CG_PASSPORT_JSON_MAX + 1, &cl)
+                    : CG_ENOMEM;
+    if (rc != CG_OK) {
+        free(h);
+        free(c);
+        h = c = NULL;
+    }
+    *hdr_json = h;
+    *payload_json = c;
     return rc;
 }

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "cidguard/error.h"
 #include "cidguard/identity.h"
 #include "cidguard/sign.h"
@@ -43,103 +41,104 @@ void cg_signer_free(struct cg_signer *s)
 
 int cg_uuid4(char out[37])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
+    size_t i, o = 0;
+    if (cg__random(b, sizeof b) != CG_OK)
         return CG_ECRYPTO;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
     return CG_OK;
 }
 
 #define BAD(text)                                                              \
     do {                                                                       \
         *why = (text);                                                         \
-        rc = CG_EINVAL;                                                        \
-        goto out;                                                              \
+        return CG_EINVAL;                                                      \
     } while (0)
 
 int cg_sign(const struct cg_signer *s, const struct cg_sign_request *req, char **identity,
             const char **why)
 {
     static const char *dummy;
-    struct cg_passport *p = NULL;
-    char *hj = NULL, *pj = NULL, *buf = NULL;
-    size_t hl, pl, cap, n, w, i;
+    struct cg_passport p;
+    char hj[CG_URL_MAX * 2 + 128], pj[CG_PASSPORT_JSON_MAX + 1], *buf = NULL;
+    const char *ppt;
+    size_t hl, pl, cap, n, w, i, tail;
     unsigned char sig[64];
-    int rc = CG_ENOMEM;
+    int rc;
 
     if (!why)
         why = &dummy;
     *why = NULL;
     *identity = NULL;
-    if (!(p = calloc(1, sizeof *p)))
-        return CG_ENOMEM;
-    p->ppt = req->ppt == CG_PPT_NONE ? CG_PPT_SHAKEN : req->ppt;
-    cg__strlcpy(p->x5u, s->x5u, sizeof p->x5u);
-    if (!req->orig || cg_tn_canon(req->orig, strlen(req->orig), req->plan, p->orig_tn) != CG_OK)
+    /* Only the fields the encoder reads are set: the rest stay untouched,
+     * which saves clearing 5 KB of dest arrays per call. */
+    p.ppt = req->ppt == CG_PPT_NONE ? CG_PPT_SHAKEN : req->ppt;
+    p.ndest_uri = 0;
+    p.orig_uri[0] = '\0';
+    p.attest = 0;
+    p.origid[0] = '\0';
+    memset(&p.rcd, 0, sizeof p.rcd);
+    cg__strlcpy(p.x5u, s->x5u, sizeof p.x5u);
+    if (!req->orig || cg_tn_canon(req->orig, strlen(req->orig), req->plan, p.orig_tn) != CG_OK)
         BAD("orig is not a telephone number");
     if (req->ndest == 0 || req->ndest > CG_PASSPORT_DEST_MAX)
         BAD("between 1 and 16 dest numbers are needed");
     for (i = 0; i < req->ndest; i++)
-        if (!req->dest[i] || cg_tn_canon(req->dest[i], strlen(req->dest[i]), req->plan,
-                                         p->dest_tn[i]) != CG_OK)
+        if (!req->dest[i] ||
+            cg_tn_canon(req->dest[i], strlen(req->dest[i]), req->plan, p.dest_tn[i]) != CG_OK)
             BAD("a dest is not a telephone number");
-    p->ndest_tn = req->ndest;
-    p->iat = req->iat ? req->iat : (int64_t)time(NULL);
-    if (p->ppt == CG_PPT_DIV) {
-        if (!req->div || cg_tn_canon(req->div, strlen(req->div), req->plan, p->div_tn) != CG_OK)
+    p.ndest_tn = req->ndest;
+    p.iat = req->iat ? req->iat : (int64_t)time(NULL);
+    if (p.ppt == CG_PPT_DIV) {
+        if (!req->div || cg_tn_canon(req->div, strlen(req->div), req->plan, p.div_tn) != CG_OK)
             BAD("a div PASSporT needs the original called number");
     } else {
         if (req->attest != 'A' && req->attest != 'B' && req->attest != 'C')
             BAD("attest must be A, B or C");
-        p->attest = req->attest;
+        p.attest = req->attest;
         if (req->origid) {
             if (!*req->origid || strlen(req->origid) > CG_ORIGID_MAX)
                 BAD("origid must be 1-128 bytes");
-            cg__strlcpy(p->origid, req->origid, sizeof p->origid);
-        } else if ((rc = cg_uuid4(p->origid)) != CG_OK) {
-            goto out;
+            cg__strlcpy(p.origid, req->origid, sizeof p.origid);
+        } else if ((rc = cg_uuid4(p.origid)) != CG_OK) {
+            return rc;
         }
     }
     if (req->rcd)
-        p->rcd = *req->rcd; /* borrowed strings; not freed below */
-    rc = cg_passport_encode(p, &hj, &pj);
-    memset(&p->rcd, 0, sizeof p->rcd);
+        p.rcd = *req->rcd; /* borrowed strings, only read */
+    rc = cg__passport_canon(&p, hj, sizeof hj, &hl, pj, sizeof pj, &pl);
     if (rc == CG_EINVAL)
-        BAD("the claims cannot be encoded (invalid rcd JSON?)");
-    if (rc)
-        goto out;
-
-    hl = strlen(hj);
-    pl = strlen(pj);
-    if (hl > CG_PASSPORT_JSON_MAX || pl > CG_PASSPORT_JSON_MAX)
+        BAD("the claims cannot be encoded (invalid UTF-8 or rcd JSON?)");
+    if (rc == CG_ETOOBIG)
         BAD("the PASSporT exceeds 8 KB");
-    cap = (hl + pl) * 4 / 3 + 8 + 90 + strlen(s->x5u) + 40;
-    rc = CG_ENOMEM;
+
+    ppt = p.ppt == CG_PPT_DIV ? "div" : p.ppt == CG_PPT_RCD ? "rcd" : "shaken";
+    tail = strlen(s->x5u) + strlen(ppt) + sizeof ";info=<>;alg=ES256;ppt=";
+    cap = (hl + pl + 64) * 4 / 3 + 8 + tail;
     if (!(buf = malloc(cap)))
-        goto out;
+        return CG_ENOMEM;
     cg__b64url_encode((const unsigned char *)hj, hl, buf, cap, &w);
     n = w;
     buf[n++] = '.';
     cg__b64url_encode((const unsigned char *)pj, pl, buf + n, cap - n, &w);
     n += w;
-    if ((rc = cg_es256_sign(s->key, buf, n, sig)) != CG_OK)
-        goto out;
+    if ((rc = cg_es256_sign(s->key, buf, n, sig)) != CG_OK) {
+        free(buf);
+        return rc;
+    }
     buf[n++] = '.';
     cg__b64url_encode(sig, 64, buf + n, cap - n, &w);
     n += w;
-    snprintf(buf + n, cap - n, ";info=<%s>;alg=ES256;ppt=%s", s->x5u,
-             p->ppt == CG_PPT_DIV ? "div" : p->ppt == CG_PPT_RCD ? "rcd" : "shaken");
+    snprintf(buf + n, cap - n, ";info=<%s>;alg=ES256;ppt=%s", s->x5u, ppt);
     *identity = buf;
-    buf = NULL;
-    rc = CG_OK;
-out:
-    free(buf);
-    free(hj);
-    free(pj);
-    free(p);
-    return rc;
+    return CG_OK;
 }
