@@ -13,6 +13,7 @@
 
 #include "cidguard/passport.h"
 #include "core/internal.h"
+#include "core/sjson.h"
 
 #define B64_JSON_MAX (CG_PASSPORT_JSON_MAX / 3 * 4 + 4)
 
@@ -41,101 +42,116 @@ static bool tn_is_canonical(const char *s)
     return true;
 }
 
-/* Copies a JSON string member into dst; 0 ok, -1 absent, -2 wrong type or too long. */
-static int get_str(json_t *obj, const char *key, char *dst, size_t cap)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return -1;
-    if (!json_is_string(v) || json_string_length(v) >= cap)
-        return -2;
-    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
-    return 0;
-}
+#define NODES_HDR 32
+#define NODES_PAYLOAD 256
 
-/* Decodes one base64url JSON segment into a jansson object, with the size
- * and depth limits applied before the parser sees it. */
-static json_t *load_segment(const char *b64, size_t n)
-{
+/* One decoded JSON segment: base64url text, decoded bytes, parsed nodes. */
+struct seg {
     unsigned char buf[CG_PASSPORT_JSON_MAX + 4];
+    char scratch[CG_PASSPORT_JSON_MAX + 8];
+    struct cg__jnode nodes[NODES_PAYLOAD];
+    struct cg__json j;
+};
+
+/* Decodes one base64url JSON segment and parses it strictly; the root must
+ * be an object.  Size, depth, node count and duplicate members are limited
+ * before anything else looks at it. */
+static const struct cg__jnode *load_segment(struct seg *sg, const char *b64, size_t n,
+                                            uint32_t maxnodes)
+{
     size_t len;
     if (n > B64_JSON_MAX)
         return NULL;
-    if (cg__b64url_decode(b64, n, buf, sizeof buf, &len) != CG_OK || len > CG_PASSPORT_JSON_MAX)
+    if (cg__b64url_decode(b64, n, sg->buf, sizeof sg->buf, &len) != CG_OK ||
+        len > CG_PASSPORT_JSON_MAX)
         return NULL;
-    if (cg__json_depth((const char *)buf, len) > CG_PASSPORT_JSON_DEPTH)
+    sg->j.nodes = sg->nodes;
+    sg->j.maxnodes = maxnodes;
+    sg->j.scratch = sg->scratch;
+    sg->j.scratch_cap = sizeof sg->scratch;
+    sg->j.maxdepth = CG_PASSPORT_JSON_DEPTH;
+    if (cg__json_parse(&sg->j, (const char *)sg->buf, len) || sg->nodes[0].type != CGJ_OBJ)
         return NULL;
-    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
+    return &sg->nodes[0];
 }
 
-static char *dup_json_text(json_t *v)
+/* Copies a string member into dst; 0 ok, -1 absent, -2 wrong type or too long. */
+static int get_str(const struct cg__json *j, const struct cg__jnode *obj, const char *key,
+                   char *dst, size_t cap)
 {
-    if (json_is_string(v))
-        return strdup(json_string_value(v));
-    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    const struct cg__jnode *v = cg__json_get(j, obj, key);
+    if (!v)
+        return -1;
+    if (v->type != CGJ_STR || v->len >= cap)
+        return -2;
+    memcpy(dst, v->str, v->len + 1);
+    return 0;
 }
 
-/* Parses the rcd claim and the top-level crn and rcdi (RFC 9795). */
+static char *dup_span(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 /* Parses the rcd claim and the top-level crn and rcdi (RFC 9795).  Returns
- * 0, 1 with *why for a malformed claim, or CG_ENOMEM. */
-static int decode_rcd(json_t *claims, struct cg_rcd *r, const char **why)
+ * 0, 1 with *why for a malformed claim, or CG_ENOMEM.  jcd and an rcdi
+ * object are kept as the JSON text received. */
+static int decode_rcd(const struct cg__json *j, const struct cg__jnode *claims, struct cg_rcd *r,
+                      const char **why)
 {
     static const char *const keys[] = {"nam", "apn", "icn", "jcl"};
-    json_t *rcd = json_object_get(claims, "rcd"), *v;
+    const struct cg__jnode *rcd = cg__json_get(j, claims, "rcd"), *v;
     char **slots[] = {&r->nam, &r->apn, &r->icn, &r->jcl};
     size_t i;
 
     if (rcd) {
-        if (!json_is_object(rcd)) {
+        if (rcd->type != CGJ_OBJ) {
             *why = "rcd is not an object";
             return 1;
         }
         r->present = true;
         for (i = 0; i < 4; i++) {
-            v = json_object_get(rcd, keys[i]);
-            if (!v)
+            if (!(v = cg__json_get(j, rcd, keys[i])))
                 continue;
-            if (!json_is_string(v)) {
+            if (v->type != CGJ_STR) {
                 *why = "rcd member is not a string";
                 return 1;
             }
-            if (!(*slots[i] = strdup(json_string_value(v))))
+            if (!(*slots[i] = dup_span(v->str, v->len)))
                 return CG_ENOMEM;
         }
-        v = json_object_get(rcd, "jcd");
-        if (v) {
-            if (!json_is_array(v)) {
+        if ((v = cg__json_get(j, rcd, "jcd"))) {
+            if (v->type != CGJ_ARR) {
                 *why = "rcd.jcd is not a jCard array";
                 return 1;
             }
-            if (!(r->jcd = dup_json_text(v)))
+            if (!(r->jcd = dup_span(v->raw, v->rawlen)))
                 return CG_ENOMEM;
         }
     }
-    v = json_object_get(claims, "crn");
-    if (v) {
-        if (!json_is_string(v)) {
+    if ((v = cg__json_get(j, claims, "crn"))) {
+        if (v->type != CGJ_STR) {
             *why = "crn is not a string";
             return 1;
         }
-        if (!(r->crn = strdup(json_string_value(v))))
+        if (!(r->crn = dup_span(v->str, v->len)))
             return CG_ENOMEM;
         r->present = true;
     }
-    v = json_object_get(claims, "rcdi");
-    if (v) {
+    if ((v = cg__json_get(j, claims, "rcdi"))) {
         /* RFC 9795 uses an object of JSON pointers to digests; Neustar's
          * published tokens carry the older draft's bare string. */
-        if (!json_is_object(v) && !json_is_string(v)) {
+        if (v->type != CGJ_OBJ && v->type != CGJ_STR) {
             *why = "rcdi is neither an object nor a string";
             return 1;
         }
-        if (!(r->rcdi = dup_json_text(v)))
+        r->rcdi = v->type == CGJ_STR ? dup_span(v->str, v->len) : dup_span(v->raw, v->rawlen);
+        if (!r->rcdi)
             return CG_ENOMEM;
         r->present = true;
     }
@@ -146,12 +162,18 @@ int cg_passport_decode(const char *tok, size_t len, struct cg_passport *out, uns
                        size_t *signed_len, enum cg_passport_fault *fault, const char **why)
 {
     const char *d1, *d2, *end = tok + len;
-    json_t *hdr = NULL, *cl = NULL, *v;
+    const struct cg__jnode *hdr, *cl, *v, *arr;
+    struct seg *sg = NULL;
     unsigned char sigbuf[CG_B64_DECODED_MAX(90)];
     size_t siglen;
+    uint32_t k;
     int rc = CG_OK, r;
 
-    memset(out, 0, sizeof *out);
+    out->ppt = CG_PPT_NONE;
+    out->attest = 0;
+    out->orig_tn[0] = out->orig_uri[0] = out->origid[0] = out->div_tn[0] = '\0';
+    out->ndest_tn = out->ndest_uri = 0;
+    memset(&out->rcd, 0, sizeof out->rcd);
     *fault = CG_PF_NONE;
     *why = NULL;
 
@@ -166,16 +188,22 @@ int cg_passport_decode(const char *tok, size_t len, struct cg_passport *out, uns
             CG_OK ||
         siglen != 64)
         FAULT(CG_PF_SIG_FORM, "signature is not 64 bytes of base64url (ES256 R||S)");
+    /* The segment buffers (about 40 KB) live on the heap, not the stack of
+     * whatever thread calls us. */
+    if (!(sg = malloc(sizeof *sg))) {
+        rc = CG_ENOMEM;
+        goto out;
+    }
 
     /* --- protected header --- */
-    if (!(hdr = load_segment(tok, (size_t)(d1 - tok))))
+    if (!(hdr = load_segment(sg, tok, (size_t)(d1 - tok), NODES_HDR)))
         FAULT(CG_PF_HDR_JSON, "JOSE header is not a valid JSON object (base64url, size, "
                               "depth, duplicate members)");
-    if (get_str(hdr, "alg", out->alg, sizeof out->alg) ||
-        get_str(hdr, "typ", out->typ, sizeof out->typ) ||
-        get_str(hdr, "x5u", out->x5u, sizeof out->x5u))
+    if (get_str(&sg->j, hdr, "alg", out->alg, sizeof out->alg) ||
+        get_str(&sg->j, hdr, "typ", out->typ, sizeof out->typ) ||
+        get_str(&sg->j, hdr, "x5u", out->x5u, sizeof out->x5u))
         FAULT(CG_PF_HDR_MISSING, "JOSE header lacks a string alg, typ or x5u");
-    if ((r = get_str(hdr, "ppt", out->ppt_name, sizeof out->ppt_name)) == -2)
+    if ((r = get_str(&sg->j, hdr, "ppt", out->ppt_name, sizeof out->ppt_name)) == -2)
         FAULT(CG_PF_HDR_MISSING, "JOSE header ppt is not a string");
     if (r == -1)
         FAULT(CG_PF_HDR_MISSING, "JOSE header lacks ppt (SHAKEN requires ppt \"shaken\")");
@@ -192,102 +220,91 @@ int cg_passport_decode(const char *tok, size_t len, struct cg_passport *out, uns
     else
         FAULT(CG_PF_PPT, "unsupported ppt (RFC 8225 section 8.1)");
 
-    /* --- claims --- */
-    if (!(cl = load_segment(d1 + 1, (size_t)(d2 - d1 - 1))))
+    /* --- claims (the header's nodes are not needed any more) --- */
+    if (!(cl = load_segment(sg, d1 + 1, (size_t)(d2 - d1 - 1), NODES_PAYLOAD)))
         FAULT(CG_PF_CLAIMS, "claims are not a valid JSON object (base64url, size, depth, "
                             "duplicate members)");
-    v = json_object_get(cl, "iat");
-    if (!v)
+    if (!(v = cg__json_get(&sg->j, cl, "iat")))
         FAULT(CG_PF_CLAIMS, "missing iat claim");
-    if (!json_is_integer(v))
+    if (v->type != CGJ_INT)
         FAULT(CG_PF_CLAIMS, "iat is not a JSON integer (RFC 8225 erratum 5985)");
-    out->iat = (int64_t)json_integer_value(v);
+    out->iat = v->i;
     if (out->iat <= 0)
         FAULT(CG_PF_CLAIMS, "iat is not a positive NumericDate");
 
-    v = json_object_get(cl, "orig");
-    if (!v)
+    if (!(v = cg__json_get(&sg->j, cl, "orig")))
         FAULT(CG_PF_CLAIMS, "missing orig claim");
-    if (!json_is_object(v) || json_object_size(v) != 1)
+    if (v->type != CGJ_OBJ || v->count != 1)
         FAULT(CG_PF_CLAIMS, "orig is not an object with one identity");
-    if ((r = get_str(v, "tn", out->orig_tn, sizeof out->orig_tn)) == 0) {
+    if ((r = get_str(&sg->j, v, "tn", out->orig_tn, sizeof out->orig_tn)) == 0) {
         if (!tn_is_canonical(out->orig_tn))
             FAULT(CG_PF_CLAIMS, "orig.tn is not canonical (digits only, RFC 8224 section 8.3)");
-    } else if (r == -2 || get_str(v, "uri", out->orig_uri, sizeof out->orig_uri) != 0) {
+    } else if (r == -2 || get_str(&sg->j, v, "uri", out->orig_uri, sizeof out->orig_uri) != 0) {
         FAULT(CG_PF_CLAIMS, "orig has no string tn or uri");
     }
 
-    v = json_object_get(cl, "dest");
-    if (!v)
+    if (!(v = cg__json_get(&sg->j, cl, "dest")))
         FAULT(CG_PF_CLAIMS, "missing dest claim");
-    if (!json_is_object(v))
+    if (v->type != CGJ_OBJ)
         FAULT(CG_PF_CLAIMS, "dest is not an object (RFC 8224 erratum 5715)");
-    {
-        json_t *arr;
-        size_t i;
-        if ((arr = json_object_get(v, "tn"))) {
-            if (!json_is_array(arr))
-                FAULT(CG_PF_CLAIMS, "dest.tn is not an array");
-            if (json_array_size(arr) > CG_PASSPORT_DEST_MAX)
-                FAULT(CG_PF_CLAIMS, "dest.tn has more than 16 entries");
-            for (i = 0; i < json_array_size(arr); i++) {
-                json_t *e = json_array_get(arr, i);
-                if (!json_is_string(e) || !tn_is_canonical(json_string_value(e)))
-                    FAULT(CG_PF_CLAIMS, "dest.tn entry is not a canonical number");
-                strcpy(out->dest_tn[out->ndest_tn++], json_string_value(e));
-            }
+    if ((arr = cg__json_get(&sg->j, v, "tn"))) {
+        if (arr->type != CGJ_ARR)
+            FAULT(CG_PF_CLAIMS, "dest.tn is not an array");
+        if (arr->count > CG_PASSPORT_DEST_MAX)
+            FAULT(CG_PF_CLAIMS, "dest.tn has more than 16 entries");
+        for (k = arr->child; k; k = sg->nodes[k].next) {
+            const struct cg__jnode *e = &sg->nodes[k];
+            if (e->type != CGJ_STR || !tn_is_canonical(e->str))
+                FAULT(CG_PF_CLAIMS, "dest.tn entry is not a canonical number");
+            memcpy(out->dest_tn[out->ndest_tn++], e->str, e->len + 1);
         }
-        if ((arr = json_object_get(v, "uri"))) {
-            if (!json_is_array(arr))
-                FAULT(CG_PF_CLAIMS, "dest.uri is not an array");
-            if (json_array_size(arr) > CG_PASSPORT_DEST_MAX)
-                FAULT(CG_PF_CLAIMS, "dest.uri has more than 16 entries");
-            for (i = 0; i < json_array_size(arr); i++) {
-                json_t *e = json_array_get(arr, i);
-                if (!json_is_string(e) || json_string_length(e) > CG_URI_MAX)
-                    FAULT(CG_PF_CLAIMS, "dest.uri entry is not a string");
-                strcpy(out->dest_uri[out->ndest_uri++], json_string_value(e));
-            }
-        }
-        if (out->ndest_tn + out->ndest_uri == 0)
-            FAULT(CG_PF_CLAIMS, "dest names no tn or uri");
     }
+    if ((arr = cg__json_get(&sg->j, v, "uri"))) {
+        if (arr->type != CGJ_ARR)
+            FAULT(CG_PF_CLAIMS, "dest.uri is not an array");
+        if (arr->count > CG_PASSPORT_DEST_MAX)
+            FAULT(CG_PF_CLAIMS, "dest.uri has more than 16 entries");
+        for (k = arr->child; k; k = sg->nodes[k].next) {
+            const struct cg__jnode *e = &sg->nodes[k];
+            if (e->type != CGJ_STR || e->len > CG_URI_MAX)
+                FAULT(CG_PF_CLAIMS, "dest.uri entry is not a string");
+            memcpy(out->dest_uri[out->ndest_uri++], e->str, e->len + 1);
+        }
+    }
+    if (out->ndest_tn + out->ndest_uri == 0)
+        FAULT(CG_PF_CLAIMS, "dest names no tn or uri");
 
     if (out->ppt == CG_PPT_SHAKEN) {
-        v = json_object_get(cl, "attest");
-        if (!v)
+        if (!(v = cg__json_get(&sg->j, cl, "attest")))
             FAULT(CG_PF_CLAIMS, "missing attest claim");
-        if (!json_is_string(v) || json_string_length(v) != 1 ||
-            !strchr("ABC", json_string_value(v)[0]))
+        if (v->type != CGJ_STR || v->len != 1 || !strchr("ABC", v->str[0]))
             FAULT(CG_PF_ATTEST, "attest is not exactly \"A\", \"B\" or \"C\"");
-        out->attest = json_string_value(v)[0];
-        if ((r = get_str(cl, "origid", out->origid, sizeof out->origid)) == -1)
+        out->attest = v->str[0];
+        if ((r = get_str(&sg->j, cl, "origid", out->origid, sizeof out->origid)) == -1)
             FAULT(CG_PF_CLAIMS, "missing origid claim");
         if (r == -2 || out->origid[0] == '\0')
             FAULT(CG_PF_CLAIMS, "origid is not a non-empty string of at most 128 bytes");
     } else if (out->ppt == CG_PPT_DIV) {
-        v = json_object_get(cl, "div");
-        if (!v)
+        if (!(v = cg__json_get(&sg->j, cl, "div")))
             FAULT(CG_PF_CLAIMS, "missing div claim");
-        if (!json_is_object(v) || get_str(v, "tn", out->div_tn, sizeof out->div_tn) != 0 ||
+        if (v->type != CGJ_OBJ || get_str(&sg->j, v, "tn", out->div_tn, sizeof out->div_tn) != 0 ||
             !tn_is_canonical(out->div_tn))
             FAULT(CG_PF_CLAIMS, "div is not an object with a canonical tn");
     }
-    r = decode_rcd(cl, &out->rcd, why);
+    r = decode_rcd(&sg->j, cl, &out->rcd, why);
     if (r == CG_ENOMEM) {
         rc = CG_ENOMEM;
         goto out;
     }
     if (r)
         FAULT(CG_PF_CLAIMS, *why);
-    if (out->ppt == CG_PPT_RCD && !json_object_get(cl, "rcd"))
+    if (out->ppt == CG_PPT_RCD && !cg__json_get(&sg->j, cl, "rcd"))
         FAULT(CG_PF_CLAIMS, "missing rcd claim");
 
     memcpy(sig, sigbuf, 64);
     *signed_len = (size_t)(d2 - tok);
 out:
-    json_decref(hdr);
-    json_decref(cl);
+    free(sg);
     if (rc != CG_OK)
         cg_passport_clear(out);
     return rc;
