@@ -26,36 +26,36 @@ const char *cg_verstat_str(enum cg_verstat v);
 /*
  * Why a call did not pass: a stable machine name, the RFC 8224 code, the
  * verstat it implies and the STANDARDS.md section 1.8 case it implements.
- *   X(name, sip_code, verstat, "reason phrase", "case")
+ *   X(NAME, "name", sip_code, verstat, "reason phrase", "case")
  */
 #define CG_REASON_MAP(X)                                                                   \
-    X(OK, 0, PASSED, "", "")                                                               \
-    X(NO_IDENTITY, 428, NONE, "Use Identity Header", "")                                   \
-    X(REQUEST_TIME, 403, NONE, "Stale Date", "E3")                                         \
-    X(MALFORMED, 438, FAILED, "Invalid Identity Header", "E4")                             \
-    X(COMPACT_FORM, 438, FAILED, "Invalid Identity Header", "E4")                          \
-    X(PPT_PARAM, 438, FAILED, "Invalid Identity Header", "E5")                             \
-    X(NO_INFO, 436, FAILED, "Bad Identity Info", "E6")                                     \
-    X(BAD_INFO, 436, FAILED, "Bad Identity Info", "E7")                                    \
-    X(CERT_UNAVAILABLE, 436, NONE, "Bad Identity Info", "E8")                              \
-    X(HDR_MISSING, 436, FAILED, "Bad Identity Info", "E9")                                 \
-    X(X5U_MISMATCH, 436, FAILED, "Bad Identity Info", "E10")                               \
-    X(TYP, 437, FAILED, "Unsupported Credential", "E11")                                   \
-    X(ALG, 437, FAILED, "Unsupported Credential", "E12")                                   \
-    X(PPT, 438, FAILED, "Invalid Identity Header", "E13")                                  \
-    X(CLAIMS, 438, FAILED, "Invalid Identity Header", "E14")                               \
-    X(STALE, 403, FAILED, "Stale Date", "E15")                                             \
-    X(ORIG_MISMATCH, 438, FAILED, "Invalid Identity Header", "E16")                        \
-    X(DEST_MISMATCH, 438, FAILED, "Invalid Identity Header", "E16")                        \
-    X(CERT_INVALID, 437, FAILED, "Unsupported Credential", "E17")                          \
-    X(CERT_REVOKED, 437, FAILED, "Unsupported Credential", "E17")                          \
-    X(CERT_PROFILE, 437, FAILED, "Unsupported Credential", "E17")                          \
-    X(TN_NOT_AUTHORIZED, 437, FAILED, "Unsupported Credential", "E17")                     \
-    X(SIGNATURE, 438, FAILED, "Invalid Identity Header", "E18")                            \
-    X(ATTEST, 438, FAILED, "Invalid Identity Header", "E19")
+    X(OK, "ok", 0, PASSED, "", "")                                                               \
+    X(NO_IDENTITY, "no_identity", 428, NONE, "Use Identity Header", "")                                   \
+    X(REQUEST_TIME, "request_time", 403, NONE, "Stale Date", "E3")                                         \
+    X(MALFORMED, "malformed", 438, FAILED, "Invalid Identity Header", "E4")                             \
+    X(COMPACT_FORM, "compact_form", 438, FAILED, "Invalid Identity Header", "E4")                          \
+    X(PPT_PARAM, "ppt_param", 438, FAILED, "Invalid Identity Header", "E5")                             \
+    X(NO_INFO, "no_info", 436, FAILED, "Bad Identity Info", "E6")                                     \
+    X(BAD_INFO, "bad_info", 436, FAILED, "Bad Identity Info", "E7")                                    \
+    X(CERT_UNAVAILABLE, "cert_unavailable", 436, NONE, "Bad Identity Info", "E8")                              \
+    X(HDR_MISSING, "hdr_missing", 436, FAILED, "Bad Identity Info", "E9")                                 \
+    X(X5U_MISMATCH, "x5u_mismatch", 436, FAILED, "Bad Identity Info", "E10")                               \
+    X(TYP, "typ", 437, FAILED, "Unsupported Credential", "E11")                                   \
+    X(ALG, "alg", 437, FAILED, "Unsupported Credential", "E12")                                   \
+    X(PPT, "ppt", 438, FAILED, "Invalid Identity Header", "E13")                                  \
+    X(CLAIMS, "claims", 438, FAILED, "Invalid Identity Header", "E14")                               \
+    X(STALE, "stale", 403, FAILED, "Stale Date", "E15")                                             \
+    X(ORIG_MISMATCH, "orig_mismatch", 438, FAILED, "Invalid Identity Header", "E16")                        \
+    X(DEST_MISMATCH, "dest_mismatch", 438, FAILED, "Invalid Identity Header", "E16")                        \
+    X(CERT_INVALID, "cert_invalid", 437, FAILED, "Unsupported Credential", "E17")                          \
+    X(CERT_REVOKED, "cert_revoked", 437, FAILED, "Unsupported Credential", "E17")                          \
+    X(CERT_PROFILE, "cert_profile", 437, FAILED, "Unsupported Credential", "E17")                          \
+    X(TN_NOT_AUTHORIZED, "tn_not_authorized", 437, FAILED, "Unsupported Credential", "E17")                     \
+    X(SIGNATURE, "signature", 438, FAILED, "Invalid Identity Header", "E18")                            \
+    X(ATTEST, "attest", 438, FAILED, "Invalid Identity Header", "E19")
 
 enum cg_reason {
-#define CG_R_ENUM(name, code, vs, text, ecase) CG_R_##name,
+#define CG_R_ENUM(name, str, code, vs, text, ecase) CG_R_##name,
     CG_REASON_MAP(CG_R_ENUM)
 #undef CG_R_ENUM
     CG_R__COUNT

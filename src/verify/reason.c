@@ -9,24 +9,14 @@ struct reason_row {
 };
 
 static const struct reason_row rows[] = {
-#define CG_R_ROW(name, code, vs, text, ecase) {#name, code, CG_VERSTAT_##vs, text, ecase},
+#define CG_R_ROW(name, str, code, vs, text, ecase) {str, code, CG_VERSTAT_##vs, text, ecase},
     CG_REASON_MAP(CG_R_ROW)
 #undef CG_R_ROW
 };
 
-/* Lower-case machine names, in the same order as CG_REASON_MAP. */
-static const char *const names[] = {
-    "ok",           "no_identity",       "request_time",  "malformed",     "compact_form",
-    "ppt_param",    "no_info",           "bad_info",      "cert_unavailable", "hdr_missing",
-    "x5u_mismatch", "typ",               "alg",           "ppt",           "claims",
-    "stale",        "orig_mismatch",     "dest_mismatch", "cert_invalid",  "cert_revoked",
-    "cert_profile", "tn_not_authorized", "signature",     "attest",
-};
-_Static_assert(sizeof names / sizeof names[0] == CG_R__COUNT, "reason names out of step");
-
 const char *cg_reason_name(enum cg_reason r)
 {
-    return (unsigned)r < CG_R__COUNT ? names[r] : "unknown";
+    return (unsigned)r < CG_R__COUNT ? rows[r].name : "unknown";
 }
 
 int cg_reason_sip_code(enum cg_reason r)
