@@ -7,10 +7,12 @@
 static const char help[] =
     "usage: cidguard sign --key KEY --x5u URL --orig TN --dest TN[,TN...] --attest A|B|C\n"
     "                     [--origid ID] [--iat SECONDS] [--country-code CC]\n"
-    "                     [--ppt shaken|div --div TN] [--nam NAME] [--crn REASON]\n"
+    "                     [--ppt shaken|div --div TN]\n"
+    "                     [--nam NAME] [--apn TN] [--icn URL] [--jcl URL] [--jcd JCARD_JSON]\n"
+    "                     [--crn REASON] [--rcdi JSON|STRING]\n"
     "  Prints the Identity header value.  Numbers may be +E.164, tel:/sip: URIs, or national\n"
     "  format with --country-code (44: 020... becomes 4420...).  origid defaults to a fresh\n"
-    "  UUID and iat to now.\n";
+    "  UUID and iat to now.  --nam ... --rcdi add RFC 9795 Rich Call Data claims.\n";
 
 int cmd_sign(int argc, char **argv)
 {
@@ -21,6 +23,9 @@ int cmd_sign(int argc, char **argv)
         {"iat", required_argument, 0, 't'},     {"country-code", required_argument, 0, 'c'},
         {"ppt", required_argument, 0, 'p'},     {"div", required_argument, 0, 'v'},
         {"nam", required_argument, 0, 'n'},     {"crn", required_argument, 0, 'r'},
+        {"apn", required_argument, 0, 'A'},     {"icn", required_argument, 0, 'I'},
+        {"jcl", required_argument, 0, 'L'},     {"jcd", required_argument, 0, 'J'},
+        {"rcdi", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *keypath = NULL, *x5u = NULL, *attest = NULL, *cc = NULL, *ppt = "shaken";
     char *dests = NULL, *tok, *save;
@@ -48,6 +53,11 @@ int cmd_sign(int argc, char **argv)
         case 'v': req.div = optarg; break;
         case 'n': rcd.nam = optarg; rcd.present = true; break;
         case 'r': rcd.crn = optarg; rcd.present = true; break;
+        case 'A': rcd.apn = optarg; rcd.present = true; break;
+        case 'I': rcd.icn = optarg; rcd.present = true; break;
+        case 'L': rcd.jcl = optarg; rcd.present = true; break;
+        case 'J': rcd.jcd = optarg; rcd.present = true; break;
+        case 'R': rcd.rcdi = optarg; rcd.present = true; break;
         case 'h': fputs(help, stdout); return 0;
         case ':': cli_die("%s needs a value", argv[optind - 1]);
         default: cli_die("unknown option %s (try 'cidguard sign --help')", argv[optind - 1]);

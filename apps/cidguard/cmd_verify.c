@@ -14,6 +14,7 @@ static const char help[] =
     "       cidguard verify --batch FILE|- [--threads N] [same certificate options]\n"
     "  Prints one JSON verdict.  Exit 0: TN-Validation-Passed; 1: not passed; 2: bad usage.\n"
     "  VALUE is an Identity header value; a bare PASSporT (no ;info) is accepted too.\n"
+    "  --identity may be repeated (SHAKEN plus div, RFC 8946): the best verdict wins.\n"
     "  --batch reads ATIS-1000082 verificationRequest objects, one a line, and writes the\n"
     "  verdicts in the same order.  --at evaluates as if the clock read SECONDS.\n";
 
@@ -168,7 +169,8 @@ int cmd_verify(int argc, char **argv)
         {"country-code", required_argument, 0, 'k'}, {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 'n'},  {"crl-required", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *identity = NULL, *certpath = NULL, *batch = NULL, *cc = NULL;
+    const char *identities[8], *certpath = NULL, *batch = NULL, *cc = NULL;
+    size_t nid = 0;
     const char *trusts[16], *crls[16], *untrusted[16];
     size_t ntrust = 0, ncrl = 0, nunt = 0, i;
     struct cg_verify_config cfg = {0};
@@ -184,7 +186,10 @@ int cmd_verify(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': identity = optarg; break;
+        case 'i':
+            if (nid == 8) cli_die("at most 8 --identity");
+            identities[nid++] = optarg;
+            break;
         case 'f': call.from = optarg; break;
         case 'p': call.pai = optarg; break;
         case 't': call.to = optarg; break;
@@ -216,7 +221,7 @@ int cmd_verify(int argc, char **argv)
     }
     if (optind != argc)
         cli_die("unexpected argument \"%s\"", argv[optind]);
-    if (!batch && (!identity || !call.from || !call.to))
+    if (!batch && (!nid || !call.from || !call.to))
         cli_die("verify needs --identity, --from and --to (or --batch)");
     cfg.plan = cli_plan(cc);
 
@@ -248,24 +253,26 @@ int cmd_verify(int argc, char **argv)
         struct batch_ctx bc = {v, cfg.plan, call.now};
         rc = run_batch(&bc, batch, threads);
     } else {
-        if (strcmp(identity, "-") == 0) {
-            size_t n;
-            idbuf = cli_slurp("-", CG_IDENTITY_MAX * 4, &n);
-            while (n && (idbuf[n - 1] == '\n' || idbuf[n - 1] == '\r'))
-                idbuf[--n] = '\0';
-            identity = idbuf;
-        }
-        {
+        for (i = 0; i < nid; i++) {
             /* A value that is not an Identity header at all is the person's
              * mistake (exit 2); anything parseable gets a verdict. */
             struct cg_identity id;
             const char *why;
-            if (cg_identity_parse(identity, strlen(identity), &id, &why) != CG_OK)
+            if (strcmp(identities[i], "-") == 0) {
+                size_t n;
+                if (idbuf)
+                    cli_die("only one --identity may be read from stdin");
+                idbuf = cli_slurp("-", CG_IDENTITY_MAX * 4, &n);
+                while (n && (idbuf[n - 1] == '\n' || idbuf[n - 1] == '\r'))
+                    idbuf[--n] = '\0';
+                identities[i] = idbuf;
+            }
+            if (cg_identity_parse(identities[i], strlen(identities[i]), &id, &why) != CG_OK)
                 cli_die("malformed Identity header: %s", why);
         }
-        call.identity = &identity;
-        call.nidentity = 1;
-        call.bare_token = strchr(identity, ';') == NULL;
+        call.identity = identities;
+        call.nidentity = nid;
+        call.bare_token = nid == 1 && strchr(identities[0], ';') == NULL;
         if ((rc = cg_verify(v, &call, &vd)) != CG_OK)
             cli_die("verification could not run: %s", cg_strerror(rc));
         if (cg_verdict_json(&vd, &out) != CG_OK)

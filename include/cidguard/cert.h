@@ -98,7 +98,8 @@ struct cg_cert_info {
  * Parses a PEM bundle: the leaf (the one certificate that is not a CA; when
  * there are several, the one with a TNAuthList) and up to CG_BUNDLE_CERTS-1
  * intermediates in any order.  The leaf's public key is extracted once and
- * kept ready for verification.  CG_ECERT with *why for bundles that hold no
+ * kept ready for verification (a key other than P-256 is recorded in
+ * info.key_ok, not refused here).  CG_ECERT with *why for bundles that hold no
  * certificate or no identifiable leaf; CG_ETOOBIG past the limits.
  * The chain is reference counted (starts at 1) and immutable except for its
  * internal validation cache, which is thread-safe.
@@ -108,7 +109,8 @@ int cg_chain_load_file(struct cg_chain **out, const char *path, const char **why
 struct cg_chain *cg_chain_ref(struct cg_chain *c);
 void cg_chain_unref(struct cg_chain *c);
 const struct cg_cert_info *cg_chain_info(const struct cg_chain *c);
-/* The leaf's public key, borrowed from the chain. */
+/* The leaf's public key, borrowed from the chain; NULL when it is not an
+ * EC P-256 key (info.key_ok false). */
 const struct cg_key *cg_chain_key(const struct cg_chain *c);
 
 /* --- Trust anchors and CRLs --------------------------------------------- */

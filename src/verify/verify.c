@@ -233,10 +233,11 @@ static int verify_one(const struct cg_verifier *v, const struct cg_call *call,
     ci = cg_chain_info(chain);
     memcpy(out->spc, ci->spc, sizeof out->spc);
     out->warnings |= ci->warnings;
-    if (!ci->has_tnauth || !ci->ku_digital_signature || !ci->key_ok) {
+    if (!ci->key_ok || !ci->has_tnauth || !ci->ku_digital_signature) {
         set_reason(out, CG_R_CERT_PROFILE,
-                   !ci->has_tnauth ? "certificate has no TNAuthList"
-                                   : "certificate KeyUsage lacks digitalSignature");
+                   !ci->key_ok       ? "certificate key is not EC P-256 (ES256)"
+                   : !ci->has_tnauth ? "certificate has no usable TNAuthList"
+                                     : "certificate KeyUsage lacks digitalSignature");
         goto out;
     }
     rc = cg_trust_check(cfg->trust, chain, pp.iat, &ok, &revoked, &why);

@@ -225,17 +225,20 @@ int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const 
     }
     n = 0;
 
+    /* A leaf whose key is not P-256 loads (so that the verifier can say
+     * 437 Unsupported Credential rather than "no certificate"), without a
+     * usable key. */
     pk = X509_get_pubkey(c->leaf);
     c->info.key_ok = cg__pkey_is_p256(pk);
-    if (!c->info.key_ok) {
+    if (c->info.key_ok) {
+        if ((rc = cg__key_wrap(&c->key, pk, false)) != CG_OK) {
+            EVP_PKEY_free(pk);
+            goto out;
+        }
+        rc = CG_ENOMEM;
+    } else {
         EVP_PKEY_free(pk);
-        BAD("leaf key is not EC P-256 (ES256)");
     }
-    if ((rc = cg__key_wrap(&c->key, pk, false)) != CG_OK) {
-        EVP_PKEY_free(pk);
-        goto out;
-    }
-    rc = CG_ENOMEM;
 
     c->info.ncerts = (size_t)sk_X509_num(c->inter) + 1;
     if (leaf != 0)

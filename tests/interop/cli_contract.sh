@@ -55,6 +55,16 @@ check "identity from stdin" 0 "$CG" verify --identity - --from +442079460000 --t
 check "stale when evaluated two minutes later (--at)" 1 "$CG" verify --identity "$ID" --from +442079460000 --to +14155550100 --at $(( $(date +%s) + 120 )) $V
 expect_json "403 Stale Date" reason_code 403
 
+# several Identity headers: a div PASSporT and the SHAKEN one; SHAKEN decides
+DIV=$("$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +442079460000 --dest +14155550100 --ppt div --div +14155550199)
+check "div + shaken headers pass" 0 "$CG" verify --identity "$DIV" --identity "$ID" --from +442079460000 --to +14155550100 $V
+expect_json "the SHAKEN header (index 1) decided" identity_index 1
+expect_json "attest from the SHAKEN header" attest '"A"'
+RCD=$("$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +442079460000 --dest +14155550100 --attest A \
+    --nam "Example Bank" --apn +442079460099 --jcd '["vcard",[["version",{},"text","4.0"]]]' --rcdi '{"/jcd":"sha256-x"}' --crn "Card check")
+check "every RCD claim signs and verifies" 0 "$CG" verify --identity "$RCD" --from +442079460000 --to +14155550100 $V
+usage "invalid jCard JSON" "$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +1 --dest +2 --attest A --jcd '[oops'
+
 # batch: order kept on 2 threads, every line answered, garbage gets serviceException
 NOW=$(date +%s)
 : >"$WORK/batch"

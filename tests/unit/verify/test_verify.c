@@ -372,21 +372,27 @@ static void test_certificate_unavailable(void **state)
 
 /* Makes a certificate with the openssl command line (an independent source
  * of odd certificates) into the PKI directory; returns its bundle name. */
-static const char *openssl_leaf(const char *name, const char *exts, bool signed_by_ca)
+static const char *openssl_leaf_key(const char *name, const char *exts, bool signed_by_ca,
+                                    const char *key)
 {
     char cmd[2048];
     const char *d = th_pki();
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && openssl req -new -key sp-1234.key -subj '/C=US/O=t/CN=%s' -out %s.csr "
+             "cd '%s' && openssl req -new -key %s -subj '/C=US/O=t/CN=%s' -out %s.csr "
              "2>/dev/null && printf '%%s\\n' %s > %s.ext && "
              "openssl x509 -req -in %s.csr %s -days 30 -extfile %s.ext -out %s.pem 2>/dev/null"
              " && cat ca.pem >> %s.pem",
-             d, name, name, exts, name, name,
+             d, key, name, name, exts, name, name,
              signed_by_ca ? "-CA ca.pem -CAkey ca.key -CAcreateserial" : "-signkey sp-1234.key",
              name, name, name);
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s.pem", name);
     return strdup(cmd);
+}
+
+static const char *openssl_leaf(const char *name, const char *exts, bool signed_by_ca)
+{
+    return openssl_leaf_key(name, exts, signed_by_ca, "sp-1234.key");
 }
 
 static void test_certificate_profile_cases(void **state)
@@ -426,6 +432,23 @@ static void test_certificate_profile_cases(void **state)
     expect(&v, CG_R_TN_NOT_AUTHORIZED, "E17");
     assert_true(v.warnings & (1u << CG_W_TNAUTH_CRITICAL));
     assert_true(v.warnings & (1u << CG_W_TNAUTH_NOT_SPC));
+    th_env_free(&e2);
+    free((void *)b);
+    /* a P-384 key: ES256 needs P-256 */
+    {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "openssl ecparam -name secp384r1 -genkey -noout -out '%s/p384.key'",
+                 th_pki());
+        assert_int_equal(system(cmd), 0);
+    }
+    b = openssl_leaf_key("p384", "'basicConstraints=critical,CA:FALSE' "
+                                 "'keyUsage=critical,digitalSignature' "
+                                 "'1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34'",
+                         true, "p384.key");
+    th_env_init(&e2, b, false, 0);
+    v = th_verify(&e2, h, at);
+    expect(&v, CG_R_CERT_PROFILE, "E17");
+    assert_non_null(strstr(v.detail, "P-256"));
     th_env_free(&e2);
     free((void *)b);
     /* self-signed leaf: chain failure */
