@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCG_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 CG=./build/cidguard
 DIR=${CIDGUARD_DEMO_DIR:-/tmp/cidguard-demo}

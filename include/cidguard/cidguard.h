@@ -12,6 +12,7 @@
 #include "verify.h"
 #include "sign.h"
 #include "atis.h"
+#include "sip.h"
 
 #define CIDGUARD_VERSION "0.1.0"
 
