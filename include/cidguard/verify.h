@@ -73,9 +73,11 @@ const char *cg_reason_case(enum cg_reason r);   /* "E18" or "" */
  * error when it cannot be had, which the verifier reports as 436.  Called
  * from the verifying thread: it must be thread-safe and should not block
  * (the daemon answers from its cache and fetches asynchronously).
+ * `call_arg` is the calling cg_call's certsrc_arg: per-call state, such as
+ * where a cache records the URL it missed.
  */
 struct cg_certsrc {
-    int (*get_cb)(void *arg, const char *x5u, struct cg_chain **out);
+    int (*get_cb)(void *arg, void *call_arg, const char *x5u, struct cg_chain **out);
     void *arg;
 };
 
@@ -87,6 +89,44 @@ void cg_certmap_free(struct cg_certmap *m);
 /* Takes a reference to `chain`. */
 int cg_certmap_add(struct cg_certmap *m, const char *url, struct cg_chain *chain);
 struct cg_certsrc cg_certmap_source(struct cg_certmap *m);
+
+/* --- A certificate cache (ATIS-1000074 lifetimes) ----------------------- */
+
+/*
+ * x5u URL -> parsed chain, with positive and negative entries, safe for
+ * many threads.  The validation result itself is cached in the chain (see
+ * cg_trust_check), so a hit costs a hash lookup and a reference.  At most
+ * `max_entries`; when full, expired entries go first, then the oldest.
+ */
+struct cg_certcache;
+int cg_certcache_new(struct cg_certcache **out, size_t max_entries);
+void cg_certcache_free(struct cg_certcache *c);
+/* Stores `chain` (a new reference is taken; NULL stores a negative entry)
+ * for `url` until `expires` (seconds since the epoch). */
+int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
+                     int64_t expires);
+/* CG_OK and a new reference; CG_ENOTFOUND when absent or expired; CG_EIO
+ * for a live negative entry. */
+int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out);
+size_t cg_certcache_size(struct cg_certcache *c);
+
+/* What a cache source records about the call it served (certsrc_arg). */
+struct cg_certcache_miss {
+    bool missed;                 /* set when the URL was not cached at all */
+    char url[CG_URL_MAX + 1];
+};
+/* A certificate source over the cache; a miss fills the call's
+ * struct cg_certcache_miss (when certsrc_arg is one) and says CG_ENOTFOUND. */
+struct cg_certsrc cg_certcache_source(struct cg_certcache *c);
+
+/*
+ * When a fetched x5u response expires (ATIS-1000074 section 5.3.1): 24 h
+ * unless Cache-Control max-age or Expires says longer, never past the
+ * leaf's notAfter.  `cache_control` and `expires` are the response header
+ * values or NULL.
+ */
+int64_t cg_cert_expiry(int64_t now, const char *cache_control, const char *expires,
+                       int64_t not_after);
 
 /* --- The verifier -------------------------------------------------------- */
 
@@ -118,6 +158,7 @@ struct cg_call {
      * parameters), as APIs such as Twilio's StirPassportToken deliver them:
      * there is no info parameter to compare with x5u. */
     bool bare_token;
+    void *certsrc_arg;           /* handed to the certificate source */
 };
 
 enum cg_match { CG_MATCH_NONE = 0, CG_MATCH_PAI, CG_MATCH_FROM, CG_MATCH_TO, CG_MATCH_RURI };

@@ -1,7 +1,11 @@
+#define _GNU_SOURCE /* strptime */
 /* A fixed x5u -> chain map: the CLI's --cert and tests.  The daemon plugs
  * its own cache-and-fetch source into the same interface. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cidguard/error.h"
 #include "cidguard/verify.h"
@@ -43,8 +47,9 @@ int cg_certmap_add(struct cg_certmap *m, const char *url, struct cg_chain *chain
     return CG_OK;
 }
 
-static int certmap_get_cb(void *arg, const char *x5u, struct cg_chain **out)
+static int certmap_get_cb(void *arg, void *call_arg, const char *x5u, struct cg_chain **out)
 {
+    (void)call_arg;
     struct cg_certmap *m = arg;
     struct cg_chain *any = NULL;
     size_t i;
@@ -66,4 +71,199 @@ struct cg_certsrc cg_certmap_source(struct cg_certmap *m)
 {
     struct cg_certsrc s = {certmap_get_cb, m};
     return s;
+}
+
+/* --- cache ---------------------------------------------------------------- */
+
+struct centry {
+    struct centry *next;   /* hash chain */
+    char *url;
+    struct cg_chain *chain; /* NULL: negative */
+    int64_t expires;
+    uint64_t seq;          /* insertion order, for eviction */
+};
+
+struct cg_certcache {
+    pthread_mutex_t lock;
+    struct centry **tab;
+    size_t nbuckets, n, max;
+    uint64_t seq;
+};
+
+static size_t hash_url(const char *s)
+{
+    size_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+int cg_certcache_new(struct cg_certcache **out, size_t max_entries)
+{
+    struct cg_certcache *c = calloc(1, sizeof *c);
+    if (!c)
+        return CG_ENOMEM;
+    c->max = max_entries ? max_entries : 10000;
+    c->nbuckets = 1024;
+    while (c->nbuckets < c->max)
+        c->nbuckets *= 2;
+    if (!(c->tab = calloc(c->nbuckets, sizeof *c->tab))) {
+        free(c);
+        return CG_ENOMEM;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return CG_OK;
+}
+
+static void centry_free(struct centry *e)
+{
+    free(e->url);
+    cg_chain_unref(e->chain);
+    free(e);
+}
+
+void cg_certcache_free(struct cg_certcache *c)
+{
+    size_t i;
+    if (!c)
+        return;
+    for (i = 0; i < c->nbuckets; i++)
+        while (c->tab[i]) {
+            struct centry *e = c->tab[i];
+            c->tab[i] = e->next;
+            centry_free(e);
+        }
+    free(c->tab);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* Removes one entry: an expired one if any, else the oldest.  Locked. */
+static void evict_one(struct cg_certcache *c, int64_t now)
+{
+    struct centry **victim = NULL, **pp;
+    size_t i;
+    for (i = 0; i < c->nbuckets; i++)
+        for (pp = &c->tab[i]; *pp; pp = &(*pp)->next) {
+            if ((*pp)->expires <= now) {
+                victim = pp;
+                goto found;
+            }
+            if (!victim || (*pp)->seq < (*victim)->seq)
+                victim = pp;
+        }
+found:
+    if (victim) {
+        struct centry *e = *victim;
+        *victim = e->next;
+        centry_free(e);
+        c->n--;
+    }
+}
+
+int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
+                     int64_t expires)
+{
+    size_t b = hash_url(url) & (c->nbuckets - 1);
+    struct centry *e, *n;
+    if (!(n = calloc(1, sizeof *n)) || !(n->url = strdup(url))) {
+        free(n);
+        return CG_ENOMEM;
+    }
+    n->chain = chain ? cg_chain_ref(chain) : NULL;
+    n->expires = expires;
+    pthread_mutex_lock(&c->lock);
+    n->seq = ++c->seq;
+    for (e = c->tab[b]; e; e = e->next)
+        if (strcmp(e->url, url) == 0) {
+            /* replace in place: readers hold their own references */
+            struct cg_chain *old = e->chain;
+            e->chain = n->chain;
+            e->expires = expires;
+            e->seq = n->seq;
+            pthread_mutex_unlock(&c->lock);
+            n->chain = old;
+            centry_free(n);
+            return CG_OK;
+        }
+    if (c->n >= c->max)
+        evict_one(c, (int64_t)time(NULL));
+    n->next = c->tab[b];
+    c->tab[b] = n;
+    c->n++;
+    pthread_mutex_unlock(&c->lock);
+    return CG_OK;
+}
+
+int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out)
+{
+    size_t b = hash_url(url) & (c->nbuckets - 1);
+    struct centry *e;
+    int rc = CG_ENOTFOUND;
+    pthread_mutex_lock(&c->lock);
+    for (e = c->tab[b]; e; e = e->next)
+        if (strcmp(e->url, url) == 0) {
+            if (e->expires > now) {
+                if (e->chain) {
+                    *out = cg_chain_ref(e->chain);
+                    rc = CG_OK;
+                } else {
+                    rc = CG_EIO;
+                }
+            }
+            break;
+        }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+size_t cg_certcache_size(struct cg_certcache *c)
+{
+    size_t n;
+    pthread_mutex_lock(&c->lock);
+    n = c->n;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+static int certcache_get_cb(void *arg, void *call_arg, const char *x5u, struct cg_chain **out)
+{
+    int rc = cg_certcache_get(arg, x5u, (int64_t)time(NULL), out);
+    struct cg_certcache_miss *m = call_arg;
+    if (rc == CG_ENOTFOUND && m) {
+        m->missed = true;
+        snprintf(m->url, sizeof m->url, "%s", x5u);
+    }
+    return rc;
+}
+
+struct cg_certsrc cg_certcache_source(struct cg_certcache *c)
+{
+    struct cg_certsrc s = {certcache_get_cb, c};
+    return s;
+}
+
+int64_t cg_cert_expiry(int64_t now, const char *cache_control, const char *expires,
+                       int64_t not_after)
+{
+    int64_t exp = now + 86400;
+    const char *p;
+    if (cache_control && (p = strstr(cache_control, "max-age="))) {
+        long long v = strtoll(p + 8, NULL, 10);
+        if (v > 86400 && v < 400LL * 86400)
+            exp = now + v;
+    }
+    if (expires) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        if (strptime(expires, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+            int64_t t = (int64_t)timegm(&tm);
+            if (t > exp && t < now + 400LL * 86400)
+                exp = t;
+        }
+    }
+    if (not_after > 0 && exp > not_after)
+        exp = not_after;
+    return exp;
 }

@@ -222,7 +222,7 @@ static int verify_one(const struct cg_verifier *v, const struct cg_call *call,
         goto out;
     }
 
-    rc = cfg->certsrc.get_cb(cfg->certsrc.arg, pp.x5u, &chain);
+    rc = cfg->certsrc.get_cb(cfg->certsrc.arg, call->certsrc_arg, pp.x5u, &chain);
     if (rc == CG_ENOMEM)
         goto out;
     if (rc != CG_OK) {

@@ -536,6 +536,79 @@ static void test_revoked(void **state)
     free(h);
 }
 
+static void test_certcache(void **state)
+{
+    struct cg_certcache *cc;
+    struct cg_chain *c, *got;
+    struct cg_certcache_miss miss = {0};
+    struct cg_verify_config cfg = {0};
+    struct cg_verifier *vf;
+    struct cg_call call = {0};
+    struct cg_verdict v;
+    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
+    char *t = th_token(TH_HDR, p, "sp-1234.key"), *h = th_header(t, TH_X5U);
+    const char *hv = h, *why;
+    char url[64];
+    int i;
+    (void)state;
+    assert_int_equal(cg_certcache_new(&cc, 4), CG_OK);
+    assert_int_equal(cg_chain_load_file(&c, th_file("sp-1234.pem"), &why), CG_OK);
+    cfg.trust = env.trust;
+    cfg.certsrc = cg_certcache_source(cc);
+    assert_int_equal(cg_verifier_new(&vf, &cfg), CG_OK);
+    call.from = "+" TH_ORIG;
+    call.to = "+" TH_DEST;
+    call.identity = &hv;
+    call.nidentity = 1;
+    call.now = now;
+    call.certsrc_arg = &miss;
+    /* miss: recorded for the host to fetch */
+    assert_int_equal(cg_verify(vf, &call, &v), CG_OK);
+    expect(&v, CG_R_CERT_UNAVAILABLE, "E8");
+    assert_true(miss.missed);
+    assert_string_equal(miss.url, TH_X5U);
+    /* fetched and cached: passes */
+    assert_int_equal(cg_certcache_put(cc, TH_X5U, c, now + 60), CG_OK);
+    miss.missed = false;
+    assert_int_equal(cg_verify(vf, &call, &v), CG_OK);
+    expect(&v, CG_R_OK, "");
+    assert_false(miss.missed);
+    /* a negative entry answers without a new miss; expiry brings the miss back */
+    assert_int_equal(cg_certcache_put(cc, TH_X5U, NULL, now + 60), CG_OK);
+    assert_int_equal(cg_verify(vf, &call, &v), CG_OK);
+    expect(&v, CG_R_CERT_UNAVAILABLE, "E8");
+    assert_false(miss.missed);
+    assert_int_equal(cg_certcache_get(cc, TH_X5U, now + 61, &got), CG_ENOTFOUND);
+    /* bounded: 10 URLs into 4 slots */
+    for (i = 0; i < 10; i++) {
+        snprintf(url, sizeof url, "https://x/%d.pem", i);
+        assert_int_equal(cg_certcache_put(cc, url, c, now + 60 + i), CG_OK);
+    }
+    assert_int_equal(cg_certcache_size(cc), 4);
+    assert_int_equal(cg_certcache_get(cc, "https://x/9.pem", now, &got), CG_OK);
+    cg_chain_unref(got);
+    assert_int_equal(cg_certcache_get(cc, "https://x/0.pem", now, &got), CG_ENOTFOUND);
+    cg_verifier_free(vf);
+    cg_certcache_free(cc);
+    cg_chain_unref(c);
+    free(p);
+    free(t);
+    free(h);
+}
+
+static void test_cert_expiry(void **state)
+{
+    (void)state;
+    /* 24 h by default, longer only when the response says so, never past notAfter */
+    assert_int_equal(cg_cert_expiry(1000, NULL, NULL, 0), 1000 + 86400);
+    assert_int_equal(cg_cert_expiry(1000, "max-age=3600", NULL, 0), 1000 + 86400);
+    assert_int_equal(cg_cert_expiry(1000, "public, max-age=172800", NULL, 0), 1000 + 172800);
+    assert_int_equal(cg_cert_expiry(1000, "no-store", NULL, 0), 1000 + 86400);
+    assert_int_equal(cg_cert_expiry(1000, "max-age=172800", NULL, 5000), 5000);
+    assert_int_equal(cg_cert_expiry(1700000000, NULL, "Tue, 21 Nov 2023 00:00:00 GMT", 0),
+                     1700524800);
+}
+
 static void test_reason_table(void **state)
 {
     /* every reason has a name, a code in the RFC 8224 set, and a phrase */
@@ -567,6 +640,8 @@ int main(void)
         cmocka_unit_test(test_certificate_unavailable),
         cmocka_unit_test(test_certificate_profile_cases),
         cmocka_unit_test(test_certificate_trust_cases),
+        cmocka_unit_test(test_certcache),
+        cmocka_unit_test(test_cert_expiry),
         cmocka_unit_test(test_reason_table),
         cmocka_unit_test(test_revoked),
     };
