@@ -46,6 +46,20 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
                          struct cg_atis_verify_req *req, struct cg_atis_error *err);
 void cg_atis_verify_req_clear(struct cg_atis_verify_req *req);
 
+struct cg_atis_sign_req {
+    char attest;                              /* 'A', 'B' or 'C' */
+    char orig[CG_TN_MAX + 1];                 /* canonical */
+    char dest[CG_PASSPORT_DEST_MAX][CG_TN_MAX + 1];
+    size_t ndest;
+    int64_t iat;                              /* 0 when absent: now */
+    char origid[CG_ORIGID_MAX + 1];           /* "" when absent: a fresh UUID */
+};
+
+/* Parses {"signingRequest":{"attest":..,"dest":{"tn":[..]},"iat":N,
+ * "orig":{"tn":..},"origid":..}}; errors as for cg_atis_parse_verify. */
+int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *plan,
+                       struct cg_atis_sign_req *req, struct cg_atis_error *err);
+
 /* {"requestError":{"serviceException":{"messageId":..,"text":..,"variables":[..]}}} */
 int cg_atis_error_json(const struct cg_atis_error *e, char **out);
 

@@ -64,6 +64,7 @@ const char *cg_reason_name(enum cg_reason r);  /* "signature" */
 int cg_reason_sip_code(enum cg_reason r);      /* 438 */
 const char *cg_reason_phrase(enum cg_reason r); /* "Invalid Identity Header" */
 const char *cg_reason_case(enum cg_reason r);   /* "E18" or "" */
+enum cg_verstat cg_reason_verstat(enum cg_reason r);
 
 /* --- Where certificates come from --------------------------------------- */
 

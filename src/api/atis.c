@@ -99,6 +99,76 @@ out:
     return rc;
 }
 
+int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *plan,
+                       struct cg_atis_sign_req *req, struct cg_atis_error *err)
+{
+    json_t *root = NULL, *r, *v, *arr;
+    size_t i;
+    int rc;
+
+    memset(req, 0, sizeof *req);
+    memset(err, 0, sizeof *err);
+    if (len == 0)
+        return fail(err, "SVC4000", 400, "Error: Missing request body.", NULL);
+    if (len > CG_ATIS_BODY_MAX || cg__json_depth(body, len) > 8 ||
+        !(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)))
+        return fail(err, "SVC4006", 400, "Error: JSON parse failure.", NULL);
+    r = json_object_get(root, "signingRequest");
+    if (!json_is_object(r)) {
+        rc = r ? INVALID("signingRequest") : MISSING("signingRequest");
+        goto out;
+    }
+    v = json_object_get(r, "attest");
+    if (!v) {
+        rc = MISSING("attest");
+        goto out;
+    }
+    if (!json_is_string(v) || json_string_length(v) != 1 || !strchr("ABC", json_string_value(v)[0])) {
+        rc = INVALID("attest");
+        goto out;
+    }
+    req->attest = json_string_value(v)[0];
+    if ((rc = tn_member(r, "orig", false, plan, req->orig, err)))
+        goto out;
+    v = json_object_get(r, "dest");
+    arr = v ? json_object_get(v, "tn") : NULL;
+    if (!arr) {
+        rc = MISSING("dest");
+        goto out;
+    }
+    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+        json_array_size(arr) > CG_PASSPORT_DEST_MAX) {
+        rc = INVALID("dest");
+        goto out;
+    }
+    for (i = 0; i < json_array_size(arr); i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        if (!s || cg_tn_canon(s, strlen(s), plan, req->dest[i]) != CG_OK) {
+            rc = INVALID("dest");
+            goto out;
+        }
+    }
+    req->ndest = i;
+    if ((v = json_object_get(r, "iat"))) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            rc = INVALID("iat");
+            goto out;
+        }
+        req->iat = (int64_t)json_integer_value(v);
+    }
+    if ((v = json_object_get(r, "origid"))) {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            !cg__strlcpy(req->origid, json_string_value(v), sizeof req->origid)) {
+            rc = INVALID("origid");
+            goto out;
+        }
+    }
+    rc = CG_OK;
+out:
+    json_decref(root);
+    return rc;
+}
+
 void cg_atis_verify_req_clear(struct cg_atis_verify_req *req)
 {
     free(req->identity);

@@ -34,7 +34,7 @@ const char *cg_reason_case(enum cg_reason r)
     return (unsigned)r < CG_R__COUNT ? rows[r].ecase : "";
 }
 
-enum cg_verstat cg__reason_verstat(enum cg_reason r)
+enum cg_verstat cg_reason_verstat(enum cg_reason r)
 {
     return (unsigned)r < CG_R__COUNT ? rows[r].verstat : CG_VERSTAT_NONE;
 }

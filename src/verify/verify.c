@@ -17,7 +17,6 @@
 #include "cidguard/verify.h"
 #include "core/internal.h"
 
-enum cg_verstat cg__reason_verstat(enum cg_reason r);
 
 struct cg_verifier {
     struct cg_verify_config cfg;
@@ -59,7 +58,7 @@ static void canon_or_empty(const char *in, const struct cg_tn_plan *plan, char *
 static void set_reason(struct cg_verdict *out, enum cg_reason r, const char *detail)
 {
     out->reason = r;
-    out->verstat = cg__reason_verstat(r);
+    out->verstat = cg_reason_verstat(r);
     out->reason_code = cg_reason_sip_code(r);
     out->reason_text = cg_reason_phrase(r);
     snprintf(out->detail, sizeof out->detail, "%s", detail ? detail : "");

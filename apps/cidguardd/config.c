@@ -1,0 +1,161 @@
+/*
+ * cidguardd configuration: INI (inih), every directive in one table with
+ * its default and its meaning (redis.conf style); docs/cidguardd.conf is
+ * the annotated example generated from the same words.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "cidguardd.h"
+
+enum kind { STR, INT, BOOL };
+
+struct directive {
+    const char *section, *name;
+    enum kind kind;
+    size_t off, size;
+    int min, max;
+    const char *def, *doc;
+};
+
+#define S(sec, nm, field, def, doc)                                                                \
+    {sec, nm, STR, offsetof(struct cgd_conf, field), sizeof(((struct cgd_conf *)0)->field), 0, 0,   \
+     def, doc}
+#define I(sec, nm, field, mn, mx, def, doc)                                                        \
+    {sec, nm, INT, offsetof(struct cgd_conf, field), sizeof(int), mn, mx, def, doc}
+#define B(sec, nm, field, def, doc)                                                                \
+    {sec, nm, BOOL, offsetof(struct cgd_conf, field), sizeof(bool), 0, 1, def, doc}
+
+static const struct directive table[] = {
+    S("server", "state_dir", state_dir, "",
+      "where the daemon keeps its test PKI and certificate repository; default "
+      "/var/lib/cidguard as root, else ~/.cidguard"),
+    S("server", "http_listen", http_listen, "127.0.0.1:8085", "HTTP API and certificate repository"),
+    S("server", "sip_verify_listen", sip_verify_listen, "127.0.0.1:5060",
+      "SIP verification listener, UDP and TCP"),
+    S("server", "sip_sign_listen", sip_sign_listen, "127.0.0.1:5070",
+      "SIP signing listener, UDP and TCP"),
+    I("server", "workers", workers, 0, 64, "0", "worker threads, one event loop each; 0 = one per core"),
+    I("server", "max_pending", max_pending, 1, 1000000, "1000",
+      "calls a worker may hold waiting for a certificate before it answers 503"),
+    S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),
+    S("verify", "crl", crl, "", "CRL files separated by ';' (PEM or DER; indirect CRLs supported)"),
+    I("verify", "freshness", freshness, 1, 86400, "60", "allowed age of iat, seconds, both directions"),
+    B("verify", "crl_required", crl_required, "yes",
+      "fail closed: an issuer without a current CRL fails (only when crl is set)"),
+    S("verify", "country_code", country_code, "",
+      "country code for national-format numbers in From/To (44: 020... -> 4420...)"),
+    S("fetch", "allow", fetch_allow, "",
+      "CIDRs exempt from the deny list (loopback, RFC 1918, link-local, metadata), ';'-separated"),
+    B("fetch", "allow_http", allow_http, "no", "accept http:// x5u URLs (labs only)"),
+    I("fetch", "timeout_ms", timeout_ms, 100, 30000, "2000", "total time for one x5u fetch"),
+    I("fetch", "max_bytes", max_bytes, 1024, 65536, "16384", "largest x5u response accepted"),
+    S("fetch", "ca_file", ca_file, "", "CA bundle for HTTPS fetches; empty = the system's"),
+    I("fetch", "negative_ttl", negative_ttl, 1, 86400, "60",
+      "seconds a failed x5u is answered from the cache before it is fetched again"),
+    S("sign", "key", sign_key, "", "the SP's private key (PEM)"),
+    S("sign", "x5u", sign_x5u, "", "the URL where the SP certificate bundle is published"),
+    S("sign", "customers", customers, "",
+      "CSV customer,addresses,numbers: A for a customer's own numbers, B for other numbers "
+      "of a known customer, C for everyone else"),
+};
+
+void cgd_conf_defaults(struct cgd_conf *c)
+{
+    size_t i;
+    memset(c, 0, sizeof *c);
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const struct directive *d = &table[i];
+        char *f = (char *)c + d->off;
+        if (d->kind == STR)
+            snprintf(f, d->size, "%s", d->def);
+        else if (d->kind == INT)
+            *(int *)f = atoi(d->def);
+        else
+            *(bool *)f = strcmp(d->def, "yes") == 0;
+    }
+}
+
+struct load {
+    struct cgd_conf *c;
+    const char *file;
+    int errors;
+};
+
+static int on_value(void *user, const char *section, const char *name, const char *value)
+{
+    struct load *l = user;
+    size_t i;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const struct directive *d = &table[i];
+        char *f = (char *)l->c + d->off, *end;
+        long v;
+        if (strcmp(d->section, section) != 0 || strcmp(d->name, name) != 0)
+            continue;
+        switch (d->kind) {
+        case STR:
+            if (strlen(value) >= d->size) {
+                fprintf(stderr, "%s: [%s] %s is longer than %zu bytes\n", l->file, section, name,
+                        d->size - 1);
+                return 0;
+            }
+            strcpy(f, value);
+            return 1;
+        case INT:
+            v = strtol(value, &end, 10);
+            if (*value == '\0' || *end || v < d->min || v > d->max) {
+                fprintf(stderr, "%s: [%s] %s wants an integer from %d to %d, not \"%s\"\n",
+                        l->file, section, name, d->min, d->max, value);
+                return 0;
+            }
+            *(int *)f = (int)v;
+            return 1;
+        case BOOL:
+            if (strcmp(value, "yes") && strcmp(value, "no")) {
+                fprintf(stderr, "%s: [%s] %s wants yes or no, not \"%s\"\n", l->file, section,
+                        name, value);
+                return 0;
+            }
+            *(bool *)f = strcmp(value, "yes") == 0;
+            return 1;
+        }
+    }
+    /* [policy] and [redis] belong to the policy issue: accepted, unused yet */
+    if (strcmp(section, "policy") == 0 || strcmp(section, "redis") == 0)
+        return 1;
+    fprintf(stderr, "%s: unknown directive [%s] %s\n", l->file, section, name);
+    return 0;
+}
+
+int cgd_conf_load(struct cgd_conf *c, const char *file)
+{
+    struct load l = {c, file, 0};
+    int rc = ini_parse(file, on_value, &l);
+    if (rc < 0) {
+        fprintf(stderr, "cidguardd: cannot read %s\n", file);
+        return -1;
+    }
+    if (rc > 0) {
+        fprintf(stderr, "%s:%d: configuration error (see above)\n", file, rc);
+        return -1;
+    }
+    c->zero_config = false;
+    return 0;
+}
+
+void cgd_conf_print_directives(void)
+{
+    size_t i;
+    const char *sec = "";
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const struct directive *d = &table[i];
+        if (strcmp(sec, d->section)) {
+            printf("%s[%s]\n", i ? "\n" : "", d->section);
+            sec = d->section;
+        }
+        printf("# %s\n%s = %s\n", d->doc, d->name, d->def);
+    }
+}

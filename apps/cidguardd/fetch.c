@@ -1,0 +1,318 @@
+/*
+ * The x5u fetcher: one thread driving a libcurl multi handle, so that a
+ * call waiting for a certificate never blocks a worker.  Single flight per
+ * URL (every waiter of a URL shares one transfer), and safe by default:
+ * https only, no redirects, a total timeout, a byte cap, and the resolved
+ * address checked against a deny list (loopback, RFC 1918, link-local and
+ * cloud metadata, CGNAT, multicast, IPv6 ULA) in curl's opensocket hook,
+ * after DNS, so that a name that resolves inside cannot be used for SSRF.
+ * Results land in the shared certificate cache (negative entries for
+ * failures); waiters are woken on their own event loops.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "cidguardd.h"
+
+#define MAX_FLIGHTS 256
+#define MAX_WAITERS 4096
+
+struct waiter {
+    struct waiter *next;
+    struct event_base *base;
+    void (*cb)(evutil_socket_t, short, void *);
+    void *arg;
+};
+
+struct flight {
+    struct flight *next;
+    char url[CG_URL_MAX + 1];
+    struct waiter *waiters;
+    CURL *easy;
+    char *body;
+    size_t len;
+    bool too_big, started, denied;
+    char cache_control[128], expires[64];
+    struct timespec t0;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_t tid;
+    CURLM *multi;
+    struct flight *flights; /* all in flight (queued or started) */
+    size_t nflights, nwaiters;
+    bool stop;
+} F = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static const char *const deny_v4[] = {"0.0.0.0/8",      "10.0.0.0/8",     "100.64.0.0/10",
+                                      "127.0.0.0/8",    "169.254.0.0/16", "172.16.0.0/12",
+                                      "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15",
+                                      "224.0.0.0/4",    "240.0.0.0/4"};
+
+static bool v6_denied(const struct in6_addr *a)
+{
+    const uint8_t *b = a->s6_addr;
+    static const uint8_t zero[16] = {0};
+    if (memcmp(b, zero, 15) == 0 && (b[15] == 1 || b[15] == 0))
+        return true;                    /* ::1, :: */
+    if ((b[0] & 0xfe) == 0xfc)          /* fc00::/7 unique local */
+        return true;
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
+        return true;
+    if (b[0] == 0xff)                   /* multicast */
+        return true;
+    /* IPv4-mapped: judged as IPv4 by the caller */
+    return false;
+}
+
+/* Whether connecting to `sa` is refused: denied range and not allowed. */
+static bool address_denied(const struct sockaddr *sa, const char *allow)
+{
+    char list[sizeof deny_v4 / sizeof deny_v4[0] * 20 + 1] = "";
+    size_t i;
+    if (cgd_addr_in_cidrs(sa, allow, ';'))
+        return false;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+            struct sockaddr_in v4 = {.sin_family = AF_INET};
+            memcpy(&v4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+            return address_denied((struct sockaddr *)&v4, allow);
+        }
+        return v6_denied(&s6->sin6_addr);
+    }
+    if (sa->sa_family != AF_INET)
+        return true;
+    for (i = 0; i < sizeof deny_v4 / sizeof deny_v4[0]; i++) {
+        strcat(list, deny_v4[i]);
+        strcat(list, ";");
+    }
+    return cgd_addr_in_cidrs(sa, list, ';');
+}
+
+static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct flight *f = arg;
+    struct cgd_ctx *c = cgd_ctx_get();
+    bool denied = purpose != CURLSOCKTYPE_IPCXN || address_denied(&a->addr, c->conf.fetch_allow);
+    cgd_ctx_put(c);
+    if (denied) {
+        f->denied = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+static size_t write_cb(char *p, size_t sz, size_t n, void *arg)
+{
+    struct flight *f = arg;
+    struct cgd_ctx *c = cgd_ctx_get();
+    size_t max = (size_t)c->conf.max_bytes, len = sz * n;
+    char *nb;
+    cgd_ctx_put(c);
+    if (f->len + len > max) {
+        f->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    if (!(nb = realloc(f->body, f->len + len + 1)))
+        return 0;
+    f->body = nb;
+    memcpy(f->body + f->len, p, len);
+    f->len += len;
+    f->body[f->len] = '\0';
+    return len;
+}
+
+static size_t header_cb(char *p, size_t sz, size_t n, void *arg)
+{
+    struct flight *f = arg;
+    size_t len = sz * n;
+    if (len > 14 && strncasecmp(p, "cache-control:", 14) == 0)
+        snprintf(f->cache_control, sizeof f->cache_control, "%.*s", (int)(len - 14), p + 14);
+    else if (len > 8 && strncasecmp(p, "expires:", 8) == 0)
+        snprintf(f->expires, sizeof f->expires, "%.*s", (int)(len - 8), p + 8);
+    return len;
+}
+
+static void start_transfer(struct flight *f)
+{
+    struct cgd_ctx *c = cgd_ctx_get();
+    CURL *e = curl_easy_init();
+    f->started = true;
+    clock_gettime(CLOCK_MONOTONIC, &f->t0);
+    if (!e) {
+        cgd_ctx_put(c);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, f->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->conf.allow_http ? "https,http" : "https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->conf.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->conf.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->conf.max_bytes);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "cidguard/" CIDGUARD_VERSION);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+    if (c->conf.ca_file[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->conf.ca_file);
+    cgd_ctx_put(c);
+    f->easy = e;
+    curl_multi_add_handle(F.multi, e);
+}
+
+/* A finished transfer: parse, cache (positive or negative), wake waiters. */
+static void finish(struct flight *f, CURLcode res)
+{
+    struct cgd_ctx *c = cgd_ctx_get();
+    struct cg_chain *chain = NULL;
+    struct timespec t1;
+    long status = 0;
+    int64_t now = (int64_t)time(NULL), expires = now + c->conf.negative_ttl;
+    const char *why = NULL;
+    struct flight **pp;
+    struct waiter *w;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cgd_metrics_fetch_latency((uint64_t)((t1.tv_sec - f->t0.tv_sec) * 1000000 +
+                                         (t1.tv_nsec - f->t0.tv_nsec) / 1000));
+    if (f->easy)
+        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (res == CURLE_OK && status == 200 && !f->too_big && f->body &&
+        cg_chain_load_pem(&chain, f->body, f->len, &why) == CG_OK) {
+        expires = cg_cert_expiry(now, f->cache_control[0] ? f->cache_control : NULL,
+                                 f->expires[0] ? f->expires : NULL, cg_chain_info(chain)->not_after);
+        atomic_fetch_add(&cgd_m.fetch_ok, 1);
+    } else {
+        atomic_fetch_add(&cgd_m.fetch_err, 1);
+        fprintf(stderr, "cidguardd: x5u %s: %s\n", f->url,
+                f->denied      ? "address denied (private, loopback or metadata range)"
+                : f->too_big   ? "response larger than max_bytes"
+                : res != CURLE_OK ? curl_easy_strerror(res)
+                : status != 200 ? "HTTP status not 200 (redirects are not followed)"
+                : why           ? why
+                                : "empty response");
+    }
+    cg_certcache_put(cgd_cache, f->url, chain, expires);
+    cg_chain_unref(chain);
+    cgd_ctx_put(c);
+
+    pthread_mutex_lock(&F.lock);
+    for (pp = &F.flights; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    F.nflights--;
+    w = f->waiters;
+    f->waiters = NULL;
+    pthread_mutex_unlock(&F.lock);
+    while (w) {
+        struct waiter *next = w->next;
+        struct timeval zero = {0, 0};
+        event_base_once(w->base, -1, EV_TIMEOUT, w->cb, w->arg, &zero);
+        pthread_mutex_lock(&F.lock);
+        F.nwaiters--;
+        pthread_mutex_unlock(&F.lock);
+        free(w);
+        w = next;
+    }
+    if (f->easy) {
+        curl_multi_remove_handle(F.multi, f->easy);
+        curl_easy_cleanup(f->easy);
+    }
+    free(f->body);
+    free(f);
+}
+
+static void *fetch_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct flight *f;
+        CURLMsg *msg;
+        int running, left;
+        pthread_mutex_lock(&F.lock);
+        if (F.stop) {
+            pthread_mutex_unlock(&F.lock);
+            break;
+        }
+        for (f = F.flights; f; f = f->next)
+            if (!f->started)
+                start_transfer(f);
+        pthread_mutex_unlock(&F.lock);
+        curl_multi_perform(F.multi, &running);
+        while ((msg = curl_multi_info_read(F.multi, &left)))
+            if (msg->msg == CURLMSG_DONE) {
+                char *priv;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+                finish((struct flight *)priv, msg->data.result);
+            }
+        curl_multi_poll(F.multi, NULL, 0, 1000, NULL);
+    }
+    return NULL;
+}
+
+int cgd_fetch_start(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(F.multi = curl_multi_init()))
+        return -1;
+    return pthread_create(&F.tid, NULL, fetch_main, NULL) == 0 ? 0 : -1;
+}
+
+void cgd_fetch_stop(void)
+{
+    pthread_mutex_lock(&F.lock);
+    F.stop = true;
+    pthread_mutex_unlock(&F.lock);
+    curl_multi_wakeup(F.multi);
+    pthread_join(F.tid, NULL);
+}
+
+int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *),
+              void *arg)
+{
+    struct flight *f;
+    struct waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    w->base = base;
+    w->cb = done_cb;
+    w->arg = arg;
+    pthread_mutex_lock(&F.lock);
+    if (F.nwaiters >= MAX_WAITERS)
+        goto full;
+    for (f = F.flights; f; f = f->next)
+        if (strcmp(f->url, url) == 0)
+            break;
+    if (!f) {
+        if (F.nflights >= MAX_FLIGHTS || !(f = calloc(1, sizeof *f)))
+            goto full;
+        snprintf(f->url, sizeof f->url, "%s", url);
+        f->next = F.flights;
+        F.flights = f;
+        F.nflights++;
+    }
+    w->next = f->waiters;
+    f->waiters = w;
+    F.nwaiters++;
+    pthread_mutex_unlock(&F.lock);
+    curl_multi_wakeup(F.multi);
+    return 0;
+full:
+    pthread_mutex_unlock(&F.lock);
+    free(w);
+    return -1;
+}

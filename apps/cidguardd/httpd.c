@@ -1,0 +1,352 @@
+/*
+ * The HTTP side: the ATIS-1000082 API (POST /stir/v1/signing and
+ * /stir/v1/verification with the SVC/POL exceptions), /metrics, /healthz
+ * and the certificate repository /certs/<file>.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <jansson.h>
+
+#include "worker.h"
+
+static void reply_json(struct evhttp_request *req, int code, const char *phrase, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-RequestID");
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+    evhttp_add_header(oh, "Content-Type", "application/json");
+    if (rid && strlen(rid) < 128 && !strpbrk(rid, "\r\n"))
+        evhttp_add_header(oh, "X-RequestID", rid);
+    evbuffer_add(b, body, strlen(body));
+    evbuffer_add(b, "\n", 1);
+    evhttp_send_reply(req, code, phrase, b);
+    evbuffer_free(b);
+}
+
+static void reply_error(struct evhttp_request *req, const struct cg_atis_error *e)
+{
+    char *body = NULL;
+    static const char *const phrases[] = {[400] = "Bad Request", [404] = "Not Found",
+                                          [405] = "Method Not Allowed", [406] = "Not Acceptable",
+                                          [411] = "Length Required",
+                                          [415] = "Unsupported Media Type",
+                                          [500] = "Internal Server Error",
+                                          [503] = "Service Unavailable"};
+    atomic_fetch_add(&cgd_m.http_bad, 1);
+    cg_atis_error_json(e, &body);
+    reply_json(req, e->http_status, e->http_status < 504 && phrases[e->http_status]
+                                        ? phrases[e->http_status] : "Error",
+               body ? body : "{}");
+    free(body);
+}
+
+static void err(struct evhttp_request *req, const char *id, int status, const char *text)
+{
+    struct cg_atis_error e = {id, status, text, ""};
+    reply_error(req, &e);
+}
+
+/* The transport rules of ATIS-1000082 for both API calls.  Returns the body
+ * (NUL-terminated, malloc'ed) or NULL after answering the error. */
+static char *api_body(struct evhttp_request *req, size_t *len)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *ct = evhttp_find_header(h, "Content-Type"), *acc = evhttp_find_header(h, "Accept");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    char *body;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        err(req, "POL4050", 405, "Error: Method not allowed.");
+        return NULL;
+    }
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+        err(req, "SVC4004", 415, "Error: Unsupported Content-Type.");
+        return NULL;
+    }
+    if (acc && !strstr(acc, "application/json") && !strstr(acc, "*/*")) {
+        err(req, "SVC4002", 406, "Error: Unsupported Accept type.");
+        return NULL;
+    }
+    if (!evhttp_find_header(h, "Content-Length")) {
+        err(req, "SVC4007", 411, "Error: Missing Content-Length.");
+        return NULL;
+    }
+    *len = evbuffer_get_length(in);
+    if (*len > CG_ATIS_BODY_MAX) {
+        err(req, "SVC4006", 400, "Error: JSON parse failure.");
+        return NULL;
+    }
+    if (!(body = malloc(*len + 1))) {
+        err(req, "POL5000", 500, "Error: internal error.");
+        return NULL;
+    }
+    evbuffer_copyout(in, body, *len);
+    body[*len] = '\0';
+    return body;
+}
+
+/* --- verification ---------------------------------------------------------------------- */
+
+struct httpcall {
+    struct cgd_call c;
+    struct evhttp_request *req;
+    struct cg_atis_verify_req vr;
+    const char *ident;
+};
+
+static void httpcall_free(struct httpcall *h)
+{
+    cg_atis_verify_req_clear(&h->vr);
+    free(h);
+}
+
+static void answer_verify(struct cgd_call *c, const struct cg_verdict *v)
+{
+    struct httpcall *h = (struct httpcall *)c;
+    json_t *r = json_object(), *reasons = json_array();
+    char a[2] = {v->attest, 0}, *body;
+    json_object_set_new(r, "verstat", json_string(cg_verstat_str(v->verstat)));
+    if (v->reason != CG_R_OK) {
+        json_object_set_new(r, "reasonCode", json_integer(v->reason_code));
+        json_object_set_new(r, "reasonText", json_string(v->reason_text));
+        json_object_set_new(r, "reasonDesc", json_string(v->detail));
+        json_array_append_new(reasons, json_string(cg_reason_name(v->reason)));
+    }
+    if (v->attest)
+        json_object_set_new(r, "attest", json_string(a));
+    if (v->origid[0])
+        json_object_set_new(r, "origid", json_string(v->origid));
+    if (v->spc[0])
+        json_object_set_new(r, "spc", json_string(v->spc));
+    /* extension members: the decision for the SBC */
+    json_object_set_new(r, "action", json_string(v->verstat == CG_VERSTAT_FAILED ? "label" : "allow"));
+    json_object_set_new(r, "reasons", reasons);
+    body = json_dumps(json_pack("{s:o}", "verificationResponse", r), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    reply_json(h->req, 200, "OK", body ? body : "{}");
+    free(body);
+    httpcall_free(h);
+}
+
+static void answer_overload(struct cgd_call *c)
+{
+    struct httpcall *h = (struct httpcall *)c;
+    err(h->req, "POL5000", 503, "Error: overloaded, retry later.");
+    httpcall_free(h);
+}
+
+static void verification(struct evhttp_request *req, struct cgd_worker *w)
+{
+    struct cg_atis_error e;
+    struct httpcall *h;
+    struct cgd_ctx *ctx;
+    size_t len;
+    char *body = api_body(req, &len);
+    int rc;
+    if (!body)
+        return;
+    if (!(h = calloc(1, sizeof *h))) {
+        free(body);
+        err(req, "POL5000", 500, "Error: internal error.");
+        return;
+    }
+    ctx = cgd_ctx_get();
+    rc = cg_atis_parse_verify(body, len, ctx->plan, &h->vr, &e);
+    cgd_ctx_put(ctx);
+    free(body);
+    if (rc != CG_OK) {
+        free(h);
+        if (rc == CG_EPARSE)
+            reply_error(req, &e);
+        else
+            err(req, "POL5000", 500, "Error: internal error.");
+        return;
+    }
+    /* the answer may come after a fetch: keep the request even if the
+     * client goes away (evhttp then frees it in send_reply) */
+    evhttp_request_own(req);
+    h->req = req;
+    h->ident = h->vr.identity;
+    h->c.w = w;
+    h->c.listener = L_HTTP_VERIFY;
+    h->c.answer = answer_verify;
+    h->c.overload = answer_overload;
+    h->c.call.identity = &h->ident;
+    h->c.call.nidentity = 1;
+    h->c.call.from = h->vr.from;
+    h->c.call.to = h->vr.to;
+    h->c.call.request_time = h->vr.time;
+    cgd_verify_call(&h->c);
+}
+
+/* --- signing ---------------------------------------------------------------------------- */
+
+static void signing(struct evhttp_request *req)
+{
+    struct cg_atis_sign_req sr;
+    struct cg_atis_error e;
+    struct cgd_ctx *ctx = cgd_ctx_get();
+    struct cg_sign_request r = {0};
+    const char *dests[CG_PASSPORT_DEST_MAX], *why;
+    char *identity = NULL, *body, *out;
+    size_t len, i;
+    char allowed;
+    int rc;
+
+    if (!(body = api_body(req, &len)))
+        goto out;
+    rc = cg_atis_parse_sign(body, len, ctx->plan, &sr, &e);
+    free(body);
+    if (rc != CG_OK) {
+        reply_error(req, &e);
+        goto out;
+    }
+    if (!ctx->signer) {
+        err(req, "POL5000", 500, "Error: no signing key configured.");
+        goto out;
+    }
+    /* never more than the customer's entitlement allows (never A for a
+     * number this client is not known to hold) */
+    allowed = cgd_attest_for(ctx, evhttp_connection_get_addr(evhttp_request_get_connection(req)),
+                             sr.orig);
+    for (i = 0; i < sr.ndest; i++)
+        dests[i] = sr.dest[i];
+    r.orig = sr.orig;
+    r.dest = dests;
+    r.ndest = sr.ndest;
+    r.attest = sr.attest < allowed ? allowed : sr.attest;
+    r.iat = sr.iat;
+    r.origid = sr.origid[0] ? sr.origid : NULL;
+    if (cg_sign(ctx->signer, &r, &identity, &why) != CG_OK) {
+        err(req, "SVC4005", 400, "Error: Invalid parameter value.");
+        goto out;
+    }
+    atomic_fetch_add(&cgd_m.signed_calls[L_HTTP_SIGN][r.attest - 'A'], 1);
+    {
+        json_t *j = json_pack("{s:{s:s}}", "signingResponse", "identity", identity);
+        char att[2] = {r.attest, 0};
+        if (r.attest != sr.attest)
+            json_object_set_new(json_object_get(j, "signingResponse"), "attestDowngradedTo",
+                                json_string(att));
+        out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
+    }
+    reply_json(req, 200, "OK", out ? out : "{}");
+    free(out);
+out:
+    free(identity);
+    cgd_ctx_put(ctx);
+}
+
+/* --- the rest ---------------------------------------------------------------------------- */
+
+static void certs(struct evhttp_request *req, const char *name)
+{
+    struct cgd_ctx *ctx = cgd_ctx_get();
+    char path[CGD_PATH + 300];
+    struct evbuffer *b;
+    struct stat st;
+    int fd;
+    if (!*name || strlen(name) > 200 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(name) ||
+        name[0] == '.') {
+        err(req, "SVC4003", 404, "Error: Resource not found.");
+        cgd_ctx_put(ctx);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/certs/%s", ctx->conf.state_dir, name);
+    cgd_ctx_put(ctx);
+    fd = open(path, O_RDONLY);
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CG_BUNDLE_MAX) {
+        if (fd >= 0)
+            close(fd);
+        err(req, "SVC4003", 404, "Error: Resource not found.");
+        return;
+    }
+    b = evbuffer_new();
+    evbuffer_add_file(b, fd, 0, st.st_size);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      strstr(name, "crl") ? "application/pkix-crl" : "application/pem-certificate-chain");
+    /* ATIS-1000074: the repository must send a caching directive */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "max-age=86400");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+    struct cgd_worker *w = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    char path[512];
+    const char *q;
+    size_t n;
+    if (!uri) {
+        err(req, "SVC4003", 404, "Error: Resource not found.");
+        return;
+    }
+    q = strchr(uri, '?');
+    n = q ? (size_t)(q - uri) : strlen(uri);
+    if (n >= sizeof path) {
+        err(req, "SVC4003", 404, "Error: Resource not found.");
+        return;
+    }
+    memcpy(path, uri, n);
+    path[n] = '\0';
+    if (w->stopping) {
+        err(req, "POL5000", 503, "Error: shutting down.");
+    } else if (strcmp(path, "/stir/v1/verification") == 0) {
+        verification(req, w);
+    } else if (strcmp(path, "/stir/v1/signing") == 0) {
+        signing(req);
+    } else if (strcmp(path, "/healthz") == 0) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "ok\n");
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+    } else if (strcmp(path, "/metrics") == 0) {
+        char *m = cgd_metrics_render();
+        struct evbuffer *b = evbuffer_new();
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "text/plain; version=0.0.4");
+        evbuffer_add(b, m ? m : "", m ? strlen(m) : 0);
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        free(m);
+    } else if (strncmp(path, "/certs/", 7) == 0) {
+        certs(req, path + 7);
+    } else {
+        err(req, "SVC4003", 404, "Error: Resource not found.");
+    }
+}
+
+void *cgd_http_attach(struct event_base *base, int fd)
+{
+    struct evhttp *h = evhttp_new(base);
+    struct cgd_worker *w = NULL;
+    extern struct cgd_worker *cgd__worker_of(struct event_base *);
+    if (!h)
+        return NULL;
+    w = cgd__worker_of(base);
+    evhttp_set_max_body_size(h, CG_ATIS_BODY_MAX);
+    evhttp_set_max_headers_size(h, 16384);
+    evhttp_set_timeout(h, 30);
+    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(h, route, w);
+    if (!evhttp_accept_socket_with_handle(h, fd)) {
+        evhttp_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void cgd_http_detach(void *http)
+{
+    (void)http; /* evhttp keeps serving the drain; freed with the process */
+}

@@ -1,0 +1,500 @@
+/*
+ * cidguardd: wiring.  Reads the configuration (or builds the zero-config
+ * one: a test PKI in the state directory, its own certificate served and
+ * trusted), builds the shared context, starts the fetcher and the workers,
+ * and handles signals: SIGHUP builds a new context and swaps it in while
+ * calls continue on the old one; SIGTERM/SIGINT drain and exit.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cidguardd.h"
+
+struct cg_certcache *cgd_cache;
+static struct cgd_ctx *current;
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *config_file;
+
+struct cgd_ctx *cgd_ctx_get(void)
+{
+    struct cgd_ctx *c;
+    pthread_mutex_lock(&ctx_lock);
+    c = current;
+    atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_unlock(&ctx_lock);
+    return c;
+}
+
+static void ctx_free(struct cgd_ctx *c)
+{
+    cg_verifier_free(c->verifier);
+    cg_trust_free(c->trust);
+    cg_signer_free(c->signer);
+    cg_key_free(c->key);
+    free(c->customers);
+    free(c);
+}
+
+void cgd_ctx_put(struct cgd_ctx *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        ctx_free(c);
+}
+
+/* --- addresses ------------------------------------------------------------- */
+
+static bool in_cidr(const struct sockaddr *sa, const char *cidr)
+{
+    char addr[64], *slash;
+    unsigned char want[16], have[16];
+    int bits, fam, len, i;
+    snprintf(addr, sizeof addr, "%s", cidr);
+    slash = strchr(addr, '/');
+    if (slash)
+        *slash = '\0';
+    if (inet_pton(AF_INET, addr, want) == 1) {
+        fam = AF_INET;
+        len = 4;
+    } else if (inet_pton(AF_INET6, addr, want) == 1) {
+        fam = AF_INET6;
+        len = 16;
+    } else {
+        return false;
+    }
+    bits = slash ? atoi(slash + 1) : len * 8;
+    if (sa->sa_family != fam || bits < 0 || bits > len * 8)
+        return false;
+    if (fam == AF_INET)
+        memcpy(have, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    else
+        memcpy(have, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    for (i = 0; i < len && bits > 0; i++, bits -= 8) {
+        unsigned char mask = (unsigned char)(bits >= 8 ? 0xff : 0xff << (8 - bits));
+        if ((want[i] & mask) != (have[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+bool cgd_addr_in_cidrs(const struct sockaddr *sa, const char *list, char sep)
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *e = strchr(p, sep);
+        char one[64];
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (in_cidr(sa, one))
+                return true;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+/* --- customers ------------------------------------------------------------ */
+
+static void split(const char *field, char sep, char *out, size_t each, size_t max, size_t *n)
+{
+    const char *p = field;
+    *n = 0;
+    while (p && *p && *n < max) {
+        const char *e = strchr(p, sep);
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && (*p == ' ')) {
+            p++;
+            len--;
+        }
+        if (len && len < each) {
+            memcpy(out + *n * each, p, len);
+            out[*n * each + len] = '\0';
+            (*n)++;
+        }
+        p = e ? e + 1 : NULL;
+    }
+}
+
+/* CSV customer,addresses,numbers with a header row; '#' lines are
+ * comments.  Bad lines are reported with their number and skipped. */
+static int load_customers(struct cgd_ctx *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0;
+    if (!f) {
+        fprintf(stderr, "cidguardd: cannot read customers file %s\n", path);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *a, *b;
+        struct cgd_customer *cu, *nc;
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#' || (lineno == 1 && strncmp(line, "customer,", 9) == 0))
+            continue;
+        if (!(a = strchr(line, ',')) || !(b = strchr(a + 1, ','))) {
+            fprintf(stderr, "%s:%d: want customer,addresses,numbers\n", path, lineno);
+            continue;
+        }
+        *a++ = '\0';
+        *b++ = '\0';
+        if (!(nc = realloc(c->customers, (c->ncustomers + 1) * sizeof *nc))) {
+            fclose(f);
+            return -1;
+        }
+        c->customers = nc;
+        cu = &c->customers[c->ncustomers++];
+        memset(cu, 0, sizeof *cu);
+        snprintf(cu->name, sizeof cu->name, "%.63s", line);
+        split(a, ';', cu->addrs[0], sizeof cu->addrs[0], 16, &cu->naddrs);
+        split(b, ';', cu->numbers[0], sizeof cu->numbers[0], 64, &cu->nnumbers);
+    }
+    fclose(f);
+    return 0;
+}
+
+char cgd_attest_for(const struct cgd_ctx *c, const struct sockaddr *addr, const char *caller)
+{
+    size_t i, j, k;
+    char best = 'C';
+    for (i = 0; i < c->ncustomers; i++) {
+        const struct cgd_customer *cu = &c->customers[i];
+        bool known = false;
+        for (j = 0; j < cu->naddrs && !known; j++)
+            known = in_cidr(addr, cu->addrs[j]);
+        if (!known)
+            continue;
+        best = 'B';
+        for (k = 0; caller && k < cu->nnumbers; k++) {
+            const char *n = cu->numbers[k];
+            size_t l = strlen(n);
+            if ((l && n[l - 1] == '*') ? strncmp(caller, n, l - 1) == 0 : strcmp(caller, n) == 0)
+                return 'A';
+        }
+    }
+    return best;
+}
+
+/* --- context ---------------------------------------------------------------- */
+
+static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *), struct cg_trust *t)
+{
+    char buf[CGD_LIST], *save, *tok;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        int rc = fn(t, tok);
+        if (rc != CG_OK) {
+            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
+{
+    struct cgd_ctx *c = calloc(1, sizeof *c);
+    struct cg_verify_config vc = {0};
+    int rc;
+    if (!c)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    c->conf = *conf;
+    c->plan = !conf->country_code[0]               ? NULL
+              : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
+              : strcmp(conf->country_code, "1") == 0  ? &cg_tn_plan_nanp
+                                                      : NULL;
+    if (cg_trust_new(&c->trust, conf->crl_required && conf->crl[0] ? CG_TRUST_CRL_REQUIRED : 0))
+        goto fail;
+    if (each_file(conf->trust, cg_trust_add_anchors_file, c->trust) ||
+        each_file(conf->crl, cg_trust_add_crl_file, c->trust))
+        goto fail;
+    vc.trust = c->trust;
+    vc.certsrc = cg_certcache_source(cgd_cache);
+    vc.plan = c->plan;
+    vc.freshness = conf->freshness;
+    vc.allow_http = conf->allow_http;
+    if (cg_verifier_new(&c->verifier, &vc))
+        goto fail;
+    if (conf->sign_key[0]) {
+        if ((rc = cg_key_load_file(&c->key, conf->sign_key)) != CG_OK) {
+            fprintf(stderr, "cidguardd: [sign] key %s: %s\n", conf->sign_key, cg_strerror(rc));
+            goto fail;
+        }
+        if (cg_signer_new(&c->signer, c->key, conf->sign_x5u) != CG_OK) {
+            fprintf(stderr, "cidguardd: [sign] needs a private key and an http(s) x5u\n");
+            goto fail;
+        }
+    }
+    if (conf->customers[0] && load_customers(c, conf->customers))
+        goto fail;
+    return c;
+fail:
+    ctx_free(c);
+    return NULL;
+}
+
+/* --- zero configuration ------------------------------------------------------ */
+
+static int mkdirs(const char *path)
+{
+    char buf[CGD_PATH], *p;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = a ? fopen(to, "wb") : NULL;
+    char buf[8192];
+    size_t n;
+    int rc = a && b ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, a)) > 0)
+        if (fwrite(buf, 1, n, b) != n)
+            rc = -1;
+    if (a)
+        fclose(a);
+    if (b && fclose(b))
+        rc = -1;
+    return rc;
+}
+
+/* The test PKI, the certificate repository and a customers file in the
+ * state directory, and the configuration that uses them. */
+static int zero_config(struct cgd_conf *c)
+{
+    char pki[300], certs[300], path[CGD_PATH + 64], path2[CGD_PATH + 64];
+    const char *spcs[] = {"1001"};
+    struct cg_pki_opts o = {.spcs = spcs, .nspcs = 1};
+    const char *why;
+    struct stat st;
+    FILE *f;
+    int port = 8085;
+    const char *colon = strrchr(c->http_listen, ':');
+
+    if (colon)
+        port = atoi(colon + 1);
+    snprintf(pki, sizeof pki, "%s/pki", c->state_dir);
+    snprintf(certs, sizeof certs, "%s/certs", c->state_dir);
+    if (mkdirs(c->state_dir) || mkdirs(certs)) {
+        fprintf(stderr, "cidguardd: cannot create %s\n", c->state_dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/sp-1001.key", pki);
+    if (stat(path, &st) != 0) {
+        snprintf(path2, sizeof path2, "http://127.0.0.1:%d/certs/crl.pem", port);
+        o.dir = pki;
+        o.crl_url = path2;
+        if (cg_pki_init(&o, &why) != CG_OK) {
+            fprintf(stderr, "cidguardd: test PKI: %s\n", why);
+            return -1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/sp-1001.pem", pki);
+    snprintf(path2, sizeof path2, "%s/sp-1001.pem", certs);
+    if (copy_file(path, path2))
+        return -1;
+    snprintf(path, sizeof path, "%s/crl.pem", pki);
+    snprintf(path2, sizeof path2, "%s/crl.pem", certs);
+    if (copy_file(path, path2))
+        return -1;
+    snprintf(c->trust, sizeof c->trust, "%s/root.pem", pki);
+    snprintf(c->crl, sizeof c->crl, "%s/crl.pem", pki);
+    snprintf(c->sign_key, sizeof c->sign_key, "%s/sp-1001.key", pki);
+    snprintf(c->sign_x5u, sizeof c->sign_x5u, "http://127.0.0.1:%d/certs/sp-1001.pem", port);
+    /* its own repository is on loopback over plain http: allowed explicitly */
+    snprintf(c->fetch_allow, sizeof c->fetch_allow, "127.0.0.1/32");
+    c->allow_http = true;
+    snprintf(c->customers, sizeof c->customers, "%s/customers.csv", c->state_dir);
+    if (stat(c->customers, &st) != 0 && (f = fopen(c->customers, "w"))) {
+        /* A only for numbers reserved for drama (Ofcom 020 7946 0xxx, NANP
+         * 555-01xx): a lab can never sign a real number with full attestation */
+        fputs("customer,addresses,numbers\n"
+              "# loopback lab customer: A for fictional numbers only, B for anything else\n"
+              "lab,127.0.0.1;::1,4420794600*;4420794601*;1415555010*;1415555011*\n",
+              f);
+        fclose(f);
+    }
+    return 0;
+}
+
+/* --- signals ----------------------------------------------------------------- */
+
+static volatile sig_atomic_t got_hup, got_term;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_term = 1;
+}
+
+static void reload(void)
+{
+    struct cgd_conf conf = current->conf;
+    struct cgd_ctx *n, *old;
+    if (config_file) {
+        struct cgd_conf fresh;
+        cgd_conf_defaults(&fresh);
+        if (cgd_conf_load(&fresh, config_file)) {
+            fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
+            return;
+        }
+        /* listeners and threads stay as started */
+        memcpy(fresh.state_dir, conf.state_dir, sizeof fresh.state_dir);
+        memcpy(fresh.http_listen, conf.http_listen, sizeof fresh.http_listen);
+        memcpy(fresh.sip_verify_listen, conf.sip_verify_listen, sizeof fresh.sip_verify_listen);
+        memcpy(fresh.sip_sign_listen, conf.sip_sign_listen, sizeof fresh.sip_sign_listen);
+        fresh.workers = conf.workers;
+        conf = fresh;
+    }
+    if (!(n = ctx_build(&conf))) {
+        fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
+        return;
+    }
+    pthread_mutex_lock(&ctx_lock);
+    old = current;
+    current = n;
+    pthread_mutex_unlock(&ctx_lock);
+    cgd_ctx_put(old);
+    fprintf(stderr, "cidguardd: configuration reloaded\n");
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: cidguardd [-c FILE] [--state-dir DIR] [--directives] [--version]\n"
+          "  With no configuration file it starts in zero-configuration mode: a test PKI in\n"
+          "  its state directory, its own certificate served at its x5u URL and trusted.\n"
+          "  --directives prints every configuration directive with its default.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"state-dir", required_argument, 0, 's'},
+                                         {"directives", no_argument, 0, 'd'},
+                                         {"version", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    struct cgd_conf conf;
+    struct sigaction sa;
+    const char *state_dir = NULL;
+    int c, workers;
+
+    cgd_conf_defaults(&conf);
+    conf.zero_config = true;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_file = optarg; break;
+        case 's': state_dir = optarg; break;
+        case 'd': cgd_conf_print_directives(); return 0;
+        case 'v': printf("cidguardd %s\n", CIDGUARD_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "cidguardd: bad option %s\n", argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_file && cgd_conf_load(&conf, config_file))
+        return 2;
+    if (state_dir && snprintf(conf.state_dir, sizeof conf.state_dir, "%s", state_dir) >=
+                         (int)sizeof conf.state_dir) {
+        fprintf(stderr, "cidguardd: --state-dir is too long\n");
+        return 2;
+    }
+    if (!conf.state_dir[0]) {
+        const char *home = getenv("HOME");
+        if (geteuid() == 0 || !home)
+            snprintf(conf.state_dir, sizeof conf.state_dir, "/var/lib/cidguard");
+        else
+            snprintf(conf.state_dir, sizeof conf.state_dir, "%s/.cidguard", home);
+    }
+    if (conf.zero_config && zero_config(&conf))
+        return 1;
+    if (cg_certcache_new(&cgd_cache, 10000))
+        return 1;
+    if (!(current = ctx_build(&conf)))
+        return 1;
+    if (conf.zero_config) {
+        /* its own bundle is in the cache from the start: verifying its own
+         * calls never waits for a fetch */
+        char path[CGD_PATH + 32];
+        struct cg_chain *ch;
+        snprintf(path, sizeof path, "%s/certs/sp-1001.pem", conf.state_dir);
+        if (cg_chain_load_file(&ch, path, NULL) == CG_OK) {
+            cg_certcache_put(cgd_cache, conf.sign_x5u, ch, cg_chain_info(ch)->not_after);
+            cg_chain_unref(ch);
+        }
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (cgd_fetch_start()) {
+        fprintf(stderr, "cidguardd: cannot start the x5u fetcher\n");
+        return 1;
+    }
+    workers = conf.workers > 0 ? conf.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (workers < 1)
+        workers = 1;
+    if (cgd_workers_start(workers))
+        return 1;
+    printf("cidguardd %s: %d worker(s); state in %s%s\n"
+           "  SIP verification  udp+tcp %s\n"
+           "  SIP signing       udp+tcp %s\n"
+           "  HTTP API          http://%s/stir/v1/{signing,verification}  /metrics /healthz "
+           "/certs/\n",
+           CIDGUARD_VERSION, workers, conf.state_dir,
+           conf.zero_config ? " (zero-configuration: test PKI, SPC 1001)" : "",
+           conf.sip_verify_listen, conf.sip_sign_listen, conf.http_listen);
+    if (conf.sign_x5u[0])
+        printf("  signing as x5u   %s\n", conf.sign_x5u);
+    printf("Try it (signs a call, then verifies it):\n"
+           "  ID=$(curl -s http://%s/stir/v1/signing -H 'Content-Type: application/json' -d "
+           "'{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"442079460000\"},\"dest\":"
+           "{\"tn\":[\"14155550100\"]}}}' | sed 's/.*\"identity\":\"\\([^\"]*\\)\".*/\\1/'); "
+           "curl -s http://%s/stir/v1/verification -H 'Content-Type: application/json' -d "
+           "\"{\\\"verificationRequest\\\":{\\\"from\\\":{\\\"tn\\\":\\\"442079460000\\\"},"
+           "\\\"to\\\":{\\\"tn\\\":[\\\"14155550100\\\"]},\\\"time\\\":$(date +%%s),"
+           "\\\"identity\\\":\\\"$ID\\\"}}\"; echo\n",
+           conf.http_listen, conf.http_listen);
+    fflush(stdout);
+    while (!got_term) {
+        pause();
+        if (got_hup) {
+            got_hup = 0;
+            reload();
+        }
+    }
+    fprintf(stderr, "cidguardd: draining\n");
+    cgd_workers_stop();
+    cgd_fetch_stop();
+    cgd_ctx_put(current);
+    cg_certcache_free(cgd_cache);
+    return 0;
+}

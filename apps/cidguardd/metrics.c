@@ -1,0 +1,139 @@
+/* Prometheus text exposition of the daemon's counters (all atomics: the
+ * call path never takes a lock to count). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidguardd.h"
+
+struct cgd_metrics cgd_m;
+
+static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5};
+static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
+
+void cgd_metrics_fetch_latency(uint64_t us)
+{
+    size_t i;
+    for (i = 0; i < 10; i++)
+        if ((double)us / 1e6 <= bucket_s[i])
+            break;
+    atomic_fetch_add(&cgd_m.fetch_bucket[i], 1);
+    atomic_fetch_add(&cgd_m.fetch_us_sum, us);
+}
+
+struct buf {
+    char *p;
+    size_t n, cap;
+};
+
+static void out(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+    if (!b->p)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        w = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if (w >= 0 && (size_t)w < b->cap - b->n) {
+            b->n += (size_t)w;
+            return;
+        }
+        char *np = realloc(b->p, b->cap * 2);
+        if (!np) {
+            free(b->p);
+            b->p = NULL;
+            return;
+        }
+        b->p = np;
+        b->cap *= 2;
+    }
+}
+
+char *cgd_metrics_render(void)
+{
+    struct buf b = {malloc(16384), 0, 16384};
+    unsigned long long cum = 0;
+    int l, r;
+    size_t i;
+
+    out(&b, "# HELP cidguard_calls_total Calls answered, by listener, verstat and reason.\n"
+            "# TYPE cidguard_calls_total counter\n");
+    for (l = 0; l < L__COUNT; l++)
+        for (r = 0; r < CG_R__COUNT; r++) {
+            unsigned long long v = atomic_load(&cgd_m.calls[l][r]);
+            if (!v)
+                continue;
+            out(&b, "cidguard_calls_total{listener=\"%s\",verstat=\"%s\",reason=\"%s\"} %llu\n",
+                listener_name[l],
+                cg_verstat_str(cg_reason_verstat((enum cg_reason)r)),
+                cg_reason_name((enum cg_reason)r), v);
+        }
+    out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
+            "# TYPE cidguard_signed_total counter\n");
+    for (l = 0; l < L__COUNT; l++)
+        for (r = 0; r < 3; r++)
+            if (atomic_load(&cgd_m.signed_calls[l][r]))
+                out(&b, "cidguard_signed_total{listener=\"%s\",attest=\"%c\"} %llu\n",
+                    listener_name[l], 'A' + r, atomic_load(&cgd_m.signed_calls[l][r]));
+    out(&b,
+        "# HELP cidguard_cert_cache_total Certificate cache lookups by result.\n"
+        "# TYPE cidguard_cert_cache_total counter\n"
+        "cidguard_cert_cache_total{result=\"hit\"} %llu\n"
+        "cidguard_cert_cache_total{result=\"miss\"} %llu\n"
+        "cidguard_cert_cache_total{result=\"negative\"} %llu\n"
+        "# HELP cidguard_cert_cache_entries Certificate cache entries.\n"
+        "# TYPE cidguard_cert_cache_entries gauge\n"
+        "cidguard_cert_cache_entries %zu\n"
+        "# HELP cidguard_fetch_total x5u fetches by result.\n"
+        "# TYPE cidguard_fetch_total counter\n"
+        "cidguard_fetch_total{result=\"ok\"} %llu\n"
+        "cidguard_fetch_total{result=\"error\"} %llu\n"
+        "# HELP cidguard_fetch_seconds x5u fetch latency.\n"
+        "# TYPE cidguard_fetch_seconds histogram\n",
+        atomic_load(&cgd_m.cache_hit), atomic_load(&cgd_m.cache_miss),
+        atomic_load(&cgd_m.cache_negative), cgd_cache ? cg_certcache_size(cgd_cache) : 0,
+        atomic_load(&cgd_m.fetch_ok), atomic_load(&cgd_m.fetch_err));
+    for (i = 0; i < 10; i++) {
+        cum += atomic_load(&cgd_m.fetch_bucket[i]);
+        out(&b, "cidguard_fetch_seconds_bucket{le=\"%g\"} %llu\n", bucket_s[i], cum);
+    }
+    cum += atomic_load(&cgd_m.fetch_bucket[10]);
+    out(&b,
+        "cidguard_fetch_seconds_bucket{le=\"+Inf\"} %llu\n"
+        "cidguard_fetch_seconds_sum %.6f\n"
+        "cidguard_fetch_seconds_count %llu\n"
+        "# HELP cidguard_inflight Calls waiting for a certificate.\n"
+        "# TYPE cidguard_inflight gauge\n"
+        "cidguard_inflight %lld\n"
+        "# HELP cidguard_overload_total Calls answered 503 because a worker was full.\n"
+        "# TYPE cidguard_overload_total counter\n",
+        cum, (double)atomic_load(&cgd_m.fetch_us_sum) / 1e6, cum, atomic_load(&cgd_m.inflight));
+    for (l = 0; l < L__COUNT; l++)
+        out(&b, "cidguard_overload_total{listener=\"%s\"} %llu\n", listener_name[l],
+            atomic_load(&cgd_m.overload[l]));
+    out(&b,
+        "# HELP cidguard_sip_bad_requests_total Malformed SIP requests.\n"
+        "# TYPE cidguard_sip_bad_requests_total counter\n"
+        "cidguard_sip_bad_requests_total{action=\"answered_400\"} %llu\n"
+        "cidguard_sip_bad_requests_total{action=\"dropped\"} %llu\n"
+        "# HELP cidguard_sip_retransmissions_total Retransmitted requests answered from the "
+        "transaction cache.\n"
+        "# TYPE cidguard_sip_retransmissions_total counter\n"
+        "cidguard_sip_retransmissions_total %llu\n"
+        "# HELP cidguard_sip_options_total OPTIONS keep-alives answered.\n"
+        "# TYPE cidguard_sip_options_total counter\n"
+        "cidguard_sip_options_total %llu\n"
+        "# HELP cidguard_http_bad_requests_total HTTP API requests answered 4xx.\n"
+        "# TYPE cidguard_http_bad_requests_total counter\n"
+        "cidguard_http_bad_requests_total %llu\n",
+        atomic_load(&cgd_m.sip_bad_answered), atomic_load(&cgd_m.sip_bad_dropped),
+        atomic_load(&cgd_m.sip_retransmissions), atomic_load(&cgd_m.sip_options),
+        atomic_load(&cgd_m.http_bad));
+    if (b.p)
+        b.p[b.n] = '\0';
+    return b.p;
+}

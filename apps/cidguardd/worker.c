@@ -1,0 +1,221 @@
+/*
+ * Workers: one thread and one event loop each, every listening socket
+ * opened per worker with SO_REUSEPORT so that the kernel spreads calls and
+ * no lock is shared on the call path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "worker.h"
+
+static struct cgd_worker *workers;
+static int nworkers;
+
+struct cgd_worker *cgd__worker_of(struct event_base *base);
+struct cgd_worker *cgd__worker_of(struct event_base *base)
+{
+    int i;
+    for (i = 0; i < nworkers; i++)
+        if (workers[i].base == base)
+            return &workers[i];
+    return NULL;
+}
+
+int cgd_listen_socket(const char *hostport, int type, int *port_out)
+{
+    char host[64], *colon;
+    const char *port;
+    struct addrinfo hints = {0}, *ai = NULL;
+    int fd = -1, one = 1;
+
+    snprintf(host, sizeof host, "%s", hostport);
+    if (host[0] == '[') {
+        char *rb = strchr(host, ']');
+        if (!rb || rb[1] != ':')
+            return -1;
+        *rb = '\0';
+        port = rb + 2;
+        memmove(host, host + 1, strlen(host));
+    } else {
+        if (!(colon = strrchr(host, ':')))
+            return -1;
+        *colon = '\0';
+        port = colon + 1;
+    }
+    hints.ai_socktype = type;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0)
+        return -1;
+    fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) ||
+        (type == SOCK_STREAM && listen(fd, 1024))) {
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    if (type == SOCK_DGRAM) {
+        int sz = 4 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    }
+    if (port_out)
+        *port_out = atoi(port);
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* --- calls ------------------------------------------------------------------- */
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_call *c = arg;
+    (void)fd;
+    (void)what;
+    c->w->pending--;
+    atomic_fetch_sub(&cgd_m.inflight, 1);
+    cgd_verify_call(c);
+}
+
+void cgd_verify_call(struct cgd_call *c)
+{
+    struct cgd_ctx *ctx = cgd_ctx_get();
+    struct cg_verdict v;
+    int rc;
+
+    c->miss.missed = false;
+    c->call.certsrc_arg = &c->miss;
+    rc = cg_verify(ctx->verifier, &c->call, &v);
+    cgd_ctx_put(ctx);
+    if (rc != CG_OK) {
+        c->overload(c);
+        return;
+    }
+    if (v.reason == CG_R_CERT_UNAVAILABLE) {
+        if (c->miss.missed && !c->parked_once) {
+            if (c->w->pending >= c->w->max_pending) {
+                atomic_fetch_add(&cgd_m.overload[c->listener], 1);
+                c->overload(c);
+                return;
+            }
+            atomic_fetch_add(&cgd_m.cache_miss, 1);
+            if (cgd_fetch(c->miss.url, c->w->base, resume_cb, c) == 0) {
+                c->parked_once = true;
+                c->w->pending++;
+                atomic_fetch_add(&cgd_m.inflight, 1);
+                return;
+            }
+            atomic_fetch_add(&cgd_m.overload[c->listener], 1);
+        } else if (!c->miss.missed) {
+            atomic_fetch_add(&cgd_m.cache_negative, 1);
+        }
+    } else if (v.reason == CG_R_OK || (v.reason >= CG_R_CERT_INVALID && v.reason <= CG_R_SIGNATURE)) {
+        atomic_fetch_add(&cgd_m.cache_hit, 1); /* the verifier got as far as the certificate */
+    }
+    atomic_fetch_add(&cgd_m.calls[c->listener][v.reason], 1);
+    c->answer(c, &v);
+}
+
+/* --- threads ----------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    struct cgd_worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int open_worker(struct cgd_worker *w)
+{
+    struct cgd_ctx *c = cgd_ctx_get();
+    struct cgd_conf *conf = &c->conf;
+    int uv, us, tv, ts, hf, rc = -1;
+    w->base = event_base_new();
+    w->max_pending = conf->max_pending;
+    uv = cgd_listen_socket(conf->sip_verify_listen, SOCK_DGRAM, NULL);
+    us = cgd_listen_socket(conf->sip_sign_listen, SOCK_DGRAM, NULL);
+    tv = cgd_listen_socket(conf->sip_verify_listen, SOCK_STREAM, NULL);
+    ts = cgd_listen_socket(conf->sip_sign_listen, SOCK_STREAM, NULL);
+    hf = cgd_listen_socket(conf->http_listen, SOCK_STREAM, NULL);
+    if (!w->base || uv < 0 || us < 0 || tv < 0 || ts < 0 || hf < 0) {
+        fprintf(stderr, "cidguardd: cannot listen on %s, %s or %s: %s\n", conf->sip_verify_listen,
+                conf->sip_sign_listen, conf->http_listen, strerror(errno));
+        goto out;
+    }
+    if (cgd_sip_attach(w, w->base, uv, us, tv, ts) || !(w->http = cgd_http_attach(w->base, hf)))
+        goto out;
+    rc = 0;
+out:
+    cgd_ctx_put(c);
+    return rc;
+}
+
+int cgd_workers_start(int n)
+{
+    int i;
+    evthread_use_pthreads();
+    if (!(workers = calloc((size_t)n, sizeof *workers)))
+        return -1;
+    nworkers = n;
+    for (i = 0; i < n; i++) {
+        workers[i].id = i;
+        if (open_worker(&workers[i]))
+            return -1;
+    }
+    for (i = 0; i < n; i++)
+        if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]))
+            return -1;
+    return 0;
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_worker *w = arg;
+    struct timespec now;
+    (void)fd;
+    (void)what;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (w->pending == 0 || now.tv_sec > w->drain_deadline.tv_sec)
+        event_base_loopbreak(w->base);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_worker *w = arg;
+    struct timeval tick = {0, 50000};
+    (void)fd;
+    (void)what;
+    w->stopping = true;
+    cgd_sip_detach(w);
+    cgd_http_detach(w->http);
+    w->http = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &w->drain_deadline);
+    w->drain_deadline.tv_sec += 3;
+    w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
+    event_add(w->drain_timer, &tick);
+}
+
+void cgd_workers_stop(void)
+{
+    int i;
+    struct timeval zero = {0, 0};
+    for (i = 0; i < nworkers; i++)
+        event_base_once(workers[i].base, -1, EV_TIMEOUT, stop_cb, &workers[i], &zero);
+    for (i = 0; i < nworkers; i++) {
+        pthread_join(workers[i].tid, NULL);
+        if (workers[i].drain_timer)
+            event_free(workers[i].drain_timer);
+        event_base_free(workers[i].base);
+    }
+    free(workers);
+}
