@@ -1,0 +1,376 @@
+"""Integration tests of cidguardd: the real daemon on loopback, driven over
+UDP, TCP and HTTP, with a real local HTTPS certificate repository.
+
+    python3 test_daemon.py BUILD_DIR
+Prints one line per check and "N passed, N failed"; exits non-zero on any
+failure.  Uses ports 5060/5070/8085 (zero-config defaults) and 15060-15070,
+18085, 18443, 19085 on 127.0.0.1.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BUILD = os.path.abspath(sys.argv[1])
+CG = os.path.join(BUILD, "cidguard")
+CGD = os.path.join(BUILD, "cidguardd")
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORK = tempfile.mkdtemp(prefix="cgd-it-")
+passed = failed = 0
+procs = []
+
+
+def check(name, cond, info=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   - " + name)
+    else:
+        failed += 1
+        print("FAIL - %s %s" % (name, str(info)[:600]))
+
+
+def start(args, ready_port, name):
+    log = open(os.path.join(WORK, name + ".log"), "w")
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    procs.append(p)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", ready_port), timeout=0.2).close()
+            return p
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("%s did not start: %s" % (name, open(log.name).read()))
+
+
+def http(port, path, body=None, method=None, headers=None, raw=False):
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, headers=h,
+                                 method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            out = r.read().decode()
+            return r.status, (out if raw else json.loads(out)), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        out = e.read().decode()
+        try:
+            return e.code, json.loads(out), dict(e.headers)
+        except ValueError:
+            return e.code, out, dict(e.headers)
+
+
+def sign_http(port, orig, dest, attest="A"):
+    return http(port, "/stir/v1/signing", json.dumps(
+        {"signingRequest": {"attest": attest, "orig": {"tn": orig}, "dest": {"tn": [dest]}}}))
+
+
+def verify_http(port, frm, to, identity, t=None):
+    return http(port, "/stir/v1/verification", json.dumps({"verificationRequest": {
+        "from": {"tn": frm}, "to": {"tn": [to]}, "time": t or int(time.time()),
+        "identity": identity}}))
+
+
+def invite(frm, to, idents=(), branch=None, callid=None, method="INVITE", extra=""):
+    branch = branch or "z9hG4bK" + os.urandom(6).hex()
+    callid = callid or os.urandom(8).hex() + "@it"
+    h = "".join("Identity: %s\r\n" % i for i in idents)
+    return ("%s sip:%s@127.0.0.1;user=phone SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=%s\r\n"
+            "From: <sip:%s@carrier.example;user=phone>;tag=77\r\n"
+            "To: <sip:%s@127.0.0.1;user=phone>\r\n"
+            "Call-ID: %s\r\nCSeq: 1 %s\r\nMax-Forwards: 70\r\n%s%s"
+            "Content-Length: 0\r\n\r\n" % (method, to, branch, frm, to, callid, method, h,
+                                           extra)).encode()
+
+
+def udp(port, msg, timeout=3.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.sendto(msg, ("127.0.0.1", port))
+    try:
+        return s.recv(65535).decode()
+    except socket.timeout:
+        return None
+    finally:
+        s.close()
+
+
+def header(resp, name):
+    m = re.search(r"^%s: (.*)$" % re.escape(name), resp or "", re.M | re.I)
+    return m.group(1).strip() if m else None
+
+
+def metric(port, name):
+    _, text, _ = http(port, "/metrics", raw=True)
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(name):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def run(*args):
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+try:
+    # ---- zero-configuration start -------------------------------------------------------
+    state = os.path.join(WORK, "state")
+    a = start([CGD, "--state-dir", state], 8085, "zeroconf")
+    time.sleep(0.3)
+    banner = open(os.path.join(WORK, "zeroconf.log")).read()
+    check("zero-config banner names the listeners", "127.0.0.1:5060" in banner and
+          "stir/v1/verification" in banner, banner)
+    check("zero-config wrote a test PKI", os.path.exists(os.path.join(state, "pki", "root.pem")))
+    st, body, _ = http(8085, "/healthz", method="GET", raw=True)
+    check("GET /healthz", st == 200 and body.strip() == "ok")
+    cmd = [l.strip() for l in banner.splitlines() if l.strip().startswith("ID=$(curl")]
+    if cmd:
+        out = subprocess.run(["sh", "-c", cmd[0]], capture_output=True, text=True, timeout=20).stdout
+        check("the banner's paste command signs and verifies a call",
+              '"verstat":"TN-Validation-Passed"' in out, out)
+    else:
+        check("the banner has a paste command", False, banner)
+    st, r, h = http(8085, "/certs/sp-1001.pem", method="GET", raw=True)
+    check("certificate repository serves the x5u with Cache-Control",
+          st == 200 and "BEGIN CERTIFICATE" in r and "max-age" in h.get("Cache-Control", ""))
+    st, r, _ = http(8085, "/certs/..%2Froot.key", method="GET")
+    check("repository refuses path tricks", st == 404)
+
+    # ---- HTTP API ------------------------------------------------------------------------
+    st, r, _ = sign_http(8085, "442079460000", "14155550100")
+    ident = r["signingResponse"]["identity"]
+    check("signing: A for the lab customer's own (fictional) number",
+          st == 200 and json.loads(run(CG, "inspect", ident).stdout)["identity"]["claims"]["attest"] == "A")
+    st, r, _ = sign_http(8085, "447700900123", "14155550100")
+    check("signing: a number the customer does not hold is downgraded to B",
+          r["signingResponse"].get("attestDowngradedTo") == "B", r)
+    st, r, _ = verify_http(8085, "442079460000", "14155550100", ident)
+    vr = r["verificationResponse"]
+    check("verification passes", st == 200 and vr["verstat"] == "TN-Validation-Passed" and
+          vr["action"] == "allow" and vr["spc"] == "1001", r)
+    st, r, _ = verify_http(8085, "442079460001", "14155550100", ident)
+    vr = r["verificationResponse"]
+    check("spoofed caller: HTTP 200 with 438 and action label",
+          st == 200 and vr["reasonCode"] == 438 and vr["action"] == "label" and
+          vr["reasons"] == ["orig_mismatch"], r)
+    st, r, _ = verify_http(8085, "442079460000", "14155550100", ident, t=int(time.time()) - 300)
+    check("stale request time: 403 No-TN-Validation (E3)",
+          r["verificationResponse"]["reasonCode"] == 403 and
+          r["verificationResponse"]["verstat"] == "No-TN-Validation", r)
+    tamp = ident.split(";")[0][:-3] + "AAA" + ident[len(ident.split(";")[0]):]
+    st, r, _ = verify_http(8085, "442079460000", "14155550100", tamp)
+    check("tampered signature: 438", r["verificationResponse"].get("reasonCode") == 438, r)
+    errs = [
+        ("GET is 405 POL4050", dict(method="GET"), 405, "POL4050"),
+        ("text/plain is 415 SVC4004", dict(body="{}", headers={"Content-Type": "text/plain"}), 415, "SVC4004"),
+        ("Accept: text/html is 406 SVC4002", dict(body="{}", headers={"Accept": "text/html"}), 406, "SVC4002"),
+        ("bad JSON is 400 SVC4006", dict(body="{"), 400, "SVC4006"),
+        ("missing 'to' is 400 SVC4001", dict(body='{"verificationRequest":{"from":{"tn":"1"},"time":1,"identity":"x"}}'), 400, "SVC4001"),
+        ("bad tn is 400 SVC4005", dict(body='{"verificationRequest":{"from":{"tn":"bob"},"to":{"tn":["1"]},"time":1,"identity":"x"}}'), 400, "SVC4005"),
+    ]
+    for name, kw, code, mid in errs:
+        st, r, _ = http(8085, "/stir/v1/verification", **kw)
+        check("HTTP " + name, st == code and isinstance(r, dict) and
+              r["requestError"]["serviceException"]["messageId"] == mid, (st, r))
+    s = socket.create_connection(("127.0.0.1", 8085))
+    s.sendall(b"POST /stir/v1/verification HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    resp = s.recv(4096).decode()
+    s.close()
+    check("HTTP without Content-Length is 411 SVC4007", " 411 " in resp.split("\r\n")[0] and
+          "SVC4007" in resp, resp[:200])
+    st, r, h = http(8085, "/stir/v1/verification", body="{}", headers={"X-RequestID": "abc-1"})
+    check("X-RequestID echoed", h.get("X-RequestID") == "abc-1")
+
+    # ---- SIP over UDP ------------------------------------------------------------------
+    r1 = udp(5070, invite("+442079460000", "+14155550100"))
+    sid = header(r1, "Identity")
+    check("SIP signing listener: 302 with an Identity header",
+          r1 and r1.startswith("SIP/2.0 302") and sid and header(r1, "Cidguard-Attest") == "A", r1)
+    msg = invite("+442079460000", "+14155550100", [sid])
+    r2 = udp(5060, msg)
+    check("SIP verification: 302, verstat Passed in PAI, Contact = Request-URI",
+          r2 and r2.startswith("SIP/2.0 302") and
+          header(r2, "P-Asserted-Identity") == "<tel:+442079460000;verstat=TN-Validation-Passed>" and
+          header(r2, "Contact") == "<sip:+14155550100@127.0.0.1;user=phone>" and
+          header(r2, "Cidguard-Action") == "allow", r2)
+    before = metric(8085, "cidguard_sip_retransmissions_total")
+    calls_before = metric(8085, 'cidguard_calls_total{listener="sip_verify"')
+    r3 = udp(5060, msg)
+    check("retransmission answered identically from the transaction cache", r3 == r2)
+    check("retransmission counted, not verified again",
+          metric(8085, "cidguard_sip_retransmissions_total") == before + 1 and
+          metric(8085, 'cidguard_calls_total{listener="sip_verify"') == calls_before)
+    r4 = udp(5060, invite("+442079460000", "+14155550100",
+                          extra="P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>\r\n"))
+    check("inbound verstat never trusted: unsigned call is No-TN-Validation",
+          header(r4, "P-Asserted-Identity") == "<tel:+442079460000;verstat=No-TN-Validation>", r4)
+    r5 = udp(5060, invite("+442079460099", "+14155550100", [sid]))
+    check("spoofed From: TN-Validation-Failed, Reason 438, action label",
+          "verstat=TN-Validation-Failed" in (header(r5, "P-Asserted-Identity") or "") and
+          header(r5, "Reason") == 'SIP;cause=438;text="Invalid Identity Header"' and
+          header(r5, "Cidguard-Action") == "label", r5)
+    div = run(CG, "sign", "--key", os.path.join(state, "pki", "sp-1001.key"), "--x5u",
+              "http://127.0.0.1:8085/certs/sp-1001.pem", "--orig", "+442079460000", "--dest",
+              "+14155550100", "--ppt", "div", "--div", "+14155550199").stdout.strip()
+    r6 = udp(5060, invite("+442079460000", "+14155550100", [div, sid]))
+    check("several Identity headers (div + shaken): passes", "verstat=TN-Validation-Passed" in
+          (header(r6, "P-Asserted-Identity") or ""), r6)
+    r = udp(5060, invite("+1", "+2", method="OPTIONS"))
+    check("OPTIONS answered 200", r and r.startswith("SIP/2.0 200"), r)
+    r = udp(5060, invite("+1", "+2", method="BYE"))
+    check("BYE answered 405", r and r.startswith("SIP/2.0 405"), r)
+    r = udp(5060, invite("+1", "+2", method="CANCEL"))
+    check("CANCEL answered 200", r and r.startswith("SIP/2.0 200"), r)
+    check("ACK is absorbed", udp(5060, invite("+1", "+2", method="ACK"), timeout=0.5) is None)
+    for name, m in [("binary garbage", os.urandom(600)),
+                    ("truncated INVITE", invite("+1", "+2")[:90]),
+                    ("1000 headers", b"INVITE sip:a@b SIP/2.0\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n"),
+                    ("oversized", b"INVITE sip:a@b SIP/2.0\r\n" + b"X" * 65000)]:
+        r = udp(5060, m, timeout=0.5)
+        check("UDP %s: dropped or 400" % name, r is None or r.startswith("SIP/2.0 400"), r)
+    noto = invite("+1", "+2").replace(b"Call-ID:", b"X-Call-ID:")
+    r = udp(5060, noto, timeout=1)
+    check("request without Call-ID dropped (cannot be answered)", r is None, r)
+    check("daemon still serving after bad input", udp(5060, msg) == r2)
+
+    # ---- SIP over TCP ------------------------------------------------------------------
+    t = socket.create_connection(("127.0.0.1", 5060), timeout=3)
+    t.sendall(invite("+442079460000", "+14155550100", [sid]) * 2)
+    data = b""
+    while data.count(b"SIP/2.0 302") < 2:
+        chunk = t.recv(65535)
+        if not chunk:
+            break
+        data += chunk
+    check("TCP: two pipelined INVITEs, two 302s", data.count(b"SIP/2.0 302") == 2 and
+          b"TN-Validation-Passed" in data, data[:300])
+    t.sendall(b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n"
+              b"To: <sip:c@d>\r\nCall-ID: y\r\nCSeq: 1 INVITE\r\nContent-Length: abc\r\n\r\n")
+    try:
+        r = t.recv(65535).decode()
+    except socket.timeout:
+        r = ""
+    check("TCP: bad Content-Length answered 400 and closed", r.startswith("SIP/2.0 400") or r == "", r)
+    t.close()
+
+    # ---- metrics ---------------------------------------------------------------------------
+    st, text, h = http(8085, "/metrics", method="GET", raw=True)
+    check("/metrics in Prometheus text", st == 200 and "text/plain" in h.get("Content-Type", "") and
+          'cidguard_calls_total{listener="sip_verify",verstat="TN-Validation-Passed",reason="ok"}' in text and
+          "cidguard_fetch_seconds_bucket" in text and "cidguard_inflight 0" in text, text[:400])
+
+    # ---- certificate fetching against a local HTTPS repository ---------------------------
+    pki = os.path.join(WORK, "pki")
+    run(CG, "pki", "init", pki, "--spc", "777A")
+    other = os.path.join(WORK, "other")
+    run(CG, "pki", "init", other, "--spc", "777A")
+    repo = os.path.join(WORK, "repo")
+    os.makedirs(repo)
+    shutil.copy(os.path.join(pki, "sp-777A.pem"), os.path.join(repo, "ok.pem"))
+    shutil.copy(os.path.join(pki, "sp-777A.pem"), os.path.join(repo, "ok2.pem"))
+    shutil.copy(os.path.join(other, "sp-777A.pem"), os.path.join(repo, "foreign.pem"))
+    srv_key, srv_crt = os.path.join(WORK, "srv.key"), os.path.join(WORK, "srv.crt")
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", srv_key, "-out", srv_crt, "-days", "2", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1")
+    start([sys.executable, os.path.join(HERE, "certserver.py"), "18443", srv_crt, srv_key, repo],
+          18443, "certserver")
+    conf = os.path.join(WORK, "b.conf")
+    with open(conf, "w") as f:
+        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:18085\n"
+                "sip_verify_listen = 127.0.0.1:15060\nsip_sign_listen = 127.0.0.1:15070\n"
+                "workers = 2\n[verify]\ntrust = %s\ncrl = %s\n"
+                "[fetch]\nallow = 127.0.0.1/32\nca_file = %s\ntimeout_ms = 1000\nmax_bytes = 16384\n"
+                % (os.path.join(WORK, "bstate"), os.path.join(pki, "root.pem"),
+                   os.path.join(pki, "crl.pem"), srv_crt))
+    b = start([CGD, "-c", conf], 18085, "fetcher")
+
+    def tok(name, key=os.path.join(pki, "sp-777A.key")):
+        return run(CG, "sign", "--key", key, "--x5u", "https://127.0.0.1:18443/" + name,
+                   "--orig", "+12025550100", "--dest", "+12025550111", "--attest", "A").stdout.strip()
+
+    def vb(name, key=os.path.join(pki, "sp-777A.key"), port=18085):
+        st, r, _ = verify_http(port, "12025550100", "12025550111", tok(name, key))
+        return r.get("verificationResponse", r)
+
+    t0 = time.time()
+    v = vb("ok.pem")
+    check("cache miss fetched from the HTTPS repository, call passes",
+          v.get("verstat") == "TN-Validation-Passed" and v.get("spc") == "777A", v)
+    check("miss served in well under a second", time.time() - t0 < 1.0, time.time() - t0)
+    fetches = metric(18085, 'cidguard_fetch_total{result="ok"}')
+    v = vb("ok.pem")
+    check("second call: cache hit, no new fetch", v.get("verstat") == "TN-Validation-Passed" and
+          metric(18085, 'cidguard_fetch_total{result="ok"}') == fetches, v)
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        res = list(ex.map(lambda _: vb("delay-ok2.pem"), range(16)))
+    n = int(urllib.request.urlopen(urllib.request.Request(
+        "https://127.0.0.1:18443/_count?/delay-ok2.pem"),
+        context=__import__("ssl")._create_unverified_context()).read())
+    check("16 concurrent calls for one new x5u: one fetch (single flight), all pass",
+          n == 1 and all(x.get("verstat") == "TN-Validation-Passed" for x in res), (n, res[:2]))
+    for name, label in [("slow-ok.pem", "timeout"), ("missing.pem", "404"),
+                        ("big.pem", "oversized body"), ("redirect.pem", "redirect")]:
+        t0 = time.time()
+        v = vb(name)
+        check("fetch %s: 436 No-TN-Validation" % label,
+              v.get("reasonCode") == 436 and v.get("verstat") == "No-TN-Validation", v)
+    check("timeout bounded by timeout_ms", time.time() - t0 < 3)
+    v = vb("foreign.pem", key=os.path.join(other, "sp-777A.key"))
+    check("bundle from an untrusted CA: 437", v.get("reasonCode") == 437, v)
+    v = vb("missing.pem")
+    check("negative cache: a failed x5u is not fetched again at once", v.get("reasonCode") == 436 and
+          int(urllib.request.urlopen(urllib.request.Request("https://127.0.0.1:18443/_count?/missing.pem"),
+              context=__import__("ssl")._create_unverified_context()).read()) == 1, v)
+
+    conf_c = os.path.join(WORK, "c.conf")
+    with open(conf_c, "w") as f:
+        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:19085\n"
+                "sip_verify_listen = 127.0.0.1:15061\nsip_sign_listen = 127.0.0.1:15071\n"
+                "[verify]\ntrust = %s\n[fetch]\nca_file = %s\n"
+                % (os.path.join(WORK, "cstate"), os.path.join(pki, "root.pem"), srv_crt))
+    c = start([CGD, "-c", conf_c], 19085, "denied")
+    v = vb("ok.pem", port=19085)
+    check("private/loopback x5u denied unless allowed (SSRF guard): 436", v.get("reasonCode") == 436, v)
+    log = open(os.path.join(WORK, "denied.log")).read()
+    check("the denial is logged", "address denied" in log, log[-300:])
+
+    # ---- reload and drain ---------------------------------------------------------------------
+    with open(conf, "a") as f:
+        f.write("[verify]\nfreshness = 5\n")
+    b.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    v = vb("ok.pem")
+    check("SIGHUP reloads without dropping calls", v.get("verstat") == "TN-Validation-Passed" and
+          "reloaded" in open(os.path.join(WORK, "fetcher.log")).read(), v)
+    with open(conf, "a") as f:
+        f.write("[verify]\nbogus = 1\n")
+    b.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    check("a bad reload keeps the running configuration", vb("ok.pem").get("verstat") ==
+          "TN-Validation-Passed")
+    for p in (a, b, c):
+        p.send_signal(signal.SIGTERM)
+    codes = [p.wait(timeout=10) for p in (a, b, c)]
+    check("SIGTERM drains and exits 0", codes == [0, 0, 0], codes)
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    shutil.rmtree(WORK, ignore_errors=True)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
