@@ -3,7 +3,8 @@
 # Run as root.  Safe to run again.
 set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
-      libssl-dev openssl libjansson-dev libcmocka-dev
+      libssl-dev openssl libjansson-dev libcmocka-dev libosip2-dev libevent-dev
+      libcurl4-openssl-dev libinih-dev python3 curl
       secsipidx libsecsipid-dev ca-certificates"
 # Node.js and npm (for the jose interoperability test): this machine image
 # ships nodesource's nodejs, which bundles npm and conflicts with Debian's

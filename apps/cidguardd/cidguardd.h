@@ -121,8 +121,10 @@ int cgd_listen_socket(const char *hostport, int type, int *port_out);
 int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int udp_verify, int udp_sign,
                    int tcp_verify, int tcp_sign);
 void cgd_sip_detach(struct cgd_worker *w);
+void cgd_sip_free(struct cgd_worker *w);
 /* HTTP (httpd.c). */
 void *cgd_http_attach(struct event_base *base, int fd);
 void cgd_http_detach(void *http);
+void cgd_http_free(void *http);
 
 #endif

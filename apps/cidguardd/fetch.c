@@ -279,6 +279,24 @@ void cgd_fetch_stop(void)
     pthread_mutex_unlock(&F.lock);
     curl_multi_wakeup(F.multi);
     pthread_join(F.tid, NULL);
+    /* transfers still running are abandoned: their waiters are gone */
+    while (F.flights) {
+        struct flight *f = F.flights;
+        F.flights = f->next;
+        while (f->waiters) {
+            struct waiter *w = f->waiters;
+            f->waiters = w->next;
+            free(w);
+        }
+        if (f->easy) {
+            curl_multi_remove_handle(F.multi, f->easy);
+            curl_easy_cleanup(f->easy);
+        }
+        free(f->body);
+        free(f);
+    }
+    curl_multi_cleanup(F.multi);
+    curl_global_cleanup();
 }
 
 int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *),

@@ -129,7 +129,11 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v)
     /* extension members: the decision for the SBC */
     json_object_set_new(r, "action", json_string(v->verstat == CG_VERSTAT_FAILED ? "label" : "allow"));
     json_object_set_new(r, "reasons", reasons);
-    body = json_dumps(json_pack("{s:o}", "verificationResponse", r), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    {
+        json_t *top = json_pack("{s:o}", "verificationResponse", r);
+        body = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(top);
+    }
     reply_json(h->req, 200, "OK", body ? body : "{}");
     free(body);
     httpcall_free(h);
@@ -348,5 +352,11 @@ void *cgd_http_attach(struct event_base *base, int fd)
 
 void cgd_http_detach(void *http)
 {
-    (void)http; /* evhttp keeps serving the drain; freed with the process */
+    (void)http; /* evhttp keeps answering during the drain (503 for new calls) */
+}
+
+void cgd_http_free(void *http)
+{
+    if (http)
+        evhttp_free(http);
 }

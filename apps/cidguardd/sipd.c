@@ -573,3 +573,21 @@ void cgd_sip_detach(struct cgd_worker *w)
     evconnlistener_disable(d->tl_v);
     evconnlistener_disable(d->tl_s);
 }
+
+/* After the loop has ended: everything the SIP side owns. */
+void cgd_sip_free(struct cgd_worker *w)
+{
+    struct sipd *d = w->sip;
+    if (!d)
+        return;
+    tx_purge(d, true);
+    event_free(d->ev_uv);
+    event_free(d->ev_us);
+    event_free(d->purge);
+    evconnlistener_free(d->tl_v);
+    evconnlistener_free(d->tl_s);
+    close(d->fd_uv);
+    close(d->fd_us);
+    free(d);
+    w->sip = NULL;
+}

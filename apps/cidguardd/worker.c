@@ -198,7 +198,6 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     w->stopping = true;
     cgd_sip_detach(w);
     cgd_http_detach(w->http);
-    w->http = NULL;
     clock_gettime(CLOCK_MONOTONIC, &w->drain_deadline);
     w->drain_deadline.tv_sec += 3;
     w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
@@ -215,6 +214,8 @@ void cgd_workers_stop(void)
         pthread_join(workers[i].tid, NULL);
         if (workers[i].drain_timer)
             event_free(workers[i].drain_timer);
+        cgd_sip_free(&workers[i]);
+        cgd_http_free(workers[i].http);
         event_base_free(workers[i].base);
     }
     free(workers);

@@ -93,8 +93,11 @@ def invite(frm, to, idents=(), branch=None, callid=None, method="INVITE", extra=
                                            extra)).encode()
 
 
-def udp(port, msg, timeout=3.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def udp(port, msg, timeout=3.0, sock=None):
+    """One request, one answer.  A retransmission must come from the same
+    socket, as an SBC's does: with SO_REUSEPORT the kernel then hands it to
+    the same worker and its transaction cache."""
+    s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(timeout)
     s.sendto(msg, ("127.0.0.1", port))
     try:
@@ -102,7 +105,8 @@ def udp(port, msg, timeout=3.0):
     except socket.timeout:
         return None
     finally:
-        s.close()
+        if not sock:
+            s.close()
 
 
 def header(resp, name):
@@ -199,7 +203,8 @@ try:
     check("SIP signing listener: 302 with an Identity header",
           r1 and r1.startswith("SIP/2.0 302") and sid and header(r1, "Cidguard-Attest") == "A", r1)
     msg = invite("+442079460000", "+14155550100", [sid])
-    r2 = udp(5060, msg)
+    sbc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    r2 = udp(5060, msg, sock=sbc)
     check("SIP verification: 302, verstat Passed in PAI, Contact = Request-URI",
           r2 and r2.startswith("SIP/2.0 302") and
           header(r2, "P-Asserted-Identity") == "<tel:+442079460000;verstat=TN-Validation-Passed>" and
@@ -207,7 +212,7 @@ try:
           header(r2, "Cidguard-Action") == "allow", r2)
     before = metric(8085, "cidguard_sip_retransmissions_total")
     calls_before = metric(8085, 'cidguard_calls_total{listener="sip_verify"')
-    r3 = udp(5060, msg)
+    r3 = udp(5060, msg, sock=sbc)
     check("retransmission answered identically from the transaction cache", r3 == r2)
     check("retransmission counted, not verified again",
           metric(8085, "cidguard_sip_retransmissions_total") == before + 1 and
@@ -243,7 +248,7 @@ try:
     noto = invite("+1", "+2").replace(b"Call-ID:", b"X-Call-ID:")
     r = udp(5060, noto, timeout=1)
     check("request without Call-ID dropped (cannot be answered)", r is None, r)
-    check("daemon still serving after bad input", udp(5060, msg) == r2)
+    check("daemon still serving after bad input", udp(5060, msg, sock=sbc) == r2)
 
     # ---- SIP over TCP ------------------------------------------------------------------
     t = socket.create_connection(("127.0.0.1", 5060), timeout=3)
