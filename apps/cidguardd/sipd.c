@@ -445,7 +445,9 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
         struct peer p = {.udp_fd = -1, .tcp = c->t};
         if (len == 0)
             return;
-        buf = (const char *)evbuffer_pullup(in, (ssize_t)(len < TCP_INPUT_MAX ? len : TCP_INPUT_MAX));
+        if (len > TCP_INPUT_MAX)
+            len = TCP_INPUT_MAX; /* frame only what was pulled up */
+        buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
         m = cg_sip_frame(buf, len, &skip);
         if (m < 0) {
             /* no usable Content-Length, or too big: the stream cannot be
@@ -466,7 +468,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
                 atomic_fetch_add(&cgd_m.sip_bad_dropped, 1);
             }
             cg_sip_req_clear(&req);
-            evbuffer_drain(in, len);
+            evbuffer_drain(in, evbuffer_get_length(in));
             tcp_close(c);
             return;
         }

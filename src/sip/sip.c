@@ -19,7 +19,10 @@
 static pthread_once_t parser_once = PTHREAD_ONCE_INIT;
 
 /* osip traces parse errors to stdout by default; the library never
- * prints, so they go to the host's log at debug level. */
+ * prints, so they go to the host's log at debug level.  The format string
+ * is osip's own. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void osip_trace_cb(const char *fi, int li, osip_trace_level_t level, const char *fmt,
                           va_list ap)
 {
@@ -32,6 +35,7 @@ static void osip_trace_cb(const char *fi, int li, osip_trace_level_t level, cons
     vsnprintf(buf, sizeof buf, fmt, ap);
     cg__log(CG_LOG_DEBUG, "osip: %s", buf);
 }
+#pragma GCC diagnostic pop
 
 static void parser_setup(void)
 {
@@ -99,6 +103,7 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
         why = &dummy;
     *why = NULL;
     memset(r, 0, sizeof *r);
+    r->branch = ""; /* valid even when a failed parse is still answerable */
     if (len > CG_SIP_MSG_MAX) {
         *why = "request larger than 64 KB";
         return CG_ETOOBIG;
@@ -125,10 +130,13 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
     for (pos = 0; osip_message_get_via(m, pos, &via) >= 0 && via; pos++) {
         if (r->nvia >= CG_SIP_VIA_MAX)
             BAD(CG_ETOOBIG, "more than 16 Via headers");
-        if (osip_via_to_str(via, &s) == 0)
-            r->via[r->nvia++] = keep_free(r, s);
-        if (pos == 0 && osip_via_param_get_byname(via, "branch", &gp) == 0 && gp && gp->gvalue)
-            r->branch = keep(r, gp->gvalue);
+        if (osip_via_to_str(via, &s) != 0 || !(r->via[r->nvia++] = keep_free(r, s)))
+            BAD(CG_ETOOBIG, "Via header cannot be kept");
+        if (pos == 0 && osip_via_param_get_byname(via, "branch", &gp) == 0 && gp && gp->gvalue) {
+            const char *b = keep(r, gp->gvalue);
+            if (b)
+                r->branch = b;
+        }
     }
     if (m->from && osip_from_to_str(m->from, &s) == 0)
         r->from = keep_free(r, s);
@@ -151,8 +159,6 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
             if (h->hvalue)
                 r->identity[r->nidentity++] = keep(r, h->hvalue);
         }
-    if (!r->branch)
-        r->branch = "";
     if (r->nvia == 0 || !r->from || !r->to || !r->call_id || !r->cseq)
         BAD(CG_EPARSE, "missing Via, From, To, Call-ID or CSeq");
     if (!r->method || !r->ruri)
@@ -195,16 +201,19 @@ long cg_sip_frame(const char *buf, size_t len, size_t *skip)
         size_t n = eol ? (size_t)(eol - line) : hdr_end - i;
         if (cg__prefix_ci(line, n, "content-length") || (n > 1 && (line[0] == 'l' || line[0] == 'L') &&
                                                           (line[1] == ':' || line[1] == ' '))) {
-            const char *c = memchr(line, ':', n);
-            char *end;
-            unsigned long v;
+            const char *c = memchr(line, ':', n), *e = line + n;
+            unsigned long v = 0;
+            size_t digits = 0;
             if (!c)
                 return CG_EPARSE;
-            c++;
-            while (c < line + n && (*c == ' ' || *c == '\t'))
+            /* bounded by the line: the buffer is not NUL-terminated */
+            for (c++; c < e && (*c == ' ' || *c == '\t'); c++)
+                ;
+            for (; c < e && *c >= '0' && *c <= '9' && digits < 9; c++, digits++)
+                v = v * 10 + (unsigned long)(*c - '0');
+            while (c < e && (*c == ' ' || *c == '\t' || *c == '\r'))
                 c++;
-            v = strtoul(c, &end, 10);
-            if (end == c || (*end != '\r' && *end != ' ' && *end != '\t'))
+            if (digits == 0 || c != e)
                 return CG_EPARSE;
             if (have_cl && v != clen)
                 return CG_EPARSE;
