@@ -130,8 +130,10 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
     for (pos = 0; osip_message_get_via(m, pos, &via) >= 0 && via; pos++) {
         if (r->nvia >= CG_SIP_VIA_MAX)
             BAD(CG_ETOOBIG, "more than 16 Via headers");
-        if (osip_via_to_str(via, &s) != 0 || !(r->via[r->nvia++] = keep_free(r, s)))
+        const char *kept = osip_via_to_str(via, &s) == 0 ? keep_free(r, s) : NULL;
+        if (!kept)
             BAD(CG_ETOOBIG, "Via header cannot be kept");
+        r->via[r->nvia++] = kept;
         if (pos == 0 && osip_via_param_get_byname(via, "branch", &gp) == 0 && gp && gp->gvalue) {
             const char *b = keep(r, gp->gvalue);
             if (b)
