@@ -338,16 +338,10 @@ static int zero_config(struct cgd_conf *c)
 }
 
 /* --- signals ----------------------------------------------------------------- */
-
-static volatile sig_atomic_t got_hup, got_term;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        got_hup = 1;
-    else
-        got_term = 1;
-}
+/* SIGHUP, SIGTERM and SIGINT are blocked in every thread (they inherit the
+ * mask from main, which sets it before creating any) and taken by main with
+ * sigwait: a process-directed signal could otherwise land on a worker and
+ * leave main asleep. */
 
 static void reload(void)
 {
@@ -398,9 +392,9 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     struct cgd_conf conf;
-    struct sigaction sa;
+    sigset_t sigs;
     const char *state_dir = NULL;
-    int c, workers;
+    int c, workers, sig;
 
     cgd_conf_defaults(&conf);
     conf.zero_config = true;
@@ -449,11 +443,11 @@ int main(int argc, char **argv)
             cg_chain_unref(ch);
         }
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (cgd_fetch_start()) {
         fprintf(stderr, "cidguardd: cannot start the x5u fetcher\n");
@@ -484,12 +478,13 @@ int main(int argc, char **argv)
            "\\\"identity\\\":\\\"$ID\\\"}}\"; echo\n",
            conf.http_listen, conf.http_listen);
     fflush(stdout);
-    while (!got_term) {
-        pause();
-        if (got_hup) {
-            got_hup = 0;
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP)
             reload();
-        }
+        else
+            break;
     }
     fprintf(stderr, "cidguardd: draining\n");
     cgd_workers_stop();

@@ -5,6 +5,7 @@
  * header whose attestation the customers file allows.  Retransmissions are
  * answered from a per-worker transaction cache, never verified twice.
  */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -47,12 +48,58 @@ static void tconn_put(struct tconn *t)
     }
 }
 
+/*
+ * UDP answers produced while a batch of datagrams is being read are queued
+ * and leave in one sendmmsg(): on loopback under load, a syscall and a
+ * receiver wake-up per answer was 15% of the daemon's cycles.
+ */
+#define BATCH 32
+#define BATCH_BYTES 4096
+
+struct outq {
+    bool on;
+    int fd, n;
+    struct mmsghdr msg[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage addr[BATCH];
+    char buf[BATCH][BATCH_BYTES];
+};
+
+static __thread struct outq *outq;
+
+static void outq_flush(void)
+{
+    int sent = 0;
+    while (outq && sent < outq->n) {
+        int r = sendmmsg(outq->fd, outq->msg + sent, (unsigned)(outq->n - sent), MSG_DONTWAIT);
+        if (r <= 0)
+            break;
+        sent += r;
+    }
+    if (outq)
+        outq->n = 0;
+}
+
 static void send_to(const struct peer *p, const char *buf, size_t n)
 {
-    if (p->udp_fd >= 0)
+    if (p->udp_fd >= 0) {
+        struct outq *q = outq;
+        if (q && q->on && n <= BATCH_BYTES) {
+            if (q->n == BATCH || q->fd != p->udp_fd)
+                outq_flush();
+            q->fd = p->udp_fd;
+            memcpy(q->buf[q->n], buf, n);
+            memcpy(&q->addr[q->n], &p->addr, p->alen);
+            q->iov[q->n] = (struct iovec){q->buf[q->n], n};
+            q->msg[q->n].msg_hdr = (struct msghdr){.msg_name = &q->addr[q->n], .msg_namelen = p->alen,
+                                                   .msg_iov = &q->iov[q->n], .msg_iovlen = 1};
+            q->n++;
+            return;
+        }
         sendto(p->udp_fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)&p->addr, p->alen);
-    else if (p->tcp && !p->tcp->closed)
+    } else if (p->tcp && !p->tcp->closed) {
         bufferevent_write(p->tcp->bev, buf, n);
+    }
 }
 
 /* --- transaction cache --------------------------------------------------------- */
@@ -71,7 +118,7 @@ struct sipd {
     struct event *ev_uv, *ev_us, *purge;
     struct evconnlistener *tl_v, *tl_s;
     int fd_uv, fd_us;
-    struct tx *tab[16384];
+    struct tx *tab[65536];
     struct tx *qhead, *qtail;
     size_t ntx;
 };
@@ -81,7 +128,7 @@ static unsigned hkey(const char *s)
     unsigned h = 2166136261u;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & 16383;
+    return h & 65535;
 }
 
 static struct tx *tx_find(struct sipd *d, const char *key)
@@ -386,22 +433,45 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
 
 /* --- UDP ---------------------------------------------------------------------------- */
 
+/* Reads up to 64 datagrams a wake-up with recvmmsg, answers them, and
+ * flushes the answers in one sendmmsg. */
 static void udp_read(struct sipd *d, int fd, bool verify)
 {
-    char buf[CG_SIP_MSG_MAX + 1];
-    int i;
-    for (i = 0; i < 64; i++) {
-        struct peer p = {.udp_fd = fd, .alen = sizeof p.addr};
-        ssize_t n = recvfrom(fd, buf, sizeof buf - 1, MSG_DONTWAIT, (struct sockaddr *)&p.addr,
-                             &p.alen);
+    static __thread char (*bufs)[CG_SIP_MSG_MAX + 1];
+    struct mmsghdr msg[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage addr[BATCH];
+    int round, n, i;
+
+    if (!bufs && !(bufs = malloc(BATCH * sizeof *bufs)))
+        return;
+    if (!outq && !(outq = calloc(1, sizeof *outq)))
+        return;
+    outq->on = true;
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < BATCH; i++) {
+            iov[i] = (struct iovec){bufs[i], CG_SIP_MSG_MAX};
+            msg[i].msg_hdr = (struct msghdr){.msg_name = &addr[i], .msg_namelen = sizeof addr[i],
+                                             .msg_iov = &iov[i], .msg_iovlen = 1};
+        }
+        n = recvmmsg(fd, msg, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
-            return;
-        buf[n] = '\0';
-        /* a bare CRLF (or CRLFCRLF) is a keep-alive */
-        if (n <= 4 && strspn(buf, "\r\n") == (size_t)n)
-            continue;
-        handle(d, verify, buf, (size_t)n, &p);
+            break;
+        for (i = 0; i < n; i++) {
+            struct peer p = {.udp_fd = fd, .alen = msg[i].msg_hdr.msg_namelen};
+            size_t len = msg[i].msg_len;
+            memcpy(&p.addr, &addr[i], sizeof p.addr);
+            bufs[i][len] = '\0';
+            /* a bare CRLF (or CRLFCRLF) is a keep-alive */
+            if (len <= 4 && strspn(bufs[i], "\r\n") == len)
+                continue;
+            handle(d, verify, bufs[i], len, &p);
+        }
+        if (n < BATCH)
+            break;
     }
+    outq_flush();
+    outq->on = false;
 }
 
 static void udp_verify_cb(evutil_socket_t fd, short what, void *arg)
