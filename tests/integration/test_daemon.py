@@ -353,6 +353,34 @@ try:
     log = open(os.path.join(WORK, "denied.log")).read()
     check("the denial is logged", "address denied" in log, log[-300:])
 
+    # ---- overload: a worker holding max_pending calls answers 503 ------------------------------
+    conf_d = os.path.join(WORK, "d.conf")
+    with open(conf_d, "w") as f:
+        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:19185\n"
+                "sip_verify_listen = 127.0.0.1:15062\nsip_sign_listen = 127.0.0.1:15072\n"
+                "workers = 1\nmax_pending = 2\n[verify]\ntrust = %s\n"
+                "[fetch]\nallow = 127.0.0.1/32\nca_file = %s\ntimeout_ms = 1500\n"
+                % (os.path.join(WORK, "dstate"), os.path.join(pki, "root.pem"), srv_crt))
+    d = start([CGD, "-c", conf_d], 19185, "overload")
+    slow = tok("slow-ok.pem")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(4)
+    for i in range(5):
+        sock.sendto(invite("+12025550100", "+12025550111", [slow]), ("127.0.0.1", 15062))
+    answers = []
+    try:
+        while len(answers) < 5:
+            answers.append(sock.recv(65535).decode())
+    except socket.timeout:
+        pass
+    n503 = sum(1 for r in answers if r.startswith("SIP/2.0 503") and header(r, "Retry-After") == "5")
+    n302 = sum(1 for r in answers if r.startswith("SIP/2.0 302"))
+    check("overload: beyond max_pending parked calls, SIP 503 with Retry-After (3 of 5)",
+          n503 == 3 and n302 == 2, [a.split("\r\n")[0] for a in answers])
+    check("overload counted in /metrics", metric(19185, 'cidguard_overload_total{listener="sip_verify"}') == 3)
+    d.send_signal(signal.SIGTERM)
+    check("overloaded daemon still exits cleanly", d.wait(timeout=10) == 0)
+
     # ---- reload and drain ---------------------------------------------------------------------
     with open(conf, "a") as f:
         f.write("[verify]\nfreshness = 5\n")
