@@ -114,7 +114,7 @@ int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_s
 
 struct cgd_worker;
 int cgd_workers_start(int n);
-void cgd_workers_stop(void); /* stop accepting, drain, join */
+void cgd_workers_stop(void); /* stop accepting, drain, join, stop the fetcher */
 int cgd_listen_socket(const char *hostport, int type, int *port_out);
 
 /* SIP over UDP and TCP (sipd.c). */

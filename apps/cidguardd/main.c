@@ -487,8 +487,7 @@ int main(int argc, char **argv)
             break;
     }
     fprintf(stderr, "cidguardd: draining\n");
-    cgd_workers_stop();
-    cgd_fetch_stop();
+    cgd_workers_stop(); /* stops the fetcher too, before freeing the loops */
     cgd_ctx_put(current);
     cg_certcache_free(cgd_cache);
     return 0;

@@ -65,9 +65,7 @@ struct outq {
     char buf[BATCH][BATCH_BYTES];
 };
 
-static __thread struct outq *outq;
-
-static void outq_flush(void)
+static void outq_flush(struct outq *outq)
 {
     int sent = 0;
     while (outq && sent < outq->n) {
@@ -80,13 +78,12 @@ static void outq_flush(void)
         outq->n = 0;
 }
 
-static void send_to(const struct peer *p, const char *buf, size_t n)
+static void send_to(struct outq *q, const struct peer *p, const char *buf, size_t n)
 {
     if (p->udp_fd >= 0) {
-        struct outq *q = outq;
         if (q && q->on && n <= BATCH_BYTES) {
             if (q->n == BATCH || q->fd != p->udp_fd)
-                outq_flush();
+                outq_flush(q);
             q->fd = p->udp_fd;
             memcpy(q->buf[q->n], buf, n);
             memcpy(&q->addr[q->n], &p->addr, p->alen);
@@ -115,6 +112,8 @@ struct tx {
 
 struct sipd {
     struct cgd_worker *w;
+    struct outq *outq;                 /* UDP answers of the batch being read */
+    char (*bufs)[CG_SIP_MSG_MAX + 1];  /* recvmmsg buffers */
     struct event *ev_uv, *ev_us, *purge;
     struct evconnlistener *tl_v, *tl_s;
     int fd_uv, fd_us;
@@ -218,7 +217,7 @@ static void respond(struct sipd *d, const struct peer *p, struct tx *tx, const s
     size_t n;
     if (cg_sip_response(req, code, phrase, extra, nextra, &out, &n) != CG_OK)
         return;
-    send_to(p, out, n);
+    send_to(d->outq, p, out, n);
     if (tx) {
         free(tx->resp);
         tx->resp = out;
@@ -378,7 +377,7 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
     if (tx) {
         atomic_fetch_add(&cgd_m.sip_retransmissions, 1);
         if (tx->resp)
-            send_to(p, tx->resp, tx->len);
+            send_to(d->outq, p, tx->resp, tx->len);
         cg_sip_req_clear(&req);
         return;
     }
@@ -437,16 +436,13 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
  * flushes the answers in one sendmmsg. */
 static void udp_read(struct sipd *d, int fd, bool verify)
 {
-    static __thread char (*bufs)[CG_SIP_MSG_MAX + 1];
+    char (*bufs)[CG_SIP_MSG_MAX + 1] = d->bufs;
+    struct outq *outq = d->outq;
     struct mmsghdr msg[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage addr[BATCH];
     int round, n, i;
 
-    if (!bufs && !(bufs = malloc(BATCH * sizeof *bufs)))
-        return;
-    if (!outq && !(outq = calloc(1, sizeof *outq)))
-        return;
     outq->on = true;
     for (round = 0; round < 2; round++) {
         for (i = 0; i < BATCH; i++) {
@@ -470,7 +466,7 @@ static void udp_read(struct sipd *d, int fd, bool verify)
         if (n < BATCH)
             break;
     }
-    outq_flush();
+    outq_flush(outq);
     outq->on = false;
 }
 
@@ -614,7 +610,8 @@ int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int uv, int us
 {
     struct sipd *d = calloc(1, sizeof *d);
     struct timeval sec = {1, 0};
-    if (!d)
+    if (!d || !(d->outq = calloc(1, sizeof *d->outq)) ||
+        !(d->bufs = malloc(BATCH * sizeof *d->bufs)))
         return -1;
     d->w = w;
     d->fd_uv = uv;
@@ -660,6 +657,8 @@ void cgd_sip_free(struct cgd_worker *w)
     evconnlistener_free(d->tl_s);
     close(d->fd_uv);
     close(d->fd_us);
+    free(d->outq);
+    free(d->bufs);
     free(d);
     w->sip = NULL;
 }

@@ -210,8 +210,12 @@ void cgd_workers_stop(void)
     struct timeval zero = {0, 0};
     for (i = 0; i < nworkers; i++)
         event_base_once(workers[i].base, -1, EV_TIMEOUT, stop_cb, &workers[i], &zero);
-    for (i = 0; i < nworkers; i++) {
+    for (i = 0; i < nworkers; i++)
         pthread_join(workers[i].tid, NULL);
+    /* NOTE: the fetcher may still hold waiters that point at these event
+     * bases: it must be stopped before they are freed. */
+    cgd_fetch_stop();
+    for (i = 0; i < nworkers; i++) {
         if (workers[i].drain_timer)
             event_free(workers[i].drain_timer);
         cgd_sip_free(&workers[i]);

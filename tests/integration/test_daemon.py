@@ -379,7 +379,8 @@ try:
           n503 == 3 and n302 == 2, [a.split("\r\n")[0] for a in answers])
     check("overload counted in /metrics", metric(19185, 'cidguard_overload_total{listener="sip_verify"}') == 3)
     d.send_signal(signal.SIGTERM)
-    check("overloaded daemon still exits cleanly", d.wait(timeout=10) == 0)
+    check("overloaded daemon still exits cleanly", d.wait(timeout=10) == 0,
+          open(os.path.join(WORK, "overload.log")).read()[-1500:])
 
     # ---- reload and drain ---------------------------------------------------------------------
     with open(conf, "a") as f:
@@ -398,7 +399,8 @@ try:
     for p in (a, b, c):
         p.send_signal(signal.SIGTERM)
     codes = [p.wait(timeout=10) for p in (a, b, c)]
-    check("SIGTERM drains and exits 0", codes == [0, 0, 0], codes)
+    check("SIGTERM drains and exits 0", codes == [0, 0, 0],
+          (codes, open(os.path.join(WORK, "zeroconf.log")).read()[-1500:]))
 finally:
     for p in procs:
         if p.poll() is None:
