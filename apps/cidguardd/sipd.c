@@ -53,7 +53,7 @@ static void tconn_put(struct tconn *t)
  * and leave in one sendmmsg(): on loopback under load, a syscall and a
  * receiver wake-up per answer was 15% of the daemon's cycles.
  */
-#define BATCH 32
+#define BATCH 8
 #define BATCH_BYTES 4096
 
 struct outq {
