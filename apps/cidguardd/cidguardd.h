@@ -30,6 +30,8 @@ struct cgd_conf {
     char crl[CGD_LIST];
     int freshness;
     bool crl_required;
+    int crl_refresh;           /* seconds between CRL reloads (and crl_url fetches); 0 = off */
+    char crl_url[1024];        /* a CRL to download, e.g. the STI-PA's */
     char country_code[8];
     char fetch_allow[CGD_LIST]; /* CIDRs exempt from the private-address deny list */
     bool allow_http;

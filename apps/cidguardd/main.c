@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "cidguardd.h"
 
 struct cg_certcache *cgd_cache;
@@ -216,11 +218,19 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
               : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
               : strcmp(conf->country_code, "1") == 0  ? &cg_tn_plan_nanp
                                                       : NULL;
-    if (cg_trust_new(&c->trust, conf->crl_required && conf->crl[0] ? CG_TRUST_CRL_REQUIRED : 0))
+    if (cg_trust_new(&c->trust, conf->crl_required && (conf->crl[0] || conf->crl_url[0])
+                                    ? CG_TRUST_CRL_REQUIRED
+                                    : 0))
         goto fail;
     if (each_file(conf->trust, cg_trust_add_anchors_file, c->trust) ||
         each_file(conf->crl, cg_trust_add_crl_file, c->trust))
         goto fail;
+    if (conf->crl_url[0]) {
+        char path[sizeof conf->state_dir + 32];
+        snprintf(path, sizeof path, "%s/crl-downloaded.crl", conf->state_dir);
+        if (access(path, R_OK) == 0 && cg_trust_add_crl_file(c->trust, path) != CG_OK)
+            fprintf(stderr, "cidguardd: %s: not a CRL; ignored\n", path);
+    }
     vc.trust = c->trust;
     vc.certsrc = cg_certcache_source(cgd_cache);
     vc.plan = c->plan;
@@ -343,11 +353,15 @@ static int zero_config(struct cgd_conf *c)
  * sigwait: a process-directed signal could otherwise land on a worker and
  * leave main asleep. */
 
-static void reload(void)
+/* Builds a new context and swaps it in; with reread, from the configuration
+ * file again (SIGHUP), else from the running configuration (CRL timer). */
+static void reload(const char *what, bool reread)
 {
-    struct cgd_conf conf = current->conf;
+    struct cgd_ctx *cur = cgd_ctx_get();
+    struct cgd_conf conf = cur->conf;
     struct cgd_ctx *n, *old;
-    if (config_file) {
+    cgd_ctx_put(cur);
+    if (reread && config_file) {
         struct cgd_conf fresh;
         cgd_conf_defaults(&fresh);
         if (cgd_conf_load(&fresh, config_file)) {
@@ -371,7 +385,42 @@ static void reload(void)
     current = n;
     pthread_mutex_unlock(&ctx_lock);
     cgd_ctx_put(old);
-    fprintf(stderr, "cidguardd: configuration reloaded\n");
+    fprintf(stderr, "cidguardd: %s\n", what);
+}
+
+/* Downloads crl_url into the state directory (atomically: a failed or
+ * partial download keeps the previous file).  Runs on the main thread,
+ * never on the call path. */
+static void download_crl(const struct cgd_conf *c)
+{
+    char tmp[sizeof c->state_dir + 32], path[sizeof c->state_dir + 32];
+    CURL *e;
+    FILE *f;
+    CURLcode rc;
+    long status = 0;
+    snprintf(tmp, sizeof tmp, "%s/crl-downloaded.tmp", c->state_dir);
+    snprintf(path, sizeof path, "%s/crl-downloaded.crl", c->state_dir);
+    if (!(f = fopen(tmp, "wb")) || !(e = curl_easy_init())) {
+        if (f)
+            fclose(f);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, c->crl_url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(64 << 20));
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (c->ca_file[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (fclose(f) == 0 && rc == CURLE_OK && status == 200 && rename(tmp, path) == 0)
+        return;
+    unlink(tmp);
+    fprintf(stderr, "cidguardd: CRL download from %s failed (%s, HTTP %ld); keeping the previous one\n",
+            c->crl_url, curl_easy_strerror(rc), status);
 }
 
 static void usage(FILE *f)
@@ -432,6 +481,13 @@ int main(int argc, char **argv)
         return 1;
     if (!(current = ctx_build(&conf)))
         return 1;
+    if (conf.crl_url[0]) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        download_crl(&conf);
+        cgd_ctx_put(current);
+        if (!(current = ctx_build(&conf)))
+            return 1;
+    }
     if (conf.zero_config) {
         /* its own bundle is in the cache from the start: verifying its own
          * calls never waits for a fetch */
@@ -479,11 +535,26 @@ int main(int argc, char **argv)
            conf.http_listen, conf.http_listen);
     fflush(stdout);
     for (;;) {
-        if (sigwait(&sigs, &sig) != 0)
+        /* CRLs are refreshed on a timer: a new context with the re-read (or
+         * re-downloaded) CRLs replaces the old one; cached chains are
+         * validated again against it on their next use. */
+        struct cgd_ctx *cur = cgd_ctx_get();
+        int refresh = cur->conf.crl_refresh;
+        bool have_crl = cur->conf.crl[0] || cur->conf.crl_url[0];
+        struct timespec ts = {refresh, 0};
+        cgd_ctx_put(cur);
+        sig = refresh > 0 && have_crl ? sigtimedwait(&sigs, NULL, &ts) : sigwaitinfo(&sigs, NULL);
+        if (sig < 0 && errno == EAGAIN) {
+            cur = cgd_ctx_get();
+            if (cur->conf.crl_url[0])
+                download_crl(&cur->conf);
+            cgd_ctx_put(cur);
+            reload("CRLs refreshed", false);
             continue;
+        }
         if (sig == SIGHUP)
-            reload();
-        else
+            reload("configuration reloaded", true);
+        else if (sig == SIGTERM || sig == SIGINT)
             break;
     }
     fprintf(stderr, "cidguardd: draining\n");

@@ -296,7 +296,7 @@ try:
     with open(conf, "w") as f:
         f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:18085\n"
                 "sip_verify_listen = 127.0.0.1:15060\nsip_sign_listen = 127.0.0.1:15070\n"
-                "workers = 2\n[verify]\ntrust = %s\ncrl = %s\n"
+                "workers = 2\n[verify]\ntrust = %s\ncrl = %s\ncrl_refresh = 1\n"
                 "[fetch]\nallow = 127.0.0.1/32\nca_file = %s\ntimeout_ms = 1000\nmax_bytes = 16384\n"
                 % (os.path.join(WORK, "bstate"), os.path.join(pki, "root.pem"),
                    os.path.join(pki, "crl.pem"), srv_crt))
@@ -396,6 +396,14 @@ try:
     time.sleep(0.3)
     check("a bad reload keeps the running configuration", vb("ok.pem").get("verstat") ==
           "TN-Validation-Passed")
+    # CRL refresh on a timer: revoke the repository's leaf in the CRL file
+    run(CG, "pki", "revoke", pki, os.path.join(pki, "sp-777A-leaf.pem"))
+    time.sleep(2.5)
+    v = vb("ok.pem")
+    check("CRL refreshed on its timer: the revoked certificate now fails (437)",
+          v.get("reasonCode") == 437 and "revoked" in v.get("reasonDesc", ""),
+          (v, open(os.path.join(WORK, "fetcher.log")).read()[-600:]))
+    check("the refresh is logged", "CRLs refreshed" in open(os.path.join(WORK, "fetcher.log")).read())
     for p in (a, b, c):
         p.send_signal(signal.SIGTERM)
     codes = [p.wait(timeout=10) for p in (a, b, c)]
