@@ -194,6 +194,10 @@ static void finish(struct flight *f, CURLcode res)
         cg_chain_load_pem(&chain, f->body, f->len, &why) == CG_OK) {
         expires = cg_cert_expiry(now, f->cache_control[0] ? f->cache_control : NULL,
                                  f->expires[0] ? f->expires : NULL, cg_chain_info(chain)->not_after);
+        /* an expired bundle is still kept briefly, so that the verifier can
+         * say why it fails (437, expired) instead of "unavailable" */
+        if (expires < now + c->conf.negative_ttl)
+            expires = now + c->conf.negative_ttl;
         atomic_fetch_add(&cgd_m.fetch_ok, 1);
     } else {
         atomic_fetch_add(&cgd_m.fetch_err, 1);

@@ -286,6 +286,30 @@ try:
     shutil.copy(os.path.join(pki, "sp-777A.pem"), os.path.join(repo, "ok.pem"))
     shutil.copy(os.path.join(pki, "sp-777A.pem"), os.path.join(repo, "ok2.pem"))
     shutil.copy(os.path.join(other, "sp-777A.pem"), os.path.join(repo, "foreign.pem"))
+    # an expired SP certificate from the trusted CA (openssl ca can backdate)
+    exp = os.path.join(WORK, "exp")
+    os.makedirs(os.path.join(exp, "db"))
+    open(os.path.join(exp, "db", "index.txt"), "w").close()
+    with open(os.path.join(exp, "db", "serial"), "w") as f:
+        f.write("1000\n")
+    with open(os.path.join(exp, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = c\n[c]\ndatabase = %s/db/index.txt\nnew_certs_dir = %s/db\n"
+                "serial = %s/db/serial\ncertificate = %s\nprivate_key = %s\ndefault_md = sha256\n"
+                "policy = p\n[p]\ncommonName = supplied\n[e]\nbasicConstraints = critical,CA:FALSE\n"
+                "keyUsage = critical,digitalSignature\n"
+                "1.3.6.1.5.5.7.1.26 = DER:30:08:a0:06:16:04:37:37:37:41\n"
+                "crlDistributionPoints = dp\n[dp]\nfullname = URI:http://127.0.0.1/crl.pem\n"
+                "CRLissuer = dirName:crlsigner\n[crlsigner]\nC = US\nO = cidguard test PKI\n"
+                "CN = cidguard test STI-PA CRL\n"
+                % (exp, exp, exp, os.path.join(pki, "ca.pem"), os.path.join(pki, "ca.key")))
+    run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", os.path.join(exp, "sp.key"))
+    run("openssl", "req", "-new", "-key", os.path.join(exp, "sp.key"), "-subj", "/CN=SHAKEN 777A",
+        "-out", os.path.join(exp, "sp.csr"))
+    run("openssl", "ca", "-batch", "-config", os.path.join(exp, "ca.cnf"), "-extensions", "e",
+        "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-notext",
+        "-in", os.path.join(exp, "sp.csr"), "-out", os.path.join(exp, "sp.pem"))
+    with open(os.path.join(repo, "expired.pem"), "w") as f:
+        f.write(open(os.path.join(exp, "sp.pem")).read() + open(os.path.join(pki, "ca.pem")).read())
     srv_key, srv_crt = os.path.join(WORK, "srv.key"), os.path.join(WORK, "srv.crt")
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", srv_key, "-out", srv_crt, "-days", "2", "-subj", "/CN=127.0.0.1",
@@ -335,7 +359,10 @@ try:
               v.get("reasonCode") == 436 and v.get("verstat") == "No-TN-Validation", v)
     check("timeout bounded by timeout_ms", time.time() - t0 < 3)
     v = vb("foreign.pem", key=os.path.join(other, "sp-777A.key"))
-    check("bundle from an untrusted CA: 437", v.get("reasonCode") == 437, v)
+    check("bundle from an untrusted CA (wrong chain): 437", v.get("reasonCode") == 437, v)
+    v = vb("expired.pem", key=os.path.join(exp, "sp.key"))
+    check("expired certificate: 437 'certificate has expired'", v.get("reasonCode") == 437 and
+          "expired" in v.get("reasonDesc", ""), v)
     v = vb("missing.pem")
     check("negative cache: a failed x5u is not fetched again at once", v.get("reasonCode") == 436 and
           int(urllib.request.urlopen(urllib.request.Request("https://127.0.0.1:18443/_count?/missing.pem"),
