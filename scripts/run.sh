@@ -1,7 +1,8 @@
 #!/bin/sh
-# The README's "run it" command: installs what is needed, builds, creates a
-# test PKI, signs a call from a UK number and verifies it, then shows a
-# spoofed copy being refused.
+# The README's "run it" command: installs what is needed, builds, shows the
+# command line signing and verifying a call, then starts cidguardd in
+# zero-configuration mode in the foreground (Ctrl-C stops it).  Its banner
+# prints a command to paste into another terminal.
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -23,3 +24,6 @@ echo
 echo "== the same Identity header replayed on a call that shows another number"
 $CG verify --identity "$ID" --from "+442079460001" --to "tel:+14155550100" \
     --cert "$DIR/sp-1234.pem" --trust "$DIR/root.pem" --crl "$DIR/crl.pem" || true
+echo
+echo "== cidguardd, zero configuration (SIP 127.0.0.1:5060/5070, HTTP 127.0.0.1:8085)"
+exec ./build/cidguardd --state-dir "${CIDGUARDD_STATE_DIR:-/tmp/cidguardd-state}"
