@@ -41,6 +41,34 @@ static int tn_member(json_t *obj, const char *name, bool array, const struct cg_
     return CG_OK;
 }
 
+/* The body-level checks both API calls share: not empty, within limits,
+ * strict JSON, and `member` an object.  Returns the parsed root (the caller
+ * decrefs) and the member, or NULL with `err` filled. */
+static json_t *load_body(const char *body, size_t len, const char *member, json_t **obj,
+                         struct cg_atis_error *err)
+{
+    json_t *root;
+    if (len == 0) {
+        fail(err, "SVC4000", 400, "Error: Missing request body.", NULL);
+        return NULL;
+    }
+    if (len > CG_ATIS_BODY_MAX || cg__json_depth(body, len) > 8 ||
+        !(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL))) {
+        fail(err, "SVC4006", 400, "Error: JSON parse failure.", NULL);
+        return NULL;
+    }
+    *obj = json_object_get(root, member);
+    if (!json_is_object(*obj)) {
+        if (*obj)
+            INVALID(member);
+        else
+            MISSING(member);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
 int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *plan,
                          struct cg_atis_verify_req *req, struct cg_atis_error *err)
 {
@@ -49,17 +77,8 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
 
     memset(req, 0, sizeof *req);
     memset(err, 0, sizeof *err);
-    if (len == 0)
-        return fail(err, "SVC4000", 400, "Error: Missing request body.", NULL);
-    if (len > CG_ATIS_BODY_MAX || cg__json_depth(body, len) > 8)
-        return fail(err, "SVC4006", 400, "Error: JSON parse failure.", NULL);
-    if (!(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)))
-        return fail(err, "SVC4006", 400, "Error: JSON parse failure.", NULL);
-    r = json_object_get(root, "verificationRequest");
-    if (!json_is_object(r)) {
-        rc = r ? INVALID("verificationRequest") : MISSING("verificationRequest");
-        goto out;
-    }
+    if (!(root = load_body(body, len, "verificationRequest", &r, err)))
+        return CG_EPARSE;
     if ((rc = tn_member(r, "from", false, plan, req->from, err)) ||
         (rc = tn_member(r, "to", true, plan, req->to, err)))
         goto out;
@@ -108,16 +127,8 @@ int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *pl
 
     memset(req, 0, sizeof *req);
     memset(err, 0, sizeof *err);
-    if (len == 0)
-        return fail(err, "SVC4000", 400, "Error: Missing request body.", NULL);
-    if (len > CG_ATIS_BODY_MAX || cg__json_depth(body, len) > 8 ||
-        !(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)))
-        return fail(err, "SVC4006", 400, "Error: JSON parse failure.", NULL);
-    r = json_object_get(root, "signingRequest");
-    if (!json_is_object(r)) {
-        rc = r ? INVALID("signingRequest") : MISSING("signingRequest");
-        goto out;
-    }
+    if (!(root = load_body(body, len, "signingRequest", &r, err)))
+        return CG_EPARSE;
     v = json_object_get(r, "attest");
     if (!v) {
         rc = MISSING("attest");
