@@ -55,39 +55,6 @@ void cgd_ctx_put(struct cgd_ctx *c)
 
 /* --- addresses ------------------------------------------------------------- */
 
-static bool in_cidr(const struct sockaddr *sa, const char *cidr)
-{
-    char addr[64], *slash;
-    unsigned char want[16], have[16];
-    int bits, fam, len, i;
-    snprintf(addr, sizeof addr, "%s", cidr);
-    slash = strchr(addr, '/');
-    if (slash)
-        *slash = '\0';
-    if (inet_pton(AF_INET, addr, want) == 1) {
-        fam = AF_INET;
-        len = 4;
-    } else if (inet_pton(AF_INET6, addr, want) == 1) {
-        fam = AF_INET6;
-        len = 16;
-    } else {
-        return false;
-    }
-    bits = slash ? atoi(slash + 1) : len * 8;
-    if (sa->sa_family != fam || bits < 0 || bits > len * 8)
-        return false;
-    if (fam == AF_INET)
-        memcpy(have, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    else
-        memcpy(have, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-    for (i = 0; i < len && bits > 0; i++, bits -= 8) {
-        unsigned char mask = (unsigned char)(bits >= 8 ? 0xff : 0xff << (8 - bits));
-        if ((want[i] & mask) != (have[i] & mask))
-            return false;
-    }
-    return true;
-}
-
 bool cgd_addr_in_cidrs(const struct sockaddr *sa, const char *list, char sep)
 {
     const char *p = list;
@@ -98,7 +65,7 @@ bool cgd_addr_in_cidrs(const struct sockaddr *sa, const char *list, char sep)
         if (n && n < sizeof one) {
             memcpy(one, p, n);
             one[n] = '\0';
-            if (in_cidr(sa, one))
+            if (cg_addr_in_cidr(sa, one))
                 return true;
         }
         p = e ? e + 1 : NULL;
@@ -175,7 +142,7 @@ char cgd_attest_for(const struct cgd_ctx *c, const struct sockaddr *addr, const 
         const struct cgd_customer *cu = &c->customers[i];
         bool known = false;
         for (j = 0; j < cu->naddrs && !known; j++)
-            known = in_cidr(addr, cu->addrs[j]);
+            known = cg_addr_in_cidr(addr, cu->addrs[j]);
         if (!known)
             continue;
         best = 'B';

@@ -13,6 +13,7 @@
 #include "sign.h"
 #include "atis.h"
 #include "sip.h"
+#include "policy.h"
 
 #define CIDGUARD_VERSION "0.1.0"
 

@@ -1,0 +1,147 @@
+/*
+ * Policy: turning a verification verdict into a decision (allow, label,
+ * block) the way a UK or US terminating carrier must: Do-Not-Originate
+ * list, protected (bank) numbers, Ofcom and NANP numbering rules, origin
+ * rules for international ingress, attestation minimums, replay and rates.
+ *
+ * A cg_policy (lists, numbering data, configuration) is immutable once
+ * built and may be shared by any number of threads: a reload builds a new
+ * one and the host swaps the pointer, so a call sees the old lists or the
+ * new ones, never half.  Replay and rate state lives in cg_policy_state.
+ */
+#ifndef CIDGUARD_POLICY_H
+#define CIDGUARD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "verify.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum cg_action { CG_ACTION_ALLOW = 0, CG_ACTION_LABEL = 1, CG_ACTION_BLOCK = 2 };
+const char *cg_action_str(enum cg_action a); /* "allow", "label", "block" */
+
+/*
+ * Stable reason codes: X(NAME, "code", default action, "text").  Numbers
+ * never change; new reasons are appended.
+ */
+#define CG_POLICY_REASON_MAP(X)                                                                    \
+    X(DNO, "dno", BLOCK, "the calling number is on the Do-Not-Originate list")                     \
+    X(PROTECTED_UNVERIFIED, "protected_unverified", BLOCK,                                         \
+      "a protected number without verification by an allowed signer at the required attestation")  \
+    X(INTL_UK_CLI, "intl_ingress_uk_cli", BLOCK,                                                   \
+      "a UK number presented on a call from an international ingress")                            \
+    X(UK_INVALID, "uk_cli_invalid", BLOCK, "not a valid UK CLI (10 or 11 digits nationally)")      \
+    X(UK_PREMIUM, "uk_cli_premium_rate", BLOCK, "a 09 premium-rate number used as CLI")           \
+    X(UK_UNALLOCATED, "uk_cli_unallocated", BLOCK, "a UK number in a range Ofcom has not allocated") \
+    X(NANP_INVALID, "nanp_cli_invalid", BLOCK, "not a valid NANP number (NPA-NXX structure)")      \
+    X(REPLAY, "replay", BLOCK, "the same PASSporT seen on another call inside the freshness window") \
+    X(STIR_FAILED, "stir_failed", LABEL, "the Identity header did not verify")                    \
+    X(ATTEST_LOW, "attestation_below_minimum", LABEL,                                              \
+      "verified, but with less attestation than this number category requires")                   \
+    X(NO_TN_VALIDATION, "no_tn_validation", ALLOW, "the call was not signed, or not verifiable")  \
+    X(RATE_CALLS, "rate_calls", LABEL, "calls per minute over the threshold")                     \
+    X(RATE_NUMBERS, "rate_numbers", LABEL, "distinct presented numbers per minute over the threshold") \
+    X(UK_ALLOCATION_UNKNOWN, "uk_allocation_unknown", ALLOW,                                       \
+      "no allocation data for this UK range (information only)")                                  \
+    X(BRAND, "brand_verified", ALLOW, "a protected number verified by its allowed signer")
+
+enum cg_policy_reason {
+#define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
+    CG_POLICY_REASON_MAP(CG_PR_ENUM)
+#undef CG_PR_ENUM
+    CG_PR__COUNT
+};
+const char *cg_policy_reason_code(enum cg_policy_reason r);
+const char *cg_policy_reason_text(enum cg_policy_reason r);
+
+/* --- building a policy ------------------------------------------------------ */
+
+struct cg_policy_config {
+    bool uk_rules;          /* Ofcom CLI guidance for +44 numbers */
+    bool nanp_rules;        /* NPA-NXX structure for +1 numbers */
+    bool roaming_447;       /* +447 mobiles allowed from international ingress */
+    char min_attest_uk;     /* minimum attestation for a verified UK number ('A'..'C', 0 = none) */
+    char min_attest_other;
+    /* action per reason; a zeroed config takes the defaults of the map */
+    bool override_actions;
+    enum cg_action action[CG_PR__COUNT];
+};
+
+/* Called for every input line that cannot be used: file, line, message. */
+typedef void (*cg_policy_report_cb)(const char *file, int line, const char *msg, void *arg);
+
+struct cg_policy;
+int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg);
+void cg_policy_free(struct cg_policy *p);
+
+/* CSV lists of DESIGN.md "Policy lists" (header row; '#' comment lines;
+ * numbers canonical E.164 digits, a trailing '*' makes a prefix).  Bad lines
+ * are reported through `cb` with file and line and skipped; the rest loads.
+ * Return CG_OK, CG_EIO (unreadable), CG_ENOMEM, CG_ETOOBIG (over limits). */
+int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+int cg_policy_load_protected(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                             void *arg);
+int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                           void *arg);
+/* Ofcom National Numbering Scheme block-status files (S3, S5, S7, S8, S9:
+ * "Number Block,Block Status,..."): only Allocated blocks are valid CLIs.
+ * Ranges without a loaded file are "unknown", not invalid. */
+int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+
+/* The ingress named `tgrp` (RFC 4904 trunk group, may be NULL), else the one
+ * whose addresses hold `addr` (a struct sockaddr, may be NULL).  NULL when
+ * none; *international set when found. */
+const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
+                              bool *international);
+
+/* Whether the struct sockaddr `addr` (IPv4 or IPv6) lies in `cidr`
+ * ("192.0.2.0/24", "2001:db8::/32", or one address). */
+bool cg_addr_in_cidr(const void *addr, const char *cidr);
+
+/* --- replay and rate state --------------------------------------------------- */
+
+struct cg_policy_state;
+/* window: replay window in seconds (the freshness window); rate_calls and
+ * rate_numbers: per-minute thresholds per ingress and per SPC (0 = off). */
+int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_calls,
+                        unsigned rate_numbers);
+void cg_policy_state_free(struct cg_policy_state *s);
+
+/* --- deciding ----------------------------------------------------------------- */
+
+struct cg_policy_call {
+    const struct cg_verdict *verdict;
+    const char *caller;          /* canonical calling number (PAI, else From), or NULL */
+    const char *ingress;         /* ingress name or NULL */
+    bool international;          /* the ingress is marked international */
+    const char *call_id;         /* for replay: forks and retransmissions share it */
+    const unsigned char *sig;    /* the decisive PASSporT's signature bytes, or NULL */
+    size_t siglen;
+    int64_t now;
+};
+
+#define CG_BRAND_MAX 64
+
+struct cg_decision {
+    enum cg_action action;
+    enum cg_verstat verstat;
+    uint32_t reasons;            /* bit (1u << enum cg_policy_reason) */
+    char brand[CG_BRAND_MAX + 1];/* set only with CG_PR_BRAND */
+};
+
+/* Decides.  `state` may be NULL (no replay or rate checks).  Thread-safe.
+ * Returns CG_OK or CG_ENOMEM (the state could not record the call). */
+int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
+                     const struct cg_policy_call *call, struct cg_decision *out);
+/* Comma-separated reason codes, e.g. "dno,stir_failed" ("" for none). */
+size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

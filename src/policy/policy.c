@@ -1,0 +1,530 @@
+/*
+ * Policy lists, numbering rules and the decision.  Lookups on the call path
+ * are digit-trie walks (at most 24 steps): no allocation, no lock.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cidguard/policy.h"
+#include "core/internal.h"
+#include "policy/policy_internal.h"
+
+struct reason_row {
+    const char *code, *text;
+    enum cg_action action;
+};
+
+static const struct reason_row reasons[] = {
+#define CG_PR_ROW(name, code, act, text) {code, text, CG_ACTION_##act},
+    CG_POLICY_REASON_MAP(CG_PR_ROW)
+#undef CG_PR_ROW
+};
+
+const char *cg_policy_reason_code(enum cg_policy_reason r)
+{
+    return (unsigned)r < CG_PR__COUNT ? reasons[r].code : "unknown";
+}
+
+const char *cg_policy_reason_text(enum cg_policy_reason r)
+{
+    return (unsigned)r < CG_PR__COUNT ? reasons[r].text : "";
+}
+
+const char *cg_action_str(enum cg_action a)
+{
+    return a == CG_ACTION_BLOCK ? "block" : a == CG_ACTION_LABEL ? "label" : "allow";
+}
+
+/* --- digit trie ---------------------------------------------------------------- */
+
+#define TRIE_MAX_NODES (1u << 22)
+
+struct tnode {
+    int32_t child[10];
+    int32_t exact, prefix; /* value indexes, -1 none */
+};
+
+struct trie {
+    struct tnode *n;
+    uint32_t count, cap;
+};
+
+static int32_t node_new(struct trie *t)
+{
+    if (t->count == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 1024;
+        struct tnode *nn;
+        if (cap > TRIE_MAX_NODES || !(nn = realloc(t->n, cap * sizeof *nn)))
+            return -1;
+        t->n = nn;
+        t->cap = cap;
+    }
+    memset(&t->n[t->count], 0xff, sizeof t->n[0]); /* all -1 */
+    return (int32_t)t->count++;
+}
+
+/* Inserts digits (all '0'-'9') as an exact number or a prefix. */
+static int trie_put(struct trie *t, const char *digits, bool prefix, int32_t value)
+{
+    int32_t cur;
+    if (!t->count && node_new(t) < 0)
+        return CG_ENOMEM;
+    cur = 0;
+    for (; *digits; digits++) {
+        int d = *digits - '0';
+        if (t->n[cur].child[d] < 0) {
+            int32_t nn = node_new(t);
+            if (nn < 0)
+                return CG_ETOOBIG;
+            t->n[cur].child[d] = nn;
+        }
+        cur = t->n[cur].child[d];
+    }
+    if (prefix)
+        t->n[cur].prefix = value;
+    else
+        t->n[cur].exact = value;
+    return CG_OK;
+}
+
+/* The exact entry for tn if any, else the longest prefix entry, else -1. */
+static int32_t trie_get(const struct trie *t, const char *tn)
+{
+    int32_t cur = 0, best = -1;
+    if (!t->count)
+        return -1;
+    for (;;) {
+        if (t->n[cur].prefix >= 0)
+            best = t->n[cur].prefix;
+        if (!*tn)
+            return t->n[cur].exact >= 0 ? t->n[cur].exact : best;
+        if (*tn < '0' || *tn > '9' || t->n[cur].child[*tn - '0'] < 0)
+            return best;
+        cur = t->n[cur].child[*tn - '0'];
+        tn++;
+    }
+}
+
+/* --- the policy ---------------------------------------------------------------- */
+
+struct protected_entry {
+    char brand[CG_BRAND_MAX + 1];
+    char spcs[8][CG_SPC_MAX + 1];
+    size_t nspcs;
+    char min_attest;
+};
+
+struct ingress_entry {
+    char name[64];
+    bool international;
+    char addrs[16][48];
+    size_t naddrs;
+};
+
+struct cg_policy {
+    struct cg_policy_config cfg;
+    enum cg_action action[CG_PR__COUNT];
+    struct trie dno, protected_numbers, ofcom;
+    struct protected_entry *prot;
+    size_t nprot;
+    struct ingress_entry *ing;
+    size_t ning;
+    bool ofcom_covers[10]; /* UK NSN first digit with loaded allocation data */
+};
+
+int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg)
+{
+    struct cg_policy *p = calloc(1, sizeof *p);
+    int i;
+    if (!p)
+        return CG_ENOMEM;
+    if (cfg)
+        p->cfg = *cfg;
+    for (i = 0; i < CG_PR__COUNT; i++)
+        p->action[i] = p->cfg.override_actions ? p->cfg.action[i] : reasons[i].action;
+    *out = p;
+    return CG_OK;
+}
+
+void cg_policy_free(struct cg_policy *p)
+{
+    if (!p)
+        return;
+    free(p->dno.n);
+    free(p->protected_numbers.n);
+    free(p->ofcom.n);
+    free(p->prot);
+    free(p->ing);
+    free(p);
+}
+
+/* --- CSV ------------------------------------------------------------------------------ */
+
+#define CSV_FIELDS 8
+
+/* Splits a line in place on commas (no quoting: none of the list formats
+ * needs it; a quote is refused as a bad line by the callers' checks). */
+static int split_csv(char *line, char **f, int max)
+{
+    int n = 0;
+    char *p = line;
+    while (n < max) {
+        f[n++] = p;
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        *p++ = '\0';
+    }
+    return n;
+}
+
+static void trim(char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    while (s[i] == ' ' || s[i] == '\t')
+        i++;
+    memmove(s, s + i, n - i + 1);
+}
+
+/* "4420794600*" -> digits and prefix flag; false when not a number. */
+static bool parse_number(const char *s, char *digits, bool *prefix)
+{
+    size_t n = strlen(s);
+    *prefix = n && s[n - 1] == '*';
+    if (*prefix)
+        n--;
+    if (n == 0 || n > CG_TN_MAX || strspn(s, "0123456789") != n)
+        return false;
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    return true;
+}
+
+typedef int (*line_fn)(struct cg_policy *p, char **f, int nf, const char **why);
+
+static int load_csv(struct cg_policy *p, const char *path, const char *header, line_fn fn,
+                    cg_policy_report_cb cb, void *arg)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0, rc = CG_OK;
+    if (!f)
+        return CG_EIO;
+    while (fgets(line, sizeof line, f)) {
+        char *fields[CSV_FIELDS];
+        const char *why = NULL;
+        int nf, i;
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            if (cb)
+                cb(path, lineno, "line longer than 4096 bytes", arg);
+            continue;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#')
+            continue;
+        if (lineno == 1 && header && strncmp(line, header, strlen(header)) == 0)
+            continue;
+        nf = split_csv(line, fields, CSV_FIELDS);
+        for (i = 0; i < nf; i++)
+            trim(fields[i]);
+        rc = fn(p, fields, nf, &why);
+        if (rc == CG_EPARSE) {
+            if (cb)
+                cb(path, lineno, why, arg);
+            rc = CG_OK;
+            continue;
+        }
+        if (rc != CG_OK)
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int dno_line(struct cg_policy *p, char **f, int nf, const char **why)
+{
+    char digits[CG_TN_MAX + 1];
+    bool prefix;
+    (void)nf;
+    if (!parse_number(f[0], digits, &prefix)) {
+        *why = "number is not canonical E.164 digits (optionally ending in '*')";
+        return CG_EPARSE;
+    }
+    return trie_put(&p->dno, digits, prefix, 0);
+}
+
+int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
+{
+    return load_csv(p, path, "number", dno_line, cb, arg);
+}
+
+static int protected_line(struct cg_policy *p, char **f, int nf, const char **why)
+{
+    struct protected_entry e, *ne;
+    char digits[CG_TN_MAX + 1];
+    bool prefix;
+    char *save, *tok;
+    memset(&e, 0, sizeof e);
+    if (nf < 3) {
+        *why = "want number,brand,spcs[,min_attest]";
+        return CG_EPARSE;
+    }
+    if (!parse_number(f[0], digits, &prefix)) {
+        *why = "number is not canonical E.164 digits (optionally ending in '*')";
+        return CG_EPARSE;
+    }
+    if (!f[1][0] || !cg__strlcpy(e.brand, f[1], sizeof e.brand)) {
+        *why = "brand is empty or longer than 64 bytes";
+        return CG_EPARSE;
+    }
+    for (tok = strtok_r(f[2], ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        trim(tok);
+        if (!*tok)
+            continue;
+        if (e.nspcs == 8 || !cg__strlcpy(e.spcs[e.nspcs], tok, sizeof e.spcs[0])) {
+            *why = "more than 8 SPCs, or an SPC longer than 32 bytes";
+            return CG_EPARSE;
+        }
+        e.nspcs++;
+    }
+    e.min_attest = nf > 3 && f[3][0] ? f[3][0] : 'A';
+    if (nf > 3 && f[3][0] && (strlen(f[3]) != 1 || !strchr("ABC", f[3][0]))) {
+        *why = "min_attest must be A, B or C";
+        return CG_EPARSE;
+    }
+    if (!(ne = realloc(p->prot, (p->nprot + 1) * sizeof *ne)))
+        return CG_ENOMEM;
+    p->prot = ne;
+    p->prot[p->nprot] = e;
+    return trie_put(&p->protected_numbers, digits, prefix, (int32_t)p->nprot++);
+}
+
+int cg_policy_load_protected(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                             void *arg)
+{
+    return load_csv(p, path, "number", protected_line, cb, arg);
+}
+
+static int ingress_line(struct cg_policy *p, char **f, int nf, const char **why)
+{
+    struct ingress_entry e, *ne;
+    char *save, *tok;
+    memset(&e, 0, sizeof e);
+    if (nf < 2 || !f[0][0] || !cg__strlcpy(e.name, f[0], sizeof e.name)) {
+        *why = "want ingress,international,addresses,note";
+        return CG_EPARSE;
+    }
+    if (strcmp(f[1], "yes") && strcmp(f[1], "no")) {
+        *why = "international must be yes or no";
+        return CG_EPARSE;
+    }
+    e.international = strcmp(f[1], "yes") == 0;
+    for (tok = nf > 2 ? strtok_r(f[2], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
+        trim(tok);
+        if (!*tok)
+            continue;
+        if (e.naddrs == 16 || !cg__strlcpy(e.addrs[e.naddrs], tok, sizeof e.addrs[0])) {
+            *why = "more than 16 addresses, or one too long";
+            return CG_EPARSE;
+        }
+        e.naddrs++;
+    }
+    if (!(ne = realloc(p->ing, (p->ning + 1) * sizeof *ne)))
+        return CG_ENOMEM;
+    p->ing = ne;
+    p->ing[p->ning++] = e;
+    return CG_OK;
+}
+
+int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                           void *arg)
+{
+    return load_csv(p, path, "ingress", ingress_line, cb, arg);
+}
+
+/* "7000 0,Allocated,..." -> prefix 447000 0 -> "4470000"; value 1 when allocated */
+static int ofcom_line(struct cg_policy *p, char **f, int nf, const char **why)
+{
+    char digits[CG_TN_MAX + 1] = "44";
+    size_t n = 2, i;
+    if (nf < 2) {
+        *why = "want Number Block,Block Status,...";
+        return CG_EPARSE;
+    }
+    for (i = 0; f[0][i]; i++) {
+        if (f[0][i] == ' ')
+            continue;
+        if (f[0][i] < '0' || f[0][i] > '9' || n >= CG_TN_MAX) {
+            *why = "number block is not digits";
+            return CG_EPARSE;
+        }
+        digits[n++] = f[0][i];
+    }
+    digits[n] = '\0';
+    if (n < 4) {
+        *why = "number block too short";
+        return CG_EPARSE;
+    }
+    p->ofcom_covers[digits[2] - '0'] = true;
+    return trie_put(&p->ofcom, digits, true, strcmp(f[1], "Allocated") == 0 ? 1 : 0);
+}
+
+int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
+{
+    return load_csv(p, path, "NMS Number Block", ofcom_line, cb, arg);
+}
+
+const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
+                              bool *international)
+{
+    size_t i, j;
+    *international = false;
+    for (i = 0; tgrp && i < p->ning; i++)
+        if (strcmp(p->ing[i].name, tgrp) == 0) {
+            *international = p->ing[i].international;
+            return p->ing[i].name;
+        }
+    for (i = 0; addr && i < p->ning; i++)
+        for (j = 0; j < p->ing[i].naddrs; j++)
+            if (cg_addr_in_cidr(addr, p->ing[i].addrs[j])) {
+                *international = p->ing[i].international;
+                return p->ing[i].name;
+            }
+    return NULL;
+}
+
+/* --- numbering rules -------------------------------------------------------------- */
+
+static void uk_rules(const struct cg_policy *p, const char *tn, uint32_t *r)
+{
+    const char *nsn = tn + 2;
+    size_t n = strlen(nsn);
+    int32_t v;
+    /* Ofcom CLI guidance: 10 or 11 digits in national format (0 + NSN) */
+    if (n < 9 || n > 10 || nsn[0] == '0') {
+        *r |= 1u << CG_PR_UK_INVALID;
+        return;
+    }
+    if (nsn[0] == '9') {
+        *r |= 1u << CG_PR_UK_PREMIUM;
+        return;
+    }
+    if (!p->ofcom_covers[nsn[0] - '0']) {
+        *r |= 1u << CG_PR_UK_ALLOCATION_UNKNOWN;
+        return;
+    }
+    v = trie_get(&p->ofcom, tn);
+    if (v != 1)
+        *r |= 1u << CG_PR_UK_UNALLOCATED;
+}
+
+/* NANP: 1 + NPA (NXX form, not N11, middle digit not 9) + NXX (not N11) + 4 */
+static bool nanp_valid(const char *tn)
+{
+    if (strlen(tn) != 11 || strspn(tn, "0123456789") != 11)
+        return false;
+    if (tn[1] < '2' || tn[2] == '9' || (tn[2] == '1' && tn[3] == '1'))
+        return false;
+    if (tn[4] < '2' || (tn[5] == '1' && tn[6] == '1'))
+        return false;
+    return true;
+}
+
+static bool spc_allowed(const struct protected_entry *e, const char *spc)
+{
+    size_t i;
+    for (i = 0; i < e->nspcs; i++)
+        if (strcmp(e->spcs[i], spc) == 0)
+            return true;
+    return false;
+}
+
+int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
+                     const struct cg_policy_call *c, struct cg_decision *out)
+{
+    const struct cg_verdict *v = c->verdict;
+    const char *tn = c->caller;
+    uint32_t r = 0;
+    int i, rc = CG_OK;
+    int32_t pe;
+    bool uk = tn && strncmp(tn, "44", 2) == 0;
+    char min;
+
+    memset(out, 0, sizeof *out);
+    out->verstat = v ? v->verstat : CG_VERSTAT_NONE;
+    if (!v || v->verstat == CG_VERSTAT_NONE)
+        r |= 1u << CG_PR_NO_TN_VALIDATION;
+    else if (v->verstat == CG_VERSTAT_FAILED)
+        r |= 1u << CG_PR_STIR_FAILED;
+
+    if (tn) {
+        if (trie_get(&p->dno, tn) >= 0)
+            r |= 1u << CG_PR_DNO;
+        if ((pe = trie_get(&p->protected_numbers, tn)) >= 0) {
+            const struct protected_entry *e = &p->prot[pe];
+            if (v && v->verstat == CG_VERSTAT_PASSED && v->attest && v->attest <= e->min_attest &&
+                spc_allowed(e, v->spc)) {
+                r |= 1u << CG_PR_BRAND;
+                cg__strlcpy(out->brand, e->brand, sizeof out->brand);
+            } else {
+                r |= 1u << CG_PR_PROTECTED_UNVERIFIED;
+            }
+        }
+        if (uk && p->cfg.uk_rules)
+            uk_rules(p, tn, &r);
+        if (tn[0] == '1' && p->cfg.nanp_rules && !nanp_valid(tn))
+            r |= 1u << CG_PR_NANP_INVALID;
+        /* Ofcom, in force 29 January 2025: no UK CLI from abroad, except
+         * UK mobiles roaming (when configured) */
+        if (uk && c->international && !(p->cfg.roaming_447 && strncmp(tn, "447", 3) == 0))
+            r |= 1u << CG_PR_INTL_UK_CLI;
+    }
+    min = uk ? p->cfg.min_attest_uk : p->cfg.min_attest_other;
+    if (v && v->verstat == CG_VERSTAT_PASSED && min && v->attest > min)
+        r |= 1u << CG_PR_ATTEST_LOW;
+
+    if (state) {
+        bool replay = false, rate_calls = false, rate_numbers = false;
+        rc = cg__policy_state_observe(state, c, &replay, &rate_calls, &rate_numbers);
+        if (replay) {
+            r |= 1u << CG_PR_REPLAY;
+            out->verstat = CG_VERSTAT_FAILED; /* a replayed token verifies nothing */
+        }
+        if (rate_calls)
+            r |= 1u << CG_PR_RATE_CALLS;
+        if (rate_numbers)
+            r |= 1u << CG_PR_RATE_NUMBERS;
+    }
+    out->reasons = r;
+    out->action = CG_ACTION_ALLOW;
+    for (i = 0; i < CG_PR__COUNT; i++)
+        if ((r & (1u << i)) && p->action[i] > out->action)
+            out->action = p->action[i];
+    return rc;
+}
+
+size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int i;
+    if (cap)
+        buf[0] = '\0';
+    for (i = 0; i < CG_PR__COUNT; i++)
+        if (d->reasons & (1u << i)) {
+            int w = snprintf(buf + n, cap > n ? cap - n : 0, "%s%s", n ? "," : "",
+                             reasons[i].code);
+            if (w < 0 || (size_t)w >= (cap > n ? cap - n : 0))
+                break;
+            n += (size_t)w;
+        }
+    return n;
+}
