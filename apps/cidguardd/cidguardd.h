@@ -39,6 +39,10 @@ struct cgd_conf {
     char ca_file[CGD_PATH];    /* CA bundle for HTTPS fetches ("" = system) */
     int negative_ttl;          /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
+    char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
+    bool uk_rules, nanp_rules, roaming_447;
+    char min_attest_uk[4], min_attest_other[4];
+    int block_response, rate_calls, rate_numbers;
     bool zero_config;          /* no config file: test PKI in state_dir */
 };
 
@@ -69,7 +73,11 @@ struct cgd_ctx {
     struct cg_signer *signer;
     struct cgd_customer *customers;
     size_t ncustomers;
+    struct cg_policy *policy;
 };
+
+/* Replay and rate state: shared by every context (survives reloads). */
+extern struct cg_policy_state *cgd_pstate;
 
 struct cgd_ctx *cgd_ctx_get(void);  /* a reference to the current context */
 void cgd_ctx_put(struct cgd_ctx *c);
@@ -93,6 +101,7 @@ struct cgd_metrics {
     atomic_ullong overload[L__COUNT];
     atomic_ullong sip_bad_answered, sip_bad_dropped, sip_retransmissions, sip_options;
     atomic_ullong http_bad;
+    atomic_ullong actions[3]; /* by enum cg_action */
 };
 extern struct cgd_metrics cgd_m;
 void cgd_metrics_fetch_latency(uint64_t us);

@@ -65,6 +65,25 @@ static const struct directive table[] = {
     S("sign", "customers", customers, "",
       "CSV customer,addresses,numbers: A for a customer's own numbers, B for other numbers "
       "of a known customer, C for everyone else"),
+    S("policy", "dno", dno, "", "Do-Not-Originate list (CSV number,note); calls presenting one are blocked"),
+    S("policy", "protected", protected_numbers, "",
+      "protected numbers (CSV number,brand,spcs,min_attest): only their signers may present them"),
+    S("policy", "ingress", ingress, "",
+      "ingress table (CSV ingress,international,addresses,note); tgrp on the R-URI, else source address"),
+    S("policy", "ofcom", ofcom, "",
+      "Ofcom number-block status files separated by ';' (S3/S5/S7/S8/S9): only allocated ranges"),
+    B("policy", "uk_rules", uk_rules, "yes", "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
+    B("policy", "nanp_rules", nanp_rules, "yes", "NPA-NXX structure for +1 callers"),
+    B("policy", "roaming_447", roaming_447, "yes",
+      "+447 mobiles may arrive from an international ingress (UK mobiles roaming)"),
+    S("policy", "min_attest_uk", min_attest_uk, "B", "least attestation a verified UK caller needs, else labelled"),
+    S("policy", "min_attest_other", min_attest_other, "", "the same for other numbers; empty = none"),
+    I("policy", "block_response", block_response, 603, 608, "608",
+      "the answer to a blocked call: 608 Rejected (RFC 8688) or 603 Decline"),
+    I("policy", "rate_calls", rate_calls, 0, 10000000, "0",
+      "calls per minute per ingress and per signing SPC before further calls are labelled; 0 = off"),
+    I("policy", "rate_numbers", rate_numbers, 0, 1000000, "0",
+      "distinct calling numbers per minute per ingress and per SPC before labelling; 0 = off"),
 };
 
 void cgd_conf_defaults(struct cgd_conf *c)
@@ -127,8 +146,8 @@ static int on_value(void *user, const char *section, const char *name, const cha
             return 1;
         }
     }
-    /* [policy] and [redis] belong to the policy issue: accepted, unused yet */
-    if (strcmp(section, "policy") == 0 || strcmp(section, "redis") == 0)
+    /* [redis] (clusters) is accepted, not used yet */
+    if (strcmp(section, "redis") == 0)
         return 1;
     fprintf(stderr, "%s: unknown directive [%s] %s\n", l->file, section, name);
     return 0;

@@ -108,18 +108,22 @@ static void httpcall_free(struct httpcall *h)
     free(h);
 }
 
-static void answer_verify(struct cgd_call *c, const struct cg_verdict *v)
+static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
+                          const struct cg_decision *d)
 {
     struct httpcall *h = (struct httpcall *)c;
     json_t *r = json_object(), *reasons = json_array();
     char a[2] = {v->attest, 0}, *body;
-    json_object_set_new(r, "verstat", json_string(cg_verstat_str(v->verstat)));
+    int i;
+    json_object_set_new(r, "verstat", json_string(cg_verstat_str(d->verstat)));
     if (v->reason != CG_R_OK) {
         json_object_set_new(r, "reasonCode", json_integer(v->reason_code));
         json_object_set_new(r, "reasonText", json_string(v->reason_text));
         json_object_set_new(r, "reasonDesc", json_string(v->detail));
-        json_array_append_new(reasons, json_string(cg_reason_name(v->reason)));
     }
+    for (i = 0; i < CG_PR__COUNT; i++)
+        if (d->reasons & (1u << i))
+            json_array_append_new(reasons, json_string(cg_policy_reason_code((enum cg_policy_reason)i)));
     if (v->attest)
         json_object_set_new(r, "attest", json_string(a));
     if (v->origid[0])
@@ -127,8 +131,10 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v)
     if (v->spc[0])
         json_object_set_new(r, "spc", json_string(v->spc));
     /* extension members: the decision for the SBC */
-    json_object_set_new(r, "action", json_string(v->verstat == CG_VERSTAT_FAILED ? "label" : "allow"));
+    json_object_set_new(r, "action", json_string(cg_action_str(d->action)));
     json_object_set_new(r, "reasons", reasons);
+    if (d->brand[0])
+        json_object_set_new(r, "brand", json_string(d->brand));
     {
         json_t *top = json_pack("{s:o}", "verificationResponse", r);
         body = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -187,6 +193,18 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
     h->c.call.from = h->vr.from;
     h->c.call.to = h->vr.to;
     h->c.call.request_time = h->vr.time;
+    snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from);
+    /* the ingress: the request's extension member "ingress" (a trunk name),
+     * else the client's address */
+    ctx = cgd_ctx_get();
+    cgd_set_ingress(&h->c, ctx, NULL, evhttp_connection_get_addr(evhttp_request_get_connection(req)));
+    if (h->vr.ingress[0]) {
+        const char *name = cg_policy_ingress(ctx->policy, h->vr.ingress, NULL, &h->c.international);
+        snprintf(h->c.ingress, sizeof h->c.ingress, "%.63s", h->vr.ingress);
+        if (!name)
+            h->c.international = false;
+    }
+    cgd_ctx_put(ctx);
     cgd_verify_call(&h->c);
 }
 

@@ -23,6 +23,7 @@
 #include "cidguardd.h"
 
 struct cg_certcache *cgd_cache;
+struct cg_policy_state *cgd_pstate;
 static struct cgd_ctx *current;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *config_file;
@@ -39,6 +40,7 @@ struct cgd_ctx *cgd_ctx_get(void)
 
 static void ctx_free(struct cgd_ctx *c)
 {
+    cg_policy_free(c->policy);
     cg_verifier_free(c->verifier);
     cg_trust_free(c->trust);
     cg_signer_free(c->signer);
@@ -172,6 +174,52 @@ static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *
     return 0;
 }
 
+static void report_line(const char *file, int line, const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
+}
+
+/* The policy lists of [policy]: each file loads whole or is refused; bad
+ * lines are reported with file and line and the rest loads. */
+static int build_policy(struct cgd_ctx *c)
+{
+    const struct cgd_conf *k = &c->conf;
+    struct cg_policy_config pc = {.uk_rules = k->uk_rules, .nanp_rules = k->nanp_rules,
+                                  .roaming_447 = k->roaming_447,
+                                  .min_attest_uk = k->min_attest_uk[0],
+                                  .min_attest_other = k->min_attest_other[0]};
+    char buf[CGD_LIST], *save, *tok;
+    struct {
+        const char *path;
+        int (*fn)(struct cg_policy *, const char *, cg_policy_report_cb, void *);
+    } lists[] = {{k->dno, cg_policy_load_dno},
+                 {k->protected_numbers, cg_policy_load_protected},
+                 {k->ingress, cg_policy_load_ingress}};
+    size_t i;
+    int rc;
+    if ((k->min_attest_uk[0] && !strchr("ABC", k->min_attest_uk[0])) ||
+        (k->min_attest_other[0] && !strchr("ABC", k->min_attest_other[0])) ||
+        (k->block_response != 603 && k->block_response != 608)) {
+        fprintf(stderr, "cidguardd: [policy] min_attest_* must be A, B or C and block_response 603 or 608\n");
+        return -1;
+    }
+    if (cg_policy_new(&c->policy, &pc) != CG_OK)
+        return -1;
+    for (i = 0; i < 3; i++)
+        if (lists[i].path[0] && (rc = lists[i].fn(c->policy, lists[i].path, report_line, NULL))) {
+            fprintf(stderr, "cidguardd: %s: %s\n", lists[i].path, cg_strerror(rc));
+            return -1;
+        }
+    snprintf(buf, sizeof buf, "%s", k->ofcom);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+        if ((rc = cg_policy_load_ofcom(c->policy, tok, report_line, NULL))) {
+            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            return -1;
+        }
+    return 0;
+}
+
 static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
 {
     struct cgd_ctx *c = calloc(1, sizeof *c);
@@ -216,6 +264,8 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         }
     }
     if (conf->customers[0] && load_customers(c, conf->customers))
+        goto fail;
+    if (build_policy(c))
         goto fail;
     return c;
 fail:
@@ -444,7 +494,9 @@ int main(int argc, char **argv)
     }
     if (conf.zero_config && zero_config(&conf))
         return 1;
-    if (cg_certcache_new(&cgd_cache, 10000))
+    if (cg_certcache_new(&cgd_cache, 10000) ||
+        cg_policy_state_new(&cgd_pstate, conf.freshness + 5, (unsigned)conf.rate_calls,
+                            (unsigned)conf.rate_numbers))
         return 1;
     if (!(current = ctx_build(&conf)))
         return 1;
@@ -528,5 +580,6 @@ int main(int argc, char **argv)
     cgd_workers_stop(); /* stops the fetcher too, before freeing the loops */
     cgd_ctx_put(current);
     cg_certcache_free(cgd_cache);
+    cg_policy_state_free(cgd_pstate);
     return 0;
 }

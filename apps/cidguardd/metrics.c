@@ -72,6 +72,11 @@ char *cgd_metrics_render(void)
                 cg_verstat_str(cg_reason_verstat((enum cg_reason)r)),
                 cg_reason_name((enum cg_reason)r), v);
         }
+    out(&b, "# HELP cidguard_decisions_total Policy decisions by action.\n"
+            "# TYPE cidguard_decisions_total counter\n");
+    for (r = 0; r < 3; r++)
+        out(&b, "cidguard_decisions_total{action=\"%s\"} %llu\n", cg_action_str((enum cg_action)r),
+            atomic_load(&cgd_m.actions[r]));
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
             "# TYPE cidguard_signed_total counter\n");
     for (l = 0; l < L__COUNT; l++)

@@ -205,7 +205,6 @@ struct sipcall {
     struct peer peer;
     struct cg_sip_req req;
     struct tx *tx;
-    char caller[CG_TN_MAX + 1];
     bool cancelled;
 };
 
@@ -238,25 +237,44 @@ static void sipcall_free(struct sipcall *s)
     free(s);
 }
 
-static void answer_verify(struct cgd_call *c, const struct cg_verdict *v)
+static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
+                          const struct cg_decision *d)
 {
     struct sipcall *s = (struct sipcall *)c;
-    char contact[CG_URL_MAX + 16], pai[96], reason[128], action[40], reasons[64], verstat[64];
-    const char *extra[6];
+    struct cgd_ctx *ctx;
+    char contact[CG_URL_MAX + 16], pai[96], reason[128], action[40], reasons[300], verstat[64],
+        brand[CG_BRAND_MAX + 24], codes[256];
+    const char *extra[8];
     size_t n = 0;
-    const char *act = v->verstat == CG_VERSTAT_FAILED ? "label" : "allow";
 
     if (s->cancelled) {
         respond(s->d, &s->peer, s->tx, &s->req, 487, "Request Terminated", NULL, 0);
         sipcall_free(s);
         return;
     }
+    cg_decision_reasons(d, codes, sizeof codes);
+    snprintf(action, sizeof action, "Cidguard-Action: %s", cg_action_str(d->action));
+    snprintf(reasons, sizeof reasons, "Cidguard-Reasons: %s", codes);
+    snprintf(verstat, sizeof verstat, "Cidguard-Verstat: %s", cg_verstat_str(d->verstat));
+    if (d->action == CG_ACTION_BLOCK) {
+        /* RFC 8688: an intermediary's rejection; the reasons stay in our
+         * headers for the SBC, nothing of the detection goes in the phrase */
+        ctx = cgd_ctx_get();
+        int code = ctx->conf.block_response;
+        cgd_ctx_put(ctx);
+        extra[n++] = verstat;
+        extra[n++] = action;
+        extra[n++] = reasons;
+        respond(s->d, &s->peer, s->tx, &s->req, code, code == 603 ? "Decline" : "Rejected", extra, n);
+        sipcall_free(s);
+        return;
+    }
     snprintf(contact, sizeof contact, "Contact: <%s>", s->req.ruri);
     extra[n++] = contact;
     /* the verstat is ours, derived here: any inbound one is not copied */
-    if (s->caller[0]) {
-        snprintf(pai, sizeof pai, "P-Asserted-Identity: <tel:+%s;verstat=%s>", s->caller,
-                 cg_verstat_str(v->verstat));
+    if (s->c.caller[0]) {
+        snprintf(pai, sizeof pai, "P-Asserted-Identity: <tel:+%s;verstat=%s>", s->c.caller,
+                 cg_verstat_str(d->verstat));
         extra[n++] = pai;
     }
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {
@@ -264,13 +282,13 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v)
                  v->reason_text);
         extra[n++] = reason;
     }
-    snprintf(verstat, sizeof verstat, "Cidguard-Verstat: %s", cg_verstat_str(v->verstat));
     extra[n++] = verstat;
-    snprintf(action, sizeof action, "Cidguard-Action: %s", act);
     extra[n++] = action;
-    snprintf(reasons, sizeof reasons, "Cidguard-Reasons: %s",
-             v->reason == CG_R_OK ? "" : cg_reason_name(v->reason));
     extra[n++] = reasons;
+    if (d->brand[0]) {
+        snprintf(brand, sizeof brand, "Cidguard-Brand: %s", d->brand);
+        extra[n++] = brand;
+    }
     respond(s->d, &s->peer, s->tx, &s->req, 302, "Moved Temporarily", extra, n);
     sipcall_free(s);
 }
@@ -419,10 +437,12 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
         s->c.call.from = s->req.from;
         s->c.call.to = s->req.to;
         s->c.call.ruri = s->req.ruri;
+        s->c.call_id = s->req.call_id;
         ctx = cgd_ctx_get();
         if (cg_tn_canon(s->req.pai ? s->req.pai : s->req.from,
-                        strlen(s->req.pai ? s->req.pai : s->req.from), ctx->plan, s->caller) != CG_OK)
-            s->caller[0] = '\0';
+                        strlen(s->req.pai ? s->req.pai : s->req.from), ctx->plan, s->c.caller) != CG_OK)
+            s->c.caller[0] = '\0';
+        cgd_set_ingress(&s->c, ctx, s->req.ruri, &s->peer.addr);
         cgd_ctx_put(ctx);
         cgd_verify_call(&s->c);
         return;

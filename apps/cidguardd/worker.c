@@ -123,7 +123,38 @@ void cgd_verify_call(struct cgd_call *c)
         atomic_fetch_add(&cgd_m.cache_hit, 1); /* the verifier got as far as the certificate */
     }
     atomic_fetch_add(&cgd_m.calls[c->listener][v.reason], 1);
-    c->answer(c, &v);
+    {
+        struct cg_policy_call pc = {.verdict = &v,
+                                    .caller = c->caller[0] ? c->caller : NULL,
+                                    .ingress = c->ingress[0] ? c->ingress : NULL,
+                                    .international = c->international,
+                                    .call_id = c->call_id,
+                                    .sig = v.has_sig ? v.sig : NULL,
+                                    .siglen = v.has_sig ? sizeof v.sig : 0,
+                                    .now = (int64_t)time(NULL)};
+        struct cg_decision d;
+        ctx = cgd_ctx_get();
+        cg_policy_decide(ctx->policy, cgd_pstate, &pc, &d);
+        cgd_ctx_put(ctx);
+        atomic_fetch_add(&cgd_m.actions[d.action], 1);
+        c->answer(c, &v, &d);
+    }
+}
+
+void cgd_set_ingress(struct cgd_call *c, const struct cgd_ctx *ctx, const char *ruri,
+                     const void *addr)
+{
+    char tgrp[64] = "";
+    const char *t = ruri ? strstr(ruri, ";tgrp=") : NULL, *name;
+    if (t) {
+        size_t n = strcspn(t + 6, ";@>");
+        if (n < sizeof tgrp) {
+            memcpy(tgrp, t + 6, n);
+            tgrp[n] = '\0';
+        }
+    }
+    name = cg_policy_ingress(ctx->policy, tgrp[0] ? tgrp : NULL, addr, &c->international);
+    snprintf(c->ingress, sizeof c->ingress, "%s", name ? name : "");
 }
 
 /* --- threads ----------------------------------------------------------------- */

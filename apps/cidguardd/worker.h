@@ -29,12 +29,21 @@ struct cgd_call {
     const char *identities[CG_SIP_IDENTITY_MAX];
     struct cg_certcache_miss miss;
     bool parked_once;
-    void (*answer)(struct cgd_call *c, const struct cg_verdict *v);
+    /* for the policy: set by the SIP or HTTP side before cgd_verify_call */
+    char caller[CG_TN_MAX + 1];  /* canonical calling number, "" if none */
+    char ingress[64];            /* "" if unknown */
+    bool international;
+    const char *call_id;
+    void (*answer)(struct cgd_call *c, const struct cg_verdict *v, const struct cg_decision *d);
     void (*overload)(struct cgd_call *c);
 };
 
-/* Runs (or resumes) the verification; calls exactly one of answer or
- * overload, possibly later.  The callee frees the call in those. */
+/* Runs (or resumes) the verification and the policy; calls exactly one of
+ * answer or overload, possibly later.  The callee frees the call in those. */
 void cgd_verify_call(struct cgd_call *c);
+/* The ingress of a request: the tgrp parameter of the Request-URI (RFC
+ * 4904), else the row whose addresses hold `addr`. */
+void cgd_set_ingress(struct cgd_call *c, const struct cgd_ctx *ctx, const char *ruri,
+                     const void *addr);
 
 #endif

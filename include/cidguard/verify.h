@@ -182,6 +182,8 @@ struct cg_verdict {
     int64_t iat;
     enum cg_match orig_match, dest_match;
     uint32_t warnings;           /* bit (1u << enum cg_warning) */
+    bool has_sig;                /* sig holds the decisive PASSporT's R||S (replay key) */
+    unsigned char sig[64];
 };
 
 /*

@@ -162,6 +162,8 @@ static int verify_one(const struct cg_verifier *v, const struct cg_call *call,
     out->ppt = pp.ppt;
     out->attest = pp.attest;
     out->iat = pp.iat;
+    memcpy(out->sig, sig, sizeof out->sig);
+    out->has_sig = true;
     memcpy(out->origid, pp.origid, sizeof out->origid);
     memcpy(out->orig, pp.orig_tn, sizeof out->orig);
     if (pp.ndest_tn)
