@@ -82,7 +82,7 @@ static const struct directive table[] = {
       "the answer to a blocked call: 608 Rejected (RFC 8688) or 603 Decline"),
     I("policy", "rate_calls", rate_calls, 0, 10000000, "0",
       "calls per minute per ingress and per signing SPC before further calls are labelled; 0 = off"),
-    I("policy", "rate_numbers", rate_numbers, 0, 1000000, "0",
+    I("policy", "rate_numbers", rate_numbers, 0, 1000, "0",
       "distinct calling numbers per minute per ingress and per SPC before labelling; 0 = off"),
 };
 

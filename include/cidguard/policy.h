@@ -107,7 +107,9 @@ bool cg_addr_in_cidr(const void *addr, const char *cidr);
 
 struct cg_policy_state;
 /* window: replay window in seconds (the freshness window); rate_calls and
- * rate_numbers: per-minute thresholds per ingress and per SPC (0 = off). */
+ * rate_numbers: per-minute thresholds per ingress and per SPC (0 = off).
+ * rate_numbers keeps up to rate_numbers+1 numbers per key and scans them:
+ * it is capped at 1000 (CG_EINVAL above). */
 int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_calls,
                         unsigned rate_numbers);
 void cg_policy_state_free(struct cg_policy_state *s);

@@ -67,9 +67,11 @@ static uint64_t hash64(const void *data, size_t n)
 int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_calls,
                         unsigned rate_numbers)
 {
-    struct cg_policy_state *s = calloc(1, sizeof *s);
+    struct cg_policy_state *s;
     size_t i;
-    if (!s)
+    if (rate_numbers > 1000)
+        return CG_EINVAL;
+    if (!(s = calloc(1, sizeof *s)))
         return CG_ENOMEM;
     s->window = window > 0 ? window : 65;
     s->rate_calls = rate_calls;

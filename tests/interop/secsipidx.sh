@@ -35,17 +35,17 @@ expect_json "reason signature" reason_name '"signature"'
 for att in A B C; do
     ID=$("$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +442079460000 \
         --dest +14155550100,+14155550101 --attest $att)
-    check "cidguard-signed ($att) verifies in secsipidx" 0 secsipidx -check -identity "$ID" \
+    check "cidguard-signed ($att) verifies in secsipidx" 0 secsipidx -check -expire 600 -identity "$ID" \
         -fpubkey "$WORK/pub.pem"
 done
 ID=$("$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +442079460000 --dest +14155550100 \
     --attest A --nam "Example Bank" --crn "Card payment check")
-check "cidguard-signed with rcd/crn verifies in secsipidx" 0 secsipidx -check -identity "$ID" \
+check "cidguard-signed with rcd/crn verifies in secsipidx" 0 secsipidx -check -expire 600 -identity "$ID" \
     -fpubkey "$WORK/pub.pem"
 TAMPERED=$(echo "$ID" | sed 's/\.\([A-Za-z0-9_-]\)\([A-Za-z0-9_-]*\);/.\2A;/')
-check "secsipidx rejects a cidguard token with a tampered signature" 5 secsipidx -check \
+check "secsipidx rejects a cidguard token with a tampered signature" 5 secsipidx -check -expire 600 \
     -identity "$TAMPERED" -fpubkey "$WORK/pub.pem"
 openssl ec -in "$P/sp-567A.key" -pubout -out "$WORK/pub2.pem" 2>/dev/null
-check "secsipidx rejects a cidguard token under another key" 5 secsipidx -check \
+check "secsipidx rejects a cidguard token under another key" 5 secsipidx -check -expire 600 \
     -identity "$ID" -fpubkey "$WORK/pub2.pem"
 finish
