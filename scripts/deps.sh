@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev openssl libjansson-dev libcmocka-dev libosip2-dev libevent-dev
-      libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev python3 curl
+      libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
       secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules ca-certificates"
 # Node.js and npm (for the jose interoperability test): this machine image
 # ships nodesource's nodejs, which bundles npm and conflicts with Debian's

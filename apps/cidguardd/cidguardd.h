@@ -43,6 +43,7 @@ struct cgd_conf {
     bool uk_rules, nanp_rules, roaming_447;
     char min_attest_uk[4], min_attest_other[4];
     int block_response, rate_calls, rate_numbers;
+    char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
     bool zero_config;          /* no config file: test PKI in state_dir */
 };
 
@@ -102,6 +103,7 @@ struct cgd_metrics {
     atomic_ullong sip_bad_answered, sip_bad_dropped, sip_retransmissions, sip_options;
     atomic_ullong http_bad;
     atomic_ullong actions[3]; /* by enum cg_action */
+    atomic_ullong declog_written, declog_dropped, declog_errors;
 };
 extern struct cgd_metrics cgd_m;
 void cgd_metrics_fetch_latency(uint64_t us);
@@ -120,6 +122,11 @@ void cgd_fetch_stop(void);
  */
 int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *),
               void *arg);
+
+/* ---- decision log (declogd.c) --------------------------------------------- */
+int cgd_declog_start(const char *path);
+void cgd_declog_push(const struct cg_declog_record *r); /* never blocks on I/O */
+void cgd_declog_stop(void);                              /* writes what is queued */
 
 /* ---- workers (sipd.c, httpd.c) ------------------------------------------ */
 

@@ -39,6 +39,8 @@ static const struct directive table[] = {
     S("server", "sip_sign_listen", sip_sign_listen, "127.0.0.1:5070",
       "SIP signing listener, UDP and TCP"),
     I("server", "workers", workers, 0, 64, "0", "worker threads, one event loop each; 0 = one per core"),
+    S("server", "decision_log", decision_log, "",
+      "SQLite decision log, one record per verified call; empty = STATE_DIR/decisions.db, off = none"),
     I("server", "max_pending", max_pending, 1, 1000000, "1000",
       "calls a worker may hold waiting for a certificate before it answers 503"),
     S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),

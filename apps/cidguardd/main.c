@@ -492,6 +492,10 @@ int main(int argc, char **argv)
         else
             snprintf(conf.state_dir, sizeof conf.state_dir, "%s/.cidguard", home);
     }
+    if (mkdirs(conf.state_dir)) {
+        fprintf(stderr, "cidguardd: cannot create %s\n", conf.state_dir);
+        return 1;
+    }
     if (conf.zero_config && zero_config(&conf))
         return 1;
     if (cg_certcache_new(&cgd_cache, 10000) ||
@@ -524,6 +528,13 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (strcmp(conf.decision_log, "off") != 0) {
+        char path[sizeof conf.state_dir + 32];
+        if (!conf.decision_log[0])
+            snprintf(path, sizeof path, "%s/decisions.db", conf.state_dir);
+        if (cgd_declog_start(conf.decision_log[0] ? conf.decision_log : path))
+            return 1;
+    }
     if (cgd_fetch_start()) {
         fprintf(stderr, "cidguardd: cannot start the x5u fetcher\n");
         return 1;
@@ -578,6 +589,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "cidguardd: draining\n");
     cgd_workers_stop(); /* stops the fetcher too, before freeing the loops */
+    cgd_declog_stop();  /* after the workers: every answered call is written */
     cgd_ctx_put(current);
     cg_certcache_free(cgd_cache);
     cg_policy_state_free(cgd_pstate);

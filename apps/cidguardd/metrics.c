@@ -132,12 +132,18 @@ char *cgd_metrics_render(void)
         "# HELP cidguard_sip_options_total OPTIONS keep-alives answered.\n"
         "# TYPE cidguard_sip_options_total counter\n"
         "cidguard_sip_options_total %llu\n"
+        "# HELP cidguard_decision_log_total Decision log records by outcome.\n"
+        "# TYPE cidguard_decision_log_total counter\n"
+        "cidguard_decision_log_total{result=\"written\"} %llu\n"
+        "cidguard_decision_log_total{result=\"dropped\"} %llu\n"
+        "cidguard_decision_log_total{result=\"error\"} %llu\n"
         "# HELP cidguard_http_bad_requests_total HTTP API requests answered 4xx.\n"
         "# TYPE cidguard_http_bad_requests_total counter\n"
         "cidguard_http_bad_requests_total %llu\n",
         atomic_load(&cgd_m.sip_bad_answered), atomic_load(&cgd_m.sip_bad_dropped),
         atomic_load(&cgd_m.sip_retransmissions), atomic_load(&cgd_m.sip_options),
-        atomic_load(&cgd_m.http_bad));
+        atomic_load(&cgd_m.declog_written), atomic_load(&cgd_m.declog_dropped),
+        atomic_load(&cgd_m.declog_errors), atomic_load(&cgd_m.http_bad));
     if (b.p)
         b.p[b.n] = '\0';
     return b.p;

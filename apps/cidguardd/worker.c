@@ -137,6 +137,17 @@ void cgd_verify_call(struct cgd_call *c)
         cg_policy_decide(ctx->policy, cgd_pstate, &pc, &d);
         cgd_ctx_put(ctx);
         atomic_fetch_add(&cgd_m.actions[d.action], 1);
+        {
+            static const char *const lname[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
+            struct cg_declog_record rec;
+            memset(&rec, 0, sizeof rec);
+            snprintf(rec.call_id, sizeof rec.call_id, "%s", c->call_id ? c->call_id : "");
+            snprintf(rec.caller, sizeof rec.caller, "%s", c->caller);
+            snprintf(rec.ingress, sizeof rec.ingress, "%s", c->ingress);
+            snprintf(rec.listener, sizeof rec.listener, "%s", lname[c->listener]);
+            cg_declog_record_fill(&rec, &v, &d, pc.now);
+            cgd_declog_push(&rec);
+        }
         c->answer(c, &v, &d);
     }
 }

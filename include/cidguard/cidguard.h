@@ -14,6 +14,7 @@
 #include "atis.h"
 #include "sip.h"
 #include "policy.h"
+#include "declog.h"
 
 #define CIDGUARD_VERSION "0.1.0"
 

@@ -127,6 +127,19 @@ try:
                              text=True).stdout
     check("decisions counted by action in /metrics", 'cidguard_decisions_total{action="block"} 10' in metrics,
           [l for l in metrics.splitlines() if "decisions" in l])
+    proc.terminate()
+    proc.wait(timeout=10)
+    proc = None
+    import sqlite3
+    db = sqlite3.connect(os.path.join(state, "decisions.db"))
+    rows = db.execute("SELECT caller, action, reasons, spc, x5u_host, ingress, verstat FROM decisions").fetchall()
+    check("every call (16) is in the decision log", len(rows) == 16, len(rows))
+    blocked = [r for r in rows if r[1] == "block"]
+    check("blocked calls logged with their reasons", len(blocked) == 10 and
+          any("intl_ingress_uk_cli" in (r[2] or "") and r[5] == "intl-gw" for r in blocked) and
+          any("dno" in (r[2] or "") for r in blocked), blocked[:3])
+    check("verified calls logged with SPC and x5u host", any(r[3] == "ALPHA" and r[4] == "127.0.0.1" and
+          r[6] == "TN-Validation-Passed" for r in rows), rows[:3])
 finally:
     if proc:
         proc.terminate()

@@ -1,0 +1,108 @@
+/*
+ * The decision log writer: workers hand records to a bounded queue (a
+ * mutex held for a copy, never for I/O) and one thread writes them to
+ * SQLite in batches of up to 1024 records, at least every 200 ms.  When the
+ * queue is full (the disk cannot keep up) a record is dropped and counted,
+ * rather than the call waiting.  On exit everything queued is written.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cidguardd.h"
+
+#define QCAP 65536
+#define BATCH 1024
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t tid;
+    struct cg_declog_record *q;
+    size_t head, n;
+    bool stop, running;
+    struct cg_declog *log;
+} L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *writer(void *arg)
+{
+    static struct cg_declog_record batch[BATCH];
+    (void)arg;
+    for (;;) {
+        size_t n = 0;
+        bool stop;
+        pthread_mutex_lock(&L.lock);
+        if (!L.n && !L.stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&L.cond, &L.lock, &ts);
+        }
+        while (n < BATCH && L.n) {
+            batch[n++] = L.q[L.head];
+            L.head = (L.head + 1) % QCAP;
+            L.n--;
+        }
+        stop = L.stop && !L.n;
+        pthread_mutex_unlock(&L.lock);
+        if (n && cg_declog_append(L.log, batch, n) != CG_OK) {
+            atomic_fetch_add(&cgd_m.declog_errors, n);
+            fprintf(stderr, "cidguardd: decision log: a batch of %zu could not be written\n", n);
+        } else {
+            atomic_fetch_add(&cgd_m.declog_written, n);
+        }
+        if (stop && !n)
+            return NULL;
+    }
+}
+
+int cgd_declog_start(const char *path)
+{
+    if (cg_declog_open(&L.log, path) != CG_OK) {
+        fprintf(stderr, "cidguardd: cannot open the decision log %s\n", path);
+        return -1;
+    }
+    if (!(L.q = calloc(QCAP, sizeof *L.q)) || pthread_create(&L.tid, NULL, writer, NULL)) {
+        cg_declog_close(L.log);
+        return -1;
+    }
+    L.running = true;
+    return 0;
+}
+
+void cgd_declog_push(const struct cg_declog_record *r)
+{
+    if (!L.running)
+        return;
+    pthread_mutex_lock(&L.lock);
+    if (L.n == QCAP) {
+        pthread_mutex_unlock(&L.lock);
+        atomic_fetch_add(&cgd_m.declog_dropped, 1);
+        return;
+    }
+    L.q[(L.head + L.n) % QCAP] = *r;
+    L.n++;
+    if (L.n >= BATCH)
+        pthread_cond_signal(&L.cond);
+    pthread_mutex_unlock(&L.lock);
+}
+
+void cgd_declog_stop(void)
+{
+    if (!L.running)
+        return;
+    pthread_mutex_lock(&L.lock);
+    L.stop = true;
+    pthread_cond_signal(&L.cond);
+    pthread_mutex_unlock(&L.lock);
+    pthread_join(L.tid, NULL);
+    cg_declog_close(L.log);
+    free(L.q);
+    L.running = false;
+}

@@ -1,0 +1,52 @@
+/*
+ * The decision log: one record per call (time, Call-ID, caller, callee,
+ * ingress, verstat, attest, origid, SPC, x5u host, reasons, action) in
+ * SQLite (WAL), written in batches.  The library writes; the host decides
+ * from which thread (the daemon: a writer thread, never the call path).
+ * `cidguard analyze` reads the same table.
+ */
+#ifndef CIDGUARD_DECLOG_H
+#define CIDGUARD_DECLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "verify.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cg_declog_record {
+    int64_t time;
+    char call_id[128];
+    char caller[CG_TN_MAX + 1];
+    char callee[CG_TN_MAX + 1];
+    char ingress[64];
+    char listener[16];
+    enum cg_verstat verstat;
+    char attest;
+    char origid[CG_ORIGID_MAX + 1];
+    char spc[CG_SPC_MAX + 1];
+    char x5u_host[128];
+    char verify_reason[32];  /* cg_reason_name, "ok" */
+    uint32_t reasons;        /* policy reasons, bit (1u << enum cg_policy_reason) */
+    enum cg_action action;
+};
+
+/* Fills a record from a verdict and a decision (host-independent parts). */
+void cg_declog_record_fill(struct cg_declog_record *r, const struct cg_verdict *v,
+                           const struct cg_decision *d, int64_t now);
+
+struct cg_declog;
+/* Opens (creating) the database in WAL mode with the `decisions` table. */
+int cg_declog_open(struct cg_declog **out, const char *path);
+void cg_declog_close(struct cg_declog *l);
+/* Appends records in one transaction. */
+int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
