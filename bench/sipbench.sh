@@ -33,6 +33,11 @@ crl = $W/pki/crl.pem
 allow = 127.0.0.1/32
 allow_http = yes
 CONF
+# DECISION_LOG=off measures the call path without the SQLite writer thread,
+# which shares the daemon's core here
+if [ "${DECISION_LOG:-on}" = off ]; then
+    sed -i 's/^workers = 1$/workers = 1\ndecision_log = off/' "$W/bench.conf"
+fi
 RAW=$(taskset -c "$DCORE" openssl speed -seconds 5 ecdsap256 2>/dev/null | awk '/nistp256/ {print $NF}')
 echo "raw OpenSSL ECDSA P-256 verify on core $DCORE: $RAW/s"
 taskset -c "$DCORE" "$B/cidguardd" -c "$W/bench.conf" >"$W/d.log" 2>&1 &

@@ -1,11 +1,13 @@
+#define _GNU_SOURCE /* SCHED_IDLE */
 /*
  * The decision log writer: workers hand records to a bounded queue (a
- * mutex held for a copy, never for I/O) and one thread writes them to
+ * mutex held for a copy, never for I/O) and one low-priority thread writes them to
  * SQLite in batches of up to 1024 records, at least every 200 ms.  When the
  * queue is full (the disk cannot keep up) a record is dropped and counted,
  * rather than the call waiting.  On exit everything queued is written.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 
 #include "cidguardd.h"
 
-#define QCAP 65536
+#define QCAP 16384
 #define BATCH 1024
 
 static struct {
@@ -29,7 +31,14 @@ static struct {
 static void *writer(void *arg)
 {
     static struct cg_declog_record batch[BATCH];
+    struct sched_param sp = {0};
     (void)arg;
+    /* SCHED_IDLE: the writer only takes CPU no worker wants.  Sharing a
+     * core with a worker at normal priority, its SQLite bursts put 9 ms on
+     * the p99 answer time (cidguard-sipload at half rate: 9.5 ms vs 1.4 ms
+     * without the log).  Under saturation the queue fills and records are
+     * dropped and counted instead of delaying calls. */
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     for (;;) {
         size_t n = 0;
         bool stop;
