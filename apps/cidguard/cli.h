@@ -26,5 +26,6 @@ int cmd_pki(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

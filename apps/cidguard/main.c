@@ -13,6 +13,7 @@ static const char usage[] =
     "  verify ...                     verify an Identity header; prints a JSON verdict\n"
     "  verify --batch FILE|- ...      verify ATIS-1000082 requests, one JSON object a line\n"
     "  inspect VALUE|FILE             decode an Identity header, PASSporT or certificate\n"
+    "  policy check ...               load the policy lists, report bad lines, decide a call\n"
     "  version                        print the version\n"
     "\n"
     "'cidguard <command> --help' describes each command.\n";
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
         return cmd_sign(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)
         return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "policy") == 0)
+        return cmd_policy(argc - 1, argv + 1);
     if (strcmp(argv[1], "inspect") == 0)
         return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

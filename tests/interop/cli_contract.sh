@@ -65,6 +65,20 @@ RCD=$("$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +442079460000 --dest
 check "every RCD claim signs and verifies" 0 "$CG" verify --identity "$RCD" --from +442079460000 --to +14155550100 $V
 usage "invalid jCard JSON" "$CG" sign --key "$P/sp-1234.key" --x5u "$X5U" --orig +1 --dest +2 --attest A --jcd '[oops'
 
+# policy check: the lists the daemon loads, bad lines reported with file:line
+PV=$(cd "$(dirname "$0")/../vectors/policy" && pwd)
+"$CG" policy check --dno "$PV/dno.csv" --protected "$PV/protected.csv" --ingress "$PV/ingress.csv" \
+    --ofcom "$PV/ofcom_sample.csv" >"$WORK/out" 2>"$WORK/err"
+[ $? = 0 ] && grep -q "dno.csv:5:" "$WORK/err" && grep -q "ingress.csv:4:" "$WORK/err" &&
+    ok "policy check reports bad lines with file:line and loads the rest" || bad "policy check lists"
+check "policy check: a bank number signed C by a gateway is blocked (exit 1)" 1 "$CG" policy check \
+    --protected "$PV/protected.csv" --caller "020 7946 0100" --country-code 44 --attest C --spc GW9
+expect_json "action block" action '"block"'
+check "policy check: signed A by the bank's SPC carries the brand" 0 "$CG" policy check \
+    --protected "$PV/protected.csv" --caller +442079460100 --spc BANK1
+expect_json "brand" brand '"Example Bank"'
+usage "policy check with an unreadable list" "$CG" policy check --dno /nonexistent/dno.csv
+
 # batch: order kept on 2 threads, every line answered, garbage gets serviceException
 NOW=$(date +%s)
 : >"$WORK/batch"
