@@ -1,8 +1,9 @@
 #define _GNU_SOURCE /* SCHED_IDLE */
 /*
  * The decision log writer: workers hand records to a bounded queue (a
- * mutex held for a copy, never for I/O) and one low-priority thread writes them to
- * SQLite in batches of up to 1024 records, at least every 200 ms.  When the
+ * mutex held for a copy of one record, never for I/O) and one low-priority
+ * thread writes them to SQLite in transactions of up to 1024 records, at
+ * least every 200 ms.  When the
  * queue is full (the disk cannot keep up) a record is dropped and counted,
  * rather than the call waiting.  On exit everything queued is written.
  */
@@ -18,19 +19,22 @@
 #define QCAP 16384
 #define BATCH 1024
 
+/* Two buffers: workers append to `q`; the writer swaps it with `spare`
+ * under the lock (a pointer swap, never a copy: the SCHED_IDLE writer must
+ * not be preempted while holding the lock workers need) and writes the
+ * records it took outside the lock. */
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     pthread_t tid;
-    struct cg_declog_record *q;
-    size_t head, n;
+    struct cg_declog_record *q, *spare;
+    size_t n;
     bool stop, running;
     struct cg_declog *log;
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void *writer(void *arg)
 {
-    static struct cg_declog_record batch[BATCH];
     struct sched_param sp = {0};
     (void)arg;
     /* SCHED_IDLE: the writer only takes CPU no worker wants.  Sharing a
@@ -40,7 +44,8 @@ static void *writer(void *arg)
      * dropped and counted instead of delaying calls. */
     pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     for (;;) {
-        size_t n = 0;
+        struct cg_declog_record *batch;
+        size_t n, i;
         bool stop;
         pthread_mutex_lock(&L.lock);
         if (!L.n && !L.stop) {
@@ -53,18 +58,21 @@ static void *writer(void *arg)
             }
             pthread_cond_timedwait(&L.cond, &L.lock, &ts);
         }
-        while (n < BATCH && L.n) {
-            batch[n++] = L.q[L.head];
-            L.head = (L.head + 1) % QCAP;
-            L.n--;
-        }
-        stop = L.stop && !L.n;
+        batch = L.q;
+        n = L.n;
+        L.q = L.spare;
+        L.spare = batch;
+        L.n = 0;
+        stop = L.stop;
         pthread_mutex_unlock(&L.lock);
-        if (n && cg_declog_append(L.log, batch, n) != CG_OK) {
-            atomic_fetch_add(&cgd_m.declog_errors, n);
-            fprintf(stderr, "cidguardd: decision log: a batch of %zu could not be written\n", n);
-        } else {
-            atomic_fetch_add(&cgd_m.declog_written, n);
+        for (i = 0; i < n; i += BATCH) {
+            size_t k = n - i < BATCH ? n - i : BATCH;
+            if (cg_declog_append(L.log, batch + i, k) != CG_OK) {
+                atomic_fetch_add(&cgd_m.declog_errors, k);
+                fprintf(stderr, "cidguardd: decision log: a batch of %zu could not be written\n", k);
+            } else {
+                atomic_fetch_add(&cgd_m.declog_written, k);
+            }
         }
         if (stop && !n)
             return NULL;
@@ -77,7 +85,8 @@ int cgd_declog_start(const char *path)
         fprintf(stderr, "cidguardd: cannot open the decision log %s\n", path);
         return -1;
     }
-    if (!(L.q = calloc(QCAP, sizeof *L.q)) || pthread_create(&L.tid, NULL, writer, NULL)) {
+    if (!(L.q = calloc(QCAP, sizeof *L.q)) || !(L.spare = calloc(QCAP, sizeof *L.spare)) ||
+        pthread_create(&L.tid, NULL, writer, NULL)) {
         cg_declog_close(L.log);
         return -1;
     }
@@ -95,8 +104,7 @@ void cgd_declog_push(const struct cg_declog_record *r)
         atomic_fetch_add(&cgd_m.declog_dropped, 1);
         return;
     }
-    L.q[(L.head + L.n) % QCAP] = *r;
-    L.n++;
+    L.q[L.n++] = *r;
     if (L.n >= BATCH)
         pthread_cond_signal(&L.cond);
     pthread_mutex_unlock(&L.lock);
@@ -113,5 +121,6 @@ void cgd_declog_stop(void)
     pthread_join(L.tid, NULL);
     cg_declog_close(L.log);
     free(L.q);
+    free(L.spare);
     L.running = false;
 }
