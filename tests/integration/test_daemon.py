@@ -420,6 +420,40 @@ try:
     check("overloaded daemon still exits cleanly", d.wait(timeout=10) == 0,
           open(os.path.join(WORK, "overload.log")).read()[-1500:])
 
+    # ---- IPv6 listeners (skipped where the machine has no ::1) ----------------------------------
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))
+        have_v6 = True
+    except OSError:
+        have_v6 = False
+    if have_v6:
+        conf_e = os.path.join(WORK, "e.conf")
+        with open(conf_e, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = [::1]:19285\n"
+                    "sip_verify_listen = [::1]:15063\nsip_sign_listen = [::1]:15073\nworkers = 1\n"
+                    "[verify]\ntrust = %s\n" % (os.path.join(WORK, "estate"), os.path.join(pki, "root.pem")))
+        log6 = open(os.path.join(WORK, "v6.log"), "w")
+        e = subprocess.Popen([CGD, "-c", conf_e], stdout=log6, stderr=subprocess.STDOUT)
+        procs.append(e)
+        for _ in range(50):
+            try:
+                socket.create_connection(("::1", 19285), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s6.settimeout(3)
+        s6.sendto(invite("+1", "+2", method="OPTIONS"), ("::1", 15063))
+        try:
+            r = s6.recv(65535).decode()
+        except socket.timeout:
+            r = None
+        check("IPv6: SIP over UDP on [::1] answers OPTIONS", r and r.startswith("SIP/2.0 200"), r)
+        with urllib.request.urlopen("http://[::1]:19285/healthz", timeout=5) as resp:
+            check("IPv6: HTTP on [::1]", resp.status == 200 and resp.read().strip() == b"ok")
+        e.send_signal(signal.SIGTERM)
+        check("IPv6 daemon exits cleanly", e.wait(timeout=10) == 0)
+
     # ---- reload and drain ---------------------------------------------------------------------
     with open(conf, "a") as f:
         f.write("[verify]\nfreshness = 5\n")
