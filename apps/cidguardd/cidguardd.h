@@ -82,6 +82,7 @@ extern struct cg_policy_state *cgd_pstate;
 
 struct cgd_ctx *cgd_ctx_get(void);  /* a reference to the current context */
 void cgd_ctx_put(struct cgd_ctx *c);
+void cgd_ctx_thread_done(void);     /* a thread that used contexts is ending */
 extern struct cg_certcache *cgd_cache;
 
 /* Attestation the customers file allows for `caller` from `addr`:

@@ -266,6 +266,7 @@ static void *fetch_main(void *arg)
             }
         curl_multi_poll(F.multi, NULL, 0, 1000, NULL);
     }
+    cgd_ctx_thread_done();
     return NULL;
 }
 

@@ -28,14 +28,38 @@ static struct cgd_ctx *current;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *config_file;
 
+/*
+ * The context on the call path without a global lock: each thread keeps a
+ * reference to the context it last saw and takes the lock only when the
+ * generation says a reload happened since.  The per-call reference is an
+ * atomic increment; it keeps the context alive if a nested get on the same
+ * thread moves to a newer one.
+ */
+static atomic_uint_fast64_t ctx_gen = 1;
+static __thread struct cgd_ctx *tl_ctx;
+static __thread uint64_t tl_gen;
+
 struct cgd_ctx *cgd_ctx_get(void)
 {
-    struct cgd_ctx *c;
-    pthread_mutex_lock(&ctx_lock);
-    c = current;
+    struct cgd_ctx *c = tl_ctx;
+    if (!c || tl_gen != atomic_load_explicit(&ctx_gen, memory_order_acquire)) {
+        struct cgd_ctx *old = tl_ctx;
+        pthread_mutex_lock(&ctx_lock);
+        c = current;
+        atomic_fetch_add(&c->refs, 1); /* the thread's own reference */
+        tl_gen = atomic_load(&ctx_gen);
+        pthread_mutex_unlock(&ctx_lock);
+        tl_ctx = c;
+        cgd_ctx_put(old);
+    }
     atomic_fetch_add(&c->refs, 1);
-    pthread_mutex_unlock(&ctx_lock);
     return c;
+}
+
+void cgd_ctx_thread_done(void)
+{
+    cgd_ctx_put(tl_ctx);
+    tl_ctx = NULL;
 }
 
 static void ctx_free(struct cgd_ctx *c)
@@ -400,6 +424,7 @@ static void reload(const char *what, bool reread)
     pthread_mutex_lock(&ctx_lock);
     old = current;
     current = n;
+    atomic_fetch_add(&ctx_gen, 1);
     pthread_mutex_unlock(&ctx_lock);
     cgd_ctx_put(old);
     fprintf(stderr, "cidguardd: %s\n", what);
@@ -590,6 +615,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "cidguardd: draining\n");
     cgd_workers_stop(); /* stops the fetcher too, before freeing the loops */
     cgd_declog_stop();  /* after the workers: every answered call is written */
+    cgd_ctx_thread_done();
     cgd_ctx_put(current);
     cg_certcache_free(cgd_cache);
     cg_policy_state_free(cgd_pstate);

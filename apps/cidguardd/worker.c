@@ -174,6 +174,7 @@ static void *worker_main(void *arg)
 {
     struct cgd_worker *w = arg;
     event_base_dispatch(w->base);
+    cgd_ctx_thread_done();
     return NULL;
 }
 

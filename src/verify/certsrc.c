@@ -84,7 +84,7 @@ struct centry {
 };
 
 struct cg_certcache {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* lookups share it; only stores exclude */
     struct centry **tab;
     size_t nbuckets, n, max;
     uint64_t seq;
@@ -111,7 +111,7 @@ int cg_certcache_new(struct cg_certcache **out, size_t max_entries)
         free(c);
         return CG_ENOMEM;
     }
-    pthread_mutex_init(&c->lock, NULL);
+    pthread_rwlock_init(&c->lock, NULL);
     *out = c;
     return CG_OK;
 }
@@ -135,7 +135,7 @@ void cg_certcache_free(struct cg_certcache *c)
             centry_free(e);
         }
     free(c->tab);
-    pthread_mutex_destroy(&c->lock);
+    pthread_rwlock_destroy(&c->lock);
     free(c);
 }
 
@@ -173,7 +173,7 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
     }
     n->chain = chain ? cg_chain_ref(chain) : NULL;
     n->expires = expires;
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
     n->seq = ++c->seq;
     for (e = c->tab[b]; e; e = e->next)
         if (strcmp(e->url, url) == 0) {
@@ -182,7 +182,7 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
             e->chain = n->chain;
             e->expires = expires;
             e->seq = n->seq;
-            pthread_mutex_unlock(&c->lock);
+            pthread_rwlock_unlock(&c->lock);
             n->chain = old;
             centry_free(n);
             return CG_OK;
@@ -192,7 +192,7 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
     n->next = c->tab[b];
     c->tab[b] = n;
     c->n++;
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     return CG_OK;
 }
 
@@ -201,7 +201,7 @@ int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struc
     size_t b = hash_url(url) & (c->nbuckets - 1);
     struct centry *e;
     int rc = CG_ENOTFOUND;
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_rdlock(&c->lock);
     for (e = c->tab[b]; e; e = e->next)
         if (strcmp(e->url, url) == 0) {
             if (e->expires > now) {
@@ -214,16 +214,16 @@ int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struc
             }
             break;
         }
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     return rc;
 }
 
 size_t cg_certcache_size(struct cg_certcache *c)
 {
     size_t n;
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_rdlock(&c->lock);
     n = c->n;
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     return n;
 }
 
