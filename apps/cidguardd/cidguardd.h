@@ -44,6 +44,7 @@ struct cgd_conf {
     char min_attest_uk[4], min_attest_other[4];
     int block_response, rate_calls, rate_numbers;
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
+    int decision_log_days;       /* retention; 0 = keep everything */
     bool zero_config;          /* no config file: test PKI in state_dir */
 };
 
@@ -125,7 +126,7 @@ int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_s
               void *arg);
 
 /* ---- decision log (declogd.c) --------------------------------------------- */
-int cgd_declog_start(const char *path);
+int cgd_declog_start(const char *path, int keep_days);
 void cgd_declog_push(const struct cg_declog_record *r); /* never blocks on I/O */
 void cgd_declog_stop(void);                              /* writes what is queued */
 

@@ -41,6 +41,8 @@ static const struct directive table[] = {
     I("server", "workers", workers, 0, 64, "0", "worker threads, one event loop each; 0 = one per core"),
     S("server", "decision_log", decision_log, "",
       "SQLite decision log, one record per verified call; empty = STATE_DIR/decisions.db, off = none"),
+    I("server", "decision_log_days", decision_log_days, 0, 3650, "90",
+      "days of decisions kept (pruned hourly by the writer); 0 = keep everything"),
     I("server", "max_pending", max_pending, 1, 1000000, "1000",
       "calls a worker may hold waiting for a certificate before it answers 503"),
     S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),

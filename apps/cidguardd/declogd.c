@@ -31,6 +31,8 @@ static struct {
     size_t n;
     bool stop, running;
     struct cg_declog *log;
+    int keep_days;
+    time_t next_prune;
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void *writer(void *arg)
@@ -74,13 +76,23 @@ static void *writer(void *arg)
                 atomic_fetch_add(&cgd_m.declog_written, k);
             }
         }
+        if (L.keep_days > 0 && time(NULL) >= L.next_prune) {
+            /* retention, hourly, in the same low-priority thread */
+            size_t del = 0;
+            if (cg_declog_prune(L.log, (int64_t)time(NULL) - (int64_t)L.keep_days * 86400, &del) !=
+                CG_OK)
+                fprintf(stderr, "cidguardd: decision log: pruning failed\n");
+            L.next_prune = time(NULL) + 3600;
+        }
         if (stop && !n)
             return NULL;
     }
 }
 
-int cgd_declog_start(const char *path)
+int cgd_declog_start(const char *path, int keep_days)
 {
+    L.keep_days = keep_days;
+    L.next_prune = 0; /* at start, then hourly */
     if (cg_declog_open(&L.log, path) != CG_OK) {
         fprintf(stderr, "cidguardd: cannot open the decision log %s\n", path);
         return -1;

@@ -557,7 +557,7 @@ int main(int argc, char **argv)
         char path[sizeof conf.state_dir + 32];
         if (!conf.decision_log[0])
             snprintf(path, sizeof path, "%s/decisions.db", conf.state_dir);
-        if (cgd_declog_start(conf.decision_log[0] ? conf.decision_log : path))
+        if (cgd_declog_start(conf.decision_log[0] ? conf.decision_log : path, conf.decision_log_days))
             return 1;
     }
     if (cgd_fetch_start()) {

@@ -45,6 +45,9 @@ int cg_declog_open(struct cg_declog **out, const char *path);
 void cg_declog_close(struct cg_declog *l);
 /* Appends records in one transaction. */
 int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, size_t n);
+/* Deletes the records older than `before` (seconds since the epoch);
+ * *deleted (may be NULL) receives how many. */
+int cg_declog_prune(struct cg_declog *l, int64_t before, size_t *deleted);
 
 #ifdef __cplusplus
 }

@@ -97,6 +97,23 @@ int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, s
     return rc;
 }
 
+int cg_declog_prune(struct cg_declog *l, int64_t before, size_t *deleted)
+{
+    sqlite3_stmt *st;
+    int rc = CG_EIO;
+    if (sqlite3_prepare_v2(l->db, "DELETE FROM decisions WHERE time < ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return CG_EIO;
+    sqlite3_bind_int64(st, 1, before);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        if (deleted)
+            *deleted = (size_t)sqlite3_changes(l->db);
+        rc = CG_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 void cg_declog_record_fill(struct cg_declog_record *r, const struct cg_verdict *v,
                            const struct cg_decision *d, int64_t now)
 {

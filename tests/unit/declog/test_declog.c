@@ -39,6 +39,15 @@ static void test_append_and_read(void **state)
         cg_declog_record_fill(&r[i], &v, &d, 1700000000 + i);
     }
     assert_int_equal(cg_declog_append(l, r, 3), CG_OK);
+    {
+        /* retention: records before 1700000001 go, the other two stay */
+        size_t del = 99;
+        struct cg_declog_record old = r[0];
+        old.time = 1600000000;
+        assert_int_equal(cg_declog_append(l, &old, 1), CG_OK);
+        assert_int_equal(cg_declog_prune(l, 1700000000, &del), CG_OK);
+        assert_int_equal(del, 1);
+    }
     cg_declog_close(l);
 
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
