@@ -51,50 +51,32 @@ static struct {
     bool stop;
 } F = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static const char *const deny_v4[] = {"0.0.0.0/8",      "10.0.0.0/8",     "100.64.0.0/10",
-                                      "127.0.0.0/8",    "169.254.0.0/16", "172.16.0.0/12",
-                                      "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15",
-                                      "224.0.0.0/4",    "240.0.0.0/4"};
+/* Where an x5u may never lead unless `[fetch] allow` says so. */
+static const char *const deny[] = {
+    "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",  "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
+    "240.0.0.0/4",   "::/128",         "::1/128",        "fc00::/7",      "fe80::/10",
+    "ff00::/8"};
 
-static bool v6_denied(const struct in6_addr *a)
-{
-    const uint8_t *b = a->s6_addr;
-    static const uint8_t zero[16] = {0};
-    if (memcmp(b, zero, 15) == 0 && (b[15] == 1 || b[15] == 0))
-        return true;                    /* ::1, :: */
-    if ((b[0] & 0xfe) == 0xfc)          /* fc00::/7 unique local */
-        return true;
-    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
-        return true;
-    if (b[0] == 0xff)                   /* multicast */
-        return true;
-    /* IPv4-mapped: judged as IPv4 by the caller */
-    return false;
-}
-
-/* Whether connecting to `sa` is refused: denied range and not allowed. */
+/* Whether connecting to `sa` is refused: denied range and not allowed.
+ * IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry. */
 static bool address_denied(const struct sockaddr *sa, const char *allow)
 {
-    char list[sizeof deny_v4 / sizeof deny_v4[0] * 20 + 1] = "";
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
     size_t i;
+    if (sa->sa_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+        memcpy(&v4.sin_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], 4);
+        sa = (const struct sockaddr *)&v4;
+    }
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+        return true;
     if (cgd_addr_in_cidrs(sa, allow, ';'))
         return false;
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-            struct sockaddr_in v4 = {.sin_family = AF_INET};
-            memcpy(&v4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
-            return address_denied((struct sockaddr *)&v4, allow);
-        }
-        return v6_denied(&s6->sin6_addr);
-    }
-    if (sa->sa_family != AF_INET)
-        return true;
-    for (i = 0; i < sizeof deny_v4 / sizeof deny_v4[0]; i++) {
-        strcat(list, deny_v4[i]);
-        strcat(list, ";");
-    }
-    return cgd_addr_in_cidrs(sa, list, ';');
+    for (i = 0; i < sizeof deny / sizeof deny[0]; i++)
+        if (cg_addr_in_cidr(sa, deny[i]))
+            return true;
+    return false;
 }
 
 static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)

@@ -226,7 +226,6 @@ static void respond(struct sipd *d, const struct peer *p, struct tx *tx, const s
     } else {
         free(out);
     }
-    (void)d;
 }
 
 static void sipcall_free(struct sipcall *s)

@@ -38,13 +38,13 @@ def check(name, cond, info=""):
         print("FAIL - %s %s" % (name, str(info)[:600]))
 
 
-def start(args, ready_port, name):
+def start(args, ready_port, name, host="127.0.0.1"):
     log = open(os.path.join(WORK, name + ".log"), "w")
     p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     procs.append(p)
     for _ in range(100):
         try:
-            socket.create_connection(("127.0.0.1", ready_port), timeout=0.2).close()
+            socket.create_connection((host, ready_port), timeout=0.2).close()
             return p
         except OSError:
             time.sleep(0.1)
@@ -432,15 +432,7 @@ try:
             f.write("[server]\nstate_dir = %s\nhttp_listen = [::1]:19285\n"
                     "sip_verify_listen = [::1]:15063\nsip_sign_listen = [::1]:15073\nworkers = 1\n"
                     "[verify]\ntrust = %s\n" % (os.path.join(WORK, "estate"), os.path.join(pki, "root.pem")))
-        log6 = open(os.path.join(WORK, "v6.log"), "w")
-        e = subprocess.Popen([CGD, "-c", conf_e], stdout=log6, stderr=subprocess.STDOUT)
-        procs.append(e)
-        for _ in range(50):
-            try:
-                socket.create_connection(("::1", 19285), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        e = start([CGD, "-c", conf_e], 19285, "v6", host="::1")
         s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         s6.settimeout(3)
         s6.sendto(invite("+1", "+2", method="OPTIONS"), ("::1", 15063))
