@@ -1,5 +1,6 @@
 /* The policy list loaders (CSV from operators and Ofcom files): the input
- * goes through a temporary file, as the loaders read paths. */
+ * goes through a temporary file, as the loaders read paths.  The same bytes
+ * are also a [redis] url and the fields of a shared-state command. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,5 +35,20 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     cg_policy_decide(p, NULL, &c, &d);
     cg_policy_ingress(p, "intl-gw-1", NULL, &intl);
     cg_policy_free(p);
+    {
+        char s[600];
+        struct cg_redis_addr a;
+        struct cg_shared_cmd cmd;
+        size_t n = size < sizeof s - 1 ? size : sizeof s - 1;
+        memcpy(s, data, n);
+        s[n] = '\0';
+        cg_redis_parse_url(s, &a);
+        c.call_id = s;
+        c.ingress = s;
+        c.caller = s;
+        c.sig = data;
+        c.siglen = size;
+        cg_shared_observe_cmd(&cmd, NULL, &c, 65, 10, 10);
+    }
     return 0;
 }

@@ -5,7 +5,8 @@ set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev openssl libjansson-dev libcmocka-dev libosip2-dev libevent-dev
       libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
-      secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules ca-certificates"
+      secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules ca-certificates
+      libhiredis-dev redis-server zlib1g-dev chromium"
 # Node.js and npm (for the jose interoperability test): this machine image
 # ships nodesource's nodejs, which bundles npm and conflicts with Debian's
 # npm package; install Debian's pair only where there is no npm at all.

@@ -27,5 +27,6 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_lists(int argc, char **argv); /* policy push|add|remove|show */
 
 #endif

@@ -13,7 +13,8 @@ static const char help[] =
     "  Loads the policy lists the daemon would load, reporting every unusable line as\n"
     "  FILE:LINE: message on stderr, and with --caller prints the decision for one call\n"
     "  as JSON.  Exit 0: loaded (and allowed); 1: the call would be labelled or blocked;\n"
-    "  2: bad usage or an unreadable file.\n";
+    "  2: bad usage or an unreadable file.\n"
+    "  'cidguard policy push|add|remove|show --help' edits the lists (files or Redis).\n";
 
 static int bad_lines;
 
@@ -43,6 +44,9 @@ int cmd_policy(int argc, char **argv)
     struct cg_policy *p;
     int c, rc;
 
+    if (argc >= 2 && (!strcmp(argv[1], "push") || !strcmp(argv[1], "add") ||
+                      !strcmp(argv[1], "remove") || !strcmp(argv[1], "show")))
+        return cmd_lists(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
             fputs(help, stdout);

@@ -14,6 +14,7 @@ static const char usage[] =
     "  verify --batch FILE|- ...      verify ATIS-1000082 requests, one JSON object a line\n"
     "  inspect VALUE|FILE             decode an Identity header, PASSporT or certificate\n"
     "  policy check ...               load the policy lists, report bad lines, decide a call\n"
+    "  policy push|add|remove|show    edit the policy lists in their files or in Redis\n"
     "  version                        print the version\n"
     "\n"
     "'cidguard <command> --help' describes each command.\n";

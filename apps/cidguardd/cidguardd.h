@@ -45,6 +45,10 @@ struct cgd_conf {
     int block_response, rate_calls, rate_numbers;
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
     int decision_log_days;       /* retention; 0 = keep everything */
+    char redis_url[256];       /* [redis] url: shared state for clusters; "" = in process */
+    char redis_prefix[64];
+    int redis_timeout_ms;
+    bool redis_lists;          /* lists stored in Redis replace the files */
     bool zero_config;          /* no config file: test PKI in state_dir */
 };
 
@@ -106,7 +110,15 @@ struct cgd_metrics {
     atomic_ullong http_bad;
     atomic_ullong actions[3]; /* by enum cg_action */
     atomic_ullong declog_written, declog_dropped, declog_errors;
+    atomic_int redis_connected;                /* workers with a Redis connection */
+    atomic_ullong shared_state[2];             /* calls decided with Redis / local state */
+    atomic_ullong redis_errors[3];
+    atomic_ullong lists_reloads, lists_errors; /* lists loaded from Redis */
+    atomic_llong lists_version;
+    int redis_workers;                         /* workers configured with Redis */
 };
+enum { CGD_STATE_REDIS, CGD_STATE_LOCAL };
+enum { CGD_REDIS_TIMEOUT, CGD_REDIS_REPLY, CGD_REDIS_DISCONNECT };
 extern struct cgd_metrics cgd_m;
 void cgd_metrics_fetch_latency(uint64_t us);
 /* Renders the Prometheus text exposition into a malloc'ed string. */

@@ -88,6 +88,16 @@ static const struct directive table[] = {
       "calls per minute per ingress and per signing SPC before further calls are labelled; 0 = off"),
     I("policy", "rate_numbers", rate_numbers, 0, 1000, "0",
       "distinct calling numbers per minute per ingress and per SPC before labelling; 0 = off"),
+    S("redis", "url", redis_url, "",
+      "redis://[:password@]host[:port][/db]: replay cache, rate windows and lists shared by "
+      "every daemon using it; empty = all state in this process"),
+    S("redis", "prefix", redis_prefix, "cidguard:", "prefix of every key cidguard writes"),
+    I("redis", "timeout_ms", redis_timeout_ms, 5, 10000, "100",
+      "a call waits this long for Redis before it is decided on local state (and the "
+      "connection is made again)"),
+    B("redis", "lists", redis_lists, "yes",
+      "policy lists stored in Redis (cidguard policy push) replace the [policy] files and are "
+      "reloaded within a second of a change"),
 };
 
 void cgd_conf_defaults(struct cgd_conf *c)
@@ -150,9 +160,6 @@ static int on_value(void *user, const char *section, const char *name, const cha
             return 1;
         }
     }
-    /* [redis] (clusters) is accepted, not used yet */
-    if (strcmp(section, "redis") == 0)
-        return 1;
     fprintf(stderr, "%s: unknown directive [%s] %s\n", l->file, section, name);
     return 0;
 }

@@ -204,6 +204,68 @@ static void report_line(const char *file, int line, const char *msg, void *arg)
     fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
 }
 
+/* --- policy lists kept in Redis ------------------------------------------------- */
+/*
+ * With [redis] url and lists = yes, the main thread polls the lists'
+ * version once a second over its own synchronous connection (never the
+ * call path's).  A new version is written to the state directory (so that
+ * the loaders, their limits and their line-numbered reports are the same
+ * as for files) and a new context is built and swapped in whole.
+ */
+static struct cg_shared *lists_conn;
+static long long lists_version = -1;
+static char redis_list[CG_LIST__COUNT][CGD_PATH + 32]; /* "" = use the [policy] file */
+static bool lists_logged;
+
+/* True when Redis has a version of the lists other than the loaded one (and
+ * it is now written to the state directory). */
+static bool fetch_lists(const struct cgd_conf *k)
+{
+    char err[300], *text[CG_LIST__COUNT];
+    long long v;
+    int i;
+    if (!k->redis_url[0] || !k->redis_lists)
+        return false;
+    if (!lists_conn &&
+        cg_shared_connect(&lists_conn, k->redis_url, k->redis_prefix, 500, err, sizeof err)) {
+        if (!lists_logged)
+            fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n", err);
+        lists_logged = true;
+        return false;
+    }
+    if (cg_shared_lists_version(lists_conn, &v) != CG_OK) {
+        fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n",
+                cg_shared_error(lists_conn));
+        cg_shared_close(lists_conn);
+        lists_conn = NULL;
+        return false;
+    }
+    lists_logged = false;
+    if (v == lists_version || cg_shared_lists_get(lists_conn, text, &v) != CG_OK)
+        return false;
+    for (i = 0; i < CG_LIST__COUNT; i++) {
+        char tmp[sizeof k->state_dir + 48];
+        FILE *f;
+        redis_list[i][0] = '\0';
+        if (!text[i])
+            continue;
+        snprintf(redis_list[i], sizeof redis_list[i], "%s/redis-%s.csv", k->state_dir,
+                 cg_list_name((enum cg_list)i));
+        snprintf(tmp, sizeof tmp, "%s/redis-%s.tmp", k->state_dir, cg_list_name((enum cg_list)i));
+        if (!(f = fopen(tmp, "w")) || fputs(text[i], f) < 0 || fclose(f) != 0 ||
+            rename(tmp, redis_list[i]) != 0) {
+            fprintf(stderr, "cidguardd: lists: cannot write %s\n", redis_list[i]);
+            atomic_fetch_add(&cgd_m.lists_errors, 1);
+            redis_list[i][0] = '\0';
+        }
+        free(text[i]);
+    }
+    lists_version = v;
+    atomic_store(&cgd_m.lists_version, v);
+    atomic_fetch_add(&cgd_m.lists_reloads, 1);
+    return true;
+}
+
 /* The policy lists of [policy]: each file loads whole or is refused; bad
  * lines are reported with file and line and the rest loads. */
 static int build_policy(struct cgd_ctx *c)
@@ -214,6 +276,7 @@ static int build_policy(struct cgd_ctx *c)
                                   .min_attest_uk = k->min_attest_uk[0],
                                   .min_attest_other = k->min_attest_other[0]};
     char buf[CGD_LIST], *save, *tok;
+    /* in enum cg_list order; a list stored in Redis replaces the file */
     struct {
         const char *path;
         int (*fn)(struct cg_policy *, const char *, cg_policy_report_cb, void *);
@@ -230,7 +293,10 @@ static int build_policy(struct cgd_ctx *c)
     }
     if (cg_policy_new(&c->policy, &pc) != CG_OK)
         return -1;
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < CG_LIST__COUNT; i++)
+        if (redis_list[i][0])
+            lists[i].path = redis_list[i];
+    for (i = 0; i < CG_LIST__COUNT; i++)
         if (lists[i].path[0] && (rc = lists[i].fn(c->policy, lists[i].path, report_line, NULL))) {
             fprintf(stderr, "cidguardd: %s: %s\n", lists[i].path, cg_strerror(rc));
             return -1;
@@ -486,6 +552,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     const char *state_dir = NULL;
     int c, workers, sig;
+    time_t next_crl = 0;
 
     cgd_conf_defaults(&conf);
     conf.zero_config = true;
@@ -527,6 +594,7 @@ int main(int argc, char **argv)
         cg_policy_state_new(&cgd_pstate, conf.freshness + 5, (unsigned)conf.rate_calls,
                             (unsigned)conf.rate_numbers))
         return 1;
+    fetch_lists(&conf);
     if (!(current = ctx_build(&conf)))
         return 1;
     if (conf.crl_url[0]) {
@@ -592,19 +660,39 @@ int main(int argc, char **argv)
     for (;;) {
         /* CRLs are refreshed on a timer: a new context with the re-read (or
          * re-downloaded) CRLs replaces the old one; cached chains are
-         * validated again against it on their next use. */
+         * validated again against it on their next use.  Lists in Redis are
+         * polled every second. */
         struct cgd_ctx *cur = cgd_ctx_get();
         int refresh = cur->conf.crl_refresh;
-        bool have_crl = cur->conf.crl[0] || cur->conf.crl_url[0];
-        struct timespec ts = {refresh, 0};
+        bool crl_timer = refresh > 0 && (cur->conf.crl[0] || cur->conf.crl_url[0]);
+        bool poll = cur->conf.redis_url[0] && cur->conf.redis_lists;
+        struct timespec ts = {poll ? 1 : refresh, 0};
+        time_t now = time(NULL);
         cgd_ctx_put(cur);
-        sig = refresh > 0 && have_crl ? sigtimedwait(&sigs, NULL, &ts) : sigwaitinfo(&sigs, NULL);
+        if (crl_timer && !next_crl)
+            next_crl = now + refresh;
+        if (crl_timer && poll && next_crl - now < 1)
+            ts.tv_sec = 0;
+        sig = crl_timer || poll ? sigtimedwait(&sigs, NULL, &ts) : sigwaitinfo(&sigs, NULL);
         if (sig < 0 && errno == EAGAIN) {
             cur = cgd_ctx_get();
-            if (cur->conf.crl_url[0])
-                download_crl(&cur->conf);
+            if (poll && fetch_lists(&cur->conf)) {
+                char what[96];
+                snprintf(what, sizeof what, "policy lists version %lld loaded from Redis",
+                         lists_version);
+                cgd_ctx_put(cur);
+                reload(what, false);
+                cur = cgd_ctx_get();
+            }
+            if (crl_timer && time(NULL) >= next_crl) {
+                next_crl = 0;
+                if (cur->conf.crl_url[0])
+                    download_crl(&cur->conf);
+                cgd_ctx_put(cur);
+                reload("CRLs refreshed", false);
+                continue;
+            }
             cgd_ctx_put(cur);
-            reload("CRLs refreshed", false);
             continue;
         }
         if (sig == SIGHUP)
@@ -619,5 +707,6 @@ int main(int argc, char **argv)
     cgd_ctx_put(current);
     cg_certcache_free(cgd_cache);
     cg_policy_state_free(cgd_pstate);
+    cg_shared_close(lists_conn);
     return 0;
 }

@@ -144,6 +144,37 @@ char *cgd_metrics_render(void)
         atomic_load(&cgd_m.sip_retransmissions), atomic_load(&cgd_m.sip_options),
         atomic_load(&cgd_m.declog_written), atomic_load(&cgd_m.declog_dropped),
         atomic_load(&cgd_m.declog_errors), atomic_load(&cgd_m.http_bad));
+    out(&b,
+        "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
+        "decide on local state (0); absent without [redis] url.\n"
+        "# TYPE cidguard_redis_up gauge\n");
+    if (cgd_m.redis_workers)
+        out(&b, "cidguard_redis_up %d\n",
+            atomic_load(&cgd_m.redis_connected) == cgd_m.redis_workers);
+    out(&b,
+        "# HELP cidguard_shared_state_total Calls whose replay and rate checks used Redis or "
+        "only the local state.\n"
+        "# TYPE cidguard_shared_state_total counter\n"
+        "cidguard_shared_state_total{store=\"redis\"} %llu\n"
+        "cidguard_shared_state_total{store=\"local\"} %llu\n"
+        "# HELP cidguard_redis_errors_total Redis failures on the call path.\n"
+        "# TYPE cidguard_redis_errors_total counter\n"
+        "cidguard_redis_errors_total{kind=\"timeout\"} %llu\n"
+        "cidguard_redis_errors_total{kind=\"reply\"} %llu\n"
+        "cidguard_redis_errors_total{kind=\"disconnect\"} %llu\n"
+        "# HELP cidguard_lists_version Version of the policy lists loaded from Redis.\n"
+        "# TYPE cidguard_lists_version gauge\n"
+        "cidguard_lists_version %lld\n"
+        "# HELP cidguard_lists_loads_total Policy list loads from Redis by result.\n"
+        "# TYPE cidguard_lists_loads_total counter\n"
+        "cidguard_lists_loads_total{result=\"ok\"} %llu\n"
+        "cidguard_lists_loads_total{result=\"error\"} %llu\n",
+        atomic_load(&cgd_m.shared_state[CGD_STATE_REDIS]),
+        atomic_load(&cgd_m.shared_state[CGD_STATE_LOCAL]),
+        atomic_load(&cgd_m.redis_errors[CGD_REDIS_TIMEOUT]),
+        atomic_load(&cgd_m.redis_errors[CGD_REDIS_REPLY]),
+        atomic_load(&cgd_m.redis_errors[CGD_REDIS_DISCONNECT]), atomic_load(&cgd_m.lists_version),
+        atomic_load(&cgd_m.lists_reloads), atomic_load(&cgd_m.lists_errors));
     if (b.p)
         b.p[b.n] = '\0';
     return b.p;

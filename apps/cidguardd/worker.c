@@ -87,6 +87,22 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     cgd_verify_call(c);
 }
 
+static void policy_call(const struct cgd_call *c, struct cg_policy_call *pc, bool has_shared,
+                        uint32_t shared)
+{
+    const struct cg_verdict *v = &c->v;
+    *pc = (struct cg_policy_call){.verdict = v,
+                                  .caller = c->caller[0] ? c->caller : NULL,
+                                  .ingress = c->ingress[0] ? c->ingress : NULL,
+                                  .international = c->international,
+                                  .call_id = c->call_id,
+                                  .sig = v->has_sig ? v->sig : NULL,
+                                  .siglen = v->has_sig ? sizeof v->sig : 0,
+                                  .now = c->now,
+                                  .has_shared = has_shared,
+                                  .shared = shared};
+}
+
 void cgd_verify_call(struct cgd_call *c)
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
@@ -123,33 +139,36 @@ void cgd_verify_call(struct cgd_call *c)
         atomic_fetch_add(&cgd_m.cache_hit, 1); /* the verifier got as far as the certificate */
     }
     atomic_fetch_add(&cgd_m.calls[c->listener][v.reason], 1);
+    c->v = v;
+    c->now = (int64_t)time(NULL);
     {
-        struct cg_policy_call pc = {.verdict = &v,
-                                    .caller = c->caller[0] ? c->caller : NULL,
-                                    .ingress = c->ingress[0] ? c->ingress : NULL,
-                                    .international = c->international,
-                                    .call_id = c->call_id,
-                                    .sig = v.has_sig ? v.sig : NULL,
-                                    .siglen = v.has_sig ? sizeof v.sig : 0,
-                                    .now = (int64_t)time(NULL)};
-        struct cg_decision d;
-        ctx = cgd_ctx_get();
-        cg_policy_decide(ctx->policy, cgd_pstate, &pc, &d);
-        cgd_ctx_put(ctx);
-        atomic_fetch_add(&cgd_m.actions[d.action], 1);
-        {
-            static const char *const lname[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
-            struct cg_declog_record rec;
-            memset(&rec, 0, sizeof rec);
-            snprintf(rec.call_id, sizeof rec.call_id, "%s", c->call_id ? c->call_id : "");
-            snprintf(rec.caller, sizeof rec.caller, "%s", c->caller);
-            snprintf(rec.ingress, sizeof rec.ingress, "%s", c->ingress);
-            snprintf(rec.listener, sizeof rec.listener, "%s", lname[c->listener]);
-            cg_declog_record_fill(&rec, &v, &d, pc.now);
-            cgd_declog_push(&rec);
-        }
-        c->answer(c, &v, &d);
+        struct cg_policy_call pc;
+        policy_call(c, &pc, false, 0);
+        if (cgd_redis_observe(c->w, c, &pc))
+            return; /* cgd_finish_call when Redis answers */
     }
+    cgd_finish_call(c, false, 0);
+}
+
+void cgd_finish_call(struct cgd_call *c, bool has_shared, uint32_t shared)
+{
+    static const char *const lname[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
+    struct cg_policy_call pc;
+    struct cg_declog_record rec;
+    struct cg_decision d;
+    struct cgd_ctx *ctx = cgd_ctx_get();
+    policy_call(c, &pc, has_shared, shared);
+    cg_policy_decide(ctx->policy, cgd_pstate, &pc, &d);
+    cgd_ctx_put(ctx);
+    atomic_fetch_add(&cgd_m.actions[d.action], 1);
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.call_id, sizeof rec.call_id, "%s", c->call_id ? c->call_id : "");
+    snprintf(rec.caller, sizeof rec.caller, "%s", c->caller);
+    snprintf(rec.ingress, sizeof rec.ingress, "%s", c->ingress);
+    snprintf(rec.listener, sizeof rec.listener, "%s", lname[c->listener]);
+    cg_declog_record_fill(&rec, &c->v, &d, pc.now);
+    cgd_declog_push(&rec);
+    c->answer(c, &c->v, &d);
 }
 
 void cgd_set_ingress(struct cgd_call *c, const struct cgd_ctx *ctx, const char *ruri,
@@ -195,7 +214,8 @@ static int open_worker(struct cgd_worker *w)
                 conf->sip_sign_listen, conf->http_listen, strerror(errno));
         goto out;
     }
-    if (cgd_sip_attach(w, w->base, uv, us, tv, ts) || !(w->http = cgd_http_attach(w->base, hf)))
+    if (cgd_sip_attach(w, w->base, uv, us, tv, ts) || !(w->http = cgd_http_attach(w->base, hf)) ||
+        cgd_redis_attach(w, conf))
         goto out;
     rc = 0;
 out:
@@ -261,6 +281,7 @@ void cgd_workers_stop(void)
     for (i = 0; i < nworkers; i++) {
         if (workers[i].drain_timer)
             event_free(workers[i].drain_timer);
+        cgd_redis_free(&workers[i]);
         cgd_sip_free(&workers[i]);
         cgd_http_free(workers[i].http);
         event_base_free(workers[i].base);

@@ -15,6 +15,7 @@
 #include "sip.h"
 #include "policy.h"
 #include "declog.h"
+#include "shared.h"
 
 #define CIDGUARD_VERSION "0.1.0"
 

@@ -125,6 +125,14 @@ struct cg_policy_call {
     const unsigned char *sig;    /* the decisive PASSporT's signature bytes, or NULL */
     size_t siglen;
     int64_t now;
+    /* Replay and rate findings from state shared with other daemons (Redis),
+     * when has_shared: reason bits, only CG_PR_REPLAY, CG_PR_RATE_CALLS and
+     * CG_PR_RATE_NUMBERS count.  The shared replay finding replaces the
+     * local one (only the shared store knows which Call-ID came first
+     * across daemons); rate findings are ORed.  `state` records the call
+     * either way, to be warm when the shared store goes away. */
+    bool has_shared;
+    uint32_t shared;
 };
 
 #define CG_BRAND_MAX 64

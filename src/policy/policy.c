@@ -492,9 +492,14 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
     if (v && v->verstat == CG_VERSTAT_PASSED && min && v->attest > min)
         r |= 1u << CG_PR_ATTEST_LOW;
 
-    if (state) {
-        bool replay = false, rate_calls = false, rate_numbers = false;
-        rc = cg__policy_state_observe(state, c, &replay, &rate_calls, &rate_numbers);
+    {
+        uint32_t sh = c->has_shared ? c->shared : 0;
+        bool replay = false, rate_calls = sh & (1u << CG_PR_RATE_CALLS),
+             rate_numbers = sh & (1u << CG_PR_RATE_NUMBERS);
+        if (state)
+            rc = cg__policy_state_observe(state, c, &replay, &rate_calls, &rate_numbers);
+        if (c->has_shared)
+            replay = sh & (1u << CG_PR_REPLAY);
         if (replay) {
             r |= 1u << CG_PR_REPLAY;
             out->verstat = CG_VERSTAT_FAILED; /* a replayed token verifies nothing */

@@ -1,6 +1,7 @@
 /*
- * Replay and rate state kept in this process (the Redis-backed variant for
- * clusters is the same interface, not built yet).
+ * Replay and rate state kept in this process.  With Redis (shared.c) the
+ * daemon records every call here too, so that this state is warm when
+ * Redis goes away (cg_policy_decide says how the findings combine).
  *
  * Replay: a fixed-size open-addressing table keyed by the PASSporT
  * signature, holding the Call-ID it was first seen with and when it leaves

@@ -166,6 +166,101 @@ static void test_replay(void **state)
     cg_policy_free(p);
 }
 
+/* Findings from the shared store (Redis): its replay verdict replaces the
+ * local one (it alone knows which Call-ID came first across daemons); rate
+ * findings add to the local ones. */
+static void test_shared_findings(void **state)
+{
+    struct cg_policy *p = load();
+    struct cg_policy_state *s;
+    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
+    unsigned char sig[64];
+    struct cg_policy_call c = {.verdict = &v, .caller = "14155550100", .sig = sig,
+                               .siglen = sizeof sig, .now = 1000, .call_id = "seen-elsewhere@b"};
+    struct cg_decision d;
+    (void)state;
+    memset(sig, 9, sizeof sig);
+    assert_int_equal(cg_policy_state_new(&s, 65, 0, 0), CG_OK);
+    /* another daemon saw this PASSporT first, under another Call-ID */
+    c.has_shared = true;
+    c.shared = 1u << CG_PR_REPLAY;
+    assert_int_equal(cg_policy_decide(p, s, &c, &d), CG_OK);
+    assert_true(d.reasons & (1u << CG_PR_REPLAY));
+    /* the original call's fork reaches this daemon: local state saw the
+     * replay's Call-ID first, but the shared store says it is the original */
+    c.call_id = "original@a";
+    c.shared = 0;
+    assert_int_equal(cg_policy_decide(p, s, &c, &d), CG_OK);
+    assert_false(d.reasons & (1u << CG_PR_REPLAY));
+    /* without the shared store, local state decides (and remembers) */
+    c.has_shared = false;
+    assert_int_equal(cg_policy_decide(p, s, &c, &d), CG_OK);
+    assert_true(d.reasons & (1u << CG_PR_REPLAY));
+    /* shared rate findings are reported; other bits are ignored */
+    c.has_shared = true;
+    c.call_id = "seen-elsewhere@b";
+    c.shared = cg_shared_observe_result(0, 1, 1) | (1u << CG_PR_DNO);
+    assert_int_equal(cg_policy_decide(p, s, &c, &d), CG_OK);
+    assert_true(d.reasons & (1u << CG_PR_RATE_CALLS));
+    assert_true(d.reasons & (1u << CG_PR_RATE_NUMBERS));
+    assert_false(d.reasons & (1u << CG_PR_DNO));
+    cg_policy_state_free(s);
+    cg_policy_free(p);
+}
+
+/* The Redis command for a call: keys and arguments in the script's order. */
+static void test_shared_command(void **state)
+{
+    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "SPC1"};
+    unsigned char sig[64];
+    struct cg_policy_call c = {.verdict = &v, .caller = "447400012345", .ingress = "peer-1",
+                               .sig = sig, .siglen = sizeof sig, .now = 1700000000,
+                               .call_id = "abc@host"};
+    struct cg_shared_cmd cmd;
+    struct cg_redis_addr a;
+    (void)state;
+    memset(sig, 0xab, sizeof sig);
+    assert_true(cg_shared_observe_cmd(&cmd, NULL, &c, 65, 10, 5));
+    assert_int_equal(cmd.argc, CG_SHARED_ARGC);
+    assert_string_equal(cmd.argv[0], "EVALSHA");
+    assert_string_equal(cmd.argv[1], cg_shared_script_sha());
+    assert_int_equal(strlen(cg_shared_script_sha()), 40);
+    assert_string_equal(cmd.argv[3], "cidguard:r:abababababababababababababababab");
+    assert_string_equal(cmd.argv[4], "cidguard:ic:peer-1");
+    assert_string_equal(cmd.argv[5], "cidguard:in:peer-1");
+    assert_string_equal(cmd.argv[6], "cidguard:sc:SPC1");
+    assert_string_equal(cmd.argv[7], "cidguard:sn:SPC1");
+    assert_string_equal(cmd.argv[8], "abc@host");
+    assert_string_equal(cmd.argv[9], "1700000000");
+    assert_string_equal(cmd.argv[10], "65");
+    assert_string_equal(cmd.argv[11], "447400012345");
+    assert_string_equal(cmd.argv[12], "10");
+    assert_string_equal(cmd.argv[13], "5");
+    assert_int_equal(cmd.argvlen[4], strlen(cmd.argv[4]));
+    /* rates off: no rate keys; no signature either: nothing to send */
+    assert_true(cg_shared_observe_cmd(&cmd, "x:", &c, 65, 0, 0));
+    assert_string_equal(cmd.argv[3], "x:r:abababababababababababababababab");
+    assert_string_equal(cmd.argv[4], "");
+    assert_string_equal(cmd.argv[6], "");
+    c.sig = NULL;
+    assert_false(cg_shared_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
+    /* URLs */
+    assert_int_equal(cg_redis_parse_url("redis://10.0.0.5", &a), CG_OK);
+    assert_string_equal(a.host, "10.0.0.5");
+    assert_int_equal(a.port, 6379);
+    assert_int_equal(cg_redis_parse_url("redis://:s3cret@cache.example:7000/2", &a), CG_OK);
+    assert_string_equal(a.host, "cache.example");
+    assert_string_equal(a.password, "s3cret");
+    assert_int_equal(a.port, 7000);
+    assert_int_equal(a.db, 2);
+    assert_int_equal(cg_redis_parse_url("http://x", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h:99999", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h:1/99", &a), CG_EINVAL);
+    assert_int_equal(cg_list_from_name("protected"), CG_LIST_PROTECTED);
+    assert_int_equal(cg_list_from_name("nope"), -1);
+}
+
 static void test_rates(void **state)
 {
     struct cg_policy *p = load();
@@ -239,7 +334,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_case_table),   cmocka_unit_test(test_ingress_by_address),
         cmocka_unit_test(test_replay),       cmocka_unit_test(test_rates),
-        cmocka_unit_test(test_real_ofcom_data),
+        cmocka_unit_test(test_real_ofcom_data), cmocka_unit_test(test_shared_findings),
+        cmocka_unit_test(test_shared_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,92 @@
+/*
+ * Policy state shared by many daemons, in Redis 7.
+ *
+ * What lives there: the replay cache and the rate windows (written on every
+ * call, by one Lua script per call so that a call's checks are atomic), and
+ * the policy lists (CSV text under a version number that daemons poll).
+ *
+ * The call path is asynchronous and belongs to the host's event loop: this
+ * header gives it the command to send (cg_shared_observe_cmd) and the
+ * meaning of the answer (cg_shared_observe_result).  The lists and the
+ * administration use a synchronous connection (struct cg_shared) that is
+ * never used on the call path.
+ */
+#ifndef CIDGUARD_SHARED_H
+#define CIDGUARD_SHARED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* redis://[:password@]host[:port][/db]; port 6379 and db 0 by default. */
+struct cg_redis_addr {
+    char host[256];
+    int port;
+    int db;
+    char password[128];
+};
+int cg_redis_parse_url(const char *url, struct cg_redis_addr *out); /* CG_OK or CG_EINVAL */
+
+#define CG_SHARED_PREFIX "cidguard:"
+
+/* The lists that can live in Redis (the Ofcom data stays in files). */
+enum cg_list { CG_LIST_DNO, CG_LIST_PROTECTED, CG_LIST_INGRESS, CG_LIST__COUNT };
+const char *cg_list_name(enum cg_list l);     /* "dno", "protected", "ingress" */
+int cg_list_from_name(const char *name);      /* -1 when unknown */
+
+/* --- synchronous connection: lists and administration --------------------- */
+
+struct cg_shared;
+/* Connects and selects the database.  On failure returns CG_EIO and, when
+ * err is given, a message in it. */
+int cg_shared_connect(struct cg_shared **out, const char *url, const char *prefix, int timeout_ms,
+                      char *err, size_t errlen);
+void cg_shared_close(struct cg_shared *s);
+const char *cg_shared_error(const struct cg_shared *s); /* the last failure */
+
+/* The version of the lists (0 when none was ever stored). */
+int cg_shared_lists_version(struct cg_shared *s, long long *version);
+/* Every list's CSV text (malloc'ed; NULL when Redis has none of that kind)
+ * and the version they belong to, read in one transaction. */
+int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long long *version);
+/* Replaces one list and bumps the version, in one transaction. */
+int cg_shared_list_put(struct cg_shared *s, enum cg_list l, const char *text, size_t len);
+/* Removes one list from Redis (daemons go back to their files). */
+int cg_shared_list_delete(struct cg_shared *s, enum cg_list l);
+
+/* --- the call path: one script per call ------------------------------------ */
+
+#define CG_SHARED_ARGC 14
+
+/* The EVALSHA command for one call: the argument vector points into cmd. */
+struct cg_shared_cmd {
+    int argc;
+    const char *argv[CG_SHARED_ARGC];
+    size_t argvlen[CG_SHARED_ARGC];
+    char buf[1024];
+};
+
+/* The script (for SCRIPT LOAD at connect) and its SHA-1 (for EVALSHA). */
+const char *cg_shared_script(void);
+const char *cg_shared_script_sha(void);
+
+/* Fills `cmd` for `call` with the same meaning as cg_policy_state:
+ * `window` seconds of replay memory, per-minute thresholds per ingress and
+ * per signing SPC (0 = off).  `prefix` is the key prefix (CG_SHARED_PREFIX).
+ * Returns false when the call has nothing to record. */
+bool cg_shared_observe_cmd(struct cg_shared_cmd *cmd, const char *prefix,
+                           const struct cg_policy_call *call, int window, unsigned rate_calls,
+                           unsigned rate_numbers);
+/* The reason bits (for cg_policy_call.shared) of the script's answer, an
+ * array of three integers: replay, calls over, numbers over. */
+uint32_t cg_shared_observe_result(long long replay, long long calls, long long numbers);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
