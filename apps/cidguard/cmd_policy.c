@@ -6,7 +6,8 @@
 
 static const char help[] =
     "usage: cidguard policy check [--dno FILE] [--protected FILE] [--ingress FILE]\n"
-    "                             [--ofcom FILE]... [--no-uk-rules] [--no-nanp-rules]\n"
+    "                             [--ofcom FILE]... [--nanpa FILE] [--cocodes FILE]...\n"
+    "                             [--no-uk-rules] [--no-nanp-rules]\n"
     "                             [--min-attest-uk A|B|C] [--no-roaming-447]\n"
     "                             [--caller TN [--verstat passed|failed|none] [--attest A|B|C]\n"
     "                              [--spc CODE] [--trunk NAME] [--country-code CC]]\n"
@@ -35,12 +36,14 @@ int cmd_policy(int argc, char **argv)
         {"caller", required_argument, 0, 'c'},      {"verstat", required_argument, 0, 'v'},
         {"attest", required_argument, 0, 'a'},      {"spc", required_argument, 0, 's'},
         {"trunk", required_argument, 0, 't'},       {"country-code", required_argument, 0, 'k'},
+        {"nanpa", required_argument, 0, 'n'},       {"cocodes", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     struct cg_policy_config cfg = {.uk_rules = true, .nanp_rules = true, .roaming_447 = true,
                                    .min_attest_uk = 'B'};
-    const char *dno = NULL, *prot = NULL, *ing = NULL, *ofcom[16], *caller = NULL,
+    const char *dno = NULL, *prot = NULL, *ing = NULL, *ofcom[16], *caller = NULL, *nanpa = NULL,
+               *cocodes[16],
                *verstat = "passed", *attest = "A", *spc = "", *trunk = NULL, *cc = NULL;
-    size_t nofcom = 0, i;
+    size_t nofcom = 0, ncocodes = 0, i;
     struct cg_policy *p;
     int c, rc;
 
@@ -66,6 +69,12 @@ int cmd_policy(int argc, char **argv)
             if (nofcom == 16)
                 cli_die("at most 16 --ofcom");
             ofcom[nofcom++] = optarg;
+            break;
+        case 'n': nanpa = optarg; break;
+        case 'C':
+            if (ncocodes == 16)
+                cli_die("at most 16 --cocodes");
+            cocodes[ncocodes++] = optarg;
             break;
         case 'U': cfg.uk_rules = false; break;
         case 'N': cfg.nanp_rules = false; break;
@@ -99,6 +108,11 @@ int cmd_policy(int argc, char **argv)
     for (i = 0; i < nofcom; i++)
         if ((rc = cg_policy_load_ofcom(p, ofcom[i], report, NULL)))
             cli_die("cannot load %s: %s", ofcom[i], cg_strerror(rc));
+    if (nanpa && (rc = cg_policy_load_nanpa(p, nanpa, report, NULL)))
+        cli_die("cannot load %s: %s", nanpa, cg_strerror(rc));
+    for (i = 0; i < ncocodes; i++)
+        if ((rc = cg_policy_load_cocodes(p, cocodes[i], report, NULL)))
+            cli_die("cannot load %s: %s", cocodes[i], cg_strerror(rc));
     rc = 0;
     if (caller) {
         struct cg_verdict v;

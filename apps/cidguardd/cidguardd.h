@@ -40,6 +40,7 @@ struct cgd_conf {
     int negative_ttl;          /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
+    char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
     bool uk_rules, nanp_rules, roaming_447;
     char min_attest_uk[4], min_attest_other[4];
     int block_response, rate_calls, rate_numbers;

@@ -76,6 +76,13 @@ static const struct directive table[] = {
       "ingress table (CSV ingress,international,addresses,note); tgrp on the R-URI, else source address"),
     S("policy", "ofcom", ofcom, "",
       "Ofcom number-block status files separated by ';' (S3/S5/S7/S8/S9): only allocated ranges"),
+    S("policy", "nanpa", nanpa, "",
+      "NANPA NPA report (CSV): +1 callers in an area code not in service are blocked"),
+    S("policy", "cocodes", cocodes, "",
+      "NPA-NXX status files in the CNA's format separated by ';': unassigned codes are blocked"),
+    S("policy", "actions", actions, "",
+      "per-reason actions overriding the defaults, e.g. rate_calls=block;stir_failed=allow "
+      "(cidguard policy check --help lists the reasons; docs/verdicts.md their defaults)"),
     B("policy", "uk_rules", uk_rules, "yes", "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
     B("policy", "nanp_rules", nanp_rules, "yes", "NPA-NXX structure for +1 callers"),
     B("policy", "roaming_447", roaming_447, "yes",

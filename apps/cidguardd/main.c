@@ -266,6 +266,35 @@ static bool fetch_lists(const struct cgd_conf *k)
     return true;
 }
 
+/* [policy] actions = reason=action;...: the defaults with these changed. */
+static int parse_actions(const char *spec, struct cg_policy_config *pc)
+{
+    char buf[CGD_LIST], *save, *tok;
+    int i;
+    for (i = 0; i < CG_PR__COUNT; i++)
+        pc->action[i] = cg_policy_reason_action((enum cg_policy_reason)i);
+    pc->override_actions = true;
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(tok, '=');
+        int a = -1;
+        if (eq) {
+            *eq = '\0';
+            for (a = 0; a < 3 && strcmp(eq + 1, cg_action_str((enum cg_action)a)); a++)
+                ;
+        }
+        for (i = 0; i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
+            ;
+        if (!eq || a == 3 || i == CG_PR__COUNT) {
+            fprintf(stderr, "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|block "
+                            "with a known reason\n", tok);
+            return -1;
+        }
+        pc->action[i] = (enum cg_action)a;
+    }
+    return 0;
+}
+
 /* The policy lists of [policy]: each file loads whole or is refused; bad
  * lines are reported with file and line and the rest loads. */
 static int build_policy(struct cgd_ctx *c)
@@ -291,6 +320,8 @@ static int build_policy(struct cgd_ctx *c)
         fprintf(stderr, "cidguardd: [policy] min_attest_* must be A, B or C and block_response 603 or 608\n");
         return -1;
     }
+    if (k->actions[0] && parse_actions(k->actions, &pc))
+        return -1;
     if (cg_policy_new(&c->policy, &pc) != CG_OK)
         return -1;
     for (i = 0; i < CG_LIST__COUNT; i++)
@@ -304,6 +335,16 @@ static int build_policy(struct cgd_ctx *c)
     snprintf(buf, sizeof buf, "%s", k->ofcom);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         if ((rc = cg_policy_load_ofcom(c->policy, tok, report_line, NULL))) {
+            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            return -1;
+        }
+    if (k->nanpa[0] && (rc = cg_policy_load_nanpa(c->policy, k->nanpa, report_line, NULL))) {
+        fprintf(stderr, "cidguardd: %s: %s\n", k->nanpa, cg_strerror(rc));
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", k->cocodes);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+        if ((rc = cg_policy_load_cocodes(c->policy, tok, report_line, NULL))) {
             fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
             return -1;
         }

@@ -48,7 +48,11 @@ const char *cg_action_str(enum cg_action a); /* "allow", "label", "block" */
     X(RATE_NUMBERS, "rate_numbers", LABEL, "distinct presented numbers per minute over the threshold") \
     X(UK_ALLOCATION_UNKNOWN, "uk_allocation_unknown", ALLOW,                                       \
       "no allocation data for this UK range (information only)")                                  \
-    X(BRAND, "brand_verified", ALLOW, "a protected number verified by its allowed signer")
+    X(BRAND, "brand_verified", ALLOW, "a protected number verified by its allowed signer")      \
+    X(NANP_UNASSIGNED, "nanp_cli_unassigned", BLOCK,                                              \
+      "a NANP number whose NPA is not in service or whose NPA-NXX is not assigned")               \
+    X(NANP_ASSIGNMENT_UNKNOWN, "nanp_assignment_unknown", ALLOW,                                  \
+      "no NPA-NXX assignment data for this NANP area code (information only)")
 
 enum cg_policy_reason {
 #define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
@@ -58,6 +62,7 @@ enum cg_policy_reason {
 };
 const char *cg_policy_reason_code(enum cg_policy_reason r);
 const char *cg_policy_reason_text(enum cg_policy_reason r);
+enum cg_action cg_policy_reason_action(enum cg_policy_reason r); /* the default */
 
 /* --- building a policy ------------------------------------------------------ */
 
@@ -92,6 +97,15 @@ int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_repo
  * "Number Block,Block Status,..."): only Allocated blocks are valid CLIs.
  * Ranges without a loaded file are "unknown", not invalid. */
 int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+/* NANPA's NPA report (npa_report.csv): area codes in service.  A +1 caller
+ * in an NPA the report lists as not in service is nanp_cli_unassigned. */
+int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+/* A CO-code (NPA-NXX) status file in the CNA's format ("NPA","CO Code
+ * (NXX)","Status",...): "Available", "Not Available" and "Moratorium on
+ * Assignment" codes are unassigned.  Area codes without such data are
+ * nanp_assignment_unknown once NANPA data is loaded. */
+int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                           void *arg);
 
 /* The ingress named `tgrp` (RFC 4904 trunk group, may be NULL), else the one
  * whose addresses hold `addr` (a struct sockaddr, may be NULL).  NULL when

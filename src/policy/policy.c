@@ -33,6 +33,11 @@ const char *cg_policy_reason_text(enum cg_policy_reason r)
     return (unsigned)r < CG_PR__COUNT ? reasons[r].text : "";
 }
 
+enum cg_action cg_policy_reason_action(enum cg_policy_reason r)
+{
+    return (unsigned)r < CG_PR__COUNT ? reasons[r].action : CG_ACTION_ALLOW;
+}
+
 const char *cg_action_str(enum cg_action a)
 {
     return a == CG_ACTION_BLOCK ? "block" : a == CG_ACTION_LABEL ? "label" : "allow";
@@ -128,6 +133,12 @@ struct cg_policy {
     struct cg_policy_config cfg;
     enum cg_action action[CG_PR__COUNT];
     struct trie dno, protected_numbers, ofcom;
+    /* NANP: "1NPA" -> 1 in service / 0 not (NANPA); "1NPANXX" -> 1 assigned
+     * / 0 not (CO-code files), longest prefix wins */
+    struct trie nanp;
+    int nanpa_col;          /* IN_SERVICE column of the NANPA report, 0 = not seen */
+    bool nanpa_loaded;
+    uint8_t nxx_covers[1000]; /* NPAs with CO-code data */
     struct protected_entry *prot;
     size_t nprot;
     struct ingress_entry *ing;
@@ -156,6 +167,7 @@ void cg_policy_free(struct cg_policy *p)
     free(p->dno.n);
     free(p->protected_numbers.n);
     free(p->ofcom.n);
+    free(p->nanp.n);
     free(p->prot);
     free(p->ing);
     free(p);
@@ -163,7 +175,7 @@ void cg_policy_free(struct cg_policy *p)
 
 /* --- CSV ------------------------------------------------------------------------------ */
 
-#define CSV_FIELDS 8
+#define CSV_FIELDS 12
 
 /* Splits a line in place on commas (no quoting: none of the list formats
  * needs it; a quote is refused as a bad line by the callers' checks). */
@@ -383,6 +395,86 @@ int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report
     return load_csv(p, path, "NMS Number Block", ofcom_line, cb, arg);
 }
 
+/* A field without the quotes some exports put around it. */
+static char *unquote(char *f)
+{
+    size_t n = strlen(f);
+    if (n >= 2 && f[0] == '"' && f[n - 1] == '"') {
+        f[n - 1] = '\0';
+        return f + 1;
+    }
+    return f;
+}
+
+static bool three_digits(const char *s)
+{
+    return strlen(s) == 3 && strspn(s, "0123456789") == 3;
+}
+
+/* NANPA report: line 1 "File Date,...", then a header naming IN_SERVICE */
+static int nanpa_line(struct cg_policy *p, char **f, int nf, const char **why)
+{
+    char digits[5] = "1";
+    int i;
+    if (strcmp(f[0], "NPA_ID") == 0) {
+        for (i = 0; i < nf; i++)
+            if (strcmp(f[i], "IN_SERVICE") == 0)
+                p->nanpa_col = i;
+        return CG_OK;
+    }
+    if (!p->nanpa_col) {
+        *why = "no NPA_ID,...,IN_SERVICE header before the data";
+        return CG_EPARSE;
+    }
+    if (!three_digits(f[0]) || nf <= p->nanpa_col) {
+        *why = "want a 3-digit NPA_ID and an IN_SERVICE column";
+        return CG_EPARSE;
+    }
+    memcpy(digits + 1, f[0], 3);
+    digits[4] = '\0';
+    p->nanpa_loaded = true;
+    return trie_put(&p->nanp, digits, true, strcmp(f[p->nanpa_col], "Y") == 0 ? 1 : 0);
+}
+
+int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
+{
+    p->nanpa_col = 0;
+    return load_csv(p, path, "File Date", nanpa_line, cb, arg);
+}
+
+static int cocode_line(struct cg_policy *p, char **f, int nf, const char **why)
+{
+    char digits[8] = "1", *npa, *nxx, *st;
+    if (nf >= 2 && !f[0][0] && !f[1][0]) /* the export's date line */
+        return CG_OK;
+    if (nf < 3) {
+        *why = "want NPA,NXX,Status,...";
+        return CG_EPARSE;
+    }
+    npa = unquote(f[0]);
+    nxx = unquote(f[1]);
+    st = unquote(f[2]);
+    if (!three_digits(npa) || !three_digits(nxx)) {
+        *why = "NPA and NXX must be 3 digits";
+        return CG_EPARSE;
+    }
+    memcpy(digits + 1, npa, 3);
+    memcpy(digits + 4, nxx, 3);
+    digits[7] = '\0';
+    p->nxx_covers[atoi(npa)] = 1;
+    return trie_put(&p->nanp, digits, true,
+                    strcmp(st, "Available") && strcmp(st, "Not Available") &&
+                            strncmp(st, "Moratorium", 10)
+                        ? 1
+                        : 0);
+}
+
+int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                           void *arg)
+{
+    return load_csv(p, path, "\"NPA\"", cocode_line, cb, arg);
+}
+
 const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
                               bool *international)
 {
@@ -403,6 +495,25 @@ const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const
 }
 
 /* --- numbering rules -------------------------------------------------------------- */
+
+static bool nanp_valid(const char *tn);
+
+/* Structure always; assignment when NANPA / CO-code data is loaded. */
+static void nanp_rules(const struct cg_policy *p, const char *tn, uint32_t *r)
+{
+    int32_t v;
+    if (!nanp_valid(tn)) {
+        *r |= 1u << CG_PR_NANP_INVALID;
+        return;
+    }
+    if (!p->nanpa_loaded && !p->nanp.count)
+        return;
+    v = trie_get(&p->nanp, tn);
+    if (v == 0)
+        *r |= 1u << CG_PR_NANP_UNASSIGNED;
+    else if (!p->nxx_covers[(tn[1] - '0') * 100 + (tn[2] - '0') * 10 + (tn[3] - '0')])
+        *r |= 1u << CG_PR_NANP_ASSIGNMENT_UNKNOWN;
+}
 
 static void uk_rules(const struct cg_policy *p, const char *tn, uint32_t *r)
 {
@@ -481,8 +592,8 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
         }
         if (uk && p->cfg.uk_rules)
             uk_rules(p, tn, &r);
-        if (tn[0] == '1' && p->cfg.nanp_rules && !nanp_valid(tn))
-            r |= 1u << CG_PR_NANP_INVALID;
+        if (tn[0] == '1' && p->cfg.nanp_rules)
+            nanp_rules(p, tn, &r);
         /* Ofcom, in force 29 January 2025: no UK CLI from abroad, except
          * UK mobiles roaming (when configured) */
         if (uk && c->international && !(p->cfg.roaming_447 && strncmp(tn, "447", 3) == 0))

@@ -166,6 +166,45 @@ static void test_replay(void **state)
     cg_policy_free(p);
 }
 
+/* NANP assignment: NANPA's NPA report and CO-code status files. */
+static void test_nanp_assignment(void **state)
+{
+    struct cg_policy *p;
+    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
+    struct cg_policy_call c = {.verdict = &v};
+    struct cg_decision d;
+    static const struct {
+        const char *tn;
+        uint32_t want;
+    } cases[] = {
+        {"12042000123", 0},                                      /* 204-200 in service */
+        {"12042010123", 1u << CG_PR_NANP_UNASSIGNED},            /* 204-201 available */
+        {"12042020123", 1u << CG_PR_NANP_UNASSIGNED},            /* moratorium */
+        {"12042030123", 0},                                      /* not listed: NPA in service */
+        {"12125550100", 1u << CG_PR_NANP_ASSIGNMENT_UNKNOWN},    /* no CO-code data for 212 */
+        {"14565550100", 1u << CG_PR_NANP_UNASSIGNED},            /* NPA not in service */
+        {"19995550100", 1u << CG_PR_NANP_INVALID},               /* x9x NPA: structure */
+    };
+    size_t i;
+    (void)state;
+    assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){.nanp_rules = true}), CG_OK);
+    reported = 0;
+    assert_int_equal(cg_policy_load_nanpa(p, CG_VECTORS "/policy/nanpa_sample.csv", report_cb, NULL),
+                     CG_OK);
+    assert_int_equal(reported, 1);
+    assert_int_equal(cg_policy_load_cocodes(p, CG_VECTORS "/policy/cocodes_sample.csv", report_cb,
+                                            NULL),
+                     CG_OK);
+    assert_int_equal(reported, 1);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        c.caller = cases[i].tn;
+        assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+        if ((d.reasons & ~(1u << CG_PR_BRAND)) != cases[i].want)
+            fail_msg("%s: reasons %#x, want %#x", cases[i].tn, d.reasons, cases[i].want);
+    }
+    cg_policy_free(p);
+}
+
 /* Findings from the shared store (Redis): its replay verdict replaces the
  * local one (it alone knows which Call-ID came first across daemons); rate
  * findings add to the local ones. */
@@ -335,7 +374,7 @@ int main(void)
         cmocka_unit_test(test_case_table),   cmocka_unit_test(test_ingress_by_address),
         cmocka_unit_test(test_replay),       cmocka_unit_test(test_rates),
         cmocka_unit_test(test_real_ofcom_data), cmocka_unit_test(test_shared_findings),
-        cmocka_unit_test(test_shared_command),
+        cmocka_unit_test(test_shared_command), cmocka_unit_test(test_nanp_assignment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,141 @@
+"""Policy reload under load is atomic, and per-reason actions are configurable.
+
+Two versions of the lists disagree about one number: in version 1 it is on
+the DNO list, in version 2 it is a protected number (and not on the DNO
+list).  While calls presenting it stream in, the lists are swapped and the
+daemon sent SIGHUP twenty times.  Every answer must carry exactly one of
+`dno` and `protected_unverified`: a call that saw half a reload (both lists
+new, or both old, in a mixed state) would show both or neither.
+
+    python3 test_reload.py BUILD_DIR
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.path.abspath(sys.argv[1])
+CGD = os.path.join(BUILD, "cidguardd")
+WORK = tempfile.mkdtemp(prefix="cgd-reload-")
+HTTP, SIP = 28685, 25660
+NUM = "442079460555"
+passed = failed = 0
+proc = None
+
+
+def check(name, cond, info=""):
+    global passed, failed
+    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
+    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:700]))
+
+
+def reasons(resp):
+    for line in (resp or "").split("\r\n"):
+        if line.lower().startswith("cidguard-reasons:"):
+            return set(filter(None, line.split(":", 1)[1].strip().split(",")))
+    return set()
+
+
+def invite(orig, branch):
+    return ("INVITE sip:+14155550100@127.0.0.1;user=phone SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"
+            "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+14155550100@127.0.0.1>\r\n"
+            "Call-ID: %s@reload\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            % (branch, orig, branch)).encode()
+
+
+def write_lists(version):
+    """Writes both lists of `version` in place by rename (as an operator's tool would)."""
+    dno = "number,note\n" + ("%s,inbound only\n" % NUM if version == 1 else "")
+    prot = "number,brand,spcs,min_attest\n" + ("%s,Reload Bank,RB1,A\n" % NUM if version == 2 else "")
+    for name, text in (("dno.csv", dno), ("protected.csv", prot)):
+        tmp = os.path.join(WORK, name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(WORK, name))
+
+
+try:
+    write_lists(1)
+    state = os.path.join(WORK, "state")
+    os.makedirs(state)
+    subprocess.run([os.path.join(BUILD, "cidguard"), "pki", "init", os.path.join(WORK, "pki")],
+                   capture_output=True, check=True)
+    conf = os.path.join(WORK, "d.conf")
+    with open(conf, "w") as f:
+        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
+                "sip_sign_listen = 127.0.0.1:25670\nworkers = 2\ndecision_log = off\n"
+                "[verify]\ntrust = %s\n"
+                "[policy]\ndno = %s\nprotected = %s\n"
+                "actions = no_tn_validation=label;uk_allocation_unknown=allow\n"
+                % (state, HTTP, SIP, os.path.join(WORK, "pki", "root.pem"),
+                   os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv")))
+    log = open(os.path.join(WORK, "d.log"), "w")
+    proc = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", HTTP), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+
+    # per-reason actions: an unsigned ordinary call is labelled, not allowed
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(invite("447400012345", "act1"), ("127.0.0.1", SIP))
+    r = s.recv(65535).decode()
+    check("[policy] actions: no_tn_validation=label labels an unsigned call",
+          r.startswith("SIP/2.0 302") and "Cidguard-Action: label" in r, r)
+
+    answers, stop = [], threading.Event()
+
+    def receiver():
+        while not stop.is_set() or len(answers) < sent[0]:
+            try:
+                answers.append(s.recv(65535).decode())
+            except socket.timeout:
+                break
+
+    sent = [0]
+    s.settimeout(2)
+    th = threading.Thread(target=receiver)
+    th.start()
+    t_end = time.time() + 4
+    hups = 0
+    next_hup = time.time() + 0.1
+    while time.time() < t_end:
+        s.sendto(invite(NUM, "r%06d" % sent[0]), ("127.0.0.1", SIP))
+        sent[0] += 1
+        if time.time() >= next_hup and hups < 20:
+            write_lists(2 if hups % 2 == 0 else 1)
+            proc.send_signal(signal.SIGHUP)
+            hups += 1
+            next_hup = time.time() + 0.15
+        time.sleep(0.002)
+    stop.set()
+    th.join()
+    kinds = {"dno": 0, "protected": 0, "both": 0, "neither": 0}
+    for a in answers:
+        rs = reasons(a)
+        d, p = "dno" in rs, "protected_unverified" in rs
+        kinds["both" if d and p else "dno" if d else "protected" if p else "neither"] += 1
+    check("%d calls during %d reloads: every one answered" % (sent[0], hups), len(answers) == sent[0],
+          "%d of %d" % (len(answers), sent[0]))
+    check("each saw the old lists or the new ones, never half (%s)" % kinds,
+          kinds["both"] == 0 and kinds["neither"] == 0 and kinds["dno"] > 0 and kinds["protected"] > 0,
+          kinds)
+    reloads = open(os.path.join(WORK, "d.log")).read().count("configuration reloaded")
+    check("the daemon reloaded %d times" % reloads, reloads >= 10, reloads)
+finally:
+    if proc:
+        proc.terminate()
+        proc.wait(timeout=10)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
