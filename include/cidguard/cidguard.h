@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "declog.h"
 #include "shared.h"
+#include "analyze.h"
 
 #define CIDGUARD_VERSION "0.1.0"
 

@@ -113,6 +113,10 @@ int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_repo
 const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
                               bool *international);
 
+/* The brand of the protected number `tn` (canonical), or NULL: what a
+ * spoofed call presenting it impersonates. */
+const char *cg_policy_protected_brand(const struct cg_policy *p, const char *tn);
+
 /* Whether the struct sockaddr `addr` (IPv4 or IPv6) lies in `cidr`
  * ("192.0.2.0/24", "2001:db8::/32", or one address). */
 bool cg_addr_in_cidr(const void *addr, const char *cidr);

@@ -550,6 +550,12 @@ static bool nanp_valid(const char *tn)
     return true;
 }
 
+const char *cg_policy_protected_brand(const struct cg_policy *p, const char *tn)
+{
+    int32_t pe = tn ? trie_get(&p->protected_numbers, tn) : -1;
+    return pe >= 0 ? p->prot[pe].brand : NULL;
+}
+
 static bool spc_allowed(const struct protected_entry *e, const char *spc)
 {
     size_t i;

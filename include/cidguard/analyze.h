@@ -1,0 +1,54 @@
+/*
+ * Investigation: find spoofing campaigns in call records, list their
+ * victims, trace their origins.
+ *
+ * Input streams (plain or gzip): memory grows with the distinct numbers and
+ * origins, plus 32 bytes a row for the second pass, not with the file.
+ * Every finding carries the signals that make it (docs/analyze.md).
+ */
+#ifndef CIDGUARD_ANALYZE_H
+#define CIDGUARD_ANALYZE_H
+
+#include <stdint.h>
+
+#include "tn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum cg_cdr_format { CG_CDR_CSV, CG_CDR_ASTERISK, CG_CDR_DECISIONS };
+
+struct cg_analyze_opts {
+    enum cg_cdr_format format;
+    const char *protected_path, *dno_path, *ingress_path; /* DESIGN.md "Policy lists", or NULL */
+    const struct cg_tn_plan *plan;                       /* national numbers in the input */
+    /* a malformed row (skipped); line numbers count from 1, the header included */
+    void (*bad_row)(uint64_t line, const char *why, void *arg);
+    /* progress: bytes of (compressed) input read so far, and the total */
+    void (*progress)(uint64_t done, uint64_t total, void *arg);
+    void *arg;
+};
+
+struct cg_analyze_summary {
+    uint64_t rows, bad_rows, spoofed_calls, spoofed_answered;
+    uint64_t campaigns, victims, origins;
+    int64_t first_time, last_time;
+};
+
+/*
+ * Reads `input`, writes campaigns.json, victims.csv, origins.csv and
+ * report.html into `outdir` (created if needed).  Returns CG_OK, or an
+ * error with a sentence in err (a missing required column, an unreadable
+ * file); malformed rows are not errors.
+ */
+int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *opts,
+               struct cg_analyze_summary *summary, char *err, size_t errlen);
+
+/* Unix seconds as ISO 8601 UTC, "2025-01-06T09:15:02Z" (years 0-9999). */
+void cg_time_iso(int64_t t, char out[21]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,476 @@
+/*
+ * The analyzer's outputs: campaigns.json, victims.csv (most harmed first:
+ * the list to notify), origins.csv (worst first: the traceback list), and
+ * report.html, one self-contained page with inline SVG charts and no
+ * script, so it opens anywhere and can be attached to a case file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "analyze/analyze_internal.h"
+#include "cidguard/error.h"
+
+#define HTML_CAMPAIGNS 50
+#define HTML_ORIGINS 25
+#define TIMELINE_MAX 336 /* hours (two weeks) drawn per campaign */
+
+static const char *const kind_name[CG__K__COUNT] = {"", "bank_impersonation", "dno", "intl_uk_cli",
+                                                    "rotation", "verification_failure"};
+
+static const struct cg__findings *S; /* for the qsort comparators */
+static uint32_t *rank;               /* campaign index -> id number (1-based) */
+
+static int by_calls(const void *x, const void *y)
+{
+    const struct cg__campaign *a = &S->camp[*(const uint32_t *)x], *b = &S->camp[*(const uint32_t *)y];
+    if (a->calls != b->calls)
+        return a->calls < b->calls ? 1 : -1;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+static int by_harm(const void *x, const void *y)
+{
+    const struct cg__victim *a = x, *b = y;
+    if (a->talk != b->talk)
+        return a->talk < b->talk ? 1 : -1;
+    if (a->answered != b->answered)
+        return a->answered < b->answered ? 1 : -1;
+    if (a->calls != b->calls)
+        return a->calls < b->calls ? 1 : -1;
+    return strcmp(cg__num(S, a->called), cg__num(S, b->called));
+}
+
+static int by_spoofed(const void *x, const void *y)
+{
+    const struct cg__origin_out *a = x, *b = y;
+    if (a->spoofed != b->spoofed)
+        return a->spoofed < b->spoofed ? 1 : -1;
+    if (a->victims != b->victims)
+        return a->victims < b->victims ? 1 : -1;
+    return strcmp(cg__origin_key(S, a->id), cg__origin_key(S, b->id));
+}
+
+/* ingress, spc, origid of an origin key "ingress|spc|origid" */
+static void origin_parts(const struct cg__findings *fd, uint32_t id, char parts[3][256])
+{
+    const char *k = cg__origin_key(fd, id);
+    int i;
+    for (i = 0; i < 3; i++) {
+        size_t n = strcspn(k, "|");
+        snprintf(parts[i], 256, "%.*s", (int)(n < 255 ? n : 255), k);
+        k += n + (k[n] ? 1 : 0);
+    }
+}
+
+/* A CSV field: quoted when it holds a comma, quote or line break. */
+static void csv(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void html(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+}
+
+static void brands_list(const struct cg__findings *fd, uint64_t mask, char *out, size_t cap)
+{
+    size_t n = 0;
+    uint32_t b;
+    out[0] = '\0';
+    for (b = 0; b < 64 && b < cg__nbrands(fd); b++)
+        if (mask & (1ull << b)) {
+            int w = snprintf(out + n, cap - n, "%s%s", n ? ";" : "", cg__brand(fd, b));
+            if (w < 0 || (size_t)w >= cap - n)
+                break;
+            n += (size_t)w;
+        }
+}
+
+/* The signals that define a campaign, each with its evidence. */
+static json_t *signals(const struct cg__campaign *c)
+{
+    json_t *a = json_array();
+    char text[200];
+    static const struct {
+        int s;
+        const char *name, *text;
+    } per_call[] = {
+        {CG__S_PROT, "protected_unverified", "calls presenting a protected number without its signer's verification"},
+        {CG__S_DNO, "dno", "calls presenting a Do-Not-Originate number"},
+        {CG__S_INTL, "intl_ingress_uk_cli", "calls presenting a UK number from an international ingress"},
+        {CG__S_VERIFY, "verification_failure", "unverified calls presenting a number that usually verifies"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof per_call / sizeof per_call[0]; i++)
+        if (c->sig[per_call[i].s])
+            json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", per_call[i].name, "calls",
+                                               (json_int_t)c->sig[per_call[i].s], "evidence",
+                                               per_call[i].text));
+    if (c->kind == CG__K_ROTATION || c->origin_presented >= 20) {
+        snprintf(text, sizeof text, "the origin presented %u distinct numbers on %u calls",
+                 c->origin_presented, c->origin_calls);
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "rotation", "numbers",
+                                           (json_int_t)c->origin_presented, "evidence", text));
+    }
+    if (c->peak >= 10) {
+        snprintf(text, sizeof text, "up to %u calls in one minute", c->peak);
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "burst", "per_minute",
+                                           (json_int_t)c->peak, "evidence", text));
+    }
+    if (c->victims >= 50) {
+        snprintf(text, sizeof text, "%u distinct callees", c->victims);
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "reach", "callees",
+                                           (json_int_t)c->victims, "evidence", text));
+    }
+    if (c->answered && c->talk / c->answered >= 300) {
+        snprintf(text, sizeof text, "answered calls lasted %llu s on average",
+                 (unsigned long long)(c->talk / c->answered));
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "long_talk", "avg_seconds",
+                                           (json_int_t)(c->talk / c->answered), "evidence", text));
+    }
+    return a;
+}
+
+static FILE *create(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!(f = fopen(path, "w")))
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+static int write_campaigns(const struct cg__findings *fd, const uint32_t *order, const char *dir,
+                           char *err, size_t errlen)
+{
+    json_t *arr = json_array();
+    FILE *f;
+    size_t i;
+    int rc;
+    for (i = 0; i < fd->ncamp; i++) {
+        const struct cg__campaign *c = &fd->camp[order[i]];
+        char id[24], first[21], last[21], parts[3][256], brands[1024];
+        json_t *b = json_array(), *o;
+        uint32_t k;
+        snprintf(id, sizeof id, "C%zu", i + 1);
+        cg_time_iso(c->first, first);
+        cg_time_iso(c->last, last);
+        origin_parts(fd, c->origin, parts);
+        for (k = 0; k < 64 && k < cg__nbrands(fd); k++)
+            if (c->brands & (1ull << k))
+                json_array_append_new(b, json_string(cg__brand(fd, k)));
+        (void)brands;
+        o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[{s:s,s:s,s:s}],s:I,s:o}", "id", id,
+                      "kind", kind_name[c->kind], "first_time", first, "last_time", last, "calls",
+                      (json_int_t)c->calls, "answered_calls", (json_int_t)c->answered, "talk_seconds",
+                      (json_int_t)c->talk, "victims", (json_int_t)c->victims, "presented_numbers",
+                      (json_int_t)c->presented, "brands_impersonated", b, "origins", "ingress",
+                      parts[0], "spc", parts[1], "origid", parts[2], "peak_calls_per_minute",
+                      (json_int_t)c->peak, "signals", signals(c));
+        json_array_append_new(arr, o);
+    }
+    if (!(f = create(dir, "campaigns.json", err, errlen))) {
+        json_decref(arr);
+        return CG_EIO;
+    }
+    rc = json_dumpf(arr, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 && fputc('\n', f) != EOF;
+    json_decref(arr);
+    return fclose(f) == 0 && rc ? CG_OK : CG_EIO;
+}
+
+static int write_victims(const struct cg__findings *fd, const char *dir, char *err, size_t errlen)
+{
+    FILE *f = create(dir, "victims.csv", err, errlen);
+    size_t i;
+    if (!f)
+        return CG_EIO;
+    fputs("called,first_time,last_time,calls,answered,talk_seconds,campaigns,presented,brands\n", f);
+    for (i = 0; i < fd->nvict; i++) {
+        const struct cg__victim *v = &fd->vict[i];
+        char first[21], last[21], list[1024];
+        size_t n = 0;
+        unsigned k;
+        cg_time_iso(v->first, first);
+        cg_time_iso(v->last, last);
+        fprintf(f, "+%s,%s,%s,%u,%u,%llu,", cg__num(fd, v->called), first, last, v->calls,
+                v->answered, (unsigned long long)v->talk);
+        for (k = 0; k < v->ncamps; k++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%sC%u", k ? ";" : "", rank[v->camps[k]]);
+        csv(f, list);
+        fputc(',', f);
+        for (n = 0, k = 0; k < v->npres && n < sizeof list; k++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s+%s", k ? ";" : "", cg__num(fd, v->pres[k]));
+        csv(f, list);
+        fputc(',', f);
+        brands_list(fd, v->brands, list, sizeof list);
+        csv(f, list);
+        fputc('\n', f);
+    }
+    return fclose(f) == 0 ? CG_OK : CG_EIO;
+}
+
+static int write_origins(const struct cg__findings *fd, const char *dir, char *err, size_t errlen)
+{
+    FILE *f = create(dir, "origins.csv", err, errlen);
+    size_t i;
+    if (!f)
+        return CG_EIO;
+    fputs("ingress,spc,origid,calls,spoofed_calls,distinct_presented,victims,campaigns,first_time,"
+          "last_time\n", f);
+    for (i = 0; i < fd->norg; i++) {
+        const struct cg__origin_out *o = &fd->org[i];
+        char parts[3][256], first[21], last[21];
+        origin_parts(fd, o->id, parts);
+        cg_time_iso(o->first, first);
+        cg_time_iso(o->last, last);
+        csv(f, parts[0]);
+        fputc(',', f);
+        csv(f, parts[1]);
+        fputc(',', f);
+        csv(f, parts[2]);
+        fprintf(f, ",%u,%u,%u,%u,%u,%s,%s\n", o->calls, o->spoofed, o->presented, o->victims,
+                o->campaigns, first, last);
+    }
+    return fclose(f) == 0 ? CG_OK : CG_EIO;
+}
+
+/* A horizontal bar chart. */
+static void bars(FILE *f, const char *const *labels, const uint64_t *vals, size_t n, const char *unit)
+{
+    uint64_t max = 1;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (vals[i] > max)
+            max = vals[i];
+    fprintf(f, "<svg class=\"chart\" width=\"760\" height=\"%zu\" role=\"img\">\n", n * 24 + 8);
+    for (i = 0; i < n; i++) {
+        double w = 420.0 * (double)vals[i] / (double)max;
+        fprintf(f, "<text x=\"0\" y=\"%zu\" class=\"l\">", i * 24 + 18);
+        html(f, labels[i]);
+        fprintf(f, "</text><rect x=\"300\" y=\"%zu\" width=\"%.1f\" height=\"16\" class=\"bar\"/>"
+                   "<text x=\"%.1f\" y=\"%zu\" class=\"v\">%llu %s</text>\n",
+                i * 24 + 5, w < 1 ? 1 : w, 306 + w, i * 24 + 18, (unsigned long long)vals[i], unit);
+    }
+    fputs("</svg>\n", f);
+}
+
+/* Calls per hour over the campaign's life, as bars. */
+static void timeline(FILE *f, const struct cg__findings *fd, uint32_t cid)
+{
+    const struct cg__campaign *c = &fd->camp[cid];
+    uint32_t h0 = (uint32_t)((c->first - fd->tmin) / 3600), h1 = (uint32_t)((c->last - fd->tmin) / 3600),
+             h, max = 1, n;
+    if (h1 - h0 >= TIMELINE_MAX)
+        h1 = h0 + TIMELINE_MAX - 1;
+    n = h1 - h0 + 1;
+    for (h = h0; h <= h1; h++)
+        if (cg__hourly(fd, cid, h) > max)
+            max = cg__hourly(fd, cid, h);
+    fprintf(f, "<svg class=\"tl\" width=\"360\" height=\"48\" role=\"img\"><title>calls per hour, "
+               "peak %u</title>", max);
+    for (h = h0; h <= h1; h++) {
+        uint32_t v = cg__hourly(fd, cid, h);
+        double bw = 360.0 / n, bh = 44.0 * v / max;
+        if (v)
+            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" class=\"bar\"/>",
+                    (h - h0) * bw, 46 - bh, bw > 1.5 ? bw - 0.5 : bw, bh);
+    }
+    fputs("<line x1=\"0\" y1=\"46.5\" x2=\"360\" y2=\"46.5\" class=\"axis\"/></svg>", f);
+}
+
+static int write_html(const struct cg__findings *fd, const uint32_t *order,
+                      const struct cg_analyze_summary *sum, const char *dir, char *err, size_t errlen)
+{
+    FILE *f = create(dir, "report.html", err, errlen);
+    char first[21], last[21];
+    size_t i, n;
+    if (!f)
+        return CG_EIO;
+    cg_time_iso(sum->first_time, first);
+    cg_time_iso(sum->last_time, last);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<title>cidguard: caller-ID spoofing report</title>\n<style>\n"
+          "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1a1a1a;max-width:1100px}\n"
+          "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}\n"
+          ".nums{display:flex;flex-wrap:wrap;gap:12px}.num{border:1px solid #ccc;border-radius:6px;"
+          "padding:8px 14px}.num b{display:block;font-size:22px}\n"
+          "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e2e2e2;"
+          "padding:4px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}\n"
+          ".bar{fill:#b3261e}.axis{stroke:#999}.l,.v{font-size:12px}.small{color:#555;font-size:12px}\n"
+          "</style></head><body>\n<h1>Caller-ID spoofing report</h1>\n", f);
+    fprintf(f, "<p class=\"small\">Call records from %s to %s, analysed by cidguard. Every finding "
+               "below lists the signals that make it.</p>\n<div class=\"nums\">", first, last);
+    fprintf(f, "<div class=\"num\"><b>%llu</b>call records</div>"
+               "<div class=\"num\"><b>%llu</b>spoofed calls</div>"
+               "<div class=\"num\"><b>%llu</b>answered spoofed calls</div>"
+               "<div class=\"num\"><b>%llu</b>victims</div>"
+               "<div class=\"num\"><b>%llu</b>campaigns</div>"
+               "<div class=\"num\"><b>%llu</b>origins to trace</div>"
+               "<div class=\"num\"><b>%llu</b>malformed rows skipped</div></div>\n",
+            (unsigned long long)sum->rows, (unsigned long long)sum->spoofed_calls,
+            (unsigned long long)sum->spoofed_answered, (unsigned long long)sum->victims,
+            (unsigned long long)sum->campaigns, (unsigned long long)sum->origins,
+            (unsigned long long)sum->bad_rows);
+
+    /* brands impersonated: spoofed calls per brand */
+    {
+        uint32_t nb = cg__nbrands(fd) < 64 ? cg__nbrands(fd) : 64, b;
+        uint64_t vals[64] = {0};
+        const char *labels[64];
+        size_t k = 0;
+        for (i = 0; i < fd->ncamp; i++)
+            for (b = 0; b < nb; b++)
+                if (fd->camp[i].brands & (1ull << b))
+                    vals[b] += fd->camp[i].sig[CG__S_PROT] ? fd->camp[i].sig[CG__S_PROT] : fd->camp[i].calls;
+        fputs("<h2>Brands impersonated</h2>\n", f);
+        for (b = 0; b < nb; b++)
+            if (vals[b]) {
+                labels[k] = cg__brand(fd, b);
+                vals[k++] = vals[b];
+            }
+        if (k)
+            bars(f, labels, vals, k, "spoofed calls");
+        else
+            fputs("<p>No protected number was impersonated.</p>\n", f);
+    }
+
+    /* campaigns with their timelines */
+    fputs("<h2>Campaigns</h2>\n", f);
+    if (!fd->ncamp)
+        fputs("<p>No spoofing campaign was found.</p>\n", f);
+    else
+        fputs("<table><tr><th>id</th><th>kind</th><th>first / last</th><th>calls (answered)</th>"
+              "<th>victims</th><th>numbers</th><th>peak/min</th><th>calls per hour</th></tr>\n", f);
+    for (i = 0, n = fd->ncamp < HTML_CAMPAIGNS ? fd->ncamp : HTML_CAMPAIGNS; i < n; i++) {
+        const struct cg__campaign *c = &fd->camp[order[i]];
+        cg_time_iso(c->first, first);
+        cg_time_iso(c->last, last);
+        fprintf(f, "<tr><td>C%zu</td><td>%s</td><td>%s<br>%s</td><td>%llu (%llu)</td><td>%u</td>"
+                   "<td>%u</td><td>%u</td><td>", i + 1, kind_name[c->kind], first, last,
+                (unsigned long long)c->calls, (unsigned long long)c->answered, c->victims,
+                c->presented, c->peak);
+        timeline(f, fd, order[i]);
+        fputs("</td></tr>\n", f);
+    }
+    if (fd->ncamp)
+        fputs("</table>\n", f);
+    if (fd->ncamp > HTML_CAMPAIGNS)
+        fprintf(f, "<p class=\"small\">%zu more campaigns in campaigns.json.</p>\n",
+                fd->ncamp - HTML_CAMPAIGNS);
+
+    /* victims per origin, and the origins with their evidence */
+    fputs("<h2>Victims per origin</h2>\n", f);
+    {
+        const char *labels[HTML_ORIGINS];
+        uint64_t vals[HTML_ORIGINS];
+        static char names[HTML_ORIGINS][300];
+        n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS;
+        for (i = 0; i < n; i++) {
+            char parts[3][256];
+            origin_parts(fd, fd->org[i].id, parts);
+            snprintf(names[i], sizeof names[i], "%.40s %.12s %.8s", parts[0], parts[1], parts[2]);
+            labels[i] = names[i];
+            vals[i] = fd->org[i].victims;
+        }
+        if (n)
+            bars(f, labels, vals, n, "victims");
+        else
+            fputs("<p>No origin to trace.</p>\n", f);
+    }
+    fputs("<h2>Top origins</h2>\n", f);
+    if (fd->norg)
+        fputs("<table><tr><th>ingress</th><th>SPC</th><th>origid</th><th>calls</th>"
+              "<th>spoofed</th><th>numbers presented</th><th>victims</th><th>evidence</th></tr>\n", f);
+    for (i = 0, n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS; i < n; i++) {
+        const struct cg__origin_out *o = &fd->org[i];
+        char parts[3][256];
+        origin_parts(fd, o->id, parts);
+        fputs("<tr><td>", f);
+        html(f, parts[0]);
+        fputs("</td><td>", f);
+        html(f, parts[1]);
+        fputs("</td><td>", f);
+        html(f, parts[2]);
+        fprintf(f, "</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>", o->calls, o->spoofed,
+                o->presented, o->victims);
+        if (o->hard)
+            fprintf(f, "%u calls with a per-call spoofing signal (protected, DNO or UK-from-abroad)%s",
+                    o->hard, o->account ? "; every call of the account counted" : "");
+        else if (o->rotates)
+            fprintf(f, "rotates numbers: %u distinct on %u calls, mostly without A attestation",
+                    o->presented, o->calls);
+        else
+            fputs("unverified calls on numbers that usually verify", f);
+        fputs("</td></tr>\n", f);
+    }
+    if (fd->norg)
+        fputs("</table>\n", f);
+    fputs("<p class=\"small\">Lists: victims.csv (most harmed first), origins.csv (worst first), "
+          "campaigns.json.</p>\n</body></html>\n", f);
+    return fclose(f) == 0 ? CG_OK : CG_EIO;
+}
+
+int cg__analyze_write(struct cg__findings *fd, const char *dir, const struct cg_analyze_summary *sum,
+                      char *err, size_t errlen)
+{
+    uint32_t *order = malloc((fd->ncamp + 1) * sizeof *order);
+    size_t i;
+    int rc;
+    rank = malloc((fd->ncamp + 1) * sizeof *rank);
+    if (!order || !rank) {
+        free(order);
+        free(rank);
+        return CG_ENOMEM;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        free(order);
+        free(rank);
+        return CG_EIO;
+    }
+    S = fd;
+    for (i = 0; i < fd->ncamp; i++)
+        order[i] = (uint32_t)i;
+    qsort(order, fd->ncamp, sizeof *order, by_calls);
+    for (i = 0; i < fd->ncamp; i++)
+        rank[order[i]] = (uint32_t)i + 1;
+    qsort(fd->vict, fd->nvict, sizeof *fd->vict, by_harm);
+    qsort(fd->org, fd->norg, sizeof *fd->org, by_spoofed);
+    rc = write_campaigns(fd, order, dir, err, errlen);
+    if (rc == CG_OK)
+        rc = write_victims(fd, dir, err, errlen);
+    if (rc == CG_OK)
+        rc = write_origins(fd, dir, err, errlen);
+    if (rc == CG_OK)
+        rc = write_html(fd, order, sum, dir, err, errlen);
+    if (rc != CG_OK && !err[0])
+        snprintf(err, errlen, "cannot write the outputs in %s", dir);
+    free(order);
+    free(rank);
+    rank = NULL;
+    return rc;
+}

@@ -1,0 +1,186 @@
+"""cidguard analyze and simulate.
+
+- simulated traffic at several seeds and mixes: precision and recall >= 0.95
+  for victims, and every spoofing origin listed with no legitimate one;
+- golden files: a small hand-written input whose every row is explained
+  (tests/vectors/analyze/small.csv, the `note` column);
+- the other formats: gzip, Asterisk Master.csv, the daemon's decision log;
+- bad input: missing columns, malformed rows, an empty file;
+- report.html opened by headless Chromium: no console errors, a screenshot
+  kept as a test artifact (BUILD/test-artifacts/report.png).
+
+    python3 test_analyze.py BUILD_DIR
+"""
+import gzip
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.path.abspath(sys.argv[1])
+CG = os.path.join(BUILD, "cidguard")
+HERE = os.path.dirname(os.path.abspath(__file__))
+VEC = os.path.join(HERE, "..", "vectors", "analyze")
+WORK = tempfile.mkdtemp(prefix="cg-analyze-")
+passed = failed = 0
+
+
+def check(name, cond, info=""):
+    global passed, failed
+    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
+    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:900]))
+
+
+def run(*args):
+    return subprocess.run([CG] + list(args), capture_output=True, text=True)
+
+
+def lists(d):
+    return ["--protected", os.path.join(d, "protected.csv"), "--dno", os.path.join(d, "dno.csv"),
+            "--ingress", os.path.join(d, "ingress.csv")]
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+try:
+    # --- detection quality on simulated traffic --------------------------------
+    mixes = [("1", ["--rows", "60000"]),
+             ("2", ["--rows", "120000", "--spoof-share", "0.05", "--campaigns", "12"]),
+             ("3", ["--rows", "80000", "--call-centres", "20", "--answer-rate", "0.3"]),
+             ("4", ["--rows", "200000", "--days", "3", "--spoof-share", "0.01", "--campaigns", "9"])]
+    for seed, extra in mixes:
+        d = os.path.join(WORK, "sim" + seed)
+        r = run("simulate", "--out", d, "--seed", seed, *extra)
+        check("simulate seed %s %s" % (seed, " ".join(extra)), r.returncode == 0, r.stderr)
+        r = run("analyze", os.path.join(d, "calls.csv"), *lists(d), "--out", os.path.join(d, "out"),
+                "--truth", os.path.join(d, "truth.csv"))
+        m = {k: (float(p), float(rc)) for k, p, rc in
+             re.findall(r"^(victims|origins): precision ([0-9.]+) recall ([0-9.]+)", r.stdout, re.M)}
+        check("seed %s: victims precision and recall >= 0.95 %s" % (seed, m.get("victims")),
+              "victims" in m and min(m["victims"]) >= 0.95, r.stdout + r.stderr)
+        check("seed %s: every spoofing origin listed, no legitimate one %s" % (seed, m.get("origins")),
+              m.get("origins") == (1.0, 1.0), r.stdout)
+        camps = json.loads(read(os.path.join(d, "out", "campaigns.json")))
+        check("seed %s: campaigns carry kind, origins, signals and evidence" % seed,
+              camps and all(c["kind"] and c["origins"] and c["signals"] and
+                            all(s["evidence"] for s in c["signals"]) for c in camps), camps[:1])
+    origins = read(os.path.join(WORK, "sim3", "out", "origins.csv"))
+    check("call centres (A-signed, own numbers) and small businesses are not listed",
+          "CARR" not in origins and all(",SMALL1," not in l or l.split(",")[4] == l.split(",")[3]
+                                        for l in origins.splitlines()[1:]), origins)
+
+    # --- golden files ------------------------------------------------------------
+    out = os.path.join(WORK, "small")
+    r = run("analyze", os.path.join(VEC, "small.csv"), *lists(VEC), "--out", out)
+    check("small input: exit 0, summary on stdout", r.returncode == 0 and
+          "9 calls" in r.stdout and "5 spoofed (4 answered), 3 campaigns, 4 victims, 3 origins" in r.stdout,
+          r.stdout + r.stderr)
+    check("small input: the malformed row is reported with its line number",
+          "small.csv:10: time is neither ISO 8601 UTC nor Unix seconds (row skipped)" in r.stderr, r.stderr)
+    check("victims.csv matches the golden file",
+          read(os.path.join(out, "victims.csv")) == read(os.path.join(VEC, "expected_victims.csv")),
+          read(os.path.join(out, "victims.csv")))
+    check("origins.csv matches the golden file",
+          read(os.path.join(out, "origins.csv")) == read(os.path.join(VEC, "expected_origins.csv")),
+          read(os.path.join(out, "origins.csv")))
+    camps = json.loads(read(os.path.join(out, "campaigns.json")))
+    check("campaigns: bank impersonation (Alpha Bank, stacked on the account), dno, intl_uk_cli",
+          [(c["kind"], c["calls"], c["brands_impersonated"]) for c in camps] ==
+          [("bank_impersonation", 3, ["Alpha Bank"]), ("dno", 1, []), ("intl_uk_cli", 1, [])], camps)
+
+    # --- formats -------------------------------------------------------------------
+    gz = os.path.join(WORK, "small.csv.gz")
+    with open(os.path.join(VEC, "small.csv"), "rb") as f, gzip.open(gz, "wb") as g:
+        g.write(f.read())
+    r = run("analyze", gz, *lists(VEC), "--out", os.path.join(WORK, "gz"))
+    check("gzip input gives the same victims",
+          read(os.path.join(WORK, "gz", "victims.csv")) == read(os.path.join(VEC, "expected_victims.csv")),
+          r.stderr)
+    ast = os.path.join(WORK, "Master.csv")
+    with open(ast, "w") as f:
+        f.write('"","+442079460101","+447400000002","from-trunk","""Alpha"" <+442079460101>",'
+                '"SIP/peer-5-0000001a","SIP/pbx-0000001b","Dial","SIP/pbx","2025-01-06 09:01:00",'
+                '"2025-01-06 09:01:05","2025-01-06 09:16:05",905,900,"ANSWERED","DOCUMENTATION",'
+                '"1736154060.1",""\n'
+                '"acct-9","+447433333333","+447400000008","from-trunk","","SIP/peer-3-0000001c","",'
+                '"Dial","","2025-01-06 09:07:00","","2025-01-06 09:07:10",10,0,"NO ANSWER",'
+                '"DOCUMENTATION","1736154420.2",""\n'
+                '"short","row"\n')
+    r = run("analyze", ast, "--format", "asterisk", *lists(VEC), "--out", os.path.join(WORK, "ast"))
+    v = read(os.path.join(WORK, "ast", "victims.csv"))
+    check("Asterisk Master.csv: Alpha Bank's number without verification is spoofing (ingress from "
+          "the channel)", r.returncode == 0 and "+447400000002" in v and "+447400000008" not in v and
+          "peer-5" in read(os.path.join(WORK, "ast", "origins.csv")), r.stdout + r.stderr + v)
+    check("... and its malformed row is reported", "Master.csv:3:" in r.stderr, r.stderr)
+    db = os.path.join(WORK, "decisions.db")
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE decisions (time INTEGER NOT NULL, call_id TEXT, caller TEXT, callee TEXT,"
+                " ingress TEXT, listener TEXT, verstat TEXT, attest TEXT, origid TEXT, spc TEXT,"
+                " x5u_host TEXT, verify_reason TEXT, reasons TEXT, action TEXT)")
+    con.executemany("INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+        (1736154000, "a", "442079460101", "447400000001", "peer-1", "sip_verify", "TN-Validation-Passed",
+         "A", "o1", "BANK1", "h", "ok", "brand_verified", "allow"),
+        (1736154060, "b", "442079460101", "447400000002", "peer-5", "sip_verify", "TN-Validation-Passed",
+         "C", "acct-x", "SMALL1", "h", "ok", "protected_unverified", "block")])
+    con.commit()
+    con.close()
+    r = run("analyze", db, "--format", "decisions", *lists(VEC), "--out", os.path.join(WORK, "dec"))
+    v = read(os.path.join(WORK, "dec", "victims.csv"))
+    check("the daemon's decision log: the C-signed bank call is found, the genuine one is not",
+          r.returncode == 0 and "+447400000002" in v and "+447400000001" not in v, r.stdout + r.stderr + v)
+
+    # --- bad input ---------------------------------------------------------------
+    bad = os.path.join(WORK, "nocols.csv")
+    with open(bad, "w") as f:
+        f.write("when,from,to\n2025-01-06T09:00:00Z,+442079460101,+447400000001\n")
+    r = run("analyze", bad, "--out", os.path.join(WORK, "bad"))
+    check("missing required columns: one clear error naming them, exit 2",
+          r.returncode == 2 and r.stderr.count("\n") == 1 and
+          "missing required column(s): time, calling, called" in r.stderr, r.stderr)
+    empty = os.path.join(WORK, "empty.csv")
+    open(empty, "w").close()
+    r = run("analyze", empty, "--out", os.path.join(WORK, "empty"))
+    check("an empty file gives an empty, valid report", r.returncode == 0 and
+          json.loads(read(os.path.join(WORK, "empty", "campaigns.json"))) == [] and
+          read(os.path.join(WORK, "empty", "victims.csv")).count("\n") == 1 and
+          "</html>" in read(os.path.join(WORK, "empty", "report.html")), r.stdout + r.stderr)
+    r = run("analyze", os.path.join(WORK, "missing.csv"))
+    check("an unreadable file: exit 2", r.returncode == 2 and "cannot read" in r.stderr, r.stderr)
+
+    # --- the report in a real browser --------------------------------------------
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        check("chromium is installed (Debian package chromium)", False)
+    else:
+        art = os.path.join(BUILD, "test-artifacts")
+        os.makedirs(art, exist_ok=True)
+        shot = os.path.join(art, "report.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        report = os.path.join(WORK, "sim2", "out", "report.html")
+        r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--enable-logging=stderr", "--v=0", "--window-size=1200,1800",
+                            "--user-data-dir=" + os.path.join(WORK, "chrome"),
+                            "--screenshot=" + shot, "file://" + report],
+                           capture_output=True, text=True, timeout=120)
+        console = [l for l in r.stderr.splitlines() if "CONSOLE" in l]
+        check("Chromium renders report.html with no console errors", r.returncode == 0 and not console,
+              console or r.stderr[-800:])
+        check("... and the screenshot is kept (%s)" % shot,
+              os.path.exists(shot) and os.path.getsize(shot) > 20000, r.stderr[-500:])
+        html = read(report)
+        check("report.html is self-contained: inline SVG, no external assets or scripts",
+              "<svg" in html and "<script" not in html and "http://" not in html and "https://" not in html
+              and "src=" not in html)
+finally:
+    shutil.rmtree(WORK, ignore_errors=True)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
