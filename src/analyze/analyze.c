@@ -797,6 +797,8 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     fd.nums = &a.nums;
     fd.origins = &a.origins;
     fd.brands = &a.brands;
+    sum->rows = a.nrows;
+    sum->bad_rows = a.bad;
     rc = cg__analyze_run(&a, &fd, sum);
     if (rc == CG_OK)
         rc = cg__analyze_write(&fd, outdir, sum, err, errlen);
@@ -896,8 +898,10 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
         c->sig[CG__S_DNO] += (r->flags & F_DNO) != 0;
         c->sig[CG__S_INTL] += (r->flags & F_INTL) != 0;
         c->sig[CG__S_VERIFY] += (r->flags & F_S4) != 0;
-        if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64)
+        if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64) {
             c->brands |= 1ull << a->num[r->calling].brand;
+            fd->brand_calls[a->num[r->calling].brand]++;
+        }
         if ((s = set_add(&cvict, cid, r->called)) < 0)
             goto out;
         c->victims += (uint32_t)s;

@@ -57,6 +57,7 @@ struct cg__findings {
     struct cg__origin_out *org;
     size_t norg;
     struct map64 hourly; /* (campaign << 32 | hour since tmin) -> calls */
+    uint64_t brand_calls[64]; /* spoofed calls presenting each brand's numbers */
 };
 
 struct an;

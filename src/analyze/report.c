@@ -266,7 +266,7 @@ static void bars(FILE *f, const char *const *labels, const uint64_t *vals, size_
     for (i = 0; i < n; i++)
         if (vals[i] > max)
             max = vals[i];
-    fprintf(f, "<svg class=\"chart\" width=\"760\" height=\"%zu\" role=\"img\">\n", n * 24 + 8);
+    fprintf(f, "<svg class=\"chart\" width=\"900\" height=\"%zu\" role=\"img\">\n", n * 24 + 8);
     for (i = 0; i < n; i++) {
         double w = 420.0 * (double)vals[i] / (double)max;
         fprintf(f, "<text x=\"0\" y=\"%zu\" class=\"l\">", i * 24 + 18);
@@ -339,18 +339,14 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
     /* brands impersonated: spoofed calls per brand */
     {
         uint32_t nb = cg__nbrands(fd) < 64 ? cg__nbrands(fd) : 64, b;
-        uint64_t vals[64] = {0};
+        uint64_t vals[64];
         const char *labels[64];
         size_t k = 0;
-        for (i = 0; i < fd->ncamp; i++)
-            for (b = 0; b < nb; b++)
-                if (fd->camp[i].brands & (1ull << b))
-                    vals[b] += fd->camp[i].sig[CG__S_PROT] ? fd->camp[i].sig[CG__S_PROT] : fd->camp[i].calls;
         fputs("<h2>Brands impersonated</h2>\n", f);
         for (b = 0; b < nb; b++)
-            if (vals[b]) {
+            if (fd->brand_calls[b]) {
                 labels[k] = cg__brand(fd, b);
-                vals[k++] = vals[b];
+                vals[k++] = fd->brand_calls[b];
             }
         if (k)
             bars(f, labels, vals, k, "spoofed calls");
@@ -392,7 +388,10 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
         for (i = 0; i < n; i++) {
             char parts[3][256];
             origin_parts(fd, fd->org[i].id, parts);
-            snprintf(names[i], sizeof names[i], "%.40s %.12s %.8s", parts[0], parts[1], parts[2]);
+            size_t ol = strlen(parts[2]);
+            /* the end of a UUID origid tells accounts apart */
+            snprintf(names[i], sizeof names[i], "%.32s %.12s %s%.12s", parts[0], parts[1],
+                     ol > 12 ? "..." : "", parts[2] + (ol > 12 ? ol - 12 : 0));
             labels[i] = names[i];
             vals[i] = fd->org[i].victims;
         }
