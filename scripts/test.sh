@@ -27,8 +27,8 @@ cmake --build build-asan -j"$(nproc)" >/dev/null
 
 echo "== fuzzers (clang libFuzzer, ${FUZZ_SECONDS}s each over fuzz/corpus)"
 CC=clang cmake -S . -B build-fuzz -DCG_FUZZ=ON -DCG_TESTS=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_identity fuzz_passport fuzz_cert fuzz_sip fuzz_policy >/dev/null
-for t in identity passport cert sip policy; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_identity fuzz_passport fuzz_cert fuzz_sip fuzz_policy fuzz_analyze >/dev/null
+for t in identity passport cert sip policy analyze; do
     out=$(mktemp -d)
     ./build-fuzz/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=70000 \
         -print_final_stats=1 "$out" "fuzz/corpus/$t" >"$out.log" 2>&1 ||
