@@ -269,7 +269,7 @@ int cmd_simulate(int argc, char **argv)
         bool used_gw = false;
         fputs("kind,key\n", truth);
         for (i = 0; i < rows; i++) {
-            char calling[16], called[16], spc[16] = "", ingress[16];
+            char calling[24], called[24], spc[24] = "", ingress[24];
             const char *verstat = "TN-Validation-Passed", *origid = "";
             char attest = 'A';
             unsigned dur;

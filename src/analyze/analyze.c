@@ -976,6 +976,7 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
                       : c->sig[CG__S_DNO] ? CG__K_DNO
                       : c->sig[CG__S_INTL] ? CG__K_INTL
                                            : CG__K_ROTATION;
+        c->account = og->account;
         c->origin_presented = og->presented;
         c->origin_calls = og->calls;
         c->origin_callees = og->callees;

@@ -27,6 +27,7 @@ struct cg__campaign {
     uint32_t victims, presented, peak;
     uint64_t brands; /* bit per brand id (the first 64) */
     uint32_t origin_presented, origin_calls, origin_callees;
+    bool account; /* the origin is one account (origid known) */
 };
 
 #define CG__VICTIM_LIST 8

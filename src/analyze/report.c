@@ -129,8 +129,8 @@ static json_t *signals(const struct cg__campaign *c)
             json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", per_call[i].name, "calls",
                                                (json_int_t)c->sig[per_call[i].s], "evidence",
                                                per_call[i].text));
-    if (c->kind == CG__K_ROTATION || c->origin_presented >= 20) {
-        snprintf(text, sizeof text, "the origin presented %u distinct numbers on %u calls",
+    if (c->account && c->origin_presented >= 20) {
+        snprintf(text, sizeof text, "the account presented %u distinct numbers on %u calls",
                  c->origin_presented, c->origin_calls);
         json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "rotation", "numbers",
                                            (json_int_t)c->origin_presented, "evidence", text));
