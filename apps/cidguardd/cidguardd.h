@@ -33,6 +33,7 @@ struct cgd_conf {
     int crl_refresh;           /* seconds between CRL reloads (and crl_url fetches); 0 = off */
     char crl_url[1024];        /* a CRL to download, e.g. the STI-PA's */
     char country_code[8];
+    bool rfc9410_reason;       /* Reason: STIR;...;ppi= instead of Reason: SIP;... */
     char fetch_allow[CGD_LIST]; /* CIDRs exempt from the private-address deny list */
     bool allow_http;
     int timeout_ms, max_bytes;

@@ -56,6 +56,9 @@ static const struct directive table[] = {
       "fail closed: an issuer without a current CRL fails (only when crl is set)"),
     S("verify", "country_code", country_code, "",
       "country code for national-format numbers in From/To (44: 020... -> 4420...)"),
+    B("verify", "rfc9410_reason", rfc9410_reason, "no",
+      "a failed call that continues gets Reason: STIR;cause=..;ppi=\"..<signature>\" (RFC 9410) "
+      "instead of Reason: SIP;cause=.. (RFC 8224)"),
     S("fetch", "allow", fetch_allow, "",
       "CIDRs exempt from the deny list (loopback, RFC 1918, link-local, metadata), ';'-separated"),
     B("fetch", "allow_http", allow_http, "no", "accept http:// x5u URLs (labs only)"),

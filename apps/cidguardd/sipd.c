@@ -236,12 +236,39 @@ static void sipcall_free(struct sipcall *s)
     free(s);
 }
 
+/*
+ * The Reason header of a call that failed verification but continues:
+ * RFC 8224's "SIP" protocol, or with rfc9410_reason RFC 9410's "STIR"
+ * protocol with the ppi parameter naming the failed Identity header by its
+ * PASSporT in compact form ("..signature"), as RFC 9410 recommends.
+ */
+static void reason_header(char *out, size_t cap, bool stir, const struct cg_verdict *v,
+                          const char *const *identities)
+{
+    const char *id = v->identity_index >= 0 && v->identity_index < CG_SIP_IDENTITY_MAX
+                         ? identities[v->identity_index]
+                         : NULL;
+    size_t n, sl = 0;
+    const char *sig = NULL;
+    if (id) { /* the JWS signature: after the second '.', before ';' or space */
+        const char *d1 = strchr(id, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+        if (d2) {
+            sig = d2 + 1;
+            sl = strcspn(sig, "; \t>");
+        }
+    }
+    n = (size_t)snprintf(out, cap, "Reason: %s;cause=%d;text=\"%s\"", stir ? "STIR" : "SIP",
+                         v->reason_code, v->reason_text);
+    if (stir && sig && sl && sl < 200 && n < cap)
+        snprintf(out + n, cap - n, ";ppi=\"..%.*s\"", (int)sl, sig);
+}
+
 static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
                           const struct cg_decision *d)
 {
     struct sipcall *s = (struct sipcall *)c;
     struct cgd_ctx *ctx;
-    char contact[CG_URL_MAX + 16], pai[96], reason[128], action[40], reasons[300], verstat[64],
+    char contact[CG_URL_MAX + 16], pai[96], reason[384], action[40], reasons[300], verstat[64],
         brand[CG_BRAND_MAX + 24], codes[256];
     const char *extra[8];
     size_t n = 0;
@@ -277,8 +304,10 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
         extra[n++] = pai;
     }
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {
-        snprintf(reason, sizeof reason, "Reason: SIP;cause=%d;text=\"%s\"", v->reason_code,
-                 v->reason_text);
+        ctx = cgd_ctx_get();
+        bool stir = ctx->conf.rfc9410_reason;
+        cgd_ctx_put(ctx);
+        reason_header(reason, sizeof reason, stir, v, s->c.identities);
         extra[n++] = reason;
     }
     extra[n++] = verstat;

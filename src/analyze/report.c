@@ -454,11 +454,14 @@ int cg__analyze_write(struct cg__findings *fd, const char *dir, const struct cg_
     S = fd;
     for (i = 0; i < fd->ncamp; i++)
         order[i] = (uint32_t)i;
-    qsort(order, fd->ncamp, sizeof *order, by_calls);
+    if (fd->ncamp) /* qsort's base may not be NULL, even for no elements */
+        qsort(order, fd->ncamp, sizeof *order, by_calls);
     for (i = 0; i < fd->ncamp; i++)
         rank[order[i]] = (uint32_t)i + 1;
-    qsort(fd->vict, fd->nvict, sizeof *fd->vict, by_harm);
-    qsort(fd->org, fd->norg, sizeof *fd->org, by_spoofed);
+    if (fd->nvict)
+        qsort(fd->vict, fd->nvict, sizeof *fd->vict, by_harm);
+    if (fd->norg)
+        qsort(fd->org, fd->norg, sizeof *fd->org, by_spoofed);
     rc = write_campaigns(fd, order, dir, err, errlen);
     if (rc == CG_OK)
         rc = write_victims(fd, dir, err, errlen);

@@ -70,14 +70,14 @@ try:
     with open(conf, "w") as f:
         f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
                 "sip_sign_listen = 127.0.0.1:25670\nworkers = 2\ndecision_log = off\n"
-                "[verify]\ntrust = %s\n"
+                "[verify]\ntrust = %s\nrfc9410_reason = yes\n"
                 "[policy]\ndno = %s\nprotected = %s\n"
                 "actions = no_tn_validation=label;uk_allocation_unknown=allow\n"
                 % (state, HTTP, SIP, os.path.join(WORK, "pki", "root.pem"),
                    os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv")))
     log = open(os.path.join(WORK, "d.log"), "w")
     proc = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(50):
+    for _ in range(200):  # slow under ASan
         try:
             socket.create_connection(("127.0.0.1", HTTP), timeout=0.2).close()
             break
@@ -86,11 +86,22 @@ try:
 
     # per-reason actions: an unsigned ordinary call is labelled, not allowed
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(3)
+    s.settimeout(10)
     s.sendto(invite("447400012345", "act1"), ("127.0.0.1", SIP))
     r = s.recv(65535).decode()
     check("[policy] actions: no_tn_validation=label labels an unsigned call",
           r.startswith("SIP/2.0 302") and "Cidguard-Action: label" in r, r)
+
+    # RFC 9410: a failed Identity header named by its signature in the Reason
+    bad_id = ("eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.c2lnbmF0dXJl;info=<http://127.0.0.1/x.pem>;alg=ES256;"
+              "ppt=shaken")
+    msg = invite("447400012345", "act2").decode().replace("Content-Length", "Identity: %s\r\nContent-Length" % bad_id)
+    s.sendto(msg.encode(), ("127.0.0.1", SIP))
+    r = s.recv(65535).decode()
+    reason = [l for l in r.split("\r\n") if l.startswith("Reason:")]
+    check("rfc9410_reason: Reason: STIR with the failed header's ppi in compact form",
+          len(reason) == 1 and reason[0].startswith("Reason: STIR;cause=4") and
+          reason[0].endswith(';ppi="..c2lnbmF0dXJl"'), r)
 
     answers, stop = [], threading.Event()
 
