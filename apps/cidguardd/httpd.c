@@ -100,6 +100,7 @@ struct httpcall {
     struct evhttp_request *req;
     struct cg_atis_verify_req vr;
     const char *ident;
+    const char *to_more[CG_ATIS_TO_MORE];
 };
 
 static void httpcall_free(struct httpcall *h)
@@ -192,6 +193,10 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
     h->c.call.nidentity = 1;
     h->c.call.from = h->vr.from;
     h->c.call.to = h->vr.to;
+    for (size_t i = 0; i < h->vr.nto_more; i++)
+        h->to_more[i] = h->vr.to_more[i];
+    h->c.call.to_more = h->to_more;
+    h->c.call.nto_more = h->vr.nto_more;
     h->c.call.request_time = h->vr.time;
     snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from);
     /* the ingress: the request's extension member "ingress" (a trunk name),

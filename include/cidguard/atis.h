@@ -27,9 +27,13 @@ struct cg_atis_error {
     char variable[32];    /* the %1, e.g. "to" */
 };
 
+#define CG_ATIS_TO_MORE 7 /* to.tn values after the first (8 in all) */
+
 struct cg_atis_verify_req {
     char from[CG_TN_MAX + 1];    /* canonical */
     char to[CG_TN_MAX + 1];      /* canonical, the first to.tn */
+    char to_more[CG_ATIS_TO_MORE][CG_TN_MAX + 1]; /* the other to.tn values */
+    size_t nto_more;
     int64_t time;
     char *identity;              /* owned */
     char ingress[CG_ATIS_INGRESS_MAX + 1]; /* extension member, "" if absent */

@@ -151,6 +151,10 @@ struct cg_call {
     const char *pai;
     const char *to;
     const char *ruri;
+    /* further called numbers (the rest of an ATIS-1000082 to.tn list): a
+     * dest.tn equal to any of them matches as To does; at most 8 are read */
+    const char *const *to_more;
+    size_t nto_more;
     const char *const *identity; /* header values */
     size_t nidentity;
     int64_t now;                 /* 0: the system clock */

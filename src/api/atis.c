@@ -82,6 +82,22 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
     if ((rc = tn_member(r, "from", false, plan, req->from, err)) ||
         (rc = tn_member(r, "to", true, plan, req->to, err)))
         goto out;
+    { /* a forked or multi-party request: every to.tn is a called number */
+        json_t *arr = json_object_get(json_object_get(r, "to"), "tn");
+        size_t i;
+        if (json_is_array(arr) && json_array_size(arr) > 1 + CG_ATIS_TO_MORE) {
+            rc = INVALID("to");
+            goto out;
+        }
+        for (i = 1; json_is_array(arr) && i < json_array_size(arr); i++) {
+            const char *t = json_string_value(json_array_get(arr, i));
+            if (!t || cg_tn_canon(t, strlen(t), plan, req->to_more[req->nto_more]) != CG_OK) {
+                rc = INVALID("to");
+                goto out;
+            }
+            req->nto_more++;
+        }
+    }
     v = json_object_get(r, "time");
     if (!v) {
         rc = MISSING("time");

@@ -46,6 +46,8 @@ void cg_verifier_free(struct cg_verifier *v)
 /* The parties of the call, canonicalized once for all Identity headers. */
 struct parties {
     char pai[CG_TN_MAX + 1], from[CG_TN_MAX + 1], to[CG_TN_MAX + 1], ruri[CG_TN_MAX + 1];
+    char to_more[8][CG_TN_MAX + 1];
+    size_t nto_more;
 };
 
 static void canon_or_empty(const char *in, const struct cg_tn_plan *plan, char *out)
@@ -211,10 +213,14 @@ static int verify_one(const struct cg_verifier *v, const struct cg_call *call,
         goto out;
     }
     for (i = 0; i < pp.ndest_tn && !out->dest_match; i++) {
+        size_t k;
         if (pt->to[0] && strcmp(pt->to, pp.dest_tn[i]) == 0)
             out->dest_match = CG_MATCH_TO;
         else if (pt->ruri[0] && strcmp(pt->ruri, pp.dest_tn[i]) == 0)
             out->dest_match = CG_MATCH_RURI;
+        for (k = 0; k < pt->nto_more && !out->dest_match; k++)
+            if (strcmp(pt->to_more[k], pp.dest_tn[i]) == 0)
+                out->dest_match = CG_MATCH_TO;
         if (out->dest_match)
             memcpy(out->dest, pp.dest_tn[i], sizeof out->dest);
     }
@@ -298,6 +304,12 @@ int cg_verify(const struct cg_verifier *v, const struct cg_call *call, struct cg
     canon_or_empty(call->from, v->cfg.plan, pt.from);
     canon_or_empty(call->to, v->cfg.plan, pt.to);
     canon_or_empty(call->ruri, v->cfg.plan, pt.ruri);
+    pt.nto_more = 0;
+    for (i = 0; i < call->nto_more && pt.nto_more < 8; i++) {
+        canon_or_empty(call->to_more[i], v->cfg.plan, pt.to_more[pt.nto_more]);
+        if (pt.to_more[pt.nto_more][0])
+            pt.nto_more++;
+    }
 
     for (i = 0; i < call->nidentity; i++) {
         rc = verify_one(v, call, &pt, call->identity[i] ? call->identity[i] : "", now, &cur);

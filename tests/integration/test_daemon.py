@@ -76,7 +76,7 @@ def sign_http(port, orig, dest, attest="A"):
 
 def verify_http(port, frm, to, identity, t=None):
     return http(port, "/stir/v1/verification", json.dumps({"verificationRequest": {
-        "from": {"tn": frm}, "to": {"tn": [to]}, "time": t or int(time.time()),
+        "from": {"tn": frm}, "to": {"tn": to if isinstance(to, list) else [to]}, "time": t or int(time.time()),
         "identity": identity}}))
 
 
@@ -163,6 +163,9 @@ try:
     vr = r["verificationResponse"]
     check("verification passes", st == 200 and vr["verstat"] == "TN-Validation-Passed" and
           vr["action"] == "allow" and vr["spc"] == "1001", r)
+    st, r, _ = verify_http(8085, "442079460000", ["14155550199", "+1 415 555 0100"], ident)
+    check("verification with several to.tn: the PASSporT's dest may be any of them",
+          st == 200 and r["verificationResponse"]["verstat"] == "TN-Validation-Passed", r)
     st, r, _ = verify_http(8085, "442079460001", "14155550100", ident)
     vr = r["verificationResponse"]
     check("spoofed caller: HTTP 200 with 438 and action label",

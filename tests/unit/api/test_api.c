@@ -31,7 +31,22 @@ static void test_parse_ok(void **state)
     assert_int_equal(r.time, 1700000000);
     assert_string_equal(r.identity, "a.b.c;info=<x>");
     assert_string_equal(r.ingress, "intl-gw-1");
+    assert_int_equal(r.nto_more, 0);
     cg_atis_verify_req_clear(&r);
+    /* several called numbers: all kept, canonical */
+    b = "{\"verificationRequest\":{\"from\":{\"tn\":\"442079460000\"},\"to\":"
+        "{\"tn\":[\"14155550100\",\"+1 415 555 0101\"]},\"time\":1700000000,\"identity\":\"a.b.c\"}}";
+    assert_int_equal(cg_atis_parse_verify(b, strlen(b), NULL, &r, &e), CG_OK);
+    assert_string_equal(r.to, "14155550100");
+    assert_int_equal(r.nto_more, 1);
+    assert_string_equal(r.to_more[0], "14155550101");
+    cg_atis_verify_req_clear(&r);
+    b = "{\"verificationRequest\":{\"from\":{\"tn\":\"442079460000\"},\"to\":"
+        "{\"tn\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]},\"time\":1700000000,"
+        "\"identity\":\"a.b.c\"}}";
+    assert_int_equal(cg_atis_parse_verify(b, strlen(b), NULL, &r, &e), CG_EPARSE);
+    assert_string_equal(e.message_id, "SVC4005");
+    assert_string_equal(e.variable, "to");
 }
 
 /* E1 (missing parameter, SVC4001) and E2 (bad value, SVC4005) of

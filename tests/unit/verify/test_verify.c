@@ -122,6 +122,20 @@ static void test_identity_matching(void **state)
     call.ruri = "tel:+14155550101";
     assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
     expect(&v, CG_R_DEST_MISMATCH, "E16");
+    /* ... unless another called number of the request (ATIS to.tn list) is dest */
+    {
+        const char *more[] = {"+14155550199", "tel:+14155550100"};
+        call.to_more = more;
+        call.nto_more = 2;
+        assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
+        expect(&v, CG_R_OK, "");
+        assert_int_equal(v.dest_match, CG_MATCH_TO);
+        call.nto_more = 1;
+        assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
+        expect(&v, CG_R_DEST_MISMATCH, "E16");
+        call.to_more = NULL;
+        call.nto_more = 0;
+    }
     /* no caller number at all */
     call.pai = call.from = NULL;
     assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
