@@ -60,6 +60,7 @@ void cgd_ctx_thread_done(void)
 {
     cgd_ctx_put(tl_ctx);
     tl_ctx = NULL;
+    cg_certcache_thread_done();
 }
 
 static void ctx_free(struct cgd_ctx *c)

@@ -110,6 +110,9 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
  * for a live negative entry. */
 int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out);
 size_t cg_certcache_size(struct cg_certcache *c);
+/* A thread that looked up a cache is ending: releases the references its
+ * lock-free front of recent answers holds (cg_certcache_get keeps a few). */
+void cg_certcache_thread_done(void);
 
 /* What a cache source records about the call it served (certsrc_arg). */
 struct cg_certcache_miss {

@@ -12,6 +12,7 @@
  * Rates: per key (ingress name, signing SPC) a 60-second ring of per-second
  * call counts, and the distinct calling numbers of the last 60 s, of which
  * at most threshold+1 are kept (enough to know the threshold is crossed).
+ * Keys live in 16 stripes by hash, each with its own lock.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@
 
 #define STRIPES 64
 #define PROBE 8
-#define RATE_KEYS 4096
+#define RSTRIPES 16
+#define RATE_KEYS_PER_STRIPE 256 /* 4096 keys in all */
 
 struct rslot {
     uint64_t sig;     /* 0 = empty */
@@ -37,6 +39,7 @@ struct stripe {
 };
 
 struct ratekey {
+    uint64_t hash;
     char key[64];
     int64_t last;          /* second of the newest bucket */
     uint32_t buckets[60];
@@ -45,14 +48,20 @@ struct ratekey {
     int64_t *num_seen;
 };
 
+/* Rate keys are striped by their hash: calls on different ingresses and
+ * SPCs take different locks. */
+struct rstripe {
+    pthread_mutex_t lock;
+    struct ratekey *keys;
+    size_t nkeys;
+};
+
 struct cg_policy_state {
     int window;
     unsigned rate_calls, rate_numbers;
     size_t slots_per_stripe;
     struct stripe stripes[STRIPES];
-    pthread_mutex_t rlock;
-    struct ratekey *keys;
-    size_t nkeys;
+    struct rstripe rstripes[RSTRIPES];
 };
 
 static uint64_t hash64(const void *data, size_t n)
@@ -87,7 +96,8 @@ int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_
             return CG_ENOMEM;
         }
     }
-    pthread_mutex_init(&s->rlock, NULL);
+    for (i = 0; i < RSTRIPES; i++)
+        pthread_mutex_init(&s->rstripes[i].lock, NULL);
     *out = s;
     return CG_OK;
 }
@@ -101,12 +111,16 @@ void cg_policy_state_free(struct cg_policy_state *s)
         free(s->stripes[i].slots);
         pthread_mutex_destroy(&s->stripes[i].lock);
     }
-    for (i = 0; i < s->nkeys; i++) {
-        free(s->keys[i].num);
-        free(s->keys[i].num_seen);
+    for (i = 0; i < RSTRIPES; i++) {
+        struct rstripe *r = &s->rstripes[i];
+        size_t k;
+        for (k = 0; k < r->nkeys; k++) {
+            free(r->keys[k].num);
+            free(r->keys[k].num_seen);
+        }
+        free(r->keys);
+        pthread_mutex_destroy(&r->lock);
     }
-    free(s->keys);
-    pthread_mutex_destroy(&s->rlock);
     free(s);
 }
 
@@ -136,42 +150,46 @@ out:
     return replay;
 }
 
-static struct ratekey *rate_key(struct cg_policy_state *s, const char *key, int64_t now)
+/* The key's record in its stripe (locked by the caller). */
+static struct ratekey *rate_key(struct rstripe *r, uint64_t h, const char *key, int64_t now)
 {
     size_t i, oldest = 0;
-    for (i = 0; i < s->nkeys; i++) {
-        if (strcmp(s->keys[i].key, key) == 0)
-            return &s->keys[i];
-        if (s->keys[i].last < s->keys[oldest].last)
+    for (i = 0; i < r->nkeys; i++) {
+        if (r->keys[i].hash == h && strcmp(r->keys[i].key, key) == 0)
+            return &r->keys[i];
+        if (r->keys[i].last < r->keys[oldest].last)
             oldest = i;
     }
-    if (s->nkeys < RATE_KEYS) {
-        struct ratekey *nk = realloc(s->keys, (s->nkeys + 1) * sizeof *nk);
+    if (r->nkeys < RATE_KEYS_PER_STRIPE) {
+        struct ratekey *nk = realloc(r->keys, (r->nkeys + 1) * sizeof *nk);
         if (!nk)
             return NULL;
-        s->keys = nk;
-        i = s->nkeys++;
-        memset(&s->keys[i], 0, sizeof s->keys[i]);
+        r->keys = nk;
+        i = r->nkeys++;
+        memset(&r->keys[i], 0, sizeof r->keys[i]);
     } else {
         i = oldest; /* bounded: the stalest key makes room */
-        free(s->keys[i].num);
-        free(s->keys[i].num_seen);
-        memset(&s->keys[i], 0, sizeof s->keys[i]);
+        free(r->keys[i].num);
+        free(r->keys[i].num_seen);
+        memset(&r->keys[i], 0, sizeof r->keys[i]);
     }
-    cg__strlcpy(s->keys[i].key, key, sizeof s->keys[i].key);
-    s->keys[i].last = now;
-    return &s->keys[i];
+    cg__strlcpy(r->keys[i].key, key, sizeof r->keys[i].key);
+    r->keys[i].hash = h;
+    r->keys[i].last = now;
+    return &r->keys[i];
 }
 
 /* Counts a call for `key`; says whether either threshold is now exceeded. */
 static void rate_observe(struct cg_policy_state *s, const char *key, const char *caller,
                          int64_t now, bool *calls, bool *numbers)
 {
-    struct ratekey *k = rate_key(s, key, now);
+    uint64_t h = hash64(key, strlen(key)), nh;
+    struct rstripe *r = &s->rstripes[h % RSTRIPES];
+    struct ratekey *k;
     uint32_t total = 0, i;
-    uint64_t h;
-    if (!k)
-        return;
+    pthread_mutex_lock(&r->lock);
+    if (!(k = rate_key(r, h, key, now)))
+        goto out;
     if (now - k->last >= 60) {
         memset(k->buckets, 0, sizeof k->buckets);
     } else {
@@ -186,11 +204,11 @@ static void rate_observe(struct cg_policy_state *s, const char *key, const char 
     if (s->rate_calls && total > s->rate_calls)
         *calls = true;
     if (!s->rate_numbers || !caller)
-        return;
+        goto out;
     if (!k->num && (!(k->num = calloc(s->rate_numbers + 1, sizeof *k->num)) ||
                     !(k->num_seen = calloc(s->rate_numbers + 1, sizeof *k->num_seen))))
-        return;
-    h = hash64(caller, strlen(caller));
+        goto out;
+    nh = hash64(caller, strlen(caller));
     for (i = 0; i < k->nnum;) {
         if (k->num_seen[i] <= now - 60) { /* left the window */
             k->num[i] = k->num[k->nnum - 1];
@@ -198,18 +216,20 @@ static void rate_observe(struct cg_policy_state *s, const char *key, const char 
             k->nnum--;
             continue;
         }
-        if (k->num[i] == h) {
+        if (k->num[i] == nh) {
             k->num_seen[i] = now;
-            return;
+            goto out;
         }
         i++;
     }
     if (k->nnum <= s->rate_numbers) {
-        k->num[k->nnum] = h;
+        k->num[k->nnum] = nh;
         k->num_seen[k->nnum++] = now;
     }
     if (k->nnum > s->rate_numbers)
         *numbers = true;
+out:
+    pthread_mutex_unlock(&r->lock);
 }
 
 int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_call *c,
@@ -221,7 +241,6 @@ int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_c
                                hash64(c->call_id, strlen(c->call_id)), c->now);
     if (s->rate_calls || s->rate_numbers) {
         char key[80];
-        pthread_mutex_lock(&s->rlock);
         if (c->ingress) {
             snprintf(key, sizeof key, "i:%s", c->ingress);
             rate_observe(s, key, c->caller, c->now, rate_calls, rate_numbers);
@@ -230,7 +249,6 @@ int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_c
             snprintf(key, sizeof key, "s:%s", v->spc);
             rate_observe(s, key, c->caller, c->now, rate_calls, rate_numbers);
         }
-        pthread_mutex_unlock(&s->rlock);
     }
     return CG_OK;
 }

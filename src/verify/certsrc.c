@@ -2,6 +2,7 @@
 /* A fixed x5u -> chain map: the CLI's --cert and tests.  The daemon plugs
  * its own cache-and-fetch source into the same interface. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,11 +85,45 @@ struct centry {
 };
 
 struct cg_certcache {
-    pthread_rwlock_t lock; /* lookups share it; only stores exclude */
+    pthread_rwlock_t lock; /* misses and stores; hits use the thread's front */
     struct centry **tab;
     size_t nbuckets, n, max;
     uint64_t seq;
+    _Atomic uint64_t gen;  /* bumped by every store: fronts older than it are void */
 };
+
+/*
+ * Each thread's front of the cache: a few recent answers with their own
+ * references, valid while the cache's generation is the one they were read
+ * at.  A hit takes no lock and writes nothing shared but the chain's
+ * reference count: on the call path every worker asks for the same few
+ * x5u URLs, and a shared read lock made all of them write one cache line.
+ * Generations start at a distinct base per cache, so a front entry never
+ * matches another cache allocated at the same address.
+ */
+#define FRONT_SLOTS 8
+
+struct front {
+    const struct cg_certcache *cache;
+    uint64_t gen;
+    size_t hash;
+    char *url;
+    struct cg_chain *chain; /* NULL: negative */
+    int64_t expires;
+};
+
+static __thread struct front front[FRONT_SLOTS];
+static _Atomic uint64_t gen_base;
+
+void cg_certcache_thread_done(void)
+{
+    size_t i;
+    for (i = 0; i < FRONT_SLOTS; i++) {
+        free(front[i].url);
+        cg_chain_unref(front[i].chain);
+        memset(&front[i], 0, sizeof front[i]);
+    }
+}
 
 static size_t hash_url(const char *s)
 {
@@ -112,6 +147,7 @@ int cg_certcache_new(struct cg_certcache **out, size_t max_entries)
         return CG_ENOMEM;
     }
     pthread_rwlock_init(&c->lock, NULL);
+    atomic_init(&c->gen, atomic_fetch_add(&gen_base, 1ull << 32) + (1ull << 32));
     *out = c;
     return CG_OK;
 }
@@ -174,6 +210,7 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
     n->chain = chain ? cg_chain_ref(chain) : NULL;
     n->expires = expires;
     pthread_rwlock_wrlock(&c->lock);
+    atomic_fetch_add(&c->gen, 1);
     n->seq = ++c->seq;
     for (e = c->tab[b]; e; e = e->next)
         if (strcmp(e->url, url) == 0) {
@@ -198,18 +235,39 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
 
 int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out)
 {
-    size_t b = hash_url(url) & (c->nbuckets - 1);
+    size_t h = hash_url(url), b = h & (c->nbuckets - 1);
+    struct front *f = &front[(h >> 16) % FRONT_SLOTS];
+    uint64_t gen = atomic_load_explicit(&c->gen, memory_order_acquire);
     struct centry *e;
     int rc = CG_ENOTFOUND;
+
+    if (f->cache == c && f->gen == gen && f->hash == h && strcmp(f->url, url) == 0 &&
+        f->expires > now) {
+        if (!f->chain)
+            return CG_EIO;
+        *out = cg_chain_ref(f->chain);
+        return CG_OK;
+    }
     pthread_rwlock_rdlock(&c->lock);
     for (e = c->tab[b]; e; e = e->next)
         if (strcmp(e->url, url) == 0) {
             if (e->expires > now) {
+                char *u = strdup(url);
                 if (e->chain) {
                     *out = cg_chain_ref(e->chain);
                     rc = CG_OK;
                 } else {
                     rc = CG_EIO;
+                }
+                if (u) { /* remember it in this thread's front, read at `gen` */
+                    free(f->url);
+                    cg_chain_unref(f->chain);
+                    f->cache = c;
+                    f->gen = gen;
+                    f->hash = h;
+                    f->url = u;
+                    f->chain = e->chain ? cg_chain_ref(e->chain) : NULL;
+                    f->expires = e->expires;
                 }
             }
             break;
