@@ -445,6 +445,44 @@ struct sv {
     size_t n;
 };
 
+/* The id of a canonical number; a new one is looked up in the lists once. */
+static int64_t number_id(struct an *a, const char *tn)
+{
+    bool created;
+    int64_t id = intern_number(&a->numidx, &a->nums, tn, strlen(tn), &created);
+    struct number *nu;
+    if (id < 0)
+        return -1;
+    if ((size_t)id >= a->numcap) {
+        size_t nc = a->numcap ? a->numcap * 2 : 4096;
+        struct number *nn = realloc(a->num, nc * sizeof *nn);
+        if (!nn)
+            return -1;
+        a->num = nn;
+        a->numcap = nc;
+    }
+    if (!created)
+        return id;
+    nu = &a->num[id];
+    memset(nu, 0, sizeof *nu);
+    nu->brand = -1;
+    if (a->policy) {
+        const char *brand = cg_policy_protected_brand(a->policy, tn);
+        struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
+        struct cg_policy_call c = {.verdict = &v, .caller = tn};
+        struct cg_decision d;
+        if (brand) {
+            int64_t b = intern(&a->brands, brand, strlen(brand), &created);
+            if (b < 0)
+                return -1;
+            nu->brand = (int16_t)(b < 32767 ? b : 32767);
+        }
+        cg_policy_decide(a->policy, NULL, &c, &d);
+        nu->dno = d.reasons & (1u << CG_PR_DNO);
+    }
+    return id;
+}
+
 static int add_row(struct an *a, struct sv time, struct sv calling, struct sv called, struct sv dur,
                    struct sv ingress, struct sv verstat, struct sv attest, struct sv origid,
                    struct sv spc)
@@ -473,52 +511,13 @@ static int add_row(struct an *a, struct sv time, struct sv calling, struct sv ca
                                                                                      : V_NONE;
     r.attest = attest.n == 1 && attest.p[0] >= 'A' && attest.p[0] <= 'C' ? (uint8_t)attest.p[0] : 0;
 
-    /* the calling number and what the lists say about it */
-    if ((id = intern_number(&a->numidx, &a->nums, cing, strlen(cing), &created)) < 0)
+    /* the numbers, and what the lists say about them */
+    if ((id = number_id(a, cing)) < 0)
         return CG_ENOMEM;
     r.calling = (uint32_t)id;
-    if ((size_t)id >= a->numcap) {
-        size_t nc = a->numcap ? a->numcap * 2 : 4096;
-        struct number *nn = realloc(a->num, nc * sizeof *nn);
-        if (!nn)
-            return CG_ENOMEM;
-        a->num = nn;
-        a->numcap = nc;
-    }
-    if (created) {
-        struct number *nu = &a->num[id];
-        const char *brand = a->policy ? cg_policy_protected_brand(a->policy, cing) : NULL;
-        memset(nu, 0, sizeof *nu);
-        nu->brand = -1;
-        if (brand) {
-            int64_t b = intern(&a->brands, brand, strlen(brand), &created);
-            if (b < 0)
-                return CG_ENOMEM;
-            nu->brand = (int16_t)(b < 32767 ? b : 32767);
-        }
-        if (a->policy) {
-            struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
-            struct cg_policy_call c = {.verdict = &v, .caller = cing};
-            struct cg_decision d;
-            cg_policy_decide(a->policy, NULL, &c, &d);
-            nu->dno = d.reasons & (1u << CG_PR_DNO);
-        }
-    }
-    if ((id = intern_number(&a->numidx, &a->nums, ced, strlen(ced), &created)) < 0)
+    if ((id = number_id(a, ced)) < 0)
         return CG_ENOMEM;
     r.called = (uint32_t)id;
-    if ((size_t)id >= a->numcap) {
-        size_t nc = a->numcap * 2;
-        struct number *nn = realloc(a->num, nc * sizeof *nn);
-        if (!nn)
-            return CG_ENOMEM;
-        a->num = nn;
-        a->numcap = nc;
-    }
-    if (created) {
-        memset(&a->num[id], 0, sizeof a->num[id]);
-        a->num[id].brand = -1;
-    }
 
     /* the origin: ingress, signer, origination point */
     memcpy(okey, ingress.p, ingress.n);

@@ -21,18 +21,16 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1])
 CG = os.path.join(BUILD, "cidguard")
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.join(HERE, "..", "vectors", "analyze")
 WORK = tempfile.mkdtemp(prefix="cg-analyze-")
-passed = failed = 0
 
 
-def check(name, cond, info=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:900]))
 
 
 def run(*args):
@@ -182,5 +180,4 @@ try:
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

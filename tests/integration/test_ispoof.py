@@ -14,10 +14,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish, header, wait_port  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-ispoof-")
-passed = failed = 0
 proc = None
 
 # fictional banks on numbers Ofcom reserves for drama (020 7946 0xxx)
@@ -26,17 +28,7 @@ BANKS = {"ALPHA": ("442079460101", "Alpha Bank"), "BETA": ("442079460102", "Beta
 DNO = "442079460999"
 
 
-def check(name, cond, info=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:700]))
 
-
-def header(resp, name):
-    for line in (resp or "").split("\r\n"):
-        if line.lower().startswith(name.lower() + ":"):
-            return line.split(":", 1)[1].strip()
-    return None
 
 
 def sign(spc, orig, attest):
@@ -95,12 +87,7 @@ try:
                    os.path.join(WORK, "dno.csv"), os.path.join(WORK, "ingress.csv")))
     log = open(os.path.join(WORK, "d.log"), "w")
     proc = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", 28185), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_port(28185)
 
     for spc, (num, brand) in BANKS.items():
         expect("%s calling, signed A by its own SPC: passes with its brand" % brand,
@@ -146,5 +133,4 @@ finally:
         proc.wait(timeout=10)
     shutil.rmtree(WORK, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

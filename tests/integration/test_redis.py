@@ -16,6 +16,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish, header  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-redis-")
@@ -23,22 +26,11 @@ REDIS_PORT = 26391
 URL = "redis://127.0.0.1:%d" % REDIS_PORT
 # daemon name -> (http, sip verify, sip sign)
 PORTS = {"A": (28285, 25260, 25270), "B": (28385, 25360, 25370)}
-passed = failed = 0
 procs = {}
 redis = None
 
 
-def check(name, cond, info=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:700]))
 
-
-def header(resp, name):
-    for line in (resp or "").split("\r\n"):
-        if line.lower().startswith(name.lower() + ":"):
-            return line.split(":", 1)[1].strip()
-    return None
 
 
 def reasons(resp):
@@ -268,5 +260,4 @@ finally:
         redis.wait()
     shutil.rmtree(WORK, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -19,19 +19,17 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish, wait_port  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1])
 CGD = os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-reload-")
 HTTP, SIP = 28685, 25660
 NUM = "442079460555"
-passed = failed = 0
 proc = None
 
 
-def check(name, cond, info=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:700]))
 
 
 def reasons(resp):
@@ -77,12 +75,7 @@ try:
                    os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv")))
     log = open(os.path.join(WORK, "d.log"), "w")
     proc = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(200):  # slow under ASan
-        try:
-            socket.create_connection(("127.0.0.1", HTTP), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_port(HTTP)
 
     # per-reason actions: an unsigned ordinary call is labelled, not allowed
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -148,5 +141,4 @@ finally:
         proc.wait(timeout=10)
     shutil.rmtree(WORK, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
