@@ -104,13 +104,23 @@ static void send_to(struct outq *q, const struct peer *p, const char *buf, size_
 
 /* --- transaction cache --------------------------------------------------------- */
 
+/*
+ * The table has four buckets per entry it may hold, and an entry keeps its
+ * key's full hash: a lookup for a new transaction (most of them) usually
+ * finds an empty bucket, and a chain is walked without reading keys.  With
+ * one bucket per entry and keys in separate allocations, the walk was 2.5%
+ * of the daemon's cycles under load (perf).
+ */
+#define TX_BUCKETS (4 * TX_MAX)
+
 struct tx {
     struct tx *hnext, *qnext;   /* hash chain; expiry queue (arrival order) */
-    char *key;
     char *resp;                 /* NULL while pending */
     size_t len;
     time_t expires;
     struct sipcall *pending;    /* the call being verified */
+    uint32_t hash;
+    char key[];
 };
 
 struct sipd {
@@ -120,24 +130,25 @@ struct sipd {
     struct event *ev_uv, *ev_us, *purge;
     struct evconnlistener *tl_v, *tl_s;
     int fd_uv, fd_us;
-    struct tx *tab[65536];
+    struct tx **tab;                   /* TX_BUCKETS */
     struct tx *qhead, *qtail;
     size_t ntx;
 };
 
-static unsigned hkey(const char *s)
+static uint32_t hkey(const char *s)
 {
-    unsigned h = 2166136261u;
+    uint32_t h = 2166136261u;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & 65535;
+    return h ^ (h >> 15);
 }
 
 static struct tx *tx_find(struct sipd *d, const char *key)
 {
+    uint32_t h = hkey(key);
     struct tx *t;
-    for (t = d->tab[hkey(key)]; t; t = t->hnext)
-        if (strcmp(t->key, key) == 0)
+    for (t = d->tab[h % TX_BUCKETS]; t; t = t->hnext)
+        if (t->hash == h && strcmp(t->key, key) == 0)
             return t;
     return NULL;
 }
@@ -145,7 +156,7 @@ static struct tx *tx_find(struct sipd *d, const char *key)
 static void tx_unlink(struct sipd *d, struct tx *t)
 {
     struct tx **pp;
-    for (pp = &d->tab[hkey(t->key)]; *pp; pp = &(*pp)->hnext)
+    for (pp = &d->tab[t->hash % TX_BUCKETS]; *pp; pp = &(*pp)->hnext)
         if (*pp == t) {
             *pp = t->hnext;
             break;
@@ -165,7 +176,6 @@ static void tx_purge(struct sipd *d, bool all)
         if (!d->qhead)
             d->qtail = NULL;
         tx_unlink(d, t);
-        free(t->key);
         free(t->resp);
         free(t);
     }
@@ -173,15 +183,15 @@ static void tx_purge(struct sipd *d, bool all)
 
 static struct tx *tx_add(struct sipd *d, const char *key)
 {
-    struct tx *t = calloc(1, sizeof *t);
-    unsigned h = hkey(key);
-    if (!t || !(t->key = strdup(key))) {
-        free(t);
+    size_t kl = strlen(key);
+    struct tx *t = calloc(1, sizeof *t + kl + 1);
+    if (!t)
         return NULL;
-    }
+    memcpy(t->key, key, kl + 1);
+    t->hash = hkey(key);
     t->expires = time(NULL) + TX_TTL;
-    t->hnext = d->tab[h];
-    d->tab[h] = t;
+    t->hnext = d->tab[t->hash % TX_BUCKETS];
+    d->tab[t->hash % TX_BUCKETS] = t;
     if (d->qtail)
         d->qtail->qnext = t;
     else
@@ -662,7 +672,7 @@ int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int uv, int us
     struct sipd *d = calloc(1, sizeof *d);
     struct timeval sec = {1, 0};
     if (!d || !(d->outq = calloc(1, sizeof *d->outq)) ||
-        !(d->bufs = malloc(BATCH * sizeof *d->bufs)))
+        !(d->bufs = malloc(BATCH * sizeof *d->bufs)) || !(d->tab = calloc(TX_BUCKETS, sizeof *d->tab)))
         return -1;
     d->w = w;
     d->fd_uv = uv;
@@ -710,6 +720,7 @@ void cgd_sip_free(struct cgd_worker *w)
     close(d->fd_us);
     free(d->outq);
     free(d->bufs);
+    free(d->tab);
     free(d);
     w->sip = NULL;
 }
