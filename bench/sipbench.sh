@@ -15,7 +15,7 @@ S=${2:-10}
 DCORE=${DCORE:-1}
 LCORE=${LCORE:-0}
 W=$(mktemp -d /tmp/cg-sipbench-XXXXXX)
-trap 'kill $PID 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $PID 2>/dev/null || true; rm -rf "$W"' EXIT
 "$B/cidguard" pki init "$W/pki" --spc 1234 >/dev/null
 mkdir -p "$W/state/certs"
 cp "$W/pki/sp-1234.pem" "$W/state/certs/"

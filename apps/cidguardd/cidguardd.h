@@ -155,6 +155,8 @@ int cgd_listen_socket(const char *hostport, int type, int *port_out);
 int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int udp_verify, int udp_sign,
                    int tcp_verify, int tcp_sign);
 void cgd_sip_detach(struct cgd_worker *w);
+/* Answers sent between on and off leave together (sendmmsg). */
+void cgd_sip_batch(struct cgd_worker *w, bool on);
 void cgd_sip_free(struct cgd_worker *w);
 /* HTTP (httpd.c). */
 void *cgd_http_attach(struct event_base *base, int fd);

@@ -694,6 +694,19 @@ int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int uv, int us
     return 0;
 }
 
+void cgd_sip_batch(struct cgd_worker *w, bool on)
+{
+    struct sipd *d = w->sip;
+    if (!d)
+        return;
+    if (on) {
+        d->outq->on = true;
+    } else {
+        outq_flush(d->outq);
+        d->outq->on = false;
+    }
+}
+
 void cgd_sip_detach(struct cgd_worker *w)
 {
     struct sipd *d = w->sip;
