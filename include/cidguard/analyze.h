@@ -3,7 +3,8 @@
  * victims, trace their origins.
  *
  * Input streams (plain or gzip): memory grows with the distinct numbers and
- * origins, plus 32 bytes a row for the second pass, not with the file.
+ * origins, not with the rows, which wait for the later passes in an
+ * unlinked temporary file (32 bytes each).
  * Every finding carries the signals that make it (docs/analyze.md).
  */
 #ifndef CIDGUARD_ANALYZE_H

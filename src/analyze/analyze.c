@@ -3,8 +3,8 @@
  * call records.
  *
  * One streaming pass reads the input (zlib reads gzip and plain files
- * alike), interns numbers and origins, and keeps a 32-byte record per row;
- * the analysis then runs over those arrays:
+ * alike), interns numbers and origins, and writes a 32-byte record per row
+ * to an unlinked temporary file; the analysis then reads those twice:
  *
  *   per call   protected number not verified by its signer (the policy's own
  *              rule), DNO number, UK number from an international ingress
@@ -319,7 +319,7 @@ struct number {
 
 struct origin {
     bool intl, account;
-    uint32_t calls, hard, s4, presented, callees, not_a, answered;
+    uint32_t calls, hard, s4, presented, not_a, answered;
     uint64_t talk;
     bool spoofing;
     /* of its spoofed calls */
@@ -336,8 +336,11 @@ struct an {
     size_t numcap;
     struct origin *org;
     size_t orgcap;
-    struct row *rows;
-    size_t nrows, rowcap;
+    /* rows go to an unlinked temporary file, 32 bytes each, and are read
+     * back twice: memory holds only numbers, origins and findings */
+    FILE *spill;
+    struct row chunk[4096];
+    size_t nchunk, nrows;
     uint64_t line, bad;
     int64_t tmin, tmax;
 };
@@ -444,6 +447,27 @@ struct sv {
     const char *p;
     size_t n;
 };
+
+static int spill_flush(struct an *a)
+{
+    if (a->nchunk && fwrite(a->chunk, sizeof a->chunk[0], a->nchunk, a->spill) != a->nchunk)
+        return CG_EIO;
+    a->nchunk = 0;
+    return CG_OK;
+}
+
+/* The rows again, a chunk at a time (after rows_rewind); 0 at the end. */
+static size_t rows_next(struct an *a)
+{
+    return fread(a->chunk, sizeof a->chunk[0], sizeof a->chunk / sizeof a->chunk[0], a->spill);
+}
+
+static int rows_rewind(struct an *a)
+{
+    return spill_flush(a) == CG_OK && fflush(a->spill) == 0 && fseek(a->spill, 0, SEEK_SET) == 0
+               ? CG_OK
+               : CG_EIO;
+}
 
 /* The id of a canonical number; a new one is looked up in the lists once. */
 static int64_t number_id(struct an *a, const char *tn)
@@ -572,19 +596,14 @@ static int add_row(struct an *a, struct sv time, struct sv calling, struct sv ca
     if (r.verstat == V_PASSED)
         a->num[r.calling].passed++;
 
-    if (a->nrows == a->rowcap) {
-        size_t nc = a->rowcap ? a->rowcap * 2 : 65536;
-        struct row *nr = realloc(a->rows, nc * sizeof *nr);
-        if (!nr)
-            return CG_ENOMEM;
-        a->rows = nr;
-        a->rowcap = nc;
-    }
     if (!a->nrows || r.t < a->tmin)
         a->tmin = r.t;
     if (!a->nrows || r.t > a->tmax)
         a->tmax = r.t;
-    a->rows[a->nrows++] = r;
+    a->nrows++;
+    a->chunk[a->nchunk++] = r;
+    if (a->nchunk == sizeof a->chunk / sizeof a->chunk[0])
+        return spill_flush(a);
     return CG_OK;
 }
 
@@ -826,7 +845,8 @@ static void free_an(struct an *a)
     st_free(&a->brands);
     free(a->num);
     free(a->org);
-    free(a->rows);
+    if (a->spill)
+        fclose(a->spill);
 }
 
 static int load_lists(struct an *a, char *err, size_t errlen)
@@ -860,6 +880,11 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
         err[0] = '\0';
     if ((rc = load_lists(&a, err, errlen)) != CG_OK)
         goto out;
+    if (!(a.spill = tmpfile())) {
+        snprintf(err, errlen, "cannot create a temporary file for the rows: %s", strerror(errno));
+        rc = CG_EIO;
+        goto out;
+    }
     rc = o->format == CG_CDR_DECISIONS ? read_decisions(&a, input, err, errlen)
                                        : read_text(&a, input, err, errlen);
     if (rc != CG_OK)
@@ -876,6 +901,8 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     cg__findings_free(&fd);
     if (rc == CG_ENOMEM && !err[0])
         snprintf(err, errlen, "out of memory");
+    if (rc == CG_EIO && !err[0])
+        snprintf(err, errlen, "cannot write or read back the rows' temporary file (disk full?)");
 out:
     sum->rows = a.nrows;
     sum->bad_rows = a.bad;
@@ -883,160 +910,175 @@ out:
     return rc;
 }
 
+/* An unverified call presenting a number that usually verifies (at least
+ * 3 passes, at least 80% of its calls). */
+static bool usually_verifies(const struct an *a, const struct row *r)
+{
+    const struct number *nu = &a->num[r->calling];
+    return r->verstat != V_PASSED && nu->passed >= 3 &&
+           (uint64_t)nu->passed * 5 >= (uint64_t)nu->total * 4;
+}
+
 /* The per-origin and per-campaign passes over the rows. */
 int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_summary *sum)
 {
-    struct set64 pres = {0}, callees = {0}, cvict = {0}, cpres = {0}, ovict = {0};
+    struct set64 pres = {0}, cvict = {0}, cpres = {0}, ovict = {0};
     struct map64 minute = {0}, camp_of = {0}, vict_of = {0};
-    size_t i, norg = a->origins.n;
+    size_t i, n, norg = a->origins.n;
     int rc = CG_ENOMEM;
 
     sum->first_time = a->tmin;
     sum->last_time = a->tmax;
     fd->tmin = a->tmin;
-    /* pass 1: per-number verification habit, per-origin behaviour */
-    for (i = 0; i < a->nrows; i++) {
-        struct row *r = &a->rows[i];
-        const struct number *nu = &a->num[r->calling];
-        struct origin *og = &a->org[r->origin];
-        int s;
-        if (r->verstat != V_PASSED && nu->passed >= 3 && (uint64_t)nu->passed * 5 >= (uint64_t)nu->total * 4)
-            r->flags |= F_S4;
-        og->calls++;
-        og->hard += (r->flags & F_HARD) != 0;
-        og->s4 += (r->flags & F_S4) != 0;
-        og->not_a += r->verstat != V_PASSED || r->attest != 'A';
-        og->answered += r->dur > 0;
-        og->talk += r->dur;
-        if ((s = set_add(&pres, r->origin, r->calling)) < 0 ||
-            (s && (og->presented++, 0)) || (s = set_add(&callees, r->origin, r->called)) < 0)
-            goto out;
-        og->callees += (uint32_t)s;
-    }
+    /* pass 1: per-origin behaviour (the numbers' verification habit is
+     * complete once the input is read) */
+    if (rows_rewind(a) != CG_OK)
+        goto io;
+    while ((n = rows_next(a)) > 0)
+        for (i = 0; i < n; i++) {
+            struct row *r = &a->chunk[i];
+            struct origin *og = &a->org[r->origin];
+            int s;
+            r->flags |= usually_verifies(a, r) ? F_S4 : 0;
+            og->calls++;
+            og->hard += (r->flags & F_HARD) != 0;
+            og->s4 += (r->flags & F_S4) != 0;
+            og->not_a += r->verstat != V_PASSED || r->attest != 'A';
+            og->answered += r->dur > 0;
+            og->talk += r->dur;
+            if ((s = set_add(&pres, r->origin, r->calling)) < 0)
+                goto out;
+            og->presented += (uint32_t)s;
+        }
     for (i = 0; i < norg; i++) {
         struct origin *og = &a->org[i];
         bool rotates = og->presented >= 20 && og->presented * 2 >= og->calls && og->not_a * 2 > og->calls;
         og->spoofing = og->hard > 0 || (og->account && rotates);
     }
     /* pass 2: spoofed calls into campaigns and victims */
-    for (i = 0; i < a->nrows; i++) {
-        struct row *r = &a->rows[i];
-        struct origin *og = &a->org[r->origin];
-        struct cg__campaign *c;
-        struct cg__victim *v;
-        uint32_t *slot, kind, cid, vid;
-        int s;
-        if (!og->spoofing)
-            continue;
-        if (og->account)
-            kind = 0; /* decided at the end from the campaign's signals */
-        else if (r->flags & F_PROT)
-            kind = CG__K_BANK;
-        else if (r->flags & F_DNO)
-            kind = CG__K_DNO;
-        else if (r->flags & F_INTL)
-            kind = CG__K_INTL;
-        else if (r->flags & F_S4)
-            kind = CG__K_VERIFY;
-        else
-            continue; /* an ordinary call on a trunk that also carried spoofing */
-        r->flags |= F_SPOOFED;
-        if (!(slot = map_slot(&camp_of, (uint64_t)r->origin << 8 | kind)))
-            goto out;
-        if (!*slot) {
-            struct cg__campaign *nc = realloc(fd->camp, (fd->ncamp + 1) * sizeof *nc);
-            if (!nc)
+    if (rows_rewind(a) != CG_OK)
+        goto io;
+    while ((n = rows_next(a)) > 0) {
+        for (i = 0; i < n; i++) {
+            struct row *r = &a->chunk[i];
+            struct origin *og = &a->org[r->origin];
+            struct cg__campaign *c;
+            struct cg__victim *v;
+            uint32_t *slot, kind, cid, vid;
+            int s;
+            if (!og->spoofing)
+                continue;
+            r->flags |= usually_verifies(a, r) ? F_S4 : 0;
+            if (og->account)
+                kind = 0; /* decided at the end from the campaign's signals */
+            else if (r->flags & F_PROT)
+                kind = CG__K_BANK;
+            else if (r->flags & F_DNO)
+                kind = CG__K_DNO;
+            else if (r->flags & F_INTL)
+                kind = CG__K_INTL;
+            else if (r->flags & F_S4)
+                kind = CG__K_VERIFY;
+            else
+                continue; /* an ordinary call on a trunk that also carried spoofing */
+            r->flags |= F_SPOOFED;
+            if (!(slot = map_slot(&camp_of, (uint64_t)r->origin << 8 | kind)))
                 goto out;
-            fd->camp = nc;
-            memset(&nc[fd->ncamp], 0, sizeof nc[0]);
-            nc[fd->ncamp].origin = r->origin;
-            nc[fd->ncamp].kind = (int)kind;
-            nc[fd->ncamp].first = r->t;
-            nc[fd->ncamp].last = r->t;
-            *slot = (uint32_t)++fd->ncamp;
-            og->campaigns++;
-        }
-        cid = *slot - 1;
-        c = &fd->camp[cid];
-        c->calls++;
-        c->answered += r->dur > 0;
-        c->talk += r->dur;
-        if (r->t < c->first)
-            c->first = r->t;
-        if (r->t > c->last)
-            c->last = r->t;
-        c->sig[CG__S_PROT] += (r->flags & F_PROT) != 0;
-        c->sig[CG__S_DNO] += (r->flags & F_DNO) != 0;
-        c->sig[CG__S_INTL] += (r->flags & F_INTL) != 0;
-        c->sig[CG__S_VERIFY] += (r->flags & F_S4) != 0;
-        if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64) {
-            c->brands |= 1ull << a->num[r->calling].brand;
-            fd->brand_calls[a->num[r->calling].brand]++;
-        }
-        if ((s = set_add(&cvict, cid, r->called)) < 0)
-            goto out;
-        c->victims += (uint32_t)s;
-        if ((s = set_add(&cpres, cid, r->calling)) < 0)
-            goto out;
-        c->presented += (uint32_t)s;
-        if (!(slot = map_slot(&minute, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 60))))
-            goto out;
-        if (++*slot > c->peak)
-            c->peak = *slot;
-        if (!(slot = map_slot(&fd->hourly, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 3600))))
-            goto out;
-        ++*slot;
-        /* the origin's spoofed calls and victims */
-        if (!og->spoofed || r->t < og->first)
-            og->first = r->t;
-        if (!og->spoofed || r->t > og->last)
-            og->last = r->t;
-        og->spoofed++;
-        if ((s = set_add(&ovict, r->origin, r->called)) < 0)
-            goto out;
-        og->victims += (uint32_t)s;
-        /* the victim */
-        if (!(slot = map_slot(&vict_of, r->called)))
-            goto out;
-        if (!*slot) {
-            if (fd->nvict == fd->victcap) {
-                size_t nc = fd->victcap ? fd->victcap * 2 : 1024;
-                struct cg__victim *nv = realloc(fd->vict, nc * sizeof *nv);
-                if (!nv)
+            if (!*slot) {
+                struct cg__campaign *nc = realloc(fd->camp, (fd->ncamp + 1) * sizeof *nc);
+                if (!nc)
                     goto out;
-                fd->vict = nv;
-                fd->victcap = nc;
+                fd->camp = nc;
+                memset(&nc[fd->ncamp], 0, sizeof nc[0]);
+                nc[fd->ncamp].origin = r->origin;
+                nc[fd->ncamp].kind = (int)kind;
+                nc[fd->ncamp].first = r->t;
+                nc[fd->ncamp].last = r->t;
+                *slot = (uint32_t)++fd->ncamp;
+                og->campaigns++;
             }
-            memset(&fd->vict[fd->nvict], 0, sizeof fd->vict[0]);
-            fd->vict[fd->nvict].called = r->called;
-            fd->vict[fd->nvict].first = r->t;
-            fd->vict[fd->nvict].last = r->t;
-            *slot = (uint32_t)++fd->nvict;
+            cid = *slot - 1;
+            c = &fd->camp[cid];
+            c->calls++;
+            c->answered += r->dur > 0;
+            c->talk += r->dur;
+            if (r->t < c->first)
+                c->first = r->t;
+            if (r->t > c->last)
+                c->last = r->t;
+            c->sig[CG__S_PROT] += (r->flags & F_PROT) != 0;
+            c->sig[CG__S_DNO] += (r->flags & F_DNO) != 0;
+            c->sig[CG__S_INTL] += (r->flags & F_INTL) != 0;
+            c->sig[CG__S_VERIFY] += (r->flags & F_S4) != 0;
+            if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64) {
+                c->brands |= 1ull << a->num[r->calling].brand;
+                fd->brand_calls[a->num[r->calling].brand]++;
+            }
+            if ((s = set_add(&cvict, cid, r->called)) < 0)
+                goto out;
+            c->victims += (uint32_t)s;
+            if ((s = set_add(&cpres, cid, r->calling)) < 0)
+                goto out;
+            c->presented += (uint32_t)s;
+            if (!(slot = map_slot(&minute, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 60))))
+                goto out;
+            if (++*slot > c->peak)
+                c->peak = *slot;
+            if (!(slot = map_slot(&fd->hourly, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 3600))))
+                goto out;
+            ++*slot;
+            /* the origin's spoofed calls and victims */
+            if (!og->spoofed || r->t < og->first)
+                og->first = r->t;
+            if (!og->spoofed || r->t > og->last)
+                og->last = r->t;
+            og->spoofed++;
+            if ((s = set_add(&ovict, r->origin, r->called)) < 0)
+                goto out;
+            og->victims += (uint32_t)s;
+            /* the victim */
+            if (!(slot = map_slot(&vict_of, r->called)))
+                goto out;
+            if (!*slot) {
+                if (fd->nvict == fd->victcap) {
+                    size_t nc = fd->victcap ? fd->victcap * 2 : 1024;
+                    struct cg__victim *nv = realloc(fd->vict, nc * sizeof *nv);
+                    if (!nv)
+                        goto out;
+                    fd->vict = nv;
+                    fd->victcap = nc;
+                }
+                memset(&fd->vict[fd->nvict], 0, sizeof fd->vict[0]);
+                fd->vict[fd->nvict].called = r->called;
+                fd->vict[fd->nvict].first = r->t;
+                fd->vict[fd->nvict].last = r->t;
+                *slot = (uint32_t)++fd->nvict;
+            }
+            vid = *slot - 1;
+            v = &fd->vict[vid];
+            v->calls++;
+            v->answered += r->dur > 0;
+            v->talk += r->dur;
+            if (r->t < v->first)
+                v->first = r->t;
+            if (r->t > v->last)
+                v->last = r->t;
+            if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64)
+                v->brands |= 1ull << a->num[r->calling].brand;
+            {
+                unsigned k;
+                for (k = 0; k < v->ncamps && v->camps[k] != cid; k++)
+                    ;
+                if (k == v->ncamps && k < CG__VICTIM_LIST)
+                    v->camps[v->ncamps++] = cid;
+                for (k = 0; k < v->npres && v->pres[k] != r->calling; k++)
+                    ;
+                if (k == v->npres && k < CG__VICTIM_LIST)
+                    v->pres[v->npres++] = r->calling;
+            }
+            sum->spoofed_calls++;
+            sum->spoofed_answered += r->dur > 0;
         }
-        vid = *slot - 1;
-        v = &fd->vict[vid];
-        v->calls++;
-        v->answered += r->dur > 0;
-        v->talk += r->dur;
-        if (r->t < v->first)
-            v->first = r->t;
-        if (r->t > v->last)
-            v->last = r->t;
-        if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64)
-            v->brands |= 1ull << a->num[r->calling].brand;
-        {
-            unsigned k;
-            for (k = 0; k < v->ncamps && v->camps[k] != cid; k++)
-                ;
-            if (k == v->ncamps && k < CG__VICTIM_LIST)
-                v->camps[v->ncamps++] = cid;
-            for (k = 0; k < v->npres && v->pres[k] != r->calling; k++)
-                ;
-            if (k == v->npres && k < CG__VICTIM_LIST)
-                v->pres[v->npres++] = r->calling;
-        }
-        sum->spoofed_calls++;
-        sum->spoofed_answered += r->dur > 0;
     }
     /* an account's campaign is named by its strongest signal */
     for (i = 0; i < fd->ncamp; i++) {
@@ -1050,7 +1092,6 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
         c->account = og->account;
         c->origin_presented = og->presented;
         c->origin_calls = og->calls;
-        c->origin_callees = og->callees;
     }
     /* the origins that spoofed, with what they did */
     for (i = 0; i < norg; i++) {
@@ -1080,8 +1121,11 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
     sum->origins = fd->norg;
     rc = CG_OK;
 out:
+    if (0) {
+io:
+        rc = CG_EIO;
+    }
     free(pres.k);
-    free(callees.k);
     free(cvict.k);
     free(cpres.k);
     free(ovict.k);

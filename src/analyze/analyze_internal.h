@@ -26,7 +26,7 @@ struct cg__campaign {
     uint64_t calls, answered, talk, sig[CG__S__COUNT];
     uint32_t victims, presented, peak;
     uint64_t brands; /* bit per brand id (the first 64) */
-    uint32_t origin_presented, origin_calls, origin_callees;
+    uint32_t origin_presented, origin_calls;
     bool account; /* the origin is one account (origid known) */
 };
 
