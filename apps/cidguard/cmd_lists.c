@@ -84,22 +84,17 @@ static struct cg_shared *connect_or_die(const char *url, const char *prefix)
     return s;
 }
 
-/* One CSV field, quoted when it must be. */
+/* One field of a list row: the list formats have no quoting (DESIGN.md),
+ * so a comma, quote or line break cannot be stored. */
 static void csv_field(char *out, size_t cap, size_t *n, const char *f)
 {
-    bool quote = strpbrk(f, ",\"\n\r") != NULL;
-    const char *p;
-    if (strpbrk(f, "\n\r"))
-        cli_die("a field may not contain a line break");
-    if (quote && *n < cap)
-        out[(*n)++] = '"';
-    for (p = f; *p && *n + 2 < cap; p++) {
-        if (*p == '"')
-            out[(*n)++] = '"';
-        out[(*n)++] = *p;
-    }
-    if (quote && *n < cap)
-        out[(*n)++] = '"';
+    size_t k = strlen(f);
+    if (strpbrk(f, ",\"\r\n"))
+        cli_die("a field may not contain a comma, a quote or a line break: %s", f);
+    if (*n + k >= cap)
+        cli_die("the row is too long");
+    memcpy(out + *n, f, k);
+    *n += k;
 }
 
 /* The first field of a CSV line, without a leading '+' or spaces. */
@@ -228,10 +223,10 @@ int cmd_lists(int argc, char **argv)
         cli_die("policy show reads Redis; the file is plain CSV");
 
     {
-        char *text = NULL, *lists[CG_LIST__COUNT], *next, row[2048];
+        char *text = NULL, *lists[CG_LIST__COUNT], *next, row[2048] = "";
         const char *shown_as = file ? file : cg_list_name((enum cg_list)l);
-        long long v;
-        int removed = 0, row_line = 0;
+        long long v = 0;
+        int removed = 0, row_line = 0, attempt, rc;
         size_t n = 0, len;
 
         if (url) {
@@ -253,43 +248,60 @@ int cmd_lists(int argc, char **argv)
             cg_shared_close(s);
             return 0;
         }
-        if (!text && !(text = strdup(header[l])))
-            cli_die("out of memory");
         if (strcmp(verb, "add") == 0) {
             if (optind >= argc)
                 cli_die("policy add needs the row's fields");
             for (i = optind; i < argc; i++) {
                 const char *f = argv[i];
-                if (i > optind && n < sizeof row)
+                if (i > optind && n + 1 < sizeof row)
                     row[n++] = ',';
                 else if (l != CG_LIST_INGRESS && f[0] == '+')
                     f++; /* numbers are stored as E.164 digits */
-                csv_field(row, sizeof row - 1, &n, f);
+                csv_field(row, sizeof row, &n, f);
             }
-            if (n >= sizeof row - 2)
-                cli_die("the row is too long");
             row[n] = '\0';
-            next = edit(text, argv[optind], row, &removed, &row_line);
         } else if (strcmp(verb, "remove") == 0) {
             if (optind + 1 != argc)
                 cli_die("policy remove needs exactly one key");
-            next = edit(text, argv[optind], NULL, &removed, &row_line);
-            if (!removed) {
+        } else {
+            cli_die("unknown policy command \"%s\"", verb);
+        }
+        /* an edit of what was read; in Redis it is written only if nobody
+         * changed the lists meanwhile, else read and made again */
+        for (attempt = 0;; attempt++) {
+            if (!text && !(text = strdup(header[l])))
+                cli_die("out of memory");
+            next = edit(text, argv[optind], row[0] ? row : NULL, &removed, &row_line);
+            if (!row[0] && !removed) {
                 fprintf(stderr, "cidguard: %s is not in the %s list\n", argv[optind],
                         cg_list_name((enum cg_list)l));
                 return EXIT_NOTPASS;
             }
-        } else {
-            cli_die("unknown policy command \"%s\"", verb);
+            check_text((enum cg_list)l, next, row_line, shown_as);
+            if (file) {
+                write_file_atomically(file, next);
+                break;
+            }
+            rc = cg_shared_list_replace(s, (enum cg_list)l, next, strlen(next), v);
+            if (rc == CG_OK)
+                break;
+            if (rc != CG_ECONFLICT || attempt == 9)
+                cli_die("%s", rc == CG_ECONFLICT ? "the lists kept changing; try again"
+                                                 : cg_shared_error(s));
+            free(text);
+            free(next);
+            if (cg_shared_lists_get(s, lists, &v) != CG_OK)
+                cli_die("%s", cg_shared_error(s));
+            for (i = 0; i < CG_LIST__COUNT; i++)
+                if (i != l)
+                    free(lists[i]);
+            text = lists[l];
         }
-        check_text((enum cg_list)l, next, row_line, shown_as);
         if (file) {
-            write_file_atomically(file, next);
             printf("%s %s in %s\n", removed ? (row_line ? "replaced" : "removed") : "added",
                    argv[optind], file);
         } else {
-            if (cg_shared_list_put(s, (enum cg_list)l, next, strlen(next)) != CG_OK ||
-                cg_shared_lists_version(s, &v) != CG_OK)
+            if (cg_shared_lists_version(s, &v) != CG_OK)
                 cli_die("%s", cg_shared_error(s));
             printf("%s %s in the %s list; lists version %lld\n",
                    removed ? (row_line ? "replaced" : "removed") : "added", argv[optind],

@@ -27,7 +27,8 @@ extern "C" {
     X(ENOTFOUND, -7, "not found")                                          \
     X(EUNSUPPORTED, -8, "unsupported")                                     \
     X(EKEY, -9, "unusable key (not an EC P-256 key, or wrong kind)")       \
-    X(ECERT, -10, "unusable certificate bundle")
+    X(ECERT, -10, "unusable certificate bundle")                          \
+    X(ECONFLICT, -11, "changed by someone else meanwhile")
 
 enum cg_err {
 #define CG_ERR_ENUM(name, num, text) CG_##name = (num),

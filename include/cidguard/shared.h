@@ -56,6 +56,11 @@ int cg_shared_lists_version(struct cg_shared *s, long long *version);
 int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long long *version);
 /* Replaces one list and bumps the version, in one transaction. */
 int cg_shared_list_put(struct cg_shared *s, enum cg_list l, const char *text, size_t len);
+/* The same, only if the lists are still at `version` (read with
+ * cg_shared_lists_get): CG_ECONFLICT when someone changed them meanwhile,
+ * so that an edit made on what was read is never lost. */
+int cg_shared_list_replace(struct cg_shared *s, enum cg_list l, const char *text, size_t len,
+                           long long version);
 /* Removes one list from Redis (daemons go back to their files). */
 int cg_shared_list_delete(struct cg_shared *s, enum cg_list l);
 

@@ -305,8 +305,11 @@ int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long lo
     return CG_OK;
 }
 
-/* MULTI; SET or DEL list:<name>; INCR lists:version; EXEC */
-static int list_write(struct cg_shared *s, enum cg_list l, const char *text, size_t len)
+/* [WATCH lists:version, compare]; MULTI; SET or DEL list:<name>;
+ * INCR lists:version; EXEC.  With expect >= 0 the write happens only if
+ * the version is still `expect` when EXEC runs (CG_ECONFLICT otherwise). */
+static int list_write(struct cg_shared *s, enum cg_list l, const char *text, size_t len,
+                      long long expect)
 {
     char lk[128], vk[128], suffix[32];
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
@@ -321,6 +324,23 @@ static int list_write(struct cg_shared *s, enum cg_list l, const char *text, siz
     snprintf(suffix, sizeof suffix, "list:%s", list_names[l]);
     key(s, lk, sizeof lk, suffix);
     key(s, vk, sizeof vk, "lists:version");
+    if (expect >= 0) {
+        const char *w[] = {"WATCH", vk}, *g[] = {"GET", vk}, *u[] = {"UNWATCH"};
+        size_t wl[] = {5, strlen(vk)}, gl[] = {3, strlen(vk)}, ul[] = {7};
+        long long now;
+        if (!(r = cmd(s, 2, w, wl)))
+            return CG_EIO;
+        freeReplyObject(r);
+        if (!(r = cmd(s, 2, g, gl)))
+            return CG_EIO;
+        now = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+        freeReplyObject(r);
+        if (now != expect) {
+            if ((r = cmd(s, 1, u, ul)))
+                freeReplyObject(r);
+            return CG_ECONFLICT;
+        }
+    }
     if (!(r = cmd(s, 1, multi, ml)))
         return CG_EIO;
     freeReplyObject(r);
@@ -342,7 +362,8 @@ static int list_write(struct cg_shared *s, enum cg_list l, const char *text, siz
     freeReplyObject(r);
     if (!(r = cmd(s, 1, exec, el)))
         return CG_EIO;
-    rc = r->type == REDIS_REPLY_ARRAY ? CG_OK : CG_EIO;
+    /* a nil EXEC: the watched version moved between WATCH and EXEC */
+    rc = r->type == REDIS_REPLY_ARRAY ? CG_OK : r->type == REDIS_REPLY_NIL ? CG_ECONFLICT : CG_EIO;
     freeReplyObject(r);
     return rc;
 discard:
@@ -357,12 +378,18 @@ discard:
 
 int cg_shared_list_put(struct cg_shared *s, enum cg_list l, const char *text, size_t len)
 {
-    return text ? list_write(s, l, text, len) : CG_EINVAL;
+    return text ? list_write(s, l, text, len, -1) : CG_EINVAL;
+}
+
+int cg_shared_list_replace(struct cg_shared *s, enum cg_list l, const char *text, size_t len,
+                           long long version)
+{
+    return text && version >= 0 ? list_write(s, l, text, len, version) : CG_EINVAL;
 }
 
 int cg_shared_list_delete(struct cg_shared *s, enum cg_list l)
 {
-    return list_write(s, l, NULL, 0);
+    return list_write(s, l, NULL, 0, -1);
 }
 
 /* --- the call path ------------------------------------------------------------ */

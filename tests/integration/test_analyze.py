@@ -152,6 +152,27 @@ try:
     r = run("analyze", os.path.join(WORK, "missing.csv"))
     check("an unreadable file: exit 2", r.returncode == 2 and "cannot read" in r.stderr, r.stderr)
 
+    # --- a progress bar when stderr is a terminal, none otherwise ------------------
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CG, "analyze", os.path.join(WORK, "sim2", "calls.csv"), "--out",
+                          os.path.join(WORK, "tty")], stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    p.wait()
+    os.close(master)
+    check("a progress bar on stderr when it is a terminal", b"100% of" in tty and b"[####" in tty, tty[-300:])
+    r = run("analyze", os.path.join(WORK, "sim2", "calls.csv"), "--out", os.path.join(WORK, "notty"))
+    check("... and none when it is not", "%" not in r.stderr, r.stderr[-300:])
+
     # --- the report in a real browser --------------------------------------------
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:

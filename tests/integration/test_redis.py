@@ -178,6 +178,12 @@ try:
     check("... and the daemons apply it", ok)
     r = subprocess.run([CG, "policy", "add", "dno", "44abc", "x", "--redis", URL], capture_output=True, text=True)
     check("a row the daemon would skip is refused", r.returncode == 2 and "not a valid dno entry" in r.stderr, r)
+    edits = [subprocess.Popen([CG, "policy", "add", "dno", "4480815701%02d" % i, "parallel edit", "--redis", URL],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(12)]
+    codes = [p.wait() for p in edits]
+    shown = subprocess.run([CG, "policy", "show", "dno", "--redis", URL], capture_output=True, text=True).stdout
+    check("12 administrators adding at once: every row lands (edits retried on a version change)",
+          codes == [0] * 12 and all("4480815701%02d," % i in shown for i in range(12)), (codes, shown))
     subprocess.run([CG, "policy", "remove", "dno", "448081570000", "--redis", URL], capture_output=True)
     ok = wait_for(lambda: "dno" not in reasons(call("A", "448081570000", sign("GW01", "448081570000", "A"))), 5)
     check("policy remove: the number passes again", ok)
