@@ -86,6 +86,8 @@ static void test_error_strings(void **state)
     /* Numbers are part of the ABI. */
     assert_int_equal(CG_EPARSE, -4);
     assert_int_equal(CG_ECERT, -10);
+    assert_int_equal(CG_ECONFLICT, -11);
+    assert_string_equal(cg_errname(CG_ECONFLICT), "ECONFLICT");
 }
 
 static struct cg__jnode nodes[64];
