@@ -156,6 +156,19 @@ static void write_file_atomically(const char *path, const char *text)
         cli_die("cannot write %s: %s", path, strerror(errno));
 }
 
+/* One list's text as Redis has it now (NULL: none), and the lists' version. */
+static char *read_list(struct cg_shared *s, enum cg_list l, long long *version)
+{
+    char *lists[CG_LIST__COUNT];
+    int i;
+    if (cg_shared_lists_get(s, lists, version) != CG_OK)
+        cli_die("%s", cg_shared_error(s));
+    for (i = 0; i < CG_LIST__COUNT; i++)
+        if (i != (int)l)
+            free(lists[i]);
+    return lists[l];
+}
+
 int cmd_lists(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -223,7 +236,7 @@ int cmd_lists(int argc, char **argv)
         cli_die("policy show reads Redis; the file is plain CSV");
 
     {
-        char *text = NULL, *lists[CG_LIST__COUNT], *next, row[2048] = "";
+        char *text = NULL, *next, row[2048] = "";
         const char *shown_as = file ? file : cg_list_name((enum cg_list)l);
         long long v = 0;
         int removed = 0, row_line = 0, attempt, rc;
@@ -231,12 +244,7 @@ int cmd_lists(int argc, char **argv)
 
         if (url) {
             s = connect_or_die(url, prefix);
-            if (cg_shared_lists_get(s, lists, &v) != CG_OK)
-                cli_die("%s", cg_shared_error(s));
-            for (i = 0; i < CG_LIST__COUNT; i++)
-                if (i != l)
-                    free(lists[i]);
-            text = lists[l];
+            text = read_list(s, (enum cg_list)l, &v);
         } else if (access(file, F_OK) == 0) {
             text = cli_slurp(file, LIST_MAX, &len);
         }
@@ -290,12 +298,7 @@ int cmd_lists(int argc, char **argv)
                                                  : cg_shared_error(s));
             free(text);
             free(next);
-            if (cg_shared_lists_get(s, lists, &v) != CG_OK)
-                cli_die("%s", cg_shared_error(s));
-            for (i = 0; i < CG_LIST__COUNT; i++)
-                if (i != l)
-                    free(lists[i]);
-            text = lists[l];
+            text = read_list(s, (enum cg_list)l, &v);
         }
         if (file) {
             printf("%s %s in %s\n", removed ? (row_line ? "replaced" : "removed") : "added",
