@@ -29,6 +29,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     cg_policy_load_protected(p, path, NULL, NULL);
     cg_policy_load_ingress(p, path, NULL, NULL);
     cg_policy_load_ofcom(p, path, NULL, NULL);
+    for (int l = 0; l < CG_LIST__COUNT; l++) /* the same bytes as Redis would hold them */
+        cg_policy_load_list_text(p, (enum cg_list)l, "fuzz", (const char *)data, size, NULL, NULL);
     c.caller = "442079460100";
     cg_policy_decide(p, NULL, &c, &d);
     c.caller = "14155550100";

@@ -33,42 +33,31 @@ static const char help[] =
 static const char *const header[CG_LIST__COUNT] = {
     "number,note\n", "number,brand,spcs,min_attest\n", "ingress,international,addresses,note\n"};
 
-static int (*const loader[CG_LIST__COUNT])(struct cg_policy *, const char *, cg_policy_report_cb,
-                                           void *) = {cg_policy_load_dno, cg_policy_load_protected,
-                                                      cg_policy_load_ingress};
-
 struct check {
     int watch_line; /* a report on this line refuses the change */
     char refused[256];
-    const char *shown_as;
 };
 
 static void report(const char *file, int line, const char *msg, void *arg)
 {
     struct check *c = arg;
-    (void)file;
     if (line == c->watch_line)
         snprintf(c->refused, sizeof c->refused, "%s", msg);
     else
-        fprintf(stderr, "%s:%d: %s (line skipped)\n", c->shown_as, line, msg);
+        fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
 }
 
 /* Loads `text` as list `l` the way the daemon would; dies when it cannot,
  * or when the row on `watch_line` would be skipped. */
 static void check_text(enum cg_list l, const char *text, int watch_line, const char *shown_as)
 {
-    char path[] = "/tmp/cidguard-list-XXXXXX";
-    struct check c = {watch_line, "", shown_as};
+    struct check c = {watch_line, ""};
     struct cg_policy *p;
-    int fd = mkstemp(path), rc;
-    size_t n = strlen(text);
-    if (fd < 0 || write(fd, text, n) != (ssize_t)n || close(fd) != 0)
-        cli_die("cannot write a temporary file: %s", strerror(errno));
+    int rc;
     if (cg_policy_new(&p, &(struct cg_policy_config){0}) != CG_OK)
         cli_die("out of memory");
-    rc = loader[l](p, path, report, &c);
+    rc = cg_policy_load_list_text(p, l, shown_as, text, strlen(text), report, &c);
     cg_policy_free(p);
-    unlink(path);
     if (rc != CG_OK)
         cli_die("%s: %s", shown_as, cg_strerror(rc));
     if (c.refused[0])

@@ -209,17 +209,17 @@ static void report_line(const char *file, int line, const char *msg, void *arg)
 /*
  * With [redis] url and lists = yes, the main thread polls the lists'
  * version once a second over its own synchronous connection (never the
- * call path's).  A new version is written to the state directory (so that
- * the loaders, their limits and their line-numbered reports are the same
- * as for files) and a new context is built and swapped in whole.
+ * call path's).  A new version is kept in memory, loaded with the same
+ * rules and line-numbered reports as the files, and a new context is built
+ * and swapped in whole.  Only the main thread touches these.
  */
 static struct cg_shared *lists_conn;
 static long long lists_version = -1;
-static char redis_list[CG_LIST__COUNT][CGD_PATH + 32]; /* "" = use the [policy] file */
+static char *redis_text[CG_LIST__COUNT]; /* NULL: the [policy] file */
 static bool lists_logged;
 
 /* True when Redis has a version of the lists other than the loaded one (and
- * it is now written to the state directory). */
+ * it is now in redis_text). */
 static bool fetch_lists(const struct cgd_conf *k)
 {
     char err[300], *text[CG_LIST__COUNT];
@@ -242,24 +242,15 @@ static bool fetch_lists(const struct cgd_conf *k)
         return false;
     }
     lists_logged = false;
-    if (v == lists_version || cg_shared_lists_get(lists_conn, text, &v) != CG_OK)
+    if (v == lists_version)
         return false;
+    if (cg_shared_lists_get(lists_conn, text, &v) != CG_OK) {
+        atomic_fetch_add(&cgd_m.lists_errors, 1);
+        return false;
+    }
     for (i = 0; i < CG_LIST__COUNT; i++) {
-        char tmp[sizeof k->state_dir + 48];
-        FILE *f;
-        redis_list[i][0] = '\0';
-        if (!text[i])
-            continue;
-        snprintf(redis_list[i], sizeof redis_list[i], "%s/redis-%s.csv", k->state_dir,
-                 cg_list_name((enum cg_list)i));
-        snprintf(tmp, sizeof tmp, "%s/redis-%s.tmp", k->state_dir, cg_list_name((enum cg_list)i));
-        if (!(f = fopen(tmp, "w")) || fputs(text[i], f) < 0 || fclose(f) != 0 ||
-            rename(tmp, redis_list[i]) != 0) {
-            fprintf(stderr, "cidguardd: lists: cannot write %s\n", redis_list[i]);
-            atomic_fetch_add(&cgd_m.lists_errors, 1);
-            redis_list[i][0] = '\0';
-        }
-        free(text[i]);
+        free(redis_text[i]);
+        redis_text[i] = text[i];
     }
     lists_version = v;
     atomic_store(&cgd_m.lists_version, v);
@@ -325,14 +316,22 @@ static int build_policy(struct cgd_ctx *c)
         return -1;
     if (cg_policy_new(&c->policy, &pc) != CG_OK)
         return -1;
-    for (i = 0; i < CG_LIST__COUNT; i++)
-        if (redis_list[i][0])
-            lists[i].path = redis_list[i];
-    for (i = 0; i < CG_LIST__COUNT; i++)
-        if (lists[i].path[0] && (rc = lists[i].fn(c->policy, lists[i].path, report_line, NULL))) {
-            fprintf(stderr, "cidguardd: %s: %s\n", lists[i].path, cg_strerror(rc));
+    for (i = 0; i < CG_LIST__COUNT; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "redis:%s", cg_list_name((enum cg_list)i));
+        if (redis_text[i])
+            rc = cg_policy_load_list_text(c->policy, (enum cg_list)i, name, redis_text[i],
+                                          strlen(redis_text[i]), report_line, NULL);
+        else if (lists[i].path[0])
+            rc = lists[i].fn(c->policy, lists[i].path, report_line, NULL);
+        else
+            continue;
+        if (rc) {
+            fprintf(stderr, "cidguardd: %s: %s\n", redis_text[i] ? name : lists[i].path,
+                    cg_strerror(rc));
             return -1;
         }
+    }
     snprintf(buf, sizeof buf, "%s", k->ofcom);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         if ((rc = cg_policy_load_ofcom(c->policy, tok, report_line, NULL))) {
@@ -750,5 +749,7 @@ int main(int argc, char **argv)
     cg_certcache_free(cgd_cache);
     cg_policy_state_free(cgd_pstate);
     cg_shared_close(lists_conn);
+    for (c = 0; c < CG_LIST__COUNT; c++)
+        free(redis_text[c]);
     return 0;
 }

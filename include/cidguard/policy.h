@@ -97,6 +97,15 @@ int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_repo
  * "Number Block,Block Status,..."): only Allocated blocks are valid CLIs.
  * Ranges without a loaded file are "unknown", not invalid. */
 int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+/* The operator lists (DESIGN.md "Policy lists") by kind. */
+enum cg_list { CG_LIST_DNO, CG_LIST_PROTECTED, CG_LIST_INGRESS, CG_LIST__COUNT };
+const char *cg_list_name(enum cg_list l);     /* "dno", "protected", "ingress" */
+int cg_list_from_name(const char *name);      /* -1 when unknown */
+/* A list of kind `l` from memory (e.g. as stored in Redis), with the same
+ * rules and reports as the file loaders; `name` names it in reports. */
+int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *name,
+                             const char *text, size_t len, cg_policy_report_cb cb, void *arg);
+
 /* NANPA's NPA report (npa_report.csv): area codes in service.  A +1 caller
  * in an NPA the report lists as not in service is nanp_cli_unassigned. */
 int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);

@@ -34,10 +34,8 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *out); /* CG_OK or 
 
 #define CG_SHARED_PREFIX "cidguard:"
 
-/* The lists that can live in Redis (the Ofcom data stays in files). */
-enum cg_list { CG_LIST_DNO, CG_LIST_PROTECTED, CG_LIST_INGRESS, CG_LIST__COUNT };
-const char *cg_list_name(enum cg_list l);     /* "dno", "protected", "ingress" */
-int cg_list_from_name(const char *name);      /* -1 when unknown */
+/* The lists that can live in Redis are policy.h's enum cg_list (the
+ * numbering data stays in files). */
 
 /* --- synchronous connection: lists and administration --------------------- */
 

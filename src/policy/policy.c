@@ -219,14 +219,12 @@ static bool parse_number(const char *s, char *digits, bool *prefix)
 
 typedef int (*line_fn)(struct cg_policy *p, char **f, int nf, const char **why);
 
-static int load_csv(struct cg_policy *p, const char *path, const char *header, line_fn fn,
-                    cg_policy_report_cb cb, void *arg)
+/* Reads a list from `f`; `path` names it in reports. */
+static int load_stream(struct cg_policy *p, FILE *f, const char *path, const char *header,
+                       line_fn fn, cg_policy_report_cb cb, void *arg)
 {
-    FILE *f = fopen(path, "r");
     char line[4096];
     int lineno = 0, rc = CG_OK;
-    if (!f)
-        return CG_EIO;
     while (fgets(line, sizeof line, f)) {
         char *fields[CSV_FIELDS];
         const char *why = NULL;
@@ -258,6 +256,17 @@ static int load_csv(struct cg_policy *p, const char *path, const char *header, l
         if (rc != CG_OK)
             break;
     }
+    return rc;
+}
+
+static int load_csv(struct cg_policy *p, const char *path, const char *header, line_fn fn,
+                    cg_policy_report_cb cb, void *arg)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+    if (!f)
+        return CG_EIO;
+    rc = load_stream(p, f, path, header, fn, cb, arg);
     fclose(f);
     return rc;
 }
@@ -473,6 +482,43 @@ int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_repo
                            void *arg)
 {
     return load_csv(p, path, "\"NPA\"", cocode_line, cb, arg);
+}
+
+static const char *const list_names[CG_LIST__COUNT] = {"dno", "protected", "ingress"};
+
+const char *cg_list_name(enum cg_list l)
+{
+    return (unsigned)l < CG_LIST__COUNT ? list_names[l] : "?";
+}
+
+int cg_list_from_name(const char *name)
+{
+    int i;
+    for (i = 0; i < CG_LIST__COUNT; i++)
+        if (strcmp(name, list_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *name,
+                             const char *text, size_t len, cg_policy_report_cb cb, void *arg)
+{
+    static const struct {
+        const char *header;
+        line_fn fn;
+    } kinds[CG_LIST__COUNT] = {{"number", dno_line}, {"number", protected_line},
+                               {"ingress", ingress_line}};
+    FILE *f;
+    int rc;
+    if ((unsigned)l >= CG_LIST__COUNT)
+        return CG_EINVAL;
+    if (!len)
+        return CG_OK;
+    if (!(f = fmemopen((void *)text, len, "r")))
+        return CG_ENOMEM;
+    rc = load_stream(p, f, name, kinds[l].header, kinds[l].fn, cb, arg);
+    fclose(f);
+    return rc;
 }
 
 const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,

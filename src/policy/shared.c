@@ -82,22 +82,6 @@ const char *cg_shared_script_sha(void)
     return script_sha;
 }
 
-static const char *const list_names[CG_LIST__COUNT] = {"dno", "protected", "ingress"};
-
-const char *cg_list_name(enum cg_list l)
-{
-    return (unsigned)l < CG_LIST__COUNT ? list_names[l] : "?";
-}
-
-int cg_list_from_name(const char *name)
-{
-    int i;
-    for (i = 0; i < CG_LIST__COUNT; i++)
-        if (strcmp(name, list_names[i]) == 0)
-            return i;
-    return -1;
-}
-
 int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
 {
     const char *p, *at, *host, *end, *colon;
@@ -273,7 +257,7 @@ int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long lo
     key(s, keys[0], sizeof keys[0], "lists:version");
     for (i = 0; i < CG_LIST__COUNT; i++) {
         char suffix[32];
-        snprintf(suffix, sizeof suffix, "list:%s", list_names[i]);
+        snprintf(suffix, sizeof suffix, "list:%s", cg_list_name((enum cg_list)i));
         key(s, keys[i + 1], sizeof keys[i + 1], suffix);
     }
     for (i = 0; i <= CG_LIST__COUNT; i++) {
@@ -321,7 +305,7 @@ static int list_write(struct cg_shared *s, enum cg_list l, const char *text, siz
 
     if ((unsigned)l >= CG_LIST__COUNT)
         return CG_EINVAL;
-    snprintf(suffix, sizeof suffix, "list:%s", list_names[l]);
+    snprintf(suffix, sizeof suffix, "list:%s", cg_list_name(l));
     key(s, lk, sizeof lk, suffix);
     key(s, vk, sizeof vk, "lists:version");
     if (expect >= 0) {

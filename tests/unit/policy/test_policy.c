@@ -166,6 +166,40 @@ static void test_replay(void **state)
     cg_policy_free(p);
 }
 
+/* A list from memory (as stored in Redis): same rules, same reports. */
+static int last_line;
+static void line_cb(const char *file, int line, const char *msg, void *arg)
+{
+    (void)msg;
+    (void)arg;
+    assert_string_equal(file, "redis:dno");
+    last_line = line;
+    reported++;
+}
+
+static void test_list_text(void **state)
+{
+    static const char text[] = "number,note\n448081570000,helpline\nnot-a-number,x\n";
+    struct cg_policy *p;
+    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
+    struct cg_policy_call c = {.verdict = &v, .caller = "448081570000"};
+    struct cg_decision d;
+    (void)state;
+    assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){0}), CG_OK);
+    reported = 0;
+    assert_int_equal(cg_policy_load_list_text(p, CG_LIST_DNO, "redis:dno", text, strlen(text),
+                                              line_cb, NULL),
+                     CG_OK);
+    assert_int_equal(reported, 1);
+    assert_int_equal(last_line, 3);
+    assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+    assert_true(d.reasons & (1u << CG_PR_DNO));
+    assert_int_equal(cg_policy_load_list_text(p, CG_LIST__COUNT, "x", text, 3, NULL, NULL),
+                     CG_EINVAL);
+    assert_string_equal(cg_list_name(CG_LIST_INGRESS), "ingress");
+    cg_policy_free(p);
+}
+
 /* NANP assignment: NANPA's NPA report and CO-code status files. */
 static void test_nanp_assignment(void **state)
 {
@@ -375,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_replay),       cmocka_unit_test(test_rates),
         cmocka_unit_test(test_real_ofcom_data), cmocka_unit_test(test_shared_findings),
         cmocka_unit_test(test_shared_command), cmocka_unit_test(test_nanp_assignment),
+        cmocka_unit_test(test_list_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
