@@ -12,12 +12,10 @@ static const char help[] =
 
 static json_t *time_json(int64_t t)
 {
-    char buf[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!t || !gmtime_r(&tt, &tm))
+    char buf[21];
+    if (!t || t < 0 || t >= 253402300800) /* cg_time_iso covers years 0-9999 */
         return json_null();
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cg_time_iso(t, buf);
     return json_string(buf);
 }
 

@@ -55,11 +55,7 @@ static uint64_t mix64(uint64_t x)
  * two thirds of the analysis (perf, 2 million rows). */
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return mix64(h);
+    return mix64(cg__fnv1a(s, n));
 }
 
 /* Interned strings: ids are dense from 0. */
@@ -152,20 +148,80 @@ static void st_free(struct strtab *t)
 }
 
 /*
- * Numbers by value: a number of up to 17 digits packed with its length into
- * 64 bits, key and id in one 16-byte slot.  Interning numbers as strings
- * touched four cache lines a lookup (slot, hash, length, text) and was two
- * thirds of a 2-million-row run under perf; this is one.
+ * One open-addressing table of 64-bit keys to 32-bit values serves as the
+ * number index, the pair sets and the counters; key and value share a slot
+ * (one cache line a probe).  ~0 marks an empty slot: no key here is ~0 (a
+ * packed number's top bits hold its length, pairs hold two ids < 2^32-1).
  */
-struct numslot {
-    uint64_t key; /* 0 = empty */
-    uint32_t id;
-};
-struct numidx {
-    struct numslot *s;
-    size_t cap, n;
-};
+static int map_grow(struct map64 *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 1024, i;
+    struct mslot *ns = malloc(ncap * sizeof *ns);
+    if (!ns)
+        return -1;
+    memset(ns, 0xff, ncap * sizeof *ns);
+    for (i = 0; i < m->cap; i++)
+        if (m->s[i].k != ~0ull) {
+            size_t q = mix64(m->s[i].k) & (ncap - 1);
+            while (ns[q].k != ~0ull)
+                q = (q + 1) & (ncap - 1);
+            ns[q] = m->s[i];
+        }
+    free(m->s);
+    m->s = ns;
+    m->cap = ncap;
+    return 0;
+}
 
+/* The value of `key`, created as 0 when missing (*fresh says which); NULL
+ * when out of memory. */
+static uint32_t *map_slot(struct map64 *m, uint64_t key, bool *fresh)
+{
+    size_t j;
+    *fresh = false;
+    if ((m->n + 1) * 2 > m->cap && map_grow(m))
+        return NULL;
+    for (j = mix64(key) & (m->cap - 1); m->s[j].k != ~0ull; j = (j + 1) & (m->cap - 1))
+        if (m->s[j].k == key)
+            return &m->s[j].v;
+    m->s[j].k = key;
+    m->s[j].v = 0;
+    m->n++;
+    *fresh = true;
+    return &m->s[j].v;
+}
+
+static uint32_t map_get(const struct map64 *m, uint64_t key)
+{
+    size_t j;
+    if (!m->cap)
+        return 0;
+    for (j = mix64(key) & (m->cap - 1); m->s[j].k != ~0ull; j = (j + 1) & (m->cap - 1))
+        if (m->s[j].k == key)
+            return m->s[j].v;
+    return 0;
+}
+
+/* Adds the pair (a, b) to a set: 1 when new, 0 when present, -1 out of memory. */
+static int set_add(struct map64 *m, uint32_t a, uint32_t b)
+{
+    bool fresh;
+    return map_slot(m, (uint64_t)a << 32 | b, &fresh) ? fresh : -1;
+}
+
+/* A counter of the map (created at 0); NULL when out of memory. */
+static uint32_t *counter(struct map64 *m, uint64_t key)
+{
+    bool fresh;
+    return map_slot(m, key, &fresh);
+}
+
+/*
+ * Numbers by value: a number of up to 17 digits packed with its length into
+ * 64 bits indexes its id.  Interning numbers as strings touched four cache
+ * lines a lookup (slot, hash, length, text) and was two thirds of a
+ * 2-million-row run under perf; this is one.  Longer numbers go by string.
+ */
 static uint64_t pack_number(const char *d, size_t n)
 {
     uint64_t v = 0;
@@ -178,129 +234,22 @@ static uint64_t pack_number(const char *d, size_t n)
 }
 
 /* The id of the canonical number d (interned in t when new). */
-static int64_t intern_number(struct numidx *x, struct strtab *t, const char *d, size_t n,
+static int64_t intern_number(struct map64 *x, struct strtab *t, const char *d, size_t n,
                              bool *created)
 {
     uint64_t key = pack_number(d, n);
-    size_t j;
+    uint32_t *slot;
     int64_t id;
     if (!key)
         return intern(t, d, n, created);
-    if ((x->n + 1) * 2 > x->cap) {
-        size_t ncap = x->cap ? x->cap * 2 : 4096, i;
-        struct numslot *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
-            return -1;
-        for (i = 0; i < x->cap; i++)
-            if (x->s[i].key) {
-                size_t q = mix64(x->s[i].key) & (ncap - 1);
-                while (ns[q].key)
-                    q = (q + 1) & (ncap - 1);
-                ns[q] = x->s[i];
-            }
-        free(x->s);
-        x->s = ns;
-        x->cap = ncap;
-    }
-    for (j = mix64(key) & (x->cap - 1); x->s[j].key; j = (j + 1) & (x->cap - 1))
-        if (x->s[j].key == key) {
-            *created = false;
-            return x->s[j].id;
-        }
+    if (!(slot = map_slot(x, key, created)))
+        return -1;
+    if (!*created)
+        return *slot;
     if ((id = intern(t, d, n, created)) < 0)
         return -1;
-    x->s[j].key = key;
-    x->s[j].id = (uint32_t)id;
-    x->n++;
+    *slot = (uint32_t)id;
     return id;
-}
-
-/* A set of 64-bit keys (pairs of ids); ~0 marks an empty slot. */
-struct set64 {
-    uint64_t *k;
-    size_t cap, n;
-};
-
-static int set_grow(struct set64 *s)
-{
-    size_t ncap = s->cap ? s->cap * 2 : 4096, i;
-    uint64_t *nk = malloc(ncap * sizeof *nk);
-    if (!nk)
-        return -1;
-    memset(nk, 0xff, ncap * sizeof *nk);
-    for (i = 0; i < s->cap; i++)
-        if (s->k[i] != ~0ull) {
-            size_t j = mix64(s->k[i]) & (ncap - 1);
-            while (nk[j] != ~0ull)
-                j = (j + 1) & (ncap - 1);
-            nk[j] = s->k[i];
-        }
-    free(s->k);
-    s->k = nk;
-    s->cap = ncap;
-    return 0;
-}
-
-/* 1 when added, 0 when present, -1 out of memory */
-static int set_add(struct set64 *s, uint32_t a, uint32_t b)
-{
-    uint64_t key = (uint64_t)a << 32 | b;
-    size_t j;
-    if ((s->n + 1) * 2 > s->cap && set_grow(s))
-        return -1;
-    for (j = mix64(key) & (s->cap - 1); s->k[j] != ~0ull; j = (j + 1) & (s->cap - 1))
-        if (s->k[j] == key)
-            return 0;
-    s->k[j] = key;
-    s->n++;
-    return 1;
-}
-
-static uint32_t *map_slot(struct map64 *m, uint64_t key)
-{
-    size_t j;
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 1024, i;
-        uint64_t *nk = malloc(ncap * sizeof *nk);
-        uint32_t *nv = calloc(ncap, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            return NULL;
-        }
-        memset(nk, 0xff, ncap * sizeof *nk);
-        for (i = 0; i < m->cap; i++)
-            if (m->k[i] != ~0ull) {
-                size_t q = mix64(m->k[i]) & (ncap - 1);
-                while (nk[q] != ~0ull)
-                    q = (q + 1) & (ncap - 1);
-                nk[q] = m->k[i];
-                nv[q] = m->v[i];
-            }
-        free(m->k);
-        free(m->v);
-        m->k = nk;
-        m->v = nv;
-        m->cap = ncap;
-    }
-    for (j = mix64(key) & (m->cap - 1); m->k[j] != ~0ull; j = (j + 1) & (m->cap - 1))
-        if (m->k[j] == key)
-            return &m->v[j];
-    m->k[j] = key;
-    m->v[j] = 0;
-    m->n++;
-    return &m->v[j];
-}
-
-static uint32_t map_get(const struct map64 *m, uint64_t key)
-{
-    size_t j;
-    if (!m->cap)
-        return 0;
-    for (j = mix64(key) & (m->cap - 1); m->k[j] != ~0ull; j = (j + 1) & (m->cap - 1))
-        if (m->k[j] == key)
-            return m->v[j];
-    return 0;
 }
 
 /* --- the state -------------------------------------------------------------------- */
@@ -331,7 +280,7 @@ struct an {
     const struct cg_analyze_opts *o;
     struct cg_policy *policy;
     struct strtab nums, origins, brands;
-    struct numidx numidx;
+    struct map64 numidx; /* packed number -> id */
     struct number *num;
     size_t numcap;
     struct origin *org;
@@ -922,7 +871,7 @@ static bool usually_verifies(const struct an *a, const struct row *r)
 /* The per-origin and per-campaign passes over the rows. */
 int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_summary *sum)
 {
-    struct set64 pres = {0}, cvict = {0}, cpres = {0}, ovict = {0};
+    struct map64 pres = {0}, cvict = {0}, cpres = {0}, ovict = {0}; /* pair sets */
     struct map64 minute = {0}, camp_of = {0}, vict_of = {0};
     size_t i, n, norg = a->origins.n;
     int rc = CG_ENOMEM;
@@ -982,7 +931,7 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
             else
                 continue; /* an ordinary call on a trunk that also carried spoofing */
             r->flags |= F_SPOOFED;
-            if (!(slot = map_slot(&camp_of, (uint64_t)r->origin << 8 | kind)))
+            if (!(slot = counter(&camp_of, (uint64_t)r->origin << 8 | kind)))
                 goto out;
             if (!*slot) {
                 struct cg__campaign *nc = realloc(fd->camp, (fd->ncamp + 1) * sizeof *nc);
@@ -1020,11 +969,11 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
             if ((s = set_add(&cpres, cid, r->calling)) < 0)
                 goto out;
             c->presented += (uint32_t)s;
-            if (!(slot = map_slot(&minute, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 60))))
+            if (!(slot = counter(&minute, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 60))))
                 goto out;
             if (++*slot > c->peak)
                 c->peak = *slot;
-            if (!(slot = map_slot(&fd->hourly, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 3600))))
+            if (!(slot = counter(&fd->hourly, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 3600))))
                 goto out;
             ++*slot;
             /* the origin's spoofed calls and victims */
@@ -1037,7 +986,7 @@ int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_sum
                 goto out;
             og->victims += (uint32_t)s;
             /* the victim */
-            if (!(slot = map_slot(&vict_of, r->called)))
+            if (!(slot = counter(&vict_of, r->called)))
                 goto out;
             if (!*slot) {
                 if (fd->nvict == fd->victcap) {
@@ -1125,16 +1074,13 @@ out:
 io:
         rc = CG_EIO;
     }
-    free(pres.k);
-    free(cvict.k);
-    free(cpres.k);
-    free(ovict.k);
-    free(minute.k);
-    free(minute.v);
-    free(camp_of.k);
-    free(camp_of.v);
-    free(vict_of.k);
-    free(vict_of.v);
+    free(pres.s);
+    free(cvict.s);
+    free(cpres.s);
+    free(ovict.s);
+    free(minute.s);
+    free(camp_of.s);
+    free(vict_of.s);
     return rc;
 }
 
@@ -1165,6 +1111,5 @@ void cg__findings_free(struct cg__findings *fd)
     free(fd->camp);
     free(fd->vict);
     free(fd->org);
-    free(fd->hourly.k);
-    free(fd->hourly.v);
+    free(fd->hourly.s);
 }

@@ -9,10 +9,13 @@
 
 #include "cidguard/analyze.h"
 
-/* A map of 64-bit keys to counters (~0 = empty slot). */
+/* A map of 64-bit keys to 32-bit values (analyze.c): key ~0 = empty. */
+struct mslot {
+    uint64_t k;
+    uint32_t v;
+};
 struct map64 {
-    uint64_t *k;
-    uint32_t *v;
+    struct mslot *s;
     size_t cap, n;
 };
 

@@ -173,7 +173,7 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
     int rc;
     for (i = 0; i < fd->ncamp; i++) {
         const struct cg__campaign *c = &fd->camp[order[i]];
-        char id[24], first[21], last[21], parts[3][256], brands[1024];
+        char id[24], first[21], last[21], parts[3][256];
         json_t *b = json_array(), *o;
         uint32_t k;
         snprintf(id, sizeof id, "C%zu", i + 1);
@@ -183,7 +183,6 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
         for (k = 0; k < 64 && k < cg__nbrands(fd); k++)
             if (c->brands & (1ull << k))
                 json_array_append_new(b, json_string(cg__brand(fd, k)));
-        (void)brands;
         o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[{s:s,s:s,s:s}],s:I,s:o}", "id", id,
                       "kind", kind_name[c->kind], "first_time", first, "last_time", last, "calls",
                       (json_int_t)c->calls, "answered_calls", (json_int_t)c->answered, "talk_seconds",

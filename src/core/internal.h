@@ -45,6 +45,18 @@ bool cg__strlcpy(char *dst, const char *src, size_t cap);
 /* Case-insensitive ASCII prefix test on a (ptr, len) string. */
 bool cg__prefix_ci(const char *s, size_t n, const char *prefix);
 
+/* --- hashing -------------------------------------------------------------- */
+/* FNV-1a, 64 bits: the library's hash for tables keyed by bytes. */
+static inline uint64_t cg__fnv1a(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ull;
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 /* --- randomness ----------------------------------------------------------- */
 /* Random bytes for identifiers, from a per-thread pool (crypto/es256.c). */
 int cg__random(unsigned char *out, size_t n);

@@ -64,13 +64,10 @@ struct cg_policy_state {
     struct rstripe rstripes[RSTRIPES];
 };
 
+/* Never 0: 0 marks an empty replay slot. */
 static uint64_t hash64(const void *data, size_t n)
 {
-    const unsigned char *p = data;
-    uint64_t h = 14695981039346656037ull;
-    size_t i;
-    for (i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
+    uint64_t h = cg__fnv1a(data, n);
     return h ? h : 1;
 }
 

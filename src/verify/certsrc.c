@@ -10,6 +10,7 @@
 
 #include "cidguard/error.h"
 #include "cidguard/verify.h"
+#include "core/internal.h"
 
 #define CERTMAP_MAX 256
 
@@ -127,10 +128,7 @@ void cg_certcache_thread_done(void)
 
 static size_t hash_url(const char *s)
 {
-    size_t h = 14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)cg__fnv1a(s, strlen(s));
 }
 
 int cg_certcache_new(struct cg_certcache **out, size_t max_entries)

@@ -8,7 +8,6 @@ failure.  Uses ports 5060/5070/8085 (zero-config defaults) and 15060-15070,
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,23 +18,15 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish, header  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1])
 CG = os.path.join(BUILD, "cidguard")
 CGD = os.path.join(BUILD, "cidguardd")
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = tempfile.mkdtemp(prefix="cgd-it-")
-passed = failed = 0
 procs = []
-
-
-def check(name, cond, info=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   - " + name)
-    else:
-        failed += 1
-        print("FAIL - %s %s" % (name, str(info)[:600]))
 
 
 def start(args, ready_port, name, host="127.0.0.1"):
@@ -107,11 +98,6 @@ def udp(port, msg, timeout=3.0, sock=None):
     finally:
         if not sock:
             s.close()
-
-
-def header(resp, name):
-    m = re.search(r"^%s: (.*)$" % re.escape(name), resp or "", re.M | re.I)
-    return m.group(1).strip() if m else None
 
 
 def metric(port, name):
@@ -482,5 +468,4 @@ finally:
             p.kill()
     shutil.rmtree(WORK, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -15,6 +15,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
 KAM = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -24,15 +27,8 @@ if not os.path.exists(KAM) or not os.path.exists(
     sys.exit(77)
 
 WORK = tempfile.mkdtemp(prefix="cgd-kam-")
-passed = failed = 0
 procs = []
 seen = []
-
-
-def check(name, cond, info=""):
-    global passed, failed
-    passed, failed = (passed + 1, failed) if cond else (passed, failed + 1)
-    print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:500]))
 
 
 def uas():
@@ -130,5 +126,4 @@ finally:
             p.kill()
     shutil.rmtree(WORK, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
