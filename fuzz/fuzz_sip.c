@@ -1,4 +1,4 @@
-/* SIP requests from the network (libosip2 behind our limits), stream
+/* SIP requests from the network (the parser behind its limits), stream
  * framing and response building. */
 #include <stdlib.h>
 #include <string.h>

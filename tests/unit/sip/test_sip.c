@@ -101,6 +101,156 @@ static void test_bad_requests(void **state)
     }
 }
 
+/* Parses m, which must succeed, and returns the request. */
+static struct cg_sip_req parse_ok(const char *m)
+{
+    struct cg_sip_req r;
+    const char *why = NULL;
+    if (cg_sip_parse_request(m, strlen(m), &r, &why) != CG_OK)
+        fail_msg("%s: %s", why ? why : "?", m);
+    return r;
+}
+
+static void test_raw_values(void **state)
+{
+    struct cg_sip_req r = parse_ok(INVITE);
+    (void)state;
+    /* values are the request's own text, not a re-serialization */
+    assert_string_equal(r.ruri, "sip:+14155550100;tgrp=intl-gw-1;trunk-context=example.net@sbc.example;user=phone");
+    assert_string_equal(r.via[1], "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc;received=192.0.2.1");
+    assert_string_equal(r.from, "\"Bank\" <sip:+442079460000@carrier.example;user=phone>;tag=1928301774");
+    assert_string_equal(r.to, "<sip:+14155550100@sbc.example;user=phone>");
+    cg_sip_req_clear(&r);
+}
+
+static void test_compact_folded_lists(void **state)
+{
+    /* compact names, any case, space before the colon, folding, bare LF,
+     * a Via list on one line with a quoted comma, and a body */
+    const char *m = "OPTIONS sip:a@b SIP/2.0\r\n"
+                    "v: SIP/2.0/UDP h1;branch=z9hG4bK1;x=\"a,b\" ,SIP/2.0/TCP h2:5060 ;branch=z9hG4bK2\r\n"
+                    "VIA  : SIP/2.0/UDP h3;branch=z9hG4bK3\n"
+                    "f: <sip:+442079460000@x>;tag=9\r\n"
+                    "t: \"x;tag=no <\" <sip:b@c;tag=no>;foo=1; TAG = yes\r\n"
+                    "i:   cid-1@h  \r\n"
+                    "CSEQ: 7   OPTIONS\r\n"
+                    "y: aaa.bbb.ccc;\r\n"
+                    "\t info=<https://x/a.pem>\r\n"
+                    "  ;ppt=shaken\r\n"
+                    "X-Other: ignored\r\n"
+                    "l: 4\r\n"
+                    "\r\n"
+                    "body";
+    struct cg_sip_req r = parse_ok(m);
+    (void)state;
+    assert_int_equal(r.nvia, 3);
+    assert_string_equal(r.via[0], "SIP/2.0/UDP h1;branch=z9hG4bK1;x=\"a,b\"");
+    assert_string_equal(r.via[1], "SIP/2.0/TCP h2:5060 ;branch=z9hG4bK2");
+    assert_string_equal(r.via[2], "SIP/2.0/UDP h3;branch=z9hG4bK3");
+    assert_string_equal(r.branch, "z9hG4bK1");
+    assert_string_equal(r.to_tag, "yes");
+    assert_string_equal(r.call_id, "cid-1@h");
+    assert_string_equal(r.cseq, "7   OPTIONS");
+    assert_int_equal(r.nidentity, 1);
+    assert_string_equal(r.identity[0], "aaa.bbb.ccc; info=<https://x/a.pem> ;ppt=shaken");
+    assert_null(r.pai);
+    cg_sip_req_clear(&r);
+    /* a To without brackets: all its parameters are the header's */
+    r = parse_ok("ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                 "To: sip:c@d;tag=abc\r\nCall-ID: x\r\nCSeq: 1 ACK\r\n\r\n");
+    assert_string_equal(r.to_tag, "abc");
+    cg_sip_req_clear(&r);
+}
+
+/* Each malformed request gets its error, and is answerable (400) exactly
+ * when Via, From, To, Call-ID and CSeq were read. */
+static void test_malformed(void **state)
+{
+#define HEAD "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n" \
+             "To: <sip:c@d>\r\nCall-ID: x\r\n"
+    static const struct {
+        const char *msg;
+        int rc;
+        bool answerable;
+    } cases[] = {
+        {HEAD "CSeq: 1 INVITE\r\nContent-Length: 10\r\n\r\nshort", CG_EPARSE, true},
+        {HEAD "CSeq: 1 INVITE\r\nContent-Length: 1x\r\n\r\n", CG_EPARSE, true},
+        {HEAD "CSeq: 1 INVITE\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", CG_EPARSE, true},
+        {HEAD "CSeq: 1 OPTIONS\r\n\r\n", CG_EPARSE, true},
+        {HEAD "CSeq: INVITE\r\n\r\n", CG_EPARSE, true},
+        {HEAD "CSeq: 1 INVITE\r\nCall-ID: y\r\n\r\n", CG_EPARSE, true},
+        {HEAD "CSeq: 1 INVITE\r\nFrom: <sip:e@f>\r\n\r\n", CG_EPARSE, true},
+        {HEAD "CSeq: 1 INVITE\r\nX-A: b\r\n", CG_EPARSE, true},        /* no empty line */
+        {HEAD "CSeq: 1 INVITE\r\nX-A: b\0c\r\n\r\n", CG_EPARSE, true}, /* NUL */
+        {HEAD "CSeq: 1 INVITE\r\nX-A b\r\n\r\n", CG_EPARSE, true},
+        {HEAD "CSeq: 1 INVITE\r\nVia: TCP h\r\n\r\n", CG_EPARSE, true},
+        {"INVITE sip:a@b SIP/2.0\r\n f: <sip:a@b>\r\n\r\n", CG_EPARSE, false},
+        {"INVITE sip:a@b SIP/3.0\r\n\r\n", CG_EPARSE, false},
+        {"INVITE  sip:a@b SIP/2.0\r\n\r\n", CG_EPARSE, false},
+        {"INVITE nocolon SIP/2.0\r\n\r\n", CG_EPARSE, false},
+        {"IN<VITE sip:a@b SIP/2.0\r\n\r\n", CG_EPARSE, false},
+        {"INVITE sip:a@b SIP/2.0", CG_EPARSE, false},
+        {"INVITE sip:a@b SIP/2.0\r\nCall-ID: x y\r\n\r\n", CG_EPARSE, false},
+        {"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: nouri\r\n\r\n", CG_EPARSE, false},
+    };
+    size_t i, n;
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct cg_sip_req r;
+        const char *why = NULL;
+        /* the NUL case is one byte longer than strlen says */
+        n = strlen(cases[i].msg);
+        if (strstr(cases[i].msg, "X-A: b") && cases[i].msg[n - 1] == 'b')
+            n += 6;
+        int rc = cg_sip_parse_request(cases[i].msg, n, &r, &why);
+        if (rc != cases[i].rc || !why || !!cg_sip_req_answerable(&r) != cases[i].answerable)
+            fail_msg("case %zu: rc %d, why %s, answerable %d", i, rc, why ? why : "(none)",
+                     cg_sip_req_answerable(&r));
+        cg_sip_req_clear(&r);
+    }
+#undef HEAD
+}
+
+static void test_limits(void **state)
+{
+    char *m = malloc(70000);
+    struct cg_sip_req r;
+    const char *why;
+    int i;
+    (void)state;
+    /* 17 Via entries in one header, 9 Identity headers, a 1025-byte R-URI */
+    strcpy(m, "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK0");
+    for (i = 1; i < 17; i++)
+        strcat(m, ", SIP/2.0/UDP h");
+    strcat(m, "\r\n\r\n");
+    assert_int_equal(cg_sip_parse_request(m, strlen(m), &r, &why), CG_ETOOBIG);
+    assert_string_equal(why, "more than 16 Via headers");
+    cg_sip_req_clear(&r);
+    strcpy(m, "INVITE sip:a@b SIP/2.0\r\n");
+    for (i = 0; i < 9; i++)
+        strcat(m, "Identity: a.b.c;info=<https://x/a.pem>\r\n");
+    strcat(m, "\r\n");
+    assert_int_equal(cg_sip_parse_request(m, strlen(m), &r, &why), CG_ETOOBIG);
+    cg_sip_req_clear(&r);
+    strcpy(m, "INVITE sip:");
+    memset(m + 11, 'a', 1025);
+    strcpy(m + 1036, " SIP/2.0\r\n\r\n");
+    assert_int_equal(cg_sip_parse_request(m, strlen(m), &r, &why), CG_ETOOBIG);
+    cg_sip_req_clear(&r);
+    /* 128 folded continuation lines count as header lines */
+    strcpy(m, "INVITE sip:a@b SIP/2.0\r\nX-A: b\r\n");
+    for (i = 0; i < 128; i++)
+        strcat(m, " c\r\n");
+    strcat(m, "\r\n");
+    assert_int_equal(cg_sip_parse_request(m, strlen(m), &r, &why), CG_ETOOBIG);
+    cg_sip_req_clear(&r);
+    /* larger than a datagram */
+    memset(m, 'a', 66000);
+    assert_int_equal(cg_sip_parse_request(m, 66000, &r, &why), CG_ETOOBIG);
+    cg_sip_req_clear(&r);
+    free(m);
+}
+
 static void test_frame(void **state)
 {
     size_t skip;
@@ -123,6 +273,10 @@ int main(void)
         cmocka_unit_test(test_parse_invite),
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_raw_values),
+        cmocka_unit_test(test_compact_folded_lists),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
