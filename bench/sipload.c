@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     char *identity = NULL, host[64], msg[4096], buf[65536];
     struct sockaddr_in to = {.sin_family = AF_INET};
     int fd, port;
+    unsigned run;
 
     for (i = 1; i < (unsigned)argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < (unsigned)argc)
@@ -89,6 +90,9 @@ int main(int argc, char **argv)
     if (!lat || !sent_at)
         die("out of memory");
 
+    /* Call-IDs and branches unique to this run: a daemon still holding an
+     * earlier run's transactions would answer those from its cache */
+    run = (unsigned)getpid() ^ (unsigned)time(NULL);
     t0 = next_send = now_s();
     for (;;) {
         double t = now_s();
@@ -106,12 +110,12 @@ int main(int argc, char **argv)
                 die("signing failed");
             int n = snprintf(msg, sizeof msg,
                              "INVITE sip:+14155550100@%s;user=phone SIP/2.0\r\n"
-                             "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKld%llu\r\n"
+                             "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKld%x.%llu\r\n"
                              "From: <sip:+442079460000@load.example;user=phone>;tag=ld\r\n"
                              "To: <sip:+14155550100@%s;user=phone>\r\n"
-                             "Call-ID: ld%llu@load\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+                             "Call-ID: ld%x.%llu@load\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
                              "Identity: %s\r\nContent-Length: 0\r\n\r\n",
-                             host, sent, host, sent, identity);
+                             host, run, sent, host, run, sent, identity);
             sent_at[sent] = now_s();
             if (send(fd, msg, (size_t)n, 0) == n) {
                 sent++;
@@ -123,15 +127,16 @@ int main(int argc, char **argv)
         }
         if (t - t0 >= seconds + 2 || (t - t0 >= seconds && outstanding == 0))
             break;
-        if (poll(&p, 1, rate > 0 ? 0 : 100) > 0) {
+        if (poll(&p, 1, 0) > 0) {
             ssize_t n;
             while ((n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT)) > 0) {
                 char *cid;
                 unsigned long long id;
+                unsigned rid;
                 int code = 0;
                 buf[n] = '\0';
                 sscanf(buf, "SIP/2.0 %d", &code);
-                if ((cid = strstr(buf, "Call-ID: ld")) && sscanf(cid, "Call-ID: ld%llu@", &id) == 1 &&
+                if ((cid = strstr(buf, "Call-ID: ld")) && sscanf(cid, "Call-ID: ld%x.%llu@", &rid, &id) == 2 && rid == run &&
                     id < sent && sent_at[id] > 0) {
                     lat[nlat++] = now_s() - sent_at[id];
                     sent_at[id] = -1;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,10 +163,10 @@ void cgd_finish_call(struct cgd_call *c, bool has_shared, uint32_t shared)
     cgd_ctx_put(ctx);
     atomic_fetch_add(&cgd_m.actions[d.action], 1);
     memset(&rec, 0, sizeof rec);
-    snprintf(rec.call_id, sizeof rec.call_id, "%s", c->call_id ? c->call_id : "");
-    snprintf(rec.caller, sizeof rec.caller, "%s", c->caller);
-    snprintf(rec.ingress, sizeof rec.ingress, "%s", c->ingress);
-    snprintf(rec.listener, sizeof rec.listener, "%s", lname[c->listener]);
+    cgd_join(rec.call_id, sizeof rec.call_id, c->call_id ? c->call_id : "", NULL);
+    cgd_join(rec.caller, sizeof rec.caller, c->caller, NULL);
+    cgd_join(rec.ingress, sizeof rec.ingress, c->ingress, NULL);
+    cgd_join(rec.listener, sizeof rec.listener, lname[c->listener], NULL);
     cg_declog_record_fill(&rec, &c->v, &d, pc.now);
     cgd_declog_push(&rec);
     c->answer(c, &c->v, &d);
@@ -184,7 +185,27 @@ void cgd_set_ingress(struct cgd_call *c, const struct cgd_ctx *ctx, const char *
         }
     }
     name = cg_policy_ingress(ctx->policy, tgrp[0] ? tgrp : NULL, addr, &c->international);
-    snprintf(c->ingress, sizeof c->ingress, "%s", name ? name : "");
+    cgd_join(c->ingress, sizeof c->ingress, name ? name : "", NULL);
+}
+
+size_t cgd_join(char *buf, size_t cap, ...)
+{
+    va_list ap;
+    const char *s;
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    va_start(ap, cap);
+    while ((s = va_arg(ap, const char *))) {
+        size_t l = strlen(s);
+        if (l > cap - 1 - n)
+            l = cap - 1 - n;
+        memcpy(buf + n, s, l);
+        n += l;
+    }
+    va_end(ap);
+    buf[n] = '\0';
+    return n;
 }
 
 /* --- threads ----------------------------------------------------------------- */

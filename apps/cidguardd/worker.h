@@ -56,6 +56,14 @@ void cgd_redis_free(struct cgd_worker *w);
  * to be decided on local state now. */
 bool cgd_redis_observe(struct cgd_worker *w, struct cgd_call *c, const struct cg_policy_call *pc);
 
+/*
+ * Concatenates the strings up to NULL into buf (cap bytes, always
+ * NUL-terminated, cut short when full) and returns the length.  Used
+ * instead of snprintf on the call path, where the printf machinery was
+ * 1-2% of the daemon's cycles.
+ */
+size_t cgd_join(char *buf, size_t cap, ...) __attribute__((sentinel));
+
 /* The ingress of a request: the tgrp parameter of the Request-URI (RFC
  * 4904), else the row whose addresses hold `addr`. */
 void cgd_set_ingress(struct cgd_call *c, const struct cgd_ctx *ctx, const char *ruri,

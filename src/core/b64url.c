@@ -29,6 +29,14 @@ static const unsigned char dec_tab[256] = {
     64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
 };
 
+size_t cg__b64url_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && dec_tab[(unsigned char)s[i]] < 64)
+        i++;
+    return i;
+}
+
 int cg__b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
                       size_t *outlen)
 {

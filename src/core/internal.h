@@ -25,6 +25,8 @@ void cg__log_emit(enum cg_log_level lvl, const char *fmt, ...)
 /* --- base64url (RFC 4648 section 5, no padding) ------------------------- */
 /* Decoded size upper bound for n input characters. */
 #define CG_B64_DECODED_MAX(n) (((n) / 4) * 3 + 2)
+/* How many of the first n bytes of s are base64url characters, in a row. */
+size_t cg__b64url_span(const char *s, size_t n);
 /* Rejects '=', characters outside the alphabet, an impossible length
  * (n % 4 == 1) and non-zero trailing bits.  Returns CG_OK or CG_EPARSE;
  * CG_ETOOBIG when outcap is too small. */

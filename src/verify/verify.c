@@ -63,7 +63,7 @@ static void set_reason(struct cg_verdict *out, enum cg_reason r, const char *det
     out->verstat = cg_reason_verstat(r);
     out->reason_code = cg_reason_sip_code(r);
     out->reason_text = cg_reason_phrase(r);
-    snprintf(out->detail, sizeof out->detail, "%s", detail ? detail : "");
+    cg__strlcpy(out->detail, detail ? detail : "", sizeof out->detail);
 }
 
 static bool url_ok(const char *u, bool allow_http)
