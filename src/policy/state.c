@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/internal.h"
 #include "policy/policy_internal.h"
@@ -57,6 +58,8 @@ struct rstripe {
 };
 
 struct cg_policy_state {
+    struct rslot *slots_mem; /* every stripe's slots, on huge pages */
+    size_t slots_bytes;
     int window;
     unsigned rate_calls, rate_numbers;
     size_t slots_per_stripe;
@@ -86,12 +89,19 @@ int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_
     /* 64 stripes x 8192 slots = 524,288 signatures: a minute at ~8,000
      * calls/s; 24 bytes each, 12 MB */
     s->slots_per_stripe = 8192;
+    /* One region on 2 MB pages where the kernel allows: a replay lookup
+     * lands anywhere in 12 MB, and with 4 KB pages each was a TLB miss
+     * as well as a cache miss (perf: 1.1% of the daemon's cycles). */
+    s->slots_bytes = STRIPES * s->slots_per_stripe * sizeof(struct rslot);
+    if (posix_memalign((void **)&s->slots_mem, 2u << 20, s->slots_bytes) != 0) {
+        free(s);
+        return CG_ENOMEM;
+    }
+    madvise(s->slots_mem, s->slots_bytes, MADV_HUGEPAGE);
+    memset(s->slots_mem, 0, s->slots_bytes);
     for (i = 0; i < STRIPES; i++) {
         pthread_mutex_init(&s->stripes[i].lock, NULL);
-        if (!(s->stripes[i].slots = calloc(s->slots_per_stripe, sizeof(struct rslot)))) {
-            cg_policy_state_free(s);
-            return CG_ENOMEM;
-        }
+        s->stripes[i].slots = s->slots_mem + i * s->slots_per_stripe;
     }
     for (i = 0; i < RSTRIPES; i++)
         pthread_mutex_init(&s->rstripes[i].lock, NULL);
@@ -104,10 +114,9 @@ void cg_policy_state_free(struct cg_policy_state *s)
     size_t i;
     if (!s)
         return;
-    for (i = 0; i < STRIPES; i++) {
-        free(s->stripes[i].slots);
+    for (i = 0; i < STRIPES; i++)
         pthread_mutex_destroy(&s->stripes[i].lock);
-    }
+    free(s->slots_mem);
     for (i = 0; i < RSTRIPES; i++) {
         struct rstripe *r = &s->rstripes[i];
         size_t k;
