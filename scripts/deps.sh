@@ -3,7 +3,7 @@
 # Run as root.  Safe to run again.
 set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
-      libssl-dev openssl libjansson-dev libcmocka-dev libosip2-dev libevent-dev
+      libssl-dev openssl libjansson-dev libcmocka-dev libevent-dev
       libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
       secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules ca-certificates
       libhiredis-dev redis-server zlib1g-dev chromium"

@@ -2,7 +2,9 @@
  * SIP for a redirect server (RFC 3261 where a redirect server needs it):
  * parsing a request into the parts cidguard uses, framing requests on a
  * stream, and building responses that copy Via, From, To, Call-ID and CSeq.
- * Parsing is libosip2's; nothing of it shows here.
+ * The parser is hand-written (src/sip/sip.c says why): header values are
+ * kept as the request's own text, unfolded and trimmed, with compact
+ * header names, Via lists and the RFC 3261 limits understood.
  */
 #ifndef CIDGUARD_SIP_H
 #define CIDGUARD_SIP_H
