@@ -141,7 +141,10 @@ int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_s
 
 /* ---- decision log (declogd.c) --------------------------------------------- */
 int cgd_declog_start(const char *path, int keep_days);
-void cgd_declog_push(const struct cg_declog_record *r); /* never blocks on I/O */
+/* Appends one record, written in place by fill(rec, arg) (rec is zeroed)
+ * under the worker's lane lock, never blocking on I/O; when the lane is
+ * full the record is counted as dropped and fill is not called. */
+void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void *arg);
 void cgd_declog_stop(void);                              /* writes what is queued */
 
 /* ---- workers (sipd.c, httpd.c) ------------------------------------------ */

@@ -148,7 +148,7 @@ static struct lane *lane(void)
     return my_lane;
 }
 
-void cgd_declog_push(const struct cg_declog_record *r)
+void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void *arg)
 {
     struct lane *ln;
     bool wake;
@@ -163,7 +163,10 @@ void cgd_declog_push(const struct cg_declog_record *r)
         atomic_fetch_add(&cgd_m.declog_dropped, 1);
         return;
     }
-    ln->q[ln->n++] = *r;
+    /* filled in place: at saturation, when lanes are full, a record
+     * that would be dropped is not even built */
+    memset(&ln->q[ln->n], 0, sizeof ln->q[ln->n]);
+    fill(&ln->q[ln->n++], arg);
     wake = ln->n == BATCH;
     pthread_mutex_unlock(&ln->lock);
     if (wake) { /* once a batch, not once a call */

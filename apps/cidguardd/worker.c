@@ -151,24 +151,33 @@ void cgd_verify_call(struct cgd_call *c)
     cgd_finish_call(c, false, 0);
 }
 
-void cgd_finish_call(struct cgd_call *c, bool has_shared, uint32_t shared)
+struct decided {
+    const struct cgd_call *c;
+    const struct cg_decision *d;
+};
+
+static void fill_record(struct cg_declog_record *rec, void *arg)
 {
     static const char *const lname[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
+    const struct decided *x = arg;
+    const struct cgd_call *c = x->c;
+    cgd_join(rec->call_id, sizeof rec->call_id, c->call_id ? c->call_id : "", NULL);
+    cgd_join(rec->caller, sizeof rec->caller, c->caller, NULL);
+    cgd_join(rec->ingress, sizeof rec->ingress, c->ingress, NULL);
+    cgd_join(rec->listener, sizeof rec->listener, lname[c->listener], NULL);
+    cg_declog_record_fill(rec, &c->v, x->d, c->now);
+}
+
+void cgd_finish_call(struct cgd_call *c, bool has_shared, uint32_t shared)
+{
     struct cg_policy_call pc;
-    struct cg_declog_record rec;
     struct cg_decision d;
     struct cgd_ctx *ctx = cgd_ctx_get();
     policy_call(c, &pc, has_shared, shared);
     cg_policy_decide(ctx->policy, cgd_pstate, &pc, &d);
     cgd_ctx_put(ctx);
     atomic_fetch_add(&cgd_m.actions[d.action], 1);
-    memset(&rec, 0, sizeof rec);
-    cgd_join(rec.call_id, sizeof rec.call_id, c->call_id ? c->call_id : "", NULL);
-    cgd_join(rec.caller, sizeof rec.caller, c->caller, NULL);
-    cgd_join(rec.ingress, sizeof rec.ingress, c->ingress, NULL);
-    cgd_join(rec.listener, sizeof rec.listener, lname[c->listener], NULL);
-    cg_declog_record_fill(&rec, &c->v, &d, pc.now);
-    cgd_declog_push(&rec);
+    cgd_declog_push(fill_record, &(struct decided){c, &d});
     c->answer(c, &c->v, &d);
 }
 

@@ -134,6 +134,12 @@ static int string(struct st *s, const char **out, uint32_t *outlen)
                 return -1;
             }
             s->p += 2;
+        } else if (c < 0x80) {
+            /* plain ASCII, nearly every byte of a PASSporT: no call per
+             * byte (utf8_len and memcpy for each were this parser's
+             * largest cost) */
+            *o++ = (char)c;
+            s->p++;
         } else {
             size_t n = utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
             if (!n)
