@@ -11,12 +11,14 @@
 #   - decision-log records written and dropped (the writer runs at
 #     SCHED_IDLE on the same core: at saturation it drops and counts, at
 #     half rate it must keep up), and resident memory.
-# DECISION_LOG=off runs without the log.
+# DECISION_LOG=off runs without the log; HALF_SECONDS sets the length of
+# the half-rate runs (20 s).
 # Usage: sh bench/sipbench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 set -e
 B=${1:-build}
 S=${2:-8}
 ROUNDS=${3:-3}
+HS=${HALF_SECONDS:-20} # long enough to take in a decision-log checkpoint
 DCORE=${DCORE:-1}
 LCORE=${LCORE:-0}
 W=$(mktemp -d /tmp/cg-sipbench-XXXXXX)
@@ -67,7 +69,7 @@ while [ "$i" -lt "$ROUNDS" ]; do
     sleep 2 # the writer catches up with what the saturated run queued
     W0=$(metric 'cidguard_decision_log_total{result="written"}')
     D0=$(metric 'cidguard_decision_log_total{result="dropped"}')
-    LAT=$($LOAD --rate "$HALF" --seconds "$S" | tail -1)
+    LAT=$($LOAD --rate "$HALF" --seconds "$HS" | tail -1)
     sleep 1 # the writer flushes at least every 200 ms
     W1=$(metric 'cidguard_decision_log_total{result="written"}')
     D1=$(metric 'cidguard_decision_log_total{result="dropped"}')
