@@ -52,7 +52,7 @@ rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$PID/status; }
 metric() { curl -s http://127.0.0.1:28085/metrics | awk -v m="$1" 'index($0, m) == 1 {print $2}'; }
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 echo "daemon RSS at start: $(rss)"
-LOAD="taskset -c $LCORE $B/cidguard-sipload --key $W/pki/sp-1234.key --x5u http://127.0.0.1:28085/certs/sp-1234.pem --target 127.0.0.1:25060"
+LOAD="taskset -c $LCORE $B/cidguard-sipload --key $W/pki/sp-1234.key --x5u http://127.0.0.1:28085/certs/sp-1234.pem --target 127.0.0.1:25060 --busy-poll"
 $LOAD --window 64 --seconds 3 >/dev/null
 MISS=$(metric cidguard_fetch_seconds_sum | awk '{printf "%.2f ms", $1 * 1000}')
 echo "certificate cache miss (first call, loopback repository): $MISS"

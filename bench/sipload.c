@@ -7,7 +7,11 @@
  * timed request/answer path.
  *
  *   cidguard-sipload --key KEY --x5u URL [--target 127.0.0.1:5060]
- *                    [--rate N | --window N] [--seconds S]
+ *                    [--rate N | --window N] [--seconds S] [--busy-poll]
+ * --busy-poll: with --window, poll the socket without sleeping (always so
+ * with --rate).  The daemon's answers then never pay for waking the load
+ * generator, which a peer on another machine would not cost them; use it
+ * when the generator has a core of its own.
  * Pin it and the daemon to separate cores with taskset (see README).
  */
 #include <arpa/inet.h>
@@ -54,6 +58,7 @@ int main(int argc, char **argv)
     struct sockaddr_in to = {.sin_family = AF_INET};
     int fd, port;
     unsigned run;
+    bool busy_poll = false;
 
     for (i = 1; i < (unsigned)argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < (unsigned)argc)
@@ -66,11 +71,13 @@ int main(int argc, char **argv)
             rate = atof(argv[++i]);
         else if (!strcmp(argv[i], "--window") && i + 1 < (unsigned)argc)
             window = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--busy-poll"))
+            busy_poll = true;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < (unsigned)argc)
             seconds = atof(argv[++i]);
         else
             die("usage: cidguard-sipload --key KEY --x5u URL [--target H:P] [--rate N | --window N] "
-                "[--seconds S]");
+                "[--seconds S] [--busy-poll]");
     }
     if (!key || !x5u || seconds <= 0 || window == 0)
         die("--key and --x5u are required");
@@ -127,7 +134,7 @@ int main(int argc, char **argv)
         }
         if (t - t0 >= seconds + 2 || (t - t0 >= seconds && outstanding == 0))
             break;
-        if (poll(&p, 1, 0) > 0) {
+        if (poll(&p, 1, rate > 0 || busy_poll ? 0 : 100) > 0) {
             ssize_t n;
             while ((n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT)) > 0) {
                 char *cid;
