@@ -19,9 +19,8 @@ if redis-cli -p $PORT ping >/dev/null 2>&1; then
     echo "port $PORT is in use by another Redis"
     exit 1
 fi
-"$B/cidguard" pki init "$W/pki" --spc 1234 >/dev/null
-mkdir -p "$W/state/certs"
-cp "$W/pki/sp-1234.pem" "$W/state/certs/"
+. "$(dirname "$0")/common.sh"
+bench_pki
 taskset -c "$LCORE" redis-server --port $PORT --bind 127.0.0.1 --save '' --appendonly no \
     >"$W/redis.log" 2>&1 &
 RPID=$!
@@ -34,30 +33,14 @@ done
 RAW=$(taskset -c "$DCORE" openssl speed -seconds 5 ecdsap256 2>/dev/null | awk '/nistp256/ {print $NF}')
 echo "raw OpenSSL ECDSA P-256 verify on core $DCORE: $RAW/s"
 run() { # $1 = extra config
-    cat >"$W/bench.conf" <<CONF
-[server]
-state_dir = $W/state
-workers = 1
-decision_log = off
-http_listen = 127.0.0.1:28085
-sip_verify_listen = 127.0.0.1:25060
-sip_sign_listen = 127.0.0.1:25070
-[verify]
-trust = $W/pki/root.pem
-[fetch]
-allow = 127.0.0.1/32
-allow_http = yes
-[policy]
+    bench_conf "$W/bench.conf" "decision_log = off" "[policy]
 rate_calls = 10000000
 rate_numbers = 1000
-$1
-CONF
+$1"
     taskset -c "$DCORE" "$B/cidguardd" -c "$W/bench.conf" >"$W/d.log" 2>&1 &
     PID=$!
     sleep 1
-    taskset -c "$LCORE" "$B/cidguard-sipload" --key "$W/pki/sp-1234.key" \
-        --x5u http://127.0.0.1:28085/certs/sp-1234.pem --target 127.0.0.1:25060 \
-        --window "${WINDOW:-256}" --seconds "$S" | tail -1
+    taskset -c "$LCORE" $LOADER --window "${WINDOW:-256}" --seconds "$S" | tail -1
     curl -s http://127.0.0.1:28085/metrics | grep '^cidguard_shared_state_total' >"$W/m.txt" || true
     kill $PID
     wait $PID 2>/dev/null || true

@@ -23,28 +23,13 @@ DCORE=${DCORE:-1}
 LCORE=${LCORE:-0}
 W=$(mktemp -d /tmp/cg-sipbench-XXXXXX)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$W"' EXIT
-"$B/cidguard" pki init "$W/pki" --spc 1234 >/dev/null
-mkdir -p "$W/state/certs"
-cp "$W/pki/sp-1234.pem" "$W/state/certs/"
+. "$(dirname "$0")/common.sh"
+bench_pki
 LOGLINE=
 if [ "${DECISION_LOG:-on}" = off ]; then
     LOGLINE="decision_log = off"
 fi
-cat >"$W/bench.conf" <<CONF
-[server]
-state_dir = $W/state
-workers = 1
-http_listen = 127.0.0.1:28085
-sip_verify_listen = 127.0.0.1:25060
-sip_sign_listen = 127.0.0.1:25070
-$LOGLINE
-[verify]
-trust = $W/pki/root.pem
-crl = $W/pki/crl.pem
-[fetch]
-allow = 127.0.0.1/32
-allow_http = yes
-CONF
+bench_conf "$W/bench.conf" "$LOGLINE"
 taskset -c "$DCORE" "$B/cidguardd" -c "$W/bench.conf" >"$W/d.log" 2>&1 &
 PID=$!
 sleep 1
@@ -52,7 +37,7 @@ rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$PID/status; }
 metric() { curl -s http://127.0.0.1:28085/metrics | awk -v m="$1" 'index($0, m) == 1 {print $2}'; }
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 echo "daemon RSS at start: $(rss)"
-LOAD="taskset -c $LCORE $B/cidguard-sipload --key $W/pki/sp-1234.key --x5u http://127.0.0.1:28085/certs/sp-1234.pem --target 127.0.0.1:25060 --busy-poll"
+LOAD="taskset -c $LCORE $LOADER --busy-poll"
 $LOAD --window 64 --seconds 3 >/dev/null
 MISS=$(metric cidguard_fetch_seconds_sum | awk '{printf "%.2f ms", $1 * 1000}')
 echo "certificate cache miss (first call, loopback repository): $MISS"

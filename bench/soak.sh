@@ -12,29 +12,13 @@ DCORE=${DCORE:-1}
 LCORE=${LCORE:-0}
 W=$(mktemp -d /tmp/cg-soak-XXXXXX)
 trap 'kill $PID $LPID 2>/dev/null || true; rm -rf "$W"' EXIT
-"$B/cidguard" pki init "$W/pki" --spc 1234 >/dev/null
-mkdir -p "$W/state/certs"
-cp "$W/pki/sp-1234.pem" "$W/state/certs/"
-cat >"$W/soak.conf" <<CONF
-[server]
-state_dir = $W/state
-workers = 1
-http_listen = 127.0.0.1:28085
-sip_verify_listen = 127.0.0.1:25060
-sip_sign_listen = 127.0.0.1:25070
-[verify]
-trust = $W/pki/root.pem
-crl = $W/pki/crl.pem
-[fetch]
-allow = 127.0.0.1/32
-allow_http = yes
-CONF
+. "$(dirname "$0")/common.sh"
+bench_pki
+bench_conf "$W/soak.conf"
 taskset -c "$DCORE" "$B/cidguardd" -c "$W/soak.conf" >"$W/d.log" 2>&1 &
 PID=$!
 sleep 1
-taskset -c "$LCORE" "$B/cidguard-sipload" --key "$W/pki/sp-1234.key" \
-    --x5u http://127.0.0.1:28085/certs/sp-1234.pem --target 127.0.0.1:25060 \
-    --rate "$R" --seconds $((M * 60)) >"$W/load.out" &
+taskset -c "$LCORE" $LOADER --rate "$R" --seconds $((M * 60)) >"$W/load.out" &
 LPID=$!
 i=0
 while [ "$i" -lt "$M" ]; do
