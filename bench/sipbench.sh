@@ -17,7 +17,7 @@
 set -e
 B=${1:-build}
 S=${2:-8}
-ROUNDS=${3:-3}
+ROUNDS=${3:-5}
 HS=${HALF_SECONDS:-20} # long enough to take in a decision-log checkpoint
 DCORE=${DCORE:-1}
 LCORE=${LCORE:-0}

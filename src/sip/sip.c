@@ -56,24 +56,38 @@ static bool eq_ci(const char *a, size_t n, const char *b)
 
 enum hdr { H_OTHER, H_VIA, H_FROM, H_TO, H_CALL_ID, H_CSEQ, H_PAI, H_IDENTITY, H_CLEN };
 
-/* The headers we keep, by full or compact (RFC 3261 7.3.3, RFC 8224) name. */
+/* The headers we keep, by full or compact (RFC 3261 7.3.3, RFC 8224) name;
+ * by length first, since most header lines are none of these. */
 static enum hdr hdr_kind(const char *n, size_t len)
 {
-    static const struct {
-        const char *name;
-        char compact;
-        enum hdr kind;
-    } known[] = {
-        {"via", 'v', H_VIA},         {"from", 'f', H_FROM},
-        {"to", 't', H_TO},           {"call-id", 'i', H_CALL_ID},
-        {"cseq", 0, H_CSEQ},         {"p-asserted-identity", 0, H_PAI},
-        {"identity", 'y', H_IDENTITY}, {"content-length", 'l', H_CLEN},
-    };
-    size_t i;
-    for (i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (len == 1 ? lower(n[0]) == known[i].compact : eq_ci(n, len, known[i].name))
-            return known[i].kind;
-    return H_OTHER;
+    switch (len) {
+    case 1:
+        switch (lower(n[0])) {
+        case 'v': return H_VIA;
+        case 'f': return H_FROM;
+        case 't': return H_TO;
+        case 'i': return H_CALL_ID;
+        case 'y': return H_IDENTITY;
+        case 'l': return H_CLEN;
+        default: return H_OTHER;
+        }
+    case 2:
+        return eq_ci(n, len, "to") ? H_TO : H_OTHER;
+    case 3:
+        return eq_ci(n, len, "via") ? H_VIA : H_OTHER;
+    case 4:
+        return eq_ci(n, len, "from") ? H_FROM : eq_ci(n, len, "cseq") ? H_CSEQ : H_OTHER;
+    case 7:
+        return eq_ci(n, len, "call-id") ? H_CALL_ID : H_OTHER;
+    case 8:
+        return eq_ci(n, len, "identity") ? H_IDENTITY : H_OTHER;
+    case 14:
+        return eq_ci(n, len, "content-length") ? H_CLEN : H_OTHER;
+    case 19:
+        return eq_ci(n, len, "p-asserted-identity") ? H_PAI : H_OTHER;
+    default:
+        return H_OTHER;
+    }
 }
 
 /*
