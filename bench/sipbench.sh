@@ -11,8 +11,9 @@
 #   - decision-log records written and dropped (the writer runs at
 #     SCHED_IDLE on the same core: at saturation it drops and counts, at
 #     half rate it must keep up), and resident memory.
-# DECISION_LOG=off runs without the log; HALF_SECONDS sets the length of
-# the half-rate runs (20 s).
+# DECISION_LOG=off runs without the log; BUSY_POLL=no lets the load
+# generator sleep in poll (then the daemon's answers pay for waking it);
+# HALF_SECONDS sets the length of the half-rate runs (20 s).
 # Usage: sh bench/sipbench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 set -e
 B=${1:-build}
@@ -37,7 +38,9 @@ rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$PID/status; }
 metric() { curl -s http://127.0.0.1:28085/metrics | awk -v m="$1" 'index($0, m) == 1 {print $2}'; }
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 echo "daemon RSS at start: $(rss)"
-LOAD="taskset -c $LCORE $LOADER --busy-poll"
+POLL=--busy-poll
+[ "${BUSY_POLL:-yes}" = yes ] || POLL=
+LOAD="taskset -c $LCORE $LOADER $POLL"
 $LOAD --window 64 --seconds 3 >/dev/null
 MISS=$(metric cidguard_fetch_seconds_sum | awk '{printf "%.2f ms", $1 * 1000}')
 echo "certificate cache miss (first call, loopback repository): $MISS"

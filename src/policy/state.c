@@ -24,6 +24,7 @@
 #include "policy/policy_internal.h"
 
 #define STRIPES 64
+#define SLOTS 8192 /* per stripe; a power of two, so that slots wrap by mask */
 #define PROBE 8
 #define RSTRIPES 16
 #define RATE_KEYS_PER_STRIPE 256 /* 4096 keys in all */
@@ -62,7 +63,6 @@ struct cg_policy_state {
     size_t slots_bytes;
     int window;
     unsigned rate_calls, rate_numbers;
-    size_t slots_per_stripe;
     struct stripe stripes[STRIPES];
     struct rstripe rstripes[RSTRIPES];
 };
@@ -88,11 +88,10 @@ int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_
     s->rate_numbers = rate_numbers;
     /* 64 stripes x 8192 slots = 524,288 signatures: a minute at ~8,000
      * calls/s; 24 bytes each, 12 MB */
-    s->slots_per_stripe = 8192;
     /* One region on 2 MB pages where the kernel allows: a replay lookup
      * lands anywhere in 12 MB, and with 4 KB pages each was a TLB miss
      * as well as a cache miss (perf: 1.1% of the daemon's cycles). */
-    s->slots_bytes = STRIPES * s->slots_per_stripe * sizeof(struct rslot);
+    s->slots_bytes = STRIPES * SLOTS * sizeof(struct rslot);
     if (posix_memalign((void **)&s->slots_mem, 2u << 20, s->slots_bytes) != 0) {
         free(s);
         return CG_ENOMEM;
@@ -101,7 +100,7 @@ int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_
     memset(s->slots_mem, 0, s->slots_bytes);
     for (i = 0; i < STRIPES; i++) {
         pthread_mutex_init(&s->stripes[i].lock, NULL);
-        s->stripes[i].slots = s->slots_mem + i * s->slots_per_stripe;
+        s->stripes[i].slots = s->slots_mem + i * SLOTS;
     }
     for (i = 0; i < RSTRIPES; i++)
         pthread_mutex_init(&s->rstripes[i].lock, NULL);
@@ -134,21 +133,21 @@ void cg_policy_state_free(struct cg_policy_state *s)
 static bool replay_check(struct cg_policy_state *s, uint64_t sig, uint64_t callid, int64_t now)
 {
     struct stripe *st = &s->stripes[sig % STRIPES];
-    size_t base = (size_t)(sig / STRIPES) % s->slots_per_stripe, i, victim = base;
+    size_t base = (size_t)(sig / STRIPES) % SLOTS, i, victim = base;
     bool replay = false;
     pthread_mutex_lock(&st->lock);
     for (i = 0; i < PROBE; i++) {
-        struct rslot *r = &st->slots[(base + i) % s->slots_per_stripe];
+        struct rslot *r = &st->slots[(base + i) % SLOTS];
         if (r->sig == sig && r->expires > now) {
             replay = r->callid != callid; /* same Call-ID: a retransmission or fork */
             goto out;
         }
         if (r->sig == 0 || r->expires <= now) {
-            victim = (base + i) % s->slots_per_stripe;
+            victim = (base + i) % SLOTS;
             break;
         }
         if (r->expires < st->slots[victim].expires)
-            victim = (base + i) % s->slots_per_stripe;
+            victim = (base + i) % SLOTS;
     }
     st->slots[victim] = (struct rslot){sig, callid, now + s->window};
 out:

@@ -505,31 +505,33 @@ static uint32_t fnv(const char *a, const char *b)
     return h;
 }
 
-/* Appends s and CRLF; the caller sized the buffer. */
-static char *put_line(char *o, const char *name, const char *s)
+/* Appends name, the n bytes of s and CRLF; the caller sized the buffer. */
+static char *put_line(char *o, const char *name, size_t nl, const char *s, size_t n)
 {
-    size_t n = strlen(name), m = strlen(s);
-    memcpy(o, name, n);
-    memcpy(o + n, s, m);
-    o[n + m] = '\r';
-    o[n + m + 1] = '\n';
-    return o + n + m + 2;
+    memcpy(o, name, nl);
+    memcpy(o + nl, s, n);
+    o[nl + n] = '\r';
+    o[nl + n + 1] = '\n';
+    return o + nl + n + 2;
 }
 
-/* Responses are built with memcpy rather than snprintf: the printf
- * machinery was 2% of the daemon's instructions per call (callgrind). */
+#define PUT(o, name, s, n) put_line(o, name, sizeof name - 1, s, n)
+
+/* Responses are built with memcpy rather than snprintf (the printf
+ * machinery was 2% of the daemon's instructions per call, callgrind), and
+ * each copied value is measured once. */
 int cg_sip_response(const struct cg_sip_req *req, int code, const char *phrase,
                     const char *const *extra, size_t nextra, char **out, size_t *outlen)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t cap = 128 + strlen(phrase), i;
+    size_t vl[CG_SIP_VIA_MAX], pl = strlen(phrase), fl = strlen(req->from), tl = strlen(req->to),
+           cl = strlen(req->call_id), sl = strlen(req->cseq), cap = 160 + pl + fl + tl + cl + sl, i;
     char *buf, *o;
 
-    if (code < 100 || code > 699)
+    if (code < 100 || code > 699 || req->nvia > CG_SIP_VIA_MAX)
         return CG_EINVAL;
     for (i = 0; i < req->nvia; i++)
-        cap += strlen(req->via[i]) + 8;
-    cap += strlen(req->from) + strlen(req->to) + strlen(req->call_id) + strlen(req->cseq) + 64;
+        cap += (vl[i] = strlen(req->via[i])) + 7;
     for (i = 0; i < nextra; i++)
         cap += strlen(extra[i]) + 2;
     if (!(buf = malloc(cap)))
@@ -540,19 +542,18 @@ int cg_sip_response(const struct cg_sip_req *req, int code, const char *phrase,
     o[9] = (char)('0' + code / 10 % 10);
     o[10] = (char)('0' + code % 10);
     o[11] = ' ';
-    o = put_line(o + 12, "", phrase);
+    o = put_line(o + 12, "", 0, phrase, pl);
     for (i = 0; i < req->nvia; i++)
-        o = put_line(o, "Via: ", req->via[i]);
-    o = put_line(o, "From: ", req->from);
+        o = PUT(o, "Via: ", req->via[i], vl[i]);
+    o = PUT(o, "From: ", req->from, fl);
     if (req->to_tag || code == 100) {
-        o = put_line(o, "To: ", req->to);
+        o = PUT(o, "To: ", req->to, tl);
     } else {
         uint32_t tag = fnv(req->call_id, req->branch);
         int k;
         memcpy(o, "To: ", 4);
-        o += 4;
-        memcpy(o, req->to, strlen(req->to));
-        o += strlen(req->to);
+        memcpy(o + 4, req->to, tl);
+        o += 4 + tl;
         memcpy(o, ";tag=cg", 7);
         o += 7;
         for (k = 28; k >= 0; k -= 4)
@@ -560,10 +561,10 @@ int cg_sip_response(const struct cg_sip_req *req, int code, const char *phrase,
         *o++ = '\r';
         *o++ = '\n';
     }
-    o = put_line(o, "Call-ID: ", req->call_id);
-    o = put_line(o, "CSeq: ", req->cseq);
+    o = PUT(o, "Call-ID: ", req->call_id, cl);
+    o = PUT(o, "CSeq: ", req->cseq, sl);
     for (i = 0; i < nextra; i++)
-        o = put_line(o, "", extra[i]);
+        o = put_line(o, "", 0, extra[i], strlen(extra[i]));
     {
         static const char tail[] = "Server: cidguard\r\nContent-Length: 0\r\n\r\n";
         memcpy(o, tail, sizeof tail); /* with its NUL */
