@@ -154,9 +154,8 @@ static uint32_t hkey(const char *s)
     return h ^ (h >> 15);
 }
 
-static struct tx *tx_find(struct sipd *d, const char *key)
+static struct tx *tx_find(struct sipd *d, const char *key, uint32_t h)
 {
-    uint32_t h = hkey(key);
     struct tx *t;
     for (t = d->tab[h % TX_BUCKETS]; t; t = t->hnext)
         if (t->hash == h && strcmp(t->key, key) == 0)
@@ -192,14 +191,14 @@ static void tx_purge(struct sipd *d, bool all)
     }
 }
 
-static struct tx *tx_add(struct sipd *d, const char *key)
+static struct tx *tx_add(struct sipd *d, const char *key, uint32_t h)
 {
     size_t kl = strlen(key);
     struct tx *t = calloc(1, sizeof *t + kl + 1);
     if (!t)
         return NULL;
     memcpy(t->key, key, kl + 1);
-    t->hash = hkey(key);
+    t->hash = h;
     t->expires = time(NULL) + TX_TTL;
     t->hnext = d->tab[t->hash % TX_BUCKETS];
     d->tab[t->hash % TX_BUCKETS] = t;
@@ -413,6 +412,7 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
     const char *cseq;
     char cseqn[12];
     size_t cseqlen;
+    uint32_t h;
 
     rc = cg_sip_parse_request(buf, len, &req, &why);
     if (rc != CG_OK) {
@@ -438,7 +438,8 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
              strcmp(req.method, "CANCEL") == 0 || strcmp(req.method, "ACK") == 0 ? "INVITE"
                                                                                     : req.method,
              "|", req.branch, "|", req.call_id, "|", cseqn, NULL);
-    tx = tx_find(d, key);
+    h = hkey(key);
+    tx = tx_find(d, key, h);
     if (strcmp(req.method, "ACK") == 0) {
         cg_sip_req_clear(&req); /* ACK of our 3xx: absorbed, never answered */
         return;
@@ -457,7 +458,7 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
         cg_sip_req_clear(&req);
         return;
     }
-    tx = tx_add(d, key);
+    tx = tx_add(d, key, h);
     if (strcmp(req.method, "OPTIONS") == 0) {
         const char *extra[] = {"Allow: INVITE, ACK, CANCEL, OPTIONS", "Accept: application/sdp"};
         atomic_fetch_add(&cgd_m.sip_options, 1);
@@ -510,18 +511,25 @@ static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t
 
 /* --- UDP ---------------------------------------------------------------------------- */
 
-/* Reads up to 64 datagrams a wake-up with recvmmsg, answers them, and
- * flushes the answers in one sendmmsg. */
+/* Answers leave in batches (sendmmsg) between on and off; off flushes. */
+static void batch(struct sipd *d, bool on)
+{
+    if (!on)
+        outq_flush(d->outq);
+    d->outq->on = on;
+}
+
+/* Reads up to two rounds of BATCH datagrams a wake-up with recvmmsg and
+ * answers them; the answers leave OUT_BATCH at a time and at the end. */
 static void udp_read(struct sipd *d, int fd, bool verify)
 {
     char (*bufs)[RECV_STRIDE] = d->bufs;
-    struct outq *outq = d->outq;
     struct mmsghdr msg[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage addr[BATCH];
     int round, n, i;
 
-    outq->on = true;
+    batch(d, true);
     for (round = 0; round < 2; round++) {
         for (i = 0; i < BATCH; i++) {
             iov[i] = (struct iovec){bufs[i], CG_SIP_MSG_MAX};
@@ -544,8 +552,7 @@ static void udp_read(struct sipd *d, int fd, bool verify)
         if (n < BATCH)
             break;
     }
-    outq_flush(outq);
-    outq->on = false;
+    batch(d, false);
 }
 
 static void udp_verify_cb(evutil_socket_t fd, short what, void *arg)
@@ -715,15 +722,8 @@ int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int uv, int us
 
 void cgd_sip_batch(struct cgd_worker *w, bool on)
 {
-    struct sipd *d = w->sip;
-    if (!d)
-        return;
-    if (on) {
-        d->outq->on = true;
-    } else {
-        outq_flush(d->outq);
-        d->outq->on = false;
-    }
+    if (w->sip)
+        batch(w->sip, on);
 }
 
 void cgd_sip_detach(struct cgd_worker *w)

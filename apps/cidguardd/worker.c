@@ -107,18 +107,18 @@ static void policy_call(const struct cgd_call *c, struct cg_policy_call *pc, boo
 void cgd_verify_call(struct cgd_call *c)
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
-    struct cg_verdict v;
+    const struct cg_verdict *v = &c->v;
     int rc;
 
     c->miss.missed = false;
     c->call.certsrc_arg = &c->miss;
-    rc = cg_verify(ctx->verifier, &c->call, &v);
+    rc = cg_verify(ctx->verifier, &c->call, &c->v);
     cgd_ctx_put(ctx);
     if (rc != CG_OK) {
         c->overload(c);
         return;
     }
-    if (v.reason == CG_R_CERT_UNAVAILABLE) {
+    if (v->reason == CG_R_CERT_UNAVAILABLE) {
         if (c->miss.missed && !c->parked_once) {
             if (c->w->pending >= c->w->max_pending) {
                 atomic_fetch_add(&cgd_m.overload[c->listener], 1);
@@ -136,13 +136,12 @@ void cgd_verify_call(struct cgd_call *c)
         } else if (!c->miss.missed) {
             atomic_fetch_add(&cgd_m.cache_negative, 1);
         }
-    } else if (v.reason == CG_R_OK || (v.reason >= CG_R_CERT_INVALID && v.reason <= CG_R_SIGNATURE)) {
+    } else if (v->reason == CG_R_OK || (v->reason >= CG_R_CERT_INVALID && v->reason <= CG_R_SIGNATURE)) {
         atomic_fetch_add(&cgd_m.cache_hit, 1); /* the verifier got as far as the certificate */
     }
-    atomic_fetch_add(&cgd_m.calls[c->listener][v.reason], 1);
-    c->v = v;
+    atomic_fetch_add(&cgd_m.calls[c->listener][v->reason], 1);
     c->now = (int64_t)time(NULL);
-    {
+    if (c->w->redis) {
         struct cg_policy_call pc;
         policy_call(c, &pc, false, 0);
         if (cgd_redis_observe(c->w, c, &pc))

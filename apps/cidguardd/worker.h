@@ -30,7 +30,7 @@ struct cgd_call {
     const char *identities[CG_SIP_IDENTITY_MAX];
     struct cg_certcache_miss miss;
     bool parked_once;
-    struct cg_verdict v;         /* kept while the call waits for Redis */
+    struct cg_verdict v;         /* the verification, kept while the call waits for Redis */
     int64_t now;
     /* for the policy: set by the SIP or HTTP side before cgd_verify_call */
     char caller[CG_TN_MAX + 1];  /* canonical calling number, "" if none */

@@ -35,7 +35,6 @@ struct cg_sip_req {
     const char *branch;        /* top Via branch, or "" */
     const char *to_tag;        /* or NULL */
     char *arena;               /* owns every string above */
-    size_t arena_used, arena_cap;
 };
 
 /*

@@ -366,8 +366,7 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
         BAD(CG_ETOOBIG, "request larger than 64 KB");
     /* Every kept value is at most its line, plus a NUL for its CR LF; the
      * branch and To-tag copies are at most their Via and To. */
-    r->arena_cap = 2 * len + 16;
-    if (!(r->arena = malloc(r->arena_cap)))
+    if (!(r->arena = malloc(2 * len + 16)))
         return CG_ENOMEM;
     o = r->arena;
 

@@ -1,6 +1,9 @@
 """What the integration scripts share: TAP-like checks, SIP header lookup,
-waiting for a daemon's port.  Each script ends with finish()."""
+waiting for a daemon's port, stopping what a script started.  Each script
+ends with finish()."""
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -34,6 +37,23 @@ def wait_port(port, seconds=20):
         except OSError:
             time.sleep(0.1)
     return False
+
+
+def stop(procs, work=None):
+    """Stops the processes a script started (SIGTERM, SIGKILL after 10 s)
+    and removes its work directory."""
+    procs = [p for p in procs if p is not None]
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if work:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def finish():

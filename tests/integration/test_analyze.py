@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish  # noqa: E402
+from harness import check, finish, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG = os.path.join(BUILD, "cidguard")
@@ -199,6 +199,6 @@ try:
               "<svg" in html and "<script" not in html and "http://" not in html and "https://" not in html
               and "src=" not in html)
 finally:
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop([], WORK)
 
 finish()

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, header  # noqa: E402
+from harness import check, finish, header, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG = os.path.join(BUILD, "cidguard")
@@ -463,9 +463,6 @@ try:
     check("SIGTERM drains and exits 0", codes == [0, 0, 0],
           (codes, open(os.path.join(WORK, "zeroconf.log")).read()[-1500:]))
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop(procs, WORK)
 
 finish()

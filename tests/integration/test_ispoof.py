@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, header, wait_port  # noqa: E402
+from harness import check, finish, header, wait_port, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -128,9 +128,6 @@ try:
     check("verified calls logged with SPC and x5u host", any(r[3] == "ALPHA" and r[4] == "127.0.0.1" and
           r[6] == "TN-Validation-Passed" for r in rows), rows[:3])
 finally:
-    if proc:
-        proc.terminate()
-        proc.wait(timeout=10)
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop([proc], WORK)
 
 finish()

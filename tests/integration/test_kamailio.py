@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish  # noqa: E402
+from harness import check, finish, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -117,13 +117,6 @@ try:
     check("a number the lab customer does not hold is still signed (B), and verifies",
           code == 200 and "X-Secsipid: ok" in inv, inv)
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop(procs, WORK)
 
 finish()

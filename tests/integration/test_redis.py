@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, header  # noqa: E402
+from harness import check, finish, header, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -255,15 +255,6 @@ try:
     ok = wait_for(lambda: metric(metrics("A"), "cidguard_redis_up") == 1, 10)
     check("... and the daemon reconnects after Redis thaws", ok)
 finally:
-    for p in procs.values():
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    if redis:
-        redis.kill()
-        redis.wait()
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop(list(procs.values()) + [redis], WORK)
 
 finish()

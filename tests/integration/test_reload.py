@@ -10,7 +10,6 @@ new, or both old, in a mixed state) would show both or neither.
     python3 test_reload.py BUILD_DIR
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, wait_port  # noqa: E402
+from harness import check, finish, wait_port, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CGD = os.path.join(BUILD, "cidguardd")
@@ -96,10 +95,10 @@ try:
           len(reason) == 1 and reason[0].startswith("Reason: STIR;cause=4") and
           reason[0].endswith(';ppi="..c2lnbmF0dXJl"'), r)
 
-    answers, stop = [], threading.Event()
+    answers, sending_done = [], threading.Event()
 
     def receiver():
-        while not stop.is_set() or len(answers) < sent[0]:
+        while not sending_done.is_set() or len(answers) < sent[0]:
             try:
                 answers.append(s.recv(65535).decode())
             except socket.timeout:
@@ -121,7 +120,7 @@ try:
             hups += 1
             next_hup = time.time() + 0.15
         time.sleep(0.002)
-    stop.set()
+    sending_done.set()
     th.join()
     kinds = {"dno": 0, "protected": 0, "both": 0, "neither": 0}
     for a in answers:
@@ -136,9 +135,6 @@ try:
     reloads = open(os.path.join(WORK, "d.log")).read().count("configuration reloaded")
     check("the daemon reloaded %d times" % reloads, reloads >= 10, reloads)
 finally:
-    if proc:
-        proc.terminate()
-        proc.wait(timeout=10)
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop([proc], WORK)
 
 finish()
