@@ -9,7 +9,7 @@
 
 #include <ini.h>
 
-#include "cidguardd.h"
+#include "config.h"
 
 enum kind { STR, INT, BOOL };
 

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cidguardd.h"
+#include "declogd.h"
+#include "metrics.h"
 
 /*
  * One lane per worker thread, each with its own lock, taken by that worker

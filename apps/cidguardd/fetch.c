@@ -18,7 +18,8 @@
 
 #include <curl/curl.h>
 
-#include "cidguardd.h"
+#include "fetch.h"
+#include "metrics.h"
 
 #define MAX_FLIGHTS 256
 #define MAX_WAITERS 4096
@@ -40,6 +41,7 @@ struct flight {
     bool too_big, started, denied;
     char cache_control[128], expires[64];
     struct timespec t0;
+    struct cgd_ctx *ctx; /* the [fetch] settings and the cache, held until the flight ends */
 };
 
 static struct {
@@ -50,6 +52,25 @@ static struct {
     size_t nflights, nwaiters;
     bool stop;
 } F = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Whether `sa` is in one of the ';'-separated CIDRs of `list`. */
+static bool in_cidrs(const struct sockaddr *sa, const char *list)
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *e = strchr(p, ';');
+        char one[64];
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (cg_addr_in_cidr(sa, one))
+                return true;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
 
 /* Where an x5u may never lead unless `[fetch] allow` says so. */
 static const char *const deny[] = {
@@ -71,7 +92,7 @@ static bool address_denied(const struct sockaddr *sa, const char *allow)
     }
     if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
         return true;
-    if (cgd_addr_in_cidrs(sa, allow, ';'))
+    if (in_cidrs(sa, allow))
         return false;
     for (i = 0; i < sizeof deny / sizeof deny[0]; i++)
         if (cg_addr_in_cidr(sa, deny[i]))
@@ -82,9 +103,7 @@ static bool address_denied(const struct sockaddr *sa, const char *allow)
 static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct flight *f = arg;
-    struct cgd_ctx *c = cgd_ctx_get();
-    bool denied = purpose != CURLSOCKTYPE_IPCXN || address_denied(&a->addr, c->conf.fetch_allow);
-    cgd_ctx_put(c);
+    bool denied = purpose != CURLSOCKTYPE_IPCXN || address_denied(&a->addr, f->ctx->conf.fetch_allow);
     if (denied) {
         f->denied = true;
         return CURL_SOCKET_BAD;
@@ -95,10 +114,8 @@ static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_
 static size_t write_cb(char *p, size_t sz, size_t n, void *arg)
 {
     struct flight *f = arg;
-    struct cgd_ctx *c = cgd_ctx_get();
-    size_t max = (size_t)c->conf.max_bytes, len = sz * n;
+    size_t max = (size_t)f->ctx->conf.max_bytes, len = sz * n;
     char *nb;
-    cgd_ctx_put(c);
     if (f->len + len > max) {
         f->too_big = true;
         return 0; /* aborts the transfer */
@@ -125,14 +142,12 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *arg)
 
 static void start_transfer(struct flight *f)
 {
-    struct cgd_ctx *c = cgd_ctx_get();
+    const struct cgd_ctx *c = f->ctx;
     CURL *e = curl_easy_init();
     f->started = true;
     clock_gettime(CLOCK_MONOTONIC, &f->t0);
-    if (!e) {
-        cgd_ctx_put(c);
+    if (!e)
         return;
-    }
     curl_easy_setopt(e, CURLOPT_URL, f->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->conf.allow_http ? "https,http" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -150,15 +165,21 @@ static void start_transfer(struct flight *f)
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
     if (c->conf.ca_file[0])
         curl_easy_setopt(e, CURLOPT_CAINFO, c->conf.ca_file);
-    cgd_ctx_put(c);
     f->easy = e;
     curl_multi_add_handle(F.multi, e);
+}
+
+static void flight_free(struct flight *f)
+{
+    cgd_ctx_put(f->ctx);
+    free(f->body);
+    free(f);
 }
 
 /* A finished transfer: parse, cache (positive or negative), wake waiters. */
 static void finish(struct flight *f, CURLcode res)
 {
-    struct cgd_ctx *c = cgd_ctx_get();
+    const struct cgd_ctx *c = f->ctx;
     struct cg_chain *chain = NULL;
     struct timespec t1;
     long status = 0;
@@ -191,9 +212,8 @@ static void finish(struct flight *f, CURLcode res)
                 : why           ? why
                                 : "empty response");
     }
-    cg_certcache_put(cgd_cache, f->url, chain, expires);
+    cg_certcache_put(c->certcache, f->url, chain, expires);
     cg_chain_unref(chain);
-    cgd_ctx_put(c);
 
     pthread_mutex_lock(&F.lock);
     for (pp = &F.flights; *pp; pp = &(*pp)->next)
@@ -219,8 +239,7 @@ static void finish(struct flight *f, CURLcode res)
         curl_multi_remove_handle(F.multi, f->easy);
         curl_easy_cleanup(f->easy);
     }
-    free(f->body);
-    free(f);
+    flight_free(f);
 }
 
 static void *fetch_main(void *arg)
@@ -248,7 +267,7 @@ static void *fetch_main(void *arg)
             }
         curl_multi_poll(F.multi, NULL, 0, 1000, NULL);
     }
-    cgd_ctx_thread_done();
+    cg_certcache_thread_done();
     return NULL;
 }
 
@@ -279,15 +298,14 @@ void cgd_fetch_stop(void)
             curl_multi_remove_handle(F.multi, f->easy);
             curl_easy_cleanup(f->easy);
         }
-        free(f->body);
-        free(f);
+        flight_free(f);
     }
     curl_multi_cleanup(F.multi);
     curl_global_cleanup();
 }
 
-int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *),
-              void *arg)
+int cgd_fetch(struct cgd_ctx *ctx, const char *url, struct event_base *base,
+              void (*done_cb)(evutil_socket_t, short, void *), void *arg)
 {
     struct flight *f;
     struct waiter *w = calloc(1, sizeof *w);
@@ -306,6 +324,8 @@ int cgd_fetch(const char *url, struct event_base *base, void (*done_cb)(evutil_s
         if (F.nflights >= MAX_FLIGHTS || !(f = calloc(1, sizeof *f)))
             goto full;
         snprintf(f->url, sizeof f->url, "%s", url);
+        f->ctx = ctx;
+        atomic_fetch_add(&ctx->refs, 1);
         f->next = F.flights;
         F.flights = f;
         F.nflights++;

@@ -16,7 +16,8 @@
 
 #include <jansson.h>
 
-#include "worker.h"
+#include "call.h"
+#include "httpd.h"
 
 static void reply_json(struct evhttp_request *req, int code, const char *phrase, const char *body)
 {
@@ -105,6 +106,7 @@ struct httpcall {
 
 static void httpcall_free(struct httpcall *h)
 {
+    cgd_call_end(&h->c);
     cg_atis_verify_req_clear(&h->vr);
     free(h);
 }
@@ -157,7 +159,6 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
 {
     struct cg_atis_error e;
     struct httpcall *h;
-    struct cgd_ctx *ctx;
     size_t len;
     char *body = api_body(req, &len);
     int rc;
@@ -168,12 +169,11 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
         err(req, "POL5000", 500, "Error: internal error.");
         return;
     }
-    ctx = cgd_ctx_get();
-    rc = cg_atis_parse_verify(body, len, ctx->plan, &h->vr, &e);
-    cgd_ctx_put(ctx);
+    cgd_call_begin(&h->c, w, CGD_LISTENER_HTTP_VERIFY);
+    rc = cg_atis_parse_verify(body, len, h->c.ctx->plan, &h->vr, &e);
     free(body);
     if (rc != CG_OK) {
-        free(h);
+        httpcall_free(h);
         if (rc == CG_EPARSE)
             reply_error(req, &e);
         else
@@ -185,8 +185,6 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
     evhttp_request_own(req);
     h->req = req;
     h->ident = h->vr.identity;
-    h->c.w = w;
-    h->c.listener = L_HTTP_VERIFY;
     h->c.answer = answer_verify;
     h->c.overload = answer_overload;
     h->c.call.identity = &h->ident;
@@ -201,16 +199,15 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
     snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from);
     /* the ingress: the request's extension member "ingress" (a trunk name),
      * else the client's address */
-    ctx = cgd_ctx_get();
-    cgd_set_ingress(&h->c, ctx, NULL, evhttp_connection_get_addr(evhttp_request_get_connection(req)));
+    cgd_call_set_ingress(&h->c, NULL, evhttp_connection_get_addr(evhttp_request_get_connection(req)));
     if (h->vr.ingress[0]) {
-        const char *name = cg_policy_ingress(ctx->policy, h->vr.ingress, NULL, &h->c.international);
+        const char *name =
+            cg_policy_ingress(h->c.ctx->policy, h->vr.ingress, NULL, &h->c.international);
         snprintf(h->c.ingress, sizeof h->c.ingress, "%.63s", h->vr.ingress);
         if (!name)
             h->c.international = false;
     }
-    cgd_ctx_put(ctx);
-    cgd_verify_call(&h->c);
+    cgd_call_run(&h->c);
 }
 
 /* --- signing ---------------------------------------------------------------------------- */
@@ -241,8 +238,8 @@ static void signing(struct evhttp_request *req)
     }
     /* never more than the customer's entitlement allows (never A for a
      * number this client is not known to hold) */
-    allowed = cgd_attest_for(ctx, evhttp_connection_get_addr(evhttp_request_get_connection(req)),
-                             sr.orig);
+    allowed = cg_customers_attest(
+        ctx->customers, evhttp_connection_get_addr(evhttp_request_get_connection(req)), sr.orig);
     for (i = 0; i < sr.ndest; i++)
         dests[i] = sr.dest[i];
     r.orig = sr.orig;
@@ -255,7 +252,7 @@ static void signing(struct evhttp_request *req)
         err(req, "SVC4005", 400, "Error: Invalid parameter value.");
         goto out;
     }
-    atomic_fetch_add(&cgd_m.signed_calls[L_HTTP_SIGN][r.attest - 'A'], 1);
+    atomic_fetch_add(&cgd_m.signed_calls[CGD_LISTENER_HTTP_SIGN][r.attest - 'A'], 1);
     {
         json_t *j = json_pack("{s:{s:s}}", "signingResponse", "identity", identity);
         char att[2] = {r.attest, 0};
@@ -274,21 +271,20 @@ out:
 
 /* --- the rest ---------------------------------------------------------------------------- */
 
-static void certs(struct evhttp_request *req, const char *name)
+static void certs(struct evhttp_request *req, const char *state_dir, const char *name)
 {
-    struct cgd_ctx *ctx = cgd_ctx_get();
     char path[CGD_PATH + 300];
     struct evbuffer *b;
     struct stat st;
     int fd;
-    if (!*name || strlen(name) > 200 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(name) ||
+    if (!*name || strlen(name) > 200 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            strlen(name) ||
         name[0] == '.') {
         err(req, "SVC4003", 404, "Error: Resource not found.");
-        cgd_ctx_put(ctx);
         return;
     }
-    snprintf(path, sizeof path, "%s/certs/%s", ctx->conf.state_dir, name);
-    cgd_ctx_put(ctx);
+    snprintf(path, sizeof path, "%s/certs/%s", state_dir, name);
     fd = open(path, O_RDONLY);
     if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CG_BUNDLE_MAX) {
         if (fd >= 0)
@@ -337,7 +333,9 @@ static void route(struct evhttp_request *req, void *arg)
         evhttp_send_reply(req, 200, "OK", b);
         evbuffer_free(b);
     } else if (strcmp(path, "/metrics") == 0) {
-        char *m = cgd_metrics_render();
+        struct cgd_ctx *ctx = cgd_ctx_get();
+        char *m = cgd_metrics_render(cg_certcache_size(ctx->certcache));
+        cgd_ctx_put(ctx);
         struct evbuffer *b = evbuffer_new();
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "text/plain; version=0.0.4");
@@ -346,40 +344,43 @@ static void route(struct evhttp_request *req, void *arg)
         evbuffer_free(b);
         free(m);
     } else if (strncmp(path, "/certs/", 7) == 0) {
-        certs(req, path + 7);
+        struct cgd_ctx *ctx = cgd_ctx_get();
+        certs(req, ctx->conf.state_dir, path + 7);
+        cgd_ctx_put(ctx);
     } else {
         err(req, "SVC4003", 404, "Error: Resource not found.");
     }
 }
 
-void *cgd_http_attach(struct event_base *base, int fd)
+struct cgd_httpd {
+    struct evhttp *evhttp;
+};
+
+struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd)
 {
-    struct evhttp *h = evhttp_new(base);
-    struct cgd_worker *w = NULL;
-    extern struct cgd_worker *cgd__worker_of(struct event_base *);
-    if (!h)
+    struct cgd_httpd *h = calloc(1, sizeof *h);
+    if (!h || !(h->evhttp = evhttp_new(w->base))) {
+        free(h);
         return NULL;
-    w = cgd__worker_of(base);
-    evhttp_set_max_body_size(h, CG_ATIS_BODY_MAX);
-    evhttp_set_max_headers_size(h, 16384);
-    evhttp_set_timeout(h, 30);
-    evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(h, route, w);
-    if (!evhttp_accept_socket_with_handle(h, fd)) {
-        evhttp_free(h);
+    }
+    evhttp_set_max_body_size(h->evhttp, CG_ATIS_BODY_MAX);
+    evhttp_set_max_headers_size(h->evhttp, 16384);
+    evhttp_set_timeout(h->evhttp, 30);
+    evhttp_set_allowed_methods(h->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(h->evhttp, route, w);
+    if (!evhttp_accept_socket_with_handle(h->evhttp, fd)) {
+        cgd_http_free(h);
         return NULL;
     }
     return h;
 }
 
-void cgd_http_detach(void *http)
+/* evhttp keeps answering during the drain (503 for new calls). */
+void cgd_http_free(struct cgd_httpd *h)
 {
-    (void)http; /* evhttp keeps answering during the drain (503 for new calls) */
-}
-
-void cgd_http_free(void *http)
-{
-    if (http)
-        evhttp_free(http);
+    if (!h)
+        return;
+    evhttp_free(h->evhttp);
+    free(h);
 }

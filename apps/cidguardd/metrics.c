@@ -5,12 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidguardd.h"
+#include "metrics.h"
 
 struct cgd_metrics cgd_m;
 
 static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5};
 static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
+
+const char *cgd_listener_name(enum cgd_listener l)
+{
+    return listener_name[l];
+}
 
 void cgd_metrics_fetch_latency(uint64_t us)
 {
@@ -53,7 +58,7 @@ static void out(struct buf *b, const char *fmt, ...)
     }
 }
 
-char *cgd_metrics_render(void)
+char *cgd_metrics_render(size_t cache_entries)
 {
     struct buf b = {malloc(16384), 0, 16384};
     unsigned long long cum = 0;
@@ -62,7 +67,7 @@ char *cgd_metrics_render(void)
 
     out(&b, "# HELP cidguard_calls_total Calls answered, by listener, verstat and reason.\n"
             "# TYPE cidguard_calls_total counter\n");
-    for (l = 0; l < L__COUNT; l++)
+    for (l = 0; l < CGD_LISTENER__COUNT; l++)
         for (r = 0; r < CG_R__COUNT; r++) {
             unsigned long long v = atomic_load(&cgd_m.calls[l][r]);
             if (!v)
@@ -79,7 +84,7 @@ char *cgd_metrics_render(void)
             atomic_load(&cgd_m.actions[r]));
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
             "# TYPE cidguard_signed_total counter\n");
-    for (l = 0; l < L__COUNT; l++)
+    for (l = 0; l < CGD_LISTENER__COUNT; l++)
         for (r = 0; r < 3; r++)
             if (atomic_load(&cgd_m.signed_calls[l][r]))
                 out(&b, "cidguard_signed_total{listener=\"%s\",attest=\"%c\"} %llu\n",
@@ -100,7 +105,7 @@ char *cgd_metrics_render(void)
         "# HELP cidguard_fetch_seconds x5u fetch latency.\n"
         "# TYPE cidguard_fetch_seconds histogram\n",
         atomic_load(&cgd_m.cache_hit), atomic_load(&cgd_m.cache_miss),
-        atomic_load(&cgd_m.cache_negative), cgd_cache ? cg_certcache_size(cgd_cache) : 0,
+        atomic_load(&cgd_m.cache_negative), cache_entries,
         atomic_load(&cgd_m.fetch_ok), atomic_load(&cgd_m.fetch_err));
     for (i = 0; i < 10; i++) {
         cum += atomic_load(&cgd_m.fetch_bucket[i]);
@@ -117,7 +122,7 @@ char *cgd_metrics_render(void)
         "# HELP cidguard_overload_total Calls answered 503 because a worker was full.\n"
         "# TYPE cidguard_overload_total counter\n",
         cum, (double)atomic_load(&cgd_m.fetch_us_sum) / 1e6, cum, atomic_load(&cgd_m.inflight));
-    for (l = 0; l < L__COUNT; l++)
+    for (l = 0; l < CGD_LISTENER__COUNT; l++)
         out(&b, "cidguard_overload_total{listener=\"%s\"} %llu\n", listener_name[l],
             atomic_load(&cgd_m.overload[l]));
     out(&b,

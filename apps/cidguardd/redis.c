@@ -23,7 +23,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "worker.h"
+#include "metrics.h"
+#include "redis.h"
 
 #define RING 4096          /* calls in flight per worker before local state is used */
 #define TICK_MS 20
@@ -32,9 +33,16 @@
 
 /* A call Redis has answered, waiting for this loop iteration's answers. */
 struct ready {
-    struct cgd_call *c;
+    void (*done_cb)(void *arg, bool ok, uint32_t bits);
+    void *arg;
     bool ok;
     uint32_t bits;
+};
+
+/* What a call in flight waits for: its callback, passed to hiredis. */
+struct waiting {
+    void (*done_cb)(void *arg, bool ok, uint32_t bits);
+    void *arg;
 };
 
 struct cgd_redis {
@@ -56,6 +64,7 @@ struct cgd_redis {
      * from every reply callback. */
     struct ready ready[RING];
     size_t nready;
+    struct waiting waiting[RING]; /* parallel to sent[] */
     struct event *answer_ev;
 };
 
@@ -151,12 +160,10 @@ static void answer_ready(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     r->nready = 0;
-    cgd_sip_batch(r->w, true);
-    for (i = 0; i < n; i++) {
-        r->w->pending--;
-        cgd_finish_call(r->ready[i].c, r->ready[i].ok, r->ready[i].bits);
-    }
-    cgd_sip_batch(r->w, false);
+    cgd_worker_batch(r->w, true);
+    for (i = 0; i < n; i++)
+        r->ready[i].done_cb(r->ready[i].arg, r->ready[i].ok, r->ready[i].bits);
+    cgd_worker_batch(r->w, false);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -199,7 +206,7 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
     event_add(r->tick, &tv);
     connect_now(r);
     w->redis = r;
-    cgd_m.redis_workers++;
+    atomic_fetch_add(&cgd_m.redis_workers, 1);
     return 0;
 }
 
@@ -226,7 +233,7 @@ void cgd_redis_free(struct cgd_worker *w)
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cgd_redis *r = ac->data;
-    struct cgd_call *c = privdata;
+    struct waiting *wt = privdata;
     redisReply *rep = reply;
     uint32_t bits = 0;
     bool ok = false;
@@ -252,15 +259,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (r->nready == RING) /* not expected: at most RING are in flight */
         answer_ready(-1, 0, r);
-    r->ready[r->nready++] = (struct ready){c, ok, bits};
+    r->ready[r->nready++] = (struct ready){wt->done_cb, wt->arg, ok, bits};
     if (r->nready == 1)
         event_active(r->answer_ev, EV_TIMEOUT, 0);
 }
 
-bool cgd_redis_observe(struct cgd_worker *w, struct cgd_call *c, const struct cg_policy_call *pc)
+bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc,
+                       void (*done_cb)(void *arg, bool ok, uint32_t bits), void *arg)
 {
     struct cgd_redis *r = w->redis;
     struct cg_shared_cmd cmd;
+    struct waiting *wt;
     if (!r)
         return false;
     if (!r->ac || !r->connected || r->n == RING) {
@@ -269,12 +278,13 @@ bool cgd_redis_observe(struct cgd_worker *w, struct cgd_call *c, const struct cg
     }
     if (!cg_shared_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers))
         return false;
-    if (redisAsyncCommandArgv(r->ac, on_reply, c, cmd.argc, cmd.argv, cmd.argvlen) != REDIS_OK) {
+    wt = &r->waiting[(r->head + r->n) % RING];
+    *wt = (struct waiting){done_cb, arg};
+    if (redisAsyncCommandArgv(r->ac, on_reply, wt, cmd.argc, cmd.argv, cmd.argvlen) != REDIS_OK) {
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
         return false;
     }
     r->sent[(r->head + r->n) % RING] = now_ms();
     r->n++;
-    w->pending++;
     return true;
 }

@@ -1,17 +1,16 @@
 /*
- * SIP redirect server over UDP and TCP.  Verification listener: every
- * INVITE's Identity headers are verified and the answer is 302 with the
- * verstat in P-Asserted-Identity.  Signing listener: 302 with an Identity
- * header whose attestation the customers file allows.  Retransmissions are
- * answered from a per-worker transaction cache, never verified twice.
+ * SIP redirect server over UDP and TCP (sipd.h).  Verification listener:
+ * every INVITE's Identity headers are verified and the answer is 302 with
+ * the verstat in P-Asserted-Identity, or 608/603 when the policy blocks.
+ * Signing listener: 302 with an Identity header at the attestation the
+ * customers file allows.  Retransmissions are answered from the worker's
+ * transaction cache (the library's), never verified twice.
  */
-#define _GNU_SOURCE /* recvmmsg, sendmmsg */
-#include <arpa/inet.h>
+#define _GNU_SOURCE /* recvmmsg */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,14 +18,17 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "worker.h"
+#include "call.h"
+#include "sipd.h"
 
 #define TX_TTL 32        /* seconds: RFC 3261 Timer H-like lifetime for answers */
-#define TX_MAX 65536     /* per worker */
+#define TX_MAX 65536     /* answered transactions kept per worker */
 #define TCP_INPUT_MAX (2 * CG_SIP_MSG_MAX)
 
 /* --- transport ------------------------------------------------------------- */
 
+/* A TCP connection, shared by the calls that arrived on it: the last of
+ * them (or the connection's own close) frees it. */
 struct tconn {
     struct bufferevent *bev;
     int refs;
@@ -50,209 +52,66 @@ static void tconn_put(struct tconn *t)
 }
 
 /*
- * Datagrams are read 32 at a time (recvmmsg), and the answers produced
- * meanwhile leave 8 at a time (sendmmsg): on loopback under load, a syscall
- * and a receiver wake-up per answer was 15% of the daemon's cycles.
- * Reading 32 rather than 8 gave 77.0% of raw OpenSSL against 70.4%
- * (bench/sipbench.sh, six alternating runs each, 2026-11-26); holding
- * answers for a whole batch of 32 put p99 at half the raw rate at 2.4-2.9
- * ms (32 verifications of 70 us), so they leave every 8.  The receive
- * buffers are touched only as far as datagrams reach.
+ * Datagrams are read 32 at a time (recvmmsg); their answers leave in the
+ * worker's batches (worker.h).  Reading 32 rather than 8 gave 77.0% of raw
+ * OpenSSL against 70.4% (bench/sipbench.sh, six alternating runs each).
+ * Buffers 64 KB apart map to the same cache sets, so the first kilobyte of
+ * 32 datagrams, where every request is read, would evict each other: each
+ * buffer is set 17 cache lines past a multiple of 64 KB from the one
+ * before.  They are touched only as far as datagrams reach.
  */
 #define BATCH 32
-#define OUT_BATCH 8
-/*
- * Buffers 64 KB (or 4 KB) apart map to the same cache sets, so the first
- * kilobyte of 32 datagrams, where every request is read, would evict each
- * other.  Each buffer is set 17 cache lines past a multiple of 64 KB (4 KB)
- * from the one before.
- */
 #define RECV_STRIDE (CG_SIP_MSG_MAX + 1 + 17 * 64)
-#define BATCH_BYTES (4096 + 17 * 64)
 
-struct outq {
-    bool on;
-    int fd, n;
-    struct mmsghdr msg[OUT_BATCH];
-    struct iovec iov[OUT_BATCH];
-    struct sockaddr_storage addr[OUT_BATCH];
-    char buf[OUT_BATCH][BATCH_BYTES];
-};
-
-static void outq_flush(struct outq *outq)
-{
-    int sent = 0;
-    while (outq && sent < outq->n) {
-        int r = sendmmsg(outq->fd, outq->msg + sent, (unsigned)(outq->n - sent), MSG_DONTWAIT);
-        if (r <= 0)
-            break;
-        sent += r;
-    }
-    if (outq)
-        outq->n = 0;
-}
-
-static void send_to(struct outq *q, const struct peer *p, const char *buf, size_t n)
-{
-    if (p->udp_fd >= 0) {
-        if (q && q->on && n <= BATCH_BYTES) {
-            if (q->n == OUT_BATCH || q->fd != p->udp_fd)
-                outq_flush(q);
-            q->fd = p->udp_fd;
-            memcpy(q->buf[q->n], buf, n);
-            memcpy(&q->addr[q->n], &p->addr, p->alen);
-            q->iov[q->n] = (struct iovec){q->buf[q->n], n};
-            q->msg[q->n].msg_hdr = (struct msghdr){.msg_name = &q->addr[q->n], .msg_namelen = p->alen,
-                                                   .msg_iov = &q->iov[q->n], .msg_iovlen = 1};
-            q->n++;
-            return;
-        }
-        sendto(p->udp_fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)&p->addr, p->alen);
-    } else if (p->tcp && !p->tcp->closed) {
-        bufferevent_write(p->tcp->bev, buf, n);
-    }
-}
-
-/* --- transaction cache --------------------------------------------------------- */
-
-/*
- * The table has four buckets per entry it may hold, and an entry keeps its
- * key's full hash: a lookup for a new transaction (most of them) usually
- * finds an empty bucket, and a chain is walked without reading keys.  With
- * one bucket per entry and keys in separate allocations, the walk was 2.5%
- * of the daemon's cycles under load (perf).
- */
-#define TX_BUCKETS (4 * TX_MAX)
-
-struct tx {
-    struct tx *hnext, *qnext;   /* hash chain; expiry queue (arrival order) */
-    char *resp;                 /* NULL while pending */
-    size_t len;
-    time_t expires;
-    struct sipcall *pending;    /* the call being verified */
-    uint32_t hash;
-    char key[];
-};
-
-struct sipd {
+struct cgd_sipd {
     struct cgd_worker *w;
-    struct outq *outq;                 /* UDP answers of the batch being read */
+    struct cg_sip_txcache *tx;
     char (*bufs)[RECV_STRIDE];         /* recvmmsg buffers */
-    struct event *ev_uv, *ev_us, *purge;
+    struct event *ev_uv, *ev_us, *expire;
     struct evconnlistener *tl_v, *tl_s;
     int fd_uv, fd_us;
-    struct tx **tab;                   /* TX_BUCKETS */
-    struct tx *qhead, *qtail;
-    size_t ntx;
 };
 
-static uint32_t hkey(const char *s)
+static void send_to(struct cgd_sipd *d, const struct peer *p, const char *buf, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h ^ (h >> 15);
-}
-
-static struct tx *tx_find(struct sipd *d, const char *key, uint32_t h)
-{
-    struct tx *t;
-    for (t = d->tab[h % TX_BUCKETS]; t; t = t->hnext)
-        if (t->hash == h && strcmp(t->key, key) == 0)
-            return t;
-    return NULL;
-}
-
-static void tx_unlink(struct sipd *d, struct tx *t)
-{
-    struct tx **pp;
-    for (pp = &d->tab[t->hash % TX_BUCKETS]; *pp; pp = &(*pp)->hnext)
-        if (*pp == t) {
-            *pp = t->hnext;
-            break;
-        }
-    d->ntx--;
-}
-
-/* Expired answers leave from the head of the arrival queue. */
-static void tx_purge(struct sipd *d, bool all)
-{
-    time_t now = time(NULL);
-    while (d->qhead && (all || d->qhead->expires <= now || d->ntx > TX_MAX)) {
-        struct tx *t = d->qhead;
-        if (t->pending && !all)
-            break; /* a parked call keeps its entry until answered */
-        d->qhead = t->qnext;
-        if (!d->qhead)
-            d->qtail = NULL;
-        tx_unlink(d, t);
-        free(t->resp);
-        free(t);
-    }
-}
-
-static struct tx *tx_add(struct sipd *d, const char *key, uint32_t h)
-{
-    size_t kl = strlen(key);
-    struct tx *t = calloc(1, sizeof *t + kl + 1);
-    if (!t)
-        return NULL;
-    memcpy(t->key, key, kl + 1);
-    t->hash = h;
-    t->expires = time(NULL) + TX_TTL;
-    t->hnext = d->tab[t->hash % TX_BUCKETS];
-    d->tab[t->hash % TX_BUCKETS] = t;
-    if (d->qtail)
-        d->qtail->qnext = t;
-    else
-        d->qhead = t;
-    d->qtail = t;
-    d->ntx++;
-    if (d->ntx > TX_MAX)
-        tx_purge(d, false);
-    return t;
-}
-
-static void purge_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    tx_purge(arg, false);
+    if (p->udp_fd >= 0)
+        cgd_worker_send_udp(d->w, p->udp_fd, &p->addr, p->alen, buf, n);
+    else if (p->tcp && !p->tcp->closed)
+        bufferevent_write(p->tcp->bev, buf, n);
 }
 
 /* --- answering ------------------------------------------------------------------- */
 
 struct sipcall {
-    struct cgd_call c;          /* first: the worker's view */
-    struct sipd *d;
+    struct cgd_call c;          /* first: the call's view */
+    struct cgd_sipd *d;
     struct peer peer;
     struct cg_sip_req req;
-    struct tx *tx;
+    struct cg_sip_tx *tx;
     bool cancelled;
 };
 
-/* Sends a response and stores it in the transaction for retransmissions. */
-static void respond(struct sipd *d, const struct peer *p, struct tx *tx, const struct cg_sip_req *req,
-                    int code, const char *phrase, const char *const *extra, size_t nextra)
+/* Sends a response and, for a transaction, stores it for retransmissions. */
+static void respond(struct cgd_sipd *d, const struct peer *p, struct cg_sip_tx *tx,
+                    const struct cg_sip_req *req, int code, const char *phrase,
+                    const char *const *extra, size_t nextra)
 {
     char *out;
     size_t n;
-    if (cg_sip_response(req, code, phrase, extra, nextra, &out, &n) != CG_OK)
+    if (cg_sip_response(req, code, phrase, extra, nextra, &out, &n) != CG_OK) {
+        if (tx)
+            cg_sip_tx_drop(d->tx, tx);
         return;
-    send_to(d->outq, p, out, n);
-    if (tx) {
-        free(tx->resp);
-        tx->resp = out;
-        tx->len = n;
-        tx->pending = NULL;
-        tx->expires = time(NULL) + TX_TTL;
-    } else {
-        free(out);
     }
+    send_to(d, p, out, n);
+    if (tx)
+        cg_sip_tx_answer(d->tx, tx, out, n, (int64_t)time(NULL));
+    free(out);
 }
 
 static void sipcall_free(struct sipcall *s)
 {
+    cgd_call_end(&s->c);
     if (s->peer.tcp)
         tconn_put(s->peer.tcp);
     cg_sip_req_clear(&s->req);
@@ -290,7 +149,7 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
                           const struct cg_decision *d)
 {
     struct sipcall *s = (struct sipcall *)c;
-    struct cgd_ctx *ctx;
+    const struct cgd_conf *conf = &c->ctx->conf;
     char contact[CG_URL_MAX + 16], pai[96], reason[384], action[40], reasons[300], verstat[64],
         brand[CG_BRAND_MAX + 24], codes[256];
     const char *extra[8];
@@ -308,9 +167,7 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     if (d->action == CG_ACTION_BLOCK) {
         /* RFC 8688: an intermediary's rejection; the reasons stay in our
          * headers for the SBC, nothing of the detection goes in the phrase */
-        ctx = cgd_ctx_get();
-        int code = ctx->conf.block_response;
-        cgd_ctx_put(ctx);
+        int code = conf->block_response;
         extra[n++] = verstat;
         extra[n++] = action;
         extra[n++] = reasons;
@@ -327,10 +184,7 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
         extra[n++] = pai;
     }
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {
-        ctx = cgd_ctx_get();
-        bool stir = ctx->conf.rfc9410_reason;
-        cgd_ctx_put(ctx);
-        reason_header(reason, sizeof reason, stir, v, s->c.identities);
+        reason_header(reason, sizeof reason, conf->rfc9410_reason, v, s->c.identities);
         extra[n++] = reason;
     }
     extra[n++] = verstat;
@@ -344,6 +198,7 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     sipcall_free(s);
 }
 
+
 static void answer_overload(struct cgd_call *c)
 {
     struct sipcall *s = (struct sipcall *)c;
@@ -352,7 +207,7 @@ static void answer_overload(struct cgd_call *c)
     sipcall_free(s);
 }
 
-static void sign_invite(struct sipd *d, const struct peer *p, struct tx *tx,
+static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_tx *tx,
                         const struct cg_sip_req *req)
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
@@ -376,7 +231,7 @@ static void sign_invite(struct sipd *d, const struct peer *p, struct tx *tx,
         extra[n++] = "Cidguard-Action: allow";
         extra[n++] = ctx->signer ? "Cidguard-Reasons: not_a_number" : "Cidguard-Reasons: no_signer";
     } else {
-        attest = cgd_attest_for(ctx, (const struct sockaddr *)&p->addr, caller);
+        attest = cg_customers_attest(ctx->customers, &p->addr, caller);
         r.orig = caller;
         r.dest = &dest;
         r.ndest = 1;
@@ -388,7 +243,7 @@ static void sign_invite(struct sipd *d, const struct peer *p, struct tx *tx,
             snprintf(att, sizeof att, "Cidguard-Attest: %c", attest);
             extra[n++] = att;
             extra[n++] = "Cidguard-Action: allow";
-            atomic_fetch_add(&cgd_m.signed_calls[L_SIP_SIGN][attest - 'A'], 1);
+            atomic_fetch_add(&cgd_m.signed_calls[CGD_LISTENER_SIP_SIGN][attest - 'A'], 1);
         } else {
             extra[n++] = "Cidguard-Action: allow";
             extra[n++] = "Cidguard-Reasons: sign_failed";
@@ -400,128 +255,93 @@ static void sign_invite(struct sipd *d, const struct peer *p, struct tx *tx,
     cgd_ctx_put(ctx);
 }
 
+/* The trunk group of a Request-URI (RFC 4904 tgrp parameter), or "". */
+static void ruri_tgrp(const char *ruri, char *out, size_t cap)
+{
+    const char *t = ruri ? strstr(ruri, ";tgrp=") : NULL;
+    size_t n = t ? strcspn(t + 6, ";@>") : 0;
+    out[0] = '\0';
+    if (t && n < cap) {
+        memcpy(out, t + 6, n);
+        out[n] = '\0';
+    }
+}
+
+/* A new INVITE on the verification listener: it becomes a call. */
+static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_received *r)
+{
+    struct sipcall *s = calloc(1, sizeof *s);
+    const char *caller;
+    char tgrp[64];
+    size_t i;
+    if (!s) {
+        cg_sip_tx_drop(d->tx, r->tx);
+        cg_sip_req_clear(&r->req);
+        return;
+    }
+    cgd_call_begin(&s->c, d->w, CGD_LISTENER_SIP_VERIFY);
+    s->c.answer = answer_verify;
+    s->c.overload = answer_overload;
+    s->d = d;
+    s->peer = *p;
+    if (s->peer.tcp)
+        s->peer.tcp->refs++;
+    s->req = r->req; /* ownership moves */
+    s->tx = r->tx;
+    cg_sip_tx_set_pending(s->tx, s);
+    for (i = 0; i < s->req.nidentity; i++)
+        s->c.identities[i] = s->req.identity[i];
+    s->c.call.identity = s->c.identities;
+    s->c.call.nidentity = s->req.nidentity;
+    s->c.call.pai = s->req.pai;
+    s->c.call.from = s->req.from;
+    s->c.call.to = s->req.to;
+    s->c.call.ruri = s->req.ruri;
+    s->c.call_id = s->req.call_id;
+    caller = s->req.pai ? s->req.pai : s->req.from;
+    if (cg_tn_canon(caller, strlen(caller), s->c.ctx->plan, s->c.caller) != CG_OK)
+        s->c.caller[0] = '\0';
+    ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp);
+    cgd_call_set_ingress(&s->c, tgrp[0] ? tgrp : NULL, &s->peer.addr);
+    cgd_call_run(&s->c);
+}
+
 /* One SIP message from the network. */
-static void handle(struct sipd *d, bool verify_listener, const char *buf, size_t len,
+static void handle(struct cgd_sipd *d, bool verify_listener, const char *buf, size_t len,
                    const struct peer *p)
 {
-    struct cg_sip_req req;
-    const char *why;
-    char key[1024];
-    struct tx *tx;
-    int rc;
-    const char *cseq;
-    char cseqn[12];
-    size_t cseqlen;
-    uint32_t h;
-
-    rc = cg_sip_parse_request(buf, len, &req, &why);
-    if (rc != CG_OK) {
-        if (cg_sip_req_answerable(&req)) {
-            char warn[160];
-            const char *extra[] = {warn};
-            snprintf(warn, sizeof warn, "Warning: 399 cidguard \"%s\"", why ? why : "bad request");
-            respond(d, p, NULL, &req, 400, "Bad Request", extra, 1);
-            atomic_fetch_add(&cgd_m.sip_bad_answered, 1);
-        } else {
-            atomic_fetch_add(&cgd_m.sip_bad_dropped, 1);
-        }
-        cg_sip_req_clear(&req);
+    struct cg_sip_received r;
+    enum cgd_listener l = verify_listener ? CGD_LISTENER_SIP_VERIFY : CGD_LISTENER_SIP_SIGN;
+    if (cg_sip_txcache_receive(d->tx, (unsigned)l, buf, len, (int64_t)time(NULL), &r) != CG_OK) {
+        cg_sip_req_clear(&r.req);
         return;
     }
-    /* CANCEL and ACK belong to the INVITE transaction they name; the
-     * CSeq number is written without leading zeros */
-    cseq = req.cseq + strspn(req.cseq, "0");
-    cseqlen = strspn(cseq, "0123456789");
-    memcpy(cseqn, cseq, cseqlen);
-    cseqn[cseqlen] = '\0';
-    cgd_join(key, sizeof key,
-             strcmp(req.method, "CANCEL") == 0 || strcmp(req.method, "ACK") == 0 ? "INVITE"
-                                                                                    : req.method,
-             "|", req.branch, "|", req.call_id, "|", cseqn, NULL);
-    h = hkey(key);
-    tx = tx_find(d, key, h);
-    if (strcmp(req.method, "ACK") == 0) {
-        cg_sip_req_clear(&req); /* ACK of our 3xx: absorbed, never answered */
-        return;
+    switch (r.kind) {
+    case CG_SIP_K_BAD_ANSWERED: atomic_fetch_add(&cgd_m.sip_bad_answered, 1); break;
+    case CG_SIP_K_BAD_DROPPED: atomic_fetch_add(&cgd_m.sip_bad_dropped, 1); break;
+    case CG_SIP_K_RETRANSMISSION: atomic_fetch_add(&cgd_m.sip_retransmissions, 1); break;
+    case CG_SIP_K_OPTIONS: atomic_fetch_add(&cgd_m.sip_options, 1); break;
+    default: break;
     }
-    if (strcmp(req.method, "CANCEL") == 0) {
-        respond(d, p, NULL, &req, 200, "OK", NULL, 0);
-        if (tx && tx->pending)
-            tx->pending->cancelled = true;
-        cg_sip_req_clear(&req);
-        return;
-    }
-    if (tx) {
-        atomic_fetch_add(&cgd_m.sip_retransmissions, 1);
-        if (tx->resp)
-            send_to(d->outq, p, tx->resp, tx->len);
-        cg_sip_req_clear(&req);
-        return;
-    }
-    tx = tx_add(d, key, h);
-    if (strcmp(req.method, "OPTIONS") == 0) {
-        const char *extra[] = {"Allow: INVITE, ACK, CANCEL, OPTIONS", "Accept: application/sdp"};
-        atomic_fetch_add(&cgd_m.sip_options, 1);
-        respond(d, p, tx, &req, 200, "OK", extra, 2);
-    } else if (strcmp(req.method, "INVITE") != 0) {
-        const char *extra[] = {"Allow: INVITE, ACK, CANCEL, OPTIONS"};
-        respond(d, p, tx, &req, 405, "Method Not Allowed", extra, 1);
-    } else if (!verify_listener) {
-        sign_invite(d, p, tx, &req);
-    } else {
-        struct sipcall *s = calloc(1, sizeof *s);
-        struct cgd_ctx *ctx;
-        size_t i;
-        if (!s) {
-            cg_sip_req_clear(&req);
+    if (r.cancelled)
+        ((struct sipcall *)r.cancelled)->cancelled = true;
+    if (r.what == CG_SIP_SEND) {
+        send_to(d, p, r.out, r.outlen);
+    } else if (r.what == CG_SIP_INVITE) {
+        if (verify_listener) {
+            verify_invite(d, p, &r);
             return;
         }
-        s->c.w = d->w;
-        s->c.listener = L_SIP_VERIFY;
-        s->c.answer = answer_verify;
-        s->c.overload = answer_overload;
-        s->d = d;
-        s->peer = *p;
-        if (s->peer.tcp)
-            s->peer.tcp->refs++;
-        s->req = req; /* ownership moves */
-        s->tx = tx;
-        if (tx)
-            tx->pending = s;
-        for (i = 0; i < req.nidentity; i++)
-            s->c.identities[i] = s->req.identity[i];
-        s->c.call.identity = s->c.identities;
-        s->c.call.nidentity = req.nidentity;
-        s->c.call.pai = s->req.pai;
-        s->c.call.from = s->req.from;
-        s->c.call.to = s->req.to;
-        s->c.call.ruri = s->req.ruri;
-        s->c.call_id = s->req.call_id;
-        ctx = cgd_ctx_get();
-        if (cg_tn_canon(s->req.pai ? s->req.pai : s->req.from,
-                        strlen(s->req.pai ? s->req.pai : s->req.from), ctx->plan, s->c.caller) != CG_OK)
-            s->c.caller[0] = '\0';
-        cgd_set_ingress(&s->c, ctx, s->req.ruri, &s->peer.addr);
-        cgd_ctx_put(ctx);
-        cgd_verify_call(&s->c);
-        return;
+        sign_invite(d, p, r.tx, &r.req);
     }
-    cg_sip_req_clear(&req);
+    cg_sip_req_clear(&r.req);
 }
 
 /* --- UDP ---------------------------------------------------------------------------- */
 
-/* Answers leave in batches (sendmmsg) between on and off; off flushes. */
-static void batch(struct sipd *d, bool on)
-{
-    if (!on)
-        outq_flush(d->outq);
-    d->outq->on = on;
-}
-
 /* Reads up to two rounds of BATCH datagrams a wake-up with recvmmsg and
- * answers them; the answers leave OUT_BATCH at a time and at the end. */
-static void udp_read(struct sipd *d, int fd, bool verify)
+ * answers them in one batch of the worker's. */
+static void udp_read(struct cgd_sipd *d, int fd, bool verify)
 {
     char (*bufs)[RECV_STRIDE] = d->bufs;
     struct mmsghdr msg[BATCH];
@@ -529,7 +349,7 @@ static void udp_read(struct sipd *d, int fd, bool verify)
     struct sockaddr_storage addr[BATCH];
     int round, n, i;
 
-    batch(d, true);
+    cgd_worker_batch(d->w, true);
     for (round = 0; round < 2; round++) {
         for (i = 0; i < BATCH; i++) {
             iov[i] = (struct iovec){bufs[i], CG_SIP_MSG_MAX};
@@ -544,15 +364,12 @@ static void udp_read(struct sipd *d, int fd, bool verify)
             size_t len = msg[i].msg_len;
             memcpy(&p.addr, &addr[i], sizeof p.addr);
             bufs[i][len] = '\0';
-            /* a bare CRLF (or CRLFCRLF) is a keep-alive */
-            if (len <= 4 && strspn(bufs[i], "\r\n") == len)
-                continue;
             handle(d, verify, bufs[i], len, &p);
         }
         if (n < BATCH)
             break;
     }
-    batch(d, false);
+    cgd_worker_batch(d->w, false);
 }
 
 static void udp_verify_cb(evutil_socket_t fd, short what, void *arg)
@@ -570,7 +387,7 @@ static void udp_sign_cb(evutil_socket_t fd, short what, void *arg)
 /* --- TCP ---------------------------------------------------------------------------- */
 
 struct tcpctx {
-    struct sipd *d;
+    struct cgd_sipd *d;
     bool verify;
     struct tconn *t;
     struct sockaddr_storage addr;
@@ -658,7 +475,7 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
                        void *arg, bool verify)
 {
-    struct sipd *d = arg;
+    struct cgd_sipd *d = arg;
     struct tcpctx *c = calloc(1, sizeof *c);
     struct timeval idle = {120, 0};
     (void)l;
@@ -691,44 +508,45 @@ static void tcp_accept_sign(struct evconnlistener *l, evutil_socket_t fd, struct
     tcp_accept(l, fd, sa, slen, arg, false);
 }
 
-int cgd_sip_attach(struct cgd_worker *w, struct event_base *base, int uv, int us, int tv, int ts)
+static void expire_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct sipd *d = calloc(1, sizeof *d);
+    struct cgd_sipd *d = arg;
+    (void)fd;
+    (void)what;
+    cg_sip_txcache_expire(d->tx, (int64_t)time(NULL));
+}
+
+struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_sockets *s)
+{
+    struct cgd_sipd *d = calloc(1, sizeof *d);
+    struct event_base *base = w->base;
     struct timeval sec = {1, 0};
-    if (!d || !(d->outq = calloc(1, sizeof *d->outq)) ||
-        !(d->bufs = malloc(BATCH * sizeof *d->bufs)) ||
-        posix_memalign((void **)&d->tab, 2u << 20, TX_BUCKETS * sizeof *d->tab) != 0)
-        return -1;
-    /* the transaction table (2 MB, looked up at random) on a huge page
-     * where the kernel allows: one TLB entry instead of 512 */
-    madvise(d->tab, TX_BUCKETS * sizeof *d->tab, MADV_HUGEPAGE);
-    memset(d->tab, 0, TX_BUCKETS * sizeof *d->tab);
+    if (!d)
+        return NULL;
     d->w = w;
-    d->fd_uv = uv;
-    d->fd_us = us;
-    d->ev_uv = event_new(base, uv, EV_READ | EV_PERSIST, udp_verify_cb, d);
-    d->ev_us = event_new(base, us, EV_READ | EV_PERSIST, udp_sign_cb, d);
-    d->purge = event_new(base, -1, EV_PERSIST, purge_cb, d);
-    d->tl_v = evconnlistener_new(base, tcp_accept_verify, d, LEV_OPT_CLOSE_ON_FREE, -1, tv);
-    d->tl_s = evconnlistener_new(base, tcp_accept_sign, d, LEV_OPT_CLOSE_ON_FREE, -1, ts);
-    if (!d->ev_uv || !d->ev_us || !d->purge || !d->tl_v || !d->tl_s)
-        return -1;
+    d->fd_uv = s->udp_verify;
+    d->fd_us = s->udp_sign;
+    if (cg_sip_txcache_new(&d->tx, TX_MAX, TX_TTL) != CG_OK ||
+        !(d->bufs = malloc(BATCH * sizeof *d->bufs)))
+        goto fail;
+    d->ev_uv = event_new(base, s->udp_verify, EV_READ | EV_PERSIST, udp_verify_cb, d);
+    d->ev_us = event_new(base, s->udp_sign, EV_READ | EV_PERSIST, udp_sign_cb, d);
+    d->expire = event_new(base, -1, EV_PERSIST, expire_cb, d);
+    d->tl_v = evconnlistener_new(base, tcp_accept_verify, d, LEV_OPT_CLOSE_ON_FREE, -1, s->tcp_verify);
+    d->tl_s = evconnlistener_new(base, tcp_accept_sign, d, LEV_OPT_CLOSE_ON_FREE, -1, s->tcp_sign);
+    if (!d->ev_uv || !d->ev_us || !d->expire || !d->tl_v || !d->tl_s)
+        goto fail;
     event_add(d->ev_uv, NULL);
     event_add(d->ev_us, NULL);
-    event_add(d->purge, &sec);
-    w->sip = d;
-    return 0;
+    event_add(d->expire, &sec);
+    return d;
+fail:
+    cgd_sip_free(d);
+    return NULL;
 }
 
-void cgd_sip_batch(struct cgd_worker *w, bool on)
+void cgd_sip_detach(struct cgd_sipd *d)
 {
-    if (w->sip)
-        batch(w->sip, on);
-}
-
-void cgd_sip_detach(struct cgd_worker *w)
-{
-    struct sipd *d = w->sip;
     if (!d)
         return;
     /* Stop taking requests; the UDP sockets stay open (parked calls answer
@@ -739,23 +557,23 @@ void cgd_sip_detach(struct cgd_worker *w)
     evconnlistener_disable(d->tl_s);
 }
 
-/* After the loop has ended: everything the SIP side owns. */
-void cgd_sip_free(struct cgd_worker *w)
+void cgd_sip_free(struct cgd_sipd *d)
 {
-    struct sipd *d = w->sip;
     if (!d)
         return;
-    tx_purge(d, true);
-    event_free(d->ev_uv);
-    event_free(d->ev_us);
-    event_free(d->purge);
-    evconnlistener_free(d->tl_v);
-    evconnlistener_free(d->tl_s);
+    if (d->ev_uv)
+        event_free(d->ev_uv);
+    if (d->ev_us)
+        event_free(d->ev_us);
+    if (d->expire)
+        event_free(d->expire);
+    if (d->tl_v)
+        evconnlistener_free(d->tl_v);
+    if (d->tl_s)
+        evconnlistener_free(d->tl_s);
     close(d->fd_uv);
     close(d->fd_us);
-    free(d->outq);
+    cg_sip_txcache_free(d->tx);
     free(d->bufs);
-    free(d->tab);
     free(d);
-    w->sip = NULL;
 }

@@ -1,72 +1,54 @@
-/* Internal to the daemon's workers: a worker and a call in progress. */
+/*
+ * One worker: a thread's event loop and what it offers the calls it runs
+ * (pool.c starts the threads).  Each worker has its own listening sockets
+ * (SO_REUSEPORT), its own SIP transaction cache and Redis connection, and
+ * shares no lock with the others on the call path.
+ */
 #ifndef CIDGUARDD_WORKER_H
 #define CIDGUARDD_WORKER_H
 
-#include "cidguardd.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+struct cgd_redis;
+struct cgd_outq;
 
 struct cgd_worker {
     int id;
-    pthread_t tid;
     struct event_base *base;
-    void *http;
-    struct sipd *sip;
-    struct cgd_redis *redis;    /* shared replay and rate state, or NULL */
-    int pending;                /* calls parked for a certificate */
-    int max_pending;
-    bool stopping;
-    struct event *drain_timer;
-    struct timespec drain_deadline;
+    struct cgd_redis *redis;  /* shared replay and rate state, or NULL (redis.c) */
+    int pending;              /* calls parked on a fetch or on Redis */
+    int max_pending;          /* parked calls before the next is refused (503) */
+    bool stopping;            /* draining: new requests are refused */
+    struct cgd_outq *outq;    /* UDP answers waiting for the batch to end */
 };
+
+/* Creates the worker's event loop and answer queue.  -1 on failure. */
+int cgd_worker_init(struct cgd_worker *w, int id, int max_pending);
+/* After its loop has ended. */
+void cgd_worker_free(struct cgd_worker *w);
 
 /*
- * A verification in progress.  The host part (how to answer) is set by the
- * SIP or HTTP side; cgd_verify_call runs the verifier and, on a cache miss,
- * parks the call until the fetcher has an answer, then runs it again.
+ * Answer batching: UDP answers sent between cgd_worker_batch(w, true) and
+ * cgd_worker_batch(w, false) leave together (sendmmsg), a few at a time;
+ * outside a batch each leaves at once.  Whoever answers many calls in one
+ * loop iteration (a burst of datagrams, a burst of Redis replies) opens a
+ * batch around them.
  */
-struct cgd_call {
-    struct cgd_worker *w;
-    enum cgd_listener listener;
-    struct cg_call call;
-    const char *identities[CG_SIP_IDENTITY_MAX];
-    struct cg_certcache_miss miss;
-    bool parked_once;
-    struct cg_verdict v;         /* the verification, kept while the call waits for Redis */
-    int64_t now;
-    /* for the policy: set by the SIP or HTTP side before cgd_verify_call */
-    char caller[CG_TN_MAX + 1];  /* canonical calling number, "" if none */
-    char ingress[64];            /* "" if unknown */
-    bool international;
-    const char *call_id;
-    void (*answer)(struct cgd_call *c, const struct cg_verdict *v, const struct cg_decision *d);
-    void (*overload)(struct cgd_call *c);
-};
-
-/* Runs (or resumes) the verification and the policy; calls exactly one of
- * answer or overload, possibly later.  The callee frees the call in those. */
-void cgd_verify_call(struct cgd_call *c);
-/* Decides (with `shared`, reason bits from Redis, when has_shared), logs
- * and answers. */
-void cgd_finish_call(struct cgd_call *c, bool has_shared, uint32_t shared);
-
-/* Shared state (redis.c): per-worker connection; a no-op without [redis] url. */
-int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf);
-void cgd_redis_free(struct cgd_worker *w);
-/* Sends the call's replay and rate observation to Redis; true when the call
- * is now waiting for the answer (cgd_finish_call follows), false when it is
- * to be decided on local state now. */
-bool cgd_redis_observe(struct cgd_worker *w, struct cgd_call *c, const struct cg_policy_call *pc);
+void cgd_worker_batch(struct cgd_worker *w, bool on);
+void cgd_worker_send_udp(struct cgd_worker *w, int fd, const struct sockaddr_storage *addr,
+                         socklen_t alen, const char *buf, size_t n);
 
 /*
  * Concatenates the strings up to NULL into buf (cap bytes, always
  * NUL-terminated, cut short when full) and returns the length.  Used
  * instead of snprintf on the call path, where the printf machinery was
- * 1-2% of the daemon's cycles.
+ * 1-2% of the daemon's cycles.  Only for values whose cut cannot change a
+ * decision (header lines whose parts are bounded by their own limits).
  */
 size_t cgd_join(char *buf, size_t cap, ...) __attribute__((sentinel));
-
-/* The ingress of a request: the tgrp parameter of the Request-URI (RFC
- * 4904), else the row whose addresses hold `addr`. */
-void cgd_set_ingress(struct cgd_call *c, const struct cgd_ctx *ctx, const char *ruri,
-                     const void *addr);
 
 #endif

@@ -1,0 +1,146 @@
+/*
+ * One verification call (call.h): verify, park on the fetcher or on
+ * Redis, decide, log, answer.  Runs on its worker's thread only.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "call.h"
+#include "declogd.h"
+#include "fetch.h"
+#include "redis.h"
+
+void cgd_call_begin(struct cgd_call *c, struct cgd_worker *w, enum cgd_listener listener)
+{
+    c->w = w;
+    c->listener = listener;
+    c->ctx = cgd_ctx_get();
+}
+
+void cgd_call_end(struct cgd_call *c)
+{
+    cgd_ctx_put(c->ctx);
+    c->ctx = NULL;
+}
+
+static void policy_call(const struct cgd_call *c, struct cg_policy_call *pc, bool has_shared,
+                        uint32_t shared)
+{
+    const struct cg_verdict *v = &c->v;
+    *pc = (struct cg_policy_call){.verdict = v,
+                                  .caller = c->caller[0] ? c->caller : NULL,
+                                  .ingress = c->ingress[0] ? c->ingress : NULL,
+                                  .international = c->international,
+                                  .call_id = c->call_id,
+                                  .sig = v->has_sig ? v->sig : NULL,
+                                  .siglen = v->has_sig ? sizeof v->sig : 0,
+                                  .now = c->now,
+                                  .has_shared = has_shared,
+                                  .shared = shared};
+}
+
+struct decided {
+    const struct cgd_call *c;
+    const struct cg_decision *d;
+};
+
+static void fill_record(struct cg_declog_record *rec, void *arg)
+{
+    const struct decided *x = arg;
+    const struct cgd_call *c = x->c;
+    cgd_join(rec->call_id, sizeof rec->call_id, c->call_id ? c->call_id : "", NULL);
+    cgd_join(rec->caller, sizeof rec->caller, c->caller, NULL);
+    cgd_join(rec->ingress, sizeof rec->ingress, c->ingress, NULL);
+    cgd_join(rec->listener, sizeof rec->listener, cgd_listener_name(c->listener), NULL);
+    cg_declog_record_fill(rec, &c->v, x->d, c->now);
+}
+
+/* Decides (with `shared`, reason bits from Redis, when has_shared), logs
+ * and answers. */
+static void decide(struct cgd_call *c, bool has_shared, uint32_t shared)
+{
+    struct cg_policy_call pc;
+    struct cg_decision d;
+    policy_call(c, &pc, has_shared, shared);
+    cg_policy_decide(c->ctx->policy, c->ctx->pstate, &pc, &d);
+    atomic_fetch_add(&cgd_m.actions[d.action], 1);
+    cgd_declog_push(fill_record, &(struct decided){c, &d});
+    c->answer(c, &c->v, &d);
+}
+
+static void redis_done_cb(void *arg, bool ok, uint32_t bits)
+{
+    struct cgd_call *c = arg;
+    c->w->pending--;
+    decide(c, ok, bits);
+}
+
+static void fetched_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_call *c = arg;
+    (void)fd;
+    (void)what;
+    c->w->pending--;
+    atomic_fetch_add(&cgd_m.inflight, -1);
+    cgd_call_run(c);
+}
+
+/* A certificate the cache does not have: park the call on the fetcher
+ * (once); true when it is parked or has been answered. */
+static bool park_on_fetch(struct cgd_call *c)
+{
+    if (c->w->pending >= c->w->max_pending) {
+        atomic_fetch_add(&cgd_m.overload[c->listener], 1);
+        c->overload(c);
+        return true;
+    }
+    atomic_fetch_add(&cgd_m.cache_miss, 1);
+    if (cgd_fetch(c->ctx, c->miss.url, c->w->base, fetched_cb, c) == 0) {
+        c->parked_once = true;
+        c->w->pending++;
+        atomic_fetch_add(&cgd_m.inflight, 1);
+        return true;
+    }
+    atomic_fetch_add(&cgd_m.overload[c->listener], 1);
+    return false; /* the fetcher is saturated: answered as unavailable */
+}
+
+void cgd_call_run(struct cgd_call *c)
+{
+    const struct cg_verdict *v = &c->v;
+    c->miss.missed = false;
+    c->call.certsrc_arg = &c->miss;
+    if (cg_verify(c->ctx->verifier, &c->call, &c->v) != CG_OK) {
+        c->overload(c);
+        return;
+    }
+    if (v->reason == CG_R_CERT_UNAVAILABLE) {
+        if (c->miss.missed && !c->parked_once) {
+            if (park_on_fetch(c))
+                return;
+        } else if (!c->miss.missed) {
+            atomic_fetch_add(&cgd_m.cache_negative, 1);
+        }
+    } else if (v->reason == CG_R_OK ||
+               (v->reason >= CG_R_CERT_INVALID && v->reason <= CG_R_SIGNATURE)) {
+        atomic_fetch_add(&cgd_m.cache_hit, 1); /* the verifier got as far as the certificate */
+    }
+    atomic_fetch_add(&cgd_m.calls[c->listener][v->reason], 1);
+    c->now = (int64_t)time(NULL);
+    if (c->w->redis) {
+        struct cg_policy_call pc;
+        policy_call(c, &pc, false, 0);
+        if (cgd_redis_observe(c->w, &pc, redis_done_cb, c)) {
+            c->w->pending++;
+            return;
+        }
+    }
+    decide(c, false, 0);
+}
+
+void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr)
+{
+    const char *name = cg_policy_ingress(c->ctx->policy, tgrp, addr, &c->international);
+    cgd_join(c->ingress, sizeof c->ingress, name ? name : "", NULL);
+}

@@ -1,0 +1,56 @@
+/*
+ * The daemon's configuration: every directive of the INI file in one
+ * struct, loaded over the defaults (config.c holds the table of
+ * directives with their bounds and meanings).
+ */
+#ifndef CIDGUARDD_CONFIG_H
+#define CIDGUARDD_CONFIG_H
+
+#include <stdbool.h>
+
+#include "cidguard/cidguard.h"
+
+#define CGD_PATH 512
+#define CGD_LIST 2048
+
+struct cgd_conf {
+    char state_dir[256];
+    char http_listen[64], sip_verify_listen[64], sip_sign_listen[64];
+    int workers;
+    int max_pending;           /* parked calls per worker before 503 */
+    char trust[CGD_LIST];      /* ';'-separated PEM files */
+    char crl[CGD_LIST];
+    int freshness;
+    bool crl_required;
+    int crl_refresh;           /* seconds between CRL reloads (and crl_url fetches); 0 = off */
+    char crl_url[1024];        /* a CRL to download, e.g. the STI-PA's */
+    char country_code[8];
+    bool rfc9410_reason;       /* Reason: STIR;...;ppi= instead of Reason: SIP;... */
+    char fetch_allow[CGD_LIST]; /* CIDRs exempt from the private-address deny list */
+    bool allow_http;
+    int timeout_ms, max_bytes;
+    char ca_file[CGD_PATH];    /* CA bundle for HTTPS fetches ("" = system) */
+    int negative_ttl;          /* seconds a failed x5u is not fetched again */
+    char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
+    char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
+    char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
+    bool uk_rules, nanp_rules, roaming_447;
+    char min_attest_uk[4], min_attest_other[4];
+    int block_response, rate_calls, rate_numbers;
+    char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
+    int decision_log_days;       /* retention; 0 = keep everything */
+    char redis_url[256];       /* [redis] url: shared state for clusters; "" = in process */
+    char redis_prefix[64];
+    int redis_timeout_ms;
+    bool redis_lists;          /* lists stored in Redis replace the files */
+    bool zero_config;          /* no config file: test PKI in state_dir */
+};
+
+void cgd_conf_defaults(struct cgd_conf *c);
+/* Loads FILE over the defaults; on error prints "FILE:LINE: message" to
+ * stderr and returns -1. */
+int cgd_conf_load(struct cgd_conf *c, const char *file);
+/* Prints the annotated table of directives (cidguardd --directives). */
+void cgd_conf_print_directives(void);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * The context (context.h): built from a configuration, made current,
+ * swapped whole, and freed when its last call lets go of it.  Everything
+ * here runs on the main thread except cgd_ctx_get/put, which every thread
+ * calls.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "context.h"
+#include "metrics.h"
+
+static struct cgd_ctx *current;
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *config_file;
+static struct cg_certcache *certcache;
+static struct cg_policy_state *pstate;
+static time_t next_crl;
+
+/*
+ * The context on the call path without a global lock: each thread keeps a
+ * reference to the context it last saw and takes the lock only when the
+ * generation says a reload happened since.  A call's reference (taken
+ * once, when its request is accepted) is an atomic increment, and keeps
+ * its context alive after the thread has moved on to a newer one.
+ */
+static atomic_uint_fast64_t ctx_gen = 1;
+static __thread struct cgd_ctx *tl_ctx;
+static __thread uint64_t tl_gen;
+
+struct cgd_ctx *cgd_ctx_get(void)
+{
+    struct cgd_ctx *c = tl_ctx;
+    if (!c || tl_gen != atomic_load_explicit(&ctx_gen, memory_order_acquire)) {
+        struct cgd_ctx *old = tl_ctx;
+        pthread_mutex_lock(&ctx_lock);
+        c = current;
+        atomic_fetch_add(&c->refs, 1); /* the thread's own reference */
+        tl_gen = atomic_load(&ctx_gen);
+        pthread_mutex_unlock(&ctx_lock);
+        tl_ctx = c;
+        cgd_ctx_put(old);
+    }
+    atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+void cgd_ctx_thread_done(void)
+{
+    cgd_ctx_put(tl_ctx);
+    tl_ctx = NULL;
+    cg_certcache_thread_done();
+}
+
+static void ctx_free(struct cgd_ctx *c)
+{
+    cg_policy_free(c->policy);
+    cg_verifier_free(c->verifier);
+    cg_trust_free(c->trust);
+    cg_signer_free(c->signer);
+    cg_key_free(c->key);
+    cg_customers_free(c->customers);
+    free(c);
+}
+
+void cgd_ctx_put(struct cgd_ctx *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        ctx_free(c);
+}
+
+static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *), struct cg_trust *t)
+{
+    char buf[CGD_LIST], *save, *tok;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        int rc = fn(t, tok);
+        if (rc != CG_OK) {
+            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void report_line(const char *file, int line, const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
+}
+
+/* --- policy lists kept in Redis ------------------------------------------------- */
+/*
+ * With [redis] url and lists = yes, the main thread polls the lists'
+ * version once a second over its own synchronous connection (never the
+ * call path's).  A new version is kept in memory, loaded with the same
+ * rules and line-numbered reports as the files, and a new context is built
+ * and swapped in whole.  Only the main thread touches these.
+ */
+static struct cg_shared *lists_conn;
+static long long lists_version = -1;
+static char *redis_text[CG_LIST__COUNT]; /* NULL: the [policy] file */
+static bool lists_logged;
+
+/* True when Redis has a version of the lists other than the loaded one (and
+ * it is now in redis_text). */
+static bool fetch_lists(const struct cgd_conf *k)
+{
+    char err[300], *text[CG_LIST__COUNT];
+    long long v;
+    int i;
+    if (!k->redis_url[0] || !k->redis_lists)
+        return false;
+    if (!lists_conn &&
+        cg_shared_connect(&lists_conn, k->redis_url, k->redis_prefix, 500, err, sizeof err)) {
+        if (!lists_logged)
+            fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n", err);
+        lists_logged = true;
+        return false;
+    }
+    if (cg_shared_lists_version(lists_conn, &v) != CG_OK) {
+        fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n",
+                cg_shared_error(lists_conn));
+        cg_shared_close(lists_conn);
+        lists_conn = NULL;
+        return false;
+    }
+    lists_logged = false;
+    if (v == lists_version)
+        return false;
+    if (cg_shared_lists_get(lists_conn, text, &v) != CG_OK) {
+        atomic_fetch_add(&cgd_m.lists_errors, 1);
+        return false;
+    }
+    for (i = 0; i < CG_LIST__COUNT; i++) {
+        free(redis_text[i]);
+        redis_text[i] = text[i];
+    }
+    lists_version = v;
+    atomic_store(&cgd_m.lists_version, v);
+    atomic_fetch_add(&cgd_m.lists_reloads, 1);
+    return true;
+}
+
+/* [policy] actions = reason=action;...: the defaults with these changed. */
+static int parse_actions(const char *spec, struct cg_policy_config *pc)
+{
+    char buf[CGD_LIST], *save, *tok;
+    int i;
+    for (i = 0; i < CG_PR__COUNT; i++)
+        pc->action[i] = cg_policy_reason_action((enum cg_policy_reason)i);
+    pc->override_actions = true;
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(tok, '=');
+        int a = -1;
+        if (eq) {
+            *eq = '\0';
+            for (a = 0; a < 3 && strcmp(eq + 1, cg_action_str((enum cg_action)a)); a++)
+                ;
+        }
+        for (i = 0; i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
+            ;
+        if (!eq || a == 3 || i == CG_PR__COUNT) {
+            fprintf(stderr, "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|block "
+                            "with a known reason\n", tok);
+            return -1;
+        }
+        pc->action[i] = (enum cg_action)a;
+    }
+    return 0;
+}
+
+/* The policy lists of [policy]: each file loads whole or is refused; bad
+ * lines are reported with file and line and the rest loads. */
+static int build_policy(struct cgd_ctx *c)
+{
+    const struct cgd_conf *k = &c->conf;
+    struct cg_policy_config pc = {.uk_rules = k->uk_rules, .nanp_rules = k->nanp_rules,
+                                  .roaming_447 = k->roaming_447,
+                                  .min_attest_uk = k->min_attest_uk[0],
+                                  .min_attest_other = k->min_attest_other[0]};
+    char buf[CGD_LIST], *save, *tok;
+    /* in enum cg_list order; a list stored in Redis replaces the file */
+    struct {
+        const char *path;
+        int (*fn)(struct cg_policy *, const char *, cg_policy_report_cb, void *);
+    } lists[] = {{k->dno, cg_policy_load_dno},
+                 {k->protected_numbers, cg_policy_load_protected},
+                 {k->ingress, cg_policy_load_ingress}};
+    size_t i;
+    int rc;
+    if ((k->min_attest_uk[0] && !strchr("ABC", k->min_attest_uk[0])) ||
+        (k->min_attest_other[0] && !strchr("ABC", k->min_attest_other[0])) ||
+        (k->block_response != 603 && k->block_response != 608)) {
+        fprintf(stderr, "cidguardd: [policy] min_attest_* must be A, B or C and block_response 603 or 608\n");
+        return -1;
+    }
+    if (k->actions[0] && parse_actions(k->actions, &pc))
+        return -1;
+    if (cg_policy_new(&c->policy, &pc) != CG_OK)
+        return -1;
+    for (i = 0; i < CG_LIST__COUNT; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "redis:%s", cg_list_name((enum cg_list)i));
+        if (redis_text[i])
+            rc = cg_policy_load_list_text(c->policy, (enum cg_list)i, name, redis_text[i],
+                                          strlen(redis_text[i]), report_line, NULL);
+        else if (lists[i].path[0])
+            rc = lists[i].fn(c->policy, lists[i].path, report_line, NULL);
+        else
+            continue;
+        if (rc) {
+            fprintf(stderr, "cidguardd: %s: %s\n", redis_text[i] ? name : lists[i].path,
+                    cg_strerror(rc));
+            return -1;
+        }
+    }
+    snprintf(buf, sizeof buf, "%s", k->ofcom);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+        if ((rc = cg_policy_load_ofcom(c->policy, tok, report_line, NULL))) {
+            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            return -1;
+        }
+    if (k->nanpa[0] && (rc = cg_policy_load_nanpa(c->policy, k->nanpa, report_line, NULL))) {
+        fprintf(stderr, "cidguardd: %s: %s\n", k->nanpa, cg_strerror(rc));
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", k->cocodes);
+    for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+        if ((rc = cg_policy_load_cocodes(c->policy, tok, report_line, NULL))) {
+            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            return -1;
+        }
+    return 0;
+}
+
+static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
+{
+    struct cgd_ctx *c = calloc(1, sizeof *c);
+    struct cg_verify_config vc = {0};
+    int rc;
+    if (!c)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    c->conf = *conf;
+    c->certcache = certcache;
+    c->pstate = pstate;
+    c->plan = !conf->country_code[0]               ? NULL
+              : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
+              : strcmp(conf->country_code, "1") == 0  ? &cg_tn_plan_nanp
+                                                      : NULL;
+    if (cg_trust_new(&c->trust, conf->crl_required && (conf->crl[0] || conf->crl_url[0])
+                                    ? CG_TRUST_CRL_REQUIRED
+                                    : 0))
+        goto fail;
+    if (each_file(conf->trust, cg_trust_add_anchors_file, c->trust) ||
+        each_file(conf->crl, cg_trust_add_crl_file, c->trust))
+        goto fail;
+    if (conf->crl_url[0]) {
+        char path[sizeof conf->state_dir + 32];
+        snprintf(path, sizeof path, "%s/crl-downloaded.crl", conf->state_dir);
+        if (access(path, R_OK) == 0 && cg_trust_add_crl_file(c->trust, path) != CG_OK)
+            fprintf(stderr, "cidguardd: %s: not a CRL; ignored\n", path);
+    }
+    vc.trust = c->trust;
+    vc.certsrc = cg_certcache_source(certcache);
+    vc.plan = c->plan;
+    vc.freshness = conf->freshness;
+    vc.allow_http = conf->allow_http;
+    if (cg_verifier_new(&c->verifier, &vc))
+        goto fail;
+    if (conf->sign_key[0]) {
+        if ((rc = cg_key_load_file(&c->key, conf->sign_key)) != CG_OK) {
+            fprintf(stderr, "cidguardd: [sign] key %s: %s\n", conf->sign_key, cg_strerror(rc));
+            goto fail;
+        }
+        if (cg_signer_new(&c->signer, c->key, conf->sign_x5u) != CG_OK) {
+            fprintf(stderr, "cidguardd: [sign] needs a private key and an http(s) x5u\n");
+            goto fail;
+        }
+    }
+    if (conf->customers[0] &&
+        (rc = cg_customers_load_file(&c->customers, conf->customers, report_line, NULL)) != CG_OK) {
+        fprintf(stderr, "cidguardd: [sign] customers %s: %s\n", conf->customers, cg_strerror(rc));
+        goto fail;
+    }
+    if (build_policy(c))
+        goto fail;
+    return c;
+fail:
+    ctx_free(c);
+    return NULL;
+}
+
+/* Builds a new context and swaps it in; with reread, from the configuration
+ * file again (SIGHUP), else from the running configuration (CRL timer). */
+void cgd_context_reload(const char *what, bool reread)
+{
+    struct cgd_conf conf = current->conf; /* only this thread swaps `current` */
+    struct cgd_ctx *n, *old;
+    if (reread && config_file) {
+        struct cgd_conf fresh;
+        cgd_conf_defaults(&fresh);
+        if (cgd_conf_load(&fresh, config_file)) {
+            fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
+            return;
+        }
+        /* listeners and threads stay as started */
+        memcpy(fresh.state_dir, conf.state_dir, sizeof fresh.state_dir);
+        memcpy(fresh.http_listen, conf.http_listen, sizeof fresh.http_listen);
+        memcpy(fresh.sip_verify_listen, conf.sip_verify_listen, sizeof fresh.sip_verify_listen);
+        memcpy(fresh.sip_sign_listen, conf.sip_sign_listen, sizeof fresh.sip_sign_listen);
+        fresh.workers = conf.workers;
+        conf = fresh;
+    }
+    if (!(n = ctx_build(&conf))) {
+        fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
+        return;
+    }
+    pthread_mutex_lock(&ctx_lock);
+    old = current;
+    current = n;
+    atomic_fetch_add(&ctx_gen, 1);
+    pthread_mutex_unlock(&ctx_lock);
+    cgd_ctx_put(old);
+    fprintf(stderr, "cidguardd: %s\n", what);
+}
+
+/* Downloads crl_url into the state directory (atomically: a failed or
+ * partial download keeps the previous file).  Runs on the main thread,
+ * never on the call path. */
+static void download_crl(const struct cgd_conf *c)
+{
+    char tmp[sizeof c->state_dir + 32], path[sizeof c->state_dir + 32];
+    CURL *e;
+    FILE *f;
+    CURLcode rc;
+    long status = 0;
+    snprintf(tmp, sizeof tmp, "%s/crl-downloaded.tmp", c->state_dir);
+    snprintf(path, sizeof path, "%s/crl-downloaded.crl", c->state_dir);
+    if (!(f = fopen(tmp, "wb")) || !(e = curl_easy_init())) {
+        if (f)
+            fclose(f);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, c->crl_url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(64 << 20));
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (c->ca_file[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (fclose(f) == 0 && rc == CURLE_OK && status == 200 && rename(tmp, path) == 0)
+        return;
+    unlink(tmp);
+    fprintf(stderr, "cidguardd: CRL download from %s failed (%s, HTTP %ld); keeping the previous one\n",
+            c->crl_url, curl_easy_strerror(rc), status);
+}
+
+
+int cgd_context_start(const struct cgd_conf *conf, const char *file)
+{
+    config_file = file;
+    if (cg_certcache_new(&certcache, 10000) ||
+        cg_policy_state_new(&pstate, conf->freshness + 5, (unsigned)conf->rate_calls,
+                            (unsigned)conf->rate_numbers))
+        return -1;
+    fetch_lists(conf);
+    if (conf->crl_url[0]) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        download_crl(conf);
+    }
+    return (current = ctx_build(conf)) ? 0 : -1;
+}
+
+void cgd_context_preload(const char *url, const char *path)
+{
+    struct cg_chain *ch;
+    if (cg_chain_load_file(&ch, path, NULL) == CG_OK) {
+        cg_certcache_put(certcache, url, ch, cg_chain_info(ch)->not_after);
+        cg_chain_unref(ch);
+    }
+}
+
+void cgd_context_stop(void)
+{
+    int i;
+    cgd_ctx_thread_done();
+    cgd_ctx_put(current);
+    current = NULL;
+    cg_certcache_free(certcache);
+    cg_policy_state_free(pstate);
+    cg_shared_close(lists_conn);
+    for (i = 0; i < CG_LIST__COUNT; i++)
+        free(redis_text[i]);
+}
+
+/* The running configuration's timers; only the main thread reads it, and
+ * only the main thread swaps contexts, so `current` needs no reference. */
+static bool crl_timer(const struct cgd_conf *k)
+{
+    return k->crl_refresh > 0 && (k->crl[0] || k->crl_url[0]);
+}
+
+static bool lists_poll(const struct cgd_conf *k)
+{
+    return k->redis_url[0] && k->redis_lists;
+}
+
+int cgd_context_wait(void)
+{
+    const struct cgd_conf *k = &current->conf;
+    time_t now = time(NULL);
+    if (crl_timer(k) && !next_crl)
+        next_crl = now + k->crl_refresh;
+    if (lists_poll(k))
+        return crl_timer(k) && next_crl - now < 1 ? 0 : 1;
+    if (crl_timer(k))
+        return next_crl > now ? (int)(next_crl - now) : 0;
+    return -1;
+}
+
+void cgd_context_tick(void)
+{
+    const struct cgd_conf *k = &current->conf;
+    if (lists_poll(k) && fetch_lists(k)) {
+        char what[96];
+        snprintf(what, sizeof what, "policy lists version %lld loaded from Redis", lists_version);
+        cgd_context_reload(what, false);
+        k = &current->conf;
+    }
+    if (crl_timer(k) && time(NULL) >= next_crl) {
+        next_crl = 0;
+        if (k->crl_url[0])
+            download_crl(k);
+        cgd_context_reload("CRLs refreshed", false);
+    }
+}
