@@ -162,52 +162,83 @@ static void test_compact_folded_lists(void **state)
     cg_sip_req_clear(&r);
 }
 
-/* Each malformed request gets its error, and is answerable (400) exactly
- * when Via, From, To, Call-ID and CSeq were read. */
+/* Each malformed request gets its error and reason, and is answerable (400)
+ * exactly when Via, From, To, Call-ID and CSeq were read.  Every row runs;
+ * each mismatch is reported with the row's name before the test fails. */
 static void test_malformed(void **state)
 {
 #define HEAD "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n" \
              "To: <sip:c@d>\r\nCall-ID: x\r\n"
-    /* each a parse error (CG_EPARSE); the length is the literal's, so
-     * that the NUL case is read whole */
-#define C(m, answerable) {m, sizeof m - 1, answerable}
+    /* The length is the literal's, so that the NUL row is read whole. */
+#define ROW(name, m, answerable, why) {name, m, sizeof m - 1, answerable, why}
     static const struct {
+        const char *name;
         const char *msg;
         size_t len;
         bool answerable;
-    } cases[] = {
-        C(HEAD "CSeq: 1 INVITE\r\nContent-Length: 10\r\n\r\nshort", true),
-        C(HEAD "CSeq: 1 INVITE\r\nContent-Length: 1x\r\n\r\n", true),
-        C(HEAD "CSeq: 1 INVITE\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", true),
-        C(HEAD "CSeq: 1 OPTIONS\r\n\r\n", true),
-        C(HEAD "CSeq: INVITE\r\n\r\n", true),
-        C(HEAD "CSeq: 1 INVITE\r\nCall-ID: y\r\n\r\n", true),
-        C(HEAD "CSeq: 1 INVITE\r\nFrom: <sip:e@f>\r\n\r\n", true),
-        C(HEAD "CSeq: 1 INVITE\r\nX-A: b\r\n", true),        /* no empty line */
-        C(HEAD "CSeq: 1 INVITE\r\nX-A: b\0c\r\n\r\n", true), /* NUL */
-        C(HEAD "CSeq: 1 INVITE\r\nX-A b\r\n\r\n", true),
-        C(HEAD "CSeq: 1 INVITE\r\nVia: TCP h\r\n\r\n", true),
-        C("INVITE sip:a@b SIP/2.0\r\n f: <sip:a@b>\r\n\r\n", false),
-        C("INVITE sip:a@b SIP/3.0\r\n\r\n", false),
-        C("INVITE  sip:a@b SIP/2.0\r\n\r\n", false),
-        C("INVITE nocolon SIP/2.0\r\n\r\n", false),
-        C("IN<VITE sip:a@b SIP/2.0\r\n\r\n", false),
-        C("INVITE sip:a@b SIP/2.0", false),
-        C("INVITE sip:a@b SIP/2.0\r\nCall-ID: x y\r\n\r\n", false),
-        C("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: nouri\r\n\r\n", false),
+        const char *why; /* the parser's reason, exactly */
+    } rows[] = {
+        ROW("body shorter than Content-Length",
+            HEAD "CSeq: 1 INVITE\r\nContent-Length: 10\r\n\r\nshort", true,
+            "body shorter than Content-Length"),
+        ROW("Content-Length not a number",
+            HEAD "CSeq: 1 INVITE\r\nContent-Length: 1x\r\n\r\n", true, "bad Content-Length"),
+        ROW("two Content-Lengths that disagree (long and compact form)",
+            HEAD "CSeq: 1 INVITE\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", true,
+            "bad Content-Length"),
+        ROW("CSeq method differs from the request's", HEAD "CSeq: 1 OPTIONS\r\n\r\n", true,
+            "bad CSeq header"),
+        ROW("CSeq without a sequence number", HEAD "CSeq: INVITE\r\n\r\n", true, "bad CSeq header"),
+        ROW("a second Call-ID", HEAD "CSeq: 1 INVITE\r\nCall-ID: y\r\n\r\n", true,
+            "more than one Call-ID header"),
+        ROW("a second From", HEAD "CSeq: 1 INVITE\r\nFrom: <sip:e@f>\r\n\r\n", true,
+            "more than one From header"),
+        ROW("headers end without an empty line", HEAD "CSeq: 1 INVITE\r\nX-A: b\r\n", true,
+            "headers end without an empty line"),
+        ROW("NUL inside a header value", HEAD "CSeq: 1 INVITE\r\nX-A: b\0c\r\n\r\n", true,
+            "control character in a header"),
+        ROW("header line without a colon", HEAD "CSeq: 1 INVITE\r\nX-A b\r\n\r\n", true,
+            "header line without a name and colon"),
+        ROW("second Via without SIP/2.0/transport", HEAD "CSeq: 1 INVITE\r\nVia: TCP h\r\n\r\n",
+            true, "bad Via header"),
+        ROW("continuation line right after the request line",
+            "INVITE sip:a@b SIP/2.0\r\n f: <sip:a@b>\r\n\r\n", false,
+            "continuation line without a header"),
+        ROW("SIP version 3.0", "INVITE sip:a@b SIP/3.0\r\n\r\n", false, "not a SIP/2.0 request"),
+        ROW("two spaces after the method", "INVITE  sip:a@b SIP/2.0\r\n\r\n", false,
+            "not a SIP/2.0 request"),
+        ROW("Request-URI without a scheme", "INVITE nocolon SIP/2.0\r\n\r\n", false,
+            "bad Request-URI"),
+        ROW("method with a non-token character", "IN<VITE sip:a@b SIP/2.0\r\n\r\n", false,
+            "not a SIP request"),
+        ROW("request line without CRLF", "INVITE sip:a@b SIP/2.0", false, "not a SIP request"),
+        ROW("Call-ID with a space", "INVITE sip:a@b SIP/2.0\r\nCall-ID: x y\r\n\r\n", false,
+            "bad Call-ID header"),
+        ROW("From without a URI",
+            "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: nouri\r\n\r\n", false,
+            "bad From header"),
     };
-    size_t i;
+    size_t i, failed = 0;
     (void)state;
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct cg_sip_req r;
         const char *why = NULL;
-        int rc = cg_sip_parse_request(cases[i].msg, cases[i].len, &r, &why);
-        if (rc != CG_EPARSE || !why || !!cg_sip_req_answerable(&r) != cases[i].answerable)
-            fail_msg("case %zu: rc %d, why %s, answerable %d", i, rc, why ? why : "(none)",
-                     cg_sip_req_answerable(&r));
+        int rc = cg_sip_parse_request(rows[i].msg, rows[i].len, &r, &why);
+        bool answerable = cg_sip_req_answerable(&r) != 0;
+        if (rc != CG_EPARSE || !why || strcmp(why, rows[i].why) != 0 ||
+            answerable != rows[i].answerable) {
+            print_error("row \"%s\": expected %s, \"%s\", %sanswerable; got %s, \"%s\", "
+                        "%sanswerable\n",
+                        rows[i].name, cg_errname(CG_EPARSE), rows[i].why,
+                        rows[i].answerable ? "" : "not ", cg_errname(rc), why ? why : "(none)",
+                        answerable ? "" : "not ");
+            failed++;
+        }
         cg_sip_req_clear(&r);
     }
-#undef C
+    if (failed)
+        fail_msg("%zu of %zu malformed-request rows failed", failed, i);
+#undef ROW
 #undef HEAD
 }
 
@@ -251,20 +282,41 @@ static void test_limits(void **state)
     free(m);
 }
 
+/* Stream framing: how long the first message is, what leading CRLFs to
+ * skip, and the errors.  Every row runs; mismatches name their row. */
 static void test_frame(void **state)
 {
-    size_t skip;
-    const char *two = "\r\n\r\nOPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabcOPTIONS";
+    static const char two[] = "\r\n\r\nOPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabcOPTIONS";
+    static const struct {
+        const char *name;
+        const char *buf;
+        size_t len;
+        long want; /* the message's length, 0 for incomplete, or an error */
+        size_t skip; /* checked when want > 0 */
+    } rows[] = {
+        {"a whole INVITE", INVITE, sizeof INVITE - 1, sizeof INVITE - 1, 0},
+        {"an INVITE short of its last CRLF (incomplete)", INVITE, sizeof INVITE - 3, 0, 0},
+        {"keep-alive CRLFs, a message with a body, the start of the next", two, sizeof two - 1,
+         34, 4},
+        {"no Content-Length on a stream", "A b SIP/2.0\r\nX: y\r\n\r\n", 21, CG_EPARSE, 0},
+        {"Content-Length not a number", "A b SIP/2.0\r\nContent-Length: x\r\n\r\n", 34,
+         CG_EPARSE, 0},
+        {"Content-Length beyond the message limit",
+         "A b SIP/2.0\r\nContent-Length: 99999\r\n\r\n", 38, CG_ETOOBIG, 0},
+    };
+    size_t i, failed = 0;
     (void)state;
-    assert_int_equal(cg_sip_frame(INVITE, strlen(INVITE), &skip), strlen(INVITE));
-    assert_int_equal(skip, 0);
-    assert_int_equal(cg_sip_frame(INVITE, strlen(INVITE) - 2, &skip), 0); /* incomplete */
-    assert_int_equal(cg_sip_frame(two, strlen(two), &skip), 34);
-    assert_int_equal(skip, 4);
-    assert_int_equal(cg_sip_frame("A b SIP/2.0\r\nX: y\r\n\r\n", 21, &skip), CG_EPARSE);
-    assert_int_equal(cg_sip_frame("A b SIP/2.0\r\nContent-Length: x\r\n\r\n", 34, &skip), CG_EPARSE);
-    assert_int_equal(cg_sip_frame("A b SIP/2.0\r\nContent-Length: 99999\r\n\r\n", 38, &skip),
-                     CG_ETOOBIG);
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t skip = (size_t)-1;
+        long got = cg_sip_frame(rows[i].buf, rows[i].len, &skip);
+        if (got != rows[i].want || (rows[i].want > 0 && skip != rows[i].skip)) {
+            print_error("row \"%s\": expected %ld (skip %zu), got %ld (skip %zu)\n", rows[i].name,
+                        rows[i].want, rows[i].skip, got, skip);
+            failed++;
+        }
+    }
+    if (failed)
+        fail_msg("%zu of %zu framing rows failed", failed, i);
 }
 
 int main(void)

@@ -1,7 +1,8 @@
 /*
- * The verifier against every reason code, the E1-E19 cases of STANDARDS.md
- * section 1.8 (E1/E2 are request-level: see test_api), and the negative
- * corpus of the core issue.
+ * The verifier: passing calls, then every way a call fails as one table
+ * (failure_rows below), each row naming the error case E3-E19 it covers
+ * (docs/standards.md#error-cases; E1/E2 are request-level: see test_api),
+ * then multiple headers, div, the certificate cache and the reason table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ static void expect(const struct cg_verdict *v, enum cg_reason r, const char *eca
                  cg_reason_name(r));
     assert_int_equal(v->reason_code, cg_reason_sip_code(r));
     assert_string_equal(cg_reason_case(r), ecase);
+    assert_int_equal(v->verstat, cg_reason_verstat(r));
     if (r != CG_R_OK) {
         assert_int_not_equal(v->verstat, CG_VERSTAT_PASSED);
         assert_true(v->detail[0] != '\0');
@@ -52,15 +54,10 @@ static struct cg_verdict run(const char *hdr, const char *payload, const char *k
     return v;
 }
 
-static struct cg_verdict run_payload(const char *payload)
-{
-    return run(TH_HDR, payload, "sp-1234.key", TH_X5U);
-}
-
 static struct cg_verdict run_iat(int64_t iat, const char *attest)
 {
     char *p = th_payload(iat, attest, TH_ORIG, TH_DEST);
-    struct cg_verdict v = run_payload(p);
+    struct cg_verdict v = run(TH_HDR, p, "sp-1234.key", TH_X5U);
     free(p);
     return v;
 }
@@ -90,6 +87,26 @@ static void test_pass(void **state)
     assert_int_equal(v.attest, 'C');
     v = run_iat(now + 60, "B"); /* skew in the other direction */
     expect(&v, CG_R_OK, "");
+    v = run_iat(now - 65, "A"); /* 60 s window + 5 s skew */
+    expect(&v, CG_R_OK, "");
+}
+
+/* 567A passes with a CRL required, before the failure table revokes it. */
+static void test_pass_crl_required(void **state)
+{
+    struct th_env e2;
+    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
+    char *t = th_token(TH_HDR, p, "sp-567A.key"), *h = th_header(t, TH_X5U);
+    struct cg_verdict v;
+    (void)state;
+    th_env_init(&e2, "sp-567A.pem", true, CG_TRUST_CRL_REQUIRED);
+    v = th_verify(&e2, h, now);
+    expect(&v, CG_R_OK, "");
+    assert_string_equal(v.spc, "567A");
+    th_env_free(&e2);
+    free(p);
+    free(t);
+    free(h);
 }
 
 static void test_identity_matching(void **state)
@@ -97,6 +114,7 @@ static void test_identity_matching(void **state)
     char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
     char *t = th_token(TH_HDR, p, "sp-1234.key"), *h = th_header(t, TH_X5U);
     const char *hv = h;
+    const char *more[] = {"+14155550199", "tel:+14155550100"};
     struct cg_call call = {0};
     struct cg_verdict v;
     (void)state;
@@ -112,40 +130,22 @@ static void test_identity_matching(void **state)
     expect(&v, CG_R_OK, "");
     assert_int_equal(v.orig_match, CG_MATCH_PAI);
     assert_int_equal(v.dest_match, CG_MATCH_RURI);
-    /* E16: orig matches neither */
-    call.pai = "tel:+442079460001";
-    call.from = "tel:+442079460002";
-    assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
-    expect(&v, CG_R_ORIG_MISMATCH, "E16");
-    /* E16: dest */
+    /* dest matches neither To nor the R-URI, but another called number of
+     * the request (ATIS to.tn list); the mismatches are failure rows */
     call.pai = "tel:+442079460000";
+    call.from = "tel:+442079460002";
     call.ruri = "tel:+14155550101";
+    call.to_more = more;
+    call.nto_more = 2;
     assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
-    expect(&v, CG_R_DEST_MISMATCH, "E16");
-    /* ... unless another called number of the request (ATIS to.tn list) is dest */
-    {
-        const char *more[] = {"+14155550199", "tel:+14155550100"};
-        call.to_more = more;
-        call.nto_more = 2;
-        assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
-        expect(&v, CG_R_OK, "");
-        assert_int_equal(v.dest_match, CG_MATCH_TO);
-        call.nto_more = 1;
-        assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
-        expect(&v, CG_R_DEST_MISMATCH, "E16");
-        call.to_more = NULL;
-        call.nto_more = 0;
-    }
-    /* no caller number at all */
-    call.pai = call.from = NULL;
-    assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
-    expect(&v, CG_R_ORIG_MISMATCH, "E16");
+    expect(&v, CG_R_OK, "");
+    assert_int_equal(v.dest_match, CG_MATCH_TO);
     free(p);
     free(t);
     free(h);
 }
 
-static void test_no_identity_and_request_time(void **state)
+static void test_no_identity(void **state)
 {
     struct cg_call call = {0};
     struct cg_verdict v;
@@ -156,151 +156,438 @@ static void test_no_identity_and_request_time(void **state)
     assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
     expect(&v, CG_R_NO_IDENTITY, "");
     assert_int_equal(v.verstat, CG_VERSTAT_NONE);
-    call.request_time = now - 61; /* E3 */
-    assert_int_equal(cg_verify(env.v, &call, &v), CG_OK);
-    expect(&v, CG_R_REQUEST_TIME, "E3");
-    assert_int_equal(v.verstat, CG_VERSTAT_NONE);
-    assert_int_equal(v.reason_code, 403);
 }
 
-static void test_header_cases(void **state)
-{
-    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
-    char *t = th_token(TH_HDR, p, "sp-1234.key"), buf[2048];
-    struct cg_verdict v;
-    (void)state;
+/* --- Every way a call fails, as one table --------------------------------- */
 
-    snprintf(buf, sizeof buf, "%s;info=<%s>;alg=ES256;ppt=shaken", strchr(t, '.'), TH_X5U);
-    v = run_raw(buf + 0);
-    expect(&v, CG_R_COMPACT_FORM, "E4"); /* ".payload.sig": empty header */
-    snprintf(buf, sizeof buf, "%s;info=<%s>;alg=ES256;ppt=rph", t, TH_X5U);
-    expect((v = run_raw(buf), &v), CG_R_PPT_PARAM, "E5");
-    snprintf(buf, sizeof buf, "%s;info=<%s>;alg=ES256", t, TH_X5U);
-    expect((v = run_raw(buf), &v), CG_R_PPT_PARAM, "E5");
-    snprintf(buf, sizeof buf, "%s;alg=ES256;ppt=shaken", t);
-    expect((v = run_raw(buf), &v), CG_R_NO_INFO, "E6");
-    snprintf(buf, sizeof buf, "%s;info=<ftp://x/y.pem>;alg=ES256;ppt=shaken", t);
-    expect((v = run_raw(buf), &v), CG_R_BAD_INFO, "E7");
-    snprintf(buf, sizeof buf, "%s;info=<http://cert.example.net/sp-1234.pem>;ppt=shaken", t);
-    expect((v = run_raw(buf), &v), CG_R_BAD_INFO, "E7"); /* http not allowed by default */
-    snprintf(buf, sizeof buf, "%s;info=<https://other.example/x.pem>;alg=ES256;ppt=shaken", t);
-    expect((v = run_raw(buf), &v), CG_R_X5U_MISMATCH, "E10");
-    snprintf(buf, sizeof buf, "%s;info=<%s>;alg=HS256;ppt=shaken", t, TH_X5U);
-    expect((v = run_raw(buf), &v), CG_R_ALG, "E12");
-    snprintf(buf, sizeof buf, "%s;info=<%s>;alg=ES256;ppt=div", t, TH_X5U);
-    expect((v = run_raw(buf), &v), CG_R_PPT, "E13"); /* parameter and JOSE header differ */
-    expect((v = run_raw("not an identity header"), &v), CG_R_MALFORMED, "E4");
-    snprintf(buf, sizeof buf, "eyJ!bGciOiJFUzI1NiJ9.eyJ.c2ln;info=<%s>;ppt=shaken", TH_X5U);
-    expect((v = run_raw(buf), &v), CG_R_MALFORMED, "E4"); /* invalid base64url */
-    free(p);
-    free(t);
-}
+/* The verification error cases of ATIS-1000082 / RFC 8224, worded as in
+ * docs/standards.md#error-cases; a row's case must be its reason's
+ * (cg_reason_case). */
+#define E3 "E3: request time outside the freshness window"
+#define E4 "E4: compact form, or an unparseable header"
+#define E5 "E5: ppt parameter missing or unsupported"
+#define E6 "E6: no info parameter"
+#define E7 "E7: info not an https URI"
+#define E8 "E8: the certificate cannot be obtained"
+#define E9 "E9: JOSE header lacks alg, typ, ppt or x5u"
+#define E10 "E10: x5u differs from info"
+#define E11 "E11: typ is not passport"
+#define E12 "E12: alg is not ES256"
+#define E13 "E13: JOSE ppt unsupported or differs from the parameter"
+#define E14 "E14: bad payload or missing claim"
+#define E15 "E15: iat outside the freshness window"
+#define E16 "E16: orig/dest do not match the call"
+#define E17 "E17: chain, CA, CRL or profile failure"
+#define E18 "E18: signature failure"
+#define E19 "E19: bad attest"
 
+/*
+ * Templates.  "${...}" placeholders are filled in per row:
+ *   ${now}, ${now-66}   the row's time (seconds), optionally offset
+ *   ${100*[}            a character repeated
+ *   ${token}            hdr.payload.sig as the row signs it
+ *   ${hdr} ${payload} ${sig}   its parts; ${sig^4} with character 4 changed
+ *   ${genuine-sig}      the signature of the unspoiled token
+ *   ${x5u}              TH_X5U
+ */
+#define ORIGID "de305d54-75b4-431b-adb2-eb6b9e546014"
+#define CLAIMS_ID(attest, iat, origid)                                                          \
+    "{\"attest\":\"" attest "\",\"dest\":{\"tn\":[\"" TH_DEST "\"]},\"iat\":" iat               \
+    ",\"orig\":{\"tn\":\"" TH_ORIG "\"},\"origid\":\"" origid "\"}"
+#define CLAIMS(attest, iat) CLAIMS_ID(attest, iat, ORIGID)
+#define GOOD_CLAIMS CLAIMS("A", "${now}")
+#define GOOD_IDENTITY "${token};info=<${x5u}>;alg=ES256;ppt=shaken"
+#define NO_IDENTITY "(no Identity header)"
 #define HDR(alg, typ, ppt, x5u)                                                                \
     "{\"alg\":\"" alg "\",\"ppt\":\"" ppt "\",\"typ\":\"" typ "\",\"x5u\":\"" x5u "\"}"
+/* openssl x509 -extfile lines for a test leaf */
+#define EE "'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' "
+#define SPC_1234 "'1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34'"
+/* An ECDSA signature in DER, as Asterisk's test suite sends it. */
+#define DER_SIG                                                                                \
+    "MEUCIHlUek8KQZPh9PQRxyy7st4JNDaB9vvAj55f1V1fxsxPAiEAl5TANXspZkJd8QNp40fU4_iVn3wuuKjbnZENr" \
+    "IeKvbs"
 
-static void test_jose_header_cases(void **state)
+/* How a row spoils an otherwise passing call; zero fields keep it genuine. */
+struct spoil {
+    const char *jose;     /* JOSE header JSON (default TH_HDR) */
+    const char *claims;   /* payload JSON template (default GOOD_CLAIMS) */
+    const char *key;      /* signing key in the test PKI (default sp-1234.key) */
+    const char *identity; /* Identity header template (default GOOD_IDENTITY) */
+    /* the request's numbers; all NULL: From +TH_ORIG, To +TH_DEST */
+    const char *pai, *from, *to, *ruri;
+    const char *const *to_more;
+    size_t nto_more;
+    int64_t request_time; /* ATIS request time, relative to the row's time (0: none) */
+    int64_t shift;        /* the row's time (iat and verification) after now */
+    /* a fresh leaf made by openssl with these extensions, served for the x5u */
+    const char *cert_ext;
+    const char *cert_key; /* its key (default sp-1234.key) */
+    bool self_signed;     /* signed by its own key instead of the PKI's CA */
+    /* another verifier: serving this bundle of the PKI directory ... */
+    const char *bundle;
+    const char *served_at; /* ... for this x5u only (NULL: any) */
+    bool crl;              /* ... with the PKI's CRL */
+    unsigned trust_flags;
+    const char *revoke; /* a certificate of the PKI revoked first (once, for good) */
+};
+
+struct failure_row {
+    const char *name; /* what the row exercises */
+    struct spoil how;
+    enum cg_reason reason;
+    const char *ecase;
+    const char *detail;  /* a phrase the verdict's detail must contain (optional) */
+    uint32_t warnings;   /* warning bits the verdict must carry */
+};
+
+static const char *const OTHER_CALLED[] = {"+14155550199"};
+
+/* ROW(name, expected reason, E-case, how the call is spoiled...) */
+#define ROW(nm, rs, ec, ...) {.name = nm, .reason = rs, .ecase = ec, .how = {__VA_ARGS__}}
+
+static const struct failure_row failure_rows[] = {
+    /* The Identity header and its parameters */
+    ROW("compact form (\".payload.sig\", empty header part)", CG_R_COMPACT_FORM, E4,
+        .identity = ".${payload}.${sig};info=<${x5u}>;alg=ES256;ppt=shaken"),
+    ROW("not an Identity header at all", CG_R_MALFORMED, E4,
+        .identity = "not an identity header"),
+    ROW("invalid base64url in the token", CG_R_MALFORMED, E4,
+        .identity = "eyJ!bGciOiJFUzI1NiJ9.eyJ.c2ln;info=<${x5u}>;ppt=shaken"),
+    ROW("ppt parameter rph", CG_R_PPT_PARAM, E5,
+        .identity = "${token};info=<${x5u}>;alg=ES256;ppt=rph"),
+    ROW("no ppt parameter", CG_R_PPT_PARAM, E5, .identity = "${token};info=<${x5u}>;alg=ES256"),
+    ROW("no info parameter", CG_R_NO_INFO, E6, .identity = "${token};alg=ES256;ppt=shaken"),
+    ROW("info is an ftp URL", CG_R_BAD_INFO, E7,
+        .identity = "${token};info=<ftp://x/y.pem>;alg=ES256;ppt=shaken"),
+    ROW("info is http (not allowed by default)", CG_R_BAD_INFO, E7,
+        .identity = "${token};info=<http://cert.example.net/sp-1234.pem>;ppt=shaken"),
+    ROW("info differs from the JOSE x5u", CG_R_X5U_MISMATCH, E10,
+        .identity = "${token};info=<https://other.example/x.pem>;alg=ES256;ppt=shaken"),
+    ROW("alg parameter HS256", CG_R_ALG, E12,
+        .identity = "${token};info=<${x5u}>;alg=HS256;ppt=shaken"),
+    ROW("ppt parameter div over a shaken JOSE header (they differ)", CG_R_PPT, E13,
+        .identity = "${token};info=<${x5u}>;alg=ES256;ppt=div"),
+
+    /* The JOSE header */
+    ROW("JOSE header without x5u", CG_R_HDR_MISSING, E9,
+        .jose = "{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\"}"),
+    ROW("JOSE header without ppt", CG_R_HDR_MISSING, E9,
+        .jose = "{\"alg\":\"ES256\",\"typ\":\"passport\",\"x5u\":\"" TH_X5U "\"}"),
+    ROW("JOSE typ JWT", CG_R_TYP, E11, .jose = HDR("ES256", "JWT", "shaken", TH_X5U)),
+    ROW("JOSE alg none", CG_R_ALG, E12, .jose = HDR("none", "passport", "shaken", TH_X5U)),
+    ROW("JOSE alg HS256", CG_R_ALG, E12, .jose = HDR("HS256", "passport", "shaken", TH_X5U)),
+    ROW("JOSE ppt msg", CG_R_PPT, E13, .jose = HDR("ES256", "passport", "msg", TH_X5U)),
+    ROW("JOSE x5u elsewhere than info", CG_R_X5U_MISMATCH, E10,
+        .jose = HDR("ES256", "passport", "shaken", "https://evil.example/x.pem")),
+
+    /* The claims */
+    ROW("no origid claim", CG_R_CLAIMS, E14,
+        .claims = "{\"attest\":\"A\",\"dest\":{\"tn\":[\"" TH_DEST "\"]},\"iat\":1,"
+                  "\"orig\":{\"tn\":\"" TH_ORIG "\"}}"),
+    ROW("iat as a string", CG_R_CLAIMS, E14, .claims = CLAIMS("A", "\"${now}\"")),
+    ROW("claims nested 100 deep", CG_R_CLAIMS, E14,
+        .claims = "{\"attest\":\"A\",\"rcd\":${100*[}${100*]}}"),
+    ROW("iat 66 s old (60 s window + 5 s skew)", CG_R_STALE, E15,
+        .claims = CLAIMS("A", "${now-66}")),
+    ROW("iat an hour in the future", CG_R_STALE, E15, .claims = CLAIMS("A", "${now+3600}")),
+    ROW("attest lowercase a", CG_R_ATTEST, E19, .claims = CLAIMS("a", "${now}")),
+    ROW("attest AB", CG_R_ATTEST, E19, .claims = CLAIMS("AB", "${now}")),
+
+    /* The request around the PASSporT */
+    ROW("ATIS request time 61 s old (no Identity header)", CG_R_REQUEST_TIME, E3,
+        .identity = NO_IDENTITY, .request_time = -61),
+    ROW("orig matches neither PAI nor From", CG_R_ORIG_MISMATCH, E16,
+        .pai = "tel:+442079460001", .from = "tel:+442079460002", .to = "sip:someone@example.com",
+        .ruri = "sip:+14155550100@sbc.example;user=phone"),
+    ROW("no caller number at all", CG_R_ORIG_MISMATCH, E16, .to = "sip:someone@example.com",
+        .ruri = "tel:+14155550101"),
+    ROW("dest matches neither To nor the R-URI", CG_R_DEST_MISMATCH, E16,
+        .pai = "tel:+442079460000", .from = "tel:+442079460002", .to = "sip:someone@example.com",
+        .ruri = "tel:+14155550101"),
+    ROW("dest matches no other called number either", CG_R_DEST_MISMATCH, E16,
+        .pai = "tel:+442079460000", .from = "tel:+442079460002", .to = "sip:someone@example.com",
+        .ruri = "tel:+14155550101", .to_more = OTHER_CALLED, .nto_more = 1),
+
+    /* The signature */
+    ROW("signature changed (character 4)", CG_R_SIGNATURE, E18,
+        .identity = "${hdr}.${payload}.${sig^4};info=<${x5u}>;alg=ES256;ppt=shaken"),
+    ROW("claims changed after signing (origid), genuine signature kept", CG_R_SIGNATURE, E18,
+        .claims = CLAIMS_ID("A", "${now}", "de305d54-75b4-431b-adb2-eb6b9e54601X"),
+        .identity = "${hdr}.${payload}.${genuine-sig};info=<${x5u}>;alg=ES256;ppt=shaken"),
+    ROW("signed by SPC 567A, presented with 1234's certificate", CG_R_SIGNATURE, E18,
+        .key = "sp-567A.key"),
+    ROW("DER signature instead of R||S", CG_R_SIGNATURE, E18,
+        .identity = "${hdr}.${payload}." DER_SIG ";info=<${x5u}>;alg=ES256;ppt=shaken"),
+
+    /* The certificate */
+    ROW("no certificate for the x5u", CG_R_CERT_UNAVAILABLE, E8, .bundle = "sp-1234.pem",
+        .served_at = "https://elsewhere.example/a.pem"),
+    ROW("leaf without TNAuthList", CG_R_CERT_PROFILE, E17, .cert_ext = EE),
+    ROW("leaf KeyUsage keyAgreement, not digitalSignature", CG_R_CERT_PROFILE, E17,
+        .cert_ext = "'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,keyAgreement' "
+                    SPC_1234),
+    {.name = "leaf TNAuthList of TNs only (no SPC), not covering orig, marked critical",
+     .reason = CG_R_TN_NOT_AUTHORIZED, .ecase = E17,
+     .how = {.cert_ext = EE "'1.3.6.1.5.5.7.1.26=critical,"
+                            "DER:30:0f:a2:0d:16:0b:31:32:30:32:35:35:35:30:30:30:30'"},
+     .warnings = (1u << CG_W_TNAUTH_CRITICAL) | (1u << CG_W_TNAUTH_NOT_SPC)},
+    {.name = "leaf with a P-384 key (ES256 needs P-256)", .reason = CG_R_CERT_PROFILE,
+     .ecase = E17, .how = {.cert_ext = EE SPC_1234, .cert_key = "p384.key"}, .detail = "P-256"},
+    ROW("self-signed leaf (no path to the CA)", CG_R_CERT_INVALID, E17,
+        .cert_ext = EE SPC_1234, .self_signed = true),
+    ROW("bundle from another PKI with the same SPC (untrusted CA)", CG_R_CERT_INVALID, E17,
+        .key = "foreign.key", .bundle = "foreign.pem"),
+    {.name = "leaf expired (call and iat 400 days ahead)", .reason = CG_R_CERT_INVALID,
+     .ecase = E17, .how = {.shift = 400 * 86400}, .detail = "expired"},
+    /* Last: it revokes 567A in the shared test PKI for good. */
+    ROW("leaf revoked, CRL required", CG_R_CERT_REVOKED, E17, .key = "sp-567A.key",
+        .bundle = "sp-567A.pem", .crl = true, .trust_flags = CG_TRUST_CRL_REQUIRED,
+        .revoke = "sp-567A-leaf.pem"),
+};
+#undef ROW
+
+/* What a row's templates are filled in from. */
+struct fill {
+    int64_t t;
+    const char *token, *genuine; /* NULL while the claims are being filled */
+};
+
+static void put(char **o, const char *end, const char *s, size_t n)
 {
-    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
-    struct cg_verdict v;
-    (void)state;
-    v = run("{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\"}", p, "sp-1234.key", TH_X5U);
-    expect(&v, CG_R_HDR_MISSING, "E9");
-    v = run("{\"alg\":\"ES256\",\"typ\":\"passport\",\"x5u\":\"" TH_X5U "\"}", p, "sp-1234.key",
-            TH_X5U);
-    expect(&v, CG_R_HDR_MISSING, "E9");
-    v = run(HDR("ES256", "JWT", "shaken", TH_X5U), p, "sp-1234.key", TH_X5U);
-    expect(&v, CG_R_TYP, "E11");
-    v = run(HDR("none", "passport", "shaken", TH_X5U), p, "sp-1234.key", TH_X5U);
-    expect(&v, CG_R_ALG, "E12");
-    v = run(HDR("HS256", "passport", "shaken", TH_X5U), p, "sp-1234.key", TH_X5U);
-    expect(&v, CG_R_ALG, "E12");
-    v = run(HDR("ES256", "passport", "msg", TH_X5U), p, "sp-1234.key", TH_X5U);
-    expect(&v, CG_R_PPT, "E13");
-    v = run(HDR("ES256", "passport", "shaken", "https://evil.example/x.pem"), p, "sp-1234.key",
-            TH_X5U);
-    expect(&v, CG_R_X5U_MISMATCH, "E10");
-    free(p);
+    assert_true((size_t)(end - *o) > n);
+    memcpy(*o, s, n);
+    *o += n;
 }
 
-static void test_claim_cases(void **state)
+/* Part i (0 header, 1 payload, 2 signature) of a token, and its length. */
+static const char *token_part(const char *tok, int i, size_t *n)
 {
-    struct cg_verdict v;
-    char deep[512];
-    int i;
-    (void)state;
-    v = run_payload("{\"attest\":\"A\",\"dest\":{\"tn\":[\"" TH_DEST "\"]},\"iat\":1,\"orig\":"
-                    "{\"tn\":\"" TH_ORIG "\"}}");
-    expect(&v, CG_R_CLAIMS, "E14"); /* no origid */
-    snprintf(deep, sizeof deep, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"%s\"]},\"iat\":\"%lld\","
-             "\"orig\":{\"tn\":\"%s\"},\"origid\":\"x\"}", TH_DEST, (long long)now, TH_ORIG);
-    expect((v = run_payload(deep), &v), CG_R_CLAIMS, "E14"); /* string iat */
-    v = run_iat(now, "a");
-    expect(&v, CG_R_ATTEST, "E19");
-    v = run_iat(now, "AB");
-    expect(&v, CG_R_ATTEST, "E19");
-    strcpy(deep, "{\"attest\":\"A\",\"rcd\":");
-    for (i = 0; i < 100; i++)
-        strcat(deep, "[");
-    for (i = 0; i < 100; i++)
-        strcat(deep, "]");
-    strcat(deep, "}");
-    expect((v = run_payload(deep), &v), CG_R_CLAIMS, "E14"); /* deeply nested */
-}
-
-static void test_freshness(void **state)
-{
-    struct cg_verdict v;
-    (void)state;
-    v = run_iat(now - 66, "A");
-    expect(&v, CG_R_STALE, "E15");
-    assert_int_equal(v.reason_code, 403);
-    v = run_iat(now + 3600, "A"); /* future iat */
-    expect(&v, CG_R_STALE, "E15");
-    v = run_iat(now - 65, "A"); /* 60 s window + 5 s skew */
-    expect(&v, CG_R_OK, "");
-}
-
-static void test_signature_cases(void **state)
-{
-    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
-    char *t = th_token(TH_HDR, p, "sp-1234.key"), *h, *dot;
-    struct cg_verdict v;
-    (void)state;
-    /* tampered signature */
-    h = th_header(t, TH_X5U);
-    dot = strchr(h, ';') - 87;
-    dot[5] = dot[5] == 'A' ? 'B' : 'A';
-    expect((v = run_raw(h), &v), CG_R_SIGNATURE, "E18");
-    assert_int_equal(v.verstat, CG_VERSTAT_FAILED);
-    free(h);
-    /* tampered payload: a different orig with the old signature */
-    {
-        char *p2 = th_payload(now, "A", TH_ORIG, TH_DEST), *t2;
-        p2[strlen(p2) - 3] = 'X';
-        t2 = th_token(TH_HDR, p2, "sp-1234.key");
-        /* splice t2's header.payload with t's signature */
-        dot = strrchr(t2, '.');
-        strcpy(dot, strrchr(t, '.'));
-        h = th_header(t2, TH_X5U);
-        expect((v = run_raw(h), &v), CG_R_SIGNATURE, "E18");
-        free(h);
-        free(t2);
-        free(p2);
+    const char *s = tok, *e;
+    assert_non_null(tok);
+    for (; i > 0; i--) {
+        s = strchr(s, '.');
+        assert_non_null(s);
+        s++;
     }
-    /* wrong key: signed by SPC 567A, presented with 1234's certificate */
-    v = run(TH_HDR, p, "sp-567A.key", TH_X5U);
-    expect(&v, CG_R_SIGNATURE, "E18");
-    /* DER signature (Asterisk test suite style) */
-    h = th_header(t, TH_X5U);
-    dot = strchr(h, ';') - 87;
-    memmove(dot + 1 + 94, dot + 87, strlen(dot + 87) + 1);
-    memcpy(dot + 1, "MEUCIHlUek8KQZPh9PQRxyy7st4JNDaB9vvAj55f1V1fxsxPAiEAl5TANXspZkJd8QNp40fU4_iVn3"
-                    "wuuKjbnZENrIeKvbs", 94);
-    expect((v = run_raw(h), &v), CG_R_SIGNATURE, "E18");
-    free(h);
-    free(t);
-    free(p);
+    e = strchr(s, '.');
+    *n = e ? (size_t)(e - s) : strlen(s);
+    return s;
+}
+
+/* `tmpl` with its placeholders filled in; malloc'ed. */
+static char *fill(const char *tmpl, const struct fill *f)
+{
+    size_t cap = 16384, n;
+    char *out = malloc(cap), *o = out, *end = out + cap, name[32], num[32], *x;
+    const char *p = tmpl, *close, *s;
+    assert_non_null(out);
+    while (*p) {
+        if (p[0] != '$' || p[1] != '{') {
+            put(&o, end, p++, 1);
+            continue;
+        }
+        close = strchr(p, '}');
+        assert_non_null(close);
+        n = (size_t)(close - p - 2);
+        assert_true(n < sizeof name);
+        memcpy(name, p + 2, n);
+        name[n] = '\0';
+        p = close + 1;
+        if (strncmp(name, "now", 3) == 0) {
+            snprintf(num, sizeof num, "%lld", (long long)(f->t + strtoll(name + 3, NULL, 10)));
+            put(&o, end, num, strlen(num));
+        } else if (strcmp(name, "token") == 0) {
+            assert_non_null(f->token);
+            put(&o, end, f->token, strlen(f->token));
+        } else if (strcmp(name, "hdr") == 0 || strcmp(name, "payload") == 0 ||
+                   strcmp(name, "sig") == 0) {
+            s = token_part(f->token, name[0] == 'h' ? 0 : name[0] == 'p' ? 1 : 2, &n);
+            put(&o, end, s, n);
+        } else if (strncmp(name, "sig^", 4) == 0) {
+            long i = strtol(name + 4, NULL, 10);
+            s = token_part(f->token, 2, &n);
+            assert_true(i >= 0 && (size_t)i < n);
+            x = o;
+            put(&o, end, s, n);
+            x[i] = x[i] == 'A' ? 'B' : 'A';
+        } else if (strcmp(name, "genuine-sig") == 0) {
+            s = token_part(f->genuine, 2, &n);
+            put(&o, end, s, n);
+        } else if (strcmp(name, "x5u") == 0) {
+            put(&o, end, TH_X5U, strlen(TH_X5U));
+        } else {
+            long k = strtol(name, &x, 10);
+            if (x == name || x[0] != '*' || !x[1] || x[2])
+                fail_msg("unknown placeholder ${%s} in %s", name, tmpl);
+            for (; k > 0; k--)
+                put(&o, end, x + 1, 1);
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Makes a certificate with the openssl command line (an independent source
+ * of odd certificates) into the PKI directory; returns its bundle name. */
+static const char *openssl_leaf_key(const char *name, const char *exts, bool signed_by_ca,
+                                    const char *key)
+{
+    char cmd[2048];
+    const char *d = th_pki();
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && openssl req -new -key %s -subj '/C=US/O=t/CN=%s' -out %s.csr "
+             "2>/dev/null && printf '%%s\\n' %s > %s.ext && "
+             "openssl x509 -req -in %s.csr %s -days 30 -extfile %s.ext -out %s.pem 2>/dev/null"
+             " && cat ca.pem >> %s.pem",
+             d, key, name, name, exts, name, name,
+             signed_by_ca ? "-CA ca.pem -CAkey ca.key -CAcreateserial" : "-signkey sp-1234.key",
+             name, name, name);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.pem", name);
+    return strdup(cmd);
+}
+
+/* A verifier trusting the PKI root as the row says. */
+static void env_open(struct th_env *e, const struct spoil *s, const char *bundle)
+{
+    struct cg_chain *c;
+    struct cg_verify_config cfg = {0};
+    const char *why;
+    assert_int_equal(cg_trust_new(&e->trust, s->trust_flags), CG_OK);
+    assert_int_equal(cg_trust_add_anchors_file(e->trust, th_file("root.pem")), CG_OK);
+    if (s->crl)
+        assert_int_equal(cg_trust_add_crl_file(e->trust, th_file("crl.pem")), CG_OK);
+    assert_int_equal(cg_certmap_new(&e->map), CG_OK);
+    assert_int_equal(cg_chain_load_file(&c, th_file(bundle), &why), CG_OK);
+    assert_int_equal(cg_certmap_add(e->map, s->served_at, c), CG_OK);
+    cg_chain_unref(c);
+    cfg.trust = e->trust;
+    cfg.certsrc = cg_certmap_source(e->map);
+    assert_int_equal(cg_verifier_new(&e->v, &cfg), CG_OK);
+}
+
+/* Builds row i's call and verifies it. */
+static struct cg_verdict run_row(size_t i)
+{
+    const struct spoil *s = &failure_rows[i].how;
+    struct th_env own, *e = &env;
+    struct fill f = {now + s->shift, NULL, NULL};
+    const char *bundle = s->bundle, *hv, *why;
+    char leaf[32], *claims, *genuine_claims, *ident;
+    struct cg_call call = {0};
+    struct cg_verdict v;
+    if (s->cert_ext) {
+        snprintf(leaf, sizeof leaf, "leaf%zu", i);
+        bundle = openssl_leaf_key(leaf, s->cert_ext, !s->self_signed,
+                                  s->cert_key ? s->cert_key : "sp-1234.key");
+        f.t = (int64_t)time(NULL) + 5; /* after the new certificate's notBefore */
+    }
+    if (s->revoke)
+        assert_int_equal(cg_pki_revoke(th_pki(), th_file(s->revoke), &why), CG_OK);
+    if (bundle) {
+        env_open(&own, s, bundle);
+        e = &own;
+    }
+    claims = fill(s->claims ? s->claims : GOOD_CLAIMS, &f);
+    genuine_claims = fill(GOOD_CLAIMS, &f);
+    f.token = th_token(s->jose ? s->jose : TH_HDR, claims, s->key ? s->key : "sp-1234.key");
+    f.genuine = th_token(TH_HDR, genuine_claims, "sp-1234.key");
+    ident = fill(s->identity ? s->identity : GOOD_IDENTITY, &f);
+    hv = ident;
+    if (strcmp(ident, NO_IDENTITY) != 0) {
+        call.identity = &hv;
+        call.nidentity = 1;
+    }
+    if (s->pai || s->from || s->to || s->ruri) {
+        call.pai = s->pai;
+        call.from = s->from;
+        call.to = s->to;
+        call.ruri = s->ruri;
+    } else {
+        call.from = "+" TH_ORIG;
+        call.to = "+" TH_DEST;
+    }
+    call.to_more = s->to_more;
+    call.nto_more = s->nto_more;
+    call.now = f.t;
+    call.request_time = s->request_time ? f.t + s->request_time : 0;
+    assert_int_equal(cg_verify(e->v, &call, &v), CG_OK);
+    if (e == &own)
+        th_env_free(&own);
+    if (s->cert_ext)
+        free((void *)bundle);
+    free(claims);
+    free(genuine_claims);
+    free((void *)f.token);
+    free((void *)f.genuine);
+    free(ident);
+    return v;
+}
+
+/* Whether row r's verdict is right; if not, why, into msg. */
+static bool row_holds(const struct failure_row *r, const struct cg_verdict *v, char *msg,
+                      size_t cap)
+{
+    const char *code = cg_reason_case(r->reason);
+    size_t clen = strcspn(r->ecase, ":");
+    if (strlen(code) != clen || strncmp(code, r->ecase, clen) != 0)
+        snprintf(msg, cap, "the table says %.*s but reason %s is case %s", (int)clen, r->ecase,
+                 cg_reason_name(r->reason), code[0] ? code : "(none)");
+    else if (v->reason != r->reason)
+        snprintf(msg, cap, "expected reason %s, got %s (%s)", cg_reason_name(r->reason),
+                 cg_reason_name(v->reason), v->detail);
+    else if (v->reason_code != cg_reason_sip_code(r->reason))
+        snprintf(msg, cap, "expected SIP code %d, got %d", cg_reason_sip_code(r->reason),
+                 v->reason_code);
+    else if (v->verstat != cg_reason_verstat(r->reason) || v->verstat == CG_VERSTAT_PASSED)
+        snprintf(msg, cap, "expected verstat %s, got %s",
+                 cg_verstat_str(cg_reason_verstat(r->reason)), cg_verstat_str(v->verstat));
+    else if (!v->detail[0])
+        snprintf(msg, cap, "no detail");
+    else if (r->detail && !strstr(v->detail, r->detail))
+        snprintf(msg, cap, "expected a detail containing \"%s\", got \"%s\"", r->detail,
+                 v->detail);
+    else if ((v->warnings & r->warnings) != r->warnings)
+        snprintf(msg, cap, "expected warning bits %#x, got %#x", r->warnings, v->warnings);
+    else
+        return true;
+    return false;
+}
+
+/* Another PKI with the same SPC, whose leaf and key are copied into the
+ * test PKI as foreign.pem and foreign.key; and a P-384 key, p384.key. */
+static void make_foreign_material(void)
+{
+    char dir[] = "/tmp/cg-verify-XXXXXX", cmd[1024];
+    const char *spcs[] = {"1234"};
+    struct cg_pki_opts o = {.dir = dir, .spcs = spcs, .nspcs = 1};
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(cg_pki_init(&o, NULL), CG_OK);
+    snprintf(cmd, sizeof cmd,
+             "cp '%s/sp-1234.key' '%s/foreign.key' && cp '%s/sp-1234.pem' '%s/foreign.pem' && "
+             "rm -rf '%s' && openssl ecparam -name secp384r1 -genkey -noout -out '%s/p384.key'",
+             dir, th_pki(), dir, th_pki(), dir, th_pki());
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Every row runs; each one that does not hold is reported by name, with
+ * its case and the mismatch, before the test fails. */
+static void test_failure_table(void **state)
+{
+    size_t i, n = sizeof failure_rows / sizeof failure_rows[0], failed = 0;
+    char msg[400];
+    (void)state;
+    make_foreign_material();
+    for (i = 0; i < n; i++) {
+        struct cg_verdict v = run_row(i);
+        if (!row_holds(&failure_rows[i], &v, msg, sizeof msg)) {
+            print_error("row \"%s\" [%s]: %s\n", failure_rows[i].name, failure_rows[i].ecase, msg);
+            failed++;
+        }
+    }
+    if (failed)
+        fail_msg("%zu of %zu failure rows failed", failed, n);
 }
 
 static void test_multiple_headers(void **state)
@@ -345,209 +632,6 @@ static void test_div_passport(void **state)
         free(t);
         free(h);
     }
-}
-
-static void test_certificate_unavailable(void **state)
-{
-    struct cg_trust *t;
-    struct cg_certmap *m;
-    struct cg_verifier *vf;
-    struct cg_verify_config cfg = {0};
-    struct cg_chain *c;
-    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
-    char *tok = th_token(TH_HDR, p, "sp-1234.key"), *h = th_header(tok, TH_X5U);
-    const char *hv = h, *why;
-    struct cg_call call = {0};
-    struct cg_verdict v;
-    (void)state;
-    assert_int_equal(cg_trust_new(&t, 0), CG_OK);
-    assert_int_equal(cg_certmap_new(&m), CG_OK);
-    assert_int_equal(cg_chain_load_file(&c, th_file("sp-1234.pem"), &why), CG_OK);
-    assert_int_equal(cg_certmap_add(m, "https://elsewhere.example/a.pem", c), CG_OK);
-    cg_chain_unref(c);
-    cfg.trust = t;
-    cfg.certsrc = cg_certmap_source(m);
-    assert_int_equal(cg_verifier_new(&vf, &cfg), CG_OK);
-    call.from = "+" TH_ORIG;
-    call.to = "+" TH_DEST;
-    call.identity = &hv;
-    call.nidentity = 1;
-    call.now = now;
-    assert_int_equal(cg_verify(vf, &call, &v), CG_OK);
-    expect(&v, CG_R_CERT_UNAVAILABLE, "E8");
-    assert_int_equal(v.verstat, CG_VERSTAT_NONE);
-    cg_verifier_free(vf);
-    cg_certmap_free(m);
-    cg_trust_free(t);
-    free(p);
-    free(tok);
-    free(h);
-}
-
-/* Makes a certificate with the openssl command line (an independent source
- * of odd certificates) into the PKI directory; returns its bundle name. */
-static const char *openssl_leaf_key(const char *name, const char *exts, bool signed_by_ca,
-                                    const char *key)
-{
-    char cmd[2048];
-    const char *d = th_pki();
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && openssl req -new -key %s -subj '/C=US/O=t/CN=%s' -out %s.csr "
-             "2>/dev/null && printf '%%s\\n' %s > %s.ext && "
-             "openssl x509 -req -in %s.csr %s -days 30 -extfile %s.ext -out %s.pem 2>/dev/null"
-             " && cat ca.pem >> %s.pem",
-             d, key, name, name, exts, name, name,
-             signed_by_ca ? "-CA ca.pem -CAkey ca.key -CAcreateserial" : "-signkey sp-1234.key",
-             name, name, name);
-    assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s.pem", name);
-    return strdup(cmd);
-}
-
-static const char *openssl_leaf(const char *name, const char *exts, bool signed_by_ca)
-{
-    return openssl_leaf_key(name, exts, signed_by_ca, "sp-1234.key");
-}
-
-static void test_certificate_profile_cases(void **state)
-{
-    struct th_env e2;
-    char *p, *t, *h;
-    struct cg_verdict v;
-    const char *b;
-    int64_t at = (int64_t)time(NULL) + 5; /* after the openssl certificates' notBefore */
-    (void)state;
-    p = th_payload(at, "A", TH_ORIG, TH_DEST);
-    t = th_token(TH_HDR, p, "sp-1234.key");
-    h = th_header(t, TH_X5U);
-    /* no TNAuthList */
-    b = openssl_leaf("notn", "'basicConstraints=critical,CA:FALSE' "
-                             "'keyUsage=critical,digitalSignature'", true);
-    th_env_init(&e2, b, false, 0);
-    v = th_verify(&e2, h, at);
-    expect(&v, CG_R_CERT_PROFILE, "E17");
-    th_env_free(&e2);
-    free((void *)b);
-    /* KeyUsage without digitalSignature */
-    b = openssl_leaf("noku", "'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,keyAgreement' "
-                             "'1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34'", true);
-    th_env_init(&e2, b, false, 0);
-    v = th_verify(&e2, h, at);
-    expect(&v, CG_R_CERT_PROFILE, "E17");
-    th_env_free(&e2);
-    free((void *)b);
-    /* TNAuthList of TNs only (no SPC), not covering orig; marked critical */
-    b = openssl_leaf("tnonly", "'basicConstraints=critical,CA:FALSE' "
-                               "'keyUsage=critical,digitalSignature' "
-                               "'1.3.6.1.5.5.7.1.26=critical,DER:30:0f:a2:0d:16:0b:31:32:30:32:35:35:35:30:30:30:30'",
-                      true);
-    th_env_init(&e2, b, false, 0);
-    v = th_verify(&e2, h, at);
-    expect(&v, CG_R_TN_NOT_AUTHORIZED, "E17");
-    assert_true(v.warnings & (1u << CG_W_TNAUTH_CRITICAL));
-    assert_true(v.warnings & (1u << CG_W_TNAUTH_NOT_SPC));
-    th_env_free(&e2);
-    free((void *)b);
-    /* a P-384 key: ES256 needs P-256 */
-    {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "openssl ecparam -name secp384r1 -genkey -noout -out '%s/p384.key'",
-                 th_pki());
-        assert_int_equal(system(cmd), 0);
-    }
-    b = openssl_leaf_key("p384", "'basicConstraints=critical,CA:FALSE' "
-                                 "'keyUsage=critical,digitalSignature' "
-                                 "'1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34'",
-                         true, "p384.key");
-    th_env_init(&e2, b, false, 0);
-    v = th_verify(&e2, h, at);
-    expect(&v, CG_R_CERT_PROFILE, "E17");
-    assert_non_null(strstr(v.detail, "P-256"));
-    th_env_free(&e2);
-    free((void *)b);
-    /* self-signed leaf: chain failure */
-    b = openssl_leaf("selfsigned", "'basicConstraints=critical,CA:FALSE' "
-                                   "'keyUsage=critical,digitalSignature' "
-                                   "'1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34'",
-                     false);
-    th_env_init(&e2, b, false, 0);
-    v = th_verify(&e2, h, at);
-    expect(&v, CG_R_CERT_INVALID, "E17");
-    th_env_free(&e2);
-    free((void *)b);
-    free(p);
-    free(t);
-    free(h);
-}
-
-static void test_certificate_trust_cases(void **state)
-{
-    char dir[] = "/tmp/cg-verify-XXXXXX", path[200], cmd[1024];
-    const char *spcs[] = {"1234"};
-    struct cg_pki_opts o = {.dir = dir, .spcs = spcs, .nspcs = 1};
-    struct cg_verdict v;
-    struct th_env e2;
-    char *p, *t, *h;
-    (void)state;
-    /* untrusted CA: a bundle from another PKI, same SPC */
-    assert_non_null(mkdtemp(dir));
-    assert_int_equal(cg_pki_init(&o, NULL), CG_OK);
-    snprintf(path, sizeof path, "%s/sp-1234.key", dir);
-    p = th_payload(now, "A", TH_ORIG, TH_DEST);
-    {
-        /* sign with the foreign key: copy it into the PKI dir under a name */
-        snprintf(cmd, sizeof cmd, "cp '%s' '%s/foreign.key' && cp '%s/sp-1234.pem' '%s/foreign.pem'",
-                 path, th_pki(), dir, th_pki());
-        assert_int_equal(system(cmd), 0);
-    }
-    t = th_token(TH_HDR, p, "foreign.key");
-    h = th_header(t, TH_X5U);
-    th_env_init(&e2, "foreign.pem", false, 0);
-    v = th_verify(&e2, h, now);
-    expect(&v, CG_R_CERT_INVALID, "E17");
-    th_env_free(&e2);
-    free(t);
-    free(h);
-    free(p);
-
-    /* expired certificate: the leaf lives 365 days; a PASSporT from 400
-     * days ahead, verified then, finds it expired */
-    p = th_payload(now + 400 * 86400, "A", TH_ORIG, TH_DEST);
-    t = th_token(TH_HDR, p, "sp-1234.key");
-    h = th_header(t, TH_X5U);
-    v = th_verify(&env, h, now + 400 * 86400);
-    expect(&v, CG_R_CERT_INVALID, "E17");
-    assert_non_null(strstr(v.detail, "expired"));
-    free(t);
-    free(h);
-    free(p);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
-/* Last: it revokes 567A in the shared test PKI. */
-static void test_revoked(void **state)
-{
-    struct th_env e2;
-    char *p = th_payload(now, "A", TH_ORIG, TH_DEST);
-    char *t = th_token(TH_HDR, p, "sp-567A.key"), *h = th_header(t, TH_X5U);
-    struct cg_verdict v;
-    const char *why;
-    (void)state;
-    th_env_init(&e2, "sp-567A.pem", true, CG_TRUST_CRL_REQUIRED);
-    v = th_verify(&e2, h, now);
-    expect(&v, CG_R_OK, "");
-    assert_string_equal(v.spc, "567A");
-    th_env_free(&e2);
-    assert_int_equal(cg_pki_revoke(th_pki(), th_file("sp-567A-leaf.pem"), &why), CG_OK);
-    th_env_init(&e2, "sp-567A.pem", true, CG_TRUST_CRL_REQUIRED);
-    v = th_verify(&e2, h, now);
-    expect(&v, CG_R_CERT_REVOKED, "E17");
-    assert_int_equal(v.verstat, CG_VERSTAT_FAILED);
-    th_env_free(&e2);
-    free(p);
-    free(t);
-    free(h);
 }
 
 static void test_certcache(void **state)
@@ -642,22 +726,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pass),
+        cmocka_unit_test(test_pass_crl_required),
         cmocka_unit_test(test_identity_matching),
-        cmocka_unit_test(test_no_identity_and_request_time),
-        cmocka_unit_test(test_header_cases),
-        cmocka_unit_test(test_jose_header_cases),
-        cmocka_unit_test(test_claim_cases),
-        cmocka_unit_test(test_freshness),
-        cmocka_unit_test(test_signature_cases),
+        cmocka_unit_test(test_no_identity),
         cmocka_unit_test(test_multiple_headers),
         cmocka_unit_test(test_div_passport),
-        cmocka_unit_test(test_certificate_unavailable),
-        cmocka_unit_test(test_certificate_profile_cases),
-        cmocka_unit_test(test_certificate_trust_cases),
         cmocka_unit_test(test_certcache),
         cmocka_unit_test(test_cert_expiry),
         cmocka_unit_test(test_reason_table),
-        cmocka_unit_test(test_revoked),
+        /* Last: a row revokes 567A in the shared test PKI. */
+        cmocka_unit_test(test_failure_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
