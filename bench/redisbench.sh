@@ -1,9 +1,11 @@
 #!/bin/sh
-# Issue 4's Redis target in one run on one machine: SIP verification with
-# policy (replay and both rate windows on) as fast as answered, with the
-# state in the process and with the state in a real redis-server, in
-# alternating runs, and the ratio of the medians.  The daemon (one worker) is pinned to DCORE; the load generator
-# and redis-server share LCORE (a 2-core machine has no third core).
+# Shared state in Redis against state in the process, in one run on one
+# machine (docs/performance.md; target: Redis at least 80% of local): SIP
+# verification with policy (replay and both rate windows on) as fast as
+# answered, with the state in the process and with the state in a real
+# redis-server, in alternating runs, and the ratio of the medians.  The
+# daemon (one worker) is pinned to DCORE; the load generator and
+# redis-server share LCORE (a 2-core machine has no third core).
 # Usage: sh bench/redisbench.sh [BUILD_DIR] [SECONDS]
 set -e
 B=${1:-build}

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The daemon benchmark of issue 3, on one machine: cidguardd (one worker)
-# pinned to one core, cidguard-sipload pinned to another.
+# The daemon benchmark on one machine (docs/performance.md): cidguardd (one
+# worker) pinned to one core, cidguard-sipload pinned to another.
 #   - a 3-second warm-up fetches the certificate (the cache miss figure) and
 #     fills the transaction cache to its steady size;
 #   - then ROUNDS rounds, each measuring raw OpenSSL ECDSA P-256 verify/s on

@@ -12,7 +12,8 @@
  * with --rate).  The daemon's answers then never pay for waking the load
  * generator, which a peer on another machine would not cost them; use it
  * when the generator has a core of its own.
- * Pin it and the daemon to separate cores with taskset (see README).
+ * Pin it and the daemon to separate cores with taskset (docs/cidguardd.md,
+ * "Load").
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Memory over a long run (issue 3: "memory flat over a 10-minute run"):
+# Memory over a long run (docs/performance.md; target: flat over 10 minutes):
 # cidguardd (one worker, policy and decision log on) pinned to one core,
 # cidguard-sipload at a fixed rate on another, resident memory sampled every
 # minute, then the answers and the decision-log records counted.

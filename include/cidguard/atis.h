@@ -67,7 +67,7 @@ int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *pl
 /* {"requestError":{"serviceException":{"messageId":..,"text":..,"variables":[..]}}} */
 int cg_atis_error_json(const struct cg_atis_error *e, char **out);
 
-/* The verify object of the CLI and HTTP contract (DESIGN.md): verstat,
+/* The verify object of `cidguard verify` (docs/cli.md): verstat,
  * reason_code, reason, reason_name, detail, attest, origid, spc, orig, dest,
  * iat, x5u, orig_match, dest_match, identity_index, warnings.  One line,
  * malloc'ed. */

@@ -84,9 +84,10 @@ struct cg_policy;
 int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg);
 void cg_policy_free(struct cg_policy *p);
 
-/* CSV lists of DESIGN.md "Policy lists" (header row; '#' comment lines;
- * numbers canonical E.164 digits, a trailing '*' makes a prefix).  Bad lines
- * are reported through `cb` with file and line and skipped; the rest loads.
+/* The CSV policy lists (docs/cidguardd.md#policy-lists: header row; '#'
+ * comment lines; numbers canonical E.164 digits, a trailing '*' makes a
+ * prefix).  Bad lines are reported through `cb` with file and line and
+ * skipped; the rest loads.
  * Return CG_OK, CG_EIO (unreadable), CG_ENOMEM, CG_ETOOBIG (over limits). */
 int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
 int cg_policy_load_protected(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
@@ -97,7 +98,7 @@ int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_repo
  * "Number Block,Block Status,..."): only Allocated blocks are valid CLIs.
  * Ranges without a loaded file are "unknown", not invalid. */
 int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
-/* The operator lists (DESIGN.md "Policy lists") by kind. */
+/* The operator lists (docs/cidguardd.md#policy-lists) by kind. */
 enum cg_list { CG_LIST_DNO, CG_LIST_PROTECTED, CG_LIST_INGRESS, CG_LIST__COUNT };
 const char *cg_list_name(enum cg_list l);     /* "dno", "protected", "ingress" */
 int cg_list_from_name(const char *name);      /* -1 when unknown */

@@ -1,8 +1,9 @@
 /*
- * The verification service (STI-VS): the ATIS-1000074 sequence of
- * STANDARDS.md section 1.6 over one call's Identity headers, producing a
- * verdict.  A verdict is the *result* of a check; cg_verify() returns an
- * error only when it could not decide (no memory, OpenSSL failure).
+ * The verification service (STI-VS): the ATIS-1000074 sequence
+ * (docs/standards.md#verification-sequence) over one call's Identity
+ * headers, producing a verdict.  A verdict is the *result* of a check;
+ * cg_verify() returns an error only when it could not decide (no memory,
+ * OpenSSL failure).
  */
 #ifndef CIDGUARD_VERIFY_H
 #define CIDGUARD_VERIFY_H
@@ -25,7 +26,8 @@ const char *cg_verstat_str(enum cg_verstat v);
 
 /*
  * Why a call did not pass: a stable machine name, the RFC 8224 code, the
- * verstat it implies and the STANDARDS.md section 1.8 case it implements.
+ * verstat it implies and the ATIS-1000082 error case it implements
+ * (docs/standards.md#error-cases; every row is in docs/verdicts.md).
  *   X(NAME, "name", sip_code, verstat, "reason phrase", "case")
  */
 #define CG_REASON_MAP(X)                                                                   \
@@ -73,7 +75,8 @@ enum cg_verstat cg_reason_verstat(enum cg_reason r);
  * reference (the verifier drops it), or CG_ENOTFOUND / CG_EIO / another
  * error when it cannot be had, which the verifier reports as 436.  Called
  * from the verifying thread: it must be thread-safe and should not block
- * (the daemon answers from its cache and fetches asynchronously).
+ * (the daemon answers from a cg_certcache and fetches misses
+ * asynchronously).
  * `call_arg` is the calling cg_call's certsrc_arg: per-call state, such as
  * where a cache records the URL it missed.
  */
@@ -124,9 +127,10 @@ struct cg_certcache_miss {
 struct cg_certsrc cg_certcache_source(struct cg_certcache *c);
 
 /*
- * When a fetched x5u response expires (ATIS-1000074 section 5.3.1): 24 h
- * unless Cache-Control max-age or Expires says longer, never past the
- * leaf's notAfter.  `cache_control` and `expires` are the response header
+ * When a fetched x5u response expires (ATIS-1000074 section 5.3.1,
+ * docs/standards.md#certificate-cache): 24 h unless Cache-Control max-age
+ * or Expires says longer (at most 400 days), never past the leaf's
+ * notAfter.  `cache_control` and `expires` are the response header
  * values or NULL.
  */
 int64_t cg_cert_expiry(int64_t now, const char *cache_control, const char *expires,

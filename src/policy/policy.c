@@ -177,8 +177,9 @@ void cg_policy_free(struct cg_policy *p)
 
 #define CSV_FIELDS 12
 
-/* Splits a line in place on commas (no quoting: none of the list formats
- * needs it; a quote is refused as a bad line by the callers' checks). */
+/* Splits a line in place on commas.  The list formats have no quoting: a
+ * quote in a number field makes the line bad, and in a text field (brand,
+ * note) is kept as text; cidguard policy add refuses both. */
 static int split_csv(char *line, char **f, int max)
 {
     int n = 0;

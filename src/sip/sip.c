@@ -1,6 +1,6 @@
 /*
- * SIP requests, parsed by hand.  DESIGN.md chose libosip2 "unless the
- * benchmark shows it costs more than 10% of a call", and it did: parsing
+ * SIP requests, parsed by hand.  libosip2 was used until the benchmark
+ * showed it costing 10% of a call, the limit set for it: parsing
  * the load generator's INVITE with libosip2 and building the 302 took
  * 6.36 us, 10.0% of a verification (cidguard-bench, 2026-11-26), and
  * callgrind put the parse at 63,000 of the 128,000 instructions a call

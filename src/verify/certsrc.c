@@ -1,6 +1,8 @@
 #define _GNU_SOURCE /* strptime */
-/* A fixed x5u -> chain map: the CLI's --cert and tests.  The daemon plugs
- * its own cache-and-fetch source into the same interface. */
+/* Certificate sources: a fixed x5u -> chain map (the CLI's --cert and
+ * tests), and the library's certificate cache (cg_certcache), which the
+ * daemon's asynchronous fetcher fills and its workers read through
+ * cg_certcache_source().  Lifetimes: docs/standards.md#certificate-cache. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

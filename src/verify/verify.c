@@ -1,11 +1,14 @@
 /*
- * The STI-VS sequence (ATIS-1000074 section 5.3, STANDARDS.md 1.6), one
- * Identity header at a time, cheapest checks first so that the one costly
- * step, the ECDSA verification, runs only for tokens that could pass.
+ * The STI-VS sequence (ATIS-1000074 section 5.3,
+ * docs/standards.md#verification-sequence), one Identity header at a time,
+ * cheapest checks first so that the one costly step, the ECDSA
+ * verification, runs only for tokens that could pass.
  *
- * Nothing here allocates on the success path except what jansson and
- * OpenSSL do internally; certificates come parsed and validated from the
- * certificate source and the chain's validation cache.
+ * Nothing here allocates on the success path except what OpenSSL does
+ * internally: the PASSporT's JSON is read by the bounded reader of
+ * src/core/sjson.c into per-thread buffers (only Rich Call Data claims, when
+ * a token carries them, are copied out), and certificates come parsed and
+ * validated from the certificate source and the chain's validation cache.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -85,7 +85,7 @@ static bool has_shaken_policy(X509 *x)
 /* ATIS-1000080 profile lints on the leaf.  Only key type, KeyUsage
  * digitalSignature and TNAuthList presence decide anything (the verifier
  * fails calls on those); the rest are recorded as warnings because the
- * deployed PKI widely violates them (STANDARDS.md 1.7.2). */
+ * deployed PKI widely violates them (docs/standards.md#certificate-profile). */
 static void lint_leaf(struct cg_chain *c)
 {
     X509 *x = c->leaf;

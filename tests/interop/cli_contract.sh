@@ -1,5 +1,5 @@
 #!/bin/bash
-# The CLI contract of DESIGN.md: exit 0 passed, 1 not passed, 2 bad usage
+# The CLI contract of docs/cli.md: exit 0 passed, 1 not passed, 2 bad usage
 # with one clear line on stderr and never a crash; --batch keeps order on
 # any number of threads.
 . "$(dirname "$0")/lib.sh"

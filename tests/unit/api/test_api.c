@@ -50,7 +50,7 @@ static void test_parse_ok(void **state)
 }
 
 /* E1 (missing parameter, SVC4001) and E2 (bad value, SVC4005) of
- * STANDARDS.md 1.8, plus the body-level exceptions. */
+ * docs/standards.md#error-cases, plus the body-level exceptions. */
 static void test_request_errors(void **state)
 {
     (void)state;

@@ -210,8 +210,8 @@ static void encode_expect(const struct cg_passport *p, const char *hdr, const ch
 }
 
 /* Byte-exact canonical JSON: the libstirshaken README example
- * (STANDARDS.md 1.1) and the RCD key order attest, crn, dest, iat, orig,
- * origid, rcd, rcdi. */
+ * (docs/standards.md#canonical-json) and the RCD key order attest, crn,
+ * dest, iat, orig, origid, rcd, rcdi. */
 static void test_encode_canonical(void **state)
 {
     struct cg_passport p;

@@ -7,7 +7,7 @@
 
 static void test_tnauth_der(void **state)
 {
-    /* STANDARDS.md 1.7.1: SPC 818H */
+    /* RFC 8226's TNAuthList holding SPC 818H (docs/standards.md#tnauthlist) */
     static const unsigned char spc[] = {0x30, 0x08, 0xa0, 0x06, 0x16, 0x04, 0x38, 0x31, 0x38, 0x48};
     /* range {start "12025550000", count 100} and one TN "12025559999", explicit tags */
     static const unsigned char mixed[] = {
