@@ -64,17 +64,18 @@ static void check_text(enum cg_list l, const char *text, int watch_line, const c
         cli_die("the row is not a valid %s entry: %s", cg_list_name(l), c.refused);
 }
 
-static struct cg_shared *connect_or_die(const char *url, const char *prefix)
+static struct cg_redis *connect_or_die(const char *url, const char *prefix)
 {
-    struct cg_shared *s;
+    struct cg_redis *s;
     char err[300];
-    if (cg_shared_connect(&s, url, prefix, 2000, err, sizeof err) != CG_OK)
+    if (cg_redis_connect(&s, url, prefix, 2000, err, sizeof err) != CG_OK)
         cli_die("%s", err);
     return s;
 }
 
-/* One field of a list row: the list formats have no quoting (DESIGN.md),
- * so a comma, quote or line break cannot be stored. */
+/* One field of a list row: the list formats have no quoting
+ * (docs/cidguardd.md#policy-lists), so a comma, quote or line break cannot
+ * be stored. */
 static void csv_field(char *out, size_t cap, size_t *n, const char *f)
 {
     size_t k = strlen(f);
@@ -146,12 +147,12 @@ static void write_file_atomically(const char *path, const char *text)
 }
 
 /* One list's text as Redis has it now (NULL: none), and the lists' version. */
-static char *read_list(struct cg_shared *s, enum cg_list l, long long *version)
+static char *read_list(struct cg_redis *s, enum cg_list l, long long *version)
 {
     char *lists[CG_LIST__COUNT];
     int i;
-    if (cg_shared_lists_get(s, lists, version) != CG_OK)
-        cli_die("%s", cg_shared_error(s));
+    if (cg_redis_lists_get(s, lists, version) != CG_OK)
+        cli_die("%s", cg_redis_error(s));
     for (i = 0; i < CG_LIST__COUNT; i++)
         if (i != (int)l)
             free(lists[i]);
@@ -167,7 +168,7 @@ int cmd_lists(int argc, char **argv)
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *verb = argv[0], *url = NULL, *prefix = NULL, *file = NULL;
     const char *push[CG_LIST__COUNT] = {NULL, NULL, NULL};
-    struct cg_shared *s = NULL;
+    struct cg_redis *s = NULL;
     int c, l = -1, i;
 
     opterr = 0;
@@ -203,16 +204,16 @@ int cmd_lists(int argc, char **argv)
             check_text((enum cg_list)i, text, 0, push[i]);
             if (!s)
                 s = connect_or_die(url, prefix);
-            if (cg_shared_list_put(s, (enum cg_list)i, text, len) != CG_OK)
-                cli_die("%s", cg_shared_error(s));
+            if (cg_redis_list_put(s, (enum cg_list)i, text, len) != CG_OK)
+                cli_die("%s", cg_redis_error(s));
             free(text);
             n++;
         }
         if (!n)
             cli_die("policy push needs --dno, --protected or --ingress");
-        cg_shared_lists_version(s, &v);
+        cg_redis_lists_version(s, &v);
         printf("pushed %d list(s); lists version %lld\n", n, v);
-        cg_shared_close(s);
+        cg_redis_close(s);
         return 0;
     }
 
@@ -242,7 +243,7 @@ int cmd_lists(int argc, char **argv)
                 cli_die("Redis has no %s list", cg_list_name((enum cg_list)l));
             fputs(text, stdout);
             free(text);
-            cg_shared_close(s);
+            cg_redis_close(s);
             return 0;
         }
         if (strcmp(verb, "add") == 0) {
@@ -279,12 +280,12 @@ int cmd_lists(int argc, char **argv)
                 write_file_atomically(file, next);
                 break;
             }
-            rc = cg_shared_list_replace(s, (enum cg_list)l, next, strlen(next), v);
+            rc = cg_redis_list_replace(s, (enum cg_list)l, next, strlen(next), v);
             if (rc == CG_OK)
                 break;
             if (rc != CG_ECONFLICT || attempt == 9)
                 cli_die("%s", rc == CG_ECONFLICT ? "the lists kept changing; try again"
-                                                 : cg_shared_error(s));
+                                                 : cg_redis_error(s));
             free(text);
             free(next);
             text = read_list(s, (enum cg_list)l, &v);
@@ -293,15 +294,15 @@ int cmd_lists(int argc, char **argv)
             printf("%s %s in %s\n", removed ? (row_line ? "replaced" : "removed") : "added",
                    argv[optind], file);
         } else {
-            if (cg_shared_lists_version(s, &v) != CG_OK)
-                cli_die("%s", cg_shared_error(s));
+            if (cg_redis_lists_version(s, &v) != CG_OK)
+                cli_die("%s", cg_redis_error(s));
             printf("%s %s in the %s list; lists version %lld\n",
                    removed ? (row_line ? "replaced" : "removed") : "added", argv[optind],
                    cg_list_name((enum cg_list)l), v);
         }
         free(text);
         free(next);
-        cg_shared_close(s);
+        cg_redis_close(s);
     }
     return 0;
 }

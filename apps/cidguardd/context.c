@@ -104,7 +104,7 @@ static void report_line(const char *file, int line, const char *msg, void *arg)
  * rules and line-numbered reports as the files, and a new context is built
  * and swapped in whole.  Only the main thread touches these.
  */
-static struct cg_shared *lists_conn;
+static struct cg_redis *lists_conn;
 static long long lists_version = -1;
 static char *redis_text[CG_LIST__COUNT]; /* NULL: the [policy] file */
 static bool lists_logged;
@@ -119,23 +119,23 @@ static bool fetch_lists(const struct cgd_conf *k)
     if (!k->redis_url[0] || !k->redis_lists)
         return false;
     if (!lists_conn &&
-        cg_shared_connect(&lists_conn, k->redis_url, k->redis_prefix, 500, err, sizeof err)) {
+        cg_redis_connect(&lists_conn, k->redis_url, k->redis_prefix, 500, err, sizeof err)) {
         if (!lists_logged)
             fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n", err);
         lists_logged = true;
         return false;
     }
-    if (cg_shared_lists_version(lists_conn, &v) != CG_OK) {
+    if (cg_redis_lists_version(lists_conn, &v) != CG_OK) {
         fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n",
-                cg_shared_error(lists_conn));
-        cg_shared_close(lists_conn);
+                cg_redis_error(lists_conn));
+        cg_redis_close(lists_conn);
         lists_conn = NULL;
         return false;
     }
     lists_logged = false;
     if (v == lists_version)
         return false;
-    if (cg_shared_lists_get(lists_conn, text, &v) != CG_OK) {
+    if (cg_redis_lists_get(lists_conn, text, &v) != CG_OK) {
         atomic_fetch_add(&cgd_m.lists_errors, 1);
         return false;
     }
@@ -402,7 +402,7 @@ void cgd_context_stop(void)
     current = NULL;
     cg_certcache_free(certcache);
     cg_policy_state_free(pstate);
-    cg_shared_close(lists_conn);
+    cg_redis_close(lists_conn);
     for (i = 0; i < CG_LIST__COUNT; i++)
         free(redis_text[i]);
 }

@@ -3,7 +3,7 @@
  *
  * Each worker has its own hiredis connection driven by its own event loop
  * (no lock, no thread hop): a verified call sends one EVALSHA (the script
- * and its keys are the library's, cg_shared_observe_cmd) and is answered
+ * and its keys are the library's, cg_redis_observe_cmd) and is answered
  * when the reply arrives; many calls are in flight on one connection
  * (pipelining).  Replies come back in order, so the send times of the calls
  * in flight are a FIFO ring and one timer sees the oldest one age.
@@ -140,7 +140,7 @@ static void connect_now(struct cgd_redis *r)
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->addr.password);
     if (r->addr.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
-    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_shared_script());
+    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_redis_script());
     r->ac = ac;
 }
 
@@ -243,7 +243,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
         rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER &&
         rep->element[2]->type == REDIS_REPLY_INTEGER) {
-        bits = cg_shared_observe_result(rep->element[0]->integer, rep->element[1]->integer,
+        bits = cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
                                         rep->element[2]->integer);
         ok = true;
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_REDIS], 1);
@@ -254,7 +254,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             /* the script was flushed (or Redis restarted without it): load
              * it again for the next calls */
             if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
-                redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_shared_script());
+                redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_redis_script());
         }
     }
     if (r->nready == RING) /* not expected: at most RING are in flight */
@@ -268,7 +268,7 @@ bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc,
                        void (*done_cb)(void *arg, bool ok, uint32_t bits), void *arg)
 {
     struct cgd_redis *r = w->redis;
-    struct cg_shared_cmd cmd;
+    struct cg_redis_cmd cmd;
     struct waiting *wt;
     if (!r)
         return false;
@@ -276,7 +276,7 @@ bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc,
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
         return false;
     }
-    if (!cg_shared_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers))
+    if (!cg_redis_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers))
         return false;
     wt = &r->waiting[(r->head + r->n) % RING];
     *wt = (struct waiting){done_cb, arg};

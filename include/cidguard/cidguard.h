@@ -13,9 +13,11 @@
 #include "sign.h"
 #include "atis.h"
 #include "sip.h"
+#include "siptx.h"
 #include "policy.h"
+#include "customers.h"
 #include "declog.h"
-#include "shared.h"
+#include "redis.h"
 #include "analyze.h"
 
 #define CIDGUARD_VERSION "0.1.0"

@@ -1,5 +1,5 @@
 /*
- * Replay and rate state kept in this process.  With Redis (shared.c) the
+ * Replay and rate state kept in this process.  With Redis (redis.c) the
  * daemon records every call here too, so that this state is warm when
  * Redis goes away (cg_policy_decide says how the findings combine).
  *

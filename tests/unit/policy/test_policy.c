@@ -272,7 +272,7 @@ static void test_shared_findings(void **state)
     /* shared rate findings are reported; other bits are ignored */
     c.has_shared = true;
     c.call_id = "seen-elsewhere@b";
-    c.shared = cg_shared_observe_result(0, 1, 1) | (1u << CG_PR_DNO);
+    c.shared = cg_redis_observe_result(0, 1, 1) | (1u << CG_PR_DNO);
     assert_int_equal(cg_policy_decide(p, s, &c, &d), CG_OK);
     assert_true(d.reasons & (1u << CG_PR_RATE_CALLS));
     assert_true(d.reasons & (1u << CG_PR_RATE_NUMBERS));
@@ -289,15 +289,15 @@ static void test_shared_command(void **state)
     struct cg_policy_call c = {.verdict = &v, .caller = "447400012345", .ingress = "peer-1",
                                .sig = sig, .siglen = sizeof sig, .now = 1700000000,
                                .call_id = "abc@host"};
-    struct cg_shared_cmd cmd;
+    struct cg_redis_cmd cmd;
     struct cg_redis_addr a;
     (void)state;
     memset(sig, 0xab, sizeof sig);
-    assert_true(cg_shared_observe_cmd(&cmd, NULL, &c, 65, 10, 5));
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 5));
     assert_int_equal(cmd.argc, CG_SHARED_ARGC);
     assert_string_equal(cmd.argv[0], "EVALSHA");
-    assert_string_equal(cmd.argv[1], cg_shared_script_sha());
-    assert_int_equal(strlen(cg_shared_script_sha()), 40);
+    assert_string_equal(cmd.argv[1], cg_redis_script_sha());
+    assert_int_equal(strlen(cg_redis_script_sha()), 40);
     assert_string_equal(cmd.argv[3], "cidguard:r:abababababababababababababababab");
     assert_string_equal(cmd.argv[4], "cidguard:ic:peer-1");
     assert_string_equal(cmd.argv[5], "cidguard:in:peer-1");
@@ -311,12 +311,12 @@ static void test_shared_command(void **state)
     assert_string_equal(cmd.argv[13], "5");
     assert_int_equal(cmd.argvlen[4], strlen(cmd.argv[4]));
     /* rates off: no rate keys; no signature either: nothing to send */
-    assert_true(cg_shared_observe_cmd(&cmd, "x:", &c, 65, 0, 0));
+    assert_true(cg_redis_observe_cmd(&cmd, "x:", &c, 65, 0, 0));
     assert_string_equal(cmd.argv[3], "x:r:abababababababababababababababab");
     assert_string_equal(cmd.argv[4], "");
     assert_string_equal(cmd.argv[6], "");
     c.sig = NULL;
-    assert_false(cg_shared_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
+    assert_false(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
     /* URLs */
     assert_int_equal(cg_redis_parse_url("redis://10.0.0.5", &a), CG_OK);
     assert_string_equal(a.host, "10.0.0.5");

@@ -6,13 +6,13 @@
  * the policy lists (CSV text under a version number that daemons poll).
  *
  * The call path is asynchronous and belongs to the host's event loop: this
- * header gives it the command to send (cg_shared_observe_cmd) and the
- * meaning of the answer (cg_shared_observe_result).  The lists and the
- * administration use a synchronous connection (struct cg_shared) that is
+ * header gives it the command to send (cg_redis_observe_cmd) and the
+ * meaning of the answer (cg_redis_observe_result).  The lists and the
+ * administration use a synchronous connection (struct cg_redis) that is
  * never used on the call path.
  */
-#ifndef CIDGUARD_SHARED_H
-#define CIDGUARD_SHARED_H
+#ifndef CIDGUARD_REDIS_H
+#define CIDGUARD_REDIS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,42 +32,42 @@ struct cg_redis_addr {
 };
 int cg_redis_parse_url(const char *url, struct cg_redis_addr *out); /* CG_OK or CG_EINVAL */
 
-#define CG_SHARED_PREFIX "cidguard:"
+#define CG_REDIS_PREFIX "cidguard:"
 
 /* The lists that can live in Redis are policy.h's enum cg_list (the
  * numbering data stays in files). */
 
 /* --- synchronous connection: lists and administration --------------------- */
 
-struct cg_shared;
+struct cg_redis;
 /* Connects and selects the database.  On failure returns CG_EIO and, when
  * err is given, a message in it. */
-int cg_shared_connect(struct cg_shared **out, const char *url, const char *prefix, int timeout_ms,
+int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
                       char *err, size_t errlen);
-void cg_shared_close(struct cg_shared *s);
-const char *cg_shared_error(const struct cg_shared *s); /* the last failure */
+void cg_redis_close(struct cg_redis *s);
+const char *cg_redis_error(const struct cg_redis *s); /* the last failure */
 
 /* The version of the lists (0 when none was ever stored). */
-int cg_shared_lists_version(struct cg_shared *s, long long *version);
+int cg_redis_lists_version(struct cg_redis *s, long long *version);
 /* Every list's CSV text (malloc'ed; NULL when Redis has none of that kind)
  * and the version they belong to, read in one transaction. */
-int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long long *version);
+int cg_redis_lists_get(struct cg_redis *s, char *text[CG_LIST__COUNT], long long *version);
 /* Replaces one list and bumps the version, in one transaction. */
-int cg_shared_list_put(struct cg_shared *s, enum cg_list l, const char *text, size_t len);
+int cg_redis_list_put(struct cg_redis *s, enum cg_list l, const char *text, size_t len);
 /* The same, only if the lists are still at `version` (read with
- * cg_shared_lists_get): CG_ECONFLICT when someone changed them meanwhile,
+ * cg_redis_lists_get): CG_ECONFLICT when someone changed them meanwhile,
  * so that an edit made on what was read is never lost. */
-int cg_shared_list_replace(struct cg_shared *s, enum cg_list l, const char *text, size_t len,
+int cg_redis_list_replace(struct cg_redis *s, enum cg_list l, const char *text, size_t len,
                            long long version);
 /* Removes one list from Redis (daemons go back to their files). */
-int cg_shared_list_delete(struct cg_shared *s, enum cg_list l);
+int cg_redis_list_delete(struct cg_redis *s, enum cg_list l);
 
 /* --- the call path: one script per call ------------------------------------ */
 
 #define CG_SHARED_ARGC 14
 
 /* The EVALSHA command for one call: the argument vector points into cmd. */
-struct cg_shared_cmd {
+struct cg_redis_cmd {
     int argc;
     const char *argv[CG_SHARED_ARGC];
     size_t argvlen[CG_SHARED_ARGC];
@@ -75,19 +75,19 @@ struct cg_shared_cmd {
 };
 
 /* The script (for SCRIPT LOAD at connect) and its SHA-1 (for EVALSHA). */
-const char *cg_shared_script(void);
-const char *cg_shared_script_sha(void);
+const char *cg_redis_script(void);
+const char *cg_redis_script_sha(void);
 
 /* Fills `cmd` for `call` with the same meaning as cg_policy_state:
  * `window` seconds of replay memory, per-minute thresholds per ingress and
- * per signing SPC (0 = off).  `prefix` is the key prefix (CG_SHARED_PREFIX).
+ * per signing SPC (0 = off).  `prefix` is the key prefix (CG_REDIS_PREFIX).
  * Returns false when the call has nothing to record. */
-bool cg_shared_observe_cmd(struct cg_shared_cmd *cmd, const char *prefix,
+bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix,
                            const struct cg_policy_call *call, int window, unsigned rate_calls,
                            unsigned rate_numbers);
 /* The reason bits (for cg_policy_call.shared) of the script's answer, an
  * array of three integers: replay, calls over, numbers over. */
-uint32_t cg_shared_observe_result(long long replay, long long calls, long long numbers);
+uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers);
 
 #ifdef __cplusplus
 }

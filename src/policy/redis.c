@@ -24,7 +24,7 @@
 #include <openssl/sha.h>
 
 #include "cidguard/error.h"
-#include "cidguard/shared.h"
+#include "cidguard/redis.h"
 #include "core/internal.h"
 
 static const char script[] =
@@ -71,12 +71,12 @@ static void sha_init(void)
         snprintf(script_sha + 2 * i, 3, "%02x", md[i]);
 }
 
-const char *cg_shared_script(void)
+const char *cg_redis_script(void)
 {
     return script;
 }
 
-const char *cg_shared_script_sha(void)
+const char *cg_redis_script_sha(void)
 {
     pthread_once(&sha_once, sha_init);
     return script_sha;
@@ -125,20 +125,20 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
 
 /* --- synchronous connection --------------------------------------------------- */
 
-struct cg_shared {
+struct cg_redis {
     redisContext *rc;
     char prefix[64];
     char err[256];
 };
 
-static void set_err(struct cg_shared *s, const char *what)
+static void set_err(struct cg_redis *s, const char *what)
 {
     snprintf(s->err, sizeof s->err, "%s: %s", what,
              s->rc && s->rc->err ? s->rc->errstr : "unexpected reply");
 }
 
 /* Runs one command; NULL (with the error recorded) on failure or an error reply. */
-static redisReply *cmd(struct cg_shared *s, int argc, const char **argv, const size_t *len)
+static redisReply *cmd(struct cg_redis *s, int argc, const char **argv, const size_t *len)
 {
     redisReply *r = redisCommandArgv(s->rc, argc, argv, len);
     if (!r) {
@@ -153,12 +153,12 @@ static redisReply *cmd(struct cg_shared *s, int argc, const char **argv, const s
     return r;
 }
 
-int cg_shared_connect(struct cg_shared **out, const char *url, const char *prefix, int timeout_ms,
+int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
                       char *err, size_t errlen)
 {
     struct cg_redis_addr a;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    struct cg_shared *s;
+    struct cg_redis *s;
     redisReply *r;
 
     *out = NULL;
@@ -169,13 +169,13 @@ int cg_shared_connect(struct cg_shared **out, const char *url, const char *prefi
     }
     if (!(s = calloc(1, sizeof *s)))
         return CG_ENOMEM;
-    cg__strlcpy(s->prefix, prefix && *prefix ? prefix : CG_SHARED_PREFIX, sizeof s->prefix);
+    cg__strlcpy(s->prefix, prefix && *prefix ? prefix : CG_REDIS_PREFIX, sizeof s->prefix);
     s->rc = redisConnectWithTimeout(a.host, a.port, tv);
     if (!s->rc || s->rc->err) {
         if (err)
             snprintf(err, errlen, "redis %s:%d: %s", a.host, a.port,
                      s->rc ? s->rc->errstr : "cannot connect");
-        cg_shared_close(s);
+        cg_redis_close(s);
         return CG_EIO;
     }
     redisSetTimeout(s->rc, tv);
@@ -202,11 +202,11 @@ int cg_shared_connect(struct cg_shared **out, const char *url, const char *prefi
 fail:
     if (err)
         snprintf(err, errlen, "redis %s:%d: %s", a.host, a.port, s->err);
-    cg_shared_close(s);
+    cg_redis_close(s);
     return CG_EIO;
 }
 
-void cg_shared_close(struct cg_shared *s)
+void cg_redis_close(struct cg_redis *s)
 {
     if (!s)
         return;
@@ -215,17 +215,17 @@ void cg_shared_close(struct cg_shared *s)
     free(s);
 }
 
-const char *cg_shared_error(const struct cg_shared *s)
+const char *cg_redis_error(const struct cg_redis *s)
 {
     return s->err;
 }
 
-static void key(const struct cg_shared *s, char *buf, size_t cap, const char *suffix)
+static void key(const struct cg_redis *s, char *buf, size_t cap, const char *suffix)
 {
     snprintf(buf, cap, "%s%s", s->prefix, suffix);
 }
 
-int cg_shared_lists_version(struct cg_shared *s, long long *version)
+int cg_redis_lists_version(struct cg_redis *s, long long *version)
 {
     char k[128];
     const char *av[2] = {"GET", k};
@@ -241,7 +241,7 @@ int cg_shared_lists_version(struct cg_shared *s, long long *version)
     return CG_OK;
 }
 
-int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long long *version)
+int cg_redis_lists_get(struct cg_redis *s, char *text[CG_LIST__COUNT], long long *version)
 {
     char keys[CG_LIST__COUNT + 1][128];
     const char *av[CG_LIST__COUNT + 2];
@@ -292,7 +292,7 @@ int cg_shared_lists_get(struct cg_shared *s, char *text[CG_LIST__COUNT], long lo
 /* [WATCH lists:version, compare]; MULTI; SET or DEL list:<name>;
  * INCR lists:version; EXEC.  With expect >= 0 the write happens only if
  * the version is still `expect` when EXEC runs (CG_ECONFLICT otherwise). */
-static int list_write(struct cg_shared *s, enum cg_list l, const char *text, size_t len,
+static int list_write(struct cg_redis *s, enum cg_list l, const char *text, size_t len,
                       long long expect)
 {
     char lk[128], vk[128], suffix[32];
@@ -360,18 +360,18 @@ discard:
     return CG_EIO;
 }
 
-int cg_shared_list_put(struct cg_shared *s, enum cg_list l, const char *text, size_t len)
+int cg_redis_list_put(struct cg_redis *s, enum cg_list l, const char *text, size_t len)
 {
     return text ? list_write(s, l, text, len, -1) : CG_EINVAL;
 }
 
-int cg_shared_list_replace(struct cg_shared *s, enum cg_list l, const char *text, size_t len,
+int cg_redis_list_replace(struct cg_redis *s, enum cg_list l, const char *text, size_t len,
                            long long version)
 {
     return text && version >= 0 ? list_write(s, l, text, len, version) : CG_EINVAL;
 }
 
-int cg_shared_list_delete(struct cg_shared *s, enum cg_list l)
+int cg_redis_list_delete(struct cg_redis *s, enum cg_list l)
 {
     return list_write(s, l, NULL, 0, -1);
 }
@@ -379,7 +379,7 @@ int cg_shared_list_delete(struct cg_shared *s, enum cg_list l)
 /* --- the call path ------------------------------------------------------------ */
 
 /* Appends the argument a+b+d (NULL = "") to cmd's buffer; false when full. */
-static bool arg(struct cg_shared_cmd *c, size_t *used, const char *a, const char *b, const char *d)
+static bool arg(struct cg_redis_cmd *c, size_t *used, const char *a, const char *b, const char *d)
 {
     size_t cap = sizeof c->buf - *used;
     int n = snprintf(c->buf + *used, cap, "%s%s%s", a ? a : "", b ? b : "", d ? d : "");
@@ -391,7 +391,7 @@ static bool arg(struct cg_shared_cmd *c, size_t *used, const char *a, const char
     return true;
 }
 
-bool cg_shared_observe_cmd(struct cg_shared_cmd *c, const char *prefix,
+bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
                            const struct cg_policy_call *call, int window, unsigned rate_calls,
                            unsigned rate_numbers)
 {
@@ -404,7 +404,7 @@ bool cg_shared_observe_cmd(struct cg_shared_cmd *c, const char *prefix,
     size_t used = 0, i;
 
     if (!prefix || !*prefix)
-        prefix = CG_SHARED_PREFIX;
+        prefix = CG_REDIS_PREFIX;
     if (!replay && !(rates && (ing || spc)))
         return false;
     if (!rates)
@@ -412,7 +412,7 @@ bool cg_shared_observe_cmd(struct cg_shared_cmd *c, const char *prefix,
     c->argc = 0;
     c->argv[c->argc] = "EVALSHA";
     c->argvlen[c->argc++] = 7;
-    c->argv[c->argc] = cg_shared_script_sha();
+    c->argv[c->argc] = cg_redis_script_sha();
     c->argvlen[c->argc++] = 40;
     c->argv[c->argc] = "5";
     c->argvlen[c->argc++] = 1;
@@ -437,7 +437,7 @@ bool cg_shared_observe_cmd(struct cg_shared_cmd *c, const char *prefix,
            arg(c, &used, rc, NULL, NULL) && arg(c, &used, rn, NULL, NULL);
 }
 
-uint32_t cg_shared_observe_result(long long replay, long long calls, long long numbers)
+uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers)
 {
     return (replay ? 1u << CG_PR_REPLAY : 0) | (calls ? 1u << CG_PR_RATE_CALLS : 0) |
            (numbers ? 1u << CG_PR_RATE_NUMBERS : 0);
