@@ -342,8 +342,8 @@ int cg_es256_sign(const struct cg_key *k, const void *data, size_t len, unsigned
  * R||S to DER ECDSA-Sig-Value, by hand.  Going through ECDSA_SIG costs two
  * BIGNUMs, the ECDSA_SIG and i2d: five allocations and frees per call, about
  * 1 us of the 5-6 us the verify path spends outside the ECDSA operation
- * (cidguard-bench, verify 1 thread: 91.9% of raw before, see README for
- * after).  DER INTEGER: minimal big-endian, a 0x00 in front when the top
+ * (cidguard-bench, verify 1 thread: 91.9% of raw before; docs/performance.md
+ * for after).  DER INTEGER: minimal big-endian, a 0x00 in front when the top
  * bit is set; lengths here never exceed 0x7f.
  */
 static size_t der_int(unsigned char *out, const unsigned char *v)

@@ -178,7 +178,8 @@ int cg_trust_add_crl_file(struct cg_trust *t, const char *path)
 /* Decides which OpenSSL complaints are not failures for SHAKEN:
  *  - an unhandled critical extension that is only TNAuthList (ATIS-1000080
  *    v003 certificates mark it critical; OpenSSL does not know the OID);
- *  - a CRL whose thisUpdate is a few seconds after iat (we validate at iat);
+ *  - a CRL whose thisUpdate is after iat (we validate at iat, and a CRL
+ *    published since still says whether the certificate was revoked);
  *  - no current CRL for an issuer, unless the trust was built fail-closed;
  *  - while OpenSSL validates the path of an indirect CRL's signer (a
  *    child context), the signer's own revocation status: nobody publishes
