@@ -45,6 +45,9 @@ static const struct directive table[] = {
       "days of decisions kept (pruned hourly by the writer); 0 = keep everything"),
     I("server", "max_pending", max_pending, 1, 1000000, "1000",
       "calls a worker may hold waiting for a certificate before it answers 503"),
+    B("server", "share_ports", share_ports, "no",
+      "start even when another process already listens on our ports with SO_REUSEPORT (the "
+      "kernel then splits the traffic between them); by default that is refused"),
     S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),
     S("verify", "crl", crl, "", "CRL files separated by ';' (PEM or DER; indirect CRLs supported)"),
     I("verify", "freshness", freshness, 1, 86400, "60", "allowed age of iat, seconds, both directions"),
@@ -76,7 +79,11 @@ static const struct directive table[] = {
     S("policy", "protected", protected_numbers, "",
       "protected numbers (CSV number,brand,spcs,min_attest): only their signers may present them"),
     S("policy", "ingress", ingress, "",
-      "ingress table (CSV ingress,international,addresses,note); tgrp on the R-URI, else source address"),
+      "ingress table (CSV ingress,international,addresses,note); tgrp on the R-URI from a "
+      "trusted SBC, else source address"),
+    S("policy", "tgrp_from", tgrp_from, "",
+      "addresses or CIDRs (';'-separated) of the SBCs that set the trunk group (RFC 4904 tgrp) "
+      "on the Request-URI; a tgrp from anywhere else is ignored; empty = never trusted"),
     S("policy", "ofcom", ofcom, "",
       "Ofcom number-block status files separated by ';' (S3/S5/S7/S8/S9): only allocated ranges"),
     S("policy", "nanpa", nanpa, "",

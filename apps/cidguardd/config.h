@@ -18,6 +18,7 @@ struct cgd_conf {
     char http_listen[64], sip_verify_listen[64], sip_sign_listen[64];
     int workers;
     int max_pending;           /* parked calls per worker before 503 */
+    bool share_ports;          /* start beside another daemon on the same ports */
     char trust[CGD_LIST];      /* ';'-separated PEM files */
     char crl[CGD_LIST];
     int freshness;
@@ -33,6 +34,7 @@ struct cgd_conf {
     int negative_ttl;          /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
+    char tgrp_from[CGD_LIST];  /* SBCs trusted to set tgrp; "" = none */
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
     bool uk_rules, nanp_rules, roaming_447;
     char min_attest_uk[4], min_attest_other[4];

@@ -77,7 +77,11 @@ static const char *const deny[] = {
     "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",  "169.254.0.0/16",
     "172.16.0.0/12", "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
     "240.0.0.0/4",   "::/128",         "::1/128",        "fc00::/7",      "fe80::/10",
-    "ff00::/8"};
+    "ff00::/8",
+    /* IPv6 forms that carry an IPv4 address a gateway would reach for us:
+     * NAT64 (RFC 6052, and RFC 8215's local-use prefix), 6to4 (RFC 3056)
+     * and the deprecated IPv4-compatible addresses */
+    "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "::/96"};
 
 /* Whether connecting to `sa` is refused: denied range and not allowed.
  * IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry. */
@@ -151,6 +155,9 @@ static void start_transfer(struct flight *f)
     curl_easy_setopt(e, CURLOPT_URL, f->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->conf.allow_http ? "https,http" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* never through a proxy: https_proxy in the environment would take the
+     * connection past the address check above */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->conf.timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->conf.timeout_ms);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->conf.max_bytes);

@@ -19,13 +19,24 @@
 #include "call.h"
 #include "httpd.h"
 
+/* Whether `s` is shorter than `max` and only visible ASCII and spaces:
+ * what may be echoed into a response header. */
+static bool printable(const char *s, size_t max)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (i + 1 >= max || (unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
+}
+
 static void reply_json(struct evhttp_request *req, int code, const char *phrase, const char *body)
 {
     struct evbuffer *b = evbuffer_new();
     const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-RequestID");
     struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
     evhttp_add_header(oh, "Content-Type", "application/json");
-    if (rid && strlen(rid) < 128 && !strpbrk(rid, "\r\n"))
+    if (rid && printable(rid, 128))
         evhttp_add_header(oh, "X-RequestID", rid);
     evbuffer_add(b, body, strlen(body));
     evbuffer_add(b, "\n", 1);

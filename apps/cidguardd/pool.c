@@ -32,32 +32,39 @@ struct slot {
 static struct slot *slots;
 static int nslots;
 
-/* A socket bound to "host:port" or "[v6]:port", with SO_REUSEPORT so that
- * each worker has its own. */
-static int listen_socket(const char *hostport, int type)
+/* The address of "host:port" or "[v6]:port" (numeric), or NULL. */
+static struct addrinfo *resolve(const char *hostport, int type)
 {
     char host[64], *colon;
     const char *port;
     struct addrinfo hints = {0}, *ai = NULL;
-    int fd = -1, one = 1;
 
     snprintf(host, sizeof host, "%s", hostport);
     if (host[0] == '[') {
         char *rb = strchr(host, ']');
         if (!rb || rb[1] != ':')
-            return -1;
+            return NULL;
         *rb = '\0';
         port = rb + 2;
         memmove(host, host + 1, strlen(host));
     } else {
         if (!(colon = strrchr(host, ':')))
-            return -1;
+            return NULL;
         *colon = '\0';
         port = colon + 1;
     }
     hints.ai_socktype = type;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0)
+    return getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) == 0 ? ai : NULL;
+}
+
+/* A socket bound to "host:port" or "[v6]:port", with SO_REUSEPORT so that
+ * each worker has its own. */
+static int listen_socket(const char *hostport, int type)
+{
+    struct addrinfo *ai = resolve(hostport, type);
+    int fd = -1, one = 1;
+    if (!ai)
         return -1;
     fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
@@ -74,6 +81,56 @@ static int listen_socket(const char *hostport, int type)
     }
     freeaddrinfo(ai);
     return fd;
+}
+
+/*
+ * Whether another process already listens on `hostport`.  Every worker
+ * binds with SO_REUSEPORT, and so would a second daemon started by mistake
+ * on the same ports: the kernel would then quietly hand it part of the
+ * calls.  A probe bound without SO_REUSEPORT fails when anyone holds the
+ * port.  For TCP the probe sets SO_REUSEADDR, so that connections of an
+ * earlier run still in TIME_WAIT do not count; for UDP it must not (two
+ * UDP sockets with SO_REUSEADDR may share a port).
+ */
+static bool port_taken(const char *hostport, int type)
+{
+    struct addrinfo *ai = resolve(hostport, type);
+    int fd, one = 1;
+    bool taken = false;
+    if (!ai)
+        return false; /* listen_socket says why */
+    fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        if (type == SOCK_STREAM)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        taken = bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return taken;
+}
+
+static int refuse_twin(const struct cgd_conf *conf)
+{
+    const char *const addrs[] = {conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen};
+    size_t i;
+    int t;
+    if (conf->share_ports)
+        return 0;
+    for (i = 0; i < 3; i++)
+        for (t = 0; t < 2; t++) {
+            int type = t ? SOCK_STREAM : SOCK_DGRAM;
+            if (i == 2 && type == SOCK_DGRAM)
+                continue;
+            if (port_taken(addrs[i], type)) {
+                fprintf(stderr,
+                        "cidguardd: %s/%s is already in use (another cidguardd?); refusing to "
+                        "share it ([server] share_ports = yes allows it)\n",
+                        addrs[i], t ? "tcp" : "udp");
+                return -1;
+            }
+        }
+    return 0;
 }
 
 static void *worker_main(void *arg)
@@ -111,6 +168,8 @@ int cgd_pool_start(const struct cgd_conf *conf, int n)
 {
     int i;
     evthread_use_pthreads();
+    if (refuse_twin(conf))
+        return -1;
     if (!(slots = calloc((size_t)n, sizeof *slots)))
         return -1;
     nslots = n;

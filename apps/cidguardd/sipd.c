@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -177,10 +178,15 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     }
     cgd_join(contact, sizeof contact, "Contact: <", s->req.ruri, ">", NULL);
     extra[n++] = contact;
-    /* the verstat is ours, derived here: any inbound one is not copied */
+    /* The verstat is ours, derived here: any inbound one is not copied.  A
+     * passed verstat goes only on the number the PASSporT's orig covered:
+     * a token for the From number says nothing about a different PAI. */
     if (s->c.caller[0]) {
+        enum cg_verstat vs = d->verstat;
+        if (vs == CG_VERSTAT_PASSED && strcmp(v->orig, s->c.caller) != 0)
+            vs = CG_VERSTAT_NONE;
         cgd_join(pai, sizeof pai, "P-Asserted-Identity: <tel:+", s->c.caller, ";verstat=",
-                 cg_verstat_str(d->verstat), ">", NULL);
+                 cg_verstat_str(vs), ">", NULL);
         extra[n++] = pai;
     }
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {
@@ -255,16 +261,65 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     cgd_ctx_put(ctx);
 }
 
-/* The trunk group of a Request-URI (RFC 4904 tgrp parameter), or "". */
+/*
+ * The trunk group of a Request-URI (RFC 4904), or "": the tgrp parameter
+ * of the user part of a sip/sips URI (sip:+4420...;tgrp=x;trunk-context=y@sbc)
+ * or of a tel URI, its name matched without regard to case.  A tgrp among
+ * the URI's own parameters (after the host) is not RFC 4904's and is not
+ * read.  Values are RFC 4904 trunk-group characters only.
+ */
 static void ruri_tgrp(const char *ruri, char *out, size_t cap)
 {
-    const char *t = ruri ? strstr(ruri, ";tgrp=") : NULL;
-    size_t n = t ? strcspn(t + 6, ";@>") : 0;
+    const char *p, *end;
     out[0] = '\0';
-    if (t && n < cap) {
-        memcpy(out, t + 6, n);
-        out[n] = '\0';
+    if (!ruri)
+        return;
+    if (strncasecmp(ruri, "tel:", 4) == 0) {
+        p = ruri + 4;
+        end = p + strlen(p);
+    } else if (strncasecmp(ruri, "sip:", 4) == 0 || strncasecmp(ruri, "sips:", 5) == 0) {
+        p = strchr(ruri, ':') + 1;
+        if (!(end = strchr(p, '@')))
+            return; /* no user part */
+    } else {
+        return;
     }
+    while ((p = memchr(p, ';', (size_t)(end - p)))) {
+        p++;
+        if ((size_t)(end - p) > 5 && strncasecmp(p, "tgrp=", 5) == 0) {
+            const char *v = p + 5;
+            size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                 "-_.!~*'()%/&+$");
+            if (v + n > end)
+                n = (size_t)(end - v);
+            if (n && n < cap && (v + n == end || v[n] == ';')) {
+                memcpy(out, v, n);
+                out[n] = '\0';
+            }
+            return;
+        }
+    }
+}
+
+/* Whether `sa` is one of the ';'-separated addresses or CIDRs of `list`. */
+static bool addr_listed(const void *sa, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ';');
+        char one[64];
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (cg_addr_in_cidr(sa, one))
+                return true;
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
 }
 
 /* A new INVITE on the verification listener: it becomes a call. */
@@ -301,7 +356,11 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     caller = s->req.pai ? s->req.pai : s->req.from;
     if (cg_tn_canon(caller, strlen(caller), s->c.ctx->plan, s->c.caller) != CG_OK)
         s->c.caller[0] = '\0';
-    ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp);
+    /* a trunk group names the ingress only when a trusted SBC set it: any
+     * caller can write ;tgrp= into a Request-URI */
+    tgrp[0] = '\0';
+    if (s->c.ctx->conf.tgrp_from[0] && addr_listed(&s->peer.addr, s->c.ctx->conf.tgrp_from))
+        ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp);
     cgd_call_set_ingress(&s->c, tgrp[0] ? tgrp : NULL, &s->peer.addr);
     cgd_call_run(&s->c);
 }
