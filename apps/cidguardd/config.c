@@ -92,7 +92,7 @@ static const struct directive table[] = {
       "NPA-NXX status files in the CNA's format separated by ';': unassigned codes are blocked"),
     S("policy", "actions", actions, "",
       "per-reason actions overriding the defaults, e.g. rate_calls=block;stir_failed=allow "
-      "(cidguard policy check --help lists the reasons; docs/verdicts.md their defaults)"),
+      "(docs/verdicts.md lists the reasons and their defaults)"),
     B("policy", "uk_rules", uk_rules, "yes", "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
     B("policy", "nanp_rules", nanp_rules, "yes", "NPA-NXX structure for +1 callers"),
     B("policy", "roaming_447", roaming_447, "yes",

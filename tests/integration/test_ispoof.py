@@ -12,15 +12,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, header, wait_port, stop  # noqa: E402
+from harness import check, finish, free_ports, header, start, stop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-ispoof-")
 proc = None
+HTTP = SIP = None  # the daemon's ports, chosen when it starts
 
 # fictional banks on numbers Ofcom reserves for drama (020 7946 0xxx)
 BANKS = {"ALPHA": ("442079460101", "Alpha Bank"), "BETA": ("442079460102", "Beta Bank"),
@@ -28,26 +28,23 @@ BANKS = {"ALPHA": ("442079460101", "Alpha Bank"), "BETA": ("442079460102", "Beta
 DNO = "442079460999"
 
 
-
-
-
 def sign(spc, orig, attest):
     return subprocess.run([CG, "sign", "--key", os.path.join(WORK, "pki", "sp-%s.key" % spc),
-                           "--x5u", "http://127.0.0.1:28185/certs/sp-%s.pem" % spc,
+                           "--x5u", "http://127.0.0.1:%d/certs/sp-%s.pem" % (HTTP, spc),
                            "--orig", "+" + orig, "--dest", "+14155550100", "--attest", attest],
                           capture_output=True, text=True).stdout.strip()
 
 
 def call(orig, identity=None, tgrp=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(5)
+    s.settimeout(30)
     ruri = "sip:+14155550100%s@127.0.0.1;user=phone" % (";tgrp=" + tgrp if tgrp else "")
     msg = ("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"
            "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+14155550100@127.0.0.1>\r\n"
            "Call-ID: %s@ispoof\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n"
            % (ruri, os.urandom(6).hex(), orig, os.urandom(6).hex(),
               "Identity: %s\r\n" % identity if identity else ""))
-    s.sendto(msg.encode(), ("127.0.0.1", 25160))
+    s.sendto(msg.encode(), ("127.0.0.1", SIP))
     try:
         return s.recv(65535).decode()
     finally:
@@ -78,16 +75,22 @@ try:
         f.write("ingress,international,addresses,note\nintl-gw,yes,,international gateway\n"
                 "uk-peer,no,127.0.0.1,domestic\n")
     conf = os.path.join(WORK, "d.conf")
-    with open(conf, "w") as f:
-        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:28185\nsip_verify_listen = 127.0.0.1:25160\n"
-                "sip_sign_listen = 127.0.0.1:25170\nworkers = 2\n[verify]\ntrust = %s\n"
-                "[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
-                "[policy]\nprotected = %s\ndno = %s\ningress = %s\nmin_attest_uk = B\n"
-                % (state, os.path.join(WORK, "pki", "root.pem"), os.path.join(WORK, "protected.csv"),
-                   os.path.join(WORK, "dno.csv"), os.path.join(WORK, "ingress.csv")))
-    log = open(os.path.join(WORK, "d.log"), "w")
-    proc = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    wait_port(28185)
+
+    def configure():
+        global HTTP, SIP
+        HTTP, SIP, sign_port = free_ports(1) + free_ports(2, udp=True)
+        with open(conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
+                    "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "workers = 2\n[verify]\ntrust = %s\n"
+                    "[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
+                    "[policy]\nprotected = %s\ndno = %s\ningress = %s\nmin_attest_uk = B\ntgrp_from = 127.0.0.1\n"
+                    % (state, HTTP, SIP, sign_port, os.path.join(WORK, "pki", "root.pem"),
+                       os.path.join(WORK, "protected.csv"), os.path.join(WORK, "dno.csv"),
+                       os.path.join(WORK, "ingress.csv")))
+        return [CGD, "-c", conf], HTTP
+
+    proc = start(configure, os.path.join(WORK, "d.log"))
 
     for spc, (num, brand) in BANKS.items():
         expect("%s calling, signed A by its own SPC: passes with its brand" % brand,
@@ -110,12 +113,11 @@ try:
     r = call("447400012345", sign("GW01", "447400012345", "C"))
     expect("a UK number signed only C (gateway): labelled, not blocked", r, 302, "label",
            ["attestation_below_minimum"])
-    metrics = subprocess.run(["curl", "-s", "http://127.0.0.1:28185/metrics"], capture_output=True,
+    metrics = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/metrics" % HTTP], capture_output=True,
                              text=True).stdout
     check("decisions counted by action in /metrics", 'cidguard_decisions_total{action="block"} 10' in metrics,
           [l for l in metrics.splitlines() if "decisions" in l])
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop([proc])
     proc = None
     import sqlite3
     db = sqlite3.connect(os.path.join(state, "decisions.db"))

@@ -1,0 +1,215 @@
+"""The daemon holds against callers who shape their requests to slip past
+a rule, and against operators' mistakes that would split its traffic.
+
+- a PASSporT for the From number does not make a different
+  P-Asserted-Identity look verified;
+- a trunk group written into the Request-URI by the caller does not change
+  the call's ingress; one set by a trusted SBC does, read from the user
+  part only and without regard to case;
+- a second daemon on the same ports refuses to start;
+- X-RequestID is echoed only when it is printable;
+- x5u fetches never reach IPv6 forms of inside addresses, and never go
+  through a proxy named in the environment.
+
+    python3 test_hardening.py BUILD_DIR
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (check, finish, free_ports, header, start, stop, tail,  # noqa: E402
+                     wait_for)
+
+BUILD = os.path.abspath(sys.argv[1])
+CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
+WORK = tempfile.mkdtemp(prefix="cgd-hardening-")
+procs = []
+UK = "442079460123"      # a UK geographic number (Ofcom's drama range)
+CONSUMER = "447700900123"  # a UK mobile (drama range)
+CALLEE = "14155550100"
+TRUSTED_SBC = "127.0.0.2"  # sends from this address: the only one allowed to set tgrp
+PORTS = {}
+
+
+def run(*args):
+    return subprocess.run(args, capture_output=True, text=True, check=True)
+
+
+def sign(orig):
+    return run(CG, "sign", "--key", os.path.join(WORK, "pki", "sp-1234.key"), "--x5u",
+               "http://127.0.0.1:%d/certs/sp-1234.pem" % PORTS["http"], "--orig", "+" + orig,
+               "--dest", "+" + CALLEE, "--attest", "A").stdout.strip()
+
+
+def invite(frm, ruri=None, pai=None, identity=None, src="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.settimeout(20)
+    branch = os.urandom(6).hex()
+    msg = ("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:5999;branch=z9hG4bK%s\r\n"
+           "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+%s@127.0.0.1>\r\n"
+           "Call-ID: %s@hardening\r\nCSeq: 1 INVITE\r\n%s%sContent-Length: 0\r\n\r\n"
+           % (ruri or "sip:+%s@127.0.0.1;user=phone" % CALLEE, src, branch, frm, CALLEE, branch,
+              "P-Asserted-Identity: <sip:+%s@carrier.example;user=phone>\r\n" % pai if pai else "",
+              "Identity: %s\r\n" % identity if identity else ""))
+    s.sendto(msg.encode(), ("127.0.0.1", PORTS["sip"]))
+    try:
+        return s.recv(65535).decode()
+    finally:
+        s.close()
+
+
+def reasons(resp):
+    return set(filter(None, (header(resp, "Cidguard-Reasons") or "").split(",")))
+
+
+def conf_text(extra=""):
+    return ("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
+            "sip_sign_listen = 127.0.0.1:%d\nworkers = 2\ndecision_log = off\n"
+            "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\ntimeout_ms = 3000\n"
+            "[policy]\ningress = %s\ntgrp_from = %s\nactions = uk_allocation_unknown=allow\n%s"
+            % (os.path.join(WORK, "state"), PORTS["http"], PORTS["sip"], PORTS["sign"],
+               os.path.join(WORK, "pki", "root.pem"), os.path.join(WORK, "ingress.csv"), TRUSTED_SBC,
+               extra))
+
+
+class ProxyTrap(threading.Thread):
+    """A TCP listener standing in for a proxy: counts who connects."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.hits = 0
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.hits += 1
+            c.close()
+
+
+try:
+    run(CG, "pki", "init", os.path.join(WORK, "pki"), "--spc", "1234")
+    os.makedirs(os.path.join(WORK, "state", "certs"))
+    shutil.copy(os.path.join(WORK, "pki", "sp-1234.pem"), os.path.join(WORK, "state", "certs"))
+    with open(os.path.join(WORK, "ingress.csv"), "w") as f:
+        # the packets' source is the international gateway; "dom" and "intl"
+        # are trunk groups a trusted SBC may name
+        f.write("ingress,international,addresses,note\n"
+                "intl,yes,127.0.0.1,international gateway\ndom,no,,domestic trunk group\n")
+    conf = os.path.join(WORK, "d.conf")
+    trap = ProxyTrap()
+    trap.start()
+
+    def configure():
+        PORTS["http"], = free_ports(1)
+        PORTS["sip"], PORTS["sign"] = free_ports(2, udp=True)
+        with open(conf, "w") as f:
+            f.write(conf_text())
+        return [CGD, "-c", conf], PORTS["http"]
+
+    env_proxy = "http://127.0.0.1:%d" % trap.port
+    os.environ["https_proxy"] = os.environ["http_proxy"] = os.environ["HTTPS_PROXY"] = env_proxy
+    os.environ["ALL_PROXY"] = env_proxy
+    d = start(configure, os.path.join(WORK, "d.log"))
+    procs.append(d)
+
+    # --- verstat only on the number the PASSporT covered -------------------
+    r = invite(CONSUMER, identity=sign(CONSUMER))
+    check("a signed call whose PAI is its From: PAI carries TN-Validation-Passed",
+          header(r, "P-Asserted-Identity") == "<tel:+%s;verstat=TN-Validation-Passed>" % CONSUMER, r)
+    check("the x5u was fetched directly, not through the proxy in the environment",
+          trap.hits == 0 and header(r, "Cidguard-Verstat") == "TN-Validation-Passed",
+          "%d connections to the proxy" % trap.hits)
+    other = "447700900456"
+    r = invite(CONSUMER, pai=other, identity=sign(CONSUMER))
+    pai = header(r, "P-Asserted-Identity") or ""
+    check("a token for the From number with another PAI: the PAI is not asserted as verified",
+          r.startswith("SIP/2.0 302") and other in pai and "TN-Validation-Passed" not in pai, r)
+
+    # --- trunk groups -------------------------------------------------------
+    r = invite(UK)
+    check("a UK number from the international gateway (by source address) is blocked",
+          r.startswith("SIP/2.0 608") and "intl_ingress_uk_cli" in reasons(r), r)
+    for ruri in ("sip:+%s;tgrp=dom@127.0.0.1;user=phone" % CALLEE,
+                 "sip:+%s;TGRP=dom;trunk-context=x@127.0.0.1;user=phone" % CALLEE,
+                 "sip:+%s@127.0.0.1;user=phone;tgrp=dom" % CALLEE):
+        r = invite(UK, ruri=ruri)
+        check("the caller's own tgrp does not move it off the international ingress: %s" % ruri,
+              r.startswith("SIP/2.0 608") and "intl_ingress_uk_cli" in reasons(r), r)
+    r = invite(UK, ruri="sip:+%s;TGrp=intl;trunk-context=x@127.0.0.1;user=phone" % CALLEE,
+               src=TRUSTED_SBC)
+    check("a trusted SBC's tgrp names the ingress, whatever its case (international: blocked)",
+          r.startswith("SIP/2.0 608") and "intl_ingress_uk_cli" in reasons(r), r)
+    r = invite(UK, ruri="sip:+%s;tgrp=dom;trunk-context=x@127.0.0.1;user=phone" % CALLEE,
+               src=TRUSTED_SBC)
+    check("a trusted SBC's tgrp names a domestic trunk group: the UK number passes",
+          r.startswith("SIP/2.0 302") and "intl_ingress_uk_cli" not in reasons(r), r)
+    r = invite(UK, ruri="sip:+%s@127.0.0.1;user=phone;tgrp=intl" % CALLEE, src=TRUSTED_SBC)
+    check("a tgrp among the host's parameters is not RFC 4904's and is not read",
+          r.startswith("SIP/2.0 302") and "intl_ingress_uk_cli" not in reasons(r), r)
+
+    # --- X-RequestID --------------------------------------------------------
+    def verify_http(rid):
+        body = json.dumps({"verificationRequest": {"from": {"tn": CONSUMER}, "to": {"tn": [CALLEE]},
+                                                   "time": 1, "identity": "x"}}).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d/stir/v1/verification" % PORTS["http"],
+                                     data=body, headers={"Content-Type": "application/json",
+                                                         "X-RequestID": rid})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=20) as resp:
+                return resp.headers.get("X-RequestID")
+        except urllib.error.HTTPError as e:
+            return e.headers.get("X-RequestID")
+
+    check("a printable X-RequestID is echoed", verify_http("req-42 ok") == "req-42 ok")
+    for bad in ("a\x01b", "a\x1bb", "a\x7fb", "a\tb"):
+        check("an X-RequestID holding %r is not echoed" % bad, verify_http(bad) is None)
+
+    # --- x5u addresses ------------------------------------------------------
+    for host in ("[64:ff9b::7f00:1]", "[2002:7f00:1::1]", "[::7f00:1]", "[64:ff9b:1::7f00:1]"):
+        tok = run(CG, "sign", "--key", os.path.join(WORK, "pki", "sp-1234.key"), "--x5u",
+                  "http://%s:%d/certs/sp-1234.pem" % (host, PORTS["http"]), "--orig",
+                  "+" + CONSUMER, "--dest", "+" + CALLEE, "--attest", "A").stdout.strip()
+        r = invite(CONSUMER, identity=tok)
+        check("an x5u at %s (an IPv6 form of an inside address) is refused" % host,
+              header(r, "Cidguard-Verstat") != "TN-Validation-Passed" and
+              wait_for(lambda: "address denied" in tail(os.path.join(WORK, "d.log"), 1 << 20)
+                       .split(host)[-1], 5), tail(os.path.join(WORK, "d.log")))
+    check("still no connection to the proxy", trap.hits == 0, trap.hits)
+
+    # --- a second daemon on the same ports ------------------------------------
+    twin_conf = os.path.join(WORK, "twin.conf")
+    with open(twin_conf, "w") as f:
+        f.write(conf_text().replace(os.path.join(WORK, "state"), os.path.join(WORK, "twin")))
+    twin = subprocess.run([CGD, "-c", twin_conf], capture_output=True, text=True, timeout=30)
+    check("a second daemon on the same ports refuses to start, saying why",
+          twin.returncode != 0 and "already in use" in twin.stderr, twin.stderr[-500:])
+    r = invite(CONSUMER, identity=sign(CONSUMER))
+    check("the first daemon still answers", header(r, "Cidguard-Verstat") == "TN-Validation-Passed", r)
+    with open(twin_conf, "w") as f:
+        f.write(conf_text().replace(os.path.join(WORK, "state"), os.path.join(WORK, "twin"))
+                .replace("[server]\n", "[server]\nshare_ports = yes\n"))
+    twin = subprocess.Popen([CGD, "-c", twin_conf], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    procs.append(twin)
+    check("with share_ports = yes the second daemon starts",
+          not wait_for(lambda: twin.poll() is not None, 3), twin.poll())
+finally:
+    stop(procs, WORK)
+
+finish()
