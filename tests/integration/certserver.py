@@ -3,6 +3,8 @@
 python3 certserver.py PORT CERT KEY DIR: serves DIR over TLS on 127.0.0.1:PORT
 with the behaviours an x5u fetcher must survive (see ROUTES), and counts
 requests per path (GET /_count?/path) so that single flight can be checked.
+Its delays grow by CG_TEST_TIME_SCALE, as the fetcher's time limits in the
+tests do.  Prints "ready" once it listens.
 Test infrastructure only: a real process on loopback, not a mock of one.
 """
 import http.server
@@ -13,6 +15,7 @@ import threading
 import time
 
 PORT, CERT, KEY, DIR = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+SCALE = max(1.0, float(os.environ.get("CG_TEST_TIME_SCALE") or 1))
 counts = {}
 lock = threading.Lock()
 
@@ -41,9 +44,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             counts[path] = counts.get(path, 0) + 1
         name = path.lstrip("/")
         if name.startswith("slow"):
-            time.sleep(3)
+            time.sleep(3 * SCALE)
         if name.startswith("delay"):
-            time.sleep(0.3)
+            time.sleep(0.3 * SCALE)
         if name.startswith("redirect"):
             return self.send(302, b"", [("Location", "/ok.pem")])
         if name.startswith("big"):

@@ -1,6 +1,13 @@
 """What the integration scripts share: TAP-like checks, SIP header lookup,
-waiting for a daemon's port, stopping what a script started.  Each script
-ends with finish()."""
+free ports, starting a daemon and waiting for its port, stopping what a
+script started.  Each script ends with finish().
+
+Slow builds (ThreadSanitizer runs several times slower) set
+CG_TEST_TIME_SCALE, e.g. 10: every bound made with scaled() and every wait
+here grows by that factor.  Waits that end as soon as their condition holds
+are generous already, so the factor only matters to bounds a check asserts.
+"""
+import os
 import shutil
 import socket
 import subprocess
@@ -8,6 +15,7 @@ import sys
 import time
 
 passed = failed = 0
+TIME_SCALE = max(1.0, float(os.environ.get("CG_TEST_TIME_SCALE") or 1))
 
 
 def check(name, cond, info=""):
@@ -19,6 +27,11 @@ def check(name, cond, info=""):
     print(("ok   - " if cond else "FAIL - ") + name + ("" if cond else " " + str(info)[:900]))
 
 
+def scaled(seconds):
+    """A time bound for this build: seconds times CG_TEST_TIME_SCALE."""
+    return seconds * TIME_SCALE
+
+
 def header(resp, name):
     """The value of the first header `name` of a SIP message, or None."""
     for line in (resp or "").split("\r\n"):
@@ -27,16 +40,115 @@ def header(resp, name):
     return None
 
 
-def wait_port(port, seconds=20):
-    """Waits until something accepts TCP connections on 127.0.0.1:port."""
-    end = time.time() + seconds
+_handed_out = set()
+
+
+def free_ports(n=1, udp=False, host="127.0.0.1"):
+    """n distinct ports that nothing is bound to on host, chosen by the
+    kernel (bind to port 0): free for TCP, and with udp=True for UDP on the
+    same number too, since a SIP listener binds both.  The probing sockets
+    are closed before this returns, so another process may take a port
+    before the daemon binds it: start() then tries again with new ports.
+    A port is never handed out twice in one script."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    ports = []
+    while len(ports) < n:
+        with socket.socket(family, socket.SOCK_STREAM) as t:
+            t.bind((host, 0))
+            port = t.getsockname()[1]
+            if port in _handed_out:
+                continue
+            if udp:
+                with socket.socket(family, socket.SOCK_DGRAM) as u:
+                    try:
+                        u.bind((host, port))
+                    except OSError:
+                        continue
+        _handed_out.add(port)
+        ports.append(port)
+    return ports
+
+
+def free_port(udp=False, host="127.0.0.1"):
+    return free_ports(1, udp, host)[0]
+
+
+def hostport(host, port):
+    """host:port as a listen directive or URL writes it ([::1]:5060 for IPv6)."""
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def accepts(port, host="127.0.0.1"):
+    """Whether something accepts TCP connections on host:port now."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_port(port, seconds=60, host="127.0.0.1", proc=None):
+    """Waits until something accepts TCP connections on host:port; False
+    after `seconds` (scaled), or as soon as `proc` has exited."""
+    end = time.time() + scaled(seconds)
     while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        if proc is not None and proc.poll() is not None:
+            return False
+        if accepts(port, host):
             return True
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.05)
     return False
+
+
+def wait_for(pred, seconds=10, step=0.1):
+    """Polls pred() until it holds (True) or `seconds` (scaled) pass (False)."""
+    end = time.time() + scaled(seconds)
+    while True:
+        if pred():
+            return True
+        if time.time() >= end:
+            return False
+        time.sleep(step)
+
+
+def tail(path, n=1500):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-n:]
+    except OSError:
+        return ""
+
+
+def start(make, log_path, host="127.0.0.1", banner=True, seconds=60, tries=2, ready=None):
+    """Starts a server on ports it is given and waits until it serves.
+
+    make() chooses the ports (free_ports), writes whatever the server reads
+    (a configuration file), and returns (argv, port): the command line and
+    the TCP port whose accepting connections says it is up.  With banner
+    (cidguardd's), its output must also name host:port, which it prints
+    once every listener is bound; a string is looked for instead.  When
+    the server exits before that (a port was taken between free_ports and
+    its bind), make() is called again for new ports and the server started
+    once more.  ready(port), when given, replaces the TCP check (a server
+    on UDP only).  Returns the Popen; raises SystemExit with the log's tail
+    when the server does not come up."""
+    ready = ready or (lambda port: accepts(port, host))
+    for attempt in range(tries):
+        argv, port = make()
+        want = banner if isinstance(banner, str) else hostport(host, port) if banner else None
+        with open(log_path, "a") as log:
+            p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        up = wait_for(lambda: p.poll() is not None or (
+            ready(port) and (want is None or want in tail(log_path, 1 << 20))),
+            seconds, 0.05)
+        if up and p.poll() is None:
+            return p
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+            break
+        p.wait()
+    raise SystemExit("%s did not start: %s" % (os.path.basename(argv[0]), tail(log_path)))
 
 
 def stop(procs, work=None):
@@ -48,7 +160,7 @@ def stop(procs, work=None):
             p.terminate()
     for p in procs:
         try:
-            p.wait(timeout=10)
+            p.wait(timeout=scaled(10))
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()

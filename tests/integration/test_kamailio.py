@@ -4,7 +4,9 @@
 A UAC sends INVITEs to Kamailio; Kamailio either signs them with secsipid and
 asks cidguardd to verify, or asks cidguardd to sign and checks the result
 with secsipid; both times it follows cidguardd's 302 to a UAS, which reports
-what arrived.  Skips (exit 77) when Kamailio is not installed.
+what arrived.  Every port (Kamailio's, cidguardd's, the UAS's) is a free
+one the kernel picks; kamailio.cfg takes them as -A defines.  Skips (exit 77)
+when Kamailio is not installed.
 """
 import os
 import shutil
@@ -16,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, stop  # noqa: E402
+from harness import check, finish, free_port, free_ports, start, stop, tail  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,11 +31,15 @@ if not os.path.exists(KAM) or not os.path.exists(
 WORK = tempfile.mkdtemp(prefix="cgd-kam-")
 procs = []
 seen = []
+# The UAS holds its socket from the start: its port is known and cannot be taken.
+uas_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+uas_sock.bind(("127.0.0.1", 0))
+UAS_PORT = uas_sock.getsockname()[1]
+KAM_PORT = None  # chosen when Kamailio starts
 
 
 def uas():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 15090))
+    s = uas_sock
     while True:
         data, addr = s.recvfrom(65535)
         msg = data.decode(errors="replace")
@@ -44,26 +50,26 @@ def uas():
                 ("via", "from", "call-id", "cseq")]
         to = [l for l in msg.split("\r\n") if l.lower().startswith("to:")][0]
         resp = ("SIP/2.0 200 OK\r\n" + "\r\n".join(hdrs) + "\r\n" + to + ";tag=uas1\r\n"
-                "Contact: <sip:uas@127.0.0.1:15090>\r\nContent-Length: 0\r\n\r\n")
+                "Contact: <sip:uas@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n" % UAS_PORT)
         s.sendto(resp.encode(), addr)
 
 
 def call(scenario, frm="442079460000", to="14155550100"):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
-    s.settimeout(5)
+    s.settimeout(30)
     port = s.getsockname()[1]
     cid = os.urandom(6).hex()
-    inv = ("INVITE sip:%s@127.0.0.1:15090 SIP/2.0\r\n"
+    inv = ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
            "From: <sip:%s@127.0.0.1>;tag=uac1\r\nTo: <sip:%s@127.0.0.1>\r\n"
            "Call-ID: %s@uac\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
            "Contact: <sip:uac@127.0.0.1:%d>\r\nX-Scenario: %s\r\nContent-Length: 0\r\n\r\n"
-           % (to, port, cid, frm, to, cid, port, scenario))
+           % (to, UAS_PORT, port, cid, frm, to, cid, port, scenario))
     n = len(seen)
-    s.sendto(inv.encode(), ("127.0.0.1", 15080))
+    s.sendto(inv.encode(), ("127.0.0.1", KAM_PORT))
     final = None
-    deadline = time.time() + 5
+    deadline = time.time() + 30
     while time.time() < deadline:
         try:
             r = s.recv(65535).decode()
@@ -77,35 +83,79 @@ def call(scenario, frm="442079460000", to="14155550100"):
     return final, (seen[n] if len(seen) > n else "")
 
 
+def options_answered(port):
+    """Whether a SIP server on 127.0.0.1:port answers OPTIONS with 200."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.5)
+    me = s.getsockname()[1]
+    try:
+        s.sendto(("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
+                  "From: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1:%d>\r\n"
+                  "Call-ID: %s@probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                  "Content-Length: 0\r\n\r\n"
+                  % (port, me, os.urandom(6).hex(), port, os.urandom(6).hex())).encode(),
+                 ("127.0.0.1", port))
+        return s.recv(65535).startswith(b"SIP/2.0 200")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 try:
+    # cidguardd as the zero-configuration start would have it (a test PKI
+    # for SPC 1001, its certificate in the repository, the loopback lab
+    # customer), configured explicitly on free ports.
     state = os.path.join(WORK, "state")
-    log = open(os.path.join(WORK, "cidguardd.log"), "w")
-    procs.append(subprocess.Popen([os.path.join(BUILD, "cidguardd"), "--state-dir", state],
-                                  stdout=log, stderr=subprocess.STDOUT))
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", 8085), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    key = os.path.join(state, "pki", "sp-1001.key")
+    pki = os.path.join(WORK, "pki")
+    subprocess.run([os.path.join(BUILD, "cidguard"), "pki", "init", pki, "--spc", "1001"],
+                   capture_output=True, check=True)
+    os.makedirs(os.path.join(state, "certs"))
+    shutil.copy(os.path.join(pki, "sp-1001.pem"), os.path.join(state, "certs"))
+    customers = os.path.join(WORK, "customers.csv")
+    with open(customers, "w") as f:
+        f.write("customer,addresses,numbers\n"
+                "lab,127.0.0.1,4420794600*;4420794601*;1415555010*;1415555011*\n")
+    key = os.path.join(pki, "sp-1001.key")
+    conf = os.path.join(WORK, "cidguardd.conf")
+    cg = {}
+
+    def cidguardd():
+        cg["http"], cg["verify"], cg["sign"] = free_ports(1) + free_ports(2, udp=True)
+        with open(conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
+                    "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
+                    "[sign]\nkey = %s\nx5u = http://127.0.0.1:%d/certs/sp-1001.pem\ncustomers = %s\n"
+                    % (state, cg["http"], cg["verify"], cg["sign"], os.path.join(pki, "root.pem"),
+                       os.path.join(pki, "crl.pem"), key, cg["http"], customers))
+        return [os.path.join(BUILD, "cidguardd"), "-c", conf], cg["http"]
+
+    procs.append(start(cidguardd, os.path.join(WORK, "cidguardd.log")))
     pub = os.path.join(WORK, "pub.pem")
     subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", pub], capture_output=True)
     threading.Thread(target=uas, daemon=True).start()
-    klog = open(os.path.join(WORK, "kamailio.log"), "w")
-    procs.append(subprocess.Popen(
-        [KAM, "-f", os.path.join(HERE, "kamailio.cfg"), "-DD", "-E", "-w", WORK, "-Y", WORK,
-         "-A", 'SIGNKEY="%s"' % key, "-A", 'X5U="http://127.0.0.1:8085/certs/sp-1001.pem"',
-         "-A", 'PUBKEY="%s"' % pub, "-A", 'UAS="sip:127.0.0.1:15090"'],
-        stdout=klog, stderr=subprocess.STDOUT))
-    time.sleep(1.5)
-    if procs[-1].poll() is not None:
-        print(open(klog.name).read()[-2000:])
-        raise SystemExit("kamailio did not start")
+    klog = os.path.join(WORK, "kamailio.log")
+
+    def kamailio():
+        global KAM_PORT
+        KAM_PORT = free_port(udp=True)
+        return [KAM, "-f", os.path.join(HERE, "kamailio.cfg"), "-DD", "-E", "-w", WORK, "-Y", WORK,
+                "-A", "KAM_PORT=%d" % KAM_PORT,
+                "-A", 'VERIFY="sip:127.0.0.1:%d"' % cg["verify"],
+                "-A", 'SIGN="sip:127.0.0.1:%d"' % cg["sign"],
+                "-A", 'SIGNKEY="%s"' % key,
+                "-A", 'X5U="http://127.0.0.1:%d/certs/sp-1001.pem"' % cg["http"],
+                "-A", 'PUBKEY="%s"' % pub, "-A", 'UAS="sip:127.0.0.1:%d"' % UAS_PORT], KAM_PORT
+
+    # Kamailio listens on UDP only: it is up when it answers OPTIONS.
+    procs.append(start(kamailio, klog, banner=False, ready=options_answered))
 
     code, inv = call("kam-sign")
     check("secsipid signs, cidguardd verifies, Kamailio follows the 302: call completes", code == 200,
-          (code, open(klog.name).read()[-800:]))
+          (code, tail(klog, 800)))
     check("the UAS sees verstat TN-Validation-Passed from cidguardd",
           "P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>" in inv, inv)
     check("and the decision header", "X-Cidguard-Action: allow" in inv, inv)

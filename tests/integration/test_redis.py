@@ -17,20 +17,17 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, header, stop  # noqa: E402
+from harness import (check, finish, free_port, free_ports, header, scaled, start, stop,  # noqa: E402
+                     tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-redis-")
-REDIS_PORT = 26391
-URL = "redis://127.0.0.1:%d" % REDIS_PORT
-# daemon name -> (http, sip verify, sip sign)
-PORTS = {"A": (28285, 25260, 25270), "B": (28385, 25360, 25370)}
+REDIS_PORT = URL = None  # chosen when Redis first starts
+# daemon name -> (http, sip verify, sip sign), chosen when it starts
+PORTS = {}
 procs = {}
 redis = None
-
-
-
 
 
 def reasons(resp):
@@ -55,7 +52,7 @@ def invite(orig, identity, call_id=None, branch=None):
 
 def call(daemon, orig, identity=None, call_id=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(5)
+    s.settimeout(30)
     s.sendto(invite(orig, identity, call_id), ("127.0.0.1", PORTS[daemon][1]))
     try:
         return s.recv(65535).decode()
@@ -77,44 +74,52 @@ def metric(text, name):
     return None
 
 
-def wait_for(pred, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def start_redis():
-    p = subprocess.Popen(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no"],
-                         stdout=open(os.path.join(WORK, "redis.log"), "a"), stderr=subprocess.STDOUT)
+    """Starts redis-server: on a free port the first time, on the same port
+    after that (the daemons know its URL)."""
+    first = REDIS_PORT is None
+
+    def make():
+        global REDIS_PORT, URL
+        if first:
+            REDIS_PORT = free_port()
+            URL = "redis://127.0.0.1:%d" % REDIS_PORT
+        return ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no"], REDIS_PORT
+
+    try:
+        p = start(make, os.path.join(WORK, "redis.log"), banner=False, tries=2 if first else 1)
+    except SystemExit as e:
+        print(e)
+        return None
     ok = wait_for(lambda: subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "ping"],
                                          capture_output=True, text=True).stdout.strip() == "PONG")
     return p if ok else None
 
 
 def start_daemon(name):
-    http, sv, ss = PORTS[name]
     state = os.path.join(WORK, "state-" + name)
     os.makedirs(os.path.join(state, "certs"))
     for spc in ("GW01", "RATE"):
         shutil.copy(os.path.join(WORK, "pki", "sp-%s.pem" % spc), os.path.join(state, "certs"))
     conf = os.path.join(WORK, name + ".conf")
-    with open(conf, "w") as f:
-        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
-                "sip_sign_listen = 127.0.0.1:%d\nworkers = 2\ndecision_log = off\n"
-                "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
-                "[policy]\ndno = %s\nrate_calls = 10\n"
-                "[redis]\nurl = %s\ntimeout_ms = 100\n"
-                % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
-                   os.path.join(WORK, "dno.csv"), URL))
-    log = open(os.path.join(WORK, name + ".log"), "w")
-    p = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    procs[name] = p
+
+    def make():
+        PORTS[name] = http, sv, ss = tuple(free_ports(1) + free_ports(2, udp=True))
+        with open(conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
+                    "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "workers = 2\ndecision_log = off\n"
+                    "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
+                    "[policy]\ndno = %s\nrate_calls = 10\n"
+                    "[redis]\nurl = %s\ntimeout_ms = %d\n"
+                    % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
+                       os.path.join(WORK, "dno.csv"), URL, scaled(100)))
+        return [CGD, "-c", conf], http
+
+    procs[name] = start(make, os.path.join(WORK, name + ".log"))
     ok = wait_for(lambda: metric(metrics(name), "cidguard_redis_up") == 1)
-    check("daemon %s starts and connects to Redis" % name, ok, open(os.path.join(WORK, name + ".log")).read())
+    check("daemon %s starts and connects to Redis" % name, ok, tail(os.path.join(WORK, name + ".log")))
 
 
 def log_of(name):
@@ -198,12 +203,12 @@ try:
 
     def sender():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2)
+        s.settimeout(scaled(2))
         for i, t in enumerate(toks):
             s.sendto(invite("4474000300%02d" % (i % 100), t), ("127.0.0.1", PORTS["A" if i % 2 else "B"][1]))
             # one socket, answers from both daemons; count them
             time.sleep(0.02)
-        end = time.time() + 3
+        end = time.time() + scaled(3)
         while len(results) < len(toks) and time.time() < end:
             try:
                 results.append(s.recv(65535).decode())
@@ -249,7 +254,7 @@ try:
     dt = time.time() - t0
     redis.send_signal(signal.SIGCONT)
     check("Redis frozen: the call is answered on local state after the timeout (%.0f ms)" % (dt * 1000),
-          r and r.startswith("SIP/2.0 302") and dt < 1.0, r)
+          r and r.startswith("SIP/2.0 302") and dt < scaled(1.0), r)
     check("... counted as a Redis timeout",
           (metric(metrics("A"), 'cidguard_redis_errors_total{kind="timeout"}') or 0) >= 1)
     ok = wait_for(lambda: metric(metrics("A"), "cidguard_redis_up") == 1, 10)

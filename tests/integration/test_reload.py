@@ -19,16 +19,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, wait_port, stop  # noqa: E402
+from harness import check, finish, free_ports, scaled, start, stop, tail, wait_for  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CGD = os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-reload-")
-HTTP, SIP = 28685, 25660
+HTTP = SIP = None  # the daemon's ports, chosen when it starts
 NUM = "442079460555"
 proc = None
-
-
 
 
 def reasons(resp):
@@ -64,21 +62,26 @@ try:
     subprocess.run([os.path.join(BUILD, "cidguard"), "pki", "init", os.path.join(WORK, "pki")],
                    capture_output=True, check=True)
     conf = os.path.join(WORK, "d.conf")
-    with open(conf, "w") as f:
-        f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
-                "sip_sign_listen = 127.0.0.1:25670\nworkers = 2\ndecision_log = off\n"
-                "[verify]\ntrust = %s\nrfc9410_reason = yes\n"
-                "[policy]\ndno = %s\nprotected = %s\n"
-                "actions = no_tn_validation=label;uk_allocation_unknown=allow\n"
-                % (state, HTTP, SIP, os.path.join(WORK, "pki", "root.pem"),
-                   os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv")))
-    log = open(os.path.join(WORK, "d.log"), "w")
-    proc = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    wait_port(HTTP)
+
+    def configure():
+        global HTTP, SIP
+        HTTP, SIP, sign_port = free_ports(1) + free_ports(2, udp=True)
+        with open(conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
+                    "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "workers = 2\ndecision_log = off\n"
+                    "[verify]\ntrust = %s\nrfc9410_reason = yes\n"
+                    "[policy]\ndno = %s\nprotected = %s\n"
+                    "actions = no_tn_validation=label;uk_allocation_unknown=allow\n"
+                    % (state, HTTP, SIP, sign_port, os.path.join(WORK, "pki", "root.pem"),
+                       os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv")))
+        return [CGD, "-c", conf], HTTP
+
+    proc = start(configure, os.path.join(WORK, "d.log"))
 
     # per-reason actions: an unsigned ordinary call is labelled, not allowed
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(10)
+    s.settimeout(30)
     s.sendto(invite("447400012345", "act1"), ("127.0.0.1", SIP))
     r = s.recv(65535).decode()
     check("[policy] actions: no_tn_validation=label labels an unsigned call",
@@ -98,19 +101,25 @@ try:
     answers, sending_done = [], threading.Event()
 
     def receiver():
+        # short reads, so that it stops as soon as every call is answered;
+        # after the last call it waits at most 2 s (scaled) for stragglers
+        idle_since = time.time()
         while not sending_done.is_set() or len(answers) < sent[0]:
             try:
                 answers.append(s.recv(65535).decode())
+                idle_since = time.time()
             except socket.timeout:
-                break
+                if sending_done.is_set() and time.time() - idle_since > scaled(2):
+                    break
 
     sent = [0]
-    s.settimeout(2)
+    s.settimeout(0.1)
     th = threading.Thread(target=receiver)
     th.start()
-    t_end = time.time() + 4
+    # a slow build gets the same number of calls and reloads, spread out
+    t_end = time.time() + scaled(4)
     hups = 0
-    next_hup = time.time() + 0.1
+    next_hup = time.time() + scaled(0.1)
     while time.time() < t_end:
         s.sendto(invite(NUM, "r%06d" % sent[0]), ("127.0.0.1", SIP))
         sent[0] += 1
@@ -118,8 +127,8 @@ try:
             write_lists(2 if hups % 2 == 0 else 1)
             proc.send_signal(signal.SIGHUP)
             hups += 1
-            next_hup = time.time() + 0.15
-        time.sleep(0.002)
+            next_hup = time.time() + scaled(0.15)
+        time.sleep(scaled(0.002))
     sending_done.set()
     th.join()
     kinds = {"dno": 0, "protected": 0, "both": 0, "neither": 0}
@@ -132,7 +141,11 @@ try:
     check("each saw the old lists or the new ones, never half (%s)" % kinds,
           kinds["both"] == 0 and kinds["neither"] == 0 and kinds["dno"] > 0 and kinds["protected"] > 0,
           kinds)
-    reloads = open(os.path.join(WORK, "d.log")).read().count("configuration reloaded")
+    def count_reloads():
+        return tail(os.path.join(WORK, "d.log"), 1 << 22).count("configuration reloaded")
+
+    wait_for(lambda: count_reloads() >= 10, 5)
+    reloads = count_reloads()
     check("the daemon reloaded %d times" % reloads, reloads >= 10, reloads)
 finally:
     stop([proc], WORK)
