@@ -2,6 +2,7 @@
  * One verification call (call.h): verify, park on the fetcher or on
  * Redis, decide, log, answer.  Runs on its worker's thread only.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -86,17 +87,39 @@ static void fetched_cb(evutil_socket_t fd, short what, void *arg)
     cgd_call_run(c);
 }
 
+/* Who asks for a fetch, for the fetcher's fair shares: the ingress, else
+ * the source address (IPv4-mapped addresses as IPv4). */
+static const char *origin(const struct cgd_call *c, char *buf, size_t cap)
+{
+    const struct sockaddr_storage *ss = &c->source;
+    if (c->ingress[0])
+        return c->ingress;
+    buf[0] = '\0';
+    if (ss->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)cap);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], buf, (socklen_t)cap);
+        else
+            inet_ntop(AF_INET6, a, buf, (socklen_t)cap);
+    }
+    return buf;
+}
+
 /* A certificate the cache does not have: park the call on the fetcher
  * (once); true when it is parked or has been answered. */
 static bool park_on_fetch(struct cgd_call *c)
 {
+    char buf[64];
     if (c->w->pending >= c->w->max_pending) {
         atomic_fetch_add(&cgd_m.overload[c->listener], 1);
         c->overload(c);
         return true;
     }
     atomic_fetch_add(&cgd_m.cache_miss, 1);
-    if (cgd_fetch(c->ctx, c->miss.url, c->w->base, fetched_cb, c) == 0) {
+    if (cgd_fetch(c->ctx, c->miss.url, origin(c, buf, sizeof buf), c->w->base, fetched_cb, c) ==
+        0) {
         c->parked_once = true;
         c->w->pending++;
         atomic_fetch_add(&cgd_m.inflight, 1);
@@ -141,6 +164,10 @@ void cgd_call_run(struct cgd_call *c)
 
 void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr)
 {
+    const struct sockaddr *sa = addr;
+    if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6))
+        memcpy(&c->source, sa,
+               sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
     const char *name = cg_policy_ingress(c->ctx->policy, tgrp, addr, &c->international);
     cgd_join(c->ingress, sizeof c->ingress, name ? name : "", NULL);
 }

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "cidguard/cidguard.h"
 #include "context.h"
@@ -30,6 +31,7 @@ struct cgd_call {
     const char *identities[CG_SIP_IDENTITY_MAX];
     char caller[CG_TN_MAX + 1];  /* canonical calling number, "" if none */
     char ingress[64];            /* "" if unknown */
+    struct sockaddr_storage source; /* the request's source address (AF_UNSPEC: none) */
     bool international;
     const char *call_id;
     void (*answer)(struct cgd_call *c, const struct cg_verdict *v, const struct cg_decision *d);

@@ -45,6 +45,14 @@ static const struct directive table[] = {
       "days of decisions kept (pruned hourly by the writer); 0 = keep everything"),
     I("server", "max_pending", max_pending, 1, 1000000, "1000",
       "calls a worker may hold waiting for a certificate before it answers 503"),
+    I("server", "max_connections", max_connections, 1, 1000000, "4096",
+      "TCP connections each worker accepts on each listener (SIP verification, SIP signing, "
+      "HTTP); more are closed at once"),
+    I("server", "max_connections_per_source", max_connections_per_source, 1, 1000000, "256",
+      "TCP connections each worker accepts from one address on each listener"),
+    I("server", "message_timeout_ms", message_timeout_ms, 100, 600000, "10000",
+      "a SIP/TCP request must arrive whole within this time of its first byte, else the "
+      "connection is closed (slow senders hold descriptors)"),
     B("server", "share_ports", share_ports, "no",
       "start even when another process already listens on our ports with SO_REUSEPORT (the "
       "kernel then splits the traffic between them); by default that is refused"),

@@ -19,6 +19,9 @@ struct cgd_conf {
     int workers;
     int max_pending;           /* parked calls per worker before 503 */
     bool share_ports;          /* start beside another daemon on the same ports */
+    int max_connections;       /* TCP connections per listener per worker */
+    int max_connections_per_source;
+    int message_timeout_ms;    /* a SIP/TCP message must arrive whole in this time */
     char trust[CGD_LIST];      /* ';'-separated PEM files */
     char crl[CGD_LIST];
     int freshness;

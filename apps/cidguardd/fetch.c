@@ -10,6 +10,7 @@
  * failures); waiters are woken on their own event loops.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,16 @@
 
 #define MAX_FLIGHTS 256
 #define MAX_WAITERS 4096
+/*
+ * Fair shares of the flights.  A fetch starts before any signature can be
+ * checked, so unsigned INVITEs naming slow x5u URLs could take every slot
+ * and leave a legitimate new certificate unfetched (436).  No x5u host and
+ * no origin (the calls' ingress, else their source address) may hold more
+ * than a quarter of the slots; joining a flight already running is always
+ * allowed.
+ */
+#define HOST_SHARE (MAX_FLIGHTS / 4)
+#define ORIGIN_SHARE (MAX_FLIGHTS / 4)
 
 struct waiter {
     struct waiter *next;
@@ -42,6 +53,9 @@ struct flight {
     char cache_control[128], expires[64];
     struct timespec t0;
     struct cgd_ctx *ctx; /* the [fetch] settings and the cache, held until the flight ends */
+    char host[256];      /* the URL's host, for its share */
+    char origin[64];     /* who asked first, for its share */
+    bool local_error;    /* failed here (no descriptor, no memory), not at the server */
 };
 
 static struct {
@@ -108,11 +122,15 @@ static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_
 {
     struct flight *f = arg;
     bool denied = purpose != CURLSOCKTYPE_IPCXN || address_denied(&a->addr, f->ctx->conf.fetch_allow);
+    curl_socket_t fd;
     if (denied) {
         f->denied = true;
         return CURL_SOCKET_BAD;
     }
-    return socket(a->family, a->socktype, a->protocol);
+    fd = socket(a->family, a->socktype, a->protocol);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM))
+        f->local_error = true;
+    return fd;
 }
 
 static size_t write_cb(char *p, size_t sz, size_t n, void *arg)
@@ -219,7 +237,11 @@ static void finish(struct flight *f, CURLcode res)
                 : why           ? why
                                 : "empty response");
     }
-    cg_certcache_put(c->certcache, f->url, chain, expires);
+    /* a failure of ours says nothing about the certificate: remembering it
+     * for negative_ttl would refuse a bank's genuine calls after a
+     * descriptor flood; the next call fetches again */
+    if (chain || !(f->local_error || res == CURLE_OUT_OF_MEMORY || res == CURLE_FAILED_INIT))
+        cg_certcache_put(c->certcache, f->url, chain, expires);
     cg_chain_unref(chain);
 
     pthread_mutex_lock(&F.lock);
@@ -311,10 +333,47 @@ void cgd_fetch_stop(void)
     curl_global_cleanup();
 }
 
-int cgd_fetch(struct cgd_ctx *ctx, const char *url, struct event_base *base,
+/* The authority of an http(s) URL (host and port, without user info), or
+ * "": the unit of the per-host share. */
+static void url_host(const char *url, char *out, size_t cap)
+{
+    const char *p = strstr(url, "://"), *at;
+    size_t n;
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += 3;
+    n = strcspn(p, "/?#");
+    if ((at = memchr(p, '@', n))) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    if (n < cap) {
+        memcpy(out, p, n);
+        out[n] = '\0';
+    }
+}
+
+/* Whether a new flight for `host` asked by `origin` stays within the
+ * shares.  Under F.lock. */
+static bool within_shares(const char *host, const char *origin)
+{
+    const struct flight *f;
+    size_t same_host = 0, same_origin = 0;
+    if (F.nflights >= MAX_FLIGHTS)
+        return false;
+    for (f = F.flights; f; f = f->next) {
+        same_host += strcmp(f->host, host) == 0;
+        same_origin += strcmp(f->origin, origin) == 0;
+    }
+    return same_host < HOST_SHARE && same_origin < ORIGIN_SHARE;
+}
+
+int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct event_base *base,
               void (*done_cb)(evutil_socket_t, short, void *), void *arg)
 {
     struct flight *f;
+    char host[256];
     struct waiter *w = calloc(1, sizeof *w);
     if (!w)
         return -1;
@@ -328,9 +387,12 @@ int cgd_fetch(struct cgd_ctx *ctx, const char *url, struct event_base *base,
         if (strcmp(f->url, url) == 0)
             break;
     if (!f) {
-        if (F.nflights >= MAX_FLIGHTS || !(f = calloc(1, sizeof *f)))
+        url_host(url, host, sizeof host);
+        if (!within_shares(host, origin) || !(f = calloc(1, sizeof *f)))
             goto full;
         snprintf(f->url, sizeof f->url, "%s", url);
+        memcpy(f->host, host, sizeof f->host);
+        snprintf(f->origin, sizeof f->origin, "%s", origin);
         f->ctx = ctx;
         atomic_fetch_add(&ctx->refs, 1);
         f->next = F.flights;

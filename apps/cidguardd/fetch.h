@@ -18,10 +18,12 @@ void cgd_fetch_stop(void);
  * (single flight) and calls done_cb(arg) on `base`'s thread when the cache
  * has an entry for it (positive or negative).  A transfer is made with the
  * [fetch] settings of the context of the call that started it, which it
- * holds a reference to until it ends.  Returns 0, or -1 when the fetcher is
- * saturated (the caller answers at once).
+ * holds a reference to until it ends.  `origin` names who asks (the call's
+ * ingress, else its source address): no origin and no x5u host may hold
+ * more than a quarter of the transfers.  Returns 0, or -1 when the fetcher
+ * is saturated or the share is used up (the caller answers at once).
  */
-int cgd_fetch(struct cgd_ctx *ctx, const char *url, struct event_base *base,
+int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct event_base *base,
               void (*done_cb)(evutil_socket_t, short, void *), void *arg);
 
 #endif

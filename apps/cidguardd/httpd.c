@@ -4,6 +4,7 @@
  * and the certificate repository /certs/<file>.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,13 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 #include <jansson.h>
 
+#include "admission.h"
 #include "call.h"
 #include "httpd.h"
 
@@ -365,11 +368,31 @@ static void route(struct evhttp_request *req, void *arg)
 
 struct cgd_httpd {
     struct evhttp *evhttp;
+    struct cgd_admission *adm; /* accept() failures pause the listener */
 };
+
+/*
+ * Each connection's bufferevent, made here so that its input is bounded:
+ * evhttp answers pipelined requests one at a time and keeps reading while
+ * an answer waits for a client that does not read, so without a high
+ * watermark one connection could queue requests without limit.  With it,
+ * reading stops until the queued requests have been answered.
+ */
+#define HTTP_INPUT_MAX (CG_ATIS_BODY_MAX + 16384 + 4096)
+
+static struct bufferevent *connection_bev_cb(struct event_base *base, void *arg)
+{
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    (void)arg;
+    if (bev)
+        bufferevent_setwatermark(bev, EV_READ, 0, HTTP_INPUT_MAX);
+    return bev;
+}
 
 struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd)
 {
     struct cgd_httpd *h = calloc(1, sizeof *h);
+    struct evhttp_bound_socket *bound;
     if (!h || !(h->evhttp = evhttp_new(w->base))) {
         free(h);
         return NULL;
@@ -380,7 +403,10 @@ struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd)
     evhttp_set_allowed_methods(h->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(h->evhttp, route, w);
-    if (!evhttp_accept_socket_with_handle(h->evhttp, fd)) {
+    evhttp_set_bevcb(h->evhttp, connection_bev_cb, NULL);
+    if (!(bound = evhttp_accept_socket_with_handle(h->evhttp, fd)) ||
+        !(h->adm = cgd_admission_new(w->base, evhttp_bound_socket_get_listener(bound), "HTTP",
+                                     INT_MAX, INT_MAX))) {
         cgd_http_free(h);
         return NULL;
     }
@@ -393,5 +419,6 @@ void cgd_http_free(struct cgd_httpd *h)
     if (!h)
         return;
     evhttp_free(h->evhttp);
+    cgd_admission_free(h->adm);
     free(h);
 }

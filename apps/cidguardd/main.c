@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +124,18 @@ static void wait_for_stop(const sigset_t *sigs)
     }
 }
 
+/* Descriptors: as many as the hard limit allows.  At the common soft limit
+ * of 1,024 a flood of connections left nothing for certificate fetches and
+ * the decision log. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct cgd_conf conf;
@@ -132,6 +145,7 @@ int main(int argc, char **argv)
 
     if ((rc = options(argc, argv, &conf, &config_file)) >= 0)
         return rc;
+    raise_nofile();
     if (cgd_state_dir(&conf) || (conf.zero_config && cgd_zeroconf(&conf)))
         return 1;
     if (cgd_context_start(&conf, config_file))

@@ -150,6 +150,21 @@ char *cgd_metrics_render(size_t cache_entries)
         atomic_load(&cgd_m.declog_written), atomic_load(&cgd_m.declog_dropped),
         atomic_load(&cgd_m.declog_errors), atomic_load(&cgd_m.http_bad));
     out(&b,
+        "# HELP cidguard_connections_refused_total TCP connections closed at once because their "
+        "listener or their source address had reached its cap.\n"
+        "# TYPE cidguard_connections_refused_total counter\n"
+        "cidguard_connections_refused_total %llu\n"
+        "# HELP cidguard_accept_errors_total accept() failures (no descriptors left, ...); the "
+        "listener pauses 100 ms after each.\n"
+        "# TYPE cidguard_accept_errors_total counter\n"
+        "cidguard_accept_errors_total %llu\n"
+        "# HELP cidguard_sip_tcp_slow_total SIP/TCP connections closed because a message did not "
+        "arrive whole in time.\n"
+        "# TYPE cidguard_sip_tcp_slow_total counter\n"
+        "cidguard_sip_tcp_slow_total %llu\n",
+        atomic_load(&cgd_m.conn_refused), atomic_load(&cgd_m.accept_errors),
+        atomic_load(&cgd_m.sip_tcp_slow));
+    out(&b,
         "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
         "decide on local state (0); absent without [redis] url.\n"
         "# TYPE cidguard_redis_up gauge\n");

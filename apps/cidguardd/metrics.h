@@ -35,6 +35,8 @@ struct cgd_metrics {
     atomic_ullong overload[CGD_LISTENER__COUNT];
     atomic_ullong sip_bad_answered, sip_bad_dropped, sip_retransmissions, sip_options;
     atomic_ullong http_bad;
+    atomic_ullong conn_refused, accept_errors; /* TCP connections over a cap; accept() failures */
+    atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
     atomic_ullong actions[3]; /* by enum cg_action */
     atomic_ullong declog_written, declog_dropped, declog_errors;
     atomic_int redis_connected;                /* workers with a Redis connection */

@@ -158,7 +158,7 @@ static int open_slot(struct slot *s, int id, const struct cgd_conf *conf)
                 conf->sip_sign_listen, conf->http_listen, strerror(errno));
         return -1;
     }
-    if (!(s->sip = cgd_sip_attach(&s->w, &sk)) || !(s->http = cgd_http_attach(&s->w, http_fd)) ||
+    if (!(s->sip = cgd_sip_attach(&s->w, &sk, conf)) || !(s->http = cgd_http_attach(&s->w, http_fd)) ||
         cgd_redis_attach(&s->w, conf))
         return -1;
     return 0;

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "admission.h"
 #include "call.h"
 #include "sipd.h"
 
@@ -70,7 +71,9 @@ struct cgd_sipd {
     char (*bufs)[RECV_STRIDE];         /* recvmmsg buffers */
     struct event *ev_uv, *ev_us, *expire;
     struct evconnlistener *tl_v, *tl_s;
+    struct cgd_admission *adm_v, *adm_s;
     int fd_uv, fd_us;
+    int message_timeout_ms;            /* a TCP message must arrive whole in this time */
 };
 
 static void send_to(struct cgd_sipd *d, const struct peer *p, const char *buf, size_t n)
@@ -445,10 +448,21 @@ static void udp_sign_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- TCP ---------------------------------------------------------------------------- */
 
+/*
+ * A connection's answers queue in its output buffer.  A client that sends
+ * and never reads would make that queue grow without limit (1.4 GB in 15 s
+ * when it was unbounded), so past TCP_OUTPUT_MAX bytes the connection is
+ * not read until the client has taken half of it.
+ */
+#define TCP_OUTPUT_MAX (1 << 20)
+
 struct tcpctx {
     struct cgd_sipd *d;
     bool verify;
+    bool paused;                /* not read until the output drains */
     struct tconn *t;
+    struct cgd_admission *adm;  /* the listener's, which counted this connection */
+    struct event *deadline;     /* armed while a message is incomplete */
     struct sockaddr_storage addr;
     socklen_t alen;
 };
@@ -457,8 +471,42 @@ static void tcp_close(struct tcpctx *c)
 {
     c->t->closed = true;
     bufferevent_disable(c->t->bev, EV_READ | EV_WRITE);
+    cgd_admission_leave(c->adm, (const struct sockaddr *)&c->addr);
+    event_free(c->deadline);
     tconn_put(c->t);
     free(c);
+}
+
+/* A message began arriving and did not finish in time: a slow sender
+ * holding a connection (and a descriptor) open is cut. */
+static void tcp_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    atomic_fetch_add(&cgd_m.sip_tcp_slow, 1);
+    tcp_close(arg);
+}
+
+/* Answers what the stream cannot be resynchronised after (no usable
+ * Content-Length, or too big) with 400 when it can, then closes. */
+static void tcp_unframeable(struct tcpctx *c, const char *buf, size_t len)
+{
+    struct cg_sip_req req;
+    if (cg_sip_parse_request(buf, len > CG_SIP_MSG_MAX ? 0 : len, &req, NULL) != CG_OK &&
+        cg_sip_req_answerable(&req)) {
+        const char *extra[] = {"Warning: 399 cidguard \"bad Content-Length\""};
+        char *out;
+        size_t n;
+        if (cg_sip_response(&req, 400, "Bad Request", extra, 1, &out, &n) == CG_OK) {
+            bufferevent_write(c->t->bev, out, n);
+            free(out);
+        }
+        atomic_fetch_add(&cgd_m.sip_bad_answered, 1);
+    } else {
+        atomic_fetch_add(&cgd_m.sip_bad_dropped, 1);
+    }
+    cg_sip_req_clear(&req);
+    tcp_close(c);
 }
 
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
@@ -469,34 +517,23 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
         size_t len = evbuffer_get_length(in), skip;
         const char *buf;
         long m;
+        char *msg;
         struct peer p = {.udp_fd = -1, .tcp = c->t};
-        if (len == 0)
+        if (len == 0) {
+            event_del(c->deadline);
             return;
+        }
+        if (evbuffer_get_length(bufferevent_get_output(bev)) > TCP_OUTPUT_MAX) {
+            c->paused = true;
+            bufferevent_disable(bev, EV_READ);
+            return;
+        }
         if (len > TCP_INPUT_MAX)
             len = TCP_INPUT_MAX; /* frame only what was pulled up */
         buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
         m = cg_sip_frame(buf, len, &skip);
         if (m < 0) {
-            /* no usable Content-Length, or too big: the stream cannot be
-             * resynchronised; answer 400 if we can, then close */
-            struct cg_sip_req req;
-            if (cg_sip_parse_request(buf + skip, len - skip > CG_SIP_MSG_MAX ? 0 : len - skip, &req,
-                                     NULL) != CG_OK &&
-                cg_sip_req_answerable(&req)) {
-                const char *extra[] = {"Warning: 399 cidguard \"bad Content-Length\""};
-                char *out;
-                size_t n;
-                if (cg_sip_response(&req, 400, "Bad Request", extra, 1, &out, &n) == CG_OK) {
-                    bufferevent_write(bev, out, n);
-                    free(out);
-                }
-                atomic_fetch_add(&cgd_m.sip_bad_answered, 1);
-            } else {
-                atomic_fetch_add(&cgd_m.sip_bad_dropped, 1);
-            }
-            cg_sip_req_clear(&req);
-            evbuffer_drain(in, evbuffer_get_length(in));
-            tcp_close(c);
+            tcp_unframeable(c, buf + skip, len - skip);
             return;
         }
         if (skip) {
@@ -504,24 +541,39 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
             continue;
         }
         if (m == 0) {
-            if (len > TCP_INPUT_MAX)
+            if (len >= TCP_INPUT_MAX) {
                 tcp_close(c);
+            } else if (!event_pending(c->deadline, EV_TIMEOUT, NULL)) {
+                struct timeval tv = {c->d->message_timeout_ms / 1000,
+                                     (c->d->message_timeout_ms % 1000) * 1000};
+                event_add(c->deadline, &tv);
+            }
             return;
         }
-        {
-            char *msg = malloc((size_t)m + 1);
-            if (!msg) {
-                tcp_close(c);
-                return;
-            }
-            evbuffer_remove(in, msg, (size_t)m);
-            msg[m] = '\0';
-            memcpy(&p.addr, &c->addr, sizeof p.addr);
-            p.alen = c->alen;
-            handle(c->d, c->verify, msg, (size_t)m, &p);
-            free(msg);
+        event_del(c->deadline); /* a whole message: the next one's clock starts with its bytes */
+        if (!(msg = malloc((size_t)m + 1))) {
+            tcp_close(c);
+            return;
         }
+        evbuffer_remove(in, msg, (size_t)m);
+        msg[m] = '\0';
+        memcpy(&p.addr, &c->addr, sizeof p.addr);
+        p.alen = c->alen;
+        handle(c->d, c->verify, msg, (size_t)m, &p);
+        free(msg);
     }
+}
+
+/* The output fell under the low watermark: a paused connection is read
+ * again, starting with what it had already sent. */
+static void tcp_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct tcpctx *c = arg;
+    if (!c->paused)
+        return;
+    c->paused = false;
+    bufferevent_enable(bev, EV_READ);
+    tcp_read_cb(bev, c);
 }
 
 static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -531,26 +583,38 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
         tcp_close(arg);
 }
 
-static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
-                       void *arg, bool verify)
+static void tcp_accept(evutil_socket_t fd, struct sockaddr *sa, int slen, struct cgd_sipd *d,
+                       bool verify)
 {
-    struct cgd_sipd *d = arg;
-    struct tcpctx *c = calloc(1, sizeof *c);
+    struct cgd_admission *adm = verify ? d->adm_v : d->adm_s;
+    struct tcpctx *c;
     struct timeval idle = {120, 0};
-    (void)l;
-    if (!c || !(c->t = calloc(1, sizeof *c->t))) {
+    if (!cgd_admission_enter(adm, sa)) {
+        close(fd);
+        return;
+    }
+    if (!(c = calloc(1, sizeof *c)) || !(c->t = calloc(1, sizeof *c->t)) ||
+        !(c->deadline = evtimer_new(d->w->base, tcp_deadline_cb, c)) ||
+        !(c->t->bev = bufferevent_socket_new(d->w->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+        if (c) {
+            if (c->deadline)
+                event_free(c->deadline);
+            free(c->t);
+        }
         free(c);
         close(fd);
+        cgd_admission_leave(adm, sa);
         return;
     }
     c->d = d;
     c->verify = verify;
+    c->adm = adm;
     c->t->refs = 1;
     memcpy(&c->addr, sa, (size_t)slen);
     c->alen = (socklen_t)slen;
-    c->t->bev = bufferevent_socket_new(d->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->t->bev, tcp_read_cb, NULL, tcp_event_cb, c);
+    bufferevent_setcb(c->t->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
     bufferevent_setwatermark(c->t->bev, EV_READ, 0, TCP_INPUT_MAX);
+    bufferevent_setwatermark(c->t->bev, EV_WRITE, TCP_OUTPUT_MAX / 2, 0);
     bufferevent_set_timeouts(c->t->bev, &idle, NULL);
     bufferevent_enable(c->t->bev, EV_READ | EV_WRITE);
 }
@@ -558,13 +622,15 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 static void tcp_accept_verify(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                               int slen, void *arg)
 {
-    tcp_accept(l, fd, sa, slen, arg, true);
+    (void)l;
+    tcp_accept(fd, sa, slen, arg, true);
 }
 
 static void tcp_accept_sign(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                             int slen, void *arg)
 {
-    tcp_accept(l, fd, sa, slen, arg, false);
+    (void)l;
+    tcp_accept(fd, sa, slen, arg, false);
 }
 
 static void expire_cb(evutil_socket_t fd, short what, void *arg)
@@ -575,7 +641,8 @@ static void expire_cb(evutil_socket_t fd, short what, void *arg)
     cg_sip_txcache_expire(d->tx, (int64_t)time(NULL));
 }
 
-struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_sockets *s)
+struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_sockets *s,
+                                const struct cgd_conf *conf)
 {
     struct cgd_sipd *d = calloc(1, sizeof *d);
     struct event_base *base = w->base;
@@ -594,6 +661,13 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
     d->tl_v = evconnlistener_new(base, tcp_accept_verify, d, LEV_OPT_CLOSE_ON_FREE, -1, s->tcp_verify);
     d->tl_s = evconnlistener_new(base, tcp_accept_sign, d, LEV_OPT_CLOSE_ON_FREE, -1, s->tcp_sign);
     if (!d->ev_uv || !d->ev_us || !d->expire || !d->tl_v || !d->tl_s)
+        goto fail;
+    d->message_timeout_ms = conf->message_timeout_ms;
+    d->adm_v = cgd_admission_new(base, d->tl_v, "SIP/TCP verification", conf->max_connections,
+                                 conf->max_connections_per_source);
+    d->adm_s = cgd_admission_new(base, d->tl_s, "SIP/TCP signing", conf->max_connections,
+                                 conf->max_connections_per_source);
+    if (!d->adm_v || !d->adm_s)
         goto fail;
     event_add(d->ev_uv, NULL);
     event_add(d->ev_us, NULL);
@@ -630,6 +704,8 @@ void cgd_sip_free(struct cgd_sipd *d)
         evconnlistener_free(d->tl_v);
     if (d->tl_s)
         evconnlistener_free(d->tl_s);
+    cgd_admission_free(d->adm_v);
+    cgd_admission_free(d->adm_s);
     close(d->fd_uv);
     close(d->fd_us);
     cg_sip_txcache_free(d->tx);

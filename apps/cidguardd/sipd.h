@@ -8,6 +8,7 @@
 #ifndef CIDGUARDD_SIPD_H
 #define CIDGUARDD_SIPD_H
 
+#include "config.h"
 #include "worker.h"
 
 struct cgd_sipd;
@@ -18,7 +19,10 @@ struct cgd_sip_sockets {
     int udp_verify, udp_sign, tcp_verify, tcp_sign;
 };
 
-struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_sockets *s);
+/* With conf's TCP limits: connections per listener and per source,
+ * message_timeout_ms. */
+struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_sockets *s,
+                                const struct cgd_conf *conf);
 /* Stops taking requests; calls in progress still answer (drain). */
 void cgd_sip_detach(struct cgd_sipd *d);
 /* After the loop has ended. */
