@@ -120,11 +120,13 @@ static void number(char *out, const char *prefix, int digits)
     out[n + (size_t)digits] = '\0';
 }
 
+/* A UUID-shaped origid: `a` tells the callers apart, the rest is random. */
 static void uuid(char *out, uint64_t a)
 {
     uint64_t b = rnd();
-    snprintf(out, 40, "%08x-%04x-4%03x-a%03x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-             (unsigned)a & 0xfff, (unsigned)(b >> 52), (unsigned long long)(b & 0xffffffffffffull));
+    snprintf(out, 40, "%08x-%04x-4%03x-a%03x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff, (unsigned)(b >> 52),
+             (unsigned long long)(b & 0xffffffffffffull));
 }
 
 /* 2025-01-06 00:00:00 UTC: a Monday */
@@ -140,7 +142,17 @@ static FILE *open_in(const char *dir, const char *name)
     return f;
 }
 
-int cmd_simulate(int argc, char **argv)
+/* The command line, with the defaults filled in by finish_options. */
+struct sim_opts {
+    const char *dir;
+    uint64_t rows, seed, ncampaigns;
+    int days, ncentres;
+    double share, answer;
+};
+
+/* Reads the options into so; dies on bad usage.  Returns false when it has
+ * printed the help and there is nothing to simulate. */
+static bool parse_options(int argc, char **argv, struct sim_opts *so)
 {
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},       {"rows", required_argument, 0, 'n'},
@@ -148,72 +160,91 @@ int cmd_simulate(int argc, char **argv)
         {"campaigns", required_argument, 0, 'k'}, {"spoof-share", required_argument, 0, 'f'},
         {"call-centres", required_argument, 0, 'c'}, {"answer-rate", required_argument, 0, 'a'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
-    const char *dir = NULL;
-    uint64_t rows = 100000, seed = 1, i, nconsumers, ncampaigns = 0;
-    int days = 0, ncentres = 5, c, j;
-    double share = 0.02, answer = 0.6;
-    char bank_num[NBANKS][BANK_NUMS][16], dno[NDNO][16], (*consumer)[16], centre_num[64][10][16];
-    char (*consumer_origid)[40], centre_origid[64][40], tbuf[24], last_tbuf[24] = "";
-    struct campaign *camp;
-    struct out o;
-    FILE *f;
-    int64_t span, t, last_t = -1;
+    int c;
 
+    *so = (struct sim_opts){.rows = 100000, .seed = 1, .ncentres = 5, .share = 0.02, .answer = 0.6};
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': dir = optarg; break;
-        case 'n': rows = (uint64_t)cli_int("--rows", optarg, 100, 1000000000); break;
-        case 's': seed = (uint64_t)cli_int("--seed", optarg, 0, INT64_MAX); break;
-        case 'd': days = (int)cli_int("--days", optarg, 1, 3650); break;
-        case 'k': ncampaigns = (uint64_t)cli_int("--campaigns", optarg, 1, 100000); break;
-        case 'c': ncentres = (int)cli_int("--call-centres", optarg, 0, 64); break;
+        case 'o': so->dir = optarg; break;
+        case 'n': so->rows = (uint64_t)cli_int("--rows", optarg, 100, 1000000000); break;
+        case 's': so->seed = (uint64_t)cli_int("--seed", optarg, 0, INT64_MAX); break;
+        case 'd': so->days = (int)cli_int("--days", optarg, 1, 3650); break;
+        case 'k': so->ncampaigns = (uint64_t)cli_int("--campaigns", optarg, 1, 100000); break;
+        case 'c': so->ncentres = (int)cli_int("--call-centres", optarg, 0, 64); break;
         case 'f':
-            share = strtod(optarg, NULL);
-            if (share <= 0 || share > 0.5)
+            so->share = strtod(optarg, NULL);
+            if (so->share <= 0 || so->share > 0.5)
                 cli_die("--spoof-share must be above 0 and at most 0.5");
             break;
         case 'a':
-            answer = strtod(optarg, NULL);
-            if (answer < 0 || answer > 1)
+            so->answer = strtod(optarg, NULL);
+            if (so->answer < 0 || so->answer > 1)
                 cli_die("--answer-rate must be from 0 to 1");
             break;
-        case 'h': fputs(help, stdout); return 0;
+        case 'h': fputs(help, stdout); return false;
         case ':': cli_die("%s needs a value", argv[optind - 1]);
         default: cli_die("unknown option %s (try 'cidguard simulate --help')", argv[optind - 1]);
         }
     }
     if (optind != argc)
         cli_die("unexpected argument \"%s\"", argv[optind]);
-    if (!dir)
+    if (!so->dir)
         cli_die("simulate needs --out DIR");
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        cli_die("cannot create %s: %s", dir, strerror(errno));
-    rng_state = seed * 0x2545f4914f6cdd1dull + 1;
-    if (!days)
-        days = (int)(rows / 1000000) > 0 ? (int)(rows / 1000000) : 1;
-    if (!ncampaigns)
-        ncampaigns = rows / 100000 > 6 ? rows / 100000 : 6;
-    span = (int64_t)days * 86400;
-    nconsumers = rows / 20 > 2000 ? rows / 20 : 2000;
-    if (nconsumers > 2000000)
-        nconsumers = 2000000;
+    return true;
+}
 
-    /* the lists the traffic assumes: banks' numbers (drama range), DNO */
-    f = open_in(dir, "protected.csv");
+/* The defaults that follow from the number of rows: one day per million
+ * rows, one campaign per 100000 rows (at least 6). */
+static void finish_options(struct sim_opts *so)
+{
+    if (!so->days)
+        so->days = (int)(so->rows / 1000000) > 0 ? (int)(so->rows / 1000000) : 1;
+    if (!so->ncampaigns)
+        so->ncampaigns = so->rows / 100000 > 6 ? so->rows / 100000 : 6;
+}
+
+/*
+ * Who calls, with which numbers and origids.  The listed numbers (banks'
+ * protected ones, DNO) are fixed; consumers and call centres are drawn from
+ * the generator.  cmd_simulate owns it; population_free frees the consumer
+ * arrays.
+ */
+struct population {
+    char bank_num[NBANKS][BANK_NUMS][16], dno[NDNO][16];
+    uint64_t nconsumers;
+    char (*consumer)[16], (*consumer_origid)[40];
+    int ncentres;
+    char centre_num[64][10][16], centre_origid[64][40];
+};
+
+/* The numbers the policy lists name: three banks' numbers in the drama
+ * range, and the DNO numbers. */
+static void list_numbers(struct population *pop)
+{
+    int b, k;
+    for (b = 0; b < NBANKS; b++)
+        for (k = 0; k < BANK_NUMS; k++)
+            snprintf(pop->bank_num[b][k], 16, "4420794601%d%d", b, k);
+    for (k = 0; k < NDNO; k++)
+        snprintf(pop->dno[k], 16, "4480015700%02d", k);
+}
+
+/* DIR/protected.csv, dno.csv and ingress.csv: the lists the traffic assumes. */
+static void write_lists(const char *dir, const struct population *pop)
+{
+    static const char *const bank_name[NBANKS] = {"Alpha", "Beta", "Gamma"};
+    FILE *f = open_in(dir, "protected.csv");
+    int b, k;
     fputs("number,brand,spcs,min_attest\n", f);
-    for (j = 0; j < NBANKS; j++)
-        for (c = 0; c < BANK_NUMS; c++) {
-            snprintf(bank_num[j][c], 16, "4420794601%d%d", j, c);
-            fprintf(f, "%s,%s Bank,BANK%d,A\n", bank_num[j][c], (const char *[]){"Alpha", "Beta", "Gamma"}[j], j + 1);
-        }
+    for (b = 0; b < NBANKS; b++)
+        for (k = 0; k < BANK_NUMS; k++)
+            fprintf(f, "%s,%s Bank,BANK%d,A\n", pop->bank_num[b][k], bank_name[b], b + 1);
     fclose(f);
     f = open_in(dir, "dno.csv");
     fputs("number,note\n", f);
-    for (j = 0; j < NDNO; j++) {
-        snprintf(dno[j], 16, "4480015700%02d", j);
-        fprintf(f, "%s,inbound-only helpline\n", dno[j]);
-    }
+    for (k = 0; k < NDNO; k++)
+        fprintf(f, "%s,inbound-only helpline\n", pop->dno[k]);
     fclose(f);
     f = open_in(dir, "ingress.csv");
     fputs("ingress,international,addresses,note\n"
@@ -221,198 +252,307 @@ int cmd_simulate(int argc, char **argv)
           "peer-4,no,,domestic carrier\npeer-5,no,,small domestic carrier\n"
           "intl-gw,yes,,international gateway\n", f);
     fclose(f);
+}
 
-    if (!(consumer = malloc(nconsumers * sizeof *consumer)) ||
-        !(consumer_origid = malloc(nconsumers * sizeof *consumer_origid)) ||
-        !(camp = calloc(ncampaigns, sizeof *camp)))
+/* Consumers (one mobile number and one origid each: one per 20 rows,
+ * 2000 to 2 million) and call centres (an origid and 10 London numbers). */
+static void make_callers(struct population *pop, const struct sim_opts *so)
+{
+    uint64_t i;
+    int j, k;
+    pop->nconsumers = so->rows / 20 > 2000 ? so->rows / 20 : 2000;
+    if (pop->nconsumers > 2000000)
+        pop->nconsumers = 2000000;
+    pop->ncentres = so->ncentres;
+    if (!(pop->consumer = malloc(pop->nconsumers * sizeof *pop->consumer)) ||
+        !(pop->consumer_origid = malloc(pop->nconsumers * sizeof *pop->consumer_origid)))
         cli_die("out of memory");
-    for (i = 0; i < nconsumers; i++) {
-        number(consumer[i], "4474", 8);
-        uuid(consumer_origid[i], i);
+    for (i = 0; i < pop->nconsumers; i++) {
+        number(pop->consumer[i], "4474", 8);
+        uuid(pop->consumer_origid[i], i);
     }
-    for (j = 0; j < ncentres; j++) {
-        uuid(centre_origid[j], 0xcc00 + (uint64_t)j);
-        for (c = 0; c < 10; c++)
-            number(centre_num[j][c], "44203", 7);
+    for (j = 0; j < pop->ncentres; j++) {
+        uuid(pop->centre_origid[j], 0xcc00 + (uint64_t)j);
+        for (k = 0; k < 10; k++)
+            number(pop->centre_num[j][k], "44203", 7);
     }
-    /* campaigns: calls, a rate of 6-20 a minute, a window placed at random */
-    {
-        double rows_per_s = (double)rows / (double)span;
-        uint64_t per = (uint64_t)((double)rows * share / (double)ncampaigns);
-        if (per < 20)
-            per = 20;
-        for (i = 0; i < ncampaigns; i++) {
-            struct campaign *k = &camp[i];
-            double rate = (6.0 + (double)below(15)) / 60.0, p = rate / rows_per_s;
-            int64_t len;
-            k->kind = (enum kind)(i % K__COUNT);
-            k->via_gateway = k->kind == K_INTL_UK || (k->kind == K_BANK && i % 8 == 4);
-            uuid(k->origid, 0xbad000 + i);
-            k->left = per / 2 + below(per);
-            if (p > 0.5)
-                p = 0.5; /* sparse traffic: the campaign stretches instead */
-            len = (int64_t)((double)k->left / (p * rows_per_s)) + 1;
-            if (len > span)
-                len = span;
-            k->p = (double)k->left / ((double)len * rows_per_s);
-            k->start = (int64_t)below((uint64_t)(span - len + 1));
-            k->end = k->start + len;
+}
+
+static void population_free(struct population *pop)
+{
+    free(pop->consumer);
+    free(pop->consumer_origid);
+}
+
+/*
+ * The campaigns (the caller frees the array): kinds in turn, each with its
+ * share of the spoofed rows, a rate of 6-20 calls a minute and an active
+ * window placed at random in the span.
+ */
+static struct campaign *plan_campaigns(const struct sim_opts *so, int64_t span)
+{
+    double rows_per_s = (double)so->rows / (double)span;
+    uint64_t per = (uint64_t)((double)so->rows * so->share / (double)so->ncampaigns), i;
+    struct campaign *camp = calloc(so->ncampaigns, sizeof *camp);
+    if (!camp)
+        cli_die("out of memory");
+    if (per < 20)
+        per = 20;
+    for (i = 0; i < so->ncampaigns; i++) {
+        struct campaign *k = &camp[i];
+        double rate = (6.0 + (double)below(15)) / 60.0, p = rate / rows_per_s;
+        int64_t len;
+        k->kind = (enum kind)(i % K__COUNT);
+        k->via_gateway = k->kind == K_INTL_UK || (k->kind == K_BANK && i % 8 == 4);
+        uuid(k->origid, 0xbad000 + i);
+        k->left = per / 2 + below(per);
+        if (p > 0.5)
+            p = 0.5; /* sparse traffic: the campaign stretches instead */
+        len = (int64_t)((double)k->left / (p * rows_per_s)) + 1;
+        if (len > span)
+            len = span;
+        k->p = (double)k->left / ((double)len * rows_per_s);
+        k->start = (int64_t)below((uint64_t)(span - len + 1));
+        k->end = k->start + len;
+    }
+    return camp;
+}
+
+/* One call record as it is built: text fields, attestation '-' when the
+ * call is unsigned. */
+struct call {
+    char calling[24], called[24], spc[24], ingress[24];
+    const char *verstat, *origid;
+    char attest;
+    unsigned dur;
+};
+
+/* The campaign placing row i (at t seconds into the span), if one is: each
+ * campaign active now takes its share of the rows, starting with a
+ * different one on each row. */
+static struct campaign *campaign_calling(struct campaign *camp, uint64_t ncampaigns, uint64_t i,
+                                         int64_t t)
+{
+    double r = unit();
+    uint64_t k;
+    for (k = 0; k < ncampaigns; k++) {
+        struct campaign *x = &camp[(i + k) % ncampaigns];
+        if (x->left && t >= x->start && t < x->end) {
+            if (r < x->p)
+                return x;
+            r -= x->p;
+            if (r < 0)
+                break;
         }
     }
+    return NULL;
+}
 
-    f = open_in(dir, "calls.csv");
+/* A campaign's call: from the small carrier signed C for the account, or
+ * unsigned through the international gateway, presenting the numbers of
+ * the campaign's kind; answered more often and kept on the line longer. */
+static void campaign_call(struct campaign *cp, const struct population *pop, struct call *c)
+{
+    cp->left--;
+    cp->placed++;
+    snprintf(c->ingress, sizeof c->ingress, "%s", cp->via_gateway ? "intl-gw" : "peer-5");
+    if (!cp->via_gateway) {
+        snprintf(c->spc, sizeof c->spc, "SMALL1");
+        c->attest = 'C';
+        c->origid = cp->origid;
+    } else {
+        c->verstat = "No-TN-Validation";
+        c->attest = '-';
+    }
+    switch (cp->kind) {
+    case K_BANK:
+        if (!cp->via_gateway && below(3) == 0) {
+            number(c->calling, "4474", 8); /* the same account, rotating */
+        } else {
+            /* NOTE: two statements, bank first: as two subscripts of one
+             * expression the draws' order was the compiler's choice. */
+            uint64_t b = below(NBANKS), k = below(BANK_NUMS);
+            snprintf(c->calling, sizeof c->calling, "%s", pop->bank_num[b][k]);
+        }
+        break;
+    case K_DNO: snprintf(c->calling, sizeof c->calling, "%s", pop->dno[below(NDNO)]); break;
+    case K_ROTATION:
+        if (below(4) == 0)
+            snprintf(c->calling, sizeof c->calling, "%s", pop->consumer[below(pop->nconsumers)]);
+        else
+            number(c->calling, "4474", 8);
+        break;
+    default: number(c->calling, "4420", 8); break;
+    }
+    c->dur = unit() < 0.75 ? expo(600) : 0;
+}
+
+/* A legitimate call: a consumer (cons, drawn for every row), a small
+ * business, a call centre, a bank's genuine outbound call or an
+ * international caller. */
+static void legit_call(const struct population *pop, uint64_t cons, double answer, struct call *c)
+{
+    double r = unit();
+    if (r < 0.68) { /* consumer */
+        snprintf(c->calling, sizeof c->calling, "%s", pop->consumer[cons]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-%d", (int)(cons % 4) + 1);
+        if (unit() < 0.03) { /* through a transit that drops the Identity header */
+            snprintf(c->ingress, sizeof c->ingress, "peer-4");
+            c->verstat = "No-TN-Validation";
+            c->attest = '-';
+        } else {
+            snprintf(c->spc, sizeof c->spc, "CARR%d", (int)(cons % 4) + 1);
+            c->origid = pop->consumer_origid[cons];
+        }
+    } else if (r < 0.70) { /* small businesses on the small carrier: own numbers, B */
+        uint64_t b = below(40);
+        snprintf(c->calling, sizeof c->calling, "%s",
+                 pop->consumer[(b * 7919 + below(2)) % pop->nconsumers]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-5");
+        snprintf(c->spc, sizeof c->spc, "SMALL1");
+        c->attest = 'B';
+        c->origid = pop->consumer_origid[(b * 104729) % pop->nconsumers];
+    } else if (r < 0.85 && pop->ncentres) { /* call centre, own numbers */
+        int cc = (int)below((uint64_t)pop->ncentres);
+        snprintf(c->calling, sizeof c->calling, "%s", pop->centre_num[cc][below(10)]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-%d", cc % 4 + 1);
+        snprintf(c->spc, sizeof c->spc, "CARR%d", cc % 4 + 1);
+        c->origid = pop->centre_origid[cc];
+    } else if (r < 0.88) { /* a bank's genuine outbound call */
+        int b = (int)below(NBANKS);
+        snprintf(c->calling, sizeof c->calling, "%s", pop->bank_num[b][below(BANK_NUMS)]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-%d", b + 1);
+        snprintf(c->spc, sizeof c->spc, "BANK%d", b + 1);
+        c->origid = "b0000000-0000-4000-a000-00000000000b";
+    } else { /* international: foreign numbers, UK mobiles roaming */
+        static const char *const cc[] = {"331", "4930", "1212", "3491", "4474"};
+        number(c->calling, cc[below(5)], 7);
+        snprintf(c->ingress, sizeof c->ingress, "intl-gw");
+        c->verstat = "No-TN-Validation";
+        c->attest = '-';
+    }
+    c->dur = unit() < answer ? expo(90) : 0;
+}
+
+/* One row of calls.csv: time,calling,called,duration,ingress,verstat,
+ * attest,origid,spc,call_id (call_id "c" and the row number). */
+static void write_call(struct out *o, const char *time, const struct call *c, uint64_t i)
+{
+    puts_(o, time);
+    put(o, ",+", 2);
+    puts_(o, c->calling);
+    put(o, ",+", 2);
+    puts_(o, c->called);
+    put(o, ",", 1);
+    putu(o, c->dur);
+    put(o, ",", 1);
+    puts_(o, c->ingress);
+    put(o, ",", 1);
+    puts_(o, c->verstat);
+    put(o, ",", 1);
+    if (c->attest != '-')
+        put(o, &c->attest, 1);
+    put(o, ",", 1);
+    puts_(o, c->origid);
+    put(o, ",", 1);
+    puts_(o, c->spc);
+    put(o, ",c", 2);
+    putu(o, i);
+    put(o, "\n", 1);
+}
+
+/* The end of truth.csv: each account that placed calls, each campaign (for
+ * reading), and the international gateway when a campaign used it. */
+static void write_truth_campaigns(FILE *truth, const struct campaign *camp, uint64_t ncampaigns,
+                                  bool used_gw)
+{
+    uint64_t i;
+    for (i = 0; i < ncampaigns; i++) {
+        const struct campaign *k = &camp[i];
+        if (!k->via_gateway && k->placed)
+            fprintf(truth, "origin,peer-5|SMALL1|%s\n", k->origid);
+        fprintf(truth, "campaign,%s|%s|%s|%llu\n", kind_name[k->kind],
+                k->via_gateway ? "intl-gw" : "peer-5", k->via_gateway ? "" : k->origid,
+                (unsigned long long)k->placed);
+    }
+    if (used_gw)
+        fprintf(truth, "origin,intl-gw||\n");
+}
+
+/*
+ * DIR/calls.csv and DIR/truth.csv: the rows in time order, evenly spread
+ * over the span, each a campaign's call (its victim goes to the truth) or a
+ * legitimate one.  The generator's draws per row are in a fixed order
+ * (consumer, campaign, callee, then the call's own), so that a seed always
+ * gives the same traffic.
+ */
+static void write_calls(const struct sim_opts *so, const struct population *pop,
+                        struct campaign *camp, int64_t span)
+{
+    FILE *f = open_in(so->dir, "calls.csv"), *truth;
+    struct out o;
+    char time[24];
+    int64_t t, last_t = -1;
+    bool used_gw = false;
+    uint64_t i;
+
     memset(&o, 0, sizeof o);
     o.f = f;
     puts_(&o, "time,calling,called,duration,ingress,verstat,attest,origid,spc,call_id\n");
-    {
-        FILE *truth = open_in(dir, "truth.csv");
-        bool used_gw = false;
-        fputs("kind,key\n", truth);
-        for (i = 0; i < rows; i++) {
-            char calling[24], called[24], spc[24] = "", ingress[24];
-            const char *verstat = "TN-Validation-Passed", *origid = "";
-            char attest = 'A';
-            unsigned dur;
-            uint64_t k, cons = below(nconsumers);
-            struct campaign *cp = NULL;
-            double r;
+    truth = open_in(so->dir, "truth.csv");
+    fputs("kind,key\n", truth);
+    for (i = 0; i < so->rows; i++) {
+        struct call c = {.verstat = "TN-Validation-Passed", .origid = "", .attest = 'A'};
+        uint64_t cons = below(pop->nconsumers);
+        struct campaign *cp;
 
-            t = EPOCH0 + (int64_t)((double)i * (double)span / (double)rows);
-            /* is a campaign calling now? */
-            r = unit();
-            for (k = 0; k < ncampaigns; k++) {
-                struct campaign *x = &camp[(i + k) % ncampaigns];
-                if (x->left && t - EPOCH0 >= x->start && t - EPOCH0 < x->end) {
-                    if (r < x->p) {
-                        cp = x;
-                        break;
-                    }
-                    r -= x->p;
-                    if (r < 0)
-                        break;
-                }
-            }
-            /* callees: consumers (victims are ordinary people) */
-            snprintf(called, sizeof called, "%s", consumer[below(nconsumers)]);
-            if (cp) {
-                cp->left--;
-                cp->placed++;
-                snprintf(ingress, sizeof ingress, "%s", cp->via_gateway ? "intl-gw" : "peer-5");
-                if (!cp->via_gateway) {
-                    snprintf(spc, sizeof spc, "SMALL1");
-                    attest = 'C';
-                    origid = cp->origid;
-                } else {
-                    verstat = "No-TN-Validation";
-                    attest = '-';
-                }
-                switch (cp->kind) {
-                case K_BANK:
-                    if (!cp->via_gateway && below(3) == 0)
-                        number(calling, "4474", 8); /* the same account, rotating */
-                    else
-                        snprintf(calling, sizeof calling, "%s", bank_num[below(NBANKS)][below(BANK_NUMS)]);
-                    break;
-                case K_DNO: snprintf(calling, sizeof calling, "%s", dno[below(NDNO)]); break;
-                case K_ROTATION:
-                    if (below(4) == 0)
-                        snprintf(calling, sizeof calling, "%s", consumer[below(nconsumers)]);
-                    else
-                        number(calling, "4474", 8);
-                    break;
-                default: number(calling, "4420", 8); break;
-                }
-                dur = unit() < 0.75 ? expo(600) : 0;
-                fprintf(truth, "victim,%s\n", called);
-                if (cp->via_gateway)
-                    used_gw = true;
-            } else {
-                r = unit();
-                if (r < 0.68) { /* consumer */
-                    snprintf(calling, sizeof calling, "%s", consumer[cons]);
-                    snprintf(ingress, sizeof ingress, "peer-%d", (int)(cons % 4) + 1);
-                    if (unit() < 0.03) { /* through a transit that drops the Identity header */
-                        snprintf(ingress, sizeof ingress, "peer-4");
-                        verstat = "No-TN-Validation";
-                        attest = '-';
-                    } else {
-                        snprintf(spc, sizeof spc, "CARR%d", (int)(cons % 4) + 1);
-                        origid = consumer_origid[cons];
-                    }
-                } else if (r < 0.70) { /* small businesses on the small carrier: own numbers, B */
-                    uint64_t b = below(40);
-                    snprintf(calling, sizeof calling, "%s", consumer[(b * 7919 + below(2)) % nconsumers]);
-                    snprintf(ingress, sizeof ingress, "peer-5");
-                    snprintf(spc, sizeof spc, "SMALL1");
-                    attest = 'B';
-                    origid = consumer_origid[(b * 104729) % nconsumers];
-                } else if (r < 0.85 && ncentres) { /* call centre, own numbers */
-                    int cc = (int)below((uint64_t)ncentres);
-                    snprintf(calling, sizeof calling, "%s", centre_num[cc][below(10)]);
-                    snprintf(ingress, sizeof ingress, "peer-%d", cc % 4 + 1);
-                    snprintf(spc, sizeof spc, "CARR%d", cc % 4 + 1);
-                    origid = centre_origid[cc];
-                } else if (r < 0.88) { /* a bank's genuine outbound call */
-                    int b = (int)below(NBANKS);
-                    snprintf(calling, sizeof calling, "%s", bank_num[b][below(BANK_NUMS)]);
-                    snprintf(ingress, sizeof ingress, "peer-%d", b + 1);
-                    snprintf(spc, sizeof spc, "BANK%d", b + 1);
-                    origid = "b0000000-0000-4000-a000-00000000000b";
-                } else { /* international: foreign numbers, UK mobiles roaming */
-                    static const char *const cc[] = {"331", "4930", "1212", "3491", "4474"};
-                    number(calling, cc[below(5)], 7);
-                    snprintf(ingress, sizeof ingress, "intl-gw");
-                    verstat = "No-TN-Validation";
-                    attest = '-';
-                }
-                dur = unit() < answer ? expo(90) : 0;
-            }
-            if (t != last_t) {
-                cg_time_iso(t, tbuf);
-                memcpy(last_tbuf, tbuf, sizeof tbuf);
-                last_t = t;
-            }
-            puts_(&o, last_tbuf);
-            put(&o, ",+", 2);
-            puts_(&o, calling);
-            put(&o, ",+", 2);
-            puts_(&o, called);
-            put(&o, ",", 1);
-            putu(&o, dur);
-            put(&o, ",", 1);
-            puts_(&o, ingress);
-            put(&o, ",", 1);
-            puts_(&o, verstat);
-            put(&o, ",", 1);
-            if (attest != '-')
-                put(&o, &attest, 1);
-            put(&o, ",", 1);
-            puts_(&o, origid);
-            put(&o, ",", 1);
-            puts_(&o, spc);
-            put(&o, ",c", 2);
-            putu(&o, i);
-            put(&o, "\n", 1);
+        t = EPOCH0 + (int64_t)((double)i * (double)span / (double)so->rows);
+        cp = campaign_calling(camp, so->ncampaigns, i, t - EPOCH0);
+        /* callees: consumers (victims are ordinary people) */
+        snprintf(c.called, sizeof c.called, "%s", pop->consumer[below(pop->nconsumers)]);
+        if (cp) {
+            campaign_call(cp, pop, &c);
+            fprintf(truth, "victim,%s\n", c.called);
+            used_gw |= cp->via_gateway;
+        } else {
+            legit_call(pop, cons, so->answer, &c);
         }
-        for (i = 0; i < ncampaigns; i++) {
-            if (!camp[i].via_gateway && camp[i].placed)
-                fprintf(truth, "origin,peer-5|SMALL1|%s\n", camp[i].origid);
-            fprintf(truth, "campaign,%s|%s|%s|%llu\n", kind_name[camp[i].kind],
-                    camp[i].via_gateway ? "intl-gw" : "peer-5", camp[i].via_gateway ? "" : camp[i].origid,
-                    (unsigned long long)camp[i].placed);
+        if (t != last_t) {
+            cg_time_iso(t, time);
+            last_t = t;
         }
-        if (used_gw)
-            fprintf(truth, "origin,intl-gw||\n");
-        if (fclose(truth) != 0)
-            cli_die("cannot write truth.csv");
+        write_call(&o, time, &c, i);
     }
+    write_truth_campaigns(truth, camp, so->ncampaigns, used_gw);
+    if (fclose(truth) != 0)
+        cli_die("cannot write truth.csv");
     fwrite(o.buf, 1, o.n, f);
     if (fclose(f) != 0)
         cli_die("cannot write calls.csv: %s", strerror(errno));
-    printf("wrote %llu calls, %llu campaigns over %d day(s) to %s\n", (unsigned long long)rows,
-           (unsigned long long)ncampaigns, days, dir);
-    free(consumer);
-    free(consumer_origid);
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+    struct sim_opts so;
+    struct population pop;
+    struct campaign *camp;
+    int64_t span;
+
+    if (!parse_options(argc, argv, &so))
+        return 0;
+    if (mkdir(so.dir, 0755) != 0 && errno != EEXIST)
+        cli_die("cannot create %s: %s", so.dir, strerror(errno));
+    rng_state = so.seed * 0x2545f4914f6cdd1dull + 1;
+    finish_options(&so);
+    span = (int64_t)so.days * 86400;
+    list_numbers(&pop);
+    write_lists(so.dir, &pop);
+    make_callers(&pop, &so);
+    camp = plan_campaigns(&so, span);
+    write_calls(&so, &pop, camp, span);
+    printf("wrote %llu calls, %llu campaigns over %d day(s) to %s\n", (unsigned long long)so.rows,
+           (unsigned long long)so.ncampaigns, so.days, so.dir);
+    population_free(&pop);
     free(camp);
     return 0;
 }

@@ -254,51 +254,67 @@ static int64_t intern_number(struct map64 *x, struct strtab *t, const char *d, s
 
 /* --- the state -------------------------------------------------------------------- */
 
+/* One call as the passes read it back from the spill file: 32 bytes. */
 struct row {
     int64_t t;
-    uint32_t calling, called, origin, dur;
-    uint8_t verstat, attest, flags, pad;
+    uint32_t calling, called, origin, dur; /* number ids, origin id, seconds talked */
+    uint8_t verstat, attest, flags, pad;   /* VERSTAT_*, 'A'-'C' or 0, ROW_* */
 };
 
+/* What the lists and the input say about one number, by number id. */
 struct number {
-    uint32_t passed, total;
-    int16_t brand; /* -1: not protected */
+    uint32_t verified_calls, calls; /* the calls presenting it: verified, all */
+    int16_t brand;                  /* -1: not protected */
     bool dno;
 };
 
+/*
+ * One origin (ingress, SPC, origid), by origin id.  The first pass counts
+ * its behaviour over all its calls and decides whether it is spoofing; the
+ * second counts what its spoofed calls did.
+ */
 struct origin {
-    bool intl, account;
-    uint32_t calls, hard, s4, presented, not_a, answered;
-    uint64_t talk;
+    bool international; /* its ingress is an international gateway */
+    bool account;       /* its origid is known: one customer, not a trunk */
+    uint32_t calls;
+    uint32_t conclusive_calls;     /* calls with a ROW_CONCLUSIVE signal */
+    uint32_t distinct_presented;   /* distinct calling numbers */
+    uint32_t calls_not_verified_a; /* calls not verified, or verified below A */
     bool spoofing;
     /* of its spoofed calls */
-    uint32_t spoofed, victims, campaigns;
-    int64_t first, last;
+    uint32_t spoofed_calls, victims, campaigns;
+    int64_t first_spoofed, last_spoofed;
 };
 
-struct an {
-    const struct cg_analyze_opts *o;
+/*
+ * One run of cg_analyze.  It owns everything here (freed by analysis_free)
+ * except the options, which are the caller's; the findings borrow the three
+ * string tables until the run is freed.
+ */
+struct analysis {
+    const struct cg_analyze_opts *opts;
     struct cg_policy *policy;
-    struct strtab nums, origins, brands;
-    struct map64 numidx; /* packed number -> id */
-    struct number *num;
-    size_t numcap;
-    struct origin *org;
-    size_t orgcap;
+    struct strtab number_text, origin_keys, brand_names; /* ids for numbers, origins, brands */
+    struct map64 number_index;                           /* packed number -> id */
+    struct number *numbers;                              /* by number id */
+    size_t numbers_cap;
+    struct origin *origins; /* by origin id */
+    size_t origins_cap;
     /* rows go to an unlinked temporary file, 32 bytes each, and are read
      * back twice: memory holds only numbers, origins and findings */
     FILE *spill;
     struct row chunk[4096];
     size_t nchunk, nrows;
-    uint64_t line, bad;
+    uint64_t line, bad_rows;
     int64_t tmin, tmax;
 };
 
-static void bad(struct an *a, const char *why)
+/* Counts a malformed row, which is skipped, and tells the caller why. */
+static void skip_row(struct analysis *a, const char *why)
 {
-    a->bad++;
-    if (a->o->bad_row)
-        a->o->bad_row(a->line, why, a->o->arg);
+    a->bad_rows++;
+    if (a->opts->bad_row)
+        a->opts->bad_row(a->line, why, a->opts->arg);
 }
 
 /* --- time ------------------------------------------------------------------------------ */
@@ -384,20 +400,37 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
 
 /* --- rows ------------------------------------------------------------------------------ */
 
-enum { V_NONE, V_PASSED, V_FAILED };
-#define F_PROT 1
-#define F_DNO 2
-#define F_INTL 4
-#define F_S4 8
-#define F_HARD (F_PROT | F_DNO | F_INTL)
-#define F_SPOOFED 16
+enum { VERSTAT_NONE, VERSTAT_PASSED, VERSTAT_FAILED };
 
+/*
+ * What a call shows (a row's flags).  The first three are the per-call
+ * signals that the lists decide as the row is read, and each is evidence
+ * enough on its own: ROW_CONCLUSIVE.  ROW_VERIFY_FAILURE, an unverified
+ * call presenting a number that usually verifies, needs every row's
+ * verification first: the passes set it on the rows they read back, and it
+ * only ever counts on an origin already found spoofing.
+ */
+#define ROW_PROTECTED_UNVERIFIED 1
+#define ROW_DNO 2
+#define ROW_UK_FROM_ABROAD 4
+#define ROW_VERIFY_FAILURE 8
+#define ROW_CONCLUSIVE (ROW_PROTECTED_UNVERIFIED | ROW_DNO | ROW_UK_FROM_ABROAD)
+
+/* A string view into the reader's buffer. */
 struct sv {
     const char *p;
     size_t n;
 };
 
-static int spill_flush(struct an *a)
+/* One input row's fields as the readers found them, borrowed for add_row. */
+struct raw_row {
+    struct sv time, calling, called, dur, ingress, verstat, attest, origid, spc;
+};
+
+/* Longest origin key, "ingress|spc|origid" with its terminator. */
+#define ORIGIN_KEY_MAX 512
+
+static int spill_flush(struct analysis *a)
 {
     if (a->nchunk && fwrite(a->chunk, sizeof a->chunk[0], a->nchunk, a->spill) != a->nchunk)
         return CG_EIO;
@@ -406,12 +439,12 @@ static int spill_flush(struct an *a)
 }
 
 /* The rows again, a chunk at a time (after rows_rewind); 0 at the end. */
-static size_t rows_next(struct an *a)
+static size_t rows_next(struct analysis *a)
 {
     return fread(a->chunk, sizeof a->chunk[0], sizeof a->chunk / sizeof a->chunk[0], a->spill);
 }
 
-static int rows_rewind(struct an *a)
+static int rows_rewind(struct analysis *a)
 {
     return spill_flush(a) == CG_OK && fflush(a->spill) == 0 && fseek(a->spill, 0, SEEK_SET) == 0
                ? CG_OK
@@ -419,117 +452,132 @@ static int rows_rewind(struct an *a)
 }
 
 /* The id of a canonical number; a new one is looked up in the lists once. */
-static int64_t number_id(struct an *a, const char *tn)
+static int64_t number_id(struct analysis *a, const char *tn)
 {
     bool created;
-    int64_t id = intern_number(&a->numidx, &a->nums, tn, strlen(tn), &created);
-    struct number *nu;
+    int64_t id = intern_number(&a->number_index, &a->number_text, tn, strlen(tn), &created);
+    struct number *number;
     if (id < 0)
         return -1;
-    if ((size_t)id >= a->numcap) {
-        size_t nc = a->numcap ? a->numcap * 2 : 4096;
-        struct number *nn = realloc(a->num, nc * sizeof *nn);
+    if ((size_t)id >= a->numbers_cap) {
+        size_t nc = a->numbers_cap ? a->numbers_cap * 2 : 4096;
+        struct number *nn = realloc(a->numbers, nc * sizeof *nn);
         if (!nn)
             return -1;
-        a->num = nn;
-        a->numcap = nc;
+        a->numbers = nn;
+        a->numbers_cap = nc;
     }
     if (!created)
         return id;
-    nu = &a->num[id];
-    memset(nu, 0, sizeof *nu);
-    nu->brand = -1;
+    number = &a->numbers[id];
+    memset(number, 0, sizeof *number);
+    number->brand = -1;
     if (a->policy) {
         const char *brand = cg_policy_protected_brand(a->policy, tn);
         struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
         struct cg_policy_call c = {.verdict = &v, .caller = tn};
         struct cg_decision d;
         if (brand) {
-            int64_t b = intern(&a->brands, brand, strlen(brand), &created);
+            int64_t b = intern(&a->brand_names, brand, strlen(brand), &created);
             if (b < 0)
                 return -1;
-            nu->brand = (int16_t)(b < 32767 ? b : 32767);
+            number->brand = (int16_t)(b < 32767 ? b : 32767);
         }
         cg_policy_decide(a->policy, NULL, &c, &d);
-        nu->dno = d.reasons & (1u << CG_PR_DNO);
+        number->dno = d.reasons & (1u << CG_PR_DNO);
     }
     return id;
 }
 
-static int add_row(struct an *a, struct sv time, struct sv calling, struct sv called, struct sv dur,
-                   struct sv ingress, struct sv verstat, struct sv attest, struct sv origid,
-                   struct sv spc)
+/*
+ * Parses a row's time, numbers (canonical, into calling and called),
+ * duration, verstat and attestation into r, and checks that its origin key
+ * fits.  A malformed field skips the row (skip_row says which, the first in
+ * that order) and returns false.
+ */
+static bool parse_row(struct analysis *a, const struct raw_row *in, struct row *r,
+                      char calling[CG_TN_MAX + 1], char called[CG_TN_MAX + 1])
 {
-    char cing[CG_TN_MAX + 1], ced[CG_TN_MAX + 1], okey[512];
-    struct row r = {0};
-    int64_t id;
-    bool created;
     size_t i;
-
-    if (!parse_time(time.p, time.n, &r.t))
-        return bad(a, "time is neither ISO 8601 UTC nor Unix seconds"), CG_OK;
-    if (cg_tn_canon(calling.p, calling.n, a->o->plan, cing) != CG_OK)
-        return bad(a, "calling is not a telephone number"), CG_OK;
-    if (cg_tn_canon(called.p, called.n, a->o->plan, ced) != CG_OK)
-        return bad(a, "called is not a telephone number"), CG_OK;
-    for (i = 0; i < dur.n; i++) {
-        if (dur.p[i] < '0' || dur.p[i] > '9' || r.dur > 100000000)
-            return bad(a, "duration is not a whole number of seconds"), CG_OK;
-        r.dur = r.dur * 10 + (uint32_t)(dur.p[i] - '0');
+    if (!parse_time(in->time.p, in->time.n, &r->t))
+        return skip_row(a, "time is neither ISO 8601 UTC nor Unix seconds"), false;
+    if (cg_tn_canon(in->calling.p, in->calling.n, a->opts->plan, calling) != CG_OK)
+        return skip_row(a, "calling is not a telephone number"), false;
+    if (cg_tn_canon(in->called.p, in->called.n, a->opts->plan, called) != CG_OK)
+        return skip_row(a, "called is not a telephone number"), false;
+    for (i = 0; i < in->dur.n; i++) {
+        if (in->dur.p[i] < '0' || in->dur.p[i] > '9' || r->dur > 100000000)
+            return skip_row(a, "duration is not a whole number of seconds"), false;
+        r->dur = r->dur * 10 + (uint32_t)(in->dur.p[i] - '0');
     }
-    if (ingress.n + spc.n + origid.n + 3 > sizeof okey)
-        return bad(a, "ingress, spc or origid too long"), CG_OK;
-    r.verstat = verstat.n == 20 && !memcmp(verstat.p, "TN-Validation-Passed", 20)   ? V_PASSED
-                : verstat.n == 20 && !memcmp(verstat.p, "TN-Validation-Failed", 20) ? V_FAILED
-                                                                                     : V_NONE;
-    r.attest = attest.n == 1 && attest.p[0] >= 'A' && attest.p[0] <= 'C' ? (uint8_t)attest.p[0] : 0;
+    if (in->ingress.n + in->spc.n + in->origid.n + 3 > ORIGIN_KEY_MAX)
+        return skip_row(a, "ingress, spc or origid too long"), false;
+    r->verstat = in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Passed", 20)
+                     ? VERSTAT_PASSED
+                 : in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Failed", 20)
+                     ? VERSTAT_FAILED
+                     : VERSTAT_NONE;
+    r->attest = in->attest.n == 1 && in->attest.p[0] >= 'A' && in->attest.p[0] <= 'C'
+                    ? (uint8_t)in->attest.p[0]
+                    : 0;
+    return true;
+}
 
-    /* the numbers, and what the lists say about them */
-    if ((id = number_id(a, cing)) < 0)
-        return CG_ENOMEM;
-    r.calling = (uint32_t)id;
-    if ((id = number_id(a, ced)) < 0)
-        return CG_ENOMEM;
-    r.called = (uint32_t)id;
+/*
+ * The id of the row's origin, the key "ingress|spc|origid" (parse_row has
+ * checked that it fits); a new origin learns from the ingress list whether
+ * it is international.  -1 when out of memory.
+ */
+static int64_t origin_id(struct analysis *a, const struct raw_row *in)
+{
+    const struct sv *ingress = &in->ingress, *spc = &in->spc, *origid = &in->origid;
+    char key[ORIGIN_KEY_MAX];
+    bool created;
+    int64_t id;
 
-    /* the origin: ingress, signer, origination point */
-    memcpy(okey, ingress.p, ingress.n);
-    okey[ingress.n] = '|';
-    memcpy(okey + ingress.n + 1, spc.p, spc.n);
-    okey[ingress.n + 1 + spc.n] = '|';
-    memcpy(okey + ingress.n + 2 + spc.n, origid.p, origid.n);
-    if ((id = intern(&a->origins, okey, ingress.n + spc.n + origid.n + 2, &created)) < 0)
-        return CG_ENOMEM;
-    r.origin = (uint32_t)id;
-    if ((size_t)id >= a->orgcap) {
-        size_t nc = a->orgcap ? a->orgcap * 2 : 1024;
-        struct origin *no = realloc(a->org, nc * sizeof *no);
+    memcpy(key, ingress->p, ingress->n);
+    key[ingress->n] = '|';
+    memcpy(key + ingress->n + 1, spc->p, spc->n);
+    key[ingress->n + 1 + spc->n] = '|';
+    memcpy(key + ingress->n + 2 + spc->n, origid->p, origid->n);
+    if ((id = intern(&a->origin_keys, key, ingress->n + spc->n + origid->n + 2, &created)) < 0)
+        return -1;
+    if ((size_t)id >= a->origins_cap) {
+        size_t nc = a->origins_cap ? a->origins_cap * 2 : 1024;
+        struct origin *no = realloc(a->origins, nc * sizeof *no);
         if (!no)
-            return CG_ENOMEM;
-        a->org = no;
-        a->orgcap = nc;
+            return -1;
+        a->origins = no;
+        a->origins_cap = nc;
     }
     if (created) {
-        struct origin *og = &a->org[id];
-        char ing[256];
-        memset(og, 0, sizeof *og);
-        og->account = origid.n > 0;
-        if (a->policy && ingress.n && ingress.n < sizeof ing) {
-            memcpy(ing, ingress.p, ingress.n);
-            ing[ingress.n] = '\0';
-            cg_policy_ingress(a->policy, ing, NULL, &og->intl);
+        struct origin *origin = &a->origins[id];
+        char name[256];
+        memset(origin, 0, sizeof *origin);
+        origin->account = origid->n > 0;
+        if (a->policy && ingress->n && ingress->n < sizeof name) {
+            memcpy(name, ingress->p, ingress->n);
+            name[ingress->n] = '\0';
+            cg_policy_ingress(a->policy, name, NULL, &origin->international);
         }
     }
+    return id;
+}
 
-    /* per-call signals */
-    if (a->num[r.calling].dno)
-        r.flags |= F_DNO;
-    if (a->num[r.calling].brand >= 0) {
-        struct cg_verdict v = {.verstat = r.verstat == V_PASSED   ? CG_VERSTAT_PASSED
-                                          : r.verstat == V_FAILED ? CG_VERSTAT_FAILED
-                                                                  : CG_VERSTAT_NONE,
-                               .attest = (char)r.attest};
-        struct cg_policy_call c = {.verdict = &v, .caller = cing};
+/* Sets the row's per-call signals that the lists decide (ROW_CONCLUSIVE);
+ * calling is its canonical calling number, spc its signer. */
+static void mark_listed_signals(struct analysis *a, struct row *r, const char *calling,
+                                struct sv spc)
+{
+    const struct number *number = &a->numbers[r->calling];
+    if (number->dno)
+        r->flags |= ROW_DNO;
+    if (number->brand >= 0) {
+        struct cg_verdict v = {.verstat = r->verstat == VERSTAT_PASSED   ? CG_VERSTAT_PASSED
+                                          : r->verstat == VERSTAT_FAILED ? CG_VERSTAT_FAILED
+                                                                         : CG_VERSTAT_NONE,
+                               .attest = (char)r->attest};
+        struct cg_policy_call c = {.verdict = &v, .caller = calling};
         struct cg_decision d;
         if (spc.n < sizeof v.spc) {
             memcpy(v.spc, spc.p, spc.n);
@@ -537,23 +585,52 @@ static int add_row(struct an *a, struct sv time, struct sv calling, struct sv ca
         }
         cg_policy_decide(a->policy, NULL, &c, &d);
         if (d.reasons & (1u << CG_PR_PROTECTED_UNVERIFIED))
-            r.flags |= F_PROT;
+            r->flags |= ROW_PROTECTED_UNVERIFIED;
     }
-    if (a->org[r.origin].intl && cing[0] == '4' && cing[1] == '4' && cing[2] != '7')
-        r.flags |= F_INTL;
-    a->num[r.calling].total++;
-    if (r.verstat == V_PASSED)
-        a->num[r.calling].passed++;
+    if (a->origins[r->origin].international && calling[0] == '4' && calling[1] == '4' &&
+        calling[2] != '7')
+        r->flags |= ROW_UK_FROM_ABROAD;
+}
 
-    if (!a->nrows || r.t < a->tmin)
-        a->tmin = r.t;
-    if (!a->nrows || r.t > a->tmax)
-        a->tmax = r.t;
+/* Counts the row into its calling number's verification habit and the
+ * input's time span, and queues it for the spill file. */
+static int keep_row(struct analysis *a, const struct row *r)
+{
+    a->numbers[r->calling].calls++;
+    if (r->verstat == VERSTAT_PASSED)
+        a->numbers[r->calling].verified_calls++;
+    if (!a->nrows || r->t < a->tmin)
+        a->tmin = r->t;
+    if (!a->nrows || r->t > a->tmax)
+        a->tmax = r->t;
     a->nrows++;
-    a->chunk[a->nchunk++] = r;
+    a->chunk[a->nchunk++] = *r;
     if (a->nchunk == sizeof a->chunk / sizeof a->chunk[0])
         return spill_flush(a);
     return CG_OK;
+}
+
+/* One input row into the analysis: CG_OK also when it was malformed (and
+ * skipped); an error only when the analysis cannot go on. */
+static int add_row(struct analysis *a, const struct raw_row *in)
+{
+    char calling[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
+    struct row r = {0};
+    int64_t id;
+
+    if (!parse_row(a, in, &r, calling, called))
+        return CG_OK;
+    if ((id = number_id(a, calling)) < 0)
+        return CG_ENOMEM;
+    r.calling = (uint32_t)id;
+    if ((id = number_id(a, called)) < 0)
+        return CG_ENOMEM;
+    r.called = (uint32_t)id;
+    if ((id = origin_id(a, in)) < 0)
+        return CG_ENOMEM;
+    r.origin = (uint32_t)id;
+    mark_listed_signals(a, &r, calling, in->spc);
+    return keep_row(a, &r);
 }
 
 /* --- readers -------------------------------------------------------------------------- */
@@ -618,52 +695,59 @@ struct reader {
 
 static const struct sv empty = {"", 0};
 
-static int csv_line(struct an *a, struct reader *rd, char *line, size_t n, char *err, size_t errlen)
+/* Finds the columns in a CSV header row; CG_EPARSE, with the missing ones
+ * named in err, when a required one is not there. */
+static int csv_header(struct reader *rd, const struct sv *f, int nf, char *err, size_t errlen)
 {
-    struct sv f[MAX_FIELDS];
-    int nf = split(line, n, f, MAX_FIELDS), i, c;
-    if (!rd->header_done) {
-        char missing[128] = "";
+    char missing[128] = "";
+    int i, c;
+    for (c = 0; c < C__COUNT; c++)
+        rd->col[c] = -1;
+    for (i = 0; i < nf; i++)
         for (c = 0; c < C__COUNT; c++)
-            rd->col[c] = -1;
-        for (i = 0; i < nf; i++)
-            for (c = 0; c < C__COUNT; c++)
-                if (f[i].n == strlen(col_name[c]) && !strncasecmp(f[i].p, col_name[c], f[i].n))
-                    rd->col[c] = i;
-        for (c = 0; c <= C_CALLED; c++)
-            if (rd->col[c] < 0)
-                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
-                         missing[0] ? ", " : "", col_name[c]);
-        if (missing[0]) {
-            snprintf(err, errlen, "missing required column(s): %s (the header row names time, "
-                                  "calling, called, and optionally duration, ingress, verstat, "
-                                  "attest, origid, spc, call_id)", missing);
-            return CG_EPARSE;
-        }
-        rd->header_done = true;
-        return CG_OK;
+            if (f[i].n == strlen(col_name[c]) && !strncasecmp(f[i].p, col_name[c], f[i].n))
+                rd->col[c] = i;
+    for (c = 0; c <= C_CALLED; c++)
+        if (rd->col[c] < 0)
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
+                     missing[0] ? ", " : "", col_name[c]);
+    if (missing[0]) {
+        snprintf(err, errlen, "missing required column(s): %s (the header row names time, "
+                              "calling, called, and optionally duration, ingress, verstat, "
+                              "attest, origid, spc, call_id)", missing);
+        return CG_EPARSE;
     }
-    {
-        struct sv v[C__COUNT];
-        for (c = 0; c < C__COUNT; c++)
-            v[c] = rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
-        if (rd->col[C_CALLED] >= nf)
-            return bad(a, "fewer fields than the header"), CG_OK;
-        return add_row(a, v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION], v[C_INGRESS],
-                       v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID], v[C_SPC]);
-    }
+    rd->header_done = true;
+    return CG_OK;
+}
+
+/* One line of a CSV with a header row: the header first, then rows. */
+static int csv_line(struct analysis *a, struct reader *rd, char *line, size_t n, char *err,
+                    size_t errlen)
+{
+    struct sv f[MAX_FIELDS], v[C__COUNT];
+    int nf = split(line, n, f, MAX_FIELDS), c;
+    if (!rd->header_done)
+        return csv_header(rd, f, nf, err, errlen);
+    for (c = 0; c < C__COUNT; c++)
+        v[c] = rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
+    if (rd->col[C_CALLED] >= nf)
+        return skip_row(a, "fewer fields than the header"), CG_OK;
+    return add_row(a, &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
+                                        v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID],
+                                        v[C_SPC]});
 }
 
 /* Asterisk Master.csv: accountcode,src,dst,dcontext,clid,channel,dstchannel,
  * lastapp,lastdata,start,answer,end,duration,billsec,disposition,amaflags[,
  * uniqueid,userfield]; no header.  The ingress is the accountcode, else the
  * channel's peer ("SIP/peer-1-0000002a" -> "peer-1"). */
-static int asterisk_line(struct an *a, char *line, size_t n)
+static int asterisk_line(struct analysis *a, char *line, size_t n)
 {
     struct sv f[MAX_FIELDS], ing;
     int nf = split(line, n, f, MAX_FIELDS);
     if (nf < 16)
-        return bad(a, "an Asterisk CDR has at least 16 fields"), CG_OK;
+        return skip_row(a, "an Asterisk CDR has at least 16 fields"), CG_OK;
     ing = f[0];
     if (!ing.n && f[5].n) {
         const char *slash = memchr(f[5].p, '/', f[5].n), *dash;
@@ -673,76 +757,99 @@ static int asterisk_line(struct an *a, char *line, size_t n)
         if (dash)
             ing.n = (size_t)(dash - ing.p);
     }
-    return add_row(a, f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty);
+    return add_row(a, &(struct raw_row){f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty});
 }
 
-static int read_text(struct an *a, const char *path, char *err, size_t errlen)
+/* One line of a text input, in the format the options name. */
+static int text_line(struct analysis *a, struct reader *rd, char *line, size_t n, char *err,
+                     size_t errlen)
+{
+    if (a->opts->format == CG_CDR_ASTERISK)
+        return asterisk_line(a, line, n);
+    return csv_line(a, rd, line, n, err, errlen);
+}
+
+/*
+ * The text reader's state between two reads: the lines of buf up to len
+ * are complete or not yet; `skipping` is set while the rest of an
+ * over-long line is being thrown away.
+ */
+struct text_input {
+    struct reader rd;
+    char *buf;
+    size_t have;
+    bool skipping;
+};
+
+/* Hands every complete line of the buffer (its first len bytes) to
+ * text_line, and keeps the incomplete last one for the next read. */
+static int text_lines(struct analysis *a, struct text_input *in, size_t len, char *err,
+                      size_t errlen)
+{
+    char *buf = in->buf, *nl;
+    size_t start = 0;
+    int rc = CG_OK;
+    while (rc == CG_OK && (nl = memchr(buf + start, '\n', len - start))) {
+        size_t n = (size_t)(nl - (buf + start));
+        a->line++;
+        if (in->skipping)
+            in->skipping = false; /* the tail of an over-long line */
+        else if (n && buf[start + n - 1] == '\r' ? n > 1 : n > 0)
+            rc = text_line(a, &in->rd, buf + start, n, err, errlen);
+        start += n + 1;
+    }
+    in->have = len - start;
+    memmove(buf, buf + start, in->have);
+    if (in->have > LINE_MAX_BYTES) { /* no newline in sight: skip the line */
+        a->line++;
+        skip_row(a, "line longer than 65536 bytes");
+        in->have = 0;
+        in->skipping = true;
+    }
+    return rc;
+}
+
+/* CSV or Asterisk CDRs, plain or gzip (zlib reads both), a buffer at a time. */
+static int read_text(struct analysis *a, const char *path, char *err, size_t errlen)
 {
     gzFile gz = gzopen(path, "rb");
-    struct reader rd = {{0}, false};
     struct stat stt;
     uint64_t total = stat(path, &stt) == 0 ? (uint64_t)stt.st_size : 0, next_progress = 0;
-    size_t cap = 4 << 20, have = 0;
-    char *buf = malloc(cap + 1);
-    bool skipping = false;
+    size_t cap = 4 << 20;
+    struct text_input in = {{{0}, false}, malloc(cap + 1), 0, false};
     int rc = CG_OK, got;
 
-    if (!gz || !buf) {
+    if (!gz || !in.buf) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         if (gz)
             gzclose(gz);
-        free(buf);
+        free(in.buf);
         return CG_EIO;
     }
     gzbuffer(gz, 1 << 20);
-    while (rc == CG_OK && (got = gzread(gz, buf + have, (unsigned)(cap - have))) > 0) {
-        size_t len = have + (size_t)got, start = 0;
-        char *nl;
-        while (rc == CG_OK && (nl = memchr(buf + start, '\n', len - start))) {
-            size_t n = (size_t)(nl - (buf + start));
-            a->line++;
-            if (skipping) {
-                skipping = false; /* the tail of an over-long line */
-            } else if (n && buf[start + n - 1] == '\r' ? n > 1 : n > 0) {
-                if (a->o->format == CG_CDR_ASTERISK)
-                    rc = asterisk_line(a, buf + start, n);
-                else
-                    rc = csv_line(a, &rd, buf + start, n, err, errlen);
-            }
-            start += n + 1;
-        }
-        have = len - start;
-        memmove(buf, buf + start, have);
-        if (have > LINE_MAX_BYTES) { /* no newline in sight: skip the line */
-            a->line++;
-            bad(a, "line longer than 65536 bytes");
-            have = 0;
-            skipping = true;
-        }
-        if (a->o->progress && total) {
+    while (rc == CG_OK && (got = gzread(gz, in.buf + in.have, (unsigned)(cap - in.have))) > 0) {
+        rc = text_lines(a, &in, in.have + (size_t)got, err, errlen);
+        if (a->opts->progress && total) {
             uint64_t done = (uint64_t)gzoffset(gz);
             if (done >= next_progress) {
-                a->o->progress(done, total, a->o->arg);
+                a->opts->progress(done, total, a->opts->arg);
                 next_progress = done + total / 100;
             }
         }
     }
-    if (rc == CG_OK && have && !skipping) { /* a last line without a newline */
+    if (rc == CG_OK && in.have && !in.skipping) { /* a last line without a newline */
         a->line++;
-        if (a->o->format == CG_CDR_ASTERISK)
-            rc = asterisk_line(a, buf, have);
-        else
-            rc = csv_line(a, &rd, buf, have, err, errlen);
+        rc = text_line(a, &in.rd, in.buf, in.have, err, errlen);
     }
     if (rc == CG_OK && got < 0) {
         int zerr;
         snprintf(err, errlen, "%s: %s", path, gzerror(gz, &zerr));
         rc = CG_EIO;
     }
-    if (a->o->progress && total)
-        a->o->progress(total, total, a->o->arg);
+    if (a->opts->progress && total)
+        a->opts->progress(total, total, a->opts->arg);
     gzclose(gz);
-    free(buf);
+    free(in.buf);
     if (rc == CG_ENOMEM)
         snprintf(err, errlen, "out of memory after %llu rows", (unsigned long long)a->nrows);
     return rc;
@@ -755,11 +862,12 @@ static struct sv col_text(sqlite3_stmt *st, int i)
     return v;
 }
 
-static int read_decisions(struct an *a, const char *path, char *err, size_t errlen)
+/* The daemon's decision log (SQLite), in time order. */
+static int read_decisions(struct analysis *a, const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = CG_OK, s;
+    int rc = CG_OK;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "SELECT time, caller, callee, ingress, verstat, attest, origid, spc "
@@ -770,37 +878,39 @@ static int read_decisions(struct an *a, const char *path, char *err, size_t errl
         sqlite3_close(db);
         return CG_EIO;
     }
-    while (rc == CG_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    while (rc == CG_OK && sqlite3_step(st) == SQLITE_ROW) {
         char t[24];
-        struct sv tv = {t, 0};
+        struct raw_row in = {{t, 0}, col_text(st, 1), col_text(st, 2), empty, col_text(st, 3),
+                             col_text(st, 4), col_text(st, 5), col_text(st, 6), col_text(st, 7)};
         a->line++;
-        tv.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
-        rc = add_row(a, tv, col_text(st, 1), col_text(st, 2), empty, col_text(st, 3), col_text(st, 4),
-                     col_text(st, 5), col_text(st, 6), col_text(st, 7));
+        in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
+        rc = add_row(a, &in);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc;
 }
 
-/* --- analysis -------------------------------------------------------------------------- */
+/* --- reading the input ------------------------------------------------------------------ */
 
-static void free_an(struct an *a)
+static void analysis_free(struct analysis *a)
 {
     cg_policy_free(a->policy);
-    st_free(&a->nums);
-    free(a->numidx.s);
-    st_free(&a->origins);
-    st_free(&a->brands);
-    free(a->num);
-    free(a->org);
+    st_free(&a->number_text);
+    free(a->number_index.s);
+    st_free(&a->origin_keys);
+    st_free(&a->brand_names);
+    free(a->numbers);
+    free(a->origins);
     if (a->spill)
         fclose(a->spill);
 }
 
-static int load_lists(struct an *a, char *err, size_t errlen)
+/* The policy lists the options name, into a policy of the run's own that
+ * the readers ask about each new number and ingress. */
+static int load_lists(struct analysis *a, char *err, size_t errlen)
 {
-    const struct cg_analyze_opts *o = a->o;
+    const struct cg_analyze_opts *o = a->opts;
     const char *paths[3] = {o->dno_path, o->protected_path, o->ingress_path};
     int (*fn[3])(struct cg_policy *, const char *, cg_policy_report_cb, void *) = {
         cg_policy_load_dno, cg_policy_load_protected, cg_policy_load_ingress};
@@ -815,35 +925,40 @@ static int load_lists(struct an *a, char *err, size_t errlen)
     return CG_OK;
 }
 
+/* Reads every row of the input, in the format the options name, into the
+ * number and origin tables and the spill file (created here, owned by the
+ * run). */
+static int read_input(struct analysis *a, const char *input, char *err, size_t errlen)
+{
+    if (!(a->spill = tmpfile())) {
+        snprintf(err, errlen, "cannot create a temporary file for the rows: %s", strerror(errno));
+        return CG_EIO;
+    }
+    return a->opts->format == CG_CDR_DECISIONS ? read_decisions(a, input, err, errlen)
+                                               : read_text(a, input, err, errlen);
+}
+
 int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *o,
                struct cg_analyze_summary *sum, char *err, size_t errlen)
 {
-    struct an a;
+    struct analysis a;
     struct cg__findings fd;
     int rc;
 
     memset(&a, 0, sizeof a);
     memset(sum, 0, sizeof *sum);
-    a.o = o;
+    a.opts = o;
     if (err && errlen)
         err[0] = '\0';
-    if ((rc = load_lists(&a, err, errlen)) != CG_OK)
-        goto out;
-    if (!(a.spill = tmpfile())) {
-        snprintf(err, errlen, "cannot create a temporary file for the rows: %s", strerror(errno));
-        rc = CG_EIO;
-        goto out;
-    }
-    rc = o->format == CG_CDR_DECISIONS ? read_decisions(&a, input, err, errlen)
-                                       : read_text(&a, input, err, errlen);
-    if (rc != CG_OK)
+    if ((rc = load_lists(&a, err, errlen)) != CG_OK ||
+        (rc = read_input(&a, input, err, errlen)) != CG_OK)
         goto out;
     memset(&fd, 0, sizeof fd);
-    fd.nums = &a.nums;
-    fd.origins = &a.origins;
-    fd.brands = &a.brands;
+    fd.nums = &a.number_text;
+    fd.origins = &a.origin_keys;
+    fd.brands = &a.brand_names;
     sum->rows = a.nrows;
-    sum->bad_rows = a.bad;
+    sum->bad_rows = a.bad_rows;
     rc = cg__analyze_run(&a, &fd, sum);
     if (rc == CG_OK)
         rc = cg__analyze_write(&fd, outdir, sum, err, errlen);
@@ -854,234 +969,372 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
         snprintf(err, errlen, "cannot write or read back the rows' temporary file (disk full?)");
 out:
     sum->rows = a.nrows;
-    sum->bad_rows = a.bad;
-    free_an(&a);
+    sum->bad_rows = a.bad_rows;
+    analysis_free(&a);
     return rc;
 }
 
+/* --- the first pass: which origins spoof ------------------------------------------------ */
+
 /* An unverified call presenting a number that usually verifies (at least
  * 3 passes, at least 80% of its calls). */
-static bool usually_verifies(const struct an *a, const struct row *r)
+static bool usually_verifies(const struct analysis *a, const struct row *r)
 {
-    const struct number *nu = &a->num[r->calling];
-    return r->verstat != V_PASSED && nu->passed >= 3 &&
-           (uint64_t)nu->passed * 5 >= (uint64_t)nu->total * 4;
+    const struct number *number = &a->numbers[r->calling];
+    return r->verstat != VERSTAT_PASSED && number->verified_calls >= 3 &&
+           (uint64_t)number->verified_calls * 5 >= (uint64_t)number->calls * 4;
 }
 
-/* The per-origin and per-campaign passes over the rows. */
-int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_summary *sum)
+/* Counts one call into its origin's behaviour; `presented` is the pass's
+ * set of (origin, calling number) pairs. */
+static int profile_call(struct analysis *a, struct map64 *presented, struct row *r)
 {
-    struct map64 pres = {0}, cvict = {0}, cpres = {0}, ovict = {0}; /* pair sets */
-    struct map64 minute = {0}, camp_of = {0}, vict_of = {0};
-    size_t i, n, norg = a->origins.n;
-    int rc = CG_ENOMEM;
+    struct origin *origin = &a->origins[r->origin];
+    int s;
+    r->flags |= usually_verifies(a, r) ? ROW_VERIFY_FAILURE : 0;
+    origin->calls++;
+    origin->conclusive_calls += (r->flags & ROW_CONCLUSIVE) != 0;
+    origin->calls_not_verified_a += r->verstat != VERSTAT_PASSED || r->attest != 'A';
+    if ((s = set_add(presented, r->origin, r->calling)) < 0)
+        return CG_ENOMEM;
+    origin->distinct_presented += (uint32_t)s;
+    return CG_OK;
+}
+
+/*
+ * The first pass over the rows: every origin's behaviour over all its
+ * calls, then whether it is spoofing.  An origin is when one of its calls
+ * carried a conclusive signal, or when it is an account that rotates: at
+ * least 20 distinct numbers, at least one new number per two calls, most
+ * calls not verified at A.  The numbers' verification habit is complete
+ * once the input is read, so ROW_VERIFY_FAILURE is known from here on.
+ */
+static int profile_origins(struct analysis *a)
+{
+    struct map64 presented = {0}; /* (origin, calling number) pairs */
+    size_t i, n, norigins = a->origin_keys.n;
+    int rc = CG_OK;
+
+    if (rows_rewind(a) != CG_OK)
+        return CG_EIO;
+    while ((n = rows_next(a)) > 0)
+        for (i = 0; i < n; i++)
+            if ((rc = profile_call(a, &presented, &a->chunk[i])) != CG_OK)
+                goto out;
+    for (i = 0; i < norigins; i++) {
+        struct origin *origin = &a->origins[i];
+        bool rotates = origin->distinct_presented >= 20 &&
+                       origin->distinct_presented * 2 >= origin->calls &&
+                       origin->calls_not_verified_a * 2 > origin->calls;
+        origin->spoofing = origin->conclusive_calls > 0 || (origin->account && rotates);
+    }
+out:
+    free(presented.s);
+    return rc;
+}
+
+/* --- the second pass: spoofed calls into campaigns and victims -------------------------- */
+
+/* The second pass's own sets and counters, freed together by
+ * spoof_pass_free; what it finds goes into the caller's findings. */
+struct spoof_pass {
+    struct map64 campaign_of;        /* origin << 8 | kind -> campaign index + 1 */
+    struct map64 victim_of;          /* called number -> victim index + 1 */
+    struct map64 campaign_victims;   /* (campaign, called number) pairs */
+    struct map64 campaign_presented; /* (campaign, calling number) pairs */
+    struct map64 origin_victims;     /* (origin, called number) pairs */
+    struct map64 minute_calls;       /* campaign << 32 | minute since tmin -> calls */
+};
+
+static void spoof_pass_free(struct spoof_pass *p)
+{
+    free(p->campaign_of.s);
+    free(p->victim_of.s);
+    free(p->campaign_victims.s);
+    free(p->campaign_presented.s);
+    free(p->origin_victims.s);
+    free(p->minute_calls.s);
+}
+
+/* The brand whose number the call presents, among the first 64; -1 if none. */
+static int calling_brand(const struct analysis *a, const struct row *r)
+{
+    int brand = a->numbers[r->calling].brand;
+    return brand >= 0 && brand < 64 ? brand : -1;
+}
+
+/*
+ * The campaign kind of a call from a spoofing origin: CG__K_NONE for an
+ * account (all its calls are one campaign, named at the end by its
+ * strongest signal), else the call's strongest signal; -1 for an ordinary
+ * call on a trunk that also carried spoofing.
+ */
+static int spoofed_kind(const struct origin *origin, const struct row *r)
+{
+    if (origin->account)
+        return CG__K_NONE;
+    if (r->flags & ROW_PROTECTED_UNVERIFIED)
+        return CG__K_BANK;
+    if (r->flags & ROW_DNO)
+        return CG__K_DNO;
+    if (r->flags & ROW_UK_FROM_ABROAD)
+        return CG__K_INTL;
+    if (r->flags & ROW_VERIFY_FAILURE)
+        return CG__K_VERIFY;
+    return -1;
+}
+
+/* The index of the call's campaign (one per origin and kind), created in
+ * the findings at the call when new. */
+static int campaign_of_call(struct spoof_pass *p, struct cg__findings *fd, struct origin *origin,
+                            const struct row *r, int kind, uint32_t *cid)
+{
+    uint32_t *slot = counter(&p->campaign_of, (uint64_t)r->origin << 8 | (uint32_t)kind);
+    if (!slot)
+        return CG_ENOMEM;
+    if (!*slot) {
+        struct cg__campaign *nc = realloc(fd->camp, (fd->ncamp + 1) * sizeof *nc);
+        if (!nc)
+            return CG_ENOMEM;
+        fd->camp = nc;
+        memset(&nc[fd->ncamp], 0, sizeof nc[0]);
+        nc[fd->ncamp].origin = r->origin;
+        nc[fd->ncamp].kind = kind;
+        nc[fd->ncamp].first = r->t;
+        nc[fd->ncamp].last = r->t;
+        *slot = (uint32_t)++fd->ncamp;
+        origin->campaigns++;
+    }
+    *cid = *slot - 1;
+    return CG_OK;
+}
+
+/* Counts a spoofed call into its campaign: volume, span, signals, brands,
+ * reach, the busiest minute and the calls per hour. */
+static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
+                               struct cg__findings *fd, uint32_t cid, const struct row *r)
+{
+    struct cg__campaign *c = &fd->camp[cid];
+    uint32_t minute = (uint32_t)((r->t - a->tmin) / 60), hour = (uint32_t)((r->t - a->tmin) / 3600);
+    int brand = calling_brand(a, r), s;
+    uint32_t *slot;
+    c->calls++;
+    c->answered += r->dur > 0;
+    c->talk += r->dur;
+    if (r->t < c->first)
+        c->first = r->t;
+    if (r->t > c->last)
+        c->last = r->t;
+    c->sig[CG__S_PROT] += (r->flags & ROW_PROTECTED_UNVERIFIED) != 0;
+    c->sig[CG__S_DNO] += (r->flags & ROW_DNO) != 0;
+    c->sig[CG__S_INTL] += (r->flags & ROW_UK_FROM_ABROAD) != 0;
+    c->sig[CG__S_VERIFY] += (r->flags & ROW_VERIFY_FAILURE) != 0;
+    if (brand >= 0) {
+        c->brands |= 1ull << brand;
+        fd->brand_calls[brand]++;
+    }
+    if ((s = set_add(&p->campaign_victims, cid, r->called)) < 0)
+        return CG_ENOMEM;
+    c->victims += (uint32_t)s;
+    if ((s = set_add(&p->campaign_presented, cid, r->calling)) < 0)
+        return CG_ENOMEM;
+    c->presented += (uint32_t)s;
+    if (!(slot = counter(&p->minute_calls, (uint64_t)cid << 32 | minute)))
+        return CG_ENOMEM;
+    if (++*slot > c->peak)
+        c->peak = *slot;
+    if (!(slot = counter(&fd->hourly, (uint64_t)cid << 32 | hour)))
+        return CG_ENOMEM;
+    ++*slot;
+    return CG_OK;
+}
+
+/* Counts a spoofed call into its origin: span, calls and victims. */
+static int count_origin_call(struct spoof_pass *p, struct origin *origin, const struct row *r)
+{
+    int s;
+    if (!origin->spoofed_calls || r->t < origin->first_spoofed)
+        origin->first_spoofed = r->t;
+    if (!origin->spoofed_calls || r->t > origin->last_spoofed)
+        origin->last_spoofed = r->t;
+    origin->spoofed_calls++;
+    if ((s = set_add(&p->origin_victims, r->origin, r->called)) < 0)
+        return CG_ENOMEM;
+    origin->victims += (uint32_t)s;
+    return CG_OK;
+}
+
+/* The call's victim (its called number), created in the findings at the
+ * call when new. */
+static struct cg__victim *victim_of_call(struct spoof_pass *p, struct cg__findings *fd,
+                                         const struct row *r)
+{
+    uint32_t *slot = counter(&p->victim_of, r->called);
+    if (!slot)
+        return NULL;
+    if (!*slot) {
+        if (fd->nvict == fd->victcap) {
+            size_t nc = fd->victcap ? fd->victcap * 2 : 1024;
+            struct cg__victim *nv = realloc(fd->vict, nc * sizeof *nv);
+            if (!nv)
+                return NULL;
+            fd->vict = nv;
+            fd->victcap = nc;
+        }
+        memset(&fd->vict[fd->nvict], 0, sizeof fd->vict[0]);
+        fd->vict[fd->nvict].called = r->called;
+        fd->vict[fd->nvict].first = r->t;
+        fd->vict[fd->nvict].last = r->t;
+        *slot = (uint32_t)++fd->nvict;
+    }
+    return &fd->vict[*slot - 1];
+}
+
+/* Counts a spoofed call into its victim: harm (answered, talk time), span,
+ * brands, and the first CG__VICTIM_LIST campaigns and presented numbers. */
+static void count_victim_call(const struct analysis *a, struct cg__victim *v, uint32_t cid,
+                              const struct row *r)
+{
+    int brand = calling_brand(a, r);
+    unsigned k;
+    v->calls++;
+    v->answered += r->dur > 0;
+    v->talk += r->dur;
+    if (r->t < v->first)
+        v->first = r->t;
+    if (r->t > v->last)
+        v->last = r->t;
+    if (brand >= 0)
+        v->brands |= 1ull << brand;
+    for (k = 0; k < v->ncamps && v->camps[k] != cid; k++)
+        ;
+    if (k == v->ncamps && k < CG__VICTIM_LIST)
+        v->camps[v->ncamps++] = cid;
+    for (k = 0; k < v->npres && v->pres[k] != r->calling; k++)
+        ;
+    if (k == v->npres && k < CG__VICTIM_LIST)
+        v->pres[v->npres++] = r->calling;
+}
+
+/* One call of the second pass: nothing unless its origin is spoofing and
+ * the call is part of it; else it counts into its campaign, its origin,
+ * its victim and the summary. */
+static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__findings *fd,
+                        struct cg_analyze_summary *sum, struct row *r)
+{
+    struct origin *origin = &a->origins[r->origin];
+    struct cg__victim *v;
+    uint32_t cid;
+    int kind, rc;
+    if (!origin->spoofing)
+        return CG_OK;
+    r->flags |= usually_verifies(a, r) ? ROW_VERIFY_FAILURE : 0;
+    if ((kind = spoofed_kind(origin, r)) < 0)
+        return CG_OK;
+    if ((rc = campaign_of_call(p, fd, origin, r, kind, &cid)) != CG_OK ||
+        (rc = count_campaign_call(a, p, fd, cid, r)) != CG_OK ||
+        (rc = count_origin_call(p, origin, r)) != CG_OK)
+        return rc;
+    if (!(v = victim_of_call(p, fd, r)))
+        return CG_ENOMEM;
+    count_victim_call(a, v, cid, r);
+    sum->spoofed_calls++;
+    sum->spoofed_answered += r->dur > 0;
+    return CG_OK;
+}
+
+/* The second pass over the rows: the spoofing origins' spoofed calls into
+ * campaigns and victims (the findings, the caller's). */
+static int collect_spoofed_calls(struct analysis *a, struct cg__findings *fd,
+                                 struct cg_analyze_summary *sum)
+{
+    struct spoof_pass p = {0};
+    size_t i, n;
+    int rc = CG_OK;
+
+    if (rows_rewind(a) != CG_OK)
+        return CG_EIO;
+    while ((n = rows_next(a)) > 0)
+        for (i = 0; i < n; i++)
+            if ((rc = collect_call(a, &p, fd, sum, &a->chunk[i])) != CG_OK)
+                goto out;
+out:
+    spoof_pass_free(&p);
+    return rc;
+}
+
+/* --- the findings ------------------------------------------------------------------------- */
+
+/* Names each account's campaign by its strongest signal, and gives every
+ * campaign its origin's facts for the evidence. */
+static void name_campaigns(const struct analysis *a, struct cg__findings *fd)
+{
+    size_t i;
+    for (i = 0; i < fd->ncamp; i++) {
+        struct cg__campaign *c = &fd->camp[i];
+        const struct origin *origin = &a->origins[c->origin];
+        if (c->kind == CG__K_NONE)
+            c->kind = c->sig[CG__S_PROT]   ? CG__K_BANK
+                      : c->sig[CG__S_DNO]  ? CG__K_DNO
+                      : c->sig[CG__S_INTL] ? CG__K_INTL
+                                           : CG__K_ROTATION;
+        c->account = origin->account;
+        c->origin_presented = origin->distinct_presented;
+        c->origin_calls = origin->calls;
+    }
+}
+
+/* The origins that spoofed, with what they did, into the findings (in
+ * origin id order; the writer sorts them). */
+static int list_spoofing_origins(const struct analysis *a, struct cg__findings *fd)
+{
+    size_t i;
+    for (i = 0; i < a->origin_keys.n; i++) {
+        const struct origin *origin = &a->origins[i];
+        struct cg__origin_out *oo;
+        if (!origin->spoofed_calls)
+            continue;
+        if (!(oo = realloc(fd->org, (fd->norg + 1) * sizeof *oo)))
+            return CG_ENOMEM;
+        fd->org = oo;
+        oo = &fd->org[fd->norg++];
+        oo->id = (uint32_t)i;
+        oo->calls = origin->calls;
+        oo->spoofed = origin->spoofed_calls;
+        oo->presented = origin->distinct_presented;
+        oo->victims = origin->victims;
+        oo->campaigns = origin->campaigns;
+        oo->first = origin->first_spoofed;
+        oo->last = origin->last_spoofed;
+        oo->conclusive_calls = origin->conclusive_calls;
+        oo->account = origin->account;
+        oo->rotates = origin->account && !origin->conclusive_calls;
+    }
+    return CG_OK;
+}
+
+/*
+ * The analysis proper, once the input is read: the first pass over the
+ * rows finds the spoofing origins, the second gathers their spoofed calls
+ * into campaigns and victims, then the findings are completed.  The
+ * findings are the caller's (cg__findings_free), also after an error.
+ */
+int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analyze_summary *sum)
+{
+    int rc;
 
     sum->first_time = a->tmin;
     sum->last_time = a->tmax;
     fd->tmin = a->tmin;
-    /* pass 1: per-origin behaviour (the numbers' verification habit is
-     * complete once the input is read) */
-    if (rows_rewind(a) != CG_OK)
-        goto io;
-    while ((n = rows_next(a)) > 0)
-        for (i = 0; i < n; i++) {
-            struct row *r = &a->chunk[i];
-            struct origin *og = &a->org[r->origin];
-            int s;
-            r->flags |= usually_verifies(a, r) ? F_S4 : 0;
-            og->calls++;
-            og->hard += (r->flags & F_HARD) != 0;
-            og->s4 += (r->flags & F_S4) != 0;
-            og->not_a += r->verstat != V_PASSED || r->attest != 'A';
-            og->answered += r->dur > 0;
-            og->talk += r->dur;
-            if ((s = set_add(&pres, r->origin, r->calling)) < 0)
-                goto out;
-            og->presented += (uint32_t)s;
-        }
-    for (i = 0; i < norg; i++) {
-        struct origin *og = &a->org[i];
-        bool rotates = og->presented >= 20 && og->presented * 2 >= og->calls && og->not_a * 2 > og->calls;
-        og->spoofing = og->hard > 0 || (og->account && rotates);
-    }
-    /* pass 2: spoofed calls into campaigns and victims */
-    if (rows_rewind(a) != CG_OK)
-        goto io;
-    while ((n = rows_next(a)) > 0) {
-        for (i = 0; i < n; i++) {
-            struct row *r = &a->chunk[i];
-            struct origin *og = &a->org[r->origin];
-            struct cg__campaign *c;
-            struct cg__victim *v;
-            uint32_t *slot, kind, cid, vid;
-            int s;
-            if (!og->spoofing)
-                continue;
-            r->flags |= usually_verifies(a, r) ? F_S4 : 0;
-            if (og->account)
-                kind = 0; /* decided at the end from the campaign's signals */
-            else if (r->flags & F_PROT)
-                kind = CG__K_BANK;
-            else if (r->flags & F_DNO)
-                kind = CG__K_DNO;
-            else if (r->flags & F_INTL)
-                kind = CG__K_INTL;
-            else if (r->flags & F_S4)
-                kind = CG__K_VERIFY;
-            else
-                continue; /* an ordinary call on a trunk that also carried spoofing */
-            r->flags |= F_SPOOFED;
-            if (!(slot = counter(&camp_of, (uint64_t)r->origin << 8 | kind)))
-                goto out;
-            if (!*slot) {
-                struct cg__campaign *nc = realloc(fd->camp, (fd->ncamp + 1) * sizeof *nc);
-                if (!nc)
-                    goto out;
-                fd->camp = nc;
-                memset(&nc[fd->ncamp], 0, sizeof nc[0]);
-                nc[fd->ncamp].origin = r->origin;
-                nc[fd->ncamp].kind = (int)kind;
-                nc[fd->ncamp].first = r->t;
-                nc[fd->ncamp].last = r->t;
-                *slot = (uint32_t)++fd->ncamp;
-                og->campaigns++;
-            }
-            cid = *slot - 1;
-            c = &fd->camp[cid];
-            c->calls++;
-            c->answered += r->dur > 0;
-            c->talk += r->dur;
-            if (r->t < c->first)
-                c->first = r->t;
-            if (r->t > c->last)
-                c->last = r->t;
-            c->sig[CG__S_PROT] += (r->flags & F_PROT) != 0;
-            c->sig[CG__S_DNO] += (r->flags & F_DNO) != 0;
-            c->sig[CG__S_INTL] += (r->flags & F_INTL) != 0;
-            c->sig[CG__S_VERIFY] += (r->flags & F_S4) != 0;
-            if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64) {
-                c->brands |= 1ull << a->num[r->calling].brand;
-                fd->brand_calls[a->num[r->calling].brand]++;
-            }
-            if ((s = set_add(&cvict, cid, r->called)) < 0)
-                goto out;
-            c->victims += (uint32_t)s;
-            if ((s = set_add(&cpres, cid, r->calling)) < 0)
-                goto out;
-            c->presented += (uint32_t)s;
-            if (!(slot = counter(&minute, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 60))))
-                goto out;
-            if (++*slot > c->peak)
-                c->peak = *slot;
-            if (!(slot = counter(&fd->hourly, (uint64_t)cid << 32 | (uint32_t)((r->t - a->tmin) / 3600))))
-                goto out;
-            ++*slot;
-            /* the origin's spoofed calls and victims */
-            if (!og->spoofed || r->t < og->first)
-                og->first = r->t;
-            if (!og->spoofed || r->t > og->last)
-                og->last = r->t;
-            og->spoofed++;
-            if ((s = set_add(&ovict, r->origin, r->called)) < 0)
-                goto out;
-            og->victims += (uint32_t)s;
-            /* the victim */
-            if (!(slot = counter(&vict_of, r->called)))
-                goto out;
-            if (!*slot) {
-                if (fd->nvict == fd->victcap) {
-                    size_t nc = fd->victcap ? fd->victcap * 2 : 1024;
-                    struct cg__victim *nv = realloc(fd->vict, nc * sizeof *nv);
-                    if (!nv)
-                        goto out;
-                    fd->vict = nv;
-                    fd->victcap = nc;
-                }
-                memset(&fd->vict[fd->nvict], 0, sizeof fd->vict[0]);
-                fd->vict[fd->nvict].called = r->called;
-                fd->vict[fd->nvict].first = r->t;
-                fd->vict[fd->nvict].last = r->t;
-                *slot = (uint32_t)++fd->nvict;
-            }
-            vid = *slot - 1;
-            v = &fd->vict[vid];
-            v->calls++;
-            v->answered += r->dur > 0;
-            v->talk += r->dur;
-            if (r->t < v->first)
-                v->first = r->t;
-            if (r->t > v->last)
-                v->last = r->t;
-            if (a->num[r->calling].brand >= 0 && a->num[r->calling].brand < 64)
-                v->brands |= 1ull << a->num[r->calling].brand;
-            {
-                unsigned k;
-                for (k = 0; k < v->ncamps && v->camps[k] != cid; k++)
-                    ;
-                if (k == v->ncamps && k < CG__VICTIM_LIST)
-                    v->camps[v->ncamps++] = cid;
-                for (k = 0; k < v->npres && v->pres[k] != r->calling; k++)
-                    ;
-                if (k == v->npres && k < CG__VICTIM_LIST)
-                    v->pres[v->npres++] = r->calling;
-            }
-            sum->spoofed_calls++;
-            sum->spoofed_answered += r->dur > 0;
-        }
-    }
-    /* an account's campaign is named by its strongest signal */
-    for (i = 0; i < fd->ncamp; i++) {
-        struct cg__campaign *c = &fd->camp[i];
-        const struct origin *og = &a->org[c->origin];
-        if (c->kind == 0)
-            c->kind = c->sig[CG__S_PROT] ? CG__K_BANK
-                      : c->sig[CG__S_DNO] ? CG__K_DNO
-                      : c->sig[CG__S_INTL] ? CG__K_INTL
-                                           : CG__K_ROTATION;
-        c->account = og->account;
-        c->origin_presented = og->presented;
-        c->origin_calls = og->calls;
-    }
-    /* the origins that spoofed, with what they did */
-    for (i = 0; i < norg; i++) {
-        const struct origin *og = &a->org[i];
-        struct cg__origin_out *oo;
-        if (!og->spoofed)
-            continue;
-        oo = realloc(fd->org, (fd->norg + 1) * sizeof *oo);
-        if (!oo)
-            goto out;
-        fd->org = oo;
-        oo = &fd->org[fd->norg++];
-        oo->id = (uint32_t)i;
-        oo->calls = og->calls;
-        oo->spoofed = og->spoofed;
-        oo->presented = og->presented;
-        oo->victims = og->victims;
-        oo->campaigns = og->campaigns;
-        oo->first = og->first;
-        oo->last = og->last;
-        oo->hard = og->hard;
-        oo->account = og->account;
-        oo->rotates = og->account && !og->hard;
-    }
+    if ((rc = profile_origins(a)) != CG_OK || (rc = collect_spoofed_calls(a, fd, sum)) != CG_OK)
+        return rc;
+    name_campaigns(a, fd);
+    if ((rc = list_spoofing_origins(a, fd)) != CG_OK)
+        return rc;
     sum->campaigns = fd->ncamp;
     sum->victims = fd->nvict;
     sum->origins = fd->norg;
-    rc = CG_OK;
-out:
-    if (0) {
-io:
-        rc = CG_EIO;
-    }
-    free(pres.s);
-    free(cvict.s);
-    free(cpres.s);
-    free(ovict.s);
-    free(minute.s);
-    free(camp_of.s);
-    free(vict_of.s);
-    return rc;
+    return CG_OK;
 }
 
 uint32_t cg__hourly(const struct cg__findings *fd, uint32_t cid, uint32_t hour)

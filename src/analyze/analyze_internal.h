@@ -44,8 +44,12 @@ struct cg__victim {
     unsigned ncamps, npres;
 };
 
+/* An origin that spoofed: its calls, and of them the spoofed ones, their
+ * distinct calling numbers, victims and campaigns; conclusive_calls counts
+ * the calls with a signal that is evidence on its own (protected number
+ * unverified, DNO, UK number from abroad). */
 struct cg__origin_out {
-    uint32_t id, calls, spoofed, presented, victims, campaigns, hard;
+    uint32_t id, calls, spoofed, presented, victims, campaigns, conclusive_calls;
     int64_t first, last;
     bool account, rotates;
 };
@@ -64,8 +68,8 @@ struct cg__findings {
     uint64_t brand_calls[64]; /* spoofed calls presenting each brand's numbers */
 };
 
-struct an;
-int cg__analyze_run(struct an *a, struct cg__findings *fd, struct cg_analyze_summary *sum);
+struct analysis;
+int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analyze_summary *sum);
 int cg__analyze_write(struct cg__findings *fd, const char *outdir,
                       const struct cg_analyze_summary *sum, char *err, size_t errlen);
 void cg__findings_free(struct cg__findings *fd);

@@ -301,14 +301,10 @@ static void timeline(FILE *f, const struct cg__findings *fd, uint32_t cid)
     fputs("<line x1=\"0\" y1=\"46.5\" x2=\"360\" y2=\"46.5\" class=\"axis\"/></svg>", f);
 }
 
-static int write_html(const struct cg__findings *fd, const uint32_t *order,
-                      const struct cg_analyze_summary *sum, const char *dir, char *err, size_t errlen)
+/* The page's head, its style, and the run's totals. */
+static void html_totals(FILE *f, const struct cg_analyze_summary *sum)
 {
-    FILE *f = create(dir, "report.html", err, errlen);
     char first[21], last[21];
-    size_t i, n;
-    if (!f)
-        return CG_EIO;
     cg_time_iso(sum->first_time, first);
     cg_time_iso(sum->last_time, last);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -334,26 +330,33 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
             (unsigned long long)sum->spoofed_answered, (unsigned long long)sum->victims,
             (unsigned long long)sum->campaigns, (unsigned long long)sum->origins,
             (unsigned long long)sum->bad_rows);
+}
 
-    /* brands impersonated: spoofed calls per brand */
-    {
-        uint32_t nb = cg__nbrands(fd) < 64 ? cg__nbrands(fd) : 64, b;
-        uint64_t vals[64];
-        const char *labels[64];
-        size_t k = 0;
-        fputs("<h2>Brands impersonated</h2>\n", f);
-        for (b = 0; b < nb; b++)
-            if (fd->brand_calls[b]) {
-                labels[k] = cg__brand(fd, b);
-                vals[k++] = fd->brand_calls[b];
-            }
-        if (k)
-            bars(f, labels, vals, k, "spoofed calls");
-        else
-            fputs("<p>No protected number was impersonated.</p>\n", f);
-    }
+/* Brands impersonated: spoofed calls per brand, as bars. */
+static void html_brands(FILE *f, const struct cg__findings *fd)
+{
+    uint32_t nb = cg__nbrands(fd) < 64 ? cg__nbrands(fd) : 64, b;
+    uint64_t vals[64];
+    const char *labels[64];
+    size_t k = 0;
+    fputs("<h2>Brands impersonated</h2>\n", f);
+    for (b = 0; b < nb; b++)
+        if (fd->brand_calls[b]) {
+            labels[k] = cg__brand(fd, b);
+            vals[k++] = fd->brand_calls[b];
+        }
+    if (k)
+        bars(f, labels, vals, k, "spoofed calls");
+    else
+        fputs("<p>No protected number was impersonated.</p>\n", f);
+}
 
-    /* campaigns with their timelines */
+/* The first HTML_CAMPAIGNS campaigns (in `order`, most calls first), each
+ * with its timeline. */
+static void html_campaigns(FILE *f, const struct cg__findings *fd, const uint32_t *order)
+{
+    char first[21], last[21];
+    size_t i, n;
     fputs("<h2>Campaigns</h2>\n", f);
     if (!fd->ncamp)
         fputs("<p>No spoofing campaign was found.</p>\n", f);
@@ -376,29 +379,39 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
     if (fd->ncamp > HTML_CAMPAIGNS)
         fprintf(f, "<p class=\"small\">%zu more campaigns in campaigns.json.</p>\n",
                 fd->ncamp - HTML_CAMPAIGNS);
+}
 
-    /* victims per origin, and the origins with their evidence */
+/* Victims per origin for the first HTML_ORIGINS origins (worst first), as
+ * bars. */
+static void html_origin_victims(FILE *f, const struct cg__findings *fd)
+{
+    const char *labels[HTML_ORIGINS];
+    uint64_t vals[HTML_ORIGINS];
+    char names[HTML_ORIGINS][300];
+    size_t i, n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS;
     fputs("<h2>Victims per origin</h2>\n", f);
-    {
-        const char *labels[HTML_ORIGINS];
-        uint64_t vals[HTML_ORIGINS];
-        static char names[HTML_ORIGINS][300];
-        n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS;
-        for (i = 0; i < n; i++) {
-            char parts[3][256];
-            origin_parts(fd, fd->org[i].id, parts);
-            size_t ol = strlen(parts[2]);
-            /* the end of a UUID origid tells accounts apart */
-            snprintf(names[i], sizeof names[i], "%.32s %.12s %s%.12s", parts[0], parts[1],
-                     ol > 12 ? "..." : "", parts[2] + (ol > 12 ? ol - 12 : 0));
-            labels[i] = names[i];
-            vals[i] = fd->org[i].victims;
-        }
-        if (n)
-            bars(f, labels, vals, n, "victims");
-        else
-            fputs("<p>No origin to trace.</p>\n", f);
+    for (i = 0; i < n; i++) {
+        char parts[3][256];
+        size_t ol;
+        origin_parts(fd, fd->org[i].id, parts);
+        ol = strlen(parts[2]);
+        /* the end of a UUID origid tells accounts apart */
+        snprintf(names[i], sizeof names[i], "%.32s %.12s %s%.12s", parts[0], parts[1],
+                 ol > 12 ? "..." : "", parts[2] + (ol > 12 ? ol - 12 : 0));
+        labels[i] = names[i];
+        vals[i] = fd->org[i].victims;
     }
+    if (n)
+        bars(f, labels, vals, n, "victims");
+    else
+        fputs("<p>No origin to trace.</p>\n", f);
+}
+
+/* The first HTML_ORIGINS origins (worst first) with the evidence against
+ * each. */
+static void html_top_origins(FILE *f, const struct cg__findings *fd)
+{
+    size_t i, n;
     fputs("<h2>Top origins</h2>\n", f);
     if (fd->norg)
         fputs("<table><tr><th>ingress</th><th>SPC</th><th>origid</th><th>calls</th>"
@@ -415,9 +428,9 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
         html(f, parts[2]);
         fprintf(f, "</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>", o->calls, o->spoofed,
                 o->presented, o->victims);
-        if (o->hard)
+        if (o->conclusive_calls)
             fprintf(f, "%u calls with a per-call spoofing signal (protected, DNO or UK-from-abroad)%s",
-                    o->hard, o->account ? "; every call of the account counted" : "");
+                    o->conclusive_calls, o->account ? "; every call of the account counted" : "");
         else if (o->rotates)
             fprintf(f, "rotates numbers: %u distinct on %u calls, mostly without A attestation",
                     o->presented, o->calls);
@@ -427,6 +440,20 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
     }
     if (fd->norg)
         fputs("</table>\n", f);
+}
+
+/* report.html: one self-contained page, its sections in reading order. */
+static int write_html(const struct cg__findings *fd, const uint32_t *order,
+                      const struct cg_analyze_summary *sum, const char *dir, char *err, size_t errlen)
+{
+    FILE *f = create(dir, "report.html", err, errlen);
+    if (!f)
+        return CG_EIO;
+    html_totals(f, sum);
+    html_brands(f, fd);
+    html_campaigns(f, fd, order);
+    html_origin_victims(f, fd);
+    html_top_origins(f, fd);
     fputs("<p class=\"small\">Lists: victims.csv (most harmed first), origins.csv (worst first), "
           "campaigns.json.</p>\n</body></html>\n", f);
     return fclose(f) == 0 ? CG_OK : CG_EIO;
