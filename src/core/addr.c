@@ -1,4 +1,8 @@
-/* Address matching for ingress tables and fetch allow lists. */
+/* Address matching for ingress tables and fetch allow lists.  An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack socket shows an
+ * IPv4 peer) is the IPv4 address it carries, on either side: a peer's
+ * address is unmapped before it is compared, and a mapped CIDR of 96 bits or
+ * more is the IPv4 CIDR it carries. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -9,33 +13,68 @@
 #include "cidguard/policy.h"
 #include "core/internal.h"
 
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* The address bytes of `sa` (4, or 16 when IPv6 and not mapped) into
+ * `out`; their count, 0 for another family. */
+static int peer_bytes(const struct sockaddr *sa, unsigned char out[16])
+{
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        if (memcmp(out, v4mapped, sizeof v4mapped) != 0)
+            return 16;
+        memmove(out, out + 12, 4);
+        return 4;
+    }
+    return 0;
+}
+
+/* The prefix length after '/': decimal, at most `max`, blanks around it
+ * allowed; -1 for anything else (which then matches nothing, where it used
+ * to be read as 0 and match everything). */
+static int prefix_bits(const char *s, int max)
+{
+    int bits = 0, digits = 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
+        bits = bits * 10 + (*s - '0');
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return digits && digits < 4 && !*s && bits <= max ? bits : -1;
+}
+
 bool cg_addr_in_cidr(const void *addr, const char *cidr)
 {
     const struct sockaddr *sa = addr;
     char a[64], *slash;
     unsigned char want[16], have[16];
-    int bits, fam, len, i;
-    if (!cg__strlcpy(a, cidr, sizeof a))
+    int bits, len, i;
+    if (!sa || !cidr || !cg__strlcpy(a, cidr, sizeof a))
         return false;
     slash = strchr(a, '/');
     if (slash)
         *slash = '\0';
-    if (inet_pton(AF_INET, a, want) == 1) {
-        fam = AF_INET;
+    if (inet_pton(AF_INET, a, want) == 1)
         len = 4;
-    } else if (inet_pton(AF_INET6, a, want) == 1) {
-        fam = AF_INET6;
+    else if (inet_pton(AF_INET6, a, want) == 1)
         len = 16;
-    } else {
-        return false;
-    }
-    bits = slash ? atoi(slash + 1) : len * 8;
-    if (sa->sa_family != fam || bits < 0 || bits > len * 8)
-        return false;
-    if (fam == AF_INET)
-        memcpy(have, &((const struct sockaddr_in *)sa)->sin_addr, 4);
     else
-        memcpy(have, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return false;
+    bits = slash ? prefix_bits(slash + 1, len * 8) : len * 8;
+    if (bits < 0)
+        return false;
+    if (len == 16 && bits >= 96 && memcmp(want, v4mapped, sizeof v4mapped) == 0) {
+        memmove(want, want + 12, 4);
+        len = 4;
+        bits -= 96;
+    }
+    if (peer_bytes(sa, have) != len)
+        return false;
     for (i = 0; i < len && bits > 0; i++, bits -= 8) {
         unsigned char mask = (unsigned char)(bits >= 8 ? 0xff : 0xff << (8 - bits));
         if ((want[i] & mask) != (have[i] & mask))

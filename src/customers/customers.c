@@ -1,0 +1,1056 @@
+/*
+ * The customers file (include/cidguard/customers.h), parsed once into
+ * sorted arrays so that the call path does binary searches and nothing
+ * else: no string parsing, no allocation, no lock.
+ *
+ * Addresses: every customer's entries, in binary and masked to their
+ * prefix length, in one array sorted by (family, prefix length, address,
+ * customer).  Each (family, length) pair present is a table: a lookup masks
+ * the client address once per length present and searches that table.
+ * The entries equal to the masked address form a run sorted by customer.
+ *
+ * Numbers: (key, customer) pairs sorted by key then customer, one array for
+ * exact numbers and one for prefixes.  A key is the digit count shifted
+ * left by 50 bits OR'ed with the digits' value (10^15 < 2^50), so that "44"
+ * and "044" differ.  A number is looked up exactly once and once per prefix
+ * length present in the file.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "cidguard/customers.h"
+#include "cidguard/tn.h"
+#include "core/internal.h"
+
+#define KEY_SHIFT 50
+#define NLENS (CG_CUSTOMER_NUMBER_DIGITS + 1)
+
+/* One address entry of one customer.  IPv4 addresses are in the low 32
+ * bits of lo, hi = 0.  The family and length are kept for building. */
+struct addr_entry {
+    uint64_t hi, lo;
+    uint32_t cust;
+    uint8_t v6, bits;
+};
+
+struct addr_table {
+    const struct addr_entry *e;
+    size_t n;
+};
+
+struct num_pair {
+    uint64_t key;
+    uint32_t cust;
+};
+
+/* (key, customer) pairs, sorted, as two parallel arrays. */
+struct num_table {
+    uint64_t *key;
+    uint32_t *cust;
+    size_t n;
+};
+
+struct cg_customer {
+    const struct cg_customers *set;
+    const char *name;
+    uint32_t index, naddrs, nnumbers;
+};
+
+struct cg_customers {
+    struct cg_customer *cu;
+    size_t n;
+    char *names;
+    struct addr_entry *addrs; /* all tables, back to back */
+    struct addr_table v4[33], v6[129];
+    uint8_t v4_lens[33], v6_lens[129]; /* lengths that have entries */
+    unsigned nv4_lens, nv6_lens;
+    struct num_table exact, prefix;
+    uint32_t prefix_lens; /* bit L: some prefix has L digits */
+};
+
+/* --- addresses ------------------------------------------------------------------ */
+
+/* A client address: IPv4 (v6 false, value in lo) or IPv6. */
+struct ip {
+    bool v6;
+    uint64_t hi, lo;
+};
+
+static uint64_t be64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static uint64_t be32(const unsigned char *b)
+{
+    return (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+}
+
+static bool v4mapped(const unsigned char *b)
+{
+    static const unsigned char pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(b, pfx, sizeof pfx) == 0;
+}
+
+/* 16 or 4 address bytes into an ip; an IPv4-mapped IPv6 address becomes
+ * the IPv4 address it carries. */
+static void ip_set(struct ip *ip, const unsigned char *b, bool v6)
+{
+    if (v6 && !v4mapped(b)) {
+        ip->v6 = true;
+        ip->hi = be64(b);
+        ip->lo = be64(b + 8);
+    } else {
+        ip->v6 = false;
+        ip->hi = 0;
+        ip->lo = be32(v6 ? b + 12 : b);
+    }
+}
+
+/* The client address of a struct sockaddr; false for NULL or another
+ * family.  Copied out, as the caller's buffer need not be aligned. */
+static bool ip_from_sockaddr(const void *addr, struct ip *ip)
+{
+    sa_family_t fam;
+    if (!addr)
+        return false;
+    memcpy(&fam, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof fam);
+    if (fam == AF_INET) {
+        struct sockaddr_in s;
+        memcpy(&s, addr, sizeof s);
+        ip_set(ip, (const unsigned char *)&s.sin_addr, false);
+        return true;
+    }
+    if (fam == AF_INET6) {
+        struct sockaddr_in6 s;
+        memcpy(&s, addr, sizeof s);
+        ip_set(ip, s.sin6_addr.s6_addr, true);
+        return true;
+    }
+    return false;
+}
+
+static uint64_t mask64(unsigned bits)
+{
+    return bits == 0 ? 0 : bits >= 64 ? ~0ull : ~0ull << (64 - bits);
+}
+
+/* The address masked to `bits`. */
+static void ip_mask(const struct ip *ip, unsigned bits, uint64_t *hi, uint64_t *lo)
+{
+    if (!ip->v6) {
+        *hi = 0;
+        *lo = ip->lo & (0xffffffffull << (32 - bits)) & 0xffffffffull;
+    } else {
+        *hi = ip->hi & mask64(bits > 64 ? 64 : bits);
+        *lo = ip->lo & mask64(bits > 64 ? bits - 64 : 0);
+    }
+}
+
+/* "192.0.2.0/24", "2001:db8::1" ... (s, n) into a masked entry; false when
+ * it is not an address with an optional decimal prefix length in range. */
+static bool parse_cidr(const char *s, size_t n, struct addr_entry *e)
+{
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char b[16];
+    const char *slash = memchr(s, '/', n);
+    size_t alen = slash ? (size_t)(slash - s) : n, i;
+    unsigned bits = 0, max;
+    struct ip ip;
+    bool v6;
+    if (alen == 0 || alen >= sizeof buf)
+        return false;
+    for (i = 0; i < alen; i++)
+        if (!strchr("0123456789abcdefABCDEF:.", s[i]) || !s[i])
+            return false;
+    memcpy(buf, s, alen);
+    buf[alen] = '\0';
+    if (inet_pton(AF_INET, buf, b) == 1)
+        v6 = false;
+    else if (inet_pton(AF_INET6, buf, b) == 1)
+        v6 = true;
+    else
+        return false;
+    max = v6 ? 128 : 32;
+    if (slash) {
+        size_t dl = n - alen - 1;
+        if (dl < 1 || dl > 3)
+            return false;
+        for (i = 0; i < dl; i++) {
+            if (slash[1 + i] < '0' || slash[1 + i] > '9')
+                return false;
+            bits = bits * 10 + (unsigned)(slash[1 + i] - '0');
+        }
+        if (bits > max)
+            return false;
+    } else {
+        bits = max;
+    }
+    /* An IPv4-mapped row is an IPv4 row: clients are unmapped before any
+     * comparison, so as an IPv6 row it could never match.  A prefix shorter
+     * than 96 bits reaches beyond the mapped range and stays IPv6. */
+    if (v6 && v4mapped(b) && bits >= 96) {
+        ip_set(&ip, b + 12, false);
+        bits -= 96;
+    } else if (v6) {
+        ip.v6 = true;
+        ip.hi = be64(b);
+        ip.lo = be64(b + 8);
+    } else {
+        ip_set(&ip, b, false);
+    }
+    e->v6 = ip.v6;
+    e->bits = (uint8_t)bits;
+    ip_mask(&ip, bits, &e->hi, &e->lo);
+    return true;
+}
+
+/* --- numbers ------------------------------------------------------------------ */
+
+static uint64_t num_key(unsigned len, uint64_t value)
+{
+    return (uint64_t)len << KEY_SHIFT | value;
+}
+
+/* "4420794600" or "4420794600*" into a key; false when not 1 to 15 digits
+ * with an optional trailing '*'. */
+static bool parse_number(const char *s, size_t n, uint64_t *key, bool *prefix)
+{
+    uint64_t v = 0;
+    size_t i;
+    *prefix = n && s[n - 1] == '*';
+    if (*prefix)
+        n--;
+    if (n < 1 || n > CG_CUSTOMER_NUMBER_DIGITS)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *key = num_key((unsigned)n, v);
+    return true;
+}
+
+/* The keys a number is looked up under: itself, and its leading digits at
+ * every prefix length present. */
+struct tn_keys {
+    bool has_exact;
+    uint64_t exact;
+    unsigned np;
+    uint64_t prefix[NLENS];
+};
+
+/* False when `tn` is not 1 to CG_TN_MAX digits. */
+static bool tn_keys(const struct cg_customers *c, const char *tn, struct tn_keys *k)
+{
+    uint64_t v = 0;
+    size_t i;
+    if (!tn || !tn[0])
+        return false;
+    k->np = 0;
+    for (i = 0; tn[i]; i++) {
+        if (i == CG_TN_MAX || tn[i] < '0' || tn[i] > '9')
+            return false;
+        if (i < CG_CUSTOMER_NUMBER_DIGITS) {
+            v = v * 10 + (uint64_t)(tn[i] - '0');
+            if (c->prefix_lens & (1u << (i + 1)))
+                k->prefix[k->np++] = num_key((unsigned)i + 1, v);
+        }
+    }
+    k->has_exact = i <= CG_CUSTOMER_NUMBER_DIGITS;
+    k->exact = num_key((unsigned)i, v);
+    return true;
+}
+
+/* First index in t whose key is >= key. */
+static size_t num_lower(const struct num_table *t, uint64_t key)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->key[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Whether the sorted cust[0 .. n) holds `cust`. */
+static bool cust_in(const uint32_t *list, size_t n, uint32_t cust)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (list[mid] < cust)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && list[lo] == cust;
+}
+
+/* The owners of `key` (sorted), and how many; most numbers have one, so
+ * the end of the run is found by galloping from its start. */
+static size_t num_run(const struct num_table *t, uint64_t key, const uint32_t **owners)
+{
+    size_t a = num_lower(t, key), step = 1, lo, hi;
+    if (a == t->n || t->key[a] != key)
+        return 0;
+    lo = a + 1; /* the run ends in [lo, hi] */
+    hi = lo;
+    while (hi < t->n && t->key[hi] == key) {
+        lo = hi + 1;
+        hi = hi + step > t->n ? t->n : hi + step;
+        step *= 2;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->key[mid] == key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *owners = &t->cust[a];
+    return lo - a;
+}
+
+/* The owners of a number: one run per key it matches (exact, prefixes). */
+struct owner_runs {
+    const uint32_t *cust[NLENS + 1];
+    size_t n[NLENS + 1];
+    unsigned nr;
+    size_t total;
+};
+
+static void owner_runs(const struct cg_customers *c, const struct tn_keys *k,
+                       struct owner_runs *o)
+{
+    unsigned i;
+    o->nr = 0;
+    o->total = 0;
+    if (k->has_exact && (o->n[o->nr] = num_run(&c->exact, k->exact, &o->cust[o->nr])))
+        o->total += o->n[o->nr++];
+    for (i = 0; i < k->np; i++)
+        if ((o->n[o->nr] = num_run(&c->prefix, k->prefix[i], &o->cust[o->nr])))
+            o->total += o->n[o->nr++];
+}
+
+static bool owners_have(const struct owner_runs *o, uint32_t cust)
+{
+    unsigned i;
+    for (i = 0; i < o->nr; i++)
+        if (cust_in(o->cust[i], o->n[i], cust))
+            return true;
+    return false;
+}
+
+/* --- address lookups ------------------------------------------------------------- */
+
+/* The customers of one table holding an address: e[0 .. n), by customer. */
+struct run {
+    const struct addr_entry *e;
+    size_t n;
+};
+
+static bool addr_less(const struct addr_entry *e, uint64_t hi, uint64_t lo)
+{
+    return e->hi < hi || (e->hi == hi && e->lo < lo);
+}
+
+static bool addr_equal(const struct addr_entry *e, uint64_t hi, uint64_t lo)
+{
+    return e->hi == hi && e->lo == lo;
+}
+
+/* The entries of `t` equal to (hi, lo); the end of the run is found by
+ * galloping from its start, as most addresses have one customer. */
+static struct run table_run(const struct addr_table *t, uint64_t hi, uint64_t lo)
+{
+    size_t a = 0, b = t->n, step = 1;
+    struct run r = {NULL, 0};
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (addr_less(&t->e[mid], hi, lo))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == t->n || !addr_equal(&t->e[a], hi, lo))
+        return r;
+    r.e = &t->e[a];
+    a++; /* the run ends in [a, b] */
+    b = a;
+    while (b < t->n && addr_equal(&t->e[b], hi, lo)) {
+        a = b + 1;
+        b = b + step > t->n ? t->n : b + step;
+        step *= 2;
+    }
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (addr_equal(&t->e[mid], hi, lo))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    r.n = (size_t)(&t->e[a] - r.e);
+    return r;
+}
+
+/* The runs of customers holding `ip`, one per prefix length that matches;
+ * `runs` has room for 129.  Returns how many, and their total length. */
+static size_t holder_runs(const struct cg_customers *c, const struct ip *ip, struct run *runs,
+                          size_t *total)
+{
+    const struct addr_table *tabs = ip->v6 ? c->v6 : c->v4;
+    const uint8_t *lens = ip->v6 ? c->v6_lens : c->v4_lens;
+    unsigned nl = ip->v6 ? c->nv6_lens : c->nv4_lens, i;
+    size_t nr = 0;
+    *total = 0;
+    for (i = 0; i < nl; i++) {
+        uint64_t hi, lo;
+        ip_mask(ip, lens[i], &hi, &lo);
+        runs[nr] = table_run(&tabs[lens[i]], hi, lo);
+        if (runs[nr].n) {
+            *total += runs[nr].n;
+            nr++;
+        }
+    }
+    return nr;
+}
+
+static bool holders_have(const struct run *runs, size_t nr, uint32_t cust)
+{
+    size_t i;
+    for (i = 0; i < nr; i++) {
+        size_t lo = 0, hi = runs[i].n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (runs[i].e[mid].cust < cust)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < runs[i].n && runs[i].e[lo].cust == cust)
+            return true;
+    }
+    return false;
+}
+
+/* --- public lookups -------------------------------------------------------------- */
+
+size_t cg_customers_count(const struct cg_customers *c)
+{
+    return c ? c->n : 0;
+}
+
+const struct cg_customer *cg_customers_at(const struct cg_customers *c, size_t i)
+{
+    return c && i < c->n ? &c->cu[i] : NULL;
+}
+
+const struct cg_customer *cg_customers_find(const struct cg_customers *c, const void *addr)
+{
+    struct run runs[129];
+    struct ip ip;
+    size_t nr, total, i;
+    uint32_t best = UINT32_MAX;
+    if (!c || !c->n || !ip_from_sockaddr(addr, &ip))
+        return NULL;
+    nr = holder_runs(c, &ip, runs, &total);
+    for (i = 0; i < nr; i++) /* each run starts with its first customer */
+        if (runs[i].e[0].cust < best)
+            best = runs[i].e[0].cust;
+    return best == UINT32_MAX ? NULL : &c->cu[best];
+}
+
+const char *cg_customer_name(const struct cg_customer *cu)
+{
+    return cu ? cu->name : "";
+}
+
+size_t cg_customer_numbers(const struct cg_customer *cu)
+{
+    return cu ? cu->nnumbers : 0;
+}
+
+size_t cg_customer_addresses(const struct cg_customer *cu)
+{
+    return cu ? cu->naddrs : 0;
+}
+
+bool cg_customer_owns(const struct cg_customer *cu, const char *tn)
+{
+    struct tn_keys k;
+    struct owner_runs o;
+    if (!cu || !tn_keys(cu->set, tn, &k))
+        return false;
+    owner_runs(cu->set, &k, &o);
+    return owners_have(&o, cu->index);
+}
+
+/* Several customers may hold the address (an SBC shared by many) and
+ * several may own the number: the smaller of the two sets is walked and
+ * each of its customers searched for in the other. */
+char cg_customers_attest(const struct cg_customers *c, const void *addr, const char *tn)
+{
+    struct run runs[129];
+    struct owner_runs o;
+    struct tn_keys k;
+    struct ip ip;
+    size_t nr, holders, i, j;
+    if (!c || !c->n || !ip_from_sockaddr(addr, &ip))
+        return 'C';
+    nr = holder_runs(c, &ip, runs, &holders);
+    if (!holders)
+        return 'C';
+    if (!tn_keys(c, tn, &k))
+        return 'B';
+    owner_runs(c, &k, &o);
+    if (holders <= o.total) {
+        for (i = 0; i < nr; i++)
+            for (j = 0; j < runs[i].n; j++)
+                if (owners_have(&o, runs[i].e[j].cust))
+                    return 'A';
+    } else {
+        for (i = 0; i < o.nr; i++)
+            for (j = 0; j < o.n[i]; j++)
+                if (holders_have(runs, nr, o.cust[i][j]))
+                    return 'A';
+    }
+    return 'B';
+}
+
+/* --- loading ---------------------------------------------------------------------- */
+
+struct builder {
+    const char *name;
+    cg_policy_report_cb cb;
+    void *arg;
+    /* customers, with their name's offset in the pool and their line */
+    struct cg_customer *cu;
+    size_t *name_off;
+    int *line;
+    size_t ncu, cucap, offcap, linecap;
+    char *names;
+    size_t nnames, namescap;
+    /* name -> customer index + 1, open addressing, power-of-two size */
+    uint32_t *htab;
+    size_t hcap;
+    struct addr_entry *ad;
+    size_t nad, adcap;
+    struct num_pair *ex, *px;
+    size_t nex, excap, npx, pxcap;
+};
+
+/* Grows the array whose pointer is at `arrp` (elements of `size` bytes,
+ * capacity *cap) to hold `need`.  The pointer is copied in and out as
+ * bytes, as it is not a void * but a pointer to the element type. */
+static bool grow(void *arrp, size_t *cap, size_t need, size_t size)
+{
+    void *p, *np;
+    size_t nc;
+    if (need <= *cap)
+        return true;
+    nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    memcpy(&p, arrp, sizeof p);
+    if (!(np = realloc(p, nc * size)))
+        return false;
+    memcpy(arrp, &np, sizeof np);
+    *cap = nc;
+    return true;
+}
+
+static void report(struct builder *b, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(struct builder *b, int line, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    if (!b->cb)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    b->cb(b->name, line, msg, b->arg);
+}
+
+/* An item of the input, printable and short, for a report. */
+static const char *shown(const char *s, size_t n, char *buf, size_t cap)
+{
+    size_t i, max = cap - 4;
+    for (i = 0; i < n && i < max; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (n > max) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static bool is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && is_space(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && is_space((*s)[*n - 1]))
+        (*n)--;
+}
+
+/* The next ';'-separated item of (*s, *n), trimmed; false at the end. */
+static bool next_item(const char **s, size_t *n, bool *more, const char **item, size_t *len)
+{
+    const char *semi;
+    if (!*more)
+        return false;
+    semi = memchr(*s, ';', *n);
+    *item = *s;
+    *len = semi ? (size_t)(semi - *s) : *n;
+    *more = semi != NULL;
+    if (semi) {
+        *n -= *len + 1;
+        *s = semi + 1;
+    }
+    trim(item, len);
+    return true;
+}
+
+static uint32_t *name_slot(struct builder *b, const char *s, size_t n)
+{
+    size_t i = (size_t)cg__fnv1a(s, n) & (b->hcap - 1);
+    for (;; i = (i + 1) & (b->hcap - 1)) {
+        uint32_t v = b->htab[i];
+        const char *nm;
+        if (!v)
+            return &b->htab[i];
+        nm = b->names + b->name_off[v - 1];
+        if (strlen(nm) == n && memcmp(nm, s, n) == 0)
+            return &b->htab[i];
+    }
+}
+
+/* Keeps the table at most half full. */
+static bool name_table_grow(struct builder *b)
+{
+    uint32_t *old = b->htab;
+    size_t oldcap = b->hcap, i;
+    if (b->hcap && (b->ncu + 1) * 2 <= b->hcap)
+        return true;
+    b->hcap = oldcap ? oldcap * 2 : 1024;
+    if (!(b->htab = calloc(b->hcap, sizeof *b->htab))) {
+        b->htab = old;
+        b->hcap = oldcap;
+        return false;
+    }
+    for (i = 0; i < oldcap; i++)
+        if (old[i]) {
+            const char *nm = b->names + b->name_off[old[i] - 1];
+            *name_slot(b, nm, strlen(nm)) = old[i];
+        }
+    free(old);
+    return true;
+}
+
+/* One line that is neither blank nor a comment.  Returns CG_OK (loaded,
+ * or reported and skipped) or CG_ENOMEM. */
+static int load_line(struct builder *b, const char *s, size_t n, int lineno)
+{
+    const char *c1 = memchr(s, ',', n), *c2, *name, *f, *item;
+    size_t nlen, flen, len, i, nad0 = b->nad, nex0 = b->nex, npx0 = b->npx, count;
+    uint32_t cust = (uint32_t)b->ncu, *slot;
+    char buf[72];
+    bool more;
+    c2 = c1 ? memchr(c1 + 1, ',', n - (size_t)(c1 + 1 - s)) : NULL;
+    if (!c2 || memchr(c2 + 1, ',', n - (size_t)(c2 + 1 - s))) {
+        report(b, lineno, "want three fields customer,addresses,numbers (no quoting)");
+        return CG_OK;
+    }
+    name = s;
+    nlen = (size_t)(c1 - s);
+    trim(&name, &nlen);
+    if (!nlen) {
+        report(b, lineno, "customer name is empty");
+        return CG_OK;
+    }
+    if (nlen > CG_CUSTOMER_NAME_MAX) {
+        report(b, lineno, "customer name longer than %u bytes", CG_CUSTOMER_NAME_MAX);
+        return CG_OK;
+    }
+    for (i = 0; i < nlen; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == '"') {
+            report(b, lineno, "customer name '%s' holds a control character or '\"'",
+                   shown(name, nlen, buf, sizeof buf));
+            return CG_OK;
+        }
+    if (b->ncu >= CG_CUSTOMERS_MAX) {
+        report(b, lineno, "more than %u customers", CG_CUSTOMERS_MAX);
+        return CG_OK;
+    }
+    if (!name_table_grow(b))
+        return CG_ENOMEM;
+    slot = name_slot(b, name, nlen);
+    if (*slot) {
+        report(b, lineno, "customer '%s' is already defined on line %d",
+               shown(name, nlen, buf, sizeof buf), b->line[*slot - 1]);
+        return CG_OK;
+    }
+
+    f = c1 + 1;
+    flen = (size_t)(c2 - f);
+    more = true;
+    count = 0;
+    while (next_item(&f, &flen, &more, &item, &len)) {
+        struct addr_entry e;
+        if (!len)
+            continue;
+        if (++count > CG_CUSTOMER_ADDRS_MAX) {
+            report(b, lineno, "more than %u addresses", CG_CUSTOMER_ADDRS_MAX);
+            goto skip;
+        }
+        if (!parse_cidr(item, len, &e)) {
+            report(b, lineno, "address '%s' is not an IPv4 or IPv6 address or CIDR",
+                   shown(item, len, buf, sizeof buf));
+            goto skip;
+        }
+        e.cust = cust;
+        if (!grow(&b->ad, &b->adcap, b->nad + 1, sizeof *b->ad))
+            goto nomem;
+        b->ad[b->nad++] = e;
+    }
+
+    f = c2 + 1;
+    flen = n - (size_t)(f - s);
+    more = true;
+    count = 0;
+    while (next_item(&f, &flen, &more, &item, &len)) {
+        struct num_pair p = {0, cust};
+        bool prefix;
+        if (!len)
+            continue;
+        if (++count > CG_CUSTOMER_NUMBERS_MAX) {
+            report(b, lineno, "more than %u numbers", CG_CUSTOMER_NUMBERS_MAX);
+            goto skip;
+        }
+        if (!parse_number(item, len, &p.key, &prefix)) {
+            report(b, lineno,
+                   "number '%s' is not 1 to %u digits without '+' (a trailing '*' makes a "
+                   "prefix)",
+                   shown(item, len, buf, sizeof buf), CG_CUSTOMER_NUMBER_DIGITS);
+            goto skip;
+        }
+        if (prefix) {
+            if (!grow(&b->px, &b->pxcap, b->npx + 1, sizeof *b->px))
+                goto nomem;
+            b->px[b->npx++] = p;
+        } else {
+            if (!grow(&b->ex, &b->excap, b->nex + 1, sizeof *b->ex))
+                goto nomem;
+            b->ex[b->nex++] = p;
+        }
+    }
+
+    if (!grow(&b->cu, &b->cucap, b->ncu + 1, sizeof *b->cu) ||
+        !grow(&b->name_off, &b->offcap, b->ncu + 1, sizeof *b->name_off) ||
+        !grow(&b->line, &b->linecap, b->ncu + 1, sizeof *b->line) ||
+        !grow(&b->names, &b->namescap, b->nnames + nlen + 1, 1))
+        goto nomem;
+    memcpy(b->names + b->nnames, name, nlen);
+    b->names[b->nnames + nlen] = '\0';
+    b->name_off[b->ncu] = b->nnames;
+    b->nnames += nlen + 1;
+    b->line[b->ncu] = lineno;
+    memset(&b->cu[b->ncu], 0, sizeof b->cu[0]);
+    b->cu[b->ncu].index = cust;
+    b->ncu++;
+    *slot = cust + 1;
+    return CG_OK;
+
+skip:
+    b->nad = nad0;
+    b->nex = nex0;
+    b->npx = npx0;
+    return CG_OK;
+nomem:
+    b->nad = nad0;
+    b->nex = nex0;
+    b->npx = npx0;
+    return CG_ENOMEM;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct num_pair *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->cust < y->cust ? -1 : x->cust > y->cust;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+    const struct addr_entry *x = a, *y = b;
+    if (x->v6 != y->v6)
+        return x->v6 < y->v6 ? -1 : 1;
+    if (x->bits != y->bits)
+        return x->bits < y->bits ? -1 : 1;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->cust < y->cust ? -1 : x->cust > y->cust;
+}
+
+/* Sorts and deduplicates pairs into a table; counts each customer's. */
+static int build_numbers(struct num_pair *p, size_t n, struct num_table *t,
+                         struct cg_customer *cu, uint32_t *lens)
+{
+    size_t i, m = 0;
+    if (n)
+        qsort(p, n, sizeof *p, cmp_pair);
+    for (i = 0; i < n; i++)
+        if (!m || p[i].key != p[m - 1].key || p[i].cust != p[m - 1].cust)
+            p[m++] = p[i];
+    t->n = m;
+    if (!m)
+        return CG_OK;
+    if (!(t->key = malloc(m * sizeof *t->key)) || !(t->cust = malloc(m * sizeof *t->cust)))
+        return CG_ENOMEM;
+    for (i = 0; i < m; i++) {
+        t->key[i] = p[i].key;
+        t->cust[i] = p[i].cust;
+        cu[p[i].cust].nnumbers++;
+        if (lens)
+            *lens |= 1u << (p[i].key >> KEY_SHIFT);
+    }
+    return CG_OK;
+}
+
+/* Turns what the builder gathered into the immutable set. */
+static int finish(struct builder *b, struct cg_customers *c)
+{
+    size_t i, m = 0;
+    int rc;
+    c->cu = b->cu;
+    c->n = b->ncu;
+    c->names = b->names;
+    b->cu = NULL;
+    b->names = NULL;
+    for (i = 0; i < c->n; i++) {
+        c->cu[i].set = c;
+        c->cu[i].name = c->names + b->name_off[i];
+    }
+    if ((rc = build_numbers(b->ex, b->nex, &c->exact, c->cu, NULL)) != CG_OK ||
+        (rc = build_numbers(b->px, b->npx, &c->prefix, c->cu, &c->prefix_lens)) != CG_OK)
+        return rc;
+    if (b->nad)
+        qsort(b->ad, b->nad, sizeof *b->ad, cmp_addr);
+    for (i = 0; i < b->nad; i++)
+        if (!m || cmp_addr(&b->ad[i], &b->ad[m - 1]) != 0)
+            b->ad[m++] = b->ad[i];
+    c->addrs = b->ad;
+    b->ad = NULL;
+    /* The runs of one (family, length) are the tables.  Walked backwards,
+     * so that each table ends up pointing at its first entry. */
+    for (i = m; i > 0; i--) {
+        const struct addr_entry *e = &c->addrs[i - 1];
+        struct addr_table *t = e->v6 ? &c->v6[e->bits] : &c->v4[e->bits];
+        c->cu[e->cust].naddrs++;
+        if (!t->n) {
+            if (e->v6)
+                c->v6_lens[c->nv6_lens++] = e->bits;
+            else
+                c->v4_lens[c->nv4_lens++] = e->bits;
+        }
+        t->e = e;
+        t->n++;
+    }
+    return CG_OK;
+}
+
+static void builder_free(struct builder *b)
+{
+    free(b->cu);
+    free(b->name_off);
+    free(b->line);
+    free(b->names);
+    free(b->htab);
+    free(b->ad);
+    free(b->ex);
+    free(b->px);
+}
+
+void cg_customers_free(struct cg_customers *c)
+{
+    if (!c)
+        return;
+    free(c->cu);
+    free(c->names);
+    free(c->addrs);
+    free(c->exact.key);
+    free(c->exact.cust);
+    free(c->prefix.key);
+    free(c->prefix.cust);
+    free(c);
+}
+
+int cg_customers_new_empty(struct cg_customers **out)
+{
+    struct cg_customers *c;
+    if (!out)
+        return CG_EINVAL;
+    if (!(c = calloc(1, sizeof *c)))
+        return CG_ENOMEM;
+    *out = c;
+    return CG_OK;
+}
+
+int cg_customers_load_text(struct cg_customers **out, const char *name, const char *text,
+                           size_t len, cg_policy_report_cb cb, void *arg)
+{
+    struct builder b = {.name = name ? name : "customers", .cb = cb, .arg = arg};
+    struct cg_customers *c = NULL;
+    const char *p = len ? text : NULL, *end = len ? text + len : NULL;
+    bool header = true;
+    int lineno = 0, rc = CG_OK;
+    if (!out || (!text && len))
+        return CG_EINVAL;
+    if (len > CG_CUSTOMERS_FILE_MAX) {
+        report(&b, 0, "larger than %u bytes", CG_CUSTOMERS_FILE_MAX);
+        return CG_ETOOBIG;
+    }
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        p += 3;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p;
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        p = nl ? nl + 1 : NULL;
+        lineno++;
+        trim(&s, &n);
+        if (!n || s[0] == '#')
+            continue;
+        if (n > CG_CUSTOMERS_LINE_MAX) {
+            report(&b, lineno, "line longer than %u bytes", CG_CUSTOMERS_LINE_MAX);
+            continue;
+        }
+        if (header) {
+            const char *c1 = memchr(s, ',', n);
+            size_t fl = c1 ? (size_t)(c1 - s) : n;
+            const char *f = s;
+            header = false;
+            trim(&f, &fl);
+            if (fl == 8 && cg__prefix_ci(f, fl, "customer"))
+                continue;
+        }
+        if ((rc = load_line(&b, s, n, lineno)) != CG_OK)
+            goto out;
+    }
+    if (!(c = calloc(1, sizeof *c))) {
+        rc = CG_ENOMEM;
+        goto out;
+    }
+    if ((rc = finish(&b, c)) != CG_OK)
+        goto out;
+    *out = c;
+    c = NULL;
+out:
+    cg_customers_free(c);
+    builder_free(&b);
+    return rc;
+}
+
+/* Reads a whole file of at most CG_CUSTOMERS_FILE_MAX bytes: a regular
+ * file is sized first, anything else (a pipe) read until it ends or
+ * crosses the limit. */
+static int read_file(const char *path, char **out, size_t *outlen)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    char *buf = NULL;
+    size_t n = 0, cap = 65536, got;
+    int rc = CG_OK;
+    if (!f)
+        return CG_EIO;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > CG_CUSTOMERS_FILE_MAX) {
+            rc = CG_ETOOBIG;
+            goto out;
+        }
+        cap = (size_t)st.st_size + 1; /* room to see the end without growing */
+    }
+    if (!(buf = malloc(cap))) {
+        rc = CG_ENOMEM;
+        goto out;
+    }
+    do {
+        if (n == cap) {
+            char *nb;
+            if (cap > CG_CUSTOMERS_FILE_MAX) {
+                rc = CG_ETOOBIG;
+                goto out;
+            }
+            cap = cap * 2 > CG_CUSTOMERS_FILE_MAX + 1u ? CG_CUSTOMERS_FILE_MAX + 1u : cap * 2;
+            if (!(nb = realloc(buf, cap))) {
+                rc = CG_ENOMEM;
+                goto out;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got);
+    if (ferror(f))
+        rc = CG_EIO;
+    else if (n > CG_CUSTOMERS_FILE_MAX)
+        rc = CG_ETOOBIG;
+out:
+    fclose(f);
+    if (rc != CG_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *outlen = n;
+    return CG_OK;
+}
+
+int cg_customers_load_file(struct cg_customers **out, const char *path, cg_policy_report_cb cb,
+                           void *arg)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    int rc;
+    if (!out || !path)
+        return CG_EINVAL;
+    rc = read_file(path, &buf, &n);
+    if (rc == CG_ETOOBIG && cb) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "larger than %u bytes", CG_CUSTOMERS_FILE_MAX);
+        cb(path, 0, msg, arg);
+    }
+    if (rc != CG_OK)
+        return rc;
+    rc = cg_customers_load_text(out, path, buf, n, cb, arg);
+    free(buf);
+    return rc;
+}
