@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, header, stop, wait_port  # noqa: E402
+from harness import check, finish, free_ports, header, start, stop, wait_port  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -28,23 +28,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = tempfile.mkdtemp(prefix="cgd-context-")
 DNO_CALLER, PLAIN_CALLER, CALLEE = "12025550100", "12025550123", "12025550111"
 procs = []
-
-
-def free_port():
-    """A port free on 127.0.0.1 for both TCP and UDP at the time of asking."""
-    while True:
-        t = socket.socket()
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
 
 
 def run(*args):
@@ -84,7 +67,7 @@ try:
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", srv_key, "-out", srv_crt, "-days", "2", "-subj", "/CN=127.0.0.1",
         "-addext", "subjectAltName=IP:127.0.0.1")
-    cport = free_port()
+    cport, = free_ports(1)
     procs.append(subprocess.Popen([sys.executable, os.path.join(HERE, "certserver.py"), str(cport),
                                    srv_crt, srv_key, repo]))
     check("the HTTPS certificate repository is up", wait_port(cport))
@@ -94,13 +77,19 @@ try:
         f.write("number,note\n%s,inbound only\n" % DNO_CALLER)
     with open(dno_v2, "w") as f:
         f.write("number,note\n")
-    http, sip, sign = free_port(), free_port(), free_port()
     conf, state = os.path.join(WORK, "d.conf"), os.path.join(WORK, "state")
-    write_conf(conf, state, http, sip, sign, os.path.join(pki, "root.pem"), dno_v1, 608, srv_crt)
-    log = open(os.path.join(WORK, "d.log"), "w")
-    d = subprocess.Popen([CGD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+    ports = {}
+
+    def configure():
+        ports["http"], = free_ports(1)
+        ports["sip"], ports["sign"] = free_ports(2, udp=True)
+        write_conf(conf, state, ports["http"], ports["sip"], ports["sign"],
+                   os.path.join(pki, "root.pem"), dno_v1, 608, srv_crt)
+        return [CGD, "-c", conf], ports["http"]
+
+    d = start(configure, os.path.join(WORK, "d.log"))
     procs.append(d)
-    check("the daemon is up", wait_port(http))
+    http, sip, sign = ports["http"], ports["sip"], ports["sign"]
 
     def token(path, orig):
         return run(CG, "sign", "--key", os.path.join(pki, "sp-1234.key"), "--x5u",
