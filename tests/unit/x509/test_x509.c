@@ -173,36 +173,12 @@ static void test_trust_and_revocation(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void test_real_certificates(void **state)
-{
-    const char *shared = getenv("CG_SHARED");
-    char path[512];
-    struct cg_chain *c;
-    const char *why;
-    (void)state;
-    if (!shared)
-        skip();
-    snprintf(path, sizeof path, "%s/vectors/certs/bandwidth_shaken_20230716_leaf.pem", shared);
-    if (cg_chain_load_file(&c, path, &why) != CG_OK)
-        skip();
-    assert_string_equal(cg_chain_info(c)->spc, "997E");
-    /* real-world non-compliance is recorded, not fatal */
-    assert_true(cg_chain_info(c)->warnings & (1u << CG_W_NO_CRL_ISSUER));
-    cg_chain_unref(c);
-    snprintf(path, sizeof path, "%s/vectors/certs/asterisk_testsuite_public_x509_cert.pem",
-             shared);
-    assert_int_equal(cg_chain_load_file(&c, path, &why), CG_OK);
-    assert_string_equal(cg_chain_info(c)->spc, "1001");
-    cg_chain_unref(c);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tnauth_der),
         cmocka_unit_test(test_bundle_any_order),
         cmocka_unit_test(test_trust_and_revocation),
-        cmocka_unit_test(test_real_certificates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
