@@ -38,6 +38,9 @@ static const struct directive table[] = {
       "SIP verification listener, UDP and TCP"),
     S("server", "sip_sign_listen", sip_sign_listen, "127.0.0.1:5070",
       "SIP signing listener, UDP and TCP"),
+    S("server", "sign_http_listen", sign_http_listen, "",
+      "the HTTP signing API (POST /stir/v1/signing), on its own listener; empty = no signing "
+      "API (zero configuration: 127.0.0.1:8086); beyond loopback it needs customers with tokens"),
     I("server", "workers", workers, 0, 64, "0", "worker threads, one event loop each; 0 = one per core"),
     S("server", "decision_log", decision_log, "",
       "SQLite decision log, one record per verified call; empty = STATE_DIR/decisions.db, off = none"),
@@ -81,8 +84,14 @@ static const struct directive table[] = {
     S("sign", "key", sign_key, "", "the SP's private key (PEM)"),
     S("sign", "x5u", sign_x5u, "", "the URL where the SP certificate bundle is published"),
     S("sign", "customers", customers, "",
-      "CSV customer,addresses,numbers: A for a customer's own numbers, B for other numbers "
-      "of a known customer, C for everyone else"),
+      "CSV customer,addresses,numbers[,tokens]: who may sign (known by source address, or by a "
+      "bearer token whose SHA-256 is in tokens); A for a customer's own numbers, B for its "
+      "other numbers; anyone else is refused (403)"),
+    B("sign", "sign_unknown", sign_unknown, "no",
+      "sign for callers who are not customers, at C, instead of refusing them"),
+    I("sign", "rate_per_customer", sign_rate, 0, 1000000, "200",
+      "signatures per second per customer (a one-second burst); more are refused (429 over "
+      "HTTP, 503 over SIP); 0 = no limit"),
     S("policy", "dno", dno, "", "Do-Not-Originate list (CSV number,note); calls presenting one are blocked"),
     S("policy", "protected", protected_numbers, "",
       "protected numbers (CSV number,brand,spcs,min_attest): only their signers may present them"),

@@ -15,7 +15,7 @@
 
 struct cgd_conf {
     char state_dir[256];
-    char http_listen[64], sip_verify_listen[64], sip_sign_listen[64];
+    char http_listen[64], sip_verify_listen[64], sip_sign_listen[64], sign_http_listen[64];
     int workers;
     int max_pending;           /* parked calls per worker before 503 */
     bool share_ports;          /* start beside another daemon on the same ports */
@@ -36,6 +36,8 @@ struct cgd_conf {
     char ca_file[CGD_PATH];    /* CA bundle for HTTPS fetches ("" = system) */
     int negative_ttl;          /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
+    bool sign_unknown;         /* C-attested signatures for callers who are not customers */
+    int sign_rate;             /* signatures per second per customer; 0 = no limit */
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
     char tgrp_from[CGD_LIST];  /* SBCs trusted to set tgrp; "" = none */
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];

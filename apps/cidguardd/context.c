@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "metrics.h"
+#include "signing.h"
 
 static struct cgd_ctx *current;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -292,7 +293,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         fprintf(stderr, "cidguardd: [sign] customers %s: %s\n", conf->customers, cg_strerror(rc));
         goto fail;
     }
-    if (build_policy(c))
+    if (build_policy(c) || cgd_sign_check_exposure(conf, c->customers))
         goto fail;
     return c;
 fail:

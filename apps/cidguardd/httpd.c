@@ -1,13 +1,16 @@
 /*
- * The HTTP side: the ATIS-1000082 API (POST /stir/v1/signing and
- * /stir/v1/verification with the SVC/POL exceptions), /metrics, /healthz
- * and the certificate repository /certs/<file>.
+ * The HTTP side: the ATIS-1000082 API with the SVC/POL exceptions.  The
+ * API listener serves POST /stir/v1/verification, /metrics, /healthz and
+ * the certificate repository /certs/<file>; the signing listener serves
+ * POST /stir/v1/signing (and /healthz) only, so that the signing API can be
+ * exposed, or not, on its own.
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include "admission.h"
 #include "call.h"
 #include "httpd.h"
+#include "signing.h"
 
 /* Whether `s` is shorter than `max` and only visible ASCII and spaces:
  * what may be echoed into a response header. */
@@ -226,16 +230,37 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
 
 /* --- signing ---------------------------------------------------------------------------- */
 
+/*
+ * The bearer token of "Authorization: Bearer <token>" (RFC 6750): *tok and
+ * *len, or false when the header is absent.  A header of another scheme,
+ * or without a token, gives an empty token, which no customer holds.
+ */
+static bool bearer(struct evhttp_request *req, const char **tok, size_t *len)
+{
+    const char *a =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!a)
+        return false;
+    *tok = "";
+    *len = 0;
+    if (strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7 + strspn(a + 7, " ");
+        *tok = a;
+        *len = strcspn(a, " \t");
+    }
+    return true;
+}
+
 static void signing(struct evhttp_request *req)
 {
     struct cg_atis_sign_req sr;
     struct cg_atis_error e;
     struct cgd_ctx *ctx = cgd_ctx_get();
-    struct cg_sign_request r = {0};
-    const char *dests[CG_PASSPORT_DEST_MAX], *why;
+    struct cgd_sign_req r = {.listener = CGD_LISTENER_HTTP_SIGN};
+    const char *dests[CG_PASSPORT_DEST_MAX];
     char *identity = NULL, *body, *out;
     size_t len, i;
-    char allowed;
+    char attest;
     int rc;
 
     if (!(body = api_body(req, &len)))
@@ -246,31 +271,39 @@ static void signing(struct evhttp_request *req)
         reply_error(req, &e);
         goto out;
     }
-    if (!ctx->signer) {
-        err(req, "POL5000", 500, "Error: no signing key configured.");
-        goto out;
-    }
-    /* never more than the customer's entitlement allows (never A for a
-     * number this client is not known to hold) */
-    allowed = cg_customers_attest(
-        ctx->customers, evhttp_connection_get_addr(evhttp_request_get_connection(req)), sr.orig);
     for (i = 0; i < sr.ndest; i++)
         dests[i] = sr.dest[i];
+    r.addr = evhttp_connection_get_addr(evhttp_request_get_connection(req));
+    if (!bearer(req, &r.bearer, &r.bearer_len))
+        r.bearer = NULL;
     r.orig = sr.orig;
     r.dest = dests;
     r.ndest = sr.ndest;
-    r.attest = sr.attest < allowed ? allowed : sr.attest;
+    r.attest = sr.attest;
     r.iat = sr.iat;
     r.origid = sr.origid[0] ? sr.origid : NULL;
-    if (cg_sign(ctx->signer, &r, &identity, &why) != CG_OK) {
-        err(req, "SVC4005", 400, "Error: Invalid parameter value.");
+    switch (cgd_sign(ctx, &r, &identity, &attest)) {
+    case CGD_SIGN_OK: break;
+    case CGD_SIGN_NO_SIGNER: err(req, "POL5000", 500, "Error: no signing key configured."); goto out;
+    case CGD_SIGN_BAD_TOKEN:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"cidguard\", error=\"invalid_token\"");
+        err(req, "POL4010", 401, "Error: Unauthorized.");
         goto out;
+    case CGD_SIGN_UNKNOWN_CLIENT: err(req, "POL4030", 403, "Error: Forbidden."); goto out;
+    case CGD_SIGN_RATE:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        err(req, "POL4290", 429, "Error: Too many requests.");
+        goto out;
+    case CGD_SIGN_IAT:
+        err(req, "SVC4005", 400, "Error: Invalid parameter value: iat outside the freshness window.");
+        goto out;
+    default: err(req, "SVC4005", 400, "Error: Invalid parameter value."); goto out;
     }
-    atomic_fetch_add(&cgd_m.signed_calls[CGD_LISTENER_HTTP_SIGN][r.attest - 'A'], 1);
     {
         json_t *j = json_pack("{s:{s:s}}", "signingResponse", "identity", identity);
-        char att[2] = {r.attest, 0};
-        if (r.attest != sr.attest)
+        char att[2] = {attest, 0};
+        if (attest != sr.attest)
             json_object_set_new(json_object_get(j, "signingResponse"), "attestDowngradedTo",
                                 json_string(att));
         out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -316,9 +349,18 @@ static void certs(struct evhttp_request *req, const char *state_dir, const char 
     evbuffer_free(b);
 }
 
+struct cgd_httpd {
+    struct evhttp *evhttp;
+    struct cgd_worker *w;
+    enum cgd_http_role role;
+    struct cgd_admission *adm; /* accept() failures pause the listener */
+};
+
 static void route(struct evhttp_request *req, void *arg)
 {
-    struct cgd_worker *w = arg;
+    const struct cgd_httpd *h = arg;
+    struct cgd_worker *w = h->w;
+    bool api = h->role == CGD_HTTP_API;
     const char *uri = evhttp_request_get_uri(req);
     char path[512];
     const char *q;
@@ -337,16 +379,16 @@ static void route(struct evhttp_request *req, void *arg)
     path[n] = '\0';
     if (w->stopping) {
         err(req, "POL5000", 503, "Error: shutting down.");
-    } else if (strcmp(path, "/stir/v1/verification") == 0) {
+    } else if (api && strcmp(path, "/stir/v1/verification") == 0) {
         verification(req, w);
-    } else if (strcmp(path, "/stir/v1/signing") == 0) {
+    } else if (!api && strcmp(path, "/stir/v1/signing") == 0) {
         signing(req);
     } else if (strcmp(path, "/healthz") == 0) {
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "ok\n");
         evhttp_send_reply(req, 200, "OK", b);
         evbuffer_free(b);
-    } else if (strcmp(path, "/metrics") == 0) {
+    } else if (api && strcmp(path, "/metrics") == 0) {
         struct cgd_ctx *ctx = cgd_ctx_get();
         char *m = cgd_metrics_render(cg_certcache_size(ctx->certcache));
         cgd_ctx_put(ctx);
@@ -357,7 +399,7 @@ static void route(struct evhttp_request *req, void *arg)
         evhttp_send_reply(req, 200, "OK", b);
         evbuffer_free(b);
         free(m);
-    } else if (strncmp(path, "/certs/", 7) == 0) {
+    } else if (api && strncmp(path, "/certs/", 7) == 0) {
         struct cgd_ctx *ctx = cgd_ctx_get();
         certs(req, ctx->conf.state_dir, path + 7);
         cgd_ctx_put(ctx);
@@ -365,11 +407,6 @@ static void route(struct evhttp_request *req, void *arg)
         err(req, "SVC4003", 404, "Error: Resource not found.");
     }
 }
-
-struct cgd_httpd {
-    struct evhttp *evhttp;
-    struct cgd_admission *adm; /* accept() failures pause the listener */
-};
 
 /*
  * Each connection's bufferevent, made here so that its input is bounded:
@@ -389,7 +426,7 @@ static struct bufferevent *connection_bev_cb(struct event_base *base, void *arg)
     return bev;
 }
 
-struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd)
+struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role)
 {
     struct cgd_httpd *h = calloc(1, sizeof *h);
     struct evhttp_bound_socket *bound;
@@ -402,10 +439,13 @@ struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd)
     evhttp_set_timeout(h->evhttp, 30);
     evhttp_set_allowed_methods(h->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(h->evhttp, route, w);
+    h->w = w;
+    h->role = role;
+    evhttp_set_gencb(h->evhttp, route, h);
     evhttp_set_bevcb(h->evhttp, connection_bev_cb, NULL);
     if (!(bound = evhttp_accept_socket_with_handle(h->evhttp, fd)) ||
-        !(h->adm = cgd_admission_new(w->base, evhttp_bound_socket_get_listener(bound), "HTTP",
+        !(h->adm = cgd_admission_new(w->base, evhttp_bound_socket_get_listener(bound),
+                                     role == CGD_HTTP_API ? "HTTP API" : "HTTP signing API",
                                      INT_MAX, INT_MAX))) {
         cgd_http_free(h);
         return NULL;

@@ -1,7 +1,7 @@
 /*
- * The HTTP front end of one worker: the ATIS-1000082 API (POST
- * /stir/v1/signing and /stir/v1/verification), /metrics, /healthz and the
- * certificate repository /certs/.
+ * The HTTP front ends of one worker: the ATIS-1000082 verification API,
+ * /metrics, /healthz and the certificate repository /certs/ on one
+ * listener, the signing API on another.
  */
 #ifndef CIDGUARDD_HTTPD_H
 #define CIDGUARDD_HTTPD_H
@@ -10,9 +10,14 @@
 
 struct cgd_httpd;
 
-/* Serves HTTP on the listening socket `fd` (taken over) on w's loop.
- * During a drain it answers 503 to new API calls. */
-struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd);
+enum cgd_http_role {
+    CGD_HTTP_API,     /* verification, /metrics, /healthz, /certs/ */
+    CGD_HTTP_SIGNING, /* POST /stir/v1/signing, /healthz */
+};
+
+/* Serves HTTP in `role` on the listening socket `fd` (taken over) on w's
+ * loop.  During a drain it answers 503 to new API calls. */
+struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role);
 /* After the loop has ended. */
 void cgd_http_free(struct cgd_httpd *h);
 

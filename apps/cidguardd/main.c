@@ -73,13 +73,18 @@ static void banner(const struct cgd_conf *conf, int workers)
     printf("cidguardd %s: %d worker(s); state in %s%s\n"
            "  SIP verification  udp+tcp %s\n"
            "  SIP signing       udp+tcp %s\n"
-           "  HTTP API          http://%s/stir/v1/{signing,verification}  /metrics /healthz "
-           "/certs/\n",
+           "  HTTP API          http://%s/stir/v1/verification  /metrics /healthz /certs/\n",
            CIDGUARD_VERSION, workers, conf->state_dir,
            conf->zero_config ? " (zero-configuration: test PKI, SPC 1001)" : "",
            conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen);
+    if (conf->sign_http_listen[0])
+        printf("  HTTP signing API  http://%s/stir/v1/signing\n", conf->sign_http_listen);
     if (conf->sign_x5u[0])
         printf("  signing as x5u   %s\n", conf->sign_x5u);
+    if (!conf->sign_http_listen[0]) {
+        fflush(stdout);
+        return;
+    }
     printf("Try it (signs a call, then verifies it):\n"
            "  ID=$(curl -s http://%s/stir/v1/signing -H 'Content-Type: application/json' -d "
            "'{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"442079460000\"},\"dest\":"
@@ -88,7 +93,7 @@ static void banner(const struct cgd_conf *conf, int workers)
            "\"{\\\"verificationRequest\\\":{\\\"from\\\":{\\\"tn\\\":\\\"442079460000\\\"},"
            "\\\"to\\\":{\\\"tn\\\":[\\\"14155550100\\\"]},\\\"time\\\":$(date +%%s),"
            "\\\"identity\\\":\\\"$ID\\\"}}\"; echo\n",
-           conf->http_listen, conf->http_listen);
+           conf->sign_http_listen, conf->http_listen);
     fflush(stdout);
 }
 

@@ -12,6 +12,14 @@ struct cgd_metrics cgd_m;
 static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5};
 static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
 
+static const char *const sign_outcome[] = {"ok",   "no_signer", "unknown_client", "bad_token",
+                                           "rate", "iat",       "sign_failed"};
+
+const char *cgd_sign_outcome_str(enum cgd_sign_outcome o)
+{
+    return sign_outcome[o];
+}
+
 const char *cgd_listener_name(enum cgd_listener l)
 {
     return listener_name[l];
@@ -164,6 +172,11 @@ char *cgd_metrics_render(size_t cache_entries)
         "cidguard_sip_tcp_slow_total %llu\n",
         atomic_load(&cgd_m.conn_refused), atomic_load(&cgd_m.accept_errors),
         atomic_load(&cgd_m.sip_tcp_slow));
+    out(&b, "# HELP cidguard_sign_refused_total Signing requests refused, by why.\n"
+            "# TYPE cidguard_sign_refused_total counter\n");
+    for (i = 1; i < CGD_SIGN__COUNT; i++)
+        out(&b, "cidguard_sign_refused_total{reason=\"%s\"} %llu\n", sign_outcome[i],
+            atomic_load(&cgd_m.sign_refused[i]));
     out(&b,
         "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
         "decide on local state (0); absent without [redis] url.\n"

@@ -23,6 +23,20 @@ enum cgd_listener {
  * the decision log's listener column. */
 const char *cgd_listener_name(enum cgd_listener l);
 
+/* What became of a signing request (signing.c). */
+enum cgd_sign_outcome {
+    CGD_SIGN_OK,
+    CGD_SIGN_NO_SIGNER,      /* no [sign] key */
+    CGD_SIGN_UNKNOWN_CLIENT, /* neither a token nor an address of a customer: 403 */
+    CGD_SIGN_BAD_TOKEN,      /* a bearer token no customer holds: 401 */
+    CGD_SIGN_RATE,           /* the customer's [sign] rate_per_customer is spent */
+    CGD_SIGN_IAT,            /* a client iat outside the freshness window: 400 */
+    CGD_SIGN_FAILED,         /* the signer refused the request: 400 */
+    CGD_SIGN__COUNT
+};
+/* "ok", "no_signer", "unknown_client", ...: log and metrics labels. */
+const char *cgd_sign_outcome_str(enum cgd_sign_outcome o);
+
 enum { CGD_STATE_REDIS, CGD_STATE_LOCAL };
 enum { CGD_REDIS_TIMEOUT, CGD_REDIS_REPLY, CGD_REDIS_DISCONNECT };
 
@@ -35,6 +49,7 @@ struct cgd_metrics {
     atomic_ullong overload[CGD_LISTENER__COUNT];
     atomic_ullong sip_bad_answered, sip_bad_dropped, sip_retransmissions, sip_options;
     atomic_ullong http_bad;
+    atomic_ullong sign_refused[CGD_SIGN__COUNT];
     atomic_ullong conn_refused, accept_errors; /* TCP connections over a cap; accept() failures */
     atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
     atomic_ullong actions[3]; /* by enum cg_action */

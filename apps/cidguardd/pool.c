@@ -24,7 +24,7 @@ struct slot {
     struct cgd_worker w;
     pthread_t tid;
     struct cgd_sipd *sip;
-    struct cgd_httpd *http;
+    struct cgd_httpd *http, *http_sign;
     struct event *drain_timer;
     struct timespec drain_deadline;
 };
@@ -112,16 +112,17 @@ static bool port_taken(const char *hostport, int type)
 
 static int refuse_twin(const struct cgd_conf *conf)
 {
-    const char *const addrs[] = {conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen};
+    const char *const addrs[] = {conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen,
+                                 conf->sign_http_listen};
     size_t i;
     int t;
     if (conf->share_ports)
         return 0;
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 4; i++)
         for (t = 0; t < 2; t++) {
             int type = t ? SOCK_STREAM : SOCK_DGRAM;
-            if (i == 2 && type == SOCK_DGRAM)
-                continue;
+            if ((i >= 2 && type == SOCK_DGRAM) || !addrs[i][0])
+                continue; /* HTTP; a listener not configured */
             if (port_taken(addrs[i], type)) {
                 fprintf(stderr,
                         "cidguardd: %s/%s is already in use (another cidguardd?); refusing to "
@@ -144,7 +145,7 @@ static void *worker_main(void *arg)
 static int open_slot(struct slot *s, int id, const struct cgd_conf *conf)
 {
     struct cgd_sip_sockets sk;
-    int http_fd;
+    int http_fd, sign_fd;
     if (cgd_worker_init(&s->w, id, conf->max_pending))
         return -1;
     sk.udp_verify = listen_socket(conf->sip_verify_listen, SOCK_DGRAM);
@@ -152,13 +153,17 @@ static int open_slot(struct slot *s, int id, const struct cgd_conf *conf)
     sk.tcp_verify = listen_socket(conf->sip_verify_listen, SOCK_STREAM);
     sk.tcp_sign = listen_socket(conf->sip_sign_listen, SOCK_STREAM);
     http_fd = listen_socket(conf->http_listen, SOCK_STREAM);
+    sign_fd = conf->sign_http_listen[0] ? listen_socket(conf->sign_http_listen, SOCK_STREAM) : -2;
     if (sk.udp_verify < 0 || sk.udp_sign < 0 || sk.tcp_verify < 0 || sk.tcp_sign < 0 ||
-        http_fd < 0) {
-        fprintf(stderr, "cidguardd: cannot listen on %s, %s or %s: %s\n", conf->sip_verify_listen,
-                conf->sip_sign_listen, conf->http_listen, strerror(errno));
+        http_fd < 0 || sign_fd == -1) {
+        fprintf(stderr, "cidguardd: cannot listen on %s, %s, %s or %s: %s\n",
+                conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen,
+                conf->sign_http_listen, strerror(errno));
         return -1;
     }
-    if (!(s->sip = cgd_sip_attach(&s->w, &sk, conf)) || !(s->http = cgd_http_attach(&s->w, http_fd)) ||
+    if (!(s->sip = cgd_sip_attach(&s->w, &sk, conf)) ||
+        !(s->http = cgd_http_attach(&s->w, http_fd, CGD_HTTP_API)) ||
+        (sign_fd >= 0 && !(s->http_sign = cgd_http_attach(&s->w, sign_fd, CGD_HTTP_SIGNING))) ||
         cgd_redis_attach(&s->w, conf))
         return -1;
     return 0;
@@ -227,6 +232,7 @@ void cgd_pool_stop(void)
         cgd_redis_free(&s->w);
         cgd_sip_free(s->sip);
         cgd_http_free(s->http);
+        cgd_http_free(s->http_sign);
         cgd_worker_free(&s->w);
     }
     free(slots);

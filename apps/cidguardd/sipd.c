@@ -21,6 +21,7 @@
 
 #include "admission.h"
 #include "call.h"
+#include "signing.h"
 #include "sipd.h"
 
 #define TX_TTL 32        /* seconds: RFC 3261 Timer H-like lifetime for answers */
@@ -109,8 +110,9 @@ static void respond(struct cgd_sipd *d, const struct peer *p, struct cg_sip_tx *
     }
     send_to(d, p, out, n);
     if (tx)
-        cg_sip_tx_answer(d->tx, tx, out, n, (int64_t)time(NULL));
-    free(out);
+        cg_sip_tx_answer_take(d->tx, tx, out, n, (int64_t)time(NULL)); /* the cache keeps out */
+    else
+        free(out);
 }
 
 static void sipcall_free(struct sipcall *s)
@@ -221,11 +223,11 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
     char caller[CG_TN_MAX + 1], callee[CG_TN_MAX + 1], contact[CG_URL_MAX + 16], att[32];
-    const char *src = req->pai ? req->pai : req->from, *dest = callee, *why;
+    const char *src = req->pai ? req->pai : req->from, *dest = callee;
     const char *extra[5];
     char *identity = NULL, *idh = NULL;
     size_t n = 0;
-    struct cg_sign_request r = {0};
+    struct cgd_sign_req r = {.listener = CGD_LISTENER_SIP_SIGN, .addr = &p->addr};
     char attest;
 
     cgd_join(contact, sizeof contact, "Contact: <", req->ruri, ">", NULL);
@@ -240,25 +242,34 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         extra[n++] = "Cidguard-Action: allow";
         extra[n++] = ctx->signer ? "Cidguard-Reasons: not_a_number" : "Cidguard-Reasons: no_signer";
     } else {
-        attest = cg_customers_attest(ctx->customers, &p->addr, caller);
         r.orig = caller;
         r.dest = &dest;
         r.ndest = 1;
-        r.attest = attest;
-        if (cg_sign(ctx->signer, &r, &identity, &why) == CG_OK &&
-            (idh = malloc(strlen(identity) + 16))) {
+        switch (cgd_sign(ctx, &r, &identity, &attest)) {
+        case CGD_SIGN_OK:
+            if (!(idh = malloc(strlen(identity) + 16)))
+                break;
             sprintf(idh, "Identity: %s", identity);
             extra[n++] = idh;
             snprintf(att, sizeof att, "Cidguard-Attest: %c", attest);
             extra[n++] = att;
             extra[n++] = "Cidguard-Action: allow";
-            atomic_fetch_add(&cgd_m.signed_calls[CGD_LISTENER_SIP_SIGN][attest - 'A'], 1);
-        } else {
+            break;
+        case CGD_SIGN_UNKNOWN_CLIENT:
+            respond(d, p, tx, req, 403, "Forbidden", NULL, 0);
+            goto out;
+        case CGD_SIGN_RATE: {
+            const char *retry[] = {"Retry-After: 1"};
+            respond(d, p, tx, req, 503, "Service Unavailable", retry, 1);
+            goto out;
+        }
+        default:
             extra[n++] = "Cidguard-Action: allow";
             extra[n++] = "Cidguard-Reasons: sign_failed";
         }
     }
     respond(d, p, tx, req, 302, "Moved Temporarily", extra, n);
+out:
     free(identity);
     free(idh);
     cgd_ctx_put(ctx);

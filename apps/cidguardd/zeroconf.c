@@ -92,6 +92,10 @@ int cgd_zeroconf(struct cgd_conf *c)
     /* its own repository is on loopback over plain http: allowed explicitly */
     snprintf(c->fetch_allow, sizeof c->fetch_allow, "127.0.0.1/32");
     c->allow_http = true;
+    /* the signing API beside the HTTP API, on loopback like everything here */
+    if (!c->sign_http_listen[0] && colon)
+        snprintf(c->sign_http_listen, sizeof c->sign_http_listen, "%.*s:%d",
+                 (int)(colon - c->http_listen), c->http_listen, port + 1);
     snprintf(c->customers, sizeof c->customers, "%s/customers.csv", c->state_dir);
     if (stat(c->customers, &st) != 0 && (f = fopen(c->customers, "w"))) {
         /* A only for numbers reserved for drama (Ofcom 020 7946 0xxx, NANP

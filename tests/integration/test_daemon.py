@@ -4,7 +4,7 @@ UDP, TCP and HTTP, with a real local HTTPS certificate repository.
     python3 test_daemon.py BUILD_DIR
 Prints one line per check and "N passed, N failed"; exits non-zero on any
 failure.  The zero-configuration start is checked on its default ports
-(5060, 5070, 8085 on 127.0.0.1, waited for when busy); every other daemon
+(5060, 5070, 8085, 8086 on 127.0.0.1, waited for when busy); every other daemon
 and the certificate repository run on free ports the kernel picks.
 """
 import json
@@ -43,14 +43,19 @@ def daemon(name, conf_text, host="127.0.0.1"):
     def make():
         ports = free_ports(1, host=host) + free_ports(2, udp=True, host=host)
         chosen[:] = ports
+        SIGN_HTTP[name], = free_ports(1, host=host)
         with open(conf, "w") as f:
             f.write("[server]\nhttp_listen = %s\nsip_verify_listen = %s\nsip_sign_listen = %s\n"
-                    % tuple(hostport(host, p) for p in ports) + conf_text(*ports))
+                    % tuple(hostport(host, p) for p in ports) +
+                    "sign_http_listen = %s\n" % hostport(host, SIGN_HTTP[name]) + conf_text(*ports))
         return [CGD, "-c", conf], ports[0]
 
     p = start(make, os.path.join(WORK, name + ".log"), host=host)
     procs.append(p)
     return p, tuple(chosen)
+
+
+SIGN_HTTP = {}  # each daemon's signing API port, by name
 
 
 def http(port, path, body=None, method=None, headers=None, raw=False):
@@ -130,8 +135,8 @@ try:
     # while another run holds them, then keep them only for these checks.
     state = os.path.join(WORK, "state")
     zlog = os.path.join(WORK, "zeroconf.log")
-    if not wait_for(lambda: not any(accepts(p) for p in (5060, 5070, 8085)), 60, 0.5):
-        raise SystemExit("ports 5060, 5070 and 8085 on 127.0.0.1 stay busy: cannot check the "
+    if not wait_for(lambda: not any(accepts(p) for p in (5060, 5070, 8085, 8086)), 60, 0.5):
+        raise SystemExit("ports 5060, 5070, 8085 and 8086 on 127.0.0.1 stay busy: cannot check the "
                          "zero-configuration defaults")
     z = start(lambda: ([CGD, "--state-dir", state], 8085), zlog)
     procs.append(z)
@@ -167,18 +172,20 @@ try:
            os.path.join(pki0, "sp-1001.key"), h, os.path.join(state, "customers.csv"))))
 
     # ---- HTTP API ------------------------------------------------------------------------
-    st, r, _ = sign_http(HTTP, "442079460000", "14155550100")
+    st, r, _ = sign_http(SIGN_HTTP["main"], "442079460000", "14155550100")
     ident = r["signingResponse"]["identity"]
     check("signing: A for the lab customer's own (fictional) number",
           st == 200 and json.loads(run(CG, "inspect", ident).stdout)["identity"]["claims"]["attest"] == "A")
-    st, r, _ = sign_http(HTTP, "447700900123", "14155550100")
+    st, r, _ = sign_http(SIGN_HTTP["main"], "447700900123", "14155550100")
     check("signing: a number the customer does not hold is downgraded to B",
           r["signingResponse"].get("attestDowngradedTo") == "B", r)
     st, r, _ = verify_http(HTTP, "442079460000", "14155550100", ident)
     vr = r["verificationResponse"]
     check("verification passes", st == 200 and vr["verstat"] == "TN-Validation-Passed" and
           vr["action"] == "allow" and vr["spc"] == "1001", r)
-    st, r, _ = verify_http(HTTP, "442079460000", ["14155550199", "+1 415 555 0100"], ident)
+    # a new token: the first one has been used (a second use is a replay on any entry point)
+    ident2 = sign_http(SIGN_HTTP["main"], "442079460000", "14155550100")[1]["signingResponse"]["identity"]
+    st, r, _ = verify_http(HTTP, "442079460000", ["14155550199", "+1 415 555 0100"], ident2)
     check("verification with several to.tn: the PASSporT's dest may be any of them",
           st == 200 and r["verificationResponse"]["verstat"] == "TN-Validation-Passed", r)
     st, r, _ = verify_http(HTTP, "442079460001", "14155550100", ident)

@@ -1,0 +1,203 @@
+/*
+ * The signing entitlement (signing.h).
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "signing.h"
+
+/* --- per-customer rate --------------------------------------------------------- */
+
+/*
+ * A token bucket per customer name, process-wide (a customer's calls reach
+ * every worker).  Signing costs about 23 us of ECDSA; the uncontended lock
+ * around a bucket costs well under 1% of that.  The table is small and
+ * fixed: two names that land in one slot share a bucket, which can only make
+ * the limit stricter for them.
+ */
+#define RATE_SLOTS 4096
+
+static struct {
+    pthread_mutex_t lock;
+    struct bucket {
+        uint64_t name_hash;
+        double tokens;
+        struct timespec last;
+    } slot[RATE_SLOTS];
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h | 1; /* never 0: 0 is an empty slot */
+}
+
+static bool rate_allows(const char *customer, int per_second)
+{
+    uint64_t h = name_hash(customer);
+    struct bucket *b = &R.slot[h % RATE_SLOTS];
+    struct timespec now;
+    bool ok;
+    if (per_second <= 0)
+        return true;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&R.lock);
+    if (b->name_hash != h) {
+        b->name_hash = h;
+        b->tokens = per_second;
+    } else {
+        double dt = (double)(now.tv_sec - b->last.tv_sec) + (now.tv_nsec - b->last.tv_nsec) / 1e9;
+        b->tokens += dt * per_second;
+        if (b->tokens > per_second)
+            b->tokens = per_second; /* a burst of at most one second's worth */
+    }
+    b->last = now;
+    ok = b->tokens >= 1.0;
+    if (ok)
+        b->tokens -= 1.0;
+    pthread_mutex_unlock(&R.lock);
+    return ok;
+}
+
+/* --- audit --------------------------------------------------------------------------- */
+
+/*
+ * One line per refusal, so that an operator can see who was refused and
+ * why.  A flood of refusals would flood the log too: past 20 lines in a
+ * second the rest of that second's refusals are counted and summed up in
+ * the next line.
+ */
+static struct {
+    pthread_mutex_t lock;
+    time_t second;
+    unsigned lines;
+    unsigned long long suppressed;
+} A = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_sign_outcome o)
+{
+    static const char *const lname[] = {"sip", "sip", "http", "http"};
+    char addr[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = r->addr;
+    unsigned long long suppressed = 0;
+    time_t now = time(NULL);
+    bool say;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+    pthread_mutex_lock(&A.lock);
+    if (A.second != now) {
+        A.second = now;
+        A.lines = 0;
+    }
+    say = A.lines < 20;
+    if (say) {
+        A.lines++;
+        suppressed = A.suppressed;
+        A.suppressed = 0;
+    } else {
+        A.suppressed++;
+    }
+    pthread_mutex_unlock(&A.lock);
+    if (say && suppressed)
+        fprintf(stderr, "cidguardd: audit: %llu more signing refusal(s) in an earlier second\n",
+                suppressed);
+    if (say)
+        fprintf(stderr,
+                "cidguardd: audit: signing refused (%s) over %s from %s, customer %s, orig %s\n",
+                cgd_sign_outcome_str(o), lname[r->listener], addr, customer ? customer : "-",
+                r->orig ? r->orig : "-");
+}
+
+/* --- signing ------------------------------------------------------------------------- */
+
+static enum cgd_sign_outcome refuse(const struct cgd_sign_req *r, const char *customer,
+                                    enum cgd_sign_outcome o)
+{
+    atomic_fetch_add(&cgd_m.sign_refused[o], 1);
+    audit(r, customer, o);
+    return o;
+}
+
+enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
+                               char **identity, char *attest)
+{
+    const struct cg_customer *cu = NULL;
+    struct cg_sign_request sr = {0};
+    const char *why, *name;
+    char allowed;
+    int64_t now = (int64_t)time(NULL);
+
+    if (!ctx->signer)
+        return refuse(r, NULL, CGD_SIGN_NO_SIGNER);
+    if (r->bearer) {
+        if (!(cu = cg_customers_by_token(ctx->customers, r->bearer, r->bearer_len)))
+            return refuse(r, NULL, CGD_SIGN_BAD_TOKEN);
+    } else {
+        cu = cg_customers_find(ctx->customers, r->addr);
+    }
+    if (!cu && !ctx->conf.sign_unknown)
+        return refuse(r, NULL, CGD_SIGN_UNKNOWN_CLIENT);
+    name = cu ? cg_customer_name(cu) : "-";
+    /* the server's clock dates the call; a client's iat only within the
+     * window a verifier would accept */
+    if (r->iat && (r->iat > now + ctx->conf.freshness || r->iat < now - ctx->conf.freshness))
+        return refuse(r, name, CGD_SIGN_IAT);
+    if (!rate_allows(cu ? name : "", ctx->conf.sign_rate))
+        return refuse(r, name, CGD_SIGN_RATE);
+    /* never more than the entitlement: A only for the customer's own numbers */
+    allowed = cu ? cg_customer_attest(cu, r->orig) : 'C';
+    sr.orig = r->orig;
+    sr.dest = r->dest;
+    sr.ndest = r->ndest;
+    sr.attest = r->attest && r->attest > allowed ? r->attest : allowed;
+    sr.iat = r->iat ? r->iat : now;
+    sr.origid = r->origid;
+    if (cg_sign(ctx->signer, &sr, identity, &why) != CG_OK)
+        return refuse(r, name, CGD_SIGN_FAILED);
+    *attest = sr.attest;
+    atomic_fetch_add(&cgd_m.signed_calls[r->listener][sr.attest - 'A'], 1);
+    return CGD_SIGN_OK;
+}
+
+/* Whether "host:port" names a loopback address only. */
+static bool loopback(const char *hostport)
+{
+    return strncmp(hostport, "127.", 4) == 0 || strncmp(hostport, "[::1]:", 6) == 0 ||
+           strncmp(hostport, "localhost:", 10) == 0;
+}
+
+int cgd_sign_check_exposure(const struct cgd_conf *conf, const struct cg_customers *customers)
+{
+    bool http_out = conf->sign_http_listen[0] && !loopback(conf->sign_http_listen),
+         sip_out = !loopback(conf->sip_sign_listen);
+    if (!conf->sign_key[0])
+        return 0;
+    if (conf->sign_unknown) {
+        if (http_out || sip_out)
+            fprintf(stderr, "cidguardd: warning: [sign] sign_unknown = yes: anyone who reaches "
+                            "%s or %s gets C-attested signatures\n",
+                    conf->sign_http_listen, conf->sip_sign_listen);
+        return 0;
+    }
+    if (http_out && !cg_customers_any_tokens(customers)) {
+        fprintf(stderr, "cidguardd: the signing API listens on %s, beyond loopback, but no "
+                        "customer has a token ([sign] customers, column tokens): refusing\n",
+                conf->sign_http_listen);
+        return -1;
+    }
+    if (sip_out && cg_customers_count(customers) == 0) {
+        fprintf(stderr, "cidguardd: the SIP signing listener is on %s, beyond loopback, but "
+                        "there are no customers ([sign] customers): refusing\n",
+                conf->sip_sign_listen);
+        return -1;
+    }
+    return 0;
+}
