@@ -54,7 +54,9 @@ static void reply_json(struct evhttp_request *req, int code, const char *phrase,
 static void reply_error(struct evhttp_request *req, const struct cg_atis_error *e)
 {
     char *body = NULL;
-    static const char *const phrases[] = {[400] = "Bad Request", [404] = "Not Found",
+    static const char *const phrases[] = {[400] = "Bad Request", [401] = "Unauthorized",
+                                          [403] = "Forbidden", [404] = "Not Found",
+                                          [429] = "Too Many Requests",
                                           [405] = "Method Not Allowed", [406] = "Not Acceptable",
                                           [411] = "Length Required",
                                           [415] = "Unsupported Media Type",
