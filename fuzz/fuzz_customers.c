@@ -1,8 +1,11 @@
 /* The customers file loader, and lookups in what it loaded: the answers
- * must agree with each other (find, owns, attest).  The same bytes are also
- * a CIDR for cg_addr_in_cidr. */
+ * must agree with each other (find, owns, attest, by_token, has_tokens).
+ * The same bytes are also a CIDR for cg_addr_in_cidr and a bearer token
+ * (the last line), whose hash is then put on a line ahead of the input:
+ * that line's customer must be the one the token finds. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,6 +49,64 @@ static void last_digits(const unsigned char *d, size_t n, char *tn)
     tn[end - start] = '\0';
 }
 
+/* The last line of the input that is not empty, as a token, at most one
+ * byte over the limit. */
+static size_t last_line(const unsigned char *d, size_t n, const char **tok)
+{
+    size_t start;
+    while (n && d[n - 1] == '\n')
+        n--;
+    start = n;
+    while (start && d[start - 1] != '\n' && n - start <= CG_CUSTOMER_TOKEN_MAX)
+        start--;
+    *tok = (const char *)d + start;
+    return n - start;
+}
+
+/* The token's hash on a first line of its own, ahead of the input: a later
+ * line can neither take the name nor the hash, so the token finds it.  The
+ * input follows only when it has hashes of its own to search among; without
+ * them the line alone says as much, in half the time. */
+static void check_tokens(const unsigned char *data, size_t size, const struct cg_customers *c)
+{
+    static const char head[] = "fz,,4420794600,";
+    char hash[CG_CUSTOMER_TOKEN_HASH_SIZE], *text;
+    struct cg_customers *c2;
+    const char *tok;
+    size_t tlen = last_line(data, size, &tok), i;
+    const struct cg_customer *cu = cg_customers_by_token(c, tok, tlen);
+    bool any = false;
+    for (i = 0; i < cg_customers_count(c); i++)
+        any |= cg_customer_has_tokens(cg_customers_at(c, i));
+    if (any != cg_customers_any_tokens(c) || (cu && !cg_customer_has_tokens(cu)))
+        abort();
+    if (cg_customers_token_hash(tok, tlen, hash) != CG_OK) {
+        /* What cannot be hashed is never found. */
+        if (cu || hash[0])
+            abort();
+        return;
+    }
+    if (strlen(hash) != CG_CUSTOMER_TOKEN_HASH_SIZE - 1)
+        abort();
+    if (!cg_customers_any_tokens(c))
+        size = 0;
+    if (!(text = malloc(sizeof head + sizeof hash + size)))
+        return;
+    memcpy(text, head, sizeof head - 1);
+    memcpy(text + sizeof head - 1, hash, sizeof hash - 1);
+    text[sizeof head + sizeof hash - 2] = '\n';
+    memcpy(text + sizeof head + sizeof hash - 1, data, size);
+    if (cg_customers_load_text(&c2, "fuzz", text, sizeof head + sizeof hash - 1 + size, NULL,
+                               NULL) == CG_OK) {
+        cu = cg_customers_by_token(c2, tok, tlen);
+        if (cu != cg_customers_at(c2, 0) || cg_customer_attest(cu, "4420794600") != 'A' ||
+            !cg_customers_any_tokens(c2))
+            abort();
+        cg_customers_free(c2);
+    }
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static int ready;
@@ -73,8 +134,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             char a = cg_customers_attest(c, &addrs[i], tns[j]);
             if ((cu == NULL) != (a == 'C') || (cu && cg_customer_owns(cu, tns[j]) && a != 'A'))
                 abort();
+            a = !cu ? 'C' : cg_customer_owns(cu, tns[j]) ? 'A' : 'B';
+            if (cg_customer_attest(cu, tns[j]) != a)
+                abort();
         }
     }
+    check_tokens(data, size, c);
     cg_customers_free(c);
     return 0;
 }

@@ -3,15 +3,17 @@
  *
  * An originating carrier signs a customer's calls with attestation A only
  * for numbers that customer holds, B for other numbers of a customer it
- * knows by its source address, and C for everyone else (ATIS-1000074).
- * The customers file says who is who:
+ * knows by its source address or by a credential, and C for everyone else
+ * (ATIS-1000074).  The customers file says who is who:
  *
- *     customer,addresses,numbers
+ *     customer,addresses,numbers,tokens
  *     # comment lines and blank lines are ignored
  *     acme,192.0.2.10;198.51.100.0/24;2001:db8:1::/48,442079460000;4420794601*
  *     lab,127.0.0.1;::1,1415555010*
+ *     api,,4420794602*,sha256:<64 hex digits>;sha256:<64 hex digits>
  *
- * One customer per line, three comma-separated fields (no CSV quoting):
+ * One customer per line, three or four comma-separated fields (no CSV
+ * quoting):
  *   - customer: a unique name, 1 to CG_CUSTOMER_NAME_MAX bytes, without
  *     control characters or '"'.  A later line with the same name is
  *     reported and skipped.
@@ -27,20 +29,32 @@
  *     without '+'; a trailing '*' makes a prefix ("4420794601*" holds every
  *     number that starts with 4420794601, including 4420794601 itself).
  *     The same number may belong to several customers.
+ *   - tokens (optional; a three-field line has none): ';'-separated
+ *     credentials, each the SHA-256 of a bearer token the customer
+ *     presents, written "sha256:" and 64 hexadecimal digits (either case;
+ *     cg_customers_token_hash makes one).  The file never holds a token
+ *     itself, and a malformed entry is reported by its position, not its
+ *     text, in case a token was pasted by mistake.  A hash is unsalted, so
+ *     tokens must be random, 128 bits or more (32 random bytes in hex, for
+ *     example), never chosen words.  A hash held by an earlier customer is
+ *     reported and its line skipped; one repeated within a line counts
+ *     once.
  * Whitespace around fields and items is ignored, empty items are skipped,
  * lines may end in CRLF and a UTF-8 byte-order mark at the start is
  * skipped.  The first line that is not a comment is the header when its
  * first field is "customer"; the header is optional.
  *
- * Every line that cannot be used (a bad name, address or number, a
- * duplicate name, a limit crossed) is reported through the callback with
- * the file name and line number, and skipped whole: a customer is never
- * loaded with part of its row.  The rest of the file loads.
+ * Every line that cannot be used (a bad name, address, number or token
+ * hash, a duplicate name or token hash, a limit crossed) is reported
+ * through the callback with the file name and line number, and skipped
+ * whole: a customer is never loaded with part of its row.  The rest of the
+ * file loads.
  *
- * Memory: about 12 bytes per number and 24 per address entry, plus the
- * names.  Lookups take no lock and allocate nothing: binary searches over
- * sorted arrays, one per address prefix length and per number prefix
- * length present in the file.
+ * Memory: about 12 bytes per number, 24 per address entry and 36 per token
+ * hash, plus the names.  Address and number lookups take no lock and
+ * allocate nothing: binary searches over sorted arrays, one per address
+ * prefix length and per number prefix length present in the file.  A token
+ * lookup hashes the token (OpenSSL) and searches one sorted array.
  */
 #ifndef CIDGUARD_CUSTOMERS_H
 #define CIDGUARD_CUSTOMERS_H
@@ -56,15 +70,21 @@ extern "C" {
 
 /* Limits.  A file or text over CG_CUSTOMERS_FILE_MAX is refused whole
  * (CG_ETOOBIG); a line over any other limit is reported and skipped. */
-#define CG_CUSTOMERS_FILE_MAX (64u << 20)    /* bytes in a file or text */
+#define CG_CUSTOMERS_FILE_MAX (64u << 20) /* bytes in a file or text */
 /* Bytes in a line, without its end: room for the per-customer limits
- * written out in full (100,000 15-digit numbers and 1,024 IPv6 CIDRs). */
+ * written out in full (100,000 15-digit numbers, 1,024 IPv6 CIDRs and 64
+ * token hashes). */
 #define CG_CUSTOMERS_LINE_MAX (2u << 20)
-#define CG_CUSTOMERS_MAX 100000u             /* customers in a file */
-#define CG_CUSTOMER_NAME_MAX 255u            /* bytes in a customer name */
-#define CG_CUSTOMER_ADDRS_MAX 1024u          /* address entries of one customer */
-#define CG_CUSTOMER_NUMBERS_MAX 100000u      /* numbers and prefixes of one customer */
-#define CG_CUSTOMER_NUMBER_DIGITS 15u        /* digits in a number or prefix */
+#define CG_CUSTOMERS_MAX 100000u        /* customers in a file */
+#define CG_CUSTOMER_NAME_MAX 255u       /* bytes in a customer name */
+#define CG_CUSTOMER_ADDRS_MAX 1024u     /* address entries of one customer */
+#define CG_CUSTOMER_NUMBERS_MAX 100000u /* numbers and prefixes of one customer */
+#define CG_CUSTOMER_NUMBER_DIGITS 15u   /* digits in a number or prefix */
+#define CG_CUSTOMER_TOKENS_MAX 64u      /* token hashes of one customer */
+#define CG_CUSTOMER_TOKEN_MAX 4096u     /* bytes in a bearer token */
+/* Bytes of "sha256:" and 64 hex digits with its NUL, as written by
+ * cg_customers_token_hash. */
+#define CG_CUSTOMER_TOKEN_HASH_SIZE 72u
 
 /* The customers of a file.  Immutable once loaded: any number of threads
  * may look up in it at the same time.  A reload builds a new one and the
@@ -106,6 +126,32 @@ const struct cg_customer *cg_customers_at(const struct cg_customers *c, size_t i
  * NULL. */
 const struct cg_customer *cg_customers_find(const struct cg_customers *c, const void *addr);
 
+/*
+ * The customer holding the SHA-256 of the bearer token (`len` bytes at
+ * `token`, as presented, without "Bearer "), or NULL: for an unknown
+ * token, a NULL or empty one, one longer than CG_CUSTOMER_TOKEN_MAX bytes,
+ * one with a byte outside printable ASCII without space (0x21 to 0x7e; a
+ * token can hold no other in an Authorization header), or a NULL set.
+ * Timing tells nothing useful about the hashes held (see customers.c).
+ * Thread-safe; one digest computation per call.
+ */
+const struct cg_customer *cg_customers_by_token(const struct cg_customers *c, const char *token,
+                                                size_t len);
+/* Whether any customer has a token hash: without one, no client can be
+ * told apart but by its address. */
+bool cg_customers_any_tokens(const struct cg_customers *c);
+/*
+ * Writes the file's form of a bearer token's hash, "sha256:" and 64
+ * lowercase hex digits with a NUL (CG_CUSTOMER_TOKEN_HASH_SIZE bytes), to
+ * `out`.  The token is `len` bytes at `token` and must be one that
+ * cg_customers_by_token can find: 1 to CG_CUSTOMER_TOKEN_MAX bytes from
+ * 0x21 to 0x7e (a token read with its line end is refused, not hashed into
+ * one that never matches).  Returns CG_OK, CG_EINVAL (NULL token or out),
+ * CG_EPARSE (empty, or another byte), CG_ETOOBIG (too long) or CG_ECRYPTO;
+ * on failure `out`, when not NULL, holds "".
+ */
+int cg_customers_token_hash(const char *token, size_t len, char out[CG_CUSTOMER_TOKEN_HASH_SIZE]);
+
 /* The customer's name as written in the file (never NULL). */
 const char *cg_customer_name(const struct cg_customer *cu);
 /* Whether the customer holds `tn` (canonical digits, up to CG_TN_MAX; a
@@ -116,6 +162,17 @@ bool cg_customer_owns(const struct cg_customer *cu, const char *tn);
  * address entries the customer has. */
 size_t cg_customer_numbers(const struct cg_customer *cu);
 size_t cg_customer_addresses(const struct cg_customer *cu);
+/* How many token hashes (without duplicates) the customer has, and
+ * whether it has any.  0 and false for a NULL customer. */
+size_t cg_customer_tokens(const struct cg_customer *cu);
+bool cg_customer_has_tokens(const struct cg_customer *cu);
+/*
+ * The attestation for a call presenting `tn` from a customer already
+ * identified (by a token, say, rather than by its address): 'A' when `cu`
+ * owns `tn` (as cg_customer_owns), 'B' otherwise, including a NULL or
+ * malformed `tn`; 'C' when `cu` is NULL (no customer known).
+ */
+char cg_customer_attest(const struct cg_customer *cu, const char *tn);
 
 /*
  * The attestation the customers allow for a call presenting `tn`

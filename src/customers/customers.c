@@ -14,9 +14,13 @@
  * left by 50 bits OR'ed with the digits' value (10^15 < 2^50), so that "44"
  * and "044" differ.  A number is looked up exactly once and once per prefix
  * length present in the file.
+ *
+ * Tokens: (SHA-256, customer) pairs sorted by hash, each hash held by one
+ * customer.  A presented token is hashed and its hash searched for.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +28,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "cidguard/customers.h"
 #include "cidguard/tn.h"
 #include "core/internal.h"
 
 #define KEY_SHIFT 50
 #define NLENS (CG_CUSTOMER_NUMBER_DIGITS + 1)
+#define HASH_LEN 32
+#define HASH_PREFIX "sha256:"
+#define HASH_PREFIX_LEN 7
 
 /* One address entry of one customer.  IPv4 addresses are in the low 32
  * bits of lo, hi = 0.  The family and length are kept for building. */
@@ -56,10 +66,16 @@ struct num_table {
     size_t n;
 };
 
+/* One token hash of one customer. */
+struct token_entry {
+    unsigned char h[HASH_LEN];
+    uint32_t cust;
+};
+
 struct cg_customer {
     const struct cg_customers *set;
     const char *name;
-    uint32_t index, naddrs, nnumbers;
+    uint32_t index, naddrs, nnumbers, ntokens;
 };
 
 struct cg_customers {
@@ -71,7 +87,9 @@ struct cg_customers {
     uint8_t v4_lens[33], v6_lens[129]; /* lengths that have entries */
     unsigned nv4_lens, nv6_lens;
     struct num_table exact, prefix;
-    uint32_t prefix_lens; /* bit L: some prefix has L digits */
+    uint32_t prefix_lens;       /* bit L: some prefix has L digits */
+    struct token_entry *tokens; /* sorted by hash, every hash once */
+    size_t ntokens;
 };
 
 /* --- addresses ------------------------------------------------------------------ */
@@ -448,6 +466,140 @@ static bool holders_have(const struct run *runs, size_t nr, uint32_t cust)
     return false;
 }
 
+/* --- tokens ---------------------------------------------------------------------- */
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* Fetched once, as EVP_sha256() and SHA256() look the implementation up in
+ * the provider again on every digest. */
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static bool sha256(const char *s, size_t n, unsigned char h[HASH_LEN])
+{
+    unsigned int len = 0;
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md && EVP_Digest(s, n, h, &len, sha256_md, NULL) == 1 && len == HASH_LEN;
+}
+
+/* CG_OK when (t, n) can be a bearer token: 1 to CG_CUSTOMER_TOKEN_MAX
+ * bytes from 0x21 to 0x7e, as an Authorization header carries one. */
+static int token_check(const char *t, size_t n)
+{
+    size_t i;
+    if (!t)
+        return CG_EINVAL;
+    if (!n)
+        return CG_EPARSE;
+    if (n > CG_CUSTOMER_TOKEN_MAX)
+        return CG_ETOOBIG;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)t[i] < 0x21 || (unsigned char)t[i] > 0x7e)
+            return CG_EPARSE;
+    return CG_OK;
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* "sha256:" (in either case) and 64 hex digits into the hash's bytes. */
+static bool parse_token_hash(const char *s, size_t n, unsigned char h[HASH_LEN])
+{
+    size_t i;
+    if (n != HASH_PREFIX_LEN + 2 * HASH_LEN || !cg__prefix_ci(s, n, HASH_PREFIX))
+        return false;
+    s += HASH_PREFIX_LEN;
+    for (i = 0; i < HASH_LEN; i++) {
+        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        h[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* `n` bytes in lowercase hex and a NUL into out (2 * n + 1 bytes). */
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/*
+ * The search compares hashes with memcmp, whose time depends on how many
+ * leading bytes agree, and only the last comparison, the one that decides,
+ * is constant-time.  That is enough because what is compared is the
+ * token's SHA-256, not the token.  A byte-by-byte timing attack works by
+ * keeping the guess whose first bytes took longer to reject and extending
+ * it one byte at a time; here the client chooses the token but not its
+ * hash, so learning that a stored hash starts with some bytes gives no way
+ * to make a token whose hash starts with them and one byte more (that is a
+ * preimage search against SHA-256).  At most the timing tells roughly
+ * where the presented token's hash falls among the stored ones, which
+ * helps nobody find a token.  CRYPTO_memcmp on the final candidate keeps
+ * even a near miss from showing how near it was.
+ */
+const struct cg_customer *cg_customers_by_token(const struct cg_customers *c, const char *token,
+                                                size_t len)
+{
+    unsigned char h[HASH_LEN];
+    size_t lo = 0, hi;
+    if (!c || !c->ntokens || token_check(token, len) != CG_OK || !sha256(token, len, h))
+        return NULL;
+    hi = c->ntokens;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(c->tokens[mid].h, h, HASH_LEN) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Past the end, the last hash is the candidate, so that every search
+     * ends in one comparison of the same cost. */
+    if (lo == c->ntokens)
+        lo--;
+    if (CRYPTO_memcmp(c->tokens[lo].h, h, HASH_LEN) != 0)
+        return NULL;
+    return &c->cu[c->tokens[lo].cust];
+}
+
+bool cg_customers_any_tokens(const struct cg_customers *c)
+{
+    return c && c->ntokens > 0;
+}
+
+int cg_customers_token_hash(const char *token, size_t len, char out[CG_CUSTOMER_TOKEN_HASH_SIZE])
+{
+    unsigned char h[HASH_LEN];
+    int rc;
+    if (!out)
+        return CG_EINVAL;
+    out[0] = '\0';
+    if ((rc = token_check(token, len)) != CG_OK)
+        return rc;
+    if (!sha256(token, len, h))
+        return CG_ECRYPTO;
+    memcpy(out, HASH_PREFIX, HASH_PREFIX_LEN);
+    to_hex(h, HASH_LEN, out + HASH_PREFIX_LEN);
+    return CG_OK;
+}
+
 /* --- public lookups -------------------------------------------------------------- */
 
 size_t cg_customers_count(const struct cg_customers *c)
@@ -490,6 +642,16 @@ size_t cg_customer_addresses(const struct cg_customer *cu)
     return cu ? cu->naddrs : 0;
 }
 
+size_t cg_customer_tokens(const struct cg_customer *cu)
+{
+    return cu ? cu->ntokens : 0;
+}
+
+bool cg_customer_has_tokens(const struct cg_customer *cu)
+{
+    return cu && cu->ntokens > 0;
+}
+
 bool cg_customer_owns(const struct cg_customer *cu, const char *tn)
 {
     struct tn_keys k;
@@ -498,6 +660,13 @@ bool cg_customer_owns(const struct cg_customer *cu, const char *tn)
         return false;
     owner_runs(cu->set, &k, &o);
     return owners_have(&o, cu->index);
+}
+
+char cg_customer_attest(const struct cg_customer *cu, const char *tn)
+{
+    if (!cu)
+        return 'C';
+    return cg_customer_owns(cu, tn) ? 'A' : 'B';
 }
 
 /* Several customers may hold the address (an SBC shared by many) and
@@ -552,6 +721,12 @@ struct builder {
     size_t nad, adcap;
     struct num_pair *ex, *px;
     size_t nex, excap, npx, pxcap;
+    /* token hashes; hash -> entry index + 1, open addressing, power-of-two
+     * size */
+    struct token_entry *tk;
+    size_t ntk, tkcap;
+    uint32_t *ttab;
+    size_t tcap;
 };
 
 /* Grows the array whose pointer is at `arrp` (elements of `size` bytes,
@@ -657,7 +832,7 @@ static bool name_table_grow(struct builder *b)
     size_t oldcap = b->hcap, i;
     if (b->hcap && (b->ncu + 1) * 2 <= b->hcap)
         return true;
-    b->hcap = oldcap ? oldcap * 2 : 1024;
+    b->hcap = oldcap ? oldcap * 2 : 64;
     if (!(b->htab = calloc(b->hcap, sizeof *b->htab))) {
         b->htab = old;
         b->hcap = oldcap;
@@ -672,18 +847,106 @@ static bool name_table_grow(struct builder *b)
     return true;
 }
 
+static uint32_t *token_slot(struct builder *b, const unsigned char h[HASH_LEN])
+{
+    size_t i = (size_t)cg__fnv1a(h, HASH_LEN) & (b->tcap - 1);
+    for (;; i = (i + 1) & (b->tcap - 1)) {
+        uint32_t v = b->ttab[i];
+        if (!v || memcmp(b->tk[v - 1].h, h, HASH_LEN) == 0)
+            return &b->ttab[i];
+    }
+}
+
+/* The customer holding hash h so far, or UINT32_MAX. */
+static uint32_t token_holder(struct builder *b, const unsigned char h[HASH_LEN])
+{
+    uint32_t v;
+    if (!b->tcap)
+        return UINT32_MAX;
+    v = *token_slot(b, h);
+    return v ? b->tk[v - 1].cust : UINT32_MAX;
+}
+
+/* Room in the hash table and the array for `more` hashes, the table kept
+ * at most half full. */
+static bool tokens_grow(struct builder *b, size_t more)
+{
+    uint32_t *old = b->ttab;
+    size_t oldcap = b->tcap, need = b->ntk + more, nc, i;
+    if (!grow(&b->tk, &b->tkcap, need, sizeof *b->tk))
+        return false;
+    if (need * 2 <= oldcap)
+        return true;
+    for (nc = oldcap ? oldcap * 2 : 128; need * 2 > nc; nc *= 2)
+        ;
+    if (!(b->ttab = calloc(nc, sizeof *b->ttab))) {
+        b->ttab = old;
+        return false;
+    }
+    b->tcap = nc;
+    for (i = 0; i < oldcap; i++)
+        if (old[i])
+            *token_slot(b, b->tk[old[i] - 1].h) = old[i];
+    free(old);
+    return true;
+}
+
+/* The tokens field of a line into lt (distinct hashes, *nlt of them).
+ * False when the line is to be skipped (reported). */
+static bool line_tokens(struct builder *b, const char *f, size_t flen, int lineno,
+                        unsigned char lt[][HASH_LEN], size_t *nlt)
+{
+    const char *item;
+    size_t len, count = 0, k;
+    bool more = true;
+    char buf[2 * 6 + 1];
+    *nlt = 0;
+    while (next_item(&f, &flen, &more, &item, &len)) {
+        uint32_t holder;
+        if (!len)
+            continue;
+        if (++count > CG_CUSTOMER_TOKENS_MAX) {
+            report(b, lineno, "more than %u tokens", CG_CUSTOMER_TOKENS_MAX);
+            return false;
+        }
+        /* Not shown: it might be a token pasted instead of its hash. */
+        if (!parse_token_hash(item, len, lt[*nlt])) {
+            report(b, lineno,
+                   "token %zu is not \"sha256:\" and 64 hex digits (the hash of a token, never "
+                   "the token)",
+                   count);
+            return false;
+        }
+        for (k = 0; k < *nlt && memcmp(lt[k], lt[*nlt], HASH_LEN) != 0; k++)
+            ;
+        if (k < *nlt)
+            continue;
+        if ((holder = token_holder(b, lt[*nlt])) != UINT32_MAX) {
+            to_hex(lt[*nlt], 6, buf);
+            report(b, lineno, "token %zu (sha256:%s...) is already held by customer '%s' (line %d)",
+                   count, buf, b->names + b->name_off[holder], b->line[holder]);
+            return false;
+        }
+        (*nlt)++;
+    }
+    return true;
+}
+
 /* One line that is neither blank nor a comment.  Returns CG_OK (loaded,
  * or reported and skipped) or CG_ENOMEM. */
 static int load_line(struct builder *b, const char *s, size_t n, int lineno)
 {
-    const char *c1 = memchr(s, ',', n), *c2, *name, *f, *item;
-    size_t nlen, flen, len, i, nad0 = b->nad, nex0 = b->nex, npx0 = b->npx, count;
+    const char *end = s + n, *c1 = memchr(s, ',', n), *c2, *c3, *name, *f, *item;
+    size_t nlen, flen, len, i, nad0 = b->nad, nex0 = b->nex, npx0 = b->npx, count, nlt = 0;
     uint32_t cust = (uint32_t)b->ncu, *slot;
+    unsigned char lt[CG_CUSTOMER_TOKENS_MAX][HASH_LEN];
     char buf[72];
     bool more;
-    c2 = c1 ? memchr(c1 + 1, ',', n - (size_t)(c1 + 1 - s)) : NULL;
-    if (!c2 || memchr(c2 + 1, ',', n - (size_t)(c2 + 1 - s))) {
-        report(b, lineno, "want three fields customer,addresses,numbers (no quoting)");
+    c2 = c1 ? memchr(c1 + 1, ',', (size_t)(end - c1 - 1)) : NULL;
+    c3 = c2 ? memchr(c2 + 1, ',', (size_t)(end - c2 - 1)) : NULL;
+    if (!c2 || (c3 && memchr(c3 + 1, ',', (size_t)(end - c3 - 1)))) {
+        report(b, lineno,
+               "want three or four fields customer,addresses,numbers[,tokens] (no quoting)");
         return CG_OK;
     }
     name = s;
@@ -740,7 +1003,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
     }
 
     f = c2 + 1;
-    flen = n - (size_t)(f - s);
+    flen = (size_t)((c3 ? c3 : end) - f);
     more = true;
     count = 0;
     while (next_item(&f, &flen, &more, &item, &len)) {
@@ -770,7 +1033,10 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
         }
     }
 
-    if (!grow(&b->cu, &b->cucap, b->ncu + 1, sizeof *b->cu) ||
+    if (c3 && !line_tokens(b, c3 + 1, (size_t)(end - c3 - 1), lineno, lt, &nlt))
+        goto skip;
+
+    if ((nlt && !tokens_grow(b, nlt)) || !grow(&b->cu, &b->cucap, b->ncu + 1, sizeof *b->cu) ||
         !grow(&b->name_off, &b->offcap, b->ncu + 1, sizeof *b->name_off) ||
         !grow(&b->line, &b->linecap, b->ncu + 1, sizeof *b->line) ||
         !grow(&b->names, &b->namescap, b->nnames + nlen + 1, 1))
@@ -782,8 +1048,15 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
     b->line[b->ncu] = lineno;
     memset(&b->cu[b->ncu], 0, sizeof b->cu[0]);
     b->cu[b->ncu].index = cust;
+    b->cu[b->ncu].ntokens = (uint32_t)nlt;
     b->ncu++;
     *slot = cust + 1;
+    for (i = 0; i < nlt; i++) {
+        memcpy(b->tk[b->ntk].h, lt[i], HASH_LEN);
+        b->tk[b->ntk].cust = cust;
+        b->ntk++;
+        *token_slot(b, lt[i]) = (uint32_t)b->ntk;
+    }
     return CG_OK;
 
 skip:
@@ -804,6 +1077,12 @@ static int cmp_pair(const void *a, const void *b)
     if (x->key != y->key)
         return x->key < y->key ? -1 : 1;
     return x->cust < y->cust ? -1 : x->cust > y->cust;
+}
+
+static int cmp_token(const void *a, const void *b)
+{
+    const struct token_entry *x = a, *y = b;
+    return memcmp(x->h, y->h, HASH_LEN);
 }
 
 static int cmp_addr(const void *a, const void *b)
@@ -869,6 +1148,12 @@ static int finish(struct builder *b, struct cg_customers *c)
             b->ad[m++] = b->ad[i];
     c->addrs = b->ad;
     b->ad = NULL;
+    /* Every hash is held once (load_line saw to it): sorting is enough. */
+    if (b->ntk)
+        qsort(b->tk, b->ntk, sizeof *b->tk, cmp_token);
+    c->tokens = b->tk;
+    c->ntokens = b->ntk;
+    b->tk = NULL;
     /* The runs of one (family, length) are the tables.  Walked backwards,
      * so that each table ends up pointing at its first entry. */
     for (i = m; i > 0; i--) {
@@ -897,6 +1182,8 @@ static void builder_free(struct builder *b)
     free(b->ad);
     free(b->ex);
     free(b->px);
+    free(b->tk);
+    free(b->ttab);
 }
 
 void cg_customers_free(struct cg_customers *c)
@@ -910,6 +1197,7 @@ void cg_customers_free(struct cg_customers *c)
     free(c->exact.cust);
     free(c->prefix.key);
     free(c->prefix.cust);
+    free(c->tokens);
     free(c);
 }
 

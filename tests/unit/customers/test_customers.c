@@ -1,8 +1,10 @@
 /*
  * The customers file: parsing, every bad-line report, limits, attestation
  * A/B/C, address families (IPv4-mapped clients, IPv6 rows), prefixes, NULL
- * and empty sets, a customer with 50,000 numbers, and a randomized
- * comparison with a straightforward reference (string CIDRs, strncmp).
+ * and empty sets, a customer with 50,000 numbers, a randomized
+ * comparison with a straightforward reference (string CIDRs, strncmp), and
+ * token hashes: the fourth column, lookups by bearer token, the hash
+ * helper and attestation for a customer known by its token.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -226,12 +228,13 @@ static void test_bad_lines(void **state)
                                "n6,192.0.2.1,4*4\n"
                                "good1,192.0.2.2,442\n"
                                "good2,192.0.2.2,1234567890123456*\n"
-                               "good3,192.0.2.3,123456789012345;123456789012345*\n";
+                               "good3,192.0.2.3,123456789012345;123456789012345*\n"
+                               "five,192.0.2.1,441,,\n";
     struct cg_customers *c = load(text);
     int i = 0;
     (void)state;
-    assert_report(i++, 3, "want three fields");
-    assert_report(i++, 4, "want three fields");
+    assert_report(i++, 3, "want three or four fields");
+    assert_report(i++, 4, "token 1 is not \"sha256:\" and 64 hex digits");
     assert_report(i++, 5, "name is empty");
     assert_report(i++, 6, "control character");
     assert_report(i++, 7, "control character or '\"'");
@@ -252,6 +255,7 @@ static void test_bad_lines(void **state)
     assert_report(i++, 22, "number '4*4'");
     assert_report(i++, 23, "customer 'good1' is already defined on line 2");
     assert_report(i++, 24, "number '1234567890123456*'");
+    assert_report(i++, 26, "want three or four fields");
     assert_int_equal(nreps, i);
     assert_int_equal(cg_customers_count(c), 2);
     assert_string_equal(cg_customer_name(cg_customers_at(c, 0)), "good1");
@@ -857,6 +861,355 @@ static void test_reference(void **state)
     free(b.p);
 }
 
+/* --- tokens ------------------------------------------------------------------------ */
+
+/* The file's form of a token's hash. */
+static const char *hash_of(const char *token, char out[CG_CUSTOMER_TOKEN_HASH_SIZE])
+{
+    assert_int_equal(cg_customers_token_hash(token, strlen(token), out), CG_OK);
+    return out;
+}
+
+static const struct cg_customer *by_token(const struct cg_customers *c, const char *token)
+{
+    return cg_customers_by_token(c, token, strlen(token));
+}
+
+static void test_token_hash(void **state)
+{
+    char out[CG_CUSTOMER_TOKEN_HASH_SIZE], big[CG_CUSTOMER_TOKEN_MAX + 1];
+    (void)state;
+    /* FIPS 180-2, appendix B.1 */
+    assert_int_equal(cg_customers_token_hash("abc", 3, out), CG_OK);
+    assert_string_equal(out,
+                        "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(strlen(out) + 1, CG_CUSTOMER_TOKEN_HASH_SIZE);
+    /* Only the first `len` bytes count. */
+    assert_int_equal(cg_customers_token_hash("abcdef", 3, out), CG_OK);
+    assert_string_equal(out + 7,
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    memset(big, 'x', sizeof big);
+    assert_int_equal(cg_customers_token_hash(big, CG_CUSTOMER_TOKEN_MAX, out), CG_OK);
+    assert_int_equal(strlen(out), 71);
+    assert_int_equal(cg_customers_token_hash(big, CG_CUSTOMER_TOKEN_MAX + 1, out), CG_ETOOBIG);
+    assert_string_equal(out, "");
+    assert_int_equal(cg_customers_token_hash("abc", 0, out), CG_EPARSE);
+    assert_int_equal(cg_customers_token_hash("abc\n", 4, out), CG_EPARSE); /* read with its end */
+    assert_int_equal(cg_customers_token_hash("a c", 3, out), CG_EPARSE);
+    assert_int_equal(cg_customers_token_hash("a\0c", 3, out), CG_EPARSE);
+    assert_int_equal(cg_customers_token_hash("\x7f", 1, out), CG_EPARSE);
+    assert_int_equal(cg_customers_token_hash("\xc3\xa9", 2, out), CG_EPARSE);
+    assert_int_equal(cg_customers_token_hash(NULL, 3, out), CG_EINVAL);
+    assert_int_equal(cg_customers_token_hash("abc", 3, NULL), CG_EINVAL);
+    /* Every printable byte but space is allowed. */
+    for (int ch = 0x21; ch <= 0x7e; ch++) {
+        char t = (char)ch;
+        assert_int_equal(cg_customers_token_hash(&t, 1, out), CG_OK);
+    }
+}
+
+static void test_tokens_three_columns(void **state)
+{
+    struct cg_customers *c = load("customer,addresses,numbers\n"
+                                  "acme,192.0.2.10,4420794600*\n"
+                                  "lab,127.0.0.1,1415555010*\n");
+    (void)state;
+    assert_int_equal(nreps, 0);
+    assert_int_equal(cg_customers_count(c), 2);
+    assert_false(cg_customers_any_tokens(c));
+    assert_false(cg_customer_has_tokens(cg_customers_at(c, 0)));
+    assert_int_equal(cg_customer_tokens(cg_customers_at(c, 0)), 0);
+    assert_null(by_token(c, "acme"));
+    assert_null(
+        by_token(c, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    assert_int_equal(attest(c, "192.0.2.10", "442079460012"), 'A');
+    assert_int_equal(attest(c, "192.0.2.10", "14155550100"), 'B');
+    cg_customers_free(c);
+}
+
+static void test_tokens_parse(void **state)
+{
+    char text[2048], h1[72], h2[72], h3[72], up[72];
+    struct cg_customers *c;
+    const struct cg_customer *cu;
+    size_t i;
+    (void)state;
+    hash_of("acme-token-1", h1);
+    hash_of("acme-token-2", h2);
+    hash_of("api-token", h3);
+    /* The same hash in upper case, prefix too. */
+    for (i = 0; h3[i]; i++)
+        up[i] = (char)(h3[i] >= 'a' && h3[i] <= 'z' ? h3[i] - 32 : h3[i]);
+    up[i] = '\0';
+    snprintf(text, sizeof text,
+             "customer,addresses,numbers,tokens\r\n"
+             "acme , 192.0.2.10 , 4420794600* , %s ; ; %s ;%s\r\n"
+             "lab,127.0.0.1,1415555010*\n"
+             "api,,4420794602*,%s\n"
+             "none,,4420794603*,\n"
+             "blank,,, \n",
+             h1, h2, h1, up);
+    c = load(text);
+    assert_int_equal(nreps, 0);
+    assert_int_equal(cg_customers_count(c), 5);
+    assert_true(cg_customers_any_tokens(c));
+    cu = by_name(c, "acme");
+    assert_int_equal(cg_customer_tokens(cu), 2); /* the repeated hash once */
+    assert_true(cg_customer_has_tokens(cu));
+    assert_ptr_equal(by_token(c, "acme-token-1"), cu);
+    assert_ptr_equal(by_token(c, "acme-token-2"), cu);
+    assert_ptr_equal(by_token(c, "api-token"), by_name(c, "api"));
+    assert_int_equal(cg_customer_tokens(by_name(c, "api")), 1);
+    assert_false(cg_customer_has_tokens(by_name(c, "lab")));
+    assert_false(cg_customer_has_tokens(by_name(c, "none")));
+    assert_false(cg_customer_has_tokens(by_name(c, "blank")));
+    assert_false(cg_customer_has_tokens(NULL));
+    assert_int_equal(cg_customer_tokens(NULL), 0);
+    /* Addresses and numbers are read as before. */
+    assert_string_equal(found(c, "192.0.2.10"), "acme");
+    assert_int_equal(attest(c, "192.0.2.10", "442079460099"), 'A');
+    assert_int_equal(cg_customer_numbers(by_name(c, "api")), 1);
+    cg_customers_free(c);
+}
+
+static void test_tokens_match(void **state)
+{
+    char text[4096], h[3][72], big[CG_CUSTOMER_TOKEN_MAX + 1];
+    struct cg_customers *c, *e;
+    const struct cg_customer *a, *b2;
+    (void)state;
+    memset(big, 'k', sizeof big);
+    big[CG_CUSTOMER_TOKEN_MAX] = '\0'; /* a token of the largest size */
+    hash_of("tok-alpha-7f3c9a", h[0]);
+    hash_of("tok-beta-51e0d2", h[1]);
+    hash_of(big, h[2]);
+    snprintf(text, sizeof text,
+             "alpha,192.0.2.1,4420794600*,%s\n"
+             "beta,192.0.2.2,4420794601*,%s;%s\n",
+             h[0], h[1], h[2]);
+    c = load(text);
+    assert_int_equal(nreps, 0);
+    a = by_name(c, "alpha");
+    b2 = by_name(c, "beta");
+    assert_ptr_equal(by_token(c, "tok-alpha-7f3c9a"), a);
+    assert_ptr_equal(by_token(c, "tok-beta-51e0d2"), b2);
+    assert_ptr_equal(cg_customers_by_token(c, big, CG_CUSTOMER_TOKEN_MAX), b2);
+    /* Wrong tokens: near misses, another case, with "Bearer ", with spaces
+     * or a line end, a hash given as the token, a prefix of a token. */
+    assert_null(by_token(c, "tok-alpha-7f3c9b"));
+    assert_null(by_token(c, "TOK-ALPHA-7F3C9A"));
+    assert_null(by_token(c, "Bearer tok-alpha-7f3c9a"));
+    assert_null(by_token(c, " tok-alpha-7f3c9a"));
+    assert_null(by_token(c, "tok-alpha-7f3c9a\r\n"));
+    assert_null(by_token(c, h[0]));
+    assert_null(by_token(c, h[0] + 7));
+    assert_null(cg_customers_by_token(c, "tok-alpha-7f3c9a", 15));
+    assert_ptr_equal(cg_customers_by_token(c, "tok-alpha-7f3c9a-and-more", 16), a);
+    /* Empty, NULL, over-long (one byte more than the largest), NUL inside. */
+    assert_null(cg_customers_by_token(c, "", 0));
+    assert_null(cg_customers_by_token(c, "tok-alpha-7f3c9a", 0));
+    assert_null(cg_customers_by_token(c, NULL, 5));
+    assert_null(cg_customers_by_token(c, NULL, 0));
+    big[CG_CUSTOMER_TOKEN_MAX] = 'k';
+    assert_null(cg_customers_by_token(c, big, CG_CUSTOMER_TOKEN_MAX + 1));
+    assert_null(cg_customers_by_token(c, big, SIZE_MAX));
+    assert_null(cg_customers_by_token(c, "tok-alpha-7f3c9a\0", 17));
+    /* A NULL or empty set. */
+    assert_null(by_token(NULL, "tok-alpha-7f3c9a"));
+    assert_int_equal(cg_customers_new_empty(&e), CG_OK);
+    assert_null(by_token(e, "tok-alpha-7f3c9a"));
+    assert_false(cg_customers_any_tokens(e));
+    assert_false(cg_customers_any_tokens(NULL));
+    cg_customers_free(e);
+    cg_customers_free(c);
+}
+
+/* The attestation for a customer found by its token. */
+static void test_customer_attest(void **state)
+{
+    char text[512], h[72];
+    struct cg_customers *c;
+    const struct cg_customer *cu;
+    (void)state;
+    snprintf(text, sizeof text, "api,,442079460000;4420794601*,%s\nother,,14155550100\n",
+             hash_of("api-secret-0c41", h));
+    c = load(text);
+    cu = by_token(c, "api-secret-0c41");
+    assert_non_null(cu);
+    assert_int_equal(cg_customer_attest(cu, "442079460000"), 'A');
+    assert_int_equal(cg_customer_attest(cu, "442079460155"), 'A');
+    assert_int_equal(cg_customer_attest(cu, "442079460001"), 'B');
+    assert_int_equal(cg_customer_attest(cu, "14155550100"), 'B'); /* another customer's */
+    assert_int_equal(cg_customer_attest(cu, "44207946015x"), 'B');
+    assert_int_equal(cg_customer_attest(cu, ""), 'B');
+    assert_int_equal(cg_customer_attest(cu, NULL), 'B');
+    assert_int_equal(cg_customer_attest(NULL, "442079460000"), 'C');
+    assert_int_equal(cg_customer_attest(by_name(c, "other"), "14155550100"), 'A');
+    cg_customers_free(c);
+}
+
+static void test_tokens_bad(void **state)
+{
+    struct buf b = {0};
+    struct cg_customers *c;
+    char h1[72], h2[72], h3[72], line[8192];
+    int i = 0, k;
+    (void)state;
+    hash_of("first-holder-token", h1);
+    hash_of("second-token", h2);
+    hash_of("third-token", h3);
+    snprintf(line, sizeof line, "first,192.0.2.1,441,%s\n", h1);
+    puts_(&b, line);                                                    /* line 1 */
+    puts_(&b, "t1,192.0.2.2,442,my-secret-bearer-token\n");             /* 2 */
+    snprintf(line, sizeof line, "t2,192.0.2.3,443,%s;%.70s\n", h2, h3); /* 3: 63 digits */
+    puts_(&b, line);
+    snprintf(line, sizeof line, "t3,192.0.2.4,444,%s0\n", h2); /* 4: 65 digits */
+    puts_(&b, line);
+    snprintf(line, sizeof line, "t4,192.0.2.5,445,sha1:%s\n", h2 + 7); /* 5 */
+    puts_(&b, line);
+    snprintf(line, sizeof line, "t5,192.0.2.6,446,%s\n", h2 + 7); /* 6: no prefix */
+    puts_(&b, line);
+    snprintf(line, sizeof line, "t6,192.0.2.7,447,%.70sg\n", h2); /* 7: not hex */
+    puts_(&b, line);
+    snprintf(line, sizeof line, "t7,192.0.2.8,448,sha256 :%s\n", h2 + 7); /* 8 */
+    puts_(&b, line);
+    /* 9: the first customer's hash, in upper case, after a good one */
+    snprintf(line, sizeof line, "dup,192.0.2.9,449,%s;SHA256:", h2);
+    for (k = 7; h1[k]; k++)
+        snprintf(line + strlen(line), 2, "%c", h1[k] >= 'a' ? h1[k] - 32 : h1[k]);
+    puts_(&b, line);
+    puts_(&b, "\n");
+    /* 10: bad tokens do not hide a bad number before them */
+    snprintf(line, sizeof line, "t8,192.0.2.10,44x,%s\n", h3);
+    puts_(&b, line);
+    /* 11: 65 tokens (too many); 12: 64 (fine) */
+    for (int extra = 1; extra >= 0; extra--) {
+        puts_(&b, extra ? "many1,192.0.2.11,451," : "many0,192.0.2.12,452,");
+        for (k = 0; k < (int)CG_CUSTOMER_TOKENS_MAX + extra; k++) {
+            char tok[32], h[72];
+            snprintf(tok, sizeof tok, "many%d-%d", extra, k);
+            if (k)
+                puts_(&b, ";");
+            puts_(&b, hash_of(tok, h));
+        }
+        puts_(&b, "\n");
+    }
+    /* 13: the hash the skipped line 9 tried first is free for a later one */
+    snprintf(line, sizeof line, "later,192.0.2.13,453,%s\n", h2);
+    puts_(&b, line);
+    /* 14: a hash the same line repeats is no duplicate */
+    snprintf(line, sizeof line, "again,192.0.2.14,454,%s;%s\n", h3, h3);
+    puts_(&b, line);
+    nreps = 0;
+    assert_int_equal(cg_customers_load_text(&c, "t.csv", b.p, b.n, report_cb, NULL), CG_OK);
+    assert_report(i++, 2, "token 1 is not \"sha256:\" and 64 hex digits");
+    assert_report(i++, 3, "token 2 is not");
+    assert_report(i++, 4, "token 1 is not");
+    assert_report(i++, 5, "token 1 is not");
+    assert_report(i++, 6, "token 1 is not");
+    assert_report(i++, 7, "token 1 is not");
+    assert_report(i++, 8, "token 1 is not");
+    assert_report(i++, 9, ") is already held by customer 'first' (line 1)");
+    assert_report(i++, 10, "number '44x'");
+    assert_report(i++, 11, "more than 64 tokens");
+    assert_int_equal(nreps, i);
+    /* What was pasted in place of a hash is never repeated in a report. */
+    for (k = 0; k < nreps; k++)
+        assert_null(strstr(reps[k].msg, "my-secret"));
+    /* The hash's first digits name it in the duplicate's report. */
+    snprintf(line, sizeof line, "token 2 (sha256:%.12s...) is", h1 + 7);
+    assert_non_null(strstr(reps[7].msg, line));
+
+    assert_int_equal(cg_customers_count(c), 4);
+    assert_ptr_equal(by_token(c, "first-holder-token"), by_name(c, "first"));
+    assert_ptr_equal(by_token(c, "second-token"), by_name(c, "later"));
+    assert_ptr_equal(by_token(c, "third-token"), by_name(c, "again"));
+    assert_int_equal(cg_customer_tokens(by_name(c, "again")), 1);
+    assert_int_equal(cg_customer_tokens(by_name(c, "many0")), CG_CUSTOMER_TOKENS_MAX);
+    assert_ptr_equal(by_token(c, "many0-63"), by_name(c, "many0"));
+    /* Skipped lines leave nothing behind: no address, no token. */
+    assert_null(by_name(c, "dup"));
+    assert_null(found(c, "192.0.2.9"));
+    assert_null(found(c, "192.0.2.11"));
+    assert_null(by_token(c, "many1-0"));
+    assert_null(by_token(c, "many1-64"));
+    cg_customers_free(c);
+    free(b.p);
+}
+
+/*
+ * The last comparison decides, whatever the search saw: stored hashes that
+ * differ from the presented token's only in their last byte, only in their
+ * first, hashes all below it (the search runs off the end and the last one
+ * is the candidate) and all above it.  Then many customers with many
+ * tokens, each found, and unknown tokens never found.
+ */
+static void test_tokens_near_misses(void **state)
+{
+    static const char *const hex = "0123456789abcdef";
+    char h[72], text[1024], w[4][72];
+    struct cg_customers *c;
+    struct buf b = {0};
+    int k;
+    (void)state;
+    hash_of("the-token", h);
+    /* last digit changed, first digit changed, all 0s, all f */
+    for (k = 0; k < 4; k++)
+        memcpy(w[k], h, sizeof h);
+    w[0][70] = hex[(strchr(hex, h[70]) - hex + 1) % 16];
+    w[1][7] = hex[(strchr(hex, h[7]) - hex + 1) % 16];
+    memset(w[2] + 7, '0', 64);
+    memset(w[3] + 7, 'f', 64);
+    for (k = 0; k < 4; k++) {
+        snprintf(text, sizeof text, "near,192.0.2.1,441,%s\n", w[k]);
+        c = load(text);
+        assert_int_equal(nreps, 0);
+        assert_true(cg_customers_any_tokens(c));
+        assert_null(by_token(c, "the-token"));
+        cg_customers_free(c);
+    }
+    /* Below and above together, and the real one among them. */
+    snprintf(text, sizeof text, "lo,,,%s;%s\nhi,,,%s;%s\nreal,,,%s\n", w[2], w[0], w[3], w[1], h);
+    c = load(text);
+    assert_int_equal(nreps, 0);
+    assert_ptr_equal(by_token(c, "the-token"), by_name(c, "real"));
+    cg_customers_free(c);
+    snprintf(text, sizeof text, "lo,,,%s;%s\nhi,,,%s;%s\n", w[2], w[0], w[3], w[1]);
+    c = load(text);
+    assert_null(by_token(c, "the-token"));
+    cg_customers_free(c);
+
+    /* 2,000 customers of 5 tokens each. */
+    for (k = 0; k < 2000; k++) {
+        char line[512], tok[32];
+        snprintf(line, sizeof line, "c%d,,", k);
+        puts_(&b, line);
+        for (int t = 0; t < 5; t++) {
+            snprintf(tok, sizeof tok, "tok-%d-%d", k, t);
+            puts_(&b, t ? ";" : ",");
+            puts_(&b, hash_of(tok, h));
+        }
+        puts_(&b, "\n");
+    }
+    c = load(b.p);
+    assert_int_equal(nreps, 0);
+    assert_int_equal(cg_customers_count(c), 2000);
+    for (k = 0; k < 2000; k++) {
+        char tok[32];
+        const struct cg_customer *want = cg_customers_at(c, (size_t)k);
+        for (int t = 0; t < 5; t++) {
+            snprintf(tok, sizeof tok, "tok-%d-%d", k, t);
+            assert_ptr_equal(by_token(c, tok), want);
+        }
+        snprintf(tok, sizeof tok, "tok-%d-5", k);
+        assert_null(by_token(c, tok));
+        snprintf(tok, sizeof tok, "tok-%d-%d", k + 2000, k % 5);
+        assert_null(by_token(c, tok));
+    }
+    cg_customers_free(c);
+    free(b.p);
+}
+
 /* --- cg_addr_in_cidr ------------------------------------------------------------------- */
 
 static void test_addr_in_cidr(void **state)
@@ -911,6 +1264,13 @@ int main(void)
         cmocka_unit_test(test_big_customer),
         cmocka_unit_test(test_null_empty),
         cmocka_unit_test(test_reference),
+        cmocka_unit_test(test_token_hash),
+        cmocka_unit_test(test_tokens_three_columns),
+        cmocka_unit_test(test_tokens_parse),
+        cmocka_unit_test(test_tokens_match),
+        cmocka_unit_test(test_customer_attest),
+        cmocka_unit_test(test_tokens_bad),
+        cmocka_unit_test(test_tokens_near_misses),
         cmocka_unit_test(test_addr_in_cidr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
