@@ -49,6 +49,26 @@ int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, s
  * *deleted (may be NULL) receives how many. */
 int cg_declog_prune(struct cg_declog *l, int64_t before, size_t *deleted);
 
+/* What the log takes on disk, in bytes: the database's pages (page_count *
+ * page_size, counting pages still in the WAL) plus the WAL file.  Cheap
+ * (two cached PRAGMA reads and a stat): meant for a once-a-second check
+ * and a metric. */
+int cg_declog_size(struct cg_declog *l, uint64_t *bytes);
+/*
+ * Keeps the log within `max_bytes` on disk.  When the pages holding records
+ * plus the WAL exceed it, deletes the oldest records (by insertion order, in
+ * batches) until they fit in 90% of it, so that pruning comes in bursts
+ * rather than every second; *deleted (may be NULL) receives how many.  The
+ * freed pages are reused by the next records; only when the file itself
+ * exceeds `max_bytes` (a limit lowered, a log grown before it had one) are
+ * pages past the limit given back to the file system, which a database
+ * created by this version can do (auto_vacuum=INCREMENTAL) and an older one
+ * cannot (it stays at its size, reusing its free pages; a warning says so
+ * once).  Under a limit below 512 MB the WAL is kept to an eighth of it.
+ * Cheap when there is nothing to delete: it may be called every second.
+ */
+int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted);
+
 #ifdef __cplusplus
 }
 #endif

@@ -99,20 +99,59 @@ struct cg_certsrc cg_certmap_source(struct cg_certmap *m);
 /*
  * x5u URL -> parsed chain, with positive and negative entries, safe for
  * many threads.  The validation result itself is cached in the chain (see
- * cg_trust_check), so a hit costs a hash lookup and a reference.  At most
- * `max_entries`; when full, expired entries go first, then the oldest.
+ * cg_trust_check), so a hit costs a hash lookup and a reference.
+ *
+ * At most `max_entries` in all, in three classes, each with its own room
+ * and each evicting the least recently used first (a clock: an entry hit
+ * since the hand last passed is spared once, an expired one is not):
+ *   - negative entries, and chains no call can pass with (an expired leaf,
+ *     a key, TNAuthList or KeyUsage the verifier refuses, or a chain
+ *     cg_certcache_note was told is invalid or revoked): at most
+ *     max_entries/8, and they never displace a certificate, so that x5u
+ *     URLs that answer nothing cannot flush the cache;
+ *   - certificates no call has verified with yet: they displace each
+ *     other (and negative entries beyond a reserve of max_entries/16);
+ *   - certificates a call verified with (cg_certcache_note): at most 7/8
+ *     of the certificates' room; only a newly verified one displaces the
+ *     least recently used of them, which goes back among the unproven.
  */
 struct cg_certcache;
+struct cg_verdict;
 int cg_certcache_new(struct cg_certcache **out, size_t max_entries);
 void cg_certcache_free(struct cg_certcache *c);
 /* Stores `chain` (a new reference is taken; NULL stores a negative entry)
- * for `url` until `expires` (seconds since the epoch). */
+ * for `url` until `expires` (seconds since the epoch), replacing any entry
+ * for `url`.  A negative entry that finds no room (a cache of fewer than 16
+ * entries, full of certificates) is not stored. */
 int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
                      int64_t expires);
+/* How long a fetch that failed for a local reason is remembered. */
+#define CG_CERTCACHE_LOCAL_ERROR_TTL 5
+/* A fetch of `url` failed for a reason that says nothing about the URL (no
+ * file descriptors or memory, the resolver unreachable): a negative entry
+ * for CG_CERTCACHE_LOCAL_ERROR_TTL seconds from `now`, long enough to answer
+ * the calls waiting for it and to spare the repository a storm of retries,
+ * short enough that the next calls fetch again.  A live entry for `url`
+ * is kept. */
+int cg_certcache_put_local_error(struct cg_certcache *c, const char *url, int64_t now);
 /* CG_OK and a new reference; CG_ENOTFOUND when absent or expired; CG_EIO
- * for a live negative entry. */
+ * for a live negative entry.  A hit marks the entry used. */
 int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out);
+/* Tells the cache what a call made of the certificate at v->x5u: passed
+ * (CG_R_OK) makes it a verified certificate; cert_invalid, cert_revoked and
+ * cert_profile make it worth no more than a negative entry; other verdicts
+ * change nothing.  Meant for every verdict of a verifier reading this cache:
+ * when nothing changes (the usual case) it usually takes no lock, the
+ * verifier's lookup on the same thread having left the entry at hand. */
+void cg_certcache_note(struct cg_certcache *c, const struct cg_verdict *v);
 size_t cg_certcache_size(struct cg_certcache *c);
+struct cg_certcache_stats {
+    size_t negative;  /* negative entries and unusable chains */
+    size_t unproven;  /* certificates no call has verified with yet */
+    size_t verified;  /* certificates a call verified with */
+    uint64_t evicted; /* entries removed to make room, since the cache was made */
+};
+void cg_certcache_stats(struct cg_certcache *c, struct cg_certcache_stats *out);
 /* A thread that looked up a cache is ending: releases the references its
  * lock-free front of recent answers holds (cg_certcache_get keeps a few). */
 void cg_certcache_thread_done(void);

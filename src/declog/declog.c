@@ -1,8 +1,12 @@
 /* The decision log in SQLite: one prepared INSERT, one transaction per
- * batch, WAL so that `cidguard analyze` can read while the daemon writes. */
+ * batch, WAL so that `cidguard analyze` can read while the daemon writes;
+ * bounded in age (cg_declog_prune) and in size (cg_declog_prune_to). */
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -12,9 +16,22 @@
 struct cg_declog {
     sqlite3 *db;
     sqlite3_stmt *ins;
+    sqlite3_stmt *page_count, *freelist_count, *del_oldest;
+    uint64_t page_size;
+    const char *wal;         /* the WAL's file name (SQLite's), NULL for a memory database */
+    bool incremental;        /* auto_vacuum=INCREMENTAL: free pages can go back to the disk */
+    bool warned;             /* said once that the file cannot shrink */
+    uint64_t wal_sized_for;  /* the size limit the WAL's bounds follow; 0: the defaults */
 };
 
+/* The default WAL bound: the checkpoint interval below, in 4 KB pages. */
+#define WAL_PAGES 16384
+
 static const char schema[] =
+    /* Before any table exists: a new database can give pages back to the
+     * file system (cg_declog_prune_to) without a full VACUUM.  A database
+     * created without it keeps its mode and reuses its free pages. */
+    "PRAGMA auto_vacuum=INCREMENTAL;"
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
     /* A checkpoint every 64 MB of WAL rather than every 4 MB: each one
@@ -23,6 +40,9 @@ static const char schema[] =
      * one core (bench/sipbench.sh's half rate), 60 s: p99 1.03 -> 0.74 ms,
      * p99.9 10.7 -> 3.5 ms. */
     "PRAGMA wal_autocheckpoint=16384;"
+    /* After a checkpoint the WAL shrinks back to that interval, however
+     * far a reader that held up checkpoints let it grow. */
+    "PRAGMA journal_size_limit=67108864;"
     "CREATE TABLE IF NOT EXISTS decisions ("
     " time INTEGER NOT NULL, call_id TEXT, caller TEXT, callee TEXT, ingress TEXT,"
     " listener TEXT, verstat TEXT, attest TEXT, origid TEXT, spc TEXT, x5u_host TEXT,"
@@ -30,9 +50,21 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);"
     "CREATE INDEX IF NOT EXISTS decisions_caller ON decisions(caller);";
 
+/* One integer from a prepared PRAGMA. */
+static int pragma_u64(sqlite3_stmt *st, uint64_t *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? CG_OK : CG_EIO;
+}
+
 int cg_declog_open(struct cg_declog **out, const char *path)
 {
     struct cg_declog *l = calloc(1, sizeof *l);
+    sqlite3_stmt *st = NULL;
+    uint64_t av = 0;
     if (!l)
         return CG_ENOMEM;
     if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -40,11 +72,30 @@ int cg_declog_open(struct cg_declog **out, const char *path)
         sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db,
                            "INSERT INTO decisions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
-                           &l->ins, NULL) != SQLITE_OK) {
+                           &l->ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db, "PRAGMA page_count", -1, &l->page_count, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db, "PRAGMA freelist_count", -1, &l->freelist_count, NULL) !=
+            SQLITE_OK ||
+        /* oldest first: rowids grow with every append */
+        sqlite3_prepare_v2(l->db,
+                           "DELETE FROM decisions WHERE rowid IN "
+                           "(SELECT rowid FROM decisions ORDER BY rowid LIMIT ?)",
+                           -1, &l->del_oldest, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK ||
+        pragma_u64(st, &l->page_size) != CG_OK || !l->page_size ||
+        sqlite3_finalize(st) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db, "PRAGMA auto_vacuum", -1, &st, NULL) != SQLITE_OK ||
+        pragma_u64(st, &av) != CG_OK) {
+        sqlite3_finalize(st);
         cg__log(CG_LOG_ERROR, "decision log %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "");
         cg_declog_close(l);
         return CG_EIO;
     }
+    sqlite3_finalize(st);
+    l->incremental = av == 2;
+    l->wal = sqlite3_filename_wal(sqlite3_db_filename(l->db, "main"));
+    if (l->wal && !*l->wal)
+        l->wal = NULL;
     sqlite3_busy_timeout(l->db, 2000);
     *out = l;
     return CG_OK;
@@ -55,6 +106,9 @@ void cg_declog_close(struct cg_declog *l)
     if (!l)
         return;
     sqlite3_finalize(l->ins);
+    sqlite3_finalize(l->page_count);
+    sqlite3_finalize(l->freelist_count);
+    sqlite3_finalize(l->del_oldest);
     sqlite3_close(l->db);
     free(l);
 }
@@ -117,6 +171,123 @@ int cg_declog_prune(struct cg_declog *l, int64_t before, size_t *deleted)
         rc = CG_OK;
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+static uint64_t wal_bytes(const struct cg_declog *l)
+{
+    struct stat sb;
+    return l->wal && stat(l->wal, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+int cg_declog_size(struct cg_declog *l, uint64_t *bytes)
+{
+    uint64_t pages;
+    if (pragma_u64(l->page_count, &pages) != CG_OK)
+        return CG_EIO;
+    *bytes = pages * l->page_size + wal_bytes(l);
+    return CG_OK;
+}
+
+/* The WAL's default bounds (64 MB) are small beside a large log and large
+ * beside a small one: under a limit below 512 MB the WAL is kept to an
+ * eighth of it (checkpoints come sooner, each syncing less). */
+static void size_wal(struct cg_declog *l, uint64_t max_bytes)
+{
+    uint64_t pages = max_bytes / 8 / l->page_size;
+    char sql[128];
+    if (max_bytes == l->wal_sized_for)
+        return;
+    l->wal_sized_for = max_bytes;
+    if (pages > WAL_PAGES)
+        pages = WAL_PAGES;
+    if (pages < 16)
+        pages = 16;
+    snprintf(sql, sizeof sql,
+             "PRAGMA wal_autocheckpoint=%" PRIu64 ";PRAGMA journal_size_limit=%" PRIu64, pages,
+             pages * l->page_size);
+    sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+}
+
+/* Bytes in pages that hold something (the file less its free pages). */
+static int used_bytes(struct cg_declog *l, uint64_t *pages, uint64_t *used)
+{
+    uint64_t nfree;
+    if (pragma_u64(l->page_count, pages) != CG_OK ||
+        pragma_u64(l->freelist_count, &nfree) != CG_OK)
+        return CG_EIO;
+    *used = (*pages - (nfree < *pages ? nfree : *pages)) * l->page_size;
+    return CG_OK;
+}
+
+#define PRUNE_BATCH_MIN 100
+#define PRUNE_BATCH_MAX 20000
+
+int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted)
+{
+    uint64_t pages, used, wal, target, batch = 1000;
+    size_t total = 0;
+    int rc = CG_OK;
+
+    if (deleted)
+        *deleted = 0;
+    size_wal(l, max_bytes);
+    if (used_bytes(l, &pages, &used) != CG_OK)
+        return CG_EIO;
+    wal = wal_bytes(l);
+    if (used + wal > max_bytes) {
+        /* Down to 90%, so that the next prune is minutes away rather than
+         * the next second; the WAL's share comes off the records', but a
+         * WAL swollen by a reader never takes more than half of them. */
+        target = max_bytes - max_bytes / 10;
+        target = wal < target - max_bytes / 2 ? target - wal : max_bytes / 2;
+        while (used > target) {
+            uint64_t before = used, n;
+            sqlite3_bind_int64(l->del_oldest, 1, (sqlite3_int64)batch);
+            if (sqlite3_step(l->del_oldest) != SQLITE_DONE) {
+                sqlite3_reset(l->del_oldest);
+                rc = CG_EIO;
+                break;
+            }
+            sqlite3_reset(l->del_oldest);
+            if (!(n = (uint64_t)sqlite3_changes(l->db)))
+                break; /* empty: what is left is the schema */
+            total += (size_t)n;
+            if (used_bytes(l, &pages, &used) != CG_OK) {
+                rc = CG_EIO;
+                break;
+            }
+            /* The next batch from what this one freed (pages of the
+             * caller index free up later than the table's, so a batch may
+             * free nothing and the next is larger). */
+            batch = used < before && used > target
+                        ? (used - target) / ((before - used) / n + 1) + 1
+                        : batch * 2;
+            if (batch < PRUNE_BATCH_MIN)
+                batch = PRUNE_BATCH_MIN;
+            if (batch > PRUNE_BATCH_MAX)
+                batch = PRUNE_BATCH_MAX;
+        }
+    }
+    if (deleted)
+        *deleted = total;
+    if (rc != CG_OK || pages * l->page_size + wal <= max_bytes)
+        return rc;
+    /* The file itself is over the limit (the limit was lowered, or the
+     * file grew before there was one): free pages past it go back to the
+     * file system.  Below the limit they stay, for the next records. */
+    if (l->incremental) {
+        char sql[64];
+        uint64_t over = (pages * l->page_size + wal - max_bytes) / l->page_size + 1;
+        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%" PRIu64 ")", over);
+        if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            rc = CG_EIO;
+    } else if (!l->warned) {
+        l->warned = true;
+        cg__log(CG_LOG_WARN,
+                "decision log: the file is larger than its limit and, created without "
+                "auto_vacuum, cannot shrink; its free pages are reused (VACUUM shrinks it)");
+    }
     return rc;
 }
 

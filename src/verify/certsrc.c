@@ -5,6 +5,7 @@
  * cg_certcache_source().  Lifetimes: docs/standards.md#certificate-cache. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,52 +80,85 @@ struct cg_certsrc cg_certmap_source(struct cg_certmap *m)
 
 /* --- cache ---------------------------------------------------------------- */
 
+/*
+ * Every entry is in one hash table, for lookups, and in one of three clock
+ * rings, for eviction:
+ *   NEG  negative entries, and chains no call can pass with (an expired
+ *        leaf, a key or profile the verifier refuses, a chain a call found
+ *        invalid or revoked);
+ *   NEW  certificates no call has verified with yet;
+ *   VER  certificates a call verified with (cg_certcache_note).
+ * Each ring has its own bound, and room is only ever made at the expense of
+ * an entry worth no more than the newcomer: a negative entry never displaces
+ * a certificate, so x5u URLs that answer nothing, which any unsigned INVITE
+ * can name, cannot flush the cache; an unproven certificate never displaces
+ * a verified one, which costs a valid signature to become.  Within a ring a
+ * clock approximates least recently used: a hit sets the entry's `used` bit
+ * and the hand spares, once, an entry whose bit it finds set.
+ *
+ * The bounds, for `max` entries in all: negatives at most max/8, and
+ * certificates never in their last max/16 (a reserve, so that failures can
+ * still be remembered when certificates fill the cache); verified
+ * certificates leave an eighth of the certificates' room to new ones, so
+ * that a newly fetched certificate has a place to prove itself in.
+ */
+enum { RING_NEG, RING_NEW, RING_VER, RING__N };
+
 struct centry {
-    struct centry *next;   /* hash chain */
+    struct centry *next;             /* hash chain */
+    struct centry *rprev, *rnext;    /* clock ring */
+    const struct cg_certcache *cache;
     char *url;
-    struct cg_chain *chain; /* NULL: negative */
+    size_t hash;
+    struct cg_chain *chain;          /* NULL: negative; never changes */
     int64_t expires;
-    uint64_t seq;          /* insertion order, for eviction */
+    atomic_int refs;                 /* the table's, and each thread front's */
+    _Atomic unsigned char ring;      /* written under the write lock */
+    atomic_bool dead;                /* out of the table: fronts must look again */
+    atomic_bool used;                /* hit since the hand last passed */
+};
+
+struct ring {
+    struct centry *hand; /* the next the clock considers; newcomers go just behind it */
+    size_t n;
 };
 
 struct cg_certcache {
-    pthread_rwlock_t lock; /* misses and stores; hits use the thread's front */
+    pthread_rwlock_t lock; /* misses, stores and moves; hits use the thread's front */
     struct centry **tab;
-    size_t nbuckets, n, max;
-    uint64_t seq;
-    _Atomic uint64_t gen;  /* bumped by every store: fronts older than it are void */
+    size_t nbuckets, max, negcap, poscap, vercap;
+    struct ring ring[RING__N];
+    uint64_t evicted;
 };
 
 /*
- * Each thread's front of the cache: a few recent answers with their own
- * references, valid while the cache's generation is the one they were read
- * at.  A hit takes no lock and writes nothing shared but the chain's
- * reference count: on the call path every worker asks for the same few
- * x5u URLs, and a shared read lock made all of them write one cache line.
- * Generations start at a distinct base per cache, so a front entry never
- * matches another cache allocated at the same address.
+ * Each thread's front of the cache: the entries of its recent answers, each
+ * held by a reference.  A hit takes no lock and writes nothing shared but
+ * the chain's reference count (and the entry's `used` bit when the clock
+ * has cleared it): on the call path every worker asks for the same few x5u
+ * URLs, and a shared read lock made all of them write one cache line.  An
+ * entry replaced or evicted is marked dead, so the front looks again; the
+ * other entries' fronts stay valid however many stores happen.
  */
 #define FRONT_SLOTS 8
 
-struct front {
-    const struct cg_certcache *cache;
-    uint64_t gen;
-    size_t hash;
-    char *url;
-    struct cg_chain *chain; /* NULL: negative */
-    int64_t expires;
-};
+static __thread struct centry *front[FRONT_SLOTS];
 
-static __thread struct front front[FRONT_SLOTS];
-static _Atomic uint64_t gen_base;
+static void centry_unref(struct centry *e)
+{
+    if (!e || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(e->url);
+    cg_chain_unref(e->chain);
+    free(e);
+}
 
 void cg_certcache_thread_done(void)
 {
     size_t i;
     for (i = 0; i < FRONT_SLOTS; i++) {
-        free(front[i].url);
-        cg_chain_unref(front[i].chain);
-        memset(&front[i], 0, sizeof front[i]);
+        centry_unref(front[i]);
+        front[i] = NULL;
     }
 }
 
@@ -139,6 +173,9 @@ int cg_certcache_new(struct cg_certcache **out, size_t max_entries)
     if (!c)
         return CG_ENOMEM;
     c->max = max_entries ? max_entries : 10000;
+    c->negcap = c->max / 8 ? c->max / 8 : 1;
+    c->poscap = c->max - c->max / 16;
+    c->vercap = c->poscap > 1 ? c->poscap - (c->poscap / 8 ? c->poscap / 8 : 1) : 0;
     c->nbuckets = 1024;
     while (c->nbuckets < c->max)
         c->nbuckets *= 2;
@@ -147,16 +184,8 @@ int cg_certcache_new(struct cg_certcache **out, size_t max_entries)
         return CG_ENOMEM;
     }
     pthread_rwlock_init(&c->lock, NULL);
-    atomic_init(&c->gen, atomic_fetch_add(&gen_base, 1ull << 32) + (1ull << 32));
     *out = c;
     return CG_OK;
-}
-
-static void centry_free(struct centry *e)
-{
-    free(e->url);
-    cg_chain_unref(e->chain);
-    free(e);
 }
 
 void cg_certcache_free(struct cg_certcache *c)
@@ -168,121 +197,347 @@ void cg_certcache_free(struct cg_certcache *c)
         while (c->tab[i]) {
             struct centry *e = c->tab[i];
             c->tab[i] = e->next;
-            centry_free(e);
+            /* a front may still hold it; dead, it never answers for a
+             * cache allocated later at the same address */
+            atomic_store_explicit(&e->dead, true, memory_order_release);
+            centry_unref(e);
         }
     free(c->tab);
     pthread_rwlock_destroy(&c->lock);
     free(c);
 }
 
-/* Removes one entry: an expired one if any, else the oldest.  Locked. */
-static void evict_one(struct cg_certcache *c, int64_t now)
+static int ring_of(const struct centry *e)
 {
-    struct centry **victim = NULL, **pp;
-    size_t i;
-    for (i = 0; i < c->nbuckets; i++)
-        for (pp = &c->tab[i]; *pp; pp = &(*pp)->next) {
-            if ((*pp)->expires <= now) {
-                victim = pp;
-                goto found;
-            }
-            if (!victim || (*pp)->seq < (*victim)->seq)
-                victim = pp;
-        }
-found:
-    if (victim) {
-        struct centry *e = *victim;
-        *victim = e->next;
-        centry_free(e);
-        c->n--;
+    return atomic_load_explicit(&e->ring, memory_order_relaxed);
+}
+
+static size_t total(const struct cg_certcache *c)
+{
+    return c->ring[RING_NEG].n + c->ring[RING_NEW].n + c->ring[RING_VER].n;
+}
+
+/* Puts `e` just behind the hand of ring `r`: the last the clock reaches.  Locked. */
+static void ring_insert(struct cg_certcache *c, struct centry *e, int r)
+{
+    struct ring *g = &c->ring[r];
+    if (!g->hand) {
+        e->rprev = e->rnext = e;
+        g->hand = e;
+    } else {
+        e->rnext = g->hand;
+        e->rprev = g->hand->rprev;
+        e->rprev->rnext = e;
+        g->hand->rprev = e;
+    }
+    g->n++;
+    atomic_store_explicit(&e->ring, (unsigned char)r, memory_order_relaxed);
+}
+
+static void ring_remove(struct cg_certcache *c, struct centry *e)
+{
+    struct ring *g = &c->ring[ring_of(e)];
+    if (e->rnext == e) {
+        g->hand = NULL;
+    } else {
+        e->rprev->rnext = e->rnext;
+        e->rnext->rprev = e->rprev;
+        if (g->hand == e)
+            g->hand = e->rnext;
+    }
+    e->rprev = e->rnext = NULL;
+    g->n--;
+}
+
+/* The entry of ring `r` the clock gives up: the first from the hand that is
+ * expired or was not hit since the hand last passed, sparing (and clearing)
+ * the others.  Two turns at most: after the first every bit has been
+ * cleared once, so the second stops at the first entry not hit since,
+ * unless readers hit every entry all the while.  NULL when the ring is
+ * empty.  Locked. */
+static struct centry *clock_victim(struct cg_certcache *c, int r, int64_t now)
+{
+    struct ring *g = &c->ring[r];
+    struct centry *e = g->hand;
+    size_t spared = 0;
+    while (e && e->expires > now && spared < 2 * g->n &&
+           atomic_load_explicit(&e->used, memory_order_relaxed)) {
+        atomic_store_explicit(&e->used, false, memory_order_relaxed);
+        e = g->hand = e->rnext;
+        spared++;
+    }
+    return e;
+}
+
+static struct centry *lookup(const struct cg_certcache *c, const char *url, size_t h)
+{
+    struct centry *e;
+    for (e = c->tab[h & (c->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == h && strcmp(e->url, url) == 0)
+            return e;
+    return NULL;
+}
+
+/* Takes `e` out of the cache; fronts holding it see it dead.  Locked. */
+static void cache_remove(struct cg_certcache *c, struct centry *e)
+{
+    struct centry **pp = &c->tab[e->hash & (c->nbuckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    ring_remove(c, e);
+    atomic_store_explicit(&e->dead, true, memory_order_release);
+    centry_unref(e);
+}
+
+static bool evict(struct cg_certcache *c, int r, int64_t now)
+{
+    struct centry *v = clock_victim(c, r, now);
+    if (!v)
+        return false;
+    cache_remove(c, v);
+    c->evicted++;
+    return true;
+}
+
+/* Room for one more certificate: negatives beyond their reserve go first,
+ * then unproven certificates, verified ones only when nothing else is left
+ * (which the bound on verified certificates makes impossible).  Locked. */
+static void room_for_certificate(struct cg_certcache *c, int64_t now)
+{
+    for (;;) {
+        size_t neg = c->ring[RING_NEG].n, pos = c->ring[RING_NEW].n + c->ring[RING_VER].n;
+        int r = RING_VER;
+        if (pos < c->poscap && neg + pos < c->max)
+            return;
+        if (pos < c->poscap && neg)
+            r = RING_NEG;
+        else if (c->ring[RING_NEW].n)
+            r = RING_NEW;
+        if (!evict(c, r, now))
+            return;
     }
 }
 
-int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
-                     int64_t expires)
+/* Room for one more negative entry, made among negatives only; false when
+ * there are none to give way (a cache of fewer than 16 entries full of
+ * certificates).  Locked. */
+static bool room_for_negative(struct cg_certcache *c, int64_t now)
 {
-    size_t b = hash_url(url) & (c->nbuckets - 1);
+    while (c->ring[RING_NEG].n >= c->negcap || total(c) >= c->max)
+        if (!evict(c, RING_NEG, now))
+            return false;
+    return true;
+}
+
+/* A call verified with `e`'s certificate: into VER, where only other
+ * verified certificates compete with it; when VER is full, the one its
+ * clock gives up goes back to NEW, to prove itself again.  Locked. */
+static void promote(struct cg_certcache *c, struct centry *e, int64_t now)
+{
+    int from = ring_of(e);
+    if (from == RING_VER || !e->chain || !c->vercap)
+        return;
+    ring_remove(c, e);
+    if (from == RING_NEG)
+        room_for_certificate(c, now);
+    if (c->ring[RING_VER].n >= c->vercap) {
+        struct centry *d = clock_victim(c, RING_VER, now);
+        ring_remove(c, d);
+        atomic_store_explicit(&d->used, false, memory_order_relaxed);
+        ring_insert(c, d, RING_NEW);
+    }
+    ring_insert(c, e, RING_VER);
+}
+
+/* A call found `e`'s chain invalid, revoked or unfit: it is worth no more
+ * than a negative entry.  Locked. */
+static void demote(struct cg_certcache *c, struct centry *e, int64_t now)
+{
+    int from = ring_of(e);
+    if (from == RING_NEG)
+        return;
+    ring_remove(c, e);
+    /* e's own place is free, so a negative can always be made room for */
+    ring_insert(c, e, room_for_negative(c, now) ? RING_NEG : from);
+}
+
+/* Whether no call can pass with `chain`: none, an expired leaf, or a leaf
+ * the verifier refuses before any signature (key, TNAuthList, KeyUsage). */
+static bool unusable(const struct cg_chain *chain, int64_t now)
+{
+    const struct cg_cert_info *in;
+    if (!chain)
+        return true;
+    in = cg_chain_info(chain);
+    return (in->not_after > 0 && in->not_after <= now) || !in->key_ok || !in->has_tnauth ||
+           !in->ku_digital_signature;
+}
+
+static int put(struct cg_certcache *c, const char *url, struct cg_chain *chain, int64_t expires,
+               int64_t now, bool keep_live)
+{
+    size_t h = hash_url(url);
+    int r = unusable(chain, now) ? RING_NEG : RING_NEW;
     struct centry *e, *n;
     if (!(n = calloc(1, sizeof *n)) || !(n->url = strdup(url))) {
         free(n);
         return CG_ENOMEM;
     }
+    n->cache = c;
+    n->hash = h;
     n->chain = chain ? cg_chain_ref(chain) : NULL;
     n->expires = expires;
+    atomic_init(&n->refs, 1);
+    atomic_init(&n->ring, (unsigned char)r);
+    atomic_init(&n->dead, false);
+    atomic_init(&n->used, false);
     pthread_rwlock_wrlock(&c->lock);
-    atomic_fetch_add(&c->gen, 1);
-    n->seq = ++c->seq;
-    for (e = c->tab[b]; e; e = e->next)
-        if (strcmp(e->url, url) == 0) {
-            /* replace in place: readers hold their own references */
-            struct cg_chain *old = e->chain;
-            e->chain = n->chain;
-            e->expires = expires;
-            e->seq = n->seq;
+    if ((e = lookup(c, url, h))) {
+        if (keep_live && e->expires > now) {
             pthread_rwlock_unlock(&c->lock);
-            n->chain = old;
-            centry_free(n);
+            centry_unref(n);
             return CG_OK;
         }
-    if (c->n >= c->max)
-        evict_one(c, (int64_t)time(NULL));
-    n->next = c->tab[b];
-    c->tab[b] = n;
-    c->n++;
+        /* replaced, not updated in place: fronts holding the old entry
+         * see it dead and look again */
+        cache_remove(c, e);
+    }
+    if (r == RING_NEG) {
+        if (!room_for_negative(c, now)) {
+            pthread_rwlock_unlock(&c->lock);
+            centry_unref(n);
+            return CG_OK;
+        }
+    } else {
+        room_for_certificate(c, now);
+    }
+    n->next = c->tab[h & (c->nbuckets - 1)];
+    c->tab[h & (c->nbuckets - 1)] = n;
+    ring_insert(c, n, r);
     pthread_rwlock_unlock(&c->lock);
     return CG_OK;
 }
 
+int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
+                     int64_t expires)
+{
+    return put(c, url, chain, expires, (int64_t)time(NULL), false);
+}
+
+int cg_certcache_put_local_error(struct cg_certcache *c, const char *url, int64_t now)
+{
+    return put(c, url, NULL, now + CG_CERTCACHE_LOCAL_ERROR_TTL, now, true);
+}
+
+/* A hit: marks it used for the clock (a load, and a store only when the
+ * hand has cleared the bit, so that hits do not all write one line). */
+static int answer(struct centry *e, struct cg_chain **out)
+{
+    if (!atomic_load_explicit(&e->used, memory_order_relaxed))
+        atomic_store_explicit(&e->used, true, memory_order_relaxed);
+    if (!e->chain)
+        return CG_EIO;
+    *out = cg_chain_ref(e->chain);
+    return CG_OK;
+}
+
+/* This thread's front entry for `url`, if it holds a live one. */
+static struct centry *front_find(const struct cg_certcache *c, const char *url, size_t h)
+{
+    struct centry *e = front[(h >> 16) % FRONT_SLOTS];
+    if (e && e->hash == h && e->cache == c &&
+        !atomic_load_explicit(&e->dead, memory_order_acquire) && strcmp(e->url, url) == 0)
+        return e;
+    return NULL;
+}
+
 int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out)
 {
-    size_t h = hash_url(url), b = h & (c->nbuckets - 1);
-    struct front *f = &front[(h >> 16) % FRONT_SLOTS];
-    uint64_t gen = atomic_load_explicit(&c->gen, memory_order_acquire);
-    struct centry *e;
+    size_t h = hash_url(url);
+    struct centry **f = &front[(h >> 16) % FRONT_SLOTS], *e, *old = NULL;
     int rc = CG_ENOTFOUND;
 
-    if (f->cache == c && f->gen == gen && f->hash == h && strcmp(f->url, url) == 0 &&
-        f->expires > now) {
-        if (!f->chain)
-            return CG_EIO;
-        *out = cg_chain_ref(f->chain);
-        return CG_OK;
-    }
+    if ((e = front_find(c, url, h)))
+        return e->expires > now ? answer(e, out) : CG_ENOTFOUND;
     pthread_rwlock_rdlock(&c->lock);
-    for (e = c->tab[b]; e; e = e->next)
-        if (strcmp(e->url, url) == 0) {
-            if (e->expires > now) {
-                char *u = strdup(url);
-                if (e->chain) {
-                    *out = cg_chain_ref(e->chain);
-                    rc = CG_OK;
-                } else {
-                    rc = CG_EIO;
-                }
-                if (u) { /* remember it in this thread's front, read at `gen` */
-                    free(f->url);
-                    cg_chain_unref(f->chain);
-                    f->cache = c;
-                    f->gen = gen;
-                    f->hash = h;
-                    f->url = u;
-                    f->chain = e->chain ? cg_chain_ref(e->chain) : NULL;
-                    f->expires = e->expires;
-                }
-            }
-            break;
-        }
+    if ((e = lookup(c, url, h)) && e->expires > now) {
+        rc = answer(e, out);
+        /* remember it in this thread's front */
+        old = *f;
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        *f = e;
+    }
     pthread_rwlock_unlock(&c->lock);
+    centry_unref(old);
     return rc;
+}
+
+/* Whether noting `want` for `e` would move it (a negative entry or a cache
+ * too small for verified certificates has nowhere to go). */
+static bool moves(const struct cg_certcache *c, const struct centry *e, int want)
+{
+    if (ring_of(e) == want)
+        return false;
+    return want == RING_NEG || (e->chain && c->vercap);
+}
+
+void cg_certcache_note(struct cg_certcache *c, const struct cg_verdict *v)
+{
+    int want;
+    size_t h;
+    struct centry *e;
+    bool move;
+
+    if (v->reason == CG_R_OK)
+        want = RING_VER;
+    else if (v->reason == CG_R_CERT_INVALID || v->reason == CG_R_CERT_REVOKED ||
+             v->reason == CG_R_CERT_PROFILE)
+        want = RING_NEG;
+    else
+        return;
+    if (!v->x5u[0])
+        return;
+    h = hash_url(v->x5u);
+    /* Usually the verifier's own lookup has just left the entry in this
+     * thread's front, and it has been moved already: no lock at all. */
+    if ((e = front_find(c, v->x5u, h))) {
+        if (!moves(c, e, want))
+            return;
+    } else {
+        pthread_rwlock_rdlock(&c->lock);
+        move = (e = lookup(c, v->x5u, h)) && moves(c, e, want);
+        pthread_rwlock_unlock(&c->lock);
+        if (!move)
+            return;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    if ((e = lookup(c, v->x5u, h)) && moves(c, e, want)) {
+        if (want == RING_VER)
+            promote(c, e, (int64_t)time(NULL));
+        else
+            demote(c, e, (int64_t)time(NULL));
+    }
+    pthread_rwlock_unlock(&c->lock);
 }
 
 size_t cg_certcache_size(struct cg_certcache *c)
 {
     size_t n;
     pthread_rwlock_rdlock(&c->lock);
-    n = c->n;
+    n = total(c);
     pthread_rwlock_unlock(&c->lock);
     return n;
+}
+
+void cg_certcache_stats(struct cg_certcache *c, struct cg_certcache_stats *out)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    out->negative = c->ring[RING_NEG].n;
+    out->unproven = c->ring[RING_NEW].n;
+    out->verified = c->ring[RING_VER].n;
+    out->evicted = c->evicted;
+    pthread_rwlock_unlock(&c->lock);
 }
 
 static int certcache_get_cb(void *arg, void *call_arg, const char *x5u, struct cg_chain **out)

@@ -2,9 +2,76 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
+
+static void unlink_db(const char *path)
+{
+    char p2[80];
+    unlink(path);
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    unlink(p2);
+    snprintf(p2, sizeof p2, "%s-shm", path);
+    unlink(p2);
+}
+
+/* Records numbered from `first` (call_id "c<n>", time 1700000000 + n),
+ * shaped like the daemon's (about 290 bytes each with the indexes). */
+static void append_n(struct cg_declog *l, int first, int n)
+{
+    struct cg_declog_record r[200];
+    struct cg_verdict v;
+    struct cg_decision d;
+    int i;
+    assert_true(n <= 200);
+    memset(&v, 0, sizeof v);
+    v.verstat = CG_VERSTAT_PASSED;
+    v.attest = 'A';
+    strcpy(v.spc, "1234");
+    strcpy(v.origid, "de305d54-75b4-431b-adb2-eb6b9e546014");
+    strcpy(v.x5u, "https://cr.example.net/sti/sp-1234.pem");
+    memset(&d, 0, sizeof d);
+    d.verstat = CG_VERSTAT_PASSED;
+    d.action = CG_ACTION_ALLOW;
+    for (i = 0; i < n; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        snprintf(r[i].call_id, sizeof r[i].call_id, "c%d", first + i);
+        snprintf(r[i].caller, sizeof r[i].caller, "4420794%05d", (first + i) * 7919 % 100000);
+        snprintf(r[i].callee, sizeof r[i].callee, "1415555%04d", (first + i) % 10000);
+        strcpy(r[i].ingress, "intl-gw");
+        strcpy(r[i].listener, "udp");
+        cg_declog_record_fill(&r[i], &v, &d, 1700000000 + first + i);
+    }
+    assert_int_equal(cg_declog_append(l, r, (size_t)n), CG_OK);
+}
+
+/* The records left: how many, and the first and last numbers. */
+static void remaining(const char *path, int *count, int *lo, int *hi)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*), min(time) - 1700000000, "
+                                        "max(time) - 1700000000 FROM decisions",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    *count = sqlite3_column_int(st, 0);
+    *lo = sqlite3_column_int(st, 1);
+    *hi = sqlite3_column_int(st, 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static uint64_t file_bytes(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
 
 static void test_append_and_read(void **state)
 {
@@ -75,8 +142,140 @@ static void test_append_and_read(void **state)
     assert_int_equal(cg_declog_open(&l, "/nonexistent/dir/x.db"), CG_EIO);
 }
 
+#define CAP (2u << 20)
+
+/* A log driven far past a 2 MB limit (about 9 MB of records), pruned after
+ * every batch as the daemon's writer does once a second: it stays within
+ * the limit, with the slack of one batch, the oldest records go first and
+ * the newest all remain. */
+static void test_prune_to_size(void **state)
+{
+    char path[] = "/tmp/cg-declog-XXXXXX";
+    int fd = mkstemp(path), i, count, lo, hi, prunes = 0;
+    struct cg_declog *l;
+    uint64_t bytes, peak = 0;
+    size_t del, total = 0;
+    (void)state;
+    close(fd);
+    assert_int_equal(cg_declog_open(&l, path), CG_OK);
+    for (i = 0; i < 150; i++) {
+        append_n(l, i * 200, 200);
+        assert_int_equal(cg_declog_prune_to(l, CAP, &del), CG_OK);
+        total += del;
+        prunes += del > 0;
+        assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+        if (bytes > peak)
+            peak = bytes;
+    }
+    assert_true(peak <= CAP + CAP / 8);
+    /* pruned in bursts (to 90%), not after every batch */
+    assert_true(prunes > 0 && prunes < 75);
+    cg_declog_close(l);
+    assert_true(file_bytes(path) <= CAP + CAP / 8);
+    remaining(path, &count, &lo, &hi);
+    assert_int_equal(hi, 150 * 200 - 1);                /* the newest is there */
+    assert_int_equal(hi - lo + 1, count);               /* every record after the oldest */
+    assert_int_equal((size_t)count + total, 150 * 200); /* only deleted ones are missing */
+    assert_true(count > 3000);                          /* the limit is used, not emptied */
+    unlink_db(path);
+}
+
+/* A database made by an earlier version (no auto_vacuum) keeps working:
+ * past the limit it is pruned, oldest first, and stops growing, its free
+ * pages reused, though it cannot shrink. */
+static void test_prune_to_size_existing(void **state)
+{
+    char path[] = "/tmp/cg-declog-XXXXXX";
+    int fd = mkstemp(path), i, count, lo, hi;
+    struct cg_declog *l;
+    sqlite3 *db;
+    uint64_t bytes, before;
+    (void)state;
+    close(fd);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA journal_mode=WAL;"
+                                  "CREATE TABLE decisions ("
+                                  " time INTEGER NOT NULL, call_id TEXT, caller TEXT, callee TEXT,"
+                                  " ingress TEXT, listener TEXT, verstat TEXT, attest TEXT,"
+                                  " origid TEXT, spc TEXT, x5u_host TEXT, verify_reason TEXT,"
+                                  " reasons TEXT, action TEXT);"
+                                  "CREATE INDEX decisions_time ON decisions(time);"
+                                  "CREATE INDEX decisions_caller ON decisions(caller);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(cg_declog_open(&l, path), CG_OK);
+    for (i = 0; i < 40; i++)
+        append_n(l, i * 200, 200);
+    assert_int_equal(cg_declog_size(l, &before), CG_OK);
+    assert_true(before > CAP);
+    for (; i < 120; i++) {
+        append_n(l, i * 200, 200);
+        assert_int_equal(cg_declog_prune_to(l, CAP, NULL), CG_OK);
+    }
+    assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+    assert_true(bytes <= before + CAP / 8);
+    cg_declog_close(l);
+    remaining(path, &count, &lo, &hi);
+    assert_int_equal(hi, 120 * 200 - 1);
+    assert_int_equal(hi - lo + 1, count);
+    assert_true(count > 3000);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    {
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    unlink_db(path);
+}
+
+/* A limit lowered below the file: a database made by this version gives
+ * the pages past it back to the file system.  Also times the size check. */
+static void test_prune_to_lower_limit(void **state)
+{
+    char path[] = "/tmp/cg-declog-XXXXXX";
+    int fd = mkstemp(path), i, count, lo, hi;
+    struct cg_declog *l;
+    uint64_t bytes;
+    struct timespec t0, t1;
+    double us;
+    (void)state;
+    close(fd);
+    assert_int_equal(cg_declog_open(&l, path), CG_OK);
+    for (i = 0; i < 60; i++)
+        append_n(l, i * 200, 200);
+    assert_int_equal(cg_declog_prune_to(l, 4 * CAP, NULL), CG_OK);
+    assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+    assert_true(bytes > CAP + CAP / 2);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < 1000; i++)
+        assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1000 / 1e3;
+    print_message("cg_declog_size: %.2f us per call (%.1f MB log)\n", us, (double)bytes / 1048576);
+    assert_int_equal(cg_declog_prune_to(l, CAP / 2, NULL), CG_OK);
+    assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+    assert_true(bytes <= CAP / 2);
+    cg_declog_close(l);
+    assert_true(file_bytes(path) <= CAP / 2);
+    remaining(path, &count, &lo, &hi);
+    assert_int_equal(hi, 60 * 200 - 1);
+    assert_int_equal(hi - lo + 1, count);
+    assert_true(count > 500);
+    unlink_db(path);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_append_and_read)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_and_read),
+        cmocka_unit_test(test_prune_to_size),
+        cmocka_unit_test(test_prune_to_size_existing),
+        cmocka_unit_test(test_prune_to_lower_limit),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
