@@ -15,6 +15,7 @@ static const char usage[] =
     "  inspect VALUE|FILE             decode an Identity header, PASSporT or certificate\n"
     "  policy check ...               load the policy lists, report bad lines, decide a call\n"
     "  policy push|add|remove|show    edit the policy lists in their files or in Redis\n"
+    "  customers token|check ...      make a customer's API token; check a customers file\n"
     "  analyze FILE ...               find spoofing campaigns, victims and origins in call records\n"
     "  simulate --out DIR ...         write call records with known answers (for analyze --truth)\n"
     "  version                        print the version\n"
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0)
         return cmd_policy(argc - 1, argv + 1);
+    if (strcmp(argv[1], "customers") == 0)
+        return cmd_customers(argc - 1, argv + 1);
     if (strcmp(argv[1], "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(argv[1], "simulate") == 0)

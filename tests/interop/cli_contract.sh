@@ -103,4 +103,17 @@ cmp -s "$WORK/b1n" "$WORK/b2n" && ok "batch output identical on 1 and 2 threads 
 [ "$(grep -c TN-Validation-Passed "$WORK/b1")" = 100 ] && ok "100 genuine lines pass" || bad "passed lines: $(grep -c TN-Validation-Passed "$WORK/b1")"
 [ "$(grep -c SVC4006 "$WORK/b1")" = 101 ] && ok "garbage lines get SVC4006" || bad "SVC4006 lines: $(grep -c SVC4006 "$WORK/b1")"
 sed -n 1p "$WORK/b1" | grep -q '"reason_name":"orig_mismatch"' && ok "line 1 is a spoofed one" || bad "line 1: $(sed -n 1p "$WORK/b1")"
+# customers: a new token's hash line, checked against an independent SHA-256
+out=$("$CG" customers token)
+tok=$(printf '%s\n' "$out" | sed -n 's/^token:  //p')
+line=$(printf '%s\n' "$out" | sed -n 's/^tokens: //p')
+[ "${#tok}" -ge 43 ] && [ "$line" = "sha256:$(printf %s "$tok" | sha256sum | cut -d' ' -f1)" ] &&
+    ok "customers token: a 256-bit token and the sha256 of it" || bad "customers token: $out"
+"$CG" customers token "$(printf 'has space')" >/dev/null 2>&1 && bad "a token with a space hashed" ||
+    ok "customers token refuses a token with a space"
+printf 'customer,addresses,numbers,tokens\nacme,10.0.0.0/8,4420794600*,%s\nbad,999.1.1.1,1,\n' "$line" >"$WORK/customers.csv"
+"$CG" customers check "$WORK/customers.csv" >"$WORK/cc.out" 2>"$WORK/cc.err"
+[ $? = 1 ] && grep -q "^acme: 1 address(es), 1 number(s), 1 token(s)" "$WORK/cc.out" &&
+    grep -q "customers.csv:3:" "$WORK/cc.err" && ok "customers check lists customers and reports bad lines" ||
+    bad "customers check: $(cat "$WORK/cc.out" "$WORK/cc.err")"
 finish
