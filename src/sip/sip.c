@@ -10,6 +10,12 @@
  * header values as text: the request is read once, and those values are
  * copied into one arena, unfolded and trimmed, Via lists cut at their
  * commas in place.
+ *
+ * What is copied into an answer is checked against RFC 3261's grammar
+ * first.  The Request-URI goes back as the 302's Contact, inside angle
+ * brackets: a '>' or a quote in it would let the caller write a second
+ * redirect target or Contact parameters, so it is held to the URI
+ * character classes, one table lookup a byte.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,16 +28,77 @@
 #include "cidguard/sip.h"
 #include "core/internal.h"
 
-/* RFC 3261 token characters (method names, header names, params). */
+/*
+ * Character classes (RFC 3261 section 25.1), one bit each:
+ * C_TOKEN  token: method and header names, parameter names;
+ * C_USER   the userinfo of a sip/sips URI: user (unreserved, escaped and
+ *          user-unreserved "&=+$,;?/"), ":" and password;
+ * C_PARAM  what follows the userinfo of a sip/sips URI (hostname, IPv4,
+ *          IPv6reference, port) and its uri-parameters (paramchar, ";",
+ *          "="), which is also every character of a tel URI (RFC 3966)
+ *          that RFC 3261's absoluteURI allows; no "?" (headers are not
+ *          allowed in a Request-URI, section 19.1.1), no "@" or ",";
+ * C_URIC   an absoluteURI of another scheme: reserved, unreserved,
+ *          escaped, and "[" "]" (IPv6 literals);
+ * C_SCHEME the characters after a scheme's first letter;
+ * C_HEX    hex digits, after '%';
+ * C_PCT    '%', which must start an escape in a URI;
+ * C_GVAL   a generic-param's unquoted value: token or host.
+ * Bytes outside every class (controls, space, '"', '<', '>', '#', '\',
+ * '^', '{', '|', '}', and every byte above 0x7e) are in no URI.
+ */
+enum {
+    C_TOKEN = 1,
+    C_USER = 2,
+    C_PARAM = 4,
+    C_URIC = 8,
+    C_SCHEME = 16,
+    C_HEX = 32,
+    C_PCT = 64,
+    C_GVAL = 128,
+};
+
+#define C_ALNUM (C_TOKEN | C_USER | C_PARAM | C_URIC | C_SCHEME | C_GVAL)
+#define C_MARK (C_TOKEN | C_USER | C_PARAM | C_URIC | C_GVAL)
+
+static const unsigned char cls[256] = {
+    ['a' ... 'f'] = C_ALNUM | C_HEX,
+    ['g' ... 'z'] = C_ALNUM,
+    ['A' ... 'F'] = C_ALNUM | C_HEX,
+    ['G' ... 'Z'] = C_ALNUM,
+    ['0' ... '9'] = C_ALNUM | C_HEX,
+    /* unreserved marks; '-', '.' and '+' are also scheme characters, and
+     * '+', though reserved, is in every set a mark is in */
+    ['-'] = C_MARK | C_SCHEME,
+    ['.'] = C_MARK | C_SCHEME,
+    ['_'] = C_MARK,
+    ['!'] = C_MARK,
+    ['~'] = C_MARK,
+    ['*'] = C_MARK,
+    ['\''] = C_MARK,
+    ['+'] = C_MARK | C_SCHEME,
+    ['('] = C_USER | C_PARAM | C_URIC,
+    [')'] = C_USER | C_PARAM | C_URIC,
+    /* a token character, and an escape in URIs */
+    ['%'] = C_TOKEN | C_USER | C_PARAM | C_URIC | C_GVAL | C_PCT,
+    ['`'] = C_TOKEN | C_GVAL,
+    /* reserved */
+    [';'] = C_USER | C_PARAM | C_URIC,
+    ['/'] = C_USER | C_PARAM | C_URIC,
+    ['?'] = C_USER | C_URIC,
+    [':'] = C_USER | C_PARAM | C_URIC | C_GVAL,
+    ['@'] = C_URIC,
+    ['&'] = C_USER | C_PARAM | C_URIC,
+    ['='] = C_USER | C_PARAM | C_URIC,
+    ['$'] = C_USER | C_PARAM | C_URIC,
+    [','] = C_USER | C_URIC,
+    ['['] = C_PARAM | C_URIC | C_GVAL,
+    [']'] = C_PARAM | C_URIC | C_GVAL,
+};
+
 static bool is_token(unsigned char c)
 {
-    switch (c) {
-    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'':
-    case '~':
-        return true;
-    default:
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    }
+    return cls[c] & C_TOKEN;
 }
 
 static bool is_wsp(char c)
@@ -42,6 +109,11 @@ static bool is_wsp(char c)
 static char lower(char c)
 {
     return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+static bool is_alpha(char c)
+{
+    return lower(c) >= 'a' && lower(c) <= 'z';
 }
 
 static bool eq_ci(const char *a, size_t n, const char *b)
@@ -55,8 +127,9 @@ static bool eq_ci(const char *a, size_t n, const char *b)
 
 enum hdr { H_OTHER, H_VIA, H_FROM, H_TO, H_CALL_ID, H_CSEQ, H_PAI, H_IDENTITY, H_CLEN };
 
-/* The headers we keep, by full or compact (RFC 3261 7.3.3, RFC 8224) name;
- * by length first, since most header lines are none of these. */
+/* The headers we keep, by full or compact (RFC 3261 7.3.3, RFC 8224) name,
+ * matched whole; by length first, since most header lines are none of
+ * these. */
 static enum hdr hdr_kind(const char *n, size_t len)
 {
     switch (len) {
@@ -124,13 +197,27 @@ static const char *line_end(const char *p, const char *end, const char **content
     return lf + 1;
 }
 
-/* Past the quoted string whose '"' is at s (backslash escapes). */
+/* Past the quoted string whose '"' is at s (backslash escapes); at the NUL
+ * when it is not closed. */
 static const char *skip_quoted(const char *s)
 {
     for (s++; *s && *s != '"'; s++)
         if (*s == '\\' && s[1])
             s++;
     return *s ? s + 1 : s;
+}
+
+/* Past the quoted-string whose '"' is at s (RFC 3261 section 25.1: qdtext
+ * and quoted-pair), or NULL when it is not closed. */
+static const char *quoted_end(const char *s)
+{
+    for (s++; *s != '"'; s++) {
+        if (!*s)
+            return NULL;
+        if (*s == '\\' && !*++s)
+            return NULL;
+    }
+    return s + 1;
 }
 
 static char *trim(char *s)
@@ -198,11 +285,169 @@ static const char *addr_params(const char *v)
     return v;
 }
 
-/* "SIP/2.0/UDP host[:port][;params]" */
+/* The n bytes at s are all of the classes in `mask`, and each '%' starts
+ * an escape (RFC 3261: "%" HEXDIG HEXDIG). */
+static bool uri_chars(const char *s, size_t n, unsigned mask)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned c = cls[(unsigned char)s[i]];
+        if (!(c & mask))
+            return false;
+        if (c & C_PCT) {
+            if (n - i < 3 || !(cls[(unsigned char)s[i + 1]] & C_HEX) ||
+                !(cls[(unsigned char)s[i + 2]] & C_HEX))
+                return false;
+            i += 2;
+        }
+    }
+    return true;
+}
+
+/* The length of the scheme and its ':' that start the n bytes at u
+ * (ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"), or 0. */
+static size_t scheme_len(const char *u, size_t n)
+{
+    size_t i;
+    if (!n || !is_alpha(u[0]))
+        return 0;
+    for (i = 1; i < n && (cls[(unsigned char)u[i]] & C_SCHEME); i++)
+        ;
+    return i < n && u[i] == ':' ? i + 1 : 0;
+}
+
+/*
+ * A Request-URI (RFC 3261 section 25.1: SIP-URI / SIPS-URI / absoluteURI).
+ * A sip or sips URI is an optional userinfo, which ends at the first '@'
+ * (the user and password sets hold no '@'), then a host with its port and
+ * parameters, and no headers: RFC 3261 section 19.1.1 allows none in a
+ * Request-URI, and a redirect target's headers would be added to the
+ * caller's next request.  A tel URI is held to the characters RFC 3966
+ * shares with absoluteURI, any other scheme to absoluteURI's.
+ */
+static bool ruri_ok(const char *u, size_t n)
+{
+    size_t s = scheme_len(u, n), rn = n - s;
+    const char *rest = u + s, *at;
+    if (!s || !rn)
+        return false;
+    if ((s == 4 && strncasecmp(u, "sip:", 4) == 0) || (s == 5 && strncasecmp(u, "sips:", 5) == 0)) {
+        if ((at = memchr(rest, '@', rn))) {
+            if (at == rest || !uri_chars(rest, (size_t)(at - rest), C_USER))
+                return false;
+            rn -= (size_t)(at + 1 - rest);
+            rest = at + 1;
+        }
+        /* a hostname or IPv4 address starts with a letter or digit, an
+         * IPv6 reference with '[' */
+        return rn && (is_alpha(*rest) || (*rest >= '0' && *rest <= '9') || *rest == '[') &&
+               uri_chars(rest, rn, C_PARAM);
+    }
+    return uri_chars(rest, rn, s == 4 && strncasecmp(u, "tel:", 4) == 0 ? C_PARAM : C_URIC);
+}
+
+/* *( SEMI generic-param ) up to the end of s: generic-param = token
+ * [ EQUAL ( token / host / quoted-string ) ], with whitespace allowed
+ * around ';' and '='. */
+static bool params_ok(const char *s)
+{
+    for (;;) {
+        while (is_wsp(*s))
+            s++;
+        if (!*s)
+            return true;
+        if (*s++ != ';')
+            return false;
+        while (is_wsp(*s))
+            s++;
+        if (!is_token((unsigned char)*s))
+            return false;
+        while (is_token((unsigned char)*s))
+            s++;
+        while (is_wsp(*s))
+            s++;
+        if (*s != '=')
+            continue;
+        for (s++; is_wsp(*s); s++)
+            ;
+        if (*s == '"') {
+            if (!(s = quoted_end(s)))
+                return false;
+        } else {
+            if (!(cls[(unsigned char)*s] & C_GVAL))
+                return false;
+            while (cls[(unsigned char)*s] & C_GVAL)
+                s++;
+        }
+    }
+}
+
+/*
+ * A From or To value (RFC 3261 sections 20.20 and 20.39): a name-addr
+ * (a quoted-string or tokens as display name, then the URI in angle
+ * brackets) or an addr-spec (the URI up to its first ';'), then header
+ * parameters.  The URI needs a scheme and holds no whitespace, quote or
+ * angle bracket; an addr-spec holds no ',' or '?' either, since those
+ * need the name-addr form (section 20.10).  The URI's other characters
+ * are left alone: the value is copied only into the answer's own From or
+ * To, where nothing short of a line break could change its meaning.
+ */
+static bool addr_ok(const char *v)
+{
+    const char *s = v, *u;
+    size_t sl;
+    if (*s == '"') {
+        if (!(s = quoted_end(s)))
+            return false;
+        while (is_wsp(*s))
+            s++;
+        if (*s != '<')
+            return false;
+    } else {
+        while (is_token((unsigned char)*s) || is_wsp(*s))
+            s++;
+        if (*s != '<')
+            s = v; /* no display name: an addr-spec */
+    }
+    if (*s == '<') {
+        u = s + 1;
+        s = u + strcspn(u, "<>\" \t");
+        if (*s != '>')
+            return false;
+        s++;
+        sl = scheme_len(u, (size_t)(s - 1 - u));
+        if (!sl || u + sl == s - 1)
+            return false;
+    } else {
+        for (u = s; *s && *s != ';' && !is_wsp(*s); s++)
+            if (*s == '<' || *s == '>' || *s == '"' || *s == ',' || *s == '?')
+                return false;
+        sl = scheme_len(u, (size_t)(s - u));
+        if (!sl || u + sl == s)
+            return false;
+    }
+    return params_ok(s);
+}
+
+/* Past SWS "/" SWS at s (RFC 3261's SLASH), or NULL. */
+static const char *slash(const char *s)
+{
+    while (is_wsp(*s))
+        s++;
+    if (*s != '/')
+        return NULL;
+    for (s++; is_wsp(*s); s++)
+        ;
+    return s;
+}
+
+/* "SIP/2.0/UDP host[:port][;params]", with whitespace around the slashes
+ * as RFC 3261's grammar allows (RFC 4475 section 3.1.1.1). */
 static bool via_ok(const char *v)
 {
-    const char *s = v + 8;
-    if (strncasecmp(v, "SIP/2.0/", 8) != 0 || !is_token((unsigned char)*s))
+    const char *s;
+    if (strncasecmp(v, "SIP", 3) != 0 || !(s = slash(v + 3)) || strncmp(s, "2.0", 3) != 0 ||
+        !(s = slash(s + 3)) || !is_token((unsigned char)*s))
         return false;
     while (is_token((unsigned char)*s))
         s++;
@@ -213,15 +458,42 @@ static bool via_ok(const char *v)
     return *s && *s != ';';
 }
 
-/* "digits LWS Method", the method being the request's */
+/* "digits LWS Method": the number, leading zeros aside, below 2^31 (RFC
+ * 3261 section 8.1.1.5), the method the request's. */
 static bool cseq_ok(const char *v, const char *method)
 {
-    size_t d = strspn(v, "0123456789");
+    uint64_t n = 0;
+    size_t d, i;
+    while (v[0] == '0' && v[1] >= '0' && v[1] <= '9')
+        v++;
+    d = strspn(v, "0123456789");
     if (d == 0 || d > 10 || !is_wsp(v[d]))
+        return false;
+    for (i = 0; i < d; i++)
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    if (n >= UINT64_C(1) << 31)
         return false;
     for (v += d; is_wsp(*v); v++)
         ;
     return strcmp(v, method) == 0;
+}
+
+/* A Content-Length value: up to nine digits after any leading zeros. */
+static bool clen_value(const char *v, size_t n, unsigned long *out)
+{
+    unsigned long x = 0;
+    size_t i = 0;
+    while (n - i > 1 && v[i] == '0')
+        i++;
+    if (i == n || n - i > 9)
+        return false;
+    for (; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        x = x * 10 + (unsigned long)(v[i] - '0');
+    }
+    *out = x;
+    return true;
 }
 
 #define BAD(code, text)                                                        \
@@ -230,27 +502,45 @@ static bool cseq_ok(const char *v, const char *method)
         return (code);                                                         \
     } while (0)
 
-/* Request line "Method SP Request-URI SP SIP/2.0": method and R-URI to *o. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/*
+ * The request line, "Method SP Request-URI SP SIP/2.0": method and
+ * Request-URI copied to *o.  A first word that is not a token followed by
+ * a space is no request at all (a response's "SIP/2.0 200 OK", or bytes
+ * that are not SIP): *fatal, and it is never answered.  Other faults are
+ * the request's, returned with *fatal false, to be reported once the
+ * headers are read so that the request can get a 400.  The Request-URI
+ * runs from the first space to the last: whitespace in it (RFC 4475
+ * sections 3.1.2.7 and 3.1.2.8) is its fault, not the version's.
+ */
 static int request_line(const char *p, const char *e, struct cg_sip_req *r, char **o,
-                        const char **why)
+                        const char **why, bool *fatal)
 {
-    const char *sp1 = memchr(p, ' ', (size_t)(e - p)), *sp2, *u;
+    const char *sp1 = memchr(p, ' ', (size_t)(e - p)), *sp2 = e, *u;
     size_t ml, ul;
-    if (!sp1 || sp1 == p || (size_t)(sp1 - p) > 32)
+    *fatal = true;
+    if (!sp1 || sp1 == p)
         BAD(CG_EPARSE, "not a SIP request");
     for (u = p; u < sp1; u++)
         if (!is_token((unsigned char)*u))
             BAD(CG_EPARSE, "not a SIP request");
-    sp2 = memchr(sp1 + 1, ' ', (size_t)(e - sp1 - 1));
-    if (!sp2 || (size_t)(e - sp2 - 1) != 7 || strncasecmp(sp2 + 1, "SIP/2.0", 7) != 0)
-        BAD(CG_EPARSE, "not a SIP/2.0 request");
+    *fatal = false;
+    while (sp2[-1] != ' ') /* stops at sp1 + 1 at the latest */
+        sp2--;
+    sp2--;
     ml = (size_t)(sp1 - p);
-    ul = (size_t)(sp2 - sp1 - 1);
+    if (ml > CG_SIP_METHOD_MAX)
+        BAD(CG_ETOOBIG, "method longer than " STR(CG_SIP_METHOD_MAX) " bytes");
+    if (e - sp2 - 1 != 7 || strncasecmp(sp2 + 1, "SIP/2.0", 7) != 0)
+        BAD(CG_EPARSE, "not a SIP/2.0 request");
     u = sp1 + 1;
-    if (ul == 0 || !memchr(u, ':', ul) || memchr(u, '\t', ul) || lower(*u) < 'a' || lower(*u) > 'z')
-        BAD(CG_EPARSE, "bad Request-URI");
+    ul = sp2 > sp1 ? (size_t)(sp2 - u) : 0;
     if (ul > CG_URL_MAX)
         BAD(CG_ETOOBIG, "Request-URI longer than 1024 bytes");
+    if (!ruri_ok(u, ul))
+        BAD(CG_EPARSE, "bad Request-URI");
     memcpy(*o, p, ml);
     (*o)[ml] = '\0';
     r->method = *o;
@@ -262,9 +552,30 @@ static int request_line(const char *p, const char *e, struct cg_sip_req *r, char
     return CG_OK;
 }
 
-/* Keeps a Via value: its comma-separated entries, each checked. */
-static int keep_vias(struct cg_sip_req *r, char *v, char **o, const char **why)
+/* One parse: the request being filled, the arena's next byte, the
+ * Content-Length seen, and the first fault that does not stop the parse
+ * (a bad request line, From, To), reported once every header is read. */
+struct parse {
+    struct cg_sip_req *r;
+    char *o;
+    bool have_clen;
+    unsigned long clen;
+    int fault;
+    const char *fault_why;
+};
+
+static void fault(struct parse *ps, int code, const char *why)
 {
+    if (ps->fault == CG_OK) {
+        ps->fault = code;
+        ps->fault_why = why;
+    }
+}
+
+/* Keeps a Via value: its comma-separated entries, each checked. */
+static int keep_vias(struct parse *ps, char *v, const char **why)
+{
+    struct cg_sip_req *r = ps->r;
     char *s = v, *start = v;
     for (;; s++) {
         if (*s == '"') {
@@ -281,7 +592,7 @@ static int keep_vias(struct cg_sip_req *r, char *v, char **o, const char **why)
         if (!via_ok(start))
             BAD(CG_EPARSE, "bad Via header");
         if (r->nvia == 0) {
-            const char *b = param(start, "branch", o);
+            const char *b = param(start, "branch", &ps->o);
             if (b)
                 r->branch = b;
         }
@@ -293,22 +604,23 @@ static int keep_vias(struct cg_sip_req *r, char *v, char **o, const char **why)
 }
 
 /* Keeps one header value (kind k), already unfolded and trimmed at v. */
-static int keep_header(struct cg_sip_req *r, enum hdr k, char *v, char **o, bool *have_clen,
-                       unsigned long *clen, const char **why)
+static int keep_header(struct parse *ps, enum hdr k, char *v, const char **why)
 {
+    struct cg_sip_req *r = ps->r;
     switch (k) {
     case H_VIA:
-        return keep_vias(r, v, o, why);
+        return keep_vias(ps, v, why);
     case H_FROM:
     case H_TO: {
         const char **slot = k == H_FROM ? &r->from : &r->to;
         if (*slot)
             BAD(CG_EPARSE, k == H_FROM ? "more than one From header" : "more than one To header");
-        if (!strchr(v, ':'))
-            BAD(CG_EPARSE, k == H_FROM ? "bad From header" : "bad To header");
+        /* kept even when bad: a 400 must carry it back */
         *slot = v;
+        if (!addr_ok(v))
+            fault(ps, CG_EPARSE, k == H_FROM ? "bad From header" : "bad To header");
         if (k == H_TO)
-            r->to_tag = param(addr_params(v), "tag", o);
+            r->to_tag = param(addr_params(v), "tag", &ps->o);
         return CG_OK;
     }
     case H_CALL_ID:
@@ -333,12 +645,11 @@ static int keep_header(struct cg_sip_req *r, enum hdr k, char *v, char **o, bool
         r->identity[r->nidentity++] = v;
         return CG_OK;
     case H_CLEN: {
-        size_t d = strspn(v, "0123456789");
-        unsigned long n = d && d <= 9 && v[d] == '\0' ? strtoul(v, NULL, 10) : 0;
-        if (!d || d > 9 || v[d] != '\0' || (*have_clen && n != *clen))
+        unsigned long n;
+        if (!clen_value(v, strlen(v), &n) || (ps->have_clen && n != ps->clen))
             BAD(CG_EPARSE, "bad Content-Length");
-        *have_clen = true;
-        *clen = n;
+        ps->have_clen = true;
+        ps->clen = n;
         return CG_OK;
     }
     case H_OTHER:
@@ -347,14 +658,21 @@ static int keep_header(struct cg_sip_req *r, enum hdr k, char *v, char **o, bool
     return CG_OK;
 }
 
+/* A fault that stops the parse: reported unless an earlier one was found. */
+#define STOP(code, text)                                                       \
+    do {                                                                       \
+        rc = (code);                                                           \
+        *why = (text);                                                         \
+        goto out;                                                              \
+    } while (0)
+
 int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, const char **why)
 {
     static const char *dummy;
     const char *p = msg, *end = msg + len, *e, *next;
-    char *o;
+    struct parse ps = {.r = r};
     size_t lines = 0;
-    bool ctl = false, have_clen = false;
-    unsigned long clen = 0;
+    bool ctl = false, fatal;
     int rc;
 
     if (!why)
@@ -368,68 +686,81 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
      * branch and To-tag copies are at most their Via and To. */
     if (!(r->arena = malloc(2 * len + 16)))
         return CG_ENOMEM;
-    o = r->arena;
+    ps.o = r->arena;
 
     if (!(next = line_end(p, end, &e, &ctl)))
         BAD(CG_EPARSE, "not a SIP request");
-    if ((rc = request_line(p, e, r, &o, why)) != CG_OK)
-        return rc;
+    if ((rc = request_line(p, e, r, &ps.o, why, &fatal)) != CG_OK) {
+        if (fatal)
+            return rc;
+        fault(&ps, rc, *why);
+    }
     for (p = next;;) {
         const char *colon, *n;
         enum hdr k;
         char *v;
         if (p >= end || !(next = line_end(p, end, &e, &ctl)))
-            BAD(CG_EPARSE, ctl ? "control character in a header" : "headers end without an empty line");
+            STOP(CG_EPARSE,
+                 ctl ? "control character in a header" : "headers end without an empty line");
         if (e == p)
             break; /* the empty line */
         if (++lines > CG_SIP_HEADERS_MAX)
-            BAD(CG_ETOOBIG, "more than 128 header lines");
+            STOP(CG_ETOOBIG, "more than 128 header lines");
         if (is_wsp(*p))
-            BAD(CG_EPARSE, "continuation line without a header");
+            STOP(CG_EPARSE, "continuation line without a header");
         for (n = p; n < e && is_token((unsigned char)*n); n++)
             ;
         for (colon = n; colon < e && is_wsp(*colon); colon++)
             ;
         if (n == p || colon == e || *colon != ':')
-            BAD(CG_EPARSE, "header line without a name and colon");
+            STOP(CG_EPARSE, "header line without a name and colon");
         k = hdr_kind(p, (size_t)(n - p));
         /* the value, with continuation lines (RFC 3261 7.3.1) joined by a
          * space; only the kept headers are copied */
-        v = o;
+        v = ps.o;
         for (const char *s = colon + 1;;) {
             while (s < e && is_wsp(*s))
                 s++;
             if (k != H_OTHER && s < e) {
-                if (o > v)
-                    *o++ = ' ';
-                memcpy(o, s, (size_t)(e - s));
-                o += e - s;
+                if (ps.o > v)
+                    *ps.o++ = ' ';
+                memcpy(ps.o, s, (size_t)(e - s));
+                ps.o += e - s;
             }
             p = next;
             if (p >= end || !is_wsp(*p))
                 break;
             if (!(next = line_end(p, end, &e, &ctl)))
-                BAD(CG_EPARSE, ctl ? "control character in a header" : "headers end without an empty line");
+                STOP(CG_EPARSE,
+                 ctl ? "control character in a header" : "headers end without an empty line");
             if (++lines > CG_SIP_HEADERS_MAX)
-                BAD(CG_ETOOBIG, "more than 128 header lines");
+                STOP(CG_ETOOBIG, "more than 128 header lines");
             s = p;
         }
         if (k == H_OTHER)
             continue;
-        while (o > v && is_wsp(o[-1]))
-            o--;
-        *o++ = '\0';
-        if ((rc = keep_header(r, k, v, &o, &have_clen, &clen, why)) != CG_OK)
-            return rc;
+        while (ps.o > v && is_wsp(ps.o[-1]))
+            ps.o--;
+        *ps.o++ = '\0';
+        if ((rc = keep_header(&ps, k, v, why)) != CG_OK)
+            goto out;
     }
+    rc = CG_OK;
+    if (ps.fault != CG_OK)
+        goto out;
     if (r->nvia == 0 || !r->from || !r->to || !r->call_id || !r->cseq)
-        BAD(CG_EPARSE, "missing Via, From, To, Call-ID or CSeq");
+        STOP(CG_EPARSE, "missing Via, From, To, Call-ID or CSeq");
     if (!cseq_ok(r->cseq, r->method))
-        BAD(CG_EPARSE, "bad CSeq header");
+        STOP(CG_EPARSE, "bad CSeq header");
     /* RFC 3261 18.3: a datagram that ends before its body is an error */
-    if (have_clen && clen > (size_t)(end - next))
-        BAD(CG_EPARSE, "body shorter than Content-Length");
-    return CG_OK;
+    if (ps.have_clen && ps.clen > (size_t)(end - next))
+        STOP(CG_EPARSE, "body shorter than Content-Length");
+out:
+    if (ps.fault != CG_OK) {
+        *why = ps.fault_why;
+        return ps.fault;
+    }
+    return rc;
 }
 
 int cg_sip_req_answerable(const struct cg_sip_req *r)
@@ -443,43 +774,87 @@ void cg_sip_req_clear(struct cg_sip_req *r)
     memset(r, 0, sizeof *r);
 }
 
+/*
+ * The end of the header (its line and continuation lines) whose first
+ * line starts at `line`, within the n bytes there: the offset of the LF
+ * that ends it, or n when it runs to the end.
+ */
+static size_t header_extent(const char *line, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        const char *lf = memchr(line + i, '\n', n - i);
+        if (!lf)
+            return n;
+        i = (size_t)(lf - line);
+        if (i + 1 >= n || !is_wsp(line[i + 1]))
+            return i;
+        i++;
+    }
+}
+
 long cg_sip_frame(const char *buf, size_t len, size_t *skip)
 {
-    size_t s = 0, i, hdr_end = 0, clen = 0;
+    size_t s = 0, i, hdr_end = 0;
+    unsigned long clen = 0;
     bool have_cl = false;
-    while (s + 1 < len && buf[s] == '\r' && buf[s + 1] == '\n')
-        s += 2;
+    const char *lf;
+    /* RFC 3261 7.5: CRLFs before the start line are ignored (bare LFs as
+     * well, as the parser takes bare LF line ends) */
+    for (;;) {
+        if (s < len && buf[s] == '\n')
+            s++;
+        else if (s + 1 < len && buf[s] == '\r' && buf[s + 1] == '\n')
+            s += 2;
+        else
+            break;
+    }
     *skip = s;
     buf += s;
     len -= s;
-    for (i = 0; i + 3 < len; i++)
-        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
-            hdr_end = i + 4;
+    /* The headers end at an empty line: LF, then LF or CR LF, as the
+     * parser reads lines. */
+    for (i = 0; (lf = memchr(buf + i, '\n', len - i)); i = (size_t)(lf - buf) + 1) {
+        size_t j = (size_t)(lf - buf) + 1;
+        if (j < len && buf[j] == '\n') {
+            hdr_end = j + 1;
             break;
         }
+        if (j + 1 < len && buf[j] == '\r' && buf[j + 1] == '\n') {
+            hdr_end = j + 2;
+            break;
+        }
+    }
     if (!hdr_end)
         return len > CG_SIP_MSG_MAX ? CG_ETOOBIG : 0;
-    /* Content-Length (or compact "l") is mandatory on streams. */
-    for (i = 0; i < hdr_end;) {
-        const char *line = buf + i, *eol = memchr(line, '\n', hdr_end - i);
-        size_t n = eol ? (size_t)(eol - line) : hdr_end - i;
-        if (cg__prefix_ci(line, n, "content-length") || (n > 1 && (line[0] == 'l' || line[0] == 'L') &&
-                                                          (line[1] == ':' || line[1] == ' '))) {
-            const char *c = memchr(line, ':', n), *e = line + n;
-            unsigned long v = 0;
-            size_t digits = 0;
-            if (!c)
-                return CG_EPARSE;
-            /* bounded by the line: the buffer is not NUL-terminated */
-            for (c++; c < e && (*c == ' ' || *c == '\t'); c++)
+    /*
+     * Content-Length (or compact "l") is mandatory on streams.  The name
+     * is matched whole, as the parser matches it, in any case and with
+     * optional whitespace before the colon; its value may be folded onto
+     * continuation lines.  The start line is skipped.
+     */
+    lf = memchr(buf, '\n', hdr_end);
+    for (i = (size_t)(lf - buf) + 1; i < hdr_end;) {
+        const char *line = buf + i, *c, *e;
+        size_t n = header_extent(line, hdr_end - i), name;
+        for (name = 0; name < n && is_token((unsigned char)line[name]); name++)
+            ;
+        for (c = line + name; c < line + n && is_wsp(*c); c++)
+            ;
+        if (name && c < line + n && *c == ':' &&
+            ((name == 1 && lower(line[0]) == 'l') || eq_ci(line, name, "content-length"))) {
+            const char *d;
+            unsigned long v;
+            e = line + n;
+            for (c++; c < e && (is_wsp(*c) || *c == '\r' || *c == '\n'); c++)
                 ;
-            for (; c < e && *c >= '0' && *c <= '9' && digits < 9; c++, digits++)
-                v = v * 10 + (unsigned long)(*c - '0');
-            while (c < e && (*c == ' ' || *c == '\t' || *c == '\r'))
-                c++;
-            if (digits == 0 || c != e)
+            for (d = c; c < e && *c >= '0' && *c <= '9'; c++)
+                ;
+            if (!clen_value(d, (size_t)(c - d), &v))
                 return CG_EPARSE;
-            if (have_cl && v != clen)
+            while (c < e && (is_wsp(*c) || *c == '\r' || *c == '\n'))
+                c++;
+            if (c != e || (have_cl && v != clen))
                 return CG_EPARSE;
             clen = v;
             have_cl = true;
@@ -516,23 +891,49 @@ static char *put_line(char *o, const char *name, size_t nl, const char *s, size_
 
 #define PUT(o, name, s, n) put_line(o, name, sizeof name - 1, s, n)
 
+/* The length of s, or SIZE_MAX when it holds a CR or LF: a line break in a
+ * copied value would end its header and start one of the caller's.  One
+ * pass, as strlen's. */
+static size_t line_len(const char *s)
+{
+    size_t n = strcspn(s, "\r\n");
+    return s[n] ? SIZE_MAX : n;
+}
+
 /* Responses are built with memcpy rather than snprintf (the printf
  * machinery was 2% of the daemon's instructions per call, callgrind), and
- * each copied value is measured once. */
+ * each copied value is measured once, which also checks it for line
+ * breaks.  A parsed request holds none (the parser refuses control
+ * characters and joins continuation lines with a space); the phrase and
+ * the extra lines are the caller's. */
 int cg_sip_response(const struct cg_sip_req *req, int code, const char *phrase,
                     const char *const *extra, size_t nextra, char **out, size_t *outlen)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t vl[CG_SIP_VIA_MAX], pl = strlen(phrase), fl = strlen(req->from), tl = strlen(req->to),
-           cl = strlen(req->call_id), sl = strlen(req->cseq), cap = 160 + pl + fl + tl + cl + sl, i;
+    size_t vl[CG_SIP_VIA_MAX], pl, fl, tl, cl, sl, cap, i;
     char *buf, *o;
 
     if (code < 100 || code > 699 || req->nvia > CG_SIP_VIA_MAX)
         return CG_EINVAL;
-    for (i = 0; i < req->nvia; i++)
-        cap += (vl[i] = strlen(req->via[i])) + 7;
-    for (i = 0; i < nextra; i++)
-        cap += strlen(extra[i]) + 2;
+    pl = line_len(phrase);
+    fl = line_len(req->from);
+    tl = line_len(req->to);
+    cl = line_len(req->call_id);
+    sl = line_len(req->cseq);
+    if (pl == SIZE_MAX || fl == SIZE_MAX || tl == SIZE_MAX || cl == SIZE_MAX || sl == SIZE_MAX)
+        return CG_EINVAL;
+    cap = 160 + pl + fl + tl + cl + sl;
+    for (i = 0; i < req->nvia; i++) {
+        if ((vl[i] = line_len(req->via[i])) == SIZE_MAX)
+            return CG_EINVAL;
+        cap += vl[i] + 7;
+    }
+    for (i = 0; i < nextra; i++) {
+        size_t n = line_len(extra[i]);
+        if (n == SIZE_MAX)
+            return CG_EINVAL;
+        cap += n + 2;
+    }
     if (!(buf = malloc(cap)))
         return CG_ENOMEM;
     o = buf;
