@@ -38,6 +38,10 @@ static const struct directive table[] = {
       "SIP verification listener, UDP and TCP"),
     S("server", "sip_sign_listen", sip_sign_listen, "127.0.0.1:5070",
       "SIP signing listener, UDP and TCP"),
+    S("server", "sip_tls_verify_listen", sip_tls_verify_listen, "",
+      "SIP verification over TLS (e.g. 0.0.0.0:5061); needs [tls] cert; empty = none"),
+    S("server", "sip_tls_sign_listen", sip_tls_sign_listen, "",
+      "SIP signing over TLS; needs [tls] cert; empty = none"),
     S("server", "sign_http_listen", sign_http_listen, "",
       "the HTTP signing API (POST /stir/v1/signing), on its own listener; empty = no signing "
       "API (zero configuration: 127.0.0.1:8086); beyond loopback it needs customers with tokens"),
@@ -59,6 +63,16 @@ static const struct directive table[] = {
     B("server", "share_ports", share_ports, "no",
       "start even when another process already listens on our ports with SO_REUSEPORT (the "
       "kernel then splits the traffic between them); by default that is refused"),
+    S("tls", "cert", tls_cert, "",
+      "the daemon's TLS certificate chain (PEM) for SIP over TLS and HTTPS"),
+    S("tls", "key", tls_key, "", "its private key (PEM); empty = in the cert file"),
+    S("tls", "client_ca", tls_client_ca, "",
+      "CAs (PEM) whose client certificates are verified; a verified certificate's names (CN, DNS "
+      "SANs) identify a customer of the same name, and an SBC listed as cert:NAME in tgrp_from; "
+      "empty = no client certificates asked"),
+    B("tls", "require_client_cert", tls_require_client_cert, "no",
+      "refuse TLS clients without a certificate from client_ca"),
+    B("tls", "https", https, "no", "the HTTP API and the signing API speak HTTPS"),
     S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),
     S("verify", "crl", crl, "", "CRL files separated by ';' (PEM or DER; indirect CRLs supported)"),
     I("verify", "freshness", freshness, 1, 86400, "60", "allowed age of iat, seconds, both directions"),
@@ -100,7 +114,8 @@ static const struct directive table[] = {
       "trusted SBC, else source address"),
     S("policy", "tgrp_from", tgrp_from, "",
       "addresses or CIDRs (';'-separated) of the SBCs that set the trunk group (RFC 4904 tgrp) "
-      "on the Request-URI; a tgrp from anywhere else is ignored; empty = never trusted"),
+      "on the Request-URI, or cert:NAME for an SBC known by its TLS client certificate; a tgrp "
+      "from anywhere else is ignored; empty = never trusted"),
     S("policy", "ofcom", ofcom, "",
       "Ofcom number-block status files separated by ';' (S3/S5/S7/S8/S9): only allocated ranges"),
     S("policy", "nanpa", nanpa, "",

@@ -16,6 +16,10 @@
 struct cgd_conf {
     char state_dir[256];
     char http_listen[64], sip_verify_listen[64], sip_sign_listen[64], sign_http_listen[64];
+    char sip_tls_verify_listen[64], sip_tls_sign_listen[64]; /* "" = no SIP over TLS */
+    char tls_cert[CGD_PATH], tls_key[CGD_PATH], tls_client_ca[CGD_PATH];
+    bool tls_require_client_cert;
+    bool https;                /* both HTTP listeners speak TLS */
     int workers;
     int max_pending;           /* parked calls per worker before 503 */
     bool share_ports;          /* start beside another daemon on the same ports */

@@ -17,6 +17,7 @@
 #include "context.h"
 #include "metrics.h"
 #include "signing.h"
+#include "tls.h"
 
 static struct cgd_ctx *current;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,6 +69,7 @@ static void ctx_free(struct cgd_ctx *c)
     cg_signer_free(c->signer);
     cg_key_free(c->key);
     cg_customers_free(c->customers);
+    SSL_CTX_free(c->tls); /* connections hold their own references */
     free(c);
 }
 
@@ -247,6 +249,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
 {
     struct cgd_ctx *c = calloc(1, sizeof *c);
     struct cg_verify_config vc = {0};
+    const char *why;
     int rc;
     if (!c)
         return NULL;
@@ -295,6 +298,14 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     }
     if (build_policy(c) || cgd_sign_check_exposure(conf, c->customers))
         goto fail;
+    if (!(c->tls = cgd_tls_server_ctx(conf, &why)) && why) {
+        fprintf(stderr, "cidguardd: %s\n", why);
+        goto fail;
+    }
+    if (!c->tls && (conf->https || conf->sip_tls_verify_listen[0] || conf->sip_tls_sign_listen[0])) {
+        fprintf(stderr, "cidguardd: a TLS listener or https = yes needs [tls] cert\n");
+        goto fail;
+    }
     return c;
 fail:
     ctx_free(c);

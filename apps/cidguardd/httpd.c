@@ -25,6 +25,7 @@
 #include "call.h"
 #include "httpd.h"
 #include "signing.h"
+#include "tls.h"
 
 /* Whether `s` is shorter than `max` and only visible ASCII and spaces:
  * what may be echoed into a response header. */
@@ -253,8 +254,9 @@ static bool bearer(struct evhttp_request *req, const char **tok, size_t *len)
     return true;
 }
 
-static void signing(struct evhttp_request *req)
+static void signing(struct evhttp_request *req, bool https)
 {
+    char names[1024];
     struct cg_atis_sign_req sr;
     struct cg_atis_error e;
     struct cgd_ctx *ctx = cgd_ctx_get();
@@ -276,6 +278,11 @@ static void signing(struct evhttp_request *req)
     for (i = 0; i < sr.ndest; i++)
         dests[i] = sr.dest[i];
     r.addr = evhttp_connection_get_addr(evhttp_request_get_connection(req));
+    if (https) {
+        cgd_tls_peer_names(evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)),
+                           names, sizeof names);
+        r.cert_names = names;
+    }
     if (!bearer(req, &r.bearer, &r.bearer_len))
         r.bearer = NULL;
     r.orig = sr.orig;
@@ -355,6 +362,7 @@ struct cgd_httpd {
     struct evhttp *evhttp;
     struct cgd_worker *w;
     enum cgd_http_role role;
+    bool https;
     struct cgd_admission *adm; /* accept() failures pause the listener */
 };
 
@@ -384,7 +392,7 @@ static void route(struct evhttp_request *req, void *arg)
     } else if (api && strcmp(path, "/stir/v1/verification") == 0) {
         verification(req, w);
     } else if (!api && strcmp(path, "/stir/v1/signing") == 0) {
-        signing(req);
+        signing(req, h->https);
     } else if (strcmp(path, "/healthz") == 0) {
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "ok\n");
@@ -421,14 +429,23 @@ static void route(struct evhttp_request *req, void *arg)
 
 static struct bufferevent *connection_bev_cb(struct event_base *base, void *arg)
 {
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    (void)arg;
+    const struct cgd_httpd *h = arg;
+    struct bufferevent *bev;
+    if (h->https) {
+        /* the certificate of the context in force when the connection came */
+        struct cgd_ctx *ctx = cgd_ctx_get();
+        bev = ctx->tls ? cgd_tls_bufferevent(base, -1, ctx->tls) : NULL;
+        cgd_ctx_put(ctx);
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (bev)
         bufferevent_setwatermark(bev, EV_READ, 0, HTTP_INPUT_MAX);
     return bev;
 }
 
-struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role)
+struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role,
+                                  bool https)
 {
     struct cgd_httpd *h = calloc(1, sizeof *h);
     struct evhttp_bound_socket *bound;
@@ -443,8 +460,9 @@ struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_ro
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     h->w = w;
     h->role = role;
+    h->https = https;
     evhttp_set_gencb(h->evhttp, route, h);
-    evhttp_set_bevcb(h->evhttp, connection_bev_cb, NULL);
+    evhttp_set_bevcb(h->evhttp, connection_bev_cb, h);
     if (!(bound = evhttp_accept_socket_with_handle(h->evhttp, fd)) ||
         !(h->adm = cgd_admission_new(w->base, evhttp_bound_socket_get_listener(bound),
                                      role == CGD_HTTP_API ? "HTTP API" : "HTTP signing API",

@@ -6,6 +6,8 @@
 #ifndef CIDGUARDD_HTTPD_H
 #define CIDGUARDD_HTTPD_H
 
+#include <stdbool.h>
+
 #include "worker.h"
 
 struct cgd_httpd;
@@ -16,8 +18,10 @@ enum cgd_http_role {
 };
 
 /* Serves HTTP in `role` on the listening socket `fd` (taken over) on w's
- * loop.  During a drain it answers 503 to new API calls. */
-struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role);
+ * loop, over TLS with `https` ([tls] cert).  During a drain it answers 503
+ * to new API calls. */
+struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role,
+                                  bool https);
 /* After the loop has ended. */
 void cgd_http_free(struct cgd_httpd *h);
 

@@ -70,15 +70,21 @@ static int options(int argc, char **argv, struct cgd_conf *conf, const char **co
 
 static void banner(const struct cgd_conf *conf, int workers)
 {
+    const char *scheme = conf->https ? "https" : "http";
     printf("cidguardd %s: %d worker(s); state in %s%s\n"
            "  SIP verification  udp+tcp %s\n"
-           "  SIP signing       udp+tcp %s\n"
-           "  HTTP API          http://%s/stir/v1/verification  /metrics /healthz /certs/\n",
+           "  SIP signing       udp+tcp %s\n",
            CIDGUARD_VERSION, workers, conf->state_dir,
            conf->zero_config ? " (zero-configuration: test PKI, SPC 1001)" : "",
-           conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen);
+           conf->sip_verify_listen, conf->sip_sign_listen);
+    if (conf->sip_tls_verify_listen[0])
+        printf("  SIP verification  tls %s\n", conf->sip_tls_verify_listen);
+    if (conf->sip_tls_sign_listen[0])
+        printf("  SIP signing       tls %s\n", conf->sip_tls_sign_listen);
+    printf("  HTTP API          %s://%s/stir/v1/verification  /metrics /healthz /certs/\n", scheme,
+           conf->http_listen);
     if (conf->sign_http_listen[0])
-        printf("  HTTP signing API  http://%s/stir/v1/signing\n", conf->sign_http_listen);
+        printf("  HTTP signing API  %s://%s/stir/v1/signing\n", scheme, conf->sign_http_listen);
     if (conf->sign_x5u[0])
         printf("  signing as x5u   %s\n", conf->sign_x5u);
     if (!conf->sign_http_listen[0]) {

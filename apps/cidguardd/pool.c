@@ -113,12 +113,13 @@ static bool port_taken(const char *hostport, int type)
 static int refuse_twin(const struct cgd_conf *conf)
 {
     const char *const addrs[] = {conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen,
-                                 conf->sign_http_listen};
+                                 conf->sign_http_listen, conf->sip_tls_verify_listen,
+                                 conf->sip_tls_sign_listen};
     size_t i;
     int t;
     if (conf->share_ports)
         return 0;
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < 6; i++)
         for (t = 0; t < 2; t++) {
             int type = t ? SOCK_STREAM : SOCK_DGRAM;
             if ((i >= 2 && type == SOCK_DGRAM) || !addrs[i][0])
@@ -132,6 +133,12 @@ static int refuse_twin(const struct cgd_conf *conf)
             }
         }
     return 0;
+}
+
+/* A TCP listener that may be left unconfigured: -2 for "", -1 on failure. */
+static int optional_socket(const char *hostport)
+{
+    return hostport[0] ? listen_socket(hostport, SOCK_STREAM) : -2;
 }
 
 static void *worker_main(void *arg)
@@ -152,18 +159,22 @@ static int open_slot(struct slot *s, int id, const struct cgd_conf *conf)
     sk.udp_sign = listen_socket(conf->sip_sign_listen, SOCK_DGRAM);
     sk.tcp_verify = listen_socket(conf->sip_verify_listen, SOCK_STREAM);
     sk.tcp_sign = listen_socket(conf->sip_sign_listen, SOCK_STREAM);
+    sk.tls_verify = optional_socket(conf->sip_tls_verify_listen);
+    sk.tls_sign = optional_socket(conf->sip_tls_sign_listen);
     http_fd = listen_socket(conf->http_listen, SOCK_STREAM);
-    sign_fd = conf->sign_http_listen[0] ? listen_socket(conf->sign_http_listen, SOCK_STREAM) : -2;
+    sign_fd = optional_socket(conf->sign_http_listen);
     if (sk.udp_verify < 0 || sk.udp_sign < 0 || sk.tcp_verify < 0 || sk.tcp_sign < 0 ||
-        http_fd < 0 || sign_fd == -1) {
-        fprintf(stderr, "cidguardd: cannot listen on %s, %s, %s or %s: %s\n",
+        http_fd < 0 || sign_fd == -1 || sk.tls_verify == -1 || sk.tls_sign == -1) {
+        fprintf(stderr, "cidguardd: cannot listen on %s, %s, %s, %s, %s or %s: %s\n",
                 conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen,
-                conf->sign_http_listen, strerror(errno));
+                conf->sign_http_listen, conf->sip_tls_verify_listen, conf->sip_tls_sign_listen,
+                strerror(errno));
         return -1;
     }
     if (!(s->sip = cgd_sip_attach(&s->w, &sk, conf)) ||
-        !(s->http = cgd_http_attach(&s->w, http_fd, CGD_HTTP_API)) ||
-        (sign_fd >= 0 && !(s->http_sign = cgd_http_attach(&s->w, sign_fd, CGD_HTTP_SIGNING))) ||
+        !(s->http = cgd_http_attach(&s->w, http_fd, CGD_HTTP_API, conf->https)) ||
+        (sign_fd >= 0 &&
+         !(s->http_sign = cgd_http_attach(&s->w, sign_fd, CGD_HTTP_SIGNING, conf->https))) ||
         cgd_redis_attach(&s->w, conf))
         return -1;
     return 0;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "signing.h"
+#include "tls.h"
 
 /* --- per-customer rate --------------------------------------------------------- */
 
@@ -126,6 +127,18 @@ static enum cgd_sign_outcome refuse(const struct cgd_sign_req *r, const char *cu
     return o;
 }
 
+/* The customer named as one of a verified client certificate's names. */
+static const struct cg_customer *by_cert(const struct cg_customers *c, const char *names)
+{
+    size_t i, n = names && names[0] ? cg_customers_count(c) : 0;
+    for (i = 0; i < n; i++) {
+        const struct cg_customer *cu = cg_customers_at(c, i);
+        if (cgd_tls_name_in(names, cg_customer_name(cu)))
+            return cu;
+    }
+    return NULL;
+}
+
 enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
                                char **identity, char *attest)
 {
@@ -140,7 +153,7 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     if (r->bearer) {
         if (!(cu = cg_customers_by_token(ctx->customers, r->bearer, r->bearer_len)))
             return refuse(r, NULL, CGD_SIGN_BAD_TOKEN);
-    } else {
+    } else if (!(cu = by_cert(ctx->customers, r->cert_names))) {
         cu = cg_customers_find(ctx->customers, r->addr);
     }
     if (!cu && !ctx->conf.sign_unknown)

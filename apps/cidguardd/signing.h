@@ -17,6 +17,7 @@
 struct cgd_sign_req {
     enum cgd_listener listener;
     const void *addr;        /* the client's struct sockaddr */
+    const char *cert_names;  /* a verified TLS client certificate's names ("a;b"), or NULL/"" */
     const char *bearer;      /* HTTP Authorization bearer token, or NULL */
     size_t bearer_len;
     const char *orig;        /* canonical */

@@ -23,6 +23,7 @@
 #include "call.h"
 #include "signing.h"
 #include "sipd.h"
+#include "tls.h"
 
 #define TX_TTL 32        /* seconds: RFC 3261 Timer H-like lifetime for answers */
 #define TX_MAX 65536     /* answered transactions kept per worker */
@@ -36,6 +37,8 @@ struct tconn {
     struct bufferevent *bev;
     int refs;
     bool closed;
+    bool tls;
+    char *cert_names;           /* TLS: the client certificate's names, read once; "" none */
 };
 
 struct peer {
@@ -50,8 +53,23 @@ static void tconn_put(struct tconn *t)
     if (--t->refs == 0) {
         if (t->bev)
             bufferevent_free(t->bev);
+        free(t->cert_names);
         free(t);
     }
+}
+
+/* The names of a TLS peer's verified certificate ("" for none or no TLS),
+ * read from the handshake once per connection. */
+static const char *peer_cert_names(struct tconn *t)
+{
+    char names[1024];
+    if (!t || !t->tls)
+        return "";
+    if (!t->cert_names) {
+        cgd_tls_peer_names(t->bev, names, sizeof names);
+        t->cert_names = strdup(names);
+    }
+    return t->cert_names ? t->cert_names : "";
 }
 
 /*
@@ -71,8 +89,12 @@ struct cgd_sipd {
     struct cg_sip_txcache *tx;
     char (*bufs)[RECV_STRIDE];         /* recvmmsg buffers */
     struct event *ev_uv, *ev_us, *expire;
-    struct evconnlistener *tl_v, *tl_s;
-    struct cgd_admission *adm_v, *adm_s;
+    struct stream_listener {
+        struct cgd_sipd *d;
+        bool verify, tls;
+        struct evconnlistener *l;
+        struct cgd_admission *adm;
+    } streams[4];                      /* TCP and TLS, verification and signing */
     int fd_uv, fd_us;
     int message_timeout_ms;            /* a TCP message must arrive whole in this time */
 };
@@ -227,7 +249,9 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     const char *extra[5];
     char *identity = NULL, *idh = NULL;
     size_t n = 0;
-    struct cgd_sign_req r = {.listener = CGD_LISTENER_SIP_SIGN, .addr = &p->addr};
+    struct cgd_sign_req r = {.listener = CGD_LISTENER_SIP_SIGN,
+                             .addr = &p->addr,
+                             .cert_names = peer_cert_names(p->tcp)};
     char attest;
 
     cgd_join(contact, sizeof contact, "Contact: <", req->ruri, ">", NULL);
@@ -315,8 +339,9 @@ static void ruri_tgrp(const char *ruri, char *out, size_t cap)
     }
 }
 
-/* Whether `sa` is one of the ';'-separated addresses or CIDRs of `list`. */
-static bool addr_listed(const void *sa, const char *list)
+/* Whether the peer at `sa`, with the TLS certificate names `names`, is one
+ * of the ';'-separated entries of `list`: addresses or CIDRs, or cert:NAME. */
+static bool trusted_sbc(const void *sa, const char *names, const char *list)
 {
     const char *p = list;
     while (*p) {
@@ -326,7 +351,8 @@ static bool addr_listed(const void *sa, const char *list)
         if (n && n < sizeof one) {
             memcpy(one, p, n);
             one[n] = '\0';
-            if (cg_addr_in_cidr(sa, one))
+            if (strncmp(one, "cert:", 5) == 0 ? cgd_tls_name_in(names, one + 5)
+                                               : cg_addr_in_cidr(sa, one))
                 return true;
         }
         if (!e)
@@ -373,7 +399,8 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */
     tgrp[0] = '\0';
-    if (s->c.ctx->conf.tgrp_from[0] && addr_listed(&s->peer.addr, s->c.ctx->conf.tgrp_from))
+    if (s->c.ctx->conf.tgrp_from[0] &&
+        trusted_sbc(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from))
         ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp);
     cgd_call_set_ingress(&s->c, tgrp[0] ? tgrp : NULL, &s->peer.addr);
     cgd_call_run(&s->c);
@@ -589,24 +616,45 @@ static void tcp_write_cb(struct bufferevent *bev, void *arg)
 
 static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+    struct tcpctx *c = arg;
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        tcp_close(arg);
+        tcp_close(c);
+    else if (what & BEV_EVENT_CONNECTED)
+        event_del(c->deadline); /* TLS handshake done: an idle connection may stay */
 }
 
-static void tcp_accept(evutil_socket_t fd, struct sockaddr *sa, int slen, struct cgd_sipd *d,
-                       bool verify)
+/* A stream socket, plain or TLS (the handshake of a new context's
+ * certificate, taken when the connection is accepted). */
+static struct bufferevent *stream_bev(struct cgd_sipd *d, evutil_socket_t fd, bool tls)
 {
-    struct cgd_admission *adm = verify ? d->adm_v : d->adm_s;
+    struct cgd_ctx *ctx;
+    struct bufferevent *bev;
+    if (!tls)
+        return bufferevent_socket_new(d->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    ctx = cgd_ctx_get();
+    bev = ctx->tls ? cgd_tls_bufferevent(d->w->base, fd, ctx->tls) : NULL;
+    cgd_ctx_put(ctx);
+    return bev;
+}
+
+static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                          int slen, void *arg)
+{
+    struct stream_listener *sl = arg;
+    struct cgd_sipd *d = sl->d;
+    struct cgd_admission *adm = sl->adm;
+    bool verify = sl->verify;
     struct tcpctx *c;
     struct timeval idle = {120, 0};
+    (void)l;
     if (!cgd_admission_enter(adm, sa)) {
         close(fd);
         return;
     }
     if (!(c = calloc(1, sizeof *c)) || !(c->t = calloc(1, sizeof *c->t)) ||
         !(c->deadline = evtimer_new(d->w->base, tcp_deadline_cb, c)) ||
-        !(c->t->bev = bufferevent_socket_new(d->w->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+        !(c->t->bev = stream_bev(d, fd, sl->tls))) {
         if (c) {
             if (c->deadline)
                 event_free(c->deadline);
@@ -621,6 +669,7 @@ static void tcp_accept(evutil_socket_t fd, struct sockaddr *sa, int slen, struct
     c->verify = verify;
     c->adm = adm;
     c->t->refs = 1;
+    c->t->tls = sl->tls;
     memcpy(&c->addr, sa, (size_t)slen);
     c->alen = (socklen_t)slen;
     bufferevent_setcb(c->t->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
@@ -628,20 +677,11 @@ static void tcp_accept(evutil_socket_t fd, struct sockaddr *sa, int slen, struct
     bufferevent_setwatermark(c->t->bev, EV_WRITE, TCP_OUTPUT_MAX / 2, 0);
     bufferevent_set_timeouts(c->t->bev, &idle, NULL);
     bufferevent_enable(c->t->bev, EV_READ | EV_WRITE);
-}
-
-static void tcp_accept_verify(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                              int slen, void *arg)
-{
-    (void)l;
-    tcp_accept(fd, sa, slen, arg, true);
-}
-
-static void tcp_accept_sign(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                            int slen, void *arg)
-{
-    (void)l;
-    tcp_accept(fd, sa, slen, arg, false);
+    if (sl->tls) {
+        /* the handshake, like a message, must finish within the deadline */
+        struct timeval tv = {d->message_timeout_ms / 1000, (d->message_timeout_ms % 1000) * 1000};
+        event_add(c->deadline, &tv);
+    }
 }
 
 static void expire_cb(evutil_socket_t fd, short what, void *arg)
@@ -658,6 +698,7 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
     struct cgd_sipd *d = calloc(1, sizeof *d);
     struct event_base *base = w->base;
     struct timeval sec = {1, 0};
+    int i;
     if (!d)
         return NULL;
     d->w = w;
@@ -669,17 +710,25 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
     d->ev_uv = event_new(base, s->udp_verify, EV_READ | EV_PERSIST, udp_verify_cb, d);
     d->ev_us = event_new(base, s->udp_sign, EV_READ | EV_PERSIST, udp_sign_cb, d);
     d->expire = event_new(base, -1, EV_PERSIST, expire_cb, d);
-    d->tl_v = evconnlistener_new(base, tcp_accept_verify, d, LEV_OPT_CLOSE_ON_FREE, -1, s->tcp_verify);
-    d->tl_s = evconnlistener_new(base, tcp_accept_sign, d, LEV_OPT_CLOSE_ON_FREE, -1, s->tcp_sign);
-    if (!d->ev_uv || !d->ev_us || !d->expire || !d->tl_v || !d->tl_s)
+    if (!d->ev_uv || !d->ev_us || !d->expire)
         goto fail;
     d->message_timeout_ms = conf->message_timeout_ms;
-    d->adm_v = cgd_admission_new(base, d->tl_v, "SIP/TCP verification", conf->max_connections,
-                                 conf->max_connections_per_source);
-    d->adm_s = cgd_admission_new(base, d->tl_s, "SIP/TCP signing", conf->max_connections,
-                                 conf->max_connections_per_source);
-    if (!d->adm_v || !d->adm_s)
-        goto fail;
+    for (i = 0; i < 4; i++) {
+        static const char *const what[] = {"SIP/TCP verification", "SIP/TCP signing",
+                                           "SIP/TLS verification", "SIP/TLS signing"};
+        const int fds[] = {s->tcp_verify, s->tcp_sign, s->tls_verify, s->tls_sign};
+        struct stream_listener *sl = &d->streams[i];
+        sl->d = d;
+        sl->verify = i % 2 == 0;
+        sl->tls = i >= 2;
+        if (fds[i] < 0)
+            continue; /* no TLS listener configured */
+        if (!(sl->l = evconnlistener_new(base, tcp_accept_cb, sl, LEV_OPT_CLOSE_ON_FREE, -1,
+                                         fds[i])) ||
+            !(sl->adm = cgd_admission_new(base, sl->l, what[i], conf->max_connections,
+                                          conf->max_connections_per_source)))
+            goto fail;
+    }
     event_add(d->ev_uv, NULL);
     event_add(d->ev_us, NULL);
     event_add(d->expire, &sec);
@@ -691,18 +740,21 @@ fail:
 
 void cgd_sip_detach(struct cgd_sipd *d)
 {
+    int i;
     if (!d)
         return;
     /* Stop taking requests; the UDP sockets stay open (parked calls answer
      * through them) until the process exits. */
     event_del(d->ev_uv);
     event_del(d->ev_us);
-    evconnlistener_disable(d->tl_v);
-    evconnlistener_disable(d->tl_s);
+    for (i = 0; i < 4; i++)
+        if (d->streams[i].l)
+            evconnlistener_disable(d->streams[i].l);
 }
 
 void cgd_sip_free(struct cgd_sipd *d)
 {
+    int i;
     if (!d)
         return;
     if (d->ev_uv)
@@ -711,12 +763,11 @@ void cgd_sip_free(struct cgd_sipd *d)
         event_free(d->ev_us);
     if (d->expire)
         event_free(d->expire);
-    if (d->tl_v)
-        evconnlistener_free(d->tl_v);
-    if (d->tl_s)
-        evconnlistener_free(d->tl_s);
-    cgd_admission_free(d->adm_v);
-    cgd_admission_free(d->adm_s);
+    for (i = 0; i < 4; i++) {
+        if (d->streams[i].l)
+            evconnlistener_free(d->streams[i].l);
+        cgd_admission_free(d->streams[i].adm);
+    }
     close(d->fd_uv);
     close(d->fd_us);
     cg_sip_txcache_free(d->tx);

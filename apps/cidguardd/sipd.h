@@ -17,6 +17,7 @@ struct cgd_sipd;
  * cgd_sip_free). */
 struct cgd_sip_sockets {
     int udp_verify, udp_sign, tcp_verify, tcp_sign;
+    int tls_verify, tls_sign; /* -1: no SIP over TLS */
 };
 
 /* With conf's TCP limits: connections per listener and per source,
