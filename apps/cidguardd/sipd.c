@@ -163,8 +163,10 @@ static void reason_header(char *out, size_t cap, bool stir, const struct cg_verd
     if (id) { /* the JWS signature: after the second '.', before ';' or space */
         const char *d1 = strchr(id, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
         if (d2) {
+            /* base64url only: a '"' or ',' copied from the caller's header
+             * would end the quoted ppi and add parameters of its own */
             sig = d2 + 1;
-            sl = strcspn(sig, "; \t>");
+            sl = strspn(sig, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
         }
     }
     n = (size_t)snprintf(out, cap, "Reason: %s;cause=%d;text=\"%s\"", stir ? "STIR" : "SIP",
