@@ -17,8 +17,10 @@ extern "C" {
 /* Longest canonical number accepted.  E.164 allows 15 digits; French
  * portability prefixes reach 20, so the limit is generous but bounded. */
 #define CG_TN_MAX 24
-/* Longest input (URI or dialled string) looked at. */
-#define CG_TN_INPUT_MAX 512
+/* Longest input (a header value, URI or dialled string) looked at: the
+ * largest SIP message.  Display names and parameters of any length up to it
+ * are read through, so that a long value still yields its number. */
+#define CG_TN_INPUT_MAX 65535
 
 struct cg_tn_plan {
     /* Country code added to numbers in national format, e.g. "44" or "1".
@@ -36,19 +38,46 @@ struct cg_tn_plan {
 extern const struct cg_tn_plan cg_tn_plan_uk;
 extern const struct cg_tn_plan cg_tn_plan_nanp;
 
+/* What a header value names (cg_tn_read). */
+enum cg_tn_kind {
+    /* A telephone number: `out` holds it, canonical. */
+    CG_TN_NUMBER = 0,
+    /* Well-formed, but no telephone number: "sip:alice@example.com",
+     * "<sip:anonymous@anonymous.invalid>", a host-only URI, another scheme. */
+    CG_TN_NOT_NUMBER = 1,
+    /* Cannot be read, so nobody can say which number it shows: bad syntax
+     * (unbalanced quotes or angle brackets, characters a URI cannot hold, a
+     * bad %-escape, a stray character after the URI), a tel: URI, a user=phone
+     * user part or a '+' user part that is not a number, a number longer
+     * than CG_TN_MAX digits, input longer than CG_TN_INPUT_MAX, or a list
+     * whose values name different numbers. */
+    CG_TN_UNREADABLE = 2,
+};
+
 /*
- * Canonicalizes `in` into `out` (size at least CG_TN_MAX + 1).
+ * Reads the telephone number a From, P-Asserted-Identity, To or
+ * Request-URI value names, per RFC 3261 section 20.10 and 25.1: a name-addr
+ * ("display name" <URI>;params, the display name a quoted string with
+ * backslash escapes or tokens) or an addr-spec (URI;params), or a
+ * comma-separated list of them (P-Asserted-Identity: RFC 3325 allows a sip:
+ * and a tel: URI).  The URI is a tel: URI or a sip:/sips: URI whose user
+ * part (%-escapes decoded; user parameters such as ;verstat= and a password
+ * dropped) is '+' and digits, digits alone, or '#'/'*' and digits, with
+ * visual separators "-.()".  A bare number ("+44 20 7946-0000",
+ * "(020) 7946 0000") is read too.  Numbers without '+' are national and are
+ * converted with `plan` (NULL: kept as given).
  *
- * `in` may be a bare number ("+44 20 7946-0000", "(020) 7946 0000",
- * "02079460000"), a tel: URI ("tel:+442079460000;phone-context=..."), a
- * sip:/sips: URI whose user part is a number (with user=phone, a leading
- * '+', or digits only), optionally inside <...> with a display name.
- * Visual separators "-.() " are dropped; any other character makes the input
- * not a telephone number.  Numbers without '+' are taken as national and
- * converted with `plan` (NULL: kept as given, e.g. already canonical digits).
- *
- * Returns CG_OK and fills `out`, CG_EPARSE when `in` is not a telephone
- * number, CG_ETOOBIG when it exceeds CG_TN_MAX or CG_TN_INPUT_MAX.  `out` is
+ * A list names the number its values name (values without a number are
+ * passed over); values naming two different numbers make it unreadable.
+ * `out` (size at least CG_TN_MAX + 1) is written only for CG_TN_NUMBER.
+ */
+enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *plan, char *out);
+
+/*
+ * Canonicalizes `in` into `out` (size at least CG_TN_MAX + 1): cg_tn_read
+ * with error codes.  Returns CG_OK and fills `out`, CG_EPARSE when `in` is
+ * not a telephone number or cannot be read, CG_ETOOBIG when the number
+ * exceeds CG_TN_MAX digits or the input CG_TN_INPUT_MAX bytes.  `out` is
  * written only on success.
  */
 int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char *out);

@@ -1,6 +1,15 @@
 /*
- * RFC 8224 section 8.3 canonicalization.  Works on the caller's bytes
- * without allocation: it is on the call path for From, PAI, To and R-URI.
+ * RFC 8224 section 8.3 canonicalization, and reading the number a SIP
+ * header value names (RFC 3261 section 25.1 name-addr and addr-spec).
+ * Works on the caller's bytes in one pass, without allocation: it is on the
+ * call path for From, PAI, To and R-URI.
+ *
+ * The header grammar is followed exactly where it decides *which* URI a
+ * value holds: a quoted display name may contain '<', '>' and ',' (only the
+ * angle bracket after it opens the URI), a URI cannot contain a quote, a
+ * space or a '<', and anything after the URI must be parameters.  A value
+ * that breaks it is unreadable, never "no number": a caller that hides its
+ * number behind bad syntax must not escape the rules that apply to numbers.
  *
  * A sip: user part counts as a number when it is '+' and digits or digits
  * alone (with or without user=phone): any letter makes it a name, so
@@ -8,84 +17,198 @@
  */
 #include <string.h>
 
+#include "cidguard/error.h"
 #include "cidguard/tn.h"
 #include "core/internal.h"
 
 const struct cg_tn_plan cg_tn_plan_uk = {"44", "0", "00"};
 const struct cg_tn_plan cg_tn_plan_nanp = {"1", "", "011"};
 
-static bool is_sep(char c)
+/* Internal outcomes: CG_OK a number, NOT_NUMBER well-formed without one,
+ * CG_EPARSE unreadable, CG_ETOOBIG unreadable because of a limit. */
+#define NOT_NUMBER CG_ENOTFOUND
+
+static bool is_sep(int c)
 {
     return c == '-' || c == '.' || c == '(' || c == ')' || c == ' ' || c == '\t';
 }
 
-int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
+static bool is_lws(int c)
 {
-    const char *p = in, *end = in + len, *user, *uend;
+    return c == ' ' || c == '\t';
+}
+
+enum {
+    C_ALPHA = 1,
+    C_DIGIT = 2,
+    C_TOKEN = 4, /* RFC 3261 token */
+    C_URIC = 8,  /* may appear in a SIP or tel URI */
+};
+
+/* URI characters: unreserved, reserved, '%' of an escape, '[' ']' of an
+ * IPv6 reference, and '#' (service codes in the wild).  Never a quote, a
+ * space, an angle bracket or a backslash. */
+static const unsigned char cls[256] = {
+    ['a' ... 'z'] = C_ALPHA | C_TOKEN | C_URIC,
+    ['A' ... 'Z'] = C_ALPHA | C_TOKEN | C_URIC,
+    ['0' ... '9'] = C_DIGIT | C_TOKEN | C_URIC,
+    ['-'] = C_TOKEN | C_URIC,
+    ['.'] = C_TOKEN | C_URIC,
+    ['!'] = C_TOKEN | C_URIC,
+    ['%'] = C_TOKEN | C_URIC,
+    ['*'] = C_TOKEN | C_URIC,
+    ['_'] = C_TOKEN | C_URIC,
+    ['+'] = C_TOKEN | C_URIC,
+    ['\''] = C_TOKEN | C_URIC,
+    ['~'] = C_TOKEN | C_URIC,
+    ['`'] = C_TOKEN,
+    ['('] = C_URIC,
+    [')'] = C_URIC,
+    [';'] = C_URIC,
+    ['/'] = C_URIC,
+    ['?'] = C_URIC,
+    [':'] = C_URIC,
+    ['@'] = C_URIC,
+    ['&'] = C_URIC,
+    ['='] = C_URIC,
+    ['$'] = C_URIC,
+    [','] = C_URIC,
+    ['['] = C_URIC,
+    [']'] = C_URIC,
+    ['#'] = C_URIC,
+};
+
+static bool is_alpha(int c)
+{
+    return cls[(unsigned char)c] & C_ALPHA;
+}
+
+static bool is_digit(int c)
+{
+    return cls[(unsigned char)c] & C_DIGIT;
+}
+
+static bool is_token(int c)
+{
+    return cls[(unsigned char)c] & C_TOKEN;
+}
+
+static bool is_uric(int c)
+{
+    return cls[(unsigned char)c] & C_URIC;
+}
+
+/* s[0..n) equals `lower` (lower case) ignoring case. */
+static bool eq_ci(const char *s, const char *lower, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+static int hexval(int c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static const char *skip_lws(const char *p, const char *end)
+{
+    while (p < end && is_lws(*p))
+        p++;
+    return p;
+}
+
+/* p at '"': the byte after the closing quote, or NULL when there is none or
+ * the string holds a byte a quoted-string cannot (CR, LF, NUL). */
+static const char *skip_quoted(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '"')
+            return p + 1;
+        if (*p == '\\') {
+            if (++p == end)
+                return NULL;
+        }
+        if (*p == '\r' || *p == '\n' || *p == '\0')
+            return NULL;
+    }
+    return NULL;
+}
+
+/* A scheme ("sip", "tel", ...) followed by ':' at p: the byte after the
+ * colon, or NULL. */
+static const char *scheme_end(const char *p, const char *end)
+{
+    const char *q = p;
+    if (q == end || !is_alpha(*q))
+        return NULL;
+    while (q < end && (is_alpha(*q) || is_digit(*q) || *q == '+' || *q == '-' || *q == '.'))
+        q++;
+    return q < end && *q == ':' ? q + 1 : NULL;
+}
+
+/*
+ * The number in [p, end): a user part, a tel: subscriber or a bare number,
+ * %-escapes decoded when `escapes`.  `strict` (tel:, user=phone, a bare
+ * value) makes anything but a number unreadable; otherwise letters make a
+ * name (NOT_NUMBER).  A '+' promises a global number: what follows must be
+ * one.
+ */
+static int number(const char *p, const char *end, bool escapes, bool strict,
+                  const struct cg_tn_plan *plan, char *out)
+{
     char buf[CG_TN_MAX + 1];
     size_t n = 0;
-    bool global = false, lead_sym = false;
+    bool global = false, lead_sym = false, first = true, other = false, big = false;
 
-    if (len > CG_TN_INPUT_MAX)
-        return CG_ETOOBIG;
-    /* Name-addr form: "Display" <uri>;params -> the part inside <>. */
-    {
-        const char *lt = memchr(p, '<', len);
-        if (lt) {
-            const char *gt = memchr(lt, '>', (size_t)(end - lt));
-            if (!gt)
+    while (p < end) {
+        int c = (unsigned char)*p++;
+        if (c == '%' && escapes) {
+            int hi, lo;
+            if (end - p < 2 || (hi = hexval(p[0])) < 0 || (lo = hexval(p[1])) < 0)
                 return CG_EPARSE;
-            p = lt + 1;
-            end = gt;
+            c = hi * 16 + lo;
+            p += 2;
+            if (c == 0)
+                return CG_EPARSE;
         }
-    }
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-
-    if (cg__prefix_ci(p, (size_t)(end - p), "tel:")) {
-        user = p + 4;
-        uend = memchr(user, ';', (size_t)(end - user));
-        if (!uend)
-            uend = end;
-    } else if (cg__prefix_ci(p, (size_t)(end - p), "sip:") ||
-               cg__prefix_ci(p, (size_t)(end - p), "sips:")) {
-        const char *at;
-        user = p + (p[3] == ':' ? 4 : 5);
-        at = memchr(user, '@', (size_t)(end - user));
-        if (!at)
-            return CG_EPARSE; /* host-only URI: no number in it */
-        uend = memchr(user, ';', (size_t)(at - user)); /* ;tgrp=..;verstat=.. in the user part */
-        if (!uend)
-            uend = at;
-    } else {
-        user = p;
-        uend = end;
-    }
-    if (user == uend)
-        return CG_EPARSE;
-
-    p = user;
-    if (*p == '+') {
-        global = true;
-        p++;
-    } else if (*p == '#' || *p == '*') {
-        buf[n++] = *p++;
-        lead_sym = true;
-    }
-    for (; p < uend; p++) {
-        char c = *p;
-        if (c >= '0' && c <= '9') {
-            if (n >= CG_TN_MAX)
-                return CG_ETOOBIG;
-            buf[n++] = c;
+        if (first) {
+            first = false;
+            if (c == '+') {
+                global = true;
+                continue;
+            }
+            if (c == '#' || c == '*') {
+                buf[n++] = (char)c;
+                lead_sym = true;
+                continue;
+            }
+        }
+        if (is_digit(c)) {
+            if (n < CG_TN_MAX)
+                buf[n++] = (char)c;
+            else
+                big = true; /* read on: a letter later makes it a name, not a long number */
         } else if (!is_sep(c)) {
-            return CG_EPARSE; /* letters, '%', '+' inside: not a telephone number */
+            other = true; /* letters, '%', '+' inside: not a telephone number */
         }
     }
-    if (n == (size_t)lead_sym)
-        return CG_EPARSE;
+    if (other || n == (size_t)lead_sym)
+        return strict || global ? CG_EPARSE : NOT_NUMBER;
+    if (big)
+        return CG_ETOOBIG;
     buf[n] = '\0';
 
     if (!global && !lead_sym && plan && plan->country_code && *plan->country_code) {
@@ -117,4 +240,212 @@ int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char 
     }
     memcpy(out, buf, n + 1);
     return CG_OK;
+}
+
+/* Whether the URI parameters [p, end) (";name=value" ..., then "?headers")
+ * have user=phone. */
+static bool has_user_phone(const char *p, const char *end)
+{
+    const char *hdrs = memchr(p, '?', (size_t)(end - p));
+    if (hdrs)
+        end = hdrs;
+    while (p < end) {
+        const char *q = memchr(p, ';', (size_t)(end - p));
+        if (!q)
+            return false;
+        p = q + 1;
+        if ((end - p == 10 || (end - p > 10 && p[10] == ';')) && eq_ci(p, "user=phone", 10))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The number a URI [p, end) names; every byte is already known to be a URI
+ * character.  `user_phone` says that header parameters after an addr-spec
+ * carried user=phone.
+ */
+static int uri_number(const char *p, const char *end, bool user_phone,
+                      const struct cg_tn_plan *plan, char *out)
+{
+    const char *s = scheme_end(p, end), *at, *host, *hend, *u, *uend;
+
+    if (!s) /* "<+442079460000>": no scheme, read as a bare number */
+        return number(p, end, false, true, plan, out);
+    if (s - p == 4 && eq_ci(p, "tel:", 4)) {
+        uend = memchr(s, ';', (size_t)(end - s));
+        return number(s, uend ? uend : end, true, true, plan, out);
+    }
+    if (!(s - p == 4 && eq_ci(p, "sip:", 4)) && !(s - p == 5 && eq_ci(p, "sips:", 5)))
+        return NOT_NUMBER; /* another scheme: well-formed, names no number */
+    at = memchr(s, '@', (size_t)(end - s));
+    host = at ? at + 1 : s;
+    for (hend = host; hend < end && *hend != ';' && *hend != '?'; hend++)
+        ;
+    if (hend == host)
+        return CG_EPARSE; /* "sip:", "sip:+44@": no host */
+    if (!at)
+        return NOT_NUMBER; /* host-only URI */
+    /* The user part ends at its first ';' (RFC 4904 ;tgrp=, ;verstat=) or
+     * ':' (a password). */
+    for (u = s, uend = s; uend < at && *uend != ';' && *uend != ':'; uend++)
+        ;
+    if (!user_phone)
+        user_phone = has_user_phone(hend, end);
+    return number(u, uend, true, user_phone, plan, out);
+}
+
+/*
+ * Header parameters after a URI (";tag=x;name="quoted""): *pp moves past
+ * them.  CG_EPARSE for anything else; sets *user_phone on user=phone.
+ */
+static int header_params(const char **pp, const char *end, bool *user_phone)
+{
+    const char *p = *pp;
+    for (;;) {
+        const char *name, *nend, *val = NULL, *vend = NULL;
+        p = skip_lws(p, end);
+        if (p == end || *p == ',')
+            break;
+        if (*p != ';')
+            return CG_EPARSE;
+        p = skip_lws(p + 1, end);
+        for (name = p; p < end && is_token(*p); p++)
+            ;
+        if ((nend = p) == name)
+            return CG_EPARSE;
+        p = skip_lws(p, end);
+        if (p < end && *p == '=') {
+            p = skip_lws(p + 1, end);
+            val = p;
+            if (p < end && *p == '"') {
+                if (!(p = skip_quoted(p, end)))
+                    return CG_EPARSE;
+            } else {
+                /* token, host or IPv6 reference */
+                while (p < end && (is_token(*p) || *p == ':' || *p == '[' || *p == ']'))
+                    p++;
+                if (p == val)
+                    return CG_EPARSE;
+            }
+            vend = p;
+        }
+        if (val && nend - name == 4 && vend - val == 5 && eq_ci(name, "user", 4) &&
+            eq_ci(val, "phone", 5))
+            *user_phone = true;
+    }
+    *pp = p;
+    return CG_OK;
+}
+
+/*
+ * One value of a header at *pp: a name-addr, an addr-spec or a bare
+ * number, with its header parameters.  *pp moves to the ',' that ends it or
+ * to the end.
+ */
+static int read_value(const char **pp, const char *end, const struct cg_tn_plan *plan, char *out)
+{
+    const char *p = skip_lws(*pp, end), *q, *uri, *uend;
+    bool user_phone = false;
+    int rc, prc;
+
+    if (p == end || *p == ',')
+        return CG_EPARSE; /* an empty value */
+    /* name-addr: [ quoted-string / *(token LWS) ] "<" URI ">".  Display
+     * names in UTF-8 without quotes are common enough to read. */
+    if (*p == '"') {
+        if (!(q = skip_quoted(p, end)))
+            return CG_EPARSE;
+        q = skip_lws(q, end);
+        if (q == end || *q != '<')
+            return CG_EPARSE;
+    } else {
+        for (q = p; q < end && (is_token(*q) || is_lws(*q) || (unsigned char)*q >= 0x80); q++)
+            ;
+        if (q == end || *q != '<')
+            q = NULL;
+    }
+    if (q) {
+        uri = q + 1;
+        for (uend = uri; uend < end && *uend != '>'; uend++)
+            if (!is_uric((unsigned char)*uend))
+                return CG_EPARSE;
+        if (uend == end || uend == uri)
+            return CG_EPARSE;
+        p = uend + 1;
+        if ((prc = header_params(&p, end, &user_phone)) != CG_OK)
+            return prc;
+        rc = uri_number(uri, uend, false, plan, out);
+    } else if ((q = scheme_end(p, end))) {
+        /* addr-spec: the URI runs to its header parameters.  A sip: user
+         * part may hold ';' (RFC 4904), so they start at the first ';'
+         * after the host. */
+        const char *at = NULL;
+        uri = p;
+        for (uend = q; uend < end && is_uric((unsigned char)*uend) && *uend != ','; uend++)
+            if (*uend == '@') {
+                at = uend;
+                break;
+            }
+        for (uend = at ? at + 1 : q;
+             uend < end && is_uric((unsigned char)*uend) && *uend != ',' && *uend != ';'; uend++)
+            ;
+        p = uend;
+        if ((prc = header_params(&p, end, &user_phone)) != CG_OK)
+            return prc;
+        rc = uri_number(uri, uend, user_phone, plan, out);
+    } else {
+        /* a bare number: up to the next ',' */
+        for (uend = p; uend < end && *uend != ','; uend++)
+            ;
+        q = uend;
+        while (q > p && is_lws(q[-1]))
+            q--;
+        rc = number(p, q, false, true, plan, out);
+        p = uend;
+    }
+    *pp = p;
+    return rc;
+}
+
+static int read_header(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
+{
+    const char *p = in, *end = in + len;
+    char num[CG_TN_MAX + 1];
+    bool have = false;
+
+    if (len > CG_TN_INPUT_MAX)
+        return CG_ETOOBIG;
+    for (;;) {
+        int rc = read_value(&p, end, plan, have ? num : out);
+        if (rc == CG_OK && have && strcmp(num, out) != 0)
+            return CG_EPARSE; /* two numbers: which one the callee sees is anyone's guess */
+        if (rc == CG_OK)
+            have = true;
+        else if (rc != NOT_NUMBER)
+            return rc;
+        if (p == end)
+            return have ? CG_OK : NOT_NUMBER;
+        p++; /* the ',' before the next value */
+    }
+}
+
+enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
+{
+    char tmp[CG_TN_MAX + 1];
+    int rc = in ? read_header(in, len, plan, tmp) : CG_EPARSE;
+    if (rc == CG_OK) {
+        memcpy(out, tmp, strlen(tmp) + 1);
+        return CG_TN_NUMBER;
+    }
+    return rc == NOT_NUMBER ? CG_TN_NOT_NUMBER : CG_TN_UNREADABLE;
+}
+
+int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
+{
+    char tmp[CG_TN_MAX + 1];
+    int rc = in ? read_header(in, len, plan, tmp) : CG_EPARSE;
+    if (rc == CG_OK)
+        memcpy(out, tmp, strlen(tmp) + 1);
+    return rc == NOT_NUMBER ? CG_EPARSE : rc;
 }

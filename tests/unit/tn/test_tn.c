@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -57,7 +58,7 @@ static void test_not_numbers(void **state)
     canon("+44 20 7946 000O", NULL, CG_EPARSE, "");
     canon("+44+2079460000", NULL, CG_EPARSE, "");
     canon("<sip:+14155550100@x", NULL, CG_EPARSE, "");
-    canon("sip:%2B14155550100@x", NULL, CG_EPARSE, "");
+    canon("sip:%zz14155550100@x", NULL, CG_EPARSE, "");
     canon("+1234567890123456789012345", NULL, CG_ETOOBIG, "");
     memset(big, '1', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -66,12 +67,128 @@ static void test_not_numbers(void **state)
     canon("+3399991234567890", NULL, CG_OK, "3399991234567890");
 }
 
+static void kind(const char *in, enum cg_tn_kind want, const char *number)
+{
+    char out[CG_TN_MAX + 1] = "unchanged";
+    enum cg_tn_kind got = cg_tn_read(in, strlen(in), NULL, out);
+    if (got != want)
+        fail_msg("%.80s: kind %d, want %d", in, (int)got, (int)want);
+    assert_string_equal(out, want == CG_TN_NUMBER ? number : "unchanged");
+}
+
+/* The URI of a name-addr is the one after the display name: a quoted
+ * display name may hold '<', '>', ',' and escaped quotes. */
+static void test_display_names(void **state)
+{
+    (void)state;
+    canon("\"HMRC <Fraud Team>\" <sip:+448001234567@hmrc.example>", NULL, CG_OK, "448001234567");
+    canon("\"<sip:+14155550100@a>\" <sip:+448001234567@b>;tag=1", NULL, CG_OK, "448001234567");
+    canon("\"say \\\"<sip:+1@a>\\\" twice, <x>\" <tel:+448001234567>", NULL, CG_OK, "448001234567");
+    canon("Fraud Team <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
+    canon("\"\" <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
+    canon("\"Caf\xc3\xa9\" <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
+    canon("Caf\xc3\xa9 <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
+    canon("\"x\" <sip:+448001234567@b>;tag=\"a,b<c>\";user=phone", NULL, CG_OK,
+          "448001234567");
+    canon("sip:+448001234567@b;tag=1", NULL, CG_OK, "448001234567");
+    /* escapes in the user part are the characters they stand for */
+    canon("<sip:%2B%34%34800%31234567@b>", NULL, CG_OK, "448001234567");
+    canon("<sip:+448001234567:secret@b>", NULL, CG_OK, "448001234567");
+}
+
+/* Long values are read through: a limit never turns a number into none. */
+static void test_long_values(void **state)
+{
+    const size_t pad = 600, limit = CG_TN_INPUT_MAX;
+    char s[2048], out[CG_TN_MAX + 1], *big, *p;
+    (void)state;
+    /* a 600-byte display name */
+    s[0] = '"';
+    memset(s + 1, 'A', pad);
+    strcpy(s + 1 + pad, "\" <sip:+448001234567@b>");
+    canon(s, NULL, CG_OK, "448001234567");
+    /* 600 bytes of URI parameters */
+    strcpy(s, "<sip:+448001234567@b;x=");
+    memset(s + strlen(s), 'y', pad);
+    strcpy(s + 23 + pad, ">;tag=1");
+    canon(s, NULL, CG_OK, "448001234567");
+    /* 600 bytes of header parameters, addr-spec form */
+    strcpy(s, "sip:+448001234567@b;tag=");
+    memset(s + strlen(s), 'z', pad);
+    s[24 + pad] = '\0';
+    canon(s, NULL, CG_OK, "448001234567");
+    /* a display name as long as a SIP message allows, and one byte more:
+     * unreadable, never "no number" */
+    big = malloc(limit + 64);
+    assert_non_null(big);
+    p = big;
+    *p++ = '"';
+    memset(p, 'A', limit - 26);
+    strcpy(p + limit - 26, "\" <sip:+448001234567@b>");
+    assert_int_equal(strlen(big), limit - 2);
+    canon(big, NULL, CG_OK, "448001234567");
+    memset(p, 'A', limit);
+    strcpy(p + limit, "\" <sip:+448001234567@b>");
+    assert_int_equal(cg_tn_canon(big, strlen(big), NULL, out), CG_ETOOBIG);
+    kind(big, CG_TN_UNREADABLE, "");
+    free(big);
+}
+
+/* Three outcomes: a number, a well-formed value without one, unreadable. */
+static void test_kinds(void **state)
+{
+    (void)state;
+    kind("\"Alice\" <sip:+442079460000@a>;tag=1", CG_TN_NUMBER, "442079460000");
+    kind("<sip:anonymous@anonymous.invalid>;tag=9", CG_TN_NOT_NUMBER, "");
+    kind("\"Anonymous\" <sip:anonymous@anonymous.invalid>", CG_TN_NOT_NUMBER, "");
+    kind("sip:alice@example.com", CG_TN_NOT_NUMBER, "");
+    kind("<sips:example.com>", CG_TN_NOT_NUMBER, "");
+    kind("<sip:0800123456x@b>", CG_TN_NOT_NUMBER, "");
+    kind("<mailto:alice@example.com>", CG_TN_NOT_NUMBER, "");
+    /* broken syntax */
+    kind("\"HMRC <Fraud Team> <sip:+448001234567@b>", CG_TN_UNREADABLE, "");
+    kind("\"HMRC\" <sip:+448001234567@b", CG_TN_UNREADABLE, "");
+    kind("\"HMRC\" sip:+448001234567@b", CG_TN_UNREADABLE, "");
+    kind("HMRC (fraud) <sip:+448001234567@b>", CG_TN_UNREADABLE, "");
+    kind("<sip:+44 800 1234567@b>", CG_TN_UNREADABLE, "");
+    kind("<sip:+448001234567@b> junk", CG_TN_UNREADABLE, "");
+    kind("<sip:+448001234567@b>;tag=", CG_TN_UNREADABLE, "");
+    kind("<sip:+448001234567@b>;lr", CG_TN_NUMBER, "448001234567");
+    kind("<sip:+448001234567@b>;=x", CG_TN_UNREADABLE, "");
+    kind("<sip:+448001234567@b>;tag=\"open", CG_TN_UNREADABLE, "");
+    kind("<sip:+448001234567@>", CG_TN_UNREADABLE, "");
+    kind("<>", CG_TN_UNREADABLE, "");
+    kind("", CG_TN_UNREADABLE, "");
+    kind("<sip:%4@b>", CG_TN_UNREADABLE, "");
+    kind("<sip:%00448001234567@b>", CG_TN_UNREADABLE, "");
+    kind("alice", CG_TN_UNREADABLE, "");
+    /* what promises a number must be one */
+    kind("<sip:+44800123456x@b>", CG_TN_UNREADABLE, "");
+    kind("<sip:0800123456x@b;user=phone>", CG_TN_UNREADABLE, "");
+    kind("sip:0800123456x@b;user=phone", CG_TN_UNREADABLE, "");
+    kind("<tel:+44800FRAUD>", CG_TN_UNREADABLE, "");
+    kind("<sip:+4480012345678901234567890@b>", CG_TN_UNREADABLE, "");
+    kind("<sip:4480012345678901234567890@b>", CG_TN_UNREADABLE, "");
+    /* lists (P-Asserted-Identity): one number, however many forms */
+    kind("<sip:+448001234567@b;user=phone>, <tel:+448001234567>", CG_TN_NUMBER, "448001234567");
+    kind("<sip:alice@b>, <tel:+448001234567>", CG_TN_NUMBER, "448001234567");
+    kind("sip:alice@b, tel:+448001234567", CG_TN_NUMBER, "448001234567");
+    kind("<sip:alice@b>, <sip:bob@b>", CG_TN_NOT_NUMBER, "");
+    kind("<tel:+442079460000>, <tel:+448001234567>", CG_TN_UNREADABLE, "");
+    kind("<tel:+448001234567>,", CG_TN_UNREADABLE, "");
+    kind("<tel:+448001234567>, <sip:x", CG_TN_UNREADABLE, "");
+    kind("\"a, b\" <tel:+448001234567>", CG_TN_NUMBER, "448001234567");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e164_forms),
         cmocka_unit_test(test_national_plans),
         cmocka_unit_test(test_not_numbers),
+        cmocka_unit_test(test_display_names),
+        cmocka_unit_test(test_long_values),
+        cmocka_unit_test(test_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
