@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev openssl libjansson-dev libcmocka-dev libevent-dev
       libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
-      secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules ca-certificates
+      secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules kamailio-tls-modules ca-certificates
       libhiredis-dev redis-server zlib1g-dev chromium"
 # Node.js and npm (for the jose interoperability test): this machine image
 # ships nodesource's nodejs, which bundles npm and conflicts with Debian's
@@ -17,7 +17,9 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # Another apt run (a second checkout's suite) holds the lock for a
+    # while: wait for it instead of failing.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
 fi

@@ -23,9 +23,9 @@ from harness import check, finish, free_port, free_ports, start, stop, tail  # n
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
 KAM = shutil.which("kamailio") or "/usr/sbin/kamailio"
-if not os.path.exists(KAM) or not os.path.exists(
-        "/usr/lib/x86_64-linux-gnu/kamailio/modules/secsipid.so"):
-    print("kamailio with secsipid not installed")
+MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+if not os.path.exists(KAM) or not all(os.path.exists(MODULES + m) for m in ("secsipid.so", "tls.so")):
+    print("kamailio with its secsipid and tls modules not installed")
     sys.exit(77)
 
 WORK = tempfile.mkdtemp(prefix="cgd-kam-")
@@ -122,14 +122,48 @@ try:
     conf = os.path.join(WORK, "cidguardd.conf")
     cg = {}
 
+    # TLS between Kamailio and cidguardd, both ways authenticated: cidguardd's
+    # server certificate from one CA, Kamailio's client certificate from another
+    def openssl(*args):
+        subprocess.run(("openssl",) + args, capture_output=True, check=True)
+
+    tls = {}
+    for ca in ("server-ca", "client-ca"):
+        tls[ca] = (os.path.join(WORK, ca + ".key"), os.path.join(WORK, ca + ".crt"))
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", tls[ca][0], "-out", tls[ca][1], "-days", "2", "-subj", "/CN=" + ca,
+                "-addext", "basicConstraints=critical,CA:TRUE")
+    for leaf, ca, ext in (("cgd", "server-ca", "subjectAltName=IP:127.0.0.1\n"),
+                          ("kamailio", "client-ca", "extendedKeyUsage=clientAuth\n")):
+        tls[leaf] = (os.path.join(WORK, leaf + ".key"), os.path.join(WORK, leaf + ".crt"))
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", tls[leaf][0], "-out", os.path.join(WORK, leaf + ".csr"), "-subj",
+                "/CN=" + leaf)
+        with open(os.path.join(WORK, leaf + ".ext"), "w") as f:
+            f.write(ext)
+        openssl("x509", "-req", "-in", os.path.join(WORK, leaf + ".csr"), "-CA", tls[ca][1],
+                "-CAkey", tls[ca][0], "-CAcreateserial", "-days", "2", "-out", tls[leaf][1],
+                "-extfile", os.path.join(WORK, leaf + ".ext"))
+    tls_cfg = os.path.join(WORK, "tls.cfg")
+    with open(tls_cfg, "w") as f:
+        f.write("[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n\n"
+                "[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\n"
+                "require_certificate = yes\nca_list = %s\ncertificate = %s\nprivate_key = %s\n"
+                % (tls["kamailio"][1], tls["kamailio"][0], tls["server-ca"][1],
+                   tls["kamailio"][1], tls["kamailio"][0]))
+
     def cidguardd():
-        cg["http"], cg["verify"], cg["sign"] = free_ports(1) + free_ports(2, udp=True)
+        cg["http"], cg["tls"] = free_ports(2)
+        cg["verify"], cg["sign"] = free_ports(2, udp=True)
         with open(conf, "w") as f:
             f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
                     "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "sip_tls_verify_listen = 127.0.0.1:%d\n"
+                    "[tls]\ncert = %s\nkey = %s\nclient_ca = %s\nrequire_client_cert = yes\n"
                     "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
                     "[sign]\nkey = %s\nx5u = http://127.0.0.1:%d/certs/sp-1001.pem\ncustomers = %s\n"
-                    % (state, cg["http"], cg["verify"], cg["sign"], os.path.join(pki, "root.pem"),
+                    % (state, cg["http"], cg["verify"], cg["sign"], cg["tls"], tls["cgd"][1],
+                       tls["cgd"][0], tls["client-ca"][1], os.path.join(pki, "root.pem"),
                        os.path.join(pki, "crl.pem"), key, cg["http"], customers))
         return [os.path.join(BUILD, "cidguardd"), "-c", conf], cg["http"]
 
@@ -143,8 +177,10 @@ try:
         global KAM_PORT
         KAM_PORT = free_port(udp=True)
         return [KAM, "-f", os.path.join(HERE, "kamailio.cfg"), "-DD", "-E", "-w", WORK, "-Y", WORK,
-                "-A", "KAM_PORT=%d" % KAM_PORT,
+                "-A", "KAM_PORT=%d" % KAM_PORT, "-A", "KAM_TLS_PORT=%d" % free_port(),
+                "-A", 'TLS_CFG="%s"' % tls_cfg,
                 "-A", 'VERIFY="sip:127.0.0.1:%d"' % cg["verify"],
+                "-A", 'VERIFY_TLS="sip:127.0.0.1:%d;transport=tls"' % cg["tls"],
                 "-A", 'SIGN="sip:127.0.0.1:%d"' % cg["sign"],
                 "-A", 'SIGNKEY="%s"' % key,
                 "-A", 'X5U="http://127.0.0.1:%d/certs/sp-1001.pem"' % cg["http"],
@@ -159,6 +195,11 @@ try:
     check("the UAS sees verstat TN-Validation-Passed from cidguardd",
           "P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>" in inv, inv)
     check("and the decision header", "X-Cidguard-Action: allow" in inv, inv)
+    code, inv = call("kam-sign-tls")
+    check("the same over TLS (Kamailio's tls module, client certificate required): call completes",
+          code == 200, (code, tail(klog, 800)))
+    check("the UAS sees verstat TN-Validation-Passed from cidguardd over TLS",
+          "P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>" in inv, inv)
     code, inv = call("cg-sign")
     check("cidguardd signs, the call follows the 302", code == 200, code)
     check("secsipid verifies cidguardd's Identity header", "X-Secsipid: ok" in inv, inv)
