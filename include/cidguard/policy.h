@@ -52,7 +52,9 @@ const char *cg_action_str(enum cg_action a); /* "allow", "label", "block" */
     X(NANP_UNASSIGNED, "nanp_cli_unassigned", BLOCK,                                              \
       "a NANP number whose NPA is not in service or whose NPA-NXX is not assigned")               \
     X(NANP_ASSIGNMENT_UNKNOWN, "nanp_assignment_unknown", ALLOW,                                  \
-      "no NPA-NXX assignment data for this NANP area code (information only)")
+      "no NPA-NXX assignment data for this NANP area code (information only)")                   \
+    X(CALLER_UNREADABLE, "caller_unreadable", BLOCK,                                              \
+      "the calling party (P-Asserted-Identity or From) cannot be read: no number rule applies")
 
 enum cg_policy_reason {
 #define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
@@ -134,7 +136,9 @@ bool cg_addr_in_cidr(const void *addr, const char *cidr);
 /* --- replay and rate state --------------------------------------------------- */
 
 struct cg_policy_state;
-/* window: replay window in seconds (the freshness window); rate_calls and
+/* window: replay window in seconds, the verifier's freshness plus its clock
+ * skew (65 by default): a PASSporT is remembered until max(now, iat) +
+ * window, as long as the verifier could still accept it.  rate_calls and
  * rate_numbers: per-minute thresholds per ingress and per SPC (0 = off).
  * rate_numbers keeps up to rate_numbers+1 numbers per key and scans them:
  * it is capped at 1000 (CG_EINVAL above). */
@@ -144,13 +148,31 @@ void cg_policy_state_free(struct cg_policy_state *s);
 
 /* --- deciding ----------------------------------------------------------------- */
 
+/*
+ * Replay: a PASSporT that passed verification is recorded by its ECDSA r
+ * value (the first 32 bytes of the 64-byte R||S in cg_verdict.sig).  r is
+ * what a sender cannot vary: (r, n-s) verifies as well as (r, s), so a key
+ * that included s would let a used token through again.  Only passed
+ * verdicts are recorded, so that a forged token copying a genuine one's
+ * signature bytes cannot make the genuine call look like a replay.  The
+ * same r under another Call-ID is a replay; under the same Call-ID it is a
+ * retransmission or a fork.  A call without a Call-ID (NULL or "", e.g. an
+ * HTTP request that did not give one) matches nothing: the same r seen with
+ * and without a Call-ID, or twice without, is a replay.
+ */
 struct cg_policy_call {
     const struct cg_verdict *verdict;
     const char *caller;          /* canonical calling number (PAI, else From), or NULL */
+    /* The host could not read the calling party (cg_tn_read said
+     * CG_TN_UNREADABLE for P-Asserted-Identity or From): caller_unreadable,
+     * since the number rules cannot be applied to what cannot be read.  A
+     * caller that is well-formed but not a number (anonymous) is NULL
+     * without this flag. */
+    bool caller_unreadable;
     const char *ingress;         /* ingress name or NULL */
     bool international;          /* the ingress is marked international */
-    const char *call_id;         /* for replay: forks and retransmissions share it */
-    const unsigned char *sig;    /* the decisive PASSporT's signature bytes, or NULL */
+    const char *call_id;         /* forks and retransmissions share it; NULL when none */
+    const unsigned char *sig;    /* R||S of the decisive PASSporT (cg_verdict.sig), or NULL */
     size_t siglen;
     int64_t now;
     /* Replay and rate findings from state shared with other daemons (Redis),
@@ -172,7 +194,14 @@ struct cg_decision {
     char brand[CG_BRAND_MAX + 1];/* set only with CG_PR_BRAND */
 };
 
-/* Decides.  `state` may be NULL (no replay or rate checks).  Thread-safe.
+/* Decides.  `state` may be NULL (no replay or rate checks).  A verdict
+ * counts as verification of the caller only when it passed, its orig is
+ * the caller and it is not a replay: a protected number gets brand_verified
+ * only then.  (A host that builds a verdict itself from a verstat reported
+ * for the caller, such as a CDR's, sets orig to the caller; an empty orig,
+ * which cg_verify never passes, is taken to mean the same.)  A verdict
+ * without attestation (a ppt=div or ppt=rcd PASSporT alone) is below any
+ * minimum attestation.  Thread-safe.
  * Returns CG_OK or CG_ENOMEM (the state could not record the call). */
 int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
                      const struct cg_policy_call *call, struct cg_decision *out);

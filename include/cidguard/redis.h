@@ -78,10 +78,12 @@ struct cg_redis_cmd {
 const char *cg_redis_script(void);
 const char *cg_redis_script_sha(void);
 
-/* Fills `cmd` for `call` with the same meaning as cg_policy_state:
- * `window` seconds of replay memory, per-minute thresholds per ingress and
- * per signing SPC (0 = off).  `prefix` is the key prefix (CG_REDIS_PREFIX).
- * Returns false when the call has nothing to record. */
+/* Fills `cmd` for `call` with the same meaning as cg_policy_state: replay
+ * keyed by r, for passed verdicts only, each kept until max(now, iat) +
+ * `window` (freshness plus skew; 65 when 0), a call without a Call-ID
+ * matching no other; per-minute thresholds per ingress and per signing SPC
+ * (0 = off).  `prefix` is the key prefix (CG_REDIS_PREFIX).  Returns false
+ * when the call has nothing to record. */
 bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix,
                            const struct cg_policy_call *call, int window, unsigned rate_calls,
                            unsigned rate_numbers);

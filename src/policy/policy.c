@@ -621,6 +621,7 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
     int i, rc = CG_OK;
     int32_t pe;
     bool uk = tn && strncmp(tn, "44", 2) == 0;
+    bool passed = v && v->verstat == CG_VERSTAT_PASSED, covers;
     char min;
 
     memset(out, 0, sizeof *out);
@@ -630,13 +631,39 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
     else if (v->verstat == CG_VERSTAT_FAILED)
         r |= 1u << CG_PR_STIR_FAILED;
 
+    {
+        uint32_t sh = c->has_shared ? c->shared : 0;
+        bool replay = false, rate_calls = sh & (1u << CG_PR_RATE_CALLS),
+             rate_numbers = sh & (1u << CG_PR_RATE_NUMBERS);
+        if (state)
+            rc = cg__policy_state_observe(state, c, &replay, &rate_calls, &rate_numbers);
+        if (c->has_shared)
+            replay = sh & (1u << CG_PR_REPLAY);
+        if (replay) {
+            r |= 1u << CG_PR_REPLAY;
+            out->verstat = CG_VERSTAT_FAILED; /* a replayed token verifies nothing */
+            passed = false;
+        }
+        if (rate_calls)
+            r |= 1u << CG_PR_RATE_CALLS;
+        if (rate_numbers)
+            r |= 1u << CG_PR_RATE_NUMBERS;
+    }
+    /* A token verifies the number it signed: a passed verdict for another
+     * orig (a token for From while the caller is taken from PAI) says
+     * nothing about this caller.  cg_verify never passes a token without
+     * an orig, so an empty one can only be a verdict a host built from a
+     * verstat reported for the caller (a CDR, the CLI): policy.h. */
+    covers = passed && tn && (!v->orig[0] || strcmp(v->orig, tn) == 0);
+
+    if (c->caller_unreadable)
+        r |= 1u << CG_PR_CALLER_UNREADABLE;
     if (tn) {
         if (trie_get(&p->dno, tn) >= 0)
             r |= 1u << CG_PR_DNO;
         if ((pe = trie_get(&p->protected_numbers, tn)) >= 0) {
             const struct protected_entry *e = &p->prot[pe];
-            if (v && v->verstat == CG_VERSTAT_PASSED && v->attest && v->attest <= e->min_attest &&
-                spc_allowed(e, v->spc)) {
+            if (covers && v->attest && v->attest <= e->min_attest && spc_allowed(e, v->spc)) {
                 r |= 1u << CG_PR_BRAND;
                 cg__strlcpy(out->brand, e->brand, sizeof out->brand);
             } else {
@@ -652,27 +679,12 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
         if (uk && c->international && !(p->cfg.roaming_447 && strncmp(tn, "447", 3) == 0))
             r |= 1u << CG_PR_INTL_UK_CLI;
     }
+    /* A PASSporT without attest (ppt=div or rcd alone) attests nothing: it
+     * meets no minimum. */
     min = uk ? p->cfg.min_attest_uk : p->cfg.min_attest_other;
-    if (v && v->verstat == CG_VERSTAT_PASSED && min && v->attest > min)
+    if (passed && min && (!v->attest || v->attest > min))
         r |= 1u << CG_PR_ATTEST_LOW;
 
-    {
-        uint32_t sh = c->has_shared ? c->shared : 0;
-        bool replay = false, rate_calls = sh & (1u << CG_PR_RATE_CALLS),
-             rate_numbers = sh & (1u << CG_PR_RATE_NUMBERS);
-        if (state)
-            rc = cg__policy_state_observe(state, c, &replay, &rate_calls, &rate_numbers);
-        if (c->has_shared)
-            replay = sh & (1u << CG_PR_REPLAY);
-        if (replay) {
-            r |= 1u << CG_PR_REPLAY;
-            out->verstat = CG_VERSTAT_FAILED; /* a replayed token verifies nothing */
-        }
-        if (rate_calls)
-            r |= 1u << CG_PR_RATE_CALLS;
-        if (rate_numbers)
-            r |= 1u << CG_PR_RATE_NUMBERS;
-    }
     out->reasons = r;
     out->action = CG_ACTION_ALLOW;
     for (i = 0; i < CG_PR__COUNT; i++)

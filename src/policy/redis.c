@@ -2,9 +2,11 @@
  * Policy state shared by many daemons, in Redis 7 (hiredis).
  *
  * Keys, under a prefix ("cidguard:" by default):
- *   r:<hex>       replay: the first 16 bytes of a PASSporT signature (the
- *                 ECDSA r value, random per signature) -> the Call-ID it
- *                 was first seen with; expires after the freshness window
+ *   r:<hex>       replay: the ECDSA r value of a PASSporT that passed
+ *                 verification (the first 32 bytes of R||S: policy.h says
+ *                 why) -> the Call-ID it was first seen with, "" when it had
+ *                 none; expires at max(now, iat) + window, when the
+ *                 verifier can no longer accept the token
  *   ic:<ingress>  sc:<spc>   calls: a hash of 10-second buckets
  *   in:<ingress>  sn:<spc>   distinct calling numbers: a sorted set scored
  *                 by last-seen second, trimmed to threshold+1 members
@@ -26,6 +28,7 @@
 #include "cidguard/error.h"
 #include "cidguard/redis.h"
 #include "core/internal.h"
+#include "policy/policy_internal.h"
 
 static const char script[] =
     "local now = tonumber(ARGV[2])\n"
@@ -33,7 +36,7 @@ static const char script[] =
     "local replay, over_c, over_n = 0, 0, 0\n"
     "if KEYS[1] ~= '' then\n"
     "  local old = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'EX', ARGV[3])\n"
-    "  if old and old ~= ARGV[1] then replay = 1 end\n"
+    "  if old and (old ~= ARGV[1] or old == '') then replay = 1 end\n"
     "end\n"
     "for i = 2, 4, 2 do\n"
     "  local kc, kn = KEYS[i], KEYS[i + 1]\n"
@@ -399,12 +402,16 @@ bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
     const char *spc = v && v->spc[0] ? v->spc : NULL;
     const char *ing = call->ingress && *call->ingress ? call->ingress : NULL;
     bool rates = rate_calls || rate_numbers;
-    bool replay = call->sig && call->siglen >= 16 && call->call_id;
-    char hex[33] = "", now[24], win[16], rc[16], rn[16], callid[129];
+    /* only a verified token is recorded (policy.h) */
+    bool replay = v && v->verstat == CG_VERSTAT_PASSED && call->sig &&
+                  call->siglen >= CG_REPLAY_KEY_LEN;
+    char hex[2 * CG_REPLAY_KEY_LEN + 1] = "", now[24], ttl[24], rc[16], rn[16], callid[129];
     size_t used = 0, i;
 
     if (!prefix || !*prefix)
         prefix = CG_REDIS_PREFIX;
+    if (window <= 0)
+        window = 65;
     if (!replay && !(rates && (ing || spc)))
         return false;
     if (!rates)
@@ -416,24 +423,33 @@ bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
     c->argvlen[c->argc++] = 40;
     c->argv[c->argc] = "5";
     c->argvlen[c->argc++] = 1;
-    if (replay)
-        for (i = 0; i < 16; i++)
-            snprintf(hex + 2 * i, 3, "%02x", call->sig[i]);
-    cg__strlcpy(callid, replay ? call->call_id : "", sizeof callid);
+    if (replay) {
+        static const char xd[] = "0123456789abcdef";
+        for (i = 0; i < CG_REPLAY_KEY_LEN; i++) {
+            hex[2 * i] = xd[call->sig[i] >> 4];
+            hex[2 * i + 1] = xd[call->sig[i] & 15];
+        }
+        hex[2 * CG_REPLAY_KEY_LEN] = '\0';
+    }
+    /* "" for a call without a Call-ID: the script takes it as a use that
+     * matches no other */
+    cg__strlcpy(callid, replay && call->call_id ? call->call_id : "", sizeof callid);
     snprintf(now, sizeof now, "%lld", (long long)call->now);
-    snprintf(win, sizeof win, "%d", window > 0 ? window : 65);
+    snprintf(ttl, sizeof ttl, "%lld",
+             (long long)(replay ? cg__replay_expiry(v->iat, call->now, window) - call->now
+                                : window));
     snprintf(rc, sizeof rc, "%u", rate_calls);
     snprintf(rn, sizeof rn, "%u", rate_numbers);
     /* KEYS: replay, ingress calls, ingress numbers, SPC calls, SPC numbers,
-     * "" for each that does not apply; ARGV: Call-ID, now, window, caller,
-     * rate_calls, rate_numbers */
+     * "" for each that does not apply; ARGV: Call-ID, now, the replay
+     * entry's lifetime in seconds, caller, rate_calls, rate_numbers */
     return arg(c, &used, replay ? prefix : NULL, replay ? "r:" : NULL, hex) &&
            arg(c, &used, ing ? prefix : NULL, ing ? "ic:" : NULL, ing) &&
            arg(c, &used, ing ? prefix : NULL, ing ? "in:" : NULL, ing) &&
            arg(c, &used, spc ? prefix : NULL, spc ? "sc:" : NULL, spc) &&
            arg(c, &used, spc ? prefix : NULL, spc ? "sn:" : NULL, spc) &&
            arg(c, &used, callid, NULL, NULL) && arg(c, &used, now, NULL, NULL) &&
-           arg(c, &used, win, NULL, NULL) && arg(c, &used, call->caller, NULL, NULL) &&
+           arg(c, &used, ttl, NULL, NULL) && arg(c, &used, call->caller, NULL, NULL) &&
            arg(c, &used, rc, NULL, NULL) && arg(c, &used, rn, NULL, NULL);
 }
 

@@ -3,11 +3,13 @@
  * daemon records every call here too, so that this state is warm when
  * Redis goes away (cg_policy_decide says how the findings combine).
  *
- * Replay: a fixed-size open-addressing table keyed by the PASSporT
- * signature, holding the Call-ID it was first seen with and when it leaves
- * the window; 64 stripes, each with its own lock, so that threads rarely
- * meet.  When a probe run is full of live entries the oldest is overwritten:
- * memory is bounded and the loss is a missed replay, never a false one.
+ * Replay: a fixed-size open-addressing table keyed by the ECDSA r of a
+ * PASSporT that passed verification (policy.h says why r and why only
+ * passed ones), holding the Call-ID it was first seen with (0 when it had
+ * none) and when it leaves the window; 64 stripes, each with its own lock,
+ * so that threads rarely meet.  When a probe run is full of live entries
+ * the one that expires first is overwritten: memory is bounded and the loss
+ * is a missed replay, never a false one.
  *
  * Rates: per key (ingress name, signing SPC) a 60-second ring of per-second
  * call counts, and the distinct calling numbers of the last 60 s, of which
@@ -30,8 +32,8 @@
 #define RATE_KEYS_PER_STRIPE 256 /* 4096 keys in all */
 
 struct rslot {
-    uint64_t sig;     /* 0 = empty */
-    uint64_t callid;
+    uint64_t sig;     /* hash of r; 0 = empty */
+    uint64_t callid;  /* hash of the Call-ID; 0 = the call had none */
     int64_t expires;
 };
 
@@ -86,8 +88,10 @@ int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_
     s->window = window > 0 ? window : 65;
     s->rate_calls = rate_calls;
     s->rate_numbers = rate_numbers;
-    /* 64 stripes x 8192 slots = 524,288 signatures: a minute at ~8,000
-     * calls/s; 24 bytes each, 12 MB */
+    /* 64 stripes x 8192 slots = 524,288 signatures: a 65 s window at
+     * ~8,000 calls/s (a token whose iat lies ahead is kept longer, up to
+     * twice the window, but real signers put iat at or before now); 24
+     * bytes each, 12 MB */
     /* One region on 2 MB pages where the kernel allows: a replay lookup
      * lands anywhere in 12 MB, and with 4 KB pages each was a TLB miss
      * as well as a cache miss (perf: 1.1% of the daemon's cycles). */
@@ -129,8 +133,11 @@ void cg_policy_state_free(struct cg_policy_state *s)
     free(s);
 }
 
-/* True when the signature was seen under another Call-ID inside the window. */
-static bool replay_check(struct cg_policy_state *s, uint64_t sig, uint64_t callid, int64_t now)
+/* True when the signature was seen under another Call-ID, or without one,
+ * before it expired; records it until `expires` otherwise.  callid 0: the
+ * call has no Call-ID and can be told from no other use. */
+static bool replay_check(struct cg_policy_state *s, uint64_t sig, uint64_t callid, int64_t now,
+                         int64_t expires)
 {
     struct stripe *st = &s->stripes[sig % STRIPES];
     size_t base = (size_t)(sig / STRIPES) % SLOTS, i, victim = base;
@@ -139,7 +146,8 @@ static bool replay_check(struct cg_policy_state *s, uint64_t sig, uint64_t calli
     for (i = 0; i < PROBE; i++) {
         struct rslot *r = &st->slots[(base + i) % SLOTS];
         if (r->sig == sig && r->expires > now) {
-            replay = r->callid != callid; /* same Call-ID: a retransmission or fork */
+            /* same Call-ID: a retransmission or fork */
+            replay = r->callid != callid || callid == 0;
             goto out;
         }
         if (r->sig == 0 || r->expires <= now) {
@@ -149,7 +157,7 @@ static bool replay_check(struct cg_policy_state *s, uint64_t sig, uint64_t calli
         if (r->expires < st->slots[victim].expires)
             victim = (base + i) % SLOTS;
     }
-    st->slots[victim] = (struct rslot){sig, callid, now + s->window};
+    st->slots[victim] = (struct rslot){sig, callid, expires};
 out:
     pthread_mutex_unlock(&st->lock);
     return replay;
@@ -241,9 +249,11 @@ int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_c
                              bool *replay, bool *rate_calls, bool *rate_numbers)
 {
     const struct cg_verdict *v = c->verdict;
-    if (c->sig && c->siglen && c->call_id)
-        *replay = replay_check(s, hash64(c->sig, c->siglen),
-                               hash64(c->call_id, strlen(c->call_id)), c->now);
+    if (v && v->verstat == CG_VERSTAT_PASSED && c->sig && c->siglen >= CG_REPLAY_KEY_LEN) {
+        uint64_t callid = c->call_id && *c->call_id ? hash64(c->call_id, strlen(c->call_id)) : 0;
+        *replay = replay_check(s, hash64(c->sig, CG_REPLAY_KEY_LEN), callid, c->now,
+                               cg__replay_expiry(v->iat, c->now, s->window));
+    }
     if (s->rate_calls || s->rate_numbers) {
         char key[80];
         if (c->ingress) {
