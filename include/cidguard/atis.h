@@ -17,6 +17,7 @@ extern "C" {
 
 #define CG_ATIS_BODY_MAX 65536
 #define CG_ATIS_INGRESS_MAX 64
+#define CG_ATIS_CALL_ID_MAX 128
 
 /* A request-level failure: the API call itself was malformed (not a
  * verdict).  message_id is "SVC4001" etc., http_status the matching code. */
@@ -37,6 +38,9 @@ struct cg_atis_verify_req {
     int64_t time;
     char *identity;              /* owned */
     char ingress[CG_ATIS_INGRESS_MAX + 1]; /* extension member, "" if absent */
+    /* extension member "callId": the SIP Call-ID of the call the request
+     * verifies, printable ASCII without spaces; "" if absent */
+    char call_id[CG_ATIS_CALL_ID_MAX + 1];
 };
 
 /*

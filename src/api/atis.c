@@ -124,6 +124,20 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
         rc = INVALID("ingress");
         goto out;
     }
+    v = json_object_get(r, "callId");
+    if (v) {
+        const char *cid = json_string_value(v);
+        size_t i, n = cid ? strlen(cid) : 0;
+        bool ok = cid && n && n == json_string_length(v) &&
+                  cg__strlcpy(req->call_id, cid, sizeof req->call_id);
+        for (i = 0; ok && i < n; i++)
+            ok = cid[i] > ' ' && cid[i] < 0x7f;
+        if (!ok) {
+            req->call_id[0] = '\0';
+            rc = INVALID("callId");
+            goto out;
+        }
+    }
     if (!(req->identity = strdup(json_string_value(json_object_get(r, "identity"))))) {
         rc = CG_ENOMEM;
         goto out;
