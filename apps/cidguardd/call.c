@@ -31,6 +31,7 @@ static void policy_call(const struct cgd_call *c, struct cg_policy_call *pc, boo
     const struct cg_verdict *v = &c->v;
     *pc = (struct cg_policy_call){.verdict = v,
                                   .caller = c->caller[0] ? c->caller : NULL,
+                                  .caller_unreadable = c->caller_unreadable,
                                   .ingress = c->ingress[0] ? c->ingress : NULL,
                                   .international = c->international,
                                   .call_id = c->call_id,

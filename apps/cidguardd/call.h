@@ -30,6 +30,7 @@ struct cgd_call {
     struct cg_call call;
     const char *identities[CG_SIP_IDENTITY_MAX];
     char caller[CG_TN_MAX + 1];  /* canonical calling number, "" if none */
+    bool caller_unreadable;      /* a calling-number header could not be read */
     char ingress[64];            /* "" if unknown */
     struct sockaddr_storage source; /* the request's source address (AF_UNSPEC: none) */
     bool international;

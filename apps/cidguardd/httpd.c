@@ -217,7 +217,10 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
     h->c.call.to_more = h->to_more;
     h->c.call.nto_more = h->vr.nto_more;
     h->c.call.request_time = h->vr.time;
-    snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from);
+    snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from); /* canonical: parsed as a tn */
+    /* the call's Call-ID (extension member "callId") keys replay detection;
+     * without one the request matches no other use of its token */
+    h->c.call_id = h->vr.call_id[0] ? h->vr.call_id : NULL;
     /* the ingress: the request's extension member "ingress" (a trunk name),
      * else the client's address */
     cgd_call_set_ingress(&h->c, NULL, evhttp_connection_get_addr(evhttp_request_get_connection(req)));

@@ -368,8 +368,8 @@ static bool trusted_sbc(const void *sa, const char *names, const char *list)
 static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_received *r)
 {
     struct sipcall *s = calloc(1, sizeof *s);
-    const char *caller;
-    char tgrp[64];
+    char tgrp[64], from_tn[CG_TN_MAX + 1];
+    enum cg_tn_kind kp, kf;
     size_t i;
     if (!s) {
         cg_sip_tx_drop(d->tx, r->tx);
@@ -395,9 +395,15 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     s->c.call.to = s->req.to;
     s->c.call.ruri = s->req.ruri;
     s->c.call_id = s->req.call_id;
-    caller = s->req.pai ? s->req.pai : s->req.from;
-    if (cg_tn_canon(caller, strlen(caller), s->c.ctx->plan, s->c.caller) != CG_OK)
-        s->c.caller[0] = '\0';
+    /* the calling number: PAI's, else From's; either header unreadable is
+     * itself a finding (a rule must never be switched off by a value it
+     * cannot read) */
+    kp = s->req.pai ? cg_tn_read(s->req.pai, strlen(s->req.pai), s->c.ctx->plan, s->c.caller)
+                    : CG_TN_NOT_NUMBER;
+    kf = cg_tn_read(s->req.from, strlen(s->req.from), s->c.ctx->plan, from_tn);
+    if (kp != CG_TN_NUMBER)
+        memcpy(s->c.caller, kf == CG_TN_NUMBER ? from_tn : "", kf == CG_TN_NUMBER ? sizeof from_tn : 1);
+    s->c.caller_unreadable = kp == CG_TN_UNREADABLE || kf == CG_TN_UNREADABLE;
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */
     tgrp[0] = '\0';

@@ -3,6 +3,10 @@ a rule, and against operators' mistakes that would split its traffic.
 
 - a PASSporT for the From number does not make a different
   P-Asserted-Identity look verified;
+- a caller hidden behind a display name holding <...>, a long display name
+  or long URI parameters is still read (a DNO number stays blocked), and a
+  calling-number header that cannot be read is a finding of its own;
+- a token is used once, whichever entry point (HTTP, then SIP) sees it;
 - a trunk group written into the Request-URI by the caller does not change
   the call's ingress; one set by a trusted SBC does, read from the user
   part only and without regard to case;
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +37,7 @@ CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-hardening-")
 procs = []
 UK = "442079460123"      # a UK geographic number (Ofcom's drama range)
+DNO = "442079460999"     # on the Do-Not-Originate list
 CONSUMER = "447700900123"  # a UK mobile (drama range)
 CALLEE = "14155550100"
 TRUSTED_SBC = "127.0.0.2"  # sends from this address: the only one allowed to set tgrp
@@ -74,10 +80,10 @@ def conf_text(extra=""):
     return ("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
             "sip_sign_listen = 127.0.0.1:%d\nworkers = 2\ndecision_log = off\n"
             "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\ntimeout_ms = 3000\n"
-            "[policy]\ningress = %s\ntgrp_from = %s\nactions = uk_allocation_unknown=allow\n%s"
+            "[policy]\ningress = %s\ntgrp_from = %s\ndno = %s\nactions = uk_allocation_unknown=allow\n%s"
             % (os.path.join(WORK, "state"), PORTS["http"], PORTS["sip"], PORTS["sign"],
                os.path.join(WORK, "pki", "root.pem"), os.path.join(WORK, "ingress.csv"), TRUSTED_SBC,
-               extra))
+               os.path.join(WORK, "dno.csv"), extra))
 
 
 class ProxyTrap(threading.Thread):
@@ -105,6 +111,8 @@ try:
     run(CG, "pki", "init", os.path.join(WORK, "pki"), "--spc", "1234")
     os.makedirs(os.path.join(WORK, "state", "certs"))
     shutil.copy(os.path.join(WORK, "pki", "sp-1234.pem"), os.path.join(WORK, "state", "certs"))
+    with open(os.path.join(WORK, "dno.csv"), "w") as f:
+        f.write("number,note\n%s,inbound only\n" % DNO)
     with open(os.path.join(WORK, "ingress.csv"), "w") as f:
         # the packets' source is the international gateway; "dom" and "intl"
         # are trunk groups a trusted SBC may name
@@ -161,6 +169,72 @@ try:
     r = invite(UK, ruri="sip:+%s@127.0.0.1;user=phone;tgrp=intl" % CALLEE, src=TRUSTED_SBC)
     check("a tgrp among the host's parameters is not RFC 4904's and is not read",
           r.startswith("SIP/2.0 302") and "intl_ingress_uk_cli" not in reasons(r), r)
+
+    # --- callers that cannot be read ---------------------------------------
+    def raw_invite(from_hdr, pai_hdr=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(20)
+        branch = os.urandom(6).hex()
+        s.sendto(("INVITE sip:+%s@127.0.0.1;user=phone SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\nFrom: %s;tag=1\r\n"
+                  "To: <sip:+%s@127.0.0.1>\r\nCall-ID: %s@hardening\r\nCSeq: 1 INVITE\r\n%s"
+                  "Content-Length: 0\r\n\r\n"
+                  % (CALLEE, branch, from_hdr, CALLEE, branch,
+                     "P-Asserted-Identity: %s\r\n" % pai_hdr if pai_hdr else "")).encode(),
+                 ("127.0.0.1", PORTS["sip"]))
+        try:
+            return s.recv(65535).decode()
+        finally:
+            s.close()
+
+    dno = "<sip:+%s@carrier.example;user=phone>" % DNO
+    for name, frm, pai in (
+            ("plain", dno, None),
+            ("a quoted display name holding <...>", '"HMRC <Fraud Team>" ' + dno, None),
+            ("a 600-byte display name", '"%s" %s' % ("A" * 600, dno), None),
+            ("600 bytes of URI parameters", "<sip:+%s@carrier.example;user=phone%s>"
+             % (DNO, ";x=" + "y" * 597), None),
+            ("the DNO number in PAI behind a display name", "<sip:+%s@carrier.example>" % CONSUMER,
+             '"Bank <Fraud>" ' + dno)):
+        r = raw_invite(frm, pai)
+        check("a DNO caller with %s is blocked" % name,
+              r.startswith("SIP/2.0 608") and "dno" in reasons(r), r[:400])
+    r = raw_invite('"unbalanced <sip:+%s@carrier.example>' % CONSUMER)
+    check("a From that cannot be read is not a call without rules: 400 or blocked",
+          r.startswith("SIP/2.0 400") or (r.startswith("SIP/2.0 608") and "caller_unreadable" in reasons(r)),
+          r[:400])
+    r = raw_invite("<sip:+%s@carrier.example>" % CONSUMER, "<sip:+44%s@x>" % ("7" * 30))
+    check("a PAI that holds no readable number: caller_unreadable, blocked",
+          r.startswith("SIP/2.0 608") and "caller_unreadable" in reasons(r), r[:400])
+    r = raw_invite("<sip:anonymous@anonymous.invalid>")
+    check("an anonymous caller (no number, well formed) is not unreadable",
+          "caller_unreadable" not in reasons(r), r[:400])
+
+    # --- replays on every entry point ------------------------------------------
+    def verify_json(identity, call_id=None):
+        req = {"from": {"tn": CONSUMER}, "to": {"tn": [CALLEE]}, "time": int(time.time()),
+               "identity": identity}
+        if call_id:
+            req["callId"] = call_id
+        body = json.dumps({"verificationRequest": req}).encode()
+        r = urllib.request.Request("http://127.0.0.1:%d/stir/v1/verification" % PORTS["http"],
+                                   data=body, headers={"Content-Type": "application/json"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(r, timeout=20) as resp:
+            return json.loads(resp.read())["verificationResponse"]
+
+    tok = sign(CONSUMER)
+    first, second = verify_json(tok), verify_json(tok)
+    check("HTTP: a token passes once, and its second use is a replay",
+          first["verstat"] == "TN-Validation-Passed" and "replay" in second["reasons"],
+          (first, second))
+    r = invite(CONSUMER, identity=tok)
+    check("the same token then over SIP is a replay too",
+          r.startswith("SIP/2.0 608") and "replay" in reasons(r), r[:400])
+    tok = sign(CONSUMER)
+    a, b = verify_json(tok, "call-1@sbc"), verify_json(tok, "call-1@sbc")
+    check("HTTP with the call's callId: a retry of the same call is not a replay",
+          "replay" not in a["reasons"] and "replay" not in b["reasons"], (a, b))
 
     # --- X-RequestID --------------------------------------------------------
     def verify_http(rid):
