@@ -58,14 +58,19 @@ int cg_declog_size(struct cg_declog *l, uint64_t *bytes);
  * Keeps the log within `max_bytes` on disk.  When the pages holding records
  * plus the WAL exceed it, deletes the oldest records (by insertion order, in
  * batches) until they fit in 90% of it, so that pruning comes in bursts
- * rather than every second; *deleted (may be NULL) receives how many.  The
- * freed pages are reused by the next records; only when the file itself
- * exceeds `max_bytes` (a limit lowered, a log grown before it had one) are
- * pages past the limit given back to the file system, which a database
- * created by this version can do (auto_vacuum=INCREMENTAL) and an older one
- * cannot (it stays at its size, reusing its free pages; a warning says so
- * once).  Under a limit below 512 MB the WAL is kept to an eighth of it.
- * Cheap when there is nothing to delete: it may be called every second.
+ * rather than every second.  A burst is spread over calls: each stops
+ * after about 200 ms (later when a WAL checkpoint falls in its last batch;
+ * deleting a record costs about as much as appending it) and the next call
+ * goes on.  *deleted (may be NULL) receives
+ * how many records this call deleted.  The freed pages are reused by the
+ * next records; only when the file itself exceeds `max_bytes` (a limit
+ * lowered, a log grown before it had one) are pages past the limit given
+ * back to the file system (8 MB a call), which a database created by this
+ * version can do (auto_vacuum=INCREMENTAL) and an older one cannot (it
+ * stays at its size, reusing its free pages; a warning says so once).
+ * Under a limit below 512 MB the WAL is kept to an eighth of it.  Cheap
+ * when there is nothing to do (about 20 us): meant to be called by the
+ * writer after every batch it writes, or at least every second.
  */
 int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted);
 

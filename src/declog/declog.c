@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -21,6 +22,8 @@ struct cg_declog {
     const char *wal;         /* the WAL's file name (SQLite's), NULL for a memory database */
     bool incremental;        /* auto_vacuum=INCREMENTAL: free pages can go back to the disk */
     bool warned;             /* said once that the file cannot shrink */
+    bool pruning;            /* a burst of deletions is under way (cg_declog_prune_to) */
+    uint64_t batch;          /* records the next deletion takes, learnt from the last */
     uint64_t wal_sized_for;  /* the size limit the WAL's bounds follow; 0: the defaults */
 };
 
@@ -220,12 +223,27 @@ static int used_bytes(struct cg_declog *l, uint64_t *pages, uint64_t *used)
     return CG_OK;
 }
 
-#define PRUNE_BATCH_MIN 100
-#define PRUNE_BATCH_MAX 20000
+/* Deleting a record costs about as much as appending it (15-50 us: its
+ * caller index entry sits on a random page), so a burst of deletions is
+ * spread over calls: each spends about PRUNE_BUDGET_MS and the next goes
+ * on, leaving the writer free to drain the calls' records in between. */
+#define PRUNE_BATCH_MIN 200
+#define PRUNE_BATCH_MAX 5000
+#define PRUNE_BUDGET_MS 200
+/* Pages given back to the file system per call: 8 MB in 4 KB pages. */
+#define VACUUM_PAGES_MAX 2048
+
+static int64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted)
 {
-    uint64_t pages, used, wal, target, batch = 1000;
+    uint64_t pages, used, wal, target, batch = l->batch ? l->batch : PRUNE_BATCH_MIN;
+    int64_t t0 = ms_now();
     size_t total = 0;
     int rc = CG_OK;
 
@@ -235,51 +253,60 @@ int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted)
     if (used_bytes(l, &pages, &used) != CG_OK)
         return CG_EIO;
     wal = wal_bytes(l);
-    if (used + wal > max_bytes) {
-        /* Down to 90%, so that the next prune is minutes away rather than
-         * the next second; the WAL's share comes off the records', but a
-         * WAL swollen by a reader never takes more than half of them. */
-        target = max_bytes - max_bytes / 10;
-        target = wal < target - max_bytes / 2 ? target - wal : max_bytes / 2;
-        while (used > target) {
-            uint64_t before = used, n;
-            sqlite3_bind_int64(l->del_oldest, 1, (sqlite3_int64)batch);
-            if (sqlite3_step(l->del_oldest) != SQLITE_DONE) {
-                sqlite3_reset(l->del_oldest);
-                rc = CG_EIO;
-                break;
-            }
-            sqlite3_reset(l->del_oldest);
-            if (!(n = (uint64_t)sqlite3_changes(l->db)))
-                break; /* empty: what is left is the schema */
-            total += (size_t)n;
-            if (used_bytes(l, &pages, &used) != CG_OK) {
-                rc = CG_EIO;
-                break;
-            }
-            /* The next batch from what this one freed (pages of the
-             * caller index free up later than the table's, so a batch may
-             * free nothing and the next is larger). */
-            batch = used < before && used > target
-                        ? (used - target) / ((before - used) / n + 1) + 1
-                        : batch * 2;
-            if (batch < PRUNE_BATCH_MIN)
-                batch = PRUNE_BATCH_MIN;
-            if (batch > PRUNE_BATCH_MAX)
-                batch = PRUNE_BATCH_MAX;
-        }
+    /* Down to 90%, so that the next burst is minutes away rather than the
+     * next second; the WAL's share comes off the records', but a WAL
+     * swollen by a reader never takes more than half of them. */
+    target = max_bytes - max_bytes / 10;
+    target = wal < target - max_bytes / 2 ? target - wal : max_bytes / 2;
+    if (used + wal > max_bytes)
+        l->pruning = true;
+    while (l->pruning && used > target && rc == CG_OK) {
+        uint64_t before = used, n, fit;
+        int64_t t1 = ms_now(), left = PRUNE_BUDGET_MS - (t1 - t0);
+        if (left <= 0)
+            break; /* the next call goes on */
+        sqlite3_bind_int64(l->del_oldest, 1, (sqlite3_int64)batch);
+        if (sqlite3_step(l->del_oldest) != SQLITE_DONE)
+            rc = CG_EIO;
+        sqlite3_reset(l->del_oldest);
+        if (rc != CG_OK || !(n = (uint64_t)sqlite3_changes(l->db)))
+            break; /* or empty: what is left is the schema */
+        total += (size_t)n;
+        rc = used_bytes(l, &pages, &used);
+        /* The next batch from what this one freed (pages of the caller
+         * index free up later than the table's, so a batch may free
+         * nothing and the next is larger), and taking no more than half
+         * the budget left at this batch's pace (a larger batch costs more
+         * a record: it touches more pages of the caller index). */
+        batch = used < before && used > target
+                    ? (used - target) / ((before - used) / n + 1) + 1
+                    : batch * 2;
+        t1 = ms_now() - t1;
+        left -= t1;
+        fit = left > 0 ? (uint64_t)left * n / 2 / (uint64_t)(t1 + 1) : 0;
+        if (batch > fit)
+            batch = fit;
+        if (batch < PRUNE_BATCH_MIN)
+            batch = PRUNE_BATCH_MIN;
+        if (batch > PRUNE_BATCH_MAX)
+            batch = PRUNE_BATCH_MAX;
+        l->batch = batch;
     }
+    if (used <= target || !total)
+        l->pruning = false;
     if (deleted)
         *deleted = total;
     if (rc != CG_OK || pages * l->page_size + wal <= max_bytes)
         return rc;
     /* The file itself is over the limit (the limit was lowered, or the
      * file grew before there was one): free pages past it go back to the
-     * file system.  Below the limit they stay, for the next records. */
+     * file system, a bounded number per call.  Below the limit they stay,
+     * for the next records. */
     if (l->incremental) {
         char sql[64];
         uint64_t over = (pages * l->page_size + wal - max_bytes) / l->page_size + 1;
-        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%" PRIu64 ")", over);
+        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%" PRIu64 ")",
+                 over < VACUUM_PAGES_MAX ? over : (uint64_t)VACUUM_PAGES_MAX);
         if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
             rc = CG_EIO;
     } else if (!l->warned) {

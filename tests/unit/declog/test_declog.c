@@ -257,8 +257,14 @@ static void test_prune_to_lower_limit(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1000 / 1e3;
     print_message("cg_declog_size: %.2f us per call (%.1f MB log)\n", us, (double)bytes / 1048576);
-    assert_int_equal(cg_declog_prune_to(l, CAP / 2, NULL), CG_OK);
-    assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+    /* a burst may take several calls (each spends 200 ms at most) */
+    for (i = 0; i < 100; i++) {
+        size_t del;
+        assert_int_equal(cg_declog_prune_to(l, CAP / 2, &del), CG_OK);
+        assert_int_equal(cg_declog_size(l, &bytes), CG_OK);
+        if (!del && bytes <= CAP / 2)
+            break;
+    }
     assert_true(bytes <= CAP / 2);
     cg_declog_close(l);
     assert_true(file_bytes(path) <= CAP / 2);
