@@ -139,6 +139,10 @@ void cgd_call_run(struct cgd_call *c)
         c->overload(c);
         return;
     }
+    /* what the call made of its certificate decides how long the cache
+     * keeps it: one a call verified with outlasts any number of failures */
+    if (v->x5u[0])
+        cg_certcache_note(c->ctx->certcache, v);
     if (v->reason == CG_R_CERT_UNAVAILABLE) {
         if (c->miss.missed && !c->parked_once) {
             if (park_on_fetch(c))

@@ -50,6 +50,9 @@ static const struct directive table[] = {
       "SQLite decision log, one record per verified call; empty = STATE_DIR/decisions.db, off = none"),
     I("server", "decision_log_days", decision_log_days, 0, 3650, "90",
       "days of decisions kept (pruned hourly by the writer); 0 = keep everything"),
+    I("server", "decision_log_max_mb", decision_log_max_mb, 0, 1000000, "4096",
+      "megabytes the decision log may take on disk; above it the oldest records are pruned "
+      "first (cidguard_decision_log_pruned_total); 0 = no cap"),
     I("server", "max_pending", max_pending, 1, 1000000, "1000",
       "calls a worker may hold waiting for a certificate before it answers 503"),
     I("server", "max_connections", max_connections, 1, 1000000, "4096",

@@ -50,6 +50,7 @@ struct cgd_conf {
     int block_response, rate_calls, rate_numbers;
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
     int decision_log_days;       /* retention; 0 = keep everything */
+    int decision_log_max_mb;     /* size cap; 0 = none */
     char redis_url[256];       /* [redis] url: shared state for clusters; "" = in process */
     char redis_prefix[64];
     int redis_timeout_ms;

@@ -44,6 +44,8 @@ static struct {
     struct cg_declog *log;
     int keep_days;
     time_t next_prune;
+    uint64_t max_bytes;         /* 0: no cap */
+    time_t next_size_check;
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static __thread struct lane *my_lane;
@@ -70,6 +72,26 @@ static size_t drain(struct lane *ln)
         }
     }
     return n;
+}
+
+/*
+ * Once a second: the log's size on disk for /metrics and, over
+ * decision_log_max_mb, the oldest records pruned (in bursts of at most
+ * about 200 ms, so that a large backlog is spread over several seconds
+ * while records keep being written).  Without a cap a busy daemon fills
+ * its disk at about 290 bytes a call.
+ */
+static void keep_under_cap(void)
+{
+    uint64_t bytes;
+    size_t deleted = 0;
+    L.next_size_check = time(NULL) + 1;
+    if (L.max_bytes && cg_declog_prune_to(L.log, L.max_bytes, &deleted) != CG_OK)
+        fprintf(stderr, "cidguardd: decision log: pruning to the size cap failed\n");
+    if (deleted)
+        atomic_fetch_add(&cgd_m.declog_pruned, deleted);
+    if (cg_declog_size(L.log, &bytes) == CG_OK)
+        atomic_store(&cgd_m.declog_bytes, bytes);
 }
 
 static void *writer(void *arg)
@@ -102,6 +124,8 @@ static void *writer(void *arg)
         nl = atomic_load(&L.nlanes);
         for (i = 0; i < nl; i++)
             n += drain(L.lanes[i]);
+        if (time(NULL) >= L.next_size_check)
+            keep_under_cap();
         if (L.keep_days > 0 && time(NULL) >= L.next_prune) {
             /* retention, hourly, in the same low-priority thread */
             size_t del = 0;
@@ -115,9 +139,11 @@ static void *writer(void *arg)
     }
 }
 
-int cgd_declog_start(const char *path, int keep_days)
+int cgd_declog_start(const char *path, int keep_days, int max_mb)
 {
     L.keep_days = keep_days;
+    L.max_bytes = (uint64_t)max_mb << 20;
+    atomic_store(&cgd_m.declog_max_bytes, L.max_bytes);
     L.next_prune = 0; /* at start, then hourly */
     if (cg_declog_open(&L.log, path) != CG_OK) {
         fprintf(stderr, "cidguardd: cannot open the decision log %s\n", path);

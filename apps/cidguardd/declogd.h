@@ -8,7 +8,10 @@
 
 #include "cidguard/cidguard.h"
 
-int cgd_declog_start(const char *path, int keep_days);
+/* Starts the writer for the log at `path`, keeping `keep_days` of records
+ * (0: all) and at most `max_mb` megabytes on disk (0: no cap; the oldest
+ * records go first). */
+int cgd_declog_start(const char *path, int keep_days, int max_mb);
 /* Appends one record, written in place by fill(rec, arg) (rec is zeroed)
  * under the worker's lane lock, never blocking on I/O; when the lane is
  * full the record is counted as dropped and fill is not called.  A no-op

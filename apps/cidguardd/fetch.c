@@ -239,8 +239,11 @@ static void finish(struct flight *f, CURLcode res)
     }
     /* a failure of ours says nothing about the certificate: remembering it
      * for negative_ttl would refuse a bank's genuine calls after a
-     * descriptor flood; the next call fetches again */
-    if (chain || !(f->local_error || res == CURLE_OUT_OF_MEMORY || res == CURLE_FAILED_INIT))
+     * descriptor flood; it is remembered only long enough to answer the
+     * calls waiting now */
+    if (!chain && (f->local_error || res == CURLE_OUT_OF_MEMORY || res == CURLE_FAILED_INIT))
+        cg_certcache_put_local_error(c->certcache, f->url, now);
+    else
         cg_certcache_put(c->certcache, f->url, chain, expires);
     cg_chain_unref(chain);
 

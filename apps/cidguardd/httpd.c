@@ -403,7 +403,7 @@ static void route(struct evhttp_request *req, void *arg)
         evbuffer_free(b);
     } else if (api && strcmp(path, "/metrics") == 0) {
         struct cgd_ctx *ctx = cgd_ctx_get();
-        char *m = cgd_metrics_render(cg_certcache_size(ctx->certcache));
+        char *m = cgd_metrics_render(ctx->certcache);
         cgd_ctx_put(ctx);
         struct evbuffer *b = evbuffer_new();
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

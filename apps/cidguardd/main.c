@@ -111,7 +111,7 @@ static int start_declog(const struct cgd_conf *conf)
         return 0;
     snprintf(path, sizeof path, "%s/decisions.db", conf->state_dir);
     return cgd_declog_start(conf->decision_log[0] ? conf->decision_log : path,
-                            conf->decision_log_days);
+                            conf->decision_log_days, conf->decision_log_max_mb);
 }
 
 /*

@@ -66,12 +66,16 @@ static void out(struct buf *b, const char *fmt, ...)
     }
 }
 
-char *cgd_metrics_render(size_t cache_entries)
+char *cgd_metrics_render(struct cg_certcache *cache)
 {
     struct buf b = {malloc(16384), 0, 16384};
     unsigned long long cum = 0;
+    struct cg_certcache_stats cs = {0};
     int l, r;
     size_t i;
+
+    if (cache)
+        cg_certcache_stats(cache, &cs);
 
     out(&b, "# HELP cidguard_calls_total Calls answered, by listener, verstat and reason.\n"
             "# TYPE cidguard_calls_total counter\n");
@@ -103,9 +107,15 @@ char *cgd_metrics_render(size_t cache_entries)
         "cidguard_cert_cache_total{result=\"hit\"} %llu\n"
         "cidguard_cert_cache_total{result=\"miss\"} %llu\n"
         "cidguard_cert_cache_total{result=\"negative\"} %llu\n"
-        "# HELP cidguard_cert_cache_entries Certificate cache entries.\n"
+        "# HELP cidguard_cert_cache_entries Certificate cache entries by class: negative (failed "
+        "fetches, unusable chains), unproven (no call verified with them yet), verified.\n"
         "# TYPE cidguard_cert_cache_entries gauge\n"
-        "cidguard_cert_cache_entries %zu\n"
+        "cidguard_cert_cache_entries{class=\"negative\"} %zu\n"
+        "cidguard_cert_cache_entries{class=\"unproven\"} %zu\n"
+        "cidguard_cert_cache_entries{class=\"verified\"} %zu\n"
+        "# HELP cidguard_cert_cache_evicted_total Entries removed to make room.\n"
+        "# TYPE cidguard_cert_cache_evicted_total counter\n"
+        "cidguard_cert_cache_evicted_total %llu\n"
         "# HELP cidguard_fetch_total x5u fetches by result.\n"
         "# TYPE cidguard_fetch_total counter\n"
         "cidguard_fetch_total{result=\"ok\"} %llu\n"
@@ -113,7 +123,8 @@ char *cgd_metrics_render(size_t cache_entries)
         "# HELP cidguard_fetch_seconds x5u fetch latency.\n"
         "# TYPE cidguard_fetch_seconds histogram\n",
         atomic_load(&cgd_m.cache_hit), atomic_load(&cgd_m.cache_miss),
-        atomic_load(&cgd_m.cache_negative), cache_entries,
+        atomic_load(&cgd_m.cache_negative), cs.negative, cs.unproven, cs.verified,
+        (unsigned long long)cs.evicted,
         atomic_load(&cgd_m.fetch_ok), atomic_load(&cgd_m.fetch_err));
     for (i = 0; i < 10; i++) {
         cum += atomic_load(&cgd_m.fetch_bucket[i]);
@@ -172,6 +183,18 @@ char *cgd_metrics_render(size_t cache_entries)
         "cidguard_sip_tcp_slow_total %llu\n",
         atomic_load(&cgd_m.conn_refused), atomic_load(&cgd_m.accept_errors),
         atomic_load(&cgd_m.sip_tcp_slow));
+    out(&b,
+        "# HELP cidguard_decision_log_bytes The decision log's size on disk.\n"
+        "# TYPE cidguard_decision_log_bytes gauge\n"
+        "cidguard_decision_log_bytes %llu\n"
+        "# HELP cidguard_decision_log_max_bytes decision_log_max_mb (0: no cap).\n"
+        "# TYPE cidguard_decision_log_max_bytes gauge\n"
+        "cidguard_decision_log_max_bytes %llu\n"
+        "# HELP cidguard_decision_log_pruned_total Oldest records removed to stay under the cap.\n"
+        "# TYPE cidguard_decision_log_pruned_total counter\n"
+        "cidguard_decision_log_pruned_total %llu\n",
+        atomic_load(&cgd_m.declog_bytes), atomic_load(&cgd_m.declog_max_bytes),
+        atomic_load(&cgd_m.declog_pruned));
     out(&b, "# HELP cidguard_sign_refused_total Signing requests refused, by why.\n"
             "# TYPE cidguard_sign_refused_total counter\n");
     for (i = 1; i < CGD_SIGN__COUNT; i++)

@@ -54,6 +54,8 @@ struct cgd_metrics {
     atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
     atomic_ullong actions[3]; /* by enum cg_action */
     atomic_ullong declog_written, declog_dropped, declog_errors;
+    atomic_ullong declog_bytes, declog_max_bytes; /* on disk; the cap (0: none) */
+    atomic_ullong declog_pruned;                  /* records removed to stay under the cap */
     atomic_int redis_connected;                /* workers with a Redis connection */
     atomic_ullong shared_state[2];             /* calls decided with Redis / local state */
     atomic_ullong redis_errors[3];
@@ -64,8 +66,8 @@ struct cgd_metrics {
 extern struct cgd_metrics cgd_m;
 
 void cgd_metrics_fetch_latency(uint64_t us);
-/* Renders the Prometheus text exposition into a malloc'ed string;
- * `cache_entries` is the certificate cache's size. */
-char *cgd_metrics_render(size_t cache_entries);
+/* Renders the Prometheus text exposition into a malloc'ed string, with
+ * the certificate cache's classes from `cache`. */
+char *cgd_metrics_render(struct cg_certcache *cache);
 
 #endif

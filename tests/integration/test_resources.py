@@ -6,7 +6,9 @@
 - with every descriptor in use, the daemon neither spins nor floods its
   log, and answers again as soon as the flood ends;
 - unsigned INVITEs naming slow x5u URLs cannot take every fetch slot from
-  callers arriving elsewhere.
+  callers arriving elsewhere, and refused ones cannot evict a certificate
+  calls verified with;
+- the decision log stays under its size cap.
 
 Every load here goes to 127.0.0.1/127.0.0.2 only, is bounded in time, and
 stops by itself.
@@ -282,6 +284,81 @@ try:
           header(r, "Cidguard-Verstat") == "TN-Validation-Passed", r)
     u.close()
     g.close()
+    stop([d])
+
+    # --- the certificate cache under refused x5u URLs ------------------------------
+    d, ports, log = daemon("cache", "workers = 2")
+    g = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    g.bind(("127.0.0.2", 0))
+    g.settimeout(scaled(10))
+    genuine = run(CG, "sign", "--key", os.path.join(WORK, "pki", "sp-1234.key"), "--x5u",
+                  "https://127.0.0.1:%d/bank.pem" % cport, "--orig", "+" + CALLER,
+                  "--dest", "+" + CALLEE, "--attest", "A").stdout
+    shutil.copy(os.path.join(WORK, "pki", "sp-1234.pem"), os.path.join(repo, "bank.pem"))
+    g.sendto(invite(genuine.strip(), "bank1", "127.0.0.2"), ("127.0.0.1", ports["sip"]))
+    r = g.recv(65535).decode()
+    check("a bank's certificate fetched and verified once",
+          header(r, "Cidguard-Verstat") == "TN-Validation-Passed", r)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.setblocking(False)
+    sent = 0
+    for i in range(12000):  # x5u URLs the fetcher refuses at once (not in [fetch] allow)
+        try:
+            u.sendto(invite(unsigned_token("https://127.0.0.3:9/%d.pem" % i), "n%d" % i),
+                     ("127.0.0.1", ports["sip"]))
+            sent += 1
+        except BlockingIOError:
+            time.sleep(0.002)
+        if i % 200 == 199:
+            time.sleep(0.02)  # the fetcher's pace, so that most are fetched and refused
+    time.sleep(2)
+    metrics = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+        "http://127.0.0.1:%d/metrics" % ports["http"], timeout=20).read().decode()
+    neg = [l for l in metrics.splitlines() if l.startswith('cidguard_cert_cache_entries{class="negative"}')]
+    check("%d refused x5u URLs: negative entries stay in their own bounded class (%s)"
+          % (sent, neg), neg and int(neg[0].split()[-1]) <= 1250, metrics[-2000:])
+    os.remove(os.path.join(repo, "bank.pem"))  # a refetch would now fail
+    genuine = run(CG, "sign", "--key", os.path.join(WORK, "pki", "sp-1234.key"), "--x5u",
+                  "https://127.0.0.1:%d/bank.pem" % cport, "--orig", "+" + CALLER,
+                  "--dest", "+" + CALLEE, "--attest", "A").stdout
+    g.sendto(invite(genuine.strip(), "bank2", "127.0.0.2"), ("127.0.0.1", ports["sip"]))
+    r = g.recv(65535).decode()
+    check("the bank's next call still verifies from the cache (never evicted by the flood)",
+          header(r, "Cidguard-Verstat") == "TN-Validation-Passed", r)
+    u.close()
+    g.close()
+    stop([d])
+
+    # --- the decision log's size cap ---------------------------------------------------
+    d, ports, log = daemon("declog", "workers = 1\ndecision_log = %s\ndecision_log_max_mb = 1"
+                           % os.path.join(WORK, "declog.db"))
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.settimeout(scaled(10))
+    answered = 0
+    for i in range(12000):  # about 3.5 MB of records at ~290 bytes each
+        u.sendto(invite("x", "d%d" % i).replace(b"Identity: x\r\n", b""), ("127.0.0.1", ports["sip"]))
+        if i % 64 == 63:
+            while answered < i - 256:
+                u.recv(65535)
+                answered += 1
+
+    def declog_metric(name):
+        m = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            "http://127.0.0.1:%d/metrics" % ports["http"], timeout=20).read().decode()
+        for line in m.splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[-1])
+        return -1
+
+    wait_for(lambda: declog_metric("cidguard_decision_log_pruned_total") > 0, 20)
+    time.sleep(2)
+    size, pruned = declog_metric("cidguard_decision_log_bytes"), \
+        declog_metric("cidguard_decision_log_pruned_total")
+    check("12,000 calls against a 1 MB decision log: the oldest pruned (%d), %d bytes on disk"
+          % (pruned, size), pruned > 0 and 0 < size <= int(1.25 * (1 << 20)))
+    u.close()
 finally:
     stop(procs, WORK)
 
