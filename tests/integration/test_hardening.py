@@ -10,6 +10,10 @@ a rule, and against operators' mistakes that would split its traffic.
 - a trunk group written into the Request-URI by the caller does not change
   the call's ingress; one set by a trusted SBC does, read from the user
   part only and without regard to case;
+- IPv4 ingress and customer rows match IPv4 peers on a dual-stack listener;
+- the SIP front end refuses Request-URIs that would rewrite the Contact, keeps
+  the signing and verification listeners' transactions apart, and does not
+  drop a shared TCP connection for a header named Content-Length-Ext;
 - a second daemon on the same ports refuses to start;
 - X-RequestID is echoed only when it is printable;
 - x5u fetches never reach IPv6 forms of inside addresses, and never go
@@ -265,6 +269,75 @@ try:
               wait_for(lambda: "address denied" in tail(os.path.join(WORK, "d.log"), 1 << 20)
                        .split(host)[-1], 5), tail(os.path.join(WORK, "d.log")))
     check("still no connection to the proxy", trap.hits == 0, trap.hits)
+
+    # --- the SIP front end's edges ------------------------------------------------
+    def udp_raw(port, msg):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(20)
+        s.sendto(msg.encode(), ("127.0.0.1", port))
+        try:
+            return s.recv(65535).decode()
+        finally:
+            s.close()
+
+    def msg(method, branch, ruri="sip:+%s@127.0.0.1;user=phone" % CALLEE, cseq="1", extra=""):
+        return ("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"
+                "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+%s@127.0.0.1>\r\n"
+                "Call-ID: %s@edge\r\nCSeq: %s %s\r\n%sContent-Length: 0\r\n\r\n"
+                % (method, ruri, branch, CONSUMER, CALLEE, branch, cseq, method, extra))
+
+    r = udp_raw(PORTS["sip"], msg("INVITE", "inj1", ruri="sip:x@sbc>,<sip:evil@attacker.example"))
+    check("a Request-URI that would add a redirect target is refused (400), no Contact",
+          r.startswith("SIP/2.0 400") and "attacker" not in (header(r, "Contact") or ""), r[:300])
+    r = udp_raw(PORTS["sip"], msg("INVITE", "inj2", ruri="sip:x@sbc>;expires=0"))
+    check("a Request-URI closing the Contact early is refused (400)", r.startswith("SIP/2.0 400"), r[:300])
+    r = udp_raw(PORTS["sip"], msg("INVITE", "cseq", cseq="2147483648"))
+    check("CSeq 2^31 is refused (400)", r.startswith("SIP/2.0 400"), r[:300])
+    r = udp_raw(PORTS["sip"], msg("X" * 200, "longmethod"))
+    check("an unknown 200-character method gets 405", r.startswith("SIP/2.0 405"), r[:300])
+    signing = udp_raw(PORTS["sign"], msg("INVITE", "shared-tx"))
+    verifying = udp_raw(PORTS["sip"], msg("INVITE", "shared-tx"))
+    check("the same transaction identifiers on the signing and verification listeners get their "
+          "own answers", verifying.startswith("SIP/2.0 302") and header(verifying, "Cidguard-Verstat")
+          and not header(verifying, "Identity") and signing != verifying, (signing[:200], verifying[:300]))
+    t = socket.create_connection(("127.0.0.1", PORTS["sip"]))
+    t.settimeout(20)
+    t.sendall(msg("OPTIONS", "ext1", extra="Content-Length-Ext: 1\r\n").encode())
+    first = t.recv(65535).decode()
+    t.sendall(msg("OPTIONS", "ext2").encode())
+    second = t.recv(65535).decode()
+    t.close()
+    check("a header named Content-Length-Ext does not end a shared TCP connection",
+          first.startswith("SIP/2.0 200") and second.startswith("SIP/2.0 200"), (first, second))
+
+    # --- a dual-stack listener: IPv4 peers arrive as ::ffff:a.b.c.d --------------
+    with open(os.path.join(WORK, "customers.csv"), "w") as f:
+        f.write("customer,addresses,numbers\nlab,127.0.0.1,%s\n" % UK)
+    mapped_conf = os.path.join(WORK, "mapped.conf")
+    mports = {}
+
+    def mapped():
+        mports["http"], = free_ports(1)
+        mports["sip"], mports["sign"] = free_ports(2, udp=True)
+        with open(mapped_conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = [::ffff:127.0.0.1]:%d\n"
+                    "sip_verify_listen = [::ffff:127.0.0.1]:%d\nsip_sign_listen = [::ffff:127.0.0.1]:%d\n"
+                    "workers = 1\ndecision_log = off\n[verify]\ntrust = %s\n"
+                    "[sign]\nkey = %s\nx5u = https://cr.example.net/sp-1234.pem\ncustomers = %s\n"
+                    "[policy]\ningress = %s\nactions = uk_allocation_unknown=allow\n"
+                    % (os.path.join(WORK, "mapped"), mports["http"], mports["sip"], mports["sign"],
+                       os.path.join(WORK, "pki", "root.pem"), os.path.join(WORK, "pki", "sp-1234.key"),
+                       os.path.join(WORK, "customers.csv"), os.path.join(WORK, "ingress.csv")))
+        return [CGD, "-c", mapped_conf], mports["http"]
+
+    procs.append(start(mapped, os.path.join(WORK, "mapped.log"), banner=False))
+    r = udp_raw(mports["sip"], msg("INVITE", "mapped1").replace("+" + CONSUMER, "+" + UK, 1))
+    check("on a dual-stack listener an IPv4 ingress row still matches: UK number from the "
+          "international gateway blocked", r.startswith("SIP/2.0 608") and
+          "intl_ingress_uk_cli" in reasons(r), r[:400])
+    r = udp_raw(mports["sign"], msg("INVITE", "mapped2").replace("+" + CONSUMER, "+" + UK, 1))
+    check("on a dual-stack listener an IPv4 customer row still matches: its own number signed A",
+          header(r, "Cidguard-Attest") == "A", r[:400])
 
     # --- a second daemon on the same ports ------------------------------------
     twin_conf = os.path.join(WORK, "twin.conf")
