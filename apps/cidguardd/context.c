@@ -16,7 +16,6 @@
 
 #include "context.h"
 #include "metrics.h"
-#include "signing.h"
 #include "tls.h"
 
 static struct cgd_ctx *current;
@@ -245,6 +244,43 @@ static int build_policy(struct cgd_ctx *c)
     return 0;
 }
 
+/* Whether "host:port" names a loopback address only. */
+static bool loopback(const char *hostport)
+{
+    return strncmp(hostport, "127.", 4) == 0 || strncmp(hostport, "[::1]:", 6) == 0 ||
+           strncmp(hostport, "localhost:", 10) == 0;
+}
+
+/* Refuses (prints why, -1) a configuration whose signing listeners are
+ * bound beyond loopback without credentials to tell customers apart. */
+static int check_sign_exposure(const struct cgd_conf *conf, const struct cg_customers *customers)
+{
+    bool http_out = conf->sign_http_listen[0] && !loopback(conf->sign_http_listen),
+         sip_out = !loopback(conf->sip_sign_listen);
+    if (!conf->sign_key[0])
+        return 0;
+    if (conf->sign_unknown) {
+        if (http_out || sip_out)
+            fprintf(stderr, "cidguardd: warning: [sign] sign_unknown = yes: anyone who reaches "
+                            "%s or %s gets C-attested signatures\n",
+                    conf->sign_http_listen, conf->sip_sign_listen);
+        return 0;
+    }
+    if (http_out && !cg_customers_any_tokens(customers)) {
+        fprintf(stderr, "cidguardd: the signing API listens on %s, beyond loopback, but no "
+                        "customer has a token ([sign] customers, column tokens): refusing\n",
+                conf->sign_http_listen);
+        return -1;
+    }
+    if (sip_out && cg_customers_count(customers) == 0) {
+        fprintf(stderr, "cidguardd: the SIP signing listener is on %s, beyond loopback, but "
+                        "there are no customers ([sign] customers): refusing\n",
+                conf->sip_sign_listen);
+        return -1;
+    }
+    return 0;
+}
+
 static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
 {
     struct cgd_ctx *c = calloc(1, sizeof *c);
@@ -296,7 +332,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         fprintf(stderr, "cidguardd: [sign] customers %s: %s\n", conf->customers, cg_strerror(rc));
         goto fail;
     }
-    if (build_policy(c) || cgd_sign_check_exposure(conf, c->customers))
+    if (build_policy(c) || check_sign_exposure(conf, c->customers))
         goto fail;
     if (!(c->tls = cgd_tls_server_ctx(conf, &why)) && why) {
         fprintf(stderr, "cidguardd: %s\n", why);

@@ -179,38 +179,3 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     atomic_fetch_add(&cgd_m.signed_calls[r->listener][sr.attest - 'A'], 1);
     return CGD_SIGN_OK;
 }
-
-/* Whether "host:port" names a loopback address only. */
-static bool loopback(const char *hostport)
-{
-    return strncmp(hostport, "127.", 4) == 0 || strncmp(hostport, "[::1]:", 6) == 0 ||
-           strncmp(hostport, "localhost:", 10) == 0;
-}
-
-int cgd_sign_check_exposure(const struct cgd_conf *conf, const struct cg_customers *customers)
-{
-    bool http_out = conf->sign_http_listen[0] && !loopback(conf->sign_http_listen),
-         sip_out = !loopback(conf->sip_sign_listen);
-    if (!conf->sign_key[0])
-        return 0;
-    if (conf->sign_unknown) {
-        if (http_out || sip_out)
-            fprintf(stderr, "cidguardd: warning: [sign] sign_unknown = yes: anyone who reaches "
-                            "%s or %s gets C-attested signatures\n",
-                    conf->sign_http_listen, conf->sip_sign_listen);
-        return 0;
-    }
-    if (http_out && !cg_customers_any_tokens(customers)) {
-        fprintf(stderr, "cidguardd: the signing API listens on %s, beyond loopback, but no "
-                        "customer has a token ([sign] customers, column tokens): refusing\n",
-                conf->sign_http_listen);
-        return -1;
-    }
-    if (sip_out && cg_customers_count(customers) == 0) {
-        fprintf(stderr, "cidguardd: the SIP signing listener is on %s, beyond loopback, but "
-                        "there are no customers ([sign] customers): refusing\n",
-                conf->sip_sign_listen);
-        return -1;
-    }
-    return 0;
-}

@@ -38,8 +38,5 @@ struct cgd_sign_req {
 enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
                                char **identity, char *attest);
 
-/* At start and on reload: refuses (prints why, -1) a signing listener
- * bound beyond loopback without credentials to tell customers apart. */
-int cgd_sign_check_exposure(const struct cgd_conf *conf, const struct cg_customers *customers);
 
 #endif
