@@ -241,7 +241,11 @@ static void finish(struct flight *f, CURLcode res)
      * for negative_ttl would refuse a bank's genuine calls after a
      * descriptor flood; it is remembered only long enough to answer the
      * calls waiting now */
-    if (!chain && (f->local_error || res == CURLE_OUT_OF_MEMORY || res == CURLE_FAILED_INIT))
+    if (!chain && (f->local_error || res == CURLE_OUT_OF_MEMORY || res == CURLE_FAILED_INIT ||
+                   (res == CURLE_WRITE_ERROR && !f->too_big) ||
+                   /* curl cannot tell a resolver that is down from a name
+                    * that does not exist */
+                   res == CURLE_COULDNT_RESOLVE_HOST))
         cg_certcache_put_local_error(c->certcache, f->url, now);
     else
         cg_certcache_put(c->certcache, f->url, chain, expires);
