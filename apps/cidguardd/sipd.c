@@ -207,15 +207,12 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     }
     cgd_join(contact, sizeof contact, "Contact: <", s->req.ruri, ">", NULL);
     extra[n++] = contact;
-    /* The verstat is ours, derived here: any inbound one is not copied.  A
-     * passed verstat goes only on the number the PASSporT's orig covered:
-     * a token for the From number says nothing about a different PAI. */
+    /* The verstat is ours, the policy's for the calling number (passed only
+     * when the PASSporT's orig is that number): any inbound one is not
+     * copied. */
     if (s->c.caller[0]) {
-        enum cg_verstat vs = d->verstat;
-        if (vs == CG_VERSTAT_PASSED && strcmp(v->orig, s->c.caller) != 0)
-            vs = CG_VERSTAT_NONE;
         cgd_join(pai, sizeof pai, "P-Asserted-Identity: <tel:+", s->c.caller, ";verstat=",
-                 cg_verstat_str(vs), ">", NULL);
+                 cg_verstat_str(d->verstat), ">", NULL);
         extra[n++] = pai;
     }
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {

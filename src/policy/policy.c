@@ -655,6 +655,13 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
      * an orig, so an empty one can only be a verdict a host built from a
      * verstat reported for the caller (a CDR, the CLI): policy.h. */
     covers = passed && tn && (!v->orig[0] || strcmp(v->orig, tn) == 0);
+    if (passed && !covers) {
+        /* for this caller the call is as good as unsigned: no verstat of
+         * its own, no attestation to meet a minimum with */
+        out->verstat = CG_VERSTAT_NONE;
+        r |= 1u << CG_PR_NO_TN_VALIDATION;
+        passed = false;
+    }
 
     if (c->caller_unreadable)
         r |= 1u << CG_PR_CALLER_UNREADABLE;
