@@ -104,6 +104,10 @@ static const struct directive table[] = {
       "CSV customer,addresses,numbers[,tokens]: who may sign (known by source address, or by a "
       "bearer token whose SHA-256 is in tokens); A for a customer's own numbers, B for its "
       "other numbers; anyone else is refused (403)"),
+    B("sign", "http_by_address", sign_http_by_address, "no",
+      "the HTTP signing API also knows customers by source address (without a token or client "
+      "certificate); off by default, since behind a reverse proxy every client would have the "
+      "proxy's address; the SIP signing listener always does"),
     B("sign", "sign_unknown", sign_unknown, "no",
       "sign for callers who are not customers, at C, instead of refusing them"),
     I("sign", "rate_per_customer", sign_rate, 0, 1000000, "200",

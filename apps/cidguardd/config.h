@@ -41,6 +41,7 @@ struct cgd_conf {
     int negative_ttl;          /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
     bool sign_unknown;         /* C-attested signatures for callers who are not customers */
+    bool sign_http_by_address; /* the signing API knows customers by address too */
     int sign_rate;             /* signatures per second per customer; 0 = no limit */
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
     char tgrp_from[CGD_LIST];  /* SBCs trusted to set tgrp; "" = none */

@@ -256,7 +256,8 @@ static bool loopback(const char *hostport)
 static int check_sign_exposure(const struct cgd_conf *conf, const struct cg_customers *customers)
 {
     bool http_out = conf->sign_http_listen[0] && !loopback(conf->sign_http_listen),
-         sip_out = !loopback(conf->sip_sign_listen);
+         sip_out = !loopback(conf->sip_sign_listen) ||
+                   (conf->sip_tls_sign_listen[0] && !loopback(conf->sip_tls_sign_listen));
     if (!conf->sign_key[0])
         return 0;
     if (conf->sign_unknown) {
@@ -273,9 +274,8 @@ static int check_sign_exposure(const struct cgd_conf *conf, const struct cg_cust
         return -1;
     }
     if (sip_out && cg_customers_count(customers) == 0) {
-        fprintf(stderr, "cidguardd: the SIP signing listener is on %s, beyond loopback, but "
-                        "there are no customers ([sign] customers): refusing\n",
-                conf->sip_sign_listen);
+        fprintf(stderr, "cidguardd: a SIP signing listener is beyond loopback, but there are "
+                        "no customers ([sign] customers): refusing\n");
         return -1;
     }
     return 0;

@@ -17,8 +17,8 @@
  * A token bucket per customer name, process-wide (a customer's calls reach
  * every worker).  Signing costs about 23 us of ECDSA; the uncontended lock
  * around a bucket costs well under 1% of that.  The table is small and
- * fixed: two names that land in one slot share a bucket, which can only make
- * the limit stricter for them.
+ * fixed: two names that land in one slot share a bucket (the first one's
+ * hash stays), which can only make the limit stricter for them.
  */
 #define RATE_SLOTS 4096
 
@@ -29,7 +29,7 @@ static struct {
         double tokens;
         struct timespec last;
     } slot[RATE_SLOTS];
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} rates = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t name_hash(const char *s)
 {
@@ -42,17 +42,19 @@ static uint64_t name_hash(const char *s)
 static bool rate_allows(const char *customer, int per_second)
 {
     uint64_t h = name_hash(customer);
-    struct bucket *b = &R.slot[h % RATE_SLOTS];
+    struct bucket *b = &rates.slot[h % RATE_SLOTS];
     struct timespec now;
     bool ok;
     if (per_second <= 0)
         return true;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    pthread_mutex_lock(&R.lock);
-    if (b->name_hash != h) {
+    pthread_mutex_lock(&rates.lock);
+    if (b->name_hash == 0) {
         b->name_hash = h;
         b->tokens = per_second;
     } else {
+        /* another name in this slot shares its bucket: stricter for both,
+         * never a fresh bucket for whoever alternates */
         double dt = (double)(now.tv_sec - b->last.tv_sec) + (now.tv_nsec - b->last.tv_nsec) / 1e9;
         b->tokens += dt * per_second;
         if (b->tokens > per_second)
@@ -62,7 +64,7 @@ static bool rate_allows(const char *customer, int per_second)
     ok = b->tokens >= 1.0;
     if (ok)
         b->tokens -= 1.0;
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_unlock(&rates.lock);
     return ok;
 }
 
@@ -79,7 +81,7 @@ static struct {
     time_t second;
     unsigned lines;
     unsigned long long suppressed;
-} A = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} audit_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_sign_outcome o)
 {
@@ -93,20 +95,20 @@ static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_s
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
     else if (sa && sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
-    pthread_mutex_lock(&A.lock);
-    if (A.second != now) {
-        A.second = now;
-        A.lines = 0;
+    pthread_mutex_lock(&audit_state.lock);
+    if (audit_state.second != now) {
+        audit_state.second = now;
+        audit_state.lines = 0;
     }
-    say = A.lines < 20;
+    say = audit_state.lines < 20;
     if (say) {
-        A.lines++;
-        suppressed = A.suppressed;
-        A.suppressed = 0;
+        audit_state.lines++;
+        suppressed = audit_state.suppressed;
+        audit_state.suppressed = 0;
     } else {
-        A.suppressed++;
+        audit_state.suppressed++;
     }
-    pthread_mutex_unlock(&A.lock);
+    pthread_mutex_unlock(&audit_state.lock);
     if (say && suppressed)
         fprintf(stderr, "cidguardd: audit: %llu more signing refusal(s) in an earlier second\n",
                 suppressed);
@@ -143,6 +145,7 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
                                char **identity, char *attest)
 {
     const struct cg_customer *cu = NULL;
+    bool by_address = false;
     struct cg_sign_request sr = {0};
     const char *why, *name;
     char allowed;
@@ -153,8 +156,12 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     if (r->bearer) {
         if (!(cu = cg_customers_by_token(ctx->customers, r->bearer, r->bearer_len)))
             return refuse(r, NULL, CGD_SIGN_BAD_TOKEN);
-    } else if (!(cu = by_cert(ctx->customers, r->cert_names))) {
+    } else if (!(cu = by_cert(ctx->customers, r->cert_names)) &&
+               (r->listener != CGD_LISTENER_HTTP_SIGN || ctx->conf.sign_http_by_address)) {
+        /* over HTTP an address is a credential only when asked for: behind
+         * a reverse proxy every client would have the proxy's */
         cu = cg_customers_find(ctx->customers, r->addr);
+        by_address = cu != NULL;
     }
     if (!cu && !ctx->conf.sign_unknown)
         return refuse(r, NULL, CGD_SIGN_UNKNOWN_CLIENT);
@@ -165,8 +172,11 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
         return refuse(r, name, CGD_SIGN_IAT);
     if (!rate_allows(cu ? name : "", ctx->conf.sign_rate))
         return refuse(r, name, CGD_SIGN_RATE);
-    /* never more than the entitlement: A only for the customer's own numbers */
-    allowed = cu ? cg_customer_attest(cu, r->orig) : 'C';
+    /* never more than the entitlement: A only for the customer's own
+     * numbers (by address: of any customer at that address) */
+    allowed = by_address ? cg_customers_attest(ctx->customers, r->addr, r->orig)
+              : cu       ? cg_customer_attest(cu, r->orig)
+                         : 'C';
     sr.orig = r->orig;
     sr.dest = r->dest;
     sr.ndest = r->ndest;

@@ -96,6 +96,7 @@ int cgd_zeroconf(struct cgd_conf *c)
     if (!c->sign_http_listen[0] && colon)
         snprintf(c->sign_http_listen, sizeof c->sign_http_listen, "%.*s:%d",
                  (int)(colon - c->http_listen), c->http_listen, port + 1);
+    c->sign_http_by_address = true; /* the loopback lab customer, as over SIP */
     snprintf(c->customers, sizeof c->customers, "%s/customers.csv", c->state_dir);
     if (stat(c->customers, &st) != 0 && (f = fopen(c->customers, "w"))) {
         /* A only for numbers reserved for drama (Ofcom 020 7946 0xxx, NANP

@@ -167,7 +167,7 @@ try:
     a, (HTTP, SIPV, SIPS) = daemon("main", lambda h, v, s: (
         "state_dir = %s\n[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\n"
         "allow_http = yes\n[sign]\nkey = %s\nx5u = http://127.0.0.1:%d/certs/sp-1001.pem\n"
-        "customers = %s\n"
+        "customers = %s\nhttp_by_address = yes\n"
         % (state, os.path.join(pki0, "root.pem"), os.path.join(pki0, "crl.pem"),
            os.path.join(pki0, "sp-1001.key"), h, os.path.join(state, "customers.csv"))))
 

@@ -30,6 +30,7 @@ procs = []
 PORTS = {}
 TOKEN = "acme-7f3c1d2e9b8a4c5d"
 OWN, OTHER, CALLEE = "442079460000", "447700900123", "14155550100"
+SHOP = "442079460777"
 
 
 def run(*args):
@@ -77,17 +78,17 @@ def sip_sign(src):
         s.close()
 
 
-def write_conf(path, extra_server="", rate=5):
+def write_conf(path, extra_server="", rate=5, by_address=True):
     with open(path, "w") as f:
         f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = 127.0.0.1:%d\n"
                 "sip_sign_listen = 127.0.0.1:%d\nsign_http_listen = 127.0.0.1:%d\nworkers = 2\n"
                 "decision_log = off\n%s"
                 "[verify]\ntrust = %s\n[sign]\nkey = %s\nx5u = https://cr.example.net/sp-1234.pem\n"
-                "customers = %s\nrate_per_customer = %d\n"
+                "customers = %s\nrate_per_customer = %d\nhttp_by_address = %s\n"
                 % (os.path.join(WORK, "state"), PORTS["http"], PORTS["sip"], PORTS["sip_sign"],
                    PORTS["sign_http"], extra_server, os.path.join(WORK, "pki", "root.pem"),
                    os.path.join(WORK, "pki", "sp-1234.key"), os.path.join(WORK, "customers.csv"),
-                   rate))
+                   rate, "yes" if by_address else "no"))
 
 
 try:
@@ -97,7 +98,8 @@ try:
         f.write("customer,addresses,numbers,tokens\n"
                 "acme,,%s,%s\n"          # known by its token only
                 "lab,127.0.0.1,%s,\n"    # known by its address only
-                % (OWN, digest, OWN))
+                "shop,127.0.0.1,%s,\n"   # at the same address: A for its own number there too
+                % (OWN, digest, OWN, SHOP))
     conf = os.path.join(WORK, "d.conf")
 
     def configure():
@@ -119,6 +121,9 @@ try:
           body["signingResponse"].get("attestDowngradedTo") == "B", (st, body))
     st, body, _ = sign(PORTS["sign_http"], src="127.0.0.1")
     check("a customer known by its address: 200, A", st == 200 and attest_of(body) == "A", (st, body))
+    st, body, _ = sign(PORTS["sign_http"], orig=SHOP, src="127.0.0.1")
+    check("two customers at one address: A for the second one's number too",
+          st == 200 and attest_of(body) == "A", (st, body))
     st, body, _ = sign(PORTS["sign_http"], src="127.0.0.3")
     check("a stranger with no token: 403 POL4030, never a C signature",
           st == 403 and "POL4030" in json.dumps(body), (st, body))
@@ -163,6 +168,26 @@ try:
     check("every kind of refusal left an audit line",
           all("signing refused (%s)" % k in text for k in ("unknown_client", "bad_token", "iat", "rate")),
           text[-1500:])
+
+    # by default the HTTP signing API takes no address as a credential (a
+    # reverse proxy would lend every client its own)
+    plain = os.path.join(WORK, "plain.conf")
+
+    def configure_plain():
+        PORTS["http"], PORTS["sign_http"] = free_ports(2)
+        PORTS["sip"], PORTS["sip_sign"] = free_ports(2, udp=True)
+        write_conf(plain, by_address=False)
+        return [CGD, "-c", plain], PORTS["sign_http"]
+
+    procs.append(start(configure_plain, os.path.join(WORK, "plain.log")))
+    st, body, _ = sign(PORTS["sign_http"], src="127.0.0.1")
+    check("without http_by_address a customer's address alone gets 403 over HTTP", st == 403,
+          (st, body))
+    st, body, _ = sign(PORTS["sign_http"], token=TOKEN, src="127.0.0.1")
+    check("and its token still works", st == 200, (st, body))
+    r = sip_sign("127.0.0.1")
+    check("while SIP signing still knows the customer by address",
+          r.startswith("SIP/2.0 302") and header(r, "Identity"), r)
 
     # beyond loopback without tokens: refused
     with open(os.path.join(WORK, "customers.csv"), "w") as f:
