@@ -239,12 +239,42 @@ static void answer_overload(struct cgd_call *c)
     sipcall_free(s);
 }
 
+/*
+ * The calling number of a request: P-Asserted-Identity's (both of them, if
+ * there are two, must name the same number), else From's; "" when neither
+ * holds one.  False when a calling-number header cannot be read: that is
+ * itself a finding, since a rule must never be switched off by a value it
+ * cannot read.
+ */
+static bool read_caller(const struct cg_sip_req *req, const struct cg_tn_plan *plan,
+                        char caller[CG_TN_MAX + 1])
+{
+    char from_tn[CG_TN_MAX + 1];
+    enum cg_tn_kind kp, kf;
+    kp = req->pai ? cg_tn_read(req->pai, strlen(req->pai), plan, caller) : CG_TN_NOT_NUMBER;
+    if (req->pai_more) {
+        char more_tn[CG_TN_MAX + 1];
+        enum cg_tn_kind km = cg_tn_read(req->pai_more, strlen(req->pai_more), plan, more_tn);
+        if (km == CG_TN_UNREADABLE ||
+            (km == CG_TN_NUMBER && kp == CG_TN_NUMBER && strcmp(more_tn, caller) != 0))
+            kp = CG_TN_UNREADABLE;
+        else if (km == CG_TN_NUMBER && kp == CG_TN_NOT_NUMBER) {
+            memcpy(caller, more_tn, sizeof more_tn);
+            kp = CG_TN_NUMBER;
+        }
+    }
+    kf = cg_tn_read(req->from, strlen(req->from), plan, from_tn);
+    if (kp != CG_TN_NUMBER)
+        memcpy(caller, kf == CG_TN_NUMBER ? from_tn : "", kf == CG_TN_NUMBER ? sizeof from_tn : 1);
+    return kp != CG_TN_UNREADABLE && kf != CG_TN_UNREADABLE;
+}
+
 static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_tx *tx,
                         const struct cg_sip_req *req)
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
     char caller[CG_TN_MAX + 1], callee[CG_TN_MAX + 1], contact[CG_URL_MAX + 16], att[32];
-    const char *src = req->pai ? req->pai : req->from, *dest = callee;
+    const char *dest = callee;
     const char *extra[5];
     char *identity = NULL, *idh = NULL;
     size_t n = 0;
@@ -259,11 +289,17 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         /* ATIS-1000074: never re-sign a call that already carries one */
         extra[n++] = "Cidguard-Action: allow";
         extra[n++] = "Cidguard-Reasons: already_signed";
-    } else if (!ctx->signer || cg_tn_canon(src, strlen(src), ctx->plan, caller) != CG_OK ||
+    } else if (!ctx->signer) {
+        extra[n++] = "Cidguard-Action: allow";
+        extra[n++] = "Cidguard-Reasons: no_signer";
+    } else if (!read_caller(req, ctx->plan, caller)) {
+        extra[n++] = "Cidguard-Action: allow"; /* nothing signed: a number nobody can read */
+        extra[n++] = "Cidguard-Reasons: caller_unreadable";
+    } else if (!caller[0] ||
                (cg_tn_canon(req->to, strlen(req->to), ctx->plan, callee) != CG_OK &&
                 cg_tn_canon(req->ruri, strlen(req->ruri), ctx->plan, callee) != CG_OK)) {
         extra[n++] = "Cidguard-Action: allow";
-        extra[n++] = ctx->signer ? "Cidguard-Reasons: not_a_number" : "Cidguard-Reasons: no_signer";
+        extra[n++] = "Cidguard-Reasons: not_a_number";
     } else {
         r.orig = caller;
         r.dest = &dest;
@@ -365,8 +401,7 @@ static bool trusted_sbc(const void *sa, const char *names, const char *list)
 static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_received *r)
 {
     struct sipcall *s = calloc(1, sizeof *s);
-    char tgrp[64], from_tn[CG_TN_MAX + 1];
-    enum cg_tn_kind kp, kf;
+    char tgrp[64];
     size_t i;
     if (!s) {
         cg_sip_tx_drop(d->tx, r->tx);
@@ -392,15 +427,7 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     s->c.call.to = s->req.to;
     s->c.call.ruri = s->req.ruri;
     s->c.call_id = s->req.call_id;
-    /* the calling number: PAI's, else From's; either header unreadable is
-     * itself a finding (a rule must never be switched off by a value it
-     * cannot read) */
-    kp = s->req.pai ? cg_tn_read(s->req.pai, strlen(s->req.pai), s->c.ctx->plan, s->c.caller)
-                    : CG_TN_NOT_NUMBER;
-    kf = cg_tn_read(s->req.from, strlen(s->req.from), s->c.ctx->plan, from_tn);
-    if (kp != CG_TN_NUMBER)
-        memcpy(s->c.caller, kf == CG_TN_NUMBER ? from_tn : "", kf == CG_TN_NUMBER ? sizeof from_tn : 1);
-    s->c.caller_unreadable = kp == CG_TN_UNREADABLE || kf == CG_TN_UNREADABLE;
+    s->c.caller_unreadable = !read_caller(&s->req, s->c.ctx->plan, s->c.caller);
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */
     tgrp[0] = '\0';

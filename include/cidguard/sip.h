@@ -31,6 +31,7 @@ struct cg_sip_req {
     const char *call_id;
     const char *cseq;          /* "1 INVITE" */
     const char *pai;           /* first P-Asserted-Identity, or NULL */
+    const char *pai_more;      /* a second P-Asserted-Identity (RFC 3325: at most two), or NULL */
     const char *identity[CG_SIP_IDENTITY_MAX]; /* Identity and compact "y" headers */
     size_t nidentity;
     const char *branch;        /* top Via branch, or "" */

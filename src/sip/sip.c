@@ -636,7 +636,14 @@ static int keep_header(struct parse *ps, enum hdr k, char *v, const char **why)
         r->cseq = v; /* checked against the method once all is read */
         return CG_OK;
     case H_PAI:
-        if (!r->pai)
+        /* RFC 3325 section 9.1: at most two (a sip or sips URI and a tel
+         * URI); the second is kept so that a host reads both, never only
+         * the first of two that disagree */
+        if (r->pai && r->pai_more)
+            BAD(CG_EPARSE, "more than two P-Asserted-Identity headers");
+        if (r->pai)
+            r->pai_more = v;
+        else
             r->pai = v;
         return CG_OK;
     case H_IDENTITY:

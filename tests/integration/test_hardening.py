@@ -210,6 +210,15 @@ try:
     r = raw_invite("<sip:+%s@carrier.example>" % CONSUMER, "<sip:+44%s@x>" % ("7" * 30))
     check("a PAI that holds no readable number: caller_unreadable, blocked",
           r.startswith("SIP/2.0 608") and "caller_unreadable" in reasons(r), r[:400])
+    r = raw_invite("<sip:+%s@carrier.example>" % CONSUMER, "<sip:+%s@x;user=phone>\r\n"
+                   "P-Asserted-Identity: <tel:+%s>" % (CONSUMER, DNO))
+    check("a second P-Asserted-Identity naming another number (a DNO one) is not ignored",
+          r.startswith("SIP/2.0 608") and "caller_unreadable" in reasons(r), r[:400])
+    r = raw_invite("<sip:+%s@carrier.example>" % CONSUMER, "<sip:+%s@x;user=phone>\r\n"
+                   "P-Asserted-Identity: <tel:+%s>" % (CONSUMER, CONSUMER))
+    check("a sip and a tel P-Asserted-Identity for the same number are one caller",
+          "caller_unreadable" not in reasons(r) and CONSUMER in (header(r, "P-Asserted-Identity") or ""),
+          r[:400])
     r = raw_invite("<sip:anonymous@anonymous.invalid>")
     check("an anonymous caller (no number, well formed) is not unreadable",
           "caller_unreadable" not in reasons(r), r[:400])
