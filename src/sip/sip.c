@@ -404,7 +404,10 @@ static bool addr_ok(const char *v)
         if (*s != '<')
             return false;
     } else {
-        while (is_token((unsigned char)*s) || is_wsp(*s))
+        /* an unquoted display name: tokens and spaces, and UTF-8 (RFC 3261
+         * asks for quotes around it, but "Jörg <sip:...>" is common enough
+         * that refusing it would refuse real calls) */
+        while (is_token((unsigned char)*s) || is_wsp(*s) || (unsigned char)*s >= 0x80)
             s++;
         if (*s != '<')
             s = v; /* no display name: an addr-spec */

@@ -585,6 +585,27 @@ static void test_valid_unusual(void **state)
         cg_sip_req_clear(&r);
     }
 
+    /* an unquoted UTF-8 display name (RFC 3261 wants quotes, real SBCs
+     * send it without) and two P-Asserted-Identity headers are read */
+    r = parse_ok("INVITE sip:+14155550100@127.0.0.1 SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKutf\r\n"
+                 "From: J\xc3\xb6rg M\xc3\xbcller <sip:+447700900123@x>;tag=1\r\n"
+                 "To: <sip:+14155550100@127.0.0.1>\r\nCall-ID: utf@x\r\nCSeq: 1 INVITE\r\n"
+                 "P-Asserted-Identity: <sip:+447700900123@x>\r\n"
+                 "P-Asserted-Identity: <tel:+447700900123>\r\nContent-Length: 0\r\n\r\n");
+    assert_string_equal(r.pai, "<sip:+447700900123@x>");
+    assert_string_equal(r.pai_more, "<tel:+447700900123>");
+    cg_sip_req_clear(&r);
+    assert_int_equal(cg_sip_parse_request("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK3\r\n"
+                                          "From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: 3p\r\n"
+                                          "CSeq: 1 INVITE\r\nP-Asserted-Identity: <sip:1@x>\r\n"
+                                          "P-Asserted-Identity: <tel:+2>\r\n"
+                                          "P-Asserted-Identity: <tel:+3>\r\n\r\n",
+                                          223, &r, &why),
+                     CG_EPARSE);
+    assert_string_equal(why, "more than two P-Asserted-Identity headers");
+    cg_sip_req_clear(&r);
+
     /* RFC 4475 section 3.1.1.5: '%' in a method is no escape */
     r = parse_ok("RE%47IST%45R sip:registrar.example.com SIP/2.0\r\n"
                  "To: \"%Z%45\" <sip:resource@example.com>\r\n"
