@@ -176,10 +176,23 @@ static void answer_overload(struct cgd_call *c)
     httpcall_free(h);
 }
 
-static void verification(struct evhttp_request *req, struct cgd_worker *w)
+/* The names of an HTTPS client's verified certificate ("" otherwise). */
+static const char *cert_names(struct evhttp_request *req, bool https, char *names, size_t cap)
+{
+    names[0] = '\0';
+    if (https)
+        cgd_tls_peer_names(evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)),
+                           names, cap);
+    return names;
+}
+
+static void verification(struct evhttp_request *req, struct cgd_worker *w, bool https)
 {
     struct cg_atis_error e;
     struct httpcall *h;
+    const struct sockaddr *addr;
+    char names[1024];
+    bool trusted, intl;
     size_t len;
     char *body = api_body(req, &len);
     int rc;
@@ -223,14 +236,16 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w)
     h->c.call_id = h->vr.call_id[0] ? h->vr.call_id : NULL;
     /* the ingress: the request's extension member "ingress" (a trunk name),
      * else the client's address */
-    cgd_call_set_ingress(&h->c, NULL, evhttp_connection_get_addr(evhttp_request_get_connection(req)));
-    if (h->vr.ingress[0]) {
-        const char *name =
-            cg_policy_ingress(h->c.ctx->policy, h->vr.ingress, NULL, &h->c.international);
-        snprintf(h->c.ingress, sizeof h->c.ingress, "%.63s", h->vr.ingress);
-        if (!name)
-            h->c.international = false;
-    }
+    /* the ingress: the request's extension member "ingress" (a trunk name)
+     * when the client is trusted to name trunks ([policy] tgrp_from) and the
+     * name is a known row, else the client's address: any client could
+     * otherwise name a domestic trunk for a call from abroad */
+    addr = evhttp_connection_get_addr(evhttp_request_get_connection(req));
+    trusted = h->vr.ingress[0] && h->c.ctx->conf.tgrp_from[0] &&
+              cgd_trusted_peer(addr, cert_names(req, https, names, sizeof names),
+                               h->c.ctx->conf.tgrp_from) &&
+              cg_policy_ingress(h->c.ctx->policy, h->vr.ingress, NULL, &intl);
+    cgd_call_set_ingress(&h->c, trusted ? h->vr.ingress : NULL, addr);
     cgd_call_run(&h->c);
 }
 
@@ -281,11 +296,7 @@ static void signing(struct evhttp_request *req, bool https)
     for (i = 0; i < sr.ndest; i++)
         dests[i] = sr.dest[i];
     r.addr = evhttp_connection_get_addr(evhttp_request_get_connection(req));
-    if (https) {
-        cgd_tls_peer_names(evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)),
-                           names, sizeof names);
-        r.cert_names = names;
-    }
+    r.cert_names = cert_names(req, https, names, sizeof names);
     if (!bearer(req, &r.bearer, &r.bearer_len))
         r.bearer = NULL;
     r.orig = sr.orig;
@@ -393,7 +404,7 @@ static void route(struct evhttp_request *req, void *arg)
     if (w->stopping) {
         err(req, "POL5000", 503, "Error: shutting down.");
     } else if (api && strcmp(path, "/stir/v1/verification") == 0) {
-        verification(req, w);
+        verification(req, w, h->https);
     } else if (!api && strcmp(path, "/stir/v1/signing") == 0) {
         signing(req, h->https);
     } else if (strcmp(path, "/healthz") == 0) {

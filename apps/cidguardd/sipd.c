@@ -374,29 +374,6 @@ static void ruri_tgrp(const char *ruri, char *out, size_t cap)
     }
 }
 
-/* Whether the peer at `sa`, with the TLS certificate names `names`, is one
- * of the ';'-separated entries of `list`: addresses or CIDRs, or cert:NAME. */
-static bool trusted_sbc(const void *sa, const char *names, const char *list)
-{
-    const char *p = list;
-    while (*p) {
-        const char *e = strchr(p, ';');
-        char one[64];
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n && n < sizeof one) {
-            memcpy(one, p, n);
-            one[n] = '\0';
-            if (strncmp(one, "cert:", 5) == 0 ? cgd_tls_name_in(names, one + 5)
-                                               : cg_addr_in_cidr(sa, one))
-                return true;
-        }
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return false;
-}
-
 /* A new INVITE on the verification listener: it becomes a call. */
 static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_received *r)
 {
@@ -432,7 +409,7 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
      * caller can write ;tgrp= into a Request-URI */
     tgrp[0] = '\0';
     if (s->c.ctx->conf.tgrp_from[0] &&
-        trusted_sbc(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from))
+        cgd_trusted_peer(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from))
         ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp);
     cgd_call_set_ingress(&s->c, tgrp[0] ? tgrp : NULL, &s->peer.addr);
     cgd_call_run(&s->c);

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "cidguard/cidguard.h"
 #include "tls.h"
 
 SSL_CTX *cgd_tls_server_ctx(const struct cgd_conf *conf, const char **err)
@@ -116,6 +117,29 @@ bool cgd_tls_name_in(const char *names, const char *name)
         if ((p == names || p[-1] == ';') && (p[l] == ';' || p[l] == '\0'))
             return true;
         p += l;
+    }
+    return false;
+}
+
+/* Whether the peer at `sa`, with the TLS certificate names `names`, is one
+ * of the ';'-separated entries of `list`: addresses or CIDRs, or cert:NAME. */
+bool cgd_trusted_peer(const void *sa, const char *names, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ';');
+        char one[64];
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (strncmp(one, "cert:", 5) == 0 ? cgd_tls_name_in(names, one + 5)
+                                               : cg_addr_in_cidr(sa, one))
+                return true;
+        }
+        if (!e)
+            break;
+        p = e + 1;
     }
     return false;
 }

@@ -31,5 +31,9 @@ struct bufferevent *cgd_tls_bufferevent(struct event_base *base, int fd, SSL_CTX
 size_t cgd_tls_peer_names(struct bufferevent *bev, char *names, size_t cap);
 /* Whether `name` is one of the ';'-separated `names`. */
 bool cgd_tls_name_in(const char *names, const char *name);
+/* Whether the peer at `sa` (a struct sockaddr), whose verified certificate
+ * has `names`, is one of the ';'-separated entries of `list`: addresses or
+ * CIDRs, or cert:NAME ([policy] tgrp_from). */
+bool cgd_trusted_peer(const void *sa, const char *names, const char *list);
 
 #endif

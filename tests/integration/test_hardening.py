@@ -21,6 +21,7 @@ a rule, and against operators' mistakes that would split its traffic.
 
     python3 test_hardening.py BUILD_DIR
 """
+import http.client
 import json
 import os
 import shutil
@@ -248,6 +249,23 @@ try:
     a, b = verify_json(tok, "call-1@sbc"), verify_json(tok, "call-1@sbc")
     check("HTTP with the call's callId: a retry of the same call is not a replay",
           "replay" not in a["reasons"] and "replay" not in b["reasons"], (a, b))
+
+    # --- the HTTP API's ingress member --------------------------------------------
+    def verify_from(src, ingress):
+        body = json.dumps({"verificationRequest": {"from": {"tn": UK}, "to": {"tn": [CALLEE]},
+                                                   "time": int(time.time()), "identity": "x",
+                                                   "ingress": ingress}})
+        c = http.client.HTTPConnection("127.0.0.1", PORTS["http"], timeout=20, source_address=(src, 0))
+        c.request("POST", "/stir/v1/verification", body, {"Content-Type": "application/json"})
+        out = json.loads(c.getresponse().read())["verificationResponse"]
+        c.close()
+        return out
+
+    v = verify_from("127.0.0.1", "dom")
+    check("HTTP: a client's own ingress member does not move it off the international gateway",
+          "intl_ingress_uk_cli" in v["reasons"], v)
+    v = verify_from(TRUSTED_SBC, "dom")
+    check("HTTP: a trusted SBC's ingress member names the trunk", "intl_ingress_uk_cli" not in v["reasons"], v)
 
     # --- X-RequestID --------------------------------------------------------
     def verify_http(rid):
