@@ -350,6 +350,42 @@ fail:
 
 /* Builds a new context and swaps it in; with reread, from the configuration
  * file again (SIGHUP), else from the running configuration (CRL timer). */
+/*
+ * What only a restart changes, carried from the running configuration into
+ * a re-read one: the listeners, threads and their limits (bound and
+ * attached at start), the Redis connections and the decision log (opened
+ * at start), and the freshness window, which also sizes the replay memory
+ * made at start: a longer window on reload would let tokens outlive it.
+ */
+static void keep_start_only(struct cgd_conf *fresh, const struct cgd_conf *running)
+{
+#define KEEP(field) memcpy(&fresh->field, &running->field, sizeof fresh->field)
+    KEEP(state_dir);
+    KEEP(http_listen);
+    KEEP(sip_verify_listen);
+    KEEP(sip_sign_listen);
+    KEEP(sign_http_listen);
+    KEEP(sip_tls_verify_listen);
+    KEEP(sip_tls_sign_listen);
+    KEEP(https);
+    KEEP(workers);
+    KEEP(max_pending);
+    KEEP(share_ports);
+    KEEP(max_connections);
+    KEEP(max_connections_per_source);
+    KEEP(message_timeout_ms);
+    KEEP(decision_log);
+    KEEP(decision_log_days);
+    KEEP(decision_log_max_mb);
+    KEEP(redis_url);
+    KEEP(redis_prefix);
+    KEEP(redis_timeout_ms);
+    KEEP(freshness);
+    KEEP(rate_calls);
+    KEEP(rate_numbers);
+#undef KEEP
+}
+
 void cgd_context_reload(const char *what, bool reread)
 {
     struct cgd_conf conf = current->conf; /* only this thread swaps `current` */
@@ -361,12 +397,7 @@ void cgd_context_reload(const char *what, bool reread)
             fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
             return;
         }
-        /* listeners and threads stay as started */
-        memcpy(fresh.state_dir, conf.state_dir, sizeof fresh.state_dir);
-        memcpy(fresh.http_listen, conf.http_listen, sizeof fresh.http_listen);
-        memcpy(fresh.sip_verify_listen, conf.sip_verify_listen, sizeof fresh.sip_verify_listen);
-        memcpy(fresh.sip_sign_listen, conf.sip_sign_listen, sizeof fresh.sip_sign_listen);
-        fresh.workers = conf.workers;
+        keep_start_only(&fresh, &conf);
         conf = fresh;
     }
     if (!(n = ctx_build(&conf))) {

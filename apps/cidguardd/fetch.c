@@ -162,14 +162,16 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *arg)
     return len;
 }
 
-static void start_transfer(struct flight *f)
+/* Starts a flight's transfer; false when it cannot start (the caller
+ * finishes it, so that its waiters are answered and its slot freed). */
+static bool start_transfer(struct flight *f)
 {
     const struct cgd_ctx *c = f->ctx;
     CURL *e = curl_easy_init();
     f->started = true;
     clock_gettime(CLOCK_MONOTONIC, &f->t0);
     if (!e)
-        return;
+        return false;
     curl_easy_setopt(e, CURLOPT_URL, f->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->conf.allow_http ? "https,http" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -191,7 +193,7 @@ static void start_transfer(struct flight *f)
     if (c->conf.ca_file[0])
         curl_easy_setopt(e, CURLOPT_CAINFO, c->conf.ca_file);
     f->easy = e;
-    curl_multi_add_handle(F.multi, e);
+    return curl_multi_add_handle(F.multi, e) == CURLM_OK;
 }
 
 static void flight_free(struct flight *f)
@@ -282,7 +284,8 @@ static void *fetch_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        struct flight *f;
+        struct flight *f, *failed[MAX_FLIGHTS];
+        size_t nfailed, i;
         CURLMsg *msg;
         int running, left;
         pthread_mutex_lock(&F.lock);
@@ -290,10 +293,13 @@ static void *fetch_main(void *arg)
             pthread_mutex_unlock(&F.lock);
             break;
         }
+        nfailed = 0;
         for (f = F.flights; f; f = f->next)
-            if (!f->started)
-                start_transfer(f);
+            if (!f->started && !start_transfer(f) && nfailed < MAX_FLIGHTS)
+                failed[nfailed++] = f;
         pthread_mutex_unlock(&F.lock);
+        for (i = 0; i < nfailed; i++)
+            finish(failed[i], CURLE_FAILED_INIT);
         curl_multi_perform(F.multi, &running);
         while ((msg = curl_multi_info_read(F.multi, &left)))
             if (msg->msg == CURLMSG_DONE) {

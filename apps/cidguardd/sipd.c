@@ -517,6 +517,10 @@ struct tcpctx {
 static void tcp_close(struct tcpctx *c)
 {
     c->t->closed = true;
+    /* NOTE: a parked call may keep the bufferevent alive after c is freed;
+     * no callback of it may reach c again (TLS bufferevents can run the
+     * read callback right after the event one) */
+    bufferevent_setcb(c->t->bev, NULL, NULL, NULL, NULL);
     bufferevent_disable(c->t->bev, EV_READ | EV_WRITE);
     cgd_admission_leave(c->adm, (const struct sockaddr *)&c->addr);
     event_free(c->deadline);
@@ -655,7 +659,7 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
     struct cgd_admission *adm = sl->adm;
     bool verify = sl->verify;
     struct tcpctx *c;
-    struct timeval idle = {120, 0};
+    struct timeval idle = {120, 0}, stuck = {30, 0};
     (void)l;
     if (!cgd_admission_enter(adm, sa)) {
         close(fd);
@@ -684,7 +688,9 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
     bufferevent_setcb(c->t->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
     bufferevent_setwatermark(c->t->bev, EV_READ, 0, TCP_INPUT_MAX);
     bufferevent_setwatermark(c->t->bev, EV_WRITE, TCP_OUTPUT_MAX / 2, 0);
-    bufferevent_set_timeouts(c->t->bev, &idle, NULL);
+    /* a client that stops reading its answers is cut after 30 s (reading
+     * from it is paused meanwhile, so the idle timeout would never fire) */
+    bufferevent_set_timeouts(c->t->bev, &idle, &stuck);
     bufferevent_enable(c->t->bev, EV_READ | EV_WRITE);
     if (sl->tls) {
         /* the handshake, like a message, must finish within the deadline */
