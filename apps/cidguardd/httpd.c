@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -372,17 +374,28 @@ static void certs(struct evhttp_request *req, const char *state_dir, const char 
     evbuffer_free(b);
 }
 
+#define CONN_BUCKETS 4096 /* a power of two */
+#define NEW_MAX 256
+
 struct cgd_httpd {
     struct evhttp *evhttp;
     struct cgd_worker *w;
     enum cgd_http_role role;
     bool https;
-    struct cgd_admission *adm; /* accept() failures pause the listener */
+    struct cgd_admission *adm; /* caps per listener and source; accept() back-off */
+    time_t message_timeout_s;
+    struct hconn *conns[CONN_BUCKETS]; /* every connection, hashed by bufferevent */
+    size_t nconns;
+    struct hconn *fresh[NEW_MAX];      /* accepted in this loop iteration */
+    size_t nnew;
+    struct event *fresh_ev, *sweep_ev;
 };
+
+static void request_done(struct cgd_httpd *h, struct evhttp_request *req);
 
 static void route(struct evhttp_request *req, void *arg)
 {
-    const struct cgd_httpd *h = arg;
+    struct cgd_httpd *h = arg;
     struct cgd_worker *w = h->w;
     bool api = h->role == CGD_HTTP_API;
     const char *uri = evhttp_request_get_uri(req);
@@ -401,6 +414,7 @@ static void route(struct evhttp_request *req, void *arg)
     }
     memcpy(path, uri, n);
     path[n] = '\0';
+    request_done(h, req);
     if (w->stopping) {
         err(req, "POL5000", 503, "Error: shutting down.");
     } else if (api && strcmp(path, "/stir/v1/verification") == 0) {
@@ -432,19 +446,143 @@ static void route(struct evhttp_request *req, void *arg)
     }
 }
 
+/* --- connections -------------------------------------------------------------------- */
+
 /*
- * Each connection's bufferevent, made here so that its input is bounded:
+ * Each connection's bufferevent is made here, so that its input is bounded:
  * evhttp answers pipelined requests one at a time and keeps reading while
  * an answer waits for a client that does not read, so without a high
  * watermark one connection could queue requests without limit.  With it,
  * reading stops until the queued requests have been answered.
+ *
+ * libevent 2.1's evhttp accepts connections itself and has no per-connection
+ * hook, so the caps per listener and per source and the request deadline
+ * are kept by watching the bufferevents it is given: each holds a reference
+ * of ours, is looked at right after evhttp set it up (its peer is counted,
+ * or the connection shut down over a cap), and every 100 ms (a request that
+ * has been arriving longer than message_timeout_ms is cut: evhttp's own
+ * timeout restarts with every byte, so a sender of a byte every few seconds
+ * was never cut).  A connection evhttp has freed has no callbacks left; its
+ * reference is then dropped, which closes the descriptor.
  */
 #define HTTP_INPUT_MAX (CG_ATIS_BODY_MAX + 16384 + 4096)
 
+struct hconn {
+    struct hconn *next;          /* hash chain, by bufferevent */
+    struct bufferevent *bev;     /* our reference */
+    struct sockaddr_storage peer;
+    bool live, counted;
+    size_t received;             /* bytes of the request being read */
+    time_t since;                /* when its first byte came (or the connection) */
+};
+
+static size_t conn_bucket(const struct bufferevent *bev)
+{
+    uintptr_t p = (uintptr_t)bev;
+    return (size_t)((p >> 4) ^ (p >> 16)) & (CONN_BUCKETS - 1);
+}
+
+static struct hconn *conn_of(const struct cgd_httpd *h, const struct bufferevent *bev)
+{
+    struct hconn *c;
+    for (c = h->conns[conn_bucket(bev)]; c && c->bev != bev; c = c->next)
+        ;
+    return c;
+}
+
+static void received_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct hconn *c = arg;
+    (void)buf;
+    if (!info->n_added)
+        return;
+    if (!c->received)
+        c->since = time(NULL); /* a request's first byte starts its deadline */
+    c->received += info->n_added;
+}
+
+static void cut(struct hconn *c)
+{
+    int fd = bufferevent_getfd(c->bev);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR); /* evhttp sees the end and frees its connection */
+}
+
+/* Looks at one connection; true when evhttp is done with it and it was
+ * released (c is freed). */
+static bool conn_check(struct cgd_httpd *h, struct hconn *c, time_t now)
+{
+    bufferevent_data_cb rd, wr;
+    bufferevent_event_cb ev;
+    void *arg;
+    bufferevent_getcb(c->bev, &rd, &wr, &ev, &arg);
+    if (!rd && !wr && !ev) {
+        struct hconn **pp;
+        if (!c->live && now - c->since < 2)
+            return false; /* not set up yet */
+        for (pp = &h->conns[conn_bucket(c->bev)]; *pp != c; pp = &(*pp)->next)
+            ;
+        *pp = c->next;
+        if (c->counted)
+            cgd_admission_leave(h->adm, (const struct sockaddr *)&c->peer);
+        bufferevent_decref(c->bev);
+        free(c);
+        h->nconns--;
+        return true;
+    }
+    if (!c->live) {
+        socklen_t len = sizeof c->peer;
+        int fd = bufferevent_getfd(c->bev);
+        c->live = true;
+        evbuffer_add_cb(bufferevent_get_input(c->bev), received_cb, c);
+        if (fd >= 0 && getpeername(fd, (struct sockaddr *)&c->peer, &len) == 0 &&
+            cgd_admission_enter(h->adm, (const struct sockaddr *)&c->peer))
+            c->counted = true;
+        else
+            cut(c);
+    } else if (c->received && now - c->since > h->message_timeout_s) {
+        atomic_fetch_add(&cgd_m.http_slow, 1);
+        cut(c);
+        c->received = 0;
+    }
+    return false;
+}
+
+/* The connections accepted in this loop iteration, set up by evhttp by now. */
+static void fresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_httpd *h = arg;
+    time_t now = time(NULL);
+    size_t i, n = h->nnew;
+    (void)fd;
+    (void)what;
+    h->nnew = 0;
+    for (i = 0; i < n; i++)
+        conn_check(h, h->fresh[i], now);
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_httpd *h = arg;
+    time_t now = time(NULL);
+    size_t b;
+    (void)fd;
+    (void)what;
+    h->nnew = 0; /* all of them are looked at here */
+    for (b = 0; b < CONN_BUCKETS; b++) {
+        struct hconn *c = h->conns[b], *next;
+        for (; c; c = next) {
+            next = c->next;
+            conn_check(h, c, now);
+        }
+    }
+}
+
 static struct bufferevent *connection_bev_cb(struct event_base *base, void *arg)
 {
-    const struct cgd_httpd *h = arg;
+    struct cgd_httpd *h = arg;
     struct bufferevent *bev;
+    struct hconn *c;
     if (h->https) {
         /* the certificate of the context in force when the connection came */
         struct cgd_ctx *ctx = cgd_ctx_get();
@@ -453,14 +591,41 @@ static struct bufferevent *connection_bev_cb(struct event_base *base, void *arg)
     } else {
         bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     }
-    if (bev)
-        bufferevent_setwatermark(bev, EV_READ, 0, HTTP_INPUT_MAX);
+    if (!bev)
+        return NULL;
+    bufferevent_setwatermark(bev, EV_READ, 0, HTTP_INPUT_MAX);
+    if ((c = calloc(1, sizeof *c))) {
+        size_t b = conn_bucket(bev);
+        bufferevent_incref(bev);
+        c->bev = bev;
+        c->since = time(NULL);
+        c->next = h->conns[b];
+        h->conns[b] = c;
+        h->nconns++;
+        if (h->nnew < NEW_MAX)
+            h->fresh[h->nnew++] = c;
+        event_active(h->fresh_ev, EV_TIMEOUT, 0);
+    }
     return bev;
 }
 
-struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role,
-                                  bool https)
+/* A whole request arrived on its connection: its deadline starts again. */
+static void request_done(struct cgd_httpd *h, struct evhttp_request *req)
 {
+    struct hconn *c =
+        conn_of(h, evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)));
+    if (c) {
+        c->received = 0;
+        c->since = time(NULL);
+    }
+}
+
+struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role,
+                                  const struct cgd_conf *conf)
+{
+    bool https = conf->https;
+    /* often enough that a closed connection's descriptor is not held long */
+    struct timeval tick = {0, 100000};
     struct cgd_httpd *h = calloc(1, sizeof *h);
     struct evhttp_bound_socket *bound;
     if (!h || !(h->evhttp = evhttp_new(w->base))) {
@@ -477,10 +642,14 @@ struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_ro
     h->https = https;
     evhttp_set_gencb(h->evhttp, route, h);
     evhttp_set_bevcb(h->evhttp, connection_bev_cb, h);
+    h->message_timeout_s = (conf->message_timeout_ms + 999) / 1000;
     if (!(bound = evhttp_accept_socket_with_handle(h->evhttp, fd)) ||
         !(h->adm = cgd_admission_new(w->base, evhttp_bound_socket_get_listener(bound),
                                      role == CGD_HTTP_API ? "HTTP API" : "HTTP signing API",
-                                     INT_MAX, INT_MAX))) {
+                                     conf->max_connections, conf->max_connections_per_source)) ||
+        !(h->fresh_ev = event_new(w->base, -1, 0, fresh_cb, h)) ||
+        !(h->sweep_ev = event_new(w->base, -1, EV_PERSIST, sweep_cb, h)) ||
+        event_add(h->sweep_ev, &tick)) {
         cgd_http_free(h);
         return NULL;
     }
@@ -490,9 +659,22 @@ struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_ro
 /* evhttp keeps answering during the drain (503 for new calls). */
 void cgd_http_free(struct cgd_httpd *h)
 {
+    size_t b;
     if (!h)
         return;
-    evhttp_free(h->evhttp);
+    if (h->evhttp)
+        evhttp_free(h->evhttp); /* frees its connections: our references remain */
+    for (b = 0; b < CONN_BUCKETS; b++)
+        while (h->conns[b]) {
+            struct hconn *c = h->conns[b];
+            h->conns[b] = c->next;
+            bufferevent_decref(c->bev);
+            free(c);
+        }
+    if (h->fresh_ev)
+        event_free(h->fresh_ev);
+    if (h->sweep_ev)
+        event_free(h->sweep_ev);
     cgd_admission_free(h->adm);
     free(h);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "config.h"
 #include "worker.h"
 
 struct cgd_httpd;
@@ -18,10 +19,10 @@ enum cgd_http_role {
 };
 
 /* Serves HTTP in `role` on the listening socket `fd` (taken over) on w's
- * loop, over TLS with `https` ([tls] cert).  During a drain it answers 503
- * to new API calls. */
+ * loop, with conf's https, connection caps and request deadline.  During a
+ * drain it answers 503 to new API calls. */
 struct cgd_httpd *cgd_http_attach(struct cgd_worker *w, int fd, enum cgd_http_role role,
-                                  bool https);
+                                  const struct cgd_conf *conf);
 /* After the loop has ended. */
 void cgd_http_free(struct cgd_httpd *h);
 

@@ -180,9 +180,13 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         "# HELP cidguard_sip_tcp_slow_total SIP/TCP connections closed because a message did not "
         "arrive whole in time.\n"
         "# TYPE cidguard_sip_tcp_slow_total counter\n"
-        "cidguard_sip_tcp_slow_total %llu\n",
+        "cidguard_sip_tcp_slow_total %llu\n"
+        "# HELP cidguard_http_slow_total HTTP connections closed because a request did not "
+        "arrive whole in time.\n"
+        "# TYPE cidguard_http_slow_total counter\n"
+        "cidguard_http_slow_total %llu\n",
         atomic_load(&cgd_m.conn_refused), atomic_load(&cgd_m.accept_errors),
-        atomic_load(&cgd_m.sip_tcp_slow));
+        atomic_load(&cgd_m.sip_tcp_slow), atomic_load(&cgd_m.http_slow));
     out(&b,
         "# HELP cidguard_decision_log_bytes The decision log's size on disk.\n"
         "# TYPE cidguard_decision_log_bytes gauge\n"

@@ -52,6 +52,7 @@ struct cgd_metrics {
     atomic_ullong sign_refused[CGD_SIGN__COUNT];
     atomic_ullong conn_refused, accept_errors; /* TCP connections over a cap; accept() failures */
     atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
+    atomic_ullong http_slow;                   /* HTTP connections cut for sending too slowly */
     atomic_ullong actions[3]; /* by enum cg_action */
     atomic_ullong declog_written, declog_dropped, declog_errors;
     atomic_ullong declog_bytes, declog_max_bytes; /* on disk; the cap (0: none) */

@@ -172,9 +172,9 @@ static int open_slot(struct slot *s, int id, const struct cgd_conf *conf)
         return -1;
     }
     if (!(s->sip = cgd_sip_attach(&s->w, &sk, conf)) ||
-        !(s->http = cgd_http_attach(&s->w, http_fd, CGD_HTTP_API, conf->https)) ||
+        !(s->http = cgd_http_attach(&s->w, http_fd, CGD_HTTP_API, conf)) ||
         (sign_fd >= 0 &&
-         !(s->http_sign = cgd_http_attach(&s->w, sign_fd, CGD_HTTP_SIGNING, conf->https))) ||
+         !(s->http_sign = cgd_http_attach(&s->w, sign_fd, CGD_HTTP_SIGNING, conf))) ||
         cgd_redis_attach(&s->w, conf))
         return -1;
     return 0;

@@ -208,6 +208,44 @@ try:
     check("another address is still served", other.recv(65535).startswith(b"SIP/2.0 200"))
     for c in conns + [other]:
         c.close()
+    # the same caps on the HTTP API
+    hconns, hrefused = [], 0
+    for i in range(30):
+        c = socket.create_connection(("127.0.0.1", ports["http"]))
+        c.settimeout(scaled(3))
+        hconns.append(c)
+    time.sleep(0.5)
+    for c in hconns:
+        try:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            if not c.recv(4096):
+                hrefused += 1
+        except OSError:
+            hrefused += 1
+    # (the harness's own probes of the port may still hold a slot or two)
+    check("HTTP: 30 connections from one address with a cap of 20: no more than 20 served, "
+          "%d closed" % hrefused, 10 <= hrefused <= 12, hrefused)
+    for c in hconns:
+        c.close()
+    slow = socket.create_connection(("127.0.0.1", ports["http"]))
+    slow.settimeout(0.3)
+    t0, closed = time.time(), False
+    for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 60:
+        try:
+            slow.send(bytes([b]))
+            if slow.recv(1) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = True
+            break
+        if time.time() - t0 > scaled(8):
+            break
+    check("HTTP: a request arriving a byte every 0.3 s is cut after the 1 s deadline (%.1f s)"
+          % (time.time() - t0), closed and time.time() - t0 < scaled(4))
+    slow.close()
     slow = socket.create_connection(("127.0.0.1", ports["sip"]))
     slow.settimeout(0.3)
     t0, closed = time.time(), False
