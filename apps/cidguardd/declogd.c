@@ -46,7 +46,7 @@ static struct {
     time_t next_prune;
     uint64_t max_bytes;         /* 0: no cap */
     time_t next_size_check;
-} L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} writer_state = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static __thread struct lane *my_lane;
 
@@ -64,7 +64,7 @@ static size_t drain(struct lane *ln)
     pthread_mutex_unlock(&ln->lock);
     for (i = 0; i < n; i += BATCH) {
         size_t k = n - i < BATCH ? n - i : BATCH;
-        if (cg_declog_append(L.log, batch + i, k) != CG_OK) {
+        if (cg_declog_append(writer_state.log, batch + i, k) != CG_OK) {
             atomic_fetch_add(&cgd_m.declog_errors, k);
             fprintf(stderr, "cidguardd: decision log: a batch of %zu could not be written\n", k);
         } else {
@@ -85,12 +85,12 @@ static void keep_under_cap(void)
 {
     uint64_t bytes;
     size_t deleted = 0;
-    L.next_size_check = time(NULL) + 1;
-    if (L.max_bytes && cg_declog_prune_to(L.log, L.max_bytes, &deleted) != CG_OK)
+    writer_state.next_size_check = time(NULL) + 1;
+    if (writer_state.max_bytes && cg_declog_prune_to(writer_state.log, writer_state.max_bytes, &deleted) != CG_OK)
         fprintf(stderr, "cidguardd: decision log: pruning to the size cap failed\n");
     if (deleted)
         atomic_fetch_add(&cgd_m.declog_pruned, deleted);
-    if (cg_declog_size(L.log, &bytes) == CG_OK)
+    if (cg_declog_size(writer_state.log, &bytes) == CG_OK)
         atomic_store(&cgd_m.declog_bytes, bytes);
 }
 
@@ -109,30 +109,30 @@ static void *writer(void *arg)
         size_t n = 0;
         int i, nl;
         bool stop;
-        pthread_mutex_lock(&L.lock);
-        if (!L.stop) {
+        pthread_mutex_lock(&writer_state.lock);
+        if (!writer_state.stop) {
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 200000000;
             if (ts.tv_nsec >= 1000000000) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
             }
-            pthread_cond_timedwait(&L.cond, &L.lock, &ts);
+            pthread_cond_timedwait(&writer_state.cond, &writer_state.lock, &ts);
         }
-        stop = L.stop;
-        pthread_mutex_unlock(&L.lock);
-        nl = atomic_load(&L.nlanes);
+        stop = writer_state.stop;
+        pthread_mutex_unlock(&writer_state.lock);
+        nl = atomic_load(&writer_state.nlanes);
         for (i = 0; i < nl; i++)
-            n += drain(L.lanes[i]);
-        if (time(NULL) >= L.next_size_check)
+            n += drain(writer_state.lanes[i]);
+        if (time(NULL) >= writer_state.next_size_check)
             keep_under_cap();
-        if (L.keep_days > 0 && time(NULL) >= L.next_prune) {
+        if (writer_state.keep_days > 0 && time(NULL) >= writer_state.next_prune) {
             /* retention, hourly, in the same low-priority thread */
             size_t del = 0;
-            if (cg_declog_prune(L.log, (int64_t)time(NULL) - (int64_t)L.keep_days * 86400, &del) !=
+            if (cg_declog_prune(writer_state.log, (int64_t)time(NULL) - (int64_t)writer_state.keep_days * 86400, &del) !=
                 CG_OK)
                 fprintf(stderr, "cidguardd: decision log: pruning failed\n");
-            L.next_prune = time(NULL) + 3600;
+            writer_state.next_prune = time(NULL) + 3600;
         }
         if (stop && !n)
             return NULL;
@@ -141,19 +141,19 @@ static void *writer(void *arg)
 
 int cgd_declog_start(const char *path, int keep_days, int max_mb)
 {
-    L.keep_days = keep_days;
-    L.max_bytes = (uint64_t)max_mb << 20;
-    atomic_store(&cgd_m.declog_max_bytes, L.max_bytes);
-    L.next_prune = 0; /* at start, then hourly */
-    if (cg_declog_open(&L.log, path) != CG_OK) {
+    writer_state.keep_days = keep_days;
+    writer_state.max_bytes = (uint64_t)max_mb << 20;
+    atomic_store(&cgd_m.declog_max_bytes, writer_state.max_bytes);
+    writer_state.next_prune = 0; /* at start, then hourly */
+    if (cg_declog_open(&writer_state.log, path) != CG_OK) {
         fprintf(stderr, "cidguardd: cannot open the decision log %s\n", path);
         return -1;
     }
-    if (pthread_create(&L.tid, NULL, writer, NULL)) {
-        cg_declog_close(L.log);
+    if (pthread_create(&writer_state.tid, NULL, writer, NULL)) {
+        cg_declog_close(writer_state.log);
         return -1;
     }
-    L.running = true;
+    writer_state.running = true;
     return 0;
 }
 
@@ -163,15 +163,15 @@ static struct lane *lane(void)
     struct lane *ln;
     if (my_lane)
         return my_lane;
-    pthread_mutex_lock(&L.lock);
-    if (atomic_load(&L.nlanes) < LANES && (ln = calloc(1, sizeof *ln)) &&
+    pthread_mutex_lock(&writer_state.lock);
+    if (atomic_load(&writer_state.nlanes) < LANES && (ln = calloc(1, sizeof *ln)) &&
         (ln->q = calloc(QCAP, sizeof *ln->q)) && (ln->spare = calloc(QCAP, sizeof *ln->spare))) {
         pthread_mutex_init(&ln->lock, NULL);
-        L.lanes[atomic_load(&L.nlanes)] = ln;
-        atomic_fetch_add(&L.nlanes, 1);
+        writer_state.lanes[atomic_load(&writer_state.nlanes)] = ln;
+        atomic_fetch_add(&writer_state.nlanes, 1);
         my_lane = ln;
     }
-    pthread_mutex_unlock(&L.lock);
+    pthread_mutex_unlock(&writer_state.lock);
     return my_lane;
 }
 
@@ -179,8 +179,8 @@ void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void
 {
     struct lane *ln;
     bool wake;
-    if (!L.running || !(ln = lane())) {
-        if (L.running)
+    if (!writer_state.running || !(ln = lane())) {
+        if (writer_state.running)
             atomic_fetch_add(&cgd_m.declog_dropped, 1);
         return;
     }
@@ -197,28 +197,28 @@ void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void
     wake = ln->n == BATCH;
     pthread_mutex_unlock(&ln->lock);
     if (wake) { /* once a batch, not once a call */
-        pthread_mutex_lock(&L.lock);
-        pthread_cond_signal(&L.cond);
-        pthread_mutex_unlock(&L.lock);
+        pthread_mutex_lock(&writer_state.lock);
+        pthread_cond_signal(&writer_state.cond);
+        pthread_mutex_unlock(&writer_state.lock);
     }
 }
 
 void cgd_declog_stop(void)
 {
     int i;
-    if (!L.running)
+    if (!writer_state.running)
         return;
-    pthread_mutex_lock(&L.lock);
-    L.stop = true;
-    pthread_cond_signal(&L.cond);
-    pthread_mutex_unlock(&L.lock);
-    pthread_join(L.tid, NULL);
-    cg_declog_close(L.log);
-    for (i = 0; i < atomic_load(&L.nlanes); i++) {
-        free(L.lanes[i]->q);
-        free(L.lanes[i]->spare);
-        pthread_mutex_destroy(&L.lanes[i]->lock);
-        free(L.lanes[i]);
+    pthread_mutex_lock(&writer_state.lock);
+    writer_state.stop = true;
+    pthread_cond_signal(&writer_state.cond);
+    pthread_mutex_unlock(&writer_state.lock);
+    pthread_join(writer_state.tid, NULL);
+    cg_declog_close(writer_state.log);
+    for (i = 0; i < atomic_load(&writer_state.nlanes); i++) {
+        free(writer_state.lanes[i]->q);
+        free(writer_state.lanes[i]->spare);
+        pthread_mutex_destroy(&writer_state.lanes[i]->lock);
+        free(writer_state.lanes[i]);
     }
-    L.running = false;
+    writer_state.running = false;
 }

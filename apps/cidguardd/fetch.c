@@ -65,7 +65,7 @@ static struct {
     struct flight *flights; /* all in flight (queued or started) */
     size_t nflights, nwaiters;
     bool stop;
-} F = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} fetcher = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Whether `sa` is in one of the ';'-separated CIDRs of `list`. */
 static bool in_cidrs(const struct sockaddr *sa, const char *list)
@@ -193,7 +193,7 @@ static bool start_transfer(struct flight *f)
     if (c->conf.ca_file[0])
         curl_easy_setopt(e, CURLOPT_CAINFO, c->conf.ca_file);
     f->easy = e;
-    return curl_multi_add_handle(F.multi, e) == CURLM_OK;
+    return curl_multi_add_handle(fetcher.multi, e) == CURLM_OK;
 }
 
 static void flight_free(struct flight *f)
@@ -253,28 +253,28 @@ static void finish(struct flight *f, CURLcode res)
         cg_certcache_put(c->certcache, f->url, chain, expires);
     cg_chain_unref(chain);
 
-    pthread_mutex_lock(&F.lock);
-    for (pp = &F.flights; *pp; pp = &(*pp)->next)
+    pthread_mutex_lock(&fetcher.lock);
+    for (pp = &fetcher.flights; *pp; pp = &(*pp)->next)
         if (*pp == f) {
             *pp = f->next;
             break;
         }
-    F.nflights--;
+    fetcher.nflights--;
     w = f->waiters;
     f->waiters = NULL;
-    pthread_mutex_unlock(&F.lock);
+    pthread_mutex_unlock(&fetcher.lock);
     while (w) {
         struct waiter *next = w->next;
         struct timeval zero = {0, 0};
         event_base_once(w->base, -1, EV_TIMEOUT, w->cb, w->arg, &zero);
-        pthread_mutex_lock(&F.lock);
-        F.nwaiters--;
-        pthread_mutex_unlock(&F.lock);
+        pthread_mutex_lock(&fetcher.lock);
+        fetcher.nwaiters--;
+        pthread_mutex_unlock(&fetcher.lock);
         free(w);
         w = next;
     }
     if (f->easy) {
-        curl_multi_remove_handle(F.multi, f->easy);
+        curl_multi_remove_handle(fetcher.multi, f->easy);
         curl_easy_cleanup(f->easy);
     }
     flight_free(f);
@@ -288,26 +288,26 @@ static void *fetch_main(void *arg)
         size_t nfailed, i;
         CURLMsg *msg;
         int running, left;
-        pthread_mutex_lock(&F.lock);
-        if (F.stop) {
-            pthread_mutex_unlock(&F.lock);
+        pthread_mutex_lock(&fetcher.lock);
+        if (fetcher.stop) {
+            pthread_mutex_unlock(&fetcher.lock);
             break;
         }
         nfailed = 0;
-        for (f = F.flights; f; f = f->next)
+        for (f = fetcher.flights; f; f = f->next)
             if (!f->started && !start_transfer(f) && nfailed < MAX_FLIGHTS)
                 failed[nfailed++] = f;
-        pthread_mutex_unlock(&F.lock);
+        pthread_mutex_unlock(&fetcher.lock);
         for (i = 0; i < nfailed; i++)
             finish(failed[i], CURLE_FAILED_INIT);
-        curl_multi_perform(F.multi, &running);
-        while ((msg = curl_multi_info_read(F.multi, &left)))
+        curl_multi_perform(fetcher.multi, &running);
+        while ((msg = curl_multi_info_read(fetcher.multi, &left)))
             if (msg->msg == CURLMSG_DONE) {
                 char *priv;
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
                 finish((struct flight *)priv, msg->data.result);
             }
-        curl_multi_poll(F.multi, NULL, 0, 1000, NULL);
+        curl_multi_poll(fetcher.multi, NULL, 0, 1000, NULL);
     }
     cg_certcache_thread_done();
     return NULL;
@@ -315,34 +315,34 @@ static void *fetch_main(void *arg)
 
 int cgd_fetch_start(void)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(F.multi = curl_multi_init()))
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(fetcher.multi = curl_multi_init()))
         return -1;
-    return pthread_create(&F.tid, NULL, fetch_main, NULL) == 0 ? 0 : -1;
+    return pthread_create(&fetcher.tid, NULL, fetch_main, NULL) == 0 ? 0 : -1;
 }
 
 void cgd_fetch_stop(void)
 {
-    pthread_mutex_lock(&F.lock);
-    F.stop = true;
-    pthread_mutex_unlock(&F.lock);
-    curl_multi_wakeup(F.multi);
-    pthread_join(F.tid, NULL);
+    pthread_mutex_lock(&fetcher.lock);
+    fetcher.stop = true;
+    pthread_mutex_unlock(&fetcher.lock);
+    curl_multi_wakeup(fetcher.multi);
+    pthread_join(fetcher.tid, NULL);
     /* transfers still running are abandoned: their waiters are gone */
-    while (F.flights) {
-        struct flight *f = F.flights;
-        F.flights = f->next;
+    while (fetcher.flights) {
+        struct flight *f = fetcher.flights;
+        fetcher.flights = f->next;
         while (f->waiters) {
             struct waiter *w = f->waiters;
             f->waiters = w->next;
             free(w);
         }
         if (f->easy) {
-            curl_multi_remove_handle(F.multi, f->easy);
+            curl_multi_remove_handle(fetcher.multi, f->easy);
             curl_easy_cleanup(f->easy);
         }
         flight_free(f);
     }
-    curl_multi_cleanup(F.multi);
+    curl_multi_cleanup(fetcher.multi);
     curl_global_cleanup();
 }
 
@@ -368,14 +368,14 @@ static void url_host(const char *url, char *out, size_t cap)
 }
 
 /* Whether a new flight for `host` asked by `origin` stays within the
- * shares.  Under F.lock. */
+ * shares.  Under fetcher.lock. */
 static bool within_shares(const char *host, const char *origin)
 {
     const struct flight *f;
     size_t same_host = 0, same_origin = 0;
-    if (F.nflights >= MAX_FLIGHTS)
+    if (fetcher.nflights >= MAX_FLIGHTS)
         return false;
-    for (f = F.flights; f; f = f->next) {
+    for (f = fetcher.flights; f; f = f->next) {
         same_host += strcmp(f->host, host) == 0;
         same_origin += strcmp(f->origin, origin) == 0;
     }
@@ -393,10 +393,10 @@ int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct e
     w->base = base;
     w->cb = done_cb;
     w->arg = arg;
-    pthread_mutex_lock(&F.lock);
-    if (F.nwaiters >= MAX_WAITERS)
+    pthread_mutex_lock(&fetcher.lock);
+    if (fetcher.nwaiters >= MAX_WAITERS)
         goto full;
-    for (f = F.flights; f; f = f->next)
+    for (f = fetcher.flights; f; f = f->next)
         if (strcmp(f->url, url) == 0)
             break;
     if (!f) {
@@ -408,18 +408,18 @@ int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct e
         snprintf(f->origin, sizeof f->origin, "%s", origin);
         f->ctx = ctx;
         atomic_fetch_add(&ctx->refs, 1);
-        f->next = F.flights;
-        F.flights = f;
-        F.nflights++;
+        f->next = fetcher.flights;
+        fetcher.flights = f;
+        fetcher.nflights++;
     }
     w->next = f->waiters;
     f->waiters = w;
-    F.nwaiters++;
-    pthread_mutex_unlock(&F.lock);
-    curl_multi_wakeup(F.multi);
+    fetcher.nwaiters++;
+    pthread_mutex_unlock(&fetcher.lock);
+    curl_multi_wakeup(fetcher.multi);
     return 0;
 full:
-    pthread_mutex_unlock(&F.lock);
+    pthread_mutex_unlock(&fetcher.lock);
     free(w);
     return -1;
 }

@@ -88,14 +88,14 @@ struct cgd_sipd {
     struct cgd_worker *w;
     struct cg_sip_txcache *tx;
     char (*bufs)[RECV_STRIDE];         /* recvmmsg buffers */
-    struct event *ev_uv, *ev_us, *expire;
+    struct event *udp_verify_ev, *udp_sign_ev, *expire;
     struct stream_listener {
         struct cgd_sipd *d;
         bool verify, tls;
         struct evconnlistener *l;
         struct cgd_admission *adm;
     } streams[4];                      /* TCP and TLS, verification and signing */
-    int fd_uv, fd_us;
+    int udp_verify_fd, udp_sign_fd;
     int message_timeout_ms;            /* a TCP message must arrive whole in this time */
 };
 
@@ -503,7 +503,10 @@ static void udp_sign_cb(evutil_socket_t fd, short what, void *arg)
  */
 #define TCP_OUTPUT_MAX (1 << 20)
 
-struct tcpctx {
+/* The reading side of a TCP or TLS connection (framing, deadline,
+ * admission), owned by the connection; struct tconn is the part its calls
+ * share to answer through. */
+struct tcp_reader {
     struct cgd_sipd *d;
     bool verify;
     bool paused;                /* not read until the output drains */
@@ -514,7 +517,7 @@ struct tcpctx {
     socklen_t alen;
 };
 
-static void tcp_close(struct tcpctx *c)
+static void tcp_close(struct tcp_reader *c)
 {
     c->t->closed = true;
     /* NOTE: a parked call may keep the bufferevent alive after c is freed;
@@ -540,7 +543,7 @@ static void tcp_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Answers what the stream cannot be resynchronised after (no usable
  * Content-Length, or too big) with 400 when it can, then closes. */
-static void tcp_unframeable(struct tcpctx *c, const char *buf, size_t len)
+static void tcp_unframeable(struct tcp_reader *c, const char *buf, size_t len)
 {
     struct cg_sip_req req;
     if (cg_sip_parse_request(buf, len > CG_SIP_MSG_MAX ? 0 : len, &req, NULL) != CG_OK &&
@@ -562,7 +565,7 @@ static void tcp_unframeable(struct tcpctx *c, const char *buf, size_t len)
 
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
 {
-    struct tcpctx *c = arg;
+    struct tcp_reader *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     for (;;) {
         size_t len = evbuffer_get_length(in), skip;
@@ -619,7 +622,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
  * again, starting with what it had already sent. */
 static void tcp_write_cb(struct bufferevent *bev, void *arg)
 {
-    struct tcpctx *c = arg;
+    struct tcp_reader *c = arg;
     if (!c->paused)
         return;
     c->paused = false;
@@ -629,7 +632,7 @@ static void tcp_write_cb(struct bufferevent *bev, void *arg)
 
 static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-    struct tcpctx *c = arg;
+    struct tcp_reader *c = arg;
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
         tcp_close(c);
@@ -658,7 +661,7 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
     struct cgd_sipd *d = sl->d;
     struct cgd_admission *adm = sl->adm;
     bool verify = sl->verify;
-    struct tcpctx *c;
+    struct tcp_reader *c;
     struct timeval idle = {120, 0}, stuck = {30, 0};
     (void)l;
     if (!cgd_admission_enter(adm, sa)) {
@@ -717,15 +720,15 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
     if (!d)
         return NULL;
     d->w = w;
-    d->fd_uv = s->udp_verify;
-    d->fd_us = s->udp_sign;
+    d->udp_verify_fd = s->udp_verify;
+    d->udp_sign_fd = s->udp_sign;
     if (cg_sip_txcache_new(&d->tx, TX_MAX, TX_TTL) != CG_OK ||
         !(d->bufs = malloc(BATCH * sizeof *d->bufs)))
         goto fail;
-    d->ev_uv = event_new(base, s->udp_verify, EV_READ | EV_PERSIST, udp_verify_cb, d);
-    d->ev_us = event_new(base, s->udp_sign, EV_READ | EV_PERSIST, udp_sign_cb, d);
+    d->udp_verify_ev = event_new(base, s->udp_verify, EV_READ | EV_PERSIST, udp_verify_cb, d);
+    d->udp_sign_ev = event_new(base, s->udp_sign, EV_READ | EV_PERSIST, udp_sign_cb, d);
     d->expire = event_new(base, -1, EV_PERSIST, expire_cb, d);
-    if (!d->ev_uv || !d->ev_us || !d->expire)
+    if (!d->udp_verify_ev || !d->udp_sign_ev || !d->expire)
         goto fail;
     d->message_timeout_ms = conf->message_timeout_ms;
     for (i = 0; i < 4; i++) {
@@ -744,8 +747,8 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
                                           conf->max_connections_per_source)))
             goto fail;
     }
-    event_add(d->ev_uv, NULL);
-    event_add(d->ev_us, NULL);
+    event_add(d->udp_verify_ev, NULL);
+    event_add(d->udp_sign_ev, NULL);
     event_add(d->expire, &sec);
     return d;
 fail:
@@ -760,8 +763,8 @@ void cgd_sip_detach(struct cgd_sipd *d)
         return;
     /* Stop taking requests; the UDP sockets stay open (parked calls answer
      * through them) until the process exits. */
-    event_del(d->ev_uv);
-    event_del(d->ev_us);
+    event_del(d->udp_verify_ev);
+    event_del(d->udp_sign_ev);
     for (i = 0; i < 4; i++)
         if (d->streams[i].l)
             evconnlistener_disable(d->streams[i].l);
@@ -772,10 +775,10 @@ void cgd_sip_free(struct cgd_sipd *d)
     int i;
     if (!d)
         return;
-    if (d->ev_uv)
-        event_free(d->ev_uv);
-    if (d->ev_us)
-        event_free(d->ev_us);
+    if (d->udp_verify_ev)
+        event_free(d->udp_verify_ev);
+    if (d->udp_sign_ev)
+        event_free(d->udp_sign_ev);
     if (d->expire)
         event_free(d->expire);
     for (i = 0; i < 4; i++) {
@@ -783,8 +786,8 @@ void cgd_sip_free(struct cgd_sipd *d)
             evconnlistener_free(d->streams[i].l);
         cgd_admission_free(d->streams[i].adm);
     }
-    close(d->fd_uv);
-    close(d->fd_us);
+    close(d->udp_verify_fd);
+    close(d->udp_sign_fd);
     cg_sip_txcache_free(d->tx);
     free(d->bufs);
     free(d);
