@@ -35,6 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
+    static const struct cg_policy_config cfg = {.uk_rules = true, .nanp_rules = true};
     struct cg_policy *p;
     struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "X"};
     struct cg_policy_call c = {.verdict = &v};
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     bool intl;
     if (ftruncate(in_fd, 0) != 0 || pwrite(in_fd, data, size, 0) != (ssize_t)size)
         abort();
-    if (cg_policy_new(&p, &(struct cg_policy_config){.uk_rules = true, .nanp_rules = true}) != CG_OK)
+    if (cg_policy_new(&p, &cfg) != CG_OK)
         return 0;
     for (int l = 0; l < CG_LIST__COUNT; l++)
         cg_policy_load_list_text(p, (enum cg_list)l, "fuzz", (const char *)data, size, NULL, NULL);
