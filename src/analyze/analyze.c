@@ -301,10 +301,13 @@ struct analysis {
     struct origin *origins; /* by origin id */
     size_t origins_cap;
     /* rows go to an unlinked temporary file, 32 bytes each, and are read
-     * back twice: memory holds only numbers, origins and findings */
+     * back twice: memory holds only numbers, origins and findings.  The
+     * file is made when the first chunk is full; an input of fewer rows
+     * stays in the chunk (no file at all for small inputs) */
     FILE *spill;
     struct row chunk[4096];
     size_t nchunk, nrows;
+    bool chunk_unread; /* no file: the chunk is the rows, not yet read back */
     uint64_t line, bad_rows;
     int64_t tmin, tmax;
 };
@@ -432,7 +435,11 @@ struct raw_row {
 
 static int spill_flush(struct analysis *a)
 {
-    if (a->nchunk && fwrite(a->chunk, sizeof a->chunk[0], a->nchunk, a->spill) != a->nchunk)
+    if (!a->nchunk)
+        return CG_OK;
+    if (!a->spill && !(a->spill = tmpfile()))
+        return CG_EIO; /* read_input says why */
+    if (fwrite(a->chunk, sizeof a->chunk[0], a->nchunk, a->spill) != a->nchunk)
         return CG_EIO;
     a->nchunk = 0;
     return CG_OK;
@@ -441,11 +448,21 @@ static int spill_flush(struct analysis *a)
 /* The rows again, a chunk at a time (after rows_rewind); 0 at the end. */
 static size_t rows_next(struct analysis *a)
 {
+    size_t n;
+    if (!a->spill) {
+        n = a->chunk_unread ? a->nchunk : 0;
+        a->chunk_unread = false;
+        return n;
+    }
     return fread(a->chunk, sizeof a->chunk[0], sizeof a->chunk / sizeof a->chunk[0], a->spill);
 }
 
 static int rows_rewind(struct analysis *a)
 {
+    if (!a->spill) {
+        a->chunk_unread = true;
+        return CG_OK;
+    }
     return spill_flush(a) == CG_OK && fflush(a->spill) == 0 && fseek(a->spill, 0, SEEK_SET) == 0
                ? CG_OK
                : CG_EIO;
@@ -815,7 +832,9 @@ static int read_text(struct analysis *a, const char *path, char *err, size_t err
     gzFile gz = gzopen(path, "rb");
     struct stat stt;
     uint64_t total = stat(path, &stt) == 0 ? (uint64_t)stt.st_size : 0, next_progress = 0;
-    size_t cap = 4 << 20;
+    /* a few lines' worth: every line is handled as soon as it is whole, and
+     * a larger buffer only costs a fresh mapping per run */
+    size_t cap = 4 * LINE_MAX_BYTES;
     struct text_input in = {{{0}, false}, malloc(cap + 1), 0, false};
     int rc = CG_OK, got;
 
@@ -826,7 +845,7 @@ static int read_text(struct analysis *a, const char *path, char *err, size_t err
         free(in.buf);
         return CG_EIO;
     }
-    gzbuffer(gz, 1 << 20);
+    gzbuffer(gz, 64 << 10);
     while (rc == CG_OK && (got = gzread(gz, in.buf + in.have, (unsigned)(cap - in.have))) > 0) {
         rc = text_lines(a, &in, in.have + (size_t)got, err, errlen);
         if (a->opts->progress && total) {
@@ -926,16 +945,15 @@ static int load_lists(struct analysis *a, char *err, size_t errlen)
 }
 
 /* Reads every row of the input, in the format the options name, into the
- * number and origin tables and the spill file (created here, owned by the
- * run). */
+ * number and origin tables and the spill file (made when needed, owned by
+ * the run). */
 static int read_input(struct analysis *a, const char *input, char *err, size_t errlen)
 {
-    if (!(a->spill = tmpfile())) {
-        snprintf(err, errlen, "cannot create a temporary file for the rows: %s", strerror(errno));
-        return CG_EIO;
-    }
-    return a->opts->format == CG_CDR_DECISIONS ? read_decisions(a, input, err, errlen)
-                                               : read_text(a, input, err, errlen);
+    int rc = a->opts->format == CG_CDR_DECISIONS ? read_decisions(a, input, err, errlen)
+                                                 : read_text(a, input, err, errlen);
+    if (rc == CG_EIO && err && errlen && !err[0])
+        snprintf(err, errlen, "cannot keep the rows in a temporary file: %s", strerror(errno));
+    return rc;
 }
 
 int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *o,
@@ -965,7 +983,7 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     cg__findings_free(&fd);
     if (rc == CG_ENOMEM && !err[0])
         snprintf(err, errlen, "out of memory");
-    if (rc == CG_EIO && !err[0])
+    if (rc == CG_EIO && err && errlen && !err[0])
         snprintf(err, errlen, "cannot write or read back the rows' temporary file (disk full?)");
 out:
     sum->rows = a.nrows;
