@@ -69,7 +69,8 @@ static EVP_PKEY_CTX *thread_ctx(EVP_PKEY *k, int sign)
     static __thread EVP_PKEY_CTX *ctx[2];
     if (!ctx[sign]) {
         ctx[sign] = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
-        if (!ctx[sign] || (sign ? EVP_PKEY_sign_init(ctx[sign]) : EVP_PKEY_verify_init(ctx[sign])) != 1)
+        if (!ctx[sign] ||
+            (sign ? EVP_PKEY_sign_init(ctx[sign]) : EVP_PKEY_verify_init(ctx[sign])) != 1)
             die("EVP_PKEY_CTX");
     }
     return ctx[sign];
@@ -111,8 +112,8 @@ static void one(struct ctx *c, enum op op)
     }
     case OUR_SIGN: {
         const char *dest = "+14155550100";
-        struct cg_sign_request r = {.orig = "+442079460000", .dest = &dest, .ndest = 1,
-                                    .attest = 'A'};
+        struct cg_sign_request r = {
+            .orig = "+442079460000", .dest = &dest, .ndest = 1, .attest = 'A'};
         char *id;
         if (cg_sign(c->signer, &r, &id, NULL) != CG_OK)
             die("our sign failed");
@@ -169,8 +170,11 @@ static void setup(struct ctx *c, const char *dir)
     struct cg_chain *chain;
     struct cg_verify_config cfg = {0};
     const char *dest = "+14155550100", *dot;
-    struct cg_sign_request r = {.orig = "+442079460000", .dest = &dest, .ndest = 1,
-                                .attest = 'A', .origid = "de305d54-75b4-431b-adb2-eb6b9e546014"};
+    struct cg_sign_request r = {.orig = "+442079460000",
+                                .dest = &dest,
+                                .ndest = 1,
+                                .attest = 'A',
+                                .origid = "de305d54-75b4-431b-adb2-eb6b9e546014"};
     char *id;
     FILE *f;
 
@@ -401,8 +405,8 @@ static void sip_tx_us(const struct ctx *c, double *bare, double tx[2])
                     digits[d] = (char)('0' + v % 10);
                 if (mode == 0) {
                     if (cg_sip_parse_request(msg, (size_t)len, &req, NULL) != CG_OK ||
-                        cg_sip_response(&req, 302, "Moved Temporarily", extra, 2, &out,
-                                        &outlen) != CG_OK)
+                        cg_sip_response(&req, 302, "Moved Temporarily", extra, 2, &out, &outlen) !=
+                            CG_OK)
                         die("sip");
                     free(out);
                     cg_sip_req_clear(&req);
@@ -476,8 +480,9 @@ int main(int argc, char **argv)
     printf("%-24s %14.0f %12.0f %7.1f%%\n", "sign, all threads", sN.raw, sN.ours, 100 * sN.ratio);
     printf("%-24s %14.0f %12.0f %7.1f%%   (reference: EVP one-shot per call, not cidguard)\n",
            "bare JWS verify", j1.raw, j1.ours, 100 * j1.ratio);
-    printf("\nscaling on %d threads: raw verify %.2fx, cidguard verify %.2fx, cidguard sign %.2fx\n",
-           threads, vN.raw / v1.raw, vN.ours / v1.ours, sN.ours / s1.ours);
+    printf(
+        "\nscaling on %d threads: raw verify %.2fx, cidguard verify %.2fx, cidguard sign %.2fx\n",
+        threads, vN.raw / v1.raw, vN.ours / v1.ours, sN.ours / s1.ours);
     printf("per call, 1 thread: raw verify %.1f us, cidguard verify %.1f us; raw sign %.1f us, "
            "cidguard sign %.1f us\n",
            1e6 / v1.raw, 1e6 / v1.ours, 1e6 / s1.raw, 1e6 / s1.ours);

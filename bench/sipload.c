@@ -77,12 +77,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds") && i + 1 < (unsigned)argc)
             seconds = atof(argv[++i]);
         else
-            die("usage: cidguard-sipload --key KEY --x5u URL [--target H:P] [--rate N | --window N] "
+            die("usage: cidguard-sipload --key KEY --x5u URL [--target H:P] [--rate N | --window "
+                "N] "
                 "[--seconds S] [--busy-poll]");
     }
     if (!key || !x5u || seconds <= 0 || window == 0)
         die("--key and --x5u are required");
-    if (sscanf(target, "%63[^:]:%d", host, &port) != 2 || inet_pton(AF_INET, host, &to.sin_addr) != 1)
+    if (sscanf(target, "%63[^:]:%d", host, &port) != 2 ||
+        inet_pton(AF_INET, host, &to.sin_addr) != 1)
         die("--target wants IPv4:port");
     to.sin_port = htons((uint16_t)port);
     if (cg_key_load_file(&k, key) || cg_signer_new(&s, k, x5u))
@@ -111,8 +113,8 @@ int main(int argc, char **argv)
             /* a fresh PASSporT per call, as real traffic has: the daemon
              * blocks one token seen on two calls as a replay */
             const char *dest = "+14155550100";
-            struct cg_sign_request r = {.orig = "+442079460000", .dest = &dest, .ndest = 1,
-                                        .attest = 'A'};
+            struct cg_sign_request r = {
+                .orig = "+442079460000", .dest = &dest, .ndest = 1, .attest = 'A'};
             free(identity);
             if (cg_sign(s, &r, &identity, NULL) != CG_OK)
                 die("signing failed");
@@ -144,8 +146,9 @@ int main(int argc, char **argv)
                 int code = 0;
                 buf[n] = '\0';
                 sscanf(buf, "SIP/2.0 %d", &code);
-                if ((cid = strstr(buf, "Call-ID: ld")) && sscanf(cid, "Call-ID: ld%x.%llu@", &rid, &id) == 2 && rid == run &&
-                    id < sent && sent_at[id] > 0) {
+                if ((cid = strstr(buf, "Call-ID: ld")) &&
+                    sscanf(cid, "Call-ID: ld%x.%llu@", &rid, &id) == 2 && rid == run && id < sent &&
+                    sent_at[id] > 0) {
                     lat[nlat++] = now_s() - sent_at[id];
                     sent_at[id] = -1;
                     answered++;

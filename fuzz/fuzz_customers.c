@@ -12,7 +12,7 @@
 
 #include "cidguard/cidguard.h"
 
-static const char *const ips[] = {"127.0.0.1", "::1",        "::ffff:127.0.0.1", "192.0.2.1",
+static const char *const ips[] = {"127.0.0.1", "::1",         "::ffff:127.0.0.1", "192.0.2.1",
                                   "10.0.0.1",  "2001:db8::1", "::ffff:192.0.2.1", "0.0.0.0",
                                   "::",        "fe80::1"};
 #define NIPS (sizeof ips / sizeof ips[0])

@@ -135,8 +135,8 @@ static void one(const char *msg, size_t len, unsigned listener, unsigned ctl, in
         check(first != NULL, "out of memory");
         memcpy(first, r.out, flen);
         check(cg_sip_txcache_receive(cache, listener, msg, len, now, &r) == CG_OK &&
-                  r.what == CG_SIP_SEND && r.kind == CG_SIP_K_RETRANSMISSION &&
-                  r.outlen == flen && memcmp(r.out, first, flen) == 0,
+                  r.what == CG_SIP_SEND && r.kind == CG_SIP_K_RETRANSMISSION && r.outlen == flen &&
+                  memcmp(r.out, first, flen) == 0,
               "a retransmission did not get the stored answer");
         free(first);
     }
@@ -150,7 +150,9 @@ static void one(const char *msg, size_t len, unsigned listener, unsigned ctl, in
         cg_sip_req_clear(&r.req);
         return;
     }
-    calls[ncalls] = (struct call){.req = r.req, .tx = r.tx, .listener = listener,
+    calls[ncalls] = (struct call){.req = r.req,
+                                  .tx = r.tx,
+                                  .listener = listener,
                                   .take = (ctl & 128) != 0,
                                   .due = ((ctl >> 2) & 3) == 1 ? -1 : rec + 1};
     cg_sip_tx_set_pending(r.tx, &calls[ncalls]);

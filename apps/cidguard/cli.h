@@ -27,7 +27,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
-int cmd_lists(int argc, char **argv); /* policy push|add|remove|show */
+int cmd_lists(int argc, char **argv);     /* policy push|add|remove|show */
 int cmd_customers(int argc, char **argv); /* customers token|check */
 int cmd_analyze(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);

@@ -30,8 +30,9 @@ static void bad_row(uint64_t line, const char *why, void *arg)
     static uint64_t shown;
     struct ctx *c = arg;
     if (shown++ < BAD_SHOWN)
-        fprintf(stderr, "%s%s:%llu: %s (row skipped)\n", c->tty && c->last_pct >= 0 ? "\r\033[K" : "",
-                c->file, (unsigned long long)line, why);
+        fprintf(stderr, "%s%s:%llu: %s (row skipped)\n",
+                c->tty && c->last_pct >= 0 ? "\r\033[K" : "", c->file, (unsigned long long)line,
+                why);
 }
 
 static void progress(uint64_t done, uint64_t total, void *arg)
@@ -124,7 +125,8 @@ static void read_found(const char *path, int fields, struct strset *out)
                 v++;
                 n--;
             }
-            snprintf(key + strlen(key), sizeof key - strlen(key), "%s%.*s", i ? "|" : "", (int)n, v);
+            snprintf(key + strlen(key), sizeof key - strlen(key), "%s%.*s", i ? "|" : "", (int)n,
+                     v);
             p = v + n + (v[n] ? 1 : 0);
         }
         add(out, key);
@@ -174,12 +176,15 @@ static void evaluate(const char *truth_path, const char *dir)
 
 int cmd_analyze(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, 0, 'f'}, {"protected", required_argument, 0, 'p'},
-        {"dno", required_argument, 0, 'd'},    {"ingress", required_argument, 0, 'i'},
-        {"out", required_argument, 0, 'o'},    {"truth", required_argument, 0, 't'},
-        {"country-code", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"protected", required_argument, 0, 'p'},
+                                         {"dno", required_argument, 0, 'd'},
+                                         {"ingress", required_argument, 0, 'i'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"truth", required_argument, 0, 't'},
+                                         {"country-code", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     struct cg_analyze_opts o = {0};
     struct cg_analyze_summary s;
     struct ctx c = {NULL, false, -1};
@@ -200,15 +205,31 @@ int cmd_analyze(int argc, char **argv)
             else
                 cli_die("--format must be csv, asterisk or decisions");
             break;
-        case 'p': o.protected_path = optarg; break;
-        case 'd': o.dno_path = optarg; break;
-        case 'i': o.ingress_path = optarg; break;
-        case 'o': out = optarg; break;
-        case 't': truth = optarg; break;
-        case 'k': o.plan = cli_plan(optarg); break;
-        case 'h': fputs(help, stdout); return 0;
-        case ':': cli_die("%s needs a value", argv[optind - 1]);
-        default: cli_die("unknown option %s (try 'cidguard analyze --help')", argv[optind - 1]);
+        case 'p':
+            o.protected_path = optarg;
+            break;
+        case 'd':
+            o.dno_path = optarg;
+            break;
+        case 'i':
+            o.ingress_path = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 't':
+            truth = optarg;
+            break;
+        case 'k':
+            o.plan = cli_plan(optarg);
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        case ':':
+            cli_die("%s needs a value", argv[optind - 1]);
+        default:
+            cli_die("unknown option %s (try 'cidguard analyze --help')", argv[optind - 1]);
         }
     }
     if (optind + 1 != argc)

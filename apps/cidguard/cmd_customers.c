@@ -22,8 +22,8 @@ static int new_token(char out[64])
         return -1;
     for (i = 0; i < 43; i++) {
         size_t bit = i * 6, byte = bit / 8, off = bit % 8;
-        unsigned v = ((unsigned)raw[byte] << 8 | (byte + 1 < sizeof raw ? raw[byte + 1] : 0)) >>
-                     (10 - off);
+        unsigned v =
+            ((unsigned)raw[byte] << 8 | (byte + 1 < sizeof raw ? raw[byte + 1] : 0)) >> (10 - off);
         out[i] = b64[v & 63];
     }
     out[43] = '\0';

@@ -36,16 +36,16 @@ static json_t *inspect_cert(const char *pem, size_t len)
     for (i = 0; i < in->tnauth.n; i++) {
         const struct cg_tnauth_entry *e = &in->tnauth.e[i];
         if (e->kind == CG_TNAUTH_RANGE)
-            json_array_append_new(tl, json_pack("{s:s,s:I}", "range", e->value, "count",
-                                                (json_int_t)e->count));
+            json_array_append_new(
+                tl, json_pack("{s:s,s:I}", "range", e->value, "count", (json_int_t)e->count));
         else
-            json_array_append_new(tl, json_pack("{s:s}", e->kind == CG_TNAUTH_SPC ? "spc" : "tn",
-                                                e->value));
+            json_array_append_new(
+                tl, json_pack("{s:s}", e->kind == CG_TNAUTH_SPC ? "spc" : "tn", e->value));
     }
     for (i = 0; i < CG_W__COUNT; i++)
         if (in->warnings & (1u << i))
-            json_array_append_new(w, json_pack("{s:s,s:s}", "lint", cg_warning_name(i), "text",
-                                               cg_warning_text(i)));
+            json_array_append_new(
+                w, json_pack("{s:s,s:s}", "lint", cg_warning_name(i), "text", cg_warning_text(i)));
     json_object_set_new(o, "subject", json_string(in->subject));
     json_object_set_new(o, "issuer", json_string(in->issuer));
     json_object_set_new(o, "serial", json_string(in->serial));

@@ -161,11 +161,14 @@ static char *read_list(struct cg_redis *s, enum cg_list l, long long *version)
 
 int cmd_lists(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"redis", required_argument, 0, 'r'}, {"prefix", required_argument, 0, 'P'},
-        {"file", required_argument, 0, 'f'},  {"dno", required_argument, 0, 'd'},
-        {"protected", required_argument, 0, 'p'}, {"ingress", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"redis", required_argument, 0, 'r'},
+                                         {"prefix", required_argument, 0, 'P'},
+                                         {"file", required_argument, 0, 'f'},
+                                         {"dno", required_argument, 0, 'd'},
+                                         {"protected", required_argument, 0, 'p'},
+                                         {"ingress", required_argument, 0, 'i'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *verb = argv[0], *url = NULL, *prefix = NULL, *file = NULL;
     const char *push[CG_LIST__COUNT] = {NULL, NULL, NULL};
     struct cg_redis *s = NULL;
@@ -174,15 +177,31 @@ int cmd_lists(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': url = optarg; break;
-        case 'P': prefix = optarg; break;
-        case 'f': file = optarg; break;
-        case 'd': push[CG_LIST_DNO] = optarg; break;
-        case 'p': push[CG_LIST_PROTECTED] = optarg; break;
-        case 'i': push[CG_LIST_INGRESS] = optarg; break;
-        case 'h': fputs(help, stdout); return 0;
-        case ':': cli_die("%s needs a value", argv[optind - 1]);
-        default: cli_die("unknown option %s (try 'cidguard policy --help')", argv[optind - 1]);
+        case 'r':
+            url = optarg;
+            break;
+        case 'P':
+            prefix = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'd':
+            push[CG_LIST_DNO] = optarg;
+            break;
+        case 'p':
+            push[CG_LIST_PROTECTED] = optarg;
+            break;
+        case 'i':
+            push[CG_LIST_INGRESS] = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        case ':':
+            cli_die("%s needs a value", argv[optind - 1]);
+        default:
+            cli_die("unknown option %s (try 'cidguard policy --help')", argv[optind - 1]);
         }
     }
 

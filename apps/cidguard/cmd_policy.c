@@ -28,21 +28,29 @@ static void report(const char *file, int line, const char *msg, void *arg)
 
 int cmd_policy(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dno", required_argument, 0, 'd'},         {"protected", required_argument, 0, 'p'},
-        {"ingress", required_argument, 0, 'i'},     {"ofcom", required_argument, 0, 'o'},
-        {"no-uk-rules", no_argument, 0, 'U'},       {"no-nanp-rules", no_argument, 0, 'N'},
-        {"min-attest-uk", required_argument, 0, 'm'}, {"no-roaming-447", no_argument, 0, 'R'},
-        {"caller", required_argument, 0, 'c'},      {"verstat", required_argument, 0, 'v'},
-        {"attest", required_argument, 0, 'a'},      {"spc", required_argument, 0, 's'},
-        {"trunk", required_argument, 0, 't'},       {"country-code", required_argument, 0, 'k'},
-        {"nanpa", required_argument, 0, 'n'},       {"cocodes", required_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    struct cg_policy_config cfg = {.uk_rules = true, .nanp_rules = true, .roaming_447 = true,
-                                   .min_attest_uk = 'B'};
+    static const struct option opts[] = {{"dno", required_argument, 0, 'd'},
+                                         {"protected", required_argument, 0, 'p'},
+                                         {"ingress", required_argument, 0, 'i'},
+                                         {"ofcom", required_argument, 0, 'o'},
+                                         {"no-uk-rules", no_argument, 0, 'U'},
+                                         {"no-nanp-rules", no_argument, 0, 'N'},
+                                         {"min-attest-uk", required_argument, 0, 'm'},
+                                         {"no-roaming-447", no_argument, 0, 'R'},
+                                         {"caller", required_argument, 0, 'c'},
+                                         {"verstat", required_argument, 0, 'v'},
+                                         {"attest", required_argument, 0, 'a'},
+                                         {"spc", required_argument, 0, 's'},
+                                         {"trunk", required_argument, 0, 't'},
+                                         {"country-code", required_argument, 0, 'k'},
+                                         {"nanpa", required_argument, 0, 'n'},
+                                         {"cocodes", required_argument, 0, 'C'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    struct cg_policy_config cfg = {
+        .uk_rules = true, .nanp_rules = true, .roaming_447 = true, .min_attest_uk = 'B'};
     const char *dno = NULL, *prot = NULL, *ing = NULL, *ofcom[16], *caller = NULL, *nanpa = NULL,
-               *cocodes[16],
-               *verstat = "passed", *attest = "A", *spc = "", *trunk = NULL, *cc = NULL;
+               *cocodes[16], *verstat = "passed", *attest = "A", *spc = "", *trunk = NULL,
+               *cc = NULL;
     size_t nofcom = 0, ncocodes = 0, i;
     struct cg_policy *p;
     int c, rc;
@@ -62,37 +70,67 @@ int cmd_policy(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': dno = optarg; break;
-        case 'p': prot = optarg; break;
-        case 'i': ing = optarg; break;
+        case 'd':
+            dno = optarg;
+            break;
+        case 'p':
+            prot = optarg;
+            break;
+        case 'i':
+            ing = optarg;
+            break;
         case 'o':
             if (nofcom == 16)
                 cli_die("at most 16 --ofcom");
             ofcom[nofcom++] = optarg;
             break;
-        case 'n': nanpa = optarg; break;
+        case 'n':
+            nanpa = optarg;
+            break;
         case 'C':
             if (ncocodes == 16)
                 cli_die("at most 16 --cocodes");
             cocodes[ncocodes++] = optarg;
             break;
-        case 'U': cfg.uk_rules = false; break;
-        case 'N': cfg.nanp_rules = false; break;
+        case 'U':
+            cfg.uk_rules = false;
+            break;
+        case 'N':
+            cfg.nanp_rules = false;
+            break;
         case 'm':
             if (strlen(optarg) != 1 || !strchr("ABC", optarg[0]))
                 cli_die("--min-attest-uk must be A, B or C");
             cfg.min_attest_uk = optarg[0];
             break;
-        case 'R': cfg.roaming_447 = false; break;
-        case 'c': caller = optarg; break;
-        case 'v': verstat = optarg; break;
-        case 'a': attest = optarg; break;
-        case 's': spc = optarg; break;
-        case 't': trunk = optarg; break;
-        case 'k': cc = optarg; break;
-        case 'h': fputs(help, stdout); return 0;
-        case ':': cli_die("%s needs a value", argv[optind - 1]);
-        default: cli_die("unknown option %s (try 'cidguard policy --help')", argv[optind - 1]);
+        case 'R':
+            cfg.roaming_447 = false;
+            break;
+        case 'c':
+            caller = optarg;
+            break;
+        case 'v':
+            verstat = optarg;
+            break;
+        case 'a':
+            attest = optarg;
+            break;
+        case 's':
+            spc = optarg;
+            break;
+        case 't':
+            trunk = optarg;
+            break;
+        case 'k':
+            cc = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        case ':':
+            cli_die("%s needs a value", argv[optind - 1]);
+        default:
+            cli_die("unknown option %s (try 'cidguard policy --help')", argv[optind - 1]);
         }
     }
     if (optind != argc)
@@ -126,8 +164,9 @@ int cmd_policy(int argc, char **argv)
             cli_die("--caller is not a telephone number");
         v.verstat = !strcmp(verstat, "passed")   ? CG_VERSTAT_PASSED
                     : !strcmp(verstat, "failed") ? CG_VERSTAT_FAILED
-                    : !strcmp(verstat, "none")   ? CG_VERSTAT_NONE
-                                                 : (cli_die("--verstat must be passed, failed or none"), 0);
+                    : !strcmp(verstat, "none")
+                        ? CG_VERSTAT_NONE
+                        : (cli_die("--verstat must be passed, failed or none"), 0);
         if (strlen(attest) != 1 || !strchr("ABC", attest[0]))
             cli_die("--attest must be A, B or C");
         v.attest = attest[0];

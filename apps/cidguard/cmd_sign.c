@@ -16,17 +16,25 @@ static const char help[] =
 
 int cmd_sign(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, 0, 'k'},     {"x5u", required_argument, 0, 'x'},
-        {"orig", required_argument, 0, 'o'},    {"dest", required_argument, 0, 'd'},
-        {"attest", required_argument, 0, 'a'},  {"origid", required_argument, 0, 'i'},
-        {"iat", required_argument, 0, 't'},     {"country-code", required_argument, 0, 'c'},
-        {"ppt", required_argument, 0, 'p'},     {"div", required_argument, 0, 'v'},
-        {"nam", required_argument, 0, 'n'},     {"crn", required_argument, 0, 'r'},
-        {"apn", required_argument, 0, 'A'},     {"icn", required_argument, 0, 'I'},
-        {"jcl", required_argument, 0, 'L'},     {"jcd", required_argument, 0, 'J'},
-        {"rcdi", required_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"x5u", required_argument, 0, 'x'},
+                                         {"orig", required_argument, 0, 'o'},
+                                         {"dest", required_argument, 0, 'd'},
+                                         {"attest", required_argument, 0, 'a'},
+                                         {"origid", required_argument, 0, 'i'},
+                                         {"iat", required_argument, 0, 't'},
+                                         {"country-code", required_argument, 0, 'c'},
+                                         {"ppt", required_argument, 0, 'p'},
+                                         {"div", required_argument, 0, 'v'},
+                                         {"nam", required_argument, 0, 'n'},
+                                         {"crn", required_argument, 0, 'r'},
+                                         {"apn", required_argument, 0, 'A'},
+                                         {"icn", required_argument, 0, 'I'},
+                                         {"jcl", required_argument, 0, 'L'},
+                                         {"jcd", required_argument, 0, 'J'},
+                                         {"rcdi", required_argument, 0, 'R'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *keypath = NULL, *x5u = NULL, *attest = NULL, *cc = NULL, *ppt = "shaken";
     char *dests = NULL, *tok, *save;
     const char *dest[CG_PASSPORT_DEST_MAX];
@@ -41,26 +49,71 @@ int cmd_sign(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': keypath = optarg; break;
-        case 'x': x5u = optarg; break;
-        case 'o': req.orig = optarg; break;
-        case 'd': dests = optarg; break;
-        case 'a': attest = optarg; break;
-        case 'i': req.origid = optarg; break;
-        case 't': req.iat = cli_int("--iat", optarg, 1, 253402300799LL); break;
-        case 'c': cc = optarg; break;
-        case 'p': ppt = optarg; break;
-        case 'v': req.div = optarg; break;
-        case 'n': rcd.nam = optarg; rcd.present = true; break;
-        case 'r': rcd.crn = optarg; rcd.present = true; break;
-        case 'A': rcd.apn = optarg; rcd.present = true; break;
-        case 'I': rcd.icn = optarg; rcd.present = true; break;
-        case 'L': rcd.jcl = optarg; rcd.present = true; break;
-        case 'J': rcd.jcd = optarg; rcd.present = true; break;
-        case 'R': rcd.rcdi = optarg; rcd.present = true; break;
-        case 'h': fputs(help, stdout); return 0;
-        case ':': cli_die("%s needs a value", argv[optind - 1]);
-        default: cli_die("unknown option %s (try 'cidguard sign --help')", argv[optind - 1]);
+        case 'k':
+            keypath = optarg;
+            break;
+        case 'x':
+            x5u = optarg;
+            break;
+        case 'o':
+            req.orig = optarg;
+            break;
+        case 'd':
+            dests = optarg;
+            break;
+        case 'a':
+            attest = optarg;
+            break;
+        case 'i':
+            req.origid = optarg;
+            break;
+        case 't':
+            req.iat = cli_int("--iat", optarg, 1, 253402300799LL);
+            break;
+        case 'c':
+            cc = optarg;
+            break;
+        case 'p':
+            ppt = optarg;
+            break;
+        case 'v':
+            req.div = optarg;
+            break;
+        case 'n':
+            rcd.nam = optarg;
+            rcd.present = true;
+            break;
+        case 'r':
+            rcd.crn = optarg;
+            rcd.present = true;
+            break;
+        case 'A':
+            rcd.apn = optarg;
+            rcd.present = true;
+            break;
+        case 'I':
+            rcd.icn = optarg;
+            rcd.present = true;
+            break;
+        case 'L':
+            rcd.jcl = optarg;
+            rcd.present = true;
+            break;
+        case 'J':
+            rcd.jcd = optarg;
+            rcd.present = true;
+            break;
+        case 'R':
+            rcd.rcdi = optarg;
+            rcd.present = true;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        case ':':
+            cli_die("%s needs a value", argv[optind - 1]);
+        default:
+            cli_die("unknown option %s (try 'cidguard sign --help')", argv[optind - 1]);
         }
     }
     if (optind != argc)

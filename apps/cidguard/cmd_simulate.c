@@ -74,7 +74,7 @@ static const char *const kind_name[] = {"bank", "dno", "rotation", "intl_uk"};
 
 struct campaign {
     enum kind kind;
-    bool via_gateway;   /* unsigned through the international gateway */
+    bool via_gateway; /* unsigned through the international gateway */
     char origid[40];
     int64_t start, end; /* active window */
     double p;           /* share of the rows in its window */
@@ -154,24 +154,40 @@ struct sim_opts {
  * printed the help and there is nothing to simulate. */
 static bool parse_options(int argc, char **argv, struct sim_opts *so)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},       {"rows", required_argument, 0, 'n'},
-        {"seed", required_argument, 0, 's'},      {"days", required_argument, 0, 'd'},
-        {"campaigns", required_argument, 0, 'k'}, {"spoof-share", required_argument, 0, 'f'},
-        {"call-centres", required_argument, 0, 'c'}, {"answer-rate", required_argument, 0, 'a'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"rows", required_argument, 0, 'n'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"days", required_argument, 0, 'd'},
+                                         {"campaigns", required_argument, 0, 'k'},
+                                         {"spoof-share", required_argument, 0, 'f'},
+                                         {"call-centres", required_argument, 0, 'c'},
+                                         {"answer-rate", required_argument, 0, 'a'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
 
     *so = (struct sim_opts){.rows = 100000, .seed = 1, .ncentres = 5, .share = 0.02, .answer = 0.6};
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': so->dir = optarg; break;
-        case 'n': so->rows = (uint64_t)cli_int("--rows", optarg, 100, 1000000000); break;
-        case 's': so->seed = (uint64_t)cli_int("--seed", optarg, 0, INT64_MAX); break;
-        case 'd': so->days = (int)cli_int("--days", optarg, 1, 3650); break;
-        case 'k': so->ncampaigns = (uint64_t)cli_int("--campaigns", optarg, 1, 100000); break;
-        case 'c': so->ncentres = (int)cli_int("--call-centres", optarg, 0, 64); break;
+        case 'o':
+            so->dir = optarg;
+            break;
+        case 'n':
+            so->rows = (uint64_t)cli_int("--rows", optarg, 100, 1000000000);
+            break;
+        case 's':
+            so->seed = (uint64_t)cli_int("--seed", optarg, 0, INT64_MAX);
+            break;
+        case 'd':
+            so->days = (int)cli_int("--days", optarg, 1, 3650);
+            break;
+        case 'k':
+            so->ncampaigns = (uint64_t)cli_int("--campaigns", optarg, 1, 100000);
+            break;
+        case 'c':
+            so->ncentres = (int)cli_int("--call-centres", optarg, 0, 64);
+            break;
         case 'f':
             so->share = strtod(optarg, NULL);
             if (so->share <= 0 || so->share > 0.5)
@@ -182,9 +198,13 @@ static bool parse_options(int argc, char **argv, struct sim_opts *so)
             if (so->answer < 0 || so->answer > 1)
                 cli_die("--answer-rate must be from 0 to 1");
             break;
-        case 'h': fputs(help, stdout); return false;
-        case ':': cli_die("%s needs a value", argv[optind - 1]);
-        default: cli_die("unknown option %s (try 'cidguard simulate --help')", argv[optind - 1]);
+        case 'h':
+            fputs(help, stdout);
+            return false;
+        case ':':
+            cli_die("%s needs a value", argv[optind - 1]);
+        default:
+            cli_die("unknown option %s (try 'cidguard simulate --help')", argv[optind - 1]);
         }
     }
     if (optind != argc)
@@ -250,7 +270,8 @@ static void write_lists(const char *dir, const struct population *pop)
     fputs("ingress,international,addresses,note\n"
           "peer-1,no,,domestic carrier\npeer-2,no,,domestic carrier\npeer-3,no,,domestic carrier\n"
           "peer-4,no,,domestic carrier\npeer-5,no,,small domestic carrier\n"
-          "intl-gw,yes,,international gateway\n", f);
+          "intl-gw,yes,,international gateway\n",
+          f);
     fclose(f);
 }
 
@@ -375,14 +396,18 @@ static void campaign_call(struct campaign *cp, const struct population *pop, str
             snprintf(c->calling, sizeof c->calling, "%s", pop->bank_num[b][k]);
         }
         break;
-    case K_DNO: snprintf(c->calling, sizeof c->calling, "%s", pop->dno[below(NDNO)]); break;
+    case K_DNO:
+        snprintf(c->calling, sizeof c->calling, "%s", pop->dno[below(NDNO)]);
+        break;
     case K_ROTATION:
         if (below(4) == 0)
             snprintf(c->calling, sizeof c->calling, "%s", pop->consumer[below(pop->nconsumers)]);
         else
             number(c->calling, "4474", 8);
         break;
-    default: number(c->calling, "4420", 8); break;
+    default:
+        number(c->calling, "4420", 8);
+        break;
     }
     c->dur = unit() < 0.75 ? expo(600) : 0;
 }

@@ -84,8 +84,8 @@ static void *batch_worker(void *arg)
     struct batch *b = arg;
     size_t i;
     while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-        b->results[i] = b->lines[i] ? verify_line(&b->ctx, b->lines[i], &b->passed[i])
-                                    : strdup(too_long);
+        b->results[i] =
+            b->lines[i] ? verify_line(&b->ctx, b->lines[i], &b->passed[i]) : strdup(too_long);
     return NULL;
 }
 
@@ -159,16 +159,24 @@ static int run_batch(const struct batch_ctx *bc, const char *path, int threads)
 
 int cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"identity", required_argument, 0, 'i'}, {"from", required_argument, 0, 'f'},
-        {"pai", required_argument, 0, 'p'},      {"to", required_argument, 0, 't'},
-        {"ruri", required_argument, 0, 'r'},     {"cert", required_argument, 0, 'c'},
-        {"trust", required_argument, 0, 'T'},    {"crl", required_argument, 0, 'C'},
-        {"untrusted", required_argument, 0, 'u'}, {"at", required_argument, 0, 'a'},
-        {"freshness", required_argument, 0, 'F'}, {"allow-http", no_argument, 0, 'H'},
-        {"country-code", required_argument, 0, 'k'}, {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 'n'},  {"crl-required", no_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"identity", required_argument, 0, 'i'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"pai", required_argument, 0, 'p'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"ruri", required_argument, 0, 'r'},
+                                         {"cert", required_argument, 0, 'c'},
+                                         {"trust", required_argument, 0, 'T'},
+                                         {"crl", required_argument, 0, 'C'},
+                                         {"untrusted", required_argument, 0, 'u'},
+                                         {"at", required_argument, 0, 'a'},
+                                         {"freshness", required_argument, 0, 'F'},
+                                         {"allow-http", no_argument, 0, 'H'},
+                                         {"country-code", required_argument, 0, 'k'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 'n'},
+                                         {"crl-required", no_argument, 0, 'R'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *identities[8], *certpath = NULL, *batch = NULL, *cc = NULL;
     size_t nid = 0;
     const char *trusts[16], *crls[16], *untrusted[16];
@@ -187,36 +195,68 @@ int cmd_verify(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
-            if (nid == 8) cli_die("at most 8 --identity");
+            if (nid == 8)
+                cli_die("at most 8 --identity");
             identities[nid++] = optarg;
             break;
-        case 'f': call.from = optarg; break;
-        case 'p': call.pai = optarg; break;
-        case 't': call.to = optarg; break;
-        case 'r': call.ruri = optarg; break;
-        case 'c': certpath = optarg; break;
+        case 'f':
+            call.from = optarg;
+            break;
+        case 'p':
+            call.pai = optarg;
+            break;
+        case 't':
+            call.to = optarg;
+            break;
+        case 'r':
+            call.ruri = optarg;
+            break;
+        case 'c':
+            certpath = optarg;
+            break;
         case 'T':
-            if (ntrust == 16) cli_die("at most 16 --trust");
+            if (ntrust == 16)
+                cli_die("at most 16 --trust");
             trusts[ntrust++] = optarg;
             break;
         case 'C':
-            if (ncrl == 16) cli_die("at most 16 --crl");
+            if (ncrl == 16)
+                cli_die("at most 16 --crl");
             crls[ncrl++] = optarg;
             break;
         case 'u':
-            if (nunt == 16) cli_die("at most 16 --untrusted");
+            if (nunt == 16)
+                cli_die("at most 16 --untrusted");
             untrusted[nunt++] = optarg;
             break;
-        case 'a': call.now = cli_int("--at", optarg, 1, 253402300799LL); break;
-        case 'F': cfg.freshness = (int)cli_int("--freshness", optarg, 1, 86400 * 365); break;
-        case 'H': cfg.allow_http = true; break;
-        case 'k': cc = optarg; break;
-        case 'b': batch = optarg; break;
-        case 'n': threads = (int)cli_int("--threads", optarg, 1, 64); break;
-        case 'R': tflags |= CG_TRUST_CRL_REQUIRED; break;
-        case 'h': fputs(help, stdout); return 0;
-        case ':': cli_die("%s needs a value", argv[optind - 1]);
-        default: cli_die("unknown option %s (try 'cidguard verify --help')", argv[optind - 1]);
+        case 'a':
+            call.now = cli_int("--at", optarg, 1, 253402300799LL);
+            break;
+        case 'F':
+            cfg.freshness = (int)cli_int("--freshness", optarg, 1, 86400 * 365);
+            break;
+        case 'H':
+            cfg.allow_http = true;
+            break;
+        case 'k':
+            cc = optarg;
+            break;
+        case 'b':
+            batch = optarg;
+            break;
+        case 'n':
+            threads = (int)cli_int("--threads", optarg, 1, 64);
+            break;
+        case 'R':
+            tflags |= CG_TRUST_CRL_REQUIRED;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        case ':':
+            cli_die("%s needs a value", argv[optind - 1]);
+        default:
+            cli_die("unknown option %s (try 'cidguard verify --help')", argv[optind - 1]);
         }
     }
     if (optind != argc)

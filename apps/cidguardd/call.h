@@ -24,14 +24,14 @@
 
 struct cgd_call {
     struct cgd_worker *w;
-    struct cgd_ctx *ctx;         /* taken once by cgd_call_begin; every step uses this one */
+    struct cgd_ctx *ctx; /* taken once by cgd_call_begin; every step uses this one */
     enum cgd_listener listener;
     /* the request, set by the front end */
     struct cg_call call;
     const char *identities[CG_SIP_IDENTITY_MAX];
-    char caller[CG_TN_MAX + 1];  /* canonical calling number, "" if none */
-    bool caller_unreadable;      /* a calling-number header could not be read */
-    char ingress[64];            /* "" if unknown */
+    char caller[CG_TN_MAX + 1];     /* canonical calling number, "" if none */
+    bool caller_unreadable;         /* a calling-number header could not be read */
+    char ingress[64];               /* "" if unknown */
     struct sockaddr_storage source; /* the request's source address (AF_UNSPEC: none) */
     bool international;
     const char *call_id;
@@ -40,7 +40,7 @@ struct cgd_call {
     /* the call's own state */
     struct cg_certcache_miss miss;
     bool parked_once;
-    struct cg_verdict v;         /* kept while the call waits for Redis */
+    struct cg_verdict v; /* kept while the call waits for Redis */
     int64_t now;
 };
 

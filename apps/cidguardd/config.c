@@ -22,18 +22,25 @@ struct directive {
 };
 
 #define S(sec, nm, field, def, doc)                                                                \
-    {sec, nm, STR, offsetof(struct cgd_conf, field), sizeof(((struct cgd_conf *)0)->field), 0, 0,   \
-     def, doc}
+    {                                                                                              \
+        sec, nm, STR, offsetof(struct cgd_conf, field), sizeof(((struct cgd_conf *)0)->field), 0,  \
+            0, def, doc                                                                            \
+    }
 #define I(sec, nm, field, mn, mx, def, doc)                                                        \
-    {sec, nm, INT, offsetof(struct cgd_conf, field), sizeof(int), mn, mx, def, doc}
+    {                                                                                              \
+        sec, nm, INT, offsetof(struct cgd_conf, field), sizeof(int), mn, mx, def, doc              \
+    }
 #define B(sec, nm, field, def, doc)                                                                \
-    {sec, nm, BOOL, offsetof(struct cgd_conf, field), sizeof(bool), 0, 1, def, doc}
+    {                                                                                              \
+        sec, nm, BOOL, offsetof(struct cgd_conf, field), sizeof(bool), 0, 1, def, doc              \
+    }
 
 static const struct directive table[] = {
     S("server", "state_dir", state_dir, "",
       "where the daemon keeps its test PKI and certificate repository; default "
       "/var/lib/cidguard as root, else ~/.cidguard"),
-    S("server", "http_listen", http_listen, "127.0.0.1:8085", "HTTP API and certificate repository"),
+    S("server", "http_listen", http_listen, "127.0.0.1:8085",
+      "HTTP API and certificate repository"),
     S("server", "sip_verify_listen", sip_verify_listen, "127.0.0.1:5060",
       "SIP verification listener, UDP and TCP"),
     S("server", "sip_sign_listen", sip_sign_listen, "127.0.0.1:5070",
@@ -45,9 +52,11 @@ static const struct directive table[] = {
     S("server", "sign_http_listen", sign_http_listen, "",
       "the HTTP signing API (POST /stir/v1/signing), on its own listener; empty = no signing "
       "API (zero configuration: 127.0.0.1:8086); beyond loopback it needs customers with tokens"),
-    I("server", "workers", workers, 0, 64, "0", "worker threads, one event loop each; 0 = one per core"),
+    I("server", "workers", workers, 0, 64, "0",
+      "worker threads, one event loop each; 0 = one per core"),
     S("server", "decision_log", decision_log, "",
-      "SQLite decision log, one record per verified call; empty = STATE_DIR/decisions.db, off = none"),
+      "SQLite decision log, one record per verified call; empty = STATE_DIR/decisions.db, off = "
+      "none"),
     I("server", "decision_log_days", decision_log_days, 0, 3650, "90",
       "days of decisions kept (pruned hourly by the writer); 0 = keep everything"),
     I("server", "decision_log_max_mb", decision_log_max_mb, 0, 1000000, "4096",
@@ -78,7 +87,8 @@ static const struct directive table[] = {
     B("tls", "https", https, "no", "the HTTP API and the signing API speak HTTPS"),
     S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),
     S("verify", "crl", crl, "", "CRL files separated by ';' (PEM or DER; indirect CRLs supported)"),
-    I("verify", "freshness", freshness, 1, 86400, "60", "allowed age of iat, seconds, both directions"),
+    I("verify", "freshness", freshness, 1, 86400, "60",
+      "allowed age of iat, seconds, both directions"),
     I("verify", "crl_refresh", crl_refresh, 0, 86400, "3600",
       "seconds between CRL reloads (files re-read, crl_url downloaded); 0 = only on SIGHUP"),
     S("verify", "crl_url", crl_url, "",
@@ -113,7 +123,8 @@ static const struct directive table[] = {
     I("sign", "rate_per_customer", sign_rate, 0, 1000000, "200",
       "signatures per second per customer (a one-second burst); more are refused (429 over "
       "HTTP, 503 over SIP); 0 = no limit"),
-    S("policy", "dno", dno, "", "Do-Not-Originate list (CSV number,note); calls presenting one are blocked"),
+    S("policy", "dno", dno, "",
+      "Do-Not-Originate list (CSV number,note); calls presenting one are blocked"),
     S("policy", "protected", protected_numbers, "",
       "protected numbers (CSV number,brand,spcs,min_attest): only their signers may present them"),
     S("policy", "ingress", ingress, "",
@@ -132,16 +143,20 @@ static const struct directive table[] = {
     S("policy", "actions", actions, "",
       "per-reason actions overriding the defaults, e.g. rate_calls=block;stir_failed=allow "
       "(docs/verdicts.md lists the reasons and their defaults)"),
-    B("policy", "uk_rules", uk_rules, "yes", "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
+    B("policy", "uk_rules", uk_rules, "yes",
+      "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
     B("policy", "nanp_rules", nanp_rules, "yes", "NPA-NXX structure for +1 callers"),
     B("policy", "roaming_447", roaming_447, "yes",
       "+447 mobiles may arrive from an international ingress (UK mobiles roaming)"),
-    S("policy", "min_attest_uk", min_attest_uk, "B", "least attestation a verified UK caller needs, else labelled"),
-    S("policy", "min_attest_other", min_attest_other, "", "the same for other numbers; empty = none"),
+    S("policy", "min_attest_uk", min_attest_uk, "B",
+      "least attestation a verified UK caller needs, else labelled"),
+    S("policy", "min_attest_other", min_attest_other, "",
+      "the same for other numbers; empty = none"),
     I("policy", "block_response", block_response, 603, 608, "608",
       "the answer to a blocked call: 608 Rejected (RFC 8688) or 603 Decline"),
     I("policy", "rate_calls", rate_calls, 0, 10000000, "0",
-      "calls per minute per ingress and per signing SPC before further calls are labelled; 0 = off"),
+      "calls per minute per ingress and per signing SPC before further calls are labelled; 0 = "
+      "off"),
     I("policy", "rate_numbers", rate_numbers, 0, 1000, "0",
       "distinct calling numbers per minute per ingress and per SPC before labelling; 0 = off"),
     S("redis", "url", redis_url, "",
@@ -200,16 +215,16 @@ static int on_value(void *user, const char *section, const char *name, const cha
         case INT:
             v = strtol(value, &end, 10);
             if (*value == '\0' || *end || v < d->min || v > d->max) {
-                fprintf(stderr, "%s: [%s] %s wants an integer from %d to %d, not \"%s\"\n",
-                        l->file, section, name, d->min, d->max, value);
+                fprintf(stderr, "%s: [%s] %s wants an integer from %d to %d, not \"%s\"\n", l->file,
+                        section, name, d->min, d->max, value);
                 return 0;
             }
             *(int *)f = (int)v;
             return 1;
         case BOOL:
             if (strcmp(value, "yes") && strcmp(value, "no")) {
-                fprintf(stderr, "%s: [%s] %s wants yes or no, not \"%s\"\n", l->file, section,
-                        name, value);
+                fprintf(stderr, "%s: [%s] %s wants yes or no, not \"%s\"\n", l->file, section, name,
+                        value);
                 return 0;
             }
             *(bool *)f = strcmp(value, "yes") == 0;

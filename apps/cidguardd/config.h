@@ -19,32 +19,32 @@ struct cgd_conf {
     char sip_tls_verify_listen[64], sip_tls_sign_listen[64]; /* "" = no SIP over TLS */
     char tls_cert[CGD_PATH], tls_key[CGD_PATH], tls_client_ca[CGD_PATH];
     bool tls_require_client_cert;
-    bool https;                /* both HTTP listeners speak TLS */
+    bool https; /* both HTTP listeners speak TLS */
     int workers;
-    int max_pending;           /* parked calls per worker before 503 */
-    bool share_ports;          /* start beside another daemon on the same ports */
-    int max_connections;       /* TCP connections per listener per worker */
+    int max_pending;     /* parked calls per worker before 503 */
+    bool share_ports;    /* start beside another daemon on the same ports */
+    int max_connections; /* TCP connections per listener per worker */
     int max_connections_per_source;
-    int message_timeout_ms;    /* a SIP/TCP message must arrive whole in this time */
-    char trust[CGD_LIST];      /* ';'-separated PEM files */
+    int message_timeout_ms; /* a SIP/TCP message must arrive whole in this time */
+    char trust[CGD_LIST];   /* ';'-separated PEM files */
     char crl[CGD_LIST];
     int freshness;
     bool crl_required;
-    int crl_refresh;           /* seconds between CRL reloads (and crl_url fetches); 0 = off */
-    char crl_url[1024];        /* a CRL to download, e.g. the STI-PA's */
+    int crl_refresh;    /* seconds between CRL reloads (and crl_url fetches); 0 = off */
+    char crl_url[1024]; /* a CRL to download, e.g. the STI-PA's */
     char country_code[8];
-    bool rfc9410_reason;       /* Reason: STIR;...;ppi= instead of Reason: SIP;... */
+    bool rfc9410_reason;        /* Reason: STIR;...;ppi= instead of Reason: SIP;... */
     char fetch_allow[CGD_LIST]; /* CIDRs exempt from the private-address deny list */
     bool allow_http;
     int timeout_ms, max_bytes;
-    char ca_file[CGD_PATH];    /* CA bundle for HTTPS fetches ("" = system) */
-    int negative_ttl;          /* seconds a failed x5u is not fetched again */
+    char ca_file[CGD_PATH]; /* CA bundle for HTTPS fetches ("" = system) */
+    int negative_ttl;       /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
     bool sign_unknown;         /* C-attested signatures for callers who are not customers */
     bool sign_http_by_address; /* the signing API knows customers by address too */
     int sign_rate;             /* signatures per second per customer; 0 = no limit */
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
-    char tgrp_from[CGD_LIST];  /* SBCs trusted to set tgrp; "" = none */
+    char tgrp_from[CGD_LIST]; /* SBCs trusted to set tgrp; "" = none */
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
     bool uk_rules, nanp_rules, roaming_447;
     char min_attest_uk[4], min_attest_other[4];
@@ -52,11 +52,11 @@ struct cgd_conf {
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
     int decision_log_days;       /* retention; 0 = keep everything */
     int decision_log_max_mb;     /* size cap; 0 = none */
-    char redis_url[256];       /* [redis] url: shared state for clusters; "" = in process */
+    char redis_url[256];         /* [redis] url: shared state for clusters; "" = in process */
     char redis_prefix[64];
     int redis_timeout_ms;
-    bool redis_lists;          /* lists stored in Redis replace the files */
-    bool zero_config;          /* no config file: test PKI in state_dir */
+    bool redis_lists; /* lists stored in Redis replace the files */
+    bool zero_config; /* no config file: test PKI in state_dir */
 };
 
 void cgd_conf_defaults(struct cgd_conf *c);

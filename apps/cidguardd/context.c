@@ -78,7 +78,8 @@ void cgd_ctx_put(struct cgd_ctx *c)
         ctx_free(c);
 }
 
-static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *), struct cg_trust *t)
+static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *),
+                     struct cg_trust *t)
 {
     char buf[CGD_LIST], *save, *tok;
     snprintf(buf, sizeof buf, "%s", list);
@@ -168,11 +169,14 @@ static int parse_actions(const char *spec, struct cg_policy_config *pc)
             for (a = 0; a < 3 && strcmp(eq + 1, cg_action_str((enum cg_action)a)); a++)
                 ;
         }
-        for (i = 0; i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
+        for (i = 0;
+             i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
             ;
         if (!eq || a == 3 || i == CG_PR__COUNT) {
-            fprintf(stderr, "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|block "
-                            "with a known reason\n", tok);
+            fprintf(stderr,
+                    "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|block "
+                    "with a known reason\n",
+                    tok);
             return -1;
         }
         pc->action[i] = (enum cg_action)a;
@@ -185,7 +189,8 @@ static int parse_actions(const char *spec, struct cg_policy_config *pc)
 static int build_policy(struct cgd_ctx *c)
 {
     const struct cgd_conf *k = &c->conf;
-    struct cg_policy_config pc = {.uk_rules = k->uk_rules, .nanp_rules = k->nanp_rules,
+    struct cg_policy_config pc = {.uk_rules = k->uk_rules,
+                                  .nanp_rules = k->nanp_rules,
                                   .roaming_447 = k->roaming_447,
                                   .min_attest_uk = k->min_attest_uk[0],
                                   .min_attest_other = k->min_attest_other[0]};
@@ -202,7 +207,9 @@ static int build_policy(struct cgd_ctx *c)
     if ((k->min_attest_uk[0] && !strchr("ABC", k->min_attest_uk[0])) ||
         (k->min_attest_other[0] && !strchr("ABC", k->min_attest_other[0])) ||
         (k->block_response != 603 && k->block_response != 608)) {
-        fprintf(stderr, "cidguardd: [policy] min_attest_* must be A, B or C and block_response 603 or 608\n");
+        fprintf(
+            stderr,
+            "cidguardd: [policy] min_attest_* must be A, B or C and block_response 603 or 608\n");
         return -1;
     }
     if (k->actions[0] && parse_actions(k->actions, &pc))
@@ -262,14 +269,16 @@ static int check_sign_exposure(const struct cgd_conf *conf, const struct cg_cust
         return 0;
     if (conf->sign_unknown) {
         if (http_out || sip_out)
-            fprintf(stderr, "cidguardd: warning: [sign] sign_unknown = yes: anyone who reaches "
-                            "%s or %s gets C-attested signatures\n",
+            fprintf(stderr,
+                    "cidguardd: warning: [sign] sign_unknown = yes: anyone who reaches "
+                    "%s or %s gets C-attested signatures\n",
                     conf->sign_http_listen, conf->sip_sign_listen);
         return 0;
     }
     if (http_out && !cg_customers_any_tokens(customers)) {
-        fprintf(stderr, "cidguardd: the signing API listens on %s, beyond loopback, but no "
-                        "customer has a token ([sign] customers, column tokens): refusing\n",
+        fprintf(stderr,
+                "cidguardd: the signing API listens on %s, beyond loopback, but no "
+                "customer has a token ([sign] customers, column tokens): refusing\n",
                 conf->sign_http_listen);
         return -1;
     }
@@ -293,7 +302,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     c->conf = *conf;
     c->certcache = certcache;
     c->pstate = pstate;
-    c->plan = !conf->country_code[0]               ? NULL
+    c->plan = !conf->country_code[0]                  ? NULL
               : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
               : strcmp(conf->country_code, "1") == 0  ? &cg_tn_plan_nanp
                                                       : NULL;
@@ -338,7 +347,8 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         fprintf(stderr, "cidguardd: %s\n", why);
         goto fail;
     }
-    if (!c->tls && (conf->https || conf->sip_tls_verify_listen[0] || conf->sip_tls_sign_listen[0])) {
+    if (!c->tls &&
+        (conf->https || conf->sip_tls_verify_listen[0] || conf->sip_tls_sign_listen[0])) {
         fprintf(stderr, "cidguardd: a TLS listener or https = yes needs [tls] cert\n");
         goto fail;
     }
@@ -444,10 +454,10 @@ static void download_crl(const struct cgd_conf *c)
     if (fclose(f) == 0 && rc == CURLE_OK && status == 200 && rename(tmp, path) == 0)
         return;
     unlink(tmp);
-    fprintf(stderr, "cidguardd: CRL download from %s failed (%s, HTTP %ld); keeping the previous one\n",
+    fprintf(stderr,
+            "cidguardd: CRL download from %s failed (%s, HTTP %ld); keeping the previous one\n",
             c->crl_url, curl_easy_strerror(rc), status);
 }
-
 
 int cgd_context_start(const struct cgd_conf *conf, const char *file)
 {

@@ -28,12 +28,12 @@ struct cgd_ctx {
     struct cg_trust *trust;
     struct cg_verifier *verifier;
     struct cg_key *key;
-    struct cg_signer *signer;           /* NULL without [sign] key */
-    struct cg_customers *customers;     /* NULL without [sign] customers */
+    struct cg_signer *signer;       /* NULL without [sign] key */
+    struct cg_customers *customers; /* NULL without [sign] customers */
     struct cg_policy *policy;
-    struct ssl_ctx_st *tls;             /* the [tls] server context, or NULL */
-    struct cg_certcache *certcache;     /* borrowed: process-wide */
-    struct cg_policy_state *pstate;     /* borrowed: process-wide */
+    struct ssl_ctx_st *tls;         /* the [tls] server context, or NULL */
+    struct cg_certcache *certcache; /* borrowed: process-wide */
+    struct cg_policy_state *pstate; /* borrowed: process-wide */
 };
 
 /*

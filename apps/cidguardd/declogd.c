@@ -44,7 +44,7 @@ static struct {
     struct cg_declog *log;
     int keep_days;
     time_t next_prune;
-    uint64_t max_bytes;         /* 0: no cap */
+    uint64_t max_bytes; /* 0: no cap */
     time_t next_size_check;
 } writer_state = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -86,7 +86,8 @@ static void keep_under_cap(void)
     uint64_t bytes;
     size_t deleted = 0;
     writer_state.next_size_check = time(NULL) + 1;
-    if (writer_state.max_bytes && cg_declog_prune_to(writer_state.log, writer_state.max_bytes, &deleted) != CG_OK)
+    if (writer_state.max_bytes &&
+        cg_declog_prune_to(writer_state.log, writer_state.max_bytes, &deleted) != CG_OK)
         fprintf(stderr, "cidguardd: decision log: pruning to the size cap failed\n");
     if (deleted)
         atomic_fetch_add(&cgd_m.declog_pruned, deleted);
@@ -129,8 +130,9 @@ static void *writer(void *arg)
         if (writer_state.keep_days > 0 && time(NULL) >= writer_state.next_prune) {
             /* retention, hourly, in the same low-priority thread */
             size_t del = 0;
-            if (cg_declog_prune(writer_state.log, (int64_t)time(NULL) - (int64_t)writer_state.keep_days * 86400, &del) !=
-                CG_OK)
+            if (cg_declog_prune(writer_state.log,
+                                (int64_t)time(NULL) - (int64_t)writer_state.keep_days * 86400,
+                                &del) != CG_OK)
                 fprintf(stderr, "cidguardd: decision log: pruning failed\n");
             writer_state.next_prune = time(NULL) + 3600;
         }

@@ -88,10 +88,9 @@ static bool in_cidrs(const struct sockaddr *sa, const char *list)
 
 /* Where an x5u may never lead unless `[fetch] allow` says so. */
 static const char *const deny[] = {
-    "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",  "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24",   "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
-    "240.0.0.0/4",   "::/128",         "::1/128",        "fc00::/7",      "fe80::/10",
-    "ff00::/8",
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "::/128",
+    "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
     /* IPv6 forms that carry an IPv4 address a gateway would reach for us:
      * NAT64 (RFC 6052, and RFC 8215's local-use prefix), 6to4 (RFC 3056)
      * and the deprecated IPv4-compatible addresses */
@@ -121,7 +120,8 @@ static bool address_denied(const struct sockaddr *sa, const char *allow)
 static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct flight *f = arg;
-    bool denied = purpose != CURLSOCKTYPE_IPCXN || address_denied(&a->addr, f->ctx->conf.fetch_allow);
+    bool denied =
+        purpose != CURLSOCKTYPE_IPCXN || address_denied(&a->addr, f->ctx->conf.fetch_allow);
     curl_socket_t fd;
     if (denied) {
         f->denied = true;
@@ -216,14 +216,15 @@ static void finish(struct flight *f, CURLcode res)
     struct waiter *w;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    cgd_metrics_fetch_latency((uint64_t)((t1.tv_sec - f->t0.tv_sec) * 1000000 +
-                                         (t1.tv_nsec - f->t0.tv_nsec) / 1000));
+    cgd_metrics_fetch_latency(
+        (uint64_t)((t1.tv_sec - f->t0.tv_sec) * 1000000 + (t1.tv_nsec - f->t0.tv_nsec) / 1000));
     if (f->easy)
         curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     if (res == CURLE_OK && status == 200 && !f->too_big && f->body &&
         cg_chain_load_pem(&chain, f->body, f->len, &why) == CG_OK) {
-        expires = cg_cert_expiry(now, f->cache_control[0] ? f->cache_control : NULL,
-                                 f->expires[0] ? f->expires : NULL, cg_chain_info(chain)->not_after);
+        expires =
+            cg_cert_expiry(now, f->cache_control[0] ? f->cache_control : NULL,
+                           f->expires[0] ? f->expires : NULL, cg_chain_info(chain)->not_after);
         /* an expired bundle is still kept briefly, so that the verifier can
          * say why it fails (437, expired) instead of "unavailable" */
         if (expires < now + c->conf.negative_ttl)
@@ -232,12 +233,12 @@ static void finish(struct flight *f, CURLcode res)
     } else {
         atomic_fetch_add(&cgd_m.fetch_err, 1);
         fprintf(stderr, "cidguardd: x5u %s: %s\n", f->url,
-                f->denied      ? "address denied (private, loopback or metadata range)"
-                : f->too_big   ? "response larger than max_bytes"
+                f->denied         ? "address denied (private, loopback or metadata range)"
+                : f->too_big      ? "response larger than max_bytes"
                 : res != CURLE_OK ? curl_easy_strerror(res)
-                : status != 200 ? "HTTP status not 200 (redirects are not followed)"
-                : why           ? why
-                                : "empty response");
+                : status != 200   ? "HTTP status not 200 (redirects are not followed)"
+                : why             ? why
+                                  : "empty response");
     }
     /* a failure of ours says nothing about the certificate: remembering it
      * for negative_ttl would refuse a bank's genuine calls after a

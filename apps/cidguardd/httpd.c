@@ -57,18 +57,21 @@ static void reply_json(struct evhttp_request *req, int code, const char *phrase,
 static void reply_error(struct evhttp_request *req, const struct cg_atis_error *e)
 {
     char *body = NULL;
-    static const char *const phrases[] = {[400] = "Bad Request", [401] = "Unauthorized",
-                                          [403] = "Forbidden", [404] = "Not Found",
+    static const char *const phrases[] = {[400] = "Bad Request",
+                                          [401] = "Unauthorized",
+                                          [403] = "Forbidden",
+                                          [404] = "Not Found",
                                           [429] = "Too Many Requests",
-                                          [405] = "Method Not Allowed", [406] = "Not Acceptable",
+                                          [405] = "Method Not Allowed",
+                                          [406] = "Not Acceptable",
                                           [411] = "Length Required",
                                           [415] = "Unsupported Media Type",
                                           [500] = "Internal Server Error",
                                           [503] = "Service Unavailable"};
     atomic_fetch_add(&cgd_m.http_bad, 1);
     cg_atis_error_json(e, &body);
-    reply_json(req, e->http_status, e->http_status < 504 && phrases[e->http_status]
-                                        ? phrases[e->http_status] : "Error",
+    reply_json(req, e->http_status,
+               e->http_status < 504 && phrases[e->http_status] ? phrases[e->http_status] : "Error",
                body ? body : "{}");
     free(body);
 }
@@ -149,7 +152,8 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     }
     for (i = 0; i < CG_PR__COUNT; i++)
         if (d->reasons & (1u << i))
-            json_array_append_new(reasons, json_string(cg_policy_reason_code((enum cg_policy_reason)i)));
+            json_array_append_new(reasons,
+                                  json_string(cg_policy_reason_code((enum cg_policy_reason)i)));
     if (v->attest)
         json_object_set_new(r, "attest", json_string(a));
     if (v->origid[0])
@@ -260,8 +264,7 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
  */
 static bool bearer(struct evhttp_request *req, const char **tok, size_t *len)
 {
-    const char *a =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!a)
         return false;
     *tok = "";
@@ -308,22 +311,30 @@ static void signing(struct evhttp_request *req, bool https)
     r.iat = sr.iat;
     r.origid = sr.origid[0] ? sr.origid : NULL;
     switch (cgd_sign(ctx, &r, &identity, &attest)) {
-    case CGD_SIGN_OK: break;
-    case CGD_SIGN_NO_SIGNER: err(req, "POL5000", 500, "Error: no signing key configured."); goto out;
+    case CGD_SIGN_OK:
+        break;
+    case CGD_SIGN_NO_SIGNER:
+        err(req, "POL5000", 500, "Error: no signing key configured.");
+        goto out;
     case CGD_SIGN_BAD_TOKEN:
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"cidguard\", error=\"invalid_token\"");
         err(req, "POL4010", 401, "Error: Unauthorized.");
         goto out;
-    case CGD_SIGN_UNKNOWN_CLIENT: err(req, "POL4030", 403, "Error: Forbidden."); goto out;
+    case CGD_SIGN_UNKNOWN_CLIENT:
+        err(req, "POL4030", 403, "Error: Forbidden.");
+        goto out;
     case CGD_SIGN_RATE:
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
         err(req, "POL4290", 429, "Error: Too many requests.");
         goto out;
     case CGD_SIGN_IAT:
-        err(req, "SVC4005", 400, "Error: Invalid parameter value: iat outside the freshness window.");
+        err(req, "SVC4005", 400,
+            "Error: Invalid parameter value: iat outside the freshness window.");
         goto out;
-    default: err(req, "SVC4005", 400, "Error: Invalid parameter value."); goto out;
+    default:
+        err(req, "SVC4005", 400, "Error: Invalid parameter value.");
+        goto out;
     }
     {
         json_t *j = json_pack("{s:{s:s}}", "signingResponse", "identity", identity);
@@ -367,7 +378,8 @@ static void certs(struct evhttp_request *req, const char *state_dir, const char 
     b = evbuffer_new();
     evbuffer_add_file(b, fd, 0, st.st_size);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      strstr(name, "crl") ? "application/pkix-crl" : "application/pem-certificate-chain");
+                      strstr(name, "crl") ? "application/pkix-crl"
+                                          : "application/pem-certificate-chain");
     /* ATIS-1000074: the repository must send a caching directive */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "max-age=86400");
     evhttp_send_reply(req, 200, "OK", b);
@@ -386,7 +398,7 @@ struct cgd_httpd {
     time_t message_timeout_s;
     struct hconn *conns[CONN_BUCKETS]; /* every connection, hashed by bufferevent */
     size_t nconns;
-    struct hconn *fresh[NEW_MAX];      /* accepted in this loop iteration */
+    struct hconn *fresh[NEW_MAX]; /* accepted in this loop iteration */
     size_t nnew;
     struct event *fresh_ev, *sweep_ev;
 };
@@ -468,12 +480,12 @@ static void route(struct evhttp_request *req, void *arg)
 #define HTTP_INPUT_MAX (CG_ATIS_BODY_MAX + 16384 + 4096)
 
 struct hconn {
-    struct hconn *next;          /* hash chain, by bufferevent */
-    struct bufferevent *bev;     /* our reference */
+    struct hconn *next;      /* hash chain, by bufferevent */
+    struct bufferevent *bev; /* our reference */
     struct sockaddr_storage peer;
     bool live, counted;
-    size_t received;             /* bytes of the request being read */
-    time_t since;                /* when its first byte came (or the connection) */
+    size_t received; /* bytes of the request being read */
+    time_t since;    /* when its first byte came (or the connection) */
 };
 
 static size_t conn_bucket(const struct bufferevent *bev)

@@ -34,12 +34,10 @@ static void usage(FILE *f)
  * status. */
 static int options(int argc, char **argv, struct cgd_conf *conf, const char **config_file)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"state-dir", required_argument, 0, 's'},
-                                         {"directives", no_argument, 0, 'd'},
-                                         {"version", no_argument, 0, 'v'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"state-dir", required_argument, 0, 's'},
+        {"directives", no_argument, 0, 'd'},   {"version", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *state_dir = NULL;
     int c;
     cgd_conf_defaults(conf);
@@ -47,11 +45,21 @@ static int options(int argc, char **argv, struct cgd_conf *conf, const char **co
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': *config_file = optarg; break;
-        case 's': state_dir = optarg; break;
-        case 'd': cgd_conf_print_directives(); return 0;
-        case 'v': printf("cidguardd %s\n", CIDGUARD_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
+        case 'c':
+            *config_file = optarg;
+            break;
+        case 's':
+            state_dir = optarg;
+            break;
+        case 'd':
+            cgd_conf_print_directives();
+            return 0;
+        case 'v':
+            printf("cidguardd %s\n", CIDGUARD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
         default:
             fprintf(stderr, "cidguardd: bad option %s\n", argv[optind - 1]);
             usage(stderr);

@@ -85,8 +85,7 @@ char *cgd_metrics_render(struct cg_certcache *cache)
             if (!v)
                 continue;
             out(&b, "cidguard_calls_total{listener=\"%s\",verstat=\"%s\",reason=\"%s\"} %llu\n",
-                listener_name[l],
-                cg_verstat_str(cg_reason_verstat((enum cg_reason)r)),
+                listener_name[l], cg_verstat_str(cg_reason_verstat((enum cg_reason)r)),
                 cg_reason_name((enum cg_reason)r), v);
         }
     out(&b, "# HELP cidguard_decisions_total Policy decisions by action.\n"
@@ -124,8 +123,8 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         "# TYPE cidguard_fetch_seconds histogram\n",
         atomic_load(&cgd_m.cache_hit), atomic_load(&cgd_m.cache_miss),
         atomic_load(&cgd_m.cache_negative), cs.negative, cs.unproven, cs.verified,
-        (unsigned long long)cs.evicted,
-        atomic_load(&cgd_m.fetch_ok), atomic_load(&cgd_m.fetch_err));
+        (unsigned long long)cs.evicted, atomic_load(&cgd_m.fetch_ok),
+        atomic_load(&cgd_m.fetch_err));
     for (i = 0; i < 10; i++) {
         cum += atomic_load(&cgd_m.fetch_bucket[i]);
         out(&b, "cidguard_fetch_seconds_bucket{le=\"%g\"} %llu\n", bucket_s[i], cum);
@@ -204,10 +203,9 @@ char *cgd_metrics_render(struct cg_certcache *cache)
     for (i = 1; i < CGD_SIGN__COUNT; i++)
         out(&b, "cidguard_sign_refused_total{reason=\"%s\"} %llu\n", sign_outcome[i],
             atomic_load(&cgd_m.sign_refused[i]));
-    out(&b,
-        "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
-        "decide on local state (0); absent without [redis] url.\n"
-        "# TYPE cidguard_redis_up gauge\n");
+    out(&b, "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
+            "decide on local state (0); absent without [redis] url.\n"
+            "# TYPE cidguard_redis_up gauge\n");
     if (cgd_m.redis_workers)
         out(&b, "cidguard_redis_up %d\n",
             atomic_load(&cgd_m.redis_connected) == cgd_m.redis_workers);

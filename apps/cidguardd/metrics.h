@@ -53,16 +53,16 @@ struct cgd_metrics {
     atomic_ullong conn_refused, accept_errors; /* TCP connections over a cap; accept() failures */
     atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
     atomic_ullong http_slow;                   /* HTTP connections cut for sending too slowly */
-    atomic_ullong actions[3]; /* by enum cg_action */
+    atomic_ullong actions[3];                  /* by enum cg_action */
     atomic_ullong declog_written, declog_dropped, declog_errors;
     atomic_ullong declog_bytes, declog_max_bytes; /* on disk; the cap (0: none) */
     atomic_ullong declog_pruned;                  /* records removed to stay under the cap */
-    atomic_int redis_connected;                /* workers with a Redis connection */
-    atomic_ullong shared_state[2];             /* calls decided with Redis / local state */
+    atomic_int redis_connected;                   /* workers with a Redis connection */
+    atomic_ullong shared_state[2];                /* calls decided with Redis / local state */
     atomic_ullong redis_errors[3];
     atomic_ullong lists_reloads, lists_errors; /* lists loaded from Redis */
     atomic_llong lists_version;
-    atomic_int redis_workers;                  /* workers configured with Redis */
+    atomic_int redis_workers; /* workers configured with Redis */
 };
 extern struct cgd_metrics cgd_m;
 

@@ -112,9 +112,9 @@ static bool port_taken(const char *hostport, int type)
 
 static int refuse_twin(const struct cgd_conf *conf)
 {
-    const char *const addrs[] = {conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen,
-                                 conf->sign_http_listen, conf->sip_tls_verify_listen,
-                                 conf->sip_tls_sign_listen};
+    const char *const addrs[] = {conf->sip_verify_listen,     conf->sip_sign_listen,
+                                 conf->http_listen,           conf->sign_http_listen,
+                                 conf->sip_tls_verify_listen, conf->sip_tls_sign_listen};
     size_t i;
     int t;
     if (conf->share_ports)

@@ -26,7 +26,7 @@
 #include "metrics.h"
 #include "redis.h"
 
-#define RING 4096          /* calls in flight per worker before local state is used */
+#define RING 4096 /* calls in flight per worker before local state is used */
 #define TICK_MS 20
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -51,12 +51,12 @@ struct cgd_redis {
     char prefix[64];
     int timeout_ms, window;
     unsigned rate_calls, rate_numbers;
-    redisAsyncContext *ac;     /* NULL when there is no connection */
+    redisAsyncContext *ac; /* NULL when there is no connection */
     bool connected, was_up, logged_down;
     struct event *tick;
     uint64_t next_try_ms;
     int backoff_ms;
-    uint64_t sent[RING];       /* send times of the calls in flight, oldest at head */
+    uint64_t sent[RING]; /* send times of the calls in flight, oldest at head */
     size_t head, n;
     /* Replies are read many at a time; their calls are answered together
      * from one deferred event so that UDP answers leave in batches
@@ -241,10 +241,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     r->head = (r->head + 1) % RING;
     r->n--;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
-        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER &&
+        rep->element[1]->type == REDIS_REPLY_INTEGER &&
         rep->element[2]->type == REDIS_REPLY_INTEGER) {
         bits = cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
-                                        rep->element[2]->integer);
+                                       rep->element[2]->integer);
         ok = true;
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_REDIS], 1);
     } else {

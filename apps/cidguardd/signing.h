@@ -16,16 +16,16 @@
 
 struct cgd_sign_req {
     enum cgd_listener listener;
-    const void *addr;        /* the client's struct sockaddr */
-    const char *cert_names;  /* a verified TLS client certificate's names ("a;b"), or NULL/"" */
-    const char *bearer;      /* HTTP Authorization bearer token, or NULL */
+    const void *addr;       /* the client's struct sockaddr */
+    const char *cert_names; /* a verified TLS client certificate's names ("a;b"), or NULL/"" */
+    const char *bearer;     /* HTTP Authorization bearer token, or NULL */
     size_t bearer_len;
-    const char *orig;        /* canonical */
+    const char *orig; /* canonical */
     const char *const *dest;
     size_t ndest;
-    char attest;             /* asked for; 0: the most the caller is entitled to */
-    int64_t iat;             /* asked for; 0: now */
-    const char *origid;      /* NULL: a fresh UUID */
+    char attest;        /* asked for; 0: the most the caller is entitled to */
+    int64_t iat;        /* asked for; 0: now */
+    const char *origid; /* NULL: a fresh UUID */
 };
 
 /*
@@ -37,6 +37,5 @@ struct cgd_sign_req {
  */
 enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
                                char **identity, char *attest);
-
 
 #endif

@@ -25,8 +25,8 @@
 #include "sipd.h"
 #include "tls.h"
 
-#define TX_TTL 32        /* seconds: RFC 3261 Timer H-like lifetime for answers */
-#define TX_MAX 65536     /* answered transactions kept per worker */
+#define TX_TTL 32    /* seconds: RFC 3261 Timer H-like lifetime for answers */
+#define TX_MAX 65536 /* answered transactions kept per worker */
 #define TCP_INPUT_MAX (2 * CG_SIP_MSG_MAX)
 
 /* --- transport ------------------------------------------------------------- */
@@ -38,11 +38,11 @@ struct tconn {
     int refs;
     bool closed;
     bool tls;
-    char *cert_names;           /* TLS: the client certificate's names, read once; "" none */
+    char *cert_names; /* TLS: the client certificate's names, read once; "" none */
 };
 
 struct peer {
-    int udp_fd;                 /* -1 for TCP */
+    int udp_fd; /* -1 for TCP */
     struct sockaddr_storage addr;
     socklen_t alen;
     struct tconn *tcp;
@@ -87,16 +87,16 @@ static const char *peer_cert_names(struct tconn *t)
 struct cgd_sipd {
     struct cgd_worker *w;
     struct cg_sip_txcache *tx;
-    char (*bufs)[RECV_STRIDE];         /* recvmmsg buffers */
+    char (*bufs)[RECV_STRIDE]; /* recvmmsg buffers */
     struct event *udp_verify_ev, *udp_sign_ev, *expire;
     struct stream_listener {
         struct cgd_sipd *d;
         bool verify, tls;
         struct evconnlistener *l;
         struct cgd_admission *adm;
-    } streams[4];                      /* TCP and TLS, verification and signing */
+    } streams[4]; /* TCP and TLS, verification and signing */
     int udp_verify_fd, udp_sign_fd;
-    int message_timeout_ms;            /* a TCP message must arrive whole in this time */
+    int message_timeout_ms; /* a TCP message must arrive whole in this time */
 };
 
 static void send_to(struct cgd_sipd *d, const struct peer *p, const char *buf, size_t n)
@@ -110,7 +110,7 @@ static void send_to(struct cgd_sipd *d, const struct peer *p, const char *buf, s
 /* --- answering ------------------------------------------------------------------- */
 
 struct sipcall {
-    struct cgd_call c;          /* first: the call's view */
+    struct cgd_call c; /* first: the call's view */
     struct cgd_sipd *d;
     struct peer peer;
     struct cg_sip_req req;
@@ -201,7 +201,8 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
         extra[n++] = verstat;
         extra[n++] = action;
         extra[n++] = reasons;
-        respond(s->d, &s->peer, s->tx, &s->req, code, code == 603 ? "Decline" : "Rejected", extra, n);
+        respond(s->d, &s->peer, s->tx, &s->req, code, code == 603 ? "Decline" : "Rejected", extra,
+                n);
         sipcall_free(s);
         return;
     }
@@ -211,8 +212,8 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
      * when the PASSporT's orig is that number): any inbound one is not
      * copied. */
     if (s->c.caller[0]) {
-        cgd_join(pai, sizeof pai, "P-Asserted-Identity: <tel:+", s->c.caller, ";verstat=",
-                 cg_verstat_str(d->verstat), ">", NULL);
+        cgd_join(pai, sizeof pai, "P-Asserted-Identity: <tel:+", s->c.caller,
+                 ";verstat=", cg_verstat_str(d->verstat), ">", NULL);
         extra[n++] = pai;
     }
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {
@@ -229,7 +230,6 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     respond(s->d, &s->peer, s->tx, &s->req, 302, "Moved Temporarily", extra, n);
     sipcall_free(s);
 }
-
 
 static void answer_overload(struct cgd_call *c)
 {
@@ -278,9 +278,8 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     const char *extra[5];
     char *identity = NULL, *idh = NULL;
     size_t n = 0;
-    struct cgd_sign_req r = {.listener = CGD_LISTENER_SIP_SIGN,
-                             .addr = &p->addr,
-                             .cert_names = peer_cert_names(p->tcp)};
+    struct cgd_sign_req r = {
+        .listener = CGD_LISTENER_SIP_SIGN, .addr = &p->addr, .cert_names = peer_cert_names(p->tcp)};
     char attest;
 
     cgd_join(contact, sizeof contact, "Contact: <", req->ruri, ">", NULL);
@@ -426,11 +425,20 @@ static void handle(struct cgd_sipd *d, bool verify_listener, const char *buf, si
         return;
     }
     switch (r.kind) {
-    case CG_SIP_K_BAD_ANSWERED: atomic_fetch_add(&cgd_m.sip_bad_answered, 1); break;
-    case CG_SIP_K_BAD_DROPPED: atomic_fetch_add(&cgd_m.sip_bad_dropped, 1); break;
-    case CG_SIP_K_RETRANSMISSION: atomic_fetch_add(&cgd_m.sip_retransmissions, 1); break;
-    case CG_SIP_K_OPTIONS: atomic_fetch_add(&cgd_m.sip_options, 1); break;
-    default: break;
+    case CG_SIP_K_BAD_ANSWERED:
+        atomic_fetch_add(&cgd_m.sip_bad_answered, 1);
+        break;
+    case CG_SIP_K_BAD_DROPPED:
+        atomic_fetch_add(&cgd_m.sip_bad_dropped, 1);
+        break;
+    case CG_SIP_K_RETRANSMISSION:
+        atomic_fetch_add(&cgd_m.sip_retransmissions, 1);
+        break;
+    case CG_SIP_K_OPTIONS:
+        atomic_fetch_add(&cgd_m.sip_options, 1);
+        break;
+    default:
+        break;
     }
     if (r.cancelled)
         ((struct sipcall *)r.cancelled)->cancelled = true;
@@ -452,7 +460,7 @@ static void handle(struct cgd_sipd *d, bool verify_listener, const char *buf, si
  * answers them in one batch of the worker's. */
 static void udp_read(struct cgd_sipd *d, int fd, bool verify)
 {
-    char (*bufs)[RECV_STRIDE] = d->bufs;
+    char(*bufs)[RECV_STRIDE] = d->bufs;
     struct mmsghdr msg[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage addr[BATCH];
@@ -462,8 +470,10 @@ static void udp_read(struct cgd_sipd *d, int fd, bool verify)
     for (round = 0; round < 2; round++) {
         for (i = 0; i < BATCH; i++) {
             iov[i] = (struct iovec){bufs[i], CG_SIP_MSG_MAX};
-            msg[i].msg_hdr = (struct msghdr){.msg_name = &addr[i], .msg_namelen = sizeof addr[i],
-                                             .msg_iov = &iov[i], .msg_iovlen = 1};
+            msg[i].msg_hdr = (struct msghdr){.msg_name = &addr[i],
+                                             .msg_namelen = sizeof addr[i],
+                                             .msg_iov = &iov[i],
+                                             .msg_iovlen = 1};
         }
         n = recvmmsg(fd, msg, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
@@ -509,10 +519,10 @@ static void udp_sign_cb(evutil_socket_t fd, short what, void *arg)
 struct tcp_reader {
     struct cgd_sipd *d;
     bool verify;
-    bool paused;                /* not read until the output drains */
+    bool paused; /* not read until the output drains */
     struct tconn *t;
-    struct cgd_admission *adm;  /* the listener's, which counted this connection */
-    struct event *deadline;     /* armed while a message is incomplete */
+    struct cgd_admission *adm; /* the listener's, which counted this connection */
+    struct event *deadline;    /* armed while a message is incomplete */
     struct sockaddr_storage addr;
     socklen_t alen;
 };
@@ -741,8 +751,8 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
         sl->tls = i >= 2;
         if (fds[i] < 0)
             continue; /* no TLS listener configured */
-        if (!(sl->l = evconnlistener_new(base, tcp_accept_cb, sl, LEV_OPT_CLOSE_ON_FREE, -1,
-                                         fds[i])) ||
+        if (!(sl->l =
+                  evconnlistener_new(base, tcp_accept_cb, sl, LEV_OPT_CLOSE_ON_FREE, -1, fds[i])) ||
             !(sl->adm = cgd_admission_new(base, sl->l, what[i], conf->max_connections,
                                           conf->max_connections_per_source)))
             goto fail;

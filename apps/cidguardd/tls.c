@@ -43,10 +43,10 @@ SSL_CTX *cgd_tls_server_ctx(const struct cgd_conf *conf, const char **err)
         SSL_CTX_set_client_CA_list(c, names);
         /* a client certificate is asked for; without require_client_cert a
          * client without one still connects, and is known by its address */
-        SSL_CTX_set_verify(c,
-                           SSL_VERIFY_PEER |
-                               (conf->tls_require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-                           NULL);
+        SSL_CTX_set_verify(
+            c,
+            SSL_VERIFY_PEER | (conf->tls_require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+            NULL);
         SSL_CTX_set_verify_depth(c, 8);
     }
     return c;
@@ -134,7 +134,7 @@ bool cgd_trusted_peer(const void *sa, const char *names, const char *list)
             memcpy(one, p, n);
             one[n] = '\0';
             if (strncmp(one, "cert:", 5) == 0 ? cgd_tls_name_in(names, one + 5)
-                                               : cg_addr_in_cidr(sa, one))
+                                              : cg_addr_in_cidr(sa, one))
                 return true;
         }
         if (!e)

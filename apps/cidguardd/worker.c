@@ -80,8 +80,8 @@ void cgd_worker_send_udp(struct cgd_worker *w, int fd, const struct sockaddr_sto
     memcpy(q->buf[q->n], buf, n);
     memcpy(&q->addr[q->n], addr, alen);
     q->iov[q->n] = (struct iovec){q->buf[q->n], n};
-    q->msg[q->n].msg_hdr = (struct msghdr){.msg_name = &q->addr[q->n], .msg_namelen = alen,
-                                           .msg_iov = &q->iov[q->n], .msg_iovlen = 1};
+    q->msg[q->n].msg_hdr = (struct msghdr){
+        .msg_name = &q->addr[q->n], .msg_namelen = alen, .msg_iov = &q->iov[q->n], .msg_iovlen = 1};
     q->n++;
 }
 

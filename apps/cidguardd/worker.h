@@ -19,11 +19,11 @@ struct cgd_outq;
 struct cgd_worker {
     int id;
     struct event_base *base;
-    struct cgd_redis *redis;  /* shared replay and rate state, or NULL (redis.c) */
-    int pending;              /* calls parked on a fetch or on Redis */
-    int max_pending;          /* parked calls before the next is refused (503) */
-    bool stopping;            /* draining: new requests are refused */
-    struct cgd_outq *outq;    /* UDP answers waiting for the batch to end */
+    struct cgd_redis *redis; /* shared replay and rate state, or NULL (redis.c) */
+    int pending;             /* calls parked on a fetch or on Redis */
+    int max_pending;         /* parked calls before the next is refused (503) */
+    bool stopping;           /* draining: new requests are refused */
+    struct cgd_outq *outq;   /* UDP answers waiting for the batch to end */
 };
 
 /* Creates the worker's event loop and answer queue.  -1 on failure. */

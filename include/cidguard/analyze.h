@@ -23,7 +23,7 @@ enum cg_cdr_format { CG_CDR_CSV, CG_CDR_ASTERISK, CG_CDR_DECISIONS };
 struct cg_analyze_opts {
     enum cg_cdr_format format;
     const char *protected_path, *dno_path, *ingress_path; /* the daemon's policy lists, or NULL */
-    const struct cg_tn_plan *plan;                       /* national numbers in the input */
+    const struct cg_tn_plan *plan;                        /* national numbers in the input */
     /* a malformed row (skipped); line numbers count from 1, the header included */
     void (*bad_row)(uint64_t line, const char *why, void *arg);
     /* progress: bytes of (compressed) input read so far, and the total */

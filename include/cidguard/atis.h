@@ -24,19 +24,19 @@ extern "C" {
 struct cg_atis_error {
     const char *message_id;
     int http_status;
-    const char *text;     /* "Error: Missing mandatory parameter '%1'." */
-    char variable[32];    /* the %1, e.g. "to" */
+    const char *text;  /* "Error: Missing mandatory parameter '%1'." */
+    char variable[32]; /* the %1, e.g. "to" */
 };
 
 #define CG_ATIS_TO_MORE 7 /* to.tn values after the first (8 in all) */
 
 struct cg_atis_verify_req {
-    char from[CG_TN_MAX + 1];    /* canonical */
-    char to[CG_TN_MAX + 1];      /* canonical, the first to.tn */
+    char from[CG_TN_MAX + 1];                     /* canonical */
+    char to[CG_TN_MAX + 1];                       /* canonical, the first to.tn */
     char to_more[CG_ATIS_TO_MORE][CG_TN_MAX + 1]; /* the other to.tn values */
     size_t nto_more;
     int64_t time;
-    char *identity;              /* owned */
+    char *identity;                        /* owned */
     char ingress[CG_ATIS_INGRESS_MAX + 1]; /* extension member, "" if absent */
     /* extension member "callId": the SIP Call-ID of the call the request
      * verifies, printable ASCII without spaces; "" if absent */
@@ -55,12 +55,12 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
 void cg_atis_verify_req_clear(struct cg_atis_verify_req *req);
 
 struct cg_atis_sign_req {
-    char attest;                              /* 'A', 'B' or 'C' */
-    char orig[CG_TN_MAX + 1];                 /* canonical */
+    char attest;              /* 'A', 'B' or 'C' */
+    char orig[CG_TN_MAX + 1]; /* canonical */
     char dest[CG_PASSPORT_DEST_MAX][CG_TN_MAX + 1];
     size_t ndest;
-    int64_t iat;                              /* 0 when absent: now */
-    char origid[CG_ORIGID_MAX + 1];           /* "" when absent: a fresh UUID */
+    int64_t iat;                    /* 0 when absent: now */
+    char origid[CG_ORIGID_MAX + 1]; /* "" when absent: a fresh UUID */
 };
 
 /* Parses {"signingRequest":{"attest":..,"dest":{"tn":[..]},"iat":N,

@@ -16,9 +16,9 @@
 extern "C" {
 #endif
 
-#define CG_BUNDLE_MAX 65536   /* bytes of PEM in one x5u bundle */
-#define CG_BUNDLE_CERTS 8     /* certificates in one bundle */
-#define CG_TNAUTH_ENTRIES 64  /* entries read from one TNAuthList */
+#define CG_BUNDLE_MAX 65536  /* bytes of PEM in one x5u bundle */
+#define CG_BUNDLE_CERTS 8    /* certificates in one bundle */
+#define CG_TNAUTH_ENTRIES 64 /* entries read from one TNAuthList */
 #define CG_SPC_MAX 32
 
 /* --- TNAuthList (RFC 8226 section 9) ------------------------------------ */
@@ -47,23 +47,23 @@ bool cg_tnauth_covers(const struct cg_tnauth *a, const char *tn);
 
 /* --- Profile warnings (ATIS-1000080 lints that do not fail a call) ------ */
 
-#define CG_WARNING_MAP(X)                                                              \
-    X(EE_CN_FORMAT, "ee_cn_format", "leaf CN is not \"SHAKEN <SPC>\"")                                 \
-    X(EE_KU_EXTRA, "ee_ku_extra", "leaf KeyUsage has bits other than digitalSignature")               \
-    X(EE_KU_NOT_CRITICAL, "ee_ku_not_critical", "leaf KeyUsage is not critical")                             \
-    X(BC_NOT_CRITICAL, "bc_not_critical", "BasicConstraints missing or not critical")                     \
-    X(NO_CP, "no_cp", "no SHAKEN certificate policy (2.16.840.1.114569.1.1.x)")                 \
-    X(NO_CDP, "no_cdp", "no CRL distribution point")                                             \
-    X(NO_CRL_ISSUER, "no_crl_issuer", "CRL distribution point without cRLIssuer")                       \
-    X(NO_SKI, "no_ski", "no SubjectKeyIdentifier")                                               \
-    X(NO_AKI, "no_aki", "no AuthorityKeyIdentifier")                                             \
-    X(TNAUTH_NOT_SPC, "tnauth_not_spc", "TNAuthList holds TNs or ranges, not exactly one SPC")           \
-    X(TNAUTH_CRITICAL, "tnauth_critical", "TNAuthList marked critical")                     \
-    X(TNAUTH_MALFORMED, "tnauth_malformed", "TNAuthList present but not RFC 8226 DER")                                   \
-    X(SPC_FORMAT, "spc_format", "SPC is not digits and uppercase letters")                           \
-    X(SERIAL_SHORT, "serial_short", "serial number shorter than 64 bits")                              \
-    X(SIG_ALG, "sig_alg", "certificate not signed with ecdsa-with-SHA256")                        \
-    X(NOT_V3, "not_v3", "certificate is not X.509 v3")                                           \
+#define CG_WARNING_MAP(X)                                                                          \
+    X(EE_CN_FORMAT, "ee_cn_format", "leaf CN is not \"SHAKEN <SPC>\"")                             \
+    X(EE_KU_EXTRA, "ee_ku_extra", "leaf KeyUsage has bits other than digitalSignature")            \
+    X(EE_KU_NOT_CRITICAL, "ee_ku_not_critical", "leaf KeyUsage is not critical")                   \
+    X(BC_NOT_CRITICAL, "bc_not_critical", "BasicConstraints missing or not critical")              \
+    X(NO_CP, "no_cp", "no SHAKEN certificate policy (2.16.840.1.114569.1.1.x)")                    \
+    X(NO_CDP, "no_cdp", "no CRL distribution point")                                               \
+    X(NO_CRL_ISSUER, "no_crl_issuer", "CRL distribution point without cRLIssuer")                  \
+    X(NO_SKI, "no_ski", "no SubjectKeyIdentifier")                                                 \
+    X(NO_AKI, "no_aki", "no AuthorityKeyIdentifier")                                               \
+    X(TNAUTH_NOT_SPC, "tnauth_not_spc", "TNAuthList holds TNs or ranges, not exactly one SPC")     \
+    X(TNAUTH_CRITICAL, "tnauth_critical", "TNAuthList marked critical")                            \
+    X(TNAUTH_MALFORMED, "tnauth_malformed", "TNAuthList present but not RFC 8226 DER")             \
+    X(SPC_FORMAT, "spc_format", "SPC is not digits and uppercase letters")                         \
+    X(SERIAL_SHORT, "serial_short", "serial number shorter than 64 bits")                          \
+    X(SIG_ALG, "sig_alg", "certificate not signed with ecdsa-with-SHA256")                         \
+    X(NOT_V3, "not_v3", "certificate is not X.509 v3")                                             \
     X(X5U_HTTP, "x5u_http", "x5u is plain http")                                                   \
     X(BUNDLE_ORDER, "bundle_order", "bundle does not start with the leaf")
 
@@ -71,7 +71,7 @@ enum cg_warning {
 #define CG_W_ENUM(name, str, text) CG_W_##name,
     CG_WARNING_MAP(CG_W_ENUM)
 #undef CG_W_ENUM
-    CG_W__COUNT
+        CG_W__COUNT
 };
 const char *cg_warning_name(enum cg_warning w); /* "ee_cn_format" */
 const char *cg_warning_text(enum cg_warning w);
@@ -84,13 +84,13 @@ struct cg_cert_info {
     char spc[CG_SPC_MAX + 1]; /* "" when the TNAuthList has no SPC */
     char subject[256];        /* one-line DN of the leaf */
     char issuer[256];
-    char serial[80];          /* hex */
+    char serial[80]; /* hex */
     int64_t not_before, not_after;
-    size_t ncerts;            /* certificates in the bundle */
+    size_t ncerts; /* certificates in the bundle */
     bool has_tnauth;
-    bool key_ok;              /* EC P-256 */
+    bool key_ok; /* EC P-256 */
     bool ku_digital_signature;
-    uint32_t warnings;        /* bit (1u << enum cg_warning) */
+    uint32_t warnings; /* bit (1u << enum cg_warning) */
     struct cg_tnauth tnauth;
 };
 
@@ -140,17 +140,17 @@ int cg_trust_add_untrusted_file(struct cg_trust *t, const char *path);
  * that interval cost a comparison.  Returns CG_OK and sets *ok; on failure
  * *why is a static or internal string for the verdict.  Thread-safe.
  */
-int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, bool *ok,
-                   int *revoked, const char **why);
+int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, bool *ok, int *revoked,
+                   const char **why);
 
 /* --- Test PKI ------------------------------------------------------------ */
 
 struct cg_pki_opts {
-    const char *dir;           /* created if missing */
-    const char *const *spcs;   /* one SP certificate per SPC */
+    const char *dir;         /* created if missing */
+    const char *const *spcs; /* one SP certificate per SPC */
     size_t nspcs;
-    int days;                  /* leaf validity, default 365 */
-    const char *crl_url;       /* CDP URL; default http://127.0.0.1:8085/certs/crl.pem */
+    int days;            /* leaf validity, default 365 */
+    const char *crl_url; /* CDP URL; default http://127.0.0.1:8085/certs/crl.pem */
 };
 
 /*

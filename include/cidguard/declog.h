@@ -30,8 +30,8 @@ struct cg_declog_record {
     char origid[CG_ORIGID_MAX + 1];
     char spc[CG_SPC_MAX + 1];
     char x5u_host[128];
-    char verify_reason[32];  /* cg_reason_name, "ok" */
-    uint32_t reasons;        /* policy reasons, bit (1u << enum cg_policy_reason) */
+    char verify_reason[32]; /* cg_reason_name, "ok" */
+    uint32_t reasons;       /* policy reasons, bit (1u << enum cg_policy_reason) */
     enum cg_action action;
 };
 

@@ -16,18 +16,18 @@
 extern "C" {
 #endif
 
-#define CG_ERRNO_MAP(X)                                                    \
-    X(OK, 0, "success")                                                    \
-    X(ENOMEM, -1, "out of memory")                                         \
-    X(EINVAL, -2, "invalid argument")                                      \
-    X(EIO, -3, "input/output error")                                       \
-    X(EPARSE, -4, "malformed input")                                       \
-    X(ETOOBIG, -5, "input exceeds a limit")                                \
-    X(ECRYPTO, -6, "cryptographic library failure")                        \
-    X(ENOTFOUND, -7, "not found")                                          \
-    X(EUNSUPPORTED, -8, "unsupported")                                     \
-    X(EKEY, -9, "unusable key (not an EC P-256 key, or wrong kind)")       \
-    X(ECERT, -10, "unusable certificate bundle")                          \
+#define CG_ERRNO_MAP(X)                                                                            \
+    X(OK, 0, "success")                                                                            \
+    X(ENOMEM, -1, "out of memory")                                                                 \
+    X(EINVAL, -2, "invalid argument")                                                              \
+    X(EIO, -3, "input/output error")                                                               \
+    X(EPARSE, -4, "malformed input")                                                               \
+    X(ETOOBIG, -5, "input exceeds a limit")                                                        \
+    X(ECRYPTO, -6, "cryptographic library failure")                                                \
+    X(ENOTFOUND, -7, "not found")                                                                  \
+    X(EUNSUPPORTED, -8, "unsupported")                                                             \
+    X(EKEY, -9, "unusable key (not an EC P-256 key, or wrong kind)")                               \
+    X(ECERT, -10, "unusable certificate bundle")                                                   \
     X(ECONFLICT, -11, "changed by someone else meanwhile")
 
 enum cg_err {

@@ -27,9 +27,9 @@ extern "C" {
 #define CG_PARAM_MAX 32
 
 struct cg_identity {
-    const char *token;     /* borrowed: points into the parsed input */
-    size_t token_len;      /* "hdr.payload.sig" */
-    bool compact;          /* token has an empty header or payload ("..sig") */
+    const char *token; /* borrowed: points into the parsed input */
+    size_t token_len;  /* "hdr.payload.sig" */
+    bool compact;      /* token has an empty header or payload ("..sig") */
     bool has_info, has_alg, has_ppt;
     char info[CG_URL_MAX + 1]; /* without the angle brackets */
     char alg[CG_PARAM_MAX + 1];

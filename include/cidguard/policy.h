@@ -34,33 +34,36 @@ const char *cg_action_str(enum cg_action a); /* "allow", "label", "block" */
     X(PROTECTED_UNVERIFIED, "protected_unverified", BLOCK,                                         \
       "a protected number without verification by an allowed signer at the required attestation")  \
     X(INTL_UK_CLI, "intl_ingress_uk_cli", BLOCK,                                                   \
-      "a UK number presented on a call from an international ingress")                            \
+      "a UK number presented on a call from an international ingress")                             \
     X(UK_INVALID, "uk_cli_invalid", BLOCK, "not a valid UK CLI (10 or 11 digits nationally)")      \
-    X(UK_PREMIUM, "uk_cli_premium_rate", BLOCK, "a 09 premium-rate number used as CLI")           \
-    X(UK_UNALLOCATED, "uk_cli_unallocated", BLOCK, "a UK number in a range Ofcom has not allocated") \
+    X(UK_PREMIUM, "uk_cli_premium_rate", BLOCK, "a 09 premium-rate number used as CLI")            \
+    X(UK_UNALLOCATED, "uk_cli_unallocated", BLOCK,                                                 \
+      "a UK number in a range Ofcom has not allocated")                                            \
     X(NANP_INVALID, "nanp_cli_invalid", BLOCK, "not a valid NANP number (NPA-NXX structure)")      \
-    X(REPLAY, "replay", BLOCK, "the same PASSporT seen on another call inside the freshness window") \
-    X(STIR_FAILED, "stir_failed", LABEL, "the Identity header did not verify")                    \
+    X(REPLAY, "replay", BLOCK,                                                                     \
+      "the same PASSporT seen on another call inside the freshness window")                        \
+    X(STIR_FAILED, "stir_failed", LABEL, "the Identity header did not verify")                     \
     X(ATTEST_LOW, "attestation_below_minimum", LABEL,                                              \
-      "verified, but with less attestation than this number category requires")                   \
-    X(NO_TN_VALIDATION, "no_tn_validation", ALLOW, "the call was not signed, or not verifiable")  \
-    X(RATE_CALLS, "rate_calls", LABEL, "calls per minute over the threshold")                     \
-    X(RATE_NUMBERS, "rate_numbers", LABEL, "distinct presented numbers per minute over the threshold") \
+      "verified, but with less attestation than this number category requires")                    \
+    X(NO_TN_VALIDATION, "no_tn_validation", ALLOW, "the call was not signed, or not verifiable")   \
+    X(RATE_CALLS, "rate_calls", LABEL, "calls per minute over the threshold")                      \
+    X(RATE_NUMBERS, "rate_numbers", LABEL,                                                         \
+      "distinct presented numbers per minute over the threshold")                                  \
     X(UK_ALLOCATION_UNKNOWN, "uk_allocation_unknown", ALLOW,                                       \
-      "no allocation data for this UK range (information only)")                                  \
-    X(BRAND, "brand_verified", ALLOW, "a protected number verified by its allowed signer")      \
-    X(NANP_UNASSIGNED, "nanp_cli_unassigned", BLOCK,                                              \
-      "a NANP number whose NPA is not in service or whose NPA-NXX is not assigned")               \
-    X(NANP_ASSIGNMENT_UNKNOWN, "nanp_assignment_unknown", ALLOW,                                  \
-      "no NPA-NXX assignment data for this NANP area code (information only)")                   \
-    X(CALLER_UNREADABLE, "caller_unreadable", BLOCK,                                              \
+      "no allocation data for this UK range (information only)")                                   \
+    X(BRAND, "brand_verified", ALLOW, "a protected number verified by its allowed signer")         \
+    X(NANP_UNASSIGNED, "nanp_cli_unassigned", BLOCK,                                               \
+      "a NANP number whose NPA is not in service or whose NPA-NXX is not assigned")                \
+    X(NANP_ASSIGNMENT_UNKNOWN, "nanp_assignment_unknown", ALLOW,                                   \
+      "no NPA-NXX assignment data for this NANP area code (information only)")                     \
+    X(CALLER_UNREADABLE, "caller_unreadable", BLOCK,                                               \
       "the calling party (P-Asserted-Identity or From) cannot be read: no number rule applies")
 
 enum cg_policy_reason {
 #define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
     CG_POLICY_REASON_MAP(CG_PR_ENUM)
 #undef CG_PR_ENUM
-    CG_PR__COUNT
+        CG_PR__COUNT
 };
 const char *cg_policy_reason_code(enum cg_policy_reason r);
 const char *cg_policy_reason_text(enum cg_policy_reason r);
@@ -69,10 +72,10 @@ enum cg_action cg_policy_reason_action(enum cg_policy_reason r); /* the default 
 /* --- building a policy ------------------------------------------------------ */
 
 struct cg_policy_config {
-    bool uk_rules;          /* Ofcom CLI guidance for +44 numbers */
-    bool nanp_rules;        /* NPA-NXX structure for +1 numbers */
-    bool roaming_447;       /* +447 mobiles allowed from international ingress */
-    char min_attest_uk;     /* minimum attestation for a verified UK number ('A'..'C', 0 = none) */
+    bool uk_rules;      /* Ofcom CLI guidance for +44 numbers */
+    bool nanp_rules;    /* NPA-NXX structure for +1 numbers */
+    bool roaming_447;   /* +447 mobiles allowed from international ingress */
+    char min_attest_uk; /* minimum attestation for a verified UK number ('A'..'C', 0 = none) */
     char min_attest_other;
     /* action per reason; a zeroed config takes the defaults of the map */
     bool override_actions;
@@ -102,8 +105,8 @@ int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_repo
 int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
 /* The operator lists (docs/cidguardd.md#policy-lists) by kind. */
 enum cg_list { CG_LIST_DNO, CG_LIST_PROTECTED, CG_LIST_INGRESS, CG_LIST__COUNT };
-const char *cg_list_name(enum cg_list l);     /* "dno", "protected", "ingress" */
-int cg_list_from_name(const char *name);      /* -1 when unknown */
+const char *cg_list_name(enum cg_list l); /* "dno", "protected", "ingress" */
+int cg_list_from_name(const char *name);  /* -1 when unknown */
 /* A list of kind `l` from memory (e.g. as stored in Redis), with the same
  * rules and reports as the file loaders; `name` names it in reports. */
 int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *name,
@@ -162,17 +165,17 @@ void cg_policy_state_free(struct cg_policy_state *s);
  */
 struct cg_policy_call {
     const struct cg_verdict *verdict;
-    const char *caller;          /* canonical calling number (PAI, else From), or NULL */
+    const char *caller; /* canonical calling number (PAI, else From), or NULL */
     /* The host could not read the calling party (cg_tn_read said
      * CG_TN_UNREADABLE for P-Asserted-Identity or From): caller_unreadable,
      * since the number rules cannot be applied to what cannot be read.  A
      * caller that is well-formed but not a number (anonymous) is NULL
      * without this flag. */
     bool caller_unreadable;
-    const char *ingress;         /* ingress name or NULL */
-    bool international;          /* the ingress is marked international */
-    const char *call_id;         /* forks and retransmissions share it; NULL when none */
-    const unsigned char *sig;    /* R||S of the decisive PASSporT (cg_verdict.sig), or NULL */
+    const char *ingress;      /* ingress name or NULL */
+    bool international;       /* the ingress is marked international */
+    const char *call_id;      /* forks and retransmissions share it; NULL when none */
+    const unsigned char *sig; /* R||S of the decisive PASSporT (cg_verdict.sig), or NULL */
     size_t siglen;
     int64_t now;
     /* Replay and rate findings from state shared with other daemons (Redis),
@@ -190,8 +193,8 @@ struct cg_policy_call {
 struct cg_decision {
     enum cg_action action;
     enum cg_verstat verstat;
-    uint32_t reasons;            /* bit (1u << enum cg_policy_reason) */
-    char brand[CG_BRAND_MAX + 1];/* set only with CG_PR_BRAND */
+    uint32_t reasons;             /* bit (1u << enum cg_policy_reason) */
+    char brand[CG_BRAND_MAX + 1]; /* set only with CG_PR_BRAND */
 };
 
 /* Decides.  `state` may be NULL (no replay or rate checks).  A verdict

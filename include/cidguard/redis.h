@@ -43,7 +43,7 @@ struct cg_redis;
 /* Connects and selects the database.  On failure returns CG_EIO and, when
  * err is given, a message in it. */
 int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
-                      char *err, size_t errlen);
+                     char *err, size_t errlen);
 void cg_redis_close(struct cg_redis *s);
 const char *cg_redis_error(const struct cg_redis *s); /* the last failure */
 
@@ -58,7 +58,7 @@ int cg_redis_list_put(struct cg_redis *s, enum cg_list l, const char *text, size
  * cg_redis_lists_get): CG_ECONFLICT when someone changed them meanwhile,
  * so that an edit made on what was read is never lost. */
 int cg_redis_list_replace(struct cg_redis *s, enum cg_list l, const char *text, size_t len,
-                           long long version);
+                          long long version);
 /* Removes one list from Redis (daemons go back to their files). */
 int cg_redis_list_delete(struct cg_redis *s, enum cg_list l);
 
@@ -85,8 +85,8 @@ const char *cg_redis_script_sha(void);
  * (0 = off).  `prefix` is the key prefix (CG_REDIS_PREFIX).  Returns false
  * when the call has nothing to record. */
 bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix,
-                           const struct cg_policy_call *call, int window, unsigned rate_calls,
-                           unsigned rate_numbers);
+                          const struct cg_policy_call *call, int window, unsigned rate_calls,
+                          unsigned rate_numbers);
 /* The reason bits (for cg_policy_call.shared) of the script's answer, an
  * array of three integers: replay, calls over, numbers over. */
 uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers);

@@ -24,16 +24,16 @@ int cg_signer_new(struct cg_signer **out, const struct cg_key *key, const char *
 void cg_signer_free(struct cg_signer *s);
 
 struct cg_sign_request {
-    const char *orig;               /* a number in any form cg_tn_canon accepts */
-    const char *const *dest;        /* one or more numbers */
+    const char *orig;        /* a number in any form cg_tn_canon accepts */
+    const char *const *dest; /* one or more numbers */
     size_t ndest;
-    char attest;                    /* 'A', 'B' or 'C' (shaken) */
-    const char *origid;             /* NULL: a fresh random UUID */
-    int64_t iat;                    /* 0: now */
-    enum cg_ppt ppt;                /* CG_PPT_SHAKEN (default when NONE) or CG_PPT_DIV */
-    const char *div;                /* div only: the original called number */
-    const struct cg_rcd *rcd;       /* optional RCD claims (shaken or rcd ppt) */
-    const struct cg_tn_plan *plan;  /* for national-format numbers; NULL: none */
+    char attest;                   /* 'A', 'B' or 'C' (shaken) */
+    const char *origid;            /* NULL: a fresh random UUID */
+    int64_t iat;                   /* 0: now */
+    enum cg_ppt ppt;               /* CG_PPT_SHAKEN (default when NONE) or CG_PPT_DIV */
+    const char *div;               /* div only: the original called number */
+    const struct cg_rcd *rcd;      /* optional RCD claims (shaken or rcd ppt) */
+    const struct cg_tn_plan *plan; /* for national-format numbers; NULL: none */
 };
 
 /*

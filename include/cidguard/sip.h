@@ -20,23 +20,24 @@ extern "C" {
 #define CG_SIP_HEADERS_MAX 128 /* more header lines than this: refused */
 #define CG_SIP_VIA_MAX 16
 #define CG_SIP_IDENTITY_MAX 8
-#define CG_SIP_METHOD_MAX 256  /* longer method names: refused (any token up to this is a method) */
+#define CG_SIP_METHOD_MAX 256 /* longer method names: refused (any token up to this is a method)   \
+                               */
 
 struct cg_sip_req {
-    const char *method;        /* "INVITE", "OPTIONS", ... */
-    const char *ruri;          /* Request-URI */
+    const char *method; /* "INVITE", "OPTIONS", ... */
+    const char *ruri;   /* Request-URI */
     const char *via[CG_SIP_VIA_MAX];
     size_t nvia;
-    const char *from, *to;     /* whole header values (name-addr and params) */
+    const char *from, *to; /* whole header values (name-addr and params) */
     const char *call_id;
-    const char *cseq;          /* "1 INVITE" */
-    const char *pai;           /* first P-Asserted-Identity, or NULL */
-    const char *pai_more;      /* a second P-Asserted-Identity (RFC 3325: at most two), or NULL */
+    const char *cseq;     /* "1 INVITE" */
+    const char *pai;      /* first P-Asserted-Identity, or NULL */
+    const char *pai_more; /* a second P-Asserted-Identity (RFC 3325: at most two), or NULL */
     const char *identity[CG_SIP_IDENTITY_MAX]; /* Identity and compact "y" headers */
     size_t nidentity;
-    const char *branch;        /* top Via branch, or "" */
-    const char *to_tag;        /* or NULL */
-    char *arena;               /* owns every string above */
+    const char *branch; /* top Via branch, or "" */
+    const char *to_tag; /* or NULL */
+    char *arena;        /* owns every string above */
 };
 
 /*

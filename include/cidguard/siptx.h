@@ -100,8 +100,8 @@ struct cg_sip_received {
  * NOTE: a CG_SIP_INVITE entry is never dropped until answered, so every
  * one must reach cg_sip_tx_answer or cg_sip_tx_drop.
  */
-int cg_sip_txcache_receive(struct cg_sip_txcache *c, unsigned listener, const char *msg,
-                           size_t len, int64_t now, struct cg_sip_received *r);
+int cg_sip_txcache_receive(struct cg_sip_txcache *c, unsigned listener, const char *msg, size_t len,
+                           int64_t now, struct cg_sip_received *r);
 
 /* The pointer a CANCEL of this INVITE will return (the call being answered). */
 void cg_sip_tx_set_pending(struct cg_sip_tx *tx, void *call);

@@ -30,40 +30,40 @@ const char *cg_verstat_str(enum cg_verstat v);
  * (docs/standards.md#error-cases; every row is in docs/verdicts.md).
  *   X(NAME, "name", sip_code, verstat, "reason phrase", "case")
  */
-#define CG_REASON_MAP(X)                                                                   \
-    X(OK, "ok", 0, PASSED, "", "")                                                               \
-    X(NO_IDENTITY, "no_identity", 428, NONE, "Use Identity Header", "")                                   \
-    X(REQUEST_TIME, "request_time", 403, NONE, "Stale Date", "E3")                                         \
-    X(MALFORMED, "malformed", 438, FAILED, "Invalid Identity Header", "E4")                             \
-    X(COMPACT_FORM, "compact_form", 438, FAILED, "Invalid Identity Header", "E4")                          \
-    X(PPT_PARAM, "ppt_param", 438, FAILED, "Invalid Identity Header", "E5")                             \
-    X(NO_INFO, "no_info", 436, FAILED, "Bad Identity Info", "E6")                                     \
-    X(BAD_INFO, "bad_info", 436, FAILED, "Bad Identity Info", "E7")                                    \
-    X(CERT_UNAVAILABLE, "cert_unavailable", 436, NONE, "Bad Identity Info", "E8")                              \
-    X(HDR_MISSING, "hdr_missing", 436, FAILED, "Bad Identity Info", "E9")                                 \
-    X(X5U_MISMATCH, "x5u_mismatch", 436, FAILED, "Bad Identity Info", "E10")                               \
-    X(TYP, "typ", 437, FAILED, "Unsupported Credential", "E11")                                   \
-    X(ALG, "alg", 437, FAILED, "Unsupported Credential", "E12")                                   \
-    X(PPT, "ppt", 438, FAILED, "Invalid Identity Header", "E13")                                  \
-    X(CLAIMS, "claims", 438, FAILED, "Invalid Identity Header", "E14")                               \
-    X(STALE, "stale", 403, FAILED, "Stale Date", "E15")                                             \
-    X(ORIG_MISMATCH, "orig_mismatch", 438, FAILED, "Invalid Identity Header", "E16")                        \
-    X(DEST_MISMATCH, "dest_mismatch", 438, FAILED, "Invalid Identity Header", "E16")                        \
-    X(CERT_INVALID, "cert_invalid", 437, FAILED, "Unsupported Credential", "E17")                          \
-    X(CERT_REVOKED, "cert_revoked", 437, FAILED, "Unsupported Credential", "E17")                          \
-    X(CERT_PROFILE, "cert_profile", 437, FAILED, "Unsupported Credential", "E17")                          \
-    X(TN_NOT_AUTHORIZED, "tn_not_authorized", 437, FAILED, "Unsupported Credential", "E17")                     \
-    X(SIGNATURE, "signature", 438, FAILED, "Invalid Identity Header", "E18")                            \
+#define CG_REASON_MAP(X)                                                                           \
+    X(OK, "ok", 0, PASSED, "", "")                                                                 \
+    X(NO_IDENTITY, "no_identity", 428, NONE, "Use Identity Header", "")                            \
+    X(REQUEST_TIME, "request_time", 403, NONE, "Stale Date", "E3")                                 \
+    X(MALFORMED, "malformed", 438, FAILED, "Invalid Identity Header", "E4")                        \
+    X(COMPACT_FORM, "compact_form", 438, FAILED, "Invalid Identity Header", "E4")                  \
+    X(PPT_PARAM, "ppt_param", 438, FAILED, "Invalid Identity Header", "E5")                        \
+    X(NO_INFO, "no_info", 436, FAILED, "Bad Identity Info", "E6")                                  \
+    X(BAD_INFO, "bad_info", 436, FAILED, "Bad Identity Info", "E7")                                \
+    X(CERT_UNAVAILABLE, "cert_unavailable", 436, NONE, "Bad Identity Info", "E8")                  \
+    X(HDR_MISSING, "hdr_missing", 436, FAILED, "Bad Identity Info", "E9")                          \
+    X(X5U_MISMATCH, "x5u_mismatch", 436, FAILED, "Bad Identity Info", "E10")                       \
+    X(TYP, "typ", 437, FAILED, "Unsupported Credential", "E11")                                    \
+    X(ALG, "alg", 437, FAILED, "Unsupported Credential", "E12")                                    \
+    X(PPT, "ppt", 438, FAILED, "Invalid Identity Header", "E13")                                   \
+    X(CLAIMS, "claims", 438, FAILED, "Invalid Identity Header", "E14")                             \
+    X(STALE, "stale", 403, FAILED, "Stale Date", "E15")                                            \
+    X(ORIG_MISMATCH, "orig_mismatch", 438, FAILED, "Invalid Identity Header", "E16")               \
+    X(DEST_MISMATCH, "dest_mismatch", 438, FAILED, "Invalid Identity Header", "E16")               \
+    X(CERT_INVALID, "cert_invalid", 437, FAILED, "Unsupported Credential", "E17")                  \
+    X(CERT_REVOKED, "cert_revoked", 437, FAILED, "Unsupported Credential", "E17")                  \
+    X(CERT_PROFILE, "cert_profile", 437, FAILED, "Unsupported Credential", "E17")                  \
+    X(TN_NOT_AUTHORIZED, "tn_not_authorized", 437, FAILED, "Unsupported Credential", "E17")        \
+    X(SIGNATURE, "signature", 438, FAILED, "Invalid Identity Header", "E18")                       \
     X(ATTEST, "attest", 438, FAILED, "Invalid Identity Header", "E19")
 
 enum cg_reason {
 #define CG_R_ENUM(name, str, code, vs, text, ecase) CG_R_##name,
     CG_REASON_MAP(CG_R_ENUM)
 #undef CG_R_ENUM
-    CG_R__COUNT
+        CG_R__COUNT
 };
-const char *cg_reason_name(enum cg_reason r);  /* "signature" */
-int cg_reason_sip_code(enum cg_reason r);      /* 438 */
+const char *cg_reason_name(enum cg_reason r);   /* "signature" */
+int cg_reason_sip_code(enum cg_reason r);       /* 438 */
 const char *cg_reason_phrase(enum cg_reason r); /* "Invalid Identity Header" */
 const char *cg_reason_case(enum cg_reason r);   /* "E18" or "" */
 enum cg_verstat cg_reason_verstat(enum cg_reason r);
@@ -158,7 +158,7 @@ void cg_certcache_thread_done(void);
 
 /* What a cache source records about the call it served (certsrc_arg). */
 struct cg_certcache_miss {
-    bool missed;                 /* set when the URL was not cached at all */
+    bool missed; /* set when the URL was not cached at all */
     char url[CG_URL_MAX + 1];
 };
 /* A certificate source over the cache; a miss fills the call's
@@ -178,12 +178,12 @@ int64_t cg_cert_expiry(int64_t now, const char *cache_control, const char *expir
 /* --- The verifier -------------------------------------------------------- */
 
 struct cg_verify_config {
-    const struct cg_trust *trust;   /* borrowed; required */
-    struct cg_certsrc certsrc;      /* required */
-    const struct cg_tn_plan *plan;  /* for national-format From/To; NULL: none */
-    int freshness;                  /* seconds, default 60 (0 means default) */
-    int skew;                       /* extra seconds allowed for clock skew, default 5 */
-    bool allow_http;                /* accept http:// x5u (tests, lab); default https only */
+    const struct cg_trust *trust;  /* borrowed; required */
+    struct cg_certsrc certsrc;     /* required */
+    const struct cg_tn_plan *plan; /* for national-format From/To; NULL: none */
+    int freshness;                 /* seconds, default 60 (0 means default) */
+    int skew;                      /* extra seconds allowed for clock skew, default 5 */
+    bool allow_http;               /* accept http:// x5u (tests, lab); default https only */
 };
 
 struct cg_verifier;
@@ -203,13 +203,13 @@ struct cg_call {
     size_t nto_more;
     const char *const *identity; /* header values */
     size_t nidentity;
-    int64_t now;                 /* 0: the system clock */
-    int64_t request_time;        /* ATIS-1000082 "time"; 0 when absent */
+    int64_t now;          /* 0: the system clock */
+    int64_t request_time; /* ATIS-1000082 "time"; 0 when absent */
     /* The values are bare PASSporTs ("hdr.payload.sig" with no SIP
      * parameters), as APIs such as Twilio's StirPassportToken deliver them:
      * there is no info parameter to compare with x5u. */
     bool bare_token;
-    void *certsrc_arg;           /* handed to the certificate source */
+    void *certsrc_arg; /* handed to the certificate source */
 };
 
 enum cg_match { CG_MATCH_NONE = 0, CG_MATCH_PAI, CG_MATCH_FROM, CG_MATCH_TO, CG_MATCH_RURI };
@@ -217,22 +217,22 @@ const char *cg_match_str(enum cg_match m);
 
 struct cg_verdict {
     enum cg_verstat verstat;
-    enum cg_reason reason;       /* CG_R_OK when passed */
-    int reason_code;             /* RFC 8224 code or 0 */
-    const char *reason_text;     /* reason phrase; static */
-    char detail[160];            /* precise reason for logs and people */
-    int identity_index;          /* which Identity header decided, -1 none */
+    enum cg_reason reason;   /* CG_R_OK when passed */
+    int reason_code;         /* RFC 8224 code or 0 */
+    const char *reason_text; /* reason phrase; static */
+    char detail[160];        /* precise reason for logs and people */
+    int identity_index;      /* which Identity header decided, -1 none */
     enum cg_ppt ppt;
-    char attest;                 /* 0 when unknown */
+    char attest; /* 0 when unknown */
     char origid[CG_ORIGID_MAX + 1];
     char spc[CG_SPC_MAX + 1];
     char orig[CG_TN_MAX + 1];
-    char dest[CG_TN_MAX + 1];    /* the dest.tn that matched, else the first */
+    char dest[CG_TN_MAX + 1]; /* the dest.tn that matched, else the first */
     char x5u[CG_URL_MAX + 1];
     int64_t iat;
     enum cg_match orig_match, dest_match;
-    uint32_t warnings;           /* bit (1u << enum cg_warning) */
-    bool has_sig;                /* sig holds the decisive PASSporT's R||S (replay key) */
+    uint32_t warnings; /* bit (1u << enum cg_warning) */
+    bool has_sig;      /* sig holds the decisive PASSporT's R||S (replay key) */
     unsigned char sig[64];
 };
 

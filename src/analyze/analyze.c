@@ -343,8 +343,9 @@ void cg_time_iso(int64_t t, char out[21])
              doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153,
              d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
-    unsigned f[6] = {(unsigned)(y % 10000), m, d, (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
-                     (unsigned)(secs % 60)};
+    unsigned f[6] = {
+        (unsigned)(y % 10000), m, d, (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+        (unsigned)(secs % 60)};
     static const char sep[6] = {'-', '-', 'T', ':', ':', 'Z'};
     int i, p = 0;
     /* digits written directly: no format parsing for every row's timestamp */
@@ -529,11 +530,10 @@ static bool parse_row(struct analysis *a, const struct raw_row *in, struct row *
     }
     if (in->ingress.n + in->spc.n + in->origid.n + 3 > ORIGIN_KEY_MAX)
         return skip_row(a, "ingress, spc or origid too long"), false;
-    r->verstat = in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Passed", 20)
-                     ? VERSTAT_PASSED
-                 : in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Failed", 20)
-                     ? VERSTAT_FAILED
-                     : VERSTAT_NONE;
+    r->verstat =
+        in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Passed", 20)   ? VERSTAT_PASSED
+        : in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Failed", 20) ? VERSTAT_FAILED
+                                                                                    : VERSTAT_NONE;
     r->attest = in->attest.n == 1 && in->attest.p[0] >= 'A' && in->attest.p[0] <= 'C'
                     ? (uint8_t)in->attest.p[0]
                     : 0;
@@ -700,10 +700,20 @@ static int split(char *s, size_t n, struct sv *f, int max)
     }
 }
 
-enum col { C_TIME, C_CALLING, C_CALLED, C_DURATION, C_INGRESS, C_VERSTAT, C_ATTEST, C_ORIGID, C_SPC,
-           C__COUNT };
-static const char *const col_name[C__COUNT] = {"time",   "calling", "called", "duration", "ingress",
-                                               "verstat", "attest", "origid", "spc"};
+enum col {
+    C_TIME,
+    C_CALLING,
+    C_CALLED,
+    C_DURATION,
+    C_INGRESS,
+    C_VERSTAT,
+    C_ATTEST,
+    C_ORIGID,
+    C_SPC,
+    C__COUNT
+};
+static const char *const col_name[C__COUNT] = {
+    "time", "calling", "called", "duration", "ingress", "verstat", "attest", "origid", "spc"};
 
 struct reader {
     int col[C__COUNT];
@@ -729,9 +739,11 @@ static int csv_header(struct reader *rd, const struct sv *f, int nf, char *err, 
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
                      missing[0] ? ", " : "", col_name[c]);
     if (missing[0]) {
-        snprintf(err, errlen, "missing required column(s): %s (the header row names time, "
-                              "calling, called, and optionally duration, ingress, verstat, "
-                              "attest, origid, spc, call_id)", missing);
+        snprintf(err, errlen,
+                 "missing required column(s): %s (the header row names time, "
+                 "calling, called, and optionally duration, ingress, verstat, "
+                 "attest, origid, spc, call_id)",
+                 missing);
         return CG_EPARSE;
     }
     rd->header_done = true;
@@ -899,8 +911,9 @@ static int read_decisions(struct analysis *a, const char *path, char *err, size_
     }
     while (rc == CG_OK && sqlite3_step(st) == SQLITE_ROW) {
         char t[24];
-        struct raw_row in = {{t, 0}, col_text(st, 1), col_text(st, 2), empty, col_text(st, 3),
-                             col_text(st, 4), col_text(st, 5), col_text(st, 6), col_text(st, 7)};
+        struct raw_row in = {{t, 0},          col_text(st, 1), col_text(st, 2),
+                             empty,           col_text(st, 3), col_text(st, 4),
+                             col_text(st, 5), col_text(st, 6), col_text(st, 7)};
         a->line++;
         in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
         rc = add_row(a, &in);
@@ -931,8 +944,8 @@ static int load_lists(struct analysis *a, char *err, size_t errlen)
 {
     const struct cg_analyze_opts *o = a->opts;
     const char *paths[3] = {o->dno_path, o->protected_path, o->ingress_path};
-    int (*fn[3])(struct cg_policy *, const char *, cg_policy_report_cb, void *) = {
-        cg_policy_load_dno, cg_policy_load_protected, cg_policy_load_ingress};
+    int (*fn[3])(struct cg_policy *, const char *, cg_policy_report_cb,
+                 void *) = {cg_policy_load_dno, cg_policy_load_protected, cg_policy_load_ingress};
     int i, rc;
     if (cg_policy_new(&a->policy, &(struct cg_policy_config){.roaming_447 = true}) != CG_OK)
         return CG_ENOMEM;

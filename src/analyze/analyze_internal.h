@@ -64,7 +64,7 @@ struct cg__findings {
     size_t nvict, victcap;
     struct cg__origin_out *org;
     size_t norg;
-    struct map64 hourly; /* (campaign << 32 | hour since tmin) -> calls */
+    struct map64 hourly;      /* (campaign << 32 | hour since tmin) -> calls */
     uint64_t brand_calls[64]; /* spoofed calls presenting each brand's numbers */
 };
 

@@ -19,15 +19,16 @@
 #define HTML_ORIGINS 25
 #define TIMELINE_MAX 336 /* hours (two weeks) drawn per campaign */
 
-static const char *const kind_name[CG__K__COUNT] = {"", "bank_impersonation", "dno", "intl_uk_cli",
-                                                    "rotation", "verification_failure"};
+static const char *const kind_name[CG__K__COUNT] = {
+    "", "bank_impersonation", "dno", "intl_uk_cli", "rotation", "verification_failure"};
 
 static const struct cg__findings *S; /* for the qsort comparators */
 static uint32_t *rank;               /* campaign index -> id number (1-based) */
 
 static int by_calls(const void *x, const void *y)
 {
-    const struct cg__campaign *a = &S->camp[*(const uint32_t *)x], *b = &S->camp[*(const uint32_t *)y];
+    const struct cg__campaign *a = &S->camp[*(const uint32_t *)x],
+                              *b = &S->camp[*(const uint32_t *)y];
     if (a->calls != b->calls)
         return a->calls < b->calls ? 1 : -1;
     return a->first < b->first ? -1 : a->first > b->first;
@@ -87,11 +88,20 @@ static void html(FILE *f, const char *s)
 {
     for (; *s; s++)
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
 }
 
@@ -118,10 +128,13 @@ static json_t *signals(const struct cg__campaign *c)
         int s;
         const char *name, *text;
     } per_call[] = {
-        {CG__S_PROT, "protected_unverified", "calls presenting a protected number without its signer's verification"},
+        {CG__S_PROT, "protected_unverified",
+         "calls presenting a protected number without its signer's verification"},
         {CG__S_DNO, "dno", "calls presenting a Do-Not-Originate number"},
-        {CG__S_INTL, "intl_ingress_uk_cli", "calls presenting a UK number from an international ingress"},
-        {CG__S_VERIFY, "verification_failure", "unverified calls presenting a number that usually verifies"},
+        {CG__S_INTL, "intl_ingress_uk_cli",
+         "calls presenting a UK number from an international ingress"},
+        {CG__S_VERIFY, "verification_failure",
+         "unverified calls presenting a number that usually verifies"},
     };
     size_t i;
     for (i = 0; i < sizeof per_call / sizeof per_call[0]; i++)
@@ -183,13 +196,13 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
         for (k = 0; k < 64 && k < cg__nbrands(fd); k++)
             if (c->brands & (1ull << k))
                 json_array_append_new(b, json_string(cg__brand(fd, k)));
-        o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[{s:s,s:s,s:s}],s:I,s:o}", "id", id,
-                      "kind", kind_name[c->kind], "first_time", first, "last_time", last, "calls",
-                      (json_int_t)c->calls, "answered_calls", (json_int_t)c->answered, "talk_seconds",
-                      (json_int_t)c->talk, "victims", (json_int_t)c->victims, "presented_numbers",
-                      (json_int_t)c->presented, "brands_impersonated", b, "origins", "ingress",
-                      parts[0], "spc", parts[1], "origid", parts[2], "peak_calls_per_minute",
-                      (json_int_t)c->peak, "signals", signals(c));
+        o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[{s:s,s:s,s:s}],s:I,s:o}", "id",
+                      id, "kind", kind_name[c->kind], "first_time", first, "last_time", last,
+                      "calls", (json_int_t)c->calls, "answered_calls", (json_int_t)c->answered,
+                      "talk_seconds", (json_int_t)c->talk, "victims", (json_int_t)c->victims,
+                      "presented_numbers", (json_int_t)c->presented, "brands_impersonated", b,
+                      "origins", "ingress", parts[0], "spc", parts[1], "origid", parts[2],
+                      "peak_calls_per_minute", (json_int_t)c->peak, "signals", signals(c));
         json_array_append_new(arr, o);
     }
     if (!(f = create(dir, "campaigns.json", err, errlen))) {
@@ -207,7 +220,8 @@ static int write_victims(const struct cg__findings *fd, const char *dir, char *e
     size_t i;
     if (!f)
         return CG_EIO;
-    fputs("called,first_time,last_time,calls,answered,talk_seconds,campaigns,presented,brands\n", f);
+    fputs("called,first_time,last_time,calls,answered,talk_seconds,campaigns,presented,brands\n",
+          f);
     for (i = 0; i < fd->nvict; i++) {
         const struct cg__victim *v = &fd->vict[i];
         char first[21], last[21], list[1024];
@@ -218,11 +232,13 @@ static int write_victims(const struct cg__findings *fd, const char *dir, char *e
         fprintf(f, "+%s,%s,%s,%u,%u,%llu,", cg__num(fd, v->called), first, last, v->calls,
                 v->answered, (unsigned long long)v->talk);
         for (k = 0; k < v->ncamps; k++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%sC%u", k ? ";" : "", rank[v->camps[k]]);
+            n += (size_t)snprintf(list + n, sizeof list - n, "%sC%u", k ? ";" : "",
+                                  rank[v->camps[k]]);
         csv(f, list);
         fputc(',', f);
         for (n = 0, k = 0; k < v->npres && n < sizeof list; k++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s+%s", k ? ";" : "", cg__num(fd, v->pres[k]));
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s+%s", k ? ";" : "",
+                                  cg__num(fd, v->pres[k]));
         csv(f, list);
         fputc(',', f);
         brands_list(fd, v->brands, list, sizeof list);
@@ -239,7 +255,8 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
     if (!f)
         return CG_EIO;
     fputs("ingress,spc,origid,calls,spoofed_calls,distinct_presented,victims,campaigns,first_time,"
-          "last_time\n", f);
+          "last_time\n",
+          f);
     for (i = 0; i < fd->norg; i++) {
         const struct cg__origin_out *o = &fd->org[i];
         char parts[3][256], first[21], last[21];
@@ -258,7 +275,8 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
 }
 
 /* A horizontal bar chart. */
-static void bars(FILE *f, const char *const *labels, const uint64_t *vals, size_t n, const char *unit)
+static void bars(FILE *f, const char *const *labels, const uint64_t *vals, size_t n,
+                 const char *unit)
 {
     uint64_t max = 1;
     size_t i;
@@ -270,8 +288,9 @@ static void bars(FILE *f, const char *const *labels, const uint64_t *vals, size_
         double w = 420.0 * (double)vals[i] / (double)max;
         fprintf(f, "<text x=\"0\" y=\"%zu\" class=\"l\">", i * 24 + 18);
         html(f, labels[i]);
-        fprintf(f, "</text><rect x=\"300\" y=\"%zu\" width=\"%.1f\" height=\"16\" class=\"bar\"/>"
-                   "<text x=\"%.1f\" y=\"%zu\" class=\"v\">%llu %s</text>\n",
+        fprintf(f,
+                "</text><rect x=\"300\" y=\"%zu\" width=\"%.1f\" height=\"16\" class=\"bar\"/>"
+                "<text x=\"%.1f\" y=\"%zu\" class=\"v\">%llu %s</text>\n",
                 i * 24 + 5, w < 1 ? 1 : w, 306 + w, i * 24 + 18, (unsigned long long)vals[i], unit);
     }
     fputs("</svg>\n", f);
@@ -281,16 +300,18 @@ static void bars(FILE *f, const char *const *labels, const uint64_t *vals, size_
 static void timeline(FILE *f, const struct cg__findings *fd, uint32_t cid)
 {
     const struct cg__campaign *c = &fd->camp[cid];
-    uint32_t h0 = (uint32_t)((c->first - fd->tmin) / 3600), h1 = (uint32_t)((c->last - fd->tmin) / 3600),
-             h, max = 1, n;
+    uint32_t h0 = (uint32_t)((c->first - fd->tmin) / 3600),
+             h1 = (uint32_t)((c->last - fd->tmin) / 3600), h, max = 1, n;
     if (h1 - h0 >= TIMELINE_MAX)
         h1 = h0 + TIMELINE_MAX - 1;
     n = h1 - h0 + 1;
     for (h = h0; h <= h1; h++)
         if (cg__hourly(fd, cid, h) > max)
             max = cg__hourly(fd, cid, h);
-    fprintf(f, "<svg class=\"tl\" width=\"360\" height=\"48\" role=\"img\"><title>calls per hour, "
-               "peak %u</title>", max);
+    fprintf(f,
+            "<svg class=\"tl\" width=\"360\" height=\"48\" role=\"img\"><title>calls per hour, "
+            "peak %u</title>",
+            max);
     for (h = h0; h <= h1; h++) {
         uint32_t v = cg__hourly(fd, cid, h);
         double bw = 360.0 / n, bh = 44.0 * v / max;
@@ -315,17 +336,22 @@ static void html_totals(FILE *f, const struct cg_analyze_summary *sum)
           "padding:8px 14px}.num b{display:block;font-size:22px}\n"
           "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e2e2e2;"
           "padding:4px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}\n"
-          ".bar{fill:#b3261e}.axis{stroke:#999}.l,.v{font-size:12px}.small{color:#555;font-size:12px}\n"
-          "</style></head><body>\n<h1>Caller-ID spoofing report</h1>\n", f);
-    fprintf(f, "<p class=\"small\">Call records from %s to %s, analysed by cidguard. Every finding "
-               "below lists the signals that make it.</p>\n<div class=\"nums\">", first, last);
-    fprintf(f, "<div class=\"num\"><b>%llu</b>call records</div>"
-               "<div class=\"num\"><b>%llu</b>spoofed calls</div>"
-               "<div class=\"num\"><b>%llu</b>answered spoofed calls</div>"
-               "<div class=\"num\"><b>%llu</b>victims</div>"
-               "<div class=\"num\"><b>%llu</b>campaigns</div>"
-               "<div class=\"num\"><b>%llu</b>origins to trace</div>"
-               "<div class=\"num\"><b>%llu</b>malformed rows skipped</div></div>\n",
+          ".bar{fill:#b3261e}.axis{stroke:#999}.l,.v{font-size:12px}.small{color:#555;font-size:"
+          "12px}\n"
+          "</style></head><body>\n<h1>Caller-ID spoofing report</h1>\n",
+          f);
+    fprintf(f,
+            "<p class=\"small\">Call records from %s to %s, analysed by cidguard. Every finding "
+            "below lists the signals that make it.</p>\n<div class=\"nums\">",
+            first, last);
+    fprintf(f,
+            "<div class=\"num\"><b>%llu</b>call records</div>"
+            "<div class=\"num\"><b>%llu</b>spoofed calls</div>"
+            "<div class=\"num\"><b>%llu</b>answered spoofed calls</div>"
+            "<div class=\"num\"><b>%llu</b>victims</div>"
+            "<div class=\"num\"><b>%llu</b>campaigns</div>"
+            "<div class=\"num\"><b>%llu</b>origins to trace</div>"
+            "<div class=\"num\"><b>%llu</b>malformed rows skipped</div></div>\n",
             (unsigned long long)sum->rows, (unsigned long long)sum->spoofed_calls,
             (unsigned long long)sum->spoofed_answered, (unsigned long long)sum->victims,
             (unsigned long long)sum->campaigns, (unsigned long long)sum->origins,
@@ -362,15 +388,17 @@ static void html_campaigns(FILE *f, const struct cg__findings *fd, const uint32_
         fputs("<p>No spoofing campaign was found.</p>\n", f);
     else
         fputs("<table><tr><th>id</th><th>kind</th><th>first / last</th><th>calls (answered)</th>"
-              "<th>victims</th><th>numbers</th><th>peak/min</th><th>calls per hour</th></tr>\n", f);
+              "<th>victims</th><th>numbers</th><th>peak/min</th><th>calls per hour</th></tr>\n",
+              f);
     for (i = 0, n = fd->ncamp < HTML_CAMPAIGNS ? fd->ncamp : HTML_CAMPAIGNS; i < n; i++) {
         const struct cg__campaign *c = &fd->camp[order[i]];
         cg_time_iso(c->first, first);
         cg_time_iso(c->last, last);
-        fprintf(f, "<tr><td>C%zu</td><td>%s</td><td>%s<br>%s</td><td>%llu (%llu)</td><td>%u</td>"
-                   "<td>%u</td><td>%u</td><td>", i + 1, kind_name[c->kind], first, last,
-                (unsigned long long)c->calls, (unsigned long long)c->answered, c->victims,
-                c->presented, c->peak);
+        fprintf(f,
+                "<tr><td>C%zu</td><td>%s</td><td>%s<br>%s</td><td>%llu (%llu)</td><td>%u</td>"
+                "<td>%u</td><td>%u</td><td>",
+                i + 1, kind_name[c->kind], first, last, (unsigned long long)c->calls,
+                (unsigned long long)c->answered, c->victims, c->presented, c->peak);
         timeline(f, fd, order[i]);
         fputs("</td></tr>\n", f);
     }
@@ -415,7 +443,8 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
     fputs("<h2>Top origins</h2>\n", f);
     if (fd->norg)
         fputs("<table><tr><th>ingress</th><th>SPC</th><th>origid</th><th>calls</th>"
-              "<th>spoofed</th><th>numbers presented</th><th>victims</th><th>evidence</th></tr>\n", f);
+              "<th>spoofed</th><th>numbers presented</th><th>victims</th><th>evidence</th></tr>\n",
+              f);
     for (i = 0, n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS; i < n; i++) {
         const struct cg__origin_out *o = &fd->org[i];
         char parts[3][256];
@@ -429,7 +458,8 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
         fprintf(f, "</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>", o->calls, o->spoofed,
                 o->presented, o->victims);
         if (o->conclusive_calls)
-            fprintf(f, "%u calls with a per-call spoofing signal (protected, DNO or UK-from-abroad)%s",
+            fprintf(f,
+                    "%u calls with a per-call spoofing signal (protected, DNO or UK-from-abroad)%s",
                     o->conclusive_calls, o->account ? "; every call of the account counted" : "");
         else if (o->rotates)
             fprintf(f, "rotates numbers: %u distinct on %u calls, mostly without A attestation",
@@ -444,7 +474,8 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
 
 /* report.html: one self-contained page, its sections in reading order. */
 static int write_html(const struct cg__findings *fd, const uint32_t *order,
-                      const struct cg_analyze_summary *sum, const char *dir, char *err, size_t errlen)
+                      const struct cg_analyze_summary *sum, const char *dir, char *err,
+                      size_t errlen)
 {
     FILE *f = create(dir, "report.html", err, errlen);
     if (!f)
@@ -455,12 +486,13 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
     html_origin_victims(f, fd);
     html_top_origins(f, fd);
     fputs("<p class=\"small\">Lists: victims.csv (most harmed first), origins.csv (worst first), "
-          "campaigns.json.</p>\n</body></html>\n", f);
+          "campaigns.json.</p>\n</body></html>\n",
+          f);
     return fclose(f) == 0 ? CG_OK : CG_EIO;
 }
 
-int cg__analyze_write(struct cg__findings *fd, const char *dir, const struct cg_analyze_summary *sum,
-                      char *err, size_t errlen)
+int cg__analyze_write(struct cg__findings *fd, const char *dir,
+                      const struct cg_analyze_summary *sum, char *err, size_t errlen)
 {
     uint32_t *order = malloc((fd->ncamp + 1) * sizeof *order);
     size_t i;

@@ -119,8 +119,8 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
         goto out;
     }
     v = json_object_get(r, "ingress");
-    if (v && (!json_is_string(v) || !cg__strlcpy(req->ingress, json_string_value(v),
-                                                  sizeof req->ingress))) {
+    if (v && (!json_is_string(v) ||
+              !cg__strlcpy(req->ingress, json_string_value(v), sizeof req->ingress))) {
         rc = INVALID("ingress");
         goto out;
     }
@@ -164,7 +164,8 @@ int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *pl
         rc = MISSING("attest");
         goto out;
     }
-    if (!json_is_string(v) || json_string_length(v) != 1 || !strchr("ABC", json_string_value(v)[0])) {
+    if (!json_is_string(v) || json_string_length(v) != 1 ||
+        !strchr("ABC", json_string_value(v)[0])) {
         rc = INVALID("attest");
         goto out;
     }
@@ -230,8 +231,8 @@ int cg_atis_error_json(const struct cg_atis_error *e, char **out)
     json_t *vars = json_array();
     if (vars && e->variable[0])
         json_array_append_new(vars, json_string(e->variable));
-    return dump(json_pack("{s:{s:{s:s,s:s,s:o}}}", "requestError", "serviceException",
-                          "messageId", e->message_id ? e->message_id : "POL5000", "text",
+    return dump(json_pack("{s:{s:{s:s,s:s,s:o}}}", "requestError", "serviceException", "messageId",
+                          e->message_id ? e->message_id : "POL5000", "text",
                           e->text ? e->text : "Error: internal error.", "variables", vars),
                 out);
 }

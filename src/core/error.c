@@ -3,8 +3,8 @@
 const char *cg_strerror(int err)
 {
     switch (err) {
-#define CG_ERR_STR(name, num, text)                                            \
-    case num:                                                                  \
+#define CG_ERR_STR(name, num, text)                                                                \
+    case num:                                                                                      \
         return text;
         CG_ERRNO_MAP(CG_ERR_STR)
 #undef CG_ERR_STR
@@ -15,8 +15,8 @@ const char *cg_strerror(int err)
 const char *cg_errname(int err)
 {
     switch (err) {
-#define CG_ERR_NAME(name, num, text)                                           \
-    case num:                                                                  \
+#define CG_ERR_NAME(name, num, text)                                                               \
+    case num:                                                                                      \
         return #name;
         CG_ERRNO_MAP(CG_ERR_NAME)
 #undef CG_ERR_NAME

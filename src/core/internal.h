@@ -16,10 +16,10 @@ extern cg_log_cb cg__log_cb;
 void cg__log_emit(enum cg_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The level is compared before the arguments are evaluated. */
-#define cg__log(lvl, ...)                                                      \
-    do {                                                                       \
-        if (cg__log_cb && (lvl) <= cg__log_max)                                \
-            cg__log_emit((lvl), __VA_ARGS__);                                  \
+#define cg__log(lvl, ...)                                                                          \
+    do {                                                                                           \
+        if (cg__log_cb && (lvl) <= cg__log_max)                                                    \
+            cg__log_emit((lvl), __VA_ARGS__);                                                      \
     } while (0)
 
 /* --- base64url (RFC 4648 section 5, no padding) ------------------------- */
@@ -30,11 +30,9 @@ size_t cg__b64url_span(const char *s, size_t n);
 /* Rejects '=', characters outside the alphabet, an impossible length
  * (n % 4 == 1) and non-zero trailing bits.  Returns CG_OK or CG_EPARSE;
  * CG_ETOOBIG when outcap is too small. */
-int cg__b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
-                      size_t *outlen);
+int cg__b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap, size_t *outlen);
 /* Writes (n * 4 + 2) / 3 characters and a NUL; outcap must allow that. */
-int cg__b64url_encode(const unsigned char *in, size_t n, char *out, size_t outcap,
-                      size_t *outlen);
+int cg__b64url_encode(const unsigned char *in, size_t n, char *out, size_t outcap, size_t *outlen);
 
 /* --- JSON ---------------------------------------------------------------- */
 /* Nesting depth of a JSON text, counted without parsing (brackets outside
@@ -68,8 +66,8 @@ struct cg_passport;
 /* Canonical header and claims JSON of `p` into caller buffers, without
  * allocation (see passport.c).  CG_EINVAL for invalid claims, CG_ETOOBIG
  * when a buffer is too small. */
-int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen,
-                       char *pay, size_t pcap, size_t *plen);
+int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen, char *pay,
+                       size_t pcap, size_t *plen);
 
 /* --- files ---------------------------------------------------------------- */
 /* Reads a whole file of at most `max` bytes into a NUL-terminated buffer. */

@@ -22,21 +22,21 @@ enum cg__jtype { CGJ_NULL, CGJ_FALSE, CGJ_TRUE, CGJ_INT, CGJ_REAL, CGJ_STR, CGJ_
 
 struct cg__jnode {
     enum cg__jtype type;
-    uint32_t next;      /* next sibling, 0 when last (node 0 is the root) */
-    uint32_t child;     /* first child of an array or object, 0 when empty */
-    uint32_t count;     /* children of an array or object */
-    const char *key;    /* member name (decoded, NUL-terminated), NULL otherwise */
-    const char *str;    /* string value (decoded, NUL-terminated) */
-    uint32_t len;       /* its length (strings may not contain NUL) */
-    const char *raw;    /* the value's source text, for re-emitting it exactly */
+    uint32_t next;   /* next sibling, 0 when last (node 0 is the root) */
+    uint32_t child;  /* first child of an array or object, 0 when empty */
+    uint32_t count;  /* children of an array or object */
+    const char *key; /* member name (decoded, NUL-terminated), NULL otherwise */
+    const char *str; /* string value (decoded, NUL-terminated) */
+    uint32_t len;    /* its length (strings may not contain NUL) */
+    const char *raw; /* the value's source text, for re-emitting it exactly */
     uint32_t rawlen;
-    int64_t i;          /* CGJ_INT */
+    int64_t i; /* CGJ_INT */
 };
 
 struct cg__json {
     struct cg__jnode *nodes;
     uint32_t nnodes, maxnodes;
-    char *scratch;      /* decoded strings and keys; needs at least len + nodes bytes */
+    char *scratch; /* decoded strings and keys; needs at least len + nodes bytes */
     size_t used, scratch_cap;
     unsigned maxdepth;
 };

@@ -53,7 +53,7 @@ struct tl_entry {
 struct tl_cache {
     struct tl_entry e[TL_SLOTS];
     unsigned next;
-    EVP_MD_CTX *md;       /* SHA-256, reused */
+    EVP_MD_CTX *md;         /* SHA-256, reused */
     unsigned char rnd[512]; /* random pool for identifiers, see cg__random */
     size_t rnd_left;
     pid_t rnd_pid;

@@ -352,8 +352,7 @@ struct owner_runs {
     size_t total;
 };
 
-static void owner_runs(const struct cg_customers *c, const struct tn_keys *k,
-                       struct owner_runs *o)
+static void owner_runs(const struct cg_customers *c, const struct tn_keys *k, struct owner_runs *o)
 {
     unsigned i;
     o->nr = 0;
@@ -1100,8 +1099,8 @@ static int cmp_addr(const void *a, const void *b)
 }
 
 /* Sorts and deduplicates pairs into a table; counts each customer's. */
-static int build_numbers(struct num_pair *p, size_t n, struct num_table *t,
-                         struct cg_customer *cu, uint32_t *lens)
+static int build_numbers(struct num_pair *p, size_t n, struct num_table *t, struct cg_customer *cu,
+                         uint32_t *lens)
 {
     size_t i, m = 0;
     if (n)

@@ -19,12 +19,12 @@ struct cg_declog {
     sqlite3_stmt *ins;
     sqlite3_stmt *page_count, *freelist_count, *del_oldest;
     uint64_t page_size;
-    const char *wal;         /* the WAL's file name (SQLite's), NULL for a memory database */
-    bool incremental;        /* auto_vacuum=INCREMENTAL: free pages can go back to the disk */
-    bool warned;             /* said once that the file cannot shrink */
-    bool pruning;            /* a burst of deletions is under way (cg_declog_prune_to) */
-    uint64_t batch;          /* records the next deletion takes, learnt from the last */
-    uint64_t wal_sized_for;  /* the size limit the WAL's bounds follow; 0: the defaults */
+    const char *wal;        /* the WAL's file name (SQLite's), NULL for a memory database */
+    bool incremental;       /* auto_vacuum=INCREMENTAL: free pages can go back to the disk */
+    bool warned;            /* said once that the file cannot shrink */
+    bool pruning;           /* a burst of deletions is under way (cg_declog_prune_to) */
+    uint64_t batch;         /* records the next deletion takes, learnt from the last */
+    uint64_t wal_sized_for; /* the size limit the WAL's bounds follow; 0: the defaults */
 };
 
 /* The default WAL bound: the checkpoint interval below, in 4 KB pages. */
@@ -70,11 +70,11 @@ int cg_declog_open(struct cg_declog **out, const char *path)
     uint64_t av = 0;
     if (!l)
         return CG_ENOMEM;
-    if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                         SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+    if (sqlite3_open_v2(path, &l->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
         sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(l->db,
-                           "INSERT INTO decisions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
+        sqlite3_prepare_v2(l->db, "INSERT INTO decisions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
                            &l->ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db, "PRAGMA page_count", -1, &l->page_count, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db, "PRAGMA freelist_count", -1, &l->freelist_count, NULL) !=
@@ -216,8 +216,7 @@ static void size_wal(struct cg_declog *l, uint64_t max_bytes)
 static int used_bytes(struct cg_declog *l, uint64_t *pages, uint64_t *used)
 {
     uint64_t nfree;
-    if (pragma_u64(l->page_count, pages) != CG_OK ||
-        pragma_u64(l->freelist_count, &nfree) != CG_OK)
+    if (pragma_u64(l->page_count, pages) != CG_OK || pragma_u64(l->freelist_count, &nfree) != CG_OK)
         return CG_EIO;
     *used = (*pages - (nfree < *pages ? nfree : *pages)) * l->page_size;
     return CG_OK;
@@ -278,9 +277,8 @@ int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted)
          * nothing and the next is larger), and taking no more than half
          * the budget left at this batch's pace (a larger batch costs more
          * a record: it touches more pages of the caller index). */
-        batch = used < before && used > target
-                    ? (used - target) / ((before - used) / n + 1) + 1
-                    : batch * 2;
+        batch = used < before && used > target ? (used - target) / ((before - used) / n + 1) + 1
+                                               : batch * 2;
         t1 = ms_now() - t1;
         left -= t1;
         fit = left > 0 ? (uint64_t)left * n / 2 / (uint64_t)(t1 + 1) : 0;

@@ -22,8 +22,8 @@ static bool is_ws(char c)
 
 static bool is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* RFC 3261 token characters. */
@@ -50,10 +50,10 @@ static bool copy_field(char *dst, size_t cap, const char *s, size_t n)
     return true;
 }
 
-#define FAIL(code, text)                                                       \
-    do {                                                                       \
-        *why = (text);                                                         \
-        return (code);                                                         \
+#define FAIL(code, text)                                                                           \
+    do {                                                                                           \
+        *why = (text);                                                                             \
+        return (code);                                                                             \
     } while (0)
 
 int cg_identity_parse(const char *in, size_t len, struct cg_identity *out, const char **why)

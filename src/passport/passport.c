@@ -18,12 +18,12 @@
 
 #define B64_JSON_MAX (CG_PASSPORT_JSON_MAX / 3 * 4 + 4)
 
-#define FAULT(f, text)                                                         \
-    do {                                                                       \
-        *fault = (f);                                                          \
-        *why = (text);                                                         \
-        rc = CG_EPARSE;                                                        \
-        goto out;                                                              \
+#define FAULT(f, text)                                                                             \
+    do {                                                                                           \
+        *fault = (f);                                                                              \
+        *why = (text);                                                                             \
+        rc = CG_EPARSE;                                                                            \
+        goto out;                                                                                  \
     } while (0)
 
 /* A canonical tn (RFC 8224 section 8.3): optional leading '#' or '*', then
@@ -412,8 +412,11 @@ static void put_str(struct out *o, const char *s)
     PUTS(o, "\"");
     while (*u) {
         unsigned char c = *u;
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
         size_t i;
         if (len == 0 || (len == 2 && c < 0xc2)) {
             o->bad = true;
@@ -430,12 +433,24 @@ static void put_str(struct out *o, const char *s)
         } else if (c < 0x20) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             switch (c) {
-            case '\b': put(o, "\\b", 2); break;
-            case '\f': put(o, "\\f", 2); break;
-            case '\n': put(o, "\\n", 2); break;
-            case '\r': put(o, "\\r", 2); break;
-            case '\t': put(o, "\\t", 2); break;
-            default: put(o, e, 6); break;
+            case '\b':
+                put(o, "\\b", 2);
+                break;
+            case '\f':
+                put(o, "\\f", 2);
+                break;
+            case '\n':
+                put(o, "\\n", 2);
+                break;
+            case '\r':
+                put(o, "\\r", 2);
+                break;
+            case '\t':
+                put(o, "\\t", 2);
+                break;
+            default:
+                put(o, e, 6);
+                break;
             }
         } else {
             put(o, (const char *)u, len);
@@ -492,8 +507,8 @@ static void put_json(struct out *o, const char *text, bool want_array)
     json_decref(j);
 }
 
-int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen,
-                       char *pay, size_t pcap, size_t *plen)
+int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen, char *pay,
+                       size_t pcap, size_t *plen)
 {
     struct out h = {hdr, 0, hcap, false}, c = {pay, 0, pcap, false};
     const struct cg_rcd *r = &p->rcd;

@@ -136,7 +136,7 @@ struct cg_policy {
     /* NANP: "1NPA" -> 1 in service / 0 not (NANPA); "1NPANXX" -> 1 assigned
      * / 0 not (CO-code files), longest prefix wins */
     struct trie nanp;
-    int nanpa_col;          /* IN_SERVICE column of the NANPA report, 0 = not seen */
+    int nanpa_col; /* IN_SERVICE column of the NANPA report, 0 = not seen */
     bool nanpa_loaded;
     uint8_t nxx_covers[1000]; /* NPAs with CO-code data */
     struct protected_entry *prot;
@@ -367,8 +367,7 @@ static int ingress_line(struct cg_policy *p, char **f, int nf, const char **why)
     return CG_OK;
 }
 
-int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
-                           void *arg)
+int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
 {
     return load_csv(p, path, "ingress", ingress_line, cb, arg);
 }
@@ -479,8 +478,7 @@ static int cocode_line(struct cg_policy *p, char **f, int nf, const char **why)
                         : 0);
 }
 
-int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
-                           void *arg)
+int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
 {
     return load_csv(p, path, "\"NPA\"", cocode_line, cb, arg);
 }
@@ -507,8 +505,8 @@ int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *na
     static const struct {
         const char *header;
         line_fn fn;
-    } kinds[CG_LIST__COUNT] = {{"number", dno_line}, {"number", protected_line},
-                               {"ingress", ingress_line}};
+    } kinds[CG_LIST__COUNT] = {
+        {"number", dno_line}, {"number", protected_line}, {"ingress", ingress_line}};
     FILE *f;
     int rc;
     if ((unsigned)l >= CG_LIST__COUNT)
@@ -708,8 +706,7 @@ size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap)
         buf[0] = '\0';
     for (i = 0; i < CG_PR__COUNT; i++)
         if (d->reasons & (1u << i)) {
-            int w = snprintf(buf + n, cap > n ? cap - n : 0, "%s%s", n ? "," : "",
-                             reasons[i].code);
+            int w = snprintf(buf + n, cap > n ? cap - n : 0, "%s%s", n ? "," : "", reasons[i].code);
             if (w < 0 || (size_t)w >= (cap > n ? cap - n : 0))
                 break;
             n += (size_t)w;

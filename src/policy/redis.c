@@ -157,7 +157,7 @@ static redisReply *cmd(struct cg_redis *s, int argc, const char **argv, const si
 }
 
 int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
-                      char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
     struct cg_redis_addr a;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -274,7 +274,8 @@ int cg_redis_lists_get(struct cg_redis *s, char *text[CG_LIST__COUNT], long long
         snprintf(s->err, sizeof s->err, "MGET: unexpected reply");
         return CG_EIO;
     }
-    *version = r->element[0]->type == REDIS_REPLY_STRING ? strtoll(r->element[0]->str, NULL, 10) : 0;
+    *version =
+        r->element[0]->type == REDIS_REPLY_STRING ? strtoll(r->element[0]->str, NULL, 10) : 0;
     for (i = 0; i < CG_LIST__COUNT; i++) {
         redisReply *e = r->element[i + 1];
         if (e->type != REDIS_REPLY_STRING)
@@ -353,13 +354,12 @@ static int list_write(struct cg_redis *s, enum cg_list l, const char *text, size
     rc = r->type == REDIS_REPLY_ARRAY ? CG_OK : r->type == REDIS_REPLY_NIL ? CG_ECONFLICT : CG_EIO;
     freeReplyObject(r);
     return rc;
-discard:
-    {
-        const char *d[] = {"DISCARD"};
-        size_t dl[] = {7};
-        if ((r = redisCommandArgv(s->rc, 1, d, dl)))
-            freeReplyObject(r);
-    }
+discard : {
+    const char *d[] = {"DISCARD"};
+    size_t dl[] = {7};
+    if ((r = redisCommandArgv(s->rc, 1, d, dl)))
+        freeReplyObject(r);
+}
     return CG_EIO;
 }
 
@@ -369,7 +369,7 @@ int cg_redis_list_put(struct cg_redis *s, enum cg_list l, const char *text, size
 }
 
 int cg_redis_list_replace(struct cg_redis *s, enum cg_list l, const char *text, size_t len,
-                           long long version)
+                          long long version)
 {
     return text && version >= 0 ? list_write(s, l, text, len, version) : CG_EINVAL;
 }
@@ -395,16 +395,16 @@ static bool arg(struct cg_redis_cmd *c, size_t *used, const char *a, const char 
 }
 
 bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
-                           const struct cg_policy_call *call, int window, unsigned rate_calls,
-                           unsigned rate_numbers)
+                          const struct cg_policy_call *call, int window, unsigned rate_calls,
+                          unsigned rate_numbers)
 {
     const struct cg_verdict *v = call->verdict;
     const char *spc = v && v->spc[0] ? v->spc : NULL;
     const char *ing = call->ingress && *call->ingress ? call->ingress : NULL;
     bool rates = rate_calls || rate_numbers;
     /* only a verified token is recorded (policy.h) */
-    bool replay = v && v->verstat == CG_VERSTAT_PASSED && call->sig &&
-                  call->siglen >= CG_REPLAY_KEY_LEN;
+    bool replay =
+        v && v->verstat == CG_VERSTAT_PASSED && call->sig && call->siglen >= CG_REPLAY_KEY_LEN;
     char hex[2 * CG_REPLAY_KEY_LEN + 1] = "", now[24], ttl[24], rc[16], rn[16], callid[129];
     size_t used = 0, i;
 
@@ -435,9 +435,9 @@ bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
      * matches no other */
     cg__strlcpy(callid, replay && call->call_id ? call->call_id : "", sizeof callid);
     snprintf(now, sizeof now, "%lld", (long long)call->now);
-    snprintf(ttl, sizeof ttl, "%lld",
-             (long long)(replay ? cg__replay_expiry(v->iat, call->now, window) - call->now
-                                : window));
+    snprintf(
+        ttl, sizeof ttl, "%lld",
+        (long long)(replay ? cg__replay_expiry(v->iat, call->now, window) - call->now : window));
     snprintf(rc, sizeof rc, "%u", rate_calls);
     snprintf(rn, sizeof rn, "%u", rate_numbers);
     /* KEYS: replay, ingress calls, ingress numbers, SPC calls, SPC numbers,

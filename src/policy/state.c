@@ -32,8 +32,8 @@
 #define RATE_KEYS_PER_STRIPE 256 /* 4096 keys in all */
 
 struct rslot {
-    uint64_t sig;     /* hash of r; 0 = empty */
-    uint64_t callid;  /* hash of the Call-ID; 0 = the call had none */
+    uint64_t sig;    /* hash of r; 0 = empty */
+    uint64_t callid; /* hash of the Call-ID; 0 = the call had none */
     int64_t expires;
 };
 
@@ -45,10 +45,10 @@ struct stripe {
 struct ratekey {
     uint64_t hash;
     char key[64];
-    int64_t last;          /* second of the newest bucket */
+    int64_t last; /* second of the newest bucket */
     uint32_t buckets[60];
     uint32_t nnum;
-    uint64_t *num;         /* distinct caller hashes, nnum <= rate_numbers + 1 */
+    uint64_t *num; /* distinct caller hashes, nnum <= rate_numbers + 1 */
     int64_t *num_seen;
 };
 

@@ -58,10 +58,10 @@ int cg_uuid4(char out[37])
     return CG_OK;
 }
 
-#define BAD(text)                                                              \
-    do {                                                                       \
-        *why = (text);                                                         \
-        return CG_EINVAL;                                                      \
+#define BAD(text)                                                                                  \
+    do {                                                                                           \
+        *why = (text);                                                                             \
+        return CG_EINVAL;                                                                          \
     } while (0)
 
 int cg_sign(const struct cg_signer *s, const struct cg_sign_request *req, char **identity,

@@ -135,13 +135,20 @@ static enum hdr hdr_kind(const char *n, size_t len)
     switch (len) {
     case 1:
         switch (lower(n[0])) {
-        case 'v': return H_VIA;
-        case 'f': return H_FROM;
-        case 't': return H_TO;
-        case 'i': return H_CALL_ID;
-        case 'y': return H_IDENTITY;
-        case 'l': return H_CLEN;
-        default: return H_OTHER;
+        case 'v':
+            return H_VIA;
+        case 'f':
+            return H_FROM;
+        case 't':
+            return H_TO;
+        case 'i':
+            return H_CALL_ID;
+        case 'y':
+            return H_IDENTITY;
+        case 'l':
+            return H_CLEN;
+        default:
+            return H_OTHER;
         }
     case 2:
         return eq_ci(n, len, "to") ? H_TO : H_OTHER;
@@ -499,10 +506,10 @@ static bool clen_value(const char *v, size_t n, unsigned long *out)
     return true;
 }
 
-#define BAD(code, text)                                                        \
-    do {                                                                       \
-        *why = (text);                                                         \
-        return (code);                                                         \
+#define BAD(code, text)                                                                            \
+    do {                                                                                           \
+        *why = (text);                                                                             \
+        return (code);                                                                             \
     } while (0)
 
 #define STR_(x) #x
@@ -669,11 +676,11 @@ static int keep_header(struct parse *ps, enum hdr k, char *v, const char **why)
 }
 
 /* A fault that stops the parse: reported unless an earlier one was found. */
-#define STOP(code, text)                                                       \
-    do {                                                                       \
-        rc = (code);                                                           \
-        *why = (text);                                                         \
-        goto out;                                                              \
+#define STOP(code, text)                                                                           \
+    do {                                                                                           \
+        rc = (code);                                                                               \
+        *why = (text);                                                                             \
+        goto out;                                                                                  \
     } while (0)
 
 int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, const char **why)
@@ -742,7 +749,7 @@ int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *r, cons
                 break;
             if (!(next = line_end(p, end, &e, &ctl)))
                 STOP(CG_EPARSE,
-                 ctl ? "control character in a header" : "headers end without an empty line");
+                     ctl ? "control character in a header" : "headers end without an empty line");
             if (++lines > CG_SIP_HEADERS_MAX)
                 STOP(CG_ETOOBIG, "more than 128 header lines");
             s = p;

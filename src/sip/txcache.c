@@ -37,7 +37,7 @@ struct cg_sip_tx {
     struct cg_sip_tx *hnext, *qnext; /* hash chain; queue (arrival order) */
     char *resp;                      /* the stored answer; NULL until answered */
     size_t resplen;
-    void *pending;                   /* the call being answered */
+    void *pending; /* the call being answered */
     int64_t expires;
     uint32_t hash;
     uint32_t listener;
@@ -55,7 +55,7 @@ struct cg_sip_txcache {
     int ttl;
     uint64_t seed;
     struct cg_sip_tx *qhead, *qtail;
-    char *scratch;     /* the last answer that is not stored (400, CANCEL's 200) */
+    char *scratch; /* the last answer that is not stored (400, CANCEL's 200) */
 };
 
 /* A request's key, pointing into the parsed request. */
@@ -407,8 +407,8 @@ static int answer_now(struct cg_sip_txcache *c, struct cg_sip_received *r, const
     return CG_OK;
 }
 
-int cg_sip_txcache_receive(struct cg_sip_txcache *c, unsigned listener, const char *msg,
-                           size_t len, int64_t now, struct cg_sip_received *r)
+int cg_sip_txcache_receive(struct cg_sip_txcache *c, unsigned listener, const char *msg, size_t len,
+                           int64_t now, struct cg_sip_received *r)
 {
     struct cg_sip_tx *t;
     struct key k;

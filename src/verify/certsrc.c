@@ -105,17 +105,17 @@ struct cg_certsrc cg_certmap_source(struct cg_certmap *m)
 enum { RING_NEG, RING_NEW, RING_VER, RING__N };
 
 struct centry {
-    struct centry *next;             /* hash chain */
-    struct centry *rprev, *rnext;    /* clock ring */
+    struct centry *next;          /* hash chain */
+    struct centry *rprev, *rnext; /* clock ring */
     const struct cg_certcache *cache;
     char *url;
     size_t hash;
-    struct cg_chain *chain;          /* NULL: negative; never changes */
+    struct cg_chain *chain; /* NULL: negative; never changes */
     int64_t expires;
-    atomic_int refs;                 /* the table's, and each thread front's */
-    _Atomic unsigned char ring;      /* written under the write lock */
-    atomic_bool dead;                /* out of the table: fronts must look again */
-    atomic_bool used;                /* hit since the hand last passed */
+    atomic_int refs;            /* the table's, and each thread front's */
+    _Atomic unsigned char ring; /* written under the write lock */
+    atomic_bool dead;           /* out of the table: fronts must look again */
+    atomic_bool used;           /* hit since the hand last passed */
 };
 
 struct ring {

@@ -20,7 +20,6 @@
 #include "cidguard/verify.h"
 #include "core/internal.h"
 
-
 struct cg_verifier {
     struct cg_verify_config cfg;
 };
@@ -211,8 +210,9 @@ static int verify_one(const struct cg_verifier *v, const struct cg_call *call,
         out->orig_match = CG_MATCH_FROM;
     if (!out->orig_match) {
         set_reason(out, CG_R_ORIG_MISMATCH,
-                   pt->pai[0] || pt->from[0] ? "orig.tn matches neither P-Asserted-Identity nor From"
-                                             : "the call has no caller number to compare");
+                   pt->pai[0] || pt->from[0]
+                       ? "orig.tn matches neither P-Asserted-Identity nor From"
+                       : "the call has no caller number to compare");
         goto out;
     }
     for (i = 0; i < pp.ndest_tn && !out->dest_match; i++) {

@@ -148,11 +148,11 @@ static void lint_leaf(struct cg_chain *c)
     in->warnings |= w;
 }
 
-#define BAD(text)                                                              \
-    do {                                                                       \
-        *why = (text);                                                         \
-        rc = CG_ECERT;                                                         \
-        goto out;                                                              \
+#define BAD(text)                                                                                  \
+    do {                                                                                           \
+        *why = (text);                                                                             \
+        rc = CG_ECERT;                                                                             \
+        goto out;                                                                                  \
     } while (0)
 
 int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const char **why)
@@ -196,8 +196,8 @@ int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const 
     for (i = 0; i < n; i++) {
         if (X509_check_ca(certs[i]) != 0)
             continue;
-        if (leaf == SIZE_MAX || (cg__tnauth_ext(certs[i], &crit) &&
-                                 !cg__tnauth_ext(certs[leaf], &crit)))
+        if (leaf == SIZE_MAX ||
+            (cg__tnauth_ext(certs[i], &crit) && !cg__tnauth_ext(certs[leaf], &crit)))
             leaf = i;
     }
     for (i = 0; leaf == SIZE_MAX && i < n; i++)

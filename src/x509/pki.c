@@ -125,8 +125,8 @@ static X509_NAME *make_name(const char *cn)
     if (!n)
         return NULL;
     X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"cidguard test PKI",
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"cidguard test PKI", -1,
+                               -1, 0);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     return n;
 }
@@ -213,15 +213,16 @@ static X509_CRL *make_crl(X509 *signer, EVP_PKEY *key, const X509_CRL *prev,
     if (X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1, 0) != 1)
         goto out;
     for (i = 0; prev && i < sk_X509_REVOKED_num(X509_CRL_get_REVOKED((X509_CRL *)prev)); i++) {
-        X509_REVOKED *d = X509_REVOKED_dup(
-            sk_X509_REVOKED_value(X509_CRL_get_REVOKED((X509_CRL *)prev), i));
+        X509_REVOKED *d =
+            X509_REVOKED_dup(sk_X509_REVOKED_value(X509_CRL_get_REVOKED((X509_CRL *)prev), i));
         if (!d || !X509_CRL_add0_revoked(crl, d)) {
             X509_REVOKED_free(d);
             goto out;
         }
     }
     if (add_serial) {
-        if (!(r = X509_REVOKED_new()) || !X509_REVOKED_set_serialNumber(r, (ASN1_INTEGER *)add_serial))
+        if (!(r = X509_REVOKED_new()) ||
+            !X509_REVOKED_set_serialNumber(r, (ASN1_INTEGER *)add_serial))
             goto out;
         X509_gmtime_adj(t, 0);
         X509_REVOKED_set_revocationDate(r, t);
@@ -315,10 +316,10 @@ static void *read_pem(const char *dir, const char *name, int kind)
     return v;
 }
 
-#define FAIL(text)                                                             \
-    do {                                                                       \
-        *why = (text);                                                         \
-        goto out;                                                              \
+#define FAIL(text)                                                                                 \
+    do {                                                                                           \
+        *why = (text);                                                                             \
+        goto out;                                                                                  \
     } while (0)
 
 int cg_pki_init(const struct cg_pki_opts *o, const char **why)
@@ -351,19 +352,18 @@ int cg_pki_init(const struct cg_pki_opts *o, const char **why)
         *why = "cannot create the PKI directory";
         return CG_EIO;
     }
-    if (!(rk = EVP_EC_gen("P-256")) || !(ik = EVP_EC_gen("P-256")) ||
-        !(ck = EVP_EC_gen("P-256")))
+    if (!(rk = EVP_EC_gen("P-256")) || !(ik = EVP_EC_gen("P-256")) || !(ck = EVP_EC_gen("P-256")))
         FAIL("key generation failed");
-    if (!(root = make_cert(ROOT, rk, NULL, NULL, "cidguard test SHAKEN ROOT", days * 10, NULL,
-                           NULL, NULL)))
+    if (!(root = make_cert(ROOT, rk, NULL, NULL, "cidguard test SHAKEN ROOT", days * 10, NULL, NULL,
+                           NULL)))
         FAIL("building the root certificate failed");
     /* The CRL signer stands in for the STI-PA's: outside the STI-CA chain,
      * issued by the root, named in every cRLIssuer. */
     if (!(signer = make_cert(CRLSIGNER, ck, root, rk, "cidguard test STI-PA CRL", days * 5, NULL,
                              NULL, NULL)))
         FAIL("building the CRL signer certificate failed");
-    if (!(inter = make_cert(INTER, ik, root, rk, "cidguard test SHAKEN CA", days * 5, NULL,
-                            crl_url, X509_get_subject_name(signer))))
+    if (!(inter = make_cert(INTER, ik, root, rk, "cidguard test SHAKEN CA", days * 5, NULL, crl_url,
+                            X509_get_subject_name(signer))))
         FAIL("building the intermediate certificate failed");
     if (!(crl = make_crl(signer, ck, NULL, NULL, NULL)))
         FAIL("building the CRL failed");

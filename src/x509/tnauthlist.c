@@ -102,8 +102,7 @@ int cg_tnauth_parse_der(const unsigned char *der, size_t len, struct cg_tnauth *
             break;
         case 0x80: /* spc, implicit */
         case 0x82: /* one, implicit */
-            if (ia5_tn(v, n, e->value, tag == 0x80 ? CG_SPC_MAX + 1 : CG_TN_MAX + 1,
-                       tag == 0x82))
+            if (ia5_tn(v, n, e->value, tag == 0x80 ? CG_SPC_MAX + 1 : CG_TN_MAX + 1, tag == 0x82))
                 return CG_EPARSE;
             e->kind = tag == 0x80 ? CG_TNAUTH_SPC : CG_TNAUTH_ONE;
             break;

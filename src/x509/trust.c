@@ -19,11 +19,11 @@
 
 struct cg_trust {
     X509_STORE *store;
-    STACK_OF(X509) *extra; /* CRL signers and other helpers */
+    STACK_OF(X509) * extra; /* CRL signers and other helpers */
     /* CRLs are handed to each validation directly rather than put in the
      * store: the store looks CRLs up by the certificate's issuer name, which
      * never finds an indirect CRL (its issuer is the CRL signer). */
-    STACK_OF(X509_CRL) *crls;
+    STACK_OF(X509_CRL) * crls;
     unsigned flags;
     bool have_crl;
     int64_t crl_until; /* earliest nextUpdate of the loaded CRLs */
@@ -220,7 +220,8 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
         /* Anchors are trusted by configuration, not by CRL: CRL_CHECK_ALL
          * asks about the root too, and no CRL covers it. */
         X509 *x = X509_STORE_CTX_get_current_cert(ctx);
-        if (X509_STORE_CTX_get_error_depth(ctx) == sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) - 1 &&
+        if (X509_STORE_CTX_get_error_depth(ctx) ==
+                sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) - 1 &&
             X509_check_issued(x, x) == X509_V_OK)
             return 1;
         return !(t->flags & CG_TRUST_CRL_REQUIRED);
@@ -230,8 +231,8 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
     }
 }
 
-int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, bool *ok,
-                   int *revoked, const char **why)
+int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, bool *ok, int *revoked,
+                   const char **why)
 {
     X509_STORE_CTX *ctx = NULL;
     STACK_OF(X509) *untrusted = NULL, *path;

@@ -12,7 +12,7 @@
 struct cg_chain {
     atomic_int refs;
     X509 *leaf;
-    STACK_OF(X509) *inter;  /* the other certificates of the bundle */
+    STACK_OF(X509) * inter; /* the other certificates of the bundle */
     struct cg_key *key;     /* the leaf's public key, parsed once */
     struct cg_cert_info info;
     /* Validation cache: the chain validated against trust `trust_id` for

@@ -19,9 +19,10 @@ static void bad(const char *body, const char *id, int status, const char *var)
 
 static void test_parse_ok(void **state)
 {
-    const char *b = "{\"verificationRequest\":{\"from\":{\"tn\":\"+44 20 7946 0000\"},\"to\":"
-                    "{\"tn\":[\"14155550100\"]},\"time\":1700000000,\"identity\":\"a.b.c;info=<x>\","
-                    "\"ingress\":\"intl-gw-1\"}}";
+    const char *b =
+        "{\"verificationRequest\":{\"from\":{\"tn\":\"+44 20 7946 0000\"},\"to\":"
+        "{\"tn\":[\"14155550100\"]},\"time\":1700000000,\"identity\":\"a.b.c;info=<x>\","
+        "\"ingress\":\"intl-gw-1\"}}";
     struct cg_atis_verify_req r;
     struct cg_atis_error e;
     (void)state;
@@ -35,7 +36,8 @@ static void test_parse_ok(void **state)
     cg_atis_verify_req_clear(&r);
     /* several called numbers: all kept, canonical */
     b = "{\"verificationRequest\":{\"from\":{\"tn\":\"442079460000\"},\"to\":"
-        "{\"tn\":[\"14155550100\",\"+1 415 555 0101\"]},\"time\":1700000000,\"identity\":\"a.b.c\"}}";
+        "{\"tn\":[\"14155550100\",\"+1 415 555 "
+        "0101\"]},\"time\":1700000000,\"identity\":\"a.b.c\"}}";
     assert_int_equal(cg_atis_parse_verify(b, strlen(b), NULL, &r, &e), CG_OK);
     assert_string_equal(r.to, "14155550100");
     assert_int_equal(r.nto_more, 1);
@@ -63,15 +65,19 @@ static void test_request_errors(void **state)
     bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"time\":1,\"identity\":\"x\"}}",
         "SVC4001", 400, "to");
     bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},"
-        "\"identity\":\"x\"}}", "SVC4001", 400, "time");
+        "\"identity\":\"x\"}}",
+        "SVC4001", 400, "time");
     bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},\"time\":1}}",
         "SVC4001", 400, "identity");
     bad("{\"verificationRequest\":{\"from\":{\"tn\":\"bob\"},\"to\":{\"tn\":[\"2\"]},\"time\":1,"
-        "\"identity\":\"x\"}}", "SVC4005", 400, "from");
+        "\"identity\":\"x\"}}",
+        "SVC4005", 400, "from");
     bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},"
-        "\"time\":\"1\",\"identity\":\"x\"}}", "SVC4005", 400, "time");
+        "\"time\":\"1\",\"identity\":\"x\"}}",
+        "SVC4005", 400, "time");
     bad("{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":[\"2\"]},\"time\":1,"
-        "\"identity\":7}}", "SVC4005", 400, "identity");
+        "\"identity\":7}}",
+        "SVC4005", 400, "identity");
     bad("{\"verificationRequest\":[[[[[[[[[[[[]]]]]]]]]]]]}", "SVC4006", 400, "");
 }
 

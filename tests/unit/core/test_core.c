@@ -38,9 +38,9 @@ static void test_b64url_rfc4648_vectors(void **state)
 static void test_b64url_rejects(void **state)
 {
     (void)state;
-    dec_bad("Zg==");   /* padding */
-    dec_bad("Zm9v=");  /* padding */
-    dec_bad("Zm+v");   /* standard alphabet */
+    dec_bad("Zg==");  /* padding */
+    dec_bad("Zm9v="); /* padding */
+    dec_bad("Zm+v");  /* standard alphabet */
     dec_bad("Zm/v");
     dec_bad("Zm9 v");  /* whitespace */
     dec_bad("Z");      /* impossible length */
@@ -108,7 +108,8 @@ static void test_sjson_values(void **state)
     struct cg__json j;
     const struct cg__jnode *v;
     (void)state;
-    assert_int_equal(sj(" {\"a\" : [1, -2, 3.5, 1e3, true, false, null, \"x\"], \"b\":{}} ", &j), 0);
+    assert_int_equal(sj(" {\"a\" : [1, -2, 3.5, 1e3, true, false, null, \"x\"], \"b\":{}} ", &j),
+                     0);
     v = cg__json_get(&j, &nodes[0], "a");
     assert_non_null(v);
     assert_int_equal(v->type, CGJ_ARR);
@@ -132,15 +133,40 @@ static void test_sjson_values(void **state)
 static void test_sjson_rejects(void **state)
 {
     static const char *const bad[] = {
-        "", " ", "{", "}", "{\"a\":1,}", "{\"a\":1 \"b\":2}", "{\"a\" 1}", "{a:1}", "[1,]",
-        "{\"a\":1}x", "{\"a\":1,\"a\":2}",            /* duplicate member */
-        "{\"a\":{\"b\":1,\"b\":1}}",                   /* duplicate, nested */
-        "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":+1}", "{\"a\":-}",
-        "{\"a\":9223372036854775808}", "{\"a\":NaN}", "{\"a\":tru}", "{\"a\":nul}",
-        "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}",
-        "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}", "{\"a\":\"tab\there\"}",
-        "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}",
-        "{\"a\":\"\xe2\x82\"}", "{\"a\":\"unterminated}",
+        "",
+        " ",
+        "{",
+        "}",
+        "{\"a\":1,}",
+        "{\"a\":1 \"b\":2}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "[1,]",
+        "{\"a\":1}x",
+        "{\"a\":1,\"a\":2}",         /* duplicate member */
+        "{\"a\":{\"b\":1,\"b\":1}}", /* duplicate, nested */
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":1e}",
+        "{\"a\":+1}",
+        "{\"a\":-}",
+        "{\"a\":9223372036854775808}",
+        "{\"a\":NaN}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":\"\xe2\x82\"}",
+        "{\"a\":\"unterminated}",
         "[[[[[[[[[1]]]]]]]]]", /* depth 9 > 8 */
     };
     struct cg__json j;

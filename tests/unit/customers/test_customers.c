@@ -382,8 +382,8 @@ static void test_limit_customers(void **state)
     (void)state;
     puts_(&b, "customer,addresses,numbers\n");
     for (i = 0; i < CG_CUSTOMERS_MAX + 2; i++) {
-        snprintf(line, sizeof line, "c%u,10.%u.%u.%u,44%u\n", i, i >> 16, (i >> 8) & 255,
-                 i & 255, i);
+        snprintf(line, sizeof line, "c%u,10.%u.%u.%u,44%u\n", i, i >> 16, (i >> 8) & 255, i & 255,
+                 i);
         puts_(&b, line);
     }
     nreps = 0;

@@ -118,8 +118,9 @@ static void test_append_and_read(void **state)
     cg_declog_close(l);
 
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), min(x5u_host), min(reasons), "
-                                            "min(action), min(callee), min(spc) FROM decisions",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*), min(x5u_host), min(reasons), "
+                                        "min(action), min(callee), min(spc) FROM decisions",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);

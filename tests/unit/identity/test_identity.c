@@ -25,7 +25,8 @@ static void parse_bad(const char *in, int want)
 
 static void test_canonical(void **state)
 {
-    struct cg_identity id = parse_ok(TOK ";info=<https://cr.example.net/a.pem>;alg=ES256;ppt=shaken");
+    struct cg_identity id =
+        parse_ok(TOK ";info=<https://cr.example.net/a.pem>;alg=ES256;ppt=shaken");
     (void)state;
     assert_int_equal(id.token_len, strlen(TOK));
     assert_memory_equal(id.token, TOK, id.token_len);
@@ -72,15 +73,15 @@ static void test_strict(void **state)
     (void)state;
     parse_bad("", CG_EPARSE);
     parse_bad(";info=<https://x>", CG_EPARSE);
-    parse_bad("abc.def;info=<https://x>", CG_EPARSE);             /* two parts */
-    parse_bad("a.b.c.d;info=<https://x>", CG_EPARSE);             /* four parts */
-    parse_bad("a.b.;info=<https://x>", CG_EPARSE);                /* no signature */
-    parse_bad("a+b.c.d;info=<https://x>", CG_EPARSE);             /* not base64url */
+    parse_bad("abc.def;info=<https://x>", CG_EPARSE);               /* two parts */
+    parse_bad("a.b.c.d;info=<https://x>", CG_EPARSE);               /* four parts */
+    parse_bad("a.b.;info=<https://x>", CG_EPARSE);                  /* no signature */
+    parse_bad("a+b.c.d;info=<https://x>", CG_EPARSE);               /* not base64url */
     parse_bad(TOK ";info=<https://x>;info=<https://y>", CG_EPARSE); /* duplicated */
     parse_bad(TOK ";ppt=shaken;ppt=div", CG_EPARSE);
     parse_bad(TOK ";info=<https://x", CG_EPARSE);
     parse_bad(TOK ";ppt=\"shaken", CG_EPARSE);
-    parse_bad(TOK " info=<https://x>", CG_EPARSE);                /* no ';' */
+    parse_bad(TOK " info=<https://x>", CG_EPARSE); /* no ';' */
     parse_bad(TOK ";=x", CG_EPARSE);
     parse_bad(TOK ";a;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p;q", CG_ETOOBIG);
     big = malloc(100 * 1024 + 1);

@@ -44,8 +44,8 @@ static void expect_fault(const char *hdr, const char *payload, enum cg_passport_
     assert_int_equal(f, want);
 }
 
-#define P_OK                                                                                   \
-    "{\"attest\":\"A\",\"dest\":{\"tn\":[\"14155550100\"]},\"iat\":1700000000,\"orig\":{\"tn\":" \
+#define P_OK                                                                                       \
+    "{\"attest\":\"A\",\"dest\":{\"tn\":[\"14155550100\"]},\"iat\":1700000000,\"orig\":{\"tn\":"   \
     "\"442079460000\"},\"origid\":\"x\"}"
 
 static void test_decode_shaken(void **state)
@@ -76,8 +76,9 @@ static void test_header_faults(void **state)
                  P_OK, CG_PF_TYP);
     expect_fault("{\"alg\":\"none\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":\"https://x\"}",
                  P_OK, CG_PF_ALG);
-    expect_fault("{\"alg\":\"HS256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":\"https://x\"}",
-                 P_OK, CG_PF_ALG);
+    expect_fault(
+        "{\"alg\":\"HS256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":\"https://x\"}", P_OK,
+        CG_PF_ALG);
     expect_fault("{\"alg\":\"ES256\",\"ppt\":\"msg\",\"typ\":\"passport\",\"x5u\":\"https://x\"}",
                  P_OK, CG_PF_PPT);
     expect_fault("{\"alg\":\"ES256\",\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\","
@@ -93,42 +94,70 @@ static void test_claim_faults(void **state)
     size_t i;
     (void)state;
     /* string iat (RFC 8225 erratum 5985) */
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":\"1700000000\","
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_CLAIMS);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1.5e9,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":\"1700000000\","
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1.5e9,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
     /* attest other than exactly A, B or C */
-    expect_fault(TH_HDR, "{\"attest\":\"a\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_ATTEST);
-    expect_fault(TH_HDR, "{\"attest\":\"Apple\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_ATTEST);
-    expect_fault(TH_HDR, "{\"attest\":\"D\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_ATTEST);
-    expect_fault(TH_HDR, "{\"attest\":1,\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_ATTEST);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"a\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_ATTEST);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"Apple\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_ATTEST);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"D\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_ATTEST);
+    expect_fault(TH_HDR,
+                 "{\"attest\":1,\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_ATTEST);
     /* missing claims */
-    expect_fault(TH_HDR, "{\"dest\":{\"tn\":[\"1\"]},\"iat\":1,\"orig\":{\"tn\":\"2\"},"
-                         "\"origid\":\"x\"}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"dest\":{\"tn\":[\"1\"]},\"iat\":1,\"orig\":{\"tn\":\"2\"},"
+                 "\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
     expect_fault(TH_HDR, "{\"attest\":\"A\",\"iat\":1,\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
                  CG_PF_CLAIMS);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"orig\":{\"tn\":\"2\"},"
-                         "\"origid\":\"x\"}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"orig\":{\"tn\":\"2\"},"
+                 "\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
     expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,\"origid\":\"x\"}",
                  CG_PF_CLAIMS);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"}}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"}}",
+                 CG_PF_CLAIMS);
     /* wrong shapes: dest an array (RFC 8224 erratum 5715), tn with '+', JSON-in-a-string */
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":[\"1\"],\"iat\":1,\"orig\":{\"tn\":\"2\"},"
-                         "\"origid\":\"x\"}", CG_PF_CLAIMS);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"+442079460000\"},\"origid\":\"x\"}", CG_PF_CLAIMS);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":\"{\\\"tn\\\":\\\"1\\\"}\",\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_CLAIMS);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":\"1\"},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":[\"1\"],\"iat\":1,\"orig\":{\"tn\":\"2\"},"
+                 "\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"+442079460000\"},\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":\"{\\\"tn\\\":\\\"1\\\"}\",\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":\"1\"},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
     /* duplicate member in the claims */
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"attest\":\"C\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
-                         "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"attest\":\"C\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                 "\"orig\":{\"tn\":\"2\"},\"origid\":\"x\"}",
+                 CG_PF_CLAIMS);
     /* deeply nested JSON is refused before the parser recurses */
     strcpy(deep, "{\"attest\":\"A\",\"x\":");
     for (i = 0; i < 40; i++)
@@ -154,8 +183,9 @@ static void test_form_faults(void **state)
     assert_int_equal(f, CG_PF_FORM);
     /* 71-byte DER signature instead of R||S */
     dot = strrchr(t, '.');
-    strcpy(dot + 1, "MEUCIHlUek8KQZPh9PQRxyy7st4JNDaB9vvAj55f1V1fxsxPAiEAl5TANXspZkJd8QNp40fU4_iVn3wuu"
-                    "KjbnZENrIeKvbs");
+    strcpy(dot + 1,
+           "MEUCIHlUek8KQZPh9PQRxyy7st4JNDaB9vvAj55f1V1fxsxPAiEAl5TANXspZkJd8QNp40fU4_iVn3wuu"
+           "KjbnZENrIeKvbs");
     assert_int_equal(cg_passport_decode(t, strlen(t), &p, sig, &sl, &f, &why), CG_EPARSE);
     assert_int_equal(f, CG_PF_SIG_FORM);
     free(t);
@@ -195,8 +225,10 @@ static void test_div_and_rcd(void **state)
     assert_string_equal(p.rcd.jcd, "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"]]]");
     assert_string_equal(p.rcd.rcdi, "sha256-abc=");
     cg_passport_clear(&p);
-    expect_fault(TH_HDR, "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,\"orig\":{\"tn\":"
-                         "\"2\"},\"origid\":\"x\",\"rcd\":{\"nam\":7}}", CG_PF_CLAIMS);
+    expect_fault(TH_HDR,
+                 "{\"attest\":\"A\",\"dest\":{\"tn\":[\"1\"]},\"iat\":1,\"orig\":{\"tn\":"
+                 "\"2\"},\"origid\":\"x\",\"rcd\":{\"nam\":7}}",
+                 CG_PF_CLAIMS);
 }
 
 static void encode_expect(const struct cg_passport *p, const char *hdr, const char *payload)
@@ -225,8 +257,9 @@ static void test_encode_canonical(void **state)
     p.iat = 1614787094;
     p.attest = 'A';
     strcpy(p.origid, "ref");
-    encode_expect(&p, "{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":"
-                      "\"https://sp.com/sp.pem\"}",
+    encode_expect(&p,
+                  "{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":"
+                  "\"https://sp.com/sp.pem\"}",
                   "{\"attest\":\"A\",\"dest\":{\"tn\":[\"01256500600\"]},\"iat\":1614787094,"
                   "\"orig\":{\"tn\":\"01256789999\"},\"origid\":\"ref\"}");
 
@@ -243,12 +276,14 @@ static void test_encode_canonical(void **state)
     p.rcd.crn = "Fraud alert";
     p.rcd.jcd = "[\"vcard\", [[\"fn\", {}, \"text\", \"Bank\"]]]";
     p.rcd.rcdi = "{\"/jcd\":\"sha256-x\"}";
-    encode_expect(&p, "{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":"
-                      "\"https://sp.com/sp.pem\"}",
-                  "{\"attest\":\"A\",\"crn\":\"Fraud alert\",\"dest\":{\"tn\":[\"1\",\"2\",\"3\"],"
-                  "\"uri\":[\"sip:a@x\",\"sip:b@x\"]},\"iat\":1614787094,\"orig\":{\"tn\":"
-                  "\"01256789999\"},\"origid\":\"ref\",\"rcd\":{\"jcd\":[\"vcard\",[[\"fn\",{},"
-                  "\"text\",\"Bank\"]]],\"nam\":\"Bank \xc3\xa9\"},\"rcdi\":{\"/jcd\":\"sha256-x\"}}");
+    encode_expect(
+        &p,
+        "{\"alg\":\"ES256\",\"ppt\":\"shaken\",\"typ\":\"passport\",\"x5u\":"
+        "\"https://sp.com/sp.pem\"}",
+        "{\"attest\":\"A\",\"crn\":\"Fraud alert\",\"dest\":{\"tn\":[\"1\",\"2\",\"3\"],"
+        "\"uri\":[\"sip:a@x\",\"sip:b@x\"]},\"iat\":1614787094,\"orig\":{\"tn\":"
+        "\"01256789999\"},\"origid\":\"ref\",\"rcd\":{\"jcd\":[\"vcard\",[[\"fn\",{},"
+        "\"text\",\"Bank\"]]],\"nam\":\"Bank \xc3\xa9\"},\"rcdi\":{\"/jcd\":\"sha256-x\"}}");
 
     /* div */
     memset(&p, 0, sizeof p);
@@ -259,9 +294,10 @@ static void test_encode_canonical(void **state)
     p.ndest_tn = 1;
     strcpy(p.div_tn, "15715550000");
     p.iat = 1635178090;
-    encode_expect(&p, "{\"alg\":\"ES256\",\"ppt\":\"div\",\"typ\":\"passport\",\"x5u\":\"https://x/d\"}",
-                  "{\"dest\":{\"tn\":[\"15715550002\"]},\"div\":{\"tn\":\"15715550000\"},"
-                  "\"iat\":1635178090,\"orig\":{\"tn\":\"17035550001\"}}");
+    encode_expect(
+        &p, "{\"alg\":\"ES256\",\"ppt\":\"div\",\"typ\":\"passport\",\"x5u\":\"https://x/d\"}",
+        "{\"dest\":{\"tn\":[\"15715550002\"]},\"div\":{\"tn\":\"15715550000\"},"
+        "\"iat\":1635178090,\"orig\":{\"tn\":\"17035550001\"}}");
 }
 
 static void test_encode_rejects(void **state)
@@ -291,9 +327,9 @@ static void test_encode_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_shaken),   cmocka_unit_test(test_header_faults),
-        cmocka_unit_test(test_claim_faults),    cmocka_unit_test(test_form_faults),
-        cmocka_unit_test(test_div_and_rcd),     cmocka_unit_test(test_encode_canonical),
+        cmocka_unit_test(test_decode_shaken),  cmocka_unit_test(test_header_faults),
+        cmocka_unit_test(test_claim_faults),   cmocka_unit_test(test_form_faults),
+        cmocka_unit_test(test_div_and_rcd),    cmocka_unit_test(test_encode_canonical),
         cmocka_unit_test(test_encode_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

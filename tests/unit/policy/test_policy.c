@@ -27,15 +27,18 @@ static void report_cb(const char *file, int line, const char *msg, void *arg)
 
 static struct cg_policy *load(void)
 {
-    struct cg_policy_config cfg = {.uk_rules = true, .nanp_rules = true, .roaming_447 = true,
-                                   .min_attest_uk = 'B'};
+    struct cg_policy_config cfg = {
+        .uk_rules = true, .nanp_rules = true, .roaming_447 = true, .min_attest_uk = 'B'};
     struct cg_policy *p;
     assert_int_equal(cg_policy_new(&p, &cfg), CG_OK);
     reported = 0;
-    assert_int_equal(cg_policy_load_protected(p, CG_VECTORS "/policy/protected.csv", report_cb, NULL), CG_OK);
+    assert_int_equal(
+        cg_policy_load_protected(p, CG_VECTORS "/policy/protected.csv", report_cb, NULL), CG_OK);
     assert_int_equal(cg_policy_load_dno(p, CG_VECTORS "/policy/dno.csv", report_cb, NULL), CG_OK);
-    assert_int_equal(cg_policy_load_ingress(p, CG_VECTORS "/policy/ingress.csv", report_cb, NULL), CG_OK);
-    assert_int_equal(cg_policy_load_ofcom(p, CG_VECTORS "/policy/ofcom_sample.csv", report_cb, NULL), CG_OK);
+    assert_int_equal(cg_policy_load_ingress(p, CG_VECTORS "/policy/ingress.csv", report_cb, NULL),
+                     CG_OK);
+    assert_int_equal(
+        cg_policy_load_ofcom(p, CG_VECTORS "/policy/ofcom_sample.csv", report_cb, NULL), CG_OK);
     assert_int_equal(reported, 2); /* the two bad lines, each reported, the rest loaded */
     return p;
 }
@@ -143,8 +146,8 @@ static void test_replay(void **state)
     struct cg_policy_state *s;
     struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "14155550100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000};
+    struct cg_policy_call c = {
+        .verdict = &v, .caller = "14155550100", .sig = sig, .siglen = sizeof sig, .now = 1000};
     struct cg_decision d;
     (void)state;
     memset(sig, 7, sizeof sig);
@@ -174,10 +177,10 @@ static void test_replay(void **state)
 /* (r, s) -> (r, n - s) on P-256: the same message, a second valid signature. */
 static void malleate(unsigned char sig[64])
 {
-    static const unsigned char n[32] = {
-        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
-        0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+    static const unsigned char n[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+                                        0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
     int i, borrow = 0;
     for (i = 31; i >= 0; i--) {
         int d = n[i] - sig[32 + i] - borrow;
@@ -201,8 +204,12 @@ static void test_replay_keyed_on_r(void **state)
     struct cg_policy_state *s;
     struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .orig = "14155550100"};
     unsigned char sig[64], twin[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "14155550100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000, .call_id = "first@a"};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "14155550100",
+                               .sig = sig,
+                               .siglen = sizeof sig,
+                               .now = 1000,
+                               .call_id = "first@a"};
     struct cg_redis_cmd a, b;
     int i;
     (void)state;
@@ -235,8 +242,8 @@ static void test_replay_without_call_id(void **state)
     struct cg_policy_state *s;
     struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .orig = "14155550100"};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "14155550100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000};
+    struct cg_policy_call c = {
+        .verdict = &v, .caller = "14155550100", .sig = sig, .siglen = sizeof sig, .now = 1000};
     struct cg_redis_cmd cmd;
     (void)state;
     assert_int_equal(cg_policy_state_new(&s, 65, 0, 0), CG_OK);
@@ -278,11 +285,15 @@ static void test_replay_memory_follows_iat(void **state)
 {
     struct cg_policy *p = load();
     struct cg_policy_state *s;
-    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .orig = "14155550100",
-                           .iat = 1060};
+    struct cg_verdict v = {
+        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .orig = "14155550100", .iat = 1060};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "14155550100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000, .call_id = "first@a"};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "14155550100",
+                               .sig = sig,
+                               .siglen = sizeof sig,
+                               .now = 1000,
+                               .call_id = "first@a"};
     struct cg_redis_cmd cmd;
     (void)state;
     memset(sig, 0x5a, sizeof sig);
@@ -318,8 +329,12 @@ static void test_replay_records_verified_only(void **state)
     struct cg_verdict forged = {.verstat = CG_VERSTAT_FAILED, .reason = CG_R_SIGNATURE};
     struct cg_verdict good = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .orig = "14155550100"};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &forged, .caller = "14155550100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000, .call_id = "forged@x"};
+    struct cg_policy_call c = {.verdict = &forged,
+                               .caller = "14155550100",
+                               .sig = sig,
+                               .siglen = sizeof sig,
+                               .now = 1000,
+                               .call_id = "forged@x"};
     struct cg_redis_cmd cmd;
     (void)state;
     memset(sig, 0x42, sizeof sig);
@@ -351,11 +366,15 @@ static void test_replay_loses_brand(void **state)
 {
     struct cg_policy *p = load();
     struct cg_policy_state *s;
-    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "BANK1",
-                           .orig = "442079460100"};
+    struct cg_verdict v = {
+        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "BANK1", .orig = "442079460100"};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "442079460100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000, .call_id = "bank@a"};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "442079460100",
+                               .sig = sig,
+                               .siglen = sizeof sig,
+                               .now = 1000,
+                               .call_id = "bank@a"};
     struct cg_decision d;
     (void)state;
     memset(sig, 0x77, sizeof sig);
@@ -438,8 +457,7 @@ static void test_caller_from_headers(void **state)
     {
         const char *bad = "\"HMRC <Fraud Team> <sip:+448081570000@hmrc.example>";
         struct cg_policy_call c = {.verdict = &v};
-        c.caller_unreadable =
-            cg_tn_read(bad, strlen(bad), &cg_tn_plan_uk, tn) == CG_TN_UNREADABLE;
+        c.caller_unreadable = cg_tn_read(bad, strlen(bad), &cg_tn_plan_uk, tn) == CG_TN_UNREADABLE;
         assert_true(c.caller_unreadable);
         assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
         assert_int_equal(d.action, CG_ACTION_BLOCK);
@@ -468,9 +486,9 @@ static void test_list_text(void **state)
     (void)state;
     assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){0}), CG_OK);
     reported = 0;
-    assert_int_equal(cg_policy_load_list_text(p, CG_LIST_DNO, "redis:dno", text, strlen(text),
-                                              line_cb, NULL),
-                     CG_OK);
+    assert_int_equal(
+        cg_policy_load_list_text(p, CG_LIST_DNO, "redis:dno", text, strlen(text), line_cb, NULL),
+        CG_OK);
     assert_int_equal(reported, 1);
     assert_int_equal(last_line, 3);
     assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
@@ -492,24 +510,23 @@ static void test_nanp_assignment(void **state)
         const char *tn;
         uint32_t want;
     } cases[] = {
-        {"12042000123", 0},                                      /* 204-200 in service */
-        {"12042010123", 1u << CG_PR_NANP_UNASSIGNED},            /* 204-201 available */
-        {"12042020123", 1u << CG_PR_NANP_UNASSIGNED},            /* moratorium */
-        {"12042030123", 0},                                      /* not listed: NPA in service */
-        {"12125550100", 1u << CG_PR_NANP_ASSIGNMENT_UNKNOWN},    /* no CO-code data for 212 */
-        {"14565550100", 1u << CG_PR_NANP_UNASSIGNED},            /* NPA not in service */
-        {"19995550100", 1u << CG_PR_NANP_INVALID},               /* x9x NPA: structure */
+        {"12042000123", 0},                                   /* 204-200 in service */
+        {"12042010123", 1u << CG_PR_NANP_UNASSIGNED},         /* 204-201 available */
+        {"12042020123", 1u << CG_PR_NANP_UNASSIGNED},         /* moratorium */
+        {"12042030123", 0},                                   /* not listed: NPA in service */
+        {"12125550100", 1u << CG_PR_NANP_ASSIGNMENT_UNKNOWN}, /* no CO-code data for 212 */
+        {"14565550100", 1u << CG_PR_NANP_UNASSIGNED},         /* NPA not in service */
+        {"19995550100", 1u << CG_PR_NANP_INVALID},            /* x9x NPA: structure */
     };
     size_t i;
     (void)state;
     assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){.nanp_rules = true}), CG_OK);
     reported = 0;
-    assert_int_equal(cg_policy_load_nanpa(p, CG_VECTORS "/policy/nanpa_sample.csv", report_cb, NULL),
-                     CG_OK);
+    assert_int_equal(
+        cg_policy_load_nanpa(p, CG_VECTORS "/policy/nanpa_sample.csv", report_cb, NULL), CG_OK);
     assert_int_equal(reported, 1);
-    assert_int_equal(cg_policy_load_cocodes(p, CG_VECTORS "/policy/cocodes_sample.csv", report_cb,
-                                            NULL),
-                     CG_OK);
+    assert_int_equal(
+        cg_policy_load_cocodes(p, CG_VECTORS "/policy/cocodes_sample.csv", report_cb, NULL), CG_OK);
     assert_int_equal(reported, 1);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         c.caller = cases[i].tn;
@@ -529,8 +546,12 @@ static void test_shared_findings(void **state)
     struct cg_policy_state *s;
     struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "14155550100", .sig = sig,
-                               .siglen = sizeof sig, .now = 1000, .call_id = "seen-elsewhere@b"};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "14155550100",
+                               .sig = sig,
+                               .siglen = sizeof sig,
+                               .now = 1000,
+                               .call_id = "seen-elsewhere@b"};
     struct cg_decision d;
     (void)state;
     memset(sig, 9, sizeof sig);
@@ -567,8 +588,12 @@ static void test_shared_command(void **state)
 {
     struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "SPC1"};
     unsigned char sig[64];
-    struct cg_policy_call c = {.verdict = &v, .caller = "447400012345", .ingress = "peer-1",
-                               .sig = sig, .siglen = sizeof sig, .now = 1700000000,
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "447400012345",
+                               .ingress = "peer-1",
+                               .sig = sig,
+                               .siglen = sizeof sig,
+                               .now = 1700000000,
                                .call_id = "abc@host"};
     struct cg_redis_cmd cmd;
     struct cg_redis_addr a;
@@ -655,10 +680,13 @@ static void test_rates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_case_table),   cmocka_unit_test(test_ingress_by_address),
-        cmocka_unit_test(test_replay),       cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_case_table),
+        cmocka_unit_test(test_ingress_by_address),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_rates),
         cmocka_unit_test(test_shared_findings),
-        cmocka_unit_test(test_shared_command), cmocka_unit_test(test_nanp_assignment),
+        cmocka_unit_test(test_shared_command),
+        cmocka_unit_test(test_nanp_assignment),
         cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_replay_keyed_on_r),
         cmocka_unit_test(test_replay_without_call_id),

@@ -11,8 +11,7 @@ static struct th_env env;
 static int setup(void **state)
 {
     (void)state;
-    if (cg_key_load_file(&key, th_file("sp-1234.key")) ||
-        cg_signer_new(&signer, key, TH_X5U))
+    if (cg_key_load_file(&key, th_file("sp-1234.key")) || cg_signer_new(&signer, key, TH_X5U))
         return -1;
     th_env_init(&env, "sp-1234.pem", true, 0);
     return 0;
@@ -30,8 +29,8 @@ static int teardown(void **state)
 static void test_sign_then_verify(void **state)
 {
     const char *dest[] = {"+1 415 555 0100", "+14155550199"};
-    struct cg_sign_request r = {.orig = "tel:+44-20-7946-0000", .dest = dest, .ndest = 2,
-                                .attest = 'B'};
+    struct cg_sign_request r = {
+        .orig = "tel:+44-20-7946-0000", .dest = dest, .ndest = 2, .attest = 'B'};
     struct cg_identity id;
     struct cg_passport p;
     struct cg_verdict v;
@@ -62,8 +61,12 @@ static void test_sign_then_verify(void **state)
 static void test_deterministic_claims(void **state)
 {
     const char *dest[] = {"14155550100"};
-    struct cg_sign_request r = {.orig = "442079460000", .dest = dest, .ndest = 1, .attest = 'A',
-                                .origid = "ref", .iat = 1614787094};
+    struct cg_sign_request r = {.orig = "442079460000",
+                                .dest = dest,
+                                .ndest = 1,
+                                .attest = 'A',
+                                .origid = "ref",
+                                .iat = 1614787094};
     char *a, *b;
     (void)state;
     assert_int_equal(cg_sign(signer, &r, &a, NULL), CG_OK);
@@ -79,8 +82,8 @@ static void test_deterministic_claims(void **state)
 static void test_national_numbers_and_div(void **state)
 {
     const char *dest[] = {"020 7946 0001"};
-    struct cg_sign_request r = {.orig = "020 7946 0000", .dest = dest, .ndest = 1, .attest = 'A',
-                                .plan = &cg_tn_plan_uk};
+    struct cg_sign_request r = {
+        .orig = "020 7946 0000", .dest = dest, .ndest = 1, .attest = 'A', .plan = &cg_tn_plan_uk};
     struct cg_identity id;
     struct cg_passport p;
     enum cg_passport_fault f;
@@ -112,8 +115,8 @@ static void test_rcd(void **state)
 {
     const char *dest[] = {"14155550100"};
     struct cg_rcd rcd = {.present = true, .nam = "Example Bank", .crn = "Card payment check"};
-    struct cg_sign_request r = {.orig = "442079460000", .dest = dest, .ndest = 1, .attest = 'A',
-                                .rcd = &rcd};
+    struct cg_sign_request r = {
+        .orig = "442079460000", .dest = dest, .ndest = 1, .attest = 'A', .rcd = &rcd};
     struct cg_verdict v;
     char *out;
     (void)state;
@@ -126,8 +129,8 @@ static void test_rcd(void **state)
 static void test_bad_requests(void **state)
 {
     const char *dest[] = {"14155550100"};
-    struct cg_sign_request r = {.orig = "sip:alice@example.com", .dest = dest, .ndest = 1,
-                                .attest = 'A'};
+    struct cg_sign_request r = {
+        .orig = "sip:alice@example.com", .dest = dest, .ndest = 1, .attest = 'A'};
     struct cg_signer *s2;
     struct cg_key *pub;
     char *out = (char *)"untouched";

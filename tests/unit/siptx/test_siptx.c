@@ -42,8 +42,8 @@ static struct cg_sip_txcache *cache(size_t max, int ttl)
 
 /* Receives msg (then frees it) and checks the disposition and kind. */
 static void recv_msg(struct cg_sip_txcache *c, unsigned listener, char *msg, int64_t now,
-                     struct cg_sip_received *r, enum cg_sip_disposition what,
-                     enum cg_sip_kind kind, const char *label)
+                     struct cg_sip_received *r, enum cg_sip_disposition what, enum cg_sip_kind kind,
+                     const char *label)
 {
     int rc = cg_sip_txcache_receive(c, listener, msg, strlen(msg), now, r);
     free(msg);
@@ -135,8 +135,8 @@ static void test_long_identifiers(void **state)
 {
     static const struct {
         const char *name;
-        size_t len, at;  /* the identifier's length; where the two differ */
-        int which;       /* 0 Call-ID, 1 branch, 2 CSeq after a long Call-ID */
+        size_t len, at; /* the identifier's length; where the two differ */
+        int which;      /* 0 Call-ID, 1 branch, 2 CSeq after a long Call-ID */
     } rows[] = {
         {"Call-ID differing at byte 1,024", 1100, 1023, 0},
         {"Call-ID differing at byte 1,025", 1100, 1024, 0},
@@ -199,11 +199,11 @@ static void test_listeners(void **state)
     char *sa, *va;
     size_t sl, vl;
     (void)state;
-    recv_msg(c, SIGN, INVITE("z9hG4bK1", "call@a", "1"), 100, &rs, CG_SIP_INVITE,
-             CG_SIP_K_INVITE, "INVITE on the signing listener");
+    recv_msg(c, SIGN, INVITE("z9hG4bK1", "call@a", "1"), 100, &rs, CG_SIP_INVITE, CG_SIP_K_INVITE,
+             "INVITE on the signing listener");
     cg_sip_tx_set_pending(rs.tx, &sl);
-    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &rv, CG_SIP_INVITE,
-             CG_SIP_K_INVITE, "same INVITE on the verification listener");
+    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &rv, CG_SIP_INVITE, CG_SIP_K_INVITE,
+             "same INVITE on the verification listener");
     cg_sip_tx_set_pending(rv.tx, &vl);
     if (rs.tx == rv.tx)
         fail_msg("the two listeners share one entry");
@@ -232,8 +232,8 @@ static void test_listeners(void **state)
     cg_sip_req_clear(&r.req);
     recv_msg(c, SIGN, req("OPTIONS", "z9hG4bK1", "call@a", "1", "OPTIONS"), 101, &r, CG_SIP_SEND,
              CG_SIP_K_OPTIONS, "OPTIONS on the signing listener");
-    recv_msg(c, VERIFY, req("OPTIONS", "z9hG4bK1", "call@a", "1", "OPTIONS"), 101, &r,
-             CG_SIP_SEND, CG_SIP_K_OPTIONS, "OPTIONS on the verification listener");
+    recv_msg(c, VERIFY, req("OPTIONS", "z9hG4bK1", "call@a", "1", "OPTIONS"), 101, &r, CG_SIP_SEND,
+             CG_SIP_K_OPTIONS, "OPTIONS on the verification listener");
     assert_int_equal(cg_sip_txcache_size(c), 5);
     free(sa);
     free(va);
@@ -248,8 +248,8 @@ static void test_cancel(void **state)
     char *a;
     size_t alen;
     (void)state;
-    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "7"), 100, &r, CG_SIP_INVITE,
-             CG_SIP_K_INVITE, "INVITE");
+    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "7"), 100, &r, CG_SIP_INVITE, CG_SIP_K_INVITE,
+             "INVITE");
     cg_sip_tx_set_pending(r.tx, &call);
     recv_msg(c, VERIFY, req("CANCEL", "z9hG4bK1", "call@a", "7", "CANCEL"), 100, &rc, CG_SIP_SEND,
              CG_SIP_K_CANCEL, "CANCEL of the pending INVITE");
@@ -260,8 +260,8 @@ static void test_cancel(void **state)
     if (cg_sip_txcache_size(c) != 1)
         fail_msg("CANCEL of the pending INVITE: the CANCEL got an entry of its own");
     /* CSeq with leading zeros names the same INVITE */
-    recv_msg(c, VERIFY, req("CANCEL", "z9hG4bK1", "call@a", "007", "CANCEL"), 100, &rc,
-             CG_SIP_SEND, CG_SIP_K_CANCEL, "CANCEL with CSeq 007");
+    recv_msg(c, VERIFY, req("CANCEL", "z9hG4bK1", "call@a", "007", "CANCEL"), 100, &rc, CG_SIP_SEND,
+             CG_SIP_K_CANCEL, "CANCEL with CSeq 007");
     if (rc.cancelled != &call)
         fail_msg("CANCEL with CSeq 007: the INVITE with CSeq 7 not found");
     /* the call answers 487 as usual; a CANCEL after that cancels nothing */
@@ -287,8 +287,8 @@ static void test_ack(void **state)
     char *a;
     size_t alen;
     (void)state;
-    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &r, CG_SIP_INVITE,
-             CG_SIP_K_INVITE, "INVITE");
+    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &r, CG_SIP_INVITE, CG_SIP_K_INVITE,
+             "INVITE");
     a = answer(c, &r, "Contact: <sip:a@b>", 100, &alen);
     recv_msg(c, VERIFY, req("ACK", "z9hG4bK1", "call@a", "1", "ACK"), 100, &r, CG_SIP_IGNORE,
              CG_SIP_K_ACK, "ACK of the 302");
@@ -309,16 +309,20 @@ static void test_options_and_other_methods(void **state)
         const char *method, *status, *header[2];
         enum cg_sip_kind kind;
     } rows[] = {
-        {"OPTIONS", "SIP/2.0 200 OK\r\n",
+        {"OPTIONS",
+         "SIP/2.0 200 OK\r\n",
          {"\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n", "\r\nAccept: application/sdp\r\n"},
          CG_SIP_K_OPTIONS},
-        {"BYE", "SIP/2.0 405 Method Not Allowed\r\n",
+        {"BYE",
+         "SIP/2.0 405 Method Not Allowed\r\n",
          {"\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n", "\r\nCSeq: 1 BYE\r\n"},
          CG_SIP_K_OTHER_METHOD},
-        {"REGISTER", "SIP/2.0 405 Method Not Allowed\r\n",
+        {"REGISTER",
+         "SIP/2.0 405 Method Not Allowed\r\n",
          {"\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n", "\r\nCSeq: 1 REGISTER\r\n"},
          CG_SIP_K_OTHER_METHOD},
-        {"invite", "SIP/2.0 405 Method Not Allowed\r\n", /* methods are case-sensitive */
+        {"invite",
+         "SIP/2.0 405 Method Not Allowed\r\n", /* methods are case-sensitive */
          {"\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n", "\r\nCSeq: 1 invite\r\n"},
          CG_SIP_K_OTHER_METHOD},
     };
@@ -373,7 +377,8 @@ static void test_malformed(void **state)
          "To: <sip:a@b>\r\nCall-ID: c@a\r\nCSeq: 2147483648 INVITE\r\nContent-Length: 0\r\n\r\n",
          CG_SIP_SEND, CG_SIP_K_BAD_ANSWERED, "Warning: 399 cidguard \"bad CSeq header\""},
         {"CSeq 9999999999",
-         "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\n"
+         "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: "
+         "<sip:x@y>;tag=1\r\n"
          "To: <sip:a@b>\r\nCall-ID: c@a\r\nCSeq: 9999999999 OPTIONS\r\nContent-Length: 0\r\n\r\n",
          CG_SIP_SEND, CG_SIP_K_BAD_ANSWERED, "Warning: 399 cidguard \"bad CSeq header\""},
         {"body shorter than Content-Length",
@@ -395,10 +400,9 @@ static void test_malformed(void **state)
     for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct cg_sip_txcache *c = cache(64, 32);
         struct cg_sip_received r;
-        recv_msg(c, VERIFY, strdup(rows[i].msg), 100, &r, rows[i].what, rows[i].kind,
-                 rows[i].name);
-        if (rows[i].warning &&
-            (strncmp(r.out, "SIP/2.0 400 Bad Request\r\n", 25) != 0 || !strstr(r.out, rows[i].warning)))
+        recv_msg(c, VERIFY, strdup(rows[i].msg), 100, &r, rows[i].what, rows[i].kind, rows[i].name);
+        if (rows[i].warning && (strncmp(r.out, "SIP/2.0 400 Bad Request\r\n", 25) != 0 ||
+                                !strstr(r.out, rows[i].warning)))
             fail_msg("%s: unexpected answer:\n%s", rows[i].name, r.out);
         if (rows[i].what != CG_SIP_INVITE && cg_sip_txcache_size(c) != 0)
             fail_msg("%s: stored", rows[i].name);
@@ -576,8 +580,8 @@ static void test_cseq_leading_zeros(void **state)
                      CG_SIP_K_RETRANSMISSION, rows[i].name);
             expect_answer(&r, a, alen, rows[i].name);
         } else {
-            recv_msg(c, SIGN, INVITE("z9hG4bK1", "call@a", rows[i].second), 100, &r,
-                     CG_SIP_INVITE, CG_SIP_K_INVITE, rows[i].name);
+            recv_msg(c, SIGN, INVITE("z9hG4bK1", "call@a", rows[i].second), 100, &r, CG_SIP_INVITE,
+                     CG_SIP_K_INVITE, rows[i].name);
             cg_sip_req_clear(&r.req);
         }
         free(a);
@@ -597,13 +601,13 @@ static void test_drop_and_arguments(void **state)
     cg_sip_txcache_free(NULL);
     /* 65,536 entries: a 2 MB table, aligned for a huge page */
     c = cache(65536, 32);
-    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &r, CG_SIP_INVITE,
-             CG_SIP_K_INVITE, "INVITE");
+    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &r, CG_SIP_INVITE, CG_SIP_K_INVITE,
+             "INVITE");
     cg_sip_tx_drop(c, r.tx);
     cg_sip_req_clear(&r.req);
     assert_int_equal(cg_sip_txcache_size(c), 0);
-    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &r, CG_SIP_INVITE,
-             CG_SIP_K_INVITE, "INVITE again after its entry was dropped");
+    recv_msg(c, VERIFY, INVITE("z9hG4bK1", "call@a", "1"), 100, &r, CG_SIP_INVITE, CG_SIP_K_INVITE,
+             "INVITE again after its entry was dropped");
     cg_sip_req_clear(&r.req);
     /* left unanswered: freed with the cache */
     cg_sip_txcache_free(c);

@@ -24,8 +24,8 @@ static void test_e164_forms(void **state)
     canon("<sip:+14155550100;verstat=TN-Validation-Passed@x.example;user=phone>", NULL, CG_OK,
           "14155550100");
     canon("\"Alice\" <sip:+14155550100@x.example>;tag=abc", NULL, CG_OK, "14155550100");
-    canon("sips:+14155550100;tgrp=intl-gw-1;trunk-context=example.net@sbc;user=phone", NULL,
-          CG_OK, "14155550100");
+    canon("sips:+14155550100;tgrp=intl-gw-1;trunk-context=example.net@sbc;user=phone", NULL, CG_OK,
+          "14155550100");
     canon("14155550100", NULL, CG_OK, "14155550100");
     canon("#31#", NULL, CG_EPARSE, "");
     canon("*67", NULL, CG_OK, "*67");
@@ -88,8 +88,7 @@ static void test_display_names(void **state)
     canon("\"\" <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
     canon("\"Caf\xc3\xa9\" <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
     canon("Caf\xc3\xa9 <sip:+448001234567@b>", NULL, CG_OK, "448001234567");
-    canon("\"x\" <sip:+448001234567@b>;tag=\"a,b<c>\";user=phone", NULL, CG_OK,
-          "448001234567");
+    canon("\"x\" <sip:+448001234567@b>;tag=\"a,b<c>\";user=phone", NULL, CG_OK, "448001234567");
     canon("sip:+448001234567@b;tag=1", NULL, CG_OK, "448001234567");
     /* escapes in the user part are the characters they stand for */
     canon("<sip:%2B%34%34800%31234567@b>", NULL, CG_OK, "448001234567");
@@ -183,12 +182,9 @@ static void test_kinds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_e164_forms),
-        cmocka_unit_test(test_national_plans),
-        cmocka_unit_test(test_not_numbers),
-        cmocka_unit_test(test_display_names),
-        cmocka_unit_test(test_long_values),
-        cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_e164_forms),  cmocka_unit_test(test_national_plans),
+        cmocka_unit_test(test_not_numbers), cmocka_unit_test(test_display_names),
+        cmocka_unit_test(test_long_values), cmocka_unit_test(test_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,17 +329,26 @@ static void test_threads(void **state)
     for (i = 0; i < 20000; i++) {
         url_n(url, sizeof url, "mix", i % 3000);
         switch (i % 4) {
-        case 0: cg_certcache_put(cc, url, NULL, now + 60); break;
-        case 1: cg_certcache_put(cc, url, good, now + 86400); break;
-        case 2: cg_certcache_put(cc, url, unfit, now + 60); break;
-        default: cg_certcache_put_local_error(cc, url, now); break;
+        case 0:
+            cg_certcache_put(cc, url, NULL, now + 60);
+            break;
+        case 1:
+            cg_certcache_put(cc, url, good, now + 86400);
+            break;
+        case 2:
+            cg_certcache_put(cc, url, unfit, now + 60);
+            break;
+        default:
+            cg_certcache_put_local_error(cc, url, now);
+            break;
         }
         lookup(cc, url);
         /* 100 other certificates verify, fewer than the verified room:
          * however late the readers run, nothing displaces the bank's */
-        note(cc, url, i % 8 == 1 && i % 3000 < 800 ? CG_R_OK
-                      : i % 8 == 5                 ? CG_R_SIGNATURE
-                                                   : CG_R_CERT_INVALID);
+        note(cc, url,
+             i % 8 == 1 && i % 3000 < 800 ? CG_R_OK
+             : i % 8 == 5                 ? CG_R_SIGNATURE
+                                          : CG_R_CERT_INVALID);
     }
     __atomic_store_n(&stop_readers, 1, __ATOMIC_RELAXED);
     for (i = 0; i < 3; i++) {

@@ -44,8 +44,7 @@ static void expect(const struct cg_verdict *v, enum cg_reason r, const char *eca
 }
 
 /* A SHAKEN header over `payload`, signed with `key`, for `x5u`. */
-static struct cg_verdict run(const char *hdr, const char *payload, const char *key,
-                             const char *x5u)
+static struct cg_verdict run(const char *hdr, const char *payload, const char *key, const char *x5u)
 {
     char *t = th_token(hdr, payload, key), *h = th_header(t, x5u);
     struct cg_verdict v = th_verify(&env, h, now);
@@ -191,21 +190,21 @@ static void test_no_identity(void **state)
  *   ${x5u}              TH_X5U
  */
 #define ORIGID "de305d54-75b4-431b-adb2-eb6b9e546014"
-#define CLAIMS_ID(attest, iat, origid)                                                          \
-    "{\"attest\":\"" attest "\",\"dest\":{\"tn\":[\"" TH_DEST "\"]},\"iat\":" iat               \
+#define CLAIMS_ID(attest, iat, origid)                                                             \
+    "{\"attest\":\"" attest "\",\"dest\":{\"tn\":[\"" TH_DEST "\"]},\"iat\":" iat                  \
     ",\"orig\":{\"tn\":\"" TH_ORIG "\"},\"origid\":\"" origid "\"}"
 #define CLAIMS(attest, iat) CLAIMS_ID(attest, iat, ORIGID)
 #define GOOD_CLAIMS CLAIMS("A", "${now}")
 #define GOOD_IDENTITY "${token};info=<${x5u}>;alg=ES256;ppt=shaken"
 #define NO_IDENTITY "(no Identity header)"
-#define HDR(alg, typ, ppt, x5u)                                                                \
+#define HDR(alg, typ, ppt, x5u)                                                                    \
     "{\"alg\":\"" alg "\",\"ppt\":\"" ppt "\",\"typ\":\"" typ "\",\"x5u\":\"" x5u "\"}"
 /* openssl x509 -extfile lines for a test leaf */
 #define EE "'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' "
 #define SPC_1234 "'1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34'"
 /* An ECDSA signature in DER, as Asterisk's test suite sends it. */
-#define DER_SIG                                                                                \
-    "MEUCIHlUek8KQZPh9PQRxyy7st4JNDaB9vvAj55f1V1fxsxPAiEAl5TANXspZkJd8QNp40fU4_iVn3wuuKjbnZENr" \
+#define DER_SIG                                                                                    \
+    "MEUCIHlUek8KQZPh9PQRxyy7st4JNDaB9vvAj55f1V1fxsxPAiEAl5TANXspZkJd8QNp40fU4_iVn3wuuKjbnZENr"    \
     "IeKvbs"
 
 /* How a row spoils an otherwise passing call; zero fields keep it genuine. */
@@ -237,21 +236,23 @@ struct failure_row {
     struct spoil how;
     enum cg_reason reason;
     const char *ecase;
-    const char *detail;  /* a phrase the verdict's detail must contain (optional) */
-    uint32_t warnings;   /* warning bits the verdict must carry */
+    const char *detail; /* a phrase the verdict's detail must contain (optional) */
+    uint32_t warnings;  /* warning bits the verdict must carry */
 };
 
 static const char *const OTHER_CALLED[] = {"+14155550199"};
 
 /* ROW(name, expected reason, E-case, how the call is spoiled...) */
-#define ROW(nm, rs, ec, ...) {.name = nm, .reason = rs, .ecase = ec, .how = {__VA_ARGS__}}
+#define ROW(nm, rs, ec, ...)                                                                       \
+    {                                                                                              \
+        .name = nm, .reason = rs, .ecase = ec, .how = { __VA_ARGS__ }                              \
+    }
 
 static const struct failure_row failure_rows[] = {
     /* The Identity header and its parameters */
     ROW("compact form (\".payload.sig\", empty header part)", CG_R_COMPACT_FORM, E4,
         .identity = ".${payload}.${sig};info=<${x5u}>;alg=ES256;ppt=shaken"),
-    ROW("not an Identity header at all", CG_R_MALFORMED, E4,
-        .identity = "not an identity header"),
+    ROW("not an Identity header at all", CG_R_MALFORMED, E4, .identity = "not an identity header"),
     ROW("invalid base64url in the token", CG_R_MALFORMED, E4,
         .identity = "eyJ!bGciOiJFUzI1NiJ9.eyJ.c2ln;info=<${x5u}>;ppt=shaken"),
     ROW("ppt parameter rph", CG_R_PPT_PARAM, E5,
@@ -297,8 +298,8 @@ static const struct failure_row failure_rows[] = {
     /* The request around the PASSporT */
     ROW("ATIS request time 61 s old (no Identity header)", CG_R_REQUEST_TIME, E3,
         .identity = NO_IDENTITY, .request_time = -61),
-    ROW("orig matches neither PAI nor From", CG_R_ORIG_MISMATCH, E16,
-        .pai = "tel:+442079460001", .from = "tel:+442079460002", .to = "sip:someone@example.com",
+    ROW("orig matches neither PAI nor From", CG_R_ORIG_MISMATCH, E16, .pai = "tel:+442079460001",
+        .from = "tel:+442079460002", .to = "sip:someone@example.com",
         .ruri = "sip:+14155550100@sbc.example;user=phone"),
     ROW("no caller number at all", CG_R_ORIG_MISMATCH, E16, .to = "sip:someone@example.com",
         .ruri = "tel:+14155550101"),
@@ -325,21 +326,28 @@ static const struct failure_row failure_rows[] = {
         .served_at = "https://elsewhere.example/a.pem"),
     ROW("leaf without TNAuthList", CG_R_CERT_PROFILE, E17, .cert_ext = EE),
     ROW("leaf KeyUsage keyAgreement, not digitalSignature", CG_R_CERT_PROFILE, E17,
-        .cert_ext = "'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,keyAgreement' "
-                    SPC_1234),
+        .cert_ext =
+            "'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,keyAgreement' " SPC_1234),
     {.name = "leaf TNAuthList of TNs only (no SPC), not covering orig, marked critical",
-     .reason = CG_R_TN_NOT_AUTHORIZED, .ecase = E17,
+     .reason = CG_R_TN_NOT_AUTHORIZED,
+     .ecase = E17,
      .how = {.cert_ext = EE "'1.3.6.1.5.5.7.1.26=critical,"
                             "DER:30:0f:a2:0d:16:0b:31:32:30:32:35:35:35:30:30:30:30'"},
      .warnings = (1u << CG_W_TNAUTH_CRITICAL) | (1u << CG_W_TNAUTH_NOT_SPC)},
-    {.name = "leaf with a P-384 key (ES256 needs P-256)", .reason = CG_R_CERT_PROFILE,
-     .ecase = E17, .how = {.cert_ext = EE SPC_1234, .cert_key = "p384.key"}, .detail = "P-256"},
-    ROW("self-signed leaf (no path to the CA)", CG_R_CERT_INVALID, E17,
-        .cert_ext = EE SPC_1234, .self_signed = true),
+    {.name = "leaf with a P-384 key (ES256 needs P-256)",
+     .reason = CG_R_CERT_PROFILE,
+     .ecase = E17,
+     .how = {.cert_ext = EE SPC_1234, .cert_key = "p384.key"},
+     .detail = "P-256"},
+    ROW("self-signed leaf (no path to the CA)", CG_R_CERT_INVALID, E17, .cert_ext = EE SPC_1234,
+        .self_signed = true),
     ROW("bundle from another PKI with the same SPC (untrusted CA)", CG_R_CERT_INVALID, E17,
         .key = "foreign.key", .bundle = "foreign.pem"),
-    {.name = "leaf expired (call and iat 400 days ahead)", .reason = CG_R_CERT_INVALID,
-     .ecase = E17, .how = {.shift = 400 * 86400}, .detail = "expired"},
+    {.name = "leaf expired (call and iat 400 days ahead)",
+     .reason = CG_R_CERT_INVALID,
+     .ecase = E17,
+     .how = {.shift = 400 * 86400},
+     .detail = "expired"},
     /* Last: it revokes 567A in the shared test PKI for good. */
     ROW("leaf revoked, CRL required", CG_R_CERT_REVOKED, E17, .key = "sp-567A.key",
         .bundle = "sp-567A.pem", .crl = true, .trust_flags = CG_TRUST_CRL_REQUIRED,
@@ -546,8 +554,7 @@ static bool row_holds(const struct failure_row *r, const struct cg_verdict *v, c
     else if (!v->detail[0])
         snprintf(msg, cap, "no detail");
     else if (r->detail && !strstr(v->detail, r->detail))
-        snprintf(msg, cap, "expected a detail containing \"%s\", got \"%s\"", r->detail,
-                 v->detail);
+        snprintf(msg, cap, "expected a detail containing \"%s\", got \"%s\"", r->detail, v->detail);
     else if ((v->warnings & r->warnings) != r->warnings)
         snprintf(msg, cap, "expected warning bits %#x, got %#x", r->warnings, v->warnings);
     else
@@ -622,7 +629,8 @@ static void test_div_passport(void **state)
     (void)state;
     snprintf(payload, sizeof payload,
              "{\"dest\":{\"tn\":[\"%s\"]},\"div\":{\"tn\":\"15715550000\"},\"iat\":%lld,"
-             "\"orig\":{\"tn\":\"%s\"}}", TH_DEST, (long long)now, TH_ORIG);
+             "\"orig\":{\"tn\":\"%s\"}}",
+             TH_DEST, (long long)now, TH_ORIG);
     {
         char *t = th_token(HDR("ES256", "passport", "div", TH_X5U), payload, "sp-1234.key"), *h;
         assert_int_equal(cg_identity_format(t, TH_X5U, "div", &h), CG_OK);

@@ -11,9 +11,9 @@ static void test_tnauth_der(void **state)
     static const unsigned char spc[] = {0x30, 0x08, 0xa0, 0x06, 0x16, 0x04, 0x38, 0x31, 0x38, 0x48};
     /* range {start "12025550000", count 100} and one TN "12025559999", explicit tags */
     static const unsigned char mixed[] = {
-        0x30, 0x27, 0xa1, 0x12, 0x30, 0x10, 0x16, 0x0b, '1', '2', '0', '2', '5', '5', '5',
-        '0',  '0',  '0',  '0',  0x02, 0x01, 0x64, 0xa2, 0x0d, 0x16, 0x0b, '1', '2', '0', '2',
-        '5',  '5',  '5',  '9',  '9',  '9',  '9',  0xa0, 0x02, 0x16, 0x00};
+        0x30, 0x27, 0xa1, 0x12, 0x30, 0x10, 0x16, 0x0b, '1',  '2',  '0',  '2',  '5', '5',
+        '5',  '0',  '0',  '0',  '0',  0x02, 0x01, 0x64, 0xa2, 0x0d, 0x16, 0x0b, '1', '2',
+        '0',  '2',  '5',  '5',  '5',  '9',  '9',  '9',  '9',  0xa0, 0x02, 0x16, 0x00};
     struct cg_tnauth a;
     unsigned char buf[64];
     size_t n;
@@ -95,8 +95,11 @@ static void test_bundle_any_order(void **state)
     }
     assert_non_null(why);
     assert_int_equal(cg_chain_load_pem(&c, "", 0, &why), CG_ECERT);
-    assert_int_equal(cg_chain_load_pem(&c, "-----BEGIN CERTIFICATE-----\nAAAA\n"
-                                           "-----END CERTIFICATE-----\n", 58, &why), CG_ECERT);
+    assert_int_equal(cg_chain_load_pem(&c,
+                                       "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                                       "-----END CERTIFICATE-----\n",
+                                       58, &why),
+                     CG_ECERT);
     free(leaf);
     free(ca);
     free(rev);
@@ -133,7 +136,8 @@ static void test_trust_and_revocation(void **state)
     /* expired at a time past notAfter, not yet valid before notBefore */
     assert_int_equal(cg_trust_check(t, c, now + 400 * 86400, &ok, &revoked, &why), CG_OK);
     assert_false(ok);
-    if (!strstr(why, "expired")) fail_msg("why: %s", why);
+    if (!strstr(why, "expired"))
+        fail_msg("why: %s", why);
     assert_int_equal(cg_trust_check(t, c, now - 2 * 86400, &ok, &revoked, &why), CG_OK);
     assert_false(ok);
 
