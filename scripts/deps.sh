@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages cidguard builds, tests and runs with.
 # Run as root.  Safe to run again.
 set -e
-PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
+PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
       libssl-dev openssl libjansson-dev libcmocka-dev libevent-dev
       libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
       secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules kamailio-tls-modules ca-certificates
