@@ -535,18 +535,18 @@ static void test_frame(void **state)
     "(doesn't-it)@example.com"
 #define INTMETH                                                                                    \
     INTMETH_M                                                                                      \
-        " " INTMETH_U " SIP/2.0\r\n"                                                               \
-        "Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~\r\n"                        \
-        "To: \"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" "                                                \
-        "<sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>\r\n"                   \
-        "From: token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%="      \
-        "\"\xd1\x80\xd0\xb0\xd0\xb1\xd0\xbe\xd1\x82\xd0\xb0\xd1\x8e\xd1\x89\xd0\xb8\xd0\xb9\";"    \
-        "tag=_token~1'+`*%!-.\r\n"                                                                 \
-        "Call-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\r\n"                                \
-        "CSeq: 139122385 " INTMETH_M "\r\n"                                                        \
-        "Max-Forwards: 255\r\n"                                                                    \
-        "extensionHeader-!.%*+_`'~: \xef\xbb\xbf\xe5\xa4\xa7\xe5\x81\x9c\xe9\x9b\xbb\r\n"          \
-        "Content-Length: 0\r\n\r\n"
+    " " INTMETH_U " SIP/2.0\r\n"                                                                   \
+    "Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~\r\n"                            \
+    "To: \"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" "                                                    \
+    "<sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>\r\n"                       \
+    "From: token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%="          \
+    "\"\xd1\x80\xd0\xb0\xd0\xb1\xd0\xbe\xd1\x82\xd0\xb0\xd1\x8e\xd1\x89\xd0\xb8\xd0\xb9\";"        \
+    "tag=_token~1'+`*%!-.\r\n"                                                                     \
+    "Call-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\r\n"                                    \
+    "CSeq: 139122385 " INTMETH_M "\r\n"                                                            \
+    "Max-Forwards: 255\r\n"                                                                        \
+    "extensionHeader-!.%*+_`'~: \xef\xbb\xbf\xe5\xa4\xa7\xe5\x81\x9c\xe9\x9b\xbb\r\n"              \
+    "Content-Length: 0\r\n\r\n"
 
 /* Requests the torture tests and the grammar call valid are read, with
  * the values a response copies. */
