@@ -20,9 +20,8 @@ extern "C" {
 #define CG_SIP_HEADERS_MAX 128 /* more header lines than this: refused */
 #define CG_SIP_VIA_MAX 16
 #define CG_SIP_IDENTITY_MAX 8
-#define CG_SIP_METHOD_MAX                                                                          \
-    256 /* longer method names: refused (any token up to this is a method)                         \
-         */
+/* longer method names: refused (any token up to this is a method) */
+#define CG_SIP_METHOD_MAX 256
 
 struct cg_sip_req {
     const char *method; /* "INVITE", "OPTIONS", ... */
