@@ -100,10 +100,14 @@ static const char *origin(const struct cgd_call *c, char *buf, size_t cap)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)cap);
     } else if (ss->ss_family == AF_INET6) {
         const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a))
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
             inet_ntop(AF_INET, &a->s6_addr[12], buf, (socklen_t)cap);
-        else
-            inet_ntop(AF_INET6, a, buf, (socklen_t)cap);
+        } else {
+            /* one IPv6 origin is its /64: a host has a whole one to vary */
+            struct in6_addr net = *a;
+            memset(net.s6_addr + 8, 0, 8);
+            inet_ntop(AF_INET6, &net, buf, (socklen_t)cap);
+        }
     }
     return buf;
 }

@@ -28,12 +28,17 @@
  * Fair shares of the flights.  A fetch starts before any signature can be
  * checked, so unsigned INVITEs naming slow x5u URLs could take every slot
  * and leave a legitimate new certificate unfetched (436).  No x5u host and
- * no origin (the calls' ingress, else their source address) may hold more
- * than a quarter of the slots; joining a flight already running is always
+ * no origin (the calls' ingress, else their source address, an IPv6 one by
+ * its /64) may hold more than a quarter of the slots; and the last quarter
+ * is kept for hosts and origins that hold only a few (LIGHT_USE), so that
+ * attackers arriving from several origins at once still leave room for a
+ * caller from elsewhere.  Joining a flight already running is always
  * allowed.
  */
 #define HOST_SHARE (MAX_FLIGHTS / 4)
 #define ORIGIN_SHARE (MAX_FLIGHTS / 4)
+#define RESERVED_FROM (MAX_FLIGHTS * 3 / 4)
+#define LIGHT_USE 4
 
 struct waiter {
     struct waiter *next;
@@ -380,6 +385,8 @@ static bool within_shares(const char *host, const char *origin)
         same_host += strcmp(f->host, host) == 0;
         same_origin += strcmp(f->origin, origin) == 0;
     }
+    if (fetcher.nflights >= RESERVED_FROM)
+        return same_host < LIGHT_USE && same_origin < LIGHT_USE;
     return same_host < HOST_SHARE && same_origin < ORIGIN_SHARE;
 }
 
