@@ -475,11 +475,21 @@ int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struc
 
 /* Whether noting `want` for `e` would move it (a negative entry or a cache
  * too small for verified certificates has nowhere to go). */
-static bool moves(const struct cg_certcache *c, const struct centry *e, int want)
+/*
+ * Whether a note moves `e` to ring `want`.  A certificate calls verified
+ * with is not demoted by one call's cert_invalid: that verdict is judged at
+ * the token's iat, which the sender chooses inside the freshness window, so
+ * one forged INVITE dated past a certificate's notAfter (or before its
+ * notBefore) would otherwise demote it, and a flood of failing URLs then
+ * evict it.  Revocation and the profile are the certificate's own.
+ */
+static bool moves(const struct cg_certcache *c, const struct centry *e, int want, int reason)
 {
     if (ring_of(e) == want)
         return false;
-    return want == RING_NEG || (e->chain && c->vercap);
+    if (want == RING_NEG)
+        return !(ring_of(e) == RING_VER && reason == CG_R_CERT_INVALID);
+    return e->chain && c->vercap;
 }
 
 void cg_certcache_note(struct cg_certcache *c, const struct cg_verdict *v)
@@ -502,17 +512,17 @@ void cg_certcache_note(struct cg_certcache *c, const struct cg_verdict *v)
     /* Usually the verifier's own lookup has just left the entry in this
      * thread's front, and it has been moved already: no lock at all. */
     if ((e = front_find(c, v->x5u, h))) {
-        if (!moves(c, e, want))
+        if (!moves(c, e, want, v->reason))
             return;
     } else {
         pthread_rwlock_rdlock(&c->lock);
-        move = (e = lookup(c, v->x5u, h)) && moves(c, e, want);
+        move = (e = lookup(c, v->x5u, h)) && moves(c, e, want, v->reason);
         pthread_rwlock_unlock(&c->lock);
         if (!move)
             return;
     }
     pthread_rwlock_wrlock(&c->lock);
-    if ((e = lookup(c, v->x5u, h)) && moves(c, e, want)) {
+    if ((e = lookup(c, v->x5u, h)) && moves(c, e, want, v->reason)) {
         if (want == RING_VER)
             promote(c, e, (int64_t)time(NULL));
         else

@@ -231,6 +231,19 @@ static void test_unusable_chains_are_negative(void **state)
     assert_int_equal(st.unproven, 59);
     assert_int_equal(st.negative, 64 - 60 + 1);
     assert_int_equal(lookup(cc, url), CG_OK);
+    /* a certificate calls verified with is not demoted by one call's
+     * cert_invalid (judged at a token's iat, which its sender chooses),
+     * only by a revocation */
+    url_n(url, sizeof url, "good", 8);
+    note(cc, url, CG_R_OK);
+    cg_certcache_stats(cc, &st);
+    assert_int_equal(st.verified, 1);
+    note(cc, url, CG_R_CERT_INVALID);
+    cg_certcache_stats(cc, &st);
+    assert_int_equal(st.verified, 1);
+    note(cc, url, CG_R_CERT_REVOKED);
+    cg_certcache_stats(cc, &st);
+    assert_int_equal(st.verified, 0);
     /* an entry absent, or an empty x5u, is no error */
     note(cc, "https://nowhere.example/x.pem", CG_R_OK);
     note(cc, "", CG_R_OK);
