@@ -25,5 +25,5 @@ echo "== the same Identity header replayed on a call that shows another number"
 $CG verify --identity "$ID" --from "+442079460001" --to "tel:+14155550100" \
     --cert "$DIR/sp-1234.pem" --trust "$DIR/root.pem" --crl "$DIR/crl.pem" || true
 echo
-echo "== cidguardd, zero configuration (SIP 127.0.0.1:5060/5070, HTTP 127.0.0.1:8085)"
+echo "== cidguardd, zero configuration (SIP 127.0.0.1:5060/5070, HTTP 127.0.0.1:8085, signing API 127.0.0.1:8086)"
 exec ./build/cidguardd --state-dir "${CIDGUARDD_STATE_DIR:-/tmp/cidguardd-state}"
