@@ -72,25 +72,6 @@ static struct {
     bool stop;
 } fetcher = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Whether `sa` is in one of the ';'-separated CIDRs of `list`. */
-static bool in_cidrs(const struct sockaddr *sa, const char *list)
-{
-    const char *p = list;
-    while (p && *p) {
-        const char *e = strchr(p, ';');
-        char one[64];
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n && n < sizeof one) {
-            memcpy(one, p, n);
-            one[n] = '\0';
-            if (cg_addr_in_cidr(sa, one))
-                return true;
-        }
-        p = e ? e + 1 : NULL;
-    }
-    return false;
-}
-
 /* Where an x5u may never lead unless `[fetch] allow` says so. */
 static const char *const deny[] = {
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
@@ -114,7 +95,7 @@ static bool address_denied(const struct sockaddr *sa, const char *allow)
     }
     if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
         return true;
-    if (in_cidrs(sa, allow))
+    if (cg_addr_in_cidr_list(sa, allow, ';', NULL, NULL))
         return false;
     for (i = 0; i < sizeof deny / sizeof deny[0]; i++)
         if (cg_addr_in_cidr(sa, deny[i]))

@@ -406,10 +406,11 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     s->c.caller_unreadable = !read_caller(&s->req, s->c.ctx->plan, s->c.caller);
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */
-    tgrp[0] = '\0';
-    if (s->c.ctx->conf.tgrp_from[0] &&
-        cgd_trusted_peer(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from))
-        ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp);
+    ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp); /* cheap: most calls have none */
+    if (tgrp[0] &&
+        !(s->c.ctx->conf.tgrp_from[0] &&
+          cgd_trusted_peer(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from)))
+        tgrp[0] = '\0';
     cgd_call_set_ingress(&s->c, tgrp[0] ? tgrp : NULL, &s->peer.addr);
     cgd_call_run(&s->c);
 }

@@ -121,25 +121,13 @@ bool cgd_tls_name_in(const char *names, const char *name)
     return false;
 }
 
-/* Whether the peer at `sa`, with the TLS certificate names `names`, is one
- * of the ';'-separated entries of `list`: addresses or CIDRs, or cert:NAME. */
+static bool names_hold(const char *name, void *names)
+{
+    return cgd_tls_name_in(names, name);
+}
+
+/* tls.h: an entry cert:NAME holds when NAME is one of the certificate's. */
 bool cgd_trusted_peer(const void *sa, const char *names, const char *list)
 {
-    const char *p = list;
-    while (*p) {
-        const char *e = strchr(p, ';');
-        char one[64];
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n && n < sizeof one) {
-            memcpy(one, p, n);
-            one[n] = '\0';
-            if (strncmp(one, "cert:", 5) == 0 ? cgd_tls_name_in(names, one + 5)
-                                              : cg_addr_in_cidr(sa, one))
-                return true;
-        }
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return false;
+    return cg_addr_in_cidr_list(sa, list, ';', names_hold, (void *)names);
 }

@@ -82,3 +82,23 @@ bool cg_addr_in_cidr(const void *addr, const char *cidr)
     }
     return true;
 }
+
+bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
+                          bool (*other)(const char *entry, void *arg), void *arg)
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *e = strchr(p, sep);
+        char one[64];
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (other && strncmp(one, "cert:", 5) == 0 ? other(one + 5, arg)
+                                                       : cg_addr_in_cidr(addr, one))
+                return true;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}

@@ -1242,6 +1242,37 @@ static void test_addr_in_cidr(void **state)
     assert_false(cg_addr_in_cidr(&v4, NULL));
 }
 
+static bool name_is_sbc1(const char *name, void *arg)
+{
+    (void)arg;
+    return strcmp(name, "sbc1") == 0;
+}
+
+static void test_addr_in_cidr_list(void **state)
+{
+    struct sockaddr_storage v4 = sa("192.0.2.77"), m4 = sa("::ffff:192.0.2.77");
+    char long_entry[80];
+    (void)state;
+    assert_true(cg_addr_in_cidr_list(&v4, "10.0.0.0/8;192.0.2.0/24", ';', NULL, NULL));
+    assert_true(cg_addr_in_cidr_list(&m4, ";;192.0.2.77;", ';', NULL, NULL));
+    assert_false(cg_addr_in_cidr_list(&v4, "10.0.0.0/8;192.0.3.0/24", ';', NULL, NULL));
+    assert_false(cg_addr_in_cidr_list(&v4, "", ';', NULL, NULL));
+    assert_false(cg_addr_in_cidr_list(&v4, NULL, ';', NULL, NULL));
+    /* cert: entries go to the callback, never to the address parser */
+    assert_true(cg_addr_in_cidr_list(&v4, "cert:sbc1", ';', name_is_sbc1, NULL));
+    assert_false(cg_addr_in_cidr_list(&v4, "cert:sbc2;10.0.0.1", ';', name_is_sbc1, NULL));
+    assert_false(cg_addr_in_cidr_list(&v4, "cert:sbc1", ';', NULL, NULL));
+    /* an over-long entry never matches, and does not end the list */
+    memset(long_entry, 'x', sizeof long_entry - 1);
+    long_entry[sizeof long_entry - 1] = '\0';
+    assert_false(cg_addr_in_cidr_list(&v4, long_entry, ';', NULL, NULL));
+    {
+        char list[128];
+        snprintf(list, sizeof list, "%s;192.0.2.0/24", long_entry);
+        assert_true(cg_addr_in_cidr_list(&v4, list, ';', NULL, NULL));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1258,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_attest_crowds),
         cmocka_unit_test(test_mapped),
         cmocka_unit_test(test_ipv6_and_lengths),
+        cmocka_unit_test(test_addr_in_cidr_list),
         cmocka_unit_test(test_other_family),
         cmocka_unit_test(test_prefix_exact),
         cmocka_unit_test(test_shared_number),
