@@ -15,6 +15,9 @@
 
 /* Prints "cidguard: <message>" on stderr and exits 2. */
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* getopt_long returned `c` (':' for a missing value, else an unknown
+ * option) for `arg`: says so, pointing at 'cidguard CMD --help', and exits. */
+void cli_bad_option(int c, const char *arg, const char *cmd) __attribute__((noreturn));
 /* Reads a file (or "-" for stdin) of at most `max` bytes; dies on failure. */
 char *cli_slurp(const char *path, size_t max, size_t *len);
 /* Parses a non-negative integer option or dies naming the option. */

@@ -226,10 +226,8 @@ int cmd_analyze(int argc, char **argv)
         case 'h':
             fputs(help, stdout);
             return 0;
-        case ':':
-            cli_die("%s needs a value", argv[optind - 1]);
         default:
-            cli_die("unknown option %s (try 'cidguard analyze --help')", argv[optind - 1]);
+            cli_bad_option(opt, argv[optind - 1], "analyze");
         }
     }
     if (optind + 1 != argc)

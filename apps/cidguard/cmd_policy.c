@@ -127,10 +127,8 @@ int cmd_policy(int argc, char **argv)
         case 'h':
             fputs(help, stdout);
             return 0;
-        case ':':
-            cli_die("%s needs a value", argv[optind - 1]);
         default:
-            cli_die("unknown option %s (try 'cidguard policy --help')", argv[optind - 1]);
+            cli_bad_option(c, argv[optind - 1], "policy");
         }
     }
     if (optind != argc)

@@ -201,10 +201,8 @@ static bool parse_options(int argc, char **argv, struct sim_opts *so)
         case 'h':
             fputs(help, stdout);
             return false;
-        case ':':
-            cli_die("%s needs a value", argv[optind - 1]);
         default:
-            cli_die("unknown option %s (try 'cidguard simulate --help')", argv[optind - 1]);
+            cli_bad_option(c, argv[optind - 1], "simulate");
         }
     }
     if (optind != argc)

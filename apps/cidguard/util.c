@@ -65,3 +65,10 @@ const struct cg_tn_plan *cli_plan(const char *cc)
     custom.intl_prefix = "00";
     return &custom;
 }
+
+void cli_bad_option(int c, const char *arg, const char *cmd)
+{
+    if (c == ':')
+        cli_die("%s needs a value", arg);
+    cli_die("unknown option %s (try 'cidguard %s --help')", arg, cmd);
+}
