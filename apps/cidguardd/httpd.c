@@ -259,20 +259,31 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
 
 /*
  * The bearer token of "Authorization: Bearer <token>" (RFC 6750): *tok and
- * *len, or false when the header is absent.  A header of another scheme,
- * or without a token, gives an empty token, which no customer holds.
+ * *len, or false when the header is absent.  Anything a customer's token
+ * cannot be gives an empty token, which no customer holds (401): another
+ * scheme, no token, anything but blanks after it, or a second
+ * Authorization header (evhttp would hand over the first one only).
  */
 static bool bearer(struct evhttp_request *req, const char **tok, size_t *len)
 {
-    const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const struct evkeyval *kv;
+    const char *a = NULL;
+    size_t t;
+    int n = 0;
+    for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next)
+        if (strcasecmp(kv->key, "Authorization") == 0 && n++ == 0)
+            a = kv->value;
     if (!a)
         return false;
     *tok = "";
     *len = 0;
-    if (strncasecmp(a, "Bearer ", 7) == 0) {
-        a += 7 + strspn(a + 7, " ");
-        *tok = a;
-        *len = strcspn(a, " \t");
+    if (n == 1 && strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7 + strspn(a + 7, " \t");
+        t = strcspn(a, " \t");
+        if (a[t + strspn(a + t, " \t")] == '\0') {
+            *tok = a;
+            *len = t;
+        }
     }
     return true;
 }

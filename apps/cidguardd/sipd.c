@@ -334,43 +334,56 @@ out:
 }
 
 /*
- * The trunk group of a Request-URI (RFC 4904), or "": the tgrp parameter
+ * The trunk group of a Request-URI (RFC 4904) into out: the tgrp parameter
  * of the user part of a sip/sips URI (sip:+4420...;tgrp=x;trunk-context=y@sbc)
  * or of a tel URI, its name matched without regard to case.  A tgrp among
  * the URI's own parameters (after the host) is not RFC 4904's and is not
- * read.  Values are RFC 4904 trunk-group characters only.
+ * read.  Returns 1 with out set, 0 when there is none, and -1 when it is
+ * ambiguous: two tgrp parameters (a caller's and an SBC's, in either
+ * order), a percent-escape in a parameter's name or in the value (an
+ * element comparing the escaped form would read another trunk), or a value
+ * that is not RFC 4904 trunk-group characters.
  */
-static void ruri_tgrp(const char *ruri, char *out, size_t cap)
+static int ruri_tgrp(const char *ruri, char *out, size_t cap)
 {
     const char *p, *end;
+    int found = 0;
     out[0] = '\0';
     if (!ruri)
-        return;
+        return 0;
     if (strncasecmp(ruri, "tel:", 4) == 0) {
         p = ruri + 4;
         end = p + strlen(p);
     } else if (strncasecmp(ruri, "sip:", 4) == 0 || strncasecmp(ruri, "sips:", 5) == 0) {
         p = strchr(ruri, ':') + 1;
         if (!(end = strchr(p, '@')))
-            return; /* no user part */
+            return 0; /* no user part */
     } else {
-        return;
+        return 0;
     }
     while ((p = memchr(p, ';', (size_t)(end - p)))) {
+        const char *eq, *next;
+        size_t namelen, n;
         p++;
-        if ((size_t)(end - p) > 5 && strncasecmp(p, "tgrp=", 5) == 0) {
-            const char *v = p + 5;
-            size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                 "-_.!~*'()%/&+$");
-            if (v + n > end)
-                n = (size_t)(end - v);
-            if (n && n < cap && (v + n == end || v[n] == ';')) {
-                memcpy(out, v, n);
-                out[n] = '\0';
-            }
-            return;
-        }
+        if (!(next = memchr(p, ';', (size_t)(end - p))))
+            next = end;
+        eq = memchr(p, '=', (size_t)(next - p));
+        namelen = (size_t)((eq ? eq : next) - p);
+        if (memchr(p, '%', namelen))
+            return -1;
+        if (namelen != 4 || strncasecmp(p, "tgrp", 4) != 0)
+            continue;
+        if (found++ || !eq)
+            return -1;
+        n = (size_t)(next - eq - 1);
+        if (!n || n >= cap ||
+            strspn(eq + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                           "-_.!~*'()/&+$") < n)
+            return -1;
+        memcpy(out, eq + 1, n);
+        out[n] = '\0';
     }
+    return found;
 }
 
 /* A new INVITE on the verification listener: it becomes a call. */
@@ -378,6 +391,8 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
 {
     struct sipcall *s = calloc(1, sizeof *s);
     char tgrp[64];
+    int has_tgrp;
+    bool trusted;
     size_t i;
     if (!s) {
         cg_sip_tx_drop(d->tx, r->tx);
@@ -406,12 +421,15 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     s->c.caller_unreadable = !read_caller(&s->req, s->c.ctx->plan, s->c.caller);
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */
-    ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp); /* cheap: most calls have none */
-    if (tgrp[0] &&
-        !(s->c.ctx->conf.tgrp_from[0] &&
-          cgd_trusted_peer(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from)))
-        tgrp[0] = '\0';
-    cgd_call_set_ingress(&s->c, tgrp[0] ? tgrp : NULL, &s->peer.addr);
+    has_tgrp = ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp); /* cheap: most calls have none */
+    trusted =
+        has_tgrp && s->c.ctx->conf.tgrp_from[0] &&
+        cgd_trusted_peer(&s->peer.addr, peer_cert_names(s->peer.tcp), s->c.ctx->conf.tgrp_from);
+    cgd_call_set_ingress(&s->c, trusted && has_tgrp > 0 ? tgrp : NULL, &s->peer.addr);
+    /* a trusted SBC's trunk group that cannot be read as one: the stricter
+     * reading, a call from abroad */
+    if (trusted && has_tgrp < 0)
+        s->c.international = true;
     cgd_call_run(&s->c);
 }
 

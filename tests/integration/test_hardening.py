@@ -171,6 +171,13 @@ try:
                src=TRUSTED_SBC)
     check("a trusted SBC's tgrp names a domestic trunk group: the UK number passes",
           r.startswith("SIP/2.0 302") and "intl_ingress_uk_cli" not in reasons(r), r)
+    for user in (";tgrp=dom;tgrp=intl", ";tgrp=intl;tgrp=dom", ";%74grp=dom", ";tgrp=%64om",
+                 ";TGRP=dom;tgrp=dom", ";tgrp"):
+        r = invite(UK, ruri="sip:+%s%s;trunk-context=x@127.0.0.1;user=phone" % (CALLEE, user),
+                   src=TRUSTED_SBC)
+        check("a trusted SBC's trunk group that cannot be read as one (%s) is taken as a call from "
+              "abroad" % user, r.startswith("SIP/2.0 608") and "intl_ingress_uk_cli" in reasons(r),
+              r[:400])
     r = invite(UK, ruri="sip:+%s@127.0.0.1;user=phone;tgrp=intl" % CALLEE, src=TRUSTED_SBC)
     check("a tgrp among the host's parameters is not RFC 4904's and is not read",
           r.startswith("SIP/2.0 302") and "intl_ingress_uk_cli" not in reasons(r), r)

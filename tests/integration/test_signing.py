@@ -132,6 +132,24 @@ try:
           st == 401 and "Bearer" in h.get("WWW-Authenticate", ""), (st, body))
     st, body, h = sign(PORTS["sign_http"], token="", src="127.0.0.3")
     check("an empty bearer token: 401", st == 401, (st, body))
+    st, body, h = sign(PORTS["sign_http"], token=TOKEN + " junk", src="127.0.0.3")
+    check("a good token followed by more: 401", st == 401, (st, body))
+    st, body, h = sign(PORTS["sign_http"], token=TOKEN + "  ", src="127.0.0.3")
+    check("a good token followed by blanks only: 200", st == 200, (st, body))
+    for first, second in ((TOKEN, "nope"), ("nope", TOKEN)):
+        c = http.client.HTTPConnection("127.0.0.1", PORTS["sign_http"], timeout=30,
+                                       source_address=("127.0.0.3", 0))
+        c.putrequest("POST", "/stir/v1/signing")
+        body = json.dumps({"signingRequest": {"attest": "A", "orig": {"tn": OWN},
+                                              "dest": {"tn": [CALLEE]}}})
+        for k, v in (("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                     ("Authorization", "Bearer " + first), ("Authorization", "Bearer " + second)):
+            c.putheader(k, v)
+        c.endheaders(body.encode())
+        st = c.getresponse().status
+        c.close()
+        check("two Authorization headers (%s first): 401" % ("the good one" if first == TOKEN else
+                                                             "a bad one"), st == 401, st)
     for iat, what in ((int(time.time()) + 3600, "an hour ahead"), (4102444800, "in 2100"),
                       (int(time.time()) - 3600, "an hour old")):
         st, body, _ = sign(PORTS["sign_http"], token=TOKEN, src="127.0.0.3", iat=iat)
