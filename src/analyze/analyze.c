@@ -71,7 +71,7 @@ struct strtab {
 
 static int st_grow(struct strtab *t)
 {
-    uint32_t ncap = t->cap ? t->cap * 2 : 1024, i;
+    uint32_t ncap = t->cap ? t->cap * 2 : 64, i;
     uint64_t *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return -1;
@@ -104,7 +104,7 @@ static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
             return id;
     }
     if (t->n == t->idcap) {
-        uint32_t nc = t->idcap ? t->idcap * 2 : 1024;
+        uint32_t nc = t->idcap ? t->idcap * 2 : 64;
         uint32_t *no = realloc(t->off, nc * sizeof *no), *nl;
         if (!no)
             return -1;
@@ -115,7 +115,7 @@ static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
         t->idcap = nc;
     }
     if (t->alen + n + 1 > t->acap) {
-        size_t nc = t->acap ? t->acap * 2 : 65536;
+        size_t nc = t->acap ? t->acap * 2 : 4096;
         char *na;
         while (nc < t->alen + n + 1)
             nc *= 2;
@@ -155,7 +155,7 @@ static void st_free(struct strtab *t)
  */
 static int map_grow(struct map64 *m)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 1024, i;
+    size_t ncap = m->cap ? m->cap * 2 : 64, i;
     struct mslot *ns = malloc(ncap * sizeof *ns);
     if (!ns)
         return -1;
@@ -303,10 +303,11 @@ struct analysis {
     /* rows go to an unlinked temporary file, 32 bytes each, and are read
      * back twice: memory holds only numbers, origins and findings.  The
      * file is made when the first chunk is full; an input of fewer rows
-     * stays in the chunk (no file at all for small inputs) */
+     * stays in the chunk (no file at all for small inputs), which grows
+     * to CHUNK_ROWS as rows come, so a small input costs little memory */
     FILE *spill;
-    struct row chunk[4096];
-    size_t nchunk, nrows;
+    struct row *chunk;
+    size_t nchunk, chunk_cap, nrows;
     bool chunk_unread; /* no file: the chunk is the rows, not yet read back */
     uint64_t line, bad_rows;
     int64_t tmin, tmax;
@@ -431,6 +432,8 @@ struct raw_row {
     struct sv time, calling, called, dur, ingress, verstat, attest, origid, spc;
 };
 
+#define CHUNK_ROWS 4096 /* rows written to, and read back from, the spill file at once */
+
 /* Longest origin key, "ingress|spc|origid" with its terminator. */
 #define ORIGIN_KEY_MAX 512
 
@@ -455,7 +458,7 @@ static size_t rows_next(struct analysis *a)
         a->chunk_unread = false;
         return n;
     }
-    return fread(a->chunk, sizeof a->chunk[0], sizeof a->chunk / sizeof a->chunk[0], a->spill);
+    return fread(a->chunk, sizeof a->chunk[0], a->chunk_cap, a->spill); /* full: CHUNK_ROWS */
 }
 
 static int rows_rewind(struct analysis *a)
@@ -478,7 +481,7 @@ static int64_t number_id(struct analysis *a, const char *tn)
     if (id < 0)
         return -1;
     if ((size_t)id >= a->numbers_cap) {
-        size_t nc = a->numbers_cap ? a->numbers_cap * 2 : 4096;
+        size_t nc = a->numbers_cap ? a->numbers_cap * 2 : 64;
         struct number *nn = realloc(a->numbers, nc * sizeof *nn);
         if (!nn)
             return -1;
@@ -560,7 +563,7 @@ static int64_t origin_id(struct analysis *a, const struct raw_row *in)
     if ((id = intern(&a->origin_keys, key, ingress->n + spc->n + origid->n + 2, &created)) < 0)
         return -1;
     if ((size_t)id >= a->origins_cap) {
-        size_t nc = a->origins_cap ? a->origins_cap * 2 : 1024;
+        size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
         struct origin *no = realloc(a->origins, nc * sizeof *no);
         if (!no)
             return -1;
@@ -620,9 +623,17 @@ static int keep_row(struct analysis *a, const struct row *r)
         a->tmin = r->t;
     if (!a->nrows || r->t > a->tmax)
         a->tmax = r->t;
+    if (a->nchunk == a->chunk_cap) {
+        size_t nc = a->chunk_cap ? a->chunk_cap * 4 : 64;
+        struct row *n = realloc(a->chunk, nc * sizeof *n);
+        if (!n)
+            return CG_ENOMEM;
+        a->chunk = n;
+        a->chunk_cap = nc;
+    }
     a->nrows++;
     a->chunk[a->nchunk++] = *r;
-    if (a->nchunk == sizeof a->chunk / sizeof a->chunk[0])
+    if (a->nchunk == CHUNK_ROWS)
         return spill_flush(a);
     return CG_OK;
 }
@@ -844,11 +855,14 @@ static int read_text(struct analysis *a, const char *path, char *err, size_t err
     gzFile gz = gzopen(path, "rb");
     struct stat stt;
     uint64_t total = stat(path, &stt) == 0 ? (uint64_t)stt.st_size : 0, next_progress = 0;
-    /* a few lines' worth: every line is handled as soon as it is whole, and
-     * a larger buffer only costs a fresh mapping per run */
-    size_t cap = 4 * LINE_MAX_BYTES;
+    /* Lines are handled as soon as they are whole, so the buffer only has
+     * to hold the longest line and a read: it starts small and grows to a
+     * few lines' worth when a line needs it.  A small input then never
+     * costs a fresh mapping and its page faults (most inputs of the
+     * fuzzer, and every short CSV a person tries). */
+    size_t cap = 16 << 10;
     struct text_input in = {{{0}, false}, malloc(cap + 1), 0, false};
-    int rc = CG_OK, got;
+    int rc = CG_OK, got = 0;
 
     if (!gz || !in.buf) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -857,8 +871,20 @@ static int read_text(struct analysis *a, const char *path, char *err, size_t err
         free(in.buf);
         return CG_EIO;
     }
-    gzbuffer(gz, 64 << 10);
-    while (rc == CG_OK && (got = gzread(gz, in.buf + in.have, (unsigned)(cap - in.have))) > 0) {
+    /* zlib's reads are 64 KB for a large file, and no larger than the file */
+    gzbuffer(gz, total < (64 << 10) ? (total < (8 << 10) ? 8 << 10 : (unsigned)total) : 64 << 10);
+    while (rc == CG_OK) {
+        if (in.have * 2 > cap && cap < 4 * LINE_MAX_BYTES) { /* a long line: room to finish it */
+            char *nb = realloc(in.buf, cap * 4 + 1);
+            if (!nb) {
+                rc = CG_ENOMEM;
+                break;
+            }
+            in.buf = nb;
+            cap *= 4;
+        }
+        if ((got = gzread(gz, in.buf + in.have, (unsigned)(cap - in.have))) <= 0)
+            break;
         rc = text_lines(a, &in, in.have + (size_t)got, err, errlen);
         if (a->opts->progress && total) {
             uint64_t done = (uint64_t)gzoffset(gz);
@@ -934,6 +960,7 @@ static void analysis_free(struct analysis *a)
     st_free(&a->brand_names);
     free(a->numbers);
     free(a->origins);
+    free(a->chunk);
     if (a->spill)
         fclose(a->spill);
 }
@@ -1205,7 +1232,7 @@ static struct cg__victim *victim_of_call(struct spoof_pass *p, struct cg__findin
         return NULL;
     if (!*slot) {
         if (fd->nvict == fd->victcap) {
-            size_t nc = fd->victcap ? fd->victcap * 2 : 1024;
+            size_t nc = fd->victcap ? fd->victcap * 2 : 64;
             struct cg__victim *nv = realloc(fd->vict, nc * sizeof *nv);
             if (!nv)
                 return NULL;

@@ -4,6 +4,7 @@
  * report.html, one self-contained page with inline SVG charts and no
  * script, so it opens anywhere and can be attached to a case file.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,11 @@
 static const char *const kind_name[CG__K__COUNT] = {
     "", "bank_impersonation", "dno", "intl_uk_cli", "rotation", "verification_failure"};
 
-static const struct cg__findings *S; /* for the qsort comparators */
-static uint32_t *rank;               /* campaign index -> id number (1-based) */
-
-static int by_calls(const void *x, const void *y)
+/* The comparators take the findings as qsort_r's argument: the library keeps
+ * no state between calls, so two analyses may run at once. */
+static int by_calls(const void *x, const void *y, void *arg)
 {
+    const struct cg__findings *S = arg;
     const struct cg__campaign *a = &S->camp[*(const uint32_t *)x],
                               *b = &S->camp[*(const uint32_t *)y];
     if (a->calls != b->calls)
@@ -34,8 +35,9 @@ static int by_calls(const void *x, const void *y)
     return a->first < b->first ? -1 : a->first > b->first;
 }
 
-static int by_harm(const void *x, const void *y)
+static int by_harm(const void *x, const void *y, void *arg)
 {
+    const struct cg__findings *S = arg;
     const struct cg__victim *a = x, *b = y;
     if (a->talk != b->talk)
         return a->talk < b->talk ? 1 : -1;
@@ -46,8 +48,9 @@ static int by_harm(const void *x, const void *y)
     return strcmp(cg__num(S, a->called), cg__num(S, b->called));
 }
 
-static int by_spoofed(const void *x, const void *y)
+static int by_spoofed(const void *x, const void *y, void *arg)
 {
+    const struct cg__findings *S = arg;
     const struct cg__origin_out *a = x, *b = y;
     if (a->spoofed != b->spoofed)
         return a->spoofed < b->spoofed ? 1 : -1;
@@ -214,7 +217,9 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
     return fclose(f) == 0 && rc ? CG_OK : CG_EIO;
 }
 
-static int write_victims(const struct cg__findings *fd, const char *dir, char *err, size_t errlen)
+/* rank: campaign index -> its id number in the reports (1-based) */
+static int write_victims(const struct cg__findings *fd, const uint32_t *rank, const char *dir,
+                         char *err, size_t errlen)
 {
     FILE *f = create(dir, "victims.csv", err, errlen);
     size_t i;
@@ -494,7 +499,7 @@ static int write_html(const struct cg__findings *fd, const uint32_t *order,
 int cg__analyze_write(struct cg__findings *fd, const char *dir,
                       const struct cg_analyze_summary *sum, char *err, size_t errlen)
 {
-    uint32_t *order = malloc((fd->ncamp + 1) * sizeof *order);
+    uint32_t *order = malloc((fd->ncamp + 1) * sizeof *order), *rank;
     size_t i;
     int rc;
     rank = malloc((fd->ncamp + 1) * sizeof *rank);
@@ -509,20 +514,19 @@ int cg__analyze_write(struct cg__findings *fd, const char *dir,
         free(rank);
         return CG_EIO;
     }
-    S = fd;
     for (i = 0; i < fd->ncamp; i++)
         order[i] = (uint32_t)i;
     if (fd->ncamp) /* qsort's base may not be NULL, even for no elements */
-        qsort(order, fd->ncamp, sizeof *order, by_calls);
+        qsort_r(order, fd->ncamp, sizeof *order, by_calls, fd);
     for (i = 0; i < fd->ncamp; i++)
         rank[order[i]] = (uint32_t)i + 1;
     if (fd->nvict)
-        qsort(fd->vict, fd->nvict, sizeof *fd->vict, by_harm);
+        qsort_r(fd->vict, fd->nvict, sizeof *fd->vict, by_harm, fd);
     if (fd->norg)
-        qsort(fd->org, fd->norg, sizeof *fd->org, by_spoofed);
+        qsort_r(fd->org, fd->norg, sizeof *fd->org, by_spoofed, fd);
     rc = write_campaigns(fd, order, dir, err, errlen);
     if (rc == CG_OK)
-        rc = write_victims(fd, dir, err, errlen);
+        rc = write_victims(fd, rank, dir, err, errlen);
     if (rc == CG_OK)
         rc = write_origins(fd, dir, err, errlen);
     if (rc == CG_OK)
@@ -531,6 +535,5 @@ int cg__analyze_write(struct cg__findings *fd, const char *dir,
         snprintf(err, errlen, "cannot write the outputs in %s", dir);
     free(order);
     free(rank);
-    rank = NULL;
     return rc;
 }
