@@ -18,6 +18,7 @@
 #include "customers.h"
 #include "declog.h"
 #include "redis.h"
+#include "intent.h"
 #include "analyze.h"
 
 #define CIDGUARD_VERSION "0.1.0"
