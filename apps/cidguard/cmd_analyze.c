@@ -8,14 +8,19 @@
 
 static const char help[] =
     "usage: cidguard analyze FILE [--format csv|asterisk|decisions] [--protected FILE]\n"
-    "                        [--dno FILE] [--ingress FILE] [--country-code CC] [--out DIR]\n"
-    "                        [--truth FILE]\n"
+    "                        [--dno FILE] [--ingress FILE] [--ofcom FILE]\n"
+    "                        [--country-code CC] [--out DIR] [--truth FILE]\n"
     "  Finds spoofing campaigns in call records (CSV with a header row, Asterisk\n"
     "  Master.csv, or the daemon's decision log; plain or gzip) and writes\n"
     "  DIR/campaigns.json, victims.csv, origins.csv and report.html (DIR defaults to\n"
-    "  cidguard-report).  --truth (from cidguard simulate) prints precision and recall\n"
-    "  for victims and origins.  Malformed rows are reported as FILE:LINE and skipped.\n"
-    "  Exit 0: analysed (with or without findings); 2: bad usage or unreadable input.\n";
+    "  cidguard-report).  Every signal is checked on both calling numbers: the network\n"
+    "  number (calling, P-Asserted-Identity) and the presentation number (presented or\n"
+    "  from, what the callee saw); an intent column (yes/no) says whether a live call\n"
+    "  intent matched.  --ofcom loads Ofcom number-block status: UK numbers in ranges\n"
+    "  not allocated are a signal.  --truth (from cidguard simulate) prints precision\n"
+    "  and recall for victims and origins.  Malformed rows are reported as FILE:LINE\n"
+    "  and skipped.  Exit 0: analysed (with or without findings); 2: bad usage or\n"
+    "  unreadable input.\n";
 
 #define BAD_SHOWN 20
 
@@ -176,15 +181,12 @@ static void evaluate(const char *truth_path, const char *dir)
 
 int cmd_analyze(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
-                                         {"protected", required_argument, 0, 'p'},
-                                         {"dno", required_argument, 0, 'd'},
-                                         {"ingress", required_argument, 0, 'i'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"truth", required_argument, 0, 't'},
-                                         {"country-code", required_argument, 0, 'k'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'}, {"protected", required_argument, 0, 'p'},
+        {"dno", required_argument, 0, 'd'},    {"ingress", required_argument, 0, 'i'},
+        {"ofcom", required_argument, 0, 'm'},  {"out", required_argument, 0, 'o'},
+        {"truth", required_argument, 0, 't'},  {"country-code", required_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     struct cg_analyze_opts o = {0};
     struct cg_analyze_summary s;
     struct ctx c = {NULL, false, -1};
@@ -213,6 +215,9 @@ int cmd_analyze(int argc, char **argv)
             break;
         case 'i':
             o.ingress_path = optarg;
+            break;
+        case 'm':
+            o.ofcom_path = optarg;
             break;
         case 'o':
             out = optarg;
@@ -254,6 +259,14 @@ int cmd_analyze(int argc, char **argv)
            (unsigned long long)s.victims, (unsigned long long)s.origins);
     if (s.bad_rows)
         printf("%llu malformed rows skipped\n", (unsigned long long)s.bad_rows);
+    if (s.presentation_only)
+        printf("%llu spoofed calls behind a network number with no signal of its own "
+               "(presentation number spoofed)\n",
+               (unsigned long long)s.presentation_only);
+    if (s.own_no_intent)
+        printf("%llu calls from banks' own diallers without a live intent (not spoofing; the "
+               "daemon blocks them)\n",
+               (unsigned long long)s.own_no_intent);
     printf("wrote %s/campaigns.json, victims.csv, origins.csv, report.html\n", out);
     if (truth)
         evaluate(truth, out);

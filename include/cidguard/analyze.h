@@ -23,7 +23,10 @@ enum cg_cdr_format { CG_CDR_CSV, CG_CDR_ASTERISK, CG_CDR_DECISIONS };
 struct cg_analyze_opts {
     enum cg_cdr_format format;
     const char *protected_path, *dno_path, *ingress_path; /* the daemon's policy lists, or NULL */
-    const struct cg_tn_plan *plan;                        /* national numbers in the input */
+    /* Ofcom number-block status file (S7 etc.), or NULL: with it, a UK
+     * number in a range Ofcom has not allocated is a signal */
+    const char *ofcom_path;
+    const struct cg_tn_plan *plan; /* national numbers in the input */
     /* a malformed row (skipped); line numbers count from 1, the header included */
     void (*bad_row)(uint64_t line, const char *why, void *arg);
     /* progress: bytes of (compressed) input read so far, and the total */
@@ -35,6 +38,13 @@ struct cg_analyze_summary {
     uint64_t rows, bad_rows, spoofed_calls, spoofed_answered;
     uint64_t campaigns, victims, origins;
     int64_t first_time, last_time;
+    /* spoofed calls whose signal was only on the presentation number
+     * (behind a network number that carried none) */
+    uint64_t presentation_only;
+    /* calls presenting a protected number without a live intent from the
+     * bank's own dialler (its network number presented the number with
+     * intents elsewhere): not spoofing, though the daemon blocks them */
+    uint64_t own_no_intent;
 };
 
 /*

@@ -191,6 +191,17 @@ static uint32_t *map_slot(struct map64 *m, uint64_t key, bool *fresh)
     return &m->s[j].v;
 }
 
+static bool map_has(const struct map64 *m, uint64_t key)
+{
+    size_t j;
+    if (!m->cap)
+        return false;
+    for (j = mix64(key) & (m->cap - 1); m->s[j].k != ~0ull; j = (j + 1) & (m->cap - 1))
+        if (m->s[j].k == key)
+            return true;
+    return false;
+}
+
 static uint32_t map_get(const struct map64 *m, uint64_t key)
 {
     size_t j;
@@ -254,18 +265,28 @@ static int64_t intern_number(struct map64 *x, struct strtab *t, const char *d, s
 
 /* --- the state -------------------------------------------------------------------- */
 
-/* One call as the passes read it back from the spill file: 32 bytes. */
+/*
+ * One call as the passes read it back from the spill file: 32 bytes.
+ * `calling` is the network number (P-Asserted-Identity), `presented` the
+ * presentation number (From's, what the callee is shown; the same id when
+ * the two are one number).  flags holds the signals about the network
+ * number, pflags those about the presentation number (ROW_*): the
+ * presentation number took what was the structure's padding, so a row
+ * costs no more than before.
+ */
 struct row {
     int64_t t;
-    uint32_t calling, called, origin, dur; /* number ids, origin id, seconds talked */
-    uint8_t verstat, attest, flags, pad;   /* VERSTAT_*, 'A'-'C' or 0, ROW_* */
+    uint32_t calling, called, origin, dur, presented; /* number ids, origin id, seconds */
+    uint8_t verstat, attest, flags, pflags;           /* VERSTAT_*, 'A'-'C' or 0, ROW_* */
 };
+_Static_assert(sizeof(struct row) == 32, "a spilled row is 32 bytes");
 
 /* What the lists and the input say about one number, by number id. */
 struct number {
     uint32_t verified_calls, calls; /* the calls presenting it: verified, all */
     int16_t brand;                  /* -1: not protected */
     bool dno;
+    bool unallocated; /* a UK number in a range the loaded Ofcom data does not allocate */
 };
 
 /*
@@ -296,7 +317,10 @@ struct analysis {
     struct cg_policy *policy;
     struct strtab number_text, origin_keys, brand_names; /* ids for numbers, origins, brands */
     struct map64 number_index;                           /* packed number -> id */
-    struct number *numbers;                              /* by number id */
+    /* (network number, presentation number) pairs seen with a live call
+     * intent on a protected number: a bank's own dialler */
+    struct map64 intent_pairs;
+    struct number *numbers; /* by number id */
     size_t numbers_cap;
     struct origin *origins; /* by origin id */
     size_t origins_cap;
@@ -311,6 +335,9 @@ struct analysis {
     bool chunk_unread; /* no file: the chunk is the rows, not yet read back */
     uint64_t line, bad_rows;
     int64_t tmin, tmax;
+    uint64_t own_no_intent; /* a bank's own calls without a live intent (settle_flags) */
+    /* the decision log's columns beyond the first eight, by name (-1: absent) */
+    int dec_presented, dec_reasons[3], dec_intent;
 };
 
 /* Counts a malformed row, which is skipped, and tells the caller why. */
@@ -408,18 +435,35 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
 enum { VERSTAT_NONE, VERSTAT_PASSED, VERSTAT_FAILED };
 
 /*
- * What a call shows (a row's flags).  The first three are the per-call
+ * What a call shows (a row's flags about its network number, pflags about
+ * its presentation number).  All but ROW_VERIFY_FAILURE are per-call
  * signals that the lists decide as the row is read, and each is evidence
  * enough on its own: ROW_CONCLUSIVE.  ROW_VERIFY_FAILURE, an unverified
  * call presenting a number that usually verifies, needs every row's
  * verification first: the passes set it on the rows they read back, and it
  * only ever counts on an origin already found spoofing.
+ * ROW_PROTECTED_NO_INTENT is a protected number neither verified nor
+ * announced by a live call intent, when the input says whether one was;
+ * the passes clear it on a bank's own dialler (settle_flags).
  */
 #define ROW_PROTECTED_UNVERIFIED 1
 #define ROW_DNO 2
 #define ROW_UK_FROM_ABROAD 4
 #define ROW_VERIFY_FAILURE 8
-#define ROW_CONCLUSIVE (ROW_PROTECTED_UNVERIFIED | ROW_DNO | ROW_UK_FROM_ABROAD)
+#define ROW_PROTECTED_NO_INTENT 16
+#define ROW_UNALLOCATED 32
+#define ROW_CONCLUSIVE                                                                             \
+    (ROW_PROTECTED_UNVERIFIED | ROW_DNO | ROW_UK_FROM_ABROAD | ROW_PROTECTED_NO_INTENT |           \
+     ROW_UNALLOCATED)
+
+/* The signals of a call, about either number. */
+static unsigned row_signals(const struct row *r)
+{
+    return (unsigned)r->flags | r->pflags;
+}
+
+/* Whether a live call intent matched the call: the input's `intent`. */
+enum { INTENT_UNKNOWN, INTENT_YES, INTENT_NO };
 
 /* A string view into the reader's buffer. */
 struct sv {
@@ -430,6 +474,7 @@ struct sv {
 /* One input row's fields as the readers found them, borrowed for add_row. */
 struct raw_row {
     struct sv time, calling, called, dur, ingress, verstat, attest, origid, spc;
+    struct sv presented, intent; /* empty: the network number; not said */
 };
 
 #define CHUNK_ROWS 4096 /* rows written to, and read back from, the spill file at once */
@@ -506,26 +551,46 @@ static int64_t number_id(struct analysis *a, const char *tn)
         }
         cg_policy_decide(a->policy, NULL, &c, &d);
         number->dno = d.reasons & (1u << CG_PR_DNO);
+        number->unallocated = d.reasons & (1u << CG_PR_UK_UNALLOCATED);
     }
     return id;
 }
 
+/* yes, no or empty (any case): whether a live call intent matched. */
+static bool parse_intent(struct sv v, int *intent)
+{
+    *intent = v.n == 0                                  ? INTENT_UNKNOWN
+              : v.n == 3 && !strncasecmp(v.p, "yes", 3) ? INTENT_YES
+              : v.n == 2 && !strncasecmp(v.p, "no", 2)  ? INTENT_NO
+                                                        : -1;
+    return *intent >= 0;
+}
+
 /*
- * Parses a row's time, numbers (canonical, into calling and called),
- * duration, verstat and attestation into r, and checks that its origin key
- * fits.  A malformed field skips the row (skip_row says which, the first in
- * that order) and returns false.
+ * Parses a row's time, numbers (canonical, into calling, presented and
+ * called), duration, verstat, attestation and intent into r and *intent,
+ * and checks that its origin key fits.  A malformed field skips the row
+ * (skip_row says which, the first in that order) and returns false.  A
+ * presentation number that is not a number (empty, "anonymous", a
+ * withheld From) is the network number: the callee was shown nothing else
+ * to trust.
  */
 static bool parse_row(struct analysis *a, const struct raw_row *in, struct row *r,
-                      char calling[CG_TN_MAX + 1], char called[CG_TN_MAX + 1])
+                      char calling[CG_TN_MAX + 1], char presented[CG_TN_MAX + 1],
+                      char called[CG_TN_MAX + 1], int *intent)
 {
     size_t i;
     if (!parse_time(in->time.p, in->time.n, &r->t))
         return skip_row(a, "time is neither ISO 8601 UTC nor Unix seconds"), false;
     if (cg_tn_canon(in->calling.p, in->calling.n, a->opts->plan, calling) != CG_OK)
         return skip_row(a, "calling is not a telephone number"), false;
+    if (!in->presented.n ||
+        cg_tn_canon(in->presented.p, in->presented.n, a->opts->plan, presented) != CG_OK)
+        memcpy(presented, calling, CG_TN_MAX + 1);
     if (cg_tn_canon(in->called.p, in->called.n, a->opts->plan, called) != CG_OK)
         return skip_row(a, "called is not a telephone number"), false;
+    if (!parse_intent(in->intent, intent))
+        return skip_row(a, "intent is neither yes, no nor empty"), false;
     for (i = 0; i < in->dur.n; i++) {
         if (in->dur.p[i] < '0' || in->dur.p[i] > '9' || r->dur > 100000000)
             return skip_row(a, "duration is not a whole number of seconds"), false;
@@ -584,32 +649,57 @@ static int64_t origin_id(struct analysis *a, const struct raw_row *in)
     return id;
 }
 
-/* Sets the row's per-call signals that the lists decide (ROW_CONCLUSIVE);
- * calling is its canonical calling number, spc its signer. */
-static void mark_listed_signals(struct analysis *a, struct row *r, const char *calling,
-                                struct sv spc)
+/* Whether the row's verification (of its network number, tn) is by one of
+ * the protected number's allowed signers at its attestation: the policy's
+ * own rule, which names the brand only then. */
+static bool signer_verified(const struct analysis *a, const struct row *r, const char *tn,
+                            struct sv spc)
 {
-    const struct number *number = &a->numbers[r->calling];
+    struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = (char)r->attest};
+    struct cg_policy_call c = {.verdict = &v, .caller = tn};
+    struct cg_decision d;
+    if (r->verstat != VERSTAT_PASSED || spc.n >= sizeof v.spc)
+        return false;
+    memcpy(v.spc, spc.p, spc.n);
+    v.spc[spc.n] = '\0';
+    cg_policy_decide(a->policy, NULL, &c, &d);
+    return d.reasons & (1u << CG_PR_BRAND);
+}
+
+/*
+ * The signals the lists decide about one number of a row (ROW_CONCLUSIVE):
+ * DNO, Ofcom-unallocated, UK from abroad (+447 roaming excepted), and a
+ * protected number neither verified by its signer (`verified` says whether
+ * the row's verification is about this number) nor announced by a live
+ * call intent.  Without intent data that is protected_unverified, as the
+ * daemon decides without intents; with intent=no, protected_no_intent.
+ */
+static uint8_t number_signals(const struct analysis *a, const struct row *r, uint32_t id,
+                              const char *tn, bool verified, struct sv spc, int intent)
+{
+    const struct number *number = &a->numbers[id];
+    uint8_t f = 0;
     if (number->dno)
-        r->flags |= ROW_DNO;
-    if (number->brand >= 0) {
-        struct cg_verdict v = {.verstat = r->verstat == VERSTAT_PASSED   ? CG_VERSTAT_PASSED
-                                          : r->verstat == VERSTAT_FAILED ? CG_VERSTAT_FAILED
-                                                                         : CG_VERSTAT_NONE,
-                               .attest = (char)r->attest};
-        struct cg_policy_call c = {.verdict = &v, .caller = calling};
-        struct cg_decision d;
-        if (spc.n < sizeof v.spc) {
-            memcpy(v.spc, spc.p, spc.n);
-            v.spc[spc.n] = '\0';
-        }
-        cg_policy_decide(a->policy, NULL, &c, &d);
-        if (d.reasons & (1u << CG_PR_PROTECTED_UNVERIFIED))
-            r->flags |= ROW_PROTECTED_UNVERIFIED;
-    }
-    if (a->origins[r->origin].international && calling[0] == '4' && calling[1] == '4' &&
-        calling[2] != '7')
-        r->flags |= ROW_UK_FROM_ABROAD;
+        f |= ROW_DNO;
+    if (number->unallocated)
+        f |= ROW_UNALLOCATED;
+    if (number->brand >= 0 && intent != INTENT_YES && !(verified && signer_verified(a, r, tn, spc)))
+        f |= intent == INTENT_NO ? ROW_PROTECTED_NO_INTENT : ROW_PROTECTED_UNVERIFIED;
+    if (a->origins[r->origin].international && tn[0] == '4' && tn[1] == '4' && tn[2] != '7')
+        f |= ROW_UK_FROM_ABROAD;
+    return f;
+}
+
+/* Sets the row's per-call signals that the lists decide, about each of its
+ * numbers; spc is its signer.  The verification in a record is of the
+ * network number: a different presentation number is unverified. */
+static void mark_listed_signals(struct analysis *a, struct row *r, const char *calling,
+                                const char *presented, struct sv spc, int intent)
+{
+    r->flags = number_signals(a, r, r->calling, calling, true, spc, intent);
+    r->pflags = r->presented == r->calling
+                    ? r->flags
+                    : number_signals(a, r, r->presented, presented, false, spc, intent);
 }
 
 /* Counts the row into its calling number's verification habit and the
@@ -642,22 +732,34 @@ static int keep_row(struct analysis *a, const struct row *r)
  * skipped); an error only when the analysis cannot go on. */
 static int add_row(struct analysis *a, const struct raw_row *in)
 {
-    char calling[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
+    char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
     struct row r = {0};
     int64_t id;
+    int intent;
 
-    if (!parse_row(a, in, &r, calling, called))
+    if (!parse_row(a, in, &r, calling, presented, called, &intent))
         return CG_OK;
     if ((id = number_id(a, calling)) < 0)
         return CG_ENOMEM;
-    r.calling = (uint32_t)id;
+    r.calling = r.presented = (uint32_t)id;
+    if (strcmp(presented, calling) != 0) {
+        if ((id = number_id(a, presented)) < 0)
+            return CG_ENOMEM;
+        r.presented = (uint32_t)id;
+    }
     if ((id = number_id(a, called)) < 0)
         return CG_ENOMEM;
     r.called = (uint32_t)id;
     if ((id = origin_id(a, in)) < 0)
         return CG_ENOMEM;
     r.origin = (uint32_t)id;
-    mark_listed_signals(a, &r, calling, in->spc);
+    mark_listed_signals(a, &r, calling, presented, in->spc, intent);
+    /* a protected number announced by an intent: its network number is
+     * the bank's dialler (settle_flags) */
+    if (intent == INTENT_YES &&
+        (a->numbers[r.presented].brand >= 0 || a->numbers[r.calling].brand >= 0) &&
+        set_add(&a->intent_pairs, r.calling, r.presented) < 0)
+        return CG_ENOMEM;
     return keep_row(a, &r);
 }
 
@@ -721,10 +823,14 @@ enum col {
     C_ATTEST,
     C_ORIGID,
     C_SPC,
+    C_PRESENTED,
+    C_INTENT,
+    C_FROM, /* the presentation number's other name, when there is no `presented` */
     C__COUNT
 };
-static const char *const col_name[C__COUNT] = {
-    "time", "calling", "called", "duration", "ingress", "verstat", "attest", "origid", "spc"};
+static const char *const col_name[C__COUNT] = {"time",    "calling",   "called", "duration",
+                                               "ingress", "verstat",   "attest", "origid",
+                                               "spc",     "presented", "intent", "from"};
 
 struct reader {
     int col[C__COUNT];
@@ -752,11 +858,13 @@ static int csv_header(struct reader *rd, const struct sv *f, int nf, char *err, 
     if (missing[0]) {
         snprintf(err, errlen,
                  "missing required column(s): %s (the header row names time, "
-                 "calling, called, and optionally duration, ingress, verstat, "
-                 "attest, origid, spc, call_id)",
+                 "calling, called, and optionally presented (or from), intent, duration, "
+                 "ingress, verstat, attest, origid, spc, call_id)",
                  missing);
         return CG_EPARSE;
     }
+    if (rd->col[C_PRESENTED] < 0)
+        rd->col[C_PRESENTED] = rd->col[C_FROM];
     rd->header_done = true;
     return CG_OK;
 }
@@ -775,13 +883,25 @@ static int csv_line(struct analysis *a, struct reader *rd, char *line, size_t n,
         return skip_row(a, "fewer fields than the header"), CG_OK;
     return add_row(a, &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
                                         v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID],
-                                        v[C_SPC]});
+                                        v[C_SPC], v[C_PRESENTED], v[C_INTENT]});
+}
+
+/* The number of an Asterisk clid, '"Barclays" <03457345345>': what is
+ * between the last '<' and the '>' after it, else the whole field. */
+static struct sv clid_number(struct sv clid)
+{
+    const char *lt = clid.n ? memrchr(clid.p, '<', clid.n) : NULL, *gt;
+    if (!lt)
+        return clid;
+    gt = memchr(lt, '>', clid.n - (size_t)(lt - clid.p));
+    return gt ? (struct sv){lt + 1, (size_t)(gt - lt - 1)} : clid;
 }
 
 /* Asterisk Master.csv: accountcode,src,dst,dcontext,clid,channel,dstchannel,
  * lastapp,lastdata,start,answer,end,duration,billsec,disposition,amaflags[,
  * uniqueid,userfield]; no header.  The ingress is the accountcode, else the
- * channel's peer ("SIP/peer-1-0000002a" -> "peer-1"). */
+ * channel's peer ("SIP/peer-1-0000002a" -> "peer-1").  src is the network
+ * number, clid's number the presentation number. */
 static int asterisk_line(struct analysis *a, char *line, size_t n)
 {
     struct sv f[MAX_FIELDS], ing;
@@ -797,7 +917,8 @@ static int asterisk_line(struct analysis *a, char *line, size_t n)
         if (dash)
             ing.n = (size_t)(dash - ing.p);
     }
-    return add_row(a, &(struct raw_row){f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty});
+    return add_row(a, &(struct raw_row){f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty,
+                                        clid_number(f[4]), empty});
 }
 
 /* One line of a text input, in the format the options name. */
@@ -919,29 +1040,117 @@ static struct sv col_text(sqlite3_stmt *st, int i)
     return v;
 }
 
+/* Whether the comma-separated list `list` holds the reason code `code`. */
+static bool has_code(struct sv list, const char *code)
+{
+    size_t n = strlen(code), i = 0;
+    while (i < list.n) {
+        size_t j = i;
+        while (j < list.n && list.p[j] != ',')
+            j++;
+        if (j - i == n && !memcmp(list.p + i, code, n))
+            return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+/*
+ * Which optional columns the decision log has (older logs have none of
+ * them): the SELECT names the ones there, after the first eight, and their
+ * indexes are kept (-1: absent).  Returns the SELECT's text in q.
+ */
+static void decision_columns(struct analysis *a, sqlite3 *db, char *q, size_t qlen)
+{
+    static const char *const opt[5] = {"presented", "reasons", "caller_reasons",
+                                       "presented_reasons", "intent"};
+    int *idx[5] = {&a->dec_presented, &a->dec_reasons[0], &a->dec_reasons[1], &a->dec_reasons[2],
+                   &a->dec_intent};
+    bool there[5] = {false};
+    sqlite3_stmt *st = NULL;
+    int i, next = 8;
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(decisions)", -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 1);
+            for (i = 0; name && i < 5; i++)
+                there[i] |= !strcmp(name, opt[i]);
+        }
+    sqlite3_finalize(st);
+    snprintf(q, qlen, "SELECT time, caller, callee, ingress, verstat, attest, origid, spc");
+    for (i = 0; i < 5; i++) {
+        *idx[i] = there[i] ? next++ : -1;
+        if (there[i])
+            snprintf(q + strlen(q), qlen - strlen(q), ", %s", opt[i]);
+    }
+    snprintf(q + strlen(q), qlen - strlen(q), " FROM decisions ORDER BY time");
+}
+
+/*
+ * Whether a live call intent matched a logged call.  The daemon says so in
+ * its reasons: protected_no_intent, none.  A log with reasons per number
+ * comes from a daemon that checks intents, so there a call it flagged with
+ * neither protected_no_intent nor protected_unverified had one (or its
+ * number was not protected when the call was decided).  An `intent`
+ * column, when there is one, says it directly.
+ */
+static int decision_intent(const struct analysis *a, sqlite3_stmt *st)
+{
+    bool per_number = a->dec_reasons[1] >= 0 || a->dec_reasons[2] >= 0, unverified = false;
+    int i, intent;
+    if (a->dec_intent >= 0) {
+        struct sv v = col_text(st, a->dec_intent);
+        if (v.n == 1 && (v.p[0] == '1' || v.p[0] == '0'))
+            return v.p[0] == '1' ? INTENT_YES : INTENT_NO;
+        if (parse_intent(v, &intent) && intent != INTENT_UNKNOWN)
+            return intent;
+    }
+    for (i = 0; i < 3; i++)
+        if (a->dec_reasons[i] >= 0) {
+            struct sv v = col_text(st, a->dec_reasons[i]);
+            if (has_code(v, "protected_no_intent"))
+                return INTENT_NO;
+            unverified |= has_code(v, "protected_unverified");
+        }
+    return per_number && !unverified ? INTENT_YES : INTENT_UNKNOWN;
+}
+
 /* The daemon's decision log (SQLite), in time order. */
 static int read_decisions(struct analysis *a, const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = CG_OK;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "SELECT time, caller, callee, ingress, verstat, attest, origid, spc "
-                           "FROM decisions ORDER BY time",
-                           -1, &st, NULL) != SQLITE_OK) {
+    char q[256] = "";
+    int rc = CG_OK, opened = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (opened == SQLITE_OK)
+        decision_columns(a, db, q, sizeof q);
+    if (opened != SQLITE_OK || sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: not a cidguard decision log (%s)", path,
                  db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return CG_EIO;
     }
     while (rc == CG_OK && sqlite3_step(st) == SQLITE_ROW) {
-        char t[24];
-        struct raw_row in = {{t, 0},          col_text(st, 1), col_text(st, 2),
-                             empty,           col_text(st, 3), col_text(st, 4),
-                             col_text(st, 5), col_text(st, 6), col_text(st, 7)};
+        char t[24], yn[4];
+        int intent = decision_intent(a, st);
+        struct raw_row in = {{t, 0},
+                             col_text(st, 1),
+                             col_text(st, 2),
+                             empty,
+                             col_text(st, 3),
+                             col_text(st, 4),
+                             col_text(st, 5),
+                             col_text(st, 6),
+                             col_text(st, 7),
+                             empty,
+                             empty};
         a->line++;
         in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
+        in.presented = a->dec_presented >= 0 ? col_text(st, a->dec_presented) : empty;
+        in.intent.p = yn;
+        in.intent.n =
+            intent == INTENT_UNKNOWN
+                ? 0
+                : (size_t)snprintf(yn, sizeof yn, "%s", intent == INTENT_YES ? "yes" : "no");
         rc = add_row(a, &in);
     }
     sqlite3_finalize(st);
@@ -956,6 +1165,7 @@ static void analysis_free(struct analysis *a)
     cg_policy_free(a->policy);
     st_free(&a->number_text);
     free(a->number_index.s);
+    free(a->intent_pairs.s);
     st_free(&a->origin_keys);
     st_free(&a->brand_names);
     free(a->numbers);
@@ -965,18 +1175,21 @@ static void analysis_free(struct analysis *a)
         fclose(a->spill);
 }
 
-/* The policy lists the options name, into a policy of the run's own that
- * the readers ask about each new number and ingress. */
+/* The policy lists and Ofcom data the options name, into a policy of the
+ * run's own that the readers ask about each new number and ingress.  Its
+ * UK rules are on only with Ofcom data: the one finding of theirs the
+ * analysis uses is an unallocated range. */
 static int load_lists(struct analysis *a, char *err, size_t errlen)
 {
     const struct cg_analyze_opts *o = a->opts;
-    const char *paths[3] = {o->dno_path, o->protected_path, o->ingress_path};
-    int (*fn[3])(struct cg_policy *, const char *, cg_policy_report_cb,
-                 void *) = {cg_policy_load_dno, cg_policy_load_protected, cg_policy_load_ingress};
+    const char *paths[4] = {o->dno_path, o->protected_path, o->ingress_path, o->ofcom_path};
+    int (*fn[4])(struct cg_policy *, const char *, cg_policy_report_cb, void *) = {
+        cg_policy_load_dno, cg_policy_load_protected, cg_policy_load_ingress, cg_policy_load_ofcom};
     int i, rc;
-    if (cg_policy_new(&a->policy, &(struct cg_policy_config){.roaming_447 = true}) != CG_OK)
+    if (cg_policy_new(&a->policy, &(struct cg_policy_config){.uk_rules = o->ofcom_path != NULL}) !=
+        CG_OK)
         return CG_ENOMEM;
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 4; i++)
         if (paths[i] && (rc = fn[i](a->policy, paths[i], NULL, NULL)) != CG_OK) {
             snprintf(err, errlen, "cannot load %s: %s", paths[i], cg_strerror(rc));
             return rc;
@@ -1034,8 +1247,8 @@ out:
 
 /* --- the first pass: which origins spoof ------------------------------------------------ */
 
-/* An unverified call presenting a number that usually verifies (at least
- * 3 passes, at least 80% of its calls). */
+/* An unverified call from a (network) number that usually verifies (at
+ * least 3 passes, at least 80% of its calls). */
 static bool usually_verifies(const struct analysis *a, const struct row *r)
 {
     const struct number *number = &a->numbers[r->calling];
@@ -1043,17 +1256,38 @@ static bool usually_verifies(const struct analysis *a, const struct row *r)
            (uint64_t)number->verified_calls * 5 >= (uint64_t)number->calls * 4;
 }
 
+/*
+ * Completes a row's flags as the passes read it back, once the whole input
+ * is known: ROW_VERIFY_FAILURE, and a bank's own dialler.  A protected
+ * number without a live intent from a network number that presented it
+ * with one elsewhere in the input is the bank's own call placed after its
+ * intent expired (a retry, a late dial): the daemon blocks it, but it is
+ * not spoofing, and it is counted apart (*own).  A spoofer borrows a
+ * consumer's network number, which never carried the bank's intents.
+ */
+static void settle_flags(const struct analysis *a, struct row *r, uint64_t *own)
+{
+    r->flags |= usually_verifies(a, r) ? ROW_VERIFY_FAILURE : 0;
+    if ((row_signals(r) & ROW_PROTECTED_NO_INTENT) &&
+        map_has(&a->intent_pairs, (uint64_t)r->calling << 32 | r->presented)) {
+        r->flags &= (uint8_t)~ROW_PROTECTED_NO_INTENT;
+        r->pflags &= (uint8_t)~ROW_PROTECTED_NO_INTENT;
+        ++*own;
+    }
+}
+
 /* Counts one call into its origin's behaviour; `presented` is the pass's
- * set of (origin, calling number) pairs. */
-static int profile_call(struct analysis *a, struct map64 *presented, struct row *r)
+ * set of (origin, presentation number) pairs: rotation is in what the
+ * callees are shown, whatever the network number. */
+static int profile_call(struct analysis *a, struct map64 *presented, struct row *r, uint64_t *own)
 {
     struct origin *origin = &a->origins[r->origin];
     int s;
-    r->flags |= usually_verifies(a, r) ? ROW_VERIFY_FAILURE : 0;
+    settle_flags(a, r, own);
     origin->calls++;
-    origin->conclusive_calls += (r->flags & ROW_CONCLUSIVE) != 0;
+    origin->conclusive_calls += (row_signals(r) & ROW_CONCLUSIVE) != 0;
     origin->calls_not_verified_a += r->verstat != VERSTAT_PASSED || r->attest != 'A';
-    if ((s = set_add(presented, r->origin, r->calling)) < 0)
+    if ((s = set_add(presented, r->origin, r->presented)) < 0)
         return CG_ENOMEM;
     origin->distinct_presented += (uint32_t)s;
     return CG_OK;
@@ -1077,7 +1311,7 @@ static int profile_origins(struct analysis *a)
         return CG_EIO;
     while ((n = rows_next(a)) > 0)
         for (i = 0; i < n; i++)
-            if ((rc = profile_call(a, &presented, &a->chunk[i])) != CG_OK)
+            if ((rc = profile_call(a, &presented, &a->chunk[i], &a->own_no_intent)) != CG_OK)
                 goto out;
     for (i = 0; i < norigins; i++) {
         struct origin *origin = &a->origins[i];
@@ -1099,7 +1333,8 @@ struct spoof_pass {
     struct map64 campaign_of;        /* origin << 8 | kind -> campaign index + 1 */
     struct map64 victim_of;          /* called number -> victim index + 1 */
     struct map64 campaign_victims;   /* (campaign, called number) pairs */
-    struct map64 campaign_presented; /* (campaign, calling number) pairs */
+    struct map64 campaign_presented; /* (campaign, presentation number) pairs */
+    struct map64 campaign_network;   /* (campaign, network number) pairs */
     struct map64 origin_victims;     /* (origin, called number) pairs */
     struct map64 minute_calls;       /* campaign << 32 | minute since tmin -> calls */
 };
@@ -1110,14 +1345,18 @@ static void spoof_pass_free(struct spoof_pass *p)
     free(p->victim_of.s);
     free(p->campaign_victims.s);
     free(p->campaign_presented.s);
+    free(p->campaign_network.s);
     free(p->origin_victims.s);
     free(p->minute_calls.s);
 }
 
-/* The brand whose number the call presents, among the first 64; -1 if none. */
+/* The brand whose number the call presents (its presentation number's,
+ * else its network number's), among the first 64; -1 if none. */
 static int calling_brand(const struct analysis *a, const struct row *r)
 {
-    int brand = a->numbers[r->calling].brand;
+    int brand = a->numbers[r->presented].brand;
+    if (brand < 0)
+        brand = a->numbers[r->calling].brand;
     return brand >= 0 && brand < 64 ? brand : -1;
 }
 
@@ -1129,15 +1368,18 @@ static int calling_brand(const struct analysis *a, const struct row *r)
  */
 static int spoofed_kind(const struct origin *origin, const struct row *r)
 {
+    unsigned f = row_signals(r);
     if (origin->account)
         return CG__K_NONE;
-    if (r->flags & ROW_PROTECTED_UNVERIFIED)
+    if (f & (ROW_PROTECTED_UNVERIFIED | ROW_PROTECTED_NO_INTENT))
         return CG__K_BANK;
-    if (r->flags & ROW_DNO)
+    if (f & ROW_DNO)
         return CG__K_DNO;
-    if (r->flags & ROW_UK_FROM_ABROAD)
+    if (f & ROW_UNALLOCATED)
+        return CG__K_UNALLOC;
+    if (f & ROW_UK_FROM_ABROAD)
         return CG__K_INTL;
-    if (r->flags & ROW_VERIFY_FAILURE)
+    if (f & ROW_VERIFY_FAILURE)
         return CG__K_VERIFY;
     return -1;
 }
@@ -1167,6 +1409,22 @@ static int campaign_of_call(struct spoof_pass *p, struct cg__findings *fd, struc
     return CG_OK;
 }
 
+/* Counts a call's signals into its campaign, each by the number that
+ * carried it: network (flags), presentation (pflags), or both. */
+static void count_signals(struct cg__campaign *c, const struct row *r)
+{
+    static const uint8_t bit[CG__S__COUNT] = {
+        ROW_PROTECTED_UNVERIFIED, ROW_PROTECTED_NO_INTENT, ROW_DNO,
+        ROW_UNALLOCATED,          ROW_UK_FROM_ABROAD,      ROW_VERIFY_FAILURE};
+    int i;
+    for (i = 0; i < CG__S__COUNT; i++) {
+        bool net = r->flags & bit[i], pres = r->pflags & bit[i];
+        c->sig[i] += net || pres;
+        c->sig_net[i] += net;
+        c->sig_pres[i] += pres;
+    }
+}
+
 /* Counts a spoofed call into its campaign: volume, span, signals, brands,
  * reach, the busiest minute and the calls per hour. */
 static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
@@ -1183,10 +1441,7 @@ static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
         c->first = r->t;
     if (r->t > c->last)
         c->last = r->t;
-    c->sig[CG__S_PROT] += (r->flags & ROW_PROTECTED_UNVERIFIED) != 0;
-    c->sig[CG__S_DNO] += (r->flags & ROW_DNO) != 0;
-    c->sig[CG__S_INTL] += (r->flags & ROW_UK_FROM_ABROAD) != 0;
-    c->sig[CG__S_VERIFY] += (r->flags & ROW_VERIFY_FAILURE) != 0;
+    count_signals(c, r);
     if (brand >= 0) {
         c->brands |= 1ull << brand;
         fd->brand_calls[brand]++;
@@ -1194,9 +1449,12 @@ static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
     if ((s = set_add(&p->campaign_victims, cid, r->called)) < 0)
         return CG_ENOMEM;
     c->victims += (uint32_t)s;
-    if ((s = set_add(&p->campaign_presented, cid, r->calling)) < 0)
+    if ((s = set_add(&p->campaign_presented, cid, r->presented)) < 0)
         return CG_ENOMEM;
     c->presented += (uint32_t)s;
+    if ((s = set_add(&p->campaign_network, cid, r->calling)) < 0)
+        return CG_ENOMEM;
+    c->network += (uint32_t)s;
     if (!(slot = counter(&p->minute_calls, (uint64_t)cid << 32 | minute)))
         return CG_ENOMEM;
     if (++*slot > c->peak)
@@ -1268,10 +1526,10 @@ static void count_victim_call(const struct analysis *a, struct cg__victim *v, ui
         ;
     if (k == v->ncamps && k < CG__VICTIM_LIST)
         v->camps[v->ncamps++] = cid;
-    for (k = 0; k < v->npres && v->pres[k] != r->calling; k++)
+    for (k = 0; k < v->npres && v->pres[k] != r->presented; k++)
         ;
     if (k == v->npres && k < CG__VICTIM_LIST)
-        v->pres[v->npres++] = r->calling;
+        v->pres[v->npres++] = r->presented;
 }
 
 /* One call of the second pass: nothing unless its origin is spoofing and
@@ -1284,9 +1542,10 @@ static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__fin
     struct cg__victim *v;
     uint32_t cid;
     int kind, rc;
+    uint64_t own = 0;
     if (!origin->spoofing)
         return CG_OK;
-    r->flags |= usually_verifies(a, r) ? ROW_VERIFY_FAILURE : 0;
+    settle_flags(a, r, &own);
     if ((kind = spoofed_kind(origin, r)) < 0)
         return CG_OK;
     if ((rc = campaign_of_call(p, fd, origin, r, kind, &cid)) != CG_OK ||
@@ -1298,6 +1557,9 @@ static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__fin
     count_victim_call(a, v, cid, r);
     sum->spoofed_calls++;
     sum->spoofed_answered += r->dur > 0;
+    /* behind a network number that carried no signal of its own */
+    sum->presentation_only +=
+        r->pflags && r->presented != r->calling && !(r->flags & ROW_CONCLUSIVE);
     return CG_OK;
 }
 
@@ -1332,10 +1594,11 @@ static void name_campaigns(const struct analysis *a, struct cg__findings *fd)
         struct cg__campaign *c = &fd->camp[i];
         const struct origin *origin = &a->origins[c->origin];
         if (c->kind == CG__K_NONE)
-            c->kind = c->sig[CG__S_PROT]   ? CG__K_BANK
-                      : c->sig[CG__S_DNO]  ? CG__K_DNO
-                      : c->sig[CG__S_INTL] ? CG__K_INTL
-                                           : CG__K_ROTATION;
+            c->kind = c->sig[CG__S_PROT] || c->sig[CG__S_NO_INTENT] ? CG__K_BANK
+                      : c->sig[CG__S_DNO]                           ? CG__K_DNO
+                      : c->sig[CG__S_UNALLOC]                       ? CG__K_UNALLOC
+                      : c->sig[CG__S_INTL]                          ? CG__K_INTL
+                                                                    : CG__K_ROTATION;
         c->account = origin->account;
         c->origin_presented = origin->distinct_presented;
         c->origin_calls = origin->calls;
@@ -1386,6 +1649,7 @@ int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analy
     fd->tmin = a->tmin;
     if ((rc = profile_origins(a)) != CG_OK || (rc = collect_spoofed_calls(a, fd, sum)) != CG_OK)
         return rc;
+    sum->own_no_intent = a->own_no_intent;
     name_campaigns(a, fd);
     if ((rc = list_spoofing_origins(a, fd)) != CG_OK)
         return rc;

@@ -19,16 +19,37 @@ struct map64 {
     size_t cap, n;
 };
 
-enum { CG__K_NONE, CG__K_BANK, CG__K_DNO, CG__K_INTL, CG__K_ROTATION, CG__K_VERIFY, CG__K__COUNT };
-enum { CG__S_PROT, CG__S_DNO, CG__S_INTL, CG__S_VERIFY, CG__S__COUNT };
+enum {
+    CG__K_NONE,
+    CG__K_BANK,
+    CG__K_DNO,
+    CG__K_INTL,
+    CG__K_ROTATION,
+    CG__K_VERIFY,
+    CG__K_UNALLOC,
+    CG__K__COUNT
+};
+/* The per-call signals, strongest first. */
+enum {
+    CG__S_PROT,
+    CG__S_NO_INTENT,
+    CG__S_DNO,
+    CG__S_UNALLOC,
+    CG__S_INTL,
+    CG__S_VERIFY,
+    CG__S__COUNT
+};
 
 struct cg__campaign {
     uint32_t origin;
     int kind;
     int64_t first, last;
     uint64_t calls, answered, talk, sig[CG__S__COUNT];
-    uint32_t victims, presented, peak;
-    uint64_t brands; /* bit per brand id (the first 64) */
+    /* of the calls with each signal: the signal was about the network
+     * number, about the presentation number (both when they are one) */
+    uint64_t sig_net[CG__S__COUNT], sig_pres[CG__S__COUNT];
+    uint32_t victims, presented, network, peak; /* distinct presentation, network numbers */
+    uint64_t brands;                            /* bit per brand id (the first 64) */
     uint32_t origin_presented, origin_calls;
     bool account; /* the origin is one account (origid known) */
 };

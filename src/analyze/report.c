@@ -21,7 +21,8 @@
 #define TIMELINE_MAX 336 /* hours (two weeks) drawn per campaign */
 
 static const char *const kind_name[CG__K__COUNT] = {
-    "", "bank_impersonation", "dno", "intl_uk_cli", "rotation", "verification_failure"};
+    "",         "bank_impersonation",   "dno",        "intl_uk_cli",
+    "rotation", "verification_failure", "unallocated"};
 
 /* The comparators take the findings as qsort_r's argument: the library keeps
  * no state between calls, so two analyses may run at once. */
@@ -133,23 +134,38 @@ static json_t *signals(const struct cg__campaign *c)
     } per_call[] = {
         {CG__S_PROT, "protected_unverified",
          "calls presenting a protected number without its signer's verification"},
+        {CG__S_NO_INTENT, "protected_no_intent",
+         "calls presenting a protected number with neither its signer's verification nor a live "
+         "call intent"},
         {CG__S_DNO, "dno", "calls presenting a Do-Not-Originate number"},
+        {CG__S_UNALLOC, "uk_cli_unallocated",
+         "calls presenting a UK number in a range Ofcom has not allocated"},
         {CG__S_INTL, "intl_ingress_uk_cli",
          "calls presenting a UK number from an international ingress"},
         {CG__S_VERIFY, "verification_failure",
          "unverified calls presenting a number that usually verifies"},
     };
     size_t i;
-    for (i = 0; i < sizeof per_call / sizeof per_call[0]; i++)
-        if (c->sig[per_call[i].s])
-            json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", per_call[i].name, "calls",
-                                               (json_int_t)c->sig[per_call[i].s], "evidence",
-                                               per_call[i].text));
+    for (i = 0; i < sizeof per_call / sizeof per_call[0]; i++) {
+        int s = per_call[i].s;
+        /* which of the call's two numbers carried it: the network number
+         * (P-Asserted-Identity), the presentation number (From, what the
+         * callee saw), or both (on some calls one, on others the other, or
+         * one number in both roles) */
+        const char *number = c->sig_net[s] && c->sig_pres[s] ? "both"
+                             : c->sig_pres[s]                ? "presentation"
+                                                             : "network";
+        if (c->sig[s])
+            json_array_append_new(a, json_pack("{s:s,s:I,s:s,s:s}", "signal", per_call[i].name,
+                                               "calls", (json_int_t)c->sig[s], "number", number,
+                                               "evidence", per_call[i].text));
+    }
     if (c->account && c->origin_presented >= 20) {
         snprintf(text, sizeof text, "the account presented %u distinct numbers on %u calls",
                  c->origin_presented, c->origin_calls);
-        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "rotation", "numbers",
-                                           (json_int_t)c->origin_presented, "evidence", text));
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s,s:s}", "signal", "rotation", "numbers",
+                                           (json_int_t)c->origin_presented, "number",
+                                           "presentation", "evidence", text));
     }
     if (c->peak >= 10) {
         snprintf(text, sizeof text, "up to %u calls in one minute", c->peak);
@@ -199,13 +215,14 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
         for (k = 0; k < 64 && k < cg__nbrands(fd); k++)
             if (c->brands & (1ull << k))
                 json_array_append_new(b, json_string(cg__brand(fd, k)));
-        o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[{s:s,s:s,s:s}],s:I,s:o}", "id",
-                      id, "kind", kind_name[c->kind], "first_time", first, "last_time", last,
+        o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:[{s:s,s:s,s:s}],s:I,s:o,s:I}",
+                      "id", id, "kind", kind_name[c->kind], "first_time", first, "last_time", last,
                       "calls", (json_int_t)c->calls, "answered_calls", (json_int_t)c->answered,
                       "talk_seconds", (json_int_t)c->talk, "victims", (json_int_t)c->victims,
                       "presented_numbers", (json_int_t)c->presented, "brands_impersonated", b,
                       "origins", "ingress", parts[0], "spc", parts[1], "origid", parts[2],
-                      "peak_calls_per_minute", (json_int_t)c->peak, "signals", signals(c));
+                      "peak_calls_per_minute", (json_int_t)c->peak, "signals", signals(c),
+                      "network_numbers", (json_int_t)c->network);
         json_array_append_new(arr, o);
     }
     if (!(f = create(dir, "campaigns.json", err, errlen))) {
@@ -361,6 +378,17 @@ static void html_totals(FILE *f, const struct cg_analyze_summary *sum)
             (unsigned long long)sum->spoofed_answered, (unsigned long long)sum->victims,
             (unsigned long long)sum->campaigns, (unsigned long long)sum->origins,
             (unsigned long long)sum->bad_rows);
+    if (sum->presentation_only)
+        fprintf(f,
+                "<p>%llu spoofed calls hid behind a network number (P-Asserted-Identity) that "
+                "carried no signal: only the presentation number the callee saw was spoofed.</p>\n",
+                (unsigned long long)sum->presentation_only);
+    if (sum->own_no_intent)
+        fprintf(f,
+                "<p class=\"small\">%llu calls presented a protected number without a live call "
+                "intent from the bank's own dialler (a network number that presented it with "
+                "intents): not counted as spoofing; the daemon blocks them.</p>\n",
+                (unsigned long long)sum->own_no_intent);
 }
 
 /* Brands impersonated: spoofed calls per brand, as bars. */
@@ -464,7 +492,8 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
                 o->presented, o->victims);
         if (o->conclusive_calls)
             fprintf(f,
-                    "%u calls with a per-call spoofing signal (protected, DNO or UK-from-abroad)%s",
+                    "%u calls with a per-call spoofing signal (protected, DNO, unallocated or "
+                    "UK-from-abroad)%s",
                     o->conclusive_calls, o->account ? "; every call of the account counted" : "");
         else if (o->rotates)
             fprintf(f, "rotates numbers: %u distinct on %u calls, mostly without A attestation",
