@@ -20,6 +20,13 @@
  * Campaign calls come in bursts (up to 20 a minute), are answered more
  * often and kept on the line longer.  Rows are written in time order.
  *
+ * The unsigned-UK profile (--profile unsigned-uk) is UK traffic without
+ * STIR/SHAKEN: nothing is signed, banks announce their calls with call
+ * intents, and spoofers put a genuine consumer's number in the network
+ * number and the number of their campaign's kind (bank, dno, unallocated,
+ * intl_uk) in the presentation number (campaign_call_uk, legit_call_uk).
+ * The default profile's output for a seed is unchanged by it.
+ *
  * Output in DIR: calls.csv, truth.csv (victim,<called>,
  * origin,<ingress>|<spc>|<origid>, and campaign,<kind>|<ingress>|<origid>|<calls>
  * for reading), protected.csv, dno.csv, ingress.csv.
@@ -37,10 +44,15 @@
 static const char help[] =
     "usage: cidguard simulate --out DIR [--rows N] [--seed S] [--days D] [--campaigns K]\n"
     "                         [--spoof-share F] [--call-centres M] [--answer-rate F]\n"
+    "                         [--profile default|unsigned-uk]\n"
     "  Writes DIR/calls.csv (time,calling,called,duration,ingress,verstat,attest,origid,\n"
     "  spc,call_id), DIR/truth.csv and the policy lists the traffic assumes.  Defaults:\n"
     "  100000 rows, seed 1, one day per million rows, one campaign per 100000 rows (at\n"
-    "  least 6), 2%% of rows spoofed, 5 call centres, legitimate answer rate 0.6.\n";
+    "  least 6), 2% of rows spoofed, 5 call centres, legitimate answer rate 0.6.\n"
+    "  --profile unsigned-uk: no call is signed; banks present their protected numbers\n"
+    "  with call intents, spoofers a genuine consumer's network number and a bank's,\n"
+    "  DNO or unallocated presentation number; calls.csv gains presented,intent and\n"
+    "  DIR/ofcom.csv is written.\n";
 
 /* splitmix64: small, fast, and the same sequence everywhere for a seed */
 static uint64_t rng_state;
@@ -69,8 +81,12 @@ static unsigned expo(double mean)
 #define BANK_NUMS 3
 #define NDNO 20
 
-enum kind { K_BANK, K_DNO, K_ROTATION, K_INTL_UK, K__COUNT };
-static const char *const kind_name[] = {"bank", "dno", "rotation", "intl_uk"};
+/* The default profile's campaigns take the first four kinds in turn, the
+ * unsigned-UK profile's bank, dno, unallocated and intl_uk. */
+enum kind { K_BANK, K_DNO, K_ROTATION, K_INTL_UK, K_UNALLOC };
+#define DEFAULT_KINDS 4
+static const char *const kind_name[] = {"bank", "dno", "rotation", "intl_uk", "unallocated"};
+static const enum kind uk_kinds[4] = {K_BANK, K_DNO, K_UNALLOC, K_INTL_UK};
 
 struct campaign {
     enum kind kind;
@@ -148,6 +164,7 @@ struct sim_opts {
     uint64_t rows, seed, ncampaigns;
     int days, ncentres;
     double share, answer;
+    bool unsigned_uk; /* --profile unsigned-uk */
 };
 
 /* Reads the options into so; dies on bad usage.  Returns false when it has
@@ -162,6 +179,7 @@ static bool parse_options(int argc, char **argv, struct sim_opts *so)
                                          {"spoof-share", required_argument, 0, 'f'},
                                          {"call-centres", required_argument, 0, 'c'},
                                          {"answer-rate", required_argument, 0, 'a'},
+                                         {"profile", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
@@ -198,6 +216,11 @@ static bool parse_options(int argc, char **argv, struct sim_opts *so)
             if (so->answer < 0 || so->answer > 1)
                 cli_die("--answer-rate must be from 0 to 1");
             break;
+        case 'p':
+            if (strcmp(optarg, "default") != 0 && strcmp(optarg, "unsigned-uk") != 0)
+                cli_die("--profile must be default or unsigned-uk");
+            so->unsigned_uk = !strcmp(optarg, "unsigned-uk");
+            break;
         case 'h':
             fputs(help, stdout);
             return false;
@@ -230,6 +253,7 @@ static void finish_options(struct sim_opts *so)
  */
 struct population {
     char bank_num[NBANKS][BANK_NUMS][16], dno[NDNO][16];
+    char bank_net[NBANKS][16]; /* each bank's contact-centre network number */
     uint64_t nconsumers;
     char (*consumer)[16], (*consumer_origid)[40];
     int ncentres;
@@ -246,6 +270,27 @@ static void list_numbers(struct population *pop)
             snprintf(pop->bank_num[b][k], 16, "4420794601%d%d", b, k);
     for (k = 0; k < NDNO; k++)
         snprintf(pop->dno[k], 16, "4480015700%02d", k);
+    for (b = 0; b < NBANKS; b++)
+        snprintf(pop->bank_net[b], 16, "44203000100%d", b);
+}
+
+/* DIR/ofcom.csv (unsigned-UK profile): Ofcom block status for the mobile
+ * range, in the S7 file's shape.  The consumers' 074 blocks are allocated,
+ * the 0792 blocks free (the unallocated numbers spoofers present); the
+ * other ranges have no data, so they are not judged. */
+static void write_ofcom(const char *dir)
+{
+    FILE *f = open_in(dir, "ofcom.csv");
+    int b, k;
+    fputs("NMS Number Block: Number Block,Block Status,CP Name,Number Length,Allocation Date\n", f);
+    for (b = 0; b < 100; b++)
+        for (k = 0; k < 10; k++)
+            fprintf(f, "74%02d %d,Allocated,Example Mobile Ltd,10 digit numbers,01/01/2000\n", b,
+                    k);
+    for (b = 20; b < 30; b++)
+        for (k = 0; k < 10; k++)
+            fprintf(f, "79%02d %d,Free,,10 digit numbers,\n", b, k);
+    fclose(f);
 }
 
 /* DIR/protected.csv, dno.csv and ingress.csv: the lists the traffic assumes. */
@@ -321,8 +366,14 @@ static struct campaign *plan_campaigns(const struct sim_opts *so, int64_t span)
         struct campaign *k = &camp[i];
         double rate = (6.0 + (double)below(15)) / 60.0, p = rate / rows_per_s;
         int64_t len;
-        k->kind = (enum kind)(i % K__COUNT);
-        k->via_gateway = k->kind == K_INTL_UK || (k->kind == K_BANK && i % 8 == 4);
+        if (so->unsigned_uk) {
+            /* kinds in turn; every other round of them through the gateway */
+            k->kind = uk_kinds[i % 4];
+            k->via_gateway = k->kind == K_INTL_UK || (i / 4) % 2 == 1;
+        } else {
+            k->kind = (enum kind)(i % DEFAULT_KINDS);
+            k->via_gateway = k->kind == K_INTL_UK || (k->kind == K_BANK && i % 8 == 4);
+        }
         uuid(k->origid, 0xbad000 + i);
         k->left = per / 2 + below(per);
         if (p > 0.5)
@@ -344,6 +395,11 @@ struct call {
     const char *verstat, *origid;
     char attest;
     unsigned dur;
+    /* unsigned-UK profile: the presentation number (From), and whether a
+     * live call intent matched ("yes", "no" for a protected number without
+     * one, "" when no intent applies) */
+    char presented[24];
+    const char *intent;
 };
 
 /* The campaign placing row i (at t seconds into the span), if one is: each
@@ -457,9 +513,101 @@ static void legit_call(const struct population *pop, uint64_t cons, double answe
     c->dur = unit() < answer ? expo(90) : 0;
 }
 
+/*
+ * The unsigned-UK profile's campaign call: nothing is signed, so the
+ * spoofer borrows a genuine consumer's number for the network number
+ * (P-Asserted-Identity, which the callee never sees) and puts the number
+ * of its kind in the presentation number: a bank's protected number (no
+ * intent was registered for it: intent=no), a DNO number, a number in a
+ * range Ofcom has not allocated, or (through the international gateway) a
+ * UK landline.  From the small domestic carrier or the gateway.
+ */
+static void campaign_call_uk(struct campaign *cp, const struct population *pop, struct call *c)
+{
+    cp->left--;
+    cp->placed++;
+    snprintf(c->ingress, sizeof c->ingress, "%s", cp->via_gateway ? "intl-gw" : "peer-5");
+    c->verstat = "No-TN-Validation";
+    c->attest = '-';
+    snprintf(c->calling, sizeof c->calling, "%s", pop->consumer[below(pop->nconsumers)]);
+    switch (cp->kind) {
+    case K_BANK: {
+        uint64_t b = below(NBANKS), k = below(BANK_NUMS);
+        snprintf(c->presented, sizeof c->presented, "%s", pop->bank_num[b][k]);
+        c->intent = "no";
+        break;
+    }
+    case K_DNO:
+        snprintf(c->presented, sizeof c->presented, "%s", pop->dno[below(NDNO)]);
+        break;
+    case K_UNALLOC:
+        number(c->presented, "44792", 7);
+        break;
+    default:
+        number(c->presented, "4420", 8);
+        break;
+    }
+    c->dur = unit() < 0.75 ? expo(600) : 0;
+}
+
+/*
+ * The unsigned-UK profile's legitimate call, all unsigned: consumers
+ * (presenting their own number), small businesses, call centres, banks
+ * and international callers (foreign numbers, and consumers' own UK
+ * mobiles roaming abroad).  A bank presents one of its protected numbers,
+ * from that number or from its contact centre's network number, with a
+ * live call intent registered just before dialling; one call in ten comes
+ * after the intent expired (a late retry) or without one: the daemon
+ * blocks those, but they are the bank's own calls, not spoofing
+ * (*own_no_intent counts them).
+ */
+static void legit_call_uk(const struct population *pop, uint64_t cons, double answer,
+                          struct call *c, uint64_t *own_no_intent)
+{
+    double r = unit();
+    c->verstat = "No-TN-Validation";
+    c->attest = '-';
+    if (r < 0.68) {
+        snprintf(c->calling, sizeof c->calling, "%s", pop->consumer[cons]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-%d", (int)(cons % 4) + 1);
+    } else if (r < 0.70) {
+        uint64_t b = below(40);
+        snprintf(c->calling, sizeof c->calling, "%s",
+                 pop->consumer[(b * 7919 + below(2)) % pop->nconsumers]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-5");
+    } else if (r < 0.85 && pop->ncentres) {
+        int cc = (int)below((uint64_t)pop->ncentres);
+        snprintf(c->calling, sizeof c->calling, "%s", pop->centre_num[cc][below(10)]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-%d", cc % 4 + 1);
+    } else if (r < 0.88) {
+        int b = (int)below(NBANKS);
+        uint64_t k = below(BANK_NUMS);
+        snprintf(c->presented, sizeof c->presented, "%s", pop->bank_num[b][k]);
+        snprintf(c->calling, sizeof c->calling, "%s",
+                 below(2) ? pop->bank_net[b] : pop->bank_num[b][k]);
+        snprintf(c->ingress, sizeof c->ingress, "peer-%d", b + 1);
+        c->intent = "yes";
+        if (below(10) == 0) {
+            c->intent = "no";
+            ++*own_no_intent;
+        }
+    } else if (below(3) == 0) { /* a UK mobile roaming abroad: its own number */
+        snprintf(c->calling, sizeof c->calling, "%s", pop->consumer[cons]);
+        snprintf(c->ingress, sizeof c->ingress, "intl-gw");
+    } else {
+        static const char *const cc[] = {"331", "4930", "1212", "3491"};
+        number(c->calling, cc[below(4)], 7);
+        snprintf(c->ingress, sizeof c->ingress, "intl-gw");
+    }
+    c->dur = unit() < answer ? expo(90) : 0;
+}
+
 /* One row of calls.csv: time,calling,called,duration,ingress,verstat,
- * attest,origid,spc,call_id (call_id "c" and the row number). */
-static void write_call(struct out *o, const char *time, const struct call *c, uint64_t i)
+ * attest,origid,spc,call_id (call_id "c" and the row number), and in the
+ * unsigned-UK profile presented,intent (presented empty: the same as
+ * calling). */
+static void write_call(struct out *o, const char *time, const struct call *c, uint64_t i,
+                       bool unsigned_uk)
 {
     puts_(o, time);
     put(o, ",+", 2);
@@ -481,25 +629,39 @@ static void write_call(struct out *o, const char *time, const struct call *c, ui
     puts_(o, c->spc);
     put(o, ",c", 2);
     putu(o, i);
+    if (unsigned_uk) {
+        put(o, ",", 1);
+        if (c->presented[0]) {
+            put(o, "+", 1);
+            puts_(o, c->presented);
+        }
+        put(o, ",", 1);
+        puts_(o, c->intent);
+    }
     put(o, "\n", 1);
 }
 
 /* The end of truth.csv: each account that placed calls, each campaign (for
  * reading), and the international gateway when a campaign used it. */
 static void write_truth_campaigns(FILE *truth, const struct campaign *camp, uint64_t ncampaigns,
-                                  bool used_gw)
+                                  bool used_gw, bool unsigned_uk)
 {
+    bool used_peer5 = false;
     uint64_t i;
     for (i = 0; i < ncampaigns; i++) {
         const struct campaign *k = &camp[i];
-        if (!k->via_gateway && k->placed)
+        /* unsigned calls have no origid: the origin is the trunk */
+        if (!k->via_gateway && k->placed && !unsigned_uk)
             fprintf(truth, "origin,peer-5|SMALL1|%s\n", k->origid);
+        used_peer5 |= !k->via_gateway && k->placed;
         fprintf(truth, "campaign,%s|%s|%s|%llu\n", kind_name[k->kind],
-                k->via_gateway ? "intl-gw" : "peer-5", k->via_gateway ? "" : k->origid,
-                (unsigned long long)k->placed);
+                k->via_gateway ? "intl-gw" : "peer-5",
+                k->via_gateway || unsigned_uk ? "" : k->origid, (unsigned long long)k->placed);
     }
     if (used_gw)
         fprintf(truth, "origin,intl-gw||\n");
+    if (unsigned_uk && used_peer5)
+        fprintf(truth, "origin,peer-5||\n");
 }
 
 /*
@@ -517,15 +679,19 @@ static void write_calls(const struct sim_opts *so, const struct population *pop,
     char time[24];
     int64_t t, last_t = -1;
     bool used_gw = false;
-    uint64_t i;
+    uint64_t i, own_no_intent = 0;
 
     memset(&o, 0, sizeof o);
     o.f = f;
-    puts_(&o, "time,calling,called,duration,ingress,verstat,attest,origid,spc,call_id\n");
+    puts_(&o, so->unsigned_uk
+                  ? "time,calling,called,duration,ingress,verstat,attest,origid,spc,call_id,"
+                    "presented,intent\n"
+                  : "time,calling,called,duration,ingress,verstat,attest,origid,spc,call_id\n");
     truth = open_in(so->dir, "truth.csv");
     fputs("kind,key\n", truth);
     for (i = 0; i < so->rows; i++) {
-        struct call c = {.verstat = "TN-Validation-Passed", .origid = "", .attest = 'A'};
+        struct call c = {
+            .verstat = "TN-Validation-Passed", .origid = "", .attest = 'A', .intent = ""};
         uint64_t cons = below(pop->nconsumers);
         struct campaign *cp;
 
@@ -534,9 +700,14 @@ static void write_calls(const struct sim_opts *so, const struct population *pop,
         /* callees: consumers (victims are ordinary people) */
         snprintf(c.called, sizeof c.called, "%s", pop->consumer[below(pop->nconsumers)]);
         if (cp) {
-            campaign_call(cp, pop, &c);
+            if (so->unsigned_uk)
+                campaign_call_uk(cp, pop, &c);
+            else
+                campaign_call(cp, pop, &c);
             fprintf(truth, "victim,%s\n", c.called);
             used_gw |= cp->via_gateway;
+        } else if (so->unsigned_uk) {
+            legit_call_uk(pop, cons, so->answer, &c, &own_no_intent);
         } else {
             legit_call(pop, cons, so->answer, &c);
         }
@@ -544,9 +715,13 @@ static void write_calls(const struct sim_opts *so, const struct population *pop,
             cg_time_iso(t, time);
             last_t = t;
         }
-        write_call(&o, time, &c, i);
+        write_call(&o, time, &c, i, so->unsigned_uk);
     }
-    write_truth_campaigns(truth, camp, so->ncampaigns, used_gw);
+    write_truth_campaigns(truth, camp, so->ncampaigns, used_gw, so->unsigned_uk);
+    /* for reading: the banks' own calls the daemon blocks for want of an
+     * intent, which are not spoofing (no victim, no origin) */
+    if (so->unsigned_uk)
+        fprintf(truth, "own_no_intent,%llu\n", (unsigned long long)own_no_intent);
     if (fclose(truth) != 0)
         cli_die("cannot write truth.csv");
     fwrite(o.buf, 1, o.n, f);
@@ -570,6 +745,8 @@ int cmd_simulate(int argc, char **argv)
     span = (int64_t)so.days * 86400;
     list_numbers(&pop);
     write_lists(so.dir, &pop);
+    if (so.unsigned_uk)
+        write_ofcom(so.dir);
     make_callers(&pop, &so);
     camp = plan_campaigns(&so, span);
     write_calls(&so, &pop, camp, span);
