@@ -5,6 +5,11 @@
 - golden files: a small hand-written input whose every row is explained
   (tests/vectors/analyze/small.csv, the `note` column);
 - the other formats: gzip, Asterisk Master.csv, the daemon's decision log;
+- two calling numbers: simulated unsigned UK traffic (--profile unsigned-uk)
+  scored, a presentation spoof behind a genuine network number for each of a
+  protected, DNO and unallocated number, call intents, rotation of the
+  presentation number, Asterisk's clid, decision logs with and without the
+  presented and per-number reasons columns;
 - bad input: missing columns, malformed rows, an empty file;
 - report.html opened by headless Chromium: no console errors, a screenshot
   kept as a test artifact (BUILD/test-artifacts/report.png).
@@ -131,8 +136,146 @@ try:
     con.close()
     r = run("analyze", db, "--format", "decisions", *lists(VEC), "--out", os.path.join(WORK, "dec"))
     v = read(os.path.join(WORK, "dec", "victims.csv"))
-    check("the daemon's decision log: the C-signed bank call is found, the genuine one is not",
+    check("the daemon's decision log (the schema without presented and per-number reasons): the "
+          "C-signed bank call is found, the genuine one is not",
           r.returncode == 0 and "+447400000002" in v and "+447400000001" not in v, r.stdout + r.stderr + v)
+
+    # --- two calling numbers: network (calling) and presentation (presented) ------
+    # Unsigned UK traffic: banks announce their calls with intents, spoofers hide a
+    # bank's, DNO or unallocated presentation number behind a genuine consumer's
+    # network number.
+    for seed, extra in [("11", ["--rows", "100000"]),
+                        ("12", ["--rows", "150000", "--spoof-share", "0.04", "--campaigns", "8"])]:
+        d = os.path.join(WORK, "uk" + seed)
+        r = run("simulate", "--out", d, "--seed", seed, "--profile", "unsigned-uk", *extra)
+        check("simulate --profile unsigned-uk seed %s" % seed, r.returncode == 0, r.stderr)
+        r = run("analyze", os.path.join(d, "calls.csv"), *lists(d), "--ofcom", os.path.join(d, "ofcom.csv"),
+                "--out", os.path.join(d, "out"), "--truth", os.path.join(d, "truth.csv"))
+        print("# unsigned-uk seed %s: %s" % (seed, " | ".join(l for l in r.stdout.splitlines()
+                                                           if l.startswith(("victims", "origins")))))
+        m = {k: (float(p), float(rc)) for k, p, rc in
+             re.findall(r"^(victims|origins): precision ([0-9.]+) recall ([0-9.]+)", r.stdout, re.M)}
+        check("unsigned-uk seed %s: victims precision and recall >= 0.95 %s" % (seed, m.get("victims")),
+              "victims" in m and min(m["victims"]) >= 0.95, r.stdout + r.stderr)
+        check("unsigned-uk seed %s: origins precision and recall >= 0.95 %s" % (seed, m.get("origins")),
+              "origins" in m and min(m["origins"]) >= 0.95, r.stdout)
+        own = re.search(r"^own_no_intent,(\d+)", read(os.path.join(d, "truth.csv")), re.M).group(1)
+        check("unsigned-uk seed %s: the banks' own calls without an intent (%s) counted apart" % (seed, own),
+              "%s calls from banks' own diallers without a live intent" % own in r.stdout, r.stdout)
+        camps = json.loads(read(os.path.join(d, "out", "campaigns.json")))
+        kinds = {c["kind"] for c in camps}
+        check("unsigned-uk seed %s: bank, dno, unallocated and intl_uk_cli campaigns, signals on the "
+              "presentation number" % seed,
+              {"bank_impersonation", "dno", "unallocated", "intl_uk_cli"} <= kinds and
+              all(s["number"] == "presentation" for c in camps for s in c["signals"] if "number" in s) and
+              any(s["signal"] == "protected_no_intent" for c in camps for s in c["signals"]),
+              [(c["kind"], c["signals"]) for c in camps])
+
+    ofcom = os.path.join(WORK, "ofcom.csv")
+    with open(ofcom, "w") as f:
+        f.write("NMS Number Block: Number Block,Block Status,CP Name,Number Length,Allocation Date\n"
+                "7400 0,Allocated,Example Mobile Ltd,10 digit numbers,01/01/2000\n"
+                "7411 1,Allocated,Example Mobile Ltd,10 digit numbers,01/01/2000\n"
+                "7922 2,Free,,10 digit numbers,\n")
+    pres = os.path.join(WORK, "presented.csv")
+    rows = [  # time, calling (network), presented, called, ingress, origid, attest, intent
+        ("09:00:00", "+447411111111", "+442079460101", "+447400000101", "peer-1", "", "", "no"),     # bank's number behind a consumer's
+        ("09:01:00", "+447411111112", "+448001570001", "+447400000102", "peer-1", "", "", ""),       # DNO behind a consumer's
+        ("09:02:00", "+447411111113", "+447922222222", "+447400000103", "peer-1", "", "", ""),       # unallocated behind a consumer's
+        ("09:03:00", "+442030001000", "+442079460101", "+447400000104", "peer-1", "", "", "yes"),    # the bank, announced
+        ("09:04:00", "+442030001000", "+442079460101", "+447400000105", "peer-1", "", "", "no"),     # the bank, intent expired
+        ("09:05:00", "+447411111114", "", "+447400000106", "peer-1", "", "", ""),                    # a consumer
+        ("09:06:00", "+447411111115", "+447411111115", "+447400000107", "intl-gw", "", "", ""),      # a roaming UK mobile
+    ]
+    # an account keeping one genuine network number and rotating what its callees see
+    rows += [("10:%02d:00" % i, "+447411111116", "+4474000%05d" % (i * 37), "+4474000002%02d" % i, "peer-2",
+              "acct-rot", "C", "") for i in range(30)]
+    with open(pres, "w") as f:
+        f.write("time,calling,presented,called,duration,ingress,verstat,attest,origid,spc,intent\n")
+        for t, calling, p_, called, ing, origid, att, intent in rows:
+            f.write("2025-01-06T%sZ,%s,%s,%s,60,%s,%s,%s,%s,%s,%s\n" % (
+                t, calling, p_, called, ing, "TN-Validation-Passed" if att else "", att, origid,
+                "SMALL1" if att else "", intent))
+    r = run("analyze", pres, *lists(VEC), "--ofcom", ofcom, "--out", os.path.join(WORK, "pres"))
+    v = read(os.path.join(WORK, "pres", "victims.csv"))
+    for called, what in [("+447400000101", "a protected number (intent=no)"), ("+447400000102", "a DNO number"),
+                         ("+447400000103", "an unallocated number")]:
+        check("presentation spoof behind a genuine network number found: %s" % what,
+              called in v and r.returncode == 0, r.stdout + r.stderr + v)
+    check("... the bank's announced call, its own call after the intent expired, a consumer and a "
+          "roamer are not", all(n not in v for n in ("+447400000104", "+447400000105", "+447400000106",
+                                                   "+447400000107")) and
+          "1 calls from banks' own diallers without a live intent" in r.stdout, r.stdout + v)
+    camps = {c["kind"]: c for c in json.loads(read(os.path.join(WORK, "pres", "campaigns.json")))}
+    sig = {s["signal"]: s for c in camps.values() for s in c["signals"]}
+    check("campaigns: protected_no_intent, dno, uk_cli_unallocated, each on the presentation number",
+          all(sig.get(k, {}).get("number") == "presentation" for k in
+              ("protected_no_intent", "dno", "uk_cli_unallocated")), sig)
+    check("the presentation number's rotation is found behind one constant network number",
+          "rotation" in camps and camps["rotation"]["presented_numbers"] == 30 and
+          camps["rotation"]["network_numbers"] == 1 and "acct-rot" in
+          read(os.path.join(WORK, "pres", "origins.csv")), camps.get("rotation"))
+    check("victims.csv lists the presentation numbers the victims saw",
+          "+442079460101" in v and "+447922222222" in v and "+447411111111" not in v, v)
+    alias = os.path.join(WORK, "from.csv")
+    with open(pres) as f, open(alias, "w") as g:
+        g.write(f.read().replace("time,calling,presented,", "time,calling,from,", 1))
+    r = run("analyze", alias, *lists(VEC), "--ofcom", ofcom, "--out", os.path.join(WORK, "from"))
+    check("`from` is read as the presentation number when there is no `presented` column",
+          read(os.path.join(WORK, "from", "victims.csv")) == v, r.stdout + r.stderr)
+    with open(alias, "w") as g:
+        g.write("time,calling,called,intent\n2025-01-06T09:00:00Z,+447411111111,+447400000101,maybe\n")
+    r = run("analyze", alias, "--out", os.path.join(WORK, "badintent"))
+    check("an intent other than yes, no or empty: the row is reported and skipped",
+          "from.csv:2: intent is neither yes, no nor empty (row skipped)" in r.stderr, r.stderr)
+
+    ast2 = os.path.join(WORK, "Master2.csv")
+    with open(ast2, "w") as f:
+        f.write('"","+447411111111","+447400000009","from-trunk","""Alpha Bank"" <+442079460101>",'
+                '"SIP/peer-1-0000001a","SIP/pbx-0000001b","Dial","SIP/pbx","2025-01-06 09:01:00",'
+                '"2025-01-06 09:01:05","2025-01-06 09:16:05",905,900,"ANSWERED","DOCUMENTATION",'
+                '"1736154060.1",""\n'
+                '"","+447411111112","+447400000010","from-trunk","""Someone"" <+447411111112>",'
+                '"SIP/peer-1-0000001c","","Dial","","2025-01-06 09:07:00","","2025-01-06 09:07:10",10,0,'
+                '"NO ANSWER","DOCUMENTATION","1736154420.2",""\n')
+    r = run("analyze", ast2, "--format", "asterisk", *lists(VEC), "--out", os.path.join(WORK, "ast2"))
+    v = read(os.path.join(WORK, "ast2", "victims.csv"))
+    check("Asterisk: clid's number is the presentation number (a bank's behind a consumer's src)",
+          "+447400000009" in v and "+442079460101" in v and "+447400000010" not in v, r.stdout + r.stderr + v)
+
+    db = os.path.join(WORK, "decisions-new.db")
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE decisions (time INTEGER NOT NULL, call_id TEXT, caller TEXT, callee TEXT,"
+                " ingress TEXT, listener TEXT, verstat TEXT, attest TEXT, origid TEXT, spc TEXT,"
+                " x5u_host TEXT, verify_reason TEXT, reasons TEXT, action TEXT, presented TEXT,"
+                " caller_reasons TEXT, presented_reasons TEXT)")
+    con.executemany("INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+        # the bank, unsigned, with a live intent: the daemon allowed it
+        (1736154000, "a", "442030001000", "447400000001", "peer-1", "sip_verify", "No-TN-Validation", "",
+         "", "", "", "", "no_tn_validation", "allow", "442079460101", "no_tn_validation", ""),
+        # a consumer's network number, the bank's presentation number, no intent
+        (1736154060, "b", "447411111111", "447400000002", "peer-1", "sip_verify", "No-TN-Validation", "",
+         "", "", "", "", "no_tn_validation,protected_no_intent", "block", "442079460101", "no_tn_validation",
+         "protected_no_intent"),
+        # a UK mobile from abroad, not confirmed roaming: withheld, not spoofing
+        (1736154120, "c", "447411111115", "447400000003", "intl-gw", "sip_verify", "No-TN-Validation", "",
+         "", "", "", "", "no_tn_validation,intl_uk_mobile_not_roaming", "withhold", "447411111115",
+         "intl_uk_mobile_not_roaming", "intl_uk_mobile_not_roaming"),
+        # a DNO number presented behind a consumer's
+        (1736154180, "d", "447411111112", "447400000004", "peer-1", "sip_verify", "No-TN-Validation", "",
+         "", "", "", "", "no_tn_validation,dno", "block", "448001570001", "no_tn_validation", "dno")])
+    con.commit()
+    con.close()
+    r = run("analyze", db, "--format", "decisions", *lists(VEC), "--out", os.path.join(WORK, "dec2"))
+    v = read(os.path.join(WORK, "dec2", "victims.csv"))
+    check("a decision log with presented and per-number reasons: the presentation spoofs are found, the "
+          "bank's announced call and the withheld roamer are not",
+          r.returncode == 0 and "+447400000002" in v and "+447400000004" in v and "+447400000001" not in v
+          and "+447400000003" not in v, r.stdout + r.stderr + v)
+    camps = json.loads(read(os.path.join(WORK, "dec2", "campaigns.json")))
+    check("... protected_no_intent read from the log's reasons, on the presentation number",
+          any(s["signal"] == "protected_no_intent" and s["number"] == "presentation"
+              for c in camps for s in c["signals"]), camps)
 
     # --- bad input ---------------------------------------------------------------
     bad = os.path.join(WORK, "nocols.csv")
