@@ -34,5 +34,6 @@ int cmd_lists(int argc, char **argv);     /* policy push|add|remove|show */
 int cmd_customers(int argc, char **argv); /* customers token|check */
 int cmd_analyze(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_intent(int argc, char **argv); /* intent add|list|cancel|import|key */
 
 #endif

@@ -169,6 +169,24 @@ static const struct directive table[] = {
     B("redis", "lists", redis_lists, "yes",
       "policy lists stored in Redis (cidguard policy push) replace the [policy] files and are "
       "reloaded within a second of a change"),
+    S("intent", "keys", intent_keys, "",
+      "CSV name,key_sha256,numbers: the keys of the call-intent API (POST/DELETE/GET "
+      "/intent/v1 on http_listen), each the SHA-256 of a bearer key (cidguard intent key) and "
+      "the numbers (';'-separated, '+' optional, a trailing '*' makes a prefix) it may register; "
+      "empty = no intent API"),
+    I("intent", "max_valid_for", intent_max_valid_for, 1, 86400, "300",
+      "longest validity of an intent, seconds"),
+    I("intent", "max_uses", intent_max_uses, 1, 1000, "3",
+      "calls one intent allows (each matching call uses one); read at start"),
+    I("intent", "max_entries", intent_max_entries, 1, 100000000, "1000000",
+      "intents the daemon's memory holds (about 64 bytes each at most); read at start"),
+    I("intent", "max_batch", intent_max_batch, 1, 100000, "1000",
+      "intents in one request (413 above); a body is also at most 64 KB, about 1,000 intents"),
+    I("intent", "rate", intent_rate, 0, 10000000, "1000",
+      "intents per second per key (a request costs its intents, a cancellation or listing one); "
+      "over it, 429; 0 = no limit"),
+    I("intent", "burst", intent_burst, 1, 10000000, "2000",
+      "intents a key may send at once before rate applies (at least max_batch)"),
 };
 
 void cgd_conf_defaults(struct cgd_conf *c)

@@ -56,6 +56,11 @@ struct cgd_conf {
     char redis_prefix[64];
     int redis_timeout_ms;
     bool redis_lists; /* lists stored in Redis replace the files */
+    /* [intent]: the keys file ("" = no intent API), limits, and the rate (intents per
+     * second per key) with its burst */
+    char intent_keys[CGD_PATH];
+    int intent_max_valid_for, intent_max_uses, intent_max_entries, intent_max_batch;
+    int intent_rate, intent_burst;
     bool zero_config; /* no config file: test PKI in state_dir */
 };
 

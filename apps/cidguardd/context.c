@@ -23,6 +23,7 @@ static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *config_file;
 static struct cg_certcache *certcache;
 static struct cg_policy_state *pstate;
+static struct cg_intents *intents;
 static time_t next_crl;
 
 /*
@@ -68,6 +69,7 @@ static void ctx_free(struct cgd_ctx *c)
     cg_signer_free(c->signer);
     cg_key_free(c->key);
     cg_customers_free(c->customers);
+    cg_customers_free(c->intent_keys);
     SSL_CTX_free(c->tls); /* connections hold their own references */
     free(c);
 }
@@ -302,6 +304,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     c->conf = *conf;
     c->certcache = certcache;
     c->pstate = pstate;
+    c->intents = intents;
     c->plan = !conf->country_code[0]                  ? NULL
               : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
               : strcmp(conf->country_code, "1") == 0  ? &cg_tn_plan_nanp
@@ -339,6 +342,11 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     if (conf->customers[0] &&
         (rc = cg_customers_load_file(&c->customers, conf->customers, report_line, NULL)) != CG_OK) {
         fprintf(stderr, "cidguardd: [sign] customers %s: %s\n", conf->customers, cg_strerror(rc));
+        goto fail;
+    }
+    if (conf->intent_keys[0] && (rc = cg_intent_keys_load_file(&c->intent_keys, conf->intent_keys,
+                                                               report_line, NULL)) != CG_OK) {
+        fprintf(stderr, "cidguardd: [intent] keys %s: %s\n", conf->intent_keys, cg_strerror(rc));
         goto fail;
     }
     if (build_policy(c) || check_sign_exposure(conf, c->customers))
@@ -393,6 +401,8 @@ static void keep_start_only(struct cgd_conf *fresh, const struct cgd_conf *runni
     KEEP(freshness);
     KEEP(rate_calls);
     KEEP(rate_numbers);
+    KEEP(intent_max_entries);
+    KEEP(intent_max_uses);
 #undef KEEP
 }
 
@@ -464,8 +474,10 @@ int cgd_context_start(const struct cgd_conf *conf, const char *file)
     config_file = file;
     if (cg_certcache_new(&certcache, 10000) ||
         cg_policy_state_new(&pstate, conf->freshness + 5, (unsigned)conf->rate_calls,
-                            (unsigned)conf->rate_numbers))
+                            (unsigned)conf->rate_numbers) ||
+        cg_intents_new(&intents, (size_t)conf->intent_max_entries, (unsigned)conf->intent_max_uses))
         return -1;
+    cgd_intents_store = intents;
     fetch_lists(conf);
     if (conf->crl_url[0]) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -491,6 +503,8 @@ void cgd_context_stop(void)
     current = NULL;
     cg_certcache_free(certcache);
     cg_policy_state_free(pstate);
+    cgd_intents_store = NULL;
+    cg_intents_free(intents);
     cg_redis_close(lists_conn);
     for (i = 0; i < CG_LIST__COUNT; i++)
         free(redis_text[i]);

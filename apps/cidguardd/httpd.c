@@ -26,6 +26,7 @@
 #include "admission.h"
 #include "call.h"
 #include "httpd.h"
+#include "intentapi.h"
 #include "signing.h"
 #include "tls.h"
 
@@ -460,6 +461,8 @@ static void route(struct evhttp_request *req, void *arg)
         evhttp_send_reply(req, 200, "OK", b);
         evbuffer_free(b);
         free(m);
+    } else if (api && strcmp(path, "/intent/v1") == 0) {
+        cgd_intent_http(req, w);
     } else if (api && strncmp(path, "/certs/", 7) == 0) {
         struct cgd_ctx *ctx = cgd_ctx_get();
         certs(req, ctx->conf.state_dir, path + 7);

@@ -8,6 +8,7 @@
 #include "metrics.h"
 
 struct cgd_metrics cgd_m;
+struct cg_intents *cgd_intents_store;
 
 static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5};
 static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
@@ -233,6 +234,28 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         atomic_load(&cgd_m.redis_errors[CGD_REDIS_REPLY]),
         atomic_load(&cgd_m.redis_errors[CGD_REDIS_DISCONNECT]), atomic_load(&cgd_m.lists_version),
         atomic_load(&cgd_m.lists_reloads), atomic_load(&cgd_m.lists_errors));
+    {
+        static const char *const st[] = {"400", "401", "403", "413", "429", "503"};
+        out(&b,
+            "# HELP cidguard_intents_registered_total Call intents registered (each of a batch).\n"
+            "# TYPE cidguard_intents_registered_total counter\n"
+            "cidguard_intents_registered_total %llu\n"
+            "# HELP cidguard_intents_cancelled_total Call intents cancelled.\n"
+            "# TYPE cidguard_intents_cancelled_total counter\n"
+            "cidguard_intents_cancelled_total %llu\n"
+            "# HELP cidguard_intents_stored Call intents in this daemon's memory (expired ones "
+            "until dropped).\n"
+            "# TYPE cidguard_intents_stored gauge\n"
+            "cidguard_intents_stored %zu\n"
+            "# HELP cidguard_intent_requests_refused_total Intent API requests refused, by "
+            "status.\n"
+            "# TYPE cidguard_intent_requests_refused_total counter\n",
+            atomic_load(&cgd_m.intents_registered), atomic_load(&cgd_m.intents_cancelled),
+            cg_intents_count(cgd_intents_store));
+        for (i = 0; i < sizeof st / sizeof st[0]; i++)
+            out(&b, "cidguard_intent_requests_refused_total{status=\"%s\"} %llu\n", st[i],
+                atomic_load(&cgd_m.intents_refused[i]));
+    }
     if (b.p)
         b.p[b.n] = '\0';
     return b.p;

@@ -63,8 +63,15 @@ struct cgd_metrics {
     atomic_ullong lists_reloads, lists_errors; /* lists loaded from Redis */
     atomic_llong lists_version;
     atomic_int redis_workers; /* workers configured with Redis */
+    /* call intents (intentapi.c): intents registered and cancelled, requests refused by
+     * status (enum cgd_intent_refusal) */
+    atomic_ullong intents_registered, intents_cancelled, intents_refused[6];
 };
 extern struct cgd_metrics cgd_m;
+/* The refusals of the intent API, by HTTP status. */
+enum cgd_intent_refusal { CGD_IR_400, CGD_IR_401, CGD_IR_403, CGD_IR_413, CGD_IR_429, CGD_IR_503 };
+/* The process-wide intent store, for its size on /metrics (set by context.c). */
+extern struct cg_intents *cgd_intents_store;
 
 void cgd_metrics_fetch_latency(uint64_t us);
 /* Renders the Prometheus text exposition into a malloc'ed string, with
