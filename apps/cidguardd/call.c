@@ -29,11 +29,16 @@ static void policy_call(const struct cgd_call *c, struct cg_policy_call *pc, boo
                         uint32_t shared)
 {
     const struct cg_verdict *v = &c->v;
+    bool own_presented = c->presented[0] && strcmp(c->presented, c->caller) != 0;
     *pc = (struct cg_policy_call){.verdict = v,
                                   .caller = c->caller[0] ? c->caller : NULL,
+                                  .presented = own_presented ? c->presented : NULL,
                                   .caller_unreadable = c->caller_unreadable,
+                                  .callee = c->callee[0] ? c->callee : NULL,
                                   .ingress = c->ingress[0] ? c->ingress : NULL,
                                   .international = c->international,
+                                  .roaming_partner = c->roaming_partner,
+                                  .intents = c->intents,
                                   .call_id = c->call_id,
                                   .sig = v->has_sig ? v->sig : NULL,
                                   .siglen = v->has_sig ? sizeof v->sig : 0,
@@ -53,6 +58,7 @@ static void fill_record(struct cg_declog_record *rec, void *arg)
     const struct cgd_call *c = x->c;
     cgd_join(rec->call_id, sizeof rec->call_id, c->call_id ? c->call_id : "", NULL);
     cgd_join(rec->caller, sizeof rec->caller, c->caller, NULL);
+    cgd_join(rec->presented, sizeof rec->presented, c->presented, NULL);
     cgd_join(rec->ingress, sizeof rec->ingress, c->ingress, NULL);
     cgd_join(rec->listener, sizeof rec->listener, cgd_listener_name(c->listener), NULL);
     cg_declog_record_fill(rec, &c->v, x->d, c->now);
@@ -71,10 +77,17 @@ static void decide(struct cgd_call *c, bool has_shared, uint32_t shared)
     c->answer(c, &c->v, &d);
 }
 
-static void redis_done_cb(void *arg, bool ok, uint32_t bits)
+static void redis_done_cb(void *arg, bool ok, uint32_t bits, unsigned intents)
 {
     struct cgd_call *c = arg;
     c->w->pending--;
+    if (ok) {
+        c->intents = intents;
+    } else { /* Redis did not answer: this daemon's own intents stand in */
+        struct cg_policy_call pc;
+        policy_call(c, &pc, false, 0);
+        c->intents = cgd_call_local_intents(c, &pc, c->intents_needed);
+    }
     decide(c, ok, bits);
 }
 
@@ -160,15 +173,31 @@ void cgd_call_run(struct cgd_call *c)
     }
     atomic_fetch_add(&cgd_m.calls[c->listener][v->reason], 1);
     c->now = (int64_t)time(NULL);
-    if (c->w->redis) {
+    {
         struct cg_policy_call pc;
         policy_call(c, &pc, false, 0);
-        if (cgd_redis_observe(c->w, &pc, redis_done_cb, c)) {
+        /* a protected number that stands on its call intent: the intent is
+         * looked up (and a use spent) only for a call decided on it */
+        c->intents_needed = cg_policy_intents_needed(c->ctx->policy, &pc);
+        if (c->w->redis && cgd_redis_observe(c->w, &pc, c->intents_needed, redis_done_cb, c)) {
             c->w->pending++;
             return;
         }
+        c->intents = cgd_call_local_intents(c, &pc, c->intents_needed);
     }
     decide(c, false, 0);
+}
+
+unsigned cgd_call_local_intents(const struct cgd_call *c, const struct cg_policy_call *pc,
+                                unsigned need)
+{
+    const char *nums[2] = {pc->caller, pc->presented};
+    unsigned found = 0, i;
+    for (i = 0; i < 2 && c->ctx->intents && pc->callee; i++)
+        if ((need & (1u << i)) && nums[i] &&
+            cg_intents_use(c->ctx->intents, nums[i], pc->callee, c->now))
+            found |= 1u << i;
+    return found;
 }
 
 void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr)
@@ -177,6 +206,9 @@ void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr
     if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6))
         memcpy(&c->source, sa,
                sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-    const char *name = cg_policy_ingress(c->ctx->policy, tgrp, addr, &c->international);
+    unsigned flags;
+    const char *name = cg_policy_ingress_flags(c->ctx->policy, tgrp, addr, &flags);
+    c->international = flags & CG_INGRESS_INTERNATIONAL;
+    c->roaming_partner = flags & CG_INGRESS_ROAMING;
     cgd_join(c->ingress, sizeof c->ingress, name ? name : "", NULL);
 }

@@ -29,11 +29,13 @@ struct cgd_call {
     /* the request, set by the front end */
     struct cg_call call;
     const char *identities[CG_SIP_IDENTITY_MAX];
-    char caller[CG_TN_MAX + 1];     /* canonical calling number, "" if none */
+    char caller[CG_TN_MAX + 1];     /* canonical network number (PAI, else From), "" if none */
+    char presented[CG_TN_MAX + 1];  /* canonical presentation number (From), "" if none */
+    char callee[CG_TN_MAX + 1];     /* canonical called number, "" if none */
     bool caller_unreadable;         /* a calling-number header could not be read */
     char ingress[64];               /* "" if unknown */
     struct sockaddr_storage source; /* the request's source address (AF_UNSPEC: none) */
-    bool international;
+    bool international, roaming_partner;
     const char *call_id;
     void (*answer)(struct cgd_call *c, const struct cg_verdict *v, const struct cg_decision *d);
     void (*overload)(struct cgd_call *c);
@@ -42,6 +44,9 @@ struct cgd_call {
     bool parked_once;
     struct cg_verdict v; /* kept while the call waits for Redis */
     int64_t now;
+    /* CG_POLICY_NUM_* bits: the numbers that need a call intent, and those
+     * for which a live one was found (and a use spent) */
+    unsigned intents_needed, intents;
 };
 
 /* Takes the current context for the call's whole life. */
@@ -57,5 +62,11 @@ void cgd_call_run(struct cgd_call *c);
  * sockaddr, or NULL).
  */
 void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr);
+
+/* The intents of the call's numbers in `need` (CG_POLICY_NUM_* bits) found
+ * in this daemon's own store, a use of each spent: without Redis, or when
+ * Redis does not answer. */
+unsigned cgd_call_local_intents(const struct cgd_call *c, const struct cg_policy_call *pc,
+                                unsigned need);
 
 #endif

@@ -126,9 +126,11 @@ static const struct directive table[] = {
     S("policy", "dno", dno, "",
       "Do-Not-Originate list (CSV number,note); calls presenting one are blocked"),
     S("policy", "protected", protected_numbers, "",
-      "protected numbers (CSV number,brand,spcs,min_attest): only their signers may present them"),
+      "protected numbers (CSV number,brand,spcs,min_attest,intents,agents): presented only when "
+      "their signer verifies them, their agent carries them, or their call intent is live"),
     S("policy", "ingress", ingress, "",
-      "ingress table (CSV ingress,international,addresses,note); tgrp on the R-URI from a "
+      "ingress table (CSV ingress,international (yes, no or roaming),addresses,note); tgrp on "
+      "the R-URI from a "
       "trusted SBC, else source address"),
     S("policy", "tgrp_from", tgrp_from, "",
       "addresses or CIDRs (';'-separated) of the SBCs that set the trunk group (RFC 4904 tgrp) "
@@ -146,8 +148,12 @@ static const struct directive table[] = {
     B("policy", "uk_rules", uk_rules, "yes",
       "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
     B("policy", "nanp_rules", nanp_rules, "yes", "NPA-NXX structure for +1 callers"),
-    B("policy", "roaming_447", roaming_447, "yes",
-      "+447 mobiles may arrive from an international ingress (UK mobiles roaming)"),
+    S("policy", "uk_mobile_spcs", uk_mobile_spcs, "",
+      "SPCs of UK mobile networks (';'-separated, at most 16): a +447 caller from an "
+      "international ingress verified by one of them is roaming, not withheld"),
+    B("policy", "mark_international", mark_international, "no",
+      "answers for calls from an international ingress carry Cidguard-Origin: international, "
+      "for the SBC to show the callee a marker"),
     S("policy", "min_attest_uk", min_attest_uk, "B",
       "least attestation a verified UK caller needs, else labelled"),
     S("policy", "min_attest_other", min_attest_other, "",

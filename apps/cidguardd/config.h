@@ -46,7 +46,8 @@ struct cgd_conf {
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
     char tgrp_from[CGD_LIST]; /* SBCs trusted to set tgrp; "" = none */
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
-    bool uk_rules, nanp_rules, roaming_447;
+    bool uk_rules, nanp_rules, mark_international;
+    char uk_mobile_spcs[16 * 33];
     char min_attest_uk[4], min_attest_other[4];
     int block_response, rate_calls, rate_numbers;
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */

@@ -168,15 +168,16 @@ static int parse_actions(const char *spec, struct cg_policy_config *pc)
         int a = -1;
         if (eq) {
             *eq = '\0';
-            for (a = 0; a < 3 && strcmp(eq + 1, cg_action_str((enum cg_action)a)); a++)
+            for (a = 0; a < CG_ACTION__COUNT && strcmp(eq + 1, cg_action_str((enum cg_action)a));
+                 a++)
                 ;
         }
         for (i = 0;
              i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
             ;
-        if (!eq || a == 3 || i == CG_PR__COUNT) {
+        if (!eq || a == CG_ACTION__COUNT || i == CG_PR__COUNT) {
             fprintf(stderr,
-                    "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|block "
+                    "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|withhold|block "
                     "with a known reason\n",
                     tok);
             return -1;
@@ -193,7 +194,6 @@ static int build_policy(struct cgd_ctx *c)
     const struct cgd_conf *k = &c->conf;
     struct cg_policy_config pc = {.uk_rules = k->uk_rules,
                                   .nanp_rules = k->nanp_rules,
-                                  .roaming_447 = k->roaming_447,
                                   .min_attest_uk = k->min_attest_uk[0],
                                   .min_attest_other = k->min_attest_other[0]};
     char buf[CGD_LIST], *save, *tok;
@@ -216,8 +216,12 @@ static int build_policy(struct cgd_ctx *c)
     }
     if (k->actions[0] && parse_actions(k->actions, &pc))
         return -1;
-    if (cg_policy_new(&c->policy, &pc) != CG_OK)
+    snprintf(pc.uk_mobile_spcs, sizeof pc.uk_mobile_spcs, "%s", k->uk_mobile_spcs);
+    if (cg_policy_new(&c->policy, &pc) != CG_OK) {
+        fprintf(stderr, "cidguardd: [policy] uk_mobile_spcs: at most 16 SPCs of at most 32 "
+                        "bytes each\n");
         return -1;
+    }
     for (i = 0; i < CG_LIST__COUNT; i++) {
         char name[32];
         snprintf(name, sizeof name, "redis:%s", cg_list_name((enum cg_list)i));

@@ -138,6 +138,28 @@ static void httpcall_free(struct httpcall *h)
     free(h);
 }
 
+/* {"tn": "+N", "verstat": V, "reasons": [the findings about it]}: an
+ * extension member's entry for one of the call's numbers; V is the
+ * verification's when it is about this number, else No-TN-Validation. */
+static json_t *number_json(const char *tn, const struct cg_decision *d, unsigned which,
+                           uint32_t reasons)
+{
+    json_t *o = json_object(), *list = json_array();
+    char plus[CG_TN_MAX + 2];
+    int i;
+    snprintf(plus, sizeof plus, "+%s", tn);
+    json_object_set_new(o, "tn", json_string(plus));
+    json_object_set_new(
+        o, "verstat",
+        json_string(cg_verstat_str(d->verstat_on & which ? d->verstat : CG_VERSTAT_NONE)));
+    for (i = 0; i < CG_PR__COUNT; i++)
+        if (reasons & (1u << i))
+            json_array_append_new(list,
+                                  json_string(cg_policy_reason_code((enum cg_policy_reason)i)));
+    json_object_set_new(o, "reasons", list);
+    return o;
+}
+
 static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
                           const struct cg_decision *d)
 {
@@ -166,6 +188,19 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     json_object_set_new(r, "reasons", reasons);
     if (d->brand[0])
         json_object_set_new(r, "brand", json_string(d->brand));
+    /* the call's numbers, each with what was found about it */
+    if (c->caller[0]) {
+        json_t *nums = json_object();
+        json_object_set_new(nums, "network",
+                            number_json(c->caller, d, CG_POLICY_NUM_CALLER, d->caller_reasons));
+        if (c->presented[0] && strcmp(c->presented, c->caller) != 0)
+            json_object_set_new(
+                nums, "presentation",
+                number_json(c->presented, d, CG_POLICY_NUM_PRESENTED, d->presented_reasons));
+        json_object_set_new(r, "numbers", nums);
+    }
+    if (c->international && c->ctx->conf.mark_international)
+        json_object_set_new(r, "origin", json_string("international"));
     {
         json_t *top = json_pack("{s:o}", "verificationResponse", r);
         body = json_dumps(top, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -237,7 +272,10 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
     h->c.call.to_more = h->to_more;
     h->c.call.nto_more = h->vr.nto_more;
     h->c.call.request_time = h->vr.time;
-    snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from); /* canonical: parsed as a tn */
+    /* canonical: parsed as numbers */
+    snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from);
+    snprintf(h->c.presented, sizeof h->c.presented, "%s", h->vr.presentation);
+    snprintf(h->c.callee, sizeof h->c.callee, "%s", h->vr.to);
     /* the call's Call-ID (extension member "callId") keys replay detection;
      * without one the request matches no other use of its token */
     h->c.call_id = h->vr.call_id[0] ? h->vr.call_id : NULL;

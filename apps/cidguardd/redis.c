@@ -33,15 +33,16 @@
 
 /* A call Redis has answered, waiting for this loop iteration's answers. */
 struct ready {
-    void (*done_cb)(void *arg, bool ok, uint32_t bits);
+    cgd_redis_done_cb done_cb;
     void *arg;
     bool ok;
     uint32_t bits;
+    unsigned intents;
 };
 
 /* What a call in flight waits for: its callback, passed to hiredis. */
 struct waiting {
-    void (*done_cb)(void *arg, bool ok, uint32_t bits);
+    cgd_redis_done_cb done_cb;
     void *arg;
 };
 
@@ -162,7 +163,7 @@ static void answer_ready(evutil_socket_t fd, short what, void *arg)
     r->nready = 0;
     cgd_worker_batch(r->w, true);
     for (i = 0; i < n; i++)
-        r->ready[i].done_cb(r->ready[i].arg, r->ready[i].ok, r->ready[i].bits);
+        r->ready[i].done_cb(r->ready[i].arg, r->ready[i].ok, r->ready[i].bits, r->ready[i].intents);
     cgd_worker_batch(r->w, false);
 }
 
@@ -236,16 +237,20 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct waiting *wt = privdata;
     redisReply *rep = reply;
     uint32_t bits = 0;
+    unsigned intents = 0;
     bool ok = false;
 
     r->head = (r->head + 1) % RING;
     r->n--;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4 &&
         rep->element[0]->type == REDIS_REPLY_INTEGER &&
         rep->element[1]->type == REDIS_REPLY_INTEGER &&
-        rep->element[2]->type == REDIS_REPLY_INTEGER) {
+        rep->element[2]->type == REDIS_REPLY_INTEGER &&
+        rep->element[3]->type == REDIS_REPLY_INTEGER) {
         bits = cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
                                        rep->element[2]->integer);
+        intents =
+            (unsigned)rep->element[3]->integer & (CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED);
         ok = true;
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_REDIS], 1);
     } else {
@@ -260,13 +265,13 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (r->nready == RING) /* not expected: at most RING are in flight */
         answer_ready(-1, 0, r);
-    r->ready[r->nready++] = (struct ready){wt->done_cb, wt->arg, ok, bits};
+    r->ready[r->nready++] = (struct ready){wt->done_cb, wt->arg, ok, bits, intents};
     if (r->nready == 1)
         event_active(r->answer_ev, EV_TIMEOUT, 0);
 }
 
-bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc,
-                       void (*done_cb)(void *arg, bool ok, uint32_t bits), void *arg)
+bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, unsigned intents,
+                       cgd_redis_done_cb done_cb, void *arg)
 {
     struct cgd_redis *r = w->redis;
     struct cg_redis_cmd cmd;
@@ -277,7 +282,8 @@ bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc,
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
         return false;
     }
-    if (!cg_redis_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers))
+    if (!cg_redis_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers,
+                              intents))
         return false;
     wt = &r->waiting[(r->head + r->n) % RING];
     *wt = (struct waiting){done_cb, arg};

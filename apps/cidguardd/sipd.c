@@ -175,15 +175,23 @@ static void reason_header(char *out, size_t cap, bool stir, const struct cg_verd
         snprintf(out + n, cap - n, ";ppi=\"..%.*s\"", (int)sl, sig);
 }
 
+/* The verstat of one of the call's numbers (CG_POLICY_NUM_*): the
+ * verification's when it is about that number, else No-TN-Validation. */
+static enum cg_verstat number_verstat(const struct cg_decision *d, unsigned which)
+{
+    return d->verstat_on & which ? d->verstat : CG_VERSTAT_NONE;
+}
+
 static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
                           const struct cg_decision *d)
 {
     struct sipcall *s = (struct sipcall *)c;
     const struct cgd_conf *conf = &c->ctx->conf;
-    char contact[CG_URL_MAX + 16], pai[96], reason[384], action[40], reasons[300], verstat[64],
-        brand[CG_BRAND_MAX + 24], codes[256];
-    const char *extra[8];
+    char contact[CG_URL_MAX + 16], pai[96], pres[96], reason[384], action[40], reasons[300],
+        pres_reasons[300], verstat[64], brand[CG_BRAND_MAX + 24], codes[256];
+    const char *extra[12];
     size_t n = 0;
+    bool own_presented = s->c.presented[0] && strcmp(s->c.presented, s->c.caller) != 0;
 
     if (s->cancelled) {
         respond(s->d, &s->peer, s->tx, &s->req, 487, "Request Terminated", NULL, 0);
@@ -194,6 +202,9 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     cgd_join(action, sizeof action, "Cidguard-Action: ", cg_action_str(d->action), NULL);
     cgd_join(reasons, sizeof reasons, "Cidguard-Reasons: ", codes, NULL);
     cgd_join(verstat, sizeof verstat, "Cidguard-Verstat: ", cg_verstat_str(d->verstat), NULL);
+    /* the findings about the presentation number, when it is one of its own */
+    cg_policy_reasons_str(d->presented_reasons, codes, sizeof codes);
+    cgd_join(pres_reasons, sizeof pres_reasons, "Cidguard-Presentation-Reasons: ", codes, NULL);
     if (d->action == CG_ACTION_BLOCK) {
         /* RFC 8688: an intermediary's rejection; the reasons stay in our
          * headers for the SBC, nothing of the detection goes in the phrase */
@@ -201,6 +212,8 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
         extra[n++] = verstat;
         extra[n++] = action;
         extra[n++] = reasons;
+        if (d->presented_reasons)
+            extra[n++] = pres_reasons;
         respond(s->d, &s->peer, s->tx, &s->req, code, code == 603 ? "Decline" : "Rejected", extra,
                 n);
         sipcall_free(s);
@@ -208,14 +221,28 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     }
     cgd_join(contact, sizeof contact, "Contact: <", s->req.ruri, ">", NULL);
     extra[n++] = contact;
-    /* The verstat is ours, the policy's for the calling number (passed only
-     * when the PASSporT's orig is that number): any inbound one is not
-     * copied. */
+    /* The verstat is ours: any inbound one is not copied.  The number the
+     * PASSporT's orig is (d->verstat_on) gets the verification's; every
+     * other number No-TN-Validation, so that a number nobody signed never
+     * looks verified.  P-Asserted-Identity is the network number's, and
+     * Cidguard-Presentation the number the SBC leaves in From. */
     if (s->c.caller[0]) {
         cgd_join(pai, sizeof pai, "P-Asserted-Identity: <tel:+", s->c.caller,
-                 ";verstat=", cg_verstat_str(d->verstat), ">", NULL);
+                 ";verstat=", cg_verstat_str(number_verstat(d, CG_POLICY_NUM_CALLER)), ">", NULL);
         extra[n++] = pai;
     }
+    if (s->c.presented[0]) {
+        cgd_join(pres, sizeof pres, "Cidguard-Presentation: <tel:+", s->c.presented, ";verstat=",
+                 cg_verstat_str(number_verstat(d, own_presented ? CG_POLICY_NUM_PRESENTED
+                                                                : CG_POLICY_NUM_CALLER)),
+                 ">", NULL);
+        extra[n++] = pres;
+    }
+    /* RFC 3323: the SBC delivers the call with an anonymous From */
+    if (d->action == CG_ACTION_WITHHOLD)
+        extra[n++] = "Privacy: id";
+    if (c->international && conf->mark_international)
+        extra[n++] = "Cidguard-Origin: international";
     if (v->reason_code && v->reason != CG_R_NO_IDENTITY) {
         reason_header(reason, sizeof reason, conf->rfc9410_reason, v, s->c.identities);
         extra[n++] = reason;
@@ -223,6 +250,8 @@ static void answer_verify(struct cgd_call *c, const struct cg_verdict *v,
     extra[n++] = verstat;
     extra[n++] = action;
     extra[n++] = reasons;
+    if (d->presented_reasons)
+        extra[n++] = pres_reasons;
     if (d->brand[0]) {
         cgd_join(brand, sizeof brand, "Cidguard-Brand: ", d->brand, NULL);
         extra[n++] = brand;
@@ -240,16 +269,16 @@ static void answer_overload(struct cgd_call *c)
 }
 
 /*
- * The calling number of a request: P-Asserted-Identity's (both of them, if
- * there are two, must name the same number), else From's; "" when neither
- * holds one.  False when a calling-number header cannot be read: that is
- * itself a finding, since a rule must never be switched off by a value it
- * cannot read.
+ * The calling numbers of a request: the network number, P-Asserted-
+ * Identity's (both of them, if there are two, must name the same number),
+ * else From's; and the presentation number, From's.  "" when a header holds
+ * none.  False when a calling-number header cannot be read: that is itself
+ * a finding, since a rule must never be switched off by a value it cannot
+ * read.
  */
 static bool read_caller(const struct cg_sip_req *req, const struct cg_tn_plan *plan,
-                        char caller[CG_TN_MAX + 1])
+                        char caller[CG_TN_MAX + 1], char from_tn[CG_TN_MAX + 1])
 {
-    char from_tn[CG_TN_MAX + 1];
     enum cg_tn_kind kp, kf;
     kp = req->pai ? cg_tn_read(req->pai, strlen(req->pai), plan, caller) : CG_TN_NOT_NUMBER;
     if (req->pai_more) {
@@ -264,8 +293,10 @@ static bool read_caller(const struct cg_sip_req *req, const struct cg_tn_plan *p
         }
     }
     kf = cg_tn_read(req->from, strlen(req->from), plan, from_tn);
+    if (kf != CG_TN_NUMBER)
+        from_tn[0] = '\0';
     if (kp != CG_TN_NUMBER)
-        memcpy(caller, kf == CG_TN_NUMBER ? from_tn : "", kf == CG_TN_NUMBER ? sizeof from_tn : 1);
+        memcpy(caller, from_tn, CG_TN_MAX + 1);
     return kp != CG_TN_UNREADABLE && kf != CG_TN_UNREADABLE;
 }
 
@@ -273,7 +304,8 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
                         const struct cg_sip_req *req)
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
-    char caller[CG_TN_MAX + 1], callee[CG_TN_MAX + 1], contact[CG_URL_MAX + 16], att[32];
+    char caller[CG_TN_MAX + 1], from_tn[CG_TN_MAX + 1], callee[CG_TN_MAX + 1],
+        contact[CG_URL_MAX + 16], att[32];
     const char *dest = callee;
     const char *extra[5];
     char *identity = NULL, *idh = NULL;
@@ -291,7 +323,7 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     } else if (!ctx->signer) {
         extra[n++] = "Cidguard-Action: allow";
         extra[n++] = "Cidguard-Reasons: no_signer";
-    } else if (!read_caller(req, ctx->plan, caller)) {
+    } else if (!read_caller(req, ctx->plan, caller, from_tn)) {
         extra[n++] = "Cidguard-Action: allow"; /* nothing signed: a number nobody can read */
         extra[n++] = "Cidguard-Reasons: caller_unreadable";
     } else if (!caller[0] ||
@@ -418,7 +450,10 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     s->c.call.to = s->req.to;
     s->c.call.ruri = s->req.ruri;
     s->c.call_id = s->req.call_id;
-    s->c.caller_unreadable = !read_caller(&s->req, s->c.ctx->plan, s->c.caller);
+    s->c.caller_unreadable = !read_caller(&s->req, s->c.ctx->plan, s->c.caller, s->c.presented);
+    if (cg_tn_canon(s->req.to, strlen(s->req.to), s->c.ctx->plan, s->c.callee) != CG_OK &&
+        cg_tn_canon(s->req.ruri, strlen(s->req.ruri), s->c.ctx->plan, s->c.callee) != CG_OK)
+        s->c.callee[0] = '\0';
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */
     has_tgrp = ruri_tgrp(s->req.ruri, tgrp, sizeof tgrp); /* cheap: most calls have none */

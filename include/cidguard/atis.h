@@ -41,6 +41,10 @@ struct cg_atis_verify_req {
     /* extension member "callId": the SIP Call-ID of the call the request
      * verifies, printable ASCII without spaces; "" if absent */
     char call_id[CG_ATIS_CALL_ID_MAX + 1];
+    /* extension member "presentation": {"tn": N}, the number the callee is
+     * shown (From's) when it is not from.tn (the network number, P-Asserted-
+     * Identity's); canonical, "" if absent */
+    char presentation[CG_TN_MAX + 1];
 };
 
 /*

@@ -1,6 +1,7 @@
 /*
  * The decision log: one record per call (time, Call-ID, caller, callee,
- * ingress, verstat, attest, origid, SPC, x5u host, reasons, action) in
+ * ingress, verstat, attest, origid, SPC, x5u host, reasons, action, and
+ * the presentation number with the reasons about each number) in
  * SQLite (WAL), written in batches.  The library writes; the host decides
  * from which thread (the daemon: a writer thread, never the call path).
  * `cidguard analyze` reads the same table.
@@ -33,6 +34,8 @@ struct cg_declog_record {
     char verify_reason[32]; /* cg_reason_name, "ok" */
     uint32_t reasons;       /* policy reasons, bit (1u << enum cg_policy_reason) */
     enum cg_action action;
+    char presented[CG_TN_MAX + 1];              /* the presentation number (From), "" if none */
+    uint32_t caller_reasons, presented_reasons; /* cg_decision's, by number */
 };
 
 /* Fills a record from a verdict and a decision (host-independent parts). */

@@ -22,8 +22,22 @@
 extern "C" {
 #endif
 
-enum cg_action { CG_ACTION_ALLOW = 0, CG_ACTION_LABEL = 1, CG_ACTION_BLOCK = 2 };
-const char *cg_action_str(enum cg_action a); /* "allow", "label", "block" */
+/*
+ * What happens to a call.  WITHHOLD delivers it with the caller ID withheld
+ * (RFC 3323 Privacy: id, an anonymous From): the callee is reached, but is
+ * shown no number to trust.  The values are stable; from the mildest to
+ * the strictest: allow, label, withhold, block (cg_action_stricter).
+ */
+enum cg_action {
+    CG_ACTION_ALLOW = 0,
+    CG_ACTION_LABEL = 1,
+    CG_ACTION_BLOCK = 2,
+    CG_ACTION_WITHHOLD = 3,
+    CG_ACTION__COUNT
+};
+const char *cg_action_str(enum cg_action a); /* "allow", "label", "block", "withhold" */
+/* The stricter of two actions. */
+enum cg_action cg_action_stricter(enum cg_action a, enum cg_action b);
 
 /*
  * Stable reason codes: X(NAME, "code", default action, "text").  Numbers
@@ -57,7 +71,16 @@ const char *cg_action_str(enum cg_action a); /* "allow", "label", "block" */
     X(NANP_ASSIGNMENT_UNKNOWN, "nanp_assignment_unknown", ALLOW,                                   \
       "no NPA-NXX assignment data for this NANP area code (information only)")                     \
     X(CALLER_UNREADABLE, "caller_unreadable", BLOCK,                                               \
-      "the calling party (P-Asserted-Identity or From) cannot be read: no number rule applies")
+      "the calling party (P-Asserted-Identity or From) cannot be read: no number rule applies")    \
+    X(PROTECTED_NO_INTENT, "protected_no_intent", BLOCK,                                           \
+      "a protected number without verification by an allowed signer and without a live call "      \
+      "intent for this callee")                                                                    \
+    X(UK_MOBILE_ABROAD, "intl_uk_mobile_not_roaming", WITHHOLD,                                    \
+      "a UK mobile number (+447) from an international ingress, not confirmed as roaming")         \
+    X(BRAND_INTENT, "brand_intent", ALLOW,                                                         \
+      "a protected number presented under its owner's live call intent for this callee")           \
+    X(BRAND_AGENT, "brand_agent", ALLOW,                                                           \
+      "a protected number presented by its owner's agent (network number or ingress)")
 
 enum cg_policy_reason {
 #define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
@@ -72,9 +95,11 @@ enum cg_action cg_policy_reason_action(enum cg_policy_reason r); /* the default 
 /* --- building a policy ------------------------------------------------------ */
 
 struct cg_policy_config {
-    bool uk_rules;      /* Ofcom CLI guidance for +44 numbers */
-    bool nanp_rules;    /* NPA-NXX structure for +1 numbers */
-    bool roaming_447;   /* +447 mobiles allowed from international ingress */
+    bool uk_rules;   /* Ofcom CLI guidance for +44 numbers */
+    bool nanp_rules; /* NPA-NXX structure for +1 numbers */
+    /* SPCs of UK mobile networks, ';'-separated (at most 16): a +447 caller
+     * from an international ingress verified by one of them is roaming */
+    char uk_mobile_spcs[16 * (CG_SPC_MAX + 1)];
     char min_attest_uk; /* minimum attestation for a verified UK number ('A'..'C', 0 = none) */
     char min_attest_other;
     /* action per reason; a zeroed config takes the defaults of the map */
@@ -127,6 +152,14 @@ int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_repo
  * none; *international set when found. */
 const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
                               bool *international);
+/* The same, with the ingress's flags: CG_INGRESS_INTERNATIONAL, and
+ * CG_INGRESS_ROAMING for an international roaming partner (the ingress
+ * list's `international` column says `roaming`): its +447 callers are UK
+ * mobiles roaming abroad. */
+#define CG_INGRESS_INTERNATIONAL 1u
+#define CG_INGRESS_ROAMING 2u
+const char *cg_policy_ingress_flags(const struct cg_policy *p, const char *tgrp, const void *addr,
+                                    unsigned *flags);
 
 /* The brand of the protected number `tn` (canonical), or NULL: what a
  * spoofed call presenting it impersonates. */
@@ -168,17 +201,39 @@ void cg_policy_state_free(struct cg_policy_state *s);
  * HTTP request that did not give one) matches nothing: the same r seen with
  * and without a Call-ID, or twice without, is a replay.
  */
+/*
+ * A call has two calling numbers.  The network number (`caller`:
+ * P-Asserted-Identity, else From) is the one the sending network vouches
+ * for; the presentation number (`presented`: From's) is the one the callee
+ * is shown, and the one a spoofer most wants to choose.  Every number rule
+ * (DNO, protected numbers, Ofcom and NANP numbering, calls from abroad)
+ * applies to each; the decision says which number each finding is about.
+ */
+#define CG_POLICY_NUM_CALLER 1u    /* the network number */
+#define CG_POLICY_NUM_PRESENTED 2u /* the presentation number */
+
 struct cg_policy_call {
     const struct cg_verdict *verdict;
-    const char *caller; /* canonical calling number (PAI, else From), or NULL */
+    const char *caller; /* canonical network number (PAI, else From), or NULL */
+    /* canonical presentation number (From), or NULL: none, not a number
+     * (anonymous), or the same as caller */
+    const char *presented;
     /* The host could not read the calling party (cg_tn_read said
      * CG_TN_UNREADABLE for P-Asserted-Identity or From): caller_unreadable,
      * since the number rules cannot be applied to what cannot be read.  A
      * caller that is well-formed but not a number (anonymous) is NULL
      * without this flag. */
     bool caller_unreadable;
-    const char *ingress;      /* ingress name or NULL */
-    bool international;       /* the ingress is marked international */
+    const char *callee;     /* canonical called number, or NULL (call intents) */
+    const char *ingress;    /* ingress name or NULL */
+    bool international;     /* the ingress is marked international */
+    bool roaming_partner;   /* the ingress is a roaming partner (CG_INGRESS_ROAMING) */
+    bool roaming_confirmed; /* a roaming check confirmed the +447 caller roams */
+    /* CG_POLICY_NUM_* bits: the numbers for which the host found a live call
+     * intent (caller or presented, to callee) and used it.  The host asks
+     * cg_policy_intents_needed which numbers need one, so that a use is
+     * spent only on a call it decides. */
+    unsigned intents;
     const char *call_id;      /* forks and retransmissions share it; NULL when none */
     const unsigned char *sig; /* R||S of the decisive PASSporT (cg_verdict.sig), or NULL */
     size_t siglen;
@@ -197,8 +252,15 @@ struct cg_policy_call {
 
 struct cg_decision {
     enum cg_action action;
+    /* The verification's verstat, for the number(s) in verstat_on
+     * (CG_POLICY_NUM_* bits): the one the PASSporT's orig is.  0 with
+     * CG_VERSTAT_NONE, and also when the token signed neither number:
+     * verstat is only ever attached to a number that was verified. */
     enum cg_verstat verstat;
-    uint32_t reasons;             /* bit (1u << enum cg_policy_reason) */
+    unsigned verstat_on;
+    uint32_t reasons;             /* bit (1u << enum cg_policy_reason): all findings */
+    uint32_t caller_reasons;      /* of them, the findings about the network number */
+    uint32_t presented_reasons;   /* and about the presentation number */
     char brand[CG_BRAND_MAX + 1]; /* set only with CG_PR_BRAND */
 };
 
@@ -213,8 +275,15 @@ struct cg_decision {
  * Returns CG_OK or CG_ENOMEM (the state could not record the call). */
 int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
                      const struct cg_policy_call *call, struct cg_decision *out);
+/* CG_POLICY_NUM_* bits: the numbers of `call` that are protected, take
+ * call intents, and are not verified enough without one; the host looks
+ * those up (and spends a use of each) before cg_policy_decide.  Cheap: two
+ * trie walks. */
+unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_policy_call *call);
 /* Comma-separated reason codes, e.g. "dno,stir_failed" ("" for none). */
 size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
+/* The same for any set of reason bits (cg_decision's caller_reasons...). */
+size_t cg_policy_reasons_str(uint32_t reasons, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

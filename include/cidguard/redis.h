@@ -64,7 +64,7 @@ int cg_redis_list_delete(struct cg_redis *s, enum cg_list l);
 
 /* --- the call path: one script per call ------------------------------------ */
 
-#define CG_SHARED_ARGC 14
+#define CG_SHARED_ARGC 16
 
 /* The EVALSHA command for one call: the argument vector points into cmd. */
 struct cg_redis_cmd {
@@ -82,13 +82,19 @@ const char *cg_redis_script_sha(void);
  * keyed by r, for passed verdicts only, each kept until max(now, iat) +
  * `window` (freshness plus skew; 65 when 0), a call without a Call-ID
  * matching no other; per-minute thresholds per ingress and per signing SPC
- * (0 = off).  `prefix` is the key prefix (CG_REDIS_PREFIX).  Returns false
- * when the call has nothing to record. */
+ * (0 = off).  `intents` (CG_POLICY_NUM_* bits, from
+ * cg_policy_intents_needed) names the numbers whose call intent to the
+ * callee is looked up (cg_intent_redis_key), and a use of it spent.
+ * `prefix` is the key prefix
+ * (CG_REDIS_PREFIX).  Returns false when the call has nothing to record. */
 bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix,
                           const struct cg_policy_call *call, int window, unsigned rate_calls,
-                          unsigned rate_numbers);
+                          unsigned rate_numbers, unsigned intents);
 /* The reason bits (for cg_policy_call.shared) of the script's answer, an
- * array of three integers: replay, calls over, numbers over. */
+ * array of four integers: replay, calls over, numbers over, and the
+ * CG_POLICY_NUM_* bits of the numbers whose call intent was found (for
+ * cg_policy_call.intents; read only the first three from an older
+ * script). */
 uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers);
 
 #ifdef __cplusplus

@@ -118,6 +118,9 @@ int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *
         rc = INVALID("identity");
         goto out;
     }
+    if (json_object_get(r, "presentation") &&
+        (rc = tn_member(r, "presentation", false, plan, req->presentation, err)))
+        goto out;
     v = json_object_get(r, "ingress");
     if (v && (!json_is_string(v) ||
               !cg__strlcpy(req->ingress, json_string_value(v), sizeof req->ingress))) {

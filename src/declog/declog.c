@@ -49,7 +49,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS decisions ("
     " time INTEGER NOT NULL, call_id TEXT, caller TEXT, callee TEXT, ingress TEXT,"
     " listener TEXT, verstat TEXT, attest TEXT, origid TEXT, spc TEXT, x5u_host TEXT,"
-    " verify_reason TEXT, reasons TEXT, action TEXT);"
+    " verify_reason TEXT, reasons TEXT, action TEXT, presented TEXT, caller_reasons TEXT,"
+    " presented_reasons TEXT);"
     "CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);"
     "CREATE INDEX IF NOT EXISTS decisions_caller ON decisions(caller);";
 
@@ -63,6 +64,32 @@ static int pragma_u64(sqlite3_stmt *st, uint64_t *out)
     return rc == SQLITE_ROW ? CG_OK : CG_EIO;
 }
 
+/* A log made before the presentation number was logged gets its columns
+ * (older rows have them NULL): nonzero on failure. */
+static int add_columns(sqlite3 *db)
+{
+    static const char *const cols[] = {"presented", "caller_reasons", "presented_reasons"};
+    bool have[3] = {false, false, false};
+    sqlite3_stmt *st;
+    size_t i;
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(decisions)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        for (i = 0; name && i < 3; i++)
+            if (strcmp(name, cols[i]) == 0)
+                have[i] = true;
+    }
+    sqlite3_finalize(st);
+    for (i = 0; i < 3; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "ALTER TABLE decisions ADD COLUMN %s TEXT", cols[i]);
+        if (!have[i] && sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
+
 int cg_declog_open(struct cg_declog **out, const char *path)
 {
     struct cg_declog *l = calloc(1, sizeof *l);
@@ -73,9 +100,13 @@ int cg_declog_open(struct cg_declog **out, const char *path)
     if (sqlite3_open_v2(path, &l->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK ||
-        sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(l->db, "INSERT INTO decisions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
-                           &l->ins, NULL) != SQLITE_OK ||
+        sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK || add_columns(l->db) ||
+        sqlite3_prepare_v2(l->db,
+                           "INSERT INTO decisions(time, call_id, caller, callee, ingress, "
+                           "listener, verstat, attest, origid, spc, x5u_host, verify_reason, "
+                           "reasons, action, presented, caller_reasons, presented_reasons) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &l->ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db, "PRAGMA page_count", -1, &l->page_count, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(l->db, "PRAGMA freelist_count", -1, &l->freelist_count, NULL) !=
             SQLITE_OK ||
@@ -132,9 +163,10 @@ int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, s
         return CG_EIO;
     for (i = 0; i < n; i++) {
         const struct cg_declog_record *r = &recs[i];
-        char attest[2] = {r->attest, 0}, reasons[400];
-        struct cg_decision d = {.reasons = r->reasons};
-        cg_decision_reasons(&d, reasons, sizeof reasons);
+        char attest[2] = {r->attest, 0}, reasons[400], on_caller[400], on_presented[400];
+        cg_policy_reasons_str(r->reasons, reasons, sizeof reasons);
+        cg_policy_reasons_str(r->caller_reasons, on_caller, sizeof on_caller);
+        cg_policy_reasons_str(r->presented_reasons, on_presented, sizeof on_presented);
         sqlite3_reset(l->ins);
         sqlite3_bind_int64(l->ins, 1, r->time);
         text(l->ins, 2, r->call_id);
@@ -150,6 +182,9 @@ int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, s
         text(l->ins, 12, r->verify_reason);
         text(l->ins, 13, reasons);
         text(l->ins, 14, cg_action_str(r->action));
+        text(l->ins, 15, r->presented);
+        text(l->ins, 16, on_caller);
+        text(l->ins, 17, on_presented);
         if (sqlite3_step(l->ins) != SQLITE_DONE) {
             rc = CG_EIO;
             break;
@@ -338,5 +373,7 @@ void cg_declog_record_fill(struct cg_declog_record *r, const struct cg_verdict *
         }
     }
     r->reasons = d ? d->reasons : 0;
+    r->caller_reasons = d ? d->caller_reasons : 0;
+    r->presented_reasons = d ? d->presented_reasons : 0;
     r->action = d ? d->action : CG_ACTION_ALLOW;
 }

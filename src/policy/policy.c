@@ -17,6 +17,9 @@ struct reason_row {
     enum cg_action action;
 };
 
+/* reasons are bits of a uint32_t (cg_decision.reasons) */
+_Static_assert(CG_PR__COUNT <= 32, "policy reasons must fit their 32-bit mask");
+
 static const struct reason_row reasons[] = {
 #define CG_PR_ROW(name, code, act, text) {code, text, CG_ACTION_##act},
     CG_POLICY_REASON_MAP(CG_PR_ROW)
@@ -40,7 +43,26 @@ enum cg_action cg_policy_reason_action(enum cg_policy_reason r)
 
 const char *cg_action_str(enum cg_action a)
 {
-    return a == CG_ACTION_BLOCK ? "block" : a == CG_ACTION_LABEL ? "label" : "allow";
+    return a == CG_ACTION_BLOCK      ? "block"
+           : a == CG_ACTION_LABEL    ? "label"
+           : a == CG_ACTION_WITHHOLD ? "withhold"
+                                     : "allow";
+}
+
+/* The enum's values are stable, so the order of strictness is a table:
+ * withhold came after block. */
+static int strictness(enum cg_action a)
+{
+    static const int rank[CG_ACTION__COUNT] = {[CG_ACTION_ALLOW] = 0,
+                                               [CG_ACTION_LABEL] = 1,
+                                               [CG_ACTION_WITHHOLD] = 2,
+                                               [CG_ACTION_BLOCK] = 3};
+    return (unsigned)a < CG_ACTION__COUNT ? rank[a] : 3;
+}
+
+enum cg_action cg_action_stricter(enum cg_action a, enum cg_action b)
+{
+    return strictness(b) > strictness(a) ? b : a;
 }
 
 /* --- digit trie ---------------------------------------------------------------- */
@@ -115,16 +137,31 @@ static int32_t trie_get(const struct trie *t, const char *tn)
 
 /* --- the policy ---------------------------------------------------------------- */
 
+/* How a protected number takes call intents (the list's `intents` column). */
+enum intent_use {
+    INTENTS_ACCEPT,  /* an intent stands in for a missing verification (default) */
+    INTENTS_REQUIRE, /* every call needs one, signed or not */
+    INTENTS_NO       /* verification only */
+};
+
+#define AGENTS_MAX 8
+
 struct protected_entry {
     char brand[CG_BRAND_MAX + 1];
     char spcs[8][CG_SPC_MAX + 1];
     size_t nspcs;
     char min_attest;
+    enum intent_use intents;
+    /* who may present the number behind a network number of its own (an
+     * outsourced call centre): network numbers or prefixes ("4420794600*"),
+     * or ingresses ("ingress:NAME") */
+    char agents[AGENTS_MAX][64];
+    size_t nagents;
 };
 
 struct ingress_entry {
     char name[64];
-    bool international;
+    bool international, roaming;
     char addrs[16][48];
     size_t naddrs;
 };
@@ -143,7 +180,9 @@ struct cg_policy {
     size_t nprot;
     struct ingress_entry *ing;
     size_t ning;
-    bool ofcom_covers[10]; /* UK NSN first digit with loaded allocation data */
+    bool ofcom_covers[10];                /* UK NSN first digit with loaded allocation data */
+    char mobile_spcs[16][CG_SPC_MAX + 1]; /* cfg.uk_mobile_spcs, split */
+    size_t nmobile_spcs;
 };
 
 int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg)
@@ -156,6 +195,16 @@ int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg)
         p->cfg = *cfg;
     for (i = 0; i < CG_PR__COUNT; i++)
         p->action[i] = p->cfg.override_actions ? p->cfg.action[i] : reasons[i].action;
+    {
+        char list[sizeof p->cfg.uk_mobile_spcs], *save, *tok;
+        cg__strlcpy(list, p->cfg.uk_mobile_spcs, sizeof list);
+        for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save))
+            if (p->nmobile_spcs == 16 ||
+                !cg__strlcpy(p->mobile_spcs[p->nmobile_spcs++], tok, sizeof p->mobile_spcs[0])) {
+                free(p);
+                return CG_EINVAL; /* more than 16, or one longer than an SPC */
+            }
+    }
     *out = p;
     return CG_OK;
 }
@@ -297,7 +346,7 @@ static int protected_line(struct cg_policy *p, char **f, int nf, const char **wh
     char *save, *tok;
     memset(&e, 0, sizeof e);
     if (nf < 3) {
-        *why = "want number,brand,spcs[,min_attest]";
+        *why = "want number,brand,spcs[,min_attest[,intents[,agents]]]";
         return CG_EPARSE;
     }
     if (!parse_number(f[0], digits, &prefix)) {
@@ -323,6 +372,34 @@ static int protected_line(struct cg_policy *p, char **f, int nf, const char **wh
         *why = "min_attest must be A, B or C";
         return CG_EPARSE;
     }
+    if (nf > 4 && f[4][0]) {
+        if (strcmp(f[4], "accept") == 0)
+            e.intents = INTENTS_ACCEPT;
+        else if (strcmp(f[4], "require") == 0)
+            e.intents = INTENTS_REQUIRE;
+        else if (strcmp(f[4], "no") == 0)
+            e.intents = INTENTS_NO;
+        else {
+            *why = "intents must be accept, require or no";
+            return CG_EPARSE;
+        }
+    }
+    for (tok = nf > 5 ? strtok_r(f[5], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
+        char digits2[CG_TN_MAX + 1];
+        bool pfx;
+        trim(tok);
+        if (!*tok)
+            continue;
+        if (strncmp(tok, "ingress:", 8) ? !parse_number(tok, digits2, &pfx) : !tok[8]) {
+            *why = "an agent is a number, a prefix ending in '*' or ingress:NAME";
+            return CG_EPARSE;
+        }
+        if (e.nagents == AGENTS_MAX || !cg__strlcpy(e.agents[e.nagents], tok, sizeof e.agents[0])) {
+            *why = "more than 8 agents, or one longer than 63 bytes";
+            return CG_EPARSE;
+        }
+        e.nagents++;
+    }
     if (!(ne = realloc(p->prot, (p->nprot + 1) * sizeof *ne)))
         return CG_ENOMEM;
     p->prot = ne;
@@ -345,11 +422,14 @@ static int ingress_line(struct cg_policy *p, char **f, int nf, const char **why)
         *why = "want ingress,international,addresses,note";
         return CG_EPARSE;
     }
-    if (strcmp(f[1], "yes") && strcmp(f[1], "no")) {
-        *why = "international must be yes or no";
+    if (strcmp(f[1], "yes") && strcmp(f[1], "no") && strcmp(f[1], "roaming")) {
+        *why = "international must be yes, no or roaming";
         return CG_EPARSE;
     }
-    e.international = strcmp(f[1], "yes") == 0;
+    /* roaming: an international roaming partner, whose +447 callers are UK
+     * mobiles roaming abroad */
+    e.roaming = strcmp(f[1], "roaming") == 0;
+    e.international = e.roaming || strcmp(f[1], "yes") == 0;
     for (tok = nf > 2 ? strtok_r(f[2], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
         trim(tok);
         if (!*tok)
@@ -520,23 +600,38 @@ int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *na
     return rc;
 }
 
-const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
-                              bool *international)
+static unsigned ingress_flags(const struct ingress_entry *e)
+{
+    return (e->international ? CG_INGRESS_INTERNATIONAL : 0) |
+           (e->roaming ? CG_INGRESS_ROAMING : 0);
+}
+
+const char *cg_policy_ingress_flags(const struct cg_policy *p, const char *tgrp, const void *addr,
+                                    unsigned *flags)
 {
     size_t i, j;
-    *international = false;
+    *flags = 0;
     for (i = 0; tgrp && i < p->ning; i++)
         if (strcmp(p->ing[i].name, tgrp) == 0) {
-            *international = p->ing[i].international;
+            *flags = ingress_flags(&p->ing[i]);
             return p->ing[i].name;
         }
     for (i = 0; addr && i < p->ning; i++)
         for (j = 0; j < p->ing[i].naddrs; j++)
             if (cg_addr_in_cidr(addr, p->ing[i].addrs[j])) {
-                *international = p->ing[i].international;
+                *flags = ingress_flags(&p->ing[i]);
                 return p->ing[i].name;
             }
     return NULL;
+}
+
+const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
+                              bool *international)
+{
+    unsigned flags;
+    const char *name = cg_policy_ingress_flags(p, tgrp, addr, &flags);
+    *international = flags & CG_INGRESS_INTERNATIONAL;
+    return name;
 }
 
 /* --- numbering rules -------------------------------------------------------------- */
@@ -610,16 +705,150 @@ static bool spc_allowed(const struct protected_entry *e, const char *spc)
     return false;
 }
 
+/* Whether the protected entry lets `tn` be presented behind the network
+ * number `network` (an agent's own) or from the call's ingress. */
+static bool agent_allowed(const struct protected_entry *e, const struct cg_policy_call *c,
+                          const char *network)
+{
+    size_t i;
+    for (i = 0; i < e->nagents; i++) {
+        const char *a = e->agents[i];
+        size_t n = strlen(a);
+        if (strncmp(a, "ingress:", 8) == 0) {
+            if (c->ingress && strcmp(a + 8, c->ingress) == 0)
+                return true;
+        } else if (network &&
+                   (a[n - 1] == '*' ? strncmp(a, network, n - 1) == 0 : strcmp(a, network) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A UK mobile number: 07 but not 070 (personal numbers) or 076 (pagers),
+ * except 07624 (Isle of Man mobiles). */
+static bool uk_mobile(const char *tn)
+{
+    return strncmp(tn, "447", 3) == 0 &&
+           ((tn[3] >= '1' && tn[3] <= '9' && tn[3] != '6') || strncmp(tn, "447624", 6) == 0);
+}
+
+static bool mobile_spc(const struct cg_policy *p, const char *spc)
+{
+    size_t i;
+    for (i = 0; i < p->nmobile_spcs; i++)
+        if (strcmp(p->mobile_spcs[i], spc) == 0)
+            return true;
+    return false;
+}
+
+/* What one number of the call is, given whether the verification covers it
+ * and whether a call intent was found for it; `other` is the call's other
+ * number (the network number, when tn is the presentation number). */
+struct number_view {
+    const char *tn, *other;
+    bool covers, intent;
+};
+
+/* The protected entry of tn, and whether verification alone is enough for
+ * it: its signer, at its attestation. */
+static const struct protected_entry *protected_of(const struct cg_policy *p, const char *tn,
+                                                  const struct cg_verdict *v, bool covers,
+                                                  bool *verified)
+{
+    int32_t pe = trie_get(&p->protected_numbers, tn);
+    const struct protected_entry *e = pe >= 0 ? &p->prot[pe] : NULL;
+    *verified = e && covers && v->attest && v->attest <= e->min_attest && spc_allowed(e, v->spc);
+    return e;
+}
+
+static uint32_t number_rules(const struct cg_policy *p, const struct cg_policy_call *c,
+                             const struct number_view *n, struct cg_decision *out)
+{
+    const struct cg_verdict *v = c->verdict;
+    const char *tn = n->tn;
+    const struct protected_entry *e;
+    bool uk = strncmp(tn, "44", 2) == 0, verified;
+    uint32_t r = 0;
+
+    if (trie_get(&p->dno, tn) >= 0)
+        r |= 1u << CG_PR_DNO;
+    if ((e = protected_of(p, tn, v, n->covers, &verified))) {
+        /* the owner's word: its signature, its agent, or its call intent;
+         * the finding says which, and the brand goes with any of them */
+        bool agent = !verified && agent_allowed(e, c, n->other);
+        int why = e->intents == INTENTS_REQUIRE
+                      ? (n->intent ? (verified ? CG_PR_BRAND : CG_PR_BRAND_INTENT) : -1)
+                  : verified                                  ? CG_PR_BRAND
+                  : agent                                     ? CG_PR_BRAND_AGENT
+                  : e->intents == INTENTS_ACCEPT && n->intent ? CG_PR_BRAND_INTENT
+                                                              : -1;
+        if (why >= 0) {
+            r |= 1u << why;
+            cg__strlcpy(out->brand, e->brand, sizeof out->brand);
+        } else {
+            r |= 1u << (e->intents == INTENTS_NO ? CG_PR_PROTECTED_UNVERIFIED
+                                                 : CG_PR_PROTECTED_NO_INTENT);
+        }
+    }
+    if (uk && p->cfg.uk_rules)
+        uk_rules(p, tn, &r);
+    if (tn[0] == '1' && p->cfg.nanp_rules)
+        nanp_rules(p, tn, &r);
+    if (uk && c->international) {
+        /* Ofcom, in force 29 January 2025: no UK CLI from abroad.  A UK
+         * mobile may be roaming: its caller ID is withheld unless the
+         * roaming is shown (Ofcom's proposal of July 2025) by the ingress
+         * (a roaming partner), a signature of a UK mobile network, or the
+         * host's roaming check. */
+        if (!uk_mobile(tn))
+            r |= 1u << CG_PR_INTL_UK_CLI;
+        else if (!c->roaming_partner && !c->roaming_confirmed &&
+                 !(n->covers && mobile_spc(p, v->spc)))
+            r |= 1u << CG_PR_UK_MOBILE_ABROAD;
+    }
+    return r;
+}
+
+/* Whether a passed verdict's orig is tn.  For the network number, an empty
+ * orig counts too: cg_verify never passes a token without one, so it can
+ * only be a verdict a host built from a verstat reported for the caller (a
+ * CDR, the CLI): policy.h. */
+static bool orig_is(const struct cg_verdict *v, const char *tn, bool network)
+{
+    return tn && (v->orig[0] ? strcmp(v->orig, tn) == 0 : network);
+}
+
+unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_policy_call *c)
+{
+    const struct cg_verdict *v = c->verdict;
+    bool passed = v && v->verstat == CG_VERSTAT_PASSED;
+    const char *nums[2] = {c->caller, c->presented};
+    unsigned need = 0, i;
+    for (i = 0; i < 2; i++) {
+        const struct protected_entry *e;
+        bool verified;
+        if (!nums[i] || !c->callee || (i == 1 && c->caller && !strcmp(nums[1], c->caller)))
+            continue;
+        e = protected_of(p, nums[i], v, passed && orig_is(v, nums[i], i == 0), &verified);
+        if (e && (e->intents == INTENTS_REQUIRE || (e->intents == INTENTS_ACCEPT && !verified &&
+                                                    !agent_allowed(e, c, i ? c->caller : NULL))))
+            need |= i ? CG_POLICY_NUM_PRESENTED : CG_POLICY_NUM_CALLER;
+    }
+    return need;
+}
+
 int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
                      const struct cg_policy_call *c, struct cg_decision *out)
 {
     const struct cg_verdict *v = c->verdict;
-    const char *tn = c->caller;
+    /* the presentation number, when it is a number of its own */
+    const char *pres =
+        c->presented && !(c->caller && strcmp(c->presented, c->caller) == 0) ? c->presented : NULL;
     uint32_t r = 0;
     int i, rc = CG_OK;
-    int32_t pe;
-    bool uk = tn && strncmp(tn, "44", 2) == 0;
-    bool passed = v && v->verstat == CG_VERSTAT_PASSED, covers;
+    bool passed = v && v->verstat == CG_VERSTAT_PASSED, on_caller, on_pres;
+    const char *verified_tn;
     char min;
 
     memset(out, 0, sizeof *out);
@@ -647,65 +876,73 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
         if (rate_numbers)
             r |= 1u << CG_PR_RATE_NUMBERS;
     }
-    /* A token verifies the number it signed: a passed verdict for another
-     * orig (a token for From while the caller is taken from PAI) says
-     * nothing about this caller.  cg_verify never passes a token without
-     * an orig, so an empty one can only be a verdict a host built from a
-     * verstat reported for the caller (a CDR, the CLI): policy.h. */
-    covers = passed && tn && (!v->orig[0] || strcmp(v->orig, tn) == 0);
-    if (passed && !covers) {
-        /* for this caller the call is as good as unsigned: no verstat of
-         * its own, no attestation to meet a minimum with */
+    /* A token verifies the number it signed, and only that one: a passed
+     * verdict for another orig says nothing about this call's numbers. */
+    on_caller = passed && orig_is(v, c->caller, true);
+    on_pres = passed && pres && orig_is(v, pres, false);
+    if (passed && !on_caller && !on_pres) {
+        /* for these numbers the call is as good as unsigned: no verstat of
+         * their own, no attestation to meet a minimum with */
         out->verstat = CG_VERSTAT_NONE;
         r |= 1u << CG_PR_NO_TN_VALIDATION;
         passed = false;
     }
+    /* the verstat goes on the number it is about: a failed or replayed
+     * token's on the network number, as the SBC would put it without us */
+    if (out->verstat != CG_VERSTAT_NONE)
+        out->verstat_on = on_pres && !on_caller ? CG_POLICY_NUM_PRESENTED : CG_POLICY_NUM_CALLER;
 
     if (c->caller_unreadable)
         r |= 1u << CG_PR_CALLER_UNREADABLE;
-    if (tn) {
-        if (trie_get(&p->dno, tn) >= 0)
-            r |= 1u << CG_PR_DNO;
-        if ((pe = trie_get(&p->protected_numbers, tn)) >= 0) {
-            const struct protected_entry *e = &p->prot[pe];
-            if (covers && v->attest && v->attest <= e->min_attest && spc_allowed(e, v->spc)) {
-                r |= 1u << CG_PR_BRAND;
-                cg__strlcpy(out->brand, e->brand, sizeof out->brand);
-            } else {
-                r |= 1u << CG_PR_PROTECTED_UNVERIFIED;
-            }
-        }
-        if (uk && p->cfg.uk_rules)
-            uk_rules(p, tn, &r);
-        if (tn[0] == '1' && p->cfg.nanp_rules)
-            nanp_rules(p, tn, &r);
-        /* Ofcom, in force 29 January 2025: no UK CLI from abroad, except
-         * UK mobiles roaming (when configured) */
-        if (uk && c->international && !(p->cfg.roaming_447 && strncmp(tn, "447", 3) == 0))
-            r |= 1u << CG_PR_INTL_UK_CLI;
+    if (c->caller) {
+        struct number_view n = {c->caller, NULL, on_caller, c->intents & CG_POLICY_NUM_CALLER};
+        out->caller_reasons = number_rules(p, c, &n, out);
     }
+    if (pres) {
+        struct number_view n = {pres, c->caller, on_pres, c->intents & CG_POLICY_NUM_PRESENTED};
+        out->presented_reasons = number_rules(p, c, &n, out);
+    }
+    /* a brand is shown only when every protected number of the call is its
+     * owner's: a bank's name must not dress up a spoof of another bank */
+    if ((out->caller_reasons | out->presented_reasons) &
+        (1u << CG_PR_PROTECTED_UNVERIFIED | 1u << CG_PR_PROTECTED_NO_INTENT)) {
+        const uint32_t brands =
+            1u << CG_PR_BRAND | 1u << CG_PR_BRAND_INTENT | 1u << CG_PR_BRAND_AGENT;
+        out->caller_reasons &= ~brands;
+        out->presented_reasons &= ~brands;
+        out->brand[0] = '\0';
+    }
+    r |= out->caller_reasons | out->presented_reasons;
+
     /* A PASSporT without attest (ppt=div or rcd alone) attests nothing: it
-     * meets no minimum. */
-    min = uk ? p->cfg.min_attest_uk : p->cfg.min_attest_other;
+     * meets no minimum.  The minimum is the verified number's category's. */
+    verified_tn = on_caller ? c->caller : on_pres ? pres : c->caller;
+    min = verified_tn && strncmp(verified_tn, "44", 2) == 0 ? p->cfg.min_attest_uk
+                                                            : p->cfg.min_attest_other;
     if (passed && min && (!v->attest || v->attest > min))
         r |= 1u << CG_PR_ATTEST_LOW;
 
     out->reasons = r;
     out->action = CG_ACTION_ALLOW;
     for (i = 0; i < CG_PR__COUNT; i++)
-        if ((r & (1u << i)) && p->action[i] > out->action)
-            out->action = p->action[i];
+        if (r & (1u << i))
+            out->action = cg_action_stricter(out->action, p->action[i]);
     return rc;
 }
 
 size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap)
+{
+    return cg_policy_reasons_str(d->reasons, buf, cap);
+}
+
+size_t cg_policy_reasons_str(uint32_t reasons_set, char *buf, size_t cap)
 {
     size_t n = 0;
     int i;
     if (cap)
         buf[0] = '\0';
     for (i = 0; i < CG_PR__COUNT; i++)
-        if (d->reasons & (1u << i)) {
+        if (reasons_set & (1u << i)) {
             int w = snprintf(buf + n, cap > n ? cap - n : 0, "%s%s", n ? "," : "", reasons[i].code);
             if (w < 0 || (size_t)w >= (cap > n ? cap - n : 0))
                 break;

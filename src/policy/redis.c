@@ -26,6 +26,7 @@
 #include <openssl/sha.h>
 
 #include "cidguard/error.h"
+#include "cidguard/intent.h"
 #include "cidguard/redis.h"
 #include "core/internal.h"
 #include "policy/policy_internal.h"
@@ -60,7 +61,17 @@ static const char script[] =
     "    if n > rn then over_n = 1 end\n"
     "  end\n"
     "end\n"
-    "return {replay, over_c, over_n}\n";
+    "local intents = 0\n"
+    "for i = 6, 7 do\n"
+    "  if KEYS[i] ~= '' then\n"
+    "    local left = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
+    "    if left > 0 then\n"
+    "      redis.call('DECR', KEYS[i])\n"
+    "      intents = intents + (i - 5)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {replay, over_c, over_n, intents}\n";
 
 static char script_sha[41];
 static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
@@ -396,7 +407,7 @@ static bool arg(struct cg_redis_cmd *c, size_t *used, const char *a, const char 
 
 bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
                           const struct cg_policy_call *call, int window, unsigned rate_calls,
-                          unsigned rate_numbers)
+                          unsigned rate_numbers, unsigned intents)
 {
     const struct cg_verdict *v = call->verdict;
     const char *spc = v && v->spc[0] ? v->spc : NULL;
@@ -405,14 +416,20 @@ bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
     /* only a verified token is recorded (policy.h) */
     bool replay =
         v && v->verstat == CG_VERSTAT_PASSED && call->sig && call->siglen >= CG_REPLAY_KEY_LEN;
-    char hex[2 * CG_REPLAY_KEY_LEN + 1] = "", now[24], ttl[24], rc[16], rn[16], callid[129];
+    char hex[2 * CG_REPLAY_KEY_LEN + 1] = "", now[24], ttl[24], rc[16], rn[16], callid[129],
+                                     ikey[2][160] = {"", ""};
+    const char *nums[2] = {call->caller, call->presented};
     size_t used = 0, i;
 
     if (!prefix || !*prefix)
         prefix = CG_REDIS_PREFIX;
     if (window <= 0)
         window = 65;
-    if (!replay && !(rates && (ing || spc)))
+    for (i = 0; i < 2; i++)
+        if ((intents & (1u << i)) && nums[i] && call->callee &&
+            !cg_intent_redis_key(ikey[i], sizeof ikey[i], prefix, nums[i], call->callee))
+            ikey[i][0] = '\0';
+    if (!replay && !(rates && (ing || spc)) && !ikey[0][0] && !ikey[1][0])
         return false;
     if (!rates)
         ing = spc = NULL;
@@ -421,7 +438,7 @@ bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
     c->argvlen[c->argc++] = 7;
     c->argv[c->argc] = cg_redis_script_sha();
     c->argvlen[c->argc++] = 40;
-    c->argv[c->argc] = "5";
+    c->argv[c->argc] = "7";
     c->argvlen[c->argc++] = 1;
     if (replay) {
         static const char xd[] = "0123456789abcdef";
@@ -441,15 +458,19 @@ bool cg_redis_observe_cmd(struct cg_redis_cmd *c, const char *prefix,
     snprintf(rc, sizeof rc, "%u", rate_calls);
     snprintf(rn, sizeof rn, "%u", rate_numbers);
     /* KEYS: replay, ingress calls, ingress numbers, SPC calls, SPC numbers,
-     * "" for each that does not apply; ARGV: Call-ID, now, the replay
-     * entry's lifetime in seconds, caller, rate_calls, rate_numbers */
+     * the network and the presentation number's call intents, "" for each
+     * that does not apply; ARGV: Call-ID, now, the replay entry's lifetime
+     * in seconds, the call's numbers (network/presentation: a rotation of
+     * either is a new pair), rate_calls, rate_numbers */
     return arg(c, &used, replay ? prefix : NULL, replay ? "r:" : NULL, hex) &&
            arg(c, &used, ing ? prefix : NULL, ing ? "ic:" : NULL, ing) &&
            arg(c, &used, ing ? prefix : NULL, ing ? "in:" : NULL, ing) &&
            arg(c, &used, spc ? prefix : NULL, spc ? "sc:" : NULL, spc) &&
            arg(c, &used, spc ? prefix : NULL, spc ? "sn:" : NULL, spc) &&
+           arg(c, &used, ikey[0], NULL, NULL) && arg(c, &used, ikey[1], NULL, NULL) &&
            arg(c, &used, callid, NULL, NULL) && arg(c, &used, now, NULL, NULL) &&
-           arg(c, &used, ttl, NULL, NULL) && arg(c, &used, call->caller, NULL, NULL) &&
+           arg(c, &used, ttl, NULL, NULL) &&
+           arg(c, &used, call->caller, call->presented ? "/" : NULL, call->presented) &&
            arg(c, &used, rc, NULL, NULL) && arg(c, &used, rn, NULL, NULL);
 }
 

@@ -193,10 +193,10 @@ static struct ratekey *rate_key(struct rstripe *r, uint64_t h, const char *key, 
 }
 
 /* Counts a call for `key`; says whether either threshold is now exceeded. */
-static void rate_observe(struct cg_policy_state *s, const char *key, const char *caller,
-                         int64_t now, bool *calls, bool *numbers)
+static void rate_observe(struct cg_policy_state *s, const char *key, uint64_t nh, int64_t now,
+                         bool *calls, bool *numbers)
 {
-    uint64_t h = hash64(key, strlen(key)), nh;
+    uint64_t h = hash64(key, strlen(key));
     struct rstripe *r = &s->rstripes[h % RSTRIPES];
     struct ratekey *k;
     uint32_t total = 0, i;
@@ -216,12 +216,11 @@ static void rate_observe(struct cg_policy_state *s, const char *key, const char 
         total += k->buckets[i];
     if (s->rate_calls && total > s->rate_calls)
         *calls = true;
-    if (!s->rate_numbers || !caller)
+    if (!s->rate_numbers || !nh)
         goto out;
     if (!k->num && (!(k->num = calloc(s->rate_numbers + 1, sizeof *k->num)) ||
                     !(k->num_seen = calloc(s->rate_numbers + 1, sizeof *k->num_seen))))
         goto out;
-    nh = hash64(caller, strlen(caller));
     for (i = 0; i < k->nnum;) {
         if (k->num_seen[i] <= now - 60) { /* left the window */
             k->num[i] = k->num[k->nnum - 1];
@@ -256,13 +255,18 @@ int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_c
     }
     if (s->rate_calls || s->rate_numbers) {
         char key[80];
+        /* the call's numbers as a pair: a rotation of the network number or
+         * of the presentation number is a new one (0: no number) */
+        uint64_t nh = c->caller ? hash64(c->caller, strlen(c->caller)) : 0;
+        if (c->presented)
+            nh = (nh * 0x9e3779b97f4a7c15ull) ^ hash64(c->presented, strlen(c->presented));
         if (c->ingress) {
             snprintf(key, sizeof key, "i:%s", c->ingress);
-            rate_observe(s, key, c->caller, c->now, rate_calls, rate_numbers);
+            rate_observe(s, key, nh, c->now, rate_calls, rate_numbers);
         }
         if (v && v->spc[0]) {
             snprintf(key, sizeof key, "s:%s", v->spc);
-            rate_observe(s, key, c->caller, c->now, rate_calls, rate_numbers);
+            rate_observe(s, key, nh, c->now, rate_calls, rate_numbers);
         }
     }
     return CG_OK;

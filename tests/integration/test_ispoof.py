@@ -97,9 +97,9 @@ try:
                call(num, sign(spc, num, "A")), 302, "allow", ["brand_verified"], brand)
     for spc, (num, brand) in BANKS.items():
         expect("%s's number signed C by a gateway: blocked" % brand,
-               call(num, sign("GW01", num, "C")), 608, "block", ["protected_unverified"])
+               call(num, sign("GW01", num, "C")), 608, "block", ["protected_no_intent"])
         expect("%s's number unsigned: blocked" % brand, call(num), 608, "block",
-               ["protected_unverified", "no_tn_validation"])
+               ["protected_no_intent", "no_tn_validation"])
         expect("%s's number from the international gateway (tgrp): blocked" % brand,
                call(num, sign(spc, num, "A"), tgrp="intl-gw"), 608, "block",
                ["intl_ingress_uk_cli"], None)

@@ -54,7 +54,10 @@ def uas():
         s.sendto(resp.encode(), addr)
 
 
-def call(scenario, frm="442079460000", to="14155550100"):
+def call(scenario, frm="442079460000", to="14155550100", pai=None):
+    """An INVITE through Kamailio: the final status and the INVITE the UAS saw.
+    frm is From's user part (it may carry parameters, such as a verstat the
+    caller made up); pai, when given, the number in P-Asserted-Identity."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(30)
@@ -63,9 +66,12 @@ def call(scenario, frm="442079460000", to="14155550100"):
     inv = ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
            "From: <sip:%s@127.0.0.1>;tag=uac1\r\nTo: <sip:%s@127.0.0.1>\r\n"
+           "%s"
            "Call-ID: %s@uac\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
            "Contact: <sip:uac@127.0.0.1:%d>\r\nX-Scenario: %s\r\nContent-Length: 0\r\n\r\n"
-           % (to, UAS_PORT, port, cid, frm, to, cid, port, scenario))
+           % (to, UAS_PORT, port, cid, frm, to,
+              "P-Asserted-Identity: <sip:%s@127.0.0.1>\r\n" % pai if pai else "",
+              cid, port, scenario))
     n = len(seen)
     s.sendto(inv.encode(), ("127.0.0.1", KAM_PORT))
     final = None
@@ -120,6 +126,14 @@ try:
                 "lab,127.0.0.1,4420794600*;4420794601*;1415555010*;1415555011*\n")
     key = os.path.join(pki, "sp-1001.key")
     conf = os.path.join(WORK, "cidguardd.conf")
+    # the policy lists: a bank's protected number, a DNO number, and the
+    # international trunk group Kamailio names with tgrp
+    lists = {"protected.csv": "number,brand,spcs,min_attest\n442079460100,Example Bank,BANK1,A\n",
+             "dno.csv": "number,note\n448081570000,inbound only\n",
+             "ingress.csv": "ingress,international,addresses,note\nintl-gw,yes,,gateway\n"}
+    for name, text in lists.items():
+        with open(os.path.join(WORK, name), "w") as f:
+            f.write(text)
     cg = {}
 
     # TLS between Kamailio and cidguardd, both ways authenticated: cidguardd's
@@ -162,9 +176,12 @@ try:
                     "[tls]\ncert = %s\nkey = %s\nclient_ca = %s\nrequire_client_cert = yes\n"
                     "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
                     "[sign]\nkey = %s\nx5u = http://127.0.0.1:%d/certs/sp-1001.pem\ncustomers = %s\n"
+                    "[policy]\nprotected = %s\ndno = %s\ningress = %s\ntgrp_from = 127.0.0.1\n"
                     % (state, cg["http"], cg["verify"], cg["sign"], cg["tls"], tls["cgd"][1],
                        tls["cgd"][0], tls["client-ca"][1], os.path.join(pki, "root.pem"),
-                       os.path.join(pki, "crl.pem"), key, cg["http"], customers))
+                       os.path.join(pki, "crl.pem"), key, cg["http"], customers,
+                       os.path.join(WORK, "protected.csv"), os.path.join(WORK, "dno.csv"),
+                       os.path.join(WORK, "ingress.csv")))
         return [os.path.join(BUILD, "cidguardd"), "-c", conf], cg["http"]
 
     procs.append(start(cidguardd, os.path.join(WORK, "cidguardd.log")))
@@ -195,6 +212,42 @@ try:
     check("the UAS sees verstat TN-Validation-Passed from cidguardd",
           "P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>" in inv, inv)
     check("and the decision header", "X-Cidguard-Action: allow" in inv, inv)
+    check("From, the same number, carries the verstat too",
+          "From: <sip:442079460000;verstat=TN-Validation-Passed@127.0.0.1>" in inv, inv)
+
+    def header(inv, name):
+        return [l for l in inv.split("\r\n") if l.lower().startswith(name.lower() + ":")]
+
+    # Two numbers: the verstat goes only on the one the PASSporT signed, and
+    # a verstat the caller wrote into From is not believed.
+    code, inv = call("kam-sign-pai", frm="442079460002;verstat=TN-Validation-Passed",
+                     pai="442079460001")
+    check("PAI signed, From different: the call completes", code == 200, (code, tail(klog, 800)))
+    check("the UAS sees TN-Validation-Passed on P-Asserted-Identity, the signed number",
+          "P-Asserted-Identity: <tel:+442079460001;verstat=TN-Validation-Passed>" in inv, inv)
+    check("and From, not signed, is No-TN-Validation: the caller's own verstat is gone",
+          header(inv, "From") and "verstat=No-TN-Validation" in header(inv, "From")[0] and
+          "Passed" not in header(inv, "From")[0], header(inv, "From"))
+    code, inv = call("kam-sign", frm="442079460000", pai="442079460003")
+    check("From signed, PAI different: the verstat is From's",
+          code == 200 and "442079460000;verstat=TN-Validation-Passed" in header(inv, "From")[0] and
+          "P-Asserted-Identity: <tel:+442079460003;verstat=No-TN-Validation>" in inv, inv)
+    # Unsigned calls, decided on their numbers.
+    code, inv = call("unsigned", frm="442079460100", pai="447400012345")
+    check("a bank's protected number in From behind a consumer's PAI, unsigned: 608 to the "
+          "caller, the UAS never rung", code == 608 and not inv, (code, inv))
+    code, inv = call("unsigned", frm="448081570000", pai="447400012345")
+    check("a DNO number in From behind a consumer's PAI: 608", code == 608 and not inv, code)
+    code, inv = call("unsigned-intl", frm="447400012345")
+    check("a UK mobile from the international trunk group, not shown roaming: delivered",
+          code == 200, (code, tail(klog, 800)))
+    check("with its caller ID withheld: anonymous From, Privacy: id, the number nowhere",
+          "anonymous@anonymous.invalid" in header(inv, "From")[0] and
+          header(inv, "Privacy") == ["Privacy: id"] and "447400012345" not in inv, inv)
+    code, inv = call("unsigned", frm="447400012399")
+    check("an ordinary consumer, unsigned: delivered, its number shown, not verified",
+          code == 200 and "447400012399;verstat=No-TN-Validation" in header(inv, "From")[0] and
+          "Passed" not in inv, inv)
     code, inv = call("kam-sign-tls")
     check("the same over TLS (Kamailio's tls module, client certificate required): call completes",
           code == 200, (code, tail(klog, 800)))

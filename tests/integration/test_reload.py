@@ -4,7 +4,7 @@ Two versions of the lists disagree about one number: in version 1 it is on
 the DNO list, in version 2 it is a protected number (and not on the DNO
 list).  While calls presenting it stream in, the lists are swapped and the
 daemon sent SIGHUP twenty times.  Every answer must carry exactly one of
-`dno` and `protected_unverified`: a call that saw half a reload (both lists
+`dno` and `protected_no_intent`: a call that saw half a reload (both lists
 new, or both old, in a mixed state) would show both or neither.
 
     python3 test_reload.py BUILD_DIR
@@ -134,7 +134,7 @@ try:
     kinds = {"dno": 0, "protected": 0, "both": 0, "neither": 0}
     for a in answers:
         rs = reasons(a)
-        d, p = "dno" in rs, "protected_unverified" in rs
+        d, p = "dno" in rs, "protected_no_intent" in rs
         kinds["both" if d and p else "dno" if d else "protected" if p else "neither"] += 1
     check("%d calls during %d reloads: every one answered" % (sent[0], hups), len(answers) == sent[0],
           "%d of %d" % (len(answers), sent[0]))

@@ -27,8 +27,10 @@ static void report_cb(const char *file, int line, const char *msg, void *arg)
 
 static struct cg_policy *load(void)
 {
-    struct cg_policy_config cfg = {
-        .uk_rules = true, .nanp_rules = true, .roaming_447 = true, .min_attest_uk = 'B'};
+    struct cg_policy_config cfg = {.uk_rules = true,
+                                   .nanp_rules = true,
+                                   .min_attest_uk = 'B',
+                                   .uk_mobile_spcs = "UKMOB1;UKMOB2"};
     struct cg_policy *p;
     assert_int_equal(cg_policy_new(&p, &cfg), CG_OK);
     reported = 0;
@@ -62,13 +64,13 @@ static void test_case_table(void **state)
     (void)state;
     assert_non_null(f);
     while (fgets(line, sizeof line, f)) {
-        char *col[7], *s = line, *arrow, *at;
+        char *col[8], *s = line, *arrow, *at, *mark, pres[CG_TN_MAX + 1] = "", none[1] = "";
         struct cg_verdict v;
         struct cg_policy_call call = {0};
         struct cg_decision d;
-        char got[256];
+        char got[256], got_pres[256];
         int i;
-        bool intl;
+        unsigned flags = 0;
         lineno++;
         if (line[0] == '#' || line[0] == '\n')
             continue;
@@ -76,14 +78,30 @@ static void test_case_table(void **state)
         assert_non_null(arrow);
         *arrow = '|';
         arrow[1] = ' ';
-        for (i = 0; i < 7; i++) {
-            col[i] = s;
-            s = i < 6 ? strchr(s, '|') : NULL;
-            if (i < 6) {
-                assert_non_null(s);
+        /* seven columns, and an eighth (the presentation number's reasons)
+         * when the call has a presentation number of its own */
+        for (i = 0; i < 8; i++) {
+            col[i] = s ? s : none;
+            s = s ? strchr(s, '|') : NULL;
+            if (s)
                 *s++ = '\0';
-            }
+            else if (i < 6)
+                fail_msg("cases.txt:%d: want 7 or 8 columns", lineno);
             trim(col[i]);
+        }
+        /* NET/PRES: a presentation number of its own; +intent: a live call
+         * intent for the call's protected numbers; +roaming: a roaming
+         * check confirmed the caller */
+        call.intents =
+            strstr(col[0], "+intent") ? CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED : 0;
+        call.roaming_confirmed = strstr(col[0], "+roaming") != NULL;
+        if ((mark = strchr(col[0], '+')))
+            *mark = '\0';
+        if ((mark = strchr(col[0], '/'))) {
+            *mark = '\0';
+            snprintf(pres, sizeof pres, "%s", mark + 1);
+            call.presented = pres;
+            call.callee = "447400099000";
         }
         memset(&v, 0, sizeof v);
         v.verstat = !strncmp(col[1], "passed", 6) ? CG_VERSTAT_PASSED
@@ -99,14 +117,20 @@ static void test_case_table(void **state)
         /* "-": no number (anonymous); "?": the caller could not be read */
         call.caller = col[0][0] == '-' || col[0][0] == '?' ? NULL : col[0];
         call.caller_unreadable = col[0][0] == '?';
-        call.ingress = col[4][0] == '-' ? NULL : cg_policy_ingress(p, col[4], NULL, &intl);
-        call.international = call.ingress && intl;
+        call.ingress = col[4][0] == '-' ? NULL : cg_policy_ingress_flags(p, col[4], NULL, &flags);
+        call.international = call.ingress && (flags & CG_INGRESS_INTERNATIONAL);
+        call.roaming_partner = call.ingress && (flags & CG_INGRESS_ROAMING);
         assert_int_equal(cg_policy_decide(p, NULL, &call, &d), CG_OK);
         cg_decision_reasons(&d, got, sizeof got);
-        if (strcmp(cg_action_str(d.action), col[5]) != 0 || strcmp(got, col[6]) != 0)
-            fail_msg("cases.txt:%d %s: got %s [%s], want %s [%s]", lineno, col[0],
-                     cg_action_str(d.action), got, col[5], col[6]);
-        if (d.reasons & (1u << CG_PR_BRAND))
+        cg_policy_reasons_str(d.presented_reasons, got_pres, sizeof got_pres);
+        if (strcmp(cg_action_str(d.action), col[5]) != 0 || strcmp(got, col[6]) != 0 ||
+            strcmp(got_pres, col[7]) != 0)
+            fail_msg("cases.txt:%d %s: got %s [%s] [%s], want %s [%s] [%s]", lineno, col[0],
+                     cg_action_str(d.action), got, got_pres, col[5], col[6], col[7]);
+        /* every finding is about one of the numbers, or about the call */
+        assert_int_equal(d.reasons & (d.caller_reasons | d.presented_reasons),
+                         d.caller_reasons | d.presented_reasons);
+        if (d.reasons & (1u << CG_PR_BRAND | 1u << CG_PR_BRAND_INTENT | 1u << CG_PR_BRAND_AGENT))
             assert_true(d.brand[0] != '\0');
         else
             assert_string_equal(d.brand, "");
@@ -123,6 +147,7 @@ static void test_ingress_by_address(void **state)
     struct sockaddr_in a = {.sin_family = AF_INET};
     struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
     bool intl;
+    unsigned flags;
     (void)state;
     inet_pton(AF_INET, "192.0.2.1", &a.sin_addr);
     assert_string_equal(cg_policy_ingress(p, NULL, &a, &intl), "intl-gw-1");
@@ -135,6 +160,11 @@ static void test_ingress_by_address(void **state)
     /* the trunk group wins over the address */
     assert_string_equal(cg_policy_ingress(p, "uk-peer", &a6, &intl), "uk-peer");
     inet_pton(AF_INET, "203.0.113.9", &a.sin_addr);
+    assert_string_equal(cg_policy_ingress(p, NULL, &a, &intl), "callcentre-1");
+    inet_pton(AF_INET, "192.0.2.50", &a.sin_addr);
+    assert_string_equal(cg_policy_ingress_flags(p, NULL, &a, &flags), "roam-1");
+    assert_int_equal(flags, CG_INGRESS_INTERNATIONAL | CG_INGRESS_ROAMING);
+    inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
     assert_null(cg_policy_ingress(p, NULL, &a, &intl));
     assert_null(cg_policy_ingress(p, "unknown-trunk", NULL, &intl));
     cg_policy_free(p);
@@ -225,9 +255,9 @@ static void test_replay_keyed_on_r(void **state)
     assert_true(replayed(p, s, &c));
     /* the shared store's key is r, whole, whatever s is */
     c.sig = sig;
-    assert_true(cg_redis_observe_cmd(&a, NULL, &c, 65, 0, 0));
+    assert_true(cg_redis_observe_cmd(&a, NULL, &c, 65, 0, 0, 0));
     c.sig = twin;
-    assert_true(cg_redis_observe_cmd(&b, NULL, &c, 65, 0, 0));
+    assert_true(cg_redis_observe_cmd(&b, NULL, &c, 65, 0, 0, 0));
     assert_string_equal(a.argv[3], b.argv[3]);
     assert_int_equal(strlen(a.argv[3]), strlen("cidguard:r:") + 64);
     cg_policy_state_free(s);
@@ -268,7 +298,7 @@ static void test_replay_without_call_id(void **state)
     assert_true(replayed(p, s, &c));
     /* the shared store gets the token with an empty Call-ID */
     c.call_id = NULL;
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
     assert_string_equal(cmd.argv[3], "cidguard:r:"
                                      "03030303030303030303030303030303"
                                      "03030303030303030303030303030303");
@@ -308,14 +338,14 @@ static void test_replay_memory_follows_iat(void **state)
     assert_false(replayed(p, s, &c));
     /* the shared store keeps it as long: 60 s ahead + 65 s */
     c.now = 1000;
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
-    assert_string_equal(cmd.argv[10], "125");
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
+    assert_string_equal(cmd.argv[12], "125");
     v.iat = 990; /* in the past: the window from now */
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
-    assert_string_equal(cmd.argv[10], "65");
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
+    assert_string_equal(cmd.argv[12], "65");
     v.iat = 100000; /* further ahead than any verifier accepts: bounded */
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
-    assert_string_equal(cmd.argv[10], "130");
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
+    assert_string_equal(cmd.argv[12], "130");
     cg_policy_state_free(s);
     cg_policy_free(p);
 }
@@ -342,17 +372,17 @@ static void test_replay_records_verified_only(void **state)
     assert_false(replayed(p, s, &c));
     assert_false(replayed(p, s, &c));
     /* nothing for the shared store to record; with rates, no replay key */
-    assert_false(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
+    assert_false(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
     c.ingress = "uk-peer";
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 0));
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 0, 0));
     assert_string_equal(cmd.argv[3], "");
-    assert_string_equal(cmd.argv[8], "");
+    assert_string_equal(cmd.argv[10], "");
     /* the genuine call */
     c.verdict = &good;
     c.call_id = "genuine@y";
     c.now = 1001;
     assert_false(replayed(p, s, &c));
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 0));
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 0, 0));
     assert_string_not_equal(cmd.argv[3], "");
     /* and a real replay of it still is one */
     c.call_id = "replay@z";
@@ -385,7 +415,7 @@ static void test_replay_loses_brand(void **state)
     assert_int_equal(cg_policy_decide(p, s, &c, &d), CG_OK);
     assert_true(d.reasons & (1u << CG_PR_REPLAY));
     assert_false(d.reasons & (1u << CG_PR_BRAND));
-    assert_true(d.reasons & (1u << CG_PR_PROTECTED_UNVERIFIED));
+    assert_true(d.reasons & (1u << CG_PR_PROTECTED_NO_INTENT));
     assert_string_equal(d.brand, "");
     cg_policy_state_free(s);
     cg_policy_free(p);
@@ -599,7 +629,7 @@ static void test_shared_command(void **state)
     struct cg_redis_addr a;
     (void)state;
     memset(sig, 0xab, sizeof sig);
-    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 5));
+    assert_true(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 5, 0));
     assert_int_equal(cmd.argc, CG_SHARED_ARGC);
     assert_string_equal(cmd.argv[0], "EVALSHA");
     assert_string_equal(cmd.argv[1], cg_redis_script_sha());
@@ -611,22 +641,24 @@ static void test_shared_command(void **state)
     assert_string_equal(cmd.argv[5], "cidguard:in:peer-1");
     assert_string_equal(cmd.argv[6], "cidguard:sc:SPC1");
     assert_string_equal(cmd.argv[7], "cidguard:sn:SPC1");
-    assert_string_equal(cmd.argv[8], "abc@host");
-    assert_string_equal(cmd.argv[9], "1700000000");
-    assert_string_equal(cmd.argv[10], "65");
-    assert_string_equal(cmd.argv[11], "447400012345");
-    assert_string_equal(cmd.argv[12], "10");
-    assert_string_equal(cmd.argv[13], "5");
+    assert_string_equal(cmd.argv[8], ""); /* no call intent asked for */
+    assert_string_equal(cmd.argv[9], "");
+    assert_string_equal(cmd.argv[10], "abc@host");
+    assert_string_equal(cmd.argv[11], "1700000000");
+    assert_string_equal(cmd.argv[12], "65");
+    assert_string_equal(cmd.argv[13], "447400012345");
+    assert_string_equal(cmd.argv[14], "10");
+    assert_string_equal(cmd.argv[15], "5");
     assert_int_equal(cmd.argvlen[4], strlen(cmd.argv[4]));
     /* rates off: no rate keys; no signature either: nothing to send */
-    assert_true(cg_redis_observe_cmd(&cmd, "x:", &c, 65, 0, 0));
+    assert_true(cg_redis_observe_cmd(&cmd, "x:", &c, 65, 0, 0, 0));
     assert_string_equal(cmd.argv[3], "x:r:"
                                      "abababababababababababababababab"
                                      "abababababababababababababababab");
     assert_string_equal(cmd.argv[4], "");
     assert_string_equal(cmd.argv[6], "");
     c.sig = NULL;
-    assert_false(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0));
+    assert_false(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
     /* URLs */
     assert_int_equal(cg_redis_parse_url("redis://10.0.0.5", &a), CG_OK);
     assert_string_equal(a.host, "10.0.0.5");
@@ -677,6 +709,96 @@ static void test_rates(void **state)
     cg_policy_free(p);
 }
 
+/* The verstat goes on the number the token signed, and on no other. */
+static void test_verstat_on_signed_number(void **state)
+{
+    struct cg_policy *p = load();
+    struct cg_verdict v = {
+        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "GW1", .orig = "447400012345"};
+    struct cg_policy_call c = {
+        .verdict = &v, .caller = "447400012345", .presented = "447400012399", .now = 1000};
+    struct cg_decision d;
+    (void)state;
+    assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+    assert_int_equal(d.verstat, CG_VERSTAT_PASSED);
+    assert_int_equal(d.verstat_on, CG_POLICY_NUM_CALLER);
+    snprintf(v.orig, sizeof v.orig, "447400012399"); /* a token for From */
+    assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+    assert_int_equal(d.verstat_on, CG_POLICY_NUM_PRESENTED);
+    snprintf(v.orig, sizeof v.orig, "447400000000"); /* for neither */
+    assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+    assert_int_equal(d.verstat, CG_VERSTAT_NONE);
+    assert_int_equal(d.verstat_on, 0);
+    assert_true(d.reasons & (1u << CG_PR_NO_TN_VALIDATION));
+    v.verstat = CG_VERSTAT_FAILED; /* a failure stays on the network number */
+    assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+    assert_int_equal(d.verstat_on, CG_POLICY_NUM_CALLER);
+    cg_policy_free(p);
+}
+
+/* Which numbers need a call intent: protected ones that take intents and
+ * are not vouched for otherwise, and only with a callee to match. */
+static void test_intents_needed(void **state)
+{
+    struct cg_policy *p = load();
+    struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "447400012345",
+                               .presented = "442079460100",
+                               .callee = "447400099000",
+                               .now = 1000};
+    (void)state;
+    assert_int_equal(cg_policy_intents_needed(p, &c), CG_POLICY_NUM_PRESENTED);
+    c.callee = NULL;
+    assert_int_equal(cg_policy_intents_needed(p, &c), 0);
+    c.callee = "447400099000";
+    c.presented = "442079460400"; /* verification only */
+    assert_int_equal(cg_policy_intents_needed(p, &c), 0);
+    c.presented = "442079460500"; /* an agent's network number */
+    c.caller = "447400055001";
+    assert_int_equal(cg_policy_intents_needed(p, &c), 0);
+    /* verified by its signer: no intent needed, unless the row requires one */
+    v = (struct cg_verdict){
+        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "BANK1", .orig = "442079460100"};
+    c.caller = "442079460100";
+    c.presented = NULL;
+    assert_int_equal(cg_policy_intents_needed(p, &c), 0);
+    snprintf(v.spc, sizeof v.spc, "BANK3");
+    snprintf(v.orig, sizeof v.orig, "442079460300");
+    c.caller = "442079460300";
+    assert_int_equal(cg_policy_intents_needed(p, &c), CG_POLICY_NUM_CALLER);
+    cg_policy_free(p);
+}
+
+static void test_actions(void **state)
+{
+    (void)state;
+    assert_string_equal(cg_action_str(CG_ACTION_WITHHOLD), "withhold");
+    assert_int_equal(cg_action_stricter(CG_ACTION_LABEL, CG_ACTION_WITHHOLD), CG_ACTION_WITHHOLD);
+    assert_int_equal(cg_action_stricter(CG_ACTION_WITHHOLD, CG_ACTION_BLOCK), CG_ACTION_BLOCK);
+    assert_int_equal(cg_action_stricter(CG_ACTION_BLOCK, CG_ACTION_WITHHOLD), CG_ACTION_BLOCK);
+    assert_int_equal(cg_action_stricter(CG_ACTION_ALLOW, CG_ACTION_LABEL), CG_ACTION_LABEL);
+    assert_int_equal(cg_policy_reason_action(CG_PR_UK_MOBILE_ABROAD), CG_ACTION_WITHHOLD);
+}
+
+/* The shared store looks up the intents asked for, keyed by both numbers. */
+static void test_redis_intent_keys(void **state)
+{
+    struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "447400012345",
+                               .presented = "442079460100",
+                               .callee = "447400099000",
+                               .now = 1000};
+    struct cg_redis_cmd cmd;
+    (void)state;
+    assert_false(cg_redis_observe_cmd(&cmd, NULL, &c, 65, 0, 0, 0));
+    assert_true(cg_redis_observe_cmd(&cmd, "x:", &c, 65, 0, 0, CG_POLICY_NUM_PRESENTED));
+    assert_string_equal(cmd.argv[8], "");
+    assert_string_equal(cmd.argv[9], "x:intent:442079460100:447400099000");
+    assert_string_equal(cmd.argv[13], "447400012345/442079460100");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +817,10 @@ int main(void)
         cmocka_unit_test(test_replay_loses_brand),
         cmocka_unit_test(test_caller_unreadable),
         cmocka_unit_test(test_caller_from_headers),
+        cmocka_unit_test(test_verstat_on_signed_number),
+        cmocka_unit_test(test_intents_needed),
+        cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_redis_intent_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
