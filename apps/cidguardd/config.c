@@ -192,7 +192,8 @@ static const struct directive table[] = {
       "intents per second per key (a request costs its intents, a cancellation or listing one); "
       "over it, 429; 0 = no limit"),
     I("intent", "burst", intent_burst, 1, 10000000, "2000",
-      "intents a key may send at once before rate applies (at least max_batch)"),
+      "intents a key may send at once before rate applies (a larger batch costs all of "
+      "them)"),
 };
 
 void cgd_conf_defaults(struct cgd_conf *c)

@@ -174,8 +174,8 @@ static bool rate_allows(const char *key, double cost, int rate, int burst)
     const char *s;
     if (rate <= 0)
         return true;
-    if (burst < rate / 10)
-        burst = rate / 10 ? rate / 10 : 1;
+    if (cost > burst)
+        cost = burst; /* a batch larger than the burst costs the whole bucket */
     for (s = key; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
     h |= 1;
