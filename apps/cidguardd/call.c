@@ -11,6 +11,7 @@
 #include "declogd.h"
 #include "fetch.h"
 #include "redis.h"
+#include "roaming.h"
 
 void cgd_call_begin(struct cgd_call *c, struct cgd_worker *w, enum cgd_listener listener)
 {
@@ -38,6 +39,7 @@ static void policy_call(const struct cgd_call *c, struct cg_policy_call *pc, boo
                                   .ingress = c->ingress[0] ? c->ingress : NULL,
                                   .international = c->international,
                                   .roaming_partner = c->roaming_partner,
+                                  .roaming_confirmed = c->roaming_confirmed,
                                   .intents = c->intents,
                                   .call_id = c->call_id,
                                   .sig = v->has_sig ? v->sig : NULL,
@@ -147,6 +149,70 @@ static bool park_on_fetch(struct cgd_call *c)
     return false; /* the fetcher is saturated: answered as unavailable */
 }
 
+static void policy_stage(struct cgd_call *c);
+
+/* The roaming check answered (or failed): its answer is in the cache. */
+static void roamed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_call *c = arg;
+    (void)fd;
+    (void)what;
+    c->w->pending--;
+    atomic_fetch_add(&cgd_m.inflight, -1);
+    c->roaming_confirmed = cgd_roaming_cached(c->roaming_tn, c->now) == CGD_ROAMING_YES;
+    policy_stage(c);
+}
+
+/* A UK mobile calling from abroad that nothing else shows roaming, with a
+ * roaming-check service configured: the remembered answer, else the call
+ * parks on the check (once); true when parked.  Anything but a "yes" in
+ * time withholds the caller ID (fail safe). */
+static bool check_roaming(struct cgd_call *c, const struct cg_policy_call *pc)
+{
+    const char *tn;
+    char buf[64];
+    int cached;
+    if (c->roaming_asked || !c->ctx->conf.roaming_check_url[0] ||
+        !(tn = cg_policy_roaming_needed(c->ctx->policy, pc)))
+        return false;
+    c->roaming_asked = true;
+    cgd_join(c->roaming_tn, sizeof c->roaming_tn, tn, NULL);
+    if ((cached = cgd_roaming_cached(tn, c->now)) >= 0) {
+        atomic_fetch_add(&cgd_m.roaming_cached, 1);
+        c->roaming_confirmed = cached == CGD_ROAMING_YES;
+        return false;
+    }
+    if (c->w->pending < c->w->max_pending &&
+        cgd_fetch_roaming(c->ctx, tn, origin(c, buf, sizeof buf), c->w->base, roamed_cb, c) == 0) {
+        c->w->pending++;
+        atomic_fetch_add(&cgd_m.inflight, 1);
+        return true;
+    }
+    atomic_fetch_add(&cgd_m.roaming_checks[CGD_ROAMING_ERROR], 1);
+    return false;
+}
+
+/* After verification: the roaming check, then the call intents and the
+ * replay and rate observation (in Redis when configured), then the
+ * decision. */
+static void policy_stage(struct cgd_call *c)
+{
+    struct cg_policy_call pc;
+    policy_call(c, &pc, false, 0);
+    if (check_roaming(c, &pc))
+        return;
+    pc.roaming_confirmed = c->roaming_confirmed;
+    /* a protected number that stands on its call intent: the intent is
+     * looked up (and a use spent) only for a call decided on it */
+    c->intents_needed = cg_policy_intents_needed(c->ctx->policy, &pc);
+    if (c->w->redis && cgd_redis_observe(c->w, &pc, c->intents_needed, redis_done_cb, c)) {
+        c->w->pending++;
+        return;
+    }
+    c->intents = cgd_call_local_intents(c, &pc, c->intents_needed);
+    decide(c, false, 0);
+}
+
 void cgd_call_run(struct cgd_call *c)
 {
     const struct cg_verdict *v = &c->v;
@@ -173,19 +239,7 @@ void cgd_call_run(struct cgd_call *c)
     }
     atomic_fetch_add(&cgd_m.calls[c->listener][v->reason], 1);
     c->now = (int64_t)time(NULL);
-    {
-        struct cg_policy_call pc;
-        policy_call(c, &pc, false, 0);
-        /* a protected number that stands on its call intent: the intent is
-         * looked up (and a use spent) only for a call decided on it */
-        c->intents_needed = cg_policy_intents_needed(c->ctx->policy, &pc);
-        if (c->w->redis && cgd_redis_observe(c->w, &pc, c->intents_needed, redis_done_cb, c)) {
-            c->w->pending++;
-            return;
-        }
-        c->intents = cgd_call_local_intents(c, &pc, c->intents_needed);
-    }
-    decide(c, false, 0);
+    policy_stage(c);
 }
 
 unsigned cgd_call_local_intents(const struct cgd_call *c, const struct cg_policy_call *pc,

@@ -42,7 +42,9 @@ struct cgd_call {
     /* the call's own state */
     struct cg_certcache_miss miss;
     bool parked_once;
-    struct cg_verdict v; /* kept while the call waits for Redis */
+    bool roaming_asked, roaming_confirmed; /* the roaming check: asked once, and its answer */
+    char roaming_tn[CG_TN_MAX + 1];        /* the number it asked about */
+    struct cg_verdict v;                   /* kept while the call waits for Redis */
     int64_t now;
     /* CG_POLICY_NUM_* bits: the numbers that need a call intent, and those
      * for which a live one was found (and a use spent) */

@@ -151,6 +151,14 @@ static const struct directive table[] = {
     S("policy", "uk_mobile_spcs", uk_mobile_spcs, "",
       "SPCs of UK mobile networks (';'-separated, at most 16): a +447 caller from an "
       "international ingress verified by one of them is roaming, not withheld"),
+    S("policy", "roaming_check_url", roaming_check_url, "",
+      "a roaming-check service: for a +447 caller from an international ingress not otherwise "
+      "shown roaming, GET URL?tn=447...; only 200 with {\"roaming\": true} confirms it, "
+      "anything else (or no answer in time) withholds the caller ID; empty = no check"),
+    I("policy", "roaming_check_timeout_ms", roaming_check_timeout_ms, 10, 5000, "300",
+      "how long a call waits for the roaming check before it is withheld"),
+    I("policy", "roaming_check_ttl", roaming_check_ttl, 1, 86400, "300",
+      "seconds a roaming answer is remembered per number (an error: 5 seconds)"),
     B("policy", "mark_international", mark_international, "no",
       "answers for calls from an international ingress carry Cidguard-Origin: international, "
       "for the SBC to show the callee a marker"),

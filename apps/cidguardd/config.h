@@ -48,6 +48,8 @@ struct cgd_conf {
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
     bool uk_rules, nanp_rules, mark_international;
     char uk_mobile_spcs[16 * 33];
+    char roaming_check_url[CG_URL_MAX + 1];
+    int roaming_check_timeout_ms, roaming_check_ttl;
     char min_attest_uk[4], min_attest_other[4];
     int block_response, rate_calls, rate_numbers;
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */

@@ -8,6 +8,11 @@
  * after DNS, so that a name that resolves inside cannot be used for SSRF.
  * Results land in the shared certificate cache (negative entries for
  * failures); waiters are woken on their own event loops.
+ *
+ * The same thread asks the operator's roaming-check service about a UK
+ * mobile calling from abroad ([policy] roaming_check_url).  That URL is the
+ * operator's own, so its address is not checked; its answers go to the
+ * roaming cache (roaming.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +26,7 @@
 
 #include "fetch.h"
 #include "metrics.h"
+#include "roaming.h"
 
 #define MAX_FLIGHTS 256
 #define MAX_WAITERS 4096
@@ -61,6 +67,8 @@ struct flight {
     char host[256];      /* the URL's host, for its share */
     char origin[64];     /* who asked first, for its share */
     bool local_error;    /* failed here (no descriptor, no memory), not at the server */
+    /* a roaming check about this number, not an x5u ("" for an x5u) */
+    char roaming_tn[CG_TN_MAX + 1];
 };
 
 static struct {
@@ -119,10 +127,13 @@ static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_
     return fd;
 }
 
+#define ROAMING_MAX_BYTES 4096 /* a roaming answer is a small JSON object */
+
 static size_t write_cb(char *p, size_t sz, size_t n, void *arg)
 {
     struct flight *f = arg;
-    size_t max = (size_t)f->ctx->conf.max_bytes, len = sz * n;
+    size_t max = f->roaming_tn[0] ? ROAMING_MAX_BYTES : (size_t)f->ctx->conf.max_bytes,
+           len = sz * n;
     char *nb;
     if (f->len + len > max) {
         f->too_big = true;
@@ -178,6 +189,13 @@ static bool start_transfer(struct flight *f)
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
     if (c->conf.ca_file[0])
         curl_easy_setopt(e, CURLOPT_CAINFO, c->conf.ca_file);
+    if (f->roaming_tn[0]) { /* the operator's own service: its settings, no address check */
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->conf.roaming_check_timeout_ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->conf.roaming_check_timeout_ms);
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ROAMING_MAX_BYTES);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, NULL);
+    }
     f->easy = e;
     return curl_multi_add_handle(fetcher.multi, e) == CURLM_OK;
 }
@@ -187,6 +205,30 @@ static void flight_free(struct flight *f)
     cgd_ctx_put(f->ctx);
     free(f->body);
     free(f);
+}
+
+/* A finished roaming check: its answer into the roaming cache, errors for
+ * a few seconds only (the service may be back). */
+static void finish_roaming(struct flight *f, CURLcode res)
+{
+    const struct cgd_ctx *c = f->ctx;
+    int64_t now = (int64_t)time(NULL);
+    long status = 0;
+    enum cgd_roaming_result r;
+    if (f->easy)
+        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+    r = res == CURLE_OPERATION_TIMEDOUT ? CGD_ROAMING_TIMEOUT
+        : res != CURLE_OK || f->too_big ? CGD_ROAMING_ERROR
+                                        : cgd_roaming_parse(status, f->body, f->len);
+    atomic_fetch_add(&cgd_m.roaming_checks[r], 1);
+    if (r == CGD_ROAMING_ERROR || r == CGD_ROAMING_TIMEOUT)
+        fprintf(stderr, "cidguardd: roaming check for +%s: %s (caller ID withheld)\n",
+                f->roaming_tn,
+                res != CURLE_OK ? curl_easy_strerror(res)
+                : status != 200 ? "HTTP status not 200"
+                                : "no {\"roaming\": true|false} in the answer");
+    cgd_roaming_store(f->roaming_tn, r,
+                      now + (r <= CGD_ROAMING_NO ? c->conf.roaming_check_ttl : 5));
 }
 
 /* A finished transfer: parse, cache (positive or negative), wake waiters. */
@@ -201,6 +243,10 @@ static void finish(struct flight *f, CURLcode res)
     struct flight **pp;
     struct waiter *w;
 
+    if (f->roaming_tn[0]) {
+        finish_roaming(f, res);
+        goto wake;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cgd_metrics_fetch_latency(
         (uint64_t)((t1.tv_sec - f->t0.tv_sec) * 1000000 + (t1.tv_nsec - f->t0.tv_nsec) / 1000));
@@ -240,6 +286,7 @@ static void finish(struct flight *f, CURLcode res)
         cg_certcache_put(c->certcache, f->url, chain, expires);
     cg_chain_unref(chain);
 
+wake:
     pthread_mutex_lock(&fetcher.lock);
     for (pp = &fetcher.flights; *pp; pp = &(*pp)->next)
         if (*pp == f) {
@@ -371,8 +418,9 @@ static bool within_shares(const char *host, const char *origin)
     return same_host < HOST_SHARE && same_origin < ORIGIN_SHARE;
 }
 
-int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct event_base *base,
-              void (*done_cb)(evutil_socket_t, short, void *), void *arg)
+/* Joins the flight of `url` or starts one (roaming_tn: a roaming check). */
+static int join(struct cgd_ctx *ctx, const char *url, const char *roaming_tn, const char *origin,
+                struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *), void *arg)
 {
     struct flight *f;
     char host[256];
@@ -395,6 +443,7 @@ int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct e
         snprintf(f->url, sizeof f->url, "%s", url);
         memcpy(f->host, host, sizeof f->host);
         snprintf(f->origin, sizeof f->origin, "%s", origin);
+        snprintf(f->roaming_tn, sizeof f->roaming_tn, "%s", roaming_tn);
         f->ctx = ctx;
         atomic_fetch_add(&ctx->refs, 1);
         f->next = fetcher.flights;
@@ -411,4 +460,22 @@ full:
     pthread_mutex_unlock(&fetcher.lock);
     free(w);
     return -1;
+}
+
+int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct event_base *base,
+              void (*done_cb)(evutil_socket_t, short, void *), void *arg)
+{
+    return join(ctx, url, "", origin, base, done_cb, arg);
+}
+
+int cgd_fetch_roaming(struct cgd_ctx *ctx, const char *tn, const char *origin,
+                      struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *),
+                      void *arg)
+{
+    char url[CG_URL_MAX + 1];
+    const char *base_url = ctx->conf.roaming_check_url;
+    int n = snprintf(url, sizeof url, "%s%stn=%s", base_url, strchr(base_url, '?') ? "&" : "?", tn);
+    if (n < 0 || (size_t)n >= sizeof url)
+        return -1;
+    return join(ctx, url, tn, origin, base, done_cb, arg);
 }

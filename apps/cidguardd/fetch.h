@@ -25,5 +25,11 @@ void cgd_fetch_stop(void);
  */
 int cgd_fetch(struct cgd_ctx *ctx, const char *url, const char *origin, struct event_base *base,
               void (*done_cb)(evutil_socket_t, short, void *), void *arg);
+/* The same for a roaming check about the UK mobile `tn` ([policy]
+ * roaming_check_url?tn=TN): done_cb follows when the roaming cache has an
+ * answer for it (roaming.h), an error or a timeout included. */
+int cgd_fetch_roaming(struct cgd_ctx *ctx, const char *tn, const char *origin,
+                      struct event_base *base, void (*done_cb)(evutil_socket_t, short, void *),
+                      void *arg);
 
 #endif

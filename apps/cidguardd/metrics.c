@@ -91,7 +91,7 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         }
     out(&b, "# HELP cidguard_decisions_total Policy decisions by action.\n"
             "# TYPE cidguard_decisions_total counter\n");
-    for (r = 0; r < 3; r++)
+    for (r = 0; r < CG_ACTION__COUNT; r++)
         out(&b, "cidguard_decisions_total{action=\"%s\"} %llu\n", cg_action_str((enum cg_action)r),
             atomic_load(&cgd_m.actions[r]));
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
@@ -255,6 +255,21 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         for (i = 0; i < sizeof st / sizeof st[0]; i++)
             out(&b, "cidguard_intent_requests_refused_total{status=\"%s\"} %llu\n", st[i],
                 atomic_load(&cgd_m.intents_refused[i]));
+    }
+    {
+        static const char *const res[] = {"roaming", "not_roaming", "error", "timeout"};
+        out(&b, "# HELP cidguard_roaming_checks_total Roaming checks asked of the roaming "
+                "service, by result (error and timeout withhold the caller ID).\n"
+                "# TYPE cidguard_roaming_checks_total counter\n");
+        for (i = 0; i < sizeof res / sizeof res[0]; i++)
+            out(&b, "cidguard_roaming_checks_total{result=\"%s\"} %llu\n", res[i],
+                atomic_load(&cgd_m.roaming_checks[i]));
+        out(&b,
+            "# HELP cidguard_roaming_cached_total Calls whose roaming answer came from the "
+            "cache.\n"
+            "# TYPE cidguard_roaming_cached_total counter\n"
+            "cidguard_roaming_cached_total %llu\n",
+            atomic_load(&cgd_m.roaming_cached));
     }
     if (b.p)
         b.p[b.n] = '\0';

@@ -53,7 +53,7 @@ struct cgd_metrics {
     atomic_ullong conn_refused, accept_errors; /* TCP connections over a cap; accept() failures */
     atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
     atomic_ullong http_slow;                   /* HTTP connections cut for sending too slowly */
-    atomic_ullong actions[3];                  /* by enum cg_action */
+    atomic_ullong actions[CG_ACTION__COUNT];   /* by enum cg_action */
     atomic_ullong declog_written, declog_dropped, declog_errors;
     atomic_ullong declog_bytes, declog_max_bytes; /* on disk; the cap (0: none) */
     atomic_ullong declog_pruned;                  /* records removed to stay under the cap */
@@ -66,6 +66,9 @@ struct cgd_metrics {
     /* call intents (intentapi.c): intents registered and cancelled, requests refused by
      * status (enum cgd_intent_refusal) */
     atomic_ullong intents_registered, intents_cancelled, intents_refused[6];
+    /* roaming checks (roaming.c) by result (enum cgd_roaming_result), and
+     * the calls answered from its cache */
+    atomic_ullong roaming_checks[4], roaming_cached;
 };
 extern struct cgd_metrics cgd_m;
 /* The refusals of the intent API, by HTTP status. */

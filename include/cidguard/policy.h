@@ -280,6 +280,12 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
  * those up (and spends a use of each) before cg_policy_decide.  Cheap: two
  * trie walks. */
 unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_policy_call *call);
+/* The number a roaming check would be about: the call's network number, else
+ * its presentation number, when it is a UK mobile (+447) on a call from an
+ * international ingress that nothing else shows roaming (not a roaming
+ * partner, not signed by a UK mobile network's SPC).  NULL when no check
+ * can change the decision. */
+const char *cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *call);
 /* Comma-separated reason codes, e.g. "dno,stir_failed" ("" for none). */
 size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
 /* The same for any set of reason bits (cg_decision's caller_reasons...). */

@@ -838,6 +838,21 @@ unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_pol
     return need;
 }
 
+const char *cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *c)
+{
+    const struct cg_verdict *v = c->verdict;
+    bool passed = v && v->verstat == CG_VERSTAT_PASSED;
+    const char *nums[2] = {c->caller, c->presented};
+    int i;
+    if (!c->international || c->roaming_partner || c->roaming_confirmed)
+        return NULL;
+    for (i = 0; i < 2; i++)
+        if (nums[i] && uk_mobile(nums[i]) &&
+            !(passed && orig_is(v, nums[i], i == 0) && mobile_spc(p, v->spc)))
+            return nums[i];
+    return NULL;
+}
+
 int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
                      const struct cg_policy_call *c, struct cg_decision *out)
 {

@@ -770,6 +770,33 @@ static void test_intents_needed(void **state)
     cg_policy_free(p);
 }
 
+/* A roaming check is asked only where it can change the decision. */
+static void test_roaming_needed(void **state)
+{
+    struct cg_policy *p = load();
+    struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+    struct cg_policy_call c = {
+        .verdict = &v, .caller = "447400012345", .international = true, .now = 1000};
+    (void)state;
+    assert_string_equal(cg_policy_roaming_needed(p, &c), "447400012345");
+    c.roaming_partner = true;
+    assert_null(cg_policy_roaming_needed(p, &c));
+    c.roaming_partner = false;
+    c.international = false;
+    assert_null(cg_policy_roaming_needed(p, &c));
+    c.international = true;
+    c.caller = "442079460000"; /* a landline: blocked whatever a check says */
+    assert_null(cg_policy_roaming_needed(p, &c));
+    c.presented = "447624123456"; /* an Isle of Man mobile behind it */
+    assert_string_equal(cg_policy_roaming_needed(p, &c), "447624123456");
+    c.caller = "447400012345";
+    c.presented = NULL;
+    v = (struct cg_verdict){
+        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "UKMOB2", .orig = "447400012345"};
+    assert_null(cg_policy_roaming_needed(p, &c)); /* signed by its own network */
+    cg_policy_free(p);
+}
+
 static void test_actions(void **state)
 {
     (void)state;
@@ -820,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_verstat_on_signed_number),
         cmocka_unit_test(test_intents_needed),
         cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_roaming_needed),
         cmocka_unit_test(test_redis_intent_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
