@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     struct cg_policy_call c = {.verdict = &v};
     struct cg_decision d;
     bool intl;
+    unsigned flags;
     if (ftruncate(in_fd, 0) != 0 || pwrite(in_fd, data, size, 0) != (ssize_t)size)
         abort();
     if (cg_policy_new(&p, &cfg) != CG_OK)
@@ -55,6 +56,19 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     c.caller = "14155550100";
     cg_policy_decide(p, NULL, &c, &d);
     cg_policy_ingress(p, "intl-gw-1", NULL, &intl);
+    /* both numbers, behind an agent's network number or not, from abroad:
+     * the protected rows' intents and agents columns and the ingress's
+     * roaming flag, as the lists just loaded set them */
+    c.caller = "447400055001";
+    c.presented = "442079460500";
+    c.callee = "447400099000";
+    c.international = true;
+    c.ingress = cg_policy_ingress_flags(p, "roam-1", NULL, &flags);
+    c.roaming_partner = flags & CG_INGRESS_ROAMING;
+    c.intents = cg_policy_intents_needed(p, &c);
+    cg_policy_roaming_needed(p, &c);
+    cg_policy_decide(p, NULL, &c, &d);
+    c = (struct cg_policy_call){.verdict = &v};
     cg_policy_free(p);
     {
         char s[600];
@@ -67,9 +81,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         c.call_id = s;
         c.ingress = s;
         c.caller = s;
+        c.presented = s;
+        c.callee = s;
         c.sig = data;
         c.siglen = size;
-        cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 10);
+        cg_redis_observe_cmd(&cmd, NULL, &c, 65, 10, 10,
+                             CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED);
     }
     return 0;
 }
