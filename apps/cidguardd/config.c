@@ -264,7 +264,14 @@ static int on_value(void *user, const char *section, const char *name, const cha
             return 1;
         }
     }
-    fprintf(stderr, "%s: unknown directive [%s] %s\n", l->file, section, name);
+    if (strcmp(section, "policy") == 0 && strcmp(name, "roaming_447") == 0)
+        fprintf(stderr,
+                "%s: [policy] roaming_447 is gone: a +447 caller from an international ingress "
+                "is withheld unless shown roaming (uk_mobile_spcs, roaming_check_url, or an "
+                "ingress row whose international column says roaming); delete the line\n",
+                l->file);
+    else
+        fprintf(stderr, "%s: unknown directive [%s] %s\n", l->file, section, name);
     return 0;
 }
 

@@ -77,6 +77,18 @@ expect_json "action block" action '"block"'
 check "policy check: signed A by the bank's SPC carries the brand" 0 "$CG" policy check \
     --protected "$PV/protected.csv" --caller +442079460100 --spc BANK1
 expect_json "brand" brand '"Example Bank"'
+check "policy check: a bank's number in From behind a consumer's PAI, unsigned: blocked" 1 \
+    "$CG" policy check --protected "$PV/protected.csv" --caller +447400012345 \
+    --presented +442079460100 --callee +447400099000 --verstat none
+expect_json "the finding is the presentation number's" presented_reasons \
+    '"uk_allocation_unknown,protected_no_intent"'
+check "policy check: with its call intent it passes, with the brand" 0 "$CG" policy check \
+    --protected "$PV/protected.csv" --caller +447400012345 --presented +442079460100 \
+    --callee +447400099000 --verstat none --intent
+expect_json "brand by intent" brand '"Example Bank"'
+check "policy check: a UK mobile from an international trunk is withheld (exit 1)" 1 "$CG" policy \
+    check --ingress "$PV/ingress.csv" --caller +447400012345 --trunk intl-gw-1 --verstat none
+expect_json "action withhold" action '"withhold"'
 usage "policy check with an unreadable list" "$CG" policy check --dno /nonexistent/dno.csv
 
 # batch: order kept on 2 threads, every line answered, garbage gets serviceException
