@@ -576,9 +576,11 @@ try:
               p.poll() is None and "Sanitizer" not in log, log[-600:])
     print("# %.1f s" % (time.time() - T0))
 finally:
-    if harness.failed or sys.exc_info()[0]:
-        for name in DAEMONS:
-            print("# --- %s.log:\n# %s" % (name, tail(os.path.join(WORK, name + ".log"), 3000)
-                                          .replace("\n", "\n# ")))
+    # the daemons' logs, read before stop() removes them, printed after it
+    # (a closed stdout must not leave the daemons running)
+    logs = [(name, tail(os.path.join(WORK, name + ".log"), 3000)) for name in DAEMONS]
     stop(procs, WORK)
+    if harness.failed or sys.exc_info()[0]:
+        for name, text in logs:
+            print("# --- %s.log:\n# %s" % (name, text.replace("\n", "\n# ")))
 finish()
