@@ -211,7 +211,7 @@ int cmd_policy(int argc, char **argv)
             fprintf(stderr, "cidguard: trunk \"%s\" is not in the ingress list\n", trunk);
         call.international = flags & CG_INGRESS_INTERNATIONAL;
         call.roaming_partner = flags & CG_INGRESS_ROAMING;
-        call.roaming_confirmed = roaming;
+        call.roaming_confirmed = roaming ? CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED : 0;
         if (intent) /* what the daemon would find in its intent store */
             call.intents = CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED;
         cg_policy_decide(p, NULL, &call, &d);

@@ -61,6 +61,7 @@ static void fill_record(struct cg_declog_record *rec, void *arg)
     cgd_join(rec->call_id, sizeof rec->call_id, c->call_id ? c->call_id : "", NULL);
     cgd_join(rec->caller, sizeof rec->caller, c->caller, NULL);
     cgd_join(rec->presented, sizeof rec->presented, c->presented, NULL);
+    cgd_join(rec->callee, sizeof rec->callee, c->callee, NULL);
     cgd_join(rec->ingress, sizeof rec->ingress, c->ingress, NULL);
     cgd_join(rec->listener, sizeof rec->listener, cgd_listener_name(c->listener), NULL);
     cg_declog_record_fill(rec, &c->v, x->d, c->now);
@@ -159,36 +160,47 @@ static void roamed_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     c->w->pending--;
     atomic_fetch_add(&cgd_m.inflight, -1);
-    c->roaming_confirmed = cgd_roaming_cached(c->roaming_tn, c->now) == CGD_ROAMING_YES;
+    if (cgd_roaming_cached(c->roaming_tn, c->now) == CGD_ROAMING_YES)
+        c->roaming_confirmed |= c->roaming_bit;
     policy_stage(c);
 }
 
-/* A UK mobile calling from abroad that nothing else shows roaming, with a
- * roaming-check service configured: the remembered answer, else the call
- * parks on the check (once); true when parked.  Anything but a "yes" in
- * time withholds the caller ID (fail safe). */
+/* UK mobiles calling from abroad that nothing else shows roaming, with a
+ * roaming-check service configured: each number (network and presentation
+ * alike, one never vouching for the other) gets its remembered answer, else
+ * the call parks on its check, once per number; true when parked.
+ * Anything but a "yes" in time withholds the caller ID (fail safe). */
 static bool check_roaming(struct cgd_call *c, const struct cg_policy_call *pc)
 {
-    const char *tn;
+    const char *nums[2] = {pc->caller, pc->presented};
+    const unsigned bits[2] = {CG_POLICY_NUM_CALLER, CG_POLICY_NUM_PRESENTED};
+    unsigned need, i;
     char buf[64];
-    int cached;
-    if (c->roaming_asked || !c->ctx->conf.roaming_check_url[0] ||
-        !(tn = cg_policy_roaming_needed(c->ctx->policy, pc)))
+    if (!c->ctx->conf.roaming_check_url[0])
         return false;
-    c->roaming_asked = true;
-    cgd_join(c->roaming_tn, sizeof c->roaming_tn, tn, NULL);
-    if ((cached = cgd_roaming_cached(tn, c->now)) >= 0) {
-        atomic_fetch_add(&cgd_m.roaming_cached, 1);
-        c->roaming_confirmed = cached == CGD_ROAMING_YES;
-        return false;
+    need = cg_policy_roaming_needed(c->ctx->policy, pc) & ~c->roaming_asked;
+    for (i = 0; i < 2; i++) {
+        int cached;
+        if (!(need & bits[i]))
+            continue;
+        c->roaming_asked |= bits[i];
+        if ((cached = cgd_roaming_cached(nums[i], c->now)) >= 0) {
+            atomic_fetch_add(&cgd_m.roaming_cached, 1);
+            if (cached == CGD_ROAMING_YES)
+                c->roaming_confirmed |= bits[i];
+            continue;
+        }
+        cgd_join(c->roaming_tn, sizeof c->roaming_tn, nums[i], NULL);
+        c->roaming_bit = bits[i];
+        if (c->w->pending < c->w->max_pending &&
+            cgd_fetch_roaming(c->ctx, nums[i], origin(c, buf, sizeof buf), c->w->base, roamed_cb,
+                              c) == 0) {
+            c->w->pending++;
+            atomic_fetch_add(&cgd_m.inflight, 1);
+            return true;
+        }
+        atomic_fetch_add(&cgd_m.roaming_checks[CGD_ROAMING_ERROR], 1);
     }
-    if (c->w->pending < c->w->max_pending &&
-        cgd_fetch_roaming(c->ctx, tn, origin(c, buf, sizeof buf), c->w->base, roamed_cb, c) == 0) {
-        c->w->pending++;
-        atomic_fetch_add(&cgd_m.inflight, 1);
-        return true;
-    }
-    atomic_fetch_add(&cgd_m.roaming_checks[CGD_ROAMING_ERROR], 1);
     return false;
 }
 
@@ -261,7 +273,14 @@ void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr
         memcpy(&c->source, sa,
                sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
     unsigned flags;
-    const char *name = cg_policy_ingress_flags(c->ctx->policy, tgrp, addr, &flags);
+    const char *name = cg_policy_ingress_flags(c->ctx->policy, tgrp, tgrp ? NULL : addr, &flags);
+    if (tgrp && !name) {
+        /* a trusted SBC named a trunk group the ingress list does not know
+         * (a typo, a new trunk): the stricter reading, a call from abroad,
+         * rather than the SBC's own address, which is domestic */
+        flags = CG_INGRESS_INTERNATIONAL;
+        name = tgrp;
+    }
     c->international = flags & CG_INGRESS_INTERNATIONAL;
     c->roaming_partner = flags & CG_INGRESS_ROAMING;
     cgd_join(c->ingress, sizeof c->ingress, name ? name : "", NULL);

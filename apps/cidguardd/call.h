@@ -42,9 +42,11 @@ struct cgd_call {
     /* the call's own state */
     struct cg_certcache_miss miss;
     bool parked_once;
-    bool roaming_asked, roaming_confirmed; /* the roaming check: asked once, and its answer */
-    char roaming_tn[CG_TN_MAX + 1];        /* the number it asked about */
-    struct cg_verdict v;                   /* kept while the call waits for Redis */
+    /* the roaming check, CG_POLICY_NUM_* bits: the numbers asked about (each
+     * once) and those confirmed roaming; the number asked about last */
+    unsigned roaming_asked, roaming_confirmed, roaming_bit;
+    char roaming_tn[CG_TN_MAX + 1];
+    struct cg_verdict v; /* kept while the call waits for Redis */
     int64_t now;
     /* CG_POLICY_NUM_* bits: the numbers that need a call intent, and those
      * for which a live one was found (and a use spent) */
@@ -59,9 +61,10 @@ void cgd_call_end(struct cgd_call *c);
 void cgd_call_run(struct cgd_call *c);
 
 /*
- * The call's ingress: `tgrp` (a trunk group name from the request, or
- * NULL), else the ingress row whose addresses hold `addr` (a struct
- * sockaddr, or NULL).
+ * The call's ingress: `tgrp` (a trunk group name from a trusted request,
+ * or NULL), else the ingress row whose addresses hold `addr` (a struct
+ * sockaddr, or NULL).  A `tgrp` no row names is taken as a call from
+ * abroad: a trusted SBC's unknown trunk must not read as domestic.
  */
 void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr);
 

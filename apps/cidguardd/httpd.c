@@ -234,7 +234,7 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
     struct httpcall *h;
     const struct sockaddr *addr;
     char names[1024];
-    bool trusted, intl;
+    bool trusted;
     size_t len;
     char *body = api_body(req, &len);
     int rc;
@@ -276,20 +276,21 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
     snprintf(h->c.caller, sizeof h->c.caller, "%s", h->vr.from);
     snprintf(h->c.presented, sizeof h->c.presented, "%s", h->vr.presentation);
     snprintf(h->c.callee, sizeof h->c.callee, "%s", h->vr.to);
+    /* a number no callee can be shown as E.164 ("0..." without the
+     * configured country code) is unreadable, as over SIP */
+    h->c.caller_unreadable =
+        !cg_tn_is_e164(h->c.caller) || (h->c.presented[0] && !cg_tn_is_e164(h->c.presented));
     /* the call's Call-ID (extension member "callId") keys replay detection;
      * without one the request matches no other use of its token */
     h->c.call_id = h->vr.call_id[0] ? h->vr.call_id : NULL;
-    /* the ingress: the request's extension member "ingress" (a trunk name),
-     * else the client's address */
     /* the ingress: the request's extension member "ingress" (a trunk name)
-     * when the client is trusted to name trunks ([policy] tgrp_from) and the
-     * name is a known row, else the client's address: any client could
-     * otherwise name a domestic trunk for a call from abroad */
+     * when the client is trusted to name trunks ([policy] tgrp_from; a name
+     * no row holds is a call from abroad), else the client's address: any
+     * client could otherwise name a domestic trunk for a call from abroad */
     addr = evhttp_connection_get_addr(evhttp_request_get_connection(req));
     trusted = h->vr.ingress[0] && h->c.ctx->conf.tgrp_from[0] &&
               cgd_trusted_peer(addr, cert_names(req, https, names, sizeof names),
-                               h->c.ctx->conf.tgrp_from) &&
-              cg_policy_ingress(h->c.ctx->policy, h->vr.ingress, NULL, &intl);
+                               h->c.ctx->conf.tgrp_from);
     cgd_call_set_ingress(&h->c, trusted ? h->vr.ingress : NULL, addr);
     cgd_call_run(&h->c);
 }

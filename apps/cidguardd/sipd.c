@@ -271,19 +271,25 @@ static void answer_overload(struct cgd_call *c)
 /*
  * The calling numbers of a request: the network number, P-Asserted-
  * Identity's (both of them, if there are two, must name the same number),
- * else From's; and the presentation number, From's.  "" when a header holds
- * none.  False when a calling-number header cannot be read: that is itself
- * a finding, since a rule must never be switched off by a value it cannot
- * read.
+ * else From's; and the presentation number, the one the callee is shown:
+ * From's display name when it is a number (phones show it instead of the
+ * URI), else From's URI.  "" when there is none.  Both are read as a
+ * callee's screen would show them (cg_tn_read_shown).  False when a
+ * calling-number header cannot be read, or From shows two numbers of its
+ * own besides the network number: that is itself a finding, since a rule
+ * must never be switched off by a value it cannot read.
  */
 static bool read_caller(const struct cg_sip_req *req, const struct cg_tn_plan *plan,
-                        char caller[CG_TN_MAX + 1], char from_tn[CG_TN_MAX + 1])
+                        char caller[CG_TN_MAX + 1], char presented[CG_TN_MAX + 1])
 {
+    char from_tn[CG_TN_MAX + 1], display[CG_TN_MAX + 1], ignored[CG_TN_MAX + 1];
     enum cg_tn_kind kp, kf;
-    kp = req->pai ? cg_tn_read(req->pai, strlen(req->pai), plan, caller) : CG_TN_NOT_NUMBER;
+    kp = req->pai ? cg_tn_read_shown(req->pai, strlen(req->pai), plan, caller, ignored)
+                  : CG_TN_NOT_NUMBER;
     if (req->pai_more) {
         char more_tn[CG_TN_MAX + 1];
-        enum cg_tn_kind km = cg_tn_read(req->pai_more, strlen(req->pai_more), plan, more_tn);
+        enum cg_tn_kind km =
+            cg_tn_read_shown(req->pai_more, strlen(req->pai_more), plan, more_tn, ignored);
         if (km == CG_TN_UNREADABLE ||
             (km == CG_TN_NUMBER && kp == CG_TN_NUMBER && strcmp(more_tn, caller) != 0))
             kp = CG_TN_UNREADABLE;
@@ -292,11 +298,19 @@ static bool read_caller(const struct cg_sip_req *req, const struct cg_tn_plan *p
             kp = CG_TN_NUMBER;
         }
     }
-    kf = cg_tn_read(req->from, strlen(req->from), plan, from_tn);
+    kf = cg_tn_read_shown(req->from, strlen(req->from), plan, from_tn, display);
     if (kf != CG_TN_NUMBER)
         from_tn[0] = '\0';
+    if (kf == CG_TN_UNREADABLE)
+        display[0] = '\0';
     if (kp != CG_TN_NUMBER)
         memcpy(caller, from_tn, CG_TN_MAX + 1);
+    memcpy(presented, from_tn, CG_TN_MAX + 1);
+    if (display[0] && strcmp(display, from_tn) != 0) {
+        if (from_tn[0] && strcmp(from_tn, caller) != 0)
+            return false; /* display name, From's URI and the network number: three numbers */
+        memcpy(presented, display, CG_TN_MAX + 1);
+    }
     return kp != CG_TN_UNREADABLE && kf != CG_TN_UNREADABLE;
 }
 
@@ -451,8 +465,10 @@ static void verify_invite(struct cgd_sipd *d, const struct peer *p, struct cg_si
     s->c.call.ruri = s->req.ruri;
     s->c.call_id = s->req.call_id;
     s->c.caller_unreadable = !read_caller(&s->req, s->c.ctx->plan, s->c.caller, s->c.presented);
-    if (cg_tn_canon(s->req.to, strlen(s->req.to), s->c.ctx->plan, s->c.callee) != CG_OK &&
-        cg_tn_canon(s->req.ruri, strlen(s->req.ruri), s->c.ctx->plan, s->c.callee) != CG_OK)
+    /* the callee a call intent names: where the call goes (the Request-URI),
+     * else To's number; To alone can be anyone's */
+    if (cg_tn_canon(s->req.ruri, strlen(s->req.ruri), s->c.ctx->plan, s->c.callee) != CG_OK &&
+        cg_tn_canon(s->req.to, strlen(s->req.to), s->c.ctx->plan, s->c.callee) != CG_OK)
         s->c.callee[0] = '\0';
     /* a trunk group names the ingress only when a trusted SBC set it: any
      * caller can write ;tgrp= into a Request-URI */

@@ -224,11 +224,13 @@ struct cg_policy_call {
      * caller that is well-formed but not a number (anonymous) is NULL
      * without this flag. */
     bool caller_unreadable;
-    const char *callee;     /* canonical called number, or NULL (call intents) */
-    const char *ingress;    /* ingress name or NULL */
-    bool international;     /* the ingress is marked international */
-    bool roaming_partner;   /* the ingress is a roaming partner (CG_INGRESS_ROAMING) */
-    bool roaming_confirmed; /* a roaming check confirmed the +447 caller roams */
+    const char *callee;   /* canonical called number, or NULL (call intents) */
+    const char *ingress;  /* ingress name or NULL */
+    bool international;   /* the ingress is marked international */
+    bool roaming_partner; /* the ingress is a roaming partner (CG_INGRESS_ROAMING) */
+    /* CG_POLICY_NUM_* bits: the numbers a roaming check confirmed as UK
+     * mobiles roaming abroad */
+    unsigned roaming_confirmed;
     /* CG_POLICY_NUM_* bits: the numbers for which the host found a live call
      * intent (caller or presented, to callee) and used it.  The host asks
      * cg_policy_intents_needed which numbers need one, so that a use is
@@ -277,15 +279,16 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
                      const struct cg_policy_call *call, struct cg_decision *out);
 /* CG_POLICY_NUM_* bits: the numbers of `call` that are protected, take
  * call intents, and are not verified enough without one; the host looks
- * those up (and spends a use of each) before cg_policy_decide.  Cheap: two
- * trie walks. */
+ * those up (and spends a use of each) before cg_policy_decide.  0 when the
+ * call's numbers block it whatever an intent says, so that refused calls
+ * spend no use.  Cheap: a few trie walks, and only for protected numbers. */
 unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_policy_call *call);
-/* The number a roaming check would be about: the call's network number, else
- * its presentation number, when it is a UK mobile (+447) on a call from an
- * international ingress that nothing else shows roaming (not a roaming
- * partner, not signed by a UK mobile network's SPC).  NULL when no check
- * can change the decision. */
-const char *cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *call);
+/* CG_POLICY_NUM_* bits: the numbers a roaming check would be about, UK
+ * mobiles (+447) on a call from an international ingress that nothing else
+ * shows roaming (not a roaming partner, not signed by a UK mobile network's
+ * SPC, not already in call->roaming_confirmed).  Each number is checked on
+ * its own: one roaming number does not vouch for the other. */
+unsigned cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *call);
 /* Comma-separated reason codes, e.g. "dno,stir_failed" ("" for none). */
 size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
 /* The same for any set of reason bits (cg_decision's caller_reasons...). */

@@ -8,6 +8,7 @@
 #ifndef CIDGUARD_TN_H
 #define CIDGUARD_TN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -72,6 +73,33 @@ enum cg_tn_kind {
  * `out` (size at least CG_TN_MAX + 1) is written only for CG_TN_NUMBER.
  */
 enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *plan, char *out);
+
+/*
+ * cg_tn_read for a value whose number a callee's phone shows (From,
+ * P-Asserted-Identity), stricter wherever a person would see digits that
+ * the plain reading takes for a name or for another number; each of these
+ * is CG_TN_UNREADABLE:
+ *  - a number that is not E.164 once the plan is applied (a leading 0, as
+ *    "02079460100" is without a country code; a service code "*67...");
+ *  - a user part or bare value without letters that is no number
+ *    ("020/7946/0100", "%EF%BC%90..."), or with at least 7 digits and at
+ *    most 2 letters ("0207946010O");
+ *  - a local number with a phone-context (only the callee's network knows
+ *    the context), a host-only sip: URI whose host is digits or starts with
+ *    '+', and another scheme whose user part reads as a number;
+ *  - a display name without letters and with at least 6 digits that is not
+ *    one number, or two values whose display names differ.
+ * A display name that is a number goes to `display` (size CG_TN_MAX + 1,
+ * "" when none), canonical: phones show it instead of the URI.  `display`
+ * is written for CG_TN_NUMBER and CG_TN_NOT_NUMBER.
+ */
+/* Whether canonical digits `tn` can be an E.164 number: 1 to 15 digits,
+ * the first not 0 (cg_tn_canon leaves a national "0..." as it is without a
+ * plan's country code). */
+bool cg_tn_is_e164(const char *tn);
+
+enum cg_tn_kind cg_tn_read_shown(const char *in, size_t len, const struct cg_tn_plan *plan,
+                                 char *out, char *display);
 
 /*
  * Canonicalizes `in` into `out` (size at least CG_TN_MAX + 1): cg_tn_read

@@ -705,10 +705,13 @@ static bool spc_allowed(const struct protected_entry *e, const char *spc)
     return false;
 }
 
-/* Whether the protected entry lets `tn` be presented behind the network
- * number `network` (an agent's own) or from the call's ingress. */
+/* Whether the protected entry lets its number be presented behind the
+ * network number `network` (an agent's own) or from the call's ingress.  A
+ * network number counts only when `network_verified` (a PASSporT for it
+ * passed): unsigned, anyone can write it; an ingress is what the carrier
+ * itself knows. */
 static bool agent_allowed(const struct protected_entry *e, const struct cg_policy_call *c,
-                          const char *network)
+                          const char *network, bool network_verified)
 {
     size_t i;
     for (i = 0; i < e->nagents; i++) {
@@ -717,7 +720,7 @@ static bool agent_allowed(const struct protected_entry *e, const struct cg_polic
         if (strncmp(a, "ingress:", 8) == 0) {
             if (c->ingress && strcmp(a + 8, c->ingress) == 0)
                 return true;
-        } else if (network &&
+        } else if (network && network_verified &&
                    (a[n - 1] == '*' ? strncmp(a, network, n - 1) == 0 : strcmp(a, network) == 0)) {
             return true;
         }
@@ -747,7 +750,8 @@ static bool mobile_spc(const struct cg_policy *p, const char *spc)
  * number (the network number, when tn is the presentation number). */
 struct number_view {
     const char *tn, *other;
-    bool covers, intent;
+    bool covers, intent, other_verified;
+    unsigned which; /* CG_POLICY_NUM_*: which of the call's numbers it is */
 };
 
 /* The protected entry of tn, and whether verification alone is enough for
@@ -776,7 +780,7 @@ static uint32_t number_rules(const struct cg_policy *p, const struct cg_policy_c
     if ((e = protected_of(p, tn, v, n->covers, &verified))) {
         /* the owner's word: its signature, its agent, or its call intent;
          * the finding says which, and the brand goes with any of them */
-        bool agent = !verified && agent_allowed(e, c, n->other);
+        bool agent = !verified && agent_allowed(e, c, n->other, n->other_verified);
         int why = e->intents == INTENTS_REQUIRE
                       ? (n->intent ? (verified ? CG_PR_BRAND : CG_PR_BRAND_INTENT) : -1)
                   : verified                                  ? CG_PR_BRAND
@@ -803,7 +807,7 @@ static uint32_t number_rules(const struct cg_policy *p, const struct cg_policy_c
          * host's roaming check. */
         if (!uk_mobile(tn))
             r |= 1u << CG_PR_INTL_UK_CLI;
-        else if (!c->roaming_partner && !c->roaming_confirmed &&
+        else if (!c->roaming_partner && !(c->roaming_confirmed & n->which) &&
                  !(n->covers && mobile_spc(p, v->spc)))
             r |= 1u << CG_PR_UK_MOBILE_ABROAD;
     }
@@ -819,6 +823,8 @@ static bool orig_is(const struct cg_verdict *v, const char *tn, bool network)
     return tn && (v->orig[0] ? strcmp(v->orig, tn) == 0 : network);
 }
 
+static const unsigned num_bit[2] = {CG_POLICY_NUM_CALLER, CG_POLICY_NUM_PRESENTED};
+
 unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_policy_call *c)
 {
     const struct cg_verdict *v = c->verdict;
@@ -831,26 +837,55 @@ unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_pol
         if (!nums[i] || !c->callee || (i == 1 && c->caller && !strcmp(nums[1], c->caller)))
             continue;
         e = protected_of(p, nums[i], v, passed && orig_is(v, nums[i], i == 0), &verified);
-        if (e && (e->intents == INTENTS_REQUIRE || (e->intents == INTENTS_ACCEPT && !verified &&
-                                                    !agent_allowed(e, c, i ? c->caller : NULL))))
-            need |= i ? CG_POLICY_NUM_PRESENTED : CG_POLICY_NUM_CALLER;
+        if (e && (e->intents == INTENTS_REQUIRE ||
+                  (e->intents == INTENTS_ACCEPT && !verified &&
+                   !agent_allowed(e, c, i ? c->caller : NULL,
+                                  i && passed && orig_is(v, c->caller, true)))))
+            need |= num_bit[i];
+    }
+    if (need) {
+        /* A call its numbers block whatever the intent (a DNO network
+         * number, a UK number from abroad) spends none of the bank's
+         * uses: a spoofer copying a bank's announced call cannot use them
+         * up with calls that are refused anyway. */
+        struct cg_policy_call with = *c;
+        struct cg_decision d;
+        uint32_t r = 0;
+        with.intents = need;
+        memset(&d, 0, sizeof d);
+        for (i = 0; i < 2; i++)
+            if (nums[i] && (i == 0 || !c->caller || strcmp(nums[1], c->caller))) {
+                struct number_view n = {.tn = nums[i],
+                                        .other = i ? c->caller : NULL,
+                                        .covers = passed && orig_is(v, nums[i], i == 0),
+                                        .intent = true,
+                                        .other_verified =
+                                            i && passed && orig_is(v, c->caller, true),
+                                        .which = num_bit[i]};
+                r |= number_rules(p, &with, &n, &d);
+            }
+        if (c->caller_unreadable)
+            r |= 1u << CG_PR_CALLER_UNREADABLE;
+        for (i = 0; i < CG_PR__COUNT; i++)
+            if ((r & (1u << i)) && p->action[i] == CG_ACTION_BLOCK)
+                return 0;
     }
     return need;
 }
 
-const char *cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *c)
+unsigned cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *c)
 {
     const struct cg_verdict *v = c->verdict;
     bool passed = v && v->verstat == CG_VERSTAT_PASSED;
     const char *nums[2] = {c->caller, c->presented};
-    int i;
-    if (!c->international || c->roaming_partner || c->roaming_confirmed)
-        return NULL;
+    unsigned need = 0, i;
+    if (!c->international || c->roaming_partner)
+        return 0;
     for (i = 0; i < 2; i++)
-        if (nums[i] && uk_mobile(nums[i]) &&
+        if (nums[i] && uk_mobile(nums[i]) && !(c->roaming_confirmed & num_bit[i]) &&
             !(passed && orig_is(v, nums[i], i == 0) && mobile_spc(p, v->spc)))
-            return nums[i];
-    return NULL;
+            need |= num_bit[i];
+    return need;
 }
 
 int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
@@ -910,11 +945,20 @@ int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
     if (c->caller_unreadable)
         r |= 1u << CG_PR_CALLER_UNREADABLE;
     if (c->caller) {
-        struct number_view n = {c->caller, NULL, on_caller, c->intents & CG_POLICY_NUM_CALLER};
+        struct number_view n = {.tn = c->caller,
+                                .covers = on_caller,
+                                .intent = c->intents & CG_POLICY_NUM_CALLER,
+                                .which = CG_POLICY_NUM_CALLER};
         out->caller_reasons = number_rules(p, c, &n, out);
     }
     if (pres) {
-        struct number_view n = {pres, c->caller, on_pres, c->intents & CG_POLICY_NUM_PRESENTED};
+        struct number_view n = {.tn = pres,
+                                .other = c->caller,
+                                .covers = on_pres,
+                                .intent = c->intents & CG_POLICY_NUM_PRESENTED,
+                                .other_verified = on_caller,
+                                .which = CG_POLICY_NUM_PRESENTED};
+        out->brand[0] = '\0'; /* the brand goes with the number the callee sees */
         out->presented_reasons = number_rules(p, c, &n, out);
     }
     /* a brand is shown only when every protected number of the call is its

@@ -159,6 +159,12 @@ static const char *scheme_end(const char *p, const char *end)
     return q < end && *q == ':' ? q + 1 : NULL;
 }
 
+bool cg_tn_is_e164(const char *tn)
+{
+    size_t n = strspn(tn, "0123456789");
+    return !tn[n] && n >= 1 && n <= 15 && tn[0] != '0';
+}
+
 /*
  * The number in [p, end): a user part, a tel: subscriber or a bare number,
  * %-escapes decoded when `escapes`.  `strict` (tel:, user=phone, a bare
@@ -166,12 +172,13 @@ static const char *scheme_end(const char *p, const char *end)
  * name (NOT_NUMBER).  A '+' promises a global number: what follows must be
  * one.
  */
-static int number(const char *p, const char *end, bool escapes, bool strict,
+static int number(const char *p, const char *end, bool escapes, bool strict, bool shown,
                   const struct cg_tn_plan *plan, char *out)
 {
     char buf[CG_TN_MAX + 1];
-    size_t n = 0;
-    bool global = false, lead_sym = false, first = true, other = false, big = false;
+    size_t n = 0, letters = 0;
+    bool global = false, lead_sym = false, first = true, other = false, big = false,
+         nonascii = false;
 
     while (p < end) {
         int c = (unsigned char)*p++;
@@ -203,8 +210,17 @@ static int number(const char *p, const char *end, bool escapes, bool strict,
                 big = true; /* read on: a letter later makes it a name, not a long number */
         } else if (!is_sep(c)) {
             other = true; /* letters, '%', '+' inside: not a telephone number */
+            letters += is_alpha(c);
+            nonascii |= c >= 0x80;
         }
     }
+    /* Read for a callee's screen (`shown`), what looks like digits to a
+     * person and is not a number is unreadable, not a name: no letters at
+     * all ("020/7946/0100", full-width digits), or at least 7 digits among
+     * at most 2 letters ("0207946010O"). */
+    if ((other || n == (size_t)lead_sym) && shown &&
+        ((!letters && (n > (size_t)lead_sym || nonascii)) || (n >= 7 && letters <= 2)))
+        return CG_EPARSE;
     if (other || n == (size_t)lead_sym)
         return strict || global ? CG_EPARSE : NOT_NUMBER;
     if (big)
@@ -238,8 +254,29 @@ static int number(const char *p, const char *end, bool escapes, bool strict,
         if (n == 0)
             return CG_EPARSE;
     }
+    /* an E.164 number starts with a country code, never 0, and has at most
+     * 15 digits; a service code ("*67...") is no number a callee should be
+     * shown */
+    if (shown && (lead_sym || !cg_tn_is_e164(buf)))
+        return CG_EPARSE;
     memcpy(out, buf, n + 1);
     return CG_OK;
+}
+
+/* Whether the parameters [p, end) (";name=value"...) hold `name`. */
+static bool has_param(const char *p, const char *end, const char *name)
+{
+    size_t nl = strlen(name);
+    while (p < end) {
+        const char *q = memchr(p, ';', (size_t)(end - p));
+        if (!q)
+            return false;
+        p = q + 1;
+        if (end - p >= (long)nl && eq_ci(p, name, nl) &&
+            (end - p == (long)nl || p[nl] == '=' || p[nl] == ';'))
+            return true;
+    }
+    return false;
 }
 
 /* Whether the URI parameters [p, end) (";name=value" ..., then "?headers")
@@ -265,34 +302,49 @@ static bool has_user_phone(const char *p, const char *end)
  * character.  `user_phone` says that header parameters after an addr-spec
  * carried user=phone.
  */
-static int uri_number(const char *p, const char *end, bool user_phone,
+static int uri_number(const char *p, const char *end, bool user_phone, bool shown,
                       const struct cg_tn_plan *plan, char *out)
 {
     const char *s = scheme_end(p, end), *at, *host, *hend, *u, *uend;
 
     if (!s) /* "<+442079460000>": no scheme, read as a bare number */
-        return number(p, end, false, true, plan, out);
+        return number(p, end, false, true, shown, plan, out);
     if (s - p == 4 && eq_ci(p, "tel:", 4)) {
         uend = memchr(s, ';', (size_t)(end - s));
-        return number(s, uend ? uend : end, true, true, plan, out);
+        /* a local number takes its meaning from its phone-context, which
+         * only the callee's network can apply: for a screen, unreadable */
+        if (shown && uend && *s != '+' && has_param(uend, end, "phone-context"))
+            return CG_EPARSE;
+        return number(s, uend ? uend : end, true, true, shown, plan, out);
     }
-    if (!(s - p == 4 && eq_ci(p, "sip:", 4)) && !(s - p == 5 && eq_ci(p, "sips:", 5)))
-        return NOT_NUMBER; /* another scheme: well-formed, names no number */
+    if (!(s - p == 4 && eq_ci(p, "sip:", 4)) && !(s - p == 5 && eq_ci(p, "sips:", 5))) {
+        /* another scheme names no number, unless it shows one */
+        char tmp[CG_TN_MAX + 1];
+        at = memchr(s, '@', (size_t)(end - s));
+        if (shown && number(s, at ? at : end, true, false, true, NULL, tmp) != NOT_NUMBER)
+            return CG_EPARSE;
+        return NOT_NUMBER;
+    }
     at = memchr(s, '@', (size_t)(end - s));
     host = at ? at + 1 : s;
     for (hend = host; hend < end && *hend != ';' && *hend != '?'; hend++)
         ;
     if (hend == host)
         return CG_EPARSE; /* "sip:", "sip:+44@": no host */
-    if (!at)
-        return NOT_NUMBER; /* host-only URI */
+    if (!at) {            /* host-only URI: no number, unless its "host" is one */
+        if (shown && (*host == '+' || strspn(host, "0123456789") == (size_t)(hend - host)))
+            return CG_EPARSE;
+        return NOT_NUMBER;
+    }
     /* The user part ends at its first ';' (RFC 4904 ;tgrp=, ;verstat=) or
      * ':' (a password). */
     for (u = s, uend = s; uend < at && *uend != ';' && *uend != ':'; uend++)
         ;
+    if (shown && *u != '+' && uend < at && *uend == ';' && has_param(uend, at, "phone-context"))
+        return CG_EPARSE;
     if (!user_phone)
         user_phone = has_user_phone(hend, end);
-    return number(u, uend, true, user_phone, plan, out);
+    return number(u, uend, true, user_phone, shown, plan, out);
 }
 
 /*
@@ -339,15 +391,44 @@ static int header_params(const char **pp, const char *end, bool *user_phone)
 }
 
 /*
+ * A display name [p, end) (a quoted string's inside, or tokens) that a
+ * phone would show as a number: no letters and at least 6 digits.  Its
+ * number goes to `out` (CG_OK), NOT_NUMBER for a name, CG_EPARSE for digits
+ * that cannot be read as one number.
+ */
+static int display_number(const char *p, const char *end, const struct cg_tn_plan *plan, char *out)
+{
+    size_t digits = 0;
+    const char *q;
+    for (q = p; q < end; q++) {
+        if (is_alpha(*q))
+            return NOT_NUMBER;
+        digits += is_digit(*q);
+    }
+    if (digits < 6)
+        return NOT_NUMBER;
+    while (p < end && is_lws(*p))
+        p++;
+    while (end > p && is_lws(end[-1]))
+        end--;
+    return number(p, end, false, true, true, plan, out) == CG_OK ? CG_OK : CG_EPARSE;
+}
+
+/*
  * One value of a header at *pp: a name-addr, an addr-spec or a bare
  * number, with its header parameters.  *pp moves to the ',' that ends it or
- * to the end.
+ * to the end.  With `display` (a read for a callee's screen), a display
+ * name that is a number goes there ("" when there is none).
  */
-static int read_value(const char **pp, const char *end, const struct cg_tn_plan *plan, char *out)
+static int read_value(const char **pp, const char *end, const struct cg_tn_plan *plan, char *out,
+                      char *display)
 {
-    const char *p = skip_lws(*pp, end), *q, *uri, *uend;
-    bool user_phone = false;
+    const char *p = skip_lws(*pp, end), *q, *uri, *uend, *dname = NULL, *dend = NULL;
+    bool user_phone = false, shown = display != NULL;
     int rc, prc;
+
+    if (display)
+        display[0] = '\0';
 
     if (p == end || *p == ',')
         return CG_EPARSE; /* an empty value */
@@ -356,6 +437,8 @@ static int read_value(const char **pp, const char *end, const struct cg_tn_plan 
     if (*p == '"') {
         if (!(q = skip_quoted(p, end)))
             return CG_EPARSE;
+        dname = p + 1;
+        dend = q - 1;
         q = skip_lws(q, end);
         if (q == end || *q != '<')
             return CG_EPARSE;
@@ -364,6 +447,15 @@ static int read_value(const char **pp, const char *end, const struct cg_tn_plan 
             ;
         if (q == end || *q != '<')
             q = NULL;
+        else if (q > p) {
+            dname = p;
+            dend = q;
+        }
+    }
+    if (display && dname && (prc = display_number(dname, dend, plan, display)) != CG_OK) {
+        display[0] = '\0';
+        if (prc != NOT_NUMBER)
+            return prc;
     }
     if (q) {
         uri = q + 1;
@@ -375,7 +467,7 @@ static int read_value(const char **pp, const char *end, const struct cg_tn_plan 
         p = uend + 1;
         if ((prc = header_params(&p, end, &user_phone)) != CG_OK)
             return prc;
-        rc = uri_number(uri, uend, false, plan, out);
+        rc = uri_number(uri, uend, false, shown, plan, out);
     } else if ((q = scheme_end(p, end))) {
         /* addr-spec: the URI runs to its header parameters.  A sip: user
          * part may hold ';' (RFC 4904), so they start at the first ';'
@@ -393,7 +485,7 @@ static int read_value(const char **pp, const char *end, const struct cg_tn_plan 
         p = uend;
         if ((prc = header_params(&p, end, &user_phone)) != CG_OK)
             return prc;
-        rc = uri_number(uri, uend, user_phone, plan, out);
+        rc = uri_number(uri, uend, user_phone, shown, plan, out);
     } else {
         /* a bare number: up to the next ',' */
         for (uend = p; uend < end && *uend != ','; uend++)
@@ -401,29 +493,33 @@ static int read_value(const char **pp, const char *end, const struct cg_tn_plan 
         q = uend;
         while (q > p && is_lws(q[-1]))
             q--;
-        rc = number(p, q, false, true, plan, out);
+        rc = number(p, q, false, true, shown, plan, out);
         p = uend;
     }
     *pp = p;
     return rc;
 }
 
-static int read_header(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
+static int read_header(const char *in, size_t len, const struct cg_tn_plan *plan, char *out,
+                       char *display)
 {
     const char *p = in, *end = in + len;
-    char num[CG_TN_MAX + 1];
-    bool have = false;
+    char num[CG_TN_MAX + 1], disp[CG_TN_MAX + 1];
+    bool have = false, values = false;
 
     if (len > CG_TN_INPUT_MAX)
         return CG_ETOOBIG;
     for (;;) {
-        int rc = read_value(&p, end, plan, have ? num : out);
+        int rc = read_value(&p, end, plan, have ? num : out, display && values ? disp : display);
         if (rc == CG_OK && have && strcmp(num, out) != 0)
             return CG_EPARSE; /* two numbers: which one the callee sees is anyone's guess */
+        if (display && values && (rc == CG_OK || rc == NOT_NUMBER) && strcmp(disp, display) != 0)
+            return CG_EPARSE; /* the same for two display names */
         if (rc == CG_OK)
             have = true;
         else if (rc != NOT_NUMBER)
             return rc;
+        values = true;
         if (p == end)
             return have ? CG_OK : NOT_NUMBER;
         p++; /* the ',' before the next value */
@@ -433,7 +529,7 @@ static int read_header(const char *in, size_t len, const struct cg_tn_plan *plan
 enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
 {
     char tmp[CG_TN_MAX + 1];
-    int rc = in ? read_header(in, len, plan, tmp) : CG_EPARSE;
+    int rc = in ? read_header(in, len, plan, tmp, NULL) : CG_EPARSE;
     if (rc == CG_OK) {
         memcpy(out, tmp, strlen(tmp) + 1);
         return CG_TN_NUMBER;
@@ -441,10 +537,25 @@ enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *
     return rc == NOT_NUMBER ? CG_TN_NOT_NUMBER : CG_TN_UNREADABLE;
 }
 
+enum cg_tn_kind cg_tn_read_shown(const char *in, size_t len, const struct cg_tn_plan *plan,
+                                 char *out, char *display)
+{
+    char tmp[CG_TN_MAX + 1], disp[CG_TN_MAX + 1];
+    int rc = in ? read_header(in, len, plan, tmp, disp) : CG_EPARSE;
+    if (rc != CG_OK && rc != NOT_NUMBER)
+        return CG_TN_UNREADABLE;
+    memcpy(display, disp, strlen(disp) + 1);
+    if (rc == CG_OK) {
+        memcpy(out, tmp, strlen(tmp) + 1);
+        return CG_TN_NUMBER;
+    }
+    return CG_TN_NOT_NUMBER;
+}
+
 int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char *out)
 {
     char tmp[CG_TN_MAX + 1];
-    int rc = in ? read_header(in, len, plan, tmp) : CG_EPARSE;
+    int rc = in ? read_header(in, len, plan, tmp, NULL) : CG_EPARSE;
     if (rc == CG_OK)
         memcpy(out, tmp, strlen(tmp) + 1);
     return rc == NOT_NUMBER ? CG_EPARSE : rc;

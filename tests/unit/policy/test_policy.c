@@ -94,7 +94,8 @@ static void test_case_table(void **state)
          * check confirmed the caller */
         call.intents =
             strstr(col[0], "+intent") ? CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED : 0;
-        call.roaming_confirmed = strstr(col[0], "+roaming") != NULL;
+        call.roaming_confirmed =
+            strstr(col[0], "+roaming") ? CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED : 0;
         if ((mark = strchr(col[0], '+')))
             *mark = '\0';
         if ((mark = strchr(col[0], '/'))) {
@@ -130,7 +131,9 @@ static void test_case_table(void **state)
         /* every finding is about one of the numbers, or about the call */
         assert_int_equal(d.reasons & (d.caller_reasons | d.presented_reasons),
                          d.caller_reasons | d.presented_reasons);
-        if (d.reasons & (1u << CG_PR_BRAND | 1u << CG_PR_BRAND_INTENT | 1u << CG_PR_BRAND_AGENT))
+        /* the brand goes with the number the callee sees */
+        if ((call.presented ? d.presented_reasons : d.caller_reasons) &
+            (1u << CG_PR_BRAND | 1u << CG_PR_BRAND_INTENT | 1u << CG_PR_BRAND_AGENT))
             assert_true(d.brand[0] != '\0');
         else
             assert_string_equal(d.brand, "");
@@ -754,8 +757,14 @@ static void test_intents_needed(void **state)
     c.callee = "447400099000";
     c.presented = "442079460400"; /* verification only */
     assert_int_equal(cg_policy_intents_needed(p, &c), 0);
-    c.presented = "442079460500"; /* an agent's network number */
+    c.presented = "442079460500"; /* an agent's network number, unsigned: anyone's */
     c.caller = "447400055001";
+    assert_int_equal(cg_policy_intents_needed(p, &c), CG_POLICY_NUM_PRESENTED);
+    v = (struct cg_verdict){/* signed for it: the agent's own call */
+                            .verstat = CG_VERSTAT_PASSED,
+                            .attest = 'A',
+                            .spc = "GW1",
+                            .orig = "447400055001"};
     assert_int_equal(cg_policy_intents_needed(p, &c), 0);
     /* verified by its signer: no intent needed, unless the row requires one */
     v = (struct cg_verdict){
@@ -771,29 +780,64 @@ static void test_intents_needed(void **state)
 }
 
 /* A roaming check is asked only where it can change the decision. */
+/* A roaming check is asked only where it can change the decision, and
+ * about each number on its own. */
 static void test_roaming_needed(void **state)
 {
     struct cg_policy *p = load();
     struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
     struct cg_policy_call c = {
         .verdict = &v, .caller = "447400012345", .international = true, .now = 1000};
+    struct cg_decision d;
     (void)state;
-    assert_string_equal(cg_policy_roaming_needed(p, &c), "447400012345");
+    assert_int_equal(cg_policy_roaming_needed(p, &c), CG_POLICY_NUM_CALLER);
     c.roaming_partner = true;
-    assert_null(cg_policy_roaming_needed(p, &c));
+    assert_int_equal(cg_policy_roaming_needed(p, &c), 0);
     c.roaming_partner = false;
     c.international = false;
-    assert_null(cg_policy_roaming_needed(p, &c));
+    assert_int_equal(cg_policy_roaming_needed(p, &c), 0);
     c.international = true;
     c.caller = "442079460000"; /* a landline: blocked whatever a check says */
-    assert_null(cg_policy_roaming_needed(p, &c));
+    assert_int_equal(cg_policy_roaming_needed(p, &c), 0);
     c.presented = "447624123456"; /* an Isle of Man mobile behind it */
-    assert_string_equal(cg_policy_roaming_needed(p, &c), "447624123456");
-    c.caller = "447400012345";
+    assert_int_equal(cg_policy_roaming_needed(p, &c), CG_POLICY_NUM_PRESENTED);
+    /* a roaming network number does not vouch for another presentation
+     * number: that one is still withheld */
+    c.caller = "447400012001";
+    c.presented = "447400012002";
+    assert_int_equal(cg_policy_roaming_needed(p, &c),
+                     CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED);
+    c.roaming_confirmed = CG_POLICY_NUM_CALLER;
+    assert_int_equal(cg_policy_roaming_needed(p, &c), CG_POLICY_NUM_PRESENTED);
+    assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_WITHHOLD);
+    assert_int_equal(d.presented_reasons & (1u << CG_PR_UK_MOBILE_ABROAD),
+                     1u << CG_PR_UK_MOBILE_ABROAD);
+    assert_false(d.caller_reasons & (1u << CG_PR_UK_MOBILE_ABROAD));
+    c.roaming_confirmed = 0;
     c.presented = NULL;
     v = (struct cg_verdict){
-        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "UKMOB2", .orig = "447400012345"};
-    assert_null(cg_policy_roaming_needed(p, &c)); /* signed by its own network */
+        .verstat = CG_VERSTAT_PASSED, .attest = 'A', .spc = "UKMOB2", .orig = "447400012001"};
+    assert_int_equal(cg_policy_roaming_needed(p, &c), 0); /* signed by its own network */
+    cg_policy_free(p);
+}
+
+/* A call that its numbers block anyway spends none of a bank's intent. */
+static void test_intents_not_spent_on_refused_calls(void **state)
+{
+    struct cg_policy *p = load();
+    struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+    struct cg_policy_call c = {.verdict = &v,
+                               .caller = "448081570000", /* DNO */
+                               .presented = "442079460100",
+                               .callee = "447400099000",
+                               .now = 1000};
+    (void)state;
+    assert_int_equal(cg_policy_intents_needed(p, &c), 0);
+    c.caller = "447400012345";
+    assert_int_equal(cg_policy_intents_needed(p, &c), CG_POLICY_NUM_PRESENTED);
+    c.international = true; /* a UK landline from abroad: blocked */
+    assert_int_equal(cg_policy_intents_needed(p, &c), 0);
     cg_policy_free(p);
 }
 
@@ -848,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_intents_needed),
         cmocka_unit_test(test_actions),
         cmocka_unit_test(test_roaming_needed),
+        cmocka_unit_test(test_intents_not_spent_on_refused_calls),
         cmocka_unit_test(test_redis_intent_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

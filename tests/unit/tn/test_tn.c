@@ -179,12 +179,76 @@ static void test_kinds(void **state)
     kind("\"a, b\" <tel:+448001234567>", CG_TN_NUMBER, "448001234567");
 }
 
+/* What a callee's screen would show (cg_tn_read_shown), one named row each:
+ * the UK plan, or no plan ("-"). */
+static void test_shown(void **state)
+{
+    static const struct {
+        const char *name, *in;
+        bool uk;
+        enum cg_tn_kind kind;
+        const char *number, *display;
+    } rows[] = {
+        {"a global number", "<sip:+442079460100@x;user=phone>", false, CG_TN_NUMBER, "442079460100",
+         ""},
+        {"a national form, UK plan", "<sip:02079460100@x>", true, CG_TN_NUMBER, "442079460100", ""},
+        {"a national form without a plan is no E.164 number", "<sip:02079460100@x>", false,
+         CG_TN_UNREADABLE, "", ""},
+        {"00 without a plan", "<sip:00442079460100@x>", false, CG_TN_UNREADABLE, "", ""},
+        {"a service code", "<sip:*6702079460100@x>", true, CG_TN_UNREADABLE, "", ""},
+        {"a letter O for a zero", "<sip:0207946010O@x>", true, CG_TN_UNREADABLE, "", ""},
+        {"slashes", "<sip:020/7946/0100@x>", true, CG_TN_UNREADABLE, "", ""},
+        {"a trailing letter", "<sip:02079460100a@x>", true, CG_TN_UNREADABLE, "", ""},
+        {"full-width digits", "<sip:%EF%BC%90%EF%BC%92%EF%BC%90@x>", true, CG_TN_UNREADABLE, "",
+         ""},
+        {"a name stays a name", "<sip:alice@x>", true, CG_TN_NOT_NUMBER, "", ""},
+        {"a name with a few digits", "<sip:support24x7@x>", true, CG_TN_NOT_NUMBER, "", ""},
+        {"anonymous", "\"Anonymous\" <sip:anonymous@anonymous.invalid>", true, CG_TN_NOT_NUMBER, "",
+         ""},
+        {"a local tel: number with a phone-context", "<tel:2079460100;phone-context=+44>", true,
+         CG_TN_UNREADABLE, "", ""},
+        {"a local user part with a phone-context",
+         "<sip:2079460100;phone-context=+44@x;user=phone>", true, CG_TN_UNREADABLE, "", ""},
+        {"a global tel: number may carry a phone-context", "<tel:+442079460100>", true,
+         CG_TN_NUMBER, "442079460100", ""},
+        {"a host that is a number", "<sip:+442079460100>", true, CG_TN_UNREADABLE, "", ""},
+        {"a host that is a domain", "<sip:example.com>", true, CG_TN_NOT_NUMBER, "", ""},
+        {"another scheme showing a number", "<im:+442079460100@x>", true, CG_TN_UNREADABLE, "", ""},
+        {"another scheme with a name", "<mailto:alice@example.com>", true, CG_TN_NOT_NUMBER, "",
+         ""},
+        {"a display name that is a number", "\"+44 20 7946 0100\" <sip:anonymous@x>", true,
+         CG_TN_NOT_NUMBER, "", "442079460100"},
+        {"a national display name, UK plan", "\"020 7946 0100\" <sip:+447400012345@x>", true,
+         CG_TN_NUMBER, "447400012345", "442079460100"},
+        {"an unquoted display number", "02079460100 <sip:anonymous@x>", true, CG_TN_NOT_NUMBER, "",
+         "442079460100"},
+        {"a display name of digits that is no number", "\"020 7946 0100 99999\" <sip:a@x>", true,
+         CG_TN_UNREADABLE, "", ""},
+        {"a display name with letters is a name", "\"Bank 0800 123\" <sip:+447400012345@x>", true,
+         CG_TN_NUMBER, "447400012345", ""},
+        {"a short code in a display name is a name", "\"999\" <sip:+447400012345@x>", true,
+         CG_TN_NUMBER, "447400012345", ""},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char out[CG_TN_MAX + 1] = "", display[CG_TN_MAX + 1] = "?";
+        enum cg_tn_kind k = cg_tn_read_shown(rows[i].in, strlen(rows[i].in),
+                                             rows[i].uk ? &cg_tn_plan_uk : NULL, out, display);
+        if (k != rows[i].kind || (k == CG_TN_NUMBER && strcmp(out, rows[i].number)) ||
+            (k != CG_TN_UNREADABLE && strcmp(display, rows[i].display)))
+            fail_msg("%s (%s): got kind %d \"%s\" display \"%s\"", rows[i].name, rows[i].in, (int)k,
+                     k == CG_TN_NUMBER ? out : "", display);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e164_forms),  cmocka_unit_test(test_national_plans),
         cmocka_unit_test(test_not_numbers), cmocka_unit_test(test_display_names),
         cmocka_unit_test(test_long_values), cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
