@@ -484,13 +484,28 @@ static void add_intents(struct evhttp_request *req, struct cgd_worker *w, struct
         refuse(req, name, 400, "Content-Type must be application/json");
         return;
     }
-    if (!(body = malloc(len + 1)) || !(v = calloc(max, sizeof *v))) {
+    /* An intent takes at least 30 bytes of JSON ({"from":"+1","to":"+1",
+     * "valid_for":1}), so a body holds no more than len / 30 + 1 of them: a
+     * single registration allocates room for one, not for the largest
+     * batch.  A body with more elements than that has some that are no
+     * intents; it is parsed again with the full room, for the right answer
+     * (400, or 413 over the batch limit). */
+    size_t room = len / 30 + 1 < max ? len / 30 + 1 : max;
+    if (!(body = malloc(len + 1)) || !(v = calloc(room, sizeof *v))) {
         refuse(req, name, 503, "out of memory");
         goto out;
     }
     evbuffer_copyout(in, body, len);
     body[len] = '\0';
-    rc = cg_intents_parse_json(body, len, v, max, &n, k->intent_max_valid_for, err, sizeof err);
+    rc = cg_intents_parse_json(body, len, v, room, &n, k->intent_max_valid_for, err, sizeof err);
+    if (rc == CG_ETOOBIG && room < max) {
+        free(v);
+        if (!(v = calloc(max, sizeof *v))) {
+            refuse(req, name, 503, "out of memory");
+            goto out;
+        }
+        rc = cg_intents_parse_json(body, len, v, max, &n, k->intent_max_valid_for, err, sizeof err);
+    }
     if (rc != CG_OK) {
         refuse(req, name, rc == CG_ETOOBIG ? 413 : 400, err);
         goto out;

@@ -494,6 +494,10 @@ try:
     check("a foreign network number presenting a +447 the service says roams: allowed",
           code(r) == 302 and header(r, "Cidguard-Action") == "allow" and
           header(r, "Privacy") is None, summary(r))
+    r = invite("M", ROAM_NO, callee(16), pai=ROAM_YES, tgrp="intl-gw")
+    check("a roaming network number does not vouch for another +447 it presents: withheld, "
+          "the finding is the presentation number's", withheld(r) and
+          "intl_uk_mobile_not_roaming" in codes(r, "Cidguard-Presentation-Reasons"), summary(r))
     r = invite("M", ROAM_YES, callee(15), tgrp="roam-gw")
     check("the roaming number on the roaming-partner ingress: allowed, not asked again",
           code(r) == 302 and header(r, "Cidguard-Action") == "allow" and
