@@ -310,7 +310,7 @@ try:
     threading.Thread(target=roam_srv.serve_forever, daemon=True).start()
     start_daemon("M", decision_log=True,
                  extra="roaming_check_url = http://127.0.0.1:%d/roaming\n"
-                       "roaming_check_timeout_ms = %d\n"
+                       "roaming_check_timeout_ms = %d\nmark_international = yes\n"
                        % (roam_srv.server_address[1], ROAM_TIMEOUT_MS))
 
     REDIS = shutil.which("redis-server")
@@ -429,6 +429,8 @@ try:
     r = invite("M", CONSUMER, callee(12), tgrp="intl-gw")
     check("+447 on the international ingress: 302 withhold, intl_uk_mobile_not_roaming, "
           "Privacy: id", withheld(r), summary(r))
+    check("... marked for the SBC's display: Cidguard-Origin: international (mark_international)",
+          header(r, "Cidguard-Origin") == "international", summary(r))
     r = invite("M", CONSUMER, callee(12), pai=CONSUMER, tgrp="intl-gw")
     check("+447 (From = PAI) on the international ingress: withheld", withheld(r), summary(r))
     asked_before = len(Roaming.asked)
@@ -436,6 +438,8 @@ try:
     check("+447 on a roaming-partner ingress: 302 allow, no Privacy",
           code(r) == 302 and header(r, "Cidguard-Action") == "allow" and
           header(r, "Privacy") is None and "intl_uk_mobile_not_roaming" not in codes(r),
+          summary(r))
+    check("... still marked as a call from abroad", header(r, "Cidguard-Origin") == "international",
           summary(r))
     check("... and the roaming service was not asked", len(Roaming.asked) == asked_before,
           Roaming.asked[asked_before:])
