@@ -6,13 +6,14 @@
  * knows by its source address or by a credential, and C for everyone else
  * (ATIS-1000074).  The customers file says who is who:
  *
- *     customer,addresses,numbers,tokens
+ *     customer,addresses,numbers,tokens,signer
  *     # comment lines and blank lines are ignored
  *     acme,192.0.2.10;198.51.100.0/24;2001:db8:1::/48,442079460000;4420794601*
  *     lab,127.0.0.1;::1,1415555010*
  *     api,,4420794602*,sha256:<64 hex digits>;sha256:<64 hex digits>
+ *     resold,192.0.2.20,4420794603*,,resellerx
  *
- * One customer per line, three or four comma-separated fields (no CSV
+ * One customer per line, three to five comma-separated fields (no CSV
  * quoting):
  *   - customer: a unique name, 1 to CG_CUSTOMER_NAME_MAX bytes, without
  *     control characters or '"'.  A later line with the same name is
@@ -39,6 +40,11 @@
  *     example), never chosen words.  A hash held by an earlier customer is
  *     reported and its line skipped; one repeated within a line counts
  *     once.
+ *   - signer (optional; empty or absent means the default signer): the
+ *     name of the signer, in the signers file (signers.h), whose key and
+ *     certificate sign this customer's calls: 1 to CG_SIGNER_NAME_MAX
+ *     letters, digits, '.', '_' or '-'.  Whether that signer exists is
+ *     for the host to check against its signers file.
  * Whitespace around fields and items is ignored, empty items are skipped,
  * lines may end in CRLF and a UTF-8 byte-order mark at the start is
  * skipped.  The first line that is not a comment is the header when its
@@ -154,6 +160,9 @@ int cg_customers_token_hash(const char *token, size_t len, char out[CG_CUSTOMER_
 
 /* The customer's name as written in the file (never NULL). */
 const char *cg_customer_name(const struct cg_customer *cu);
+/* The name of the customer's signer (the fifth column), or "" for the
+ * default signer and for a NULL customer; never NULL. */
+const char *cg_customer_signer(const struct cg_customer *cu);
 /* Whether the customer holds `tn` (canonical digits, up to CG_TN_MAX; a
  * number with another character never matches) exactly or by a prefix.
  * False for a NULL customer or number. */

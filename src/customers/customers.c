@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 
 #include "cidguard/customers.h"
+#include "cidguard/signers.h"
 #include "cidguard/tn.h"
 #include "core/internal.h"
 
@@ -75,6 +76,7 @@ struct token_entry {
 struct cg_customer {
     const struct cg_customers *set;
     const char *name;
+    const char *signer; /* "" for the default signer */
     uint32_t index, naddrs, nnumbers, ntokens;
 };
 
@@ -631,6 +633,11 @@ const char *cg_customer_name(const struct cg_customer *cu)
     return cu ? cu->name : "";
 }
 
+const char *cg_customer_signer(const struct cg_customer *cu)
+{
+    return cu ? cu->signer : "";
+}
+
 size_t cg_customer_numbers(const struct cg_customer *cu)
 {
     return cu ? cu->nnumbers : 0;
@@ -706,11 +713,12 @@ struct builder {
     const char *name;
     cg_policy_report_cb cb;
     void *arg;
-    /* customers, with their name's offset in the pool and their line */
+    /* customers, with their name's and signer's offsets in the pool and
+     * their line */
     struct cg_customer *cu;
-    size_t *name_off;
+    size_t *name_off, *signer_off;
     int *line;
-    size_t ncu, cucap, offcap, linecap;
+    size_t ncu, cucap, offcap, soffcap, linecap;
     char *names;
     size_t nnames, namescap;
     /* name -> customer index + 1, open addressing, power-of-two size */
@@ -807,6 +815,19 @@ static bool next_item(const char **s, size_t *n, bool *more, const char **item, 
         *s = semi + 1;
     }
     trim(item, len);
+    return true;
+}
+
+/* The charset of signer names (signers.h): they are metrics labels. */
+static bool signer_name_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n > CG_SIGNER_NAME_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return false;
     return true;
 }
 
@@ -935,17 +956,20 @@ static bool line_tokens(struct builder *b, const char *f, size_t flen, int linen
  * or reported and skipped) or CG_ENOMEM. */
 static int load_line(struct builder *b, const char *s, size_t n, int lineno)
 {
-    const char *end = s + n, *c1 = memchr(s, ',', n), *c2, *c3, *name, *f, *item;
-    size_t nlen, flen, len, i, nad0 = b->nad, nex0 = b->nex, npx0 = b->npx, count, nlt = 0;
+    const char *end = s + n, *c1 = memchr(s, ',', n), *c2, *c3, *c4, *name, *f, *item, *sg = "";
+    size_t nlen, flen, len, i, nad0 = b->nad, nex0 = b->nex, npx0 = b->npx, count, nlt = 0,
+                               sglen = 0;
     uint32_t cust = (uint32_t)b->ncu, *slot;
     unsigned char lt[CG_CUSTOMER_TOKENS_MAX][HASH_LEN];
     char buf[72];
     bool more;
     c2 = c1 ? memchr(c1 + 1, ',', (size_t)(end - c1 - 1)) : NULL;
     c3 = c2 ? memchr(c2 + 1, ',', (size_t)(end - c2 - 1)) : NULL;
-    if (!c2 || (c3 && memchr(c3 + 1, ',', (size_t)(end - c3 - 1)))) {
+    c4 = c3 ? memchr(c3 + 1, ',', (size_t)(end - c3 - 1)) : NULL;
+    if (!c2 || (c4 && memchr(c4 + 1, ',', (size_t)(end - c4 - 1)))) {
         report(b, lineno,
-               "want three or four fields customer,addresses,numbers[,tokens] (no quoting)");
+               "want three to five fields customer,addresses,numbers[,tokens[,signer]] (no "
+               "quoting)");
         return CG_OK;
     }
     name = s;
@@ -976,6 +1000,17 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
         report(b, lineno, "customer '%s' is already defined on line %d",
                shown(name, nlen, buf, sizeof buf), b->line[*slot - 1]);
         return CG_OK;
+    }
+
+    if (c4) {
+        sg = c4 + 1;
+        sglen = (size_t)(end - sg);
+        trim(&sg, &sglen);
+        if (sglen && !signer_name_ok(sg, sglen)) {
+            report(b, lineno, "signer '%s' is not 1 to %u letters, digits, '.', '_' or '-'",
+                   shown(sg, sglen, buf, sizeof buf), CG_SIGNER_NAME_MAX);
+            return CG_OK;
+        }
     }
 
     f = c1 + 1;
@@ -1032,18 +1067,24 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
         }
     }
 
-    if (c3 && !line_tokens(b, c3 + 1, (size_t)(end - c3 - 1), lineno, lt, &nlt))
+    if (c3 && !line_tokens(b, c3 + 1, (size_t)((c4 ? c4 : end) - c3 - 1), lineno, lt, &nlt))
         goto skip;
 
     if ((nlt && !tokens_grow(b, nlt)) || !grow(&b->cu, &b->cucap, b->ncu + 1, sizeof *b->cu) ||
         !grow(&b->name_off, &b->offcap, b->ncu + 1, sizeof *b->name_off) ||
+        !grow(&b->signer_off, &b->soffcap, b->ncu + 1, sizeof *b->signer_off) ||
         !grow(&b->line, &b->linecap, b->ncu + 1, sizeof *b->line) ||
-        !grow(&b->names, &b->namescap, b->nnames + nlen + 1, 1))
+        !grow(&b->names, &b->namescap, b->nnames + nlen + sglen + 2, 1))
         goto nomem;
     memcpy(b->names + b->nnames, name, nlen);
     b->names[b->nnames + nlen] = '\0';
     b->name_off[b->ncu] = b->nnames;
     b->nnames += nlen + 1;
+    /* The signer's name after the customer's, in the same pool. */
+    memcpy(b->names + b->nnames, sg, sglen);
+    b->names[b->nnames + sglen] = '\0';
+    b->signer_off[b->ncu] = b->nnames;
+    b->nnames += sglen + 1;
     b->line[b->ncu] = lineno;
     memset(&b->cu[b->ncu], 0, sizeof b->cu[0]);
     b->cu[b->ncu].index = cust;
@@ -1136,6 +1177,7 @@ static int finish(struct builder *b, struct cg_customers *c)
     for (i = 0; i < c->n; i++) {
         c->cu[i].set = c;
         c->cu[i].name = c->names + b->name_off[i];
+        c->cu[i].signer = c->names + b->signer_off[i];
     }
     if ((rc = build_numbers(b->ex, b->nex, &c->exact, c->cu, NULL)) != CG_OK ||
         (rc = build_numbers(b->px, b->npx, &c->prefix, c->cu, &c->prefix_lens)) != CG_OK)
@@ -1175,6 +1217,7 @@ static void builder_free(struct builder *b)
 {
     free(b->cu);
     free(b->name_off);
+    free(b->signer_off);
     free(b->line);
     free(b->names);
     free(b->htab);

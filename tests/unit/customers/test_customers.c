@@ -229,11 +229,11 @@ static void test_bad_lines(void **state)
                                "good1,192.0.2.2,442\n"
                                "good2,192.0.2.2,1234567890123456*\n"
                                "good3,192.0.2.3,123456789012345;123456789012345*\n"
-                               "five,192.0.2.1,441,,\n";
+                               "six,192.0.2.1,441,,,\n";
     struct cg_customers *c = load(text);
     int i = 0;
     (void)state;
-    assert_report(i++, 3, "want three or four fields");
+    assert_report(i++, 3, "want three to five fields customer,addresses,numbers[,tokens[,signer]]");
     assert_report(i++, 4, "token 1 is not \"sha256:\" and 64 hex digits");
     assert_report(i++, 5, "name is empty");
     assert_report(i++, 6, "control character");
@@ -255,7 +255,7 @@ static void test_bad_lines(void **state)
     assert_report(i++, 22, "number '4*4'");
     assert_report(i++, 23, "customer 'good1' is already defined on line 2");
     assert_report(i++, 24, "number '1234567890123456*'");
-    assert_report(i++, 26, "want three or four fields");
+    assert_report(i++, 26, "want three to five fields");
     assert_int_equal(nreps, i);
     assert_int_equal(cg_customers_count(c), 2);
     assert_string_equal(cg_customer_name(cg_customers_at(c, 0)), "good1");
@@ -1248,6 +1248,49 @@ static bool name_is_sbc1(const char *name, void *arg)
     return strcmp(name, "sbc1") == 0;
 }
 
+/* The fifth column: the customer's signer; empty or absent is the default
+ * (""), a bad name skips the line, tokens still work beside it. */
+static void test_signer_column(void **state)
+{
+    char hash[CG_CUSTOMER_TOKEN_HASH_SIZE], text[512];
+    struct cg_customers *c;
+    (void)state;
+    assert_int_equal(cg_customers_token_hash("tok-0123456789abcdef", 20, hash), CG_OK);
+    snprintf(text, sizeof text,
+             "customer,addresses,numbers,tokens,signer\n"
+             "three,192.0.2.1,441\n"
+             "four,192.0.2.2,442,\n"
+             "fiveempty,192.0.2.3,443,, \n"
+             "resold,192.0.2.4,444,, reseller-2.b_x \n"
+             "withtoken,,445,%s,s1\n"
+             "badsigner,192.0.2.6,446,,bad name\n"
+             "ctlsigner,192.0.2.7,447,,a\x01"
+             "b\n"
+             "longsigner,192.0.2.8,448,,"
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+             "badtoken,192.0.2.9,449,nothash,s1\n",
+             hash);
+    c = load(text);
+    assert_int_equal(nreps, 4);
+    assert_report(0, 7, "signer 'bad name' is not 1 to 64 letters");
+    assert_report(1, 8, "signer 'a?b' is not");
+    assert_report(2, 9, "signer 'aaaa");
+    assert_report(3, 10, "token 1 is not");
+    assert_int_equal(cg_customers_count(c), 5);
+    assert_string_equal(cg_customer_signer(cg_customers_at(c, 0)), "");
+    assert_string_equal(cg_customer_signer(cg_customers_at(c, 1)), "");
+    assert_string_equal(cg_customer_signer(cg_customers_at(c, 2)), "");
+    assert_string_equal(cg_customer_name(cg_customers_at(c, 3)), "resold");
+    assert_string_equal(cg_customer_signer(cg_customers_at(c, 3)), "reseller-2.b_x");
+    assert_int_equal(attest(c, "192.0.2.4", "444"), 'A');
+    assert_ptr_equal(cg_customers_by_token(c, "tok-0123456789abcdef", 20), cg_customers_at(c, 4));
+    assert_string_equal(cg_customer_signer(cg_customers_at(c, 4)), "s1");
+    assert_true(cg_customer_owns(cg_customers_at(c, 4), "445"));
+    assert_null(found(c, "192.0.2.6"));
+    assert_string_equal(cg_customer_signer(NULL), "");
+    cg_customers_free(c);
+}
+
 static void test_addr_in_cidr_list(void **state)
 {
     struct sockaddr_storage v4 = sa("192.0.2.77"), m4 = sa("::ffff:192.0.2.77");
@@ -1304,6 +1347,7 @@ int main(void)
         cmocka_unit_test(test_tokens_bad),
         cmocka_unit_test(test_tokens_near_misses),
         cmocka_unit_test(test_addr_in_cidr),
+        cmocka_unit_test(test_signer_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
