@@ -1,0 +1,541 @@
+/* The signing log in SQLite (signlog.h): one prepared INSERT, one
+ * transaction per batch, WAL so that traceback queries read while the
+ * daemon writes; bounded in age and in size (core/sqlog.c, shared with the
+ * decision log). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cidguard/signlog.h"
+#include "core/internal.h"
+#include "core/sqlog.h"
+#include "signlog/signlog_internal.h"
+
+/*
+ * The indexes serve the traceback questions and nothing else: an origid
+ * (with a time range), a signed number at a time (then its callee), and a
+ * customer's records over a span (its totals).  The age prune walks the
+ * table in rowid order and needs none.  About 330 bytes a record with
+ * them (bench/tracebench.sh).
+ */
+static const char schema[] = CG__SQLOG_PRAGMAS
+    "CREATE TABLE IF NOT EXISTS signings ("
+    " time INTEGER NOT NULL, call_id TEXT, customer TEXT NOT NULL, source TEXT, ingress TEXT,"
+    " orig TEXT, presented TEXT, dest TEXT, attest TEXT, origid TEXT, spc TEXT, action TEXT,"
+    " reasons TEXT, listener TEXT);"
+    "CREATE INDEX IF NOT EXISTS signings_origid ON signings(origid, time);"
+    "CREATE INDEX IF NOT EXISTS signings_orig ON signings(orig, time);"
+    "CREATE INDEX IF NOT EXISTS signings_customer ON signings(customer, time);";
+
+#define COLS                                                                                       \
+    "time, call_id, customer, source, ingress, orig, presented, dest, attest, origid, spc, "       \
+    "action, reasons, listener"
+
+enum { Q_ORIGID, Q_NUMBERS, Q_TOTALS, Q_ADDRS, Q__COUNT };
+
+static const char *const query_sql[Q__COUNT] = {
+    [Q_ORIGID] = "SELECT " COLS " FROM signings WHERE origid = ?1 AND time BETWEEN ?2 AND ?3 "
+                 "ORDER BY time LIMIT ?4",
+    [Q_NUMBERS] = "SELECT " COLS " FROM signings WHERE orig = ?1 AND time BETWEEN ?2 AND ?3 "
+                  "AND dest = ?4 ORDER BY time LIMIT ?5",
+    /* the LIMIT inside bounds what one customer's totals read */
+    [Q_TOTALS] = "SELECT count(*), sum(action = 'block'), "
+                 "sum(action <> 'block' AND attest = 'A'), sum(action <> 'block' AND attest = "
+                 "'B'), sum(action <> 'block' AND attest = 'C'), count(DISTINCT orig), "
+                 "count(DISTINCT coalesce(presented, orig)) FROM (SELECT action, attest, orig, "
+                 "presented FROM signings WHERE customer = ?1 AND time BETWEEN ?2 AND ?3 "
+                 "LIMIT ?4)",
+    [Q_ADDRS] = "SELECT DISTINCT source FROM (SELECT source FROM signings WHERE customer = ?1 "
+                "AND time BETWEEN ?2 AND ?3 LIMIT ?4) WHERE source IS NOT NULL LIMIT ?5",
+};
+
+const char *cg__signlog_sql(int i)
+{
+    return i >= 0 && i < Q__COUNT ? query_sql[i] : NULL;
+}
+
+struct cg_signlog {
+    struct cg__sqlog s; /* the database and its size bound (writers) */
+    sqlite3 *db;
+    bool readonly;
+    sqlite3_stmt *ins, *oldest, *del_before;
+    sqlite3_stmt *q[Q__COUNT];
+    struct timespec deadline; /* of the query under way; tv_sec 0: none */
+};
+
+void cg_signlog_close(struct cg_signlog *l)
+{
+    int i;
+    if (!l)
+        return;
+    sqlite3_finalize(l->ins);
+    sqlite3_finalize(l->oldest);
+    sqlite3_finalize(l->del_before);
+    for (i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(l->q[i]);
+    cg__sqlog_fini(&l->s);
+    sqlite3_close(l->db);
+    free(l);
+}
+
+static int prepare_queries(struct cg_signlog *l)
+{
+    int i;
+    for (i = 0; i < Q__COUNT; i++)
+        if (sqlite3_prepare_v2(l->db, query_sql[i], -1, &l->q[i], NULL) != SQLITE_OK)
+            return -1;
+    return 0;
+}
+
+int cg_signlog_open(struct cg_signlog **out, const char *path)
+{
+    struct cg_signlog *l;
+    if (!out || !path || !*path)
+        return CG_EINVAL;
+    if (!(l = calloc(1, sizeof *l)))
+        return CG_ENOMEM;
+    if (sqlite3_open_v2(path, &l->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db,
+                           "INSERT INTO signings(" COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
+                           &l->ins, NULL) != SQLITE_OK ||
+        /* the age prune: the first record (in the order of appending) at
+         * or after the bound, then everything appended before it */
+        sqlite3_prepare_v2(l->db,
+                           "SELECT rowid FROM signings WHERE time >= ?1 ORDER BY rowid "
+                           "LIMIT 1",
+                           -1, &l->oldest, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(l->db,
+                           "DELETE FROM signings WHERE rowid IN (SELECT rowid FROM signings "
+                           "WHERE rowid < ?1 ORDER BY rowid LIMIT 10000)",
+                           -1, &l->del_before, NULL) != SQLITE_OK ||
+        prepare_queries(l) || cg__sqlog_init(&l->s, l->db, "signings", "signing log") != CG_OK) {
+        cg__log(CG_LOG_ERROR, "signing log %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "");
+        cg_signlog_close(l);
+        return CG_EIO;
+    }
+    *out = l;
+    return CG_OK;
+}
+
+int cg_signlog_open_readonly(struct cg_signlog **out, const char *path)
+{
+    struct cg_signlog *l;
+    struct stat sb;
+    int rc, flags;
+    if (!out || !path || !*path)
+        return CG_EINVAL;
+    if (stat(path, &sb) != 0)
+        return CG_ENOTFOUND;
+    if (!S_ISREG(sb.st_mode))
+        return CG_EIO;
+    if (!(l = calloc(1, sizeof *l)))
+        return CG_ENOMEM;
+    l->readonly = true;
+    /* Read-write without create when we may (a WAL database read by a
+     * connection that cannot write its -shm file fails when the writer has
+     * gone), and query_only so that nothing is written all the same. */
+    flags = (access(path, W_OK) == 0 ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+            SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK ||
+        sqlite3_exec(l->db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK) {
+        cg_signlog_close(l);
+        return CG_EIO;
+    }
+    sqlite3_busy_timeout(l->db, 100);
+    if (prepare_queries(l)) {
+        rc = sqlite3_errcode(l->db);
+        /* a file that is not SQLite, or a database without our table */
+        rc = rc == SQLITE_NOTADB || rc == SQLITE_ERROR ? CG_EPARSE : CG_EIO;
+        cg_signlog_close(l);
+        return rc;
+    }
+    *out = l;
+    return CG_OK;
+}
+
+static void text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Origids are UUIDs, whose case means nothing: kept and matched in lowercase. */
+static bool lower_origid(const char *in, char out[CG_ORIGID_MAX + 1])
+{
+    size_t i;
+    for (i = 0; in[i]; i++) {
+        if (i >= CG_ORIGID_MAX)
+            return false;
+        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
+    }
+    out[i] = '\0';
+    return true;
+}
+
+int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs, size_t n)
+{
+    size_t i;
+    int rc = CG_OK;
+    if (!l || (n && !recs) || l->readonly)
+        return CG_EINVAL;
+    if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return CG_EIO;
+    for (i = 0; i < n; i++) {
+        const struct cg_signlog_record *r = &recs[i];
+        char attest[2] = {r->attest, 0}, reasons[400], origid[CG_ORIGID_MAX + 1];
+        cg_policy_reasons_str(r->reasons, reasons, sizeof reasons);
+        if (!lower_origid(r->origid, origid))
+            origid[0] = '\0'; /* not NUL-terminated in its field: not one */
+        sqlite3_reset(l->ins);
+        sqlite3_bind_int64(l->ins, 1, r->time);
+        text(l->ins, 2, r->call_id);
+        /* never NULL: "" (no customer) is looked up like a name */
+        sqlite3_bind_text(l->ins, 3, r->customer, -1, SQLITE_TRANSIENT);
+        text(l->ins, 4, r->source);
+        text(l->ins, 5, r->ingress);
+        text(l->ins, 6, r->orig);
+        text(l->ins, 7, r->presented);
+        text(l->ins, 8, r->dest);
+        text(l->ins, 9, attest);
+        text(l->ins, 10, origid);
+        text(l->ins, 11, r->spc);
+        text(l->ins, 12, cg_action_str(r->action));
+        text(l->ins, 13, reasons);
+        text(l->ins, 14, r->listener);
+        if (sqlite3_step(l->ins) != SQLITE_DONE) {
+            rc = CG_EIO;
+            break;
+        }
+    }
+    sqlite3_reset(l->ins);
+    if (sqlite3_exec(l->db, rc == CG_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        rc = CG_EIO;
+    return rc;
+}
+
+int cg_signlog_prune(struct cg_signlog *l, int64_t before, size_t *deleted)
+{
+    sqlite3_int64 bound;
+    size_t total = 0;
+    int rc;
+    if (deleted)
+        *deleted = 0;
+    if (!l || l->readonly)
+        return CG_EINVAL;
+    sqlite3_bind_int64(l->oldest, 1, before);
+    rc = sqlite3_step(l->oldest);
+    bound = rc == SQLITE_ROW ? sqlite3_column_int64(l->oldest, 0) : 0;
+    sqlite3_reset(l->oldest);
+    if (rc == SQLITE_DONE) {
+        /* every record is older: all of them go */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(l->db, "SELECT max(rowid) + 1 FROM signings", -1, &st, NULL) !=
+            SQLITE_OK)
+            return CG_EIO;
+        bound = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+    } else if (rc != SQLITE_ROW) {
+        return CG_EIO;
+    }
+    for (;;) {
+        int n;
+        sqlite3_bind_int64(l->del_before, 1, bound);
+        rc = sqlite3_step(l->del_before);
+        sqlite3_reset(l->del_before);
+        if (rc != SQLITE_DONE)
+            return CG_EIO;
+        if (!(n = sqlite3_changes(l->db)))
+            break;
+        total += (size_t)n;
+        if (deleted)
+            *deleted = total;
+    }
+    return CG_OK;
+}
+
+int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes)
+{
+    if (!l || !bytes || l->readonly)
+        return CG_EINVAL;
+    return cg__sqlog_size(&l->s, bytes);
+}
+
+int cg_signlog_prune_to(struct cg_signlog *l, uint64_t max_bytes, size_t *deleted)
+{
+    if (!l || l->readonly)
+        return CG_EINVAL;
+    return cg__sqlog_prune_to(&l->s, max_bytes, deleted);
+}
+
+/* --- traceback --------------------------------------------------------------------------- */
+
+static bool digits(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 1 && n <= 15 && strspn(s, "0123456789") == n;
+}
+
+static bool good_origid(const char *s)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (i >= CG_ORIGID_MAX || (unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return i > 0;
+}
+
+static bool good_time(int64_t t)
+{
+    return t >= 0 && t <= CG_SIGNLOG_TIME_MAX;
+}
+
+/* Whether a query is one we answer (signlog.h). */
+static bool good_query(const struct cg_signlog_query *q)
+{
+    if (q->span < 0 || q->span > CG_SIGNLOG_SPAN_MAX || q->max_calls > CG_SIGNLOG_CALLS_MAX)
+        return false;
+    if (q->origid)
+        return good_origid(q->origid) &&
+               (!q->has_range || (good_time(q->from) && good_time(q->to) && q->from <= q->to));
+    return digits(q->orig) && digits(q->dest) && good_time(q->at) && q->window >= 0 &&
+           q->window <= CG_SIGNLOG_WINDOW_MAX;
+}
+
+static int past_deadline(void *arg)
+{
+    struct cg_signlog *l = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > l->deadline.tv_sec ||
+           (now.tv_sec == l->deadline.tv_sec && now.tv_nsec >= l->deadline.tv_nsec);
+}
+
+static void col(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    cg__strlcpy(out, v ? v : "", cap);
+}
+
+static uint32_t reasons_of(const char *s)
+{
+    uint32_t bits = 0;
+    int i;
+    while (s && *s) {
+        size_t n = strcspn(s, ",");
+        for (i = 0; i < CG_PR__COUNT; i++) {
+            const char *code = cg_policy_reason_code((enum cg_policy_reason)i);
+            if (strlen(code) == n && memcmp(code, s, n) == 0)
+                bits |= 1u << i;
+        }
+        s += n + (s[n] == ',');
+    }
+    return bits;
+}
+
+static void read_record(sqlite3_stmt *st, struct cg_signlog_record *r)
+{
+    char buf[400];
+    int i;
+    memset(r, 0, sizeof *r);
+    r->time = sqlite3_column_int64(st, 0);
+    col(st, 1, r->call_id, sizeof r->call_id);
+    col(st, 2, r->customer, sizeof r->customer);
+    col(st, 3, r->source, sizeof r->source);
+    col(st, 4, r->ingress, sizeof r->ingress);
+    col(st, 5, r->orig, sizeof r->orig);
+    col(st, 6, r->presented, sizeof r->presented);
+    col(st, 7, r->dest, sizeof r->dest);
+    col(st, 8, buf, 2);
+    r->attest = buf[0];
+    col(st, 9, r->origid, sizeof r->origid);
+    col(st, 10, r->spc, sizeof r->spc);
+    col(st, 11, buf, sizeof buf);
+    r->action = CG_ACTION_ALLOW;
+    for (i = 0; i < CG_ACTION__COUNT; i++)
+        if (strcmp(buf, cg_action_str((enum cg_action)i)) == 0)
+            r->action = (enum cg_action)i;
+    col(st, 12, buf, sizeof buf);
+    r->reasons = reasons_of(buf);
+    col(st, 13, r->listener, sizeof r->listener);
+}
+
+/* The matching calls into res (at most max, truncated when there are more). */
+static int find_calls(struct cg_signlog *l, const struct cg_signlog_query *q, size_t max,
+                      struct cg_signlog_result *res)
+{
+    sqlite3_stmt *st;
+    char origid[CG_ORIGID_MAX + 1];
+    size_t cap = 0;
+    int rc;
+    if (q->origid) {
+        st = l->q[Q_ORIGID];
+        lower_origid(q->origid, origid);
+        sqlite3_bind_text(st, 1, origid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, q->has_range ? q->from : 0);
+        sqlite3_bind_int64(st, 3, q->has_range ? q->to : CG_SIGNLOG_TIME_MAX);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)max + 1);
+    } else {
+        int64_t w = q->window ? q->window : CG_SIGNLOG_WINDOW_DEFAULT;
+        st = l->q[Q_NUMBERS];
+        sqlite3_bind_text(st, 1, q->orig, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, q->at - w);
+        sqlite3_bind_int64(st, 3, q->at + w);
+        sqlite3_bind_text(st, 4, q->dest, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)max + 1);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (res->ncalls == max) {
+            res->truncated = true;
+            break;
+        }
+        if (res->ncalls == cap) { /* most answers hold one call or a few */
+            struct cg_signlog_record *more;
+            cap = cap ? cap * 4 : 8;
+            if (cap > max)
+                cap = max;
+            if (!(more = realloc(res->calls, cap * sizeof *more))) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            res->calls = more;
+        }
+        read_record(st, &res->calls[res->ncalls++]);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return CG_OK;
+    return rc == SQLITE_INTERRUPT ? CG_ETOOBIG : rc == SQLITE_NOMEM ? CG_ENOMEM : CG_EIO;
+}
+
+/* One customer's totals and addresses over its span; false when stopped by the budget. */
+static bool describe(struct cg_signlog *l, struct cg_signlog_customer *c)
+{
+    sqlite3_stmt *st = l->q[Q_TOTALS], *ad = l->q[Q_ADDRS];
+    struct cg_signlog_totals *t = &c->totals;
+    bool ok = true;
+    int rc;
+    sqlite3_bind_text(st, 1, c->customer, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, t->from);
+    sqlite3_bind_int64(st, 3, t->to);
+    sqlite3_bind_int64(st, 4, CG_SIGNLOG_TOTALS_ROWS);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t all = (uint64_t)sqlite3_column_int64(st, 0);
+        int i;
+        t->refused = (uint64_t)sqlite3_column_int64(st, 1);
+        t->signed_calls = all - t->refused;
+        for (i = 0; i < 3; i++)
+            t->by_attest[i] = (uint64_t)sqlite3_column_int64(st, 2 + i);
+        t->distinct_orig = (uint64_t)sqlite3_column_int64(st, 5);
+        t->distinct_presented = (uint64_t)sqlite3_column_int64(st, 6);
+        t->complete = all < CG_SIGNLOG_TOTALS_ROWS;
+    } else {
+        ok = false;
+    }
+    sqlite3_reset(st);
+    sqlite3_bind_text(ad, 1, c->customer, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ad, 2, t->from);
+    sqlite3_bind_int64(ad, 3, t->to);
+    sqlite3_bind_int64(ad, 4, CG_SIGNLOG_TOTALS_ROWS);
+    sqlite3_bind_int64(ad, 5, CG_SIGNLOG_ADDRS_MAX);
+    while (ok && (rc = sqlite3_step(ad)) == SQLITE_ROW && c->naddresses < CG_SIGNLOG_ADDRS_MAX)
+        col(ad, 0, c->addresses[c->naddresses++], CG_SIGNLOG_ADDR_MAX);
+    if (ok && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ok = false;
+    sqlite3_reset(ad);
+    return ok;
+}
+
+/* The customers of the calls found, each with the times of its first and last. */
+static int collect_customers(struct cg_signlog_result *res, int64_t *first, int64_t *last)
+{
+    size_t i, j;
+    if (!res->ncalls)
+        return CG_OK;
+    if (!(res->customers = calloc(CG_SIGNLOG_CUSTOMERS_MAX, sizeof *res->customers)))
+        return CG_ENOMEM;
+    for (i = 0; i < res->ncalls; i++) {
+        const struct cg_signlog_record *r = &res->calls[i];
+        for (j = 0; j < res->ncustomers && strcmp(res->customers[j].customer, r->customer); j++)
+            ;
+        if (j == res->ncustomers) {
+            if (j == CG_SIGNLOG_CUSTOMERS_MAX)
+                continue;
+            cg__strlcpy(res->customers[j].customer, r->customer, sizeof res->customers[j].customer);
+            first[j] = r->time;
+            res->ncustomers++;
+        }
+        last[j] = r->time;
+    }
+    return CG_OK;
+}
+
+int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
+                     struct cg_signlog_result **out)
+{
+    struct cg_signlog_result *res;
+    int64_t first[CG_SIGNLOG_CUSTOMERS_MAX], last[CG_SIGNLOG_CUSTOMERS_MAX], span;
+    size_t max, i;
+    bool in_time = true;
+    int rc;
+    if (!l || !q || !out || !good_query(q))
+        return CG_EINVAL;
+    max = q->max_calls ? q->max_calls : CG_SIGNLOG_CALLS_DEFAULT;
+    span = q->span ? q->span : CG_SIGNLOG_SPAN_DEFAULT;
+    if (!(res = calloc(1, sizeof *res)))
+        return CG_ENOMEM;
+    if (q->budget_ms) {
+        clock_gettime(CLOCK_MONOTONIC, &l->deadline);
+        l->deadline.tv_sec += q->budget_ms / 1000;
+        l->deadline.tv_nsec += (long)(q->budget_ms % 1000) * 1000000;
+        if (l->deadline.tv_nsec >= 1000000000) {
+            l->deadline.tv_sec++;
+            l->deadline.tv_nsec -= 1000000000;
+        }
+        /* every thousand virtual-machine steps: a few microseconds */
+        sqlite3_progress_handler(l->db, 1000, past_deadline, l);
+    }
+    rc = find_calls(l, q, max, res);
+    if (rc == CG_OK)
+        rc = collect_customers(res, first, last);
+    for (i = 0; rc == CG_OK && i < res->ncustomers; i++) {
+        struct cg_signlog_totals *t = &res->customers[i].totals;
+        t->from = first[i] - span / 2;
+        t->to = last[i] + (span - span / 2);
+        /* a customer whose matched calls lie far apart: its latest day */
+        if (t->to - t->from > CG_SIGNLOG_SPAN_MAX)
+            t->from = t->to - CG_SIGNLOG_SPAN_MAX;
+        /* past the budget, the remaining customers keep zero totals */
+        if (in_time)
+            in_time = describe(l, &res->customers[i]);
+        if (!in_time)
+            t->complete = false;
+    }
+    if (q->budget_ms)
+        sqlite3_progress_handler(l->db, 0, NULL, NULL);
+    if (rc != CG_OK) {
+        cg_signlog_result_free(res);
+        return rc;
+    }
+    *out = res;
+    return CG_OK;
+}
+
+void cg_signlog_result_free(struct cg_signlog_result *r)
+{
+    if (!r)
+        return;
+    free(r->calls);
+    free(r->customers);
+    free(r);
+}
