@@ -108,6 +108,18 @@ static const struct directive table[] = {
     S("fetch", "ca_file", ca_file, "", "CA bundle for HTTPS fetches; empty = the system's"),
     I("fetch", "negative_ttl", negative_ttl, 1, 86400, "60",
       "seconds a failed x5u is answered from the cache before it is fetched again"),
+    I("sign", "customer_calls_per_minute", sign_customer_calls, 0, 10000000, "0",
+      "calls per minute per signing customer before its further calls are labelled (signed C); "
+      "0 = off"),
+    I("sign", "customer_numbers_per_minute", sign_customer_numbers, 0, 1000, "20",
+      "distinct presented numbers per minute per signing customer before its further calls are "
+      "labelled (rotation); 0 = off"),
+    I("sign", "customer_protected_share", sign_customer_share, 0, 100, "30",
+      "percent of a customer's calls in the last minute (from its 10th) presenting protected or "
+      "bank-like numbers (03, 080, 084, 087) before its further calls are labelled; 0 = off"),
+    I("sign", "refuse_response", sign_refuse_response, 603, 608, "603",
+      "the SIP answer to a call the origination policy refuses to sign: 603 Decline or 608 "
+      "Rejected"),
     S("sign", "key", sign_key, "", "the SP's private key (PEM)"),
     S("sign", "x5u", sign_x5u, "", "the URL where the SP certificate bundle is published"),
     S("sign", "customers", customers, "",

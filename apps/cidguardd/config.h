@@ -47,6 +47,7 @@ struct cgd_conf {
     char tgrp_from[CGD_LIST]; /* SBCs trusted to set tgrp; "" = none */
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];
     bool uk_rules, nanp_rules, mark_international;
+    int sign_customer_calls, sign_customer_numbers, sign_customer_share, sign_refuse_response;
     char uk_mobile_spcs[16 * 33];
     char roaming_check_url[CG_URL_MAX + 1];
     int roaming_check_timeout_ms, roaming_check_ttl;

@@ -23,6 +23,7 @@ static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *config_file;
 static struct cg_certcache *certcache;
 static struct cg_policy_state *pstate;
+static struct cg_policy_state *ostate; /* the signing customers' windows */
 static struct cg_intents *intents;
 static time_t next_crl;
 
@@ -208,10 +209,12 @@ static int build_policy(struct cgd_ctx *c)
     int rc;
     if ((k->min_attest_uk[0] && !strchr("ABC", k->min_attest_uk[0])) ||
         (k->min_attest_other[0] && !strchr("ABC", k->min_attest_other[0])) ||
-        (k->block_response != 603 && k->block_response != 608)) {
+        (k->block_response != 603 && k->block_response != 608) ||
+        (k->sign_refuse_response != 603 && k->sign_refuse_response != 608)) {
         fprintf(
             stderr,
-            "cidguardd: [policy] min_attest_* must be A, B or C and block_response 603 or 608\n");
+            "cidguardd: [policy] min_attest_* must be A, B or C, and [policy] block_response and "
+            "[sign] refuse_response 603 or 608\n");
         return -1;
     }
     if (k->actions[0] && parse_actions(k->actions, &pc))
@@ -308,6 +311,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     c->conf = *conf;
     c->certcache = certcache;
     c->pstate = pstate;
+    c->ostate = ostate;
     c->intents = intents;
     c->plan = !conf->country_code[0]                  ? NULL
               : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
@@ -479,6 +483,9 @@ int cgd_context_start(const struct cgd_conf *conf, const char *file)
     if (cg_certcache_new(&certcache, 10000) ||
         cg_policy_state_new(&pstate, conf->freshness + 5, (unsigned)conf->rate_calls,
                             (unsigned)conf->rate_numbers) ||
+        cg_policy_state_new(&ostate, conf->freshness + 5, (unsigned)conf->sign_customer_calls,
+                            (unsigned)conf->sign_customer_numbers) ||
+        cg_policy_state_set_share(ostate, (unsigned)conf->sign_customer_share, 10) ||
         cg_intents_new(&intents, (size_t)conf->intent_max_entries, (unsigned)conf->intent_max_uses))
         return -1;
     cgd_intents_store = intents;
@@ -507,6 +514,7 @@ void cgd_context_stop(void)
     current = NULL;
     cg_certcache_free(certcache);
     cg_policy_state_free(pstate);
+    cg_policy_state_free(ostate);
     cgd_intents_store = NULL;
     cg_intents_free(intents);
     cg_redis_close(lists_conn);

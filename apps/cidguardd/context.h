@@ -34,6 +34,7 @@ struct cgd_ctx {
     struct ssl_ctx_st *tls;         /* the [tls] server context, or NULL */
     struct cg_certcache *certcache; /* borrowed: process-wide */
     struct cg_policy_state *pstate; /* borrowed: process-wide */
+    struct cg_policy_state *ostate; /* borrowed: process-wide, the signing customers' windows */
     /* borrowed: process-wide, survives reloads */
     struct cg_intents *intents;
     /* [intent] keys, or NULL */

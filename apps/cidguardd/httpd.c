@@ -336,9 +336,9 @@ static void signing(struct evhttp_request *req, bool https)
     struct cgd_ctx *ctx = cgd_ctx_get();
     struct cgd_sign_req r = {.listener = CGD_LISTENER_HTTP_SIGN};
     const char *dests[CG_PASSPORT_DEST_MAX];
-    char *identity = NULL, *body, *out;
+    struct cgd_signed sg = {0};
+    char *body, *out, codes[300];
     size_t len, i;
-    char attest;
     int rc;
 
     if (!(body = api_body(req, &len)))
@@ -356,12 +356,13 @@ static void signing(struct evhttp_request *req, bool https)
     if (!bearer(req, &r.bearer, &r.bearer_len))
         r.bearer = NULL;
     r.orig = sr.orig;
+    r.presented = sr.presentation[0] && strcmp(sr.presentation, sr.orig) ? sr.presentation : NULL;
     r.dest = dests;
     r.ndest = sr.ndest;
     r.attest = sr.attest;
     r.iat = sr.iat;
     r.origid = sr.origid[0] ? sr.origid : NULL;
-    switch (cgd_sign(ctx, &r, &identity, &attest)) {
+    switch (cgd_sign(ctx, &r, &sg)) {
     case CGD_SIGN_OK:
         break;
     case CGD_SIGN_NO_SIGNER:
@@ -383,23 +384,38 @@ static void signing(struct evhttp_request *req, bool https)
         err(req, "SVC4005", 400,
             "Error: Invalid parameter value: iat outside the freshness window.");
         goto out;
+    case CGD_SIGN_POLICY: {
+        /* nothing spoofed is signed: the reason codes, for the client */
+        char text[360];
+        cg_decision_reasons(&sg.decision, codes, sizeof codes);
+        snprintf(text, sizeof text, "Error: Forbidden by the origination policy (%s).", codes);
+        err(req, "POL4031", 403, text);
+        goto out;
+    }
     default:
         err(req, "SVC4005", 400, "Error: Invalid parameter value.");
         goto out;
     }
     {
-        json_t *j = json_pack("{s:{s:s}}", "signingResponse", "identity", identity);
-        char att[2] = {attest, 0};
-        if (attest != sr.attest)
+        json_t *j = json_pack("{s:{s:s}}", "signingResponse", "identity", sg.identity);
+        char att[2] = {sg.attest, 0};
+        if (sg.attest != sr.attest)
             json_object_set_new(json_object_get(j, "signingResponse"), "attestDowngradedTo",
                                 json_string(att));
+        if (sg.decision.reasons) { /* extension members: what the policy found */
+            cg_decision_reasons(&sg.decision, codes, sizeof codes);
+            json_object_set_new(json_object_get(j, "signingResponse"), "action",
+                                json_string(cg_action_str(sg.decision.action)));
+            json_object_set_new(json_object_get(j, "signingResponse"), "reasons",
+                                json_string(codes));
+        }
         out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(j);
     }
     reply_json(req, 200, "OK", out ? out : "{}");
     free(out);
 out:
-    free(identity);
+    free(sg.identity);
     cgd_ctx_put(ctx);
 }
 

@@ -14,7 +14,7 @@ static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2,
 static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
 
 static const char *const sign_outcome[] = {"ok",   "no_signer", "unknown_client", "bad_token",
-                                           "rate", "iat",       "sign_failed"};
+                                           "rate", "iat",       "sign_failed",    "policy"};
 
 const char *cgd_sign_outcome_str(enum cgd_sign_outcome o)
 {
@@ -204,6 +204,13 @@ char *cgd_metrics_render(struct cg_certcache *cache)
     for (i = 1; i < CGD_SIGN__COUNT; i++)
         out(&b, "cidguard_sign_refused_total{reason=\"%s\"} %llu\n", sign_outcome[i],
             atomic_load(&cgd_m.sign_refused[i]));
+    out(&b, "# HELP cidguard_sign_origination_total The origination policy's decisions on calls "
+            "to sign, by action (block: refused, label: signed at C).\n"
+            "# TYPE cidguard_sign_origination_total counter\n");
+    for (i = 0; i < CG_ACTION__COUNT; i++)
+        if (i != CG_ACTION_WITHHOLD)
+            out(&b, "cidguard_sign_origination_total{action=\"%s\"} %llu\n",
+                cg_action_str((enum cg_action)i), atomic_load(&cgd_m.sign_actions[i]));
     out(&b, "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
             "decide on local state (0); absent without [redis] url.\n"
             "# TYPE cidguard_redis_up gauge\n");

@@ -32,6 +32,7 @@ enum cgd_sign_outcome {
     CGD_SIGN_RATE,           /* the customer's [sign] rate_per_customer is spent */
     CGD_SIGN_IAT,            /* a client iat outside the freshness window: 400 */
     CGD_SIGN_FAILED,         /* the signer refused the request: 400 */
+    CGD_SIGN_POLICY,         /* the origination policy refused it: SIP 603/608, HTTP 403 */
     CGD_SIGN__COUNT
 };
 /* "ok", "no_signer", "unknown_client", ...: log and metrics labels. */
@@ -50,6 +51,7 @@ struct cgd_metrics {
     atomic_ullong sip_bad_answered, sip_bad_dropped, sip_retransmissions, sip_options;
     atomic_ullong http_bad;
     atomic_ullong sign_refused[CGD_SIGN__COUNT];
+    atomic_ullong sign_actions[CG_ACTION__COUNT]; /* the origination policy's, by action */
     atomic_ullong conn_refused, accept_errors; /* TCP connections over a cap; accept() failures */
     atomic_ullong sip_tcp_slow;                /* SIP/TCP connections cut for sending too slowly */
     atomic_ullong http_slow;                   /* HTTP connections cut for sending too slowly */

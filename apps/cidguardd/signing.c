@@ -83,8 +83,10 @@ static struct {
     unsigned long long suppressed;
 } audit_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_sign_outcome o)
+static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_sign_outcome o,
+                  const struct cg_decision *d)
 {
+    char reasons[300] = "";
     static const char *const lname[] = {"sip", "sip", "http", "http"};
     char addr[INET6_ADDRSTRLEN] = "?";
     const struct sockaddr *sa = r->addr;
@@ -109,24 +111,34 @@ static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_s
         audit_state.suppressed++;
     }
     pthread_mutex_unlock(&audit_state.lock);
+    if (say && d)
+        cg_decision_reasons(d, reasons, sizeof reasons);
     if (say && suppressed)
         fprintf(stderr, "cidguardd: audit: %llu more signing refusal(s) in an earlier second\n",
                 suppressed);
     if (say)
         fprintf(stderr,
-                "cidguardd: audit: signing refused (%s) over %s from %s, customer %s, orig %s\n",
-                cgd_sign_outcome_str(o), lname[r->listener], addr, customer ? customer : "-",
-                r->orig ? r->orig : "-");
+                "cidguardd: audit: signing refused (%s%s%s) over %s from %s, customer %s, orig "
+                "%s%s%s\n",
+                cgd_sign_outcome_str(o), reasons[0] ? ": " : "", reasons, lname[r->listener], addr,
+                customer ? customer : "-", r->orig ? r->orig : "-",
+                r->presented ? ", presented " : "", r->presented ? r->presented : "");
 }
 
 /* --- signing ------------------------------------------------------------------------- */
 
+static enum cgd_sign_outcome refuse_because(const struct cgd_sign_req *r, const char *customer,
+                                            enum cgd_sign_outcome o, const struct cg_decision *d)
+{
+    atomic_fetch_add(&cgd_m.sign_refused[o], 1);
+    audit(r, customer, o, d);
+    return o;
+}
+
 static enum cgd_sign_outcome refuse(const struct cgd_sign_req *r, const char *customer,
                                     enum cgd_sign_outcome o)
 {
-    atomic_fetch_add(&cgd_m.sign_refused[o], 1);
-    audit(r, customer, o);
-    return o;
+    return refuse_because(r, customer, o, NULL);
 }
 
 /* The customer named as one of a verified client certificate's names. */
@@ -142,7 +154,7 @@ static const struct cg_customer *by_cert(const struct cg_customers *c, const cha
 }
 
 enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
-                               char **identity, char *attest)
+                               struct cgd_signed *out)
 {
     const struct cg_customer *cu = NULL;
     bool by_address = false;
@@ -151,6 +163,7 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     char allowed;
     int64_t now = (int64_t)time(NULL);
 
+    memset(out, 0, sizeof *out);
     if (!ctx->signer)
         return refuse(r, NULL, CGD_SIGN_NO_SIGNER);
     if (r->bearer) {
@@ -172,6 +185,18 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
         return refuse(r, name, CGD_SIGN_IAT);
     if (!rate_allows(cu ? name : "", ctx->conf.sign_rate))
         return refuse(r, name, CGD_SIGN_RATE);
+    /* nothing spoofed gets signed: the call's numbers, and the customer's
+     * last minute, through the origination rules */
+    cg_policy_originate(ctx->policy, ctx->ostate,
+                        &(struct cg_policy_origination){.customer = cu ? name : NULL,
+                                                        .caller = r->orig,
+                                                        .presented = r->presented,
+                                                        .ingress = r->ingress,
+                                                        .now = now},
+                        &out->decision);
+    atomic_fetch_add(&cgd_m.sign_actions[out->decision.action], 1);
+    if (out->decision.action == CG_ACTION_BLOCK)
+        return refuse_because(r, name, CGD_SIGN_POLICY, &out->decision);
     /* never more than the entitlement: A only for the customer's own
      * numbers (by address: of any customer at that address) */
     allowed = by_address ? cg_customers_attest(ctx->customers, r->addr, r->orig)
@@ -181,11 +206,13 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     sr.dest = r->dest;
     sr.ndest = r->ndest;
     sr.attest = r->attest && r->attest > allowed ? r->attest : allowed;
+    if (out->decision.action == CG_ACTION_LABEL)
+        sr.attest = 'C'; /* signed, but vouching for nothing: the reasons are recorded */
     sr.iat = r->iat ? r->iat : now;
     sr.origid = r->origid;
-    if (cg_sign(ctx->signer, &sr, identity, &why) != CG_OK)
+    if (cg_sign(ctx->signer, &sr, &out->identity, &why) != CG_OK)
         return refuse(r, name, CGD_SIGN_FAILED);
-    *attest = sr.attest;
+    out->attest = sr.attest;
     atomic_fetch_add(&cgd_m.signed_calls[r->listener][sr.attest - 'A'], 1);
     return CGD_SIGN_OK;
 }

@@ -1,10 +1,13 @@
 /*
- * Who may be signed for, and at what attestation: the entitlement check
- * shared by the SIP signing listener and the HTTP signing API.  A caller is
- * a customer of the customers file, known by its bearer token (HTTP) or
- * its source address; anyone else is refused (403), unless [sign]
- * sign_unknown asks for C-attested signatures for strangers.  Every
- * refusal leaves an audit line in the log.
+ * Who may be signed for, what, and at what attestation: the entitlement
+ * check and the origination policy shared by the SIP signing listener and
+ * the HTTP signing API.  A caller is a customer of the customers file,
+ * known by its bearer token (HTTP) or its source address; anyone else is
+ * refused (403), unless [sign] sign_unknown asks for C-attested signatures
+ * for strangers.  Then the library's origination rules
+ * (cg_policy_originate) judge the call's numbers and the customer's recent
+ * calls: a call they block is never signed, one they label is signed at C.
+ * Every refusal leaves an audit line in the log.
  */
 #ifndef CIDGUARDD_SIGNING_H
 #define CIDGUARDD_SIGNING_H
@@ -20,7 +23,9 @@ struct cgd_sign_req {
     const char *cert_names; /* a verified TLS client certificate's names ("a;b"), or NULL/"" */
     const char *bearer;     /* HTTP Authorization bearer token, or NULL */
     size_t bearer_len;
-    const char *orig; /* canonical */
+    const char *orig;      /* the number to sign: the network number, canonical */
+    const char *presented; /* the presentation number (From) when another, or NULL */
+    const char *ingress;   /* the call's ingress name, or NULL */
     const char *const *dest;
     size_t ndest;
     char attest;        /* asked for; 0: the most the caller is entitled to */
@@ -28,14 +33,25 @@ struct cgd_sign_req {
     const char *origid; /* NULL: a fresh UUID */
 };
 
+/* What cgd_sign decided, for the answer and the signing log. */
+struct cgd_signed {
+    char *identity; /* on CGD_SIGN_OK: the Identity header value (free it) */
+    char attest;    /* the attestation used */
+    /* the origination policy's decision (action, reasons by number), also
+     * on CGD_SIGN_POLICY */
+    struct cg_decision decision;
+};
+
 /*
- * Decides who is asking and signs.  On CGD_SIGN_OK, *identity is the
- * Identity header value (free it) and *attest the attestation used, never
- * more than the caller's entitlement: A for a customer's own numbers, B for
- * its others, C for strangers when allowed.  Every other outcome is logged
- * as an audit line and counted.
+ * Decides who is asking, whether the call may be signed, and signs.  On
+ * CGD_SIGN_OK, out->identity is the Identity header value and out->attest
+ * the attestation used, never more than the caller's entitlement (A for a
+ * customer's own numbers, B for its others, C for strangers when allowed)
+ * and C when the origination policy labels the call.  CGD_SIGN_POLICY:
+ * the policy blocks it (out->decision says why).  Every other outcome is
+ * logged as an audit line and counted.
  */
 enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
-                               char **identity, char *attest);
+                               struct cgd_signed *out);
 
 #endif

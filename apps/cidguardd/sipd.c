@@ -319,14 +319,14 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
     char caller[CG_TN_MAX + 1], from_tn[CG_TN_MAX + 1], callee[CG_TN_MAX + 1],
-        contact[CG_URL_MAX + 16], att[32];
+        contact[CG_URL_MAX + 16], att[32], codes[300], reasons[330], ingress[64] = "";
     const char *dest = callee;
-    const char *extra[5];
-    char *identity = NULL, *idh = NULL;
+    const char *extra[6];
+    char *idh = NULL;
     size_t n = 0;
     struct cgd_sign_req r = {
         .listener = CGD_LISTENER_SIP_SIGN, .addr = &p->addr, .cert_names = peer_cert_names(p->tcp)};
-    char attest;
+    struct cgd_signed sg = {0};
 
     cgd_join(contact, sizeof contact, "Contact: <", req->ruri, ">", NULL);
     extra[n++] = contact;
@@ -338,8 +338,11 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         extra[n++] = "Cidguard-Action: allow";
         extra[n++] = "Cidguard-Reasons: no_signer";
     } else if (!read_caller(req, ctx->plan, caller, from_tn)) {
-        extra[n++] = "Cidguard-Action: allow"; /* nothing signed: a number nobody can read */
-        extra[n++] = "Cidguard-Reasons: caller_unreadable";
+        /* a number nobody can read is neither signed nor passed on */
+        const char *why[] = {"Cidguard-Action: block", "Cidguard-Reasons: caller_unreadable"};
+        respond(d, p, tx, req, ctx->conf.sign_refuse_response,
+                ctx->conf.sign_refuse_response == 603 ? "Decline" : "Rejected", why, 2);
+        goto out;
     } else if (!caller[0] ||
                (cg_tn_canon(req->to, strlen(req->to), ctx->plan, callee) != CG_OK &&
                 cg_tn_canon(req->ruri, strlen(req->ruri), ctx->plan, callee) != CG_OK)) {
@@ -347,18 +350,42 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         extra[n++] = "Cidguard-Reasons: not_a_number";
     } else {
         r.orig = caller;
+        r.presented = from_tn[0] && strcmp(from_tn, caller) ? from_tn : NULL;
         r.dest = &dest;
         r.ndest = 1;
-        switch (cgd_sign(ctx, &r, &identity, &attest)) {
+        /* the customer's ingress, for agents named by ingress: the row whose
+         * addresses hold the source */
+        if (ctx->policy) {
+            bool intl;
+            const char *ing = cg_policy_ingress(ctx->policy, NULL, &p->addr, &intl);
+            cgd_join(ingress, sizeof ingress, ing ? ing : "", NULL);
+            r.ingress = ingress[0] ? ingress : NULL;
+        }
+        switch (cgd_sign(ctx, &r, &sg)) {
         case CGD_SIGN_OK:
-            if (!(idh = malloc(strlen(identity) + 16)))
+            if (!(idh = malloc(strlen(sg.identity) + 16)))
                 break;
-            sprintf(idh, "Identity: %s", identity);
+            sprintf(idh, "Identity: %s", sg.identity);
             extra[n++] = idh;
-            snprintf(att, sizeof att, "Cidguard-Attest: %c", attest);
+            snprintf(att, sizeof att, "Cidguard-Attest: %c", sg.attest);
             extra[n++] = att;
-            extra[n++] = "Cidguard-Action: allow";
+            extra[n++] = sg.decision.action == CG_ACTION_LABEL ? "Cidguard-Action: label"
+                                                               : "Cidguard-Action: allow";
+            if (sg.decision.reasons) {
+                cg_decision_reasons(&sg.decision, codes, sizeof codes);
+                cgd_join(reasons, sizeof reasons, "Cidguard-Reasons: ", codes, NULL);
+                extra[n++] = reasons;
+            }
             break;
+        case CGD_SIGN_POLICY: {
+            /* nothing spoofed is signed, or passed on */
+            const char *why[] = {"Cidguard-Action: block", reasons};
+            cg_decision_reasons(&sg.decision, codes, sizeof codes);
+            cgd_join(reasons, sizeof reasons, "Cidguard-Reasons: ", codes, NULL);
+            respond(d, p, tx, req, ctx->conf.sign_refuse_response,
+                    ctx->conf.sign_refuse_response == 603 ? "Decline" : "Rejected", why, 2);
+            goto out;
+        }
         case CGD_SIGN_UNKNOWN_CLIENT:
             respond(d, p, tx, req, 403, "Forbidden", NULL, 0);
             goto out;
@@ -374,7 +401,7 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     }
     respond(d, p, tx, req, 302, "Moved Temporarily", extra, n);
 out:
-    free(identity);
+    free(sg.identity);
     free(idh);
     cgd_ctx_put(ctx);
 }

@@ -65,6 +65,9 @@ struct cg_atis_sign_req {
     size_t ndest;
     int64_t iat;                    /* 0 when absent: now */
     char origid[CG_ORIGID_MAX + 1]; /* "" when absent: a fresh UUID */
+    /* extension member "presentation": {"tn": N}, the number the callee
+     * will be shown when it is not orig; canonical, "" if absent */
+    char presentation[CG_TN_MAX + 1];
 };
 
 /* Parses {"signingRequest":{"attest":..,"dest":{"tn":[..]},"iat":N,

@@ -80,7 +80,12 @@ enum cg_action cg_action_stricter(enum cg_action a, enum cg_action b);
     X(BRAND_INTENT, "brand_intent", ALLOW,                                                         \
       "a protected number presented under its owner's live call intent for this callee")           \
     X(BRAND_AGENT, "brand_agent", ALLOW,                                                           \
-      "a protected number presented by its owner's agent (network number or ingress)")
+      "a protected number presented by its owner's agent (network number or ingress)")             \
+    X(PROTECTED_NOT_CUSTOMERS, "protected_not_customers", BLOCK,                                   \
+      "signing: a protected number whose owner or agent the customer is not")                      \
+    X(PROTECTED_SHARE, "protected_share", LABEL,                                                   \
+      "signing: the customer's share of calls presenting protected or bank-like numbers over "     \
+      "the threshold")
 
 enum cg_policy_reason {
 #define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
@@ -187,6 +192,12 @@ int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_
                         unsigned rate_numbers);
 void cg_policy_state_free(struct cg_policy_state *s);
 
+/* Origination (cg_policy_originate): the customer's share of calls in the
+ * last minute presenting protected or bank-like numbers above which its
+ * calls get protected_share, judged once it has made min_calls (0 or 1:
+ * from the first); percent 0 = off.  CG_EINVAL above 100. */
+int cg_policy_state_set_share(struct cg_policy_state *s, unsigned percent, unsigned min_calls);
+
 /* --- deciding ----------------------------------------------------------------- */
 
 /*
@@ -289,6 +300,31 @@ unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_pol
  * SPC, not already in call->roaming_confirmed).  Each number is checked on
  * its own: one roaming number does not vouch for the other. */
 unsigned cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *call);
+/*
+ * Origination: what the signing side decides before a customer's call is
+ * signed, with the same lists, data and rule code as verification and a
+ * rule set of its own.  Each of the call's numbers (the one signed, and
+ * the presentation number) must be a valid, allocated number (Ofcom, NANP),
+ * not on the DNO list, and not a protected number unless the customer is
+ * its owner or agent (the protected row's `agents` holds "customer:NAME").
+ * `state` (may be NULL) keeps each customer's windows: calls and distinct
+ * numbers per minute (its rate_calls and rate_numbers: rate_calls,
+ * rate_numbers) and the share of calls presenting protected or bank-like
+ * numbers (cg_policy_state_set_share: protected_share).  Bank-like: UK
+ * non-geographic customer-service ranges (03, 080, 084, 087).  The action
+ * of each reason is the policy's ([policy] actions): block means "do not
+ * sign", label "sign at C".  Thread-safe.
+ */
+struct cg_policy_origination {
+    const char *customer;  /* the customer's name; "" or NULL for a stranger */
+    const char *caller;    /* the number to be signed (orig), canonical */
+    const char *presented; /* the presentation number when another, or NULL */
+    const char *ingress;   /* where the call came from, or NULL (agents "ingress:NAME") */
+    int64_t now;
+};
+int cg_policy_originate(const struct cg_policy *p, struct cg_policy_state *state,
+                        const struct cg_policy_origination *o, struct cg_decision *out);
+
 /* Comma-separated reason codes, e.g. "dno,stir_failed" ("" for none). */
 size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
 /* The same for any set of reason bits (cg_decision's caller_reasons...). */

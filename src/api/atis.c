@@ -173,7 +173,9 @@ int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *pl
         goto out;
     }
     req->attest = json_string_value(v)[0];
-    if ((rc = tn_member(r, "orig", false, plan, req->orig, err)))
+    if ((rc = tn_member(r, "orig", false, plan, req->orig, err)) ||
+        (json_object_get(r, "presentation") &&
+         (rc = tn_member(r, "presentation", false, plan, req->presentation, err))))
         goto out;
     v = json_object_get(r, "dest");
     arr = v ? json_object_get(v, "tn") : NULL;

@@ -390,8 +390,10 @@ static int protected_line(struct cg_policy *p, char **f, int nf, const char **wh
         trim(tok);
         if (!*tok)
             continue;
-        if (strncmp(tok, "ingress:", 8) ? !parse_number(tok, digits2, &pfx) : !tok[8]) {
-            *why = "an agent is a number, a prefix ending in '*' or ingress:NAME";
+        if (!strncmp(tok, "ingress:", 8)    ? !tok[8]
+            : !strncmp(tok, "customer:", 9) ? !tok[9]
+                                            : !parse_number(tok, digits2, &pfx)) {
+            *why = "an agent is a number, a prefix ending in '*', ingress:NAME or customer:NAME";
             return CG_EPARSE;
         }
         if (e.nagents == AGENTS_MAX || !cg__strlcpy(e.agents[e.nagents], tok, sizeof e.agents[0])) {
@@ -717,7 +719,9 @@ static bool agent_allowed(const struct protected_entry *e, const struct cg_polic
     for (i = 0; i < e->nagents; i++) {
         const char *a = e->agents[i];
         size_t n = strlen(a);
-        if (strncmp(a, "ingress:", 8) == 0) {
+        if (strncmp(a, "customer:", 9) == 0) {
+            continue; /* a signing customer: for origination only */
+        } else if (strncmp(a, "ingress:", 8) == 0) {
             if (c->ingress && strcmp(a + 8, c->ingress) == 0)
                 return true;
         } else if (network && network_verified &&
@@ -886,6 +890,88 @@ unsigned cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_pol
             !(passed && orig_is(v, nums[i], i == 0) && mobile_spc(p, v->spc)))
             need |= num_bit[i];
     return need;
+}
+
+/* --- origination -------------------------------------------------------------------- */
+
+/* Whether the protected entry names `customer` (customer:NAME) or the
+ * call's ingress (ingress:NAME) as its owner or agent. */
+static bool customer_allowed(const struct protected_entry *e, const char *customer,
+                             const char *ingress)
+{
+    size_t i;
+    for (i = 0; i < e->nagents; i++) {
+        const char *a = e->agents[i];
+        if ((customer && *customer && !strncmp(a, "customer:", 9) && !strcmp(a + 9, customer)) ||
+            (ingress && *ingress && !strncmp(a, "ingress:", 8) && !strcmp(a + 8, ingress)))
+            return true;
+    }
+    return false;
+}
+
+/* A UK non-geographic customer-service number (03, 080, 084, 087): the
+ * ranges banks answer on, whose presentation by a reseller's customers is
+ * what an iSpoof-like service sells. */
+static bool bank_like(const char *tn)
+{
+    return !strncmp(tn, "443", 3) || !strncmp(tn, "4480", 4) || !strncmp(tn, "4484", 4) ||
+           !strncmp(tn, "4487", 4);
+}
+
+/* The originating rules for one number: DNO, protected, numbering; *flag
+ * set for a protected or bank-like number. */
+static uint32_t origin_rules(const struct cg_policy *p, const struct cg_policy_origination *o,
+                             const char *tn, bool *flag)
+{
+    int32_t pe;
+    uint32_t r = 0;
+    if (trie_get(&p->dno, tn) >= 0)
+        r |= 1u << CG_PR_DNO;
+    if ((pe = trie_get(&p->protected_numbers, tn)) >= 0) {
+        *flag = true;
+        if (!customer_allowed(&p->prot[pe], o->customer, o->ingress))
+            r |= 1u << CG_PR_PROTECTED_NOT_CUSTOMERS;
+    }
+    *flag |= bank_like(tn);
+    if (!strncmp(tn, "44", 2) && p->cfg.uk_rules)
+        uk_rules(p, tn, &r);
+    if (tn[0] == '1' && p->cfg.nanp_rules)
+        nanp_rules(p, tn, &r);
+    return r;
+}
+
+int cg_policy_originate(const struct cg_policy *p, struct cg_policy_state *state,
+                        const struct cg_policy_origination *o, struct cg_decision *out)
+{
+    const char *pres =
+        o->presented && !(o->caller && !strcmp(o->presented, o->caller)) ? o->presented : NULL;
+    bool flagged = false, calls = false, numbers = false, share = false;
+    int i;
+    memset(out, 0, sizeof *out);
+    out->verstat = CG_VERSTAT_NONE;
+    if (o->caller)
+        out->caller_reasons = origin_rules(p, o, o->caller, &flagged);
+    else
+        out->caller_reasons = 1u << CG_PR_CALLER_UNREADABLE; /* nothing to sign */
+    if (pres)
+        out->presented_reasons = origin_rules(p, o, pres, &flagged);
+    out->reasons = out->caller_reasons | out->presented_reasons;
+    if (state) {
+        cg__policy_state_originate(state, o->customer ? o->customer : "", o->caller, pres, flagged,
+                                   o->now, &calls, &numbers, &share);
+        out->reasons |= (calls ? 1u << CG_PR_RATE_CALLS : 0) |
+                        (numbers ? 1u << CG_PR_RATE_NUMBERS : 0) |
+                        (share ? 1u << CG_PR_PROTECTED_SHARE : 0);
+    }
+    out->action = CG_ACTION_ALLOW;
+    for (i = 0; i < CG_PR__COUNT; i++)
+        if (out->reasons & (1u << i))
+            out->action = cg_action_stricter(out->action, p->action[i]);
+    /* a signature is given or not: withheld caller IDs are the terminating
+     * side's answer */
+    if (out->action == CG_ACTION_WITHHOLD)
+        out->action = CG_ACTION_LABEL;
+    return CG_OK;
 }
 
 int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,

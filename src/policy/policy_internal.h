@@ -19,6 +19,13 @@ static inline int64_t cg__replay_expiry(int64_t iat, int64_t now, int window)
     return now + ahead + window;
 }
 
+/* Counts a signing customer's call in its windows (state.c) and says which
+ * thresholds it crossed: calls and distinct numbers per minute, and the
+ * share of calls presenting protected or bank-like numbers (`flagged`). */
+int cg__policy_state_originate(struct cg_policy_state *s, const char *customer, const char *caller,
+                               const char *presented, bool flagged, int64_t now, bool *calls,
+                               bool *numbers, bool *share);
+
 /* Records the call in the replay and rate state and says what it tripped. */
 int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_call *c,
                              bool *replay, bool *rate_calls, bool *rate_numbers);

@@ -11,10 +11,12 @@
  * the one that expires first is overwritten: memory is bounded and the loss
  * is a missed replay, never a false one.
  *
- * Rates: per key (ingress name, signing SPC) a 60-second ring of per-second
- * call counts, and the distinct calling numbers of the last 60 s, of which
- * at most threshold+1 are kept (enough to know the threshold is crossed).
- * Keys live in 16 stripes by hash, each with its own lock.
+ * Rates: per key (ingress name, signing SPC; on the signing side, the
+ * customer) a 60-second ring of per-second call counts, and of the calls
+ * that presented a protected or bank-like number, and the distinct calling
+ * numbers of the last 60 s, of which at most threshold+1 are kept (enough
+ * to know the threshold is crossed).  Keys live in 16 stripes by hash, each
+ * with its own lock.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -45,8 +47,8 @@ struct stripe {
 struct ratekey {
     uint64_t hash;
     char key[64];
-    int64_t last; /* second of the newest bucket */
-    uint32_t buckets[60];
+    int64_t last;                      /* second of the newest bucket */
+    uint32_t buckets[60], flagged[60]; /* calls; of them, flagged ones */
     uint32_t nnum;
     uint64_t *num; /* distinct caller hashes, nnum <= rate_numbers + 1 */
     int64_t *num_seen;
@@ -65,6 +67,7 @@ struct cg_policy_state {
     size_t slots_bytes;
     int window;
     unsigned rate_calls, rate_numbers;
+    unsigned share_percent, share_min_calls; /* 0: no share threshold */
     struct stripe stripes[STRIPES];
     struct rstripe rstripes[RSTRIPES];
 };
@@ -192,30 +195,48 @@ static struct ratekey *rate_key(struct rstripe *r, uint64_t h, const char *key, 
     return &r->keys[i];
 }
 
-/* Counts a call for `key`; says whether either threshold is now exceeded. */
+int cg_policy_state_set_share(struct cg_policy_state *s, unsigned percent, unsigned min_calls)
+{
+    if (percent > 100)
+        return CG_EINVAL;
+    s->share_percent = percent;
+    s->share_min_calls = min_calls ? min_calls : 1;
+    return CG_OK;
+}
+
+/* Counts a call for `key` (`flagged`: it presented a protected or bank-like
+ * number); says whether a threshold is now exceeded: calls, distinct
+ * numbers, and (with `share`) the flagged calls' share. */
 static void rate_observe(struct cg_policy_state *s, const char *key, uint64_t nh, int64_t now,
-                         bool *calls, bool *numbers)
+                         bool flagged, bool *calls, bool *numbers, bool *share)
 {
     uint64_t h = hash64(key, strlen(key));
     struct rstripe *r = &s->rstripes[h % RSTRIPES];
     struct ratekey *k;
-    uint32_t total = 0, i;
+    uint32_t total = 0, nflagged = 0, i;
     pthread_mutex_lock(&r->lock);
     if (!(k = rate_key(r, h, key, now)))
         goto out;
     if (now - k->last >= 60) {
         memset(k->buckets, 0, sizeof k->buckets);
+        memset(k->flagged, 0, sizeof k->flagged);
     } else {
         for (int64_t t = k->last + 1; t <= now; t++)
-            k->buckets[t % 60] = 0;
+            k->buckets[t % 60] = k->flagged[t % 60] = 0;
     }
     if (now > k->last)
         k->last = now;
     k->buckets[now % 60]++;
-    for (i = 0; i < 60; i++)
+    k->flagged[now % 60] += flagged;
+    for (i = 0; i < 60; i++) {
         total += k->buckets[i];
+        nflagged += k->flagged[i];
+    }
     if (s->rate_calls && total > s->rate_calls)
         *calls = true;
+    if (share && s->share_percent && total >= s->share_min_calls &&
+        (uint64_t)nflagged * 100 > (uint64_t)s->share_percent * total)
+        *share = true;
     if (!s->rate_numbers || !nh)
         goto out;
     if (!k->num && (!(k->num = calloc(s->rate_numbers + 1, sizeof *k->num)) ||
@@ -262,12 +283,25 @@ int cg__policy_state_observe(struct cg_policy_state *s, const struct cg_policy_c
             nh = (nh * 0x9e3779b97f4a7c15ull) ^ hash64(c->presented, strlen(c->presented));
         if (c->ingress) {
             snprintf(key, sizeof key, "i:%s", c->ingress);
-            rate_observe(s, key, nh, c->now, rate_calls, rate_numbers);
+            rate_observe(s, key, nh, c->now, false, rate_calls, rate_numbers, NULL);
         }
         if (v && v->spc[0]) {
             snprintf(key, sizeof key, "s:%s", v->spc);
-            rate_observe(s, key, nh, c->now, rate_calls, rate_numbers);
+            rate_observe(s, key, nh, c->now, false, rate_calls, rate_numbers, NULL);
         }
     }
+    return CG_OK;
+}
+
+int cg__policy_state_originate(struct cg_policy_state *s, const char *customer, const char *caller,
+                               const char *presented, bool flagged, int64_t now, bool *calls,
+                               bool *numbers, bool *share)
+{
+    char key[80];
+    uint64_t nh = caller ? hash64(caller, strlen(caller)) : 0;
+    if (presented)
+        nh = (nh * 0x9e3779b97f4a7c15ull) ^ hash64(presented, strlen(presented));
+    snprintf(key, sizeof key, "c:%s", customer);
+    rate_observe(s, key, nh, now, flagged, calls, numbers, share);
     return CG_OK;
 }

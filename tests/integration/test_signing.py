@@ -30,6 +30,7 @@ procs = []
 PORTS = {}
 TOKEN = "acme-7f3c1d2e9b8a4c5d"
 OWN, OTHER, CALLEE = "442079460000", "447700900123", "14155550100"
+DNO, BANK = "448081570000", "442079460100"
 SHOP = "442079460777"
 
 
@@ -37,9 +38,12 @@ def run(*args):
     return subprocess.run(args, capture_output=True, text=True, check=True)
 
 
-def sign(port, orig=OWN, attest="A", token=None, src="127.0.0.1", iat=None, path="/stir/v1/signing"):
+def sign(port, orig=OWN, attest="A", token=None, src="127.0.0.1", iat=None, path="/stir/v1/signing",
+         presentation=None):
     """POST a signingRequest from `src`; returns (status, body dict or text, headers)."""
     req = {"attest": attest, "orig": {"tn": orig}, "dest": {"tn": [CALLEE]}}
+    if presentation:
+        req["presentation"] = {"tn": presentation}
     if iat is not None:
         req["iat"] = iat
     h = {"Content-Type": "application/json"}
@@ -62,16 +66,19 @@ def attest_of(body):
     return json.loads(run(CG, "inspect", ident).stdout)["identity"]["claims"]["attest"]
 
 
-def sip_sign(src):
+def sip_sign(src, frm=OWN, pai=None):
+    """An INVITE to the SIP signing listener from `src`: From frm, PAI pai."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((src, 0))
     s.settimeout(20)
     branch = os.urandom(6).hex()
     s.sendto(("INVITE sip:+%s@127.0.0.1;user=phone SIP/2.0\r\n"
               "Via: SIP/2.0/UDP %s:5999;branch=z9hG4bK%s\r\n"
-              "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+%s@127.0.0.1>\r\n"
+              "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+%s@127.0.0.1>\r\n%s"
               "Call-ID: %s@signing\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-              % (CALLEE, src, branch, OWN, CALLEE, branch)).encode(), ("127.0.0.1", PORTS["sip_sign"]))
+              % (CALLEE, src, branch, frm, CALLEE,
+                 "P-Asserted-Identity: <sip:+%s@carrier.example;user=phone>\r\n" % pai if pai else "",
+                 branch)).encode(), ("127.0.0.1", PORTS["sip_sign"]))
     try:
         return s.recv(65535).decode()
     finally:
@@ -85,14 +92,24 @@ def write_conf(path, extra_server="", rate=5, by_address=True):
                 "decision_log = off\n%s"
                 "[verify]\ntrust = %s\n[sign]\nkey = %s\nx5u = https://cr.example.net/sp-1234.pem\n"
                 "customers = %s\nrate_per_customer = %d\nhttp_by_address = %s\n"
+                "customer_numbers_per_minute = 3\n"
+                "[policy]\ndno = %s\nprotected = %s\n"
                 % (os.path.join(WORK, "state"), PORTS["http"], PORTS["sip"], PORTS["sip_sign"],
                    PORTS["sign_http"], extra_server, os.path.join(WORK, "pki", "root.pem"),
                    os.path.join(WORK, "pki", "sp-1234.key"), os.path.join(WORK, "customers.csv"),
-                   rate, "yes" if by_address else "no"))
+                   rate, "yes" if by_address else "no", os.path.join(WORK, "dno.csv"),
+                   os.path.join(WORK, "protected.csv")))
 
 
 try:
     run(CG, "pki", "init", os.path.join(WORK, "pki"), "--spc", "1234")
+    # the origination policy's lists: a DNO number, and a bank's number whose
+    # customer account (acme) may present it
+    with open(os.path.join(WORK, "dno.csv"), "w") as f:
+        f.write("number,note\n%s,inbound only\n" % DNO)
+    with open(os.path.join(WORK, "protected.csv"), "w") as f:
+        f.write("number,brand,spcs,min_attest,intents,agents\n"
+                "%s,Example Bank,BANK1,A,accept,customer:acme\n" % BANK)
     digest = "sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest()
     with open(os.path.join(WORK, "customers.csv"), "w") as f:
         f.write("customer,addresses,numbers,tokens\n"
@@ -186,6 +203,52 @@ try:
     check("every kind of refusal left an audit line",
           all("signing refused (%s)" % k in text for k in ("unknown_client", "bad_token", "iat", "rate")),
           text[-1500:])
+
+    # the origination policy: nothing spoofed gets signed
+    time.sleep(1.2)  # the rate refills
+    st, body, _ = sign(PORTS["sign_http"], token=TOKEN, src="127.0.0.3", presentation=DNO)
+    check("HTTP: a DNO presentation number behind the customer's own: 403 POL4031 naming dno, "
+          "nothing signed", st == 403 and "POL4031" in json.dumps(body) and "dno" in
+          json.dumps(body), (st, body))
+    st, body, _ = sign(PORTS["sign_http"], token=TOKEN, src="127.0.0.3", orig=DNO)
+    check("HTTP: a DNO number to sign: 403", st == 403 and "dno" in json.dumps(body), (st, body))
+    st, body, _ = sign(PORTS["sign_http"], token=TOKEN, src="127.0.0.3", presentation=BANK)
+    check("HTTP: the bank's number presented by its own customer account (agents customer:acme): "
+          "signed", st == 200 and "identity" in body.get("signingResponse", {}), (st, body))
+    r = sip_sign("127.0.0.1", frm=BANK, pai=OWN)
+    check("SIP: the bank's number in From behind a customer's own PAI, not its owner: 603, "
+          "protected_not_customers, no Identity", r.startswith("SIP/2.0 603") and
+          "protected_not_customers" in (header(r, "Cidguard-Reasons") or "") and
+          not header(r, "Identity"), r)
+    r = sip_sign("127.0.0.1", frm=DNO)
+    check("SIP: a DNO From: 603 dno", r.startswith("SIP/2.0 603") and
+          "dno" in (header(r, "Cidguard-Reasons") or ""), r)
+    r = sip_sign("127.0.0.1", frm="0207946010O")
+    check("SIP: a From that shows digits but is no number: 603 caller_unreadable, not passed on "
+          "unsigned", r.startswith("SIP/2.0 603") and not header(r, "Identity"), r)
+    time.sleep(1.2)
+    answers = []
+    # rotation: more than 3 distinct numbers a minute (the refused attempts
+    # above count too)
+    for i in range(5):
+        answers.append(sip_sign("127.0.0.1", frm="44740001230%d" % i, pai=OWN))
+        time.sleep(0.25)
+    last = answers[-1]
+    check("SIP: a customer rotating presentation numbers is labelled: signed C, rate_numbers",
+          last.startswith("SIP/2.0 302") and header(last, "Cidguard-Attest") == "C" and
+          header(last, "Cidguard-Action") == "label" and
+          "rate_numbers" in (header(last, "Cidguard-Reasons") or ""), last)
+    check("... and still signed: labelled calls go on, at C",
+          all(a.startswith("SIP/2.0 302") and header(a, "Identity") for a in answers), answers[0])
+    text = tail(log, 1 << 20)
+    check("refusals by the origination policy left audit lines with their reasons",
+          "signing refused (policy: dno" in text, text[-1500:])
+    m = http.client.HTTPConnection("127.0.0.1", PORTS["http"], timeout=10)
+    m.request("GET", "/metrics")
+    metrics = m.getresponse().read().decode()
+    check("/metrics counts the origination policy's decisions",
+          'cidguard_sign_origination_total{action="block"}' in metrics and
+          'cidguard_sign_refused_total{reason="policy"}' in metrics, metrics[-800:])
 
     # by default the HTTP signing API takes no address as a credential (a
     # reverse proxy would lend every client its own)

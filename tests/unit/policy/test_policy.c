@@ -841,6 +841,75 @@ static void test_intents_not_spent_on_refused_calls(void **state)
     cg_policy_free(p);
 }
 
+/* Origination: nothing spoofed gets signed; a customer that rotates or
+ * leans on bank numbers is labelled. */
+static void test_originate(void **state)
+{
+    struct cg_policy *p = load();
+    struct cg_policy_state *st;
+    struct cg_decision d;
+    struct cg_policy_origination o = {
+        .customer = "pbx-1", .caller = "447400012345", .presented = NULL, .now = 1000};
+    int i;
+    (void)state;
+    assert_int_equal(cg_policy_state_new(&st, 65, 0, 5), CG_OK);
+    assert_int_equal(cg_policy_state_set_share(st, 30, 10), CG_OK);
+    assert_int_equal(cg_policy_state_set_share(st, 101, 10), CG_EINVAL);
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_ALLOW);
+    o.presented = "448081570000"; /* DNO behind the customer's own number */
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_BLOCK);
+    assert_true(d.presented_reasons & (1u << CG_PR_DNO));
+    o.presented = "442079460100"; /* a bank's number, not this customer's */
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_BLOCK);
+    assert_true(d.presented_reasons & (1u << CG_PR_PROTECTED_NOT_CUSTOMERS));
+    o.presented = "447700900123"; /* unallocated */
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_true(d.presented_reasons & (1u << CG_PR_UK_UNALLOCATED));
+    o.presented = NULL;
+    o.caller = "448081570000";
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_true(d.caller_reasons & (1u << CG_PR_DNO));
+    /* the owner's own customer account, or its agent, may present it */
+    o.caller = "447400012345";
+    o.presented = "442079460500";
+    o.customer = "outsourced-bank";
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_ALLOW);
+    o.customer = "someone-else";
+    o.ingress = "callcentre-1";
+    assert_int_equal(cg_policy_originate(p, NULL, &o, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_ALLOW);
+    /* rotation: more than 5 distinct numbers a minute labels */
+    o = (struct cg_policy_origination){.customer = "reseller", .now = 2000};
+    for (i = 0; i < 7; i++) {
+        char tn[16];
+        snprintf(tn, sizeof tn, "4474000123%02d", i);
+        o.caller = tn;
+        assert_int_equal(cg_policy_originate(p, st, &o, &d), CG_OK);
+    }
+    assert_int_equal(d.action, CG_ACTION_LABEL);
+    assert_true(d.reasons & (1u << CG_PR_RATE_NUMBERS));
+    /* the share of bank-like numbers: 4 of 12 calls present 0800s */
+    o = (struct cg_policy_origination){.customer = "caller-x", .now = 3000};
+    for (i = 0; i < 12; i++) {
+        o.caller = "447400012345";
+        o.presented = i % 3 == 0 ? "448001234567" : NULL;
+        assert_int_equal(cg_policy_originate(p, st, &o, &d), CG_OK);
+    }
+    assert_true(d.reasons & (1u << CG_PR_PROTECTED_SHARE));
+    assert_int_equal(d.action, CG_ACTION_LABEL);
+    /* a customer that presents its own number only is never labelled */
+    o = (struct cg_policy_origination){.customer = "steady", .caller = "447400012345", .now = 4000};
+    for (i = 0; i < 50; i++)
+        assert_int_equal(cg_policy_originate(p, st, &o, &d), CG_OK);
+    assert_int_equal(d.action, CG_ACTION_ALLOW);
+    cg_policy_state_free(st);
+    cg_policy_free(p);
+}
+
 static void test_actions(void **state)
 {
     (void)state;
@@ -891,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_verstat_on_signed_number),
         cmocka_unit_test(test_intents_needed),
         cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_originate),
         cmocka_unit_test(test_roaming_needed),
         cmocka_unit_test(test_intents_not_spent_on_refused_calls),
         cmocka_unit_test(test_redis_intent_keys),
