@@ -4,10 +4,13 @@
  * as fast as they are answered (a window of outstanding calls), and prints
  * calls/s, answer codes and latency percentiles.  It signs a fresh token for
  * every call with the library (about 25 us on its own core), outside the
- * timed request/answer path.
+ * timed request/answer path.  With --unsigned it sends INVITEs without an
+ * Identity header, for the signing listener: a customer's calls from one
+ * network number, presenting one of --numbers N presentation numbers in turn.
  *
  *   cidguard-sipload --key KEY --x5u URL [--target 127.0.0.1:5060]
  *                    [--rate N | --window N] [--seconds S] [--busy-poll]
+ *   cidguard-sipload --unsigned [--numbers N] [--target 127.0.0.1:5070] ...
  * --busy-poll: with --window, poll the socket without sleeping (always so
  * with --rate).  The daemon's answers then never pay for waking the load
  * generator, which a peer on another machine would not cost them; use it
@@ -58,8 +61,8 @@ int main(int argc, char **argv)
     char *identity = NULL, host[64], msg[4096], buf[65536];
     struct sockaddr_in to = {.sin_family = AF_INET};
     int fd, port;
-    unsigned run;
-    bool busy_poll = false;
+    unsigned run, numbers = 1;
+    bool busy_poll = false, unsigned_calls = false;
 
     for (i = 1; i < (unsigned)argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < (unsigned)argc)
@@ -72,6 +75,10 @@ int main(int argc, char **argv)
             rate = atof(argv[++i]);
         else if (!strcmp(argv[i], "--window") && i + 1 < (unsigned)argc)
             window = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--unsigned"))
+            unsigned_calls = true;
+        else if (!strcmp(argv[i], "--numbers") && i + 1 < (unsigned)argc)
+            numbers = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--busy-poll"))
             busy_poll = true;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < (unsigned)argc)
@@ -81,13 +88,13 @@ int main(int argc, char **argv)
                 "N] "
                 "[--seconds S] [--busy-poll]");
     }
-    if (!key || !x5u || seconds <= 0 || window == 0)
-        die("--key and --x5u are required");
+    if ((!unsigned_calls && (!key || !x5u)) || seconds <= 0 || window == 0 || !numbers)
+        die("--key and --x5u are required (or --unsigned)");
     if (sscanf(target, "%63[^:]:%d", host, &port) != 2 ||
         inet_pton(AF_INET, host, &to.sin_addr) != 1)
         die("--target wants IPv4:port");
     to.sin_port = htons((uint16_t)port);
-    if (cg_key_load_file(&k, key) || cg_signer_new(&s, k, x5u))
+    if (!unsigned_calls && (cg_key_load_file(&k, key) || cg_signer_new(&s, k, x5u)))
         die("cannot load the key or bad x5u");
     if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || connect(fd, (struct sockaddr *)&to, sizeof to))
         die("socket");
@@ -115,10 +122,22 @@ int main(int argc, char **argv)
             const char *dest = "+14155550100";
             struct cg_sign_request r = {
                 .orig = "+442079460000", .dest = &dest, .ndest = 1, .attest = 'A'};
-            free(identity);
-            if (cg_sign(s, &r, &identity, NULL) != CG_OK)
-                die("signing failed");
-            int n = snprintf(msg, sizeof msg,
+            int n;
+            if (unsigned_calls) { /* the network number, and a presentation number in turn */
+                n = snprintf(msg, sizeof msg,
+                             "INVITE sip:+14155550100@%s;user=phone SIP/2.0\r\n"
+                             "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKld%x.%llu\r\n"
+                             "From: <sip:+4420794%05u@load.example;user=phone>;tag=ld\r\n"
+                             "P-Asserted-Identity: <sip:+442079460000@load.example;user=phone>\r\n"
+                             "To: <sip:+14155550100@%s;user=phone>\r\n"
+                             "Call-ID: ld%x.%llu@load\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+                             "Content-Length: 0\r\n\r\n",
+                             host, run, sent, (unsigned)(sent % numbers), host, run, sent);
+            } else {
+                free(identity);
+                if (cg_sign(s, &r, &identity, NULL) != CG_OK)
+                    die("signing failed");
+                n = snprintf(msg, sizeof msg,
                              "INVITE sip:+14155550100@%s;user=phone SIP/2.0\r\n"
                              "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKld%x.%llu\r\n"
                              "From: <sip:+442079460000@load.example;user=phone>;tag=ld\r\n"
@@ -126,6 +145,7 @@ int main(int argc, char **argv)
                              "Call-ID: ld%x.%llu@load\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
                              "Identity: %s\r\nContent-Length: 0\r\n\r\n",
                              host, run, sent, host, run, sent, identity);
+            }
             sent_at[sent] = now_s();
             if (send(fd, msg, (size_t)n, 0) == n) {
                 sent++;
