@@ -123,9 +123,18 @@ static const struct directive table[] = {
     S("sign", "key", sign_key, "", "the SP's private key (PEM)"),
     S("sign", "x5u", sign_x5u, "", "the URL where the SP certificate bundle is published"),
     S("sign", "customers", customers, "",
-      "CSV customer,addresses,numbers[,tokens]: who may sign (known by source address, or by a "
-      "bearer token whose SHA-256 is in tokens); A for a customer's own numbers, B for its "
-      "other numbers; anyone else is refused (403)"),
+      "CSV customer,addresses,numbers[,tokens[,signer]]: who may sign (known by source address, "
+      "or by a bearer token whose SHA-256 is in tokens); A for a customer's own numbers, B for "
+      "its other numbers; anyone else is refused (403); signer names the customer's signer in "
+      "the signers file (empty = key and x5u)"),
+    S("sign", "signers", sign_signers, "",
+      "CSV signer,key,certificate,x5u: one signer per customer or reseller, each with its own "
+      "SP certificate (leaf first) published at x5u; a row that does not load (a key that is "
+      "not the certificate's, a missing file) refuses the start; empty = only key and x5u"),
+    S("sign", "origid", sign_origid, "stable",
+      "stable: one origid per customer and ingress, keyed with STATE_DIR/origid.key (made at "
+      "first start), which maps it back to the account; per_call: a random origid per call "
+      "(unlinkable: keep the signing log to trace one)"),
     B("sign", "http_by_address", sign_http_by_address, "no",
       "the HTTP signing API also knows customers by source address (without a token or client "
       "certificate); off by default, since behind a reverse proxy every client would have the "

@@ -40,6 +40,8 @@ struct cgd_conf {
     char ca_file[CGD_PATH]; /* CA bundle for HTTPS fetches ("" = system) */
     int negative_ttl;       /* seconds a failed x5u is not fetched again */
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
+    /* [sign] signers (one signer per customer or reseller) and origid (stable or per_call) */
+    char sign_signers[CGD_PATH], sign_origid[16];
     bool sign_unknown;         /* C-attested signatures for callers who are not customers */
     bool sign_http_by_address; /* the signing API knows customers by address too */
     int sign_rate;             /* signatures per second per customer; 0 = no limit */

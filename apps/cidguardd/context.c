@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "metrics.h"
+#include "signers.h"
 #include "tls.h"
 
 static struct cgd_ctx *current;
@@ -71,6 +72,7 @@ static void ctx_free(struct cgd_ctx *c)
     cg_key_free(c->key);
     cg_customers_free(c->customers);
     cg_customers_free(c->intent_keys);
+    cgd_signers_free(c->signers);
     SSL_CTX_free(c->tls); /* connections hold their own references */
     free(c);
 }
@@ -368,6 +370,9 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         fprintf(stderr, "cidguardd: a TLS listener or https = yes needs [tls] cert\n");
         goto fail;
     }
+    /* Last: it publishes the signers for /metrics, as this context is now current. */
+    if (cgd_signers_build(&c->signers, conf, c->signer, c->customers))
+        goto fail;
     return c;
 fail:
     ctx_free(c);
@@ -534,7 +539,7 @@ static bool lists_poll(const struct cgd_conf *k)
     return k->redis_url[0] && k->redis_lists;
 }
 
-int cgd_context_wait(void)
+static int timers_wait(void)
 {
     const struct cgd_conf *k = &current->conf;
     time_t now = time(NULL);
@@ -545,6 +550,13 @@ int cgd_context_wait(void)
     if (crl_timer(k))
         return next_crl > now ? (int)(next_crl - now) : 0;
     return -1;
+}
+
+/* The context's timers and the signers' daily expiry check (signers.c). */
+int cgd_context_wait(void)
+{
+    int t = timers_wait(), s = cgd_signers_wait();
+    return t < 0 ? s : s < 0 || t < s ? t : s;
 }
 
 void cgd_context_tick(void)
@@ -562,4 +574,5 @@ void cgd_context_tick(void)
             download_crl(k);
         cgd_context_reload("CRLs refreshed", false);
     }
+    cgd_signers_tick();
 }

@@ -39,6 +39,7 @@ struct cgd_ctx {
     struct cg_intents *intents;
     /* [intent] keys, or NULL */
     struct cg_customers *intent_keys;
+    struct cgd_signers *signers; /* signers.h: [sign] signers, the default, origids */
 };
 
 /*

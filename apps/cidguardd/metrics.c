@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "signers.h"
 
 struct cgd_metrics cgd_m;
 struct cg_intents *cgd_intents_store;
@@ -277,6 +278,12 @@ char *cgd_metrics_render(struct cg_certcache *cache)
             "# TYPE cidguard_roaming_cached_total counter\n"
             "cidguard_roaming_cached_total %llu\n",
             atomic_load(&cgd_m.roaming_cached));
+    }
+    {
+        char *sg = cgd_signers_metrics(); /* cidguard_signer_cert_days_to_expiry */
+        if (sg)
+            out(&b, "%s", sg);
+        free(sg);
     }
     if (b.p)
         b.p[b.n] = '\0';
