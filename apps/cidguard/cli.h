@@ -35,5 +35,6 @@ int cmd_customers(int argc, char **argv); /* customers token|check */
 int cmd_analyze(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_intent(int argc, char **argv); /* intent add|list|cancel|import|key */
+int cmd_trace(int argc, char **argv);  /* who placed a call we signed */
 
 #endif

@@ -20,6 +20,7 @@ static const char usage[] =
     "records\n"
     "  simulate --out DIR ...         write call records with known answers (for analyze --truth)\n"
     "  intent add|list|cancel|import|key   register a protected number's call intents\n"
+    "  trace --log FILE ...           who placed a call we signed (the signing log)\n"
     "  version                        print the version\n"
     "\n"
     "'cidguard <command> --help' describes each command.\n";
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return cmd_simulate(argc - 1, argv + 1);
     if (strcmp(argv[1], "intent") == 0)
         return cmd_intent(argc - 1, argv + 1);
+    if (strcmp(argv[1], "trace") == 0)
+        return cmd_trace(argc - 1, argv + 1);
     if (strcmp(argv[1], "inspect") == 0)
         return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

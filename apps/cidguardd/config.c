@@ -144,6 +144,18 @@ static const struct directive table[] = {
     I("sign", "rate_per_customer", sign_rate, 0, 1000000, "200",
       "signatures per second per customer (a one-second burst); more are refused (429 over "
       "HTTP, 503 over SIP); 0 = no limit"),
+    S("sign", "signing_log", signing_log, "",
+      "SQLite signing log, one record per signing request (customer, source, numbers, "
+      "attestation, origid, signed or refused), for traceback (cidguard trace, GET "
+      "/traceback/v1); empty = STATE_DIR/signings.db, off = none"),
+    I("sign", "signing_log_days", signing_log_days, 0, 3650, "90",
+      "days of signing records kept (pruned hourly by the writer); 0 = keep everything"),
+    I("sign", "signing_log_max_mb", signing_log_max_mb, 0, 1000000, "4096",
+      "megabytes the signing log may take on disk (about 330 bytes a call); above it the "
+      "oldest records are pruned first; 0 = no cap"),
+    S("sign", "traceback_tokens", traceback_tokens, "",
+      "bearer tokens of the traceback endpoint (GET /traceback/v1 on http_listen), each written "
+      "sha256:HEX (cidguard customers token), ';'-separated; empty = the endpoint is not served"),
     S("policy", "dno", dno, "",
       "Do-Not-Originate list (CSV number,note); calls presenting one are blocked"),
     S("policy", "protected", protected_numbers, "",

@@ -45,6 +45,10 @@ struct cgd_conf {
     bool sign_unknown;         /* C-attested signatures for callers who are not customers */
     bool sign_http_by_address; /* the signing API knows customers by address too */
     int sign_rate;             /* signatures per second per customer; 0 = no limit */
+    /* [sign] signing_log: its SQLite file ("" = state_dir/signings.db, "off" = none) */
+    char signing_log[CGD_PATH];
+    int signing_log_days, signing_log_max_mb;
+    char traceback_tokens[CGD_LIST]; /* ';'-separated sha256:HEX; "" = no traceback endpoint */
     char dno[CGD_PATH], protected_numbers[CGD_PATH], ingress[CGD_PATH], ofcom[CGD_LIST];
     char tgrp_from[CGD_LIST]; /* SBCs trusted to set tgrp; "" = none */
     char nanpa[CGD_PATH], cocodes[CGD_LIST], actions[CGD_LIST];

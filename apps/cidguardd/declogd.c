@@ -1,11 +1,12 @@
 #define _GNU_SOURCE /* SCHED_IDLE */
 /*
- * The decision log writer: workers hand records to bounded per-worker
- * lanes (a lock held for a copy of one record, never for I/O) and one
- * low-priority thread writes them to SQLite in transactions of up to 1024
- * records, at least every 200 ms.  When a lane is full (the disk cannot
- * keep up) a record is dropped and counted, rather than the call waiting.
- * On exit everything queued is written.
+ * The log writer: workers hand records to bounded per-worker lanes (a lock
+ * held for a copy of one record, never for I/O) and one low-priority
+ * thread writes them to SQLite in transactions of up to 1024 records, at
+ * least every 200 ms.  When a lane is full (the disk cannot keep up) a
+ * record is dropped and counted, rather than the call waiting.  On exit
+ * everything queued is written.  The same thread serves the decision log
+ * and the signing log, each with its own lanes, bounds and counters.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -19,10 +20,10 @@
 #include "metrics.h"
 
 /*
- * One lane per worker thread, each with its own lock, taken by that worker
- * for a copy of one record and by the writer for a pointer swap: the call
- * path takes no lock another worker takes.  The writer is woken through
- * one condition variable only when a lane holds a batch.
+ * One lane per worker thread and log, each with its own lock, taken by
+ * that worker for a copy of one record and by the writer for a pointer
+ * swap: the call path takes no lock another worker takes.  The writer is
+ * woken through one condition variable only when a lane holds a batch.
  */
 #define QCAP 8192 /* per lane */
 #define BATCH 1024
@@ -30,30 +31,88 @@
 
 struct lane {
     pthread_mutex_t lock;
-    struct cg_declog_record *q, *spare;
+    unsigned char *q, *spare; /* QCAP records each */
     size_t n;
 };
 
-static struct {
-    pthread_mutex_t lock; /* the wake-up, and lane creation */
-    pthread_cond_t cond;
-    pthread_t tid;
+enum { LOG_DECISIONS, LOG_SIGNINGS, LOG__COUNT };
+
+/* What the writer does with one log; the library's calls, by kind. */
+struct log {
+    const char *name; /* in messages */
+    size_t size;      /* of a record */
+    struct cg_declog *declog;
+    struct cg_signlog *signlog;
+    char path[CGD_LOG_PATH];
     struct lane *lanes[LANES];
     _Atomic int nlanes;
-    bool stop, running;
-    struct cg_declog *log;
+    atomic_bool running;
     int keep_days;
     time_t next_prune;
     uint64_t max_bytes; /* 0: no cap */
     time_t next_size_check;
-} writer_state = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    atomic_ullong *written, *dropped, *errors, *bytes, *max_bytes_m, *pruned;
+};
 
-static __thread struct lane *my_lane;
+static struct {
+    pthread_mutex_t lock; /* the wake-up, lane creation, start and stop */
+    pthread_cond_t cond;
+    pthread_t tid;
+    bool stop, thread;
+    struct log logs[LOG__COUNT];
+} writer_state = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+    .logs =
+        {
+            [LOG_DECISIONS] = {.name = "decision log",
+                               .size = sizeof(struct cg_declog_record),
+                               .written = &cgd_m.declog_written,
+                               .dropped = &cgd_m.declog_dropped,
+                               .errors = &cgd_m.declog_errors,
+                               .bytes = &cgd_m.declog_bytes,
+                               .max_bytes_m = &cgd_m.declog_max_bytes,
+                               .pruned = &cgd_m.declog_pruned},
+            [LOG_SIGNINGS] = {.name = "signing log",
+                              .size = sizeof(struct cg_signlog_record),
+                              .written = &cgd_m.signlog_written,
+                              .dropped = &cgd_m.signlog_dropped,
+                              .errors = &cgd_m.signlog_errors,
+                              .bytes = &cgd_m.signlog_bytes,
+                              .max_bytes_m = &cgd_m.signlog_max_bytes,
+                              .pruned = &cgd_m.signlog_pruned},
+        },
+};
+
+static __thread struct lane *my_lane[LOG__COUNT];
+
+static int log_append(struct log *lg, const unsigned char *recs, size_t n)
+{
+    return lg->declog ? cg_declog_append(lg->declog, (const struct cg_declog_record *)recs, n)
+                      : cg_signlog_append(lg->signlog, (const struct cg_signlog_record *)recs, n);
+}
+
+static int log_prune(struct log *lg, int64_t before, size_t *deleted)
+{
+    return lg->declog ? cg_declog_prune(lg->declog, before, deleted)
+                      : cg_signlog_prune(lg->signlog, before, deleted);
+}
+
+static int log_prune_to(struct log *lg, uint64_t max_bytes, size_t *deleted)
+{
+    return lg->declog ? cg_declog_prune_to(lg->declog, max_bytes, deleted)
+                      : cg_signlog_prune_to(lg->signlog, max_bytes, deleted);
+}
+
+static int log_size(struct log *lg, uint64_t *bytes)
+{
+    return lg->declog ? cg_declog_size(lg->declog, bytes) : cg_signlog_size(lg->signlog, bytes);
+}
 
 /* Swaps out and writes what one lane holds; returns how many. */
-static size_t drain(struct lane *ln)
+static size_t drain(struct log *lg, struct lane *ln)
 {
-    struct cg_declog_record *batch;
+    unsigned char *batch;
     size_t n, i;
     pthread_mutex_lock(&ln->lock);
     batch = ln->q;
@@ -64,35 +123,53 @@ static size_t drain(struct lane *ln)
     pthread_mutex_unlock(&ln->lock);
     for (i = 0; i < n; i += BATCH) {
         size_t k = n - i < BATCH ? n - i : BATCH;
-        if (cg_declog_append(writer_state.log, batch + i, k) != CG_OK) {
-            atomic_fetch_add(&cgd_m.declog_errors, k);
-            fprintf(stderr, "cidguardd: decision log: a batch of %zu could not be written\n", k);
+        if (log_append(lg, batch + i * lg->size, k) != CG_OK) {
+            atomic_fetch_add(lg->errors, k);
+            fprintf(stderr, "cidguardd: %s: a batch of %zu could not be written\n", lg->name, k);
         } else {
-            atomic_fetch_add(&cgd_m.declog_written, k);
+            atomic_fetch_add(lg->written, k);
         }
     }
     return n;
 }
 
 /*
- * Once a second: the log's size on disk for /metrics and, over
- * decision_log_max_mb, the oldest records pruned (in bursts of at most
- * about 200 ms, so that a large backlog is spread over several seconds
- * while records keep being written).  Without a cap a busy daemon fills
- * its disk at about 290 bytes a call.
+ * Once a second: the log's size on disk for /metrics and, over its cap,
+ * the oldest records pruned (in bursts of at most about 200 ms, so that a
+ * large backlog is spread over several seconds while records keep being
+ * written).  Without a cap a busy daemon fills its disk at about 290 bytes
+ * a call for the decision log, 330 for the signing log.
  */
-static void keep_under_cap(void)
+static void keep_under_cap(struct log *lg)
 {
     uint64_t bytes;
     size_t deleted = 0;
-    writer_state.next_size_check = time(NULL) + 1;
-    if (writer_state.max_bytes &&
-        cg_declog_prune_to(writer_state.log, writer_state.max_bytes, &deleted) != CG_OK)
-        fprintf(stderr, "cidguardd: decision log: pruning to the size cap failed\n");
+    lg->next_size_check = time(NULL) + 1;
+    if (lg->max_bytes && log_prune_to(lg, lg->max_bytes, &deleted) != CG_OK)
+        fprintf(stderr, "cidguardd: %s: pruning to the size cap failed\n", lg->name);
     if (deleted)
-        atomic_fetch_add(&cgd_m.declog_pruned, deleted);
-    if (cg_declog_size(writer_state.log, &bytes) == CG_OK)
-        atomic_store(&cgd_m.declog_bytes, bytes);
+        atomic_fetch_add(lg->pruned, deleted);
+    if (log_size(lg, &bytes) == CG_OK)
+        atomic_store(lg->bytes, bytes);
+}
+
+/* Writes what one log's lanes hold and keeps its bounds; returns how many. */
+static size_t serve(struct log *lg)
+{
+    size_t n = 0;
+    int i, nl = atomic_load(&lg->nlanes);
+    for (i = 0; i < nl; i++)
+        n += drain(lg, lg->lanes[i]);
+    if (time(NULL) >= lg->next_size_check)
+        keep_under_cap(lg);
+    if (lg->keep_days > 0 && time(NULL) >= lg->next_prune) {
+        /* retention, hourly, in the same low-priority thread */
+        size_t del = 0;
+        if (log_prune(lg, (int64_t)time(NULL) - (int64_t)lg->keep_days * 86400, &del) != CG_OK)
+            fprintf(stderr, "cidguardd: %s: pruning failed\n", lg->name);
+        lg->next_prune = time(NULL) + 3600;
+    }
+    return n;
 }
 
 static void *writer(void *arg)
@@ -108,7 +185,7 @@ static void *writer(void *arg)
     for (;;) {
         struct timespec ts;
         size_t n = 0;
-        int i, nl;
+        int k;
         bool stop;
         pthread_mutex_lock(&writer_state.lock);
         if (!writer_state.stop) {
@@ -122,81 +199,111 @@ static void *writer(void *arg)
         }
         stop = writer_state.stop;
         pthread_mutex_unlock(&writer_state.lock);
-        nl = atomic_load(&writer_state.nlanes);
-        for (i = 0; i < nl; i++)
-            n += drain(writer_state.lanes[i]);
-        if (time(NULL) >= writer_state.next_size_check)
-            keep_under_cap();
-        if (writer_state.keep_days > 0 && time(NULL) >= writer_state.next_prune) {
-            /* retention, hourly, in the same low-priority thread */
-            size_t del = 0;
-            if (cg_declog_prune(writer_state.log,
-                                (int64_t)time(NULL) - (int64_t)writer_state.keep_days * 86400,
-                                &del) != CG_OK)
-                fprintf(stderr, "cidguardd: decision log: pruning failed\n");
-            writer_state.next_prune = time(NULL) + 3600;
-        }
+        for (k = 0; k < LOG__COUNT; k++)
+            if (atomic_load(&writer_state.logs[k].running))
+                n += serve(&writer_state.logs[k]);
         if (stop && !n)
             return NULL;
     }
 }
 
+/* Opens one log and starts the writer if it is not running yet. */
+static int start(struct log *lg, const char *path, int keep_days, int max_mb)
+{
+    int rc = 0;
+    lg->keep_days = keep_days;
+    lg->max_bytes = (uint64_t)max_mb << 20;
+    atomic_store(lg->max_bytes_m, lg->max_bytes);
+    lg->next_prune = 0; /* at start, then hourly */
+    if (snprintf(lg->path, sizeof lg->path, "%s", path) >= (int)sizeof lg->path ||
+        (lg == &writer_state.logs[LOG_DECISIONS] ? cg_declog_open(&lg->declog, path)
+                                                 : cg_signlog_open(&lg->signlog, path)) != CG_OK) {
+        fprintf(stderr, "cidguardd: cannot open the %s %s\n", lg->name, path);
+        return -1;
+    }
+    pthread_mutex_lock(&writer_state.lock);
+    if (!writer_state.thread) {
+        if (pthread_create(&writer_state.tid, NULL, writer, NULL))
+            rc = -1;
+        else
+            writer_state.thread = true;
+    }
+    if (rc == 0)
+        atomic_store(&lg->running, true);
+    pthread_mutex_unlock(&writer_state.lock);
+    if (rc) {
+        cg_declog_close(lg->declog);
+        cg_signlog_close(lg->signlog);
+        lg->declog = NULL;
+        lg->signlog = NULL;
+    }
+    return rc;
+}
+
 int cgd_declog_start(const char *path, int keep_days, int max_mb)
 {
-    writer_state.keep_days = keep_days;
-    writer_state.max_bytes = (uint64_t)max_mb << 20;
-    atomic_store(&cgd_m.declog_max_bytes, writer_state.max_bytes);
-    writer_state.next_prune = 0; /* at start, then hourly */
-    if (cg_declog_open(&writer_state.log, path) != CG_OK) {
-        fprintf(stderr, "cidguardd: cannot open the decision log %s\n", path);
-        return -1;
-    }
-    if (pthread_create(&writer_state.tid, NULL, writer, NULL)) {
-        cg_declog_close(writer_state.log);
-        return -1;
-    }
-    writer_state.running = true;
-    return 0;
+    return start(&writer_state.logs[LOG_DECISIONS], path, keep_days, max_mb);
 }
 
-/* This thread's lane, made on its first record (NULL: none left). */
-static struct lane *lane(void)
+int cgd_signlog_start(const char *path, int keep_days, int max_mb)
+{
+    return start(&writer_state.logs[LOG_SIGNINGS], path, keep_days, max_mb);
+}
+
+const char *cgd_signlog_path(void)
+{
+    struct log *lg = &writer_state.logs[LOG_SIGNINGS];
+    return atomic_load(&lg->running) ? lg->path : NULL;
+}
+
+/* This thread's lane of a log, made on its first record (NULL: none left). */
+static struct lane *lane(struct log *lg, int k)
 {
     struct lane *ln;
-    if (my_lane)
-        return my_lane;
+    if (my_lane[k])
+        return my_lane[k];
     pthread_mutex_lock(&writer_state.lock);
-    if (atomic_load(&writer_state.nlanes) < LANES && (ln = calloc(1, sizeof *ln)) &&
-        (ln->q = calloc(QCAP, sizeof *ln->q)) && (ln->spare = calloc(QCAP, sizeof *ln->spare))) {
+    if (atomic_load(&lg->nlanes) < LANES && (ln = calloc(1, sizeof *ln)) &&
+        (ln->q = calloc(QCAP, lg->size)) && (ln->spare = calloc(QCAP, lg->size))) {
         pthread_mutex_init(&ln->lock, NULL);
-        writer_state.lanes[atomic_load(&writer_state.nlanes)] = ln;
-        atomic_fetch_add(&writer_state.nlanes, 1);
-        my_lane = ln;
+        lg->lanes[atomic_load(&lg->nlanes)] = ln;
+        atomic_fetch_add(&lg->nlanes, 1);
+        my_lane[k] = ln;
     }
     pthread_mutex_unlock(&writer_state.lock);
-    return my_lane;
+    return my_lane[k];
 }
 
-void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void *arg)
+/*
+ * The next free record of this thread's lane of log k, zeroed, with the
+ * lane locked (*ln); NULL when the log is off or the record was dropped.
+ * Filled in place: at saturation, when lanes are full, a record that would
+ * be dropped is not even built.
+ */
+static void *reserve(int k, struct lane **ln)
 {
-    struct lane *ln;
-    bool wake;
-    if (!writer_state.running || !(ln = lane())) {
-        if (writer_state.running)
-            atomic_fetch_add(&cgd_m.declog_dropped, 1);
-        return;
+    struct log *lg = &writer_state.logs[k];
+    void *rec;
+    if (!atomic_load(&lg->running))
+        return NULL;
+    if (!(*ln = lane(lg, k))) {
+        atomic_fetch_add(lg->dropped, 1);
+        return NULL;
     }
-    pthread_mutex_lock(&ln->lock);
-    if (ln->n == QCAP) {
-        pthread_mutex_unlock(&ln->lock);
-        atomic_fetch_add(&cgd_m.declog_dropped, 1);
-        return;
+    pthread_mutex_lock(&(*ln)->lock);
+    if ((*ln)->n == QCAP) {
+        pthread_mutex_unlock(&(*ln)->lock);
+        atomic_fetch_add(lg->dropped, 1);
+        return NULL;
     }
-    /* filled in place: at saturation, when lanes are full, a record
-     * that would be dropped is not even built */
-    memset(&ln->q[ln->n], 0, sizeof ln->q[ln->n]);
-    fill(&ln->q[ln->n++], arg);
-    wake = ln->n == BATCH;
+    rec = (*ln)->q + (*ln)->n++ * lg->size;
+    memset(rec, 0, lg->size);
+    return rec;
+}
+
+static void commit(struct lane *ln)
+{
+    bool wake = ln->n == BATCH;
     pthread_mutex_unlock(&ln->lock);
     if (wake) { /* once a batch, not once a call */
         pthread_mutex_lock(&writer_state.lock);
@@ -205,22 +312,52 @@ void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void
     }
 }
 
+void cgd_declog_push(void (*fill)(struct cg_declog_record *rec, void *arg), void *arg)
+{
+    struct lane *ln;
+    struct cg_declog_record *rec = reserve(LOG_DECISIONS, &ln);
+    if (rec) {
+        fill(rec, arg);
+        commit(ln);
+    }
+}
+
+void cgd_signlog_push(void (*fill)(struct cg_signlog_record *rec, void *arg), void *arg)
+{
+    struct lane *ln;
+    struct cg_signlog_record *rec = reserve(LOG_SIGNINGS, &ln);
+    if (rec) {
+        fill(rec, arg);
+        commit(ln);
+    }
+}
+
 void cgd_declog_stop(void)
 {
-    int i;
-    if (!writer_state.running)
-        return;
+    int i, k;
     pthread_mutex_lock(&writer_state.lock);
+    if (!writer_state.thread) {
+        pthread_mutex_unlock(&writer_state.lock);
+        return;
+    }
     writer_state.stop = true;
     pthread_cond_signal(&writer_state.cond);
     pthread_mutex_unlock(&writer_state.lock);
     pthread_join(writer_state.tid, NULL);
-    cg_declog_close(writer_state.log);
-    for (i = 0; i < atomic_load(&writer_state.nlanes); i++) {
-        free(writer_state.lanes[i]->q);
-        free(writer_state.lanes[i]->spare);
-        pthread_mutex_destroy(&writer_state.lanes[i]->lock);
-        free(writer_state.lanes[i]);
+    writer_state.thread = false;
+    for (k = 0; k < LOG__COUNT; k++) {
+        struct log *lg = &writer_state.logs[k];
+        atomic_store(&lg->running, false);
+        cg_declog_close(lg->declog);
+        cg_signlog_close(lg->signlog);
+        lg->declog = NULL;
+        lg->signlog = NULL;
+        for (i = 0; i < atomic_load(&lg->nlanes); i++) {
+            free(lg->lanes[i]->q);
+            free(lg->lanes[i]->spare);
+            pthread_mutex_destroy(&lg->lanes[i]->lock);
+            free(lg->lanes[i]);
+        }
+        atomic_store(&lg->nlanes, 0);
     }
-    writer_state.running = false;
 }

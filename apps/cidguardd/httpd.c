@@ -29,6 +29,7 @@
 #include "intentapi.h"
 #include "signing.h"
 #include "tls.h"
+#include "traceback.h"
 
 /* Whether `s` is shorter than `max` and only visible ASCII and spaces:
  * what may be echoed into a response header. */
@@ -518,6 +519,8 @@ static void route(struct evhttp_request *req, void *arg)
         free(m);
     } else if (api && strcmp(path, "/intent/v1") == 0) {
         cgd_intent_http(req, w);
+    } else if (api && strcmp(path, "/traceback/v1") == 0) {
+        cgd_traceback_http(req);
     } else if (api && strncmp(path, "/certs/", 7) == 0) {
         struct cgd_ctx *ctx = cgd_ctx_get();
         certs(req, ctx->conf.state_dir, path + 7);

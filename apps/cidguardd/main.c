@@ -19,6 +19,7 @@
 #include "declogd.h"
 #include "fetch.h"
 #include "pool.h"
+#include "traceback.h"
 #include "zeroconf.h"
 
 static void usage(FILE *f)
@@ -122,6 +123,20 @@ static int start_declog(const struct cgd_conf *conf)
                             conf->decision_log_days, conf->decision_log_max_mb);
 }
 
+/* The signing log of [sign] signing_log ("" = state_dir/signings.db), and
+ * the traceback endpoint's tokens checked. */
+static int start_signlog(const struct cgd_conf *conf)
+{
+    char path[sizeof conf->state_dir + 32];
+    if (cgd_traceback_check(conf))
+        return -1;
+    if (strcmp(conf->signing_log, "off") == 0)
+        return 0;
+    snprintf(path, sizeof path, "%s/signings.db", conf->state_dir);
+    return cgd_signlog_start(conf->signing_log[0] ? conf->signing_log : path,
+                             conf->signing_log_days, conf->signing_log_max_mb);
+}
+
 /*
  * SIGHUP, SIGTERM and SIGINT are blocked in every thread (they inherit the
  * mask from main, which sets it before creating any) and taken here with
@@ -177,7 +192,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (start_declog(&conf))
+    if (start_declog(&conf) || start_signlog(&conf))
         return 1;
     if (cgd_fetch_start()) {
         fprintf(stderr, "cidguardd: cannot start the x5u fetcher\n");

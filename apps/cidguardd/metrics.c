@@ -280,6 +280,33 @@ char *cgd_metrics_render(struct cg_certcache *cache)
             atomic_load(&cgd_m.roaming_cached));
     }
     {
+        static const char *const tb[] = {"200", "400", "401", "404", "503", "500"};
+        out(&b,
+            "# HELP cidguard_signing_log_total Signing log records by outcome.\n"
+            "# TYPE cidguard_signing_log_total counter\n"
+            "cidguard_signing_log_total{result=\"written\"} %llu\n"
+            "cidguard_signing_log_total{result=\"dropped\"} %llu\n"
+            "cidguard_signing_log_total{result=\"error\"} %llu\n"
+            "# HELP cidguard_signing_log_bytes The signing log's size on disk.\n"
+            "# TYPE cidguard_signing_log_bytes gauge\n"
+            "cidguard_signing_log_bytes %llu\n"
+            "# HELP cidguard_signing_log_max_bytes signing_log_max_mb (0: no cap).\n"
+            "# TYPE cidguard_signing_log_max_bytes gauge\n"
+            "cidguard_signing_log_max_bytes %llu\n"
+            "# HELP cidguard_signing_log_pruned_total Oldest records removed to stay under the "
+            "cap.\n"
+            "# TYPE cidguard_signing_log_pruned_total counter\n"
+            "cidguard_signing_log_pruned_total %llu\n"
+            "# HELP cidguard_traceback_requests_total Traceback requests by the status answered.\n"
+            "# TYPE cidguard_traceback_requests_total counter\n",
+            atomic_load(&cgd_m.signlog_written), atomic_load(&cgd_m.signlog_dropped),
+            atomic_load(&cgd_m.signlog_errors), atomic_load(&cgd_m.signlog_bytes),
+            atomic_load(&cgd_m.signlog_max_bytes), atomic_load(&cgd_m.signlog_pruned));
+        for (i = 0; i < sizeof tb / sizeof tb[0]; i++)
+            out(&b, "cidguard_traceback_requests_total{status=\"%s\"} %llu\n", tb[i],
+                atomic_load(&cgd_m.traceback_answers[i]));
+    }
+    {
         char *sg = cgd_signers_metrics(); /* cidguard_signer_cert_days_to_expiry */
         if (sg)
             out(&b, "%s", sg);

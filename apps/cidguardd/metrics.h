@@ -71,6 +71,11 @@ struct cgd_metrics {
     /* roaming checks (roaming.c) by result (enum cgd_roaming_result), and
      * the calls answered from its cache */
     atomic_ullong roaming_checks[4], roaming_cached;
+    /* the signing log (declogd.c) and the traceback endpoint's answers by status,
+     * CGD_TB_* (traceback.c) */
+    atomic_ullong signlog_written, signlog_dropped, signlog_errors;
+    atomic_ullong signlog_bytes, signlog_max_bytes, signlog_pruned;
+    atomic_ullong traceback_answers[6];
 };
 extern struct cgd_metrics cgd_m;
 /* The refusals of the intent API, by HTTP status. */

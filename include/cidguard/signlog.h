@@ -30,6 +30,7 @@
 
 #include "cert.h"
 #include "customers.h"
+#include "error.h"
 #include "passport.h"
 #include "policy.h"
 #include "tn.h"
@@ -162,6 +163,26 @@ struct cg_signlog_result {
 int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
                      struct cg_signlog_result **out);
 void cg_signlog_result_free(struct cg_signlog_result *r);
+
+/*
+ * The answer to a traceback question as JSON (malloc'ed, NUL-terminated,
+ * compact, in *out): {"query": the question, "customers": [{"customer",
+ * "addresses", "totals"}], "calls": [...], "truncated": bool}.  Times are
+ * ISO 8601 UTC, numbers canonical digits, reasons policy reason codes
+ * (docs/cidguardd.md, "Signing log and traceback", shows one).  CG_OK,
+ * CG_EINVAL or CG_ENOMEM.
+ */
+int cg_signlog_result_json(const struct cg_signlog_query *q, const struct cg_signlog_result *r,
+                           char **out);
+/*
+ * The calls as CSV with a header row, one call a line (CRLF), the export a
+ * traceback response carries: time, customer, source, ingress, orig,
+ * presented, dest, attest, origid, spc, action, reasons, listener,
+ * call_id.  Fields holding a comma, a quote or a line end are quoted; a
+ * field starting with '=', '+', '-' or '@' gets a leading apostrophe, so
+ * that a spreadsheet never runs a caller's Call-ID as a formula.
+ */
+int cg_signlog_result_csv(const struct cg_signlog_result *r, char **out);
 
 #ifdef __cplusplus
 }

@@ -430,6 +430,11 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
     return true;
 }
 
+bool cg_time_parse(const char *s, size_t n, int64_t *out)
+{
+    return s && out && parse_time(s, n, out);
+}
+
 /* --- rows ------------------------------------------------------------------------------ */
 
 enum { VERSTAT_NONE, VERSTAT_PASSED, VERSTAT_FAILED };

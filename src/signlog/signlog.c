@@ -637,8 +637,7 @@ static json_t *customer_json(const struct cg_signlog_customer *c)
                         json_pack("{s:I,s:I,s:I}", "A", (json_int_t)t->by_attest[0], "B",
                                   (json_int_t)t->by_attest[1], "C", (json_int_t)t->by_attest[2]));
     json_object_set_new(tot, "distinct_orig", json_integer((json_int_t)t->distinct_orig));
-    json_object_set_new(tot, "distinct_presented",
-                        json_integer((json_int_t)t->distinct_presented));
+    json_object_set_new(tot, "distinct_presented", json_integer((json_int_t)t->distinct_presented));
     json_object_set_new(tot, "complete", json_boolean(t->complete));
     /* null: the calls of callers who are no customer (signed at C) */
     json_object_set_new(o, "customer", str_or_null(c->customer));
