@@ -7,7 +7,7 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: cidguard analyze FILE [--format csv|asterisk|decisions] [--protected FILE]\n"
+    "usage: cidguard analyze FILE [--format csv|asterisk|decisions|signing] [--protected FILE]\n"
     "                        [--dno FILE] [--ingress FILE] [--ofcom FILE]\n"
     "                        [--country-code CC] [--out DIR] [--truth FILE]\n"
     "  Finds spoofing campaigns in call records (CSV with a header row, Asterisk\n"
@@ -18,7 +18,10 @@ static const char help[] =
     "  from, what the callee saw); an intent column (yes/no) says whether a live call\n"
     "  intent matched.  --ofcom loads Ofcom number-block status: UK numbers in ranges\n"
     "  not allocated are a signal.  --truth (from cidguard simulate) prints precision\n"
-    "  and recall for victims and origins.  Malformed rows are reported as FILE:LINE\n"
+    "  and recall for victims and origins.  --format signing reads the signing\n"
+    "  daemon's signing log and lists the customers that spoof: refused DNO,\n"
+    "  protected or invalid numbers, rotation (a refused attempt reached no one, so\n"
+    "  it has no victim).  Malformed rows are reported as FILE:LINE\n"
     "  and skipped.  Exit 0: analysed (with or without findings); 2: bad usage or\n"
     "  unreadable input.\n";
 
@@ -204,8 +207,10 @@ int cmd_analyze(int argc, char **argv)
                 o.format = CG_CDR_ASTERISK;
             else if (!strcmp(optarg, "decisions"))
                 o.format = CG_CDR_DECISIONS;
+            else if (!strcmp(optarg, "signing"))
+                o.format = CG_CDR_SIGNING;
             else
-                cli_die("--format must be csv, asterisk or decisions");
+                cli_die("--format must be csv, asterisk, decisions or signing");
             break;
         case 'p':
             o.protected_path = optarg;
@@ -259,6 +264,10 @@ int cmd_analyze(int argc, char **argv)
            (unsigned long long)s.victims, (unsigned long long)s.origins);
     if (s.bad_rows)
         printf("%llu malformed rows skipped\n", (unsigned long long)s.bad_rows);
+    if (s.refused)
+        printf("%llu of them refused by the signing policy (never signed: attempts without a "
+               "victim)\n",
+               (unsigned long long)s.refused);
     if (s.presentation_only)
         printf("%llu spoofed calls behind a network number with no signal of its own "
                "(presentation number spoofed)\n",

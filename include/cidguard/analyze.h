@@ -20,7 +20,12 @@
 extern "C" {
 #endif
 
-enum cg_cdr_format { CG_CDR_CSV, CG_CDR_ASTERISK, CG_CDR_DECISIONS };
+/*
+ * CG_CDR_SIGNING is the originating side's signing log (signlog.h): the
+ * origins are its customers, and a call the signing policy refused is an
+ * attempt that reached no one (evidence against its customer, no victim).
+ */
+enum cg_cdr_format { CG_CDR_CSV, CG_CDR_ASTERISK, CG_CDR_DECISIONS, CG_CDR_SIGNING };
 
 struct cg_analyze_opts {
     enum cg_cdr_format format;
@@ -47,6 +52,9 @@ struct cg_analyze_summary {
      * bank's own dialler (its network number presented the number with
      * intents elsewhere): not spoofing, though the daemon blocks them */
     uint64_t own_no_intent;
+    /* signing log: of the spoofed calls, those the signing policy refused
+     * (never signed: attempts without a victim) */
+    uint64_t refused;
 };
 
 /*

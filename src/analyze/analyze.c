@@ -294,13 +294,26 @@ struct number {
  * its behaviour over all its calls and decides whether it is spoofing; the
  * second counts what its spoofed calls did.
  */
+#define ORIGIN_DETAILS 4 /* SPCs, origids, source addresses kept per customer (signing log) */
+
 struct origin {
     bool international; /* its ingress is an international gateway */
     bool account;       /* its origid is known: one customer, not a trunk */
+    bool rotates;       /* decided by the first pass */
     uint32_t calls;
     uint32_t conclusive_calls;     /* calls with a ROW_CONCLUSIVE signal */
     uint32_t distinct_presented;   /* distinct calling numbers */
     uint32_t calls_not_verified_a; /* calls not verified, or verified below A */
+    /*
+     * Signing log (the origin is a customer): attempts refused, calls
+     * labelled rate_numbers and protected_share, conclusive calls about a
+     * DNO or protected number, distinct numbers among the conclusive calls;
+     * its first SPCs, origids and source addresses (ids in origin_details,
+     * + 1; 0 = none), and whether it had more of each.
+     */
+    uint32_t refused, labelled[2], strong_calls, conclusive_numbers;
+    uint32_t details[3][ORIGIN_DETAILS];
+    bool more_details[3];
     bool spoofing;
     /* of its spoofed calls */
     uint32_t spoofed_calls, victims, campaigns;
@@ -316,7 +329,11 @@ struct analysis {
     const struct cg_analyze_opts *opts;
     struct cg_policy *policy;
     struct strtab number_text, origin_keys, brand_names; /* ids for numbers, origins, brands */
-    struct map64 number_index;                           /* packed number -> id */
+    /* signing log: the customers' SPCs, origids and addresses; the origins'
+     * keys as the reports show them (customer|spcs|origids|addresses) */
+    struct strtab origin_details, origin_display;
+    bool signing;
+    struct map64 number_index; /* packed number -> id */
     /* (network number, presentation number) pairs seen with a live call
      * intent on a protected number: a bank's own dialler */
     struct map64 intent_pairs;
@@ -437,7 +454,9 @@ bool cg_time_parse(const char *s, size_t n, int64_t *out)
 
 /* --- rows ------------------------------------------------------------------------------ */
 
-enum { VERSTAT_NONE, VERSTAT_PASSED, VERSTAT_FAILED };
+/* VERSTAT_REFUSED: a signing-log record the policy refused, never signed
+ * (its attest is 0); the log's signed calls are VERSTAT_PASSED. */
+enum { VERSTAT_NONE, VERSTAT_PASSED, VERSTAT_FAILED, VERSTAT_REFUSED };
 
 /*
  * What a call shows (a row's flags about its network number, pflags about
@@ -457,9 +476,18 @@ enum { VERSTAT_NONE, VERSTAT_PASSED, VERSTAT_FAILED };
 #define ROW_VERIFY_FAILURE 8
 #define ROW_PROTECTED_NO_INTENT 16
 #define ROW_UNALLOCATED 32
+/* From a signing log's reasons: protected_not_customers, and a number that
+ * is not valid or not assigned (uk_cli_invalid, uk_cli_premium_rate,
+ * nanp_cli_invalid, nanp_cli_unassigned). */
+#define ROW_NOT_CUSTOMERS 64
+#define ROW_BAD_NUMBER 128
 #define ROW_CONCLUSIVE                                                                             \
     (ROW_PROTECTED_UNVERIFIED | ROW_DNO | ROW_UK_FROM_ABROAD | ROW_PROTECTED_NO_INTENT |           \
-     ROW_UNALLOCATED)
+     ROW_UNALLOCATED | ROW_NOT_CUSTOMERS | ROW_BAD_NUMBER)
+/* The signals a typo or a misconfigured PBX does not produce: a DNO number
+ * or a bank's number is chosen. */
+#define ROW_STRONG                                                                                 \
+    (ROW_PROTECTED_UNVERIFIED | ROW_DNO | ROW_PROTECTED_NO_INTENT | ROW_NOT_CUSTOMERS)
 
 /* The signals of a call, about either number. */
 static unsigned row_signals(const struct row *r)
@@ -480,6 +508,8 @@ struct sv {
 struct raw_row {
     struct sv time, calling, called, dur, ingress, verstat, attest, origid, spc;
     struct sv presented, intent; /* empty: the network number; not said */
+    /* signing log only (else empty): the customer is `ingress` */
+    struct sv source, action, reasons;
 };
 
 #define CHUNK_ROWS 4096 /* rows written to, and read back from, the spill file at once */
@@ -654,6 +684,69 @@ static int64_t origin_id(struct analysis *a, const struct raw_row *in)
     return id;
 }
 
+/* The id + 1 of a customer's SPC, origid or address v (0 for none), kept
+ * among its first ORIGIN_DETAILS of that kind. */
+static int add_detail(struct analysis *a, struct origin *origin, int kind, struct sv v)
+{
+    bool created;
+    int64_t id;
+    int k;
+    if (!v.n)
+        return CG_OK;
+    if ((id = intern(&a->origin_details, v.p, v.n, &created)) < 0)
+        return CG_ENOMEM;
+    for (k = 0; k < ORIGIN_DETAILS && origin->details[kind][k]; k++)
+        if (origin->details[kind][k] == (uint32_t)id + 1)
+            return CG_OK;
+    if (k < ORIGIN_DETAILS)
+        origin->details[kind][k] = (uint32_t)id + 1;
+    else
+        origin->more_details[kind] = true;
+    return CG_OK;
+}
+
+/*
+ * The id of a signing log row's origin: its customer (`ingress` here), or
+ * its source address for a caller who is no customer.  A customer is one
+ * account whatever its ingresses, origids and addresses (offences stack
+ * per customer), which it keeps as details for the traceback.  -1 when
+ * out of memory.
+ */
+static int64_t customer_id(struct analysis *a, const struct raw_row *in)
+{
+    struct sv who = in->ingress.n ? in->ingress : in->source;
+    char key[ORIGIN_KEY_MAX];
+    bool created;
+    int64_t id;
+    struct origin *origin;
+
+    if (who.n + 2 > sizeof key)
+        who.n = sizeof key - 2;
+    key[0] = in->ingress.n ? 'c' : 's'; /* a customer named like an address is not it */
+    key[1] = '|';
+    memcpy(key + 2, who.p, who.n);
+    if ((id = intern(&a->origin_keys, key, who.n + 2, &created)) < 0)
+        return -1;
+    if ((size_t)id >= a->origins_cap) {
+        size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
+        struct origin *no = realloc(a->origins, nc * sizeof *no);
+        if (!no)
+            return -1;
+        a->origins = no;
+        a->origins_cap = nc;
+    }
+    origin = &a->origins[id];
+    if (created) {
+        memset(origin, 0, sizeof *origin);
+        origin->account = true;
+    }
+    if (add_detail(a, origin, 0, in->spc) != CG_OK ||
+        add_detail(a, origin, 1, in->origid) != CG_OK ||
+        add_detail(a, origin, 2, in->source) != CG_OK)
+        return -1;
+    return id;
+}
+
 /* Whether the row's verification (of its network number, tn) is by one of
  * the protected number's allowed signers at its attestation: the policy's
  * own rule, which names the brand only then. */
@@ -688,6 +781,11 @@ static uint8_t number_signals(const struct analysis *a, const struct row *r, uin
         f |= ROW_DNO;
     if (number->unallocated)
         f |= ROW_UNALLOCATED;
+    /* A signing log's protected numbers are judged by the daemon, which
+     * knows their owners (protected_not_customers in its reasons); its
+     * customers are not gateways. */
+    if (a->signing)
+        return f;
     if (number->brand >= 0 && intent != INTENT_YES && !(verified && signer_verified(a, r, tn, spc)))
         f |= intent == INTENT_NO ? ROW_PROTECTED_NO_INTENT : ROW_PROTECTED_UNVERIFIED;
     if (a->origins[r->origin].international && tn[0] == '4' && tn[1] == '4' && tn[2] != '7')
@@ -705,6 +803,52 @@ static void mark_listed_signals(struct analysis *a, struct row *r, const char *c
     r->pflags = r->presented == r->calling
                     ? r->flags
                     : number_signals(a, r, r->presented, presented, false, spc, intent);
+}
+
+static bool has_code(struct sv list, const char *code);
+
+/*
+ * A signing log row's own findings: whether the policy refused it (never
+ * signed: VERSTAT_REFUSED, else VERSTAT_PASSED at its attestation), the
+ * signals in its reasons, and its labels (counted on its customer).  The
+ * log does not say which number a reason was about: one the lists already
+ * flagged for it keeps it, else it goes to the presentation number when
+ * the call had a different one (what the customer chose to show), else to
+ * the one number.
+ */
+static void mark_signing(struct analysis *a, struct row *r, const struct raw_row *in)
+{
+    static const struct {
+        const char *code;
+        uint8_t flag;
+    } map[] = {{"dno", ROW_DNO},
+               {"protected_not_customers", ROW_NOT_CUSTOMERS},
+               {"protected_unverified", ROW_PROTECTED_UNVERIFIED},
+               {"protected_no_intent", ROW_PROTECTED_NO_INTENT},
+               {"uk_cli_unallocated", ROW_UNALLOCATED},
+               {"uk_cli_invalid", ROW_BAD_NUMBER},
+               {"uk_cli_premium_rate", ROW_BAD_NUMBER},
+               {"nanp_cli_invalid", ROW_BAD_NUMBER},
+               {"nanp_cli_unassigned", ROW_BAD_NUMBER}};
+    struct origin *origin = &a->origins[r->origin];
+    uint8_t f = 0;
+    size_t i;
+    bool refused = in->action.n == 5 && !memcmp(in->action.p, "block", 5);
+    r->verstat = refused ? VERSTAT_REFUSED : VERSTAT_PASSED;
+    if (refused)
+        r->attest = 0;
+    origin->refused += refused;
+    if (!in->reasons.n)
+        return;
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (has_code(in->reasons, map[i].code))
+            f |= map[i].flag;
+    origin->labelled[0] += has_code(in->reasons, "rate_numbers");
+    origin->labelled[1] += has_code(in->reasons, "protected_share");
+    f &= (uint8_t) ~(r->flags | r->pflags);
+    if (r->presented == r->calling)
+        r->flags |= f;
+    r->pflags |= f;
 }
 
 /* Counts the row into its calling number's verification habit and the
@@ -755,10 +899,12 @@ static int add_row(struct analysis *a, const struct raw_row *in)
     if ((id = number_id(a, called)) < 0)
         return CG_ENOMEM;
     r.called = (uint32_t)id;
-    if ((id = origin_id(a, in)) < 0)
+    if ((id = a->signing ? customer_id(a, in) : origin_id(a, in)) < 0)
         return CG_ENOMEM;
     r.origin = (uint32_t)id;
     mark_listed_signals(a, &r, calling, presented, in->spc, intent);
+    if (a->signing)
+        mark_signing(a, &r, in);
     /* a protected number announced by an intent: its network number is
      * the bank's dialler (settle_flags) */
     if (intent == INTENT_YES &&
@@ -886,9 +1032,10 @@ static int csv_line(struct analysis *a, struct reader *rd, char *line, size_t n,
         v[c] = rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
     if (rd->col[C_CALLED] >= nf)
         return skip_row(a, "fewer fields than the header"), CG_OK;
-    return add_row(a, &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
-                                        v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID],
-                                        v[C_SPC], v[C_PRESENTED], v[C_INTENT]});
+    return add_row(a,
+                   &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
+                                     v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID], v[C_SPC],
+                                     v[C_PRESENTED], v[C_INTENT], empty, empty, empty});
 }
 
 /* The number of an Asterisk clid, '"Barclays" <03457345345>': what is
@@ -923,7 +1070,7 @@ static int asterisk_line(struct analysis *a, char *line, size_t n)
             ing.n = (size_t)(dash - ing.p);
     }
     return add_row(a, &(struct raw_row){f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty,
-                                        clid_number(f[4]), empty});
+                                        clid_number(f[4]), empty, empty, empty, empty});
 }
 
 /* One line of a text input, in the format the options name. */
@@ -1137,17 +1284,13 @@ static int read_decisions(struct analysis *a, const char *path, char *err, size_
     while (rc == CG_OK && sqlite3_step(st) == SQLITE_ROW) {
         char t[24], yn[4];
         int intent = decision_intent(a, st);
-        struct raw_row in = {{t, 0},
-                             col_text(st, 1),
-                             col_text(st, 2),
-                             empty,
-                             col_text(st, 3),
-                             col_text(st, 4),
-                             col_text(st, 5),
-                             col_text(st, 6),
-                             col_text(st, 7),
-                             empty,
-                             empty};
+        struct raw_row in = {{t, 0},          col_text(st, 1),
+                             col_text(st, 2), empty,
+                             col_text(st, 3), col_text(st, 4),
+                             col_text(st, 5), col_text(st, 6),
+                             col_text(st, 7), empty,
+                             empty,           empty,
+                             empty,           empty};
         a->line++;
         in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
         in.presented = a->dec_presented >= 0 ? col_text(st, a->dec_presented) : empty;
@@ -1156,6 +1299,131 @@ static int read_decisions(struct analysis *a, const char *path, char *err, size_
             intent == INTENT_UNKNOWN
                 ? 0
                 : (size_t)snprintf(yn, sizeof yn, "%s", intent == INTENT_YES ? "yes" : "no");
+        rc = add_row(a, &in);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* The signing log's columns that the analysis reads, by name: the first
+ * five are required. */
+enum {
+    SG_TIME,
+    SG_CUSTOMER,
+    SG_ORIG,
+    SG_DEST,
+    SG_ACTION,
+    SG_PRESENTED,
+    SG_SOURCE,
+    SG_ATTEST,
+    SG_ORIGID,
+    SG_SPC,
+    SG_REASONS,
+    SG__COUNT
+};
+static const char *const signing_col[SG__COUNT] = {"time",   "customer",  "orig",   "dest",
+                                                   "action", "presented", "source", "attest",
+                                                   "origid", "spc",       "reasons"};
+
+/*
+ * The SELECT over the signing log's columns (PRAGMA table_info: a newer
+ * log with more columns reads the same, an older one without an optional
+ * column reads it as empty), into q; CG_EPARSE with the missing columns in
+ * err when a required one is not there (or there is no `signings` table).
+ * idx receives each column's place in the SELECT (-1: absent).
+ */
+static int signing_columns(sqlite3 *db, int idx[SG__COUNT], char *q, size_t qlen, char *err,
+                           size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    bool there[SG__COUNT] = {false};
+    char missing[128] = "";
+    int i, next = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(signings)", -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 1);
+            for (i = 0; name && i < SG__COUNT; i++)
+                there[i] |= !strcmp(name, signing_col[i]);
+        }
+    sqlite3_finalize(st);
+    for (i = 0; i <= SG_ACTION; i++)
+        if (!there[i])
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s",
+                     missing[0] ? ", " : "", signing_col[i]);
+    if (missing[0]) {
+        snprintf(err, errlen, "not a cidguard signing log: no table signings with %s", missing);
+        return CG_EPARSE;
+    }
+    snprintf(q, qlen, "SELECT ");
+    for (i = 0; i < SG__COUNT; i++) {
+        idx[i] = there[i] ? next++ : -1;
+        if (there[i])
+            snprintf(q + strlen(q), qlen - strlen(q), "%s%s", idx[i] ? ", " : "", signing_col[i]);
+    }
+    /* in the order of appending, which is about time order (the log's own
+     * assumption); nothing in the analysis depends on the order, and
+     * sorting a large log by an unindexed time costs more than reading it */
+    snprintf(q + strlen(q), qlen - strlen(q), " FROM signings ORDER BY rowid");
+    return CG_OK;
+}
+
+/*
+ * The signing log (SQLite): one row per signing request.  The customer is
+ * the origin (its source address when the caller was no customer), the
+ * signed number the network number, `presented` the presentation number.
+ * A refused record may lack a number: with no signed number its
+ * presentation number stands for it, and with no destination its calling
+ * number does (a refused attempt reached no one: its callee is never a
+ * victim).  A record with neither calling number is skipped.
+ */
+static int read_signing(struct analysis *a, const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char q[256] = "";
+    int idx[SG__COUNT], rc = CG_OK;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a cidguard signing log (%s)", path,
+                 db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return CG_EIO;
+    }
+    if ((rc = signing_columns(db, idx, q, sizeof q, err, errlen)) != CG_OK ||
+        sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
+        if (rc == CG_OK)
+            snprintf(err, errlen, "%s: not a cidguard signing log (%s)", path, sqlite3_errmsg(db));
+        else
+            snprintf(err + strlen(err), errlen - strlen(err), " (%s)", path);
+        sqlite3_close(db);
+        return CG_EPARSE;
+    }
+    while (rc == CG_OK && sqlite3_step(st) == SQLITE_ROW) {
+        char t[24];
+        struct sv v[SG__COUNT];
+        int i;
+        struct raw_row in;
+        for (i = 0; i < SG__COUNT; i++)
+            v[i] = idx[i] >= 0 ? col_text(st, idx[i]) : empty;
+        a->line++;
+        if (!v[SG_ORIG].n)
+            v[SG_ORIG] = v[SG_PRESENTED];
+        if (!v[SG_DEST].n && v[SG_ACTION].n == 5 && !memcmp(v[SG_ACTION].p, "block", 5))
+            v[SG_DEST] = v[SG_ORIG];
+        memset(&in, 0, sizeof in);
+        in.time.p = t;
+        in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
+        in.calling = v[SG_ORIG];
+        in.called = v[SG_DEST];
+        in.dur = in.verstat = in.intent = empty;
+        in.ingress = v[SG_CUSTOMER];
+        in.attest = v[SG_ATTEST];
+        in.origid = v[SG_ORIGID];
+        in.spc = v[SG_SPC];
+        in.presented = v[SG_PRESENTED];
+        in.source = v[SG_SOURCE];
+        in.action = v[SG_ACTION];
+        in.reasons = v[SG_REASONS];
         rc = add_row(a, &in);
     }
     sqlite3_finalize(st);
@@ -1173,6 +1441,8 @@ static void analysis_free(struct analysis *a)
     free(a->intent_pairs.s);
     st_free(&a->origin_keys);
     st_free(&a->brand_names);
+    st_free(&a->origin_details);
+    st_free(&a->origin_display);
     free(a->numbers);
     free(a->origins);
     free(a->chunk);
@@ -1208,10 +1478,71 @@ static int load_lists(struct analysis *a, char *err, size_t errlen)
 static int read_input(struct analysis *a, const char *input, char *err, size_t errlen)
 {
     int rc = a->opts->format == CG_CDR_DECISIONS ? read_decisions(a, input, err, errlen)
+             : a->signing                        ? read_signing(a, input, err, errlen)
                                                  : read_text(a, input, err, errlen);
     if (rc == CG_EIO && err && errlen && !err[0])
         snprintf(err, errlen, "cannot keep the rows in a temporary file: %s", strerror(errno));
     return rc;
+}
+
+/* Appends s (n bytes) to a string table as the next id, whether or not it
+ * is there already. */
+static int st_append(struct strtab *t, const char *s, size_t n)
+{
+    bool created;
+    int64_t id = intern(t, s, n, &created);
+    if (id < 0)
+        return CG_ENOMEM;
+    if (!created) { /* a second id for the same text: only the arrays matter here */
+        uint32_t *no, *nl;
+        if (t->n == t->idcap) {
+            uint32_t nc = t->idcap * 2;
+            if (!(no = realloc(t->off, nc * sizeof *no)))
+                return CG_ENOMEM;
+            t->off = no;
+            if (!(nl = realloc(t->len, nc * sizeof *nl)))
+                return CG_ENOMEM;
+            t->len = nl;
+            t->idcap = nc;
+        }
+        t->off[t->n] = t->off[id];
+        t->len[t->n] = t->len[id];
+        t->n++;
+    }
+    return CG_OK;
+}
+
+/*
+ * The signing log's origins as the reports show them, in origin id order:
+ * "customer|spcs|origids|addresses", each list ';'-separated, its first
+ * ORIGIN_DETAILS and "..." when there were more.  A '|' or ';' inside a
+ * name would split it: it is shown as '/'.
+ */
+static int display_customers(struct analysis *a)
+{
+    uint32_t i;
+    for (i = 0; i < a->origin_keys.n; i++) {
+        const struct origin *origin = &a->origins[i];
+        char key[ORIGIN_KEY_MAX + 4 * 3 * ORIGIN_DETAILS * 64], *p;
+        size_t n = (size_t)snprintf(key, sizeof key, "%s", st_str(&a->origin_keys, i) + 2);
+        int kind, k;
+        for (p = key; *p; p++)
+            if (*p == '|' || *p == ';')
+                *p = '/';
+        for (kind = 0; kind < 3; kind++) {
+            n += (size_t)snprintf(key + n, sizeof key - n, "|");
+            for (k = 0; k < ORIGIN_DETAILS && origin->details[kind][k] && n < sizeof key; k++)
+                n += (size_t)snprintf(key + n, sizeof key - n, "%s%.60s", k ? ";" : "",
+                                      st_str(&a->origin_details, origin->details[kind][k] - 1));
+            if (origin->more_details[kind] && n < sizeof key)
+                n += (size_t)snprintf(key + n, sizeof key - n, ";...");
+            if (n >= sizeof key)
+                n = sizeof key - 1;
+        }
+        if (st_append(&a->origin_display, key, n) != CG_OK)
+            return CG_ENOMEM;
+    }
+    return CG_OK;
 }
 
 int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *o,
@@ -1224,6 +1555,7 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     memset(&a, 0, sizeof a);
     memset(sum, 0, sizeof *sum);
     a.opts = o;
+    a.signing = o->format == CG_CDR_SIGNING;
     if (err && errlen)
         err[0] = '\0';
     if ((rc = load_lists(&a, err, errlen)) != CG_OK ||
@@ -1233,6 +1565,14 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     fd.nums = &a.number_text;
     fd.origins = &a.origin_keys;
     fd.brands = &a.brand_names;
+    fd.signing = a.signing;
+    if (a.signing) {
+        if ((rc = display_customers(&a)) != CG_OK) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        fd.origins = &a.origin_display;
+    }
     sum->rows = a.nrows;
     sum->bad_rows = a.bad_rows;
     rc = cg__analyze_run(&a, &fd, sum);
@@ -1257,7 +1597,8 @@ out:
 static bool usually_verifies(const struct analysis *a, const struct row *r)
 {
     const struct number *number = &a->numbers[r->calling];
-    return r->verstat != VERSTAT_PASSED && number->verified_calls >= 3 &&
+    /* a signing log has no verification: a refused call is no failure */
+    return !a->signing && r->verstat != VERSTAT_PASSED && number->verified_calls >= 3 &&
            (uint64_t)number->verified_calls * 5 >= (uint64_t)number->calls * 4;
 }
 
@@ -1283,19 +1624,50 @@ static void settle_flags(const struct analysis *a, struct row *r, uint64_t *own)
 
 /* Counts one call into its origin's behaviour; `presented` is the pass's
  * set of (origin, presentation number) pairs: rotation is in what the
- * callees are shown, whatever the network number. */
-static int profile_call(struct analysis *a, struct map64 *presented, struct row *r, uint64_t *own)
+ * callees are shown, whatever the network number.  `conclusive` is the
+ * set of (origin, number) pairs of the conclusive calls, by the number
+ * that carried the signal. */
+static int profile_call(struct analysis *a, struct map64 *presented, struct map64 *conclusive,
+                        struct row *r, uint64_t *own)
 {
     struct origin *origin = &a->origins[r->origin];
+    unsigned f;
     int s;
     settle_flags(a, r, own);
+    f = row_signals(r);
     origin->calls++;
-    origin->conclusive_calls += (row_signals(r) & ROW_CONCLUSIVE) != 0;
     origin->calls_not_verified_a += r->verstat != VERSTAT_PASSED || r->attest != 'A';
     if ((s = set_add(presented, r->origin, r->presented)) < 0)
         return CG_ENOMEM;
     origin->distinct_presented += (uint32_t)s;
+    if (f & ROW_CONCLUSIVE) {
+        origin->conclusive_calls++;
+        origin->strong_calls += (f & ROW_STRONG) != 0;
+        if ((s = set_add(conclusive, r->origin,
+                         r->pflags & ROW_CONCLUSIVE ? r->presented : r->calling)) < 0)
+            return CG_ENOMEM;
+        origin->conclusive_numbers += (uint32_t)s;
+    }
     return CG_OK;
+}
+
+/*
+ * Whether a customer in a signing log is spoofing.  A refused attempt is
+ * evidence of intent (it was never signed, but the customer sent it),
+ * though one alone convicts no one: a mistyped presentation number is a
+ * single number, refused on every call until it is fixed, and usually
+ * invalid or unallocated rather than a bank's or a DNO number.  So a
+ * customer is spoofing when it rotates, or sent at least
+ * SIGNING_MIN_CONCLUSIVE calls presenting a DNO or protected number (those
+ * are chosen, not mistyped), or calls with any conclusive signal on at
+ * least SIGNING_MIN_CONCLUSIVE distinct numbers.
+ */
+#define SIGNING_MIN_CONCLUSIVE 3
+
+static bool customer_spoofing(const struct origin *origin)
+{
+    return origin->rotates || origin->strong_calls >= SIGNING_MIN_CONCLUSIVE ||
+           origin->conclusive_numbers >= SIGNING_MIN_CONCLUSIVE;
 }
 
 /*
@@ -1308,7 +1680,8 @@ static int profile_call(struct analysis *a, struct map64 *presented, struct row 
  */
 static int profile_origins(struct analysis *a)
 {
-    struct map64 presented = {0}; /* (origin, calling number) pairs */
+    struct map64 presented = {0};  /* (origin, calling number) pairs */
+    struct map64 conclusive = {0}; /* (origin, number) pairs of conclusive calls */
     size_t i, n, norigins = a->origin_keys.n;
     int rc = CG_OK;
 
@@ -1316,17 +1689,20 @@ static int profile_origins(struct analysis *a)
         return CG_EIO;
     while ((n = rows_next(a)) > 0)
         for (i = 0; i < n; i++)
-            if ((rc = profile_call(a, &presented, &a->chunk[i], &a->own_no_intent)) != CG_OK)
+            if ((rc = profile_call(a, &presented, &conclusive, &a->chunk[i], &a->own_no_intent)) !=
+                CG_OK)
                 goto out;
     for (i = 0; i < norigins; i++) {
         struct origin *origin = &a->origins[i];
-        bool rotates = origin->distinct_presented >= 20 &&
-                       origin->distinct_presented * 2 >= origin->calls &&
-                       origin->calls_not_verified_a * 2 > origin->calls;
-        origin->spoofing = origin->conclusive_calls > 0 || (origin->account && rotates);
+        origin->rotates = origin->account && origin->distinct_presented >= 20 &&
+                          origin->distinct_presented * 2 >= origin->calls &&
+                          origin->calls_not_verified_a * 2 > origin->calls;
+        origin->spoofing = a->signing ? customer_spoofing(origin)
+                                      : origin->conclusive_calls > 0 || origin->rotates;
     }
 out:
     free(presented.s);
+    free(conclusive.s);
     return rc;
 }
 
@@ -1419,8 +1795,10 @@ static int campaign_of_call(struct spoof_pass *p, struct cg__findings *fd, struc
 static void count_signals(struct cg__campaign *c, const struct row *r)
 {
     static const uint8_t bit[CG__S__COUNT] = {
-        ROW_PROTECTED_UNVERIFIED, ROW_PROTECTED_NO_INTENT, ROW_DNO,
-        ROW_UNALLOCATED,          ROW_UK_FROM_ABROAD,      ROW_VERIFY_FAILURE};
+        [CG__S_PROT] = ROW_PROTECTED_UNVERIFIED,   [CG__S_NO_INTENT] = ROW_PROTECTED_NO_INTENT,
+        [CG__S_NOT_CUSTOMERS] = ROW_NOT_CUSTOMERS, [CG__S_DNO] = ROW_DNO,
+        [CG__S_UNALLOC] = ROW_UNALLOCATED,         [CG__S_BAD_NUMBER] = ROW_BAD_NUMBER,
+        [CG__S_INTL] = ROW_UK_FROM_ABROAD,         [CG__S_VERIFY] = ROW_VERIFY_FAILURE};
     int i;
     for (i = 0; i < CG__S__COUNT; i++) {
         bool net = r->flags & bit[i], pres = r->pflags & bit[i];
@@ -1442,6 +1820,7 @@ static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
     c->calls++;
     c->answered += r->dur > 0;
     c->talk += r->dur;
+    c->refused += r->verstat == VERSTAT_REFUSED;
     if (r->t < c->first)
         c->first = r->t;
     if (r->t > c->last)
@@ -1451,9 +1830,12 @@ static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
         c->brands |= 1ull << brand;
         fd->brand_calls[brand]++;
     }
-    if ((s = set_add(&p->campaign_victims, cid, r->called)) < 0)
-        return CG_ENOMEM;
-    c->victims += (uint32_t)s;
+    /* a refused attempt was never signed: it reached no one */
+    if (r->verstat != VERSTAT_REFUSED) {
+        if ((s = set_add(&p->campaign_victims, cid, r->called)) < 0)
+            return CG_ENOMEM;
+        c->victims += (uint32_t)s;
+    }
     if ((s = set_add(&p->campaign_presented, cid, r->presented)) < 0)
         return CG_ENOMEM;
     c->presented += (uint32_t)s;
@@ -1479,6 +1861,8 @@ static int count_origin_call(struct spoof_pass *p, struct origin *origin, const 
     if (!origin->spoofed_calls || r->t > origin->last_spoofed)
         origin->last_spoofed = r->t;
     origin->spoofed_calls++;
+    if (r->verstat == VERSTAT_REFUSED)
+        return CG_OK;
     if ((s = set_add(&p->origin_victims, r->origin, r->called)) < 0)
         return CG_ENOMEM;
     origin->victims += (uint32_t)s;
@@ -1557,10 +1941,14 @@ static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__fin
         (rc = count_campaign_call(a, p, fd, cid, r)) != CG_OK ||
         (rc = count_origin_call(p, origin, r)) != CG_OK)
         return rc;
+    sum->spoofed_calls++;
+    if (r->verstat == VERSTAT_REFUSED) { /* an attempt without a victim */
+        sum->refused++;
+        return CG_OK;
+    }
     if (!(v = victim_of_call(p, fd, r)))
         return CG_ENOMEM;
     count_victim_call(a, v, cid, r);
-    sum->spoofed_calls++;
     sum->spoofed_answered += r->dur > 0;
     /* behind a network number that carried no signal of its own */
     sum->presentation_only +=
@@ -1599,14 +1987,17 @@ static void name_campaigns(const struct analysis *a, struct cg__findings *fd)
         struct cg__campaign *c = &fd->camp[i];
         const struct origin *origin = &a->origins[c->origin];
         if (c->kind == CG__K_NONE)
-            c->kind = c->sig[CG__S_PROT] || c->sig[CG__S_NO_INTENT] ? CG__K_BANK
-                      : c->sig[CG__S_DNO]                           ? CG__K_DNO
-                      : c->sig[CG__S_UNALLOC]                       ? CG__K_UNALLOC
-                      : c->sig[CG__S_INTL]                          ? CG__K_INTL
-                                                                    : CG__K_ROTATION;
+            c->kind = c->sig[CG__S_PROT] || c->sig[CG__S_NO_INTENT] || c->sig[CG__S_NOT_CUSTOMERS]
+                          ? CG__K_BANK
+                      : c->sig[CG__S_DNO]                                 ? CG__K_DNO
+                      : c->sig[CG__S_UNALLOC] || c->sig[CG__S_BAD_NUMBER] ? CG__K_UNALLOC
+                      : c->sig[CG__S_INTL]                                ? CG__K_INTL
+                                                                          : CG__K_ROTATION;
         c->account = origin->account;
         c->origin_presented = origin->distinct_presented;
         c->origin_calls = origin->calls;
+        c->labelled[0] = origin->labelled[0];
+        c->labelled[1] = origin->labelled[1];
     }
 }
 
@@ -1634,7 +2025,9 @@ static int list_spoofing_origins(const struct analysis *a, struct cg__findings *
         oo->last = origin->last_spoofed;
         oo->conclusive_calls = origin->conclusive_calls;
         oo->account = origin->account;
-        oo->rotates = origin->account && !origin->conclusive_calls;
+        oo->rotates = a->signing ? origin->rotates : origin->account && !origin->conclusive_calls;
+        oo->refused = origin->refused;
+        oo->conclusive_numbers = origin->conclusive_numbers;
     }
     return CG_OK;
 }

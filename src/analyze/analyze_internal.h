@@ -33,8 +33,10 @@ enum {
 enum {
     CG__S_PROT,
     CG__S_NO_INTENT,
+    CG__S_NOT_CUSTOMERS, /* signing: a protected number its customer does not own */
     CG__S_DNO,
     CG__S_UNALLOC,
+    CG__S_BAD_NUMBER, /* signing: not a valid or assigned number (UK, NANP) */
     CG__S_INTL,
     CG__S_VERIFY,
     CG__S__COUNT
@@ -52,6 +54,9 @@ struct cg__campaign {
     uint64_t brands;                            /* bit per brand id (the first 64) */
     uint32_t origin_presented, origin_calls;
     bool account; /* the origin is one account (origid known) */
+    /* signing log: attempts the signing policy refused (no victim), and
+     * calls it labelled rate_numbers, protected_share */
+    uint64_t refused, labelled[2];
 };
 
 #define CG__VICTIM_LIST 8
@@ -71,6 +76,8 @@ struct cg__victim {
  * unverified, DNO, UK number from abroad). */
 struct cg__origin_out {
     uint32_t id, calls, spoofed, presented, victims, campaigns, conclusive_calls;
+    uint32_t refused, conclusive_numbers; /* signing log: refused attempts; distinct numbers of
+                                             the conclusive calls */
     int64_t first, last;
     bool account, rotates;
 };
@@ -87,6 +94,9 @@ struct cg__findings {
     size_t norg;
     struct map64 hourly;      /* (campaign << 32 | hour since tmin) -> calls */
     uint64_t brand_calls[64]; /* spoofed calls presenting each brand's numbers */
+    /* the input is a signing log: the origins are customers, and their keys
+     * have a fourth part, the customer's source addresses */
+    bool signing;
 };
 
 struct analysis;

@@ -60,12 +60,13 @@ static int by_spoofed(const void *x, const void *y, void *arg)
     return strcmp(cg__origin_key(S, a->id), cg__origin_key(S, b->id));
 }
 
-/* ingress, spc, origid of an origin key "ingress|spc|origid" */
-static void origin_parts(const struct cg__findings *fd, uint32_t id, char parts[3][256])
+/* ingress, spc, origid of an origin key "ingress|spc|origid", and for a
+ * signing log's customer (the ingress part) its source addresses */
+static void origin_parts(const struct cg__findings *fd, uint32_t id, char parts[4][256])
 {
     const char *k = cg__origin_key(fd, id);
     int i;
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         size_t n = strcspn(k, "|");
         snprintf(parts[i], 256, "%.*s", (int)(n < 255 ? n : 255), k);
         k += n + (k[n] ? 1 : 0);
@@ -123,6 +124,27 @@ static void brands_list(const struct cg__findings *fd, uint64_t mask, char *out,
         }
 }
 
+/* A signing log's own evidence: attempts refused, calls labelled. */
+static void signing_signals(json_t *a, const struct cg__campaign *c)
+{
+    static const char *const label[2][2] = {
+        {"rate_numbers", "calls the signing policy labelled (signed C): many distinct numbers in "
+                         "a minute"},
+        {"protected_share", "calls the signing policy labelled (signed C): a high share of "
+                            "protected or bank-like numbers"}};
+    int i;
+    if (c->refused)
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s}", "signal", "refused", "calls",
+                                           (json_int_t)c->refused, "evidence",
+                                           "attempts the signing policy refused: never signed, "
+                                           "they reached no one"));
+    for (i = 0; i < 2; i++)
+        if (c->labelled[i])
+            json_array_append_new(a,
+                                  json_pack("{s:s,s:I,s:s}", "signal", label[i][0], "calls",
+                                            (json_int_t)c->labelled[i], "evidence", label[i][1]));
+}
+
 /* The signals that define a campaign, each with its evidence. */
 static json_t *signals(const struct cg__campaign *c)
 {
@@ -137,9 +159,14 @@ static json_t *signals(const struct cg__campaign *c)
         {CG__S_NO_INTENT, "protected_no_intent",
          "calls presenting a protected number with neither its signer's verification nor a live "
          "call intent"},
+        {CG__S_NOT_CUSTOMERS, "protected_not_customers",
+         "calls presenting a protected number whose owner or agent the customer is not"},
         {CG__S_DNO, "dno", "calls presenting a Do-Not-Originate number"},
         {CG__S_UNALLOC, "uk_cli_unallocated",
          "calls presenting a UK number in a range Ofcom has not allocated"},
+        {CG__S_BAD_NUMBER, "invalid_number",
+         "calls presenting a number that is not valid or not assigned (uk_cli_invalid, "
+         "uk_cli_premium_rate, nanp_cli_invalid, nanp_cli_unassigned)"},
         {CG__S_INTL, "intl_ingress_uk_cli",
          "calls presenting a UK number from an international ingress"},
         {CG__S_VERIFY, "verification_failure",
@@ -160,6 +187,7 @@ static json_t *signals(const struct cg__campaign *c)
                                                "calls", (json_int_t)c->sig[s], "number", number,
                                                "evidence", per_call[i].text));
     }
+    signing_signals(a, c);
     if (c->account && c->origin_presented >= 20) {
         snprintf(text, sizeof text, "the account presented %u distinct numbers on %u calls",
                  c->origin_presented, c->origin_calls);
@@ -205,7 +233,7 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
     int rc;
     for (i = 0; i < fd->ncamp; i++) {
         const struct cg__campaign *c = &fd->camp[order[i]];
-        char id[24], first[21], last[21], parts[3][256];
+        char id[24], first[21], last[21], parts[4][256];
         json_t *b = json_array(), *o;
         uint32_t k;
         snprintf(id, sizeof id, "C%zu", i + 1);
@@ -223,6 +251,11 @@ static int write_campaigns(const struct cg__findings *fd, const uint32_t *order,
                       "origins", "ingress", parts[0], "spc", parts[1], "origid", parts[2],
                       "peak_calls_per_minute", (json_int_t)c->peak, "signals", signals(c),
                       "network_numbers", (json_int_t)c->network);
+        if (fd->signing) {
+            json_object_set_new(json_array_get(json_object_get(o, "origins"), 0), "sources",
+                                json_string(parts[3]));
+            json_object_set_new(o, "refused_calls", json_integer((json_int_t)c->refused));
+        }
         json_array_append_new(arr, o);
     }
     if (!(f = create(dir, "campaigns.json", err, errlen))) {
@@ -277,11 +310,13 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
     if (!f)
         return CG_EIO;
     fputs("ingress,spc,origid,calls,spoofed_calls,distinct_presented,victims,campaigns,first_time,"
-          "last_time\n",
+          "last_time",
           f);
+    /* a signing log's customers: their refused attempts and addresses */
+    fputs(fd->signing ? ",refused_calls,conclusive_numbers,sources\n" : "\n", f);
     for (i = 0; i < fd->norg; i++) {
         const struct cg__origin_out *o = &fd->org[i];
-        char parts[3][256], first[21], last[21];
+        char parts[4][256], first[21], last[21];
         origin_parts(fd, o->id, parts);
         cg_time_iso(o->first, first);
         cg_time_iso(o->last, last);
@@ -290,8 +325,13 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
         csv(f, parts[1]);
         fputc(',', f);
         csv(f, parts[2]);
-        fprintf(f, ",%u,%u,%u,%u,%u,%s,%s\n", o->calls, o->spoofed, o->presented, o->victims,
+        fprintf(f, ",%u,%u,%u,%u,%u,%s,%s", o->calls, o->spoofed, o->presented, o->victims,
                 o->campaigns, first, last);
+        if (fd->signing) {
+            fprintf(f, ",%u,%u,", o->refused, o->conclusive_numbers);
+            csv(f, parts[3]);
+        }
+        fputc('\n', f);
     }
     return fclose(f) == 0 ? CG_OK : CG_EIO;
 }
@@ -383,6 +423,11 @@ static void html_totals(FILE *f, const struct cg_analyze_summary *sum)
                 "<p>%llu spoofed calls hid behind a network number (P-Asserted-Identity) that "
                 "carried no signal: only the presentation number the callee saw was spoofed.</p>\n",
                 (unsigned long long)sum->presentation_only);
+    if (sum->refused)
+        fprintf(f,
+                "<p>%llu of the spoofed calls were attempts the signing policy refused: never "
+                "signed, they reached no one, but they show what the customer tried.</p>\n",
+                (unsigned long long)sum->refused);
     if (sum->own_no_intent)
         fprintf(f,
                 "<p class=\"small\">%llu calls presented a protected number without a live call "
@@ -452,7 +497,7 @@ static void html_origin_victims(FILE *f, const struct cg__findings *fd)
     size_t i, n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS;
     fputs("<h2>Victims per origin</h2>\n", f);
     for (i = 0; i < n; i++) {
-        char parts[3][256];
+        char parts[4][256];
         size_t ol;
         origin_parts(fd, fd->org[i].id, parts);
         ol = strlen(parts[2]);
@@ -468,6 +513,25 @@ static void html_origin_victims(FILE *f, const struct cg__findings *fd)
         fputs("<p>No origin to trace.</p>\n", f);
 }
 
+/* The evidence against a signing log's customer. */
+static void signing_evidence(FILE *f, const struct cg__origin_out *o)
+{
+    const char *sep = "";
+    if (o->conclusive_calls) {
+        fprintf(f,
+                "%u calls presenting a DNO, protected (not its own) or invalid number, %u distinct",
+                o->conclusive_calls, o->conclusive_numbers);
+        sep = "; ";
+    }
+    if (o->refused) {
+        fprintf(f, "%s%u attempts refused by the signing policy", sep, o->refused);
+        sep = "; ";
+    }
+    if (o->rotates)
+        fprintf(f, "%srotates numbers: %u distinct on %u calls, mostly without A attestation", sep,
+                o->presented, o->calls);
+}
+
 /* The first HTML_ORIGINS origins (worst first) with the evidence against
  * each. */
 static void html_top_origins(FILE *f, const struct cg__findings *fd)
@@ -475,22 +539,31 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
     size_t i, n;
     fputs("<h2>Top origins</h2>\n", f);
     if (fd->norg)
-        fputs("<table><tr><th>ingress</th><th>SPC</th><th>origid</th><th>calls</th>"
-              "<th>spoofed</th><th>numbers presented</th><th>victims</th><th>evidence</th></tr>\n",
-              f);
+        fprintf(f,
+                "<table><tr><th>%s</th><th>SPC</th><th>origid</th><th>calls</th>"
+                "<th>spoofed</th><th>numbers presented</th><th>victims</th><th>evidence</th>"
+                "</tr>\n",
+                fd->signing ? "customer (addresses)" : "ingress");
     for (i = 0, n = fd->norg < HTML_ORIGINS ? fd->norg : HTML_ORIGINS; i < n; i++) {
         const struct cg__origin_out *o = &fd->org[i];
-        char parts[3][256];
+        char parts[4][256];
         origin_parts(fd, o->id, parts);
         fputs("<tr><td>", f);
         html(f, parts[0]);
+        if (parts[3][0]) {
+            fputs("<br><span class=\"small\">", f);
+            html(f, parts[3]);
+            fputs("</span>", f);
+        }
         fputs("</td><td>", f);
         html(f, parts[1]);
         fputs("</td><td>", f);
         html(f, parts[2]);
         fprintf(f, "</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>", o->calls, o->spoofed,
                 o->presented, o->victims);
-        if (o->conclusive_calls)
+        if (fd->signing)
+            signing_evidence(f, o);
+        else if (o->conclusive_calls)
             fprintf(f,
                     "%u calls with a per-call spoofing signal (protected, DNO, unallocated or "
                     "UK-from-abroad)%s",
