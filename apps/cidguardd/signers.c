@@ -8,6 +8,7 @@
  * built last in a context's build, which is swapped in as soon as it
  * succeeds, so the table always describes the current context.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -383,4 +384,19 @@ void cgd_origid(const struct cgd_signers *s, const char *customer, const char *i
      * identifies the call rather than nobody. */
     if (cg_uuid4(out) != CG_OK)
         snprintf(out, 37, "00000000-0000-4000-8000-000000000000");
+}
+
+void cgd_origid_at(const struct cgd_signers *s, const char *customer, const char *ingress,
+                   const void *addr, char out[37])
+{
+    char text[INET6_ADDRSTRLEN] = "";
+    const struct sockaddr *sa = addr;
+    if (!ingress || !ingress[0]) {
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, text, sizeof text);
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, text, sizeof text);
+        ingress = text;
+    }
+    cgd_origid(s, customer, ingress, out);
 }

@@ -65,6 +65,12 @@ const struct cgd_signer *cgd_signer_for(const struct cgd_signers *s, const struc
 void cgd_origid(const struct cgd_signers *s, const char *customer, const char *ingress,
                 char out[37]);
 
+/* cgd_origid for a client known by its ingress name `ingress` (a trunk
+ * group or ingress-table name) when one is given, else by its source
+ * address `addr` (a struct sockaddr; NULL or another family: ""). */
+void cgd_origid_at(const struct cgd_signers *s, const char *customer, const char *ingress,
+                   const void *addr, char out[37]);
+
 /* The /metrics lines of the current context's signers
  * (cidguard_signer_cert_days_to_expiry), malloc'ed; NULL when there are
  * none or memory ran out.  Any thread. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "signers.h"
 #include "signing.h"
 #include "tls.h"
 
@@ -209,8 +210,14 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     if (out->decision.action == CG_ACTION_LABEL)
         sr.attest = 'C'; /* signed, but vouching for nothing: the reasons are recorded */
     sr.iat = r->iat ? r->iat : now;
-    sr.origid = r->origid;
-    if (cg_sign(ctx->signer, &sr, &out->identity, &why) != CG_OK)
+    /* the customer's own signer (signers.c), and an origid that leads back to it */
+    const struct cgd_signer *sg = cgd_signer_for(ctx->signers, cu);
+    char origid[37];
+    cgd_origid_at(ctx->signers, cu ? name : "", r->ingress, r->addr, origid);
+    sr.origid = r->origid ? r->origid : origid;
+    if (!sg)
+        return refuse(r, name, CGD_SIGN_NO_SIGNER);
+    if (cg_sign(sg->signer, &sr, &out->identity, &why) != CG_OK)
         return refuse(r, name, CGD_SIGN_FAILED);
     out->attest = sr.attest;
     atomic_fetch_add(&cgd_m.signed_calls[r->listener][sr.attest - 'A'], 1);
