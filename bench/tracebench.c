@@ -169,6 +169,13 @@ static int query(const char *path, uint64_t n, int q)
                 fprintf(stderr, "tracebench: query failed: %s\n", cg_strerror(rc));
                 return 1;
             }
+            if (getenv("TRACEBENCH_SLOW") && ms[k] > atof(getenv("TRACEBENCH_SLOW")))
+                fprintf(stderr,
+                        "slow: kind %d query %d: %.1f ms, %zu calls, customer %s, %llu signed\n",
+                        kind, k, ms[k], res->ncalls,
+                        res->ncustomers ? res->customers[0].customer : "-",
+                        res->ncustomers ? (unsigned long long)res->customers[0].totals.signed_calls
+                                        : 0ull);
             found += res->ncalls;
             cg_signlog_result_free(res);
         }

@@ -151,7 +151,7 @@ static const struct directive table[] = {
     I("sign", "signing_log_days", signing_log_days, 0, 3650, "90",
       "days of signing records kept (pruned hourly by the writer); 0 = keep everything"),
     I("sign", "signing_log_max_mb", signing_log_max_mb, 0, 1000000, "4096",
-      "megabytes the signing log may take on disk (about 330 bytes a call); above it the "
+      "megabytes the signing log may take on disk (about 300 bytes a call); above it the "
       "oldest records are pruned first; 0 = no cap"),
     S("sign", "traceback_tokens", traceback_tokens, "",
       "bearer tokens of the traceback endpoint (GET /traceback/v1 on http_listen), each written "

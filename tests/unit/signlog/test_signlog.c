@@ -363,7 +363,7 @@ static void test_query_plans(void **state)
         sqlite3_finalize(st);
         assert_true(searched);
     }
-    assert_int_equal(i, 4);
+    assert_int_equal(i, 3);
     sqlite3_close(db);
     db_close(&d);
 }
