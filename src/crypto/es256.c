@@ -23,11 +23,16 @@
 
 #include "core/internal.h"
 #include "crypto/es256.h"
+#include "crypto/fastverify.h"
 
 struct cg_key {
     EVP_PKEY *pkey;
     bool priv;
     uint64_t id; /* never reused: keys the per-thread context cache */
+    /* Its entry among the busy keys (fastkeys.c), linked on its first
+     * verification: a cache beside the key's value, hence written through
+     * a const key. */
+    struct cg__fkent *_Atomic fk;
 };
 
 static atomic_uint_fast64_t next_key_id = 1;
@@ -270,6 +275,7 @@ void cg_key_free(struct cg_key *k)
 {
     if (!k)
         return;
+    cg__fk_detach(atomic_load(&k->fk));
     EVP_PKEY_free(k->pkey);
     free(k);
 }
@@ -374,24 +380,55 @@ static size_t raw_to_der(const unsigned char sig[64], unsigned char der[72])
     return n;
 }
 
-int cg_es256_verify(const struct cg_key *k, const void *data, size_t len,
-                    const unsigned char sig[64], bool *valid)
+static struct cg__fkent *_Atomic *fk_slot(const struct cg_key *k)
+{
+    return (struct cg__fkent * _Atomic *)&k->fk;
+}
+
+int cg_key_promote(const struct cg_key *k)
+{
+    return cg__fk_promote_now(fk_slot(k), k->pkey);
+}
+
+int cg__es256_verify_digest_evp(const struct cg_key *k, const unsigned char md[32],
+                                const unsigned char sig[64], bool *valid)
 {
     EVP_PKEY_CTX *ctx;
-    unsigned char md[32], der[72];
+    unsigned char der[72];
     size_t derlen = raw_to_der(sig, der);
     int v;
 
     *valid = false;
     if (!(ctx = ctx_for(k, 0)))
         return CG_ECRYPTO;
-    if (sha256(data, len, md) != CG_OK)
-        return CG_ECRYPTO;
-    v = EVP_PKEY_verify(ctx, der, derlen, md, sizeof md);
+    v = EVP_PKEY_verify(ctx, der, derlen, md, 32);
     /* 0 is "does not verify"; negative is malformed, also a bad signature
      * (r or s zero or out of range), not a library failure. */
     if (v < 0)
         ERR_clear_error();
     *valid = v == 1;
     return CG_OK;
+}
+
+int cg__es256_verify_digest(const struct cg_key *k, const unsigned char md[32],
+                            const unsigned char sig[64], bool *valid)
+{
+    int rc;
+    /* A key with a table verifies with it; the others with EVP, which
+     * counts them towards a table. */
+    if (cg__fk_verify(fk_slot(k), k->pkey, md, sig, valid))
+        return CG_OK;
+    rc = cg__es256_verify_digest_evp(k, md, sig, valid);
+    cg__fk_count_evp();
+    return rc;
+}
+
+int cg_es256_verify(const struct cg_key *k, const void *data, size_t len,
+                    const unsigned char sig[64], bool *valid)
+{
+    unsigned char md[32];
+    *valid = false;
+    if (sha256(data, len, md) != CG_OK)
+        return CG_ECRYPTO;
+    return cg__es256_verify_digest(k, md, sig, valid);
 }

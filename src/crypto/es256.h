@@ -10,5 +10,11 @@
 int cg__key_wrap(struct cg_key **out, EVP_PKEY *pkey, bool priv);
 EVP_PKEY *cg__key_pkey(const struct cg_key *k);
 bool cg__pkey_is_p256(EVP_PKEY *pkey);
+/* ES256 over a SHA-256 digest: with the key's table when it has one, else
+ * with EVP (which counts towards a table); and with EVP only. */
+int cg__es256_verify_digest(const struct cg_key *k, const unsigned char md[32],
+                            const unsigned char sig[64], bool *valid);
+int cg__es256_verify_digest_evp(const struct cg_key *k, const unsigned char md[32],
+                                const unsigned char sig[64], bool *valid);
 
 #endif
