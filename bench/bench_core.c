@@ -7,10 +7,13 @@
  * our full sign path (claims, canonical JSON, base64url, signature, header)
  * and our full verify path (header parse, JWS decode, claim checks, number
  * canonicalization, cached certificate, signature), their ratios, and the
- * same on all cores.  It never fails for being slow: machines are noisy.
+ * same on all cores; then the same with the signing key's verification
+ * table (busy keys), the table's build time and size.  It never fails for
+ * being slow: machines are noisy.
  *
  *   cidguard-bench [--seconds S per round] [--rounds N] [--threads N]
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,9 +40,14 @@ struct ctx {
     struct cg_verifier *verifier;
     struct cg_signer *signer;
     const char *identity;
+    /* busy keys: the leaf's key, and two more keys over the same input, one
+     * verifying with a table, one without */
+    const struct cg_key *leafkey;
+    struct cg_key *kevp, *kfast;
+    unsigned char sigevp[64], sigfast[64];
 };
 
-enum op { RAW_VERIFY, RAW_SIGN, OUR_VERIFY, OUR_SIGN, JWS_VERIFY };
+enum op { RAW_VERIFY, RAW_SIGN, OUR_VERIFY, OUR_SIGN, JWS_VERIFY, ES256_EVP, ES256_FAST };
 
 struct job {
     struct ctx *c;
@@ -108,6 +116,15 @@ static void one(struct ctx *c, enum op op)
         call.nidentity = 1;
         if (cg_verify(c->verifier, &call, &v) != CG_OK || v.verstat != CG_VERSTAT_PASSED)
             die("our verify did not pass");
+        break;
+    }
+    case ES256_EVP:
+    case ES256_FAST: {
+        bool valid;
+        if (cg_es256_verify(op == ES256_FAST ? c->kfast : c->kevp, c->input, c->inlen,
+                            op == ES256_FAST ? c->sigfast : c->sigevp, &valid) != CG_OK ||
+            !valid)
+            die("ES256 verify failed");
         break;
     }
     case OUR_SIGN: {
@@ -224,6 +241,7 @@ static void setup(struct ctx *c, const char *dir)
     snprintf(path, sizeof path, "%s/sp-1234.pem", dir);
     if (cg_chain_load_file(&chain, path, NULL) || cg_certmap_add(map, NULL, chain))
         die("chain");
+    c->leafkey = cg_chain_key(chain); /* the map holds the chain */
     cg_chain_unref(chain);
     cfg.trust = trust;
     cfg.certsrc = cg_certmap_source(map);
@@ -463,6 +481,81 @@ static void sip_tx_us(const struct ctx *c, double *bare, double tx[2])
     }
 }
 
+/* A fresh P-256 key as a cg_key (private: it signs the input too). */
+static struct cg_key *fresh_key(void)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    BIO *b = BIO_new(BIO_s_mem());
+    struct cg_key *k;
+    char *pem;
+    long n;
+    if (!pk || !b || !PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) ||
+        (n = BIO_get_mem_data(b, &pem)) <= 0 || cg_key_load_pem(&k, pem, (size_t)n) != CG_OK)
+        die("fresh key");
+    BIO_free(b);
+    EVP_PKEY_free(pk);
+    return k;
+}
+
+/*
+ * Busy keys (cg_key_promote): the table's build time and memory, ES256 with
+ * a table against raw OpenSSL and against the same call without a table (in
+ * alternating rounds of one run), and the whole verify path once the
+ * certificate's key has its table.
+ */
+static void fast_keys(struct ctx *c, int threads, int rounds)
+{
+    double ms[5];
+    struct mallinfo2 m0 = {0}, m1 = {0};
+    struct pair f1, fe, fv1, fvN;
+    int i;
+
+    if (!cg_fastkeys_available()) {
+        printf("\nbusy keys: this build has no verification tables (OpenSSL without "
+               "EC_GROUP_precompute_mult)\n");
+        return;
+    }
+    for (i = 0; i < 5; i++) {
+        struct cg_key *k = fresh_key();
+        double t0;
+        m0 = mallinfo2();
+        t0 = now();
+        if (cg_key_promote(k) != CG_OK)
+            die("promote");
+        ms[i] = (now() - t0) * 1e3;
+        m1 = mallinfo2();
+        cg_key_free(k);
+    }
+    qsort(ms, 5, sizeof *ms, cmp_double);
+    c->kevp = fresh_key();
+    c->kfast = fresh_key();
+    if (cg_es256_sign(c->kevp, c->input, c->inlen, c->sigevp) != CG_OK ||
+        cg_es256_sign(c->kfast, c->input, c->inlen, c->sigfast) != CG_OK ||
+        cg_key_promote(c->kfast) != CG_OK || cg_key_promote(c->leafkey) != CG_OK)
+        die("busy keys");
+    f1 = compare(c, RAW_VERIFY, ES256_FAST, 1, rounds);
+    fe = compare(c, ES256_EVP, ES256_FAST, 1, rounds);
+    fv1 = compare(c, RAW_VERIFY, OUR_VERIFY, 1, rounds);
+    fvN = compare(c, RAW_VERIFY, OUR_VERIFY, threads, rounds);
+    printf("\nbusy keys: a table per key, built in %.1f ms (median of 5; %.1f-%.1f), %zu KB "
+           "allocated per table (glibc mallinfo2)\n",
+           ms[2], ms[0], ms[4],
+           (size_t)((m1.uordblks + m1.hblkhd) - (m0.uordblks + m0.hblkhd)) / 1024);
+    printf("%-36s %14s %12s %8s\n", "", "raw OpenSSL/s", "cidguard/s", "ratio");
+    printf("%-36s %14.0f %12.0f %7.1f%%\n", "ES256 with the key's table, 1 thread", f1.raw, f1.ours,
+           100 * f1.ratio);
+    printf("%-36s %14.0f %12.0f %7.1f%%\n", "verify, key promoted, 1 thread", fv1.raw, fv1.ours,
+           100 * fv1.ratio);
+    printf("%-36s %14.0f %12.0f %7.1f%%\n", "verify, key promoted, all threads", fvN.raw, fvN.ours,
+           100 * fvN.ratio);
+    printf("ES256 with the table against the same call without (EVP), same rounds: %.0f/s against "
+           "%.0f/s, %.2fx\n",
+           fe.ours, fe.raw, fe.ratio);
+    printf(
+        "per call, 1 thread: ES256 with the table %.1f us, without %.1f us, raw verify %.1f us\n",
+        1e6 / f1.ours, 1e6 / fe.raw, 1e6 / f1.raw);
+}
+
 int main(int argc, char **argv)
 {
     char dir[] = "/tmp/cidguard-bench-XXXXXX";
@@ -487,6 +580,9 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         die("mkdtemp");
     setup(&c, dir);
+    /* The figures above the busy keys' are without tables: no key is
+     * promoted behind the benchmark's back. */
+    cg_fastkeys_configure((size_t)CG_FASTKEYS_DEFAULT_MB << 20, ~0u);
 
     printf("cidguard-bench: %s; %d round(s) of %.2f s per figure, medians; all-cores runs on %d "
            "thread(s)\n",
@@ -534,6 +630,7 @@ int main(int argc, char **argv)
                "copied, %.2f us taken; bare parse and 302 %.2f us (best of 5)\n",
                tx[0], tx[1], bare);
     }
+    fast_keys(&c, threads, rounds);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
