@@ -100,6 +100,11 @@ static const struct directive table[] = {
     B("verify", "rfc9410_reason", rfc9410_reason, "no",
       "a failed call that continues gets Reason: STIR;cause=..;ppi=\"..<signature>\" (RFC 9410) "
       "instead of Reason: SIP;cause=.. (RFC 8224)"),
+    I("verify", "fast_keys_mb", fast_keys_mb, 0, 65536, "64",
+      "megabytes for busy keys' verification tables (about 160 KB per key, each verifying about "
+      "twice as fast as without; the least busy key's table goes first); 0 = no tables"),
+    I("verify", "fast_keys_after", fast_keys_after, 1, 1000000000, "1000",
+      "calls a signing key verifies before its table is built (in the background)"),
     S("fetch", "allow", fetch_allow, "",
       "CIDRs exempt from the deny list (loopback, RFC 1918, link-local, metadata), ';'-separated"),
     B("fetch", "allow_http", allow_http, "no", "accept http:// x5u URLs (labs only)"),

@@ -72,6 +72,7 @@ struct cgd_conf {
     int intent_max_valid_for, intent_max_uses, intent_max_entries, intent_max_batch;
     int intent_rate, intent_burst;
     bool zero_config; /* no config file: test PKI in state_dir */
+    int fast_keys_mb, fast_keys_after; /* [verify] busy keys' tables: budget, promotion */
 };
 
 void cgd_conf_defaults(struct cgd_conf *c);

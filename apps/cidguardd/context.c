@@ -373,6 +373,8 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     /* Last: it publishes the signers for /metrics, as this context is now current. */
     if (cgd_signers_build(&c->signers, conf, c->signer, c->customers))
         goto fail;
+    /* Busy keys' verification tables are process-wide: this context's budget. */
+    cg_fastkeys_configure((size_t)conf->fast_keys_mb << 20, (unsigned)conf->fast_keys_after);
     return c;
 fail:
     ctx_free(c);

@@ -312,6 +312,34 @@ char *cgd_metrics_render(struct cg_certcache *cache)
             out(&b, "%s", sg);
         free(sg);
     }
+    {
+        struct cg_fastkeys_stats fs;
+        cg_fastkeys_stats(&fs);
+        out(&b,
+            "# HELP cidguard_fast_keys_tables Busy keys with a verification table.\n"
+            "# TYPE cidguard_fast_keys_tables gauge\n"
+            "cidguard_fast_keys_tables %zu\n"
+            "# HELP cidguard_fast_keys_bytes Memory charged to the tables.\n"
+            "# TYPE cidguard_fast_keys_bytes gauge\n"
+            "cidguard_fast_keys_bytes %zu\n"
+            "# HELP cidguard_fast_keys_max_bytes Their budget, [verify] fast_keys_mb.\n"
+            "# TYPE cidguard_fast_keys_max_bytes gauge\n"
+            "cidguard_fast_keys_max_bytes %zu\n"
+            "# HELP cidguard_fast_keys_built_total Tables built.\n"
+            "# TYPE cidguard_fast_keys_built_total counter\n"
+            "cidguard_fast_keys_built_total %llu\n"
+            "# HELP cidguard_fast_keys_evicted_total Tables dropped for a busier key or the "
+            "budget.\n"
+            "# TYPE cidguard_fast_keys_evicted_total counter\n"
+            "cidguard_fast_keys_evicted_total %llu\n"
+            "# HELP cidguard_signatures_verified_total ES256 verifications by path: table (a busy "
+            "key's) or evp.\n"
+            "# TYPE cidguard_signatures_verified_total counter\n"
+            "cidguard_signatures_verified_total{path=\"table\"} %llu\n"
+            "cidguard_signatures_verified_total{path=\"evp\"} %llu\n",
+            fs.tables, fs.bytes, fs.max_bytes, fs.built, fs.evicted, fs.fast_calls,
+            fs.evp_calls);
+    }
     if (b.p)
         b.p[b.n] = '\0';
     return b.p;
