@@ -362,7 +362,6 @@ static void signing(struct evhttp_request *req, bool https)
     r.ndest = sr.ndest;
     r.attest = sr.attest;
     r.iat = sr.iat;
-    r.origid = sr.origid[0] ? sr.origid : NULL;
     switch (cgd_sign(ctx, &r, &sg)) {
     case CGD_SIGN_OK:
         break;

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "declogd.h"
 #include "signers.h"
 #include "signing.h"
 #include "tls.h"
+#include "worker.h"
 
 /* --- per-customer rate --------------------------------------------------------- */
 
@@ -154,19 +156,55 @@ static const struct cg_customer *by_cert(const struct cg_customers *c, const cha
     return NULL;
 }
 
-enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
-                               struct cgd_signed *out)
+/* What the signing log records of one request (signlog.h). */
+struct sign_record {
+    const struct cgd_sign_req *r;
+    const char *customer; /* "" for a stranger or a request refused before one was known */
+    const char *origid, *spc;
+    char attest;
+    enum cg_action action; /* allow or label: signed; block: refused */
+    uint32_t reasons;
+};
+
+static void fill_record(struct cg_signlog_record *rec, void *arg)
+{
+    const struct sign_record *s = arg;
+    const struct sockaddr *sa = s->r->addr;
+    rec->time = (int64_t)time(NULL);
+    cgd_join(rec->call_id, sizeof rec->call_id, s->r->call_id ? s->r->call_id : "", NULL);
+    cgd_join(rec->customer, sizeof rec->customer, s->customer, NULL);
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, rec->source,
+                  sizeof rec->source);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, rec->source,
+                  sizeof rec->source);
+    cgd_join(rec->ingress, sizeof rec->ingress, s->r->ingress ? s->r->ingress : "", NULL);
+    cgd_join(rec->orig, sizeof rec->orig, s->r->orig ? s->r->orig : "", NULL);
+    cgd_join(rec->presented, sizeof rec->presented, s->r->presented ? s->r->presented : "", NULL);
+    cgd_join(rec->dest, sizeof rec->dest, s->r->ndest ? s->r->dest[0] : "", NULL);
+    rec->attest = s->attest;
+    cgd_join(rec->origid, sizeof rec->origid, s->origid, NULL);
+    cgd_join(rec->spc, sizeof rec->spc, s->spc, NULL);
+    rec->action = s->action;
+    rec->reasons = s->reasons;
+    cgd_join(rec->listener, sizeof rec->listener,
+             s->r->listener == CGD_LISTENER_SIP_SIGN ? "sip" : "http", NULL);
+}
+
+/* The entitlement, the origination policy and the signature; `rec` gets
+ * what the signing log keeps of it. */
+static enum cgd_sign_outcome sign_call(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
+                                       struct cgd_signed *out, struct sign_record *rec)
 {
     const struct cg_customer *cu = NULL;
+    const struct cgd_signer *sg;
     bool by_address = false;
     struct cg_sign_request sr = {0};
     const char *why, *name;
     char allowed;
     int64_t now = (int64_t)time(NULL);
 
-    memset(out, 0, sizeof *out);
-    if (!ctx->signer)
-        return refuse(r, NULL, CGD_SIGN_NO_SIGNER);
     if (r->bearer) {
         if (!(cu = cg_customers_by_token(ctx->customers, r->bearer, r->bearer_len)))
             return refuse(r, NULL, CGD_SIGN_BAD_TOKEN);
@@ -180,6 +218,14 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     if (!cu && !ctx->conf.sign_unknown)
         return refuse(r, NULL, CGD_SIGN_UNKNOWN_CLIENT);
     name = cu ? cg_customer_name(cu) : "-";
+    rec->customer = cu ? name : "";
+    /* the customer's signer (signers.c), and the origid that leads back to
+     * the customer: the SP's, never the client's (a client's origid would
+     * let an account hide among others, or pose as one) */
+    sg = cgd_signer_for(ctx->signers, cu);
+    cgd_origid_at(ctx->signers, cu ? name : "", r->ingress, r->addr, out->origid);
+    rec->origid = out->origid;
+    rec->spc = sg ? sg->spc : "";
     /* the server's clock dates the call; a client's iat only within the
      * window a verifier would accept */
     if (r->iat && (r->iat > now + ctx->conf.freshness || r->iat < now - ctx->conf.freshness))
@@ -195,9 +241,12 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
                                                         .ingress = r->ingress,
                                                         .now = now},
                         &out->decision);
+    rec->reasons = out->decision.reasons;
     atomic_fetch_add(&cgd_m.sign_actions[out->decision.action], 1);
     if (out->decision.action == CG_ACTION_BLOCK)
         return refuse_because(r, name, CGD_SIGN_POLICY, &out->decision);
+    if (!sg)
+        return refuse(r, name, CGD_SIGN_NO_SIGNER);
     /* never more than the entitlement: A only for the customer's own
      * numbers (by address: of any customer at that address) */
     allowed = by_address ? cg_customers_attest(ctx->customers, r->addr, r->orig)
@@ -210,16 +259,24 @@ enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_
     if (out->decision.action == CG_ACTION_LABEL)
         sr.attest = 'C'; /* signed, but vouching for nothing: the reasons are recorded */
     sr.iat = r->iat ? r->iat : now;
-    /* the customer's own signer (signers.c), and an origid that leads back to it */
-    const struct cgd_signer *sg = cgd_signer_for(ctx->signers, cu);
-    char origid[37];
-    cgd_origid_at(ctx->signers, cu ? name : "", r->ingress, r->addr, origid);
-    sr.origid = r->origid ? r->origid : origid;
-    if (!sg)
-        return refuse(r, name, CGD_SIGN_NO_SIGNER);
+    sr.origid = out->origid;
     if (cg_sign(sg->signer, &sr, &out->identity, &why) != CG_OK)
         return refuse(r, name, CGD_SIGN_FAILED);
-    out->attest = sr.attest;
+    out->attest = rec->attest = sr.attest;
+    rec->action = out->decision.action;
     atomic_fetch_add(&cgd_m.signed_calls[r->listener][sr.attest - 'A'], 1);
     return CGD_SIGN_OK;
+}
+
+enum cgd_sign_outcome cgd_sign(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
+                               struct cgd_signed *out)
+{
+    struct sign_record rec = {
+        .r = r, .customer = "", .origid = "", .spc = "", .action = CG_ACTION_BLOCK};
+    enum cgd_sign_outcome o;
+    memset(out, 0, sizeof *out);
+    o = sign_call(ctx, r, out, &rec);
+    /* every request, signed or refused, for traceback (never blocks) */
+    cgd_signlog_push(fill_record, &rec);
+    return o;
 }

@@ -28,15 +28,16 @@ struct cgd_sign_req {
     const char *ingress;   /* the call's ingress name, or NULL */
     const char *const *dest;
     size_t ndest;
-    char attest;        /* asked for; 0: the most the caller is entitled to */
-    int64_t iat;        /* asked for; 0: now */
-    const char *origid; /* NULL: a fresh UUID */
+    char attest;         /* asked for; 0: the most the caller is entitled to */
+    int64_t iat;         /* asked for; 0: now */
+    const char *call_id; /* the SIP Call-ID, for the signing log; NULL over HTTP */
 };
 
 /* What cgd_sign decided, for the answer and the signing log. */
 struct cgd_signed {
-    char *identity; /* on CGD_SIGN_OK: the Identity header value (free it) */
-    char attest;    /* the attestation used */
+    char *identity;                 /* on CGD_SIGN_OK: the Identity header value (free it) */
+    char attest;                    /* the attestation used */
+    char origid[CG_ORIGID_MAX + 1]; /* the origid it carries ([sign] origid) */
     /* the origination policy's decision (action, reasons by number), also
      * on CGD_SIGN_POLICY */
     struct cg_decision decision;

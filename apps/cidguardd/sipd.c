@@ -334,9 +334,6 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         /* ATIS-1000074: never re-sign a call that already carries one */
         extra[n++] = "Cidguard-Action: allow";
         extra[n++] = "Cidguard-Reasons: already_signed";
-    } else if (!ctx->signer) {
-        extra[n++] = "Cidguard-Action: allow";
-        extra[n++] = "Cidguard-Reasons: no_signer";
     } else if (!read_caller(req, ctx->plan, caller, from_tn)) {
         /* a number nobody can read is neither signed nor passed on */
         const char *why[] = {"Cidguard-Action: block", "Cidguard-Reasons: caller_unreadable"};
@@ -351,6 +348,7 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     } else {
         r.orig = caller;
         r.presented = from_tn[0] && strcmp(from_tn, caller) ? from_tn : NULL;
+        r.call_id = req->call_id;
         r.dest = &dest;
         r.ndest = 1;
         /* the customer's ingress, for agents named by ingress: the row whose
@@ -394,6 +392,10 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
             respond(d, p, tx, req, 503, "Service Unavailable", retry, 1);
             goto out;
         }
+        case CGD_SIGN_NO_SIGNER:
+            extra[n++] = "Cidguard-Action: allow";
+            extra[n++] = "Cidguard-Reasons: no_signer";
+            break;
         default:
             extra[n++] = "Cidguard-Action: allow";
             extra[n++] = "Cidguard-Reasons: sign_failed";

@@ -82,7 +82,7 @@ struct trie {
 static int32_t node_new(struct trie *t)
 {
     if (t->count == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 1024;
+        uint32_t cap = t->cap ? t->cap * 2 : 64;
         struct tnode *nn;
         if (cap > TRIE_MAX_NODES || !(nn = realloc(t->n, cap * sizeof *nn)))
             return -1;
