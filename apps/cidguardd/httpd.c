@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "admission.h"
+#include "auth.h"
 #include "call.h"
 #include "httpd.h"
 #include "intentapi.h"
@@ -298,37 +299,6 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
 
 /* --- signing ---------------------------------------------------------------------------- */
 
-/*
- * The bearer token of "Authorization: Bearer <token>" (RFC 6750): *tok and
- * *len, or false when the header is absent.  Anything a customer's token
- * cannot be gives an empty token, which no customer holds (401): another
- * scheme, no token, anything but blanks after it, or a second
- * Authorization header (evhttp would hand over the first one only).
- */
-static bool bearer(struct evhttp_request *req, const char **tok, size_t *len)
-{
-    const struct evkeyval *kv;
-    const char *a = NULL;
-    size_t t;
-    int n = 0;
-    for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcasecmp(kv->key, "Authorization") == 0 && n++ == 0)
-            a = kv->value;
-    if (!a)
-        return false;
-    *tok = "";
-    *len = 0;
-    if (n == 1 && strncasecmp(a, "Bearer ", 7) == 0) {
-        a += 7 + strspn(a + 7, " \t");
-        t = strcspn(a, " \t");
-        if (a[t + strspn(a + t, " \t")] == '\0') {
-            *tok = a;
-            *len = t;
-        }
-    }
-    return true;
-}
-
 static void signing(struct evhttp_request *req, bool https)
 {
     char names[1024];
@@ -354,8 +324,7 @@ static void signing(struct evhttp_request *req, bool https)
         dests[i] = sr.dest[i];
     r.addr = evhttp_connection_get_addr(evhttp_request_get_connection(req));
     r.cert_names = cert_names(req, https, names, sizeof names);
-    if (!bearer(req, &r.bearer, &r.bearer_len))
-        r.bearer = NULL;
+    r.bearer = cgd_bearer(req, &r.bearer_len);
     r.orig = sr.orig;
     r.presented = sr.presentation[0] && strcmp(sr.presentation, sr.orig) ? sr.presentation : NULL;
     r.dest = dests;

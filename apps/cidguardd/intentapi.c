@@ -37,6 +37,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "context.h"
 #include "intentapi.h"
 #include "metrics.h"
@@ -81,49 +82,19 @@ static void reply(struct evhttp_request *req, int status, json_t *body)
  * but a flood of them would flood the log: past 20 in a second the rest of
  * that second's are counted and summed up in the next line.
  */
-static struct {
-    pthread_mutex_t lock;
-    time_t second;
-    unsigned lines;
-    unsigned long long suppressed;
-} audit_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct cgd_audit audit_lines = CGD_AUDIT_INITIALIZER;
 
 static void addr_text(struct evhttp_request *req, char *out, size_t cap)
 {
-    const struct sockaddr *sa = evhttp_connection_get_addr(evhttp_request_get_connection(req));
-    snprintf(out, cap, "?");
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+    cgd_addr_text(evhttp_connection_get_addr(evhttp_request_get_connection(req)), out, cap);
 }
 
 static void audit_refusal(struct evhttp_request *req, const char *key, int status, const char *why)
 {
     char addr[INET6_ADDRSTRLEN];
-    unsigned long long suppressed = 0;
-    time_t now = time(NULL);
-    bool say;
-    pthread_mutex_lock(&audit_state.lock);
-    if (audit_state.second != now) {
-        audit_state.second = now;
-        audit_state.lines = 0;
-    }
-    say = audit_state.lines < 20;
-    if (say) {
-        audit_state.lines++;
-        suppressed = audit_state.suppressed;
-        audit_state.suppressed = 0;
-    } else {
-        audit_state.suppressed++;
-    }
-    pthread_mutex_unlock(&audit_state.lock);
-    if (!say)
+    if (!cgd_audit_may(&audit_lines, "intent refusal(s)"))
         return;
     addr_text(req, addr, sizeof addr);
-    if (suppressed)
-        fprintf(stderr, "cidguardd: audit: %llu more intent refusal(s) in an earlier second\n",
-                suppressed);
     fprintf(stderr, "cidguardd: audit: intent request refused (%d: %s) from %s, key %s\n", status,
             why, addr, key ? key : "-");
 }
@@ -432,31 +403,6 @@ static bool await_reply(struct cgd_worker *w, const struct cgd_conf *k, struct p
 
 /* --- requests --------------------------------------------------------------------------------- */
 
-/* The bearer key of "Authorization: Bearer <key>": NULL without the
- * header, "" when it is not one a key could be (httpd.c's rules). */
-static const char *bearer(struct evhttp_request *req, size_t *len)
-{
-    const struct evkeyval *kv;
-    const char *a = NULL;
-    size_t t;
-    int n = 0;
-    for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcasecmp(kv->key, "Authorization") == 0 && n++ == 0)
-            a = kv->value;
-    if (!a)
-        return NULL;
-    *len = 0;
-    if (n == 1 && strncasecmp(a, "Bearer ", 7) == 0) {
-        a += 7 + strspn(a + 7, " \t");
-        t = strcspn(a, " \t");
-        if (a[t + strspn(a + t, " \t")] == '\0') {
-            *len = t;
-            return a;
-        }
-    }
-    return "";
-}
-
 /* The query parameter `name`, canonicalized as an intent number into
  * out; 0 when absent, -1 when malformed. */
 static int query_number(const struct evkeyvalq *q, const char *name, char *out)
@@ -735,7 +681,7 @@ void cgd_intent_http(struct evhttp_request *req, struct cgd_worker *w)
         reply(req, 404, json_pack("{s:s}", "error", "no intent API here ([intent] keys)"));
         goto out;
     }
-    if (!(tok = bearer(req, &len))) {
+    if (!(tok = cgd_bearer(req, &len))) {
         refuse(req, NULL, 401, "an Authorization: Bearer key is required");
         goto out;
     }

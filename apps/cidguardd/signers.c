@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "signers.h"
 
 #define SECRET_LEN 32
@@ -392,10 +393,8 @@ void cgd_origid_at(const struct cgd_signers *s, const char *customer, const char
     char text[INET6_ADDRSTRLEN] = "";
     const struct sockaddr *sa = addr;
     if (!ingress || !ingress[0]) {
-        if (sa && sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, text, sizeof text);
-        else if (sa && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, text, sizeof text);
+        if (sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6))
+            cgd_addr_text(sa, text, sizeof text);
         ingress = text;
     }
     cgd_origid(s, customer, ingress, out);

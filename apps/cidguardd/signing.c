@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "declogd.h"
 #include "signers.h"
 #include "signing.h"
@@ -73,59 +74,25 @@ static bool rate_allows(const char *customer, int per_second)
 
 /* --- audit --------------------------------------------------------------------------- */
 
-/*
- * One line per refusal, so that an operator can see who was refused and
- * why.  A flood of refusals would flood the log too: past 20 lines in a
- * second the rest of that second's refusals are counted and summed up in
- * the next line.
- */
-static struct {
-    pthread_mutex_t lock;
-    time_t second;
-    unsigned lines;
-    unsigned long long suppressed;
-} audit_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* One line per refusal (auth.h limits them). */
+static struct cgd_audit audit_lines = CGD_AUDIT_INITIALIZER;
 
 static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_sign_outcome o,
                   const struct cg_decision *d)
 {
-    char reasons[300] = "";
     static const char *const lname[] = {"sip", "sip", "http", "http"};
-    char addr[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr *sa = r->addr;
-    unsigned long long suppressed = 0;
-    time_t now = time(NULL);
-    bool say;
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
-    pthread_mutex_lock(&audit_state.lock);
-    if (audit_state.second != now) {
-        audit_state.second = now;
-        audit_state.lines = 0;
-    }
-    say = audit_state.lines < 20;
-    if (say) {
-        audit_state.lines++;
-        suppressed = audit_state.suppressed;
-        audit_state.suppressed = 0;
-    } else {
-        audit_state.suppressed++;
-    }
-    pthread_mutex_unlock(&audit_state.lock);
-    if (say && d)
+    char reasons[300] = "", addr[INET6_ADDRSTRLEN];
+    if (!cgd_audit_may(&audit_lines, "signing refusal(s)"))
+        return;
+    cgd_addr_text(r->addr, addr, sizeof addr);
+    if (d)
         cg_decision_reasons(d, reasons, sizeof reasons);
-    if (say && suppressed)
-        fprintf(stderr, "cidguardd: audit: %llu more signing refusal(s) in an earlier second\n",
-                suppressed);
-    if (say)
-        fprintf(stderr,
-                "cidguardd: audit: signing refused (%s%s%s) over %s from %s, customer %s, orig "
-                "%s%s%s\n",
-                cgd_sign_outcome_str(o), reasons[0] ? ": " : "", reasons, lname[r->listener], addr,
-                customer ? customer : "-", r->orig ? r->orig : "-",
-                r->presented ? ", presented " : "", r->presented ? r->presented : "");
+    fprintf(stderr,
+            "cidguardd: audit: signing refused (%s%s%s) over %s from %s, customer %s, orig "
+            "%s%s%s\n",
+            cgd_sign_outcome_str(o), reasons[0] ? ": " : "", reasons, lname[r->listener], addr,
+            customer ? customer : "-", r->orig ? r->orig : "-", r->presented ? ", presented " : "",
+            r->presented ? r->presented : "");
 }
 
 /* --- signing ------------------------------------------------------------------------- */
@@ -169,16 +136,10 @@ struct sign_record {
 static void fill_record(struct cg_signlog_record *rec, void *arg)
 {
     const struct sign_record *s = arg;
-    const struct sockaddr *sa = s->r->addr;
     rec->time = (int64_t)time(NULL);
     cgd_join(rec->call_id, sizeof rec->call_id, s->r->call_id ? s->r->call_id : "", NULL);
     cgd_join(rec->customer, sizeof rec->customer, s->customer, NULL);
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, rec->source,
-                  sizeof rec->source);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, rec->source,
-                  sizeof rec->source);
+    cgd_addr_text(s->r->addr, rec->source, sizeof rec->source);
     cgd_join(rec->ingress, sizeof rec->ingress, s->r->ingress ? s->r->ingress : "", NULL);
     cgd_join(rec->orig, sizeof rec->orig, s->r->orig ? s->r->orig : "", NULL);
     cgd_join(rec->presented, sizeof rec->presented, s->r->presented ? s->r->presented : "", NULL);

@@ -29,6 +29,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "auth.h"
 #include "context.h"
 #include "declogd.h"
 #include "metrics.h"
@@ -143,32 +144,6 @@ static bool token_known(const char *list, const char *hash)
         diff_all &= diff != 0;
     }
     return !diff_all;
-}
-
-/* The token of "Authorization: Bearer <token>" (RFC 6750): NULL without
- * the header, "" when it is not one a token could be (another scheme, a
- * second header, anything after the token). */
-static const char *bearer(struct evhttp_request *req, size_t *len)
-{
-    const struct evkeyval *kv;
-    const char *a = NULL;
-    size_t t;
-    int n = 0;
-    for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcasecmp(kv->key, "Authorization") == 0 && n++ == 0)
-            a = kv->value;
-    if (!a)
-        return NULL;
-    *len = 0;
-    if (n == 1 && strncasecmp(a, "Bearer ", 7) == 0) {
-        a += 7 + strspn(a + 7, " \t");
-        t = strcspn(a, " \t");
-        if (a[t + strspn(a + t, " \t")] == '\0') {
-            *len = t;
-            return a;
-        }
-    }
-    return "";
 }
 
 /* --- the query -------------------------------------------------------------------------- */
@@ -303,12 +278,9 @@ static const char *question(const char *v[NPARAMS], struct cg_signlog_query *q)
 static void audit(struct evhttp_request *req, const struct cg_signlog_query *q, int status,
                   size_t calls)
 {
-    const struct sockaddr *sa = evhttp_connection_get_addr(evhttp_request_get_connection(req));
-    char addr[INET6_ADDRSTRLEN] = "?";
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+    char addr[INET6_ADDRSTRLEN];
+    cgd_addr_text(evhttp_connection_get_addr(evhttp_request_get_connection(req)), addr,
+                  sizeof addr);
     if (q->origid)
         fprintf(stderr, "cidguardd: audit: traceback from %s: origid %s: %d, %zu call(s)\n", addr,
                 q->origid, status, calls);
@@ -342,7 +314,7 @@ void cgd_traceback_http(struct evhttp_request *req)
         refuse(req, 405, "only GET");
         return;
     }
-    if (!(tok = bearer(req, &len))) {
+    if (!(tok = cgd_bearer(req, &len))) {
         refuse(req, 401, "an Authorization: Bearer token is required");
         return;
     }
