@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -215,6 +216,23 @@ static bool x5u_ok(const char *s, size_t n)
     return true;
 }
 
+/* Whether `path` is a regular file we may read (reported when not): a
+ * FIFO or a device would block the reader or feed it without end. */
+static bool readable(struct builder *b, int line, const struct row *r, const char *what,
+                     const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
+        report(b, line, "signer '%s': %s %s: %s", r->name, what, path, strerror(errno));
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        report(b, line, "signer '%s': %s %s is not a regular file", r->name, what, path);
+        return false;
+    }
+    return true;
+}
+
 /* The key and certificate of a row: read, checked against each other, and
  * the signer made.  False when the row is to be skipped (reported);
  * *nomem on an allocation failure. */
@@ -224,10 +242,8 @@ static bool load_crypto(struct builder *b, int line, struct row *r, bool *nomem)
     const struct cg_key *pub;
     const char *why = NULL;
     int rc;
-    if (access(r->key_path, R_OK) != 0) {
-        report(b, line, "signer '%s': key file %s: %s", r->name, r->key_path, strerror(errno));
+    if (!readable(b, line, r, "key file", r->key_path))
         return false;
-    }
     if ((rc = cg_key_load_file(&r->key, r->key_path)) != CG_OK) {
         if (rc == CG_ENOMEM)
             *nomem = true;
@@ -240,11 +256,8 @@ static bool load_crypto(struct builder *b, int line, struct row *r, bool *nomem)
                r->key_path);
         return false;
     }
-    if (access(r->cert_path, R_OK) != 0) {
-        report(b, line, "signer '%s': certificate file %s: %s", r->name, r->cert_path,
-               strerror(errno));
+    if (!readable(b, line, r, "certificate file", r->cert_path))
         return false;
-    }
     if ((rc = cg_chain_load_file(&r->chain, r->cert_path, &why)) != CG_OK) {
         if (rc == CG_ENOMEM)
             *nomem = true;
