@@ -52,8 +52,8 @@ static const char *const query_sql[Q__COUNT] = {
                   "AND dest = ?4 ORDER BY time LIMIT ?5",
     /* a customer's span, for its totals: read from the covering index, at
      * most ?4 records */
-    [Q_CUSTOMER] = "SELECT action, attest, orig, presented, source FROM signings WHERE "
-                   "customer = ?1 AND time BETWEEN ?2 AND ?3 LIMIT ?4",
+    [Q_CUSTOMER] = ("SELECT action, attest, orig, presented, source FROM signings WHERE "
+                    "customer = ?1 AND time BETWEEN ?2 AND ?3 LIMIT ?4"),
 };
 
 const char *cg__signlog_sql(int i)
