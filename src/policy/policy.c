@@ -243,14 +243,16 @@ static int split_csv(char *line, char **f, int max)
     return n;
 }
 
-static void trim(char *s)
+/* The field without its surrounding blanks: cut at the end, skipped at
+ * the start (no copy: every field of every line comes through here). */
+static char *trim(char *s)
 {
-    size_t n = strlen(s), i = 0;
+    size_t n = strlen(s);
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
         s[--n] = '\0';
-    while (s[i] == ' ' || s[i] == '\t')
-        i++;
-    memmove(s, s + i, n - i + 1);
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
 }
 
 /* "4420794600*" -> digits and prefix flag; false when not a number. */
@@ -295,7 +297,7 @@ static int load_stream(struct cg_policy *p, FILE *f, const char *path, const cha
             continue;
         nf = split_csv(line, fields, CSV_FIELDS);
         for (i = 0; i < nf; i++)
-            trim(fields[i]);
+            fields[i] = trim(fields[i]);
         rc = fn(p, fields, nf, &why);
         if (rc == CG_EPARSE) {
             if (cb)
@@ -358,7 +360,7 @@ static int protected_line(struct cg_policy *p, char **f, int nf, const char **wh
         return CG_EPARSE;
     }
     for (tok = strtok_r(f[2], ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-        trim(tok);
+        tok = trim(tok);
         if (!*tok)
             continue;
         if (e.nspcs == 8 || !cg__strlcpy(e.spcs[e.nspcs], tok, sizeof e.spcs[0])) {
@@ -387,7 +389,7 @@ static int protected_line(struct cg_policy *p, char **f, int nf, const char **wh
     for (tok = nf > 5 ? strtok_r(f[5], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
         char digits2[CG_TN_MAX + 1];
         bool pfx;
-        trim(tok);
+        tok = trim(tok);
         if (!*tok)
             continue;
         if (!strncmp(tok, "ingress:", 8)    ? !tok[8]
@@ -433,7 +435,7 @@ static int ingress_line(struct cg_policy *p, char **f, int nf, const char **why)
     e.roaming = strcmp(f[1], "roaming") == 0;
     e.international = e.roaming || strcmp(f[1], "yes") == 0;
     for (tok = nf > 2 ? strtok_r(f[2], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
-        trim(tok);
+        tok = trim(tok);
         if (!*tok)
             continue;
         if (e.naddrs == 16 || !cg__strlcpy(e.addrs[e.naddrs], tok, sizeof e.addrs[0])) {
