@@ -59,7 +59,8 @@ struct cg_analyze_summary {
 
 /*
  * Reads `input`, writes campaigns.json, victims.csv, origins.csv and
- * report.html into `outdir` (created if needed).  Returns CG_OK, or an
+ * report.html into `outdir` (created if needed; NULL: none, the summary
+ * alone, e.g. to screen a file before a full run).  Returns CG_OK, or an
  * error with a sentence in err (a missing required column, an unreadable
  * file); malformed rows are not errors.
  */

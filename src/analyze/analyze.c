@@ -1584,7 +1584,7 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     sum->rows = a.nrows;
     sum->bad_rows = a.bad_rows;
     rc = cg__analyze_run(&a, &fd, sum);
-    if (rc == CG_OK)
+    if (rc == CG_OK && outdir)
         rc = cg__analyze_write(&fd, outdir, sum, err, errlen);
     cg__findings_free(&fd);
     if (rc == CG_ENOMEM && !err[0])
