@@ -341,11 +341,34 @@ static void *promoter(void *arg)
     return NULL;
 }
 
+/*
+ * A child of fork() has no promotion thread: it starts its own.  The lock
+ * is held across fork() so that the child does not inherit it taken.
+ */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&fk.lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&fk.lock);
+}
+
+static void fork_child(void)
+{
+    fk.thread_started = false;
+    pthread_mutex_unlock(&fk.lock);
+}
+
 /* Under the lock. */
 static void start_thread(void)
 {
+    static bool atfork;
     pthread_t th;
     pthread_attr_t a;
+    if (!atfork)
+        atfork = pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
     if (fk.thread_started || pthread_attr_init(&a) != 0)
         return;
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -553,6 +554,42 @@ static void test_promotion(void **state)
     EVP_PKEY_free(pk);
 }
 
+/* A child of fork() promotes keys with a promotion thread of its own. */
+static void test_promotion_after_fork(void **state)
+{
+#if defined(__SANITIZE_THREAD__)
+    (void)state;
+    skip(); /* ThreadSanitizer does not support threads started after fork() */
+#else
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    struct cg_key *k = pub_only(pk);
+    unsigned char sig[64];
+    int st = -1;
+    pid_t pid;
+    (void)state;
+    signed_msg(pk, "fork.payload", sig);
+    assert_int_equal(cg_fastkeys_configure(4 * 1024 * 1024, 20), CG_OK);
+    if ((pid = fork()) == 0) {
+        struct cg_fastkeys_stats s;
+        unsigned long long built;
+        bool valid = false;
+        int i;
+        cg_fastkeys_stats(&s);
+        built = s.built;
+        for (i = 0; i < 20; i++)
+            if (cg_es256_verify(k, "fork.payload", 12, sig, &valid) != CG_OK || !valid)
+                _exit(2);
+        _exit(wait_for(built_more, &built, 10) ? 0 : 3);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    cg_key_free(k);
+    EVP_PKEY_free(pk);
+#endif
+}
+
 /* Tables come and go (budgets of none, one and two tables, two keys taking
  * turns being busy) while threads verify with both keys: every answer stays
  * right, and evicted tables are freed only once unused (TSan and ASan
@@ -635,10 +672,15 @@ static void test_tables_under_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_edges),        cmocka_unit_test(test_crafted_sums),
-        cmocka_unit_test(test_x_beyond_n),   cmocka_unit_test(test_bad_points),
-        cmocka_unit_test(test_real_vectors), cmocka_unit_test(test_random),
-        cmocka_unit_test(test_promotion),    cmocka_unit_test(test_tables_under_load),
+        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_crafted_sums),
+        cmocka_unit_test(test_x_beyond_n),
+        cmocka_unit_test(test_bad_points),
+        cmocka_unit_test(test_real_vectors),
+        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_promotion),
+        cmocka_unit_test(test_promotion_after_fork),
+        cmocka_unit_test(test_tables_under_load),
     };
     if (!cg_fastkeys_available()) {
         fprintf(stderr, "fastverify: this build has no verification tables\n");
