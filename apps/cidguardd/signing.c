@@ -153,6 +153,11 @@ static void fill_record(struct cg_signlog_record *rec, void *arg)
              s->r->listener == CGD_LISTENER_SIP_SIGN ? "sip" : "http", NULL);
 }
 
+static bool customer_owns(const char *tn, void *arg)
+{
+    return cg_customer_owns(arg, tn);
+}
+
 /* The entitlement, the origination policy and the signature; `rec` gets
  * what the signing log keeps of it. */
 static enum cgd_sign_outcome sign_call(const struct cgd_ctx *ctx, const struct cgd_sign_req *r,
@@ -200,7 +205,9 @@ static enum cgd_sign_outcome sign_call(const struct cgd_ctx *ctx, const struct c
                                                         .caller = r->orig,
                                                         .presented = r->presented,
                                                         .ingress = r->ingress,
-                                                        .now = now},
+                                                        .now = now,
+                                                        .owns = cu ? customer_owns : NULL,
+                                                        .owns_arg = (void *)cu},
                         &out->decision);
     rec->reasons = out->decision.reasons;
     atomic_fetch_add(&cgd_m.sign_actions[out->decision.action], 1);

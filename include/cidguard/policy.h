@@ -310,8 +310,9 @@ unsigned cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_pol
  * `state` (may be NULL) keeps each customer's windows: calls and distinct
  * numbers per minute (its rate_calls and rate_numbers: rate_calls,
  * rate_numbers) and the share of calls presenting protected or bank-like
- * numbers (cg_policy_state_set_share: protected_share).  Bank-like: UK
- * non-geographic customer-service ranges (03, 080, 084, 087).  The action
+ * numbers that are not its own (cg_policy_state_set_share:
+ * protected_share).  Bank-like: UK non-geographic customer-service ranges
+ * (03, 080, 084, 087).  The action
  * of each reason is the policy's ([policy] actions): block means "do not
  * sign", label "sign at C".  Thread-safe.
  */
@@ -321,6 +322,11 @@ struct cg_policy_origination {
     const char *presented; /* the presentation number when another, or NULL */
     const char *ingress;   /* where the call came from, or NULL (agents "ingress:NAME") */
     int64_t now;
+    /* whether the customer holds `tn` (its customers-file numbers), or NULL:
+     * its own numbers, like those it is the agent of, never count towards
+     * the share of protected or bank-like numbers */
+    bool (*owns)(const char *tn, void *arg);
+    void *owns_arg;
 };
 int cg_policy_originate(const struct cg_policy *p, struct cg_policy_state *state,
                         const struct cg_policy_origination *o, struct cg_decision *out);

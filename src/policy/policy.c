@@ -929,12 +929,17 @@ static uint32_t origin_rules(const struct cg_policy *p, const struct cg_policy_o
     uint32_t r = 0;
     if (trie_get(&p->dno, tn) >= 0)
         r |= 1u << CG_PR_DNO;
+    /* What counts towards the share is what is not the customer's to
+     * present: a bank's number its owner or agent presents, or a bank-like
+     * number among the customer's own, is the customer's business */
     if ((pe = trie_get(&p->protected_numbers, tn)) >= 0) {
-        *flag = true;
-        if (!customer_allowed(&p->prot[pe], o->customer, o->ingress))
+        if (!customer_allowed(&p->prot[pe], o->customer, o->ingress)) {
             r |= 1u << CG_PR_PROTECTED_NOT_CUSTOMERS;
+            *flag = true;
+        }
+    } else if (bank_like(tn) && !(o->owns && o->owns(tn, o->owns_arg))) {
+        *flag = true;
     }
-    *flag |= bank_like(tn);
     if (!strncmp(tn, "44", 2) && p->cfg.uk_rules)
         uk_rules(p, tn, &r);
     if (tn[0] == '1' && p->cfg.nanp_rules)

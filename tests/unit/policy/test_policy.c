@@ -841,6 +841,12 @@ static void test_intents_not_spent_on_refused_calls(void **state)
     cg_policy_free(p);
 }
 
+static bool owns_0300(const char *tn, void *arg)
+{
+    (void)arg;
+    return strcmp(tn, "443001234567") == 0;
+}
+
 /* Origination: nothing spoofed gets signed; a customer that rotates or
  * leans on bank numbers is labelled. */
 static void test_originate(void **state)
@@ -901,6 +907,20 @@ static void test_originate(void **state)
     }
     assert_true(d.reasons & (1u << CG_PR_PROTECTED_SHARE));
     assert_int_equal(d.action, CG_ACTION_LABEL);
+    /* its own bank-like numbers, and a bank's it is the agent of, do not
+     * count: a call centre working for banks is not a reseller */
+    o = (struct cg_policy_origination){
+        .customer = "outsourced-bank", .now = 3500, .owns = owns_0300, .owns_arg = NULL};
+    for (i = 0; i < 12; i++) {
+        o.caller = "447400012345";
+        o.presented = i % 2 ? "443001234567" : "442079460500";
+        assert_int_equal(cg_policy_originate(p, st, &o, &d), CG_OK);
+    }
+    if (d.action != CG_ACTION_ALLOW) {
+        char why[300];
+        cg_decision_reasons(&d, why, sizeof why);
+        fail_msg("an agent's and its own numbers: %s [%s]", cg_action_str(d.action), why);
+    }
     /* a customer that presents its own number only is never labelled */
     o = (struct cg_policy_origination){.customer = "steady", .caller = "447400012345", .now = 4000};
     for (i = 0; i < 50; i++)
