@@ -71,7 +71,7 @@ struct cgd_conf {
     char intent_keys[CGD_PATH];
     int intent_max_valid_for, intent_max_uses, intent_max_entries, intent_max_batch;
     int intent_rate, intent_burst;
-    bool zero_config; /* no config file: test PKI in state_dir */
+    bool zero_config;                  /* no config file: test PKI in state_dir */
     int fast_keys_mb, fast_keys_after; /* [verify] busy keys' tables: budget, promotion */
 };
 

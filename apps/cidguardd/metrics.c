@@ -280,6 +280,12 @@ char *cgd_metrics_render(struct cg_certcache *cache)
             atomic_load(&cgd_m.roaming_cached));
     }
     {
+        char *sg = cgd_signers_metrics(); /* cidguard_signer_cert_days_to_expiry */
+        if (sg)
+            out(&b, "%s", sg);
+        free(sg);
+    }
+    {
         static const char *const tb[] = {"200", "400", "401", "404", "503", "500"};
         out(&b,
             "# HELP cidguard_signing_log_total Signing log records by outcome.\n"
@@ -307,12 +313,6 @@ char *cgd_metrics_render(struct cg_certcache *cache)
                 atomic_load(&cgd_m.traceback_answers[i]));
     }
     {
-        char *sg = cgd_signers_metrics(); /* cidguard_signer_cert_days_to_expiry */
-        if (sg)
-            out(&b, "%s", sg);
-        free(sg);
-    }
-    {
         struct cg_fastkeys_stats fs;
         cg_fastkeys_stats(&fs);
         out(&b,
@@ -337,8 +337,7 @@ char *cgd_metrics_render(struct cg_certcache *cache)
             "# TYPE cidguard_signatures_verified_total counter\n"
             "cidguard_signatures_verified_total{path=\"table\"} %llu\n"
             "cidguard_signatures_verified_total{path=\"evp\"} %llu\n",
-            fs.tables, fs.bytes, fs.max_bytes, fs.built, fs.evicted, fs.fast_calls,
-            fs.evp_calls);
+            fs.tables, fs.bytes, fs.max_bytes, fs.built, fs.evicted, fs.fast_calls, fs.evp_calls);
     }
     if (b.p)
         b.p[b.n] = '\0';
