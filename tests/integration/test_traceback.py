@@ -42,7 +42,10 @@ def write_conf(path, extra_sign=""):
     with open(path, "w") as f:
         f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\nsip_verify_listen = "
                 "127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\nworkers = 2\ndecision_log = off\n"
-                "[sign]\n%s" % (STATE, PORTS["http"], PORTS["sip"], PORTS["sip_sign"], extra_sign))
+                # the records below are dated January 2025: kept, not pruned for
+                # their age by the writer (it prunes at start, then hourly)
+                "[sign]\nsigning_log_days = 0\n%s"
+                % (STATE, PORTS["http"], PORTS["sip"], PORTS["sip_sign"], extra_sign))
 
 
 def daemon(extra_sign=""):
