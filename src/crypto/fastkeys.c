@@ -343,7 +343,10 @@ static void *promoter(void *arg)
 
 /*
  * A child of fork() has no promotion thread: it starts its own.  The lock
- * is held across fork() so that the child does not inherit it taken.
+ * is held across fork() so that the child does not inherit it taken by
+ * another thread, and the child makes the condition variable anew: it
+ * still counts the parent's waiting promotion thread, and signalling it
+ * would wait for that thread forever.
  */
 static void fork_prepare(void)
 {
@@ -358,6 +361,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     fk.thread_started = false;
+    pthread_cond_init(&fk.cond, NULL);
     pthread_mutex_unlock(&fk.lock);
 }
 
