@@ -67,3 +67,36 @@ bool cgd_audit_may(struct cgd_audit *a, const char *what)
         fprintf(stderr, "cidguardd: audit: %llu more %s in an earlier second\n", suppressed, what);
     return say;
 }
+
+bool cgd_rate_take(struct cgd_rates *r, const char *name, double cost, double rate, double burst)
+{
+    unsigned long long h = 1469598103934665603ull;
+    struct cgd_bucket *b;
+    struct timespec now;
+    bool ok;
+    if (rate <= 0)
+        return true;
+    if (cost > burst)
+        cost = burst;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 1099511628211ull;
+    h |= 1; /* never 0: 0 is an empty slot */
+    b = &r->slot[h % CGD_RATE_SLOTS];
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&r->lock);
+    if (b->name_hash == 0) {
+        b->name_hash = h;
+        b->tokens = burst;
+    } else {
+        double dt = (double)(now.tv_sec - b->last.tv_sec) + (now.tv_nsec - b->last.tv_nsec) / 1e9;
+        b->tokens += dt * rate;
+        if (b->tokens > burst)
+            b->tokens = burst;
+    }
+    b->last = now;
+    ok = b->tokens >= cost;
+    if (ok)
+        b->tokens -= cost;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}

@@ -43,4 +43,31 @@ struct cgd_audit {
  * dropped, says so first ("N more `what` in an earlier second"). */
 bool cgd_audit_may(struct cgd_audit *a, const char *what);
 
+/*
+ * Token buckets by name (a signing customer, an intent key), process-wide
+ * since a client's requests reach every worker, in a small fixed table:
+ * two names that land in one slot share a bucket (the first one's hash
+ * stays), which can only make the limit stricter for them, never give a
+ * fresh bucket to whoever alternates.  The lock around a bucket costs well
+ * under 1% of a signature.
+ */
+#define CGD_RATE_SLOTS 4096
+struct cgd_rates {
+    pthread_mutex_t lock;
+    struct cgd_bucket {
+        unsigned long long name_hash;
+        double tokens;
+        struct timespec last;
+    } slot[CGD_RATE_SLOTS];
+};
+#define CGD_RATES_INITIALIZER                                                                      \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
+    }
+
+/* Whether `name` may spend `cost` tokens of a bucket refilled at `rate` a
+ * second up to `burst` (rate <= 0: no limit); a cost above the burst costs
+ * the whole bucket. */
+bool cgd_rate_take(struct cgd_rates *r, const char *name, double cost, double rate, double burst);
+
 #endif

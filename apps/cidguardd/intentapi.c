@@ -118,57 +118,9 @@ static void refuse(struct evhttp_request *req, const char *key, int status, cons
     reply(req, status, json_pack("{s:s}", "error", why));
 }
 
-/* --- per-key rate ------------------------------------------------------------------------ */
+/* --- per-key rate, counted in intents (auth.h) ------------------------------------------ */
 
-/*
- * A token bucket per key name, process-wide (a key's requests reach every
- * worker), in a small fixed table: two names that land in one slot share
- * a bucket, which can only make the limit stricter for them.
- */
-#define RATE_SLOTS 1024
-
-static struct {
-    pthread_mutex_t lock;
-    struct bucket {
-        uint64_t name_hash;
-        double tokens;
-        struct timespec last;
-    } slot[RATE_SLOTS];
-} rates = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static bool rate_allows(const char *key, double cost, int rate, int burst)
-{
-    uint64_t h = 1469598103934665603ull;
-    struct bucket *b;
-    struct timespec now;
-    bool ok;
-    const char *s;
-    if (rate <= 0)
-        return true;
-    if (cost > burst)
-        cost = burst; /* a batch larger than the burst costs the whole bucket */
-    for (s = key; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    h |= 1;
-    b = &rates.slot[h % RATE_SLOTS];
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    pthread_mutex_lock(&rates.lock);
-    if (b->name_hash == 0) {
-        b->name_hash = h;
-        b->tokens = burst;
-    } else {
-        double dt = (double)(now.tv_sec - b->last.tv_sec) + (now.tv_nsec - b->last.tv_nsec) / 1e9;
-        b->tokens += dt * rate;
-        if (b->tokens > burst)
-            b->tokens = burst;
-    }
-    b->last = now;
-    ok = b->tokens >= cost;
-    if (ok)
-        b->tokens -= cost;
-    pthread_mutex_unlock(&rates.lock);
-    return ok;
-}
+static struct cgd_rates rates = CGD_RATES_INITIALIZER;
 
 /* --- Redis: one connection per worker, for intents only ------------------------------------ */
 
@@ -467,7 +419,7 @@ static void add_intents(struct evhttp_request *req, struct cgd_worker *w, struct
             goto out;
         }
     }
-    if (!rate_allows(name, (double)n, k->intent_rate, k->intent_burst)) {
+    if (!cgd_rate_take(&rates, name, (double)n, k->intent_rate, k->intent_burst)) {
         refuse(req, name, 429, "too many intents for this key; retry later");
         goto out;
     }
@@ -544,7 +496,7 @@ static void cancel_intent(struct evhttp_request *req, struct cgd_worker *w, stru
         refuse(req, name, 403, "from is not a number of this key");
         return;
     }
-    if (!rate_allows(name, 1, k->intent_rate, k->intent_burst)) {
+    if (!cgd_rate_take(&rates, name, 1, k->intent_rate, k->intent_burst)) {
         refuse(req, name, 429, "too many requests for this key; retry later");
         return;
     }
@@ -624,7 +576,7 @@ static void list_intents(struct evhttp_request *req, struct cgd_worker *w, struc
         refuse(req, name, 403, "from is not a number of this key");
         return;
     }
-    if (!rate_allows(name, 1, k->intent_rate, k->intent_burst)) {
+    if (!cgd_rate_take(&rates, name, 1, k->intent_rate, k->intent_burst)) {
         json_decref(l.arr);
         refuse(req, name, 429, "too many requests for this key; retry later");
         return;

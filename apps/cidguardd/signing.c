@@ -15,62 +15,9 @@
 #include "tls.h"
 #include "worker.h"
 
-/* --- per-customer rate --------------------------------------------------------- */
+/* --- per-customer rate: a one-second burst (auth.h) ------------------------------ */
 
-/*
- * A token bucket per customer name, process-wide (a customer's calls reach
- * every worker).  Signing costs about 23 us of ECDSA; the uncontended lock
- * around a bucket costs well under 1% of that.  The table is small and
- * fixed: two names that land in one slot share a bucket (the first one's
- * hash stays), which can only make the limit stricter for them.
- */
-#define RATE_SLOTS 4096
-
-static struct {
-    pthread_mutex_t lock;
-    struct bucket {
-        uint64_t name_hash;
-        double tokens;
-        struct timespec last;
-    } slot[RATE_SLOTS];
-} rates = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h | 1; /* never 0: 0 is an empty slot */
-}
-
-static bool rate_allows(const char *customer, int per_second)
-{
-    uint64_t h = name_hash(customer);
-    struct bucket *b = &rates.slot[h % RATE_SLOTS];
-    struct timespec now;
-    bool ok;
-    if (per_second <= 0)
-        return true;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    pthread_mutex_lock(&rates.lock);
-    if (b->name_hash == 0) {
-        b->name_hash = h;
-        b->tokens = per_second;
-    } else {
-        /* another name in this slot shares its bucket: stricter for both,
-         * never a fresh bucket for whoever alternates */
-        double dt = (double)(now.tv_sec - b->last.tv_sec) + (now.tv_nsec - b->last.tv_nsec) / 1e9;
-        b->tokens += dt * per_second;
-        if (b->tokens > per_second)
-            b->tokens = per_second; /* a burst of at most one second's worth */
-    }
-    b->last = now;
-    ok = b->tokens >= 1.0;
-    if (ok)
-        b->tokens -= 1.0;
-    pthread_mutex_unlock(&rates.lock);
-    return ok;
-}
+static struct cgd_rates rates = CGD_RATES_INITIALIZER;
 
 /* --- audit --------------------------------------------------------------------------- */
 
@@ -196,7 +143,7 @@ static enum cgd_sign_outcome sign_call(const struct cgd_ctx *ctx, const struct c
      * window a verifier would accept */
     if (r->iat && (r->iat > now + ctx->conf.freshness || r->iat < now - ctx->conf.freshness))
         return refuse(r, name, CGD_SIGN_IAT);
-    if (!rate_allows(cu ? name : "", ctx->conf.sign_rate))
+    if (!cgd_rate_take(&rates, cu ? name : "", 1.0, ctx->conf.sign_rate, ctx->conf.sign_rate))
         return refuse(r, name, CGD_SIGN_RATE);
     /* nothing spoofed gets signed: the call's numbers, and the customer's
      * last minute, through the origination rules */

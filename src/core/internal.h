@@ -44,6 +44,11 @@ size_t cg__json_depth(const char *s, size_t n);
 bool cg__strlcpy(char *dst, const char *src, size_t cap);
 /* Case-insensitive ASCII prefix test on a (ptr, len) string. */
 bool cg__prefix_ci(const char *s, size_t n, const char *prefix);
+/* An item of the input, printable (control bytes as '?') and at most
+ * cap - 1 bytes ("..." when cut), for a report line. */
+const char *cg__shown(const char *s, size_t n, char *buf, size_t cap);
+/* [*s, *s + *n) without its leading and trailing blanks (space, tab, CR). */
+void cg__trim_span(const char **s, size_t *n);
 
 /* --- hashing -------------------------------------------------------------- */
 /* FNV-1a, 64 bits: the library's hash for tables keyed by bytes. */

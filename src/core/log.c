@@ -57,3 +57,31 @@ bool cg__prefix_ci(const char *s, size_t n, const char *prefix)
     }
     return true;
 }
+
+const char *cg__shown(const char *s, size_t n, char *buf, size_t cap)
+{
+    size_t i, max = cap - 4;
+    for (i = 0; i < n && i < max; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (n > max) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+void cg__trim_span(const char **s, size_t *n)
+{
+    while (*n && is_blank(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && is_blank((*s)[*n - 1]))
+        (*n)--;
+}

@@ -771,35 +771,6 @@ static void report(struct builder *b, int line, const char *fmt, ...)
     b->cb(b->name, line, msg, b->arg);
 }
 
-/* An item of the input, printable and short, for a report. */
-static const char *shown(const char *s, size_t n, char *buf, size_t cap)
-{
-    size_t i, max = cap - 4;
-    for (i = 0; i < n && i < max; i++)
-        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (n > max) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
-static bool is_space(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\r';
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && is_space(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && is_space((*s)[*n - 1]))
-        (*n)--;
-}
-
 /* The next ';'-separated item of (*s, *n), trimmed; false at the end. */
 static bool next_item(const char **s, size_t *n, bool *more, const char **item, size_t *len)
 {
@@ -814,7 +785,7 @@ static bool next_item(const char **s, size_t *n, bool *more, const char **item, 
         *n -= *len + 1;
         *s = semi + 1;
     }
-    trim(item, len);
+    cg__trim_span(item, len);
     return true;
 }
 
@@ -974,7 +945,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
     }
     name = s;
     nlen = (size_t)(c1 - s);
-    trim(&name, &nlen);
+    cg__trim_span(&name, &nlen);
     if (!nlen) {
         report(b, lineno, "customer name is empty");
         return CG_OK;
@@ -986,7 +957,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
     for (i = 0; i < nlen; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == '"') {
             report(b, lineno, "customer name '%s' holds a control character or '\"'",
-                   shown(name, nlen, buf, sizeof buf));
+                   cg__shown(name, nlen, buf, sizeof buf));
             return CG_OK;
         }
     if (b->ncu >= CG_CUSTOMERS_MAX) {
@@ -998,17 +969,17 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
     slot = name_slot(b, name, nlen);
     if (*slot) {
         report(b, lineno, "customer '%s' is already defined on line %d",
-               shown(name, nlen, buf, sizeof buf), b->line[*slot - 1]);
+               cg__shown(name, nlen, buf, sizeof buf), b->line[*slot - 1]);
         return CG_OK;
     }
 
     if (c4) {
         sg = c4 + 1;
         sglen = (size_t)(end - sg);
-        trim(&sg, &sglen);
+        cg__trim_span(&sg, &sglen);
         if (sglen && !signer_name_ok(sg, sglen)) {
             report(b, lineno, "signer '%s' is not 1 to %u letters, digits, '.', '_' or '-'",
-                   shown(sg, sglen, buf, sizeof buf), CG_SIGNER_NAME_MAX);
+                   cg__shown(sg, sglen, buf, sizeof buf), CG_SIGNER_NAME_MAX);
             return CG_OK;
         }
     }
@@ -1027,7 +998,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
         }
         if (!parse_cidr(item, len, &e)) {
             report(b, lineno, "address '%s' is not an IPv4 or IPv6 address or CIDR",
-                   shown(item, len, buf, sizeof buf));
+                   cg__shown(item, len, buf, sizeof buf));
             goto skip;
         }
         e.cust = cust;
@@ -1053,7 +1024,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int lineno)
             report(b, lineno,
                    "number '%s' is not 1 to %u digits without '+' (a trailing '*' makes a "
                    "prefix)",
-                   shown(item, len, buf, sizeof buf), CG_CUSTOMER_NUMBER_DIGITS);
+                   cg__shown(item, len, buf, sizeof buf), CG_CUSTOMER_NUMBER_DIGITS);
             goto skip;
         }
         if (prefix) {
@@ -1276,7 +1247,7 @@ int cg_customers_load_text(struct cg_customers **out, const char *name, const ch
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         p = nl ? nl + 1 : NULL;
         lineno++;
-        trim(&s, &n);
+        cg__trim_span(&s, &n);
         if (!n || s[0] == '#')
             continue;
         if (n > CG_CUSTOMERS_LINE_MAX) {
@@ -1288,7 +1259,7 @@ int cg_customers_load_text(struct cg_customers **out, const char *name, const ch
             size_t fl = c1 ? (size_t)(c1 - s) : n;
             const char *f = s;
             header = false;
-            trim(&f, &fl);
+            cg__trim_span(&f, &fl);
             if (fl == 8 && cg__prefix_ci(f, fl, "customer"))
                 continue;
         }

@@ -130,35 +130,6 @@ static void report(struct builder *b, int line, const char *fmt, ...)
     b->cb(b->name, line, msg, b->arg);
 }
 
-/* An item of the input, printable and short, for a report. */
-static const char *shown(const char *s, size_t n, char *buf, size_t cap)
-{
-    size_t i, max = cap - 4;
-    for (i = 0; i < n && i < max; i++)
-        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (n > max) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
-static bool is_space(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\r';
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && is_space(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && is_space((*s)[*n - 1]))
-        (*n)--;
-}
-
 static bool name_ok(const char *s, size_t n)
 {
     size_t i;
@@ -186,14 +157,14 @@ static bool path_of(struct builder *b, int line, const char *what, const char *s
     for (i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
             report(b, line, "%s path '%s' holds a control character", what,
-                   shown(s, n, buf, sizeof buf));
+                   cg__shown(s, n, buf, sizeof buf));
             return false;
         }
     if (s[0] != '/' && b->dir)
         pre = b->dirlen + 1;
     if (pre + n > CG_SIGNER_PATH_MAX) {
-        report(b, line, "%s path '%s' is longer than %u bytes", what, shown(s, n, buf, sizeof buf),
-               CG_SIGNER_PATH_MAX);
+        report(b, line, "%s path '%s' is longer than %u bytes", what,
+               cg__shown(s, n, buf, sizeof buf), CG_SIGNER_PATH_MAX);
         return false;
     }
     if (pre) {
@@ -319,7 +290,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int line)
             continue;
         f[k] = c;
         fl[k] = (size_t)((comma ? comma : end) - c);
-        trim(&f[k], &fl[k]);
+        cg__trim_span(&f[k], &fl[k]);
         if (!comma) {
             k++;
             break;
@@ -332,7 +303,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int line)
     }
     if (!name_ok(f[0], fl[0])) {
         report(b, line, "signer name '%s' is not 1 to %u letters, digits, '.', '_' or '-'",
-               shown(f[0], fl[0], buf, sizeof buf), CG_SIGNER_NAME_MAX);
+               cg__shown(f[0], fl[0], buf, sizeof buf), CG_SIGNER_NAME_MAX);
         return CG_OK;
     }
     for (i = 0; i < b->n; i++)
@@ -345,7 +316,7 @@ static int load_line(struct builder *b, const char *s, size_t n, int line)
         report(b, line,
                "x5u '%s' is not an https or http URL of at most %u bytes without blanks, '<', "
                "'>', ';' or '\"'",
-               shown(f[3], fl[3], buf, sizeof buf), CG_URL_MAX);
+               cg__shown(f[3], fl[3], buf, sizeof buf), CG_URL_MAX);
         return CG_OK;
     }
     if (b->n >= CG_SIGNERS_MAX) {
@@ -405,7 +376,7 @@ static int load(struct cg_signers **out, struct builder *b, const char *text, si
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         p = nl ? nl + 1 : NULL;
         line++;
-        trim(&l, &n);
+        cg__trim_span(&l, &n);
         if (!n || l[0] == '#')
             continue;
         if (n > CG_SIGNERS_LINE_MAX) {
@@ -420,7 +391,7 @@ static int load(struct cg_signers **out, struct builder *b, const char *text, si
             const char *c1 = memchr(l, ',', n), *f = l;
             size_t fl = c1 ? (size_t)(c1 - l) : n;
             header = false;
-            trim(&f, &fl);
+            cg__trim_span(&f, &fl);
             if (fl == 6 && cg__prefix_ci(f, fl, "signer"))
                 continue;
         }
