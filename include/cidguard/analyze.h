@@ -10,6 +10,8 @@
 #ifndef CIDGUARD_ANALYZE_H
 #define CIDGUARD_ANALYZE_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,15 +66,15 @@ struct cg_analyze_summary {
  * error with a sentence in err (a missing required column, an unreadable
  * file); malformed rows are not errors.
  */
-int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *opts,
-               struct cg_analyze_summary *summary, char *err, size_t errlen);
+CG_EXTERN int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *opts,
+                         struct cg_analyze_summary *summary, char *err, size_t errlen);
 
 /* Unix seconds as ISO 8601 UTC, "2025-01-06T09:15:02Z" (years 0-9999). */
-void cg_time_iso(int64_t t, char out[21]);
+CG_EXTERN void cg_time_iso(int64_t t, char out[21]);
 /* Unix seconds (up to 12 digits) or ISO 8601 UTC ("2025-01-06T09:15:02Z",
  * a space for the T, fractions, "+00:00"), as analyze reads times: `n`
  * bytes at `s`; false for anything else. */
-bool cg_time_parse(const char *s, size_t n, int64_t *out);
+CG_EXTERN bool cg_time_parse(const char *s, size_t n, int64_t *out);
 
 #ifdef __cplusplus
 }

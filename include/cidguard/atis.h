@@ -6,6 +6,8 @@
 #ifndef CIDGUARD_ATIS_H
 #define CIDGUARD_ATIS_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,9 +56,9 @@ struct cg_atis_verify_req {
  * SVC4001 (missing), SVC4005 (invalid value) or SVC4006 (JSON) exception;
  * CG_ENOMEM is an error proper.  Numbers are canonicalized with `plan`.
  */
-int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *plan,
-                         struct cg_atis_verify_req *req, struct cg_atis_error *err);
-void cg_atis_verify_req_clear(struct cg_atis_verify_req *req);
+CG_EXTERN int cg_atis_parse_verify(const char *body, size_t len, const struct cg_tn_plan *plan,
+                                   struct cg_atis_verify_req *req, struct cg_atis_error *err);
+CG_EXTERN void cg_atis_verify_req_clear(struct cg_atis_verify_req *req);
 
 struct cg_atis_sign_req {
     char attest;              /* 'A', 'B' or 'C' */
@@ -72,17 +74,17 @@ struct cg_atis_sign_req {
 
 /* Parses {"signingRequest":{"attest":..,"dest":{"tn":[..]},"iat":N,
  * "orig":{"tn":..},"origid":..}}; errors as for cg_atis_parse_verify. */
-int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *plan,
-                       struct cg_atis_sign_req *req, struct cg_atis_error *err);
+CG_EXTERN int cg_atis_parse_sign(const char *body, size_t len, const struct cg_tn_plan *plan,
+                                 struct cg_atis_sign_req *req, struct cg_atis_error *err);
 
 /* {"requestError":{"serviceException":{"messageId":..,"text":..,"variables":[..]}}} */
-int cg_atis_error_json(const struct cg_atis_error *e, char **out);
+CG_EXTERN int cg_atis_error_json(const struct cg_atis_error *e, char **out);
 
 /* The verify object of `cidguard verify` (docs/cli.md): verstat,
  * reason_code, reason, reason_name, detail, attest, origid, spc, orig, dest,
  * iat, x5u, orig_match, dest_match, identity_index, warnings.  One line,
  * malloc'ed. */
-int cg_verdict_json(const struct cg_verdict *v, char **out);
+CG_EXTERN int cg_verdict_json(const struct cg_verdict *v, char **out);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 #ifndef CIDGUARD_CERT_H
 #define CIDGUARD_CERT_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,11 +41,12 @@ struct cg_tnauth {
 /* Parses the DER value of the TNAuthList extension (the contents of the
  * extnValue OCTET STRING).  A hand-written walk: no global OpenSSL object
  * registration, so safe from any thread.  CG_EPARSE on malformed DER. */
-int cg_tnauth_parse_der(const unsigned char *der, size_t len, struct cg_tnauth *out);
+CG_EXTERN int cg_tnauth_parse_der(const unsigned char *der, size_t len, struct cg_tnauth *out);
 /* DER for a TNAuthList holding one SPC: for building test certificates. */
-int cg_tnauth_encode_spc(const char *spc, unsigned char *out, size_t outlen, size_t *written);
+CG_EXTERN int cg_tnauth_encode_spc(const char *spc, unsigned char *out, size_t outlen,
+                                   size_t *written);
 /* True when `tn` (canonical) is one of the TNs or inside a range. */
-bool cg_tnauth_covers(const struct cg_tnauth *a, const char *tn);
+CG_EXTERN bool cg_tnauth_covers(const struct cg_tnauth *a, const char *tn);
 
 /* --- Profile warnings (ATIS-1000080 lints that do not fail a call) ------ */
 
@@ -73,8 +76,8 @@ enum cg_warning {
 #undef CG_W_ENUM
         CG_W__COUNT
 };
-const char *cg_warning_name(enum cg_warning w); /* "ee_cn_format" */
-const char *cg_warning_text(enum cg_warning w);
+CG_EXTERN const char *cg_warning_name(enum cg_warning w); /* "ee_cn_format" */
+CG_EXTERN const char *cg_warning_text(enum cg_warning w);
 
 /* --- Bundles ------------------------------------------------------------ */
 
@@ -104,14 +107,15 @@ struct cg_cert_info {
  * The chain is reference counted (starts at 1) and immutable except for its
  * internal validation cache, which is thread-safe.
  */
-int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const char **why);
-int cg_chain_load_file(struct cg_chain **out, const char *path, const char **why);
-struct cg_chain *cg_chain_ref(struct cg_chain *c);
-void cg_chain_unref(struct cg_chain *c);
-const struct cg_cert_info *cg_chain_info(const struct cg_chain *c);
+CG_EXTERN int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len,
+                                const char **why);
+CG_EXTERN int cg_chain_load_file(struct cg_chain **out, const char *path, const char **why);
+CG_EXTERN struct cg_chain *cg_chain_ref(struct cg_chain *c);
+CG_EXTERN void cg_chain_unref(struct cg_chain *c);
+CG_EXTERN const struct cg_cert_info *cg_chain_info(const struct cg_chain *c);
 /* The leaf's public key, borrowed from the chain; NULL when it is not an
  * EC P-256 key (info.key_ok false). */
-const struct cg_key *cg_chain_key(const struct cg_chain *c);
+CG_EXTERN const struct cg_key *cg_chain_key(const struct cg_chain *c);
 
 /* --- Trust anchors and CRLs --------------------------------------------- */
 
@@ -120,18 +124,18 @@ struct cg_trust;
 /* Flags for cg_trust_new. */
 #define CG_TRUST_CRL_REQUIRED 0x1 /* fail closed: a chain with no CRL for its issuers fails */
 
-int cg_trust_new(struct cg_trust **out, unsigned flags);
-void cg_trust_free(struct cg_trust *t);
+CG_EXTERN int cg_trust_new(struct cg_trust **out, unsigned flags);
+CG_EXTERN void cg_trust_free(struct cg_trust *t);
 /* Adds every certificate in a PEM file as a trust anchor. */
-int cg_trust_add_anchors_file(struct cg_trust *t, const char *path);
-int cg_trust_add_anchors_pem(struct cg_trust *t, const char *pem, size_t len);
+CG_EXTERN int cg_trust_add_anchors_file(struct cg_trust *t, const char *path);
+CG_EXTERN int cg_trust_add_anchors_pem(struct cg_trust *t, const char *pem, size_t len);
 /* Adds a CRL (PEM or DER); indirect CRLs (entries with a Certificate Issuer
  * extension, like the STI-PA CRL) are supported.  Any CRL turns on
  * revocation checking of the whole chain. */
-int cg_trust_add_crl_file(struct cg_trust *t, const char *path);
+CG_EXTERN int cg_trust_add_crl_file(struct cg_trust *t, const char *path);
 /* Extra certificates used only to build paths or to check CRL signatures
  * (the STI-PA CRL signer is not in the STI-CA chain). */
-int cg_trust_add_untrusted_file(struct cg_trust *t, const char *path);
+CG_EXTERN int cg_trust_add_untrusted_file(struct cg_trust *t, const char *path);
 
 /*
  * Validates the chain at time `at` (seconds since the epoch): path to an
@@ -140,8 +144,8 @@ int cg_trust_add_untrusted_file(struct cg_trust *t, const char *path);
  * that interval cost a comparison.  Returns CG_OK and sets *ok; on failure
  * *why is a static or internal string for the verdict.  Thread-safe.
  */
-int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, bool *ok, int *revoked,
-                   const char **why);
+CG_EXTERN int cg_trust_check(const struct cg_trust *t, struct cg_chain *c, int64_t at, bool *ok,
+                             int *revoked, const char **why);
 
 /* --- Test PKI ------------------------------------------------------------ */
 
@@ -162,11 +166,11 @@ struct cg_pki_opts {
  * the x5u bundle), sp-<SPC>.key and sp-<SPC>-leaf.pem.  Keys are written
  * mode 0600; existing files are overwritten.
  */
-int cg_pki_init(const struct cg_pki_opts *opts, const char **why);
+CG_EXTERN int cg_pki_init(const struct cg_pki_opts *opts, const char **why);
 
 /* Adds the certificate in `cert_path` (its issuer and serial) to the
  * indirect CRL of the test PKI in `dir` and re-signs crl.pem. */
-int cg_pki_revoke(const char *dir, const char *cert_path, const char **why);
+CG_EXTERN int cg_pki_revoke(const char *dir, const char *cert_path, const char **why);
 
 #ifdef __cplusplus
 }

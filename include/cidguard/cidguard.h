@@ -2,6 +2,8 @@
 #ifndef CIDGUARD_H
 #define CIDGUARD_H
 
+#include "export.h"
+
 #include "error.h"
 #include "log.h"
 #include "tn.h"

@@ -65,6 +65,8 @@
 #ifndef CIDGUARD_CUSTOMERS_H
 #define CIDGUARD_CUSTOMERS_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -108,29 +110,30 @@ struct cg_customer;
  * than CG_CUSTOMERS_FILE_MAX, also reported through `cb` with line 0) or
  * CG_ENOMEM.
  */
-int cg_customers_load_file(struct cg_customers **out, const char *path, cg_policy_report_cb cb,
-                           void *arg);
+CG_EXTERN int cg_customers_load_file(struct cg_customers **out, const char *path,
+                                     cg_policy_report_cb cb, void *arg);
 /*
  * The same from `len` bytes at `text` (not necessarily NUL-terminated; a
  * NUL byte is bad input like any other).  `name` names the text in reports
  * (NULL: "customers").  The text is not kept.
  */
-int cg_customers_load_text(struct cg_customers **out, const char *name, const char *text,
-                           size_t len, cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_customers_load_text(struct cg_customers **out, const char *name, const char *text,
+                                     size_t len, cg_policy_report_cb cb, void *arg);
 /* A set without customers (CG_OK or CG_ENOMEM).  Every lookup also takes a
  * NULL set and treats it as this one. */
-int cg_customers_new_empty(struct cg_customers **out);
-void cg_customers_free(struct cg_customers *c);
+CG_EXTERN int cg_customers_new_empty(struct cg_customers **out);
+CG_EXTERN void cg_customers_free(struct cg_customers *c);
 
 /* How many customers were loaded. */
-size_t cg_customers_count(const struct cg_customers *c);
+CG_EXTERN size_t cg_customers_count(const struct cg_customers *c);
 /* The customer of index `i` (file order, 0 to count-1), or NULL. */
-const struct cg_customer *cg_customers_at(const struct cg_customers *c, size_t i);
+CG_EXTERN const struct cg_customer *cg_customers_at(const struct cg_customers *c, size_t i);
 
 /* The first customer (in file order) whose addresses hold `addr`, a
  * struct sockaddr (AF_INET or AF_INET6; another family or NULL: none), or
  * NULL. */
-const struct cg_customer *cg_customers_find(const struct cg_customers *c, const void *addr);
+CG_EXTERN const struct cg_customer *cg_customers_find(const struct cg_customers *c,
+                                                      const void *addr);
 
 /*
  * The customer holding the SHA-256 of the bearer token (`len` bytes at
@@ -141,11 +144,11 @@ const struct cg_customer *cg_customers_find(const struct cg_customers *c, const 
  * Timing tells nothing useful about the hashes held (see customers.c).
  * Thread-safe; one digest computation per call.
  */
-const struct cg_customer *cg_customers_by_token(const struct cg_customers *c, const char *token,
-                                                size_t len);
+CG_EXTERN const struct cg_customer *cg_customers_by_token(const struct cg_customers *c,
+                                                          const char *token, size_t len);
 /* Whether any customer has a token hash: without one, no client can be
  * told apart but by its address. */
-bool cg_customers_any_tokens(const struct cg_customers *c);
+CG_EXTERN bool cg_customers_any_tokens(const struct cg_customers *c);
 /*
  * Writes the file's form of a bearer token's hash, "sha256:" and 64
  * lowercase hex digits with a NUL (CG_CUSTOMER_TOKEN_HASH_SIZE bytes), to
@@ -156,32 +159,33 @@ bool cg_customers_any_tokens(const struct cg_customers *c);
  * CG_EPARSE (empty, or another byte), CG_ETOOBIG (too long) or CG_ECRYPTO;
  * on failure `out`, when not NULL, holds "".
  */
-int cg_customers_token_hash(const char *token, size_t len, char out[CG_CUSTOMER_TOKEN_HASH_SIZE]);
+CG_EXTERN int cg_customers_token_hash(const char *token, size_t len,
+                                      char out[CG_CUSTOMER_TOKEN_HASH_SIZE]);
 
 /* The customer's name as written in the file (never NULL). */
-const char *cg_customer_name(const struct cg_customer *cu);
+CG_EXTERN const char *cg_customer_name(const struct cg_customer *cu);
 /* The name of the customer's signer (the fifth column), or "" for the
  * default signer and for a NULL customer; never NULL. */
-const char *cg_customer_signer(const struct cg_customer *cu);
+CG_EXTERN const char *cg_customer_signer(const struct cg_customer *cu);
 /* Whether the customer holds `tn` (canonical digits, up to CG_TN_MAX; a
  * number with another character never matches) exactly or by a prefix.
  * False for a NULL customer or number. */
-bool cg_customer_owns(const struct cg_customer *cu, const char *tn);
+CG_EXTERN bool cg_customer_owns(const struct cg_customer *cu, const char *tn);
 /* How many number entries (numbers and prefixes, without duplicates) and
  * address entries the customer has. */
-size_t cg_customer_numbers(const struct cg_customer *cu);
-size_t cg_customer_addresses(const struct cg_customer *cu);
+CG_EXTERN size_t cg_customer_numbers(const struct cg_customer *cu);
+CG_EXTERN size_t cg_customer_addresses(const struct cg_customer *cu);
 /* How many token hashes (without duplicates) the customer has, and
  * whether it has any.  0 and false for a NULL customer. */
-size_t cg_customer_tokens(const struct cg_customer *cu);
-bool cg_customer_has_tokens(const struct cg_customer *cu);
+CG_EXTERN size_t cg_customer_tokens(const struct cg_customer *cu);
+CG_EXTERN bool cg_customer_has_tokens(const struct cg_customer *cu);
 /*
  * The attestation for a call presenting `tn` from a customer already
  * identified (by a token, say, rather than by its address): 'A' when `cu`
  * owns `tn` (as cg_customer_owns), 'B' otherwise, including a NULL or
  * malformed `tn`; 'C' when `cu` is NULL (no customer known).
  */
-char cg_customer_attest(const struct cg_customer *cu, const char *tn);
+CG_EXTERN char cg_customer_attest(const struct cg_customer *cu, const char *tn);
 
 /*
  * The attestation the customers allow for a call presenting `tn`
@@ -190,7 +194,7 @@ char cg_customer_attest(const struct cg_customer *cu, const char *tn);
  * `tn`, 'B' when some customer holds `addr`, 'C' when none does.  Several
  * customers may share an address: A when any of them owns the number.
  */
-char cg_customers_attest(const struct cg_customers *c, const void *addr, const char *tn);
+CG_EXTERN char cg_customers_attest(const struct cg_customers *c, const void *addr, const char *tn);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef CIDGUARD_DECLOG_H
 #define CIDGUARD_DECLOG_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,24 +41,24 @@ struct cg_declog_record {
 };
 
 /* Fills a record from a verdict and a decision (host-independent parts). */
-void cg_declog_record_fill(struct cg_declog_record *r, const struct cg_verdict *v,
-                           const struct cg_decision *d, int64_t now);
+CG_EXTERN void cg_declog_record_fill(struct cg_declog_record *r, const struct cg_verdict *v,
+                                     const struct cg_decision *d, int64_t now);
 
 struct cg_declog;
 /* Opens (creating) the database in WAL mode with the `decisions` table. */
-int cg_declog_open(struct cg_declog **out, const char *path);
-void cg_declog_close(struct cg_declog *l);
+CG_EXTERN int cg_declog_open(struct cg_declog **out, const char *path);
+CG_EXTERN void cg_declog_close(struct cg_declog *l);
 /* Appends records in one transaction. */
-int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, size_t n);
+CG_EXTERN int cg_declog_append(struct cg_declog *l, const struct cg_declog_record *recs, size_t n);
 /* Deletes the records older than `before` (seconds since the epoch);
  * *deleted (may be NULL) receives how many. */
-int cg_declog_prune(struct cg_declog *l, int64_t before, size_t *deleted);
+CG_EXTERN int cg_declog_prune(struct cg_declog *l, int64_t before, size_t *deleted);
 
 /* What the log takes on disk, in bytes: the database's pages (page_count *
  * page_size, counting pages still in the WAL) plus the WAL file.  Cheap
  * (two cached PRAGMA reads and a stat): meant for a once-a-second check
  * and a metric. */
-int cg_declog_size(struct cg_declog *l, uint64_t *bytes);
+CG_EXTERN int cg_declog_size(struct cg_declog *l, uint64_t *bytes);
 /*
  * Keeps the log within `max_bytes` on disk.  When the pages holding records
  * plus the WAL exceed it, deletes the oldest records (by insertion order, in
@@ -75,7 +77,7 @@ int cg_declog_size(struct cg_declog *l, uint64_t *bytes);
  * when there is nothing to do (about 20 us): meant to be called by the
  * writer after every batch it writes, or at least every second.
  */
-int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted);
+CG_EXTERN int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted);
 
 #ifdef __cplusplus
 }

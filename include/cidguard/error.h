@@ -12,6 +12,8 @@
 #ifndef CIDGUARD_ERROR_H
 #define CIDGUARD_ERROR_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,9 +39,9 @@ enum cg_err {
 };
 
 /* Short English text for an error code; never NULL. */
-const char *cg_strerror(int err);
+CG_EXTERN const char *cg_strerror(int err);
 /* The symbol name without prefix ("ENOMEM"); never NULL. */
-const char *cg_errname(int err);
+CG_EXTERN const char *cg_errname(int err);
 
 #ifdef __cplusplus
 }

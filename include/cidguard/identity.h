@@ -12,6 +12,8 @@
 #ifndef CIDGUARD_IDENTITY_H
 #define CIDGUARD_IDENTITY_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,13 +46,14 @@ struct cg_identity {
  * sentence when the syntax is wrong; CG_ETOOBIG past CG_IDENTITY_MAX or a
  * field limit.  `out->token` borrows from `in`, which must outlive it.
  */
-int cg_identity_parse(const char *in, size_t len, struct cg_identity *out, const char **why);
+CG_EXTERN int cg_identity_parse(const char *in, size_t len, struct cg_identity *out,
+                                const char **why);
 
 /*
  * Formats "token;info=<x5u>;alg=ES256;ppt=PPT" into a new string the caller
  * frees with free().  Returns CG_OK or CG_ENOMEM/CG_EINVAL.
  */
-int cg_identity_format(const char *token, const char *x5u, const char *ppt, char **out);
+CG_EXTERN int cg_identity_format(const char *token, const char *x5u, const char *ppt, char **out);
 
 #ifdef __cplusplus
 }

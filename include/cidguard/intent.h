@@ -27,6 +27,8 @@
 #ifndef CIDGUARD_INTENT_H
 #define CIDGUARD_INTENT_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,7 +75,7 @@ struct cg_intent_entry {
  * with 0.  `out` is written only on success.  Returns CG_OK, CG_EINVAL
  * (NULL argument) or CG_EPARSE.
  */
-int cg_intent_number(const char *in, size_t len, char out[CG_INTENT_TN_MAX + 1]);
+CG_EXTERN int cg_intent_number(const char *in, size_t len, char out[CG_INTENT_TN_MAX + 1]);
 
 /* --- the store ---------------------------------------------------------------- */
 
@@ -84,8 +86,8 @@ struct cg_intents;
  * for `max_uses` calls (1 to CG_INTENT_USES_MAX).  *out is set only on
  * success.  Returns CG_OK, CG_EINVAL or CG_ENOMEM.
  */
-int cg_intents_new(struct cg_intents **out, size_t max_entries, unsigned max_uses);
-void cg_intents_free(struct cg_intents *s);
+CG_EXTERN int cg_intents_new(struct cg_intents **out, size_t max_entries, unsigned max_uses);
+CG_EXTERN void cg_intents_free(struct cg_intents *s);
 
 /*
  * Registers (from, to) until `expires` (Unix time; it matches while now <
@@ -95,8 +97,8 @@ void cg_intents_free(struct cg_intents *s);
  * after now), CG_ETOOBIG (full even after dropping the expired ones) or
  * CG_ENOMEM.  Thread-safe.
  */
-int cg_intents_add(struct cg_intents *s, const char *from, const char *to, int64_t expires,
-                   int64_t now);
+CG_EXTERN int cg_intents_add(struct cg_intents *s, const char *from, const char *to,
+                             int64_t expires, int64_t now);
 /*
  * Registers `n` intents, each until now + its valid_for, all or none: the
  * numbers and valid_for (at least 1) are checked and room for all `n` is
@@ -105,11 +107,12 @@ int cg_intents_add(struct cg_intents *s, const char *from, const char *to, int64
  * batch replacing intents can be refused by a nearly full store.)  Only
  * CG_ENOMEM, when a shard cannot grow, can leave part of a batch stored.
  */
-int cg_intents_add_batch(struct cg_intents *s, const struct cg_intent *v, size_t n, int64_t now);
+CG_EXTERN int cg_intents_add_batch(struct cg_intents *s, const struct cg_intent *v, size_t n,
+                                   int64_t now);
 
 /* Removes the intent for (from, to).  Returns CG_OK, CG_ENOTFOUND (none
  * held, including an expired one) or CG_EINVAL. */
-int cg_intents_cancel(struct cg_intents *s, const char *from, const char *to);
+CG_EXTERN int cg_intents_cancel(struct cg_intents *s, const char *from, const char *to);
 
 /*
  * The call path's lookup: true when a live intent for (from, to) with a
@@ -118,7 +121,7 @@ int cg_intents_cancel(struct cg_intents *s, const char *from, const char *to);
  * numbers an intent cannot hold.  Thread-safe, allocates nothing: one
  * shard lock, held for a few probes.
  */
-bool cg_intents_use(struct cg_intents *s, const char *from, const char *to, int64_t now);
+CG_EXTERN bool cg_intents_use(struct cg_intents *s, const char *from, const char *to, int64_t now);
 
 /*
  * Lists live intents whose `from` starts with `from_prefix` ("" or NULL:
@@ -129,15 +132,16 @@ bool cg_intents_use(struct cg_intents *s, const char *from, const char *to, int6
  * shard by shard in no particular order; one that is added, replaced or
  * removed during the listing may be missed or seen twice.
  */
-size_t cg_intents_list(struct cg_intents *s, const char *from_prefix, int64_t now, size_t max,
-                       bool (*cb)(const struct cg_intent_entry *e, void *arg), void *arg);
+CG_EXTERN size_t cg_intents_list(struct cg_intents *s, const char *from_prefix, int64_t now,
+                                 size_t max, bool (*cb)(const struct cg_intent_entry *e, void *arg),
+                                 void *arg);
 
 /* Entries held, expired ones included until they are dropped. */
-size_t cg_intents_count(const struct cg_intents *s);
+CG_EXTERN size_t cg_intents_count(const struct cg_intents *s);
 /* Drops every expired entry; returns how many. */
-size_t cg_intents_expire(struct cg_intents *s, int64_t now);
+CG_EXTERN size_t cg_intents_expire(struct cg_intents *s, int64_t now);
 /* The uses a fresh intent gets. */
-unsigned cg_intents_max_uses(const struct cg_intents *s);
+CG_EXTERN unsigned cg_intents_max_uses(const struct cg_intents *s);
 
 /* --- batches: the HTTP API and the CLI -------------------------------------------- */
 
@@ -159,8 +163,8 @@ unsigned cg_intents_max_uses(const struct cg_intents *s);
  * JSON, not this shape, a bad element), CG_ETOOBIG (body over the limit or
  * more than `max` intents) or CG_EINVAL/CG_ENOMEM.
  */
-int cg_intents_parse_json(const char *body, size_t len, struct cg_intent *out, size_t max,
-                          size_t *n, int max_valid_for, char *err, size_t errlen);
+CG_EXTERN int cg_intents_parse_json(const char *body, size_t len, struct cg_intent *out, size_t max,
+                                    size_t *n, int max_valid_for, char *err, size_t errlen);
 
 /*
  * Parses CSV text (at most CG_INTENT_CSV_MAX bytes, lines at most
@@ -178,9 +182,9 @@ int cg_intents_parse_json(const char *body, size_t len, struct cg_intent *out, s
  * CG_ETOOBIG (text over the limit, or more than `max` good lines: *n is
  * then 0) or CG_EINVAL.
  */
-int cg_intents_parse_csv(const char *text, size_t len, const char *name, struct cg_intent *out,
-                         size_t max, size_t *n, size_t *bad, int max_valid_for,
-                         cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_intents_parse_csv(const char *text, size_t len, const char *name,
+                                   struct cg_intent *out, size_t max, size_t *n, size_t *bad,
+                                   int max_valid_for, cg_policy_report_cb cb, void *arg);
 
 /* --- keys of the registration API ------------------------------------------------- */
 
@@ -198,11 +202,12 @@ int cg_intents_parse_csv(const char *text, size_t len, const char *name, struct 
  * whether it holds a number.  Bad lines are reported with their line
  * number and skipped.  Returns as cg_customers_load_file.
  */
-int cg_intent_keys_load_file(struct cg_customers **out, const char *path, cg_policy_report_cb cb,
-                             void *arg);
+CG_EXTERN int cg_intent_keys_load_file(struct cg_customers **out, const char *path,
+                                       cg_policy_report_cb cb, void *arg);
 /* The same from `len` bytes of text named `name` in reports. */
-int cg_intent_keys_load_text(struct cg_customers **out, const char *name, const char *text,
-                             size_t len, cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_intent_keys_load_text(struct cg_customers **out, const char *name,
+                                       const char *text, size_t len, cg_policy_report_cb cb,
+                                       void *arg);
 
 /* --- Redis --------------------------------------------------------------------------- */
 
@@ -220,8 +225,8 @@ int cg_intent_keys_load_text(struct cg_customers **out, const char *name, const 
  * key whose value is 0 or less matches no call.  Returns the key's length,
  * or 0 when it does not fit in `cap` or a number is not canonical E.164.
  */
-size_t cg_intent_redis_key(char *buf, size_t cap, const char *prefix, const char *from,
-                           const char *to);
+CG_EXTERN size_t cg_intent_redis_key(char *buf, size_t cap, const char *prefix, const char *from,
+                                     const char *to);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef CIDGUARD_KEY_H
 #define CIDGUARD_KEY_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,22 +19,23 @@ struct cg_key;
 
 /* Loads a PEM private key (PKCS#8 or SEC1), public key (SPKI) or
  * certificate (its public key).  CG_EKEY if it is not a P-256 EC key. */
-int cg_key_load_pem(struct cg_key **out, const char *pem, size_t len);
-int cg_key_load_file(struct cg_key **out, const char *path);
-bool cg_key_is_private(const struct cg_key *k);
-void cg_key_free(struct cg_key *k);
+CG_EXTERN int cg_key_load_pem(struct cg_key **out, const char *pem, size_t len);
+CG_EXTERN int cg_key_load_file(struct cg_key **out, const char *path);
+CG_EXTERN bool cg_key_is_private(const struct cg_key *k);
+CG_EXTERN void cg_key_free(struct cg_key *k);
 
 /* Writes the public key as SPKI PEM into a malloc'ed string. */
-int cg_key_public_pem(const struct cg_key *k, char **out);
+CG_EXTERN int cg_key_public_pem(const struct cg_key *k, char **out);
 
 /*
  * JWS ES256 over `data`: `sig` receives the 64-byte R||S form (RFC 7518
  * section 3.4).  Thread-safe.
  */
-int cg_es256_sign(const struct cg_key *k, const void *data, size_t len, unsigned char sig[64]);
+CG_EXTERN int cg_es256_sign(const struct cg_key *k, const void *data, size_t len,
+                            unsigned char sig[64]);
 /* Returns CG_OK and sets *valid; an error only when OpenSSL itself fails. */
-int cg_es256_verify(const struct cg_key *k, const void *data, size_t len,
-                    const unsigned char sig[64], bool *valid);
+CG_EXTERN int cg_es256_verify(const struct cg_key *k, const void *data, size_t len,
+                              const unsigned char sig[64], bool *valid);
 
 /*
  * Busy keys.  Verifying with a key costs mostly the multiplication by the
@@ -48,13 +51,13 @@ int cg_es256_verify(const struct cg_key *k, const void *data, size_t len,
 #define CG_FASTKEYS_DEFAULT_AFTER 1000
 /* Sets the budget and the threshold (> 0); may be called again at any time
  * (a smaller budget evicts within a second). */
-int cg_fastkeys_configure(size_t max_bytes, unsigned promote_after);
+CG_EXTERN int cg_fastkeys_configure(size_t max_bytes, unsigned promote_after);
 /* Whether this build has tables at all (OpenSSL's EC_GROUP_precompute_mult
  * was found at configure time). */
-bool cg_fastkeys_available(void);
+CG_EXTERN bool cg_fastkeys_available(void);
 /* Builds k's table now on the calling thread, whatever its calls so far
  * (benchmarks and tests): CG_EUNSUPPORTED without tables. */
-int cg_key_promote(const struct cg_key *k);
+CG_EXTERN int cg_key_promote(const struct cg_key *k);
 struct cg_fastkeys_stats {
     size_t tables;                 /* tables in use */
     size_t bytes, max_bytes;       /* what they are charged, the budget */
@@ -65,7 +68,7 @@ struct cg_fastkeys_stats {
     unsigned long long fast_calls; /* calls verified with a table */
     unsigned long long evp_calls;  /* calls verified without */
 };
-void cg_fastkeys_stats(struct cg_fastkeys_stats *out);
+CG_EXTERN void cg_fastkeys_stats(struct cg_fastkeys_stats *out);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef CIDGUARD_LOG_H
 #define CIDGUARD_LOG_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,7 +18,7 @@ typedef void (*cg_log_cb)(enum cg_log_level level, const char *msg, void *arg);
 
 /* Installs the callback (NULL drops everything) and the most verbose level
  * passed to it.  Call before any other thread uses the library. */
-void cg_log_set(cg_log_cb cb, enum cg_log_level max_level, void *arg);
+CG_EXTERN void cg_log_set(cg_log_cb cb, enum cg_log_level max_level, void *arg);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef CIDGUARD_PASSPORT_H
 #define CIDGUARD_PASSPORT_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,10 +97,11 @@ enum cg_passport_fault {
  * `out` must be cleared with cg_passport_clear() after CG_OK; on failure
  * nothing needs freeing.
  */
-int cg_passport_decode(const char *tok, size_t len, struct cg_passport *out, unsigned char sig[64],
-                       size_t *signed_len, enum cg_passport_fault *fault, const char **why);
+CG_EXTERN int cg_passport_decode(const char *tok, size_t len, struct cg_passport *out,
+                                 unsigned char sig[64], size_t *signed_len,
+                                 enum cg_passport_fault *fault, const char **why);
 
-void cg_passport_clear(struct cg_passport *p);
+CG_EXTERN void cg_passport_clear(struct cg_passport *p);
 
 /*
  * For people and tools (cidguard inspect), not for verification: the
@@ -106,7 +109,7 @@ void cg_passport_clear(struct cg_passport *p);
  * malloc'ed NUL-terminated string.  CG_EPARSE for bad base64url or a token
  * without that part, CG_ETOOBIG past CG_PASSPORT_JSON_MAX.
  */
-int cg_passport_part_text(const char *tok, size_t len, int part, char **out);
+CG_EXTERN int cg_passport_part_text(const char *tok, size_t len, int part, char **out);
 
 /*
  * Canonical JSON (RFC 8225 section 9: sorted members at every level, no
@@ -116,7 +119,7 @@ int cg_passport_part_text(const char *tok, size_t len, int part, char **out);
  * canonically).  Returns CG_OK, CG_EINVAL (missing or invalid field),
  * CG_ENOMEM.
  */
-int cg_passport_encode(const struct cg_passport *p, char **hdr_json, char **payload_json);
+CG_EXTERN int cg_passport_encode(const struct cg_passport *p, char **hdr_json, char **payload_json);
 
 #ifdef __cplusplus
 }

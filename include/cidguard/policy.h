@@ -12,6 +12,8 @@
 #ifndef CIDGUARD_POLICY_H
 #define CIDGUARD_POLICY_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,9 +37,9 @@ enum cg_action {
     CG_ACTION_WITHHOLD = 3,
     CG_ACTION__COUNT
 };
-const char *cg_action_str(enum cg_action a); /* "allow", "label", "block", "withhold" */
+CG_EXTERN const char *cg_action_str(enum cg_action a); /* "allow", "label", "block", "withhold" */
 /* The stricter of two actions. */
-enum cg_action cg_action_stricter(enum cg_action a, enum cg_action b);
+CG_EXTERN enum cg_action cg_action_stricter(enum cg_action a, enum cg_action b);
 
 /*
  * Stable reason codes: X(NAME, "code", default action, "text").  Numbers
@@ -93,9 +95,9 @@ enum cg_policy_reason {
 #undef CG_PR_ENUM
         CG_PR__COUNT
 };
-const char *cg_policy_reason_code(enum cg_policy_reason r);
-const char *cg_policy_reason_text(enum cg_policy_reason r);
-enum cg_action cg_policy_reason_action(enum cg_policy_reason r); /* the default */
+CG_EXTERN const char *cg_policy_reason_code(enum cg_policy_reason r);
+CG_EXTERN const char *cg_policy_reason_text(enum cg_policy_reason r);
+CG_EXTERN enum cg_action cg_policy_reason_action(enum cg_policy_reason r); /* the default */
 
 /* --- building a policy ------------------------------------------------------ */
 
@@ -116,68 +118,72 @@ struct cg_policy_config {
 typedef void (*cg_policy_report_cb)(const char *file, int line, const char *msg, void *arg);
 
 struct cg_policy;
-int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg);
-void cg_policy_free(struct cg_policy *p);
+CG_EXTERN int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg);
+CG_EXTERN void cg_policy_free(struct cg_policy *p);
 
 /* The CSV policy lists (docs/cidguardd.md#policy-lists: header row; '#'
  * comment lines; numbers canonical E.164 digits, a trailing '*' makes a
  * prefix).  Bad lines are reported through `cb` with file and line and
  * skipped; the rest loads.
  * Return CG_OK, CG_EIO (unreadable), CG_ENOMEM, CG_ETOOBIG (over limits). */
-int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
-int cg_policy_load_protected(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
-                             void *arg);
-int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
-                           void *arg);
+CG_EXTERN int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                                 void *arg);
+CG_EXTERN int cg_policy_load_protected(struct cg_policy *p, const char *path,
+                                       cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                                     void *arg);
 /* Ofcom National Numbering Scheme block-status files (S3, S5, S7, S8, S9:
  * "Number Block,Block Status,..."): only Allocated blocks are valid CLIs.
  * Ranges without a loaded file are "unknown", not invalid. */
-int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                                   void *arg);
 /* The operator lists (docs/cidguardd.md#policy-lists) by kind. */
 enum cg_list { CG_LIST_DNO, CG_LIST_PROTECTED, CG_LIST_INGRESS, CG_LIST__COUNT };
-const char *cg_list_name(enum cg_list l); /* "dno", "protected", "ingress" */
-int cg_list_from_name(const char *name);  /* -1 when unknown */
+CG_EXTERN const char *cg_list_name(enum cg_list l); /* "dno", "protected", "ingress" */
+CG_EXTERN int cg_list_from_name(const char *name);  /* -1 when unknown */
 /* A list of kind `l` from memory (e.g. as stored in Redis), with the same
  * rules and reports as the file loaders; `name` names it in reports. */
-int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *name,
-                             const char *text, size_t len, cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *name,
+                                       const char *text, size_t len, cg_policy_report_cb cb,
+                                       void *arg);
 
 /* NANPA's NPA report (npa_report.csv): area codes in service.  A +1 caller
  * in an NPA the report lists as not in service is nanp_cli_unassigned. */
-int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg);
+CG_EXTERN int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                                   void *arg);
 /* A CO-code (NPA-NXX) status file in the CNA's format ("NPA","CO Code
  * (NXX)","Status",...): "Available", "Not Available" and "Moratorium on
  * Assignment" codes are unassigned.  Area codes without such data are
  * nanp_assignment_unknown once NANPA data is loaded. */
-int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
-                           void *arg);
+CG_EXTERN int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                                     void *arg);
 
 /* The ingress named `tgrp` (RFC 4904 trunk group, may be NULL), else the one
  * whose addresses hold `addr` (a struct sockaddr, may be NULL).  NULL when
  * none; *international set when found. */
-const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp, const void *addr,
-                              bool *international);
+CG_EXTERN const char *cg_policy_ingress(const struct cg_policy *p, const char *tgrp,
+                                        const void *addr, bool *international);
 /* The same, with the ingress's flags: CG_INGRESS_INTERNATIONAL, and
  * CG_INGRESS_ROAMING for an international roaming partner (the ingress
  * list's `international` column says `roaming`): its +447 callers are UK
  * mobiles roaming abroad. */
 #define CG_INGRESS_INTERNATIONAL 1u
 #define CG_INGRESS_ROAMING 2u
-const char *cg_policy_ingress_flags(const struct cg_policy *p, const char *tgrp, const void *addr,
-                                    unsigned *flags);
+CG_EXTERN const char *cg_policy_ingress_flags(const struct cg_policy *p, const char *tgrp,
+                                              const void *addr, unsigned *flags);
 
 /* The brand of the protected number `tn` (canonical), or NULL: what a
  * spoofed call presenting it impersonates. */
-const char *cg_policy_protected_brand(const struct cg_policy *p, const char *tn);
+CG_EXTERN const char *cg_policy_protected_brand(const struct cg_policy *p, const char *tn);
 
 /* Whether the struct sockaddr `addr` (IPv4 or IPv6) lies in `cidr`
  * ("192.0.2.0/24", "2001:db8::/32", or one address). */
-bool cg_addr_in_cidr(const void *addr, const char *cidr);
+CG_EXTERN bool cg_addr_in_cidr(const void *addr, const char *cidr);
 /* Whether `addr` lies in one of the `sep`-separated CIDRs of `list`
  * (entries longer than 63 bytes never match).  With `other` (may be NULL),
  * an entry starting "cert:" is passed to other(entry + 5, arg) instead. */
-bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
-                          bool (*other)(const char *entry, void *arg), void *arg);
+CG_EXTERN bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
+                                    bool (*other)(const char *entry, void *arg), void *arg);
 
 /* --- replay and rate state --------------------------------------------------- */
 
@@ -188,15 +194,16 @@ struct cg_policy_state;
  * rate_numbers: per-minute thresholds per ingress and per SPC (0 = off).
  * rate_numbers keeps up to rate_numbers+1 numbers per key and scans them:
  * it is capped at 1000 (CG_EINVAL above). */
-int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_calls,
-                        unsigned rate_numbers);
-void cg_policy_state_free(struct cg_policy_state *s);
+CG_EXTERN int cg_policy_state_new(struct cg_policy_state **out, int window, unsigned rate_calls,
+                                  unsigned rate_numbers);
+CG_EXTERN void cg_policy_state_free(struct cg_policy_state *s);
 
 /* Origination (cg_policy_originate): the customer's share of calls in the
  * last minute presenting protected or bank-like numbers above which its
  * calls get protected_share, judged once it has made min_calls (0 or 1:
  * from the first); percent 0 = off.  CG_EINVAL above 100. */
-int cg_policy_state_set_share(struct cg_policy_state *s, unsigned percent, unsigned min_calls);
+CG_EXTERN int cg_policy_state_set_share(struct cg_policy_state *s, unsigned percent,
+                                        unsigned min_calls);
 
 /* --- deciding ----------------------------------------------------------------- */
 
@@ -286,20 +293,22 @@ struct cg_decision {
  * without attestation (a ppt=div or ppt=rcd PASSporT alone) is below any
  * minimum attestation.  Thread-safe.
  * Returns CG_OK or CG_ENOMEM (the state could not record the call). */
-int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
-                     const struct cg_policy_call *call, struct cg_decision *out);
+CG_EXTERN int cg_policy_decide(const struct cg_policy *p, struct cg_policy_state *state,
+                               const struct cg_policy_call *call, struct cg_decision *out);
 /* CG_POLICY_NUM_* bits: the numbers of `call` that are protected, take
  * call intents, and are not verified enough without one; the host looks
  * those up (and spends a use of each) before cg_policy_decide.  0 when the
  * call's numbers block it whatever an intent says, so that refused calls
  * spend no use.  Cheap: a few trie walks, and only for protected numbers. */
-unsigned cg_policy_intents_needed(const struct cg_policy *p, const struct cg_policy_call *call);
+CG_EXTERN unsigned cg_policy_intents_needed(const struct cg_policy *p,
+                                            const struct cg_policy_call *call);
 /* CG_POLICY_NUM_* bits: the numbers a roaming check would be about, UK
  * mobiles (+447) on a call from an international ingress that nothing else
  * shows roaming (not a roaming partner, not signed by a UK mobile network's
  * SPC, not already in call->roaming_confirmed).  Each number is checked on
  * its own: one roaming number does not vouch for the other. */
-unsigned cg_policy_roaming_needed(const struct cg_policy *p, const struct cg_policy_call *call);
+CG_EXTERN unsigned cg_policy_roaming_needed(const struct cg_policy *p,
+                                            const struct cg_policy_call *call);
 /*
  * Origination: what the signing side decides before a customer's call is
  * signed, with the same lists, data and rule code as verification and a
@@ -328,13 +337,13 @@ struct cg_policy_origination {
     bool (*owns)(const char *tn, void *arg);
     void *owns_arg;
 };
-int cg_policy_originate(const struct cg_policy *p, struct cg_policy_state *state,
-                        const struct cg_policy_origination *o, struct cg_decision *out);
+CG_EXTERN int cg_policy_originate(const struct cg_policy *p, struct cg_policy_state *state,
+                                  const struct cg_policy_origination *o, struct cg_decision *out);
 
 /* Comma-separated reason codes, e.g. "dno,stir_failed" ("" for none). */
-size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
+CG_EXTERN size_t cg_decision_reasons(const struct cg_decision *d, char *buf, size_t cap);
 /* The same for any set of reason bits (cg_decision's caller_reasons...). */
-size_t cg_policy_reasons_str(uint32_t reasons, char *buf, size_t cap);
+CG_EXTERN size_t cg_policy_reasons_str(uint32_t reasons, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

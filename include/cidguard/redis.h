@@ -14,6 +14,8 @@
 #ifndef CIDGUARD_REDIS_H
 #define CIDGUARD_REDIS_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +32,8 @@ struct cg_redis_addr {
     int db;
     char password[128];
 };
-int cg_redis_parse_url(const char *url, struct cg_redis_addr *out); /* CG_OK or CG_EINVAL */
+CG_EXTERN int cg_redis_parse_url(const char *url,
+                                 struct cg_redis_addr *out); /* CG_OK or CG_EINVAL */
 
 #define CG_REDIS_PREFIX "cidguard:"
 
@@ -42,25 +45,26 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *out); /* CG_OK or 
 struct cg_redis;
 /* Connects and selects the database.  On failure returns CG_EIO and, when
  * err is given, a message in it. */
-int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
-                     char *err, size_t errlen);
-void cg_redis_close(struct cg_redis *s);
-const char *cg_redis_error(const struct cg_redis *s); /* the last failure */
+CG_EXTERN int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix,
+                               int timeout_ms, char *err, size_t errlen);
+CG_EXTERN void cg_redis_close(struct cg_redis *s);
+CG_EXTERN const char *cg_redis_error(const struct cg_redis *s); /* the last failure */
 
 /* The version of the lists (0 when none was ever stored). */
-int cg_redis_lists_version(struct cg_redis *s, long long *version);
+CG_EXTERN int cg_redis_lists_version(struct cg_redis *s, long long *version);
 /* Every list's CSV text (malloc'ed; NULL when Redis has none of that kind)
  * and the version they belong to, read in one transaction. */
-int cg_redis_lists_get(struct cg_redis *s, char *text[CG_LIST__COUNT], long long *version);
+CG_EXTERN int cg_redis_lists_get(struct cg_redis *s, char *text[CG_LIST__COUNT],
+                                 long long *version);
 /* Replaces one list and bumps the version, in one transaction. */
-int cg_redis_list_put(struct cg_redis *s, enum cg_list l, const char *text, size_t len);
+CG_EXTERN int cg_redis_list_put(struct cg_redis *s, enum cg_list l, const char *text, size_t len);
 /* The same, only if the lists are still at `version` (read with
  * cg_redis_lists_get): CG_ECONFLICT when someone changed them meanwhile,
  * so that an edit made on what was read is never lost. */
-int cg_redis_list_replace(struct cg_redis *s, enum cg_list l, const char *text, size_t len,
-                          long long version);
+CG_EXTERN int cg_redis_list_replace(struct cg_redis *s, enum cg_list l, const char *text,
+                                    size_t len, long long version);
 /* Removes one list from Redis (daemons go back to their files). */
-int cg_redis_list_delete(struct cg_redis *s, enum cg_list l);
+CG_EXTERN int cg_redis_list_delete(struct cg_redis *s, enum cg_list l);
 
 /* --- the call path: one script per call ------------------------------------ */
 
@@ -75,8 +79,8 @@ struct cg_redis_cmd {
 };
 
 /* The script (for SCRIPT LOAD at connect) and its SHA-1 (for EVALSHA). */
-const char *cg_redis_script(void);
-const char *cg_redis_script_sha(void);
+CG_EXTERN const char *cg_redis_script(void);
+CG_EXTERN const char *cg_redis_script_sha(void);
 
 /* Fills `cmd` for `call` with the same meaning as cg_policy_state: replay
  * keyed by r, for passed verdicts only, each kept until max(now, iat) +
@@ -87,15 +91,15 @@ const char *cg_redis_script_sha(void);
  * callee is looked up (cg_intent_redis_key), and a use of it spent.
  * `prefix` is the key prefix
  * (CG_REDIS_PREFIX).  Returns false when the call has nothing to record. */
-bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix,
-                          const struct cg_policy_call *call, int window, unsigned rate_calls,
-                          unsigned rate_numbers, unsigned intents);
+CG_EXTERN bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix,
+                                    const struct cg_policy_call *call, int window,
+                                    unsigned rate_calls, unsigned rate_numbers, unsigned intents);
 /* The reason bits (for cg_policy_call.shared) of the script's answer, an
  * array of four integers: replay, calls over, numbers over, and the
  * CG_POLICY_NUM_* bits of the numbers whose call intent was found (for
  * cg_policy_call.intents; read only the first three from an older
  * script). */
-uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers);
+CG_EXTERN uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers);
 
 #ifdef __cplusplus
 }

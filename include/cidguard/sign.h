@@ -6,6 +6,8 @@
 #ifndef CIDGUARD_SIGN_H
 #define CIDGUARD_SIGN_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,8 +22,8 @@ struct cg_signer;
 
 /* `key` is borrowed and must outlive the signer; `x5u` is copied.  The key
  * must be private; x5u must be an https (or, for labs, http) URL. */
-int cg_signer_new(struct cg_signer **out, const struct cg_key *key, const char *x5u);
-void cg_signer_free(struct cg_signer *s);
+CG_EXTERN int cg_signer_new(struct cg_signer **out, const struct cg_key *key, const char *x5u);
+CG_EXTERN void cg_signer_free(struct cg_signer *s);
 
 struct cg_sign_request {
     const char *orig;        /* a number in any form cg_tn_canon accepts */
@@ -40,11 +42,11 @@ struct cg_sign_request {
  * Signs and returns "hdr.payload.sig;info=<x5u>;alg=ES256;ppt=..." in a
  * malloc'ed string.  CG_EINVAL with *why on a bad request.  Thread-safe.
  */
-int cg_sign(const struct cg_signer *s, const struct cg_sign_request *req, char **identity,
-            const char **why);
+CG_EXTERN int cg_sign(const struct cg_signer *s, const struct cg_sign_request *req, char **identity,
+                      const char **why);
 
 /* A random (version 4) UUID, 36 characters plus NUL. */
-int cg_uuid4(char out[37]);
+CG_EXTERN int cg_uuid4(char out[37]);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,8 @@
 #ifndef CIDGUARD_SIGNERS_H
 #define CIDGUARD_SIGNERS_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,27 +90,28 @@ struct cg_signer_entry {
  * CG_ETOOBIG (larger than CG_SIGNERS_FILE_MAX, also reported through `cb`
  * with line 0) or CG_ENOMEM.
  */
-int cg_signers_load_file(struct cg_signers **out, const char *path, cg_policy_report_cb cb,
-                         void *arg);
+CG_EXTERN int cg_signers_load_file(struct cg_signers **out, const char *path,
+                                   cg_policy_report_cb cb, void *arg);
 /*
  * The same from `len` bytes at `text` (not necessarily NUL-terminated; a
  * NUL byte is bad input like any other).  `name` names the text in reports
  * (NULL: "signers").  The text is not kept.
  */
-int cg_signers_load_text(struct cg_signers **out, const char *name, const char *text, size_t len,
-                         cg_policy_report_cb cb, void *arg);
-void cg_signers_free(struct cg_signers *s);
+CG_EXTERN int cg_signers_load_text(struct cg_signers **out, const char *name, const char *text,
+                                   size_t len, cg_policy_report_cb cb, void *arg);
+CG_EXTERN void cg_signers_free(struct cg_signers *s);
 
 /* How many signers were loaded (0 for NULL). */
-size_t cg_signers_count(const struct cg_signers *s);
+CG_EXTERN size_t cg_signers_count(const struct cg_signers *s);
 /* The signer of index `i` (file order), or NULL. */
-const struct cg_signer_entry *cg_signers_at(const struct cg_signers *s, size_t i);
+CG_EXTERN const struct cg_signer_entry *cg_signers_at(const struct cg_signers *s, size_t i);
 /* The signer named `name` (exactly, case-sensitive), or NULL; NULL for a
  * NULL set or name. */
-const struct cg_signer_entry *cg_signers_find(const struct cg_signers *s, const char *name);
+CG_EXTERN const struct cg_signer_entry *cg_signers_find(const struct cg_signers *s,
+                                                        const char *name);
 /* Whole days from `now` (seconds since the epoch) until the certificate
  * expires, rounded down: 0 on its last day, negative once expired. */
-int64_t cg_signers_days_left(const struct cg_signer_entry *e, int64_t now);
+CG_EXTERN int64_t cg_signers_days_left(const struct cg_signer_entry *e, int64_t now);
 
 /*
  * A stable origid (ATIS-1000074: it identifies the origination point) for
@@ -126,8 +129,8 @@ int64_t cg_signers_days_left(const struct cg_signer_entry *e, int64_t now);
  */
 #define CG_ORIGID_INPUT_MAX 1024u
 #define CG_ORIGID_SECRET_MAX 1024u
-int cg_origid_stable(const unsigned char *secret, size_t secret_len, const char *customer,
-                     const char *ingress, char out[37]);
+CG_EXTERN int cg_origid_stable(const unsigned char *secret, size_t secret_len, const char *customer,
+                               const char *ingress, char out[37]);
 
 #ifdef __cplusplus
 }

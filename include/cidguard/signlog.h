@@ -24,6 +24,8 @@
 #ifndef CIDGUARD_SIGNLOG_H
 #define CIDGUARD_SIGNLOG_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,19 +65,20 @@ struct cg_signlog;
 
 /* Opens (creating) the log for writing: WAL, the `signings` table and its
  * indexes.  CG_OK, CG_EINVAL or CG_EIO (logged). */
-int cg_signlog_open(struct cg_signlog **out, const char *path);
+CG_EXTERN int cg_signlog_open(struct cg_signlog **out, const char *path);
 /*
  * Opens an existing log for queries only (cg_signlog_query): no table is
  * created, nothing is written.  CG_ENOTFOUND when there is no file at
  * `path`, CG_EPARSE when it is not a signing log, CG_EIO otherwise.
  */
-int cg_signlog_open_readonly(struct cg_signlog **out, const char *path);
-void cg_signlog_close(struct cg_signlog *l);
+CG_EXTERN int cg_signlog_open_readonly(struct cg_signlog **out, const char *path);
+CG_EXTERN void cg_signlog_close(struct cg_signlog *l);
 
 /* Appends records in one transaction (CG_OK, CG_EINVAL on a read-only
  * log, CG_EIO: nothing of the batch is written).  Origids are stored in
  * lowercase. */
-int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs, size_t n);
+CG_EXTERN int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs,
+                                size_t n);
 /*
  * Deletes the records older than `before` (Unix seconds), oldest first, in
  * batches of 10,000 (one transaction each); *deleted (may be NULL)
@@ -84,12 +87,12 @@ int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs
  * first one at or after `before`, so a record whose time is out of order
  * with its neighbours (a clock stepped back) waits for a later prune.
  */
-int cg_signlog_prune(struct cg_signlog *l, int64_t before, size_t *deleted);
+CG_EXTERN int cg_signlog_prune(struct cg_signlog *l, int64_t before, size_t *deleted);
 /* Bytes on disk (database pages and WAL), as cg_declog_size. */
-int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes);
+CG_EXTERN int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes);
 /* Keeps the log within `max_bytes`, oldest records first, in bursts of
  * about 200 ms a call, exactly as cg_declog_prune_to. */
-int cg_signlog_prune_to(struct cg_signlog *l, uint64_t max_bytes, size_t *deleted);
+CG_EXTERN int cg_signlog_prune_to(struct cg_signlog *l, uint64_t max_bytes, size_t *deleted);
 
 /* --- traceback ----------------------------------------------------------------- */
 
@@ -160,9 +163,9 @@ struct cg_signlog_result {
  * CG_ETOOBIG (the calls could not be found within budget_ms), CG_ENOMEM
  * or CG_EIO.  Thread-compatible: one query at a time per cg_signlog.
  */
-int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
-                     struct cg_signlog_result **out);
-void cg_signlog_result_free(struct cg_signlog_result *r);
+CG_EXTERN int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
+                               struct cg_signlog_result **out);
+CG_EXTERN void cg_signlog_result_free(struct cg_signlog_result *r);
 
 /*
  * The answer to a traceback question as JSON (malloc'ed, NUL-terminated,
@@ -172,8 +175,8 @@ void cg_signlog_result_free(struct cg_signlog_result *r);
  * (docs/cidguardd.md, "Signing log and traceback", shows one).  CG_OK,
  * CG_EINVAL or CG_ENOMEM.
  */
-int cg_signlog_result_json(const struct cg_signlog_query *q, const struct cg_signlog_result *r,
-                           char **out);
+CG_EXTERN int cg_signlog_result_json(const struct cg_signlog_query *q,
+                                     const struct cg_signlog_result *r, char **out);
 /*
  * The calls as CSV with a header row, one call a line (CRLF), the export a
  * traceback response carries: time, customer, source, ingress, orig,
@@ -182,7 +185,7 @@ int cg_signlog_result_json(const struct cg_signlog_query *q, const struct cg_sig
  * field starting with '=', '+', '-' or '@' gets a leading apostrophe, so
  * that a spreadsheet never runs a caller's Call-ID as a formula.
  */
-int cg_signlog_result_csv(const struct cg_signlog_result *r, char **out);
+CG_EXTERN int cg_signlog_result_csv(const struct cg_signlog_result *r, char **out);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef CIDGUARD_SIP_H
 #define CIDGUARD_SIP_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,10 +59,11 @@ struct cg_sip_req {
  * `out` is valid after an error only for building a 400 when
  * cg_sip_req_answerable() says so (method and ruri may then be NULL).
  */
-int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *out, const char **why);
+CG_EXTERN int cg_sip_parse_request(const char *msg, size_t len, struct cg_sip_req *out,
+                                   const char **why);
 /* True when enough of a failed parse survived to send a 400 back. */
-int cg_sip_req_answerable(const struct cg_sip_req *r);
-void cg_sip_req_clear(struct cg_sip_req *r);
+CG_EXTERN int cg_sip_req_answerable(const struct cg_sip_req *r);
+CG_EXTERN void cg_sip_req_clear(struct cg_sip_req *r);
 
 /*
  * Stream framing (SIP over TCP, RFC 3261 section 18.3): the length of the
@@ -71,7 +74,7 @@ void cg_sip_req_clear(struct cg_sip_req *r);
  * name matched whole in any case.  Leading CRLF (or LF) keep-alives are
  * counted in *skip and should be dropped.
  */
-long cg_sip_frame(const char *buf, size_t len, size_t *skip);
+CG_EXTERN long cg_sip_frame(const char *buf, size_t len, size_t *skip);
 
 /*
  * Builds a response to `req`: status line, every Via, From, To (with a
@@ -82,8 +85,8 @@ long cg_sip_frame(const char *buf, size_t len, size_t *skip);
  * copied value holds a CR or LF (none does in a parsed request), or the
  * code is not 100-699.
  */
-int cg_sip_response(const struct cg_sip_req *req, int code, const char *phrase,
-                    const char *const *extra, size_t nextra, char **out, size_t *outlen);
+CG_EXTERN int cg_sip_response(const struct cg_sip_req *req, int code, const char *phrase,
+                              const char *const *extra, size_t nextra, char **out, size_t *outlen);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #ifndef CIDGUARD_SIPTX_H
 #define CIDGUARD_SIPTX_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,18 +35,18 @@ struct cg_sip_tx;
  * CG_EINVAL for max_entries 0 or above CG_SIP_TX_MAX_ENTRIES, or
  * ttl_seconds < 1; CG_ENOMEM.  *out is set only on success.
  */
-int cg_sip_txcache_new(struct cg_sip_txcache **out, size_t max_entries, int ttl_seconds);
+CG_EXTERN int cg_sip_txcache_new(struct cg_sip_txcache **out, size_t max_entries, int ttl_seconds);
 /* Frees every entry and stored answer; pending pointers are not touched
  * (their calls must not use their entries afterwards).  NULL is a no-op. */
-void cg_sip_txcache_free(struct cg_sip_txcache *c);
+CG_EXTERN void cg_sip_txcache_free(struct cg_sip_txcache *c);
 /*
  * Drops answered entries whose time is up, oldest first.  Entries not yet
  * answered are never dropped, whatever their age.  Call it about once a
  * second.
  */
-void cg_sip_txcache_expire(struct cg_sip_txcache *c, int64_t now);
+CG_EXTERN void cg_sip_txcache_expire(struct cg_sip_txcache *c, int64_t now);
 /* Entries held, answered or not. */
-size_t cg_sip_txcache_size(const struct cg_sip_txcache *c);
+CG_EXTERN size_t cg_sip_txcache_size(const struct cg_sip_txcache *c);
 
 enum cg_sip_disposition {
     CG_SIP_IGNORE, /* nothing to send (ACK, keep-alive, unanswerable garbage, retransmission
@@ -100,11 +102,11 @@ struct cg_sip_received {
  * NOTE: a CG_SIP_INVITE entry is never dropped until answered, so every
  * one must reach cg_sip_tx_answer or cg_sip_tx_drop.
  */
-int cg_sip_txcache_receive(struct cg_sip_txcache *c, unsigned listener, const char *msg, size_t len,
-                           int64_t now, struct cg_sip_received *r);
+CG_EXTERN int cg_sip_txcache_receive(struct cg_sip_txcache *c, unsigned listener, const char *msg,
+                                     size_t len, int64_t now, struct cg_sip_received *r);
 
 /* The pointer a CANCEL of this INVITE will return (the call being answered). */
-void cg_sip_tx_set_pending(struct cg_sip_tx *tx, void *call);
+CG_EXTERN void cg_sip_tx_set_pending(struct cg_sip_tx *tx, void *call);
 
 /*
  * Stores a copy of the final answer to tx's request for its
@@ -114,8 +116,8 @@ void cg_sip_tx_set_pending(struct cg_sip_tx *tx, void *call);
  * answered, the entry may leave at any later call on the cache: the
  * caller forgets tx.
  */
-int cg_sip_tx_answer(struct cg_sip_txcache *c, struct cg_sip_tx *tx, const char *resp, size_t len,
-                     int64_t now);
+CG_EXTERN int cg_sip_tx_answer(struct cg_sip_txcache *c, struct cg_sip_tx *tx, const char *resp,
+                               size_t len, int64_t now);
 
 /*
  * The same, taking `resp` (malloc'ed, as cg_sip_response makes it) rather
@@ -123,13 +125,13 @@ int cg_sip_tx_answer(struct cg_sip_txcache *c, struct cg_sip_tx *tx, const char 
  * on CG_EINVAL.  It should end with a NUL past len, as cg_sip_response's
  * answers do, since a retransmission hands it out as text.
  */
-int cg_sip_tx_answer_take(struct cg_sip_txcache *c, struct cg_sip_tx *tx, char *resp, size_t len,
-                          int64_t now);
+CG_EXTERN int cg_sip_tx_answer_take(struct cg_sip_txcache *c, struct cg_sip_tx *tx, char *resp,
+                                    size_t len, int64_t now);
 
 /* Forgets a transaction that will not be answered (an allocation failed
  * on the caller's side): a retransmission is then treated as new.  tx is
  * invalid afterwards. */
-void cg_sip_tx_drop(struct cg_sip_txcache *c, struct cg_sip_tx *tx);
+CG_EXTERN void cg_sip_tx_drop(struct cg_sip_txcache *c, struct cg_sip_tx *tx);
 
 #ifdef __cplusplus
 }

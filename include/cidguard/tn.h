@@ -8,6 +8,8 @@
 #ifndef CIDGUARD_TN_H
 #define CIDGUARD_TN_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,8 +38,8 @@ struct cg_tn_plan {
 };
 
 /* Built-in plans. */
-extern const struct cg_tn_plan cg_tn_plan_uk;
-extern const struct cg_tn_plan cg_tn_plan_nanp;
+CG_EXTERN extern const struct cg_tn_plan cg_tn_plan_uk;
+CG_EXTERN extern const struct cg_tn_plan cg_tn_plan_nanp;
 
 /* What a header value names (cg_tn_read). */
 enum cg_tn_kind {
@@ -72,7 +74,8 @@ enum cg_tn_kind {
  * passed over); values naming two different numbers make it unreadable.
  * `out` (size at least CG_TN_MAX + 1) is written only for CG_TN_NUMBER.
  */
-enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *plan, char *out);
+CG_EXTERN enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *plan,
+                                     char *out);
 
 /*
  * cg_tn_read for a value whose number a callee's phone shows (From,
@@ -96,10 +99,10 @@ enum cg_tn_kind cg_tn_read(const char *in, size_t len, const struct cg_tn_plan *
 /* Whether canonical digits `tn` can be an E.164 number: 1 to 15 digits,
  * the first not 0 (cg_tn_canon leaves a national "0..." as it is without a
  * plan's country code). */
-bool cg_tn_is_e164(const char *tn);
+CG_EXTERN bool cg_tn_is_e164(const char *tn);
 
-enum cg_tn_kind cg_tn_read_shown(const char *in, size_t len, const struct cg_tn_plan *plan,
-                                 char *out, char *display);
+CG_EXTERN enum cg_tn_kind cg_tn_read_shown(const char *in, size_t len,
+                                           const struct cg_tn_plan *plan, char *out, char *display);
 
 /*
  * Canonicalizes `in` into `out` (size at least CG_TN_MAX + 1): cg_tn_read
@@ -108,7 +111,7 @@ enum cg_tn_kind cg_tn_read_shown(const char *in, size_t len, const struct cg_tn_
  * exceeds CG_TN_MAX digits or the input CG_TN_INPUT_MAX bytes.  `out` is
  * written only on success.
  */
-int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char *out);
+CG_EXTERN int cg_tn_canon(const char *in, size_t len, const struct cg_tn_plan *plan, char *out);
 
 #ifdef __cplusplus
 }

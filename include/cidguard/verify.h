@@ -8,6 +8,8 @@
 #ifndef CIDGUARD_VERIFY_H
 #define CIDGUARD_VERIFY_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +24,7 @@ extern "C" {
 
 enum cg_verstat { CG_VERSTAT_NONE = 0, CG_VERSTAT_PASSED, CG_VERSTAT_FAILED };
 /* "TN-Validation-Passed", "TN-Validation-Failed", "No-TN-Validation" */
-const char *cg_verstat_str(enum cg_verstat v);
+CG_EXTERN const char *cg_verstat_str(enum cg_verstat v);
 
 /*
  * Why a call did not pass: a stable machine name, the RFC 8224 code, the
@@ -62,11 +64,11 @@ enum cg_reason {
 #undef CG_R_ENUM
         CG_R__COUNT
 };
-const char *cg_reason_name(enum cg_reason r);   /* "signature" */
-int cg_reason_sip_code(enum cg_reason r);       /* 438 */
-const char *cg_reason_phrase(enum cg_reason r); /* "Invalid Identity Header" */
-const char *cg_reason_case(enum cg_reason r);   /* "E18" or "" */
-enum cg_verstat cg_reason_verstat(enum cg_reason r);
+CG_EXTERN const char *cg_reason_name(enum cg_reason r);   /* "signature" */
+CG_EXTERN int cg_reason_sip_code(enum cg_reason r);       /* 438 */
+CG_EXTERN const char *cg_reason_phrase(enum cg_reason r); /* "Invalid Identity Header" */
+CG_EXTERN const char *cg_reason_case(enum cg_reason r);   /* "E18" or "" */
+CG_EXTERN enum cg_verstat cg_reason_verstat(enum cg_reason r);
 
 /* --- Where certificates come from --------------------------------------- */
 
@@ -88,11 +90,11 @@ struct cg_certsrc {
 /* A fixed map from x5u URL to chain.  A NULL url entry matches any URL
  * (the CLI's --cert).  Not thread-safe while being built; read-only after. */
 struct cg_certmap;
-int cg_certmap_new(struct cg_certmap **out);
-void cg_certmap_free(struct cg_certmap *m);
+CG_EXTERN int cg_certmap_new(struct cg_certmap **out);
+CG_EXTERN void cg_certmap_free(struct cg_certmap *m);
 /* Takes a reference to `chain`. */
-int cg_certmap_add(struct cg_certmap *m, const char *url, struct cg_chain *chain);
-struct cg_certsrc cg_certmap_source(struct cg_certmap *m);
+CG_EXTERN int cg_certmap_add(struct cg_certmap *m, const char *url, struct cg_chain *chain);
+CG_EXTERN struct cg_certsrc cg_certmap_source(struct cg_certmap *m);
 
 /* --- A certificate cache (ATIS-1000074 lifetimes) ----------------------- */
 
@@ -117,14 +119,14 @@ struct cg_certsrc cg_certmap_source(struct cg_certmap *m);
  */
 struct cg_certcache;
 struct cg_verdict;
-int cg_certcache_new(struct cg_certcache **out, size_t max_entries);
-void cg_certcache_free(struct cg_certcache *c);
+CG_EXTERN int cg_certcache_new(struct cg_certcache **out, size_t max_entries);
+CG_EXTERN void cg_certcache_free(struct cg_certcache *c);
 /* Stores `chain` (a new reference is taken; NULL stores a negative entry)
  * for `url` until `expires` (seconds since the epoch), replacing any entry
  * for `url`.  A negative entry that finds no room (a cache of fewer than 16
  * entries, full of certificates) is not stored. */
-int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
-                     int64_t expires);
+CG_EXTERN int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *chain,
+                               int64_t expires);
 /* How long a fetch that failed for a local reason is remembered. */
 #define CG_CERTCACHE_LOCAL_ERROR_TTL 5
 /* A fetch of `url` failed for a reason that says nothing about the URL (no
@@ -133,28 +135,29 @@ int cg_certcache_put(struct cg_certcache *c, const char *url, struct cg_chain *c
  * the calls waiting for it and to spare the repository a storm of retries,
  * short enough that the next calls fetch again.  A live entry for `url`
  * is kept. */
-int cg_certcache_put_local_error(struct cg_certcache *c, const char *url, int64_t now);
+CG_EXTERN int cg_certcache_put_local_error(struct cg_certcache *c, const char *url, int64_t now);
 /* CG_OK and a new reference; CG_ENOTFOUND when absent or expired; CG_EIO
  * for a live negative entry.  A hit marks the entry used. */
-int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now, struct cg_chain **out);
+CG_EXTERN int cg_certcache_get(struct cg_certcache *c, const char *url, int64_t now,
+                               struct cg_chain **out);
 /* Tells the cache what a call made of the certificate at v->x5u: passed
  * (CG_R_OK) makes it a verified certificate; cert_invalid, cert_revoked and
  * cert_profile make it worth no more than a negative entry; other verdicts
  * change nothing.  Meant for every verdict of a verifier reading this cache:
  * when nothing changes (the usual case) it usually takes no lock, the
  * verifier's lookup on the same thread having left the entry at hand. */
-void cg_certcache_note(struct cg_certcache *c, const struct cg_verdict *v);
-size_t cg_certcache_size(struct cg_certcache *c);
+CG_EXTERN void cg_certcache_note(struct cg_certcache *c, const struct cg_verdict *v);
+CG_EXTERN size_t cg_certcache_size(struct cg_certcache *c);
 struct cg_certcache_stats {
     size_t negative;  /* negative entries and unusable chains */
     size_t unproven;  /* certificates no call has verified with yet */
     size_t verified;  /* certificates a call verified with */
     uint64_t evicted; /* entries removed to make room, since the cache was made */
 };
-void cg_certcache_stats(struct cg_certcache *c, struct cg_certcache_stats *out);
+CG_EXTERN void cg_certcache_stats(struct cg_certcache *c, struct cg_certcache_stats *out);
 /* A thread that looked up a cache is ending: releases the references its
  * lock-free front of recent answers holds (cg_certcache_get keeps a few). */
-void cg_certcache_thread_done(void);
+CG_EXTERN void cg_certcache_thread_done(void);
 
 /* What a cache source records about the call it served (certsrc_arg). */
 struct cg_certcache_miss {
@@ -163,7 +166,7 @@ struct cg_certcache_miss {
 };
 /* A certificate source over the cache; a miss fills the call's
  * struct cg_certcache_miss (when certsrc_arg is one) and says CG_ENOTFOUND. */
-struct cg_certsrc cg_certcache_source(struct cg_certcache *c);
+CG_EXTERN struct cg_certsrc cg_certcache_source(struct cg_certcache *c);
 
 /*
  * When a fetched x5u response expires (ATIS-1000074 section 5.3.1,
@@ -172,8 +175,8 @@ struct cg_certsrc cg_certcache_source(struct cg_certcache *c);
  * notAfter.  `cache_control` and `expires` are the response header
  * values or NULL.
  */
-int64_t cg_cert_expiry(int64_t now, const char *cache_control, const char *expires,
-                       int64_t not_after);
+CG_EXTERN int64_t cg_cert_expiry(int64_t now, const char *cache_control, const char *expires,
+                                 int64_t not_after);
 
 /* --- The verifier -------------------------------------------------------- */
 
@@ -187,8 +190,8 @@ struct cg_verify_config {
 };
 
 struct cg_verifier;
-int cg_verifier_new(struct cg_verifier **out, const struct cg_verify_config *cfg);
-void cg_verifier_free(struct cg_verifier *v);
+CG_EXTERN int cg_verifier_new(struct cg_verifier **out, const struct cg_verify_config *cfg);
+CG_EXTERN void cg_verifier_free(struct cg_verifier *v);
 
 /* One call as the network presented it.  from/pai/to/ruri are SIP URIs,
  * tel: URIs or bare numbers (NULL when absent). */
@@ -213,7 +216,7 @@ struct cg_call {
 };
 
 enum cg_match { CG_MATCH_NONE = 0, CG_MATCH_PAI, CG_MATCH_FROM, CG_MATCH_TO, CG_MATCH_RURI };
-const char *cg_match_str(enum cg_match m);
+CG_EXTERN const char *cg_match_str(enum cg_match m);
 
 struct cg_verdict {
     enum cg_verstat verstat;
@@ -243,7 +246,8 @@ struct cg_verdict {
  * verifier.  Returns CG_OK with `out` filled, or an error (CG_ENOMEM,
  * CG_ECRYPTO) with `out` unspecified.
  */
-int cg_verify(const struct cg_verifier *v, const struct cg_call *call, struct cg_verdict *out);
+CG_EXTERN int cg_verify(const struct cg_verifier *v, const struct cg_call *call,
+                        struct cg_verdict *out);
 
 #ifdef __cplusplus
 }
