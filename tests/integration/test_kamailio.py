@@ -1,12 +1,17 @@
-"""Kamailio (Debian's, with its secsipid module) in the loop with cidguardd.
+"""Kamailio (Debian's, with its secsipid module) in the loop with cidguardd,
+running the configuration operators are given:
+examples/kamailio/kamailio-cidguard.cfg, with -A CG_TEST for its test hooks.
 
     python3 test_kamailio.py BUILD_DIR
-A UAC sends INVITEs to Kamailio; Kamailio either signs them with secsipid and
-asks cidguardd to verify, or asks cidguardd to sign and checks the result
-with secsipid; both times it follows cidguardd's 302 to a UAS, which reports
-what arrived.  Every port (Kamailio's, cidguardd's, the UAS's) is a free
-one the kernel picks; kamailio.cfg takes them as -A defines.  Skips (exit 77)
-when Kamailio is not installed.
+A UAC sends INVITEs to Kamailio: on its network side, where Kamailio asks
+cidguardd to verify (the test hooks first sign with secsipid, as an upstream
+network would), and on its customer side, where it asks cidguardd to sign
+(the hooks check the result with secsipid).  Kamailio follows cidguardd's
+302 to a UAS, which reports what arrived, header by header.  cidguardd's
+listeners are Kamailio's dispatcher sets (UDP and TLS), with a stand-in node
+answering 500 for the fail-open path.  Every port is a free one the kernel
+picks; the configuration takes them as -A defines.  Skips (exit 77) when
+Kamailio is not installed.
 """
 import os
 import shutil
@@ -18,14 +23,16 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, free_port, free_ports, start, stop, tail  # noqa: E402
+from harness import check, finish, free_port, free_ports, scaled, start, stop, tail  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
+CFG = os.path.join(HERE, "..", "..", "examples", "kamailio", "kamailio-cidguard.cfg")
 KAM = shutil.which("kamailio") or "/usr/sbin/kamailio"
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-if not os.path.exists(KAM) or not all(os.path.exists(MODULES + m) for m in ("secsipid.so", "tls.so")):
-    print("kamailio with its secsipid and tls modules not installed")
+if not os.path.exists(KAM) or not all(os.path.exists(MODULES + m) for m in
+                                      ("secsipid.so", "tls.so", "dispatcher.so", "uac.so")):
+    print("kamailio with its secsipid, tls, dispatcher and uac modules not installed")
     sys.exit(77)
 
 WORK = tempfile.mkdtemp(prefix="cgd-kam-")
@@ -35,7 +42,7 @@ seen = []
 uas_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 uas_sock.bind(("127.0.0.1", 0))
 UAS_PORT = uas_sock.getsockname()[1]
-KAM_PORT = None  # chosen when Kamailio starts
+KAM = {"bin": KAM}  # Kamailio's ports, chosen when it starts
 
 
 def uas():
@@ -54,10 +61,36 @@ def uas():
         s.sendto(resp.encode(), addr)
 
 
-def call(scenario, frm="442079460000", to="14155550100", pai=None):
+def stand_in_node(code):
+    """A cidguardd stand-in that answers OPTIONS 200 (the dispatcher's probes
+    find it up) and every INVITE with `code`: its UDP port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            data, addr = s.recvfrom(65535)
+            msg = data.decode(errors="replace")
+            method = msg.split(" ", 1)[0]
+            if method not in ("OPTIONS", "INVITE"):
+                continue
+            hdrs = [l for l in msg.split("\r\n") if l.split(":")[0].lower() in
+                    ("via", "from", "to", "call-id", "cseq")]
+            status = "200 OK" if method == "OPTIONS" else "%d Stand-in" % code
+            s.sendto(("SIP/2.0 %s\r\n" % status + "\r\n".join(hdrs) +
+                      "\r\nContent-Length: 0\r\n\r\n").encode(), addr)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
+
+def call(scenario, frm="442079460000", to="14155550100", pai=None, side="network", extra="",
+         display=None):
     """An INVITE through Kamailio: the final status and the INVITE the UAS saw.
     frm is From's user part (it may carry parameters, such as a verstat the
-    caller made up); pai, when given, the number in P-Asserted-Identity."""
+    caller made up); pai, when given, the number in P-Asserted-Identity;
+    side the Kamailio side it arrives on (network: verified, customer:
+    signed); extra more header lines."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(30)
@@ -65,15 +98,15 @@ def call(scenario, frm="442079460000", to="14155550100", pai=None):
     cid = os.urandom(6).hex()
     inv = ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
-           "From: <sip:%s@127.0.0.1>;tag=uac1\r\nTo: <sip:%s@127.0.0.1>\r\n"
+           "From: %s<sip:%s@127.0.0.1>;tag=uac1\r\nTo: <sip:%s@127.0.0.1>\r\n"
            "%s"
            "Call-ID: %s@uac\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
-           "Contact: <sip:uac@127.0.0.1:%d>\r\nX-Scenario: %s\r\nContent-Length: 0\r\n\r\n"
-           % (to, UAS_PORT, port, cid, frm, to,
+           "Contact: <sip:uac@127.0.0.1:%d>\r\nX-Scenario: %s\r\n%sContent-Length: 0\r\n\r\n"
+           % (to, UAS_PORT, port, cid, '"%s" ' % display if display else "", frm, to,
               "P-Asserted-Identity: <sip:%s@127.0.0.1>\r\n" % pai if pai else "",
-              cid, port, scenario))
+              cid, port, scenario, extra))
     n = len(seen)
-    s.sendto(inv.encode(), ("127.0.0.1", KAM_PORT))
+    s.sendto(inv.encode(), ("127.0.0.1", KAM[side]))
     final = None
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -86,6 +119,7 @@ def call(scenario, frm="442079460000", to="14155550100", pai=None):
             final = code
             break
     time.sleep(0.2)
+    s.close()
     return final, (seen[n] if len(seen) > n else "")
 
 
@@ -110,6 +144,35 @@ def options_answered(port):
         s.close()
 
 
+def verify_directly(port, frm, to, identity):
+    """An INVITE with `identity` straight to a cidguardd verification
+    listener: its answer."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(10)
+    me = s.getsockname()[1]
+    cid = os.urandom(6).hex()
+    s.sendto(("INVITE sip:%s@127.0.0.1 SIP/2.0\r\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
+              "From: <sip:%s@127.0.0.1>;tag=d\r\nTo: <sip:%s@127.0.0.1>\r\n"
+              "Call-ID: %s@direct\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+              "Identity: %s\r\nContent-Length: 0\r\n\r\n"
+              % (to, me, cid, frm, to, cid, identity)).encode(), ("127.0.0.1", port))
+    try:
+        while True:
+            r = s.recv(65535).decode(errors="replace")
+            if int(r.split(" ")[1]) >= 200:
+                return r
+    except OSError:
+        return ""
+    finally:
+        s.close()
+
+
+def header(inv, name):
+    return [l for l in inv.split("\r\n") if l.lower().startswith(name.lower() + ":")]
+
+
 try:
     # cidguardd as the zero-configuration start would have it (a test PKI
     # for SPC 1001, its certificate in the repository, the loopback lab
@@ -126,9 +189,11 @@ try:
                 "lab,127.0.0.1,4420794600*;4420794601*;1415555010*;1415555011*\n")
     key = os.path.join(pki, "sp-1001.key")
     conf = os.path.join(WORK, "cidguardd.conf")
-    # the policy lists: a bank's protected number, a DNO number, and the
-    # international trunk group Kamailio names with tgrp
-    lists = {"protected.csv": "number,brand,spcs,min_attest\n442079460100,Example Bank,BANK1,A\n",
+    # the policy lists: two banks' protected numbers (the lab bank's signed by
+    # SPC 1001, the test PKI's), a DNO number, and the international trunk
+    # group Kamailio names with tgrp
+    lists = {"protected.csv": "number,brand,spcs,min_attest\n442079460100,Example Bank,BANK1,A\n"
+                              "442079460200,Lab Bank,1001,A\n",
              "dno.csv": "number,note\n448081570000,inbound only\n",
              "ingress.csv": "ingress,international,addresses,note\nintl-gw,yes,,gateway\n"}
     for name, text in lists.items():
@@ -177,6 +242,7 @@ try:
                     "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
                     "[sign]\nkey = %s\nx5u = http://127.0.0.1:%d/certs/sp-1001.pem\ncustomers = %s\n"
                     "[policy]\nprotected = %s\ndno = %s\ningress = %s\ntgrp_from = 127.0.0.1\n"
+                    "mark_international = yes\n"
                     % (state, cg["http"], cg["verify"], cg["sign"], cg["tls"], tls["cgd"][1],
                        tls["cgd"][0], tls["client-ca"][1], os.path.join(pki, "root.pem"),
                        os.path.join(pki, "crl.pem"), key, cg["http"], customers,
@@ -189,19 +255,31 @@ try:
     subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", pub], capture_output=True)
     threading.Thread(target=uas, daemon=True).start()
     klog = os.path.join(WORK, "kamailio.log")
+    # cidguardd's listeners as the dispatcher's sets: 1 verification, 2
+    # signing, 3 verification over TLS, 9 a node answering 500.
+    dlist = os.path.join(WORK, "dispatcher.list")
+    with open(dlist, "w") as f:
+        f.write("1 sip:127.0.0.1:%d 0 0\n2 sip:127.0.0.1:%d 0 0\n"
+                "3 sip:127.0.0.1:%d;transport=tls 0 0\n9 sip:127.0.0.1:%d 0 0\n"
+                % (cg["verify"], cg["sign"], cg["tls"], stand_in_node(500)))
+    # A bound no test call comes near: the fail-open path has its own test
+    # (test_sbc_failover.py) with the configuration's default 200 ms.
+    budget = int(scaled(3000))
 
     def kamailio():
-        global KAM_PORT
-        KAM_PORT = free_port(udp=True)
-        return [KAM, "-f", os.path.join(HERE, "kamailio.cfg"), "-DD", "-E", "-w", WORK, "-Y", WORK,
-                "-A", "KAM_PORT=%d" % KAM_PORT, "-A", "KAM_TLS_PORT=%d" % free_port(),
-                "-A", 'TLS_CFG="%s"' % tls_cfg,
-                "-A", 'VERIFY="sip:127.0.0.1:%d"' % cg["verify"],
-                "-A", 'VERIFY_TLS="sip:127.0.0.1:%d;transport=tls"' % cg["tls"],
-                "-A", 'SIGN="sip:127.0.0.1:%d"' % cg["sign"],
-                "-A", 'SIGNKEY="%s"' % key,
-                "-A", 'X5U="http://127.0.0.1:%d/certs/sp-1001.pem"' % cg["http"],
-                "-A", 'PUBKEY="%s"' % pub, "-A", 'UAS="sip:127.0.0.1:%d"' % UAS_PORT], KAM_PORT
+        KAM["network"], KAM["customer"] = free_ports(2, udp=True)
+        return [KAM["bin"], "-f", CFG, "-DD", "-E", "-w", WORK, "-Y", WORK,
+                "-A", "CG_TEST", "-A", "CG_WITH_TLS", "-A", "CG_ADDR=127.0.0.1",
+                "-A", "CG_NETWORK_PORT=%d" % KAM["network"],
+                "-A", "CG_CUSTOMER_PORT=%d" % KAM["customer"],
+                "-A", "CG_TLS_PORT=%d" % free_port(), "-A", 'CG_TLS_CFG="%s"' % tls_cfg,
+                "-A", 'CG_DISPATCHER_LIST="%s"' % dlist, "-A", "CG_TEST_TLS_SET=3",
+                "-A", "CG_TIMEOUT_MS=%d" % budget, "-A", "CG_TRY_TIMEOUT_MS=%d" % budget,
+                "-A", 'CG_NETWORK_NEXT_HOP="sip:127.0.0.1:%d"' % UAS_PORT,
+                "-A", 'CG_CUSTOMER_NEXT_HOP="sip:127.0.0.1:%d"' % UAS_PORT,
+                "-A", 'CG_TEST_SIGNKEY="%s"' % key,
+                "-A", 'CG_TEST_X5U="http://127.0.0.1:%d/certs/sp-1001.pem"' % cg["http"],
+                "-A", 'CG_TEST_PUBKEY="%s"' % pub], KAM["network"]
 
     # Kamailio listens on UDP only: it is up when it answers OPTIONS.
     procs.append(start(kamailio, klog, banner=False, ready=options_answered))
@@ -214,9 +292,6 @@ try:
     check("and the decision header", "X-Cidguard-Action: allow" in inv, inv)
     check("From, the same number, carries the verstat too",
           "From: <sip:442079460000;verstat=TN-Validation-Passed@127.0.0.1>" in inv, inv)
-
-    def header(inv, name):
-        return [l for l in inv.split("\r\n") if l.lower().startswith(name.lower() + ":")]
 
     # Two numbers: the verstat goes only on the one the PASSporT signed, and
     # a verstat the caller wrote into From is not believed.
@@ -238,12 +313,13 @@ try:
           "caller, the UAS never rung", code == 608 and not inv, (code, inv))
     code, inv = call("unsigned", frm="448081570000", pai="447400012345")
     check("a DNO number in From behind a consumer's PAI: 608", code == 608 and not inv, code)
-    code, inv = call("unsigned-intl", frm="447400012345")
+    code, inv = call("unsigned-intl", frm="447400012345", extra="X-Test-Tgrp: intl-gw\r\n")
     check("a UK mobile from the international trunk group, not shown roaming: delivered",
           code == 200, (code, tail(klog, 800)))
     check("with its caller ID withheld: anonymous From, Privacy: id, the number nowhere",
           "anonymous@anonymous.invalid" in header(inv, "From")[0] and
-          header(inv, "Privacy") == ["Privacy: id"] and "447400012345" not in inv, inv)
+          header(inv, "Privacy") == ["Privacy: id"] and "447400012345" not in inv and
+          "X-Cidguard-Action: withhold" in inv, inv)
     code, inv = call("unsigned", frm="447400012399")
     check("an ordinary consumer, unsigned: delivered, its number shown, not verified",
           code == 200 and "447400012399;verstat=No-TN-Validation" in header(inv, "From")[0] and
@@ -253,13 +329,72 @@ try:
           code == 200, (code, tail(klog, 800)))
     check("the UAS sees verstat TN-Validation-Passed from cidguardd over TLS",
           "P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>" in inv, inv)
-    code, inv = call("cg-sign")
+    code, inv = call("cg-sign", side="customer")
     check("cidguardd signs, the call follows the 302", code == 200, code)
     check("secsipid verifies cidguardd's Identity header", "X-Secsipid: ok" in inv, inv)
     check("the Identity header reaches the UAS", "Identity: eyJ" in inv, inv)
-    code, inv = call("cg-sign", frm="447700900123")
+    code, inv2 = call("cg-sign", frm="447700900123", side="customer")
     check("a number the lab customer does not hold is still signed (B), and verifies",
-          code == 200 and "X-Secsipid: ok" in inv, inv)
+          code == 200 and "X-Secsipid: ok" in inv2, inv2)
+
+    # What the configuration adds: labels, brands, the international
+    # marker, refusals on the signing side, headers a caller cannot forge,
+    # cidguardd's 5xx.
+    ident = (header(inv, "Identity") or ["Identity: "])[0].split(":", 1)[1].strip()
+    r = verify_directly(cg["verify"], "442079460000", "14155550100", ident)
+    check("the Identity header Kamailio added passes cidguardd's verification listener",
+          "P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Passed>" in r and
+          "Cidguard-Action: allow" in r, r)
+    code, inv = call("unsigned", frm="442079460000",
+                     extra="Identity: eyJhbGciOiJFUzI1NiJ9.eyJ9.c2ln;info=<http://127.0.0.1/x.pem>"
+                           ";alg=ES256;ppt=shaken\r\n")
+    check("a broken Identity header: labelled, delivered with TN-Validation-Failed on the number",
+          code == 200 and
+          header(inv, "P-Asserted-Identity") ==
+          ["P-Asserted-Identity: <tel:+442079460000;verstat=TN-Validation-Failed>"] and
+          "442079460000;verstat=TN-Validation-Failed@" in header(inv, "From")[0] and
+          "X-Cidguard-Action: label" in inv and
+          "stir_failed" in (header(inv, "X-Cidguard-Reasons") or [""])[0], inv)
+    code, inv = call("kam-sign", frm="442079460200", display="Someone")
+    check("a protected number verified by its own signer: the brand is the display name",
+          code == 200 and header(inv, "From") and
+          header(inv, "From")[0].startswith('From: "Lab Bank" <sip:442079460200;'
+                                            'verstat=TN-Validation-Passed@'), inv)
+    code, inv = call("unsigned", frm="442079460200", pai="442079460200", display="Lab Bank")
+    check("the same number unsigned: 608, no brand for an unverified number",
+          code == 608 and not inv, (code, inv))
+    code, inv = call("kam-sign-pai", frm="447400012399", pai="442079460200", display="Bank")
+    check("a verified bank's network number behind a consumer's From: the brand is not lent",
+          code == 200 and "Lab Bank" not in inv and
+          "447400012399;verstat=No-TN-Validation@" in header(inv, "From")[0], inv)
+    code, inv = call("unsigned-intl", frm="33142685300", extra="X-Test-Tgrp: intl-gw\r\n")
+    check("a French number from the international trunk group: delivered, marked international",
+          code == 200 and header(inv, "From") and
+          header(inv, "From")[0].startswith('From: "International" <sip:33142685300;'
+                                            'verstat=No-TN-Validation@') and
+          "X-Cidguard-Origin: international" in inv, inv)
+    code, inv = call("unsigned", frm="447400012399",
+                     extra="Cidguard-Brand: Example Bank\r\nX-Cidguard-Action: allow\r\n"
+                           "Cidguard-Presentation: <tel:+447400012399;verstat=TN-Validation-Passed>"
+                           "\r\nPrivacy: none\r\n")
+    check("a caller's own Cidguard headers are dropped: no brand, no verstat it wrote",
+          code == 200 and "Example Bank" not in inv and "Passed" not in inv and
+          header(inv, "X-Cidguard-Action") == ["X-Cidguard-Action: allow"] and
+          not header(inv, "Cidguard-Presentation"), inv)
+    code, inv = call("cg-sign", frm="448081570000", side="customer")
+    check("the customer side refuses a DNO number: 603 to the customer, nothing signed or sent",
+          code == 603 and not inv, (code, inv))
+    code, inv = call("cg-sign", frm="442079460100", side="customer")
+    check("and a bank's number the lab customer does not own: 603", code == 603 and not inv,
+          (code, inv))
+    code, inv = call("unsigned", frm="447400012399;verstat=TN-Validation-Passed",
+                     pai="447400012399;verstat=TN-Validation-Passed",
+                     extra="X-Test-Set: 9\r\n")
+    check("cidguardd answers 500: the call goes on, X-Cidguard-Bypass: 5xx",
+          code == 200 and header(inv, "X-Cidguard-Bypass") == ["X-Cidguard-Bypass: 5xx"], inv)
+    check("without verstat: the one the caller wrote in From and PAI is gone",
+          "verstat" not in inv and "447400012399" in header(inv, "From")[0] and
+          "447400012399" in header(inv, "P-Asserted-Identity")[0], inv)
 finally:
     stop(procs, WORK)
 
