@@ -6,12 +6,16 @@
  * context and swaps it in while calls continue on the old one;
  * SIGTERM/SIGINT drain and exit.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,6 +174,91 @@ static void raise_nofile(void)
     }
 }
 
+/*
+ * Under systemd, stdout and stderr are the journal's stream: JOURNAL_STREAM
+ * holds its device and inode.  The journal stamps every line itself; what it
+ * cannot tell is a line's priority, so each line there starts with an
+ * sd-daemon "<N>" prefix (syslog levels: 3 error, 4 warning, 5 notice, 6
+ * info).  The messages are written with plain fprintf across the daemon, so
+ * the stream itself is replaced by one that adds the prefix at every line's
+ * start; elsewhere (a terminal, a file) lines are written as they are.
+ */
+struct journal_out {
+    int fd;
+    int prio; /* for a line that none of the words below names */
+    int at_start;
+};
+
+static int line_priority(const struct journal_out *j, const char *s, size_t n)
+{
+    static const char *const info[] = {"draining", "reloaded", "refreshed", "connected;",
+                                       "created "};
+    static const char *const err[] = {"cannot",   "failed",        "error",
+                                      "refus",    "unknown",       " wants ",
+                                      "too long", "out of memory", "bad option"};
+    char line[256];
+    size_t i;
+    if (j->prio == 6)
+        return 6;
+    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), s);
+    if (strstr(line, "audit:"))
+        return 5;
+    for (i = 0; i < sizeof info / sizeof *info; i++)
+        if (strstr(line, info[i]))
+            return 6;
+    for (i = 0; i < sizeof err / sizeof *err; i++)
+        if (strstr(line, err[i]))
+            return 3;
+    return j->prio;
+}
+
+/* One write per line (prefix and text together), so that lines from stdout
+ * and stderr sharing one journal stream never split each other. */
+static ssize_t journal_write(void *cookie, const char *buf, size_t n)
+{
+    struct journal_out *j = cookie;
+    size_t done = 0;
+    while (done < n) {
+        const char *nl = memchr(buf + done, '\n', n - done);
+        size_t len = nl ? (size_t)(nl - (buf + done)) + 1 : n - done;
+        char prefix[4] = {'<', (char)('0' + line_priority(j, buf + done, len)), '>', 0};
+        struct iovec iov[2] = {{prefix, j->at_start ? 3 : 0}, {(char *)buf + done, len}};
+        if (writev(j->fd, iov, 2) < 0 && errno != EINTR)
+            return done ? (ssize_t)done : -1;
+        j->at_start = nl != NULL;
+        done += len;
+    }
+    return (ssize_t)n;
+}
+
+static int is_journal(int fd)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    return env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(fd, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* Replaces *stream (glibc's stdout and stderr are assignable) when fd is
+ * the journal's stream; line-buffered, so a line is one write. */
+static void journal_stream(FILE **stream, int fd, int prio)
+{
+    static struct journal_out outs[2];
+    struct journal_out *j = &outs[fd == 2];
+    cookie_io_functions_t io = {.write = journal_write};
+    FILE *f;
+    if (!is_journal(fd))
+        return;
+    *j = (struct journal_out){fd, prio, 1};
+    f = fopencookie(j, "w", io);
+    if (!f)
+        return;
+    setvbuf(f, NULL, _IOLBF, 0);
+    fflush(*stream);
+    *stream = f;
+}
+
 int main(int argc, char **argv)
 {
     struct cgd_conf conf;
@@ -177,6 +266,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int rc, workers;
 
+    journal_stream(&stdout, 1, 6);
+    journal_stream(&stderr, 2, 4);
     if ((rc = options(argc, argv, &conf, &config_file)) >= 0)
         return rc;
     raise_nofile();
