@@ -212,8 +212,24 @@ static const struct directive table[] = {
     I("policy", "rate_numbers", rate_numbers, 0, 1000, "0",
       "distinct calling numbers per minute per ingress and per SPC before labelling; 0 = off"),
     S("redis", "url", redis_url, "",
-      "redis://[:password@]host[:port][/db]: replay cache, rate windows and lists shared by "
-      "every daemon using it; empty = all state in this process"),
+      "redis://[[user]:password@]host[:port][/db]: replay cache, rate windows and lists shared by "
+      "every daemon using it (user: a Redis 6+ ACL user; percent-encode '@', ':' and '/' in "
+      "the password); empty = all state in this process. With sentinels or cluster it still "
+      "gives the user, password and database, and a node through which the lists are read"),
+    S("redis", "sentinels", redis_sentinels, "",
+      "host:port;host:port;...: Redis Sentinels to ask for the master (master_name), asked "
+      "again whenever the connection drops or a write is refused (READONLY) after a failover; "
+      "empty = url's server is the master"),
+    S("redis", "master_name", redis_master_name, "",
+      "the master's name in the sentinels' configuration (sentinel monitor NAME ...)"),
+    S("redis", "sentinel_user", redis_sentinel_user, "",
+      "ACL user for the sentinels' own AUTH; empty = the password alone, or none"),
+    S("redis", "sentinel_password", redis_sentinel_password, "",
+      "password of the sentinels (requirepass in sentinel.conf); empty = none"),
+    S("redis", "cluster", redis_cluster, "",
+      "host:port;host:port;...: seed nodes of a Redis Cluster; the daemon reads the slot map "
+      "(CLUSTER SLOTS), sends each call's checks to the nodes of their slots and follows "
+      "MOVED and ASK; database 0 only; empty = no cluster"),
     S("redis", "prefix", redis_prefix, "cidguard:", "prefix of every key cidguard writes"),
     I("redis", "timeout_ms", redis_timeout_ms, 5, 10000, "100",
       "a call waits this long for Redis before it is decided on local state (and the "

@@ -66,6 +66,11 @@ struct cgd_conf {
     char redis_prefix[64];
     int redis_timeout_ms;
     bool redis_lists; /* lists stored in Redis replace the files */
+    /* [redis] sentinels ("host:port;...") and the master they watch, their own
+     * credentials; cluster: seed nodes ("" = neither) */
+    char redis_sentinels[1024], redis_master_name[128];
+    char redis_sentinel_user[128], redis_sentinel_password[128];
+    char redis_cluster[1024];
     /* [intent]: the keys file ("" = no intent API), limits, and the rate (intents per
      * second per key) with its burst */
     char intent_keys[CGD_PATH];

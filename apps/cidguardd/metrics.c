@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "redis.h"
 #include "signers.h"
 
 struct cgd_metrics cgd_m;
@@ -242,6 +243,11 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         atomic_load(&cgd_m.redis_errors[CGD_REDIS_REPLY]),
         atomic_load(&cgd_m.redis_errors[CGD_REDIS_DISCONNECT]), atomic_load(&cgd_m.lists_version),
         atomic_load(&cgd_m.lists_reloads), atomic_load(&cgd_m.lists_errors));
+    {
+        char topo[2048];
+        cgd_redis_metrics(topo, sizeof topo);
+        out(&b, "%s", topo);
+    }
     {
         static const char *const st[] = {"400", "401", "403", "413", "429", "503"};
         out(&b,

@@ -1,19 +1,35 @@
 /*
  * Replay and rate state shared through Redis, on the call path.
  *
- * Each worker has its own hiredis connection driven by its own event loop
- * (no lock, no thread hop): a verified call sends one EVALSHA (the script
- * and its keys are the library's, cg_redis_observe_cmd) and is answered
- * when the reply arrives; many calls are in flight on one connection
- * (pipelining).  Replies come back in order, so the send times of the calls
- * in flight are a FIFO ring and one timer sees the oldest one age.
+ * Each worker has its own hiredis connections driven by its own event loop
+ * (no lock, no thread hop): a verified call sends its EVALSHA (the script
+ * and its keys are the library's) and is answered when the reply arrives;
+ * many calls are in flight on one connection (pipelining).  Replies come
+ * back in order, so the send times of the commands in flight on a
+ * connection are a FIFO ring and one timer sees the oldest one age.
+ *
+ * Three topologies:
+ *   - one server ([redis] url): one connection;
+ *   - Redis Sentinel (sentinels, master_name): one connection to the
+ *     master the sentinels name.  The sentinels are asked (asynchronously,
+ *     one after the other) before every connection, so a connection that
+ *     drops after a failover goes to the new master; a write refused with
+ *     READONLY (the old master came back as a replica) drops the
+ *     connection too;
+ *   - Redis Cluster (cluster): one connection per primary, a slot map read
+ *     with CLUSTER SLOTS, one EVALSHA per slot a call touches (the library
+ *     groups its keys by slot), the answers ORed together.  MOVED updates
+ *     the map and resends the command to the node named; ASK resends it
+ *     once, after ASKING, without touching the map.  Debian's hiredis has
+ *     no cluster support, hence this small router.
  *
  * Redis is never allowed to stop calls: when it is not connected, slow
  * (no answer in [redis] timeout_ms), or the ring is full, the call is
  * decided on the local state, which records every call either way so that
- * it is warm when Redis goes.  The connection is dropped on a timeout and
+ * it is warm when Redis goes.  A connection is dropped on a timeout and
  * made again with back-off; /metrics and the log show each transition.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +42,19 @@
 #include "metrics.h"
 #include "redis.h"
 
-#define RING 4096 /* calls in flight per worker before local state is used */
+#define RING 4096 /* commands in flight per connection before local state is used */
 #define TICK_MS 20
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+/* Asking a sentinel costs one round trip: after a failover the master is
+ * looked for often, so that calls go back to Redis soon after it. */
+#define SENTINEL_BACKOFF_MAX_MS 500
+#define SENTINEL_WAIT_MS 1000 /* a sentinel that has not answered by then is skipped */
+#define NODES_MAX 64          /* cluster nodes one worker talks to */
+#define REDIRECTS_MAX 3       /* MOVED/ASK hops for one command */
+#define SLOTS_REFRESH_MS 100  /* at most one CLUSTER SLOTS this often */
+
+enum mode { SINGLE, SENTINEL, CLUSTER };
 
 /* A call Redis has answered, waiting for this loop iteration's answers. */
 struct ready {
@@ -40,34 +65,83 @@ struct ready {
     unsigned intents;
 };
 
-/* What a call in flight waits for: its callback, passed to hiredis. */
-struct waiting {
+struct pend;
+
+/* One command of a call in flight (one per slot on a cluster). */
+struct sub {
+    struct pend *p;
+    char *fmt; /* the command in the protocol, kept to resend after MOVED/ASK */
+    int len;
+    int redirects;
+};
+
+/* A call in flight: answered when its last command is. */
+struct pend {
     cgd_redis_done_cb done_cb;
     void *arg;
+    int left;
+    bool ok;
+    uint32_t bits;
+    unsigned intents;
+    struct sub sub[CG_REDIS_SLOT_CMDS_MAX];
+    struct pend *next; /* on the free list */
+};
+
+struct cgd_redis;
+
+/* One connection to one Redis server. */
+struct conn {
+    struct cgd_redis *r;
+    char host[256];
+    int port;
+    redisAsyncContext *ac; /* NULL when there is no connection */
+    bool connected, logged_down, used, seed;
+    uint64_t next_try_ms;
+    int backoff_ms;
+    uint64_t sent[RING]; /* send times of the commands in flight, oldest at head */
+    size_t head, n;
+    bool readonly; /* a write was refused: ask the sentinels again */
 };
 
 struct cgd_redis {
     struct cgd_worker *w;
-    struct cg_redis_addr addr;
+    enum mode mode;
+    struct cg_redis_addr addr; /* credentials and database */
     char prefix[64];
     int timeout_ms, window;
     unsigned rate_calls, rate_numbers;
-    redisAsyncContext *ac; /* NULL when there is no connection */
-    bool connected, was_up, logged_down;
+    bool up; /* counted in cgd_m.redis_connected */
     struct event *tick;
-    uint64_t next_try_ms;
-    int backoff_ms;
-    uint64_t sent[RING]; /* send times of the calls in flight, oldest at head */
-    size_t head, n;
     /* Replies are read many at a time; their calls are answered together
      * from one deferred event so that UDP answers leave in batches
      * (sendmmsg), as they do without Redis, instead of one syscall each
      * from every reply callback. */
     struct ready ready[RING];
     size_t nready;
-    struct waiting waiting[RING]; /* parallel to sent[] */
     struct event *answer_ev;
+    struct pend *free_pends;
+    /* one server, or the master: nodes[0]; a cluster: every node */
+    struct conn *nodes[NODES_MAX];
+    size_t nnodes;
+    /* sentinels */
+    struct cg_redis_node sentinels[CG_REDIS_NODES_MAX];
+    size_t nsentinels, sidx;
+    char master_name[128], sentinel_user[128], sentinel_password[128];
+    redisAsyncContext *sac; /* the sentinel being asked, or NULL */
+    uint64_t sac_deadline;
+    /* cluster: slot -> index in nodes + 1, 0 while unknown */
+    uint8_t slots[CG_REDIS_SLOTS];
+    bool map_ok, slots_asked, slots_wanted;
+    uint64_t slots_at;
 };
+
+/* --- process-wide: the master in use and the topology counters ---------------- */
+
+static pthread_mutex_t topo_mu = PTHREAD_MUTEX_INITIALIZER;
+static char topo_master[300]; /* "host:port", "" before the first connection */
+static unsigned long long topo_switches;
+static atomic_ullong topo_moved, topo_ask, topo_slot_maps;
+static atomic_int topo_configured, topo_cluster_nodes;
 
 static uint64_t now_ms(void)
 {
@@ -76,83 +150,387 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void went_down(struct cgd_redis *r, const char *why)
+/* A worker connected to host:port as its master: a change from the one
+ * the daemon used is a switch (each worker sees it; it is counted once). */
+static void note_master(const char *host, int port)
 {
-    if (r->was_up) {
-        atomic_fetch_sub(&cgd_m.redis_connected, 1);
-        r->was_up = false;
+    char a[300];
+    snprintf(a, sizeof a, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    pthread_mutex_lock(&topo_mu);
+    if (strcmp(a, topo_master) != 0) {
+        if (topo_master[0]) {
+            topo_switches++;
+            fprintf(stderr, "cidguardd: redis master is now %s (was %s)\n", a, topo_master);
+        }
+        snprintf(topo_master, sizeof topo_master, "%s", a);
     }
-    r->connected = false;
-    r->ac = NULL;
-    r->next_try_ms = now_ms() + (uint64_t)r->backoff_ms;
-    r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
-    if (!r->logged_down) {
-        fprintf(stderr, "cidguardd: worker %d: redis %s:%d %s; calls continue on local state\n",
-                r->w->id, r->addr.host, r->addr.port, why);
-        r->logged_down = true;
+    pthread_mutex_unlock(&topo_mu);
+}
+
+bool cgd_redis_master(char *host, size_t cap, int *port)
+{
+    bool ok;
+    pthread_mutex_lock(&topo_mu);
+    ok = topo_master[0] != '\0';
+    if (ok) {
+        const char *colon = strrchr(topo_master, ':');
+        const char *h = topo_master[0] == '[' ? topo_master + 1 : topo_master;
+        size_t n = (size_t)(colon - h) - (topo_master[0] == '[');
+        snprintf(host, cap, "%.*s", (int)n, h);
+        *port = atoi(colon + 1);
+    }
+    pthread_mutex_unlock(&topo_mu);
+    return ok;
+}
+
+void cgd_redis_metrics(char *buf, size_t cap)
+{
+    int n;
+    buf[0] = '\0';
+    if (!atomic_load(&topo_configured))
+        return;
+    pthread_mutex_lock(&topo_mu);
+    n = snprintf(buf, cap,
+                 "# HELP cidguard_redis_master_switches_total Times the workers moved to another "
+                 "Redis master (a Sentinel failover).\n"
+                 "# TYPE cidguard_redis_master_switches_total counter\n"
+                 "cidguard_redis_master_switches_total %llu\n"
+                 "# HELP cidguard_redis_master The Redis master in use, by address (absent with "
+                 "a cluster or before the first connection).\n"
+                 "# TYPE cidguard_redis_master gauge\n",
+                 topo_switches);
+    if (n > 0 && (size_t)n < cap && topo_master[0])
+        n += snprintf(buf + n, cap - (size_t)n, "cidguard_redis_master{addr=\"%s\"} 1\n",
+                      topo_master);
+    pthread_mutex_unlock(&topo_mu);
+    if (n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n,
+                 "# HELP cidguard_redis_cluster_redirects_total Cluster redirections followed.\n"
+                 "# TYPE cidguard_redis_cluster_redirects_total counter\n"
+                 "cidguard_redis_cluster_redirects_total{kind=\"moved\"} %llu\n"
+                 "cidguard_redis_cluster_redirects_total{kind=\"ask\"} %llu\n"
+                 "# HELP cidguard_redis_cluster_slot_maps_total Slot maps read (CLUSTER SLOTS).\n"
+                 "# TYPE cidguard_redis_cluster_slot_maps_total counter\n"
+                 "cidguard_redis_cluster_slot_maps_total %llu\n"
+                 "# HELP cidguard_redis_cluster_nodes Primaries in the last slot map read.\n"
+                 "# TYPE cidguard_redis_cluster_nodes gauge\n"
+                 "cidguard_redis_cluster_nodes %d\n",
+                 atomic_load(&topo_moved), atomic_load(&topo_ask), atomic_load(&topo_slot_maps),
+                 atomic_load(&topo_cluster_nodes));
+}
+
+void cgd_redis_opts(const struct cgd_conf *k, struct cg_redis_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->url = k->redis_url;
+    o->sentinels = k->redis_sentinels;
+    o->master_name = k->redis_master_name;
+    o->sentinel_user = k->redis_sentinel_user;
+    o->sentinel_password = k->redis_sentinel_password;
+    o->cluster = k->redis_cluster;
+}
+
+/* --- the worker's state: up or not --------------------------------------------- */
+
+/* Whether every call can go to Redis now: the connection (the master's),
+ * or on a cluster the slot map and every primary in it. */
+static bool is_up(const struct cgd_redis *r)
+{
+    size_t i;
+    if (r->mode != CLUSTER)
+        return r->nnodes && r->nodes[0]->connected;
+    if (!r->map_ok)
+        return false;
+    for (i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->used && !r->nodes[i]->connected)
+            return false;
+    return true;
+}
+
+static void update_up(struct cgd_redis *r)
+{
+    bool up = is_up(r);
+    if (up != r->up) {
+        atomic_fetch_add(&cgd_m.redis_connected, up ? 1 : -1);
+        r->up = up;
     }
 }
 
+/* --- connections ------------------------------------------------------------------ */
+
+static void went_down(struct conn *c, const char *why)
+{
+    struct cgd_redis *r = c->r;
+    int max = r->mode == SENTINEL ? SENTINEL_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+    c->connected = false;
+    c->ac = NULL;
+    c->next_try_ms = now_ms() + (uint64_t)c->backoff_ms;
+    c->backoff_ms = c->backoff_ms * 2 > max ? max : c->backoff_ms * 2;
+    if (!c->logged_down) {
+        fprintf(stderr, "cidguardd: worker %d: redis %s:%d %s; calls continue on local state\n",
+                r->w->id, c->host, c->port, why);
+        c->logged_down = true;
+    }
+    if (r->mode == CLUSTER)
+        r->slots_wanted = true; /* a primary gone: its replica may take its slots */
+    update_up(r);
+}
+
+static void send_cluster_slots(struct conn *c);
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    struct cgd_redis *r = ac->data;
+    struct conn *c = ac->data;
+    struct cgd_redis *r = c->r;
     if (status != REDIS_OK) {
-        went_down(r, ac->errstr[0] ? ac->errstr : "cannot connect"); /* hiredis frees ac */
+        went_down(c, ac->errstr[0] ? ac->errstr : "cannot connect"); /* hiredis frees ac */
         return;
     }
-    r->connected = true;
-    r->was_up = true;
-    r->backoff_ms = BACKOFF_MIN_MS;
-    atomic_fetch_add(&cgd_m.redis_connected, 1);
-    if (r->logged_down) {
+    c->connected = true;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    if (c->logged_down) {
         fprintf(stderr, "cidguardd: worker %d: redis %s:%d connected; shared state in use\n",
-                r->w->id, r->addr.host, r->addr.port);
-        r->logged_down = false;
+                r->w->id, c->host, c->port);
+        c->logged_down = false;
     }
+    if (r->mode != CLUSTER)
+        note_master(c->host, c->port);
+    else if (!r->map_ok || r->slots_wanted)
+        send_cluster_slots(c);
+    update_up(r);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    struct cgd_redis *r = ac->data;
+    struct conn *c = ac->data;
     (void)status;
-    if (r->ac == ac) {
+    if (c->ac == ac) {
         atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_DISCONNECT], 1);
-        went_down(r, ac->errstr[0] ? ac->errstr : "disconnected");
+        went_down(c, ac->errstr[0] ? ac->errstr : "disconnected");
     }
 }
 
-static void connect_now(struct cgd_redis *r)
+static void connect_now(struct conn *c)
 {
-    redisAsyncContext *ac = redisAsyncConnect(r->addr.host, r->addr.port);
+    struct cgd_redis *r = c->r;
+    redisAsyncContext *ac = redisAsyncConnect(c->host, c->port);
     if (!ac || ac->err) {
         char why[128];
         snprintf(why, sizeof why, "%s", ac ? ac->errstr : "cannot connect");
         if (ac)
             redisAsyncFree(ac);
-        went_down(r, why);
+        went_down(c, why);
         return;
     }
-    ac->data = r;
+    ac->data = c;
     redisLibeventAttach(ac, r->w->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* queued until the connection is up, and answered before any call */
-    if (r->addr.password[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->addr.password);
-    if (r->addr.db)
+    if (r->addr.password[0]) {
+        if (r->addr.user[0])
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->addr.user, r->addr.password);
+        else
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->addr.password);
+    }
+    if (r->addr.db && r->mode != CLUSTER)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
-    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_redis_script());
-    r->ac = ac;
+    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
+                      r->mode == CLUSTER ? cg_redis_cluster_script() : cg_redis_script());
+    c->ac = ac;
+    c->readonly = false;
 }
 
-/* Drops the connection: hiredis answers every call in flight with no
+/* Drops the connection: hiredis answers every command in flight with no
  * reply, and those calls are decided on local state at once. */
-static void drop(struct cgd_redis *r, const char *why)
+static void drop(struct conn *c, const char *why)
 {
-    redisAsyncContext *ac = r->ac;
-    went_down(r, why);
+    redisAsyncContext *ac = c->ac;
+    went_down(c, why);
     redisAsyncFree(ac);
 }
+
+static struct conn *node_find(struct cgd_redis *r, const char *host, int port, bool add)
+{
+    struct conn *c;
+    size_t i;
+    for (i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->port == port && strcmp(r->nodes[i]->host, host) == 0)
+            return r->nodes[i];
+    if (!add || r->nnodes == NODES_MAX || strlen(host) >= sizeof c->host ||
+        !(c = calloc(1, sizeof *c)))
+        return NULL;
+    c->r = r;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    c->port = port;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    c->logged_down = true; /* the first connection is announced */
+    r->nodes[r->nnodes++] = c;
+    return c;
+}
+
+/* --- Sentinel: which server is the master -------------------------------------- */
+
+static void sentinel_done(struct cgd_redis *r, bool advance)
+{
+    redisAsyncContext *sac = r->sac;
+    struct conn *c = r->nodes[0];
+    r->sac = NULL;
+    if (sac)
+        redisAsyncDisconnect(sac); /* also safe from within its own callback */
+    if (advance) {
+        r->sidx = (r->sidx + 1) % r->nsentinels;
+        /* every sentinel asked once without an answer: wait before the next round */
+        if (r->sidx == 0)
+            went_down(c, "has no master the sentinels name");
+    }
+}
+
+static void on_sentinel_connect(const redisAsyncContext *ac, int status)
+{
+    struct cgd_redis *r = ac->data;
+    if (status != REDIS_OK && ac == r->sac) {
+        r->sac = NULL; /* hiredis frees it */
+        r->sidx = (r->sidx + 1) % r->nsentinels;
+        if (r->sidx == 0)
+            went_down(r->nodes[0], "has no master the sentinels name");
+    }
+}
+
+static void on_sentinel_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct cgd_redis *r = ac->data;
+    (void)status;
+    if (ac == r->sac)
+        r->sac = NULL;
+}
+
+static void on_master(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct cgd_redis *r = ac->data;
+    redisReply *rep = reply;
+    struct conn *c = r->nodes[0];
+    (void)privdata;
+    if (ac != r->sac)
+        return; /* given up on (timeout), or the worker is stopping */
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len >= sizeof c->host ||
+        atoi(rep->element[1]->str) <= 0) {
+        if (rep && rep->type == REDIS_REPLY_ERROR)
+            fprintf(stderr, "cidguardd: worker %d: sentinel %s:%d: %s\n", r->w->id,
+                    r->sentinels[r->sidx].host, r->sentinels[r->sidx].port, rep->str);
+        sentinel_done(r, true);
+        return;
+    }
+    snprintf(c->host, sizeof c->host, "%s", rep->element[0]->str);
+    c->port = atoi(rep->element[1]->str);
+    sentinel_done(r, false);
+    if (!c->ac)
+        connect_now(c);
+}
+
+static void ask_sentinel(struct cgd_redis *r)
+{
+    const struct cg_redis_node *s = &r->sentinels[r->sidx];
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        r->sidx = (r->sidx + 1) % r->nsentinels;
+        if (r->sidx == 0)
+            went_down(r->nodes[0], "has no master the sentinels name");
+        return;
+    }
+    ac->data = r;
+    redisLibeventAttach(ac, r->w->base);
+    redisAsyncSetConnectCallback(ac, on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+    if (r->sentinel_password[0]) {
+        if (r->sentinel_user[0])
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user,
+                              r->sentinel_password);
+        else
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->sentinel_password);
+    }
+    redisAsyncCommand(ac, on_master, NULL, "SENTINEL get-master-addr-by-name %s", r->master_name);
+    r->sac = ac;
+    r->sac_deadline = now_ms() + SENTINEL_WAIT_MS;
+}
+
+/* --- Cluster: the slot map ------------------------------------------------------ */
+
+static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct conn *from = ac->data;
+    struct cgd_redis *r = from->r;
+    redisReply *rep = reply;
+    uint8_t fresh[CG_REDIS_SLOTS] = {0};
+    bool covered = true;
+    size_t i, s, nodes = 0;
+    (void)privdata;
+    r->slots_asked = false;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || r->w->stopping)
+        return;
+    for (i = 0; i < rep->elements; i++) {
+        redisReply *e = rep->element[i], *n;
+        struct conn *c;
+        long long lo, hi, t;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY)
+            continue;
+        lo = e->element[0]->integer;
+        hi = e->element[1]->integer;
+        n = e->element[2];
+        if (lo < 0 || hi >= CG_REDIS_SLOTS || lo > hi || n->elements < 2 ||
+            n->element[0]->type != REDIS_REPLY_STRING ||
+            n->element[1]->type != REDIS_REPLY_INTEGER)
+            continue;
+        /* an empty host is the node that answered */
+        c = node_find(r, n->element[0]->len ? n->element[0]->str : from->host,
+                      (int)n->element[1]->integer, true);
+        if (!c)
+            continue;
+        for (s = 0; s < r->nnodes && r->nodes[s] != c; s++)
+            ;
+        for (t = lo; t <= hi; t++)
+            fresh[t] = (uint8_t)(s + 1);
+    }
+    for (s = 0; s < CG_REDIS_SLOTS; s++)
+        if (!fresh[s])
+            covered = false;
+    memcpy(r->slots, fresh, sizeof fresh);
+    for (i = 0; i < r->nnodes; i++)
+        r->nodes[i]->used = false;
+    for (s = 0; s < CG_REDIS_SLOTS; s++)
+        if (r->slots[s])
+            r->nodes[r->slots[s] - 1]->used = true;
+    for (i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->used) {
+            nodes++;
+            if (!r->nodes[i]->ac && now_ms() >= r->nodes[i]->next_try_ms)
+                connect_now(r->nodes[i]);
+        }
+    r->map_ok = covered;
+    r->slots_wanted = !covered;
+    atomic_fetch_add(&topo_slot_maps, 1);
+    atomic_store(&topo_cluster_nodes, (int)nodes);
+    update_up(r);
+}
+
+static void send_cluster_slots(struct conn *c)
+{
+    struct cgd_redis *r = c->r;
+    if (r->slots_asked || !c->ac)
+        return;
+    if (redisAsyncCommand(c->ac, on_slots, NULL, "CLUSTER SLOTS") == REDIS_OK) {
+        r->slots_asked = true;
+        r->slots_at = now_ms();
+    }
+}
+
+/* --- answers -------------------------------------------------------------------------- */
 
 static void answer_ready(evutil_socket_t fd, short what, void *arg)
 {
@@ -167,32 +545,233 @@ static void answer_ready(evutil_socket_t fd, short what, void *arg)
     cgd_worker_batch(r->w, false);
 }
 
+static void pend_put(struct cgd_redis *r, struct pend *p)
+{
+    p->next = r->free_pends;
+    r->free_pends = p;
+}
+
+static struct pend *pend_get(struct cgd_redis *r)
+{
+    struct pend *p = r->free_pends;
+    if (p)
+        r->free_pends = p->next;
+    else if (!(p = malloc(sizeof *p)))
+        return NULL;
+    return p;
+}
+
+/* One command of p has its answer: the call is answered with the last. */
+static void sub_done(struct cgd_redis *r, struct sub *s, bool ok, uint32_t bits, unsigned intents)
+{
+    struct pend *p = s->p;
+    if (s->fmt) {
+        free(s->fmt);
+        s->fmt = NULL;
+    }
+    if (ok) {
+        p->bits |= bits;
+        p->intents |= intents;
+    } else {
+        p->ok = false;
+    }
+    if (--p->left)
+        return;
+    atomic_fetch_add(&cgd_m.shared_state[p->ok ? CGD_STATE_REDIS : CGD_STATE_LOCAL], 1);
+    if (r->nready == RING) /* not expected: at most RING are in flight */
+        answer_ready(-1, 0, r);
+    r->ready[r->nready++] = (struct ready){p->done_cb, p->arg, p->ok, p->bits, p->intents};
+    if (r->nready == 1)
+        event_active(r->answer_ev, EV_TIMEOUT, 0);
+    pend_put(r, p);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* Sends s's command on c; false when c cannot take it now. */
+static bool sub_send(struct conn *c, struct sub *s, bool asking)
+{
+    if (!c->ac || !c->connected || c->n == RING)
+        return false;
+    if (asking && redisAsyncCommand(c->ac, NULL, NULL, "ASKING") != REDIS_OK)
+        return false;
+    if (redisAsyncFormattedCommand(c->ac, on_reply, s, s->fmt, (size_t)s->len) != REDIS_OK)
+        return false;
+    c->sent[(c->head + c->n) % RING] = now_ms();
+    c->n++;
+    return true;
+}
+
+/* A cluster's MOVED or ASK: resends the command to the node named; false
+ * when it is not followed. */
+static bool redirect(struct cgd_redis *r, struct sub *s, const redisReply *rep)
+{
+    bool moved = strncmp(rep->str, "MOVED ", 6) == 0, ask = strncmp(rep->str, "ASK ", 4) == 0;
+    const char *p, *colon;
+    char host[256];
+    unsigned long slot;
+    struct conn *c;
+    char *end;
+    long port;
+    size_t hl;
+    if ((!moved && !ask) || !s->fmt || s->redirects >= REDIRECTS_MAX || r->w->stopping)
+        return false;
+    p = rep->str + (moved ? 6 : 4);
+    slot = strtoul(p, &end, 10);
+    if (end == p || *end != ' ' || slot >= CG_REDIS_SLOTS)
+        return false;
+    p = end + 1;
+    if (!(colon = strrchr(p, ':')) || (hl = (size_t)(colon - p)) == 0 || hl >= sizeof host)
+        return false;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535 || !(c = node_find(r, host, (int)port, true)))
+        return false;
+    if (moved) {
+        size_t i;
+        atomic_fetch_add(&topo_moved, 1);
+        for (i = 0; i < r->nnodes && r->nodes[i] != c; i++)
+            ;
+        r->slots[slot] = (uint8_t)(i + 1);
+        c->used = true;
+        r->slots_wanted = true; /* the rest of the map has moved too, probably */
+    } else {
+        atomic_fetch_add(&topo_ask, 1);
+    }
+    if (!c->ac && !c->connected)
+        connect_now(c); /* the command fails now; the next ones find the node */
+    s->redirects++;
+    return sub_send(c, s, ask);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct conn *c = ac->data;
+    struct cgd_redis *r = c->r;
+    struct sub *s = privdata;
+    redisReply *rep = reply;
+
+    c->head = (c->head + 1) % RING;
+    c->n--;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER &&
+        rep->element[1]->type == REDIS_REPLY_INTEGER &&
+        rep->element[2]->type == REDIS_REPLY_INTEGER &&
+        rep->element[3]->type == REDIS_REPLY_INTEGER) {
+        sub_done(r, s,
+                 true, cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
+                                               rep->element[2]->integer),
+                 (unsigned)rep->element[3]->integer &
+                     (CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED));
+        return;
+    }
+    if (rep && rep->type == REDIS_REPLY_ERROR && redirect(r, s, rep))
+        return;
+    if (rep) {
+        atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
+        if (rep->type == REDIS_REPLY_ERROR) {
+            /* the script was flushed (or Redis restarted without it): load
+             * it again for the next calls */
+            if (strncmp(rep->str, "NOSCRIPT", 8) == 0)
+                redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
+                                  r->mode == CLUSTER ? cg_redis_cluster_script()
+                                                     : cg_redis_script());
+            /* a replica now (a failover happened): find the master again */
+            else if (strncmp(rep->str, "READONLY", 8) == 0)
+                c->readonly = true;
+        }
+    }
+    sub_done(r, s, false, 0, 0);
+}
+
+/* --- the worker's timer ------------------------------------------------------------ */
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct cgd_redis *r = arg;
     uint64_t now = now_ms();
+    size_t i;
     (void)fd;
     (void)what;
-    if (r->ac && r->connected && r->n && now - r->sent[r->head] > (uint64_t)r->timeout_ms) {
-        atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_TIMEOUT], 1);
-        drop(r, "did not answer in time");
-    } else if (!r->ac && !r->w->stopping && now >= r->next_try_ms) {
-        connect_now(r);
+    if (r->w->stopping)
+        return;
+    for (i = 0; i < r->nnodes; i++) {
+        struct conn *c = r->nodes[i];
+        if (c->ac && c->connected && c->n && now - c->sent[c->head] > (uint64_t)r->timeout_ms) {
+            atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_TIMEOUT], 1);
+            drop(c, "did not answer in time");
+        } else if (c->ac && c->readonly) {
+            drop(c, "refuses writes (a replica now)");
+        } else if (!c->ac && now >= c->next_try_ms && (r->mode != CLUSTER || c->used || c->seed)) {
+            if (r->mode == SENTINEL) {
+                if (!r->sac)
+                    ask_sentinel(r);
+            } else {
+                connect_now(c);
+            }
+        }
     }
+    if (r->sac && now > r->sac_deadline)
+        sentinel_done(r, true);
+    if (r->mode == CLUSTER && (r->slots_wanted || !r->map_ok) && !r->slots_asked &&
+        now - r->slots_at >= SLOTS_REFRESH_MS) {
+        for (i = 0; i < r->nnodes && !(r->nodes[i]->connected && r->nodes[i]->ac); i++)
+            ;
+        if (i < r->nnodes)
+            send_cluster_slots(r->nodes[i]);
+    } else if (r->slots_asked && now - r->slots_at > (uint64_t)r->timeout_ms * 10 + 1000) {
+        r->slots_asked = false; /* its connection was dropped with it */
+    }
+}
+
+/* --- attach, free, observe --------------------------------------------------------- */
+
+static int config_error(struct cgd_redis *r, const char *what)
+{
+    fprintf(stderr, "cidguardd: [redis] %s\n", what);
+    free(r);
+    return -1;
 }
 
 int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
 {
     struct cgd_redis *r;
     struct timeval tv = {0, TICK_MS * 1000};
-    if (!conf->redis_url[0])
+    struct cg_redis_node seeds[CG_REDIS_NODES_MAX];
+    size_t nseeds = 0, i;
+    if (!conf->redis_url[0]) {
+        if (conf->redis_sentinels[0] || conf->redis_cluster[0]) {
+            fprintf(stderr, "cidguardd: [redis] sentinels and cluster need url too (the user, "
+                            "password and database, and the node the lists are read from)\n");
+            return -1;
+        }
         return 0;
+    }
     if (!(r = calloc(1, sizeof *r)))
         return -1;
-    if (cg_redis_parse_url(conf->redis_url, &r->addr) != CG_OK) {
-        fprintf(stderr, "cidguardd: [redis] url: not a redis://host[:port][/db] URL\n");
-        free(r);
-        return -1;
+    if (cg_redis_parse_url(conf->redis_url, &r->addr) != CG_OK)
+        return config_error(r, "url: not a redis://[[user]:password@]host[:port][/db] URL");
+    r->mode = conf->redis_cluster[0] ? CLUSTER : conf->redis_sentinels[0] ? SENTINEL : SINGLE;
+    if (conf->redis_cluster[0] && conf->redis_sentinels[0])
+        return config_error(r, "sentinels and cluster exclude each other");
+    if (r->mode == SENTINEL) {
+        if (cg_redis_parse_nodes(conf->redis_sentinels, r->sentinels, &r->nsentinels) != CG_OK)
+            return config_error(r, "sentinels: not a host:port;host:port;... list");
+        if (!conf->redis_master_name[0])
+            return config_error(r, "sentinels needs master_name");
+        snprintf(r->master_name, sizeof r->master_name, "%s", conf->redis_master_name);
+        snprintf(r->sentinel_user, sizeof r->sentinel_user, "%s", conf->redis_sentinel_user);
+        snprintf(r->sentinel_password, sizeof r->sentinel_password, "%s",
+                 conf->redis_sentinel_password);
+        /* a worker after the first starts with another sentinel: spread */
+        r->sidx = (size_t)w->id % r->nsentinels;
+    }
+    if (r->mode == CLUSTER) {
+        if (cg_redis_parse_nodes(conf->redis_cluster, seeds, &nseeds) != CG_OK)
+            return config_error(r, "cluster: not a host:port;host:port;... list");
+        if (r->addr.db)
+            return config_error(r, "a cluster has database 0 only (url)");
     }
     r->w = w;
     snprintf(r->prefix, sizeof r->prefix, "%s", conf->redis_prefix);
@@ -200,98 +779,140 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
     r->window = conf->freshness + 5;
     r->rate_calls = (unsigned)conf->rate_calls;
     r->rate_numbers = (unsigned)conf->rate_numbers;
-    r->backoff_ms = BACKOFF_MIN_MS;
-    r->logged_down = true; /* the first connection is announced */
+    /* nodes[0]: the server, the master (host filled by the sentinels), or
+     * the url's node, a seed among the cluster's */
+    if (!node_find(r, r->addr.host, r->addr.port, true)) {
+        free(r);
+        return -1;
+    }
+    r->nodes[0]->seed = true;
+    for (i = 0; i < nseeds; i++) {
+        struct conn *c = node_find(r, seeds[i].host, seeds[i].port, true);
+        if (c)
+            c->seed = true;
+    }
     r->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, r);
     r->answer_ev = event_new(w->base, -1, 0, answer_ready, r);
     event_add(r->tick, &tv);
-    connect_now(r);
+    if (r->mode == SENTINEL)
+        ask_sentinel(r);
+    else
+        for (i = 0; i < r->nnodes; i++)
+            connect_now(r->nodes[i]);
     w->redis = r;
     atomic_fetch_add(&cgd_m.redis_workers, 1);
+    atomic_store(&topo_configured, 1);
     return 0;
 }
 
 void cgd_redis_free(struct cgd_worker *w)
 {
     struct cgd_redis *r = w->redis;
+    size_t i;
     if (!r)
         return;
-    if (r->ac) {
-        redisAsyncContext *ac = r->ac;
-        if (r->was_up)
-            atomic_fetch_sub(&cgd_m.redis_connected, 1);
-        r->was_up = false;
-        r->ac = NULL; /* on_disconnect ignores a context that is not current */
-        redisAsyncFree(ac);
+    if (r->sac) {
+        redisAsyncContext *sac = r->sac;
+        r->sac = NULL;
+        redisAsyncFree(sac);
     }
+    for (i = 0; i < r->nnodes; i++) {
+        struct conn *c = r->nodes[i];
+        if (c->ac) {
+            redisAsyncContext *ac = c->ac;
+            c->ac = NULL; /* on_disconnect ignores a context that is not current */
+            c->connected = false;
+            redisAsyncFree(ac);
+        }
+    }
+    if (r->up)
+        atomic_fetch_sub(&cgd_m.redis_connected, 1);
+    r->up = false;
     answer_ready(-1, 0, r); /* the loop has ended: answer what the free produced */
     event_free(r->answer_ev);
     event_free(r->tick);
+    for (i = 0; i < r->nnodes; i++)
+        free(r->nodes[i]);
+    while (r->free_pends) {
+        struct pend *p = r->free_pends;
+        r->free_pends = p->next;
+        free(p);
+    }
     free(r);
     w->redis = NULL;
 }
 
-static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+/* 1: sent; 0: nothing to record; -1: Redis cannot take it now. */
+static int observe_one(struct cgd_redis *r, const struct cg_policy_call *pc, unsigned intents,
+                       struct pend *p)
 {
-    struct cgd_redis *r = ac->data;
-    struct waiting *wt = privdata;
-    redisReply *rep = reply;
-    uint32_t bits = 0;
-    unsigned intents = 0;
-    bool ok = false;
+    struct conn *c = r->nodes[0];
+    struct cg_redis_cmd cmd;
+    struct sub *s = &p->sub[0];
+    if (!cg_redis_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers,
+                              intents))
+        return 0;
+    *s = (struct sub){p, NULL, 0, 0};
+    p->left = 1;
+    if (redisAsyncCommandArgv(c->ac, on_reply, s, cmd.argc, cmd.argv, cmd.argvlen) != REDIS_OK)
+        return -1;
+    c->sent[(c->head + c->n) % RING] = now_ms();
+    c->n++;
+    return 1;
+}
 
-    r->head = (r->head + 1) % RING;
-    r->n--;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4 &&
-        rep->element[0]->type == REDIS_REPLY_INTEGER &&
-        rep->element[1]->type == REDIS_REPLY_INTEGER &&
-        rep->element[2]->type == REDIS_REPLY_INTEGER &&
-        rep->element[3]->type == REDIS_REPLY_INTEGER) {
-        bits = cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
-                                       rep->element[2]->integer);
-        intents =
-            (unsigned)rep->element[3]->integer & (CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED);
-        ok = true;
-        atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_REDIS], 1);
-    } else {
-        atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
-        if (rep) {
-            atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
-            /* the script was flushed (or Redis restarted without it): load
-             * it again for the next calls */
-            if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
-                redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_redis_script());
+static int observe_cluster(struct cgd_redis *r, const struct cg_policy_call *pc, unsigned intents,
+                           struct pend *p)
+{
+    struct cg_redis_cmds cmds;
+    struct conn *to[CG_REDIS_SLOT_CMDS_MAX];
+    int i;
+    if (!cg_redis_observe_cmds(&cmds, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers,
+                               intents))
+        return 0;
+    for (i = 0; i < cmds.n; i++) {
+        unsigned n = r->slots[cmds.cmd[i].slot];
+        if (!n || !(to[i] = r->nodes[n - 1])->connected || !to[i]->ac || to[i]->n == RING)
+            return -1;
+    }
+    p->left = cmds.n;
+    for (i = 0; i < cmds.n; i++) {
+        struct sub *s = &p->sub[i];
+        *s = (struct sub){p, NULL, 0, 0};
+        s->len = redisFormatCommandArgv(&s->fmt, cmds.cmd[i].argc, cmds.cmd[i].argv,
+                                        cmds.cmd[i].argvlen);
+        if (s->len < 0 || !s->fmt) {
+            int j;
+            for (j = 0; j <= i; j++)
+                free(p->sub[j].fmt);
+            return -1;
         }
     }
-    if (r->nready == RING) /* not expected: at most RING are in flight */
-        answer_ready(-1, 0, r);
-    r->ready[r->nready++] = (struct ready){wt->done_cb, wt->arg, ok, bits, intents};
-    if (r->nready == 1)
-        event_active(r->answer_ev, EV_TIMEOUT, 0);
+    /* every command can go: a call is sent whole or not at all */
+    for (i = 0; i < cmds.n; i++)
+        if (!sub_send(to[i], &p->sub[i], false))
+            sub_done(r, &p->sub[i], false, 0, 0);
+    return 1;
 }
 
 bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, unsigned intents,
                        cgd_redis_done_cb done_cb, void *arg)
 {
     struct cgd_redis *r = w->redis;
-    struct cg_redis_cmd cmd;
-    struct waiting *wt;
+    struct pend *p;
+    int sent;
     if (!r)
         return false;
-    if (!r->ac || !r->connected || r->n == RING) {
+    if (!r->up || (r->mode != CLUSTER && r->nodes[0]->n == RING) || !(p = pend_get(r))) {
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
         return false;
     }
-    if (!cg_redis_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers,
-                              intents))
-        return false;
-    wt = &r->waiting[(r->head + r->n) % RING];
-    *wt = (struct waiting){done_cb, arg};
-    if (redisAsyncCommandArgv(r->ac, on_reply, wt, cmd.argc, cmd.argv, cmd.argvlen) != REDIS_OK) {
-        atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
-        return false;
+    *p = (struct pend){.done_cb = done_cb, .arg = arg, .ok = true};
+    sent = r->mode == CLUSTER ? observe_cluster(r, pc, intents, p) : observe_one(r, pc, intents, p);
+    if (sent <= 0) {
+        pend_put(r, p);
+        if (sent < 0)
+            atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
     }
-    r->sent[(r->head + r->n) % RING] = now_ms();
-    r->n++;
-    return true;
+    return sent > 0;
 }

@@ -1,11 +1,13 @@
 /*
  * Replay and rate state shared through Redis, on the call path: one
- * hiredis connection per worker, driven by the worker's own event loop.
+ * hiredis connection per worker (one per cluster node with a Redis
+ * Cluster), driven by the worker's own event loop.
  */
 #ifndef CIDGUARDD_REDIS_H
 #define CIDGUARDD_REDIS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cidguard/cidguard.h"
@@ -13,7 +15,7 @@
 #include "worker.h"
 
 /* Connects worker `w` (sets w->redis); a no-op without [redis] url.  -1
- * on a bad URL or no memory. */
+ * on a bad URL, inconsistent [redis] directives or no memory. */
 int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf);
 /* After the loop has ended: calls still waiting are answered (not ok). */
 void cgd_redis_free(struct cgd_worker *w);
@@ -33,5 +35,19 @@ typedef void (*cgd_redis_done_cb)(void *arg, bool ok, uint32_t bits, unsigned in
  */
 bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, unsigned intents,
                        cgd_redis_done_cb done_cb, void *arg);
+
+/* The [redis] directives as the library's options (pointing into conf),
+ * for cg_redis_connect_opts. */
+void cgd_redis_opts(const struct cgd_conf *conf, struct cg_redis_opts *o);
+
+/* The master the workers last connected to (with sentinels: the one they
+ * named), as host and port; false before any connection or with a
+ * cluster. */
+bool cgd_redis_master(char *host, size_t cap, int *port);
+
+/* The /metrics lines of the topology (master switches, the master's
+ * address, cluster redirects), written into buf (NUL-terminated, cut at
+ * cap); nothing without [redis] url. */
+void cgd_redis_metrics(char *buf, size_t cap);
 
 #endif

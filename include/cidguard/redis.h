@@ -25,17 +25,44 @@
 extern "C" {
 #endif
 
-/* redis://[:password@]host[:port][/db]; port 6379 and db 0 by default. */
+/* redis://[[user]:password@]host[:port][/db]; port 6379, db 0 and the
+ * user "default" by default.  The user and password may be
+ * percent-encoded (%40 for '@', %3A for ':', %2F for '/'). */
 struct cg_redis_addr {
     char host[256];
     int port;
     int db;
     char password[128];
+    char user[128]; /* an ACL user (Redis 6+); "" = AUTH with the password alone */
 };
 CG_EXTERN int cg_redis_parse_url(const char *url,
                                  struct cg_redis_addr *out); /* CG_OK or CG_EINVAL */
 
 #define CG_REDIS_PREFIX "cidguard:"
+
+/* Most nodes in a [redis] sentinels or cluster list. */
+#define CG_REDIS_NODES_MAX 16
+struct cg_redis_node {
+    char host[256];
+    int port;
+};
+/* Parses "host:port;host:port;..." (a bracketed [IPv6]:port too; blanks
+ * around entries are skipped) into at most CG_REDIS_NODES_MAX nodes.
+ * CG_EINVAL on a malformed entry, an empty list or too many. */
+CG_EXTERN int cg_redis_parse_nodes(const char *list, struct cg_redis_node *out, size_t *n);
+
+/* Where the shared state lives: one server (url alone), a master found
+ * through Redis Sentinel (sentinels and master_name), or a Redis Cluster
+ * (cluster: seed nodes).  url always gives the user, password and
+ * database; with a cluster its node is one more seed, with sentinels its
+ * node is not used. */
+struct cg_redis_opts {
+    const char *url;
+    const char *sentinels;   /* "host:port;...", NULL or "" = none */
+    const char *master_name; /* the name the sentinels monitor */
+    const char *sentinel_user, *sentinel_password; /* the sentinels' own AUTH, if any */
+    const char *cluster;                           /* seed nodes, NULL or "" = none */
+};
 
 /* The lists that can live in Redis are policy.h's enum cg_list (the
  * numbering data stays in files). */
@@ -47,6 +74,13 @@ struct cg_redis;
  * err is given, a message in it. */
 CG_EXTERN int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix,
                                int timeout_ms, char *err, size_t errlen);
+/* The same for any topology: with sentinels, the master they name (each
+ * asked in turn); with a cluster (or a url whose server is a cluster
+ * node), the node that holds the lists' slot.  A url naming a replica is
+ * followed to its master. */
+CG_EXTERN int cg_redis_connect_opts(struct cg_redis **out, const struct cg_redis_opts *o,
+                                    const char *prefix, int timeout_ms, char *err,
+                                    size_t errlen);
 CG_EXTERN void cg_redis_close(struct cg_redis *s);
 CG_EXTERN const char *cg_redis_error(const struct cg_redis *s); /* the last failure */
 
@@ -100,6 +134,45 @@ CG_EXTERN bool cg_redis_observe_cmd(struct cg_redis_cmd *cmd, const char *prefix
  * cg_policy_call.intents; read only the first three from an older
  * script). */
 CG_EXTERN uint32_t cg_redis_observe_result(long long replay, long long calls, long long numbers);
+
+/* --- the call path on a Redis Cluster: one script per slot ------------------- */
+
+#define CG_REDIS_SLOTS 16384
+/* The cluster slot of a key: CRC16 (XMODEM) of the key, or of its hash tag
+ * (the part between the first '{' and the next '}', when not empty). */
+CG_EXTERN unsigned cg_redis_keyslot(const char *key, size_t len);
+
+/*
+ * On a cluster every key of one script must be in one slot.  The keys of
+ * a call are grouped by slot: the replay key (spread over the cluster by
+ * the token's r), the two windows of the ingress (hash tag {ingress}), the
+ * two of the SPC (hash tag {spc}), and each call-intent key.  One EVALSHA
+ * of the cluster script per slot; the answers are ORed together (each is
+ * cg_redis_observe_result's array).  Within a slot the checks stay
+ * atomic; across slots a call is several independent writes, as a
+ * cluster requires.
+ */
+#define CG_REDIS_CLUSTER_ARGC 17
+#define CG_REDIS_SLOT_CMDS_MAX 7
+struct cg_redis_slot_cmd {
+    unsigned slot;
+    int argc;
+    const char *argv[CG_REDIS_CLUSTER_ARGC];
+    size_t argvlen[CG_REDIS_CLUSTER_ARGC];
+};
+struct cg_redis_cmds {
+    int n;
+    struct cg_redis_slot_cmd cmd[CG_REDIS_SLOT_CMDS_MAX];
+    char buf[1536]; /* the keys and arguments that argv points to */
+};
+CG_EXTERN const char *cg_redis_cluster_script(void);
+CG_EXTERN const char *cg_redis_cluster_script_sha(void);
+/* The cluster commands for `call`, with cg_redis_observe_cmd's arguments
+ * and meaning; false when the call has nothing to record. */
+CG_EXTERN bool cg_redis_observe_cmds(struct cg_redis_cmds *out, const char *prefix,
+                                     const struct cg_policy_call *call, int window,
+                                     unsigned rate_calls, unsigned rate_numbers,
+                                     unsigned intents);
 
 #ifdef __cplusplus
 }

@@ -31,58 +31,75 @@
 #include "core/internal.h"
 #include "policy/policy_internal.h"
 
-static const char script[] =
-    "local now = tonumber(ARGV[2])\n"
-    "local rc, rn = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
-    "local replay, over_c, over_n = 0, 0, 0\n"
-    "if KEYS[1] ~= '' then\n"
-    "  local old = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'EX', ARGV[3])\n"
-    "  if old and (old ~= ARGV[1] or old == '') then replay = 1 end\n"
-    "end\n"
-    "for i = 2, 4, 2 do\n"
-    "  local kc, kn = KEYS[i], KEYS[i + 1]\n"
-    "  if kc ~= '' and rc > 0 then\n"
-    "    local b = math.floor(now / 10)\n"
-    "    redis.call('HINCRBY', kc, b, 1)\n"
-    "    local sum = 0\n"
-    "    for _, x in ipairs(redis.call('HMGET', kc, b - 5, b - 4, b - 3, b - 2, b - 1, b)) do\n"
-    "      if x then sum = sum + tonumber(x) end\n"
-    "    end\n"
-    "    redis.call('HDEL', kc, b - 6, b - 7, b - 8, b - 9, b - 10, b - 11, b - 12)\n"
-    "    redis.call('EXPIRE', kc, 70)\n"
-    "    if sum > rc then over_c = 1 end\n"
-    "  end\n"
-    "  if kn ~= '' and rn > 0 and ARGV[4] ~= '' then\n"
-    "    redis.call('ZADD', kn, now, ARGV[4])\n"
-    "    redis.call('ZREMRANGEBYSCORE', kn, '-inf', now - 60)\n"
-    "    local n = redis.call('ZCARD', kn)\n"
-    "    if n > rn + 1 then redis.call('ZREMRANGEBYRANK', kn, 0, n - rn - 2) end\n"
-    "    redis.call('EXPIRE', kn, 61)\n"
-    "    if n > rn then over_n = 1 end\n"
-    "  end\n"
-    "end\n"
-    "local intents = 0\n"
-    "for i = 6, 7 do\n"
-    "  if KEYS[i] ~= '' then\n"
-    "    local left = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
-    "    if left > 0 then\n"
-    "      redis.call('DECR', KEYS[i])\n"
-    "      intents = intents + (i - 5)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return {replay, over_c, over_n, intents}\n";
+/* The checks of one call, on the keys K[1..7] ("" for a key that does not
+ * apply): the single-server script takes them as KEYS; the cluster script
+ * gets only the keys of one slot and a mask in ARGV[7] saying which of
+ * the seven they are. */
+#define BODY                                                                                       \
+    "local now = tonumber(ARGV[2])\n"                                                              \
+    "local rc, rn = tonumber(ARGV[5]), tonumber(ARGV[6])\n"                                        \
+    "local replay, over_c, over_n = 0, 0, 0\n"                                                     \
+    "if K[1] ~= '' then\n"                                                                         \
+    "  local old = redis.call('SET', K[1], ARGV[1], 'NX', 'GET', 'EX', ARGV[3])\n"                 \
+    "  if old and (old ~= ARGV[1] or old == '') then replay = 1 end\n"                             \
+    "end\n"                                                                                        \
+    "for i = 2, 4, 2 do\n"                                                                         \
+    "  local kc, kn = K[i], K[i + 1]\n"                                                            \
+    "  if kc ~= '' and rc > 0 then\n"                                                              \
+    "    local b = math.floor(now / 10)\n"                                                         \
+    "    redis.call('HINCRBY', kc, b, 1)\n"                                                        \
+    "    local sum = 0\n"                                                                          \
+    "    for _, x in ipairs(redis.call('HMGET', kc, b - 5, b - 4, b - 3, b - 2, b - 1, b)) do\n"   \
+    "      if x then sum = sum + tonumber(x) end\n"                                                \
+    "    end\n"                                                                                    \
+    "    redis.call('HDEL', kc, b - 6, b - 7, b - 8, b - 9, b - 10, b - 11, b - 12)\n"             \
+    "    redis.call('EXPIRE', kc, 70)\n"                                                           \
+    "    if sum > rc then over_c = 1 end\n"                                                        \
+    "  end\n"                                                                                      \
+    "  if kn ~= '' and rn > 0 and ARGV[4] ~= '' then\n"                                            \
+    "    redis.call('ZADD', kn, now, ARGV[4])\n"                                                   \
+    "    redis.call('ZREMRANGEBYSCORE', kn, '-inf', now - 60)\n"                                   \
+    "    local n = redis.call('ZCARD', kn)\n"                                                      \
+    "    if n > rn + 1 then redis.call('ZREMRANGEBYRANK', kn, 0, n - rn - 2) end\n"                \
+    "    redis.call('EXPIRE', kn, 61)\n"                                                           \
+    "    if n > rn then over_n = 1 end\n"                                                          \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "local intents = 0\n"                                                                          \
+    "for i = 6, 7 do\n"                                                                            \
+    "  if K[i] ~= '' then\n"                                                                       \
+    "    local left = tonumber(redis.call('GET', K[i]) or '0') or 0\n"                             \
+    "    if left > 0 then\n"                                                                       \
+    "      redis.call('DECR', K[i])\n"                                                             \
+    "      intents = intents + (i - 5)\n"                                                          \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "return {replay, over_c, over_n, intents}\n"
 
-static char script_sha[41];
+static const char script[] = "local K = KEYS\n" BODY;
+static const char cluster_script[] =
+    "local K, j, m = {}, 1, ARGV[7]\n"
+    "for i = 1, 7 do\n"
+    "  if string.sub(m, i, i) == '1' then K[i] = KEYS[j]; j = j + 1 else K[i] = '' end\n"
+    "end\n" BODY;
+
+static char script_sha[41], cluster_script_sha[41];
 static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
 
-static void sha_init(void)
+static void sha_hex(const char *text, size_t len, char hex[41])
 {
     unsigned char md[SHA_DIGEST_LENGTH];
     int i;
-    SHA1((const unsigned char *)script, sizeof script - 1, md);
+    SHA1((const unsigned char *)text, len, md);
     for (i = 0; i < SHA_DIGEST_LENGTH; i++)
-        snprintf(script_sha + 2 * i, 3, "%02x", md[i]);
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static void sha_init(void)
+{
+    sha_hex(script, sizeof script - 1, script_sha);
+    sha_hex(cluster_script, sizeof cluster_script - 1, cluster_script_sha);
 }
 
 const char *cg_redis_script(void)
@@ -96,6 +113,45 @@ const char *cg_redis_script_sha(void)
     return script_sha;
 }
 
+const char *cg_redis_cluster_script(void)
+{
+    return cluster_script;
+}
+
+const char *cg_redis_cluster_script_sha(void)
+{
+    pthread_once(&sha_once, sha_init);
+    return cluster_script_sha;
+}
+
+/* Copies [p, p+n) percent-decoded into out (cap bytes with the NUL);
+ * false on a bad escape, a NUL byte or no room. */
+static bool pct_decode(const char *p, size_t n, char *out, size_t cap)
+{
+    size_t i, o = 0;
+    for (i = 0; i < n; i++) {
+        int c = (unsigned char)p[i];
+        if (c == '%') {
+            char hx[3];
+            char *e;
+            if (n - i < 3)
+                return false;
+            hx[0] = p[i + 1];
+            hx[1] = p[i + 2];
+            hx[2] = '\0';
+            c = (int)strtol(hx, &e, 16);
+            if (*e || !hx[0] || !hx[1] || c == 0)
+                return false;
+            i += 2;
+        }
+        if (o + 1 >= cap)
+            return false;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return true;
+}
+
 int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
 {
     const char *p, *at, *host, *end, *colon;
@@ -105,35 +161,108 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
 
     memset(a, 0, sizeof *a);
     a->port = 6379;
-    if (!url || strncmp(url, "redis://", 8) != 0)
+    if (!url || strncmp(url, "redis://", 8) != 0 || strlen(url) > 1024)
         return CG_EINVAL;
     p = url + 8;
     end = p + strcspn(p, "/");
-    if ((at = memchr(p, '@', (size_t)(end - p)))) {
+    /* the last '@' of the authority: a password may hold one unencoded */
+    for (at = NULL, host = p; host < end; host++)
+        if (*host == '@')
+            at = host;
+    if (at) {
         const char *pw = memchr(p, ':', (size_t)(at - p));
-        if (!pw || (size_t)(at - pw - 1) >= sizeof a->password)
+        if (!pw || !pct_decode(p, (size_t)(pw - p), a->user, sizeof a->user) ||
+            !pct_decode(pw + 1, (size_t)(at - pw - 1), a->password, sizeof a->password))
             return CG_EINVAL;
-        memcpy(a->password, pw + 1, (size_t)(at - pw - 1));
         p = at + 1;
     }
     host = p;
-    colon = memchr(host, ':', (size_t)(end - host));
-    n = (size_t)((colon ? colon : end) - host);
+    if (*host == '[') { /* [IPv6]:port */
+        const char *rb = memchr(host, ']', (size_t)(end - host));
+        if (!rb || rb == host + 1)
+            return CG_EINVAL;
+        n = (size_t)(rb - host - 1);
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+        if (!colon && rb + 1 != end)
+            return CG_EINVAL;
+        host++;
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        n = (size_t)((colon ? colon : end) - host);
+    }
     if (n == 0 || n >= sizeof a->host)
         return CG_EINVAL;
     memcpy(a->host, host, n);
     if (colon) {
         v = strtol(colon + 1, &e, 10);
-        if (e != end || v < 1 || v > 65535)
+        if (e != end || e == colon + 1 || v < 1 || v > 65535)
             return CG_EINVAL;
         a->port = (int)v;
     }
     if (*end == '/' && end[1]) {
         v = strtol(end + 1, &e, 10);
-        if (*e || v < 0 || v > 15)
+        if (*e || e == end + 1 || v < 0 || v > 15)
             return CG_EINVAL;
         a->db = (int)v;
     }
+    return CG_OK;
+}
+
+int cg_redis_parse_nodes(const char *list, struct cg_redis_node *out, size_t *np)
+{
+    size_t n = 0;
+    const char *p = list;
+    *np = 0;
+    if (!list || strlen(list) > 8192)
+        return CG_EINVAL;
+    for (;;) {
+        const char *sep = p + strcspn(p, ";"), *e = sep, *s = p, *colon;
+        char num[8];
+        size_t hl;
+        long v;
+        char *end;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (s < e) {
+            if (n == CG_REDIS_NODES_MAX)
+                return CG_EINVAL;
+            if (*s == '[') {
+                const char *rb = memchr(s, ']', (size_t)(e - s));
+                if (!rb || rb + 1 >= e || rb[1] != ':')
+                    return CG_EINVAL;
+                colon = rb + 1;
+                hl = (size_t)(rb - s - 1);
+                s++;
+            } else {
+                colon = NULL;
+                for (const char *q = s; q < e; q++)
+                    if (*q == ':')
+                        colon = q;
+                if (!colon)
+                    return CG_EINVAL;
+                hl = (size_t)(colon - s);
+            }
+            if (hl == 0 || hl >= sizeof out[n].host || (size_t)(e - colon - 1) >= sizeof num ||
+                e == colon + 1)
+                return CG_EINVAL;
+            memcpy(out[n].host, s, hl);
+            out[n].host[hl] = '\0';
+            memcpy(num, colon + 1, (size_t)(e - colon - 1));
+            num[e - colon - 1] = '\0';
+            v = strtol(num, &end, 10);
+            if (*end || v < 1 || v > 65535)
+                return CG_EINVAL;
+            out[n++].port = (int)v;
+        }
+        if (!*sep)
+            break;
+        p = sep + 1;
+    }
+    if (!n)
+        return CG_EINVAL;
+    *np = n;
     return CG_OK;
 }
 
@@ -141,6 +270,7 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
 
 struct cg_redis {
     redisContext *rc;
+    bool cluster; /* the lists' keys share the hash tag {lists} */
     char prefix[64];
     char err[256];
 };
@@ -167,57 +297,222 @@ static redisReply *cmd(struct cg_redis *s, int argc, const char **argv, const si
     return r;
 }
 
-int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
-                     char *err, size_t errlen)
+/* Runs a command given as words separated by single spaces (no binary
+ * data): for the few fixed commands of connection set-up. */
+static redisReply *cmdv(struct cg_redis *s, const char *w0, const char *w1, const char *w2)
+{
+    const char *av[3] = {w0, w1, w2};
+    size_t al[3] = {strlen(w0), w1 ? strlen(w1) : 0, w2 ? strlen(w2) : 0};
+    return cmd(s, w2 ? 3 : w1 ? 2 : 1, av, al);
+}
+
+/* Connects s->rc to host:port and authenticates (user and password, or
+ * the password alone) and selects db.  On failure s->err says why. */
+static int dial(struct cg_redis *s, const char *host, int port, struct timeval tv,
+                const char *user, const char *password, int db)
+{
+    redisReply *r;
+    if (s->rc)
+        redisFree(s->rc);
+    s->rc = redisConnectWithTimeout(host, port, tv);
+    if (!s->rc || s->rc->err) {
+        snprintf(s->err, sizeof s->err, "redis %s:%d: %s", host, port,
+                 s->rc ? s->rc->errstr : "cannot connect");
+        return CG_EIO;
+    }
+    redisSetTimeout(s->rc, tv);
+    if (password && *password) {
+        if (!(r = user && *user ? cmdv(s, "AUTH", user, password) : cmdv(s, "AUTH", password, NULL)))
+            goto fail;
+        freeReplyObject(r);
+    }
+    if (db) {
+        char n[8];
+        snprintf(n, sizeof n, "%d", db);
+        if (!(r = cmdv(s, "SELECT", n, NULL)))
+            goto fail;
+        freeReplyObject(r);
+    }
+    return CG_OK;
+fail : {
+    char why[256];
+    snprintf(why, sizeof why, "%s", s->err);
+    snprintf(s->err, sizeof s->err, "redis %.64s:%d: %.160s", host, port, why);
+}
+    return CG_EIO;
+}
+
+/* The master that one of the sentinels names, in *m. */
+static int ask_sentinels(struct cg_redis *s, const struct cg_redis_opts *o, struct timeval tv,
+                         struct cg_redis_node *m)
+{
+    struct cg_redis_node sn[CG_REDIS_NODES_MAX];
+    size_t n, i;
+    if (!o->master_name || !*o->master_name) {
+        snprintf(s->err, sizeof s->err, "sentinels given without a master name");
+        return CG_EINVAL;
+    }
+    if (cg_redis_parse_nodes(o->sentinels, sn, &n) != CG_OK) {
+        snprintf(s->err, sizeof s->err, "sentinels: not a host:port;... list");
+        return CG_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        redisReply *r;
+        if (dial(s, sn[i].host, sn[i].port, tv, o->sentinel_user, o->sentinel_password, 0))
+            continue;
+        r = cmdv(s, "SENTINEL", "get-master-addr-by-name", o->master_name);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING &&
+            r->element[0]->len < sizeof m->host) {
+            cg__strlcpy(m->host, r->element[0]->str, sizeof m->host);
+            m->port = atoi(r->element[1]->str);
+            freeReplyObject(r);
+            return m->port > 0 ? CG_OK : CG_EIO;
+        }
+        if (r)
+            snprintf(s->err, sizeof s->err, "sentinel %.64s:%d does not know master %.64s",
+                     sn[i].host, sn[i].port, o->master_name);
+        freeReplyObject(r);
+    }
+    return CG_EIO;
+}
+
+/* The master of a replica (ROLE), in *m; false for a master, or when ROLE
+ * is not allowed (an ACL user need not have it). */
+static bool replica_of(struct cg_redis *s, struct cg_redis_node *m)
+{
+    redisReply *r = cmdv(s, "ROLE", NULL, NULL);
+    bool yes = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+               r->element[0]->type == REDIS_REPLY_STRING &&
+               strcmp(r->element[0]->str, "slave") == 0 &&
+               r->element[1]->type == REDIS_REPLY_STRING &&
+               r->element[1]->len < sizeof m->host && r->element[2]->type == REDIS_REPLY_INTEGER;
+    if (yes) {
+        cg__strlcpy(m->host, r->element[1]->str, sizeof m->host);
+        m->port = (int)r->element[2]->integer;
+    }
+    freeReplyObject(r);
+    return yes;
+}
+
+/* Whether the server is a cluster node (INFO cluster). */
+static bool is_cluster(struct cg_redis *s)
+{
+    redisReply *r = cmdv(s, "INFO", "cluster", NULL);
+    bool yes = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_enabled:1");
+    freeReplyObject(r);
+    return yes;
+}
+
+static void key(const struct cg_redis *s, char *buf, size_t cap, const char *suffix)
+{
+    /* on a cluster, the version and every list in one slot: one MGET and
+     * one MULTI reach them all */
+    snprintf(buf, cap, s->cluster ? "%s{lists}:%s" : "%s%s", s->prefix, suffix);
+}
+
+/* The primary that serves `slot` (CLUSTER SLOTS), in *m. */
+static bool slot_owner(struct cg_redis *s, unsigned slot, struct cg_redis_node *m)
+{
+    redisReply *r = cmdv(s, "CLUSTER", "SLOTS", NULL);
+    size_t i;
+    bool found = false;
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
+        redisReply *e = r->element[i], *n;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER ||
+            e->element[2]->type != REDIS_REPLY_ARRAY)
+            continue;
+        n = e->element[2];
+        if ((long long)slot < e->element[0]->integer || (long long)slot > e->element[1]->integer ||
+            n->elements < 2 || n->element[0]->type != REDIS_REPLY_STRING ||
+            n->element[1]->type != REDIS_REPLY_INTEGER || n->element[0]->len >= sizeof m->host)
+            continue;
+        /* an empty host means "the node you asked" */
+        if (n->element[0]->len)
+            cg__strlcpy(m->host, n->element[0]->str, sizeof m->host);
+        m->port = (int)n->element[1]->integer;
+        found = true;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+int cg_redis_connect_opts(struct cg_redis **out, const struct cg_redis_opts *o, const char *prefix,
+                          int timeout_ms, char *err, size_t errlen)
 {
     struct cg_redis_addr a;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct cg_redis_node seeds[CG_REDIS_NODES_MAX + 1], m;
+    size_t nseeds = 0, i;
+    bool sentinel = o->sentinels && *o->sentinels;
     struct cg_redis *s;
-    redisReply *r;
+    int rc = CG_EIO;
 
     *out = NULL;
-    if (cg_redis_parse_url(url, &a) != CG_OK) {
+    if (cg_redis_parse_url(o->url, &a) != CG_OK) {
         if (err)
-            snprintf(err, errlen, "not a redis://host[:port][/db] URL: %s", url ? url : "");
+            snprintf(err, errlen, "not a redis://[user:password@]host[:port][/db] URL: %s",
+                     o->url ? o->url : "");
+        return CG_EINVAL;
+    }
+    if (o->cluster && *o->cluster &&
+        cg_redis_parse_nodes(o->cluster, seeds, &nseeds) != CG_OK) {
+        if (err)
+            snprintf(err, errlen, "cluster: not a host:port;... list: %s", o->cluster);
         return CG_EINVAL;
     }
     if (!(s = calloc(1, sizeof *s)))
         return CG_ENOMEM;
     cg__strlcpy(s->prefix, prefix && *prefix ? prefix : CG_REDIS_PREFIX, sizeof s->prefix);
-    s->rc = redisConnectWithTimeout(a.host, a.port, tv);
-    if (!s->rc || s->rc->err) {
-        if (err)
-            snprintf(err, errlen, "redis %s:%d: %s", a.host, a.port,
-                     s->rc ? s->rc->errstr : "cannot connect");
-        cg_redis_close(s);
-        return CG_EIO;
-    }
-    redisSetTimeout(s->rc, tv);
-    if (a.password[0]) {
-        const char *av[] = {"AUTH", a.password};
-        size_t al[] = {4, strlen(a.password)};
-        if (!(r = cmd(s, 2, av, al)))
+    if (sentinel) {
+        if ((rc = ask_sentinels(s, o, tv, &m)) != CG_OK)
             goto fail;
-        freeReplyObject(r);
+        cg__strlcpy(a.host, m.host, sizeof a.host);
+        a.port = m.port;
     }
-    if (a.db) {
-        char db[8];
-        const char *av[] = {"SELECT", db};
-        size_t al[2];
-        snprintf(db, sizeof db, "%d", a.db);
-        al[0] = 6;
-        al[1] = strlen(db);
-        if (!(r = cmd(s, 2, av, al)))
+    cg__strlcpy(seeds[nseeds].host, a.host, sizeof seeds[nseeds].host);
+    seeds[nseeds++].port = a.port;
+    /* the url's node first, then the cluster's seeds */
+    rc = CG_EIO;
+    for (i = 0; i < nseeds && rc != CG_OK; i++)
+        rc = dial(s, seeds[(i + nseeds - 1) % nseeds].host, seeds[(i + nseeds - 1) % nseeds].port,
+                  tv, a.user, a.password, nseeds > 1 ? 0 : a.db);
+    if (rc != CG_OK)
+        goto fail;
+    s->cluster = nseeds > 1 || is_cluster(s);
+    if (s->cluster) {
+        char k[128];
+        key(s, k, sizeof k, "lists:version");
+        m.host[0] = '\0';
+        if (!slot_owner(s, cg_redis_keyslot(k, strlen(k)), &m)) {
+            snprintf(s->err, sizeof s->err, "CLUSTER SLOTS: no node serves the lists' slot");
+            rc = CG_EIO;
             goto fail;
-        freeReplyObject(r);
+        }
+        if (m.host[0] && (strcmp(m.host, s->rc->tcp.host) || m.port != s->rc->tcp.port) &&
+            (rc = dial(s, m.host, m.port, tv, a.user, a.password, 0)) != CG_OK)
+            goto fail;
+    } else if (replica_of(s, &m) &&
+               (rc = dial(s, m.host, m.port, tv, a.user, a.password, a.db)) != CG_OK) {
+        goto fail;
     }
     *out = s;
     return CG_OK;
 fail:
     if (err)
-        snprintf(err, errlen, "redis %s:%d: %s", a.host, a.port, s->err);
+        snprintf(err, errlen, "%s", s->err);
     cg_redis_close(s);
-    return CG_EIO;
+    return rc == CG_OK ? CG_EIO : rc;
+}
+
+int cg_redis_connect(struct cg_redis **out, const char *url, const char *prefix, int timeout_ms,
+                     char *err, size_t errlen)
+{
+    struct cg_redis_opts o = {.url = url};
+    return cg_redis_connect_opts(out, &o, prefix, timeout_ms, err, errlen);
 }
 
 void cg_redis_close(struct cg_redis *s)
@@ -234,10 +529,6 @@ const char *cg_redis_error(const struct cg_redis *s)
     return s->err;
 }
 
-static void key(const struct cg_redis *s, char *buf, size_t cap, const char *suffix)
-{
-    snprintf(buf, cap, "%s%s", s->prefix, suffix);
-}
 
 int cg_redis_lists_version(struct cg_redis *s, long long *version)
 {
@@ -478,4 +769,143 @@ uint32_t cg_redis_observe_result(long long replay, long long calls, long long nu
 {
     return (replay ? 1u << CG_PR_REPLAY : 0) | (calls ? 1u << CG_PR_RATE_CALLS : 0) |
            (numbers ? 1u << CG_PR_RATE_NUMBERS : 0);
+}
+
+/* --- the call path on a cluster -------------------------------------------------- */
+
+static uint16_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+/* CRC16-CCITT (XMODEM: polynomial 0x1021, initial 0), as a Redis Cluster
+ * maps keys to slots. */
+static void crc_init(void)
+{
+    unsigned i, b;
+    for (i = 0; i < 256; i++) {
+        uint16_t c = (uint16_t)(i << 8);
+        for (b = 0; b < 8; b++)
+            c = (uint16_t)(c & 0x8000 ? (c << 1) ^ 0x1021 : c << 1);
+        crc_table[i] = c;
+    }
+}
+
+unsigned cg_redis_keyslot(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len), *close;
+    uint16_t crc = 0;
+    size_t i;
+    pthread_once(&crc_once, crc_init);
+    if (open && (close = memchr(open + 1, '}', len - (size_t)(open + 1 - key))) &&
+        close > open + 1) {
+        key = open + 1;
+        len = (size_t)(close - open - 1);
+    }
+    for (i = 0; i < len; i++)
+        crc = (uint16_t)((crc << 8) ^ crc_table[((crc >> 8) ^ (unsigned char)key[i]) & 0xff]);
+    return crc & (CG_REDIS_SLOTS - 1);
+}
+
+/* Copies a+b+c into out's buffer; NULL when full. */
+static const char *put(struct cg_redis_cmds *o, size_t *used, size_t *len, const char *a,
+                       size_t alen, const char *b, const char *c)
+{
+    size_t cap = sizeof o->buf - *used;
+    int n = snprintf(o->buf + *used, cap, "%.*s%s%s", (int)alen, a, b ? b : "", c ? c : "");
+    const char *p = o->buf + *used;
+    if (n < 0 || (size_t)n >= cap)
+        return NULL;
+    *len = (size_t)n;
+    *used += (size_t)n + 1;
+    return p;
+}
+
+bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
+                           const struct cg_policy_call *call, int window, unsigned rate_calls,
+                           unsigned rate_numbers, unsigned intents)
+{
+    static const char *const nkeys[] = {"0", "1", "2", "3", "4", "5", "6", "7"};
+    struct cg_redis_cmd one;
+    const char *k[7];
+    size_t kl[7], used = 0, plen, i;
+    int g, group[7];
+    char mask[CG_REDIS_SLOT_CMDS_MAX][8];
+
+    if (!cg_redis_observe_cmd(&one, prefix, call, window, rate_calls, rate_numbers, intents))
+        return false;
+    if (!prefix || !*prefix)
+        prefix = CG_REDIS_PREFIX;
+    plen = strlen(prefix);
+    o->n = 0;
+    /* the keys, the two windows of one ingress or one SPC under one hash
+     * tag: "<prefix>ic:{<ingress>}" */
+    for (i = 0; i < 7; i++) {
+        const char *src = one.argv[3 + i];
+        size_t sl = one.argvlen[3 + i];
+        group[i] = -1;
+        if (!sl) {
+            k[i] = "";
+            kl[i] = 0;
+            continue;
+        }
+        if (i >= 1 && i <= 4) {
+            char head[4];
+            memcpy(head, src + plen, 3); /* "ic:" and the like */
+            head[3] = '\0';
+            if (!(k[i] = put(o, &used, &kl[i], prefix, plen, head, "{")))
+                return false;
+            /* the name, then the closing brace, appended to the same argument */
+            used--;
+            if (!put(o, &used, &sl, src + plen + 3, one.argvlen[3 + i] - plen - 3, "}", NULL))
+                return false;
+            kl[i] += sl;
+        } else if (!(k[i] = put(o, &used, &kl[i], src, sl, NULL, NULL))) {
+            return false;
+        }
+    }
+    /* group by slot */
+    for (i = 0; i < 7; i++) {
+        unsigned slot;
+        if (!kl[i])
+            continue;
+        slot = cg_redis_keyslot(k[i], kl[i]);
+        for (g = 0; g < o->n && o->cmd[g].slot != slot; g++)
+            ;
+        if (g == o->n) {
+            o->cmd[g].slot = slot;
+            memcpy(mask[g], "0000000", 8);
+            o->n++;
+        }
+        mask[g][i] = '1';
+        group[i] = g;
+    }
+    for (g = 0; g < o->n; g++) {
+        struct cg_redis_slot_cmd *c = &o->cmd[g];
+        int nk = 0;
+        size_t ml;
+        c->argc = 0;
+        c->argv[c->argc] = "EVALSHA";
+        c->argvlen[c->argc++] = 7;
+        c->argv[c->argc] = cg_redis_cluster_script_sha();
+        c->argvlen[c->argc++] = 40;
+        c->argc++; /* the number of keys, below */
+        for (i = 0; i < 7; i++)
+            if (group[i] == g) {
+                c->argv[c->argc] = k[i];
+                c->argvlen[c->argc++] = kl[i];
+                nk++;
+            }
+        c->argv[2] = nkeys[nk];
+        c->argvlen[2] = 1;
+        for (i = 10; i < 16; i++) { /* ARGV 1-6: the single-server command's */
+            const char *a = put(o, &used, &ml, one.argv[i], one.argvlen[i], NULL, NULL);
+            if (!a)
+                return false;
+            c->argv[c->argc] = a;
+            c->argvlen[c->argc++] = ml;
+        }
+        if (!(c->argv[c->argc] = put(o, &used, &ml, mask[g], 7, NULL, NULL)))
+            return false;
+        c->argvlen[c->argc++] = ml;
+    }
+    return o->n > 0;
 }
