@@ -8,6 +8,10 @@
  * back in order, so the send times of the commands in flight on a
  * connection are a FIFO ring and one timer sees the oldest one age.
  *
+ * The script is the library's cluster script in every topology: it is
+ * given only the keys that apply (a mask says which), never "", so an ACL
+ * user whose keys are limited to the prefix may run it.
+ *
  * Three topologies:
  *   - one server ([redis] url): one connection;
  *   - Redis Sentinel (sentinels, master_name): one connection to the
@@ -101,6 +105,9 @@ struct conn {
     uint64_t sent[RING]; /* send times of the commands in flight, oldest at head */
     size_t head, n;
     bool readonly; /* a write was refused: ask the sentinels again */
+    bool refused;  /* AUTH, SELECT or SCRIPT LOAD failed: drop, try again later */
+    bool logged_error; /* an error reply to a call was logged (once a connection) */
+    uint64_t connect_ms; /* when the connection was begun */
 };
 
 struct cgd_redis {
@@ -278,12 +285,21 @@ static void went_down(struct conn *c, const char *why)
 
 static void send_cluster_slots(struct conn *c);
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* The connection is usable once its set-up commands (AUTH, SELECT, SCRIPT
+ * LOAD) are answered: the last one's answer says so. */
+static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct conn *c = ac->data;
     struct cgd_redis *r = c->r;
-    if (status != REDIS_OK) {
-        went_down(c, ac->errstr[0] ? ac->errstr : "cannot connect"); /* hiredis frees ac */
+    redisReply *rep = reply;
+    (void)privdata;
+    if (c->ac != ac || !rep)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        if (!c->refused)
+            fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", r->w->id, c->host,
+                    c->port, rep->str);
+        c->refused = true;
         return;
     }
     c->connected = true;
@@ -298,6 +314,28 @@ static void on_connect(const redisAsyncContext *ac, int status)
     else if (!r->map_ok || r->slots_wanted)
         send_cluster_slots(c);
     update_up(r);
+}
+
+/* An answer to AUTH or SELECT: an error (a wrong password, an unknown
+ * user) is logged and the connection dropped by the timer. */
+static void on_setup(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct conn *c = ac->data;
+    redisReply *rep = reply;
+    (void)privdata;
+    if (c->ac == ac && rep && rep->type == REDIS_REPLY_ERROR) {
+        if (!c->refused)
+            fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", c->r->w->id, c->host,
+                    c->port, rep->str);
+        c->refused = true;
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct conn *c = ac->data;
+    if (status != REDIS_OK)
+        went_down(c, ac->errstr[0] ? ac->errstr : "cannot connect"); /* hiredis frees ac */
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -329,16 +367,16 @@ static void connect_now(struct conn *c)
     /* queued until the connection is up, and answered before any call */
     if (r->addr.password[0]) {
         if (r->addr.user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->addr.user, r->addr.password);
+            redisAsyncCommand(ac, on_setup, NULL, "AUTH %s %s", r->addr.user, r->addr.password);
         else
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->addr.password);
+            redisAsyncCommand(ac, on_setup, NULL, "AUTH %s", r->addr.password);
     }
     if (r->addr.db && r->mode != CLUSTER)
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
-    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
-                      r->mode == CLUSTER ? cg_redis_cluster_script() : cg_redis_script());
+        redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", r->addr.db);
+    redisAsyncCommand(ac, on_ready, NULL, "SCRIPT LOAD %s", cg_redis_cluster_script());
     c->ac = ac;
-    c->readonly = false;
+    c->readonly = c->refused = c->logged_error = false;
+    c->connect_ms = now_ms();
 }
 
 /* Drops the connection: hiredis answers every command in flight with no
@@ -671,12 +709,15 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (rep) {
         atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
         if (rep->type == REDIS_REPLY_ERROR) {
+            if (!c->logged_error) {
+                fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", r->w->id, c->host,
+                        c->port, rep->str);
+                c->logged_error = true;
+            }
             /* the script was flushed (or Redis restarted without it): load
              * it again for the next calls */
             if (strncmp(rep->str, "NOSCRIPT", 8) == 0)
-                redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
-                                  r->mode == CLUSTER ? cg_redis_cluster_script()
-                                                     : cg_redis_script());
+                redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", cg_redis_cluster_script());
             /* a replica now (a failover happened): find the master again */
             else if (strncmp(rep->str, "READONLY", 8) == 0)
                 c->readonly = true;
@@ -703,6 +744,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             drop(c, "did not answer in time");
         } else if (c->ac && c->readonly) {
             drop(c, "refuses writes (a replica now)");
+        } else if (c->ac && c->refused) {
+            drop(c, "refused the connection's set-up");
+        } else if (c->ac && !c->connected &&
+                   now - c->connect_ms > (uint64_t)r->timeout_ms * 10 + 1000) {
+            atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_TIMEOUT], 1);
+            drop(c, "did not answer the connection's set-up in time");
         } else if (!c->ac && now >= c->next_try_ms && (r->mode != CLUSTER || c->used || c->seed)) {
             if (r->mode == SENTINEL) {
                 if (!r->sac)
@@ -843,35 +890,17 @@ void cgd_redis_free(struct cgd_worker *w)
 }
 
 /* 1: sent; 0: nothing to record; -1: Redis cannot take it now. */
-static int observe_one(struct cgd_redis *r, const struct cg_policy_call *pc, unsigned intents,
-                       struct pend *p)
-{
-    struct conn *c = r->nodes[0];
-    struct cg_redis_cmd cmd;
-    struct sub *s = &p->sub[0];
-    if (!cg_redis_observe_cmd(&cmd, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers,
-                              intents))
-        return 0;
-    *s = (struct sub){p, NULL, 0, 0};
-    p->left = 1;
-    if (redisAsyncCommandArgv(c->ac, on_reply, s, cmd.argc, cmd.argv, cmd.argvlen) != REDIS_OK)
-        return -1;
-    c->sent[(c->head + c->n) % RING] = now_ms();
-    c->n++;
-    return 1;
-}
-
-static int observe_cluster(struct cgd_redis *r, const struct cg_policy_call *pc, unsigned intents,
-                           struct pend *p)
+static int observe_call(struct cgd_redis *r, const struct cg_policy_call *pc, unsigned intents,
+                        struct pend *p)
 {
     struct cg_redis_cmds cmds;
     struct conn *to[CG_REDIS_SLOT_CMDS_MAX];
     int i;
     if (!cg_redis_observe_cmds(&cmds, r->prefix, pc, r->window, r->rate_calls, r->rate_numbers,
-                               intents))
+                               intents, r->mode == CLUSTER))
         return 0;
     for (i = 0; i < cmds.n; i++) {
-        unsigned n = r->slots[cmds.cmd[i].slot];
+        unsigned n = r->mode == CLUSTER ? r->slots[cmds.cmd[i].slot] : 1;
         if (!n || !(to[i] = r->nodes[n - 1])->connected || !to[i]->ac || to[i]->n == RING)
             return -1;
     }
@@ -908,7 +937,7 @@ bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, un
         return false;
     }
     *p = (struct pend){.done_cb = done_cb, .arg = arg, .ok = true};
-    sent = r->mode == CLUSTER ? observe_cluster(r, pc, intents, p) : observe_one(r, pc, intents, p);
+    sent = observe_call(r, pc, intents, p);
     if (sent <= 0) {
         pend_put(r, p);
         if (sent < 0)

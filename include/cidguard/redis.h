@@ -167,12 +167,16 @@ struct cg_redis_cmds {
 };
 CG_EXTERN const char *cg_redis_cluster_script(void);
 CG_EXTERN const char *cg_redis_cluster_script_sha(void);
-/* The cluster commands for `call`, with cg_redis_observe_cmd's arguments
- * and meaning; false when the call has nothing to record. */
+/* The commands for `call`, with cg_redis_observe_cmd's arguments and
+ * meaning, for the cluster script; false when the call has nothing to
+ * record.  With `cluster`, one command per slot and the rate windows'
+ * keys under hash tags; without, one command with every key (the same
+ * keys as cg_redis_observe_cmd's, none of them "": an ACL user limited to
+ * the prefix's keys may run it). */
 CG_EXTERN bool cg_redis_observe_cmds(struct cg_redis_cmds *out, const char *prefix,
                                      const struct cg_policy_call *call, int window,
                                      unsigned rate_calls, unsigned rate_numbers,
-                                     unsigned intents);
+                                     unsigned intents, bool cluster);
 
 #ifdef __cplusplus
 }

@@ -821,7 +821,7 @@ static const char *put(struct cg_redis_cmds *o, size_t *used, size_t *len, const
 
 bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
                            const struct cg_policy_call *call, int window, unsigned rate_calls,
-                           unsigned rate_numbers, unsigned intents)
+                           unsigned rate_numbers, unsigned intents, bool cluster)
 {
     static const char *const nkeys[] = {"0", "1", "2", "3", "4", "5", "6", "7"};
     struct cg_redis_cmd one;
@@ -836,8 +836,8 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
         prefix = CG_REDIS_PREFIX;
     plen = strlen(prefix);
     o->n = 0;
-    /* the keys, the two windows of one ingress or one SPC under one hash
-     * tag: "<prefix>ic:{<ingress>}" */
+    /* the keys; on a cluster the two windows of one ingress or one SPC
+     * under one hash tag: "<prefix>ic:{<ingress>}" */
     for (i = 0; i < 7; i++) {
         const char *src = one.argv[3 + i];
         size_t sl = one.argvlen[3 + i];
@@ -847,7 +847,7 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
             kl[i] = 0;
             continue;
         }
-        if (i >= 1 && i <= 4) {
+        if (cluster && i >= 1 && i <= 4) {
             char head[4];
             memcpy(head, src + plen, 3); /* "ic:" and the like */
             head[3] = '\0';
@@ -862,12 +862,12 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
             return false;
         }
     }
-    /* group by slot */
+    /* group by slot (one group without a cluster) */
     for (i = 0; i < 7; i++) {
         unsigned slot;
         if (!kl[i])
             continue;
-        slot = cg_redis_keyslot(k[i], kl[i]);
+        slot = cluster ? cg_redis_keyslot(k[i], kl[i]) : 0;
         for (g = 0; g < o->n && o->cmd[g].slot != slot; g++)
             ;
         if (g == o->n) {

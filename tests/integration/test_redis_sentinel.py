@@ -1,0 +1,311 @@
+"""Two daemons sharing state through Redis Sentinel, with ACL users: a real
+primary and replica (redis-server) and three real sentinels
+(redis-sentinel), all on loopback in a temporary directory.  The data
+nodes refuse the default user without a password and give the daemons an
+ACL user of their own (keys cidguard:* only); the sentinels want a password
+too.  The primary is killed during a stream of INVITEs: every INVITE is
+answered, the sentinels promote the replica, both daemons follow it, and
+replay detection across daemons (which only Redis can give: each daemon's
+own state saw half the calls) resumes on the new master; the time it takes
+is printed and must be under 10 s.  /metrics shows the switch and the new
+master's address.
+
+    python3 test_redis_sentinel.py BUILD_DIR
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (check, finish, free_ports, header, scaled, start, stop,  # noqa: E402
+                     tail, wait_for)
+
+BUILD = os.path.abspath(sys.argv[1])
+CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
+WORK = tempfile.mkdtemp(prefix="cgd-sentinel-")
+MASTER = "cgmaster"
+ADMIN_PW, USER, USER_PW, SENT_PW = "admin-pw", "cidguard", "s3cr:t@pw", "sentinel-pw"
+PORTS = {}  # daemon name -> (http, sip verify, sip sign)
+procs = {}
+nodes = {}  # "primary"/"replica" -> (proc, port)
+sentinels = []  # (proc, port)
+LAST = []  # the last two answers of replay_across, for a failure's message
+
+
+def reasons(resp):
+    return set(filter(None, (header(resp, "Cidguard-Reasons") or "").split(",")))
+
+
+def sign(spc, orig):
+    return subprocess.run([CG, "sign", "--key", os.path.join(WORK, "pki", "sp-%s.key" % spc),
+                           "--x5u", "http://127.0.0.1:%d/certs/sp-%s.pem" % (PORTS["A"][0], spc),
+                           "--orig", "+" + orig, "--dest", "+14155550100", "--attest", "B"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def invite(orig, identity, call_id=None):
+    return ("INVITE sip:+14155550100@127.0.0.1;user=phone SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"
+            "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+14155550100@127.0.0.1>\r\n"
+            "Call-ID: %s\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n"
+            % (os.urandom(6).hex(), orig, call_id or os.urandom(8).hex() + "@sentinel-test",
+               "Identity: %s\r\n" % identity if identity else "")).encode()
+
+
+def call(daemon, orig, identity=None, call_id=None, timeout=30):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.sendto(invite(orig, identity, call_id), ("127.0.0.1", PORTS[daemon][1]))
+    try:
+        return s.recv(65535).decode()
+    except socket.timeout:
+        return None
+    finally:
+        s.close()
+
+
+def metrics(daemon):
+    return subprocess.run(["curl", "-s", "http://127.0.0.1:%d/metrics" % PORTS[daemon][0]],
+                          capture_output=True, text=True).stdout
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def cli(port, *args, pw=ADMIN_PW):
+    return subprocess.run(["redis-cli", "-p", str(port), "--no-auth-warning"] +
+                          (["-a", pw] if pw else []) + list(args),
+                          capture_output=True, text=True).stdout.strip()
+
+
+def start_node(name, replica_of=None):
+    def make():
+        port = free_ports(1)[0]
+        nodes[name] = (None, port)
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", WORK, "--dbfilename", name + ".rdb",
+                "--requirepass", ADMIN_PW, "--masterauth", ADMIN_PW,
+                "--user", USER, "on", ">" + USER_PW, "~cidguard:*", "&*", "+@all"]
+        if replica_of:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+        return argv, port
+
+    p = start(make, os.path.join(WORK, name + ".log"), banner=False)
+    nodes[name] = (p, nodes[name][1])
+    ok = wait_for(lambda: cli(nodes[name][1], "ping") == "PONG")
+    check("redis-server %s started (ACL user %s, default user with a password)" % (name, USER), ok,
+          tail(os.path.join(WORK, name + ".log")))
+
+
+def start_sentinel(i, primary_port):
+    conf = os.path.join(WORK, "sentinel%d.conf" % i)
+    chosen = []
+
+    def make():
+        port = free_ports(1)[0]
+        chosen.append(port)
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\nrequirepass %s\n"
+                    "sentinel sentinel-pass %s\n"
+                    "sentinel monitor %s 127.0.0.1 %d 2\n"
+                    "sentinel auth-pass %s %s\n"
+                    "sentinel down-after-milliseconds %s 1000\n"
+                    "sentinel failover-timeout %s 6000\n"
+                    "sentinel parallel-syncs %s 1\n"
+                    % (port, WORK, SENT_PW, SENT_PW, MASTER, primary_port, MASTER, ADMIN_PW,
+                       MASTER, MASTER, MASTER))
+        prog = shutil.which("redis-sentinel")
+        return ([prog, conf] if prog else ["redis-server", conf, "--sentinel"]), port
+
+    p = start(make, os.path.join(WORK, "sentinel%d.log" % i), banner=False)
+    sentinels.append((p, chosen[-1]))
+
+
+def start_daemon(name, url, extra=""):
+    state = os.path.join(WORK, "state-" + name)
+    os.makedirs(os.path.join(state, "certs"))
+    shutil.copy(os.path.join(WORK, "pki", "sp-GW01.pem"), os.path.join(state, "certs"))
+    conf = os.path.join(WORK, name + ".conf")
+
+    def make():
+        PORTS[name] = http, sv, ss = tuple(free_ports(1) + free_ports(2, udp=True))
+        with open(conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
+                    "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "workers = 2\ndecision_log = off\n"
+                    "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
+                    "[policy]\ndno = %s\n"
+                    "[redis]\nurl = %s\ntimeout_ms = %d\n%s"
+                    % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
+                       os.path.join(WORK, "dno.csv"), url, scaled(100), extra))
+        return [CGD, "-c", conf], http
+
+    procs[name] = start(make, os.path.join(WORK, name + ".log"))
+
+
+def log_of(name):
+    with open(os.path.join(WORK, name + ".log")) as f:
+        return f.read()
+
+
+def replay_across(tok, tag):
+    """True when a token first used on A is a replay on B: only Redis can
+    say so (B's own state never saw it)."""
+    a = call("A", "447400050000", tok, call_id="a-%s@sentinel" % tag, timeout=scaled(2))
+    b = call("B", "447400050000", tok, call_id="b-%s@sentinel" % tag, timeout=scaled(2))
+    LAST[:] = [a, b]
+    return bool(a and b and "replay" not in reasons(a) and "replay" in reasons(b))
+
+
+try:
+    # redis-sentinel is optional: redis-server --sentinel is the same program
+    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+        print("redis-server or redis-cli is not installed")
+        sys.exit(77)
+    subprocess.run([CG, "pki", "init", os.path.join(WORK, "pki"), "--spc", "GW01"],
+                   capture_output=True, check=True)
+    with open(os.path.join(WORK, "dno.csv"), "w") as f:
+        f.write("number,note\n")
+    start_node("primary")
+    start_node("replica", replica_of=nodes["primary"][1])
+    ok = wait_for(lambda: "master_link_status:up" in cli(nodes["replica"][1], "info", "replication"))
+    check("the replica follows the primary", ok, cli(nodes["replica"][1], "info", "replication"))
+    for i in range(3):
+        start_sentinel(i, nodes["primary"][1])
+    ok = wait_for(lambda: all(cli(p, "sentinel", "get-master-addr-by-name", MASTER, pw=SENT_PW)
+                              .split() == ["127.0.0.1", str(nodes["primary"][1])] and
+                              "num-other-sentinels\n2" in
+                              cli(p, "sentinel", "master", MASTER, pw=SENT_PW)
+                              for _, p in sentinels), 30)
+    check("three sentinels watch the primary and know each other", ok,
+          [cli(p, "sentinel", "master", MASTER, pw=SENT_PW)[:300] for _, p in sentinels])
+
+    # --- ACL: the user and password in the URL ------------------------------
+    P = nodes["primary"][1]
+    user_url = "redis://%s:%s@127.0.0.1:%d" % (USER, USER_PW.replace(":", "%3A").replace("@", "%40"), P)
+    r = subprocess.run([CG, "policy", "show", "dno", "--redis",
+                        "redis://%s:wrong@127.0.0.1:%d" % (USER, P)], capture_output=True, text=True)
+    check("a wrong password for the user is refused, and said so",
+          r.returncode != 0 and "WRONGPASS" in r.stderr, r)
+    dno = os.path.join(WORK, "dno-pushed.csv")
+    with open(dno, "w") as f:
+        f.write("number,note\n448081570000,card helpline\n")
+    r = subprocess.run([CG, "policy", "push", "--redis", "redis://:%s@127.0.0.1:%d" % (ADMIN_PW, P),
+                        "--dno", dno], capture_output=True, text=True)
+    check("redis://:password@ (the default user) still works", r.returncode == 0, r)
+    r = subprocess.run([CG, "policy", "show", "dno", "--redis", user_url], capture_output=True,
+                       text=True)
+    check("the ACL user (percent-encoded password) reads the list", r.returncode == 0 and
+          "448081570000" in r.stdout, r)
+
+    sentinel_list = ";".join("127.0.0.1:%d" % p for _, p in sentinels)
+    extra = ("sentinels = %s\nmaster_name = %s\nsentinel_password = %s\n"
+             % (sentinel_list, MASTER, SENT_PW))
+    # url: the ACL user; its host is not used with sentinels (a port nothing listens on)
+    dead = free_ports(1)[0]
+    daemon_url = "redis://%s:%s@127.0.0.1:%d" % (USER, USER_PW.replace(":", "%3A").replace("@", "%40"), dead)
+    start_daemon("A", daemon_url, extra)
+    start_daemon("B", daemon_url, extra)
+    ok = wait_for(lambda: metric(metrics("A"), "cidguard_redis_up") == 1 and
+                  metric(metrics("B"), "cidguard_redis_up") == 1, 20)
+    check("both daemons find the master through the sentinels and log in as the ACL user", ok,
+          log_of("A")[-600:])
+    m = metrics("A")
+    check("/metrics names the master", 'cidguard_redis_master{addr="127.0.0.1:%d"} 1' % P in m and
+          metric(m, "cidguard_redis_master_switches_total") == 0,
+          [x for x in m.splitlines() if "master" in x])
+    tok = sign("GW01", "447400050000")
+    check("a PASSporT replayed to the other daemon is caught through Redis",
+          replay_across(tok, "before"),
+          [header(x, "Cidguard-Reasons") for x in LAST] +
+          [x for x in metrics("B").splitlines() if x.startswith("cidguard_redis")])
+    start_daemon("C", "redis://%s:wrong@127.0.0.1:%d" % (USER, dead), extra)
+    time.sleep(scaled(1.5))
+    check("a daemon with a wrong password stays on local state and logs why",
+          metric(metrics("C"), "cidguard_redis_up") == 0 and "WRONGPASS" in log_of("C"),
+          log_of("C")[-500:])
+    r = call("C", "447400012346", sign("GW01", "447400012346"))
+    check("... and still answers calls", r and r.startswith("SIP/2.0 302"), r)
+    stop([procs.pop("C")])
+
+    # --- the primary killed during a call stream ------------------------------
+    toks = [sign("GW01", "4474000300%02d" % (i % 100)) for i in range(300)]
+    probes = [sign("GW01", "447400050000") for _ in range(120)]
+    results, sent = [], []
+    stop_stream = threading.Event()
+
+    def sender():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.005)
+        for i, t in enumerate(toks):
+            if stop_stream.is_set():
+                break
+            s.sendto(invite("4474000300%02d" % (i % 100), t), ("127.0.0.1", PORTS["A" if i % 2 else "B"][1]))
+            sent.append(i)
+            end = time.time() + 0.04
+            while time.time() < end:
+                try:
+                    results.append(s.recv(65535).decode())
+                except socket.timeout:
+                    pass
+        s.settimeout(scaled(2))
+        end = time.time() + scaled(5)
+        while len(results) < len(sent) and time.time() < end:
+            try:
+                results.append(s.recv(65535).decode())
+            except socket.timeout:
+                break
+        s.close()
+
+    th = threading.Thread(target=sender)
+    th.start()
+    time.sleep(1.0)
+    t0 = time.time()
+    nodes["primary"][0].kill()
+    nodes["primary"][0].wait()
+    resumed, n = None, 0
+    while time.time() - t0 < scaled(30) and n < len(probes):
+        if replay_across(probes[n], "probe%d" % n):
+            resumed = time.time() - t0
+            break
+        n += 1
+        time.sleep(0.1)
+    time.sleep(1.0)  # the stream goes on over the new master for a while
+    stop_stream.set()
+    th.join()
+    answered = [r for r in results if r.startswith("SIP/2.0 302") or r.startswith("SIP/2.0 608")]
+    check("primary killed mid-stream: every INVITE answered (%d of %d)" % (len(answered), len(sent)),
+          len(sent) > 50 and len(answered) == len(sent),
+          [r[:40] for r in results if r not in answered][:5])
+    print("# failover: replay detection through Redis resumed %s after the primary was killed"
+          % ("%.1f s" % resumed if resumed is not None else "never"))
+    check("replay detection across daemons resumes on the new master within 10 s",
+          resumed is not None and resumed < scaled(10), resumed)
+    R = nodes["replica"][1]
+    check("the sentinels promoted the replica",
+          cli(sentinels[0][1], "sentinel", "get-master-addr-by-name", MASTER, pw=SENT_PW).split() ==
+          ["127.0.0.1", str(R)])
+    for d in "AB":
+        m = metrics(d)
+        check("/metrics of %s: one master switch, the new master's address, Redis up" % d,
+              metric(m, "cidguard_redis_master_switches_total") == 1 and
+              'cidguard_redis_master{addr="127.0.0.1:%d"} 1' % R in m and
+              metric(m, "cidguard_redis_up") == 1,
+              [x for x in m.splitlines() if "redis" in x and not x.startswith("#")])
+    check("the log names the new master", "redis master is now 127.0.0.1:%d" % R in log_of("A"),
+          log_of("A")[-600:])
+    check("the ACL user's keys are on the new master",
+          cli(R, "--user", USER, "--pass", USER_PW, "exists", "cidguard:lists:version", pw=None) == "1")
+finally:
+    stop(list(procs.values()) + [p for p, _ in sentinels] + [p for p, _ in nodes.values() if p], WORK)
+
+finish()
