@@ -403,8 +403,10 @@ int cg__es256_verify_digest_evp(const struct cg_key *k, const unsigned char md[3
         return CG_ECRYPTO;
     v = EVP_PKEY_verify(ctx, der, derlen, md, 32);
     /* 0 is "does not verify"; negative is malformed, also a bad signature
-     * (r or s zero or out of range), not a library failure. */
-    if (v < 0)
+     * (r or s zero or out of range), not a library failure.  Either way
+     * OpenSSL queued an error: a forged call must not leave it on the
+     * worker's queue, where the next real failure would be read behind it. */
+    if (v != 1)
         ERR_clear_error();
     *valid = v == 1;
     return CG_OK;

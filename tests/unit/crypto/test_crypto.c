@@ -1,6 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "helpers.h"
 
 static void test_sign_verify_roundtrip(void **state)
@@ -20,6 +22,8 @@ static void test_sign_verify_roundtrip(void **state)
     /* tampered message, tampered signature */
     assert_int_equal(cg_es256_verify(pub, "header.payloaD", 14, sig, &valid), CG_OK);
     assert_false(valid);
+    /* a bad signature is a verdict: no OpenSSL error is left queued */
+    assert_int_equal(ERR_peek_error(), 0);
     sig[10] ^= 1;
     assert_int_equal(cg_es256_verify(pub, msg, strlen(msg), sig, &valid), CG_OK);
     assert_false(valid);
@@ -30,6 +34,7 @@ static void test_sign_verify_roundtrip(void **state)
     memset(sig, 0xff, 64);
     assert_int_equal(cg_es256_verify(pub, msg, strlen(msg), sig, &valid), CG_OK);
     assert_false(valid);
+    assert_int_equal(ERR_peek_error(), 0);
     /* a public key cannot sign */
     assert_int_equal(cg_es256_sign(pub, msg, strlen(msg), sig), CG_EKEY);
     cg_key_free(priv);
