@@ -162,9 +162,6 @@ static int parse_actions(const char *spec, struct cg_policy_config *pc)
 {
     char buf[CGD_LIST], *save, *tok;
     int i;
-    for (i = 0; i < CG_PR__COUNT; i++)
-        pc->action[i] = cg_policy_reason_action((enum cg_policy_reason)i);
-    pc->override_actions = true;
     snprintf(buf, sizeof buf, "%s", spec);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         char *eq = strchr(tok, '=');
@@ -185,7 +182,7 @@ static int parse_actions(const char *spec, struct cg_policy_config *pc)
                     tok);
             return -1;
         }
-        pc->action[i] = (enum cg_action)a;
+        cg_policy_config_set_action(pc, (enum cg_policy_reason)i, (enum cg_action)a);
     }
     return 0;
 }

@@ -22,7 +22,9 @@
 #include "redis.h"
 #include "intent.h"
 #include "analyze.h"
+#include "version.h"
 
-#define CIDGUARD_VERSION "0.1.0"
+/* The headers' version; cg_version() gives the running library's. */
+#define CIDGUARD_VERSION CG_VERSION_STRING
 
 #endif

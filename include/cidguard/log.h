@@ -8,6 +8,8 @@
 
 #include "export.h"
 
+#include <stdbool.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,6 +21,12 @@ typedef void (*cg_log_cb)(enum cg_log_level level, const char *msg, void *arg);
 /* Installs the callback (NULL drops everything) and the most verbose level
  * passed to it.  Call before any other thread uses the library. */
 CG_EXTERN void cg_log_set(cg_log_cb cb, enum cg_log_level max_level, void *arg);
+/* Whether a message at `level` would reach the callback. */
+CG_EXTERN bool cg_log_enabled(enum cg_log_level level);
+/* Passes `msg` to the callback when `level` is enabled.  The companion
+ * libraries (libcidguard-policy, -log, -atis) log through it, so that one
+ * cg_log_set() serves them all. */
+CG_EXTERN void cg_log_message(enum cg_log_level level, const char *msg);
 
 #ifdef __cplusplus
 }

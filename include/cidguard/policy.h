@@ -95,6 +95,9 @@ enum cg_policy_reason {
 #undef CG_PR_ENUM
         CG_PR__COUNT
 };
+/* Reasons are bits of a uint32_t (cg_decision.reasons): there are never
+ * more than this many. */
+#define CG_POLICY_REASONS_MAX 32
 CG_EXTERN const char *cg_policy_reason_code(enum cg_policy_reason r);
 CG_EXTERN const char *cg_policy_reason_text(enum cg_policy_reason r);
 CG_EXTERN enum cg_action cg_policy_reason_action(enum cg_policy_reason r); /* the default */
@@ -109,10 +112,20 @@ struct cg_policy_config {
     char uk_mobile_spcs[16 * (CG_SPC_MAX + 1)];
     char min_attest_uk; /* minimum attestation for a verified UK number ('A'..'C', 0 = none) */
     char min_attest_other;
-    /* action per reason; a zeroed config takes the defaults of the map */
-    bool override_actions;
-    enum cg_action action[CG_PR__COUNT];
+    /* Actions that differ from a reason's default, set and read with
+     * cg_policy_config_set_action() and cg_policy_config_action(); a zeroed
+     * config takes the defaults of the map.  Sized for CG_POLICY_REASONS_MAX,
+     * not for today's reasons, so that a new reason leaves the size alone. */
+    unsigned char action_override[CG_POLICY_REASONS_MAX];
 };
+/* Sets the action of reason `r` in `cfg`.  CG_EINVAL for an unknown reason
+ * or action. */
+CG_EXTERN int cg_policy_config_set_action(struct cg_policy_config *cfg, enum cg_policy_reason r,
+                                          enum cg_action a);
+/* The action `cfg` gives reason `r`: the one set, else the default;
+ * CG_ACTION_ALLOW for an unknown reason. */
+CG_EXTERN enum cg_action cg_policy_config_action(const struct cg_policy_config *cfg,
+                                                 enum cg_policy_reason r);
 
 /* Called for every input line that cannot be used: file, line, message. */
 typedef void (*cg_policy_report_cb)(const char *file, int line, const char *msg, void *arg);

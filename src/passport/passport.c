@@ -6,11 +6,12 @@
  * the verification path (OpenSIPS rebuilt the JSON and broke every token
  * carrying claims it did not know).
  */
+#include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "cidguard/passport.h"
 #include "core/internal.h"
@@ -491,20 +492,131 @@ static void put_sorted(struct out *o, const char *base, size_t stride, size_t n)
     PUTS(o, "]");
 }
 
-/* Free-form JSON text re-serialized canonically by jansson. */
-static void put_json(struct out *o, const char *text, bool want_array)
+/* A JSON number that is not an integer, written as jansson writes one
+ * ("%.17g", a ".0" when that reads as an integer, no '+' or leading zeros
+ * in the exponent), so that tokens keep the form they had when jansson
+ * re-serialized these values. */
+static void put_real(struct out *o, const struct cg__jnode *n)
 {
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-    char *s;
-    if (!j || (want_array ? !json_is_array(j) : !json_is_object(j)) ||
-        !(s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS))) {
-        json_decref(j);
+    char raw[64], num[40], *e, *end;
+    double d;
+    int len;
+    if (n->rawlen >= sizeof raw) {
         o->bad = true;
         return;
     }
-    put(o, s, strlen(s));
-    free(s);
-    json_decref(j);
+    memcpy(raw, n->raw, n->rawlen);
+    raw[n->rawlen] = '\0';
+    errno = 0;
+    d = strtod(raw, &end);
+    if (*end || (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))) {
+        o->bad = true;
+        return;
+    }
+    len = snprintf(num, sizeof num - 2, "%.17g", d);
+    if (len < 0 || (size_t)len >= sizeof num - 2) {
+        o->bad = true;
+        return;
+    }
+    if (!strchr(num, '.') && !strchr(num, 'e'))
+        memcpy(num + len, ".0", 3);
+    if ((e = strchr(num, 'e'))) {
+        char *from = ++e;
+        if (*e == '-')
+            e++, from++;
+        else if (*e == '+')
+            from++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(e, from, strlen(from) + 1);
+    }
+    put(o, num, strlen(num));
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+    return strcmp((*(const struct cg__jnode *const *)a)->key,
+                  (*(const struct cg__jnode *const *)b)->key);
+}
+
+/* One parsed value: compact, object members sorted by name. */
+static void put_value(struct out *o, const struct cg__json *j, const struct cg__jnode *n)
+{
+    const struct cg__jnode *kids[NODES_PAYLOAD], *k;
+    char num[24];
+    uint32_t i, nk = 0;
+    switch (n->type) {
+    case CGJ_NULL:
+        PUTS(o, "null");
+        return;
+    case CGJ_FALSE:
+        PUTS(o, "false");
+        return;
+    case CGJ_TRUE:
+        PUTS(o, "true");
+        return;
+    case CGJ_INT:
+        snprintf(num, sizeof num, "%lld", (long long)n->i);
+        put(o, num, strlen(num));
+        return;
+    case CGJ_REAL:
+        put_real(o, n);
+        return;
+    case CGJ_STR:
+        put_str(o, n->str);
+        return;
+    case CGJ_ARR:
+    case CGJ_OBJ:
+        break;
+    }
+    for (k = cg__json_at(j, n->child); k && !o->bad; k = cg__json_at(j, k->next)) {
+        if (nk == NODES_PAYLOAD) {
+            o->bad = true;
+            return;
+        }
+        kids[nk++] = k;
+    }
+    if (n->type == CGJ_OBJ)
+        qsort(kids, nk, sizeof *kids, cmp_member);
+    put(o, n->type == CGJ_OBJ ? "{" : "[", 1);
+    for (i = 0; i < nk && !o->bad; i++) {
+        if (i)
+            PUTS(o, ",");
+        if (n->type == CGJ_OBJ) {
+            put_str(o, kids[i]->key);
+            PUTS(o, ":");
+        }
+        put_value(o, j, kids[i]);
+    }
+    put(o, n->type == CGJ_OBJ ? "}" : "]", 1);
+}
+
+/* Free-form JSON text (a jCard, an rcdi object) re-serialized canonically:
+ * parsed as strictly as a received PASSporT's claims, and within the same
+ * limits, so that whatever is signed also verifies. */
+static void put_json(struct out *o, const char *text, bool want_array)
+{
+    size_t len = strlen(text);
+    struct cg__json j = {0};
+    struct cg__jnode *nodes = NULL;
+    char *scratch = NULL;
+    if (len > CG_PASSPORT_JSON_MAX || !(nodes = malloc(NODES_PAYLOAD * sizeof *nodes)) ||
+        !(scratch = malloc(len + NODES_PAYLOAD + 8))) {
+        free(nodes);
+        o->bad = true;
+        return;
+    }
+    j.nodes = nodes;
+    j.maxnodes = NODES_PAYLOAD;
+    j.scratch = scratch;
+    j.scratch_cap = len + NODES_PAYLOAD + 8;
+    j.maxdepth = CG_PASSPORT_JSON_DEPTH;
+    if (cg__json_parse(&j, text, len) || nodes[0].type != (want_array ? CGJ_ARR : CGJ_OBJ))
+        o->bad = true;
+    else
+        put_value(o, &j, &nodes[0]);
+    free(scratch);
+    free(nodes);
 }
 
 int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen, char *pay,

@@ -19,6 +19,9 @@ struct reason_row {
 
 /* reasons are bits of a uint32_t (cg_decision.reasons) */
 _Static_assert(CG_PR__COUNT <= 32, "policy reasons must fit their 32-bit mask");
+_Static_assert(CG_PR__COUNT <= CG_POLICY_REASONS_MAX,
+               "struct cg_policy_config's action_override must hold every reason");
+_Static_assert(CG_ACTION__COUNT < 255, "an action override is stored as action + 1 in a byte");
 
 static const struct reason_row reasons[] = {
 #define CG_PR_ROW(name, code, act, text) {code, text, CG_ACTION_##act},
@@ -185,6 +188,25 @@ struct cg_policy {
     size_t nmobile_spcs;
 };
 
+int cg_policy_config_set_action(struct cg_policy_config *cfg, enum cg_policy_reason r,
+                                enum cg_action a)
+{
+    if (!cfg || (unsigned)r >= CG_PR__COUNT || (unsigned)a >= CG_ACTION__COUNT)
+        return CG_EINVAL;
+    /* 0 means "the default", so an action is stored plus one. */
+    cfg->action_override[r] = (unsigned char)(a + 1);
+    return CG_OK;
+}
+
+enum cg_action cg_policy_config_action(const struct cg_policy_config *cfg, enum cg_policy_reason r)
+{
+    unsigned v;
+    if ((unsigned)r >= CG_PR__COUNT)
+        return CG_ACTION_ALLOW;
+    v = cfg ? cfg->action_override[r] : 0;
+    return v && v <= CG_ACTION__COUNT ? (enum cg_action)(v - 1) : reasons[r].action;
+}
+
 int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg)
 {
     struct cg_policy *p = calloc(1, sizeof *p);
@@ -194,7 +216,7 @@ int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg)
     if (cfg)
         p->cfg = *cfg;
     for (i = 0; i < CG_PR__COUNT; i++)
-        p->action[i] = p->cfg.override_actions ? p->cfg.action[i] : reasons[i].action;
+        p->action[i] = cg_policy_config_action(&p->cfg, (enum cg_policy_reason)i);
     {
         char list[sizeof p->cfg.uk_mobile_spcs], *save, *tok;
         cg__strlcpy(list, p->cfg.uk_mobile_spcs, sizeof list);

@@ -428,7 +428,7 @@ static void test_replay_loses_brand(void **state)
  * be relaxed like any other reason. */
 static void test_caller_unreadable(void **state)
 {
-    struct cg_policy_config cfg = {.uk_rules = true, .override_actions = true};
+    struct cg_policy_config cfg = {.uk_rules = true};
     struct cg_policy *p;
     struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
     struct cg_policy_call c = {.verdict = &v, .caller_unreadable = true};
@@ -445,8 +445,15 @@ static void test_caller_unreadable(void **state)
     assert_string_equal(buf, "no_tn_validation,caller_unreadable");
     cg_policy_free(p);
     for (i = 0; i < CG_PR__COUNT; i++)
-        cfg.action[i] = cg_policy_reason_action((enum cg_policy_reason)i);
-    cfg.action[CG_PR_CALLER_UNREADABLE] = CG_ACTION_LABEL;
+        assert_int_equal(cg_policy_config_action(&cfg, (enum cg_policy_reason)i),
+                         cg_policy_reason_action((enum cg_policy_reason)i));
+    assert_int_equal(cg_policy_config_set_action(&cfg, CG_PR_CALLER_UNREADABLE, CG_ACTION_LABEL),
+                     CG_OK);
+    assert_int_equal(cg_policy_config_action(&cfg, CG_PR_CALLER_UNREADABLE), CG_ACTION_LABEL);
+    assert_int_equal(cg_policy_config_set_action(&cfg, CG_PR__COUNT, CG_ACTION_LABEL), CG_EINVAL);
+    assert_int_equal(cg_policy_config_set_action(&cfg, CG_PR_CALLER_UNREADABLE, CG_ACTION__COUNT),
+                     CG_EINVAL);
+    assert_int_equal(cg_policy_config_action(&cfg, CG_PR__COUNT), CG_ACTION_ALLOW);
     assert_int_equal(cg_policy_new(&p, &cfg), CG_OK);
     assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
     assert_int_equal(d.action, CG_ACTION_LABEL);
