@@ -55,7 +55,7 @@
 #define SENTINEL_BACKOFF_MAX_MS 500
 #define SENTINEL_WAIT_MS 1000 /* a sentinel that has not answered by then is skipped */
 #define NODES_MAX 64          /* cluster nodes one worker talks to */
-#define REDIRECTS_MAX 3       /* MOVED/ASK hops for one command */
+#define REDIRECTS_MAX 4       /* MOVED/ASK/TRYAGAIN hops for one command */
 #define SLOTS_REFRESH_MS 100  /* at most one CLUSTER SLOTS this often */
 
 enum mode { SINGLE, SENTINEL, CLUSTER };
@@ -76,7 +76,8 @@ struct sub {
     struct pend *p;
     char *fmt; /* the command in the protocol, kept to resend after MOVED/ASK */
     int len;
-    int redirects;
+    int redirects; /* MOVED, ASK and TRYAGAIN followed */
+    unsigned slot;
 };
 
 /* A call in flight: answered when its last command is. */
@@ -140,6 +141,11 @@ struct cgd_redis {
     uint8_t slots[CG_REDIS_SLOTS];
     bool map_ok, slots_asked, slots_wanted;
     uint64_t slots_at;
+    /* Commands answered TRYAGAIN (a multi-key script whose keys are split
+     * between the two nodes of a slot being migrated): sent again on the
+     * next tick, while the call's time allows. */
+    struct sub *retry[RING];
+    size_t nretry;
 };
 
 /* --- process-wide: the master in use and the topology counters ---------------- */
@@ -706,6 +712,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (rep && rep->type == REDIS_REPLY_ERROR && redirect(r, s, rep))
         return;
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "TRYAGAIN", 8) == 0 &&
+        s->fmt && s->redirects < REDIRECTS_MAX && r->nretry < RING && !r->w->stopping) {
+        s->redirects++;
+        r->retry[r->nretry++] = s;
+        return;
+    }
     if (rep) {
         atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
         if (rep->type == REDIS_REPLY_ERROR) {
@@ -761,6 +773,17 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (r->sac && now > r->sac_deadline)
         sentinel_done(r, true);
+    if (r->nretry) {
+        size_t n = r->nretry;
+        struct sub *again[RING];
+        memcpy(again, r->retry, n * sizeof again[0]);
+        r->nretry = 0;
+        for (i = 0; i < n; i++) {
+            unsigned o = r->mode == CLUSTER ? r->slots[again[i]->slot] : 1;
+            if (!o || !sub_send(r->nodes[o - 1], again[i], false))
+                sub_done(r, again[i], false, 0, 0);
+        }
+    }
     if (r->mode == CLUSTER && (r->slots_wanted || !r->map_ok) && !r->slots_asked &&
         now - r->slots_at >= SLOTS_REFRESH_MS) {
         for (i = 0; i < r->nnodes && !(r->nodes[i]->connected && r->nodes[i]->ac); i++)
@@ -872,6 +895,9 @@ void cgd_redis_free(struct cgd_worker *w)
             redisAsyncFree(ac);
         }
     }
+    for (i = 0; i < r->nretry; i++)
+        sub_done(r, r->retry[i], false, 0, 0);
+    r->nretry = 0;
     if (r->up)
         atomic_fetch_sub(&cgd_m.redis_connected, 1);
     r->up = false;
@@ -907,7 +933,7 @@ static int observe_call(struct cgd_redis *r, const struct cg_policy_call *pc, un
     p->left = cmds.n;
     for (i = 0; i < cmds.n; i++) {
         struct sub *s = &p->sub[i];
-        *s = (struct sub){p, NULL, 0, 0};
+        *s = (struct sub){p, NULL, 0, 0, cmds.cmd[i].slot};
         s->len = redisFormatCommandArgv(&s->fmt, cmds.cmd[i].argc, cmds.cmd[i].argv,
                                         cmds.cmd[i].argvlen);
         if (s->len < 0 || !s->fmt) {

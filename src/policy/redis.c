@@ -842,7 +842,10 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
         const char *src = one.argv[3 + i];
         size_t sl = one.argvlen[3 + i];
         group[i] = -1;
-        if (!sl) {
+        /* a window that is off is not passed: no key the script leaves
+         * alone (on a cluster, a key that never exists would make every
+         * call a multi-key TRYAGAIN while its slot migrates) */
+        if (!sl || ((i == 1 || i == 3) && !rate_calls) || ((i == 2 || i == 4) && !rate_numbers)) {
             k[i] = "";
             kl[i] = 0;
             continue;

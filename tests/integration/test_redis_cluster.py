@@ -1,0 +1,254 @@
+"""Two daemons sharing state on a real Redis Cluster of three primaries
+(redis-server, cluster-enabled, made with redis-cli --cluster create), all
+on loopback in a temporary directory: replays across the daemons are
+caught whichever node holds the token's key; a rate window fed by both
+trips once; the keys are spread over the nodes, a window's two keys in one
+slot; a slot moved while calls flow is followed (ASK during the
+migration, MOVED after it) without a call going to local state, and the
+window's count moves with it.
+
+    python3 test_redis_cluster.py BUILD_DIR
+"""
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (check, finish, free_ports, header, scaled, start, stop,  # noqa: E402
+                     tail, wait_for)
+
+BUILD = os.path.abspath(sys.argv[1])
+CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
+WORK = tempfile.mkdtemp(prefix="cgd-cluster-")
+PORTS = {}  # daemon name -> (http, sip verify, sip sign)
+procs = {}
+nodes = []  # (proc, port)
+
+
+def crc16(data):
+    """CRC16-CCITT (XMODEM), as a Redis Cluster hashes keys."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+    return crc
+
+
+def keyslot(key):
+    k = key.encode()
+    a = k.find(b"{")
+    if a >= 0:
+        b = k.find(b"}", a + 1)
+        if b > a + 1:
+            k = k[a + 1:b]
+    return crc16(k) % 16384
+
+
+def reasons(resp):
+    return set(filter(None, (header(resp, "Cidguard-Reasons") or "").split(",")))
+
+
+def sign(spc, orig):
+    return subprocess.run([CG, "sign", "--key", os.path.join(WORK, "pki", "sp-%s.key" % spc),
+                           "--x5u", "http://127.0.0.1:%d/certs/sp-%s.pem" % (PORTS["A"][0], spc),
+                           "--orig", "+" + orig, "--dest", "+14155550100", "--attest", "B"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def replay_key(tok):
+    """The token's replay key: its signature's r, in hex."""
+    sig = tok.split(";")[0].split(".")[2]
+    return "cidguard:r:" + base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))[:32].hex()
+
+
+def invite(orig, identity, call_id=None):
+    return ("INVITE sip:+14155550100@127.0.0.1;user=phone SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"
+            "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+14155550100@127.0.0.1>\r\n"
+            "Call-ID: %s\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n"
+            % (os.urandom(6).hex(), orig, call_id or os.urandom(8).hex() + "@cluster-test",
+               "Identity: %s\r\n" % identity if identity else "")).encode()
+
+
+def call(daemon, orig, identity=None, call_id=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(30)
+    s.sendto(invite(orig, identity, call_id), ("127.0.0.1", PORTS[daemon][1]))
+    try:
+        return s.recv(65535).decode()
+    except socket.timeout:
+        return None
+    finally:
+        s.close()
+
+
+def metrics(daemon):
+    return subprocess.run(["curl", "-s", "http://127.0.0.1:%d/metrics" % PORTS[daemon][0]],
+                          capture_output=True, text=True).stdout
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def local_calls(daemon):
+    return metric(metrics(daemon), 'cidguard_shared_state_total{store="local"}') or 0
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True,
+                          text=True).stdout.strip()
+
+
+def start_node(i):
+    chosen = []
+
+    def make():
+        port = free_ports(1)[0]
+        chosen.append(port)
+        return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", WORK, "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes-%d.conf" % port,
+                "--cluster-node-timeout", "5000"], port
+
+    p = start(make, os.path.join(WORK, "node%d.log" % i), banner=False)
+    nodes.append((p, chosen[-1]))
+
+
+def node_id(port):
+    return cli(port, "cluster", "myid")
+
+
+def owner(slot):
+    """The port of the node that serves slot."""
+    for line in cli(nodes[0][1], "cluster", "nodes").splitlines():
+        f = line.split()
+        if "master" not in f[2]:
+            continue
+        for r in f[8:]:
+            lo, _, hi = r.partition("-")
+            if not lo.isdigit():
+                continue
+            if int(lo) <= slot <= int(hi or lo):
+                return int(f[1].split("@")[0].rsplit(":", 1)[1])
+    return None
+
+
+def start_daemon(name):
+    state = os.path.join(WORK, "state-" + name)
+    os.makedirs(os.path.join(state, "certs"))
+    for spc in ("GW01", "RATE"):
+        shutil.copy(os.path.join(WORK, "pki", "sp-%s.pem" % spc), os.path.join(state, "certs"))
+    conf = os.path.join(WORK, name + ".conf")
+
+    def make():
+        PORTS[name] = http, sv, ss = tuple(free_ports(1) + free_ports(2, udp=True))
+        with open(conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
+                    "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
+                    "workers = 2\ndecision_log = off\n"
+                    "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
+                    "[policy]\ndno = %s\nrate_calls = 10\n"
+                    "[redis]\nurl = redis://127.0.0.1:%d\ncluster = %s\ntimeout_ms = %d\n"
+                    % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
+                       os.path.join(WORK, "dno.csv"), nodes[0][1],
+                       ";".join("127.0.0.1:%d" % p for _, p in nodes[1:]), scaled(100)))
+        return [CGD, "-c", conf], http
+
+    procs[name] = start(make, os.path.join(WORK, name + ".log"))
+    ok = wait_for(lambda: metric(metrics(name), "cidguard_redis_up") == 1, 20)
+    check("daemon %s reads the slot map and connects to the three primaries" % name,
+          ok and metric(metrics(name), "cidguard_redis_cluster_nodes") == 3,
+          tail(os.path.join(WORK, name + ".log")))
+
+
+try:
+    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+        print("redis-server or redis-cli is not installed")
+        sys.exit(77)
+    subprocess.run([CG, "pki", "init", os.path.join(WORK, "pki"), "--spc", "GW01", "--spc", "RATE"],
+                   capture_output=True, check=True)
+    with open(os.path.join(WORK, "dno.csv"), "w") as f:
+        f.write("number,note\n")
+    for i in range(3):
+        start_node(i)
+    r = subprocess.run(["redis-cli", "--cluster", "create"] +
+                       ["127.0.0.1:%d" % p for _, p in nodes] + ["--cluster-yes"],
+                       capture_output=True, text=True)
+    ok = r.returncode == 0 and wait_for(
+        lambda: all("cluster_state:ok" in cli(p, "cluster", "info") for _, p in nodes), 30)
+    check("a three-primary cluster is made", ok, r.stdout[-600:] + r.stderr[-300:])
+    start_daemon("A")
+    start_daemon("B")
+
+    # --- replays across daemons, whichever node holds the key ---------------------
+    toks = [sign("GW01", "4474000100%02d" % i) for i in range(12)]
+    caught = 0
+    for i, t in enumerate(toks):
+        a = call("A", "4474000100%02d" % i, t, "a%d@cluster" % i)
+        b = call("B", "4474000100%02d" % i, t, "b%d@cluster" % i)
+        caught += bool(a and "replay" not in reasons(a) and b and "replay" in reasons(b))
+    holders = {owner(keyslot(replay_key(t))) for t in toks}
+    check("12 PASSporTs replayed to the other daemon: all caught", caught == 12, caught)
+    check("... their keys on several nodes (%d)" % len(holders), len(holders) >= 2, holders)
+    check("... each key on the node its slot says",
+          all(cli(owner(keyslot(replay_key(t))), "exists", replay_key(t)) == "1" for t in toks))
+
+    # --- a rate window fed by both daemons ----------------------------------------
+    answers = []
+    for i in range(12):
+        num = "4474000200%02d" % i
+        answers.append(call("A" if i % 2 == 0 else "B", num, sign("RATE", num)))
+    tripped = [i for i, a in enumerate(answers) if "rate_calls" in reasons(a)]
+    check("rate_calls = 10 per SPC, 6 calls to each daemon: the window trips once, at the 11th call",
+          tripped == [10, 11], [(i, header(a, "Cidguard-Reasons")) for i, a in enumerate(answers)])
+    slot = keyslot("cidguard:sc:{RATE}")
+    src = owner(slot)
+    check("the SPC's two windows share a slot, on the node that serves it",
+          slot == keyslot("cidguard:sn:{RATE}") and cli(src, "exists", "cidguard:sc:{RATE}") == "1")
+    check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
+          (local_calls("A"), local_calls("B")))
+
+    # --- the window's slot moves while calls flow: ASK, then MOVED ---------------
+    dst = next(p for _, p in nodes if p != src)
+    cli(dst, "cluster", "setslot", str(slot), "importing", node_id(src))
+    cli(src, "cluster", "setslot", str(slot), "migrating", node_id(dst))
+    keys = cli(src, "cluster", "getkeysinslot", str(slot), "100").split()
+    cli(src, "migrate", "127.0.0.1", str(dst), "", "0", "5000", "keys", *keys)
+    r = call("A", "447400020050", sign("RATE", "447400020050"))
+    m = metrics("A")
+    check("during the migration the window is reached on the importing node (ASK followed)",
+          "rate_calls" in reasons(r) and
+          (metric(m, 'cidguard_redis_cluster_redirects_total{kind="ask"}') or 0) >= 1 and
+          local_calls("A") == 0, (header(r, "Cidguard-Reasons"),
+                                  [x for x in m.splitlines() if x.startswith("cidguard_redis")]))
+    for _, p in nodes:
+        cli(p, "cluster", "setslot", str(slot), "node", node_id(dst))
+    ok = wait_for(lambda: owner(slot) == dst)
+    r = call("B", "447400020051", sign("RATE", "447400020051"))
+    m = metrics("B")
+    check("after it, the old node's MOVED is followed and the count went along",
+          ok and "rate_calls" in reasons(r) and
+          (metric(m, 'cidguard_redis_cluster_redirects_total{kind="moved"}') or 0) >= 1 and
+          local_calls("B") == 0, (header(r, "Cidguard-Reasons"),
+                                  [x for x in m.splitlines() if x.startswith("cidguard_redis")]))
+    r = call("B", "447400020052", sign("RATE", "447400020052"))
+    check("... and the next call goes straight to the new node (the map was read again)",
+          "rate_calls" in reasons(r) and local_calls("B") == 0 and
+          (metric(metrics("B"), "cidguard_redis_cluster_slot_maps_total") or 0) >= 3)
+    tok = sign("GW01", "447400012398")
+    call("B", "447400012398", tok, "one@after")
+    r = call("A", "447400012398", tok, "two@after")
+    check("replays are still caught across daemons", "replay" in reasons(r), r)
+finally:
+    stop(list(procs.values()) + [p for p, _ in nodes], WORK)
+
+finish()
