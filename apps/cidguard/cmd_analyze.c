@@ -1,5 +1,6 @@
 /* cidguard analyze: the investigator's command (see docs/analyze.md). */
 #include <getopt.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,9 +8,10 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: cidguard analyze FILE [--format csv|asterisk|decisions|signing] [--protected FILE]\n"
-    "                        [--dno FILE] [--ingress FILE] [--ofcom FILE]\n"
+    "usage: cidguard analyze FILE... [--format csv|asterisk|decisions|signing]\n"
+    "                        [--protected FILE] [--dno FILE] [--ingress FILE] [--ofcom FILE]\n"
     "                        [--country-code CC] [--out DIR] [--truth FILE]\n"
+    "                        [--baseline FILE] [--save-baseline FILE] [--threads N]\n"
     "  Finds spoofing campaigns in call records (CSV with a header row, Asterisk\n"
     "  Master.csv, or the daemon's decision log; plain or gzip) and writes\n"
     "  DIR/campaigns.json, victims.csv, origins.csv and report.html (DIR defaults to\n"
@@ -21,8 +23,13 @@ static const char help[] =
     "  and recall for victims and origins.  --format signing reads the signing\n"
     "  daemon's signing log and lists the customers that spoof: refused DNO,\n"
     "  protected or invalid numbers, rotation (a refused attempt reached no one, so\n"
-    "  it has no victim).  Malformed rows are reported as FILE:LINE\n"
-    "  and skipped.  Exit 0: analysed (with or without findings); 2: bad usage or\n"
+    "  it has no victim).  Several files (or a quoted glob) are read as one set:\n"
+    "  decision logs of many daemons merged in time order.  --baseline reads the\n"
+    "  numbers' usual origins saved by --save-baseline (a number presented by\n"
+    "  another origin while its usual one still uses it is borrowed).  --threads:\n"
+    "  default one per core; the output does not depend on it.  Malformed rows are\n"
+    "  reported as FILE:LINE and skipped.  Exit 0: analysed (with or without findings); 2: bad "
+    "usage or\n"
     "  unreadable input.\n";
 
 #define BAD_SHOWN 20
@@ -33,14 +40,14 @@ struct ctx {
     int last_pct;
 };
 
-static void bad_row(uint64_t line, const char *why, void *arg)
+static void bad_input(const char *file, uint64_t line, const char *why, void *arg)
 {
     static uint64_t shown;
     struct ctx *c = arg;
     if (shown++ < BAD_SHOWN)
-        fprintf(stderr, "%s%s:%llu: %s (row skipped)\n",
-                c->tty && c->last_pct >= 0 ? "\r\033[K" : "", c->file, (unsigned long long)line,
-                why);
+        fprintf(stderr, "%s%s:%llu: %s%s\n", c->tty && c->last_pct >= 0 ? "\r\033[K" : "",
+                file ? file : c->file, (unsigned long long)line, why,
+                strstr(why, "(row kept)") || strstr(why, "skipped") ? "" : " (row skipped)");
 }
 
 static void progress(uint64_t done, uint64_t total, void *arg)
@@ -184,12 +191,23 @@ static void evaluate(const char *truth_path, const char *dir)
 
 int cmd_analyze(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, 0, 'f'}, {"protected", required_argument, 0, 'p'},
-        {"dno", required_argument, 0, 'd'},    {"ingress", required_argument, 0, 'i'},
-        {"ofcom", required_argument, 0, 'm'},  {"out", required_argument, 0, 'o'},
-        {"truth", required_argument, 0, 't'},  {"country-code", required_argument, 0, 'k'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"protected", required_argument, 0, 'p'},
+                                         {"dno", required_argument, 0, 'd'},
+                                         {"ingress", required_argument, 0, 'i'},
+                                         {"ofcom", required_argument, 0, 'm'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"truth", required_argument, 0, 't'},
+                                         {"country-code", required_argument, 0, 'k'},
+                                         {"baseline", required_argument, 0, 'b'},
+                                         {"save-baseline", required_argument, 0, 'B'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    glob_t g = {0};
+    const char **files = NULL;
+    size_t nfiles = 0, k;
+    int gi;
     struct cg_analyze_opts o = {0};
     struct cg_analyze_summary s;
     struct ctx c = {NULL, false, -1};
@@ -233,6 +251,15 @@ int cmd_analyze(int argc, char **argv)
         case 'k':
             o.plan = cli_plan(optarg);
             break;
+        case 'b':
+            o.baseline_path = optarg;
+            break;
+        case 'B':
+            o.save_baseline_path = optarg;
+            break;
+        case 'j':
+            o.threads = (unsigned)cli_int("--threads", optarg, 1, 64);
+            break;
         case 'h':
             fputs(help, stdout);
             return 0;
@@ -240,20 +267,37 @@ int cmd_analyze(int argc, char **argv)
             cli_bad_option(opt, argv[optind - 1], "analyze");
         }
     }
-    if (optind + 1 != argc)
-        cli_die("analyze needs exactly one input FILE (try 'cidguard analyze --help')");
-    file = argv[optind];
+    if (optind >= argc)
+        cli_die("analyze needs an input FILE (try 'cidguard analyze --help')");
+    /* a file that is not there may be a glob the shell did not expand */
+    for (gi = optind; gi < argc; gi++)
+        if (access(argv[gi], F_OK) != 0 && strpbrk(argv[gi], "*?[") &&
+            glob(argv[gi], GLOB_APPEND, NULL, &g) != 0)
+            cli_die("no file matches %s", argv[gi]);
+    if (!(files = calloc((size_t)(argc - optind) + g.gl_pathc, sizeof *files)))
+        cli_die("out of memory");
+    for (gi = optind; gi < argc; gi++)
+        if (access(argv[gi], F_OK) == 0 || !strpbrk(argv[gi], "*?["))
+            files[nfiles++] = argv[gi];
+    for (k = 0; k < g.gl_pathc; k++)
+        files[nfiles++] = g.gl_pathv[k];
+    file = files[0];
     c.file = file;
     c.tty = isatty(2);
-    o.bad_row = bad_row;
+    o.bad_input = bad_input;
     o.progress = progress;
     o.arg = &c;
-    rc = cg_analyze(file, out, &o, &s, err, sizeof err);
+    rc = cg_analyze_files(files, nfiles, out, &o, &s, err, sizeof err);
+    free(files);
+    globfree(&g);
     if (rc != CG_OK)
         cli_die("%s", err[0] ? err : cg_strerror(rc));
-    if (s.bad_rows > BAD_SHOWN)
-        fprintf(stderr, "%s: %llu malformed rows skipped (the first %d shown)\n", file,
-                (unsigned long long)s.bad_rows, BAD_SHOWN);
+    if (s.bad_rows + s.out_of_order > BAD_SHOWN)
+        fprintf(stderr,
+                "%s: %llu malformed rows skipped, %llu out of time order (the first %d "
+                "shown)\n",
+                nfiles > 1 ? "input" : file, (unsigned long long)s.bad_rows,
+                (unsigned long long)s.out_of_order, BAD_SHOWN);
     cg_time_iso(s.first_time, first);
     cg_time_iso(s.last_time, last);
     printf("%llu calls%s%s%s%s: %llu spoofed (%llu answered), %llu campaigns, %llu victims, "
@@ -264,6 +308,11 @@ int cmd_analyze(int argc, char **argv)
            (unsigned long long)s.victims, (unsigned long long)s.origins);
     if (s.bad_rows)
         printf("%llu malformed rows skipped\n", (unsigned long long)s.bad_rows);
+    if (s.out_of_order)
+        printf("%llu rows out of time order (kept)\n", (unsigned long long)s.out_of_order);
+    if (s.borrowed)
+        printf("%llu spoofed calls presenting a number another origin uses (borrowed)\n",
+               (unsigned long long)s.borrowed);
     if (s.refused)
         printf("%llu of them refused by the signing policy (never signed: attempts without a "
                "victim)\n",

@@ -41,6 +41,13 @@ struct cg_analyze_opts {
     /* progress: bytes of (compressed) input read so far, and the total */
     void (*progress)(uint64_t done, uint64_t total, void *arg);
     void *arg;
+    /* a row reported by file and line: malformed (skipped) or out of time
+     * order (kept); when set, called instead of bad_row */
+    void (*bad_input)(const char *file, uint64_t line, const char *why, void *arg);
+    /* numbers' usual origins saved by an earlier run (save_baseline_path),
+     * or NULL; and where to save this run's (merged with it), or NULL */
+    const char *baseline_path, *save_baseline_path;
+    unsigned threads; /* threads to use: 0 = one per core; the output is the same */
 };
 
 struct cg_analyze_summary {
@@ -57,6 +64,12 @@ struct cg_analyze_summary {
     /* signing log: of the spoofed calls, those the signing policy refused
      * (never signed: attempts without a victim) */
     uint64_t refused;
+    /* rows earlier than the latest before them by more than 5 minutes
+     * (reported, kept) */
+    uint64_t out_of_order;
+    /* calls presenting a number whose usual origin is another (which still
+     * uses it) from origins that were listed */
+    uint64_t borrowed;
 };
 
 /*
@@ -68,6 +81,15 @@ struct cg_analyze_summary {
  */
 CG_EXTERN int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *opts,
                          struct cg_analyze_summary *summary, char *err, size_t errlen);
+
+/*
+ * cg_analyze over several inputs of one format read as one set (decision
+ * logs of many daemons: their rows merged in time order); reported rows
+ * name their file.
+ */
+CG_EXTERN int cg_analyze_files(const char *const *inputs, size_t ninputs, const char *outdir,
+                               const struct cg_analyze_opts *opts,
+                               struct cg_analyze_summary *summary, char *err, size_t errlen);
 
 /* Unix seconds as ISO 8601 UTC, "2025-01-06T09:15:02Z" (years 0-9999). */
 CG_EXTERN void cg_time_iso(int64_t t, char out[21]);

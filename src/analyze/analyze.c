@@ -287,6 +287,27 @@ struct number {
     int16_t brand;                  /* -1: not protected */
     bool dno;
     bool unallocated; /* a UK number in a range the loaded Ofcom data does not allocate */
+    bool uk_mobile;   /* +447: may be a subscriber roaming abroad */
+    /* its usual origin (the pair that signs it with A, or the trunk it
+     * normally arrives on: pair index + 1, 0 = none), and the other
+     * origins that presented it (others[first .. first + n) in the run's
+     * list of pair indexes) */
+    uint32_t owner, others_first, others_n;
+};
+
+/*
+ * One (presentation number, origin) pair: how often the origin presented
+ * the number, how often with A attestation verified for it, and when.  The
+ * usual origin of a number is the pair that dominates its A-attested
+ * calls (or, with none, its calls on one domestic trunk); a pair of
+ * another origin is borrowing while the usual one keeps using the number.
+ */
+struct pair {
+    uint32_t number, origin, calls, a_calls;
+    uint32_t inside;  /* the usual origin's calls within this pair's first..last */
+    uint32_t current; /* calls in this run's records (the rest from the baseline) */
+    bool borrowed;
+    int64_t first, last;
 };
 
 /*
@@ -315,6 +336,14 @@ struct origin {
     uint32_t details[3][ORIGIN_DETAILS];
     bool more_details[3];
     bool spoofing;
+    int reason; /* CG__R_*: the rule that listed it */
+    /* behaviour over all its calls (the first pass) */
+    int64_t first_call, last_call;
+    uint32_t answered, borrowed_calls, borrowed_numbers, foreign_calls;
+    uint64_t talk;
+    double lifetime; /* sum over its numbers of calls times span of use */
+    int32_t pop;     /* index in the run's behaviour arrays (-1: too few calls to judge) */
+    bool borrows;    /* its borrowed calls count as spoofed (a trunk's others do not) */
     /* of its spoofed calls */
     uint32_t spoofed_calls, victims, campaigns;
     int64_t first_spoofed, last_spoofed;
@@ -337,7 +366,19 @@ struct analysis {
     /* (network number, presentation number) pairs seen with a live call
      * intent on a protected number: a bank's own dialler */
     struct map64 intent_pairs;
-    struct number *numbers; /* by number id */
+    /* (presentation number, origin) pairs: the numbers' usual origins */
+    struct map64 pair_index; /* number << 32 | origin -> pair index */
+    struct pair *pairs;
+    size_t npairs, pairs_cap;
+    uint32_t *others; /* the non-usual pairs of each number (struct number) */
+    bool need_inside; /* some pair's borrowing depends on the usual origin's calls inside it */
+    /* the origins with enough calls to be judged by behaviour */
+    struct beh_pop *pop;
+    size_t npop;
+    struct map64 campaign_hours; /* a trunk's hours with calls of a kind -> segment */
+    uint64_t out_of_order;       /* rows earlier than the latest time before them (kept) */
+    const char *input;           /* the file being read (bad-row reports) */
+    struct number *numbers;      /* by number id */
     size_t numbers_cap;
     struct origin *origins; /* by origin id */
     size_t origins_cap;
@@ -357,12 +398,20 @@ struct analysis {
     int dec_presented, dec_reasons[3], dec_intent;
 };
 
+/* Tells the caller about a row (by file and line) and why. */
+static void report_row(struct analysis *a, const char *why)
+{
+    if (a->opts->bad_input)
+        a->opts->bad_input(a->input, a->line, why, a->opts->arg);
+    else if (a->opts->bad_row)
+        a->opts->bad_row(a->line, why, a->opts->arg);
+}
+
 /* Counts a malformed row, which is skipped, and tells the caller why. */
 static void skip_row(struct analysis *a, const char *why)
 {
     a->bad_rows++;
-    if (a->opts->bad_row)
-        a->opts->bad_row(a->line, why, a->opts->arg);
+    report_row(a, why);
 }
 
 /* --- time ------------------------------------------------------------------------------ */
@@ -573,6 +622,7 @@ static int64_t number_id(struct analysis *a, const char *tn)
     number = &a->numbers[id];
     memset(number, 0, sizeof *number);
     number->brand = -1;
+    number->uk_mobile = tn[0] == '4' && tn[1] == '4' && tn[2] == '7';
     if (a->policy) {
         const char *brand = cg_policy_protected_brand(a->policy, tn);
         struct cg_verdict v = {.verstat = CG_VERSTAT_PASSED, .attest = 'A'};
@@ -858,10 +908,73 @@ static void mark_signing(struct analysis *a, struct row *r, const struct raw_row
     r->pflags |= f;
 }
 
-/* Counts the row into its calling number's verification habit and the
- * input's time span, and queues it for the spill file. */
+/* How far back a row's time may be from the latest before it without
+ * being reported as out of order: records from several switches interleave
+ * by a few seconds. */
+#define OUT_OF_ORDER_SLACK 300
+
+/*
+ * Counts calls into the (number, origin) pair: `a_calls` of them attested
+ * A and verified for that number, between first and last; `current` says
+ * whether they are in this run's records (else from a saved baseline).
+ */
+static int pair_add(struct analysis *a, uint32_t number, uint32_t origin, uint32_t calls,
+                    uint32_t a_calls, int64_t first, int64_t last, bool current)
+{
+    bool fresh;
+    uint32_t *slot = map_slot(&a->pair_index, (uint64_t)number << 32 | origin, &fresh);
+    struct pair *p;
+    if (!slot)
+        return CG_ENOMEM;
+    if (fresh) {
+        if (a->npairs == a->pairs_cap) {
+            size_t nc = a->pairs_cap ? a->pairs_cap * 2 : 1024;
+            struct pair *np = realloc(a->pairs, nc * sizeof *np);
+            if (!np)
+                return CG_ENOMEM;
+            a->pairs = np;
+            a->pairs_cap = nc;
+        }
+        p = &a->pairs[a->npairs];
+        memset(p, 0, sizeof *p);
+        p->number = number;
+        p->origin = origin;
+        p->first = first;
+        p->last = last;
+        *slot = (uint32_t)a->npairs++;
+    }
+    p = &a->pairs[*slot];
+    p->calls += calls;
+    p->a_calls += a_calls;
+    p->current += current ? calls : 0;
+    if (first < p->first)
+        p->first = first;
+    if (last > p->last)
+        p->last = last;
+    return CG_OK;
+}
+
+/* Counts the row into its calling number's verification habit, its
+ * origin's span and the (presentation number, origin) pairs, and queues it
+ * for the spill file.  A row earlier than the latest before it is kept
+ * (nothing in the analysis depends on the order) and reported. */
 static int keep_row(struct analysis *a, const struct row *r)
 {
+    struct origin *origin = &a->origins[r->origin];
+    if (!a->signing &&
+        pair_add(a, r->presented, r->origin, 1,
+                 r->verstat == VERSTAT_PASSED && r->attest == 'A' && r->presented == r->calling,
+                 r->t, r->t, true) != CG_OK)
+        return CG_ENOMEM;
+    if (!origin->calls || r->t < origin->first_call)
+        origin->first_call = r->t;
+    if (!origin->calls || r->t > origin->last_call)
+        origin->last_call = r->t;
+    origin->calls++;
+    if (a->nrows && r->t + OUT_OF_ORDER_SLACK < a->tmax) {
+        a->out_of_order++;
+        report_row(a, "time earlier than an earlier row's by more than 5 minutes (row kept)");
+    }
     a->numbers[r->calling].calls++;
     if (r->verstat == VERSTAT_PASSED)
         a->numbers[r->calling].verified_calls++;
@@ -1273,43 +1386,95 @@ static int decision_intent(const struct analysis *a, sqlite3_stmt *st)
     return per_number && !unverified ? INTENT_YES : INTENT_UNKNOWN;
 }
 
-/* The daemon's decision log (SQLite), in time order. */
-static int read_decisions(struct analysis *a, const char *path, char *err, size_t errlen)
+/* One decision log among those read as one set: its statement, its
+ * optional columns' places, its next row's time and its line count. */
+struct dec_source {
+    const char *path;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int presented, reasons[3], intent;
+    bool has_row;
+    int64_t t;
+    uint64_t line;
+};
+
+/* One logged row into the analysis (a->dec_* say where its columns are). */
+static int decision_row(struct analysis *a, sqlite3_stmt *st)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    char q[256] = "";
-    int rc = CG_OK, opened = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (opened == SQLITE_OK)
-        decision_columns(a, db, q, sizeof q);
-    if (opened != SQLITE_OK || sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: not a cidguard decision log (%s)", path,
-                 db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
-        return CG_EIO;
+    char t[24], yn[4];
+    int intent = decision_intent(a, st);
+    struct raw_row in = {{t, 0},          col_text(st, 1),
+                         col_text(st, 2), empty,
+                         col_text(st, 3), col_text(st, 4),
+                         col_text(st, 5), col_text(st, 6),
+                         col_text(st, 7), empty,
+                         empty,           empty,
+                         empty,           empty};
+    if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+        return skip_row(a, "time is missing"), CG_OK;
+    in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
+    in.presented = a->dec_presented >= 0 ? col_text(st, a->dec_presented) : empty;
+    in.intent.p = yn;
+    in.intent.n = intent == INTENT_UNKNOWN
+                      ? 0
+                      : (size_t)snprintf(yn, sizeof yn, "%s", intent == INTENT_YES ? "yes" : "no");
+    return add_row(a, &in);
+}
+
+/*
+ * The daemons' decision logs (SQLite), read as one set in time order: each
+ * log is read in its own time order and the logs' rows are merged (at one
+ * time, the earlier file first).  A row is reported by its file and its
+ * place in that file's time order.
+ */
+static int read_decisions(struct analysis *a, const char *const *paths, size_t n, char *err,
+                          size_t errlen)
+{
+    struct dec_source *src = calloc(n ? n : 1, sizeof *src);
+    size_t i;
+    int rc = CG_OK;
+    if (!src)
+        return CG_ENOMEM;
+    for (i = 0; i < n && rc == CG_OK; i++) {
+        struct dec_source *s = &src[i];
+        char q[256] = "";
+        int opened = sqlite3_open_v2(paths[i], &s->db, SQLITE_OPEN_READONLY, NULL);
+        s->path = paths[i];
+        if (opened == SQLITE_OK)
+            decision_columns(a, s->db, q, sizeof q);
+        if (opened != SQLITE_OK || sqlite3_prepare_v2(s->db, q, -1, &s->st, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: not a cidguard decision log (%s)", paths[i],
+                     s->db ? sqlite3_errmsg(s->db) : "cannot open");
+            rc = CG_EIO;
+            break;
+        }
+        s->presented = a->dec_presented;
+        memcpy(s->reasons, a->dec_reasons, sizeof s->reasons);
+        s->intent = a->dec_intent;
+        if ((s->has_row = sqlite3_step(s->st) == SQLITE_ROW))
+            s->t = sqlite3_column_int64(s->st, 0);
     }
-    while (rc == CG_OK && sqlite3_step(st) == SQLITE_ROW) {
-        char t[24], yn[4];
-        int intent = decision_intent(a, st);
-        struct raw_row in = {{t, 0},          col_text(st, 1),
-                             col_text(st, 2), empty,
-                             col_text(st, 3), col_text(st, 4),
-                             col_text(st, 5), col_text(st, 6),
-                             col_text(st, 7), empty,
-                             empty,           empty,
-                             empty,           empty};
-        a->line++;
-        in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
-        in.presented = a->dec_presented >= 0 ? col_text(st, a->dec_presented) : empty;
-        in.intent.p = yn;
-        in.intent.n =
-            intent == INTENT_UNKNOWN
-                ? 0
-                : (size_t)snprintf(yn, sizeof yn, "%s", intent == INTENT_YES ? "yes" : "no");
-        rc = add_row(a, &in);
+    while (rc == CG_OK) {
+        struct dec_source *s = NULL;
+        for (i = 0; i < n; i++)
+            if (src[i].has_row && (!s || src[i].t < s->t))
+                s = &src[i];
+        if (!s)
+            break;
+        a->input = s->path;
+        a->line = ++s->line;
+        a->dec_presented = s->presented;
+        memcpy(a->dec_reasons, s->reasons, sizeof s->reasons);
+        a->dec_intent = s->intent;
+        rc = decision_row(a, s->st);
+        if ((s->has_row = sqlite3_step(s->st) == SQLITE_ROW))
+            s->t = sqlite3_column_int64(s->st, 0);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    for (i = 0; i < n; i++) {
+        sqlite3_finalize(src[i].st);
+        sqlite3_close(src[i].db);
+    }
+    free(src);
     return rc;
 }
 
@@ -1447,6 +1612,11 @@ static void analysis_free(struct analysis *a)
     st_free(&a->number_text);
     free(a->number_index.s);
     free(a->intent_pairs.s);
+    free(a->pair_index.s);
+    free(a->pairs);
+    free(a->others);
+    free(a->pop);
+    free(a->campaign_hours.s);
     st_free(&a->origin_keys);
     st_free(&a->brand_names);
     st_free(&a->origin_details);
@@ -1483,11 +1653,21 @@ static int load_lists(struct analysis *a, char *err, size_t errlen)
 /* Reads every row of the input, in the format the options name, into the
  * number and origin tables and the spill file (made when needed, owned by
  * the run). */
-static int read_input(struct analysis *a, const char *input, char *err, size_t errlen)
+static int read_input(struct analysis *a, const char *const *inputs, size_t n, char *err,
+                      size_t errlen)
 {
-    int rc = a->opts->format == CG_CDR_DECISIONS ? read_decisions(a, input, err, errlen)
-             : a->signing                        ? read_signing(a, input, err, errlen)
-                                                 : read_text(a, input, err, errlen);
+    size_t i;
+    int rc = CG_OK;
+    if (a->opts->format == CG_CDR_DECISIONS) {
+        rc = read_decisions(a, inputs, n, err, errlen);
+    } else {
+        for (i = 0; i < n && rc == CG_OK; i++) {
+            a->input = inputs[i];
+            a->line = 0;
+            rc = a->signing ? read_signing(a, inputs[i], err, errlen)
+                            : read_text(a, inputs[i], err, errlen);
+        }
+    }
     if (rc == CG_EIO && err && errlen && !err[0])
         snprintf(err, errlen, "cannot keep the rows in a temporary file: %s", strerror(errno));
     return rc;
@@ -1553,8 +1733,128 @@ static int display_customers(struct analysis *a)
     return CG_OK;
 }
 
-int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *o,
-               struct cg_analyze_summary *sum, char *err, size_t errlen)
+/* At most this many input files are read as one set. */
+#define MAX_INPUTS 4096
+/* A baseline's limits: its lines, and their length. */
+#define BASELINE_MAX_LINES 100000000
+#define BASELINE_LINE_MAX 2048
+
+/* An unsigned decimal of up to 19 digits (a time may be negative). */
+static bool parse_i64(struct sv v, int64_t *out)
+{
+    size_t i = v.n && v.p[0] == '-';
+    int64_t x = 0;
+    if (v.n == i || v.n - i > 18)
+        return false;
+    for (; i < v.n; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return false;
+        x = x * 10 + (v.p[i] - '0');
+    }
+    *out = v.n && v.p[0] == '-' ? -x : x;
+    return true;
+}
+
+/*
+ * A saved baseline (save_baseline): each number's usual origin and how it
+ * used the number, "number,ingress,spc,origid,calls,a_calls,first,last"
+ * after a header row.  Its pairs count as history: a usual origin known
+ * only from it is taken as still using its number, unless the records
+ * show it moved (another origin attesting it A).  A malformed line is
+ * reported and skipped.
+ */
+static int load_baseline(struct analysis *a, const char *path, char *err, size_t errlen)
+{
+    gzFile gz = gzopen(path, "rb");
+    char line[BASELINE_LINE_MAX + 2];
+    uint64_t lines = 0;
+    int rc = CG_OK;
+    if (!gz) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return CG_EIO;
+    }
+    a->input = path;
+    a->line = 0;
+    while (rc == CG_OK && gzgets(gz, line, sizeof line)) {
+        struct sv f[9];
+        size_t n = strlen(line);
+        char tn[CG_TN_MAX + 1];
+        int64_t calls, a_calls, first, last, num, org;
+        bool whole = n && line[n - 1] == '\n';
+        a->line++;
+        if (!whole && !gzeof(gz)) { /* an over-long line: skip the rest of it */
+            int c;
+            while ((c = gzgetc(gz)) != -1 && c != '\n')
+                ;
+            report_row(a, "baseline line too long (skipped)");
+            continue;
+        }
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (a->line == 1 || !n)
+            continue; /* the header */
+        if (++lines > BASELINE_MAX_LINES) {
+            snprintf(err, errlen, "%s: more than %d lines", path, BASELINE_MAX_LINES);
+            rc = CG_ETOOBIG;
+            break;
+        }
+        if (split(line, n, f, 9) != 8 || cg_tn_canon(f[0].p, f[0].n, a->opts->plan, tn) != CG_OK ||
+            !parse_i64(f[4], &calls) || !parse_i64(f[5], &a_calls) || !parse_i64(f[6], &first) ||
+            !parse_i64(f[7], &last) || calls < 0 || calls > UINT32_MAX || a_calls < 0 ||
+            a_calls > calls || first > last || f[1].n + f[2].n + f[3].n + 3 > ORIGIN_KEY_MAX) {
+            report_row(a, "not a baseline line (number,ingress,spc,origid,calls,a_calls,first,"
+                          "last; skipped)");
+            continue;
+        }
+        if ((num = number_id(a, tn)) < 0 ||
+            (org = origin_id(a, &(struct raw_row){.ingress = f[1], .spc = f[2], .origid = f[3]})) <
+                0 ||
+            pair_add(a, (uint32_t)num, (uint32_t)org, (uint32_t)calls, (uint32_t)a_calls, first,
+                     last, false) != CG_OK)
+            rc = CG_ENOMEM;
+    }
+    gzclose(gz);
+    a->input = NULL;
+    a->line = 0;
+    return rc;
+}
+
+/* This run's numbers' usual origins (merged with the baseline it read)
+ * into `path`, for load_baseline. */
+static int save_baseline(const struct analysis *a, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    size_t i;
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return CG_EIO;
+    }
+    fputs("number,ingress,spc,origid,calls,a_calls,first,last\n", f);
+    for (i = 0; i < a->number_text.n; i++) {
+        const struct pair *p;
+        const char *key, *bar1, *bar2;
+        if (!a->numbers[i].owner)
+            continue;
+        p = &a->pairs[a->numbers[i].owner - 1];
+        key = st_str(&a->origin_keys, p->origin);
+        bar1 = strchr(key, '|');
+        bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+        if (!bar2 || strpbrk(key, ",\"\r\n"))
+            continue; /* not a key this format can carry */
+        fprintf(f, "+%s,%.*s,%.*s,%s,%u,%u,%lld,%lld\n", st_str(&a->number_text, (uint32_t)i),
+                (int)(bar1 - key), key, (int)(bar2 - bar1 - 1), bar1 + 1, bar2 + 1, p->calls,
+                p->a_calls, (long long)p->first, (long long)p->last);
+    }
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return CG_EIO;
+    }
+    return CG_OK;
+}
+
+int cg_analyze_files(const char *const *inputs, size_t ninputs, const char *outdir,
+                     const struct cg_analyze_opts *o, struct cg_analyze_summary *sum, char *err,
+                     size_t errlen)
 {
     struct analysis a;
     struct cg__findings fd;
@@ -1566,8 +1866,14 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     a.signing = o->format == CG_CDR_SIGNING;
     if (err && errlen)
         err[0] = '\0';
+    if (!ninputs || ninputs > MAX_INPUTS) {
+        snprintf(err, errlen, "from 1 to %d input files", MAX_INPUTS);
+        return CG_EINVAL;
+    }
     if ((rc = load_lists(&a, err, errlen)) != CG_OK ||
-        (rc = read_input(&a, input, err, errlen)) != CG_OK)
+        (o->baseline_path && !a.signing &&
+         (rc = load_baseline(&a, o->baseline_path, err, errlen)) != CG_OK) ||
+        (rc = read_input(&a, inputs, ninputs, err, errlen)) != CG_OK)
         goto out;
     memset(&fd, 0, sizeof fd);
     fd.nums = &a.number_text;
@@ -1584,6 +1890,8 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
     sum->rows = a.nrows;
     sum->bad_rows = a.bad_rows;
     rc = cg__analyze_run(&a, &fd, sum);
+    if (rc == CG_OK && o->save_baseline_path && !a.signing)
+        rc = save_baseline(&a, o->save_baseline_path, err, errlen);
     if (rc == CG_OK && outdir)
         rc = cg__analyze_write(&fd, outdir, sum, err, errlen);
     cg__findings_free(&fd);
@@ -1598,6 +1906,12 @@ out:
     return rc;
 }
 
+int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_opts *o,
+               struct cg_analyze_summary *sum, char *err, size_t errlen)
+{
+    return cg_analyze_files(&input, 1, outdir, o, sum, err, errlen);
+}
+
 /* --- the first pass: which origins spoof ------------------------------------------------ */
 
 /* An unverified call from a (network) number that usually verifies (at
@@ -1606,6 +1920,10 @@ static bool usually_verifies(const struct analysis *a, const struct row *r)
 {
     const struct number *number = &a->numbers[r->calling];
     /* a signing log has no verification: a refused call is no failure */
+    /* a number that verifies at home arrives unverified from abroad when
+     * its subscriber roams: no failure (a borrowed one is found as such) */
+    if (a->origins[r->origin].international)
+        return false;
     return !a->signing && r->verstat != VERSTAT_PASSED && number->verified_calls >= 3 &&
            (uint64_t)number->verified_calls * 5 >= (uint64_t)number->calls * 4;
 }
@@ -1630,31 +1948,472 @@ static void settle_flags(const struct analysis *a, struct row *r, uint64_t *own)
     }
 }
 
-/* Counts one call into its origin's behaviour; `presented` is the pass's
- * set of (origin, presentation number) pairs: rotation is in what the
- * callees are shown, whatever the network number.  `conclusive` is the
- * set of (origin, number) pairs of the conclusive calls, by the number
- * that carried the signal. */
-static int profile_call(struct analysis *a, struct map64 *presented, struct map64 *conclusive,
-                        struct row *r, uint64_t *own)
+/* --- the numbers' usual origins -------------------------------------------------------- */
+
+/*
+ * Each number's usual origin: the pair with most of its A-attested calls,
+ * when it has at least 80% of them (a number only its owner's carrier can
+ * attest A); for a number never attested A, the domestic origin that
+ * carried at least 80% of its calls and at least 3.  The other pairs of a
+ * number with a usual origin are listed for the borrowing test.
+ */
+static int decide_owners(struct analysis *a)
+{
+    size_t nn = a->number_text.n, i;
+    uint32_t *best_a = calloc(nn + 1, sizeof *best_a), *sum_a = calloc(nn + 1, sizeof *sum_a);
+    uint32_t *best_c = calloc(nn + 1, sizeof *best_c), *sum_c = calloc(nn + 1, sizeof *sum_c);
+    size_t total = 0;
+    int rc = CG_ENOMEM;
+    if (!best_a || !sum_a || !best_c || !sum_c)
+        goto out;
+    for (i = 0; i < a->npairs; i++) {
+        const struct pair *p = &a->pairs[i];
+        uint32_t n = p->number;
+        sum_a[n] += p->a_calls;
+        sum_c[n] += p->calls;
+        if (p->a_calls && (!best_a[n] || p->a_calls > a->pairs[best_a[n] - 1].a_calls))
+            best_a[n] = (uint32_t)i + 1;
+        if (!best_c[n] || p->calls > a->pairs[best_c[n] - 1].calls)
+            best_c[n] = (uint32_t)i + 1;
+    }
+    for (i = 0; i < nn; i++) {
+        struct number *num = &a->numbers[i];
+        num->owner = num->others_first = num->others_n = 0;
+        if (best_a[i]) {
+            if ((uint64_t)a->pairs[best_a[i] - 1].a_calls * 5 >= (uint64_t)sum_a[i] * 4)
+                num->owner = best_a[i];
+        } else if (best_c[i]) {
+            const struct pair *p = &a->pairs[best_c[i] - 1];
+            if (p->calls >= 3 && (uint64_t)p->calls * 5 >= (uint64_t)sum_c[i] * 4 &&
+                !a->origins[p->origin].international)
+                num->owner = best_c[i];
+        }
+    }
+    /* the other pairs of each owned number, grouped by number */
+    for (i = 0; i < a->npairs; i++) {
+        struct number *num = &a->numbers[a->pairs[i].number];
+        if (num->owner && num->owner != i + 1) {
+            num->others_n++;
+            total++;
+        }
+    }
+    free(a->others);
+    if (!(a->others = malloc((total + 1) * sizeof *a->others)))
+        goto out;
+    total = 0;
+    for (i = 0; i < nn; i++) {
+        a->numbers[i].others_first = (uint32_t)total;
+        total += a->numbers[i].others_n;
+        a->numbers[i].others_n = 0;
+    }
+    for (i = 0; i < a->npairs; i++) {
+        const struct pair *p = &a->pairs[i];
+        struct number *num = &a->numbers[p->number];
+        if (!num->owner || num->owner == i + 1)
+            continue;
+        a->others[num->others_first + num->others_n++] = (uint32_t)i;
+        a->need_inside |= !p->a_calls && (a->pairs[num->owner - 1].a_calls == 0 ||
+                                          a->origins[p->origin].international);
+    }
+    rc = CG_OK;
+out:
+    free(best_a);
+    free(sum_a);
+    free(best_c);
+    free(sum_c);
+    return rc;
+}
+
+/* A pass over the rows: each usual origin's calls that fall within another
+ * origin's use of the same number (first..last), for the pairs whose
+ * borrowing depends on it. */
+static int count_inside(struct analysis *a)
+{
+    size_t i, n;
+    if (!a->need_inside)
+        return CG_OK;
+    if (rows_rewind(a) != CG_OK)
+        return CG_EIO;
+    while ((n = rows_next(a)) > 0)
+        for (i = 0; i < n; i++) {
+            const struct row *r = &a->chunk[i];
+            const struct number *num = &a->numbers[r->presented];
+            uint32_t k;
+            if (!num->others_n || a->pairs[num->owner - 1].origin != r->origin)
+                continue;
+            for (k = 0; k < num->others_n; k++) {
+                struct pair *p = &a->pairs[a->others[num->others_first + k]];
+                p->inside += r->t >= p->first && r->t <= p->last;
+            }
+        }
+    return CG_OK;
+}
+
+/*
+ * Which pairs borrow their number: another origin than its usual one
+ * presents it, without attesting it A (an origin that attests it A has it
+ * too: a second line, a ported number), while the usual origin keeps using
+ * it (its last call is not before the pair's first: a number that moved
+ * away for good was ported).  A UK mobile arriving from abroad is a
+ * subscriber roaming unless the usual origin called with it during that
+ * time (one phone is not in two countries), and a number whose usual
+ * origin is only the trunk it arrives on needs the same proof.
+ */
+static void mark_borrowed(struct analysis *a)
+{
+    size_t i;
+    for (i = 0; i < a->npairs; i++) {
+        struct pair *p = &a->pairs[i];
+        const struct number *num = &a->numbers[p->number];
+        const struct pair *u;
+        struct origin *origin = &a->origins[p->origin];
+        p->borrowed = false;
+        if (!num->owner || num->owner == i + 1 || p->a_calls || !p->current)
+            continue;
+        u = &a->pairs[num->owner - 1];
+        /* an A-attested number presented unattested by another is borrowed
+         * whenever that was (a number that moves to another carrier is
+         * attested A there); one only carried moved when its usual trunk
+         * stopped carrying it before */
+        if (u->a_calls == 0 && u->current && u->last < p->first)
+            continue;
+        if ((u->a_calls == 0 || origin->international) && !p->inside)
+            continue;
+        p->borrowed = true;
+        origin->borrowed_calls += p->current;
+        origin->borrowed_numbers++;
+    }
+}
+
+/* Whether the row presents a number its origin borrows. */
+static bool row_borrowed(const struct analysis *a, const struct row *r)
+{
+    uint64_t key = (uint64_t)r->presented << 32 | r->origin;
+    return a->origins[r->origin].borrowed_numbers &&
+           a->pairs[map_get(&a->pair_index, key)].borrowed;
+}
+
+/* --- behaviour ---------------------------------------------------------------------------- */
+
+/* Origins with at least BEH_MIN_CALLS calls are judged by their behaviour,
+ * against the population of those with at least POP_MIN_CALLS when there
+ * are at least POP_MIN_ORIGINS of them (else no one is judged: a median of
+ * a handful is no norm). */
+#define BEH_MIN_CALLS 20
+#define POP_MIN_CALLS 30
+#define POP_MIN_ORIGINS 8
+#define HLL_REGS 128 /* distinct callees estimated in 128 one-byte registers */
+
+/* What the profile pass counts for one judged origin. */
+struct beh_pop {
+    uint32_t origin;
+    uint32_t hours[24]; /* calls per hour of the day (UTC) */
+    uint8_t hll[HLL_REGS];
+    struct cg__behaviour beh;
+};
+
+/* The natural logarithm of x > 0 (0 otherwise), to 1e-12: the library
+ * does not link libm for these few scores.  x = m * 2^e with m in [1, 2),
+ * ln m = 2 atanh((m - 1) / (m + 1)) by its series. */
+static double ln(double x)
+{
+    union {
+        double d;
+        uint64_t u;
+    } v = {x};
+    int e;
+    double m, t, t2, term, sum = 0;
+    int k;
+    if (!(x > 0) || x > 1e300)
+        return 0;
+    e = (int)((v.u >> 52) & 0x7ff) - 1023;
+    if (e == -1023) /* subnormal: scale up first */
+        return ln(x * 4503599627370496.0) - 36.04365338911715;
+    v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    m = v.d;
+    t = (m - 1) / (m + 1);
+    t2 = t * t;
+    term = t;
+    for (k = 1; k < 40; k += 2) {
+        sum += term / k;
+        term *= t2;
+    }
+    return 2 * sum + e * 0.69314718055994530942;
+}
+
+static double absd(double x)
+{
+    return x < 0 ? -x : x;
+}
+
+static void hll_add(uint8_t *reg, uint32_t v)
+{
+    uint64_t h = mix64((uint64_t)v * 0x9e3779b97f4a7c15ull + 1);
+    unsigned j = (unsigned)(h & (HLL_REGS - 1)), rank = 1;
+    h >>= 7;
+    while (!(h & 1) && rank < 57) {
+        rank++;
+        h >>= 1;
+    }
+    if (rank > reg[j])
+        reg[j] = (uint8_t)rank;
+}
+
+static double hll_count(const uint8_t *reg)
+{
+    double sum = 0, m = HLL_REGS, est;
+    int zeros = 0, j;
+    for (j = 0; j < HLL_REGS; j++) {
+        sum += 1.0 / (double)(1ull << reg[j]);
+        zeros += !reg[j];
+    }
+    est = 0.7213 / (1 + 1.079 / m) * m * m / sum;
+    if (est <= 2.5 * m && zeros)
+        est = m * ln(m / zeros);
+    return est;
+}
+
+/* The origins with enough calls to be judged get their behaviour arrays. */
+static int make_population(struct analysis *a)
+{
+    size_t i, norigins = a->origin_keys.n;
+    a->npop = 0;
+    for (i = 0; i < norigins; i++) {
+        struct origin *o = &a->origins[i];
+        o->pop = !a->signing && o->calls >= BEH_MIN_CALLS ? (int32_t)a->npop++ : -1;
+    }
+    if (!a->npop)
+        return CG_OK;
+    if (!(a->pop = calloc(a->npop, sizeof *a->pop)))
+        return CG_ENOMEM;
+    for (i = 0; i < norigins; i++)
+        if (a->origins[i].pop >= 0)
+            a->pop[a->origins[i].pop].origin = (uint32_t)i;
+    return CG_OK;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The median of v (n values, reordered). */
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double clip6(double z)
+{
+    return z < 0 ? 0 : z > 6 ? 6 : z;
+}
+
+/*
+ * Each judged origin's features, their robust z-scores against the judged
+ * origins (median, and MAD scaled to a standard deviation, floored so that
+ * a population of near-identical origins does not make small differences
+ * large), the largest of each family and the score, their sum.
+ */
+static int judge_behaviour(struct analysis *a)
+{
+    /* the smallest spread a feature's z-score divides by */
+    static const double floor_sd[CG__F__COUNT] = {0.05, 0.05, 0.05, 0.08, 0.3, 0.5, 0.08, 0.08};
+    /* the hour-of-day shape is reported, not scored: a small origin's few
+     * calls spread unevenly over 24 hours by chance alone */
+    static const int family[CG__F__COUNT] = {0, 0, 0, 2, 1, 2, 2, -1};
+    double *v = malloc((a->npop + 1) * sizeof *v), pooled[24] = {0}, all = 0;
+    size_t i, n;
+    int f, h;
+    if (!v)
+        return CG_ENOMEM;
+    for (i = n = 0; i < a->npop; i++)
+        n += a->origins[a->pop[i].origin].calls >= POP_MIN_CALLS;
+    if (n < POP_MIN_ORIGINS) {
+        free(v);
+        return CG_OK;
+    }
+    for (i = 0; i < a->npop; i++)
+        for (h = 0; h < 24; h++) {
+            pooled[h] += a->pop[i].hours[h];
+            all += a->pop[i].hours[h];
+        }
+    for (i = 0; i < a->npop; i++) {
+        struct beh_pop *p = &a->pop[i];
+        const struct origin *o = &a->origins[p->origin];
+        double calls = o->calls, d = 0, *x = p->beh.feat;
+        p->beh.judged = true;
+        p->beh.callees = (uint32_t)(hll_count(p->hll) + 0.5);
+        if (p->beh.callees > o->calls)
+            p->beh.callees = o->calls;
+        p->beh.borrowed_calls = o->borrowed_calls;
+        p->beh.borrowed_numbers = o->borrowed_numbers;
+        x[CG__F_BORROWED] = o->foreign_calls / calls;
+        x[CG__F_NEW] = o->distinct_presented / calls;
+        x[CG__F_TURNOVER] = o->last_call > o->first_call
+                                ? 1 - o->lifetime / ((double)(o->last_call - o->first_call) * calls)
+                                : 0;
+        x[CG__F_ANSWER] = o->answered / calls;
+        p->beh.mean_talk = o->answered ? (double)o->talk / o->answered : 0;
+        x[CG__F_TALK] = ln(1 + p->beh.mean_talk);
+        x[CG__F_PEAK] = ln(1.0 + p->beh.peak) / 0.69314718055994530942;
+        x[CG__F_REACH] = p->beh.callees / calls;
+        for (h = 0; h < 24; h++)
+            d += absd(p->hours[h] / calls - (all > 0 ? pooled[h] / all : 0));
+        x[CG__F_HOURS] = d / 2;
+    }
+    for (f = 0; f < CG__F__COUNT; f++) {
+        double med, mad, sd;
+        for (i = n = 0; i < a->npop; i++)
+            if (a->origins[a->pop[i].origin].calls >= POP_MIN_CALLS)
+                v[n++] = a->pop[i].beh.feat[f];
+        med = median(v, n);
+        for (i = n = 0; i < a->npop; i++)
+            if (a->origins[a->pop[i].origin].calls >= POP_MIN_CALLS)
+                v[n++] = absd(a->pop[i].beh.feat[f] - med);
+        mad = median(v, n);
+        sd = 1.4826 * mad > floor_sd[f] ? 1.4826 * mad : floor_sd[f];
+        for (i = 0; i < a->npop; i++) {
+            struct cg__behaviour *b = &a->pop[i].beh;
+            b->z[f] = (b->feat[f] - med) / sd;
+            if (family[f] >= 0 && clip6(b->z[f]) > b->family[family[f]])
+                b->family[family[f]] = clip6(b->z[f]);
+        }
+    }
+    for (i = 0; i < a->npop; i++) {
+        struct cg__behaviour *b = &a->pop[i].beh;
+        b->score = b->family[0] + b->family[1] + b->family[2];
+    }
+    free(v);
+    return CG_OK;
+}
+
+/*
+ * The rules on behaviour (docs/analyze.md), each needing the origin to
+ * present numbers that are not its own and to harm its callees:
+ *
+ *   borrowing  at least BORROW_MIN_NUMBERS borrowed numbers on at least
+ *              BORROW_MIN_CALLS calls, each borrowed number used at least
+ *              twice on average (a forwarded call or a transit carries each
+ *              subscriber's number once or twice), at least a fifth of its
+ *              calls, and a score of at least BORROW_SCORE with the harm
+ *              family at least 2;
+ *   behaviour  an account that presents at least 10 numbers, mostly
+ *              without A attestation, with every family at least 2 (the
+ *              numbers family and harm at least 3) and a score of at least
+ *              BEHAVIOUR_SCORE.
+ */
+#define BORROW_MIN_NUMBERS 3
+#define BORROW_MIN_CALLS 30
+#define BORROW_SCORE 7.0
+#define BEHAVIOUR_SCORE 10.0
+
+static bool borrowing(const struct origin *o, const struct cg__behaviour *b)
+{
+    return o->borrowed_numbers >= BORROW_MIN_NUMBERS && o->borrowed_calls >= BORROW_MIN_CALLS &&
+           o->borrowed_calls >= 3 * o->borrowed_numbers && o->borrowed_calls * 5 >= o->calls &&
+           b->z[CG__F_BORROWED] >= 3 &&
+           clip6(b->z[CG__F_TURNOVER]) + b->family[1] + b->family[2] >= 6 &&
+           b->score >= BORROW_SCORE;
+}
+
+static bool behaving_badly(const struct origin *o, const struct cg__behaviour *b)
+{
+    return o->account && o->distinct_presented >= 10 && o->calls_not_verified_a * 2 > o->calls &&
+           (b->z[CG__F_NEW] >= 3 || b->z[CG__F_TURNOVER] >= 3) && b->family[1] >= 3 &&
+           b->family[2] >= 2 && b->score >= BEHAVIOUR_SCORE;
+}
+
+/*
+ * The campaign kind of a call by its strongest signal (a borrowed number
+ * last), -1 for a call without one.
+ */
+static int call_kind(const struct row *r, bool borrowed)
+{
+    unsigned f = row_signals(r);
+    if (f & (ROW_PROTECTED_UNVERIFIED | ROW_PROTECTED_NO_INTENT))
+        return CG__K_BANK;
+    if (f & ROW_DNO)
+        return CG__K_DNO;
+    if (f & ROW_UNALLOCATED)
+        return CG__K_UNALLOC;
+    if (f & ROW_UK_FROM_ABROAD)
+        return CG__K_INTL;
+    if (f & ROW_VERIFY_FAILURE)
+        return CG__K_VERIFY;
+    return borrowed ? CG__K_BORROWED : -1;
+}
+
+/* A trunk's campaigns are split where its calls of a kind pause for more
+ * than this many hours. */
+#define CAMPAIGN_GAP_HOURS 3
+#define HOUR_BITS 20
+
+/* The key of a trunk's calls of one kind in one hour (since the first row). */
+static uint64_t hour_key(const struct analysis *a, uint32_t origin, int kind, int64_t t)
+{
+    uint64_t hour = (uint64_t)(t - a->tmin) / 3600;
+    if (hour >= (1u << HOUR_BITS))
+        hour = (1u << HOUR_BITS) - 1;
+    return ((uint64_t)origin << 8 | (uint32_t)kind) << HOUR_BITS | hour;
+}
+
+/* The first pass's own sets, freed by profile_origins. */
+struct profile_pass {
+    struct map64 presented;  /* signing log: (origin, presentation number) pairs */
+    struct map64 conclusive; /* (origin, number) pairs of conclusive calls */
+    struct map64 minutes;    /* judged origin << 32 | minute -> calls */
+};
+
+/* Counts one call into its origin's behaviour: rotation is in what the
+ * callees are shown, whatever the network number; `conclusive` counts
+ * the numbers of the conclusive calls, by the number that carried the
+ * signal; a trunk's calls with a signal mark their hour (campaign_hours). */
+static int profile_call(struct analysis *a, struct profile_pass *pp, struct row *r, uint64_t *own)
 {
     struct origin *origin = &a->origins[r->origin];
     unsigned f;
     int s;
     settle_flags(a, r, own);
     f = row_signals(r);
-    origin->calls++;
     origin->calls_not_verified_a += r->verstat != VERSTAT_PASSED || r->attest != 'A';
-    if ((s = set_add(presented, r->origin, r->presented)) < 0)
-        return CG_ENOMEM;
-    origin->distinct_presented += (uint32_t)s;
+    if (a->signing) {
+        if ((s = set_add(&pp->presented, r->origin, r->presented)) < 0)
+            return CG_ENOMEM;
+        origin->distinct_presented += (uint32_t)s;
+    }
     if (f & ROW_CONCLUSIVE) {
         origin->conclusive_calls++;
         origin->strong_calls += (f & ROW_STRONG) != 0;
-        if ((s = set_add(conclusive, r->origin,
+        if ((s = set_add(&pp->conclusive, r->origin,
                          r->pflags & ROW_CONCLUSIVE ? r->presented : r->calling)) < 0)
             return CG_ENOMEM;
         origin->conclusive_numbers += (uint32_t)s;
+    }
+    if (!a->signing) {
+        bool borrowed = row_borrowed(a, r);
+        int kind;
+        origin->answered += r->dur > 0;
+        origin->talk += r->dur;
+        origin->foreign_calls +=
+            borrowed || (f & (ROW_PROTECTED_UNVERIFIED | ROW_PROTECTED_NO_INTENT));
+        if (origin->pop >= 0) {
+            struct beh_pop *p = &a->pop[origin->pop];
+            int64_t second = r->t % 86400;
+            uint32_t *slot;
+            p->hours[(second < 0 ? second + 86400 : second) / 3600]++;
+            hll_add(p->hll, r->called);
+            if (!(slot = counter(&pp->minutes,
+                                 (uint64_t)origin->pop << 32 | (uint32_t)((r->t - a->tmin) / 60))))
+                return CG_ENOMEM;
+            if (++*slot > p->beh.peak)
+                p->beh.peak = *slot;
+        }
+        if (!origin->account && (kind = call_kind(r, borrowed)) >= 0 &&
+            set_add(&a->campaign_hours, (uint32_t)(hour_key(a, r->origin, kind, r->t) >> 32),
+                    (uint32_t)hour_key(a, r->origin, kind, r->t)) < 0)
+            return CG_ENOMEM;
     }
     return CG_OK;
 }
@@ -1678,39 +2437,137 @@ static bool customer_spoofing(const struct origin *origin)
            origin->conclusive_numbers >= SIGNING_MIN_CONCLUSIVE;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/*
+ * A trunk's campaigns of one kind split by pauses: the hours in which it
+ * had calls of that kind, in order, numbered into segments that start
+ * again after more than CAMPAIGN_GAP_HOURS without one.  The map's values
+ * become the segment of each hour.
+ */
+static int campaign_segments(struct analysis *a)
+{
+    struct map64 *m = &a->campaign_hours;
+    uint64_t *keys = malloc((m->n + 1) * sizeof *keys), prev = ~0ull;
+    size_t i, n = 0;
+    uint32_t seg = 0;
+    if (!keys)
+        return CG_ENOMEM;
+    for (i = 0; i < m->cap; i++)
+        if (m->s[i].k != ~0ull)
+            keys[n++] = m->s[i].k;
+    qsort(keys, n, sizeof *keys, cmp_u64);
+    for (i = 0; i < n; i++) {
+        uint64_t group = keys[i] >> HOUR_BITS, hour = keys[i] & ((1u << HOUR_BITS) - 1);
+        if (prev == ~0ull || prev >> HOUR_BITS != group)
+            seg = 0;
+        else if (hour - (prev & ((1u << HOUR_BITS) - 1)) > CAMPAIGN_GAP_HOURS && seg < 0xffff)
+            seg++;
+        *counter(m, keys[i]) = seg; /* present: no growth, no failure */
+        prev = keys[i];
+    }
+    free(keys);
+    return CG_OK;
+}
+
+/*
+ * Whether an origin's rotation looks like a carrier forwarding calls: most
+ * of its calls present numbers that others attest or carry (borrowed), each
+ * once or twice, as a diverted call keeps its caller's number.  Such an
+ * origin is listed for rotating only when it also harms or bursts.
+ */
+static bool forwarding(const struct origin *o)
+{
+    return o->borrowed_calls * 5 >= o->calls * 4 &&
+           o->borrowed_calls * 2 <= o->borrowed_numbers * 3;
+}
+
+/* Whether an origin is spoofing, and by which rule (non-signing input). */
+static void decide_origin(struct analysis *a, struct origin *origin)
+{
+    const struct cg__behaviour *b =
+        origin->pop >= 0 && a->pop[origin->pop].beh.judged ? &a->pop[origin->pop].beh : NULL;
+    origin->borrows = b && borrowing(origin, b);
+    origin->spoofing = true;
+    if (origin->conclusive_calls)
+        origin->reason = CG__R_SIGNAL;
+    else if (origin->rotates &&
+             !(forwarding(origin) && !(b && (b->family[1] >= 2 || b->z[CG__F_PEAK] >= 2))))
+        origin->reason = CG__R_ROTATION;
+    else if (origin->borrows)
+        origin->reason = CG__R_BORROWED;
+    else if (b && behaving_badly(origin, b))
+        origin->reason = CG__R_BEHAVIOUR;
+    else
+        origin->spoofing = false;
+#ifdef CG_ANALYZE_TRACE /* tuning: every judged origin's features on stderr */
+    if (b && getenv("CG_ANALYZE_DEBUG"))
+        fprintf(
+            stderr,
+            "judged %s calls %u spoofing %d reason %d score %.2f fam %.2f %.2f %.2f bn %u bc %u "
+            "feat %.3f %.3f %.3f %.3f %.2f %.2f %.3f %.3f\n",
+            st_str(&a->origin_keys, (uint32_t)(origin - a->origins)), origin->calls,
+            origin->spoofing, origin->reason, b->score, b->family[0], b->family[1], b->family[2],
+            origin->borrowed_numbers, origin->borrowed_calls, b->feat[0], b->feat[1], b->feat[2],
+            b->feat[3], b->feat[4], b->feat[5], b->feat[6], b->feat[7]);
+#endif
+}
+
 /*
  * The first pass over the rows: every origin's behaviour over all its
- * calls, then whether it is spoofing.  An origin is when one of its calls
- * carried a conclusive signal, or when it is an account that rotates: at
- * least 20 distinct numbers, at least one new number per two calls, most
- * calls not verified at A.  The numbers' verification habit is complete
- * once the input is read, so ROW_VERIFY_FAILURE is known from here on.
+ * calls, then whether it is spoofing: one of its calls carried a
+ * conclusive signal; or it is an account that rotates (at least 20
+ * distinct numbers, at least one new number per two calls, most calls not
+ * verified at A); or it borrows numbers, or behaves as no other origin
+ * does (decide_origin).  The numbers' verification habit is complete once
+ * the input is read, so ROW_VERIFY_FAILURE is known from here on.
  */
 static int profile_origins(struct analysis *a)
 {
-    struct map64 presented = {0};  /* (origin, calling number) pairs */
-    struct map64 conclusive = {0}; /* (origin, number) pairs of conclusive calls */
+    struct profile_pass pp = {0};
     size_t i, n, norigins = a->origin_keys.n;
     int rc = CG_OK;
 
+    for (i = 0; i < a->npairs; i++) {
+        const struct pair *p = &a->pairs[i];
+        struct origin *o = &a->origins[p->origin];
+        if (!p->current)
+            continue;
+        o->distinct_presented++;
+        /* each number's span of use, weighted by its calls (turnover) */
+        o->lifetime += (double)p->current * (double)(p->last - p->first);
+    }
+    if ((rc = make_population(a)) != CG_OK) /* none in a signing log */
+        return rc;
     if (rows_rewind(a) != CG_OK)
         return CG_EIO;
     while ((n = rows_next(a)) > 0)
         for (i = 0; i < n; i++)
-            if ((rc = profile_call(a, &presented, &conclusive, &a->chunk[i], &a->own_no_intent)) !=
-                CG_OK)
+            if ((rc = profile_call(a, &pp, &a->chunk[i], &a->own_no_intent)) != CG_OK)
                 goto out;
+    if (!a->signing && ((rc = judge_behaviour(a)) != CG_OK || (rc = campaign_segments(a)) != CG_OK))
+        goto out;
     for (i = 0; i < norigins; i++) {
         struct origin *origin = &a->origins[i];
         origin->rotates = origin->account && origin->distinct_presented >= 20 &&
                           origin->distinct_presented * 2 >= origin->calls &&
                           origin->calls_not_verified_a * 2 > origin->calls;
-        origin->spoofing = a->signing ? customer_spoofing(origin)
-                                      : origin->conclusive_calls > 0 || origin->rotates;
+        if (a->signing) {
+            origin->spoofing = customer_spoofing(origin);
+            origin->reason =
+                origin->rotates && !origin->conclusive_calls ? CG__R_ROTATION : CG__R_SIGNAL;
+        } else {
+            decide_origin(a, origin);
+        }
     }
 out:
-    free(presented.s);
-    free(conclusive.s);
+    free(pp.presented.s);
+    free(pp.conclusive.s);
+    free(pp.minutes.s);
     return rc;
 }
 
@@ -1752,33 +2609,29 @@ static int calling_brand(const struct analysis *a, const struct row *r)
 /*
  * The campaign kind of a call from a spoofing origin: CG__K_NONE for an
  * account (all its calls are one campaign, named at the end by its
- * strongest signal), else the call's strongest signal; -1 for an ordinary
- * call on a trunk that also carried spoofing.
+ * strongest signal), else the call's strongest signal (a borrowed number
+ * only on a trunk convicted of borrowing); -1 for an ordinary call on a
+ * trunk that also carried spoofing.
  */
-static int spoofed_kind(const struct origin *origin, const struct row *r)
+static int spoofed_kind(const struct origin *origin, const struct row *r, bool borrowed)
 {
-    unsigned f = row_signals(r);
+    int kind;
     if (origin->account)
         return CG__K_NONE;
-    if (f & (ROW_PROTECTED_UNVERIFIED | ROW_PROTECTED_NO_INTENT))
-        return CG__K_BANK;
-    if (f & ROW_DNO)
-        return CG__K_DNO;
-    if (f & ROW_UNALLOCATED)
-        return CG__K_UNALLOC;
-    if (f & ROW_UK_FROM_ABROAD)
-        return CG__K_INTL;
-    if (f & ROW_VERIFY_FAILURE)
-        return CG__K_VERIFY;
-    return -1;
+    kind = call_kind(r, borrowed);
+    return kind == CG__K_BORROWED && !origin->borrows ? -1 : kind;
 }
 
-/* The index of the call's campaign (one per origin and kind), created in
- * the findings at the call when new. */
-static int campaign_of_call(struct spoof_pass *p, struct cg__findings *fd, struct origin *origin,
-                            const struct row *r, int kind, uint32_t *cid)
+/* The index of the call's campaign (one per origin, kind and, on a trunk,
+ * stretch of time between pauses), created in the findings at the call
+ * when new. */
+static int campaign_of_call(const struct analysis *a, struct spoof_pass *p, struct cg__findings *fd,
+                            struct origin *origin, const struct row *r, int kind, uint32_t *cid)
 {
-    uint32_t *slot = counter(&p->campaign_of, (uint64_t)r->origin << 8 | (uint32_t)kind);
+    uint32_t seg =
+        origin->account ? 0 : map_get(&a->campaign_hours, hour_key(a, r->origin, kind, r->t));
+    uint32_t *slot =
+        counter(&p->campaign_of, ((uint64_t)r->origin << 8 | (uint32_t)kind) << 16 | seg);
     if (!slot)
         return CG_ENOMEM;
     if (!*slot) {
@@ -1800,7 +2653,7 @@ static int campaign_of_call(struct spoof_pass *p, struct cg__findings *fd, struc
 
 /* Counts a call's signals into its campaign, each by the number that
  * carried it: network (flags), presentation (pflags), or both. */
-static void count_signals(struct cg__campaign *c, const struct row *r)
+static void count_signals(struct cg__campaign *c, const struct row *r, bool borrowed)
 {
     static const uint8_t bit[CG__S__COUNT] = {
         [CG__S_PROT] = ROW_PROTECTED_UNVERIFIED,   [CG__S_NO_INTENT] = ROW_PROTECTED_NO_INTENT,
@@ -1814,12 +2667,16 @@ static void count_signals(struct cg__campaign *c, const struct row *r)
         c->sig_net[i] += net;
         c->sig_pres[i] += pres;
     }
+    /* a borrowed number is the presentation number (the one callees see) */
+    c->sig[CG__S_BORROWED] += borrowed;
+    c->sig_pres[CG__S_BORROWED] += borrowed;
 }
 
 /* Counts a spoofed call into its campaign: volume, span, signals, brands,
  * reach, the busiest minute and the calls per hour. */
 static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
-                               struct cg__findings *fd, uint32_t cid, const struct row *r)
+                               struct cg__findings *fd, uint32_t cid, const struct row *r,
+                               bool borrowed)
 {
     struct cg__campaign *c = &fd->camp[cid];
     uint32_t minute = (uint32_t)((r->t - a->tmin) / 60), hour = (uint32_t)((r->t - a->tmin) / 3600);
@@ -1833,7 +2690,7 @@ static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
         c->first = r->t;
     if (r->t > c->last)
         c->last = r->t;
-    count_signals(c, r);
+    count_signals(c, r, borrowed);
     if (brand >= 0) {
         c->brands |= 1ull << brand;
         fd->brand_calls[brand]++;
@@ -1940,16 +2797,19 @@ static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__fin
     uint32_t cid;
     int kind, rc;
     uint64_t own = 0;
+    bool borrowed;
     if (!origin->spoofing)
         return CG_OK;
     settle_flags(a, r, &own);
-    if ((kind = spoofed_kind(origin, r)) < 0)
+    borrowed = !a->signing && row_borrowed(a, r);
+    if ((kind = spoofed_kind(origin, r, borrowed)) < 0)
         return CG_OK;
-    if ((rc = campaign_of_call(p, fd, origin, r, kind, &cid)) != CG_OK ||
-        (rc = count_campaign_call(a, p, fd, cid, r)) != CG_OK ||
+    if ((rc = campaign_of_call(a, p, fd, origin, r, kind, &cid)) != CG_OK ||
+        (rc = count_campaign_call(a, p, fd, cid, r, borrowed)) != CG_OK ||
         (rc = count_origin_call(p, origin, r)) != CG_OK)
         return rc;
     sum->spoofed_calls++;
+    sum->borrowed += borrowed;
     if (r->verstat == VERSTAT_REFUSED) { /* an attempt without a victim */
         sum->refused++;
         return CG_OK;
@@ -2000,12 +2860,17 @@ static void name_campaigns(const struct analysis *a, struct cg__findings *fd)
                       : c->sig[CG__S_DNO]                                 ? CG__K_DNO
                       : c->sig[CG__S_UNALLOC] || c->sig[CG__S_BAD_NUMBER] ? CG__K_UNALLOC
                       : c->sig[CG__S_INTL]                                ? CG__K_INTL
+                      : origin->reason == CG__R_BORROWED                  ? CG__K_BORROWED
+                      : origin->reason == CG__R_BEHAVIOUR                 ? CG__K_BEHAVIOUR
                                                                           : CG__K_ROTATION;
         c->account = origin->account;
         c->origin_presented = origin->distinct_presented;
         c->origin_calls = origin->calls;
         c->labelled[0] = origin->labelled[0];
         c->labelled[1] = origin->labelled[1];
+        c->reason = origin->reason;
+        if (origin->pop >= 0)
+            c->beh = a->pop[origin->pop].beh;
     }
 }
 
@@ -2036,6 +2901,12 @@ static int list_spoofing_origins(const struct analysis *a, struct cg__findings *
         oo->rotates = a->signing ? origin->rotates : origin->account && !origin->conclusive_calls;
         oo->refused = origin->refused;
         oo->conclusive_numbers = origin->conclusive_numbers;
+        oo->reason = origin->reason;
+        memset(&oo->beh, 0, sizeof oo->beh);
+        if (origin->pop >= 0)
+            oo->beh = a->pop[origin->pop].beh;
+        oo->beh.borrowed_calls = origin->borrowed_calls;
+        oo->beh.borrowed_numbers = origin->borrowed_numbers;
     }
     return CG_OK;
 }
@@ -2053,8 +2924,14 @@ int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analy
     sum->first_time = a->tmin;
     sum->last_time = a->tmax;
     fd->tmin = a->tmin;
+    if (!a->signing) {
+        if ((rc = decide_owners(a)) != CG_OK || (rc = count_inside(a)) != CG_OK)
+            return rc;
+        mark_borrowed(a);
+    }
     if ((rc = profile_origins(a)) != CG_OK || (rc = collect_spoofed_calls(a, fd, sum)) != CG_OK)
         return rc;
+    sum->out_of_order = a->out_of_order;
     sum->own_no_intent = a->own_no_intent;
     name_campaigns(a, fd);
     if ((rc = list_spoofing_origins(a, fd)) != CG_OK)

@@ -27,6 +27,8 @@ enum {
     CG__K_ROTATION,
     CG__K_VERIFY,
     CG__K_UNALLOC,
+    CG__K_BORROWED,  /* numbers whose usual origin is another, which still uses them */
+    CG__K_BEHAVIOUR, /* an account convicted by its behaviour against the other origins */
     CG__K__COUNT
 };
 /* The per-call signals, strongest first. */
@@ -39,7 +41,39 @@ enum {
     CG__S_BAD_NUMBER, /* signing: not a valid or assigned number (UK, NANP) */
     CG__S_INTL,
     CG__S_VERIFY,
+    CG__S_BORROWED, /* a number another origin signs with A (or carries) and still uses */
     CG__S__COUNT
+};
+
+/*
+ * The behaviour features of an origin, judged against the population of
+ * origins in the same records (robust z-scores: median and MAD).  The
+ * families: what it presents (borrowed numbers, new numbers per call),
+ * what its calls do to the callee (answer rate, talk time), and how it
+ * dials (busiest minute, distinct callees per call, hour-of-day shape).
+ */
+enum {
+    CG__F_BORROWED, /* share of calls presenting a borrowed or unverified protected number */
+    CG__F_NEW,      /* distinct presented numbers per call */
+    CG__F_TURNOVER, /* how briefly each number is used, against the origin's own span */
+    CG__F_ANSWER,   /* answer rate */
+    CG__F_TALK,     /* log of the mean talk time of answered calls */
+    CG__F_PEAK,     /* log of the busiest minute's calls */
+    CG__F_REACH,    /* distinct callees per call */
+    CG__F_HOURS,    /* distance of its hour-of-day shape from the population's */
+    CG__F__COUNT
+};
+
+/* Which rule listed an origin. */
+enum { CG__R_SIGNAL, CG__R_ROTATION, CG__R_BORROWED, CG__R_BEHAVIOUR, CG__R__COUNT };
+
+struct cg__behaviour {
+    bool judged; /* enough calls to be judged (and part of the population) */
+    double feat[CG__F__COUNT], z[CG__F__COUNT];
+    double family[3]; /* the largest z of each family, clipped to 0..6 */
+    double score;     /* the families' sum */
+    double mean_talk; /* seconds, of its answered calls */
+    uint32_t peak, callees, borrowed_calls, borrowed_numbers;
 };
 
 struct cg__campaign {
@@ -57,6 +91,9 @@ struct cg__campaign {
     /* signing log: attempts the signing policy refused (no victim), and
      * calls it labelled rate_numbers, protected_share */
     uint64_t refused, labelled[2];
+    /* the rule that listed its origin and the origin's behaviour */
+    int reason;
+    struct cg__behaviour beh;
 };
 
 #define CG__VICTIM_LIST 8
@@ -80,6 +117,8 @@ struct cg__origin_out {
                                              the conclusive calls */
     int64_t first, last;
     bool account, rotates;
+    int reason; /* CG__R_*: the rule that listed it */
+    struct cg__behaviour beh;
 };
 
 struct strtab;

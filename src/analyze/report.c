@@ -21,8 +21,15 @@
 #define TIMELINE_MAX 336 /* hours (two weeks) drawn per campaign */
 
 static const char *const kind_name[CG__K__COUNT] = {
-    "",         "bank_impersonation",   "dno",        "intl_uk_cli",
-    "rotation", "verification_failure", "unallocated"};
+    "",         "bank_impersonation",   "dno",         "intl_uk_cli",
+    "rotation", "verification_failure", "unallocated", "borrowed_numbers",
+    "behaviour"};
+
+static const char *const reason_name[CG__R__COUNT] = {"signal", "rotation", "borrowed_numbers",
+                                                      "behaviour"};
+static const char *const feature_name[CG__F__COUNT] = {
+    "borrowed_share", "new_number_rate", "turnover", "answer_rate",
+    "talk_log",       "peak_log",        "reach",    "hours"};
 
 /* The comparators take the findings as qsort_r's argument: the library keeps
  * no state between calls, so two analyses may run at once. */
@@ -171,6 +178,9 @@ static json_t *signals(const struct cg__campaign *c)
          "calls presenting a UK number from an international ingress"},
         {CG__S_VERIFY, "verification_failure",
          "unverified calls presenting a number that usually verifies"},
+        {CG__S_BORROWED, "borrowed_number",
+         "calls presenting a number another origin usually signs with A (or carries), which "
+         "kept using it"},
     };
     size_t i;
     for (i = 0; i < sizeof per_call / sizeof per_call[0]; i++) {
@@ -194,6 +204,21 @@ static json_t *signals(const struct cg__campaign *c)
         json_array_append_new(a, json_pack("{s:s,s:I,s:s,s:s}", "signal", "rotation", "numbers",
                                            (json_int_t)c->origin_presented, "number",
                                            "presentation", "evidence", text));
+    }
+    if (c->beh.judged) {
+        json_t *z = json_object();
+        int f;
+        for (f = 0; f < CG__F__COUNT; f++)
+            json_object_set_new(z, feature_name[f],
+                                json_real((double)(int64_t)(c->beh.z[f] * 100) / 100));
+        snprintf(text, sizeof text,
+                 "its origin scored %.1f against the other origins (numbers %.1f, harm %.1f, "
+                 "dialling %.1f); listed by rule %s",
+                 c->beh.score, c->beh.family[0], c->beh.family[1], c->beh.family[2],
+                 reason_name[c->reason]);
+        json_array_append_new(a, json_pack("{s:s,s:f,s:o,s:s}", "signal", "behaviour", "score",
+                                           (double)(int64_t)(c->beh.score * 100) / 100, "z", z,
+                                           "evidence", text));
     }
     if (c->peak >= 10) {
         snprintf(text, sizeof text, "up to %u calls in one minute", c->peak);
@@ -313,7 +338,11 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
           "last_time",
           f);
     /* a signing log's customers: their refused attempts and addresses */
-    fputs(fd->signing ? ",refused_calls,conclusive_numbers,sources\n" : "\n", f);
+    fputs(fd->signing ? ",refused_calls,conclusive_numbers,sources\n"
+                      : ",reason,score,peak_per_minute,distinct_callees,answer_rate,mean_talk,"
+                        "new_number_rate,borrowed_numbers,borrowed_calls,borrowed_share,"
+                        "hours_distance\n",
+          f);
     for (i = 0; i < fd->norg; i++) {
         const struct cg__origin_out *o = &fd->org[i];
         char parts[4][256], first[21], last[21];
@@ -330,6 +359,16 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
         if (fd->signing) {
             fprintf(f, ",%u,%u,", o->refused, o->conclusive_numbers);
             csv(f, parts[3]);
+        } else {
+            const struct cg__behaviour *b = &o->beh;
+            fprintf(f, ",%s,", reason_name[o->reason]);
+            if (b->judged)
+                fprintf(f, "%.2f,%u,%u,%.3f,%.0f,%.3f,%u,%u,%.3f,%.3f", b->score, b->peak,
+                        b->callees, b->feat[CG__F_ANSWER], b->mean_talk, b->feat[CG__F_NEW],
+                        b->borrowed_numbers, b->borrowed_calls, b->feat[CG__F_BORROWED],
+                        b->feat[CG__F_HOURS]);
+            else
+                fprintf(f, ",,,,,,%u,%u,,", b->borrowed_numbers, b->borrowed_calls);
         }
         fputc('\n', f);
     }
@@ -568,9 +607,19 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
                     "%u calls with a per-call spoofing signal (protected, DNO, unallocated or "
                     "UK-from-abroad)%s",
                     o->conclusive_calls, o->account ? "; every call of the account counted" : "");
-        else if (o->rotates)
+        else if (o->reason == CG__R_ROTATION)
             fprintf(f, "rotates numbers: %u distinct on %u calls, mostly without A attestation",
                     o->presented, o->calls);
+        else if (o->reason == CG__R_BORROWED || o->reason == CG__R_BEHAVIOUR)
+            fprintf(f,
+                    "%s: %u borrowed numbers on %u calls; behaviour score %.1f (numbers %.1f, "
+                    "harm %.1f, dialling %.1f; busiest minute %u calls, answer rate %.2f, "
+                    "answered calls %.0f s on average)",
+                    o->reason == CG__R_BORROWED ? "presents numbers other origins use"
+                                                : "behaves as no other origin does",
+                    o->beh.borrowed_numbers, o->beh.borrowed_calls, o->beh.score, o->beh.family[0],
+                    o->beh.family[1], o->beh.family[2], o->beh.peak, o->beh.feat[CG__F_ANSWER],
+                    o->beh.mean_talk);
         else
             fputs("unverified calls on numbers that usually verify", f);
         fputs("</td></tr>\n", f);
