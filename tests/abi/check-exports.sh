@@ -61,6 +61,20 @@ for f in $declared; do
     nd=$((nd + 1))
     grep -q " $f\$" "$exports" || bad "$f is declared CG_EXTERN in include/cidguard but no library exports it"
 done
+# And every cg_ function of the library that a public header declares is
+# exported: a declaration added without CG_EXTERN would leave it hidden.
+if [ -e "$B/libcidguard-internal.a" ]; then
+    defined=$(nm --defined-only "$B/libcidguard-internal.a" 2>/dev/null |
+        awk '$2 ~ /^[TDRB]$/ {print $3}' | grep '^cg_[a-z0-9]' | sort -u)
+    for f in $defined; do
+        grep -q " $f\$" "$exports" && continue
+        if cat "$S"/include/cidguard/*.h | grep -q "\\(^\\|[^A-Za-z0-9_]\\)$f("; then
+            bad "$f is declared in include/cidguard without CG_EXTERN: it is not exported"
+        fi
+    done
+else
+    bad "$B/libcidguard-internal.a missing"
+fi
 total=$(wc -l <"$exports")
 [ "$nd" -gt 100 ] || bad "only $nd CG_EXTERN declarations found: the header scan is broken"
 echo "ok: $nd public declarations, $total exported symbols in all"

@@ -324,13 +324,60 @@ static void test_encode_rejects(void **state)
     assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
 }
 
+/* Rich Call Data's free-form JSON is re-serialized canonically: members
+ * sorted, no blanks, numbers as jansson writes them (the form tokens had
+ * when jansson did this), strings with the same escapes as every other
+ * claim; what the verifier would refuse is refused when signing. */
+static void test_encode_rcd_json(void **state)
+{
+    struct cg_passport p;
+    char *h, *c, deep[64];
+    (void)state;
+    memset(&p, 0, sizeof p);
+    p.ppt = CG_PPT_SHAKEN;
+    strcpy(p.x5u, "https://x");
+    strcpy(p.orig_tn, "1");
+    strcpy(p.dest_tn[0], "2");
+    p.ndest_tn = 1;
+    p.iat = 1;
+    p.attest = 'A';
+    strcpy(p.origid, "o");
+    p.rcd.present = true;
+    p.rcd.jcd = "[ \"vcard\", [[\"fn\", {\"b\": 1, \"a\": [2.5, 1e5, 0.1, -0, 1E-5, 3.0, -2E+21]}, "
+                "\"text\", \"Caf\\u00e9\\n\\\"x\\\"\"]]]";
+    p.rcd.rcdi = "{\"/jcd\":\"sha256-x\", \"/icn\":\"z\"}";
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_OK);
+    assert_string_equal(c,
+                        "{\"attest\":\"A\",\"dest\":{\"tn\":[\"2\"]},\"iat\":1,\"orig\":{\"tn\":"
+                        "\"1\"},\"origid\":\"o\",\"rcd\":{\"jcd\":[\"vcard\",[[\"fn\",{\"a\":[2.5,"
+                        "100000.0,0.10000000000000001,0,1.0000000000000001e-5,3.0,-2e21],\"b\":1},"
+                        "\"text\",\"Caf\xc3\xa9\\n\\\"x\\\"\"]]]},\"rcdi\":{\"/icn\":\"z\","
+                        "\"/jcd\":\"sha256-x\"}}");
+    free(h);
+    free(c);
+    /* a jCard must be an array and an rcdi object an object */
+    p.rcd.jcd = "{\"vcard\":1}";
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
+    p.rcd.jcd = "[\"vcard\",[]]";
+    p.rcd.rcdi = "{\"a\":1,\"a\":2}"; /* duplicate member */
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
+    p.rcd.rcdi = "{\"a\":1} x"; /* trailing text */
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
+    p.rcd.rcdi = NULL;
+    memset(deep, '[', 20);
+    memset(deep + 20, ']', 20);
+    deep[40] = '\0';
+    p.rcd.jcd = deep; /* deeper than a received PASSporT may be */
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_shaken),  cmocka_unit_test(test_header_faults),
         cmocka_unit_test(test_claim_faults),   cmocka_unit_test(test_form_faults),
         cmocka_unit_test(test_div_and_rcd),    cmocka_unit_test(test_encode_canonical),
-        cmocka_unit_test(test_encode_rejects),
+        cmocka_unit_test(test_encode_rejects), cmocka_unit_test(test_encode_rcd_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
