@@ -31,13 +31,29 @@ struct batch_ctx {
     int64_t now;
 };
 
+/* One chunk of lines and their answers. */
+struct chunk {
+    char *lines[BATCH_CHUNK];
+    char *results[BATCH_CHUNK];
+    bool passed[BATCH_CHUNK];
+    size_t n;
+};
+
+/*
+ * The batch is a pipeline of two chunks: while the workers verify one, the
+ * main thread writes the answers of the one before and reads the next, so
+ * that reading and writing (one thread, in order) never leave the workers
+ * idle.  A generation counter hands each chunk to the workers.
+ */
 struct batch {
     struct batch_ctx ctx;
-    char **lines;
-    char **results;
-    bool *passed;
-    size_t n;
+    struct chunk chunk[2];
+    struct chunk *cur; /* the chunk being verified */
     atomic_size_t next;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen, busy;
+    bool quit;
 };
 
 /* One ATIS-1000082 verificationRequest line to one verdict line; a
@@ -82,11 +98,28 @@ static char *verify_line(const struct batch_ctx *bc, const char *line, bool *pas
 static void *batch_worker(void *arg)
 {
     struct batch *b = arg;
-    size_t i;
-    while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-        b->results[i] =
-            b->lines[i] ? verify_line(&b->ctx, b->lines[i], &b->passed[i]) : strdup(too_long);
-    return NULL;
+    unsigned seen = 0;
+    for (;;) {
+        struct chunk *c;
+        size_t i;
+        pthread_mutex_lock(&b->mu);
+        while (b->gen == seen && !b->quit)
+            pthread_cond_wait(&b->go, &b->mu);
+        if (b->quit) {
+            pthread_mutex_unlock(&b->mu);
+            return NULL;
+        }
+        seen = b->gen;
+        c = b->cur;
+        pthread_mutex_unlock(&b->mu);
+        while ((i = atomic_fetch_add(&b->next, 1)) < c->n)
+            c->results[i] =
+                c->lines[i] ? verify_line(&b->ctx, c->lines[i], &c->passed[i]) : strdup(too_long);
+        pthread_mutex_lock(&b->mu);
+        if (--b->busy == 0)
+            pthread_cond_signal(&b->done);
+        pthread_mutex_unlock(&b->mu);
+    }
 }
 
 /* Reads one line of at most BATCH_LINE_MAX bytes; longer lines are consumed
@@ -110,50 +143,93 @@ static bool read_line(FILE *f, char **line)
     return true;
 }
 
+/* Fills c with the next lines (blank ones skipped); false at end of input. */
+static bool read_chunk(FILE *f, struct chunk *c)
+{
+    bool more = true;
+    c->n = 0;
+    while (c->n < BATCH_CHUNK && (more = read_line(f, &c->lines[c->n]))) {
+        if (c->lines[c->n] && c->lines[c->n][0] == '\0') {
+            free(c->lines[c->n]);
+            continue;
+        }
+        c->n++;
+    }
+    return more;
+}
+
+/* Writes c's answers in order and empties it; whether every line passed. */
+static bool write_chunk(struct chunk *c)
+{
+    bool all = true;
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        fputs(c->results[i] ? c->results[i] : "{}", stdout);
+        putchar('\n');
+        all &= c->passed[i];
+        free(c->results[i]);
+        free(c->lines[i]);
+    }
+    c->n = 0;
+    return all;
+}
+
 static int run_batch(const struct batch_ctx *bc, const char *path, int threads)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    struct batch b = {.ctx = *bc};
+    struct batch *b = calloc(1, sizeof *b);
+    struct chunk *prev = NULL;
     pthread_t tid[64];
-    bool all_passed = true, more = true;
+    bool all_passed = true, more;
     int t;
 
     if (!f)
         cli_die("cannot open %s", path);
-    b.lines = calloc(BATCH_CHUNK, sizeof *b.lines);
-    b.results = calloc(BATCH_CHUNK, sizeof *b.results);
-    b.passed = calloc(BATCH_CHUNK, sizeof *b.passed);
-    if (!b.lines || !b.results || !b.passed)
+    if (!b)
         cli_die("out of memory");
-    /* Chunks bound memory on inputs of any length; results leave in order. */
-    while (more) {
-        size_t i;
-        b.n = 0;
-        while (b.n < BATCH_CHUNK && (more = read_line(f, &b.lines[b.n]))) {
-            if (b.lines[b.n] && b.lines[b.n][0] == '\0') {
-                free(b.lines[b.n]);
-                continue;
-            }
-            b.n++;
-        }
-        atomic_store(&b.next, 0);
-        for (t = 0; t < threads; t++)
-            if (pthread_create(&tid[t], NULL, batch_worker, &b))
-                cli_die("cannot start a thread");
-        for (t = 0; t < threads; t++)
-            pthread_join(tid[t], NULL);
-        for (i = 0; i < b.n; i++) {
-            puts(b.results[i] ? b.results[i] : "{}");
-            all_passed &= b.passed[i];
-            free(b.results[i]);
-            free(b.lines[i]);
-        }
+    b->ctx = *bc;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->go, NULL);
+    pthread_cond_init(&b->done, NULL);
+    for (t = 0; t < threads; t++)
+        if (pthread_create(&tid[t], NULL, batch_worker, b))
+            cli_die("cannot start a thread");
+    b->cur = &b->chunk[0];
+    more = read_chunk(f, b->cur);
+    while (b->cur->n || (prev && prev->n)) {
+        struct chunk *c = b->cur, *other = c == &b->chunk[0] ? &b->chunk[1] : &b->chunk[0];
+        pthread_mutex_lock(&b->mu);
+        atomic_store(&b->next, 0);
+        b->busy = (unsigned)threads;
+        b->gen++;
+        pthread_cond_broadcast(&b->go);
+        pthread_mutex_unlock(&b->mu);
+        /* while c is verified: the previous answers out, the next lines in */
+        if (prev)
+            all_passed &= write_chunk(prev);
+        if (more)
+            more = read_chunk(f, other);
+        pthread_mutex_lock(&b->mu);
+        while (b->busy)
+            pthread_cond_wait(&b->done, &b->mu);
+        pthread_mutex_unlock(&b->mu);
+        prev = c;
+        b->cur = other;
     }
+    if (prev)
+        all_passed &= write_chunk(prev);
+    pthread_mutex_lock(&b->mu);
+    b->quit = true;
+    pthread_cond_broadcast(&b->go);
+    pthread_mutex_unlock(&b->mu);
+    for (t = 0; t < threads; t++)
+        pthread_join(tid[t], NULL);
+    pthread_cond_destroy(&b->go);
+    pthread_cond_destroy(&b->done);
+    pthread_mutex_destroy(&b->mu);
     if (f != stdin)
         fclose(f);
-    free(b.lines);
-    free(b.results);
-    free(b.passed);
+    free(b);
     return all_passed ? EXIT_PASS : EXIT_NOTPASS;
 }
 
