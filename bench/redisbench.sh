@@ -2,10 +2,12 @@
 # Shared state in Redis against state in the process, in one run on one
 # machine (docs/performance.md; target: Redis at least 80% of local): SIP
 # verification with policy (replay and both rate windows on) as fast as
-# answered, with the state in the process and with the state in a real
-# redis-server, in alternating runs, and the ratio of the medians.  The
-# daemon (one worker) is pinned to DCORE; the load generator and
-# redis-server share LCORE (a 2-core machine has no third core).
+# answered, with the state in the process, with the state in a real
+# redis-server and (CLUSTER=yes, the default) in a real three-primary Redis
+# Cluster, in alternating runs, and the ratios of the medians.  The daemon
+# (one worker) is pinned to DCORE; the load generator and the Redis servers
+# share LCORE (a 2-core machine has no third core).  The machine's load
+# (uptime) is printed before and after: others may be using it.
 # Usage: sh bench/redisbench.sh [BUILD_DIR] [SECONDS]
 set -e
 B=${1:-build}
@@ -13,16 +15,27 @@ S=${2:-10}
 DCORE=${DCORE:-1}
 LCORE=${LCORE:-0}
 PORT=26479
+CPORTS="26481 26482 26483"
+CLUSTER=${CLUSTER:-yes}
 W=$(mktemp -d /tmp/cg-redisbench-XXXXXX)
+CPIDS=""
 # redis-server takes a moment to exit: wait for it, or the next run's
 # server cannot bind the port
-trap 'kill $PID 2>/dev/null || true; kill $RPID 2>/dev/null || true; wait $RPID 2>/dev/null || true; rm -rf "$W"' EXIT
-if redis-cli -p $PORT ping >/dev/null 2>&1; then
-    echo "port $PORT is in use by another Redis"
-    exit 1
-fi
+trap 'kill $PID 2>/dev/null || true; kill $RPID $CPIDS 2>/dev/null || true; wait $RPID $CPIDS 2>/dev/null || true; rm -rf "$W"' EXIT
+for p in $PORT $CPORTS; do
+    if redis-cli -p $p ping >/dev/null 2>&1; then
+        echo "port $p is in use by another Redis"
+        exit 1
+    fi
+done
+echo "load before: $(uptime)"
 . "$(dirname "$0")/common.sh"
 bench_pki
+# ports of this benchmark's own (the other benchmarks use common.sh's: two
+# may run at once on a shared machine)
+HTTP=${HTTP:-28285}
+SIP=${SIP:-25260}
+LOADER=$(echo "$LOADER" | sed "s/:28085/:$HTTP/; s/:25060/:$SIP/")
 taskset -c "$LCORE" redis-server --port $PORT --bind 127.0.0.1 --save '' --appendonly no \
     >"$W/redis.log" 2>&1 &
 RPID=$!
@@ -32,6 +45,31 @@ until redis-cli -p $PORT ping 2>/dev/null | grep -q PONG; do
     [ $n -lt 50 ] || { echo "redis-server did not start (port $PORT in use?)"; exit 1; }
     sleep 0.1
 done
+if [ "$CLUSTER" = yes ]; then
+    for p in $CPORTS; do
+        taskset -c "$LCORE" redis-server --port $p --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$W" --cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+            >"$W/redis-$p.log" 2>&1 &
+        CPIDS="$CPIDS $!"
+    done
+    for p in $CPORTS; do
+        n=0
+        until redis-cli -p $p ping 2>/dev/null | grep -q PONG; do
+            n=$((n + 1))
+            [ $n -lt 50 ] || { echo "cluster node $p did not start"; exit 1; }
+            sleep 0.1
+        done
+    done
+    # shellcheck disable=SC2046
+    redis-cli --cluster create $(for p in $CPORTS; do printf '127.0.0.1:%s ' $p; done) \
+        --cluster-yes >"$W/create.log" 2>&1
+    n=0
+    until redis-cli -p 26481 cluster info | grep -q 'cluster_state:ok'; do
+        n=$((n + 1))
+        [ $n -lt 100 ] || { echo "the cluster did not form"; cat "$W/create.log"; exit 1; }
+        sleep 0.1
+    done
+fi
 RAW=$(taskset -c "$DCORE" openssl speed -seconds 5 ecdsap256 2>/dev/null | awk '/nistp256/ {print $NF}')
 echo "raw OpenSSL ECDSA P-256 verify on core $DCORE: $RAW/s"
 run() { # $1 = extra config
@@ -39,11 +77,12 @@ run() { # $1 = extra config
 rate_calls = 10000000
 rate_numbers = 1000
 $1"
+    sed -i "s/:28085/:$HTTP/; s/:25060/:$SIP/; s/:25070/:$((SIP + 10))/" "$W/bench.conf"
     taskset -c "$DCORE" "$B/cidguardd" -c "$W/bench.conf" >"$W/d.log" 2>&1 &
     PID=$!
     sleep 1
     taskset -c "$LCORE" $LOADER --window "${WINDOW:-256}" --seconds "$S" | tail -1
-    curl -s http://127.0.0.1:28085/metrics | grep '^cidguard_shared_state_total' >"$W/m.txt" || true
+    curl -s http://127.0.0.1:$HTTP/metrics | grep '^cidguard_shared_state_total' >"$W/m.txt" || true
     kill $PID
     wait $PID 2>/dev/null || true
     cp "$W/d.log" "$W/d.last.log" 
@@ -53,13 +92,17 @@ $1"
 ROUNDS=${ROUNDS:-3}
 : >"$W/l.txt"
 : >"$W/r.txt"
+: >"$W/c.txt"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
     LOCAL=$(run "")
     echo "local state:  $LOCAL"
     echo "$LOCAL" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p' >>"$W/l.txt"
+    # timeout_ms: a loaded machine must not send calls to local state (the
+    # runs below fail when one is); what is measured is the throughput
     SHARED=$(run "[redis]
-url = redis://127.0.0.1:$PORT")
+url = redis://127.0.0.1:$PORT
+timeout_ms = 1000")
     echo "Redis state:  $SHARED"
     if ! grep -q 'store="local"} 0' "$W/m.txt"; then
         echo "some calls were decided without Redis: $(tr '\n' ' ' <"$W/m.txt")"
@@ -67,6 +110,19 @@ url = redis://127.0.0.1:$PORT")
         exit 1
     fi
     echo "$SHARED" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p' >>"$W/r.txt"
+    if [ "$CLUSTER" = yes ]; then
+        CL=$(run "[redis]
+url = redis://127.0.0.1:26481
+cluster = 127.0.0.1:26482;127.0.0.1:26483
+timeout_ms = 1000")
+        echo "Cluster state: $CL"
+        if ! grep -q 'store="local"} 0' "$W/m.txt"; then
+            echo "some calls were decided without the cluster: $(tr '\n' ' ' <"$W/m.txt")"
+            grep -v "ID=\\|Try it" "$W/d.log"
+            exit 1
+        fi
+        echo "$CL" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p' >>"$W/c.txt"
+    fi
     i=$((i + 1))
 done
 echo "calls decided through Redis (last run): $(tr '\n' ' ' <"$W/m.txt")"
@@ -75,3 +131,12 @@ R=$(sort -n "$W/r.txt" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
 echo "medians: local $L calls/s, Redis $R calls/s"
 echo "Redis / local: $(awk -v a="$R" -v b="$L" 'BEGIN {printf "%.1f%%", 100 * a / b}');" \
     "local / raw OpenSSL: $(awk -v a="$L" -v b="$RAW" 'BEGIN {printf "%.1f%%", 100 * a / b}')"
+if [ "$CLUSTER" = yes ]; then
+    C=$(sort -n "$W/c.txt" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+    echo "median: cluster $C calls/s; cluster / local:" \
+        "$(awk -v a="$C" -v b="$L" 'BEGIN {printf "%.1f%%", 100 * a / b}')"
+    for p in $CPORTS; do
+        printf 'node %s: %s keys\n' $p "$(redis-cli -p $p dbsize)"
+    done
+fi
+echo "load after: $(uptime)"
