@@ -15,6 +15,7 @@
 
 #include "cidguard/passport.h"
 #include "core/internal.h"
+#include "core/jsonw.h"
 #include "core/sjson.h"
 
 #define B64_JSON_MAX (CG_PASSPORT_JSON_MAX / 3 * 4 + 4)
@@ -382,93 +383,18 @@ void cg_passport_clear(struct cg_passport *p)
  * sign (jansson 8% of cycles plus its mallocs, measured with perf on
  * cidguard-bench's sign loop), against a target of 85% of raw ECDSA.  The
  * members are written in code-point order by construction; free-form JSON
- * (rcd.jcd, an rcdi object) still goes through jansson's sorted dump.
- * Strings are escaped exactly as jansson's default serialization does, which
- * the unit tests check byte for byte.
+ * (rcd.jcd, an rcdi object) is read with the strict reader and written back
+ * with its members sorted (put_value).  The writer is the library's
+ * (core/jsonw.h), in strict mode: a string that is not valid UTF-8 fails
+ * the encoding rather than being signed.
  */
-struct out {
-    char *p;
-    size_t n, cap;
-    bool bad;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->bad || o->cap - o->n <= n) {
-        o->bad = true;
-        return;
-    }
-    memcpy(o->p + o->n, s, n);
-    o->n += n;
-}
-
-#define PUTS(o, lit) put((o), (lit), sizeof(lit) - 1)
-
-/* A JSON string: '"', '\\' and control characters escaped, UTF-8 kept as
- * is (and required to be valid). */
-static void put_str(struct out *o, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *)s;
-    PUTS(o, "\"");
-    while (*u) {
-        unsigned char c = *u;
-        size_t len = c < 0x80             ? 1
-                     : (c & 0xe0) == 0xc0 ? 2
-                     : (c & 0xf0) == 0xe0 ? 3
-                     : (c & 0xf8) == 0xf0 ? 4
-                                          : 0;
-        size_t i;
-        if (len == 0 || (len == 2 && c < 0xc2)) {
-            o->bad = true;
-            return;
-        }
-        for (i = 1; i < len; i++)
-            if ((u[i] & 0xc0) != 0x80) {
-                o->bad = true;
-                return;
-            }
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(o, e, 2);
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            switch (c) {
-            case '\b':
-                put(o, "\\b", 2);
-                break;
-            case '\f':
-                put(o, "\\f", 2);
-                break;
-            case '\n':
-                put(o, "\\n", 2);
-                break;
-            case '\r':
-                put(o, "\\r", 2);
-                break;
-            case '\t':
-                put(o, "\\t", 2);
-                break;
-            default:
-                put(o, e, 6);
-                break;
-            }
-        } else {
-            put(o, (const char *)u, len);
-        }
-        u += len;
-    }
-    PUTS(o, "\"");
-}
-
-/* ,"key":"value" with the separator decided by *first. */
-static void member(struct out *o, bool *first, const char *key)
+static void member(struct cg__jw *o, bool *first, const char *key)
 {
     if (!*first)
-        PUTS(o, ",");
+        CG__JW_LIT(o, ",");
     *first = false;
-    put_str(o, key);
-    PUTS(o, ":");
+    cg__jw_str(o, key);
+    CG__JW_LIT(o, ":");
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -476,27 +402,27 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void put_sorted(struct out *o, const char *base, size_t stride, size_t n)
+static void put_sorted(struct cg__jw *o, const char *base, size_t stride, size_t n)
 {
     const char *ptrs[CG_PASSPORT_DEST_MAX];
     size_t i;
     for (i = 0; i < n; i++)
         ptrs[i] = base + i * stride;
     qsort(ptrs, n, sizeof *ptrs, cmp_str);
-    PUTS(o, "[");
+    CG__JW_LIT(o, "[");
     for (i = 0; i < n; i++) {
         if (i)
-            PUTS(o, ",");
-        put_str(o, ptrs[i]);
+            CG__JW_LIT(o, ",");
+        cg__jw_str(o, ptrs[i]);
     }
-    PUTS(o, "]");
+    CG__JW_LIT(o, "]");
 }
 
 /* A JSON number that is not an integer, written as jansson writes one
  * ("%.17g", a ".0" when that reads as an integer, no '+' or leading zeros
  * in the exponent), so that tokens keep the form they had when jansson
  * re-serialized these values. */
-static void put_real(struct out *o, const struct cg__jnode *n)
+static void put_real(struct cg__jw *o, const struct cg__jnode *n)
 {
     char raw[64], num[40], *e, *end;
     double d;
@@ -530,7 +456,7 @@ static void put_real(struct out *o, const struct cg__jnode *n)
             from++;
         memmove(e, from, strlen(from) + 1);
     }
-    put(o, num, strlen(num));
+    cg__jw_put(o, num, strlen(num));
 }
 
 static int cmp_member(const void *a, const void *b)
@@ -540,30 +466,30 @@ static int cmp_member(const void *a, const void *b)
 }
 
 /* One parsed value: compact, object members sorted by name. */
-static void put_value(struct out *o, const struct cg__json *j, const struct cg__jnode *n)
+static void put_value(struct cg__jw *o, const struct cg__json *j, const struct cg__jnode *n)
 {
     const struct cg__jnode *kids[NODES_PAYLOAD], *k;
     char num[24];
     uint32_t i, nk = 0;
     switch (n->type) {
     case CGJ_NULL:
-        PUTS(o, "null");
+        CG__JW_LIT(o, "null");
         return;
     case CGJ_FALSE:
-        PUTS(o, "false");
+        CG__JW_LIT(o, "false");
         return;
     case CGJ_TRUE:
-        PUTS(o, "true");
+        CG__JW_LIT(o, "true");
         return;
     case CGJ_INT:
         snprintf(num, sizeof num, "%lld", (long long)n->i);
-        put(o, num, strlen(num));
+        cg__jw_put(o, num, strlen(num));
         return;
     case CGJ_REAL:
         put_real(o, n);
         return;
     case CGJ_STR:
-        put_str(o, n->str);
+        cg__jw_str(o, n->str);
         return;
     case CGJ_ARR:
     case CGJ_OBJ:
@@ -578,23 +504,23 @@ static void put_value(struct out *o, const struct cg__json *j, const struct cg__
     }
     if (n->type == CGJ_OBJ)
         qsort(kids, nk, sizeof *kids, cmp_member);
-    put(o, n->type == CGJ_OBJ ? "{" : "[", 1);
+    cg__jw_put(o, n->type == CGJ_OBJ ? "{" : "[", 1);
     for (i = 0; i < nk && !o->bad; i++) {
         if (i)
-            PUTS(o, ",");
+            CG__JW_LIT(o, ",");
         if (n->type == CGJ_OBJ) {
-            put_str(o, kids[i]->key);
-            PUTS(o, ":");
+            cg__jw_str(o, kids[i]->key);
+            CG__JW_LIT(o, ":");
         }
         put_value(o, j, kids[i]);
     }
-    put(o, n->type == CGJ_OBJ ? "}" : "]", 1);
+    cg__jw_put(o, n->type == CGJ_OBJ ? "}" : "]", 1);
 }
 
 /* Free-form JSON text (a jCard, an rcdi object) re-serialized canonically:
  * parsed as strictly as a received PASSporT's claims, and within the same
  * limits, so that whatever is signed also verifies. */
-static void put_json(struct out *o, const char *text, bool want_array)
+static void put_json(struct cg__jw *o, const char *text, bool want_array)
 {
     size_t len = strlen(text);
     struct cg__json j = {0};
@@ -622,7 +548,8 @@ static void put_json(struct out *o, const char *text, bool want_array)
 int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen, char *pay,
                        size_t pcap, size_t *plen)
 {
-    struct out h = {hdr, 0, hcap, false}, c = {pay, 0, pcap, false};
+    struct cg__jw h = {.p = hdr, .cap = hcap, .strict = true},
+                  c = {.p = pay, .cap = pcap, .strict = true};
     const struct cg_rcd *r = &p->rcd;
     const char *ppt = p->ppt == CG_PPT_DIV ? "div" : p->ppt == CG_PPT_RCD ? "rcd" : "shaken";
     bool first = true, shaken = p->ppt != CG_PPT_DIV;
@@ -643,65 +570,65 @@ int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size
     if (!shaken && !tn_is_canonical(p->div_tn))
         return CG_EINVAL;
 
-    PUTS(&h, "{\"alg\":\"ES256\",\"ppt\":");
-    put_str(&h, ppt);
-    PUTS(&h, ",\"typ\":\"passport\",\"x5u\":");
-    put_str(&h, p->x5u);
-    PUTS(&h, "}");
+    CG__JW_LIT(&h, "{\"alg\":\"ES256\",\"ppt\":");
+    cg__jw_str(&h, ppt);
+    CG__JW_LIT(&h, ",\"typ\":\"passport\",\"x5u\":");
+    cg__jw_str(&h, p->x5u);
+    CG__JW_LIT(&h, "}");
 
     /* attest, crn, dest, div, iat, orig, origid, rcd, rcdi */
-    PUTS(&c, "{");
+    CG__JW_LIT(&c, "{");
     if (shaken) {
         member(&c, &first, "attest");
-        put_str(&c, a);
+        cg__jw_str(&c, a);
     }
     if (r->present && r->crn) {
         member(&c, &first, "crn");
-        put_str(&c, r->crn);
+        cg__jw_str(&c, r->crn);
     }
     member(&c, &first, "dest");
-    PUTS(&c, "{");
+    CG__JW_LIT(&c, "{");
     if (p->ndest_tn) {
-        PUTS(&c, "\"tn\":");
+        CG__JW_LIT(&c, "\"tn\":");
         put_sorted(&c, p->dest_tn[0], sizeof p->dest_tn[0], p->ndest_tn);
     }
     if (p->ndest_uri) {
         if (p->ndest_tn)
-            PUTS(&c, ",");
-        PUTS(&c, "\"uri\":");
+            CG__JW_LIT(&c, ",");
+        CG__JW_LIT(&c, "\"uri\":");
         put_sorted(&c, p->dest_uri[0], sizeof p->dest_uri[0], p->ndest_uri);
     }
-    PUTS(&c, "}");
+    CG__JW_LIT(&c, "}");
     if (!shaken) {
         member(&c, &first, "div");
-        PUTS(&c, "{\"tn\":");
-        put_str(&c, p->div_tn);
-        PUTS(&c, "}");
+        CG__JW_LIT(&c, "{\"tn\":");
+        cg__jw_str(&c, p->div_tn);
+        CG__JW_LIT(&c, "}");
     }
     member(&c, &first, "iat");
     snprintf(num, sizeof num, "%lld", (long long)p->iat);
-    put(&c, num, strlen(num));
+    cg__jw_put(&c, num, strlen(num));
     member(&c, &first, "orig");
-    PUTS(&c, "{");
-    put_str(&c, p->orig_tn[0] ? "tn" : "uri");
-    PUTS(&c, ":");
-    put_str(&c, p->orig_tn[0] ? p->orig_tn : p->orig_uri);
-    PUTS(&c, "}");
+    CG__JW_LIT(&c, "{");
+    cg__jw_str(&c, p->orig_tn[0] ? "tn" : "uri");
+    CG__JW_LIT(&c, ":");
+    cg__jw_str(&c, p->orig_tn[0] ? p->orig_tn : p->orig_uri);
+    CG__JW_LIT(&c, "}");
     if (shaken) {
         member(&c, &first, "origid");
-        put_str(&c, p->origid);
+        cg__jw_str(&c, p->origid);
     }
     if (r->present && (r->apn || r->icn || r->jcd || r->jcl || r->nam)) {
         bool rf = true;
         member(&c, &first, "rcd");
-        PUTS(&c, "{");
+        CG__JW_LIT(&c, "{");
         if (r->apn) {
             member(&c, &rf, "apn");
-            put_str(&c, r->apn);
+            cg__jw_str(&c, r->apn);
         }
         if (r->icn) {
             member(&c, &rf, "icn");
-            put_str(&c, r->icn);
+            cg__jw_str(&c, r->icn);
         }
         if (r->jcd) {
             member(&c, &rf, "jcd");
@@ -709,22 +636,22 @@ int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size
         }
         if (r->jcl) {
             member(&c, &rf, "jcl");
-            put_str(&c, r->jcl);
+            cg__jw_str(&c, r->jcl);
         }
         if (r->nam) {
             member(&c, &rf, "nam");
-            put_str(&c, r->nam);
+            cg__jw_str(&c, r->nam);
         }
-        PUTS(&c, "}");
+        CG__JW_LIT(&c, "}");
     }
     if (r->present && r->rcdi) {
         member(&c, &first, "rcdi");
         if (r->rcdi[0] == '{')
             put_json(&c, r->rcdi, false);
         else
-            put_str(&c, r->rcdi);
+            cg__jw_str(&c, r->rcdi);
     }
-    PUTS(&c, "}");
+    CG__JW_LIT(&c, "}");
     if (h.bad || c.bad)
         return h.cap - h.n <= 1 || c.cap - c.n <= 1 ? CG_ETOOBIG : CG_EINVAL;
     hdr[h.n] = pay[c.n] = '\0';
