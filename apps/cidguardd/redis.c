@@ -78,6 +78,7 @@ struct sub {
     int len;
     int redirects; /* MOVED, ASK and TRYAGAIN followed */
     unsigned slot;
+    bool replay_only; /* a SET of the replay key: its answer is the Call-ID before */
 };
 
 /* A call in flight: answered when its last command is. */
@@ -89,6 +90,8 @@ struct pend {
     uint32_t bits;
     unsigned intents;
     struct sub sub[CG_REDIS_SLOT_CMDS_MAX];
+    char call_id[129]; /* as a replay_only command sent it */
+    size_t call_id_len;
     struct pend *next; /* on the free list */
 };
 
@@ -698,6 +701,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
     c->head = (c->head + 1) % RING;
     c->n--;
+    if (rep && s->replay_only &&
+        (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_NIL)) {
+        sub_done(r, s, true,
+                 cg_redis_replay_answer(rep->type == REDIS_REPLY_STRING, rep->str, rep->len,
+                                        s->p->call_id, s->p->call_id_len),
+                 0);
+        return;
+    }
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4 &&
         rep->element[0]->type == REDIS_REPLY_INTEGER &&
         rep->element[1]->type == REDIS_REPLY_INTEGER &&
@@ -933,7 +944,13 @@ static int observe_call(struct cgd_redis *r, const struct cg_policy_call *pc, un
     p->left = cmds.n;
     for (i = 0; i < cmds.n; i++) {
         struct sub *s = &p->sub[i];
-        *s = (struct sub){p, NULL, 0, 0, cmds.cmd[i].slot};
+        *s = (struct sub){p, NULL, 0, 0, cmds.cmd[i].slot, cmds.cmd[i].replay_only};
+        if (s->replay_only) {
+            p->call_id_len = cmds.cmd[i].argvlen[2] < sizeof p->call_id
+                                 ? cmds.cmd[i].argvlen[2]
+                                 : sizeof p->call_id - 1;
+            memcpy(p->call_id, cmds.cmd[i].argv[2], p->call_id_len);
+        }
         s->len = redisFormatCommandArgv(&s->fmt, cmds.cmd[i].argc, cmds.cmd[i].argv,
                                         cmds.cmd[i].argvlen);
         if (s->len < 0 || !s->fmt) {

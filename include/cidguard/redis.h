@@ -156,6 +156,10 @@ CG_EXTERN unsigned cg_redis_keyslot(const char *key, size_t len);
 #define CG_REDIS_SLOT_CMDS_MAX 7
 struct cg_redis_slot_cmd {
     unsigned slot;
+    /* true: the call's replay key alone, checked without a script by
+     * SET key call-id NX GET EX ttl (argv[2] is the Call-ID); its answer is
+     * the Call-ID stored before, or nil: see cg_redis_replay_answer */
+    bool replay_only;
     int argc;
     const char *argv[CG_REDIS_CLUSTER_ARGC];
     size_t argvlen[CG_REDIS_CLUSTER_ARGC];
@@ -165,6 +169,12 @@ struct cg_redis_cmds {
     struct cg_redis_slot_cmd cmd[CG_REDIS_SLOT_CMDS_MAX];
     char buf[1536]; /* the keys and arguments that argv points to */
 };
+/* The reason bits of a replay_only command's answer: `found` with the
+ * Call-ID stored before (old, oldlen) against the one sent (call_id,
+ * len), with the script's meaning (a use without a Call-ID matches no
+ * other). */
+CG_EXTERN uint32_t cg_redis_replay_answer(bool found, const char *old, size_t oldlen,
+                                          const char *call_id, size_t len);
 CG_EXTERN const char *cg_redis_cluster_script(void);
 CG_EXTERN const char *cg_redis_cluster_script_sha(void);
 /* The commands for `call`, with cg_redis_observe_cmd's arguments and
