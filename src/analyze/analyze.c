@@ -23,11 +23,13 @@
  */
 #define _GNU_SOURCE /* memrchr */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 #include <zlib.h>
@@ -90,9 +92,9 @@ static int st_grow(struct strtab *t)
 }
 
 /* The id of s (created when new, *created set); -1 when out of memory. */
-static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
+static int64_t intern_hashed(struct strtab *t, const char *s, size_t n, uint64_t h, bool *created)
 {
-    uint64_t h = hash_bytes(s, n), fp = h >> 32 << 32;
+    uint64_t fp = h >> 32 << 32;
     uint32_t j;
     *created = false;
     if ((t->n + 1) * 2 > t->cap && st_grow(t))
@@ -132,6 +134,18 @@ static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
     t->slot[j] = fp | (t->n + 1);
     *created = true;
     return t->n++;
+}
+
+static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
+{
+    return intern_hashed(t, s, n, hash_bytes(s, n), created);
+}
+
+/* Asks the cache for the slot a string of hash h probes first. */
+static void st_prefetch(const struct strtab *t, uint64_t h)
+{
+    if (t->cap)
+        __builtin_prefetch(&t->slot[(uint32_t)h & (t->cap - 1)]);
 }
 
 static const char *st_str(const struct strtab *t, uint32_t id)
@@ -189,6 +203,13 @@ static uint32_t *map_slot(struct map64 *m, uint64_t key, bool *fresh)
     m->n++;
     *fresh = true;
     return &m->s[j].v;
+}
+
+/* Asks the cache for the slot a key probes first. */
+static void map_prefetch(const struct map64 *m, uint64_t key)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->s[mix64(key) & (m->cap - 1)]);
 }
 
 static bool map_has(const struct map64 *m, uint64_t key)
@@ -559,6 +580,10 @@ struct raw_row {
     struct sv presented, intent; /* empty: the network number; not said */
     /* signing log only (else empty): the customer is `ingress` */
     struct sv source, action, reasons;
+    /* the origin's key "ingress|spc|origid" and its hash, when the reader
+     * made them already (else NULL) */
+    struct sv key;
+    uint64_t key_hash;
 };
 
 #define CHUNK_ROWS 4096 /* rows written to, and read back from, the spill file at once */
@@ -654,35 +679,38 @@ static bool parse_intent(struct sv v, int *intent)
 /*
  * Parses a row's time, numbers (canonical, into calling, presented and
  * called), duration, verstat, attestation and intent into r and *intent,
- * and checks that its origin key fits.  A malformed field skips the row
- * (skip_row says which, the first in that order) and returns false.  A
+ * and checks that its origin key fits.  A malformed field skips the row:
+ * the reason (for the first in that order) is returned, NULL for a row.  A
  * presentation number that is not a number (empty, "anonymous", a
  * withheld From) is the network number: the callee was shown nothing else
  * to trust.
  */
-static bool parse_row(struct analysis *a, const struct raw_row *in, struct row *r,
-                      char calling[CG_TN_MAX + 1], char presented[CG_TN_MAX + 1],
-                      char called[CG_TN_MAX + 1], int *intent)
+static const char *parse_row(const struct cg_tn_plan *plan, const struct raw_row *in, struct row *r,
+                             char calling[CG_TN_MAX + 1], char presented[CG_TN_MAX + 1],
+                             char called[CG_TN_MAX + 1], int *intent)
 {
     size_t i;
+    if (!in->time.n)
+        return "time is missing";
     if (!parse_time(in->time.p, in->time.n, &r->t))
-        return skip_row(a, "time is neither ISO 8601 UTC nor Unix seconds"), false;
-    if (cg_tn_canon(in->calling.p, in->calling.n, a->opts->plan, calling) != CG_OK)
-        return skip_row(a, "calling is not a telephone number"), false;
-    if (!in->presented.n ||
-        cg_tn_canon(in->presented.p, in->presented.n, a->opts->plan, presented) != CG_OK)
+        return "time is neither ISO 8601 UTC nor Unix seconds";
+    if (cg_tn_canon(in->calling.p, in->calling.n, plan, calling) != CG_OK)
+        return in->calling.n ? "calling is not a telephone number" : "calling is missing";
+    if (!in->presented.n || cg_tn_canon(in->presented.p, in->presented.n, plan, presented) != CG_OK)
         memcpy(presented, calling, CG_TN_MAX + 1);
-    if (cg_tn_canon(in->called.p, in->called.n, a->opts->plan, called) != CG_OK)
-        return skip_row(a, "called is not a telephone number"), false;
+    if (cg_tn_canon(in->called.p, in->called.n, plan, called) != CG_OK)
+        return in->called.n ? "called is not a telephone number" : "called is missing";
     if (!parse_intent(in->intent, intent))
-        return skip_row(a, "intent is neither yes, no nor empty"), false;
+        return "intent is neither yes, no nor empty";
+    if (in->dur.n && in->dur.p[0] == '-')
+        return "duration is negative";
     for (i = 0; i < in->dur.n; i++) {
         if (in->dur.p[i] < '0' || in->dur.p[i] > '9' || r->dur > 100000000)
-            return skip_row(a, "duration is not a whole number of seconds"), false;
+            return "duration is not a whole number of seconds";
         r->dur = r->dur * 10 + (uint32_t)(in->dur.p[i] - '0');
     }
     if (in->ingress.n + in->spc.n + in->origid.n + 3 > ORIGIN_KEY_MAX)
-        return skip_row(a, "ingress, spc or origid too long"), false;
+        return "ingress, spc or origid too long";
     r->verstat =
         in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Passed", 20)   ? VERSTAT_PASSED
         : in->verstat.n == 20 && !memcmp(in->verstat.p, "TN-Validation-Failed", 20) ? VERSTAT_FAILED
@@ -690,7 +718,7 @@ static bool parse_row(struct analysis *a, const struct raw_row *in, struct row *
     r->attest = in->attest.n == 1 && in->attest.p[0] >= 'A' && in->attest.p[0] <= 'C'
                     ? (uint8_t)in->attest.p[0]
                     : 0;
-    return true;
+    return NULL;
 }
 
 /*
@@ -698,19 +726,30 @@ static bool parse_row(struct analysis *a, const struct raw_row *in, struct row *
  * checked that it fits); a new origin learns from the ingress list whether
  * it is international.  -1 when out of memory.
  */
-static int64_t origin_id(struct analysis *a, const struct raw_row *in)
+/* An origin's key "ingress|spc|origid" (parse_row has checked that it
+ * fits in ORIGIN_KEY_MAX) into key; returns its length. */
+static size_t origin_key(const struct raw_row *in, char *key)
 {
     const struct sv *ingress = &in->ingress, *spc = &in->spc, *origid = &in->origid;
-    char key[ORIGIN_KEY_MAX];
-    bool created;
-    int64_t id;
-
     memcpy(key, ingress->p, ingress->n);
     key[ingress->n] = '|';
     memcpy(key + ingress->n + 1, spc->p, spc->n);
     key[ingress->n + 1 + spc->n] = '|';
     memcpy(key + ingress->n + 2 + spc->n, origid->p, origid->n);
-    if ((id = intern(&a->origin_keys, key, ingress->n + spc->n + origid->n + 2, &created)) < 0)
+    return ingress->n + spc->n + origid->n + 2;
+}
+
+static int64_t origin_id(struct analysis *a, const struct raw_row *in)
+{
+    const struct sv *ingress = &in->ingress;
+    char buf[ORIGIN_KEY_MAX];
+    const char *key = in->key.p ? in->key.p : buf;
+    size_t n = in->key.p ? in->key.n : origin_key(in, buf);
+    uint64_t h = in->key.p ? in->key_hash : hash_bytes(key, n);
+    bool created;
+    int64_t id;
+
+    if ((id = intern_hashed(&a->origin_keys, key, n, h, &created)) < 0)
         return -1;
     if ((size_t)id >= a->origins_cap) {
         size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
@@ -724,7 +763,7 @@ static int64_t origin_id(struct analysis *a, const struct raw_row *in)
         struct origin *origin = &a->origins[id];
         char name[256];
         memset(origin, 0, sizeof *origin);
-        origin->account = origid->n > 0;
+        origin->account = in->origid.n > 0;
         if (a->policy && ingress->n && ingress->n < sizeof name) {
             memcpy(name, ingress->p, ingress->n);
             name[ingress->n] = '\0';
@@ -999,15 +1038,12 @@ static int keep_row(struct analysis *a, const struct row *r)
 
 /* One input row into the analysis: CG_OK also when it was malformed (and
  * skipped); an error only when the analysis cannot go on. */
-static int add_row(struct analysis *a, const struct raw_row *in)
+static int add_parsed_row(struct analysis *a, const struct raw_row *in, struct row r,
+                          const char *calling, const char *presented, const char *called,
+                          int intent)
 {
-    char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
-    struct row r = {0};
     int64_t id;
-    int intent;
 
-    if (!parse_row(a, in, &r, calling, presented, called, &intent))
-        return CG_OK;
     if ((id = number_id(a, calling)) < 0)
         return CG_ENOMEM;
     r.calling = r.presented = (uint32_t)id;
@@ -1032,6 +1068,17 @@ static int add_row(struct analysis *a, const struct raw_row *in)
         set_add(&a->intent_pairs, r.calling, r.presented) < 0)
         return CG_ENOMEM;
     return keep_row(a, &r);
+}
+
+static int add_row(struct analysis *a, const struct raw_row *in)
+{
+    char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
+    struct row r = {0};
+    int intent;
+    const char *why = parse_row(a->opts->plan, in, &r, calling, presented, called, &intent);
+    if (why)
+        return skip_row(a, why), CG_OK;
+    return add_parsed_row(a, in, r, calling, presented, called, intent);
 }
 
 /* --- readers -------------------------------------------------------------------------- */
@@ -1140,8 +1187,182 @@ static int csv_header(struct reader *rd, const struct sv *f, int nf, char *err, 
     return CG_OK;
 }
 
+/* --- the text reader's rows, staged ---------------------------------------------------- */
+
+/*
+ * The text formats are parsed apart from the analysis: the reader splits
+ * lines and parses each row's fields into a staged row (canonical numbers,
+ * time, the origin's key as text), chunks of which the analysis then takes
+ * in, in order.  With more than one thread the reader runs on a thread of
+ * its own, a few chunks ahead; it touches nothing of the analysis, so the
+ * rows are taken in exactly as with one thread, and the output is the same.
+ */
+struct staged {
+    struct row r;
+    int intent;
+    uint64_t line;
+    const char *why; /* a skipped row's reason, else NULL */
+    uint32_t key;    /* its origin's key "ingress|spc|origid" in the chunk's text */
+    uint16_t ing_n, spc_n, org_n;
+    uint64_t key_hash, packed[3]; /* for the analysis to prefetch */
+    char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
+};
+
+#define STAGE_ROWS 4096
+#define STAGE_AHEAD 6 /* rows between a prefetch and its use */
+#define PIPE_CHUNKS 4
+
+struct stage_chunk {
+    struct staged rows[STAGE_ROWS];
+    size_t n;
+    const char *path;
+    char *text;
+    size_t tlen, tcap;
+};
+
+/* Chunks handed from the reader's thread to the analysis. */
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct stage_chunk *chunk[PIPE_CHUNKS];
+    size_t head, tail; /* filled: [tail, head); the reader fills chunk[head % PIPE_CHUNKS] */
+    bool done, stop;
+};
+
+struct stager {
+    const struct cg_analyze_opts *opts;
+    const char *path;
+    uint64_t line;
+    struct stage_chunk *cur;
+    struct analysis *a; /* one thread: chunks are taken in as they fill */
+    struct pipe *pipe;  /* else handed over */
+};
+
+static int commit_chunk(struct analysis *a, struct stage_chunk *c);
+
+/* Hands the full chunk over (or takes it in, on one thread) and starts the
+ * next; an error when the analysis cannot go on. */
+static int stage_flush(struct stager *st)
+{
+    struct pipe *p = st->pipe;
+    int rc = CG_OK;
+    if (!st->cur->n)
+        return CG_OK;
+    st->cur->path = st->path;
+    if (!p) {
+        rc = commit_chunk(st->a, st->cur);
+    } else {
+        pthread_mutex_lock(&p->mu);
+        p->head++;
+        pthread_cond_broadcast(&p->cv);
+        while (p->head - p->tail >= PIPE_CHUNKS && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        rc = p->stop ? CG_EIO : CG_OK;
+        st->cur = p->chunk[p->head % PIPE_CHUNKS];
+        pthread_mutex_unlock(&p->mu);
+    }
+    st->cur->n = 0;
+    st->cur->tlen = 0;
+    return rc;
+}
+
+static struct staged *stage_next(struct stager *st)
+{
+    struct staged *s = &st->cur->rows[st->cur->n];
+    memset(&s->r, 0, sizeof s->r);
+    s->why = NULL;
+    s->line = st->line;
+    return s;
+}
+
+/* A malformed row, to be counted and reported in its place. */
+static int stage_skip(struct stager *st, const char *why)
+{
+    stage_next(st)->why = why;
+    return ++st->cur->n == STAGE_ROWS ? stage_flush(st) : CG_OK;
+}
+
+/* One row's fields, parsed, staged for the analysis. */
+static int stage_row(struct stager *st, const struct raw_row *in)
+{
+    struct stage_chunk *c = st->cur;
+    struct staged *s = stage_next(st);
+    size_t need = in->ingress.n + in->spc.n + in->origid.n + 2;
+    s->why = parse_row(st->opts->plan, in, &s->r, s->calling, s->presented, s->called, &s->intent);
+    if (!s->why) {
+        if (c->tlen + need > c->tcap) {
+            size_t nc = c->tcap ? c->tcap * 2 : 1 << 18;
+            char *nt;
+            while (nc < c->tlen + need)
+                nc *= 2;
+            if (!(nt = realloc(c->text, nc)))
+                return CG_ENOMEM;
+            c->text = nt;
+            c->tcap = nc;
+        }
+        s->key = (uint32_t)c->tlen;
+        s->ing_n = (uint16_t)in->ingress.n;
+        s->spc_n = (uint16_t)in->spc.n;
+        s->org_n = (uint16_t)in->origid.n;
+        origin_key(in, c->text + c->tlen);
+        s->key_hash = hash_bytes(c->text + c->tlen, need);
+        s->packed[0] = pack_number(s->calling, strlen(s->calling));
+        s->packed[1] = pack_number(s->presented, strlen(s->presented));
+        s->packed[2] = pack_number(s->called, strlen(s->called));
+        c->tlen += need;
+    }
+    return ++c->n == STAGE_ROWS ? stage_flush(st) : CG_OK;
+}
+
+/* A chunk of staged rows into the analysis, in order. */
+static int commit_chunk(struct analysis *a, struct stage_chunk *c)
+{
+    size_t i;
+    int rc = CG_OK;
+    a->input = c->path;
+    for (i = 0; i < c->n && rc == CG_OK; i++) {
+        const struct staged *s = &c->rows[i];
+        struct raw_row in;
+        const char *k = c->text + s->key;
+        a->line = s->line;
+        if (s->why) {
+            skip_row(a, s->why);
+            continue;
+        }
+        if (i + STAGE_AHEAD < c->n) { /* the tables' slots for a row a few ahead */
+            const struct staged *f = &c->rows[i + STAGE_AHEAD];
+            if (!f->why) {
+                map_prefetch(&a->number_index, f->packed[0]);
+                map_prefetch(&a->number_index, f->packed[1]);
+                map_prefetch(&a->number_index, f->packed[2]);
+                st_prefetch(&a->origin_keys, f->key_hash);
+            }
+        }
+        memset(&in, 0, sizeof in);
+        in.ingress = (struct sv){k, s->ing_n};
+        in.spc = (struct sv){k + s->ing_n + 1, s->spc_n};
+        in.origid = (struct sv){k + s->ing_n + s->spc_n + 2, s->org_n};
+        in.key = (struct sv){k, (size_t)s->ing_n + s->spc_n + s->org_n + 2};
+        in.key_hash = s->key_hash;
+        rc = add_parsed_row(a, &in, s->r, s->calling, s->presented, s->called, s->intent);
+    }
+    return rc;
+}
+
+static struct stage_chunk *chunk_new(void)
+{
+    return calloc(1, sizeof(struct stage_chunk));
+}
+
+static void chunk_free(struct stage_chunk *c)
+{
+    if (c)
+        free(c->text);
+    free(c);
+}
+
 /* One line of a CSV with a header row: the header first, then rows. */
-static int csv_line(struct analysis *a, struct reader *rd, char *line, size_t n, char *err,
+static int csv_line(struct stager *a, struct reader *rd, char *line, size_t n, char *err,
                     size_t errlen)
 {
     struct sv f[MAX_FIELDS], v[C__COUNT];
@@ -1151,11 +1372,23 @@ static int csv_line(struct analysis *a, struct reader *rd, char *line, size_t n,
     for (c = 0; c < C__COUNT; c++)
         v[c] = rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
     if (rd->col[C_CALLED] >= nf)
-        return skip_row(a, "fewer fields than the header"), CG_OK;
-    return add_row(a,
-                   &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
-                                     v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID], v[C_SPC],
-                                     v[C_PRESENTED], v[C_INTENT], empty, empty, empty});
+        return stage_skip(a, "fewer fields than the header"), CG_OK;
+    return stage_row(a, &(struct raw_row){v[C_TIME],
+                                          v[C_CALLING],
+                                          v[C_CALLED],
+                                          v[C_DURATION],
+                                          v[C_INGRESS],
+                                          v[C_VERSTAT],
+                                          v[C_ATTEST],
+                                          v[C_ORIGID],
+                                          v[C_SPC],
+                                          v[C_PRESENTED],
+                                          v[C_INTENT],
+                                          empty,
+                                          empty,
+                                          empty,
+                                          {NULL, 0},
+                                          0});
 }
 
 /* The number of an Asterisk clid, '"Barclays" <03457345345>': what is
@@ -1174,12 +1407,12 @@ static struct sv clid_number(struct sv clid)
  * uniqueid,userfield]; no header.  The ingress is the accountcode, else the
  * channel's peer ("SIP/peer-1-0000002a" -> "peer-1").  src is the network
  * number, clid's number the presentation number. */
-static int asterisk_line(struct analysis *a, char *line, size_t n)
+static int asterisk_line(struct stager *a, char *line, size_t n)
 {
     struct sv f[MAX_FIELDS], ing;
     int nf = split(line, n, f, MAX_FIELDS);
     if (nf < 16)
-        return skip_row(a, "an Asterisk CDR has at least 16 fields"), CG_OK;
+        return stage_skip(a, "an Asterisk CDR has at least 16 fields"), CG_OK;
     ing = f[0];
     if (!ing.n && f[5].n) {
         const char *slash = memchr(f[5].p, '/', f[5].n), *dash;
@@ -1189,12 +1422,26 @@ static int asterisk_line(struct analysis *a, char *line, size_t n)
         if (dash)
             ing.n = (size_t)(dash - ing.p);
     }
-    return add_row(a, &(struct raw_row){f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty,
-                                        clid_number(f[4]), empty, empty, empty, empty});
+    return stage_row(a, &(struct raw_row){f[9],
+                                          f[1],
+                                          f[2],
+                                          f[13],
+                                          ing,
+                                          empty,
+                                          empty,
+                                          empty,
+                                          empty,
+                                          clid_number(f[4]),
+                                          empty,
+                                          empty,
+                                          empty,
+                                          empty,
+                                          {NULL, 0},
+                                          0});
 }
 
 /* One line of a text input, in the format the options name. */
-static int text_line(struct analysis *a, struct reader *rd, char *line, size_t n, char *err,
+static int text_line(struct stager *a, struct reader *rd, char *line, size_t n, char *err,
                      size_t errlen)
 {
     if (a->opts->format == CG_CDR_ASTERISK)
@@ -1216,8 +1463,7 @@ struct text_input {
 
 /* Hands every complete line of the buffer (its first len bytes) to
  * text_line, and keeps the incomplete last one for the next read. */
-static int text_lines(struct analysis *a, struct text_input *in, size_t len, char *err,
-                      size_t errlen)
+static int text_lines(struct stager *a, struct text_input *in, size_t len, char *err, size_t errlen)
 {
     char *buf = in->buf, *nl;
     size_t start = 0;
@@ -1235,7 +1481,7 @@ static int text_lines(struct analysis *a, struct text_input *in, size_t len, cha
     memmove(buf, buf + start, in->have);
     if (in->have > LINE_MAX_BYTES) { /* no newline in sight: skip the line */
         a->line++;
-        skip_row(a, "line longer than 65536 bytes");
+        stage_skip(a, "line longer than 65536 bytes");
         in->have = 0;
         in->skipping = true;
     }
@@ -1243,7 +1489,7 @@ static int text_lines(struct analysis *a, struct text_input *in, size_t len, cha
 }
 
 /* CSV or Asterisk CDRs, plain or gzip (zlib reads both), a buffer at a time. */
-static int read_text(struct analysis *a, const char *path, char *err, size_t errlen)
+static int read_text(struct stager *a, const char *path, char *err, size_t errlen)
 {
     gzFile gz = gzopen(path, "rb");
     struct stat stt;
@@ -1301,7 +1547,7 @@ static int read_text(struct analysis *a, const char *path, char *err, size_t err
     gzclose(gz);
     free(in.buf);
     if (rc == CG_ENOMEM)
-        snprintf(err, errlen, "out of memory after %llu rows", (unsigned long long)a->nrows);
+        snprintf(err, errlen, "out of memory after %llu lines", (unsigned long long)a->line);
     return rc;
 }
 
@@ -1403,13 +1649,10 @@ static int decision_row(struct analysis *a, sqlite3_stmt *st)
 {
     char t[24], yn[4];
     int intent = decision_intent(a, st);
-    struct raw_row in = {{t, 0},          col_text(st, 1),
-                         col_text(st, 2), empty,
-                         col_text(st, 3), col_text(st, 4),
-                         col_text(st, 5), col_text(st, 6),
-                         col_text(st, 7), empty,
-                         empty,           empty,
-                         empty,           empty};
+    struct raw_row in = {{t, 0},          col_text(st, 1), col_text(st, 2), empty,
+                         col_text(st, 3), col_text(st, 4), col_text(st, 5), col_text(st, 6),
+                         col_text(st, 7), empty,           empty,           empty,
+                         empty,           empty,           {NULL, 0},       0};
     if (sqlite3_column_type(st, 0) == SQLITE_NULL)
         return skip_row(a, "time is missing"), CG_OK;
     in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
@@ -1653,6 +1896,116 @@ static int load_lists(struct analysis *a, char *err, size_t errlen)
 /* Reads every row of the input, in the format the options name, into the
  * number and origin tables and the spill file (made when needed, owned by
  * the run). */
+/* The threads a run uses: the option, else one per core. */
+static unsigned run_threads(const struct analysis *a)
+{
+    long n = a->opts->threads ? (long)a->opts->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+/* The text reader's work: every input in turn, staged. */
+struct reader_job {
+    struct stager st;
+    const char *const *inputs;
+    size_t n;
+    int rc;
+    char err[512];
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader_job *j = arg;
+    struct pipe *p = j->st.pipe;
+    size_t i;
+    int rc = CG_OK;
+    for (i = 0; i < j->n && rc == CG_OK; i++) {
+        j->st.path = j->inputs[i];
+        j->st.line = 0;
+        rc = read_text(&j->st, j->inputs[i], j->err, sizeof j->err);
+    }
+    if (rc == CG_OK)
+        rc = stage_flush(&j->st);
+    j->rc = rc;
+    if (p) {
+        pthread_mutex_lock(&p->mu);
+        p->done = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+/*
+ * CSV or Asterisk inputs, in order: on one thread, each chunk of staged
+ * rows is taken in as it fills; with more, the reader runs ahead on a
+ * thread of its own and the chunks are taken in here, in the same order.
+ */
+static int read_texts(struct analysis *a, const char *const *inputs, size_t n, char *err,
+                      size_t errlen)
+{
+    struct reader_job *j = calloc(1, sizeof *j);
+    struct pipe p;
+    pthread_t th;
+    bool started = false;
+    int rc = CG_OK, k;
+    if (!j)
+        return CG_ENOMEM;
+    j->st.opts = a->opts;
+    j->inputs = inputs;
+    j->n = n;
+    if (run_threads(a) < 2) {
+        j->st.a = a;
+        if (!(j->st.cur = chunk_new())) {
+            free(j);
+            return CG_ENOMEM;
+        }
+        reader_main(j);
+        rc = j->rc;
+        chunk_free(j->st.cur);
+    } else {
+        memset(&p, 0, sizeof p);
+        pthread_mutex_init(&p.mu, NULL);
+        pthread_cond_init(&p.cv, NULL);
+        for (k = 0; k < PIPE_CHUNKS; k++)
+            if (!(p.chunk[k] = chunk_new()))
+                rc = CG_ENOMEM;
+        j->st.pipe = &p;
+        j->st.cur = p.chunk[0];
+        if (rc == CG_OK && !(started = pthread_create(&th, NULL, reader_main, j) == 0))
+            rc = CG_ENOMEM;
+        while (rc == CG_OK) {
+            struct stage_chunk *c;
+            pthread_mutex_lock(&p.mu);
+            while (p.tail == p.head && !p.done)
+                pthread_cond_wait(&p.cv, &p.mu);
+            if (p.tail == p.head) {
+                pthread_mutex_unlock(&p.mu);
+                break;
+            }
+            c = p.chunk[p.tail % PIPE_CHUNKS];
+            pthread_mutex_unlock(&p.mu);
+            rc = commit_chunk(a, c);
+            pthread_mutex_lock(&p.mu);
+            p.tail++;
+            p.stop = rc != CG_OK;
+            pthread_cond_broadcast(&p.cv);
+            pthread_mutex_unlock(&p.mu);
+        }
+        if (started)
+            pthread_join(th, NULL);
+        if (rc == CG_OK)
+            rc = j->rc;
+        for (k = 0; k < PIPE_CHUNKS; k++)
+            chunk_free(p.chunk[k]);
+        pthread_mutex_destroy(&p.mu);
+        pthread_cond_destroy(&p.cv);
+    }
+    if (j->err[0] && err && errlen)
+        snprintf(err, errlen, "%s", j->err);
+    free(j);
+    return rc;
+}
+
 static int read_input(struct analysis *a, const char *const *inputs, size_t n, char *err,
                       size_t errlen)
 {
@@ -1661,11 +2014,12 @@ static int read_input(struct analysis *a, const char *const *inputs, size_t n, c
     if (a->opts->format == CG_CDR_DECISIONS) {
         rc = read_decisions(a, inputs, n, err, errlen);
     } else {
-        for (i = 0; i < n && rc == CG_OK; i++) {
+        if (!a->signing)
+            rc = read_texts(a, inputs, n, err, errlen);
+        for (i = 0; a->signing && i < n && rc == CG_OK; i++) {
             a->input = inputs[i];
             a->line = 0;
-            rc = a->signing ? read_signing(a, inputs[i], err, errlen)
-                            : read_text(a, inputs[i], err, errlen);
+            rc = read_signing(a, inputs[i], err, errlen);
         }
     }
     if (rc == CG_EIO && err && errlen && !err[0])
