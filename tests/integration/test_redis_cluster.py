@@ -108,18 +108,33 @@ def cli(port, *args):
                           text=True).stdout.strip()
 
 
+def cluster_port():
+    """A free port whose cluster bus port (10000 above it) is free too: a
+    cluster node wants its port at 55535 or below."""
+    while True:
+        port = free_ports(1)[0]
+        if port > 55535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port + 10000))
+                return port
+            except OSError:
+                continue
+
+
 def start_node(i):
     chosen = []
 
     def make():
-        port = free_ports(1)[0]
+        port = cluster_port()
         chosen.append(port)
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", WORK, "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes-%d.conf" % port,
                 "--cluster-node-timeout", "5000"], port
 
-    p = start(make, os.path.join(WORK, "node%d.log" % i), banner=False)
+    p = start(make, os.path.join(WORK, "node%d.log" % i), banner=False, tries=5)
     nodes.append((p, chosen[-1]))
 
 
@@ -248,6 +263,14 @@ try:
     call("B", "447400012398", tok, "one@after")
     r = call("A", "447400012398", tok, "two@after")
     check("replays are still caught across daemons", "replay" in reasons(r), r)
+    # the daemons stopped (SIGTERM: they free everything) before the servers
+    stop(list(procs.values()))
+    logs = [open(os.path.join(WORK, n + ".log"), errors="replace").read() for n in procs]
+    check("the daemons exit cleanly (no sanitizer report)",
+          all(p.returncode == 0 for p in procs.values()) and
+          not any("Sanitizer" in t or "runtime error" in t for t in logs),
+          [t[-800:] for t in logs if "Sanitizer" in t or "runtime error" in t] or
+          [p.returncode for p in procs.values()])
 finally:
     stop(list(procs.values()) + [p for p, _ in nodes], WORK)
 

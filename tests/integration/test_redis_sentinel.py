@@ -305,6 +305,14 @@ try:
           log_of("A")[-600:])
     check("the ACL user's keys are on the new master",
           cli(R, "--user", USER, "--pass", USER_PW, "exists", "cidguard:lists:version", pw=None) == "1")
+    # the daemons stopped (SIGTERM: they free everything) before the servers
+    stop(list(procs.values()))
+    logs = [open(os.path.join(WORK, n + ".log"), errors="replace").read() for n in procs]
+    check("the daemons exit cleanly (no sanitizer report)",
+          all(p.returncode == 0 for p in procs.values()) and
+          not any("Sanitizer" in t or "runtime error" in t for t in logs),
+          [t[-800:] for t in logs if "Sanitizer" in t or "runtime error" in t] or
+          [p.returncode for p in procs.values()])
 finally:
     stop(list(procs.values()) + [p for p, _ in sentinels] + [p for p, _ in nodes.values() if p], WORK)
 
