@@ -141,13 +141,6 @@ static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
     return intern_hashed(t, s, n, hash_bytes(s, n), created);
 }
 
-/* Asks the cache for the slot a string of hash h probes first. */
-static void st_prefetch(const struct strtab *t, uint64_t h)
-{
-    if (t->cap)
-        __builtin_prefetch(&t->slot[(uint32_t)h & (t->cap - 1)]);
-}
-
 static const char *st_str(const struct strtab *t, uint32_t id)
 {
     return t->arena + t->off[id];
@@ -266,10 +259,9 @@ static uint64_t pack_number(const char *d, size_t n)
 }
 
 /* The id of the canonical number d (interned in t when new). */
-static int64_t intern_number(struct map64 *x, struct strtab *t, const char *d, size_t n,
-                             bool *created)
+static int64_t intern_packed(struct map64 *x, struct strtab *t, const char *d, size_t n,
+                             uint64_t key, bool *created)
 {
-    uint64_t key = pack_number(d, n);
     uint32_t *slot;
     int64_t id;
     if (!key)
@@ -282,6 +274,12 @@ static int64_t intern_number(struct map64 *x, struct strtab *t, const char *d, s
         return -1;
     *slot = (uint32_t)id;
     return id;
+}
+
+static int64_t intern_number(struct map64 *x, struct strtab *t, const char *d, size_t n,
+                             bool *created)
+{
+    return intern_packed(x, t, d, n, pack_number(d, n), created);
 }
 
 /* --- the state -------------------------------------------------------------------- */
@@ -400,9 +398,9 @@ struct analysis {
     uint64_t out_of_order;       /* rows earlier than the latest time before them (kept) */
     const char *input;           /* the file being read (bad-row reports) */
     struct number *numbers;      /* by number id */
-    size_t numbers_cap;
+    size_t numbers_cap, numbers_made;
     struct origin *origins; /* by origin id */
-    size_t origins_cap;
+    size_t origins_cap, origins_made;
     /* rows go to an unlinked temporary file, 32 bytes each, and are read
      * back twice: memory holds only numbers, origins and findings.  The
      * file is made when the first chunk is full; an input of fewer rows
@@ -580,10 +578,6 @@ struct raw_row {
     struct sv presented, intent; /* empty: the network number; not said */
     /* signing log only (else empty): the customer is `ingress` */
     struct sv source, action, reasons;
-    /* the origin's key "ingress|spc|origid" and its hash, when the reader
-     * made them already (else NULL) */
-    struct sv key;
-    uint64_t key_hash;
 };
 
 #define CHUNK_ROWS 4096 /* rows written to, and read back from, the spill file at once */
@@ -627,23 +621,26 @@ static int rows_rewind(struct analysis *a)
 }
 
 /* The id of a canonical number; a new one is looked up in the lists once. */
-static int64_t number_id(struct analysis *a, const char *tn)
+/* The record of number id, whose text is tn: made when the id is new (ids
+ * are made in order, so a new one is the next record), with what the
+ * lists say about the number. */
+static int number_record(struct analysis *a, int64_t id, const char *tn)
 {
-    bool created;
-    int64_t id = intern_number(&a->number_index, &a->number_text, tn, strlen(tn), &created);
     struct number *number;
-    if (id < 0)
-        return -1;
+    bool created;
     if ((size_t)id >= a->numbers_cap) {
         size_t nc = a->numbers_cap ? a->numbers_cap * 2 : 64;
-        struct number *nn = realloc(a->numbers, nc * sizeof *nn);
-        if (!nn)
-            return -1;
+        struct number *nn;
+        while (nc <= (size_t)id)
+            nc *= 2;
+        if (!(nn = realloc(a->numbers, nc * sizeof *nn)))
+            return CG_ENOMEM;
         a->numbers = nn;
         a->numbers_cap = nc;
     }
-    if (!created)
-        return id;
+    if ((size_t)id < a->numbers_made)
+        return CG_OK;
+    a->numbers_made++;
     number = &a->numbers[id];
     memset(number, 0, sizeof *number);
     number->brand = -1;
@@ -656,14 +653,22 @@ static int64_t number_id(struct analysis *a, const char *tn)
         if (brand) {
             int64_t b = intern(&a->brand_names, brand, strlen(brand), &created);
             if (b < 0)
-                return -1;
+                return CG_ENOMEM;
             number->brand = (int16_t)(b < 32767 ? b : 32767);
         }
         cg_policy_decide(a->policy, NULL, &c, &d);
         number->dno = d.reasons & (1u << CG_PR_DNO);
         number->unallocated = d.reasons & (1u << CG_PR_UK_UNALLOCATED);
     }
-    return id;
+    return CG_OK;
+}
+
+/* The id of a canonical number; a new one is looked up in the lists once. */
+static int64_t number_id(struct analysis *a, const char *tn)
+{
+    bool created;
+    int64_t id = intern_number(&a->number_index, &a->number_text, tn, strlen(tn), &created);
+    return id >= 0 && number_record(a, id, tn) == CG_OK ? id : -1;
 }
 
 /* yes, no or empty (any case): whether a live call intent matched. */
@@ -739,38 +744,46 @@ static size_t origin_key(const struct raw_row *in, char *key)
     return ingress->n + spc->n + origid->n + 2;
 }
 
-static int64_t origin_id(struct analysis *a, const struct raw_row *in)
+/* The record of origin id (its ingress, spc and origid in `in`), made
+ * when the id is new: a new origin learns from the ingress list whether it
+ * is international. */
+static int origin_record(struct analysis *a, int64_t id, const struct raw_row *in)
 {
-    const struct sv *ingress = &in->ingress;
-    char buf[ORIGIN_KEY_MAX];
-    const char *key = in->key.p ? in->key.p : buf;
-    size_t n = in->key.p ? in->key.n : origin_key(in, buf);
-    uint64_t h = in->key.p ? in->key_hash : hash_bytes(key, n);
-    bool created;
-    int64_t id;
-
-    if ((id = intern_hashed(&a->origin_keys, key, n, h, &created)) < 0)
-        return -1;
+    struct origin *origin;
+    char name[256];
     if ((size_t)id >= a->origins_cap) {
         size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
-        struct origin *no = realloc(a->origins, nc * sizeof *no);
-        if (!no)
-            return -1;
+        struct origin *no;
+        while (nc <= (size_t)id)
+            nc *= 2;
+        if (!(no = realloc(a->origins, nc * sizeof *no)))
+            return CG_ENOMEM;
         a->origins = no;
         a->origins_cap = nc;
     }
-    if (created) {
-        struct origin *origin = &a->origins[id];
-        char name[256];
-        memset(origin, 0, sizeof *origin);
-        origin->account = in->origid.n > 0;
-        if (a->policy && ingress->n && ingress->n < sizeof name) {
-            memcpy(name, ingress->p, ingress->n);
-            name[ingress->n] = '\0';
-            cg_policy_ingress(a->policy, name, NULL, &origin->international);
-        }
+    if ((size_t)id < a->origins_made)
+        return CG_OK;
+    a->origins_made++;
+    origin = &a->origins[id];
+    memset(origin, 0, sizeof *origin);
+    origin->account = in->origid.n > 0;
+    if (a->policy && in->ingress.n && in->ingress.n < sizeof name) {
+        memcpy(name, in->ingress.p, in->ingress.n);
+        name[in->ingress.n] = '\0';
+        cg_policy_ingress(a->policy, name, NULL, &origin->international);
     }
-    return id;
+    return CG_OK;
+}
+
+/* The id of the row's origin, the key "ingress|spc|origid" (parse_row has
+ * checked that it fits); -1 when out of memory. */
+static int64_t origin_id(struct analysis *a, const struct raw_row *in)
+{
+    char key[ORIGIN_KEY_MAX];
+    size_t n = origin_key(in, key);
+    bool created;
+    int64_t id = intern(&a->origin_keys, key, n, &created);
+    return id >= 0 && origin_record(a, id, in) == CG_OK ? id : -1;
 }
 
 /* Keeps a customer's SPC, origid or address v among its first
@@ -1038,6 +1051,23 @@ static int keep_row(struct analysis *a, const struct row *r)
 
 /* One input row into the analysis: CG_OK also when it was malformed (and
  * skipped); an error only when the analysis cannot go on. */
+/* A row whose ids are made into the analysis: its per-call signals, a
+ * bank's dialler seen with an intent, and the row kept. */
+static int finish_row(struct analysis *a, const struct raw_row *in, struct row r,
+                      const char *calling, const char *presented, int intent)
+{
+    mark_listed_signals(a, &r, calling, presented, in->spc, intent);
+    if (a->signing)
+        mark_signing(a, &r, in);
+    /* a protected number announced by an intent: its network number is
+     * the bank's dialler (settle_flags) */
+    if (intent == INTENT_YES &&
+        (a->numbers[r.presented].brand >= 0 || a->numbers[r.calling].brand >= 0) &&
+        set_add(&a->intent_pairs, r.calling, r.presented) < 0)
+        return CG_ENOMEM;
+    return keep_row(a, &r);
+}
+
 static int add_parsed_row(struct analysis *a, const struct raw_row *in, struct row r,
                           const char *calling, const char *presented, const char *called,
                           int intent)
@@ -1058,16 +1088,7 @@ static int add_parsed_row(struct analysis *a, const struct raw_row *in, struct r
     if ((id = a->signing ? customer_id(a, in) : origin_id(a, in)) < 0)
         return CG_ENOMEM;
     r.origin = (uint32_t)id;
-    mark_listed_signals(a, &r, calling, presented, in->spc, intent);
-    if (a->signing)
-        mark_signing(a, &r, in);
-    /* a protected number announced by an intent: its network number is
-     * the bank's dialler (settle_flags) */
-    if (intent == INTENT_YES &&
-        (a->numbers[r.presented].brand >= 0 || a->numbers[r.calling].brand >= 0) &&
-        set_add(&a->intent_pairs, r.calling, r.presented) < 0)
-        return CG_ENOMEM;
-    return keep_row(a, &r);
+    return finish_row(a, in, r, calling, presented, intent);
 }
 
 static int add_row(struct analysis *a, const struct raw_row *in)
@@ -1204,7 +1225,7 @@ struct staged {
     const char *why; /* a skipped row's reason, else NULL */
     uint32_t key;    /* its origin's key "ingress|spc|origid" in the chunk's text */
     uint16_t ing_n, spc_n, org_n;
-    uint64_t key_hash, packed[3]; /* for the analysis to prefetch */
+    uint64_t packed[3], key_hash; /* to look the ids up, the tables' slots prefetched */
     char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
 };
 
@@ -1231,6 +1252,11 @@ struct pipe {
 
 struct stager {
     const struct cg_analyze_opts *opts;
+    /* the analysis's id tables, the reader's alone while it reads: it
+     * makes the rows' number and origin ids, in row order as the analysis
+     * would (the analysis makes each new id's record as it takes it in) */
+    struct map64 *number_index;
+    struct strtab *number_text, *origin_keys;
     const char *path;
     uint64_t line;
     struct stage_chunk *cur;
@@ -1239,6 +1265,52 @@ struct stager {
 };
 
 static int commit_chunk(struct analysis *a, struct stage_chunk *c);
+
+static void st_prefetch(const struct strtab *t, uint64_t h)
+{
+    if (t->cap)
+        __builtin_prefetch(&t->slot[(uint32_t)h & (t->cap - 1)]);
+}
+
+/*
+ * The ids of a chunk's numbers and origins, made in row order (calling,
+ * presentation, called number, then origin), as the analysis would make
+ * them; the tables' slots of the rows a few ahead are prefetched, so that
+ * the lookups wait less for memory.
+ */
+static int make_ids(struct stager *st, struct stage_chunk *c)
+{
+    size_t i, k;
+    for (i = 0; i < c->n; i++) {
+        struct staged *s = &c->rows[i];
+        const char *tn[3] = {s->calling, s->presented, s->called};
+        int64_t id[4];
+        bool created;
+        if (i + STAGE_AHEAD < c->n && !c->rows[i + STAGE_AHEAD].why) {
+            const struct staged *f = &c->rows[i + STAGE_AHEAD];
+            for (k = 0; k < 3; k++)
+                if (f->packed[k] && f->packed[k] != ~0ull)
+                    map_prefetch(st->number_index, f->packed[k]);
+            st_prefetch(st->origin_keys, f->key_hash);
+        }
+        if (s->why)
+            continue;
+        for (k = 0; k < 3; k++)
+            id[k] = k == 1 && s->packed[1] == ~0ull
+                        ? id[0]
+                        : intern_packed(st->number_index, st->number_text, tn[k], strlen(tn[k]),
+                                        s->packed[k], &created);
+        id[3] = intern_hashed(st->origin_keys, c->text + s->key,
+                              (size_t)s->ing_n + s->spc_n + s->org_n + 2, s->key_hash, &created);
+        if (id[0] < 0 || id[1] < 0 || id[2] < 0 || id[3] < 0)
+            return CG_ENOMEM;
+        s->r.calling = (uint32_t)id[0];
+        s->r.presented = (uint32_t)id[1];
+        s->r.called = (uint32_t)id[2];
+        s->r.origin = (uint32_t)id[3];
+    }
+    return CG_OK;
+}
 
 /* Hands the full chunk over (or takes it in, on one thread) and starts the
  * next; an error when the analysis cannot go on. */
@@ -1249,6 +1321,8 @@ static int stage_flush(struct stager *st)
     if (!st->cur->n)
         return CG_OK;
     st->cur->path = st->path;
+    if ((rc = make_ids(st, st->cur)) != CG_OK)
+        return rc;
     if (!p) {
         rc = commit_chunk(st->a, st->cur);
     } else {
@@ -1307,7 +1381,9 @@ static int stage_row(struct stager *st, const struct raw_row *in)
         origin_key(in, c->text + c->tlen);
         s->key_hash = hash_bytes(c->text + c->tlen, need);
         s->packed[0] = pack_number(s->calling, strlen(s->calling));
-        s->packed[1] = pack_number(s->presented, strlen(s->presented));
+        s->packed[1] = strcmp(s->presented, s->calling)
+                           ? pack_number(s->presented, strlen(s->presented))
+                           : ~0ull; /* the same number */
         s->packed[2] = pack_number(s->called, strlen(s->called));
         c->tlen += need;
     }
@@ -1329,22 +1405,26 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
             skip_row(a, s->why);
             continue;
         }
-        if (i + STAGE_AHEAD < c->n) { /* the tables' slots for a row a few ahead */
+        if (i + STAGE_AHEAD < c->n) { /* the records of a row a few ahead */
             const struct staged *f = &c->rows[i + STAGE_AHEAD];
             if (!f->why) {
-                map_prefetch(&a->number_index, f->packed[0]);
-                map_prefetch(&a->number_index, f->packed[1]);
-                map_prefetch(&a->number_index, f->packed[2]);
-                st_prefetch(&a->origin_keys, f->key_hash);
+                if (f->r.calling < a->numbers_made)
+                    __builtin_prefetch(&a->numbers[f->r.calling]);
+                if (f->r.origin < a->origins_made)
+                    __builtin_prefetch(&a->origins[f->r.origin]);
+                map_prefetch(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
             }
         }
         memset(&in, 0, sizeof in);
         in.ingress = (struct sv){k, s->ing_n};
         in.spc = (struct sv){k + s->ing_n + 1, s->spc_n};
         in.origid = (struct sv){k + s->ing_n + s->spc_n + 2, s->org_n};
-        in.key = (struct sv){k, (size_t)s->ing_n + s->spc_n + s->org_n + 2};
-        in.key_hash = s->key_hash;
-        rc = add_parsed_row(a, &in, s->r, s->calling, s->presented, s->called, s->intent);
+        if (number_record(a, s->r.calling, s->calling) != CG_OK ||
+            number_record(a, s->r.presented, s->presented) != CG_OK ||
+            number_record(a, s->r.called, s->called) != CG_OK ||
+            origin_record(a, s->r.origin, &in) != CG_OK)
+            return CG_ENOMEM;
+        rc = finish_row(a, &in, s->r, s->calling, s->presented, s->intent);
     }
     return rc;
 }
@@ -1373,22 +1453,10 @@ static int csv_line(struct stager *a, struct reader *rd, char *line, size_t n, c
         v[c] = rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
     if (rd->col[C_CALLED] >= nf)
         return stage_skip(a, "fewer fields than the header"), CG_OK;
-    return stage_row(a, &(struct raw_row){v[C_TIME],
-                                          v[C_CALLING],
-                                          v[C_CALLED],
-                                          v[C_DURATION],
-                                          v[C_INGRESS],
-                                          v[C_VERSTAT],
-                                          v[C_ATTEST],
-                                          v[C_ORIGID],
-                                          v[C_SPC],
-                                          v[C_PRESENTED],
-                                          v[C_INTENT],
-                                          empty,
-                                          empty,
-                                          empty,
-                                          {NULL, 0},
-                                          0});
+    return stage_row(a,
+                     &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
+                                       v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID],
+                                       v[C_SPC], v[C_PRESENTED], v[C_INTENT], empty, empty, empty});
 }
 
 /* The number of an Asterisk clid, '"Barclays" <03457345345>': what is
@@ -1422,22 +1490,8 @@ static int asterisk_line(struct stager *a, char *line, size_t n)
         if (dash)
             ing.n = (size_t)(dash - ing.p);
     }
-    return stage_row(a, &(struct raw_row){f[9],
-                                          f[1],
-                                          f[2],
-                                          f[13],
-                                          ing,
-                                          empty,
-                                          empty,
-                                          empty,
-                                          empty,
-                                          clid_number(f[4]),
-                                          empty,
-                                          empty,
-                                          empty,
-                                          empty,
-                                          {NULL, 0},
-                                          0});
+    return stage_row(a, &(struct raw_row){f[9], f[1], f[2], f[13], ing, empty, empty, empty, empty,
+                                          clid_number(f[4]), empty, empty, empty, empty});
 }
 
 /* One line of a text input, in the format the options name. */
@@ -1649,10 +1703,13 @@ static int decision_row(struct analysis *a, sqlite3_stmt *st)
 {
     char t[24], yn[4];
     int intent = decision_intent(a, st);
-    struct raw_row in = {{t, 0},          col_text(st, 1), col_text(st, 2), empty,
-                         col_text(st, 3), col_text(st, 4), col_text(st, 5), col_text(st, 6),
-                         col_text(st, 7), empty,           empty,           empty,
-                         empty,           empty,           {NULL, 0},       0};
+    struct raw_row in = {{t, 0},          col_text(st, 1),
+                         col_text(st, 2), empty,
+                         col_text(st, 3), col_text(st, 4),
+                         col_text(st, 5), col_text(st, 6),
+                         col_text(st, 7), empty,
+                         empty,           empty,
+                         empty,           empty};
     if (sqlite3_column_type(st, 0) == SQLITE_NULL)
         return skip_row(a, "time is missing"), CG_OK;
     in.time.n = (size_t)snprintf(t, sizeof t, "%lld", (long long)sqlite3_column_int64(st, 0));
@@ -1951,6 +2008,9 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
     if (!j)
         return CG_ENOMEM;
     j->st.opts = a->opts;
+    j->st.number_index = &a->number_index;
+    j->st.number_text = &a->number_text;
+    j->st.origin_keys = &a->origin_keys;
     j->inputs = inputs;
     j->n = n;
     if (run_threads(a) < 2) {
@@ -2718,7 +2778,76 @@ struct profile_pass {
     struct map64 presented;  /* signing log: (origin, presentation number) pairs */
     struct map64 conclusive; /* (origin, number) pairs of conclusive calls */
     struct map64 minutes;    /* judged origin << 32 | minute -> calls */
+    struct map64 hours;      /* a trunk's hours with calls of a kind (campaign_hours) */
 };
+
+static void profile_pass_free(struct profile_pass *pp)
+{
+    free(pp->presented.s);
+    free(pp->conclusive.s);
+    free(pp->minutes.s);
+    free(pp->hours.s);
+}
+
+/*
+ * The first pass runs on every thread: each takes the rows of its share
+ * of the origins (origin id modulo the shares), whose counters are its
+ * alone, with sets of its own; what they count does not depend on how the
+ * origins are shared out.  The rows come a chunk at a time, read by the
+ * first thread while the others wait for the next round.
+ */
+struct profile_round {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t round;  /* bumped for each chunk */
+    size_t rows;     /* the chunk's rows (0: the pass is over) */
+    unsigned active; /* workers still counting the chunk */
+};
+
+struct profile_worker {
+    struct analysis *a;
+    struct profile_pass pp;
+    unsigned k, n;
+    uint64_t own;
+    int rc;
+    struct profile_round *round;
+};
+
+static int profile_call(struct analysis *a, struct profile_pass *pp, struct row *r, uint64_t *own);
+
+static void profile_share(struct profile_worker *w, size_t rows)
+{
+    size_t i;
+    for (i = 0; i < rows && w->rc == CG_OK; i++) {
+        struct row *r = &w->a->chunk[i];
+        if (r->origin % w->n == w->k)
+            w->rc = profile_call(w->a, &w->pp, r, &w->own);
+    }
+}
+
+static void *profile_worker_main(void *arg)
+{
+    struct profile_worker *w = arg;
+    struct profile_round *pr = w->round;
+    uint64_t seen = 0;
+    for (;;) {
+        size_t rows;
+        pthread_mutex_lock(&pr->mu);
+        while (pr->round == seen)
+            pthread_cond_wait(&pr->cv, &pr->mu);
+        seen = pr->round;
+        rows = pr->rows;
+        pthread_mutex_unlock(&pr->mu);
+        if (!rows)
+            break;
+        profile_share(w, rows);
+        pthread_mutex_lock(&pr->mu);
+        if (--pr->active == 0)
+            pthread_cond_broadcast(&pr->cv);
+        pthread_mutex_unlock(&pr->mu);
+    }
+    return NULL;
+}
 
 /* Counts one call into its origin's behaviour: rotation is in what the
  * callees are shown, whatever the network number; `conclusive` counts
@@ -2765,7 +2894,7 @@ static int profile_call(struct analysis *a, struct profile_pass *pp, struct row 
                 p->beh.peak = *slot;
         }
         if (!origin->account && (kind = call_kind(r, borrowed)) >= 0 &&
-            set_add(&a->campaign_hours, (uint32_t)(hour_key(a, r->origin, kind, r->t) >> 32),
+            set_add(&pp->hours, (uint32_t)(hour_key(a, r->origin, kind, r->t) >> 32),
                     (uint32_t)hour_key(a, r->origin, kind, r->t)) < 0)
             return CG_ENOMEM;
     }
@@ -2880,10 +3009,67 @@ static void decide_origin(struct analysis *a, struct origin *origin)
  * does (decide_origin).  The numbers' verification habit is complete once
  * the input is read, so ROW_VERIFY_FAILURE is known from here on.
  */
+/* The first pass's rows, on the run's threads (profile_worker); the
+ * trunks' hours merge into campaign_hours.  A thread that cannot be
+ * started leaves its share to the first. */
+static int profile_rows(struct analysis *a)
+{
+    unsigned n = run_threads(a), k, started = 1;
+    struct profile_worker *w = calloc(n, sizeof *w);
+    pthread_t *th = calloc(n, sizeof *th);
+    struct profile_round pr = {.round = 0};
+    size_t i, rows;
+    int rc = CG_OK;
+    if (!w || !th) {
+        free(w);
+        free(th);
+        return CG_ENOMEM;
+    }
+    pthread_mutex_init(&pr.mu, NULL);
+    pthread_cond_init(&pr.cv, NULL);
+    for (k = 0; k < n; k++)
+        w[k] = (struct profile_worker){.a = a, .k = k, .n = n, .round = &pr};
+    while (started < n && pthread_create(&th[started], NULL, profile_worker_main, &w[started]) == 0)
+        started++;
+    do {
+        rows = rows_next(a);
+        pthread_mutex_lock(&pr.mu);
+        pr.rows = rows;
+        pr.active = started - 1;
+        pr.round++;
+        pthread_cond_broadcast(&pr.cv);
+        pthread_mutex_unlock(&pr.mu);
+        if (!rows)
+            break;
+        profile_share(&w[0], rows);
+        for (k = started; k < n; k++)
+            profile_share(&w[k], rows);
+        pthread_mutex_lock(&pr.mu);
+        while (pr.active)
+            pthread_cond_wait(&pr.cv, &pr.mu);
+        pthread_mutex_unlock(&pr.mu);
+    } while (rows);
+    for (k = 1; k < started; k++)
+        pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&pr.mu);
+    pthread_cond_destroy(&pr.cv);
+    for (k = 0; k < n; k++) {
+        const struct map64 *h = &w[k].pp.hours;
+        rc = rc != CG_OK ? rc : w[k].rc;
+        a->own_no_intent += w[k].own;
+        for (i = 0; i < h->cap && rc == CG_OK; i++)
+            if (h->s[i].k != ~0ull && !counter(&a->campaign_hours, h->s[i].k))
+                rc = CG_ENOMEM;
+        profile_pass_free(&w[k].pp);
+    }
+    free(w);
+    free(th);
+    return rc;
+}
+
 static int profile_origins(struct analysis *a)
 {
-    struct profile_pass pp = {0};
-    size_t i, n, norigins = a->origin_keys.n;
+    size_t i, norigins = a->origin_keys.n;
     int rc = CG_OK;
 
     for (i = 0; i < a->npairs; i++) {
@@ -2899,12 +3085,10 @@ static int profile_origins(struct analysis *a)
         return rc;
     if (rows_rewind(a) != CG_OK)
         return CG_EIO;
-    while ((n = rows_next(a)) > 0)
-        for (i = 0; i < n; i++)
-            if ((rc = profile_call(a, &pp, &a->chunk[i], &a->own_no_intent)) != CG_OK)
-                goto out;
+    if ((rc = profile_rows(a)) != CG_OK)
+        return rc;
     if (!a->signing && ((rc = judge_behaviour(a)) != CG_OK || (rc = campaign_segments(a)) != CG_OK))
-        goto out;
+        return rc;
     for (i = 0; i < norigins; i++) {
         struct origin *origin = &a->origins[i];
         origin->rotates = origin->account && origin->distinct_presented >= 20 &&
@@ -2918,11 +3102,7 @@ static int profile_origins(struct analysis *a)
             decide_origin(a, origin);
         }
     }
-out:
-    free(pp.presented.s);
-    free(pp.conclusive.s);
-    free(pp.minutes.s);
-    return rc;
+    return CG_OK;
 }
 
 /* --- the second pass: spoofed calls into campaigns and victims -------------------------- */
