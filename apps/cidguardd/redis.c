@@ -57,6 +57,9 @@
 #define NODES_MAX 64          /* cluster nodes one worker talks to */
 #define REDIRECTS_MAX 4       /* MOVED/ASK/TRYAGAIN hops for one command */
 #define SLOTS_REFRESH_MS 100  /* at most one CLUSTER SLOTS this often */
+/* While a primary in the map is unreachable the map is read again this
+ * often: the cluster may have promoted its replica meanwhile. */
+#define SLOTS_DEGRADED_MS 500
 
 enum mode { SINGLE, SENTINEL, CLUSTER };
 
@@ -795,6 +798,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 sub_done(r, again[i], false, 0, 0);
         }
     }
+    if (r->mode == CLUSTER && !r->up && now - r->slots_at >= SLOTS_DEGRADED_MS)
+        r->slots_wanted = true;
     if (r->mode == CLUSTER && (r->slots_wanted || !r->map_ok) && !r->slots_asked &&
         now - r->slots_at >= SLOTS_REFRESH_MS) {
         for (i = 0; i < r->nnodes && !(r->nodes[i]->connected && r->nodes[i]->ac); i++)
