@@ -1,0 +1,169 @@
+"""cidguard analyze: several inputs as one set, bad rows, a saved baseline, threads.
+
+- decision logs of two daemons (and a glob of them) read as one set, merged
+  by time; a row without a time reported by its file and place;
+- a CSV with a missing time, a called number that is not one, a negative
+  duration and a row out of time order: each reported by file and line, the
+  malformed ones skipped, the late one kept, the rest analysed;
+- --save-baseline and --baseline: a number's usual origin known from an
+  earlier run, so that a later run finds it borrowed;
+- --threads 1 and 2 give the same files byte for byte.
+
+    python3 test_analyze_inputs.py BUILD_DIR
+"""
+import filecmp
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1])
+CG = os.path.join(BUILD, "cidguard")
+HERE = os.path.dirname(os.path.abspath(__file__))
+VEC = os.path.join(HERE, "..", "vectors", "analyze")
+WORK = tempfile.mkdtemp(prefix="cg-analyze-inputs-")
+
+
+def run(*args):
+    return subprocess.run([CG] + list(args), capture_output=True, text=True)
+
+
+def lists(d):
+    return ["--protected", os.path.join(d, "protected.csv"), "--dno", os.path.join(d, "dno.csv"),
+            "--ingress", os.path.join(d, "ingress.csv")]
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def decision_log(path, rows):
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE decisions (time INTEGER, caller TEXT, callee TEXT, ingress TEXT, "
+                "verstat TEXT, attest TEXT, origid TEXT, spc TEXT)")
+    con.executemany("INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?)", rows)
+    con.commit()
+    con.close()
+
+
+try:
+    # --- decision logs of two daemons, one set --------------------------------------
+    logs = os.path.join(WORK, "logs")
+    os.makedirs(logs)
+    t0 = 1736154000
+    dno = "448001570001"  # in tests/vectors/analyze/dno.csv
+    a_rows = [(t0 + 60 * i, dno, "4474000001%02d" % i, "peer-5", "TN-Validation-Passed", "C",
+               "acct-x", "SMALL1") for i in (0, 2, 4)]
+    a_rows += [(t0 + 30, "447411111111", "447400000200", "peer-1", "TN-Validation-Passed", "A",
+                "cons-1", "CARR1")]
+    b_rows = [(t0 + 60 * i, dno, "4474000001%02d" % i, "peer-5", "TN-Validation-Passed", "C",
+               "acct-x", "SMALL1") for i in (1, 3)]
+    b_rows += [(None, "447411111112", "447400000201", "peer-1", "TN-Validation-Passed", "A",
+                "cons-2", "CARR1")]
+    decision_log(os.path.join(logs, "a.db"), a_rows)
+    decision_log(os.path.join(logs, "b.db"), b_rows)
+    r = run("analyze", os.path.join(logs, "a.db"), os.path.join(logs, "b.db"), "--format", "decisions",
+            *lists(VEC), "--out", os.path.join(WORK, "two"))
+    v = read(os.path.join(WORK, "two", "victims.csv")) if r.returncode == 0 else ""
+    check("two decision logs read as one set: the account's calls from both are one campaign",
+          r.returncode == 0 and "6 calls from" in r.stdout and "5 spoofed" in r.stdout and
+          "1 campaigns, 5 victims, 1 origins" in r.stdout and
+          all("+4474000001%02d" % i in v for i in range(5)), r.stdout + r.stderr)
+    check("... merged in time order: the campaign runs from the first log's first row to its last",
+          '"first_time": "2025-01-06T09:00:00Z"' in read(os.path.join(WORK, "two", "campaigns.json")) and
+          '"last_time": "2025-01-06T09:04:00Z"' in read(os.path.join(WORK, "two", "campaigns.json")),
+          read(os.path.join(WORK, "two", "campaigns.json"))[:400])
+    check("... a row without a time reported by its file and place, and skipped",
+          os.path.join(logs, "b.db") + ":1: time is missing (row skipped)" in r.stderr and
+          "1 malformed rows skipped" in r.stdout, r.stderr)
+    r2 = run("analyze", os.path.join(logs, "*.db"), "--format", "decisions", *lists(VEC), "--out",
+             os.path.join(WORK, "glob"))
+    check("a quoted glob reads the same set",
+          r2.returncode == 0 and all(filecmp.cmp(os.path.join(WORK, "two", f), os.path.join(WORK, "glob", f),
+                                                 shallow=False)
+                                     for f in ("victims.csv", "origins.csv", "campaigns.json")),
+          r2.stdout + r2.stderr)
+    r2 = run("analyze", os.path.join(logs, "none-*.db"), "--format", "decisions")
+    check("a glob that matches nothing: exit 2", r2.returncode == 2 and "no file matches" in r2.stderr,
+          r2.stderr)
+
+    # --- bad rows, by file and line ---------------------------------------------------
+    bad = os.path.join(WORK, "bad.csv")
+    with open(bad, "w") as f:
+        f.write("time,calling,called,duration,ingress,verstat,attest,origid,spc\n")
+        f.write("2025-01-06T09:00:00Z,+448001570001,+447400000301,60,peer-5,TN-Validation-Passed,C,acct-y,SMALL1\n")
+        f.write(",+448001570001,+447400000302,60,peer-5,TN-Validation-Passed,C,acct-y,SMALL1\n")
+        f.write("2025-01-06T09:02:00Z,+448001570001,abc,60,peer-5,TN-Validation-Passed,C,acct-y,SMALL1\n")
+        f.write("2025-01-06T09:03:00Z,+448001570001,+447400000304,-5,peer-5,TN-Validation-Passed,C,acct-y,SMALL1\n")
+        f.write("2025-01-06T09:30:00Z,+448001570001,+447400000305,60,peer-5,TN-Validation-Passed,C,acct-y,SMALL1\n")
+        f.write("2025-01-06T09:05:00Z,+448001570001,+447400000306,60,peer-5,TN-Validation-Passed,C,acct-y,SMALL1\n")
+        f.write("2025-01-06T09:31:00Z,+448001570001\n")
+    r = run("analyze", bad, *lists(VEC), "--out", os.path.join(WORK, "bad"))
+    v = read(os.path.join(WORK, "bad", "victims.csv")) if r.returncode == 0 else ""
+    for line, why in ((3, "time is missing (row skipped)"), (4, "called is not a telephone number (row skipped)"),
+                      (5, "duration is negative (row skipped)"),
+                      (7, "time earlier than an earlier row's by more than 5 minutes (row kept)"),
+                      (8, "fewer fields than the header (row skipped)")):
+        check("bad input reported by file and line: %s:%d: %s" % (os.path.basename(bad), line, why),
+              "%s:%d: %s" % (bad, line, why) in r.stderr, r.stderr)
+    check("... 4 malformed rows skipped, 1 out of order kept, the rest analysed",
+          r.returncode == 0 and "4 malformed rows skipped" in r.stdout and
+          "1 rows out of time order (kept)" in r.stdout and "+447400000306" in v and
+          "+447400000301" in v and "+447400000305" in v and "+447400000302" not in v,
+          r.stdout + r.stderr + v)
+
+    # --- a saved baseline ---------------------------------------------------------------
+    # The owner attests its number A only in the earlier records; in the
+    # later ones an account presents it, unattested, among others.
+    early, late = os.path.join(WORK, "early.csv"), os.path.join(WORK, "late.csv")
+    head = "time,calling,called,duration,ingress,verstat,attest,origid,spc\n"
+    with open(early, "w") as f:
+        f.write(head)
+        for i in range(5):
+            f.write("2025-01-05T10:%02d:00Z,+442071112222,+4474000004%02d,60,peer-1,TN-Validation-Passed,A,"
+                    "bank-line,BANK1\n" % (i, i))
+    with open(late, "w") as f:
+        f.write(head)
+        for i in range(3):
+            f.write("2025-01-06T10:%02d:00Z,+442071112222,+4474000005%02d,900,peer-5,TN-Validation-Passed,B,"
+                    "acct-z,SMALL1\n" % (i, i))
+    base = os.path.join(WORK, "baseline.csv")
+    r = run("analyze", early, "--out", os.path.join(WORK, "early"), "--save-baseline", base)
+    check("--save-baseline writes each number's usual origin",
+          r.returncode == 0 and "+442071112222,peer-1,BANK1,bank-line,5,5," in read(base), r.stderr + read(base))
+    r1 = run("analyze", late, "--out", os.path.join(WORK, "late0"), "--save-baseline",
+             os.path.join(WORK, "b0.csv"))
+    r2 = run("analyze", late, "--out", os.path.join(WORK, "late1"), "--baseline", base, "--save-baseline",
+             os.path.join(WORK, "b1.csv"))
+    check("without the baseline the account is the number's only origin; with it, the bank's line is "
+          "its usual origin still (merged into the baseline saved again)",
+          r1.returncode == 0 and r2.returncode == 0 and "acct-z" in read(os.path.join(WORK, "b0.csv")) and
+          "bank-line" in read(os.path.join(WORK, "b1.csv")) and "acct-z" not in read(os.path.join(WORK, "b1.csv")),
+          r1.stderr + r2.stderr + read(os.path.join(WORK, "b1.csv")))
+    with open(os.path.join(WORK, "badbase.csv"), "w") as f:
+        f.write("number,ingress,spc,origid,calls,a_calls,first,last\nnot-a-number,x,y,z,1,1,0,0\n")
+    r = run("analyze", late, "--out", os.path.join(WORK, "late2"), "--baseline", os.path.join(WORK, "badbase.csv"))
+    check("a malformed baseline line is reported and skipped",
+          r.returncode == 0 and "badbase.csv:2: not a baseline line" in r.stderr, r.stderr)
+
+    # --- threads: the same output ----------------------------------------------------------
+    d = os.path.join(WORK, "mix")
+    r = run("simulate", "--out", d, "--rows", "30000", "--seed", "5", "--mix", "random")
+    outs = []
+    for t in ("1", "2", "3"):
+        o = os.path.join(d, "out" + t)
+        r = run("analyze", os.path.join(d, "calls.csv"), *lists(d), "--out", o, "--threads", t)
+        outs.append(o)
+    check("--threads 1, 2 and 3 write the same files byte for byte",
+          r.returncode == 0 and all(filecmp.cmp(os.path.join(outs[0], f), os.path.join(o, f), shallow=False)
+                                    for o in outs[1:] for f in ("victims.csv", "origins.csv", "campaigns.json",
+                                                                "report.html")), r.stderr)
+finally:
+    shutil.rmtree(WORK, ignore_errors=True)
+finish()
