@@ -28,6 +28,7 @@
 
 #include "cidguard/error.h"
 #include "crypto/fastverify.h"
+#include "crypto/p256inv.h"
 
 struct cg__fktab {
     EC_GROUP *g; /* P-256 with Q as its generator, Q's multiples precomputed */
@@ -166,7 +167,8 @@ int cg__fktab_verify(const struct cg__fktab *t, const unsigned char md[32],
                      const unsigned char sig[64], bool *valid)
 {
     struct scratch *s;
-    BIGNUM *r, *sv, *m, *w, *u1, *u2, *x, *z;
+    BIGNUM *r, *m, *w, *u1, *u2, *x, *z;
+    unsigned char winv[32];
     const BIGNUM *n;
     int rc = CG_ECRYPTO;
 
@@ -179,7 +181,6 @@ int cg__fktab_verify(const struct cg__fktab *t, const unsigned char md[32],
     n = EC_GROUP_get0_order(p256);
     BN_CTX_start(s->ctx);
     r = BN_CTX_get(s->ctx);
-    sv = BN_CTX_get(s->ctx);
     m = BN_CTX_get(s->ctx);
     w = BN_CTX_get(s->ctx);
     u1 = BN_CTX_get(s->ctx);
@@ -192,11 +193,11 @@ int cg__fktab_verify(const struct cg__fktab *t, const unsigned char md[32],
      * bits, here all 256 of SHA-256 for a 256-bit n, not reduced mod n
      * (the multiplication by w reduces).
      */
-    if (!BN_bin2bn(sig, 32, r) || !BN_bin2bn(sig + 32, 32, sv) || !BN_bin2bn(md, 32, m))
+    cg__p256_inv_mod_n(sig + 32, winv);
+    if (!BN_bin2bn(sig, 32, r) || !BN_bin2bn(winv, 32, w) || !BN_bin2bn(md, 32, m))
         goto out;
     /* w = s^-1, u1 = m*w, u2 = r*w (mod n) */
-    if (!BN_mod_inverse(w, sv, n, s->ctx) || !BN_mod_mul(u1, m, w, n, s->ctx) ||
-        !BN_mod_mul(u2, r, w, n, s->ctx))
+    if (!BN_mod_mul(u1, m, w, n, s->ctx) || !BN_mod_mul(u2, r, w, n, s->ctx))
         goto out;
     /* u1*G on the standard group's table, u2*Q on the key's. */
     if (!EC_POINT_mul(p256, s->p1, u1, NULL, NULL, s->ctx) ||

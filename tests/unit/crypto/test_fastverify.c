@@ -32,6 +32,7 @@
 
 #include "crypto/es256.h"
 #include "crypto/fastverify.h"
+#include "crypto/p256inv.h"
 #include "helpers.h"
 
 static BIGNUM *order; /* n */
@@ -669,9 +670,55 @@ static void test_tables_under_load(void **state)
     cg_fastkeys_configure((size_t)CG_FASTKEYS_DEFAULT_MB * 1024 * 1024, CG_FASTKEYS_DEFAULT_AFTER);
 }
 
+/* The hand-written inverse modulo n against BN_mod_inverse: the edges
+ * (1, 2, small values, n-1, n-2, (n+1)/2, values with long runs of zero
+ * or one bits) and random values. */
+static void test_inverse(void **state)
+{
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *a = BN_new(), *want = BN_new();
+    unsigned char in[32], got[32], exp[32];
+    int i;
+    (void)state;
+    assert_non_null(ctx);
+    for (i = 0; i < 20000; i++) {
+        if (i < 64) {
+            assert_true(BN_set_word(a, (BN_ULONG)i + 1));
+        } else if (i < 128) {
+            assert_true(BN_sub(a, order, BN_value_one()));
+            assert_true(BN_sub_word(a, (BN_ULONG)(i - 64)));
+        } else if (i < 192) {
+            /* 2^k and 2^k - 1 */
+            assert_true(BN_set_word(a, 0));
+            assert_true(BN_set_bit(a, (i - 128) * 4 % 255));
+            if (i % 2)
+                assert_true(BN_sub_word(a, 1));
+            if (BN_is_zero(a))
+                assert_true(BN_one(a));
+        } else if (i == 192) {
+            assert_true(BN_add(a, order, BN_value_one()));
+            assert_true(BN_rshift1(a, a));
+        } else {
+            assert_true(BN_rand_range(a, order));
+            if (BN_is_zero(a))
+                continue;
+        }
+        assert_int_equal(BN_bn2binpad(a, in, 32), 32);
+        assert_non_null(BN_mod_inverse(want, a, order, ctx));
+        assert_int_equal(BN_bn2binpad(want, exp, 32), 32);
+        cg__p256_inv_mod_n(in, got);
+        if (memcmp(got, exp, 32) != 0)
+            fail_msg("inverse of value %d differs from BN_mod_inverse", i);
+    }
+    BN_free(a);
+    BN_free(want);
+    BN_CTX_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inverse),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_crafted_sums),
         cmocka_unit_test(test_x_beyond_n),
