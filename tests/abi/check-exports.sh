@@ -37,7 +37,7 @@ for lib in libcidguard.so libcidguard-atis.so libcidguard-policy.so libcidguard-
     needed=$(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
     case $lib in
     libcidguard.so) allowed='libcrypto.so.* libc.so.* ld-linux*' ;;
-    libcidguard-atis.so) allowed='libcidguard.so.0 libjansson.so.* libc.so.* ld-linux*' ;;
+    libcidguard-atis.so) allowed='libcidguard.so.0 libc.so.* ld-linux*' ;;
     libcidguard-policy.so) allowed='libcidguard.so.0 libhiredis.so.* libjansson.so.* libcrypto.so.* libc.so.* ld-linux*' ;;
     libcidguard-log.so) allowed='libcidguard.so.0 libcidguard-policy.so.0 libsqlite3.so.* libz.so.* libjansson.so.* libc.so.* ld-linux*' ;;
     esac
