@@ -85,12 +85,13 @@ def stand_in_node(code):
 
 
 def call(scenario, frm="442079460000", to="14155550100", pai=None, side="network", extra="",
-         display=None):
+         display=None, resend=False):
     """An INVITE through Kamailio: the final status and the INVITE the UAS saw.
     frm is From's user part (it may carry parameters, such as a verstat the
     caller made up); pai, when given, the number in P-Asserted-Identity;
     side the Kamailio side it arrives on (network: verified, customer:
-    signed); extra more header lines."""
+    signed); extra more header lines; resend sends the INVITE twice, as a
+    caller retransmitting it would."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(30)
@@ -107,6 +108,8 @@ def call(scenario, frm="442079460000", to="14155550100", pai=None, side="network
               cid, port, scenario, extra))
     n = len(seen)
     s.sendto(inv.encode(), ("127.0.0.1", KAM[side]))
+    if resend:
+        s.sendto(inv.encode(), ("127.0.0.1", KAM[side]))
     final = None
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -120,6 +123,8 @@ def call(scenario, frm="442079460000", to="14155550100", pai=None, side="network
             break
     time.sleep(0.2)
     s.close()
+    if resend:
+        return final, seen[n:]
     return final, (seen[n] if len(seen) > n else "")
 
 
@@ -395,6 +400,9 @@ try:
     check("without verstat: the one the caller wrote in From and PAI is gone",
           "verstat" not in inv and "447400012399" in header(inv, "From")[0] and
           "447400012399" in header(inv, "P-Asserted-Identity")[0], inv)
+    code, invs = call("kam-sign", resend=True)
+    check("an INVITE sent twice (a retransmission): verified once, one call reaches the UAS",
+          code == 200 and len(invs) == 1 and "TN-Validation-Passed" in invs[0], (code, invs))
 finally:
     stop(procs, WORK)
 
