@@ -17,12 +17,20 @@
 # seccomp filter (python3-seccomp, installed here when missing) that the
 # daemon runs under; the other settings are checked by systemd-analyze only.
 #
-# Run as root on Debian 12 after scripts/deps.sh.  Where systemd is the
-# init (systemctl is-system-running answers), the service itself is started,
-# reloaded and stopped too; elsewhere (containers) the daemon is run by hand
-# under the same user, capability and command line as the unit's ExecStart.
+# Run as root on Debian 12 after scripts/deps.sh.  The daemon is first run
+# by hand under the same user, capabilities and command line as the unit's
+# ExecStart.  Then the service itself: where systemd is the init, the
+# installed one is restarted, checked and reloaded; elsewhere (a container,
+# a CI sandbox) a minimal Debian 12 with the packages is made with
+# mmdebstrap from apt's mirror and booted with systemd-nspawn, and the
+# service is checked inside it: sandboxed as the unit says, its journal
+# priorities, a refused and a good reload, signing and verifying, a drain,
+# a purge (CG_PKG_CONTAINER=0 leaves this out; mmdebstrap and
+# systemd-container are installed when missing).
 #
 # CG_PKG_KEEP=1 keeps the work directory (packages, logs) and prints it.
+# CG_PKG_DEBS=DIR tests the packages (and .changes) in DIR instead of
+# building them.
 # shellcheck disable=SC2016,SC2094
 set -e
 cd "$(dirname "$0")/.."
@@ -32,9 +40,14 @@ WORK=$(mktemp -d /tmp/cg-pkg.XXXXXX)
 chmod 0755 "$WORK"
 PKGS="libcidguard0 libcidguard-dev cidguard cidguardd"
 DPID=
+NSPAWN=
 cleanup() {
     rc=$?
     [ -z "$DPID" ] || kill "$DPID" 2>/dev/null || true
+    if [ -n "$NSPAWN" ]; then
+        kill "$NSPAWN" 2>/dev/null || true
+        wait "$NSPAWN" 2>/dev/null || true
+    fi
     if [ -n "${CG_PKG_KEEP:-}" ]; then
         echo "work directory kept: $WORK"
     else
@@ -148,17 +161,23 @@ installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PKGS 2>/dev/nul
 # shellcheck disable=SC2086
 [ -z "$installed" ] || apt-get purge -y -qq $installed >/dev/null
 
-echo "== build (dpkg-buildpackage -b -us -uc)"
-mkdir "$WORK/src"
-tar --exclude='./build*' --exclude=./.git --exclude=node_modules --exclude='./obj-*' \
-    --exclude=./fuzz/corpus -cf - . | tar -C "$WORK/src" -xf -
-t=$(date +%s)
-if ! (cd "$WORK/src" && dpkg-buildpackage -b -us -uc -j"$(nproc)") >"$WORK/build.log" 2>&1; then
-    tail -60 "$WORK/build.log"
-    echo "FAIL dpkg-buildpackage (log above)"
-    exit 1
+if [ -n "${CG_PKG_DEBS:-}" ]; then
+    echo "== the packages in $CG_PKG_DEBS (CG_PKG_DEBS), not built here"
+    t=$(date +%s)
+    cp "$CG_PKG_DEBS"/*.deb "$CG_PKG_DEBS"/*.changes "$CG_PKG_DEBS"/*.buildinfo "$WORK/"
+else
+    echo "== build (dpkg-buildpackage -b -us -uc)"
+    mkdir "$WORK/src"
+    tar --exclude='./build*' --exclude=./.git --exclude=node_modules --exclude='./obj-*' \
+        --exclude=./fuzz/corpus -cf - . | tar -C "$WORK/src" -xf -
+    t=$(date +%s)
+    if ! (cd "$WORK/src" && dpkg-buildpackage -b -us -uc -j"$(nproc)") >"$WORK/build.log" 2>&1; then
+        grep -E -B2 -A8 'error:|Error [0-9]' "$WORK/build.log" | head -60
+        echo "FAIL dpkg-buildpackage (the first errors above; CG_PKG_KEEP=1 keeps $WORK/build.log)"
+        exit 1
+    fi
 fi
-echo "built in $(($(date +%s) - t))s:"
+echo "packages (made in $(($(date +%s) - t))s):"
 for p in $PKGS; do
     deb=$(ls "$WORK/${p}"_*.deb)
     echo "  $(basename "$deb") ($(dpkg-deb -f "$deb" Installed-Size) KiB)"
@@ -361,6 +380,114 @@ else
     check "test configuration: the daemon starts" false
 fi
 
+# Where systemd is not the init (a container, a CI sandbox), a minimal
+# Debian 12 is made with mmdebstrap (from the same mirror apt uses) with the
+# packages installed, and booted with systemd-nspawn (its own network):
+# the service then runs as a carrier runs it, under systemd with every
+# setting of the unit, and is checked from inside with nsenter.
+container_stage() {
+    echo "== the service under systemd, in a booted Debian 12 container (systemd-nspawn)"
+    for tool in mmdebstrap:mmdebstrap systemd-nspawn:systemd-container; do
+        command -v "${tool%%:*}" >/dev/null ||
+            apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+                "${tool#*:}" >/dev/null
+    done
+    mkdir "$WORK/debs"
+    for p in libcidguard0 cidguard cidguardd; do cp "$WORK/${p}"_*.deb "$WORK/debs/"; done
+    t=$(date +%s)
+    if ! mmdebstrap --variant=minbase --include=systemd,systemd-sysv,curl \
+        --customize-hook="copy-in $WORK/debs /tmp" \
+        --customize-hook='chroot "$1" sh -c "apt-get install -y -q /tmp/debs/*.deb && rm -r /tmp/debs"' \
+        bookworm "$WORK/rootfs" >"$WORK/mmdebstrap.log" 2>&1; then
+        tail -20 "$WORK/mmdebstrap.log"
+        check "a Debian 12 container with the packages (mmdebstrap)" false
+        return 0
+    fi
+    echo "  made in $(($(date +%s) - t))s"
+    systemd-nspawn -D "$WORK/rootfs" --private-network --register=no --keep-unit \
+        --machine=cidguard-test --console=passive --boot </dev/null >"$WORK/nspawn.log" 2>&1 &
+    NSPAWN=$!
+    i=0
+    init=
+    while [ -z "$init" ] && [ $i -lt 100 ]; do
+        init=$(pgrep -P $NSPAWN -x systemd || true)
+        i=$((i + 1))
+        sleep 0.1
+    done
+    [ -n "$init" ] || { cat "$WORK/nspawn.log"; check "the container boots" false; return 0; }
+    IN="nsenter -t $init -a"
+    $IN systemctl is-system-running --wait >/dev/null 2>&1 || true
+    $IN sh -c 'for i in $(seq 50); do curl -sf http://127.0.0.1:8085/healthz && exit; sleep 0.2; done' \
+        >/dev/null || true
+    check "container: the package enabled and started cidguardd at boot" \
+        $IN systemctl is-active -q cidguardd
+    check "container: it runs as cidguard with CAP_NET_BIND_SERVICE only, no_new_privs, seccomp" \
+        $IN sh -c 'p=$(systemctl show -P MainPID cidguardd); s=/proc/$p/status
+            [ "$(stat -c %U /proc/$p)" = cidguard ] &&
+            grep -q "^CapEff:.*0000000000000400$" $s && grep -q "^CapBnd:.*0000000000000400$" $s &&
+            grep -q "^NoNewPrivs:.*1" $s && grep -q "^Seccomp:.*2" $s'
+    check "container: /healthz answers on 127.0.0.1:8085" \
+        $IN sh -c '[ "$(curl -s http://127.0.0.1:8085/healthz)" = ok ]'
+    live=$($IN systemd-analyze security cidguardd 2>/dev/null |
+        sed -n 's/.*Overall exposure level for cidguardd.service: *\([0-9.]*\).*/\1/p')
+    echo "  exposure of the running service: ${live:-?}"
+    check "container: systemd-analyze security of the running service <= 3.0" \
+        awk -v e="${live:-99}" 'BEGIN { exit !(e <= 3.0) }'
+    # Journal priorities: a bad file refused at err, a good reload at info.
+    $IN sh -c 'cp /etc/cidguard/cidguardd.conf /root/good.conf
+        echo "no_such_directive = 1" >>/etc/cidguard/cidguardd.conf
+        systemctl reload cidguardd; sleep 1; cp /root/good.conf /etc/cidguard/cidguardd.conf
+        systemctl reload cidguardd; sleep 1'
+    check "container: journal: the banner at info, without timestamps of its own" \
+        $IN sh -c 'journalctl -u cidguardd -p info..info -o cat | grep -q "^cidguardd .*: .* worker(s); state in /var/lib/cidguard$"'
+    check "container: journal: a refused reload at err, the service still active" \
+        $IN sh -c 'journalctl -u cidguardd -p err..err -o cat | grep -q "reload failed; keeping the running configuration" &&
+            systemctl is-active -q cidguardd'
+    check "container: journal: the reload at info" \
+        $IN sh -c 'journalctl -u cidguardd -p info..info -o cat | grep -q "^cidguardd: configuration reloaded$"'
+    # Signing and verifying in the sandbox: a test PKI, the daemon's own
+    # repository as the x5u, the HTTP signing API for a loopback customer.
+    f0=$FAIL
+    check "container: in the sandbox the daemon verifies what cidguard signs and signs over HTTP" \
+        $IN sh -c '
+        exec >/root/sandbox.log 2>&1
+        set -ex
+        cidguard pki init /etc/cidguard/pki --spc 1234 >/dev/null
+        chgrp -R cidguard /etc/cidguard/pki
+        chmod 0640 /etc/cidguard/pki/sp-1234.key
+        install -d -o cidguard -g cidguard /var/lib/cidguard/certs
+        cp /etc/cidguard/pki/sp-1234.pem /var/lib/cidguard/certs/
+        printf "customer,addresses,numbers\nlab,127.0.0.1,4420794600*\n" >/etc/cidguard/customers.csv
+        x5u=http://127.0.0.1:8085/certs/sp-1234.pem
+        printf "[server]\nsign_http_listen = 127.0.0.1:8086\n[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.0/8\nallow_http = yes\n[sign]\nkey = %s\nx5u = %s\ncustomers = %s\nhttp_by_address = yes\n" \
+            /etc/cidguard/pki/root.pem /etc/cidguard/pki/crl.pem /etc/cidguard/pki/sp-1234.key \
+            $x5u /etc/cidguard/customers.csv >>/etc/cidguard/cidguardd.conf
+        systemctl restart cidguardd
+        for i in $(seq 50); do curl -sf http://127.0.0.1:8085/healthz >/dev/null && break; sleep 0.2; done
+        id=$(cidguard sign --key /etc/cidguard/pki/sp-1234.key --x5u $x5u --orig +442079460000 \
+            --dest +14155550100 --attest A)
+        curl -s http://127.0.0.1:8085/stir/v1/verification -H "Content-Type: application/json" \
+            -d "{\"verificationRequest\":{\"from\":{\"tn\":\"442079460000\"},\"to\":{\"tn\":[\"14155550100\"]},\"time\":$(date +%s),\"identity\":\"$id\"}}" |
+            grep -q "\"verstat\":\"TN-Validation-Passed\""
+        curl -s http://127.0.0.1:8086/stir/v1/signing -H "Content-Type: application/json" \
+            -d "{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"442079460000\"},\"dest\":{\"tn\":[\"14155550100\"]}}}" |
+            grep -q "\"identity\":\"eyJ"
+        [ -s /var/lib/cidguard/origid.key ] && [ "$(stat -c %U /var/lib/cidguard/origid.key)" = cidguard ]'
+    [ "$FAIL" -eq "$f0" ] || $IN sh -c 'tail -20 /root/sandbox.log; journalctl -u cidguardd -o cat | tail -20' |
+        sed 's/^/  /'
+    check "container: systemctl stop drains, exit status 0" \
+        $IN sh -c 'systemctl stop cidguardd && [ "$(systemctl show -P ExecMainStatus cidguardd)" = 0 ]'
+    $IN sh -c 'rm -rf /etc/cidguard/pki /etc/cidguard/customers.csv
+        apt-get purge -y -q cidguardd cidguard libcidguard0 >/dev/null 2>&1'
+    check "container: purge removes /etc/cidguard, /var/lib/cidguard and the unit" \
+        $IN sh -c '[ ! -e /etc/cidguard ] && [ ! -e /var/lib/cidguard ] &&
+            [ ! -e /lib/systemd/system/cidguardd.service ] &&
+            [ ! -e /etc/systemd/system/multi-user.target.wants/cidguardd.service ]'
+    $IN systemctl poweroff >/dev/null 2>&1 || kill $NSPAWN 2>/dev/null || true
+    wait $NSPAWN 2>/dev/null || true
+    NSPAWN=
+}
+
 echo "== the daemon's integration tests, installed programs, under the unit's seccomp filter"
 # tests/integration/test_daemon.py takes a directory holding cidguard and
 # cidguardd; here they are the installed ones, the daemon under the filter.
@@ -395,9 +522,11 @@ if [ -n "$SYSTEMD" ]; then
         sh -c 'journalctl -u cidguardd -p info..info -o cat --since -1min |
                grep -q "configuration reloaded"'
     systemctl stop cidguardd
-else
-    echo "== systemd is not the init here (${state:-no answer}):" \
+elif [ "${CG_PKG_CONTAINER:-1}" = 0 ]; then
+    echo "== systemd is not the init here (${state:-no answer}) and CG_PKG_CONTAINER=0:" \
         "the unit was checked by systemd-analyze and its ExecStart run by hand as above"
+else
+    container_stage
 fi
 
 echo "== purge"
