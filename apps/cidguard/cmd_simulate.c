@@ -1079,7 +1079,7 @@ static void mix_build(struct mix *m, const struct sim_opts *so, struct mix_trunk
             m->share[i] = (acc += w[i] / sum);
         for (i = 0; i < 7; i++) {
             m->ans[i] = uniform(0.3, 0.75);
-            m->talk[i] = uniform(40, 200);
+            m->talk[i] = uniform(40, 300);
         }
         m->ans[3] = uniform(0.05, 0.4); /* one-time passwords: short */
         m->talk[3] = uniform(8, 30);
@@ -1098,8 +1098,8 @@ static void mix_build(struct mix *m, const struct sim_opts *so, struct mix_trunk
         if (f->calls < 150)
             f->calls = 150;
         nfraud_calls += f->calls;
-        f->answer = uniform(0.5, 0.9);
-        f->talk = uniform(250, 1200);
+        f->answer = uniform(0.3, 0.9);
+        f->talk = uniform(150, 1200);
         if (f->kind == M_GATEWAY) {
             f->ent = mix_entity(m, tr->gw[below((uint64_t)m->ngw)], "", '-', 0, "");
             continue;

@@ -360,9 +360,10 @@ struct origin {
     int64_t first_call, last_call;
     uint32_t answered, borrowed_calls, borrowed_numbers, foreign_calls;
     uint64_t talk;
-    double lifetime; /* sum over its numbers of calls times span of use */
-    int32_t pop;     /* index in the run's behaviour arrays (-1: too few calls to judge) */
-    bool borrows;    /* its borrowed calls count as spoofed (a trunk's others do not) */
+    double lifetime;      /* sum over its numbers of calls times span of use */
+    double lifetime_even; /* the same, were each number's calls spread over its whole span */
+    int32_t pop;          /* index in the run's behaviour arrays (-1: too few calls to judge) */
+    bool borrows;         /* its borrowed calls count as spoofed (a trunk's others do not) */
     /* of its spoofed calls */
     uint32_t spoofed_calls, victims, campaigns;
     int64_t first_spoofed, last_spoofed;
@@ -2665,9 +2666,12 @@ static int judge_behaviour(struct analysis *a)
         p->beh.borrowed_numbers = o->borrowed_numbers;
         x[CG__F_BORROWED] = o->foreign_calls / calls;
         x[CG__F_NEW] = o->distinct_presented / calls;
-        x[CG__F_TURNOVER] = o->last_call > o->first_call
-                                ? 1 - o->lifetime / ((double)(o->last_call - o->first_call) * calls)
-                                : 0;
+        x[CG__F_TURNOVER] =
+            o->last_call > o->first_call && o->lifetime_even > 0
+                ? 1 - o->lifetime / ((double)(o->last_call - o->first_call) * o->lifetime_even)
+                : 0;
+        if (x[CG__F_TURNOVER] < 0)
+            x[CG__F_TURNOVER] = 0;
         x[CG__F_ANSWER] = o->answered / calls;
         p->beh.mean_talk = o->answered ? (double)o->talk / o->answered : 0;
         x[CG__F_TALK] = ln(1 + p->beh.mean_talk);
@@ -2719,7 +2723,7 @@ static int judge_behaviour(struct analysis *a)
  *              BEHAVIOUR_SCORE.
  */
 #define BORROW_MIN_NUMBERS 3
-#define BORROW_MIN_CALLS 30
+#define BORROW_MIN_CALLS 50
 #define BORROW_SCORE 7.0
 #define BEHAVIOUR_SCORE 10.0
 
@@ -2727,9 +2731,8 @@ static bool borrowing(const struct origin *o, const struct cg__behaviour *b)
 {
     return o->borrowed_numbers >= BORROW_MIN_NUMBERS && o->borrowed_calls >= BORROW_MIN_CALLS &&
            o->borrowed_calls >= 3 * o->borrowed_numbers && o->borrowed_calls * 5 >= o->calls &&
-           b->z[CG__F_BORROWED] >= 3 &&
-           clip6(b->z[CG__F_TURNOVER]) + b->family[1] + b->family[2] >= 6 &&
-           b->score >= BORROW_SCORE;
+           b->z[CG__F_BORROWED] >= 3 && b->z[CG__F_TURNOVER] >= 2 &&
+           b->family[1] + b->family[2] >= 1.5 && b->score >= BORROW_SCORE;
 }
 
 static bool behaving_badly(const struct origin *o, const struct cg__behaviour *b)
@@ -2992,11 +2995,12 @@ static void decide_origin(struct analysis *a, struct origin *origin)
         fprintf(
             stderr,
             "judged %s calls %u spoofing %d reason %d score %.2f fam %.2f %.2f %.2f bn %u bc %u "
-            "feat %.3f %.3f %.3f %.3f %.2f %.2f %.3f %.3f\n",
+            "feat %.3f %.3f %.3f %.3f %.2f %.2f %.3f %.3f zt %.2f zb %.2f\n",
             st_str(&a->origin_keys, (uint32_t)(origin - a->origins)), origin->calls,
             origin->spoofing, origin->reason, b->score, b->family[0], b->family[1], b->family[2],
             origin->borrowed_numbers, origin->borrowed_calls, b->feat[0], b->feat[1], b->feat[2],
-            b->feat[3], b->feat[4], b->feat[5], b->feat[6], b->feat[7]);
+            b->feat[3], b->feat[4], b->feat[5], b->feat[6], b->feat[7], b->z[CG__F_TURNOVER],
+            b->z[CG__F_BORROWED]);
 #endif
 }
 
@@ -3078,8 +3082,12 @@ static int profile_origins(struct analysis *a)
         if (!p->current)
             continue;
         o->distinct_presented++;
-        /* each number's span of use, weighted by its calls (turnover) */
+        /* each number's span of use, weighted by its calls, and the span
+         * as many calls spread over the origin's whole span would cover:
+         * (k - 1) / (k + 1) of it for k calls (turnover) */
         o->lifetime += (double)p->current * (double)(p->last - p->first);
+        o->lifetime_even +=
+            (double)p->current * (double)(p->current - 1) / (double)(p->current + 1);
     }
     if ((rc = make_population(a)) != CG_OK) /* none in a signing log */
         return rc;
