@@ -72,6 +72,16 @@ if [ "$CLUSTER" = yes ]; then
 fi
 RAW=$(taskset -c "$DCORE" openssl speed -seconds 5 ecdsap256 2>/dev/null | awk '/nistp256/ {print $NF}')
 echo "raw OpenSSL ECDSA P-256 verify on core $DCORE: $RAW/s"
+# CPU time (clock ticks) the processes $1 (the Redis servers, the daemon)
+# have used so far
+cpu() {
+    t=0
+    for p in $1; do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo $t
+}
+SERVERS=""
 run() { # $1 = extra config
     bench_conf "$W/bench.conf" "decision_log = off" "[policy]
 rate_calls = 10000000
@@ -81,7 +91,16 @@ $1"
     taskset -c "$DCORE" "$B/cidguardd" -c "$W/bench.conf" >"$W/d.log" 2>&1 &
     PID=$!
     sleep 1
-    taskset -c "$LCORE" $LOADER --window "${WINDOW:-256}" --seconds "$S" | tail -1
+    c0=$(cpu "$SERVERS")
+    d0=$(cpu $PID)
+    out=$(taskset -c "$LCORE" $LOADER --window "${WINDOW:-256}" --seconds "$S" | tail -1)
+    c1=$(cpu "$SERVERS")
+    d1=$(cpu $PID)
+    calls=$(echo "$out" | sed -n 's/^\([0-9]*\) calls\/s over \([0-9.]*\) s.*/\1 \2/p' |
+        awk '{printf "%d", $1 * $2}')
+    per() { awk -v t="$1" -v n="$calls" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN {printf "%.1f", n ? 1e6 * t / hz / n : 0}'; }
+    echo "$out; CPU a call: daemon $(per $((d1 - d0))) us, Redis $(per $((c1 - c0))) us"
     curl -s http://127.0.0.1:$HTTP/metrics | grep '^cidguard_shared_state_total' >"$W/m.txt" || true
     kill $PID
     wait $PID 2>/dev/null || true
@@ -93,13 +112,19 @@ ROUNDS=${ROUNDS:-3}
 : >"$W/l.txt"
 : >"$W/r.txt"
 : >"$W/c.txt"
+: >"$W/lc.txt"
+: >"$W/rc.txt"
+: >"$W/cc.txt"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
+    SERVERS=""
     LOCAL=$(run "")
     echo "local state:  $LOCAL"
     echo "$LOCAL" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p' >>"$W/l.txt"
+    echo "$LOCAL" | sed -n 's/.*daemon \([0-9.]*\) us.*/\1/p' >>"$W/lc.txt"
     # timeout_ms: a loaded machine must not send calls to local state (the
     # runs below fail when one is); what is measured is the throughput
+    SERVERS=$RPID
     SHARED=$(run "[redis]
 url = redis://127.0.0.1:$PORT
 timeout_ms = 1000")
@@ -110,7 +135,9 @@ timeout_ms = 1000")
         exit 1
     fi
     echo "$SHARED" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p' >>"$W/r.txt"
+    echo "$SHARED" | sed -n 's/.*daemon \([0-9.]*\) us.*/\1/p' >>"$W/rc.txt"
     if [ "$CLUSTER" = yes ]; then
+        SERVERS=$CPIDS
         CL=$(run "[redis]
 url = redis://127.0.0.1:26481
 cluster = 127.0.0.1:26482;127.0.0.1:26483
@@ -122,6 +149,7 @@ timeout_ms = 1000")
             exit 1
         fi
         echo "$CL" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p' >>"$W/c.txt"
+        echo "$CL" | sed -n 's/.*daemon \([0-9.]*\) us.*/\1/p' >>"$W/cc.txt"
     fi
     i=$((i + 1))
 done
@@ -138,5 +166,18 @@ if [ "$CLUSTER" = yes ]; then
     for p in $CPORTS; do
         printf 'node %s: %s keys\n' $p "$(redis-cli -p $p dbsize)"
     done
+fi
+# On a loaded 2-core machine the load generator's core (shared with the
+# Redis servers) often limits all three; the daemon's CPU a call says what
+# one daemon core would carry with each store
+med() { sort -n "$1" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+LC=$(med "$W/lc.txt")
+RC=$(med "$W/rc.txt")
+echo "daemon CPU a call (medians): local $LC us, Redis $RC us" \
+    "($(awk -v a="$LC" -v b="$RC" 'BEGIN {printf "%.1f%%", 100 * a / b}') of local's calls a core)"
+if [ "$CLUSTER" = yes ]; then
+    CC=$(med "$W/cc.txt")
+    echo "daemon CPU a call (median): cluster $CC us" \
+        "($(awk -v a="$LC" -v b="$CC" 'BEGIN {printf "%.1f%%", 100 * a / b}') of local's calls a core)"
 fi
 echo "load after: $(uptime)"
