@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "call.h"
+#include "cidguard/behaviour.h"
 #include "declogd.h"
 #include "fetch.h"
 #include "redis.h"
@@ -67,6 +68,14 @@ static void fill_record(struct cg_declog_record *rec, void *arg)
     cg_declog_record_fill(rec, &c->v, x->d, c->now);
 }
 
+/* context.c's campaign behaviour and its counters */
+extern struct cg_behaviour *cgd_behaviour;
+extern atomic_ullong cgd_campaign_calls, cgd_campaign_origins;
+extern int cgd_campaign_time_scale;
+
+static const char *origin(const struct cgd_call *c, char *buf, size_t cap);
+static void campaign_stage(const struct cgd_call *c, struct cg_decision *d);
+
 /* Decides (with `shared`, reason bits from Redis, when has_shared), logs
  * and answers. */
 static void decide(struct cgd_call *c, bool has_shared, uint32_t shared)
@@ -75,6 +84,8 @@ static void decide(struct cgd_call *c, bool has_shared, uint32_t shared)
     struct cg_decision d;
     policy_call(c, &pc, has_shared, shared);
     cg_policy_decide(c->ctx->policy, c->ctx->pstate, &pc, &d);
+    if (cgd_behaviour)
+        campaign_stage(c, &d);
     atomic_fetch_add(&cgd_m.actions[d.action], 1);
     cgd_declog_push(fill_record, &(struct decided){c, &d});
     c->answer(c, &c->v, &d);
@@ -126,6 +137,57 @@ static const char *origin(const struct cgd_call *c, char *buf, size_t cap)
         }
     }
     return buf;
+}
+
+/* Findings that make a presentation number one its origin cannot own. */
+#define SUSPECT_REASONS                                                                            \
+    ((1u << CG_PR_DNO) | (1u << CG_PR_PROTECTED_UNVERIFIED) | (1u << CG_PR_PROTECTED_NO_INTENT) |  \
+     (1u << CG_PR_INTL_UK_CLI) | (1u << CG_PR_UK_INVALID) | (1u << CG_PR_UK_PREMIUM) |             \
+     (1u << CG_PR_UK_UNALLOCATED) | (1u << CG_PR_NANP_INVALID) | (1u << CG_PR_NANP_UNASSIGNED))
+
+/*
+ * The call's origin's behaviour (cidguard/behaviour.h).  The origin of a
+ * call that passed verification is its signer, SPC and origid: an account
+ * of the originating carrier, all of whose calls are its own, so that once
+ * it behaves like a campaign all its calls get campaign_suspected.  Else it
+ * is the ingress (or source address): a trunk carries ordinary callers too,
+ * so on a suspected trunk only the calls presenting a suspect number get it.
+ * The number the callee is shown is the origin's own when the signature
+ * vouches for it at attestation A.
+ */
+static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
+{
+    const struct cg_verdict *v = &c->v;
+    bool presented = c->presented[0] && strcmp(c->presented, c->caller) != 0;
+    const char *shown = presented ? c->presented : c->caller;
+    uint32_t about = presented ? d->presented_reasons : d->caller_reasons;
+    bool account = v->reason == CG_R_OK && v->spc[0];
+    char key[CG_SPC_MAX + CG_ORIGID_MAX + 8], buf[64];
+    struct cg_behaviour_call bc = {.origin = key,
+                                   .presented = shown[0] ? shown : NULL,
+                                   .callee = c->callee[0] ? c->callee : NULL,
+                                   .owned = account && v->attest == 'A' && !strcmp(v->orig, shown),
+                                   .suspect = (about & SUSPECT_REASONS) != 0,
+                                   .now = c->now};
+    struct cg_behaviour_result r;
+    if (cgd_campaign_time_scale > 1) { /* a replay sped up: the behaviour clock runs as fast */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        bc.now = ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * cgd_campaign_time_scale / 1000;
+    }
+    if (account)
+        snprintf(key, sizeof key, "spc:%s/%s", v->spc, v->origid);
+    else
+        snprintf(key, sizeof key, "in:%s", origin(c, buf, sizeof buf));
+    if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK || !r.campaign)
+        return;
+    if (r.crossed)
+        atomic_fetch_add(&cgd_campaign_origins, 1);
+    if (!account && !bc.suspect)
+        return;
+    atomic_fetch_add(&cgd_campaign_calls, 1);
+    d->reasons |= 1u << CG_PR_CAMPAIGN;
+    d->action = cg_action_stricter(d->action, cg_policy_action(c->ctx->policy, CG_PR_CAMPAIGN));
 }
 
 /* A certificate the cache does not have: park the call on the fetcher

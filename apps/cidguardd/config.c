@@ -144,6 +144,12 @@ static const struct directive table[] = {
       "the HTTP signing API also knows customers by source address (without a token or client "
       "certificate); off by default, since behind a reverse proxy every client would have the "
       "proxy's address; the SIP signing listener always does"),
+    S("sign", "customer_from", sign_customer_from, "",
+      "addresses or CIDRs (';'-separated), or cert:NAME, of the SBCs trusted to name the signing "
+      "customer (a SIP or HTTP header Cidguard-Customer: NAME, a customer of the customers "
+      "file): that customer's attestation, policy, rates, signer and origid apply, and a name "
+      "the file lacks is refused (403); the header from anyone else is ignored; empty = never "
+      "trusted"),
     B("sign", "sign_unknown", sign_unknown, "no",
       "sign for callers who are not customers, at C, instead of refusing them"),
     I("sign", "rate_per_customer", sign_rate, 0, 1000000, "200",
@@ -211,6 +217,21 @@ static const struct directive table[] = {
       "off"),
     I("policy", "rate_numbers", rate_numbers, 0, 1000, "0",
       "distinct calling numbers per minute per ingress and per SPC before labelling; 0 = off"),
+    B("policy", "campaign_detection", campaign_detection, "yes",
+      "keep each origin's behaviour (signing SPC and origid, else ingress) over a sliding window: "
+      "once it behaves like a spoofing campaign, its calls get campaign_suspected"),
+    I("policy", "campaign_window", campaign_window, 60, 3600, "600",
+      "seconds of the sliding window of campaign_detection"),
+    I("policy", "campaign_min_numbers", campaign_min_numbers, 2, 400, "16",
+      "distinct presentation numbers an origin does not own (suspect ones twice) in the window "
+      "before it can be a campaign"),
+    I("policy", "campaign_hold", campaign_hold, 0, 86400, "3600",
+      "seconds an origin stays suspected after it last behaved like a campaign"),
+    I("policy", "campaign_origins", campaign_origins, 256, 1048576, "4096",
+      "origins kept (a power of two; the least recently seen is forgotten)"),
+    I("policy", "campaign_time_scale", campaign_time_scale, 1, 100000, "1",
+      "the behaviour clock runs this many times faster than the wall clock: only for replaying "
+      "recorded traffic sped up (cidguard-replay --speed); 1 in production"),
     S("redis", "url", redis_url, "",
       "redis://[[user]:password@]host[:port][/db]: replay cache, rate windows and lists shared by "
       "every daemon using it (user: a Redis 6+ ACL user; percent-encode '@', ':' and '/' in "

@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "cidguard/behaviour.h"
 #include "context.h"
 #include "metrics.h"
 #include "signers.h"
@@ -26,6 +27,12 @@ static struct cg_certcache *certcache;
 static struct cg_policy_state *pstate;
 static struct cg_policy_state *ostate; /* the signing customers' windows */
 static struct cg_intents *intents;
+/* Campaign behaviour ([policy] campaign_detection): process-wide, survives
+ * reloads like the rate windows; NULL when off.  call.c and metrics.c read
+ * it and its counters. */
+struct cg_behaviour *cgd_behaviour;
+atomic_ullong cgd_campaign_calls, cgd_campaign_origins;
+int cgd_campaign_time_scale = 1;
 static time_t next_crl;
 
 /*
@@ -413,6 +420,12 @@ static void keep_start_only(struct cgd_conf *fresh, const struct cgd_conf *runni
     KEEP(freshness);
     KEEP(rate_calls);
     KEEP(rate_numbers);
+    KEEP(campaign_detection);
+    KEEP(campaign_window);
+    KEEP(campaign_min_numbers);
+    KEEP(campaign_hold);
+    KEEP(campaign_origins);
+    KEEP(campaign_time_scale);
     KEEP(intent_max_entries);
     KEEP(intent_max_uses);
 #undef KEEP
@@ -493,6 +506,19 @@ int cgd_context_start(const struct cgd_conf *conf, const char *file)
         cg_intents_new(&intents, (size_t)conf->intent_max_entries, (unsigned)conf->intent_max_uses))
         return -1;
     cgd_intents_store = intents;
+    if (conf->campaign_detection) {
+        struct cg_behaviour_config bc;
+        cg_behaviour_config_defaults(&bc);
+        bc.window = conf->campaign_window;
+        bc.min_numbers = (unsigned)conf->campaign_min_numbers;
+        bc.hold = conf->campaign_hold;
+        bc.origins = (unsigned)conf->campaign_origins;
+        cgd_campaign_time_scale = conf->campaign_time_scale;
+        if (cg_behaviour_new(&cgd_behaviour, &bc) != CG_OK) {
+            fprintf(stderr, "cidguardd: [policy] campaign_origins must be a power of two\n");
+            return -1;
+        }
+    }
     fetch_lists(conf);
     if (conf->crl_url[0]) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -519,6 +545,8 @@ void cgd_context_stop(void)
     cg_certcache_free(certcache);
     cg_policy_state_free(pstate);
     cg_policy_state_free(ostate);
+    cg_behaviour_free(cgd_behaviour);
+    cgd_behaviour = NULL;
     cgd_intents_store = NULL;
     cg_intents_free(intents);
     cg_redis_close(lists_conn);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cidguard/behaviour.h"
 #include "metrics.h"
 #include "redis.h"
 #include "signers.h"
@@ -96,6 +98,24 @@ char *cgd_metrics_render(struct cg_certcache *cache)
     for (r = 0; r < CG_ACTION__COUNT; r++)
         out(&b, "cidguard_decisions_total{action=\"%s\"} %llu\n", cg_action_str((enum cg_action)r),
             atomic_load(&cgd_m.actions[r]));
+    {
+        /* context.c's campaign behaviour ([policy] campaign_detection) */
+        extern struct cg_behaviour *cgd_behaviour;
+        extern atomic_ullong cgd_campaign_calls, cgd_campaign_origins;
+        out(&b,
+            "# HELP cidguard_campaign_calls_total Calls given campaign_suspected.\n"
+            "# TYPE cidguard_campaign_calls_total counter\n"
+            "cidguard_campaign_calls_total %llu\n"
+            "# HELP cidguard_campaign_origins_total Times an origin crossed into campaign "
+            "behaviour.\n"
+            "# TYPE cidguard_campaign_origins_total counter\n"
+            "cidguard_campaign_origins_total %llu\n"
+            "# HELP cidguard_campaign_origins Origins in campaign behaviour now.\n"
+            "# TYPE cidguard_campaign_origins gauge\n"
+            "cidguard_campaign_origins %u\n",
+            atomic_load(&cgd_campaign_calls), atomic_load(&cgd_campaign_origins),
+            cg_behaviour_suspected(cgd_behaviour, (int64_t)time(NULL)));
+    }
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
             "# TYPE cidguard_signed_total counter\n");
     for (l = 0; l < CGD_LISTENER__COUNT; l++)

@@ -87,7 +87,10 @@ CG_EXTERN enum cg_action cg_action_stricter(enum cg_action a, enum cg_action b);
       "signing: a protected number whose owner or agent the customer is not")                      \
     X(PROTECTED_SHARE, "protected_share", LABEL,                                                   \
       "signing: the customer's share of calls presenting protected or bank-like numbers over "     \
-      "the threshold")
+      "the threshold")                                                                             \
+    X(CAMPAIGN, "campaign_suspected", LABEL,                                                       \
+      "the call's origin behaves like a spoofing campaign: many distinct presentation numbers it " \
+      "does not own, new ones appearing quickly, to many callees")
 
 enum cg_policy_reason {
 #define CG_PR_ENUM(name, code, act, text) CG_PR_##name,
@@ -132,6 +135,10 @@ typedef void (*cg_policy_report_cb)(const char *file, int line, const char *msg,
 
 struct cg_policy;
 CG_EXTERN int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg);
+/* The action policy `p` gives reason `r` (its config's, else the default);
+ * CG_ACTION_ALLOW for an unknown reason.  For findings a host adds to a
+ * decision itself, such as campaign_suspected. */
+CG_EXTERN enum cg_action cg_policy_action(const struct cg_policy *p, enum cg_policy_reason r);
 CG_EXTERN void cg_policy_free(struct cg_policy *p);
 
 /* The CSV policy lists (docs/cidguardd.md#policy-lists: header row; '#'

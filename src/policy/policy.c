@@ -207,6 +207,11 @@ enum cg_action cg_policy_config_action(const struct cg_policy_config *cfg, enum 
     return v && v <= CG_ACTION__COUNT ? (enum cg_action)(v - 1) : reasons[r].action;
 }
 
+enum cg_action cg_policy_action(const struct cg_policy *p, enum cg_policy_reason r)
+{
+    return p && (unsigned)r < CG_PR__COUNT ? p->action[r] : CG_ACTION_ALLOW;
+}
+
 int cg_policy_new(struct cg_policy **out, const struct cg_policy_config *cfg)
 {
     struct cg_policy *p = calloc(1, sizeof *p);

@@ -1,0 +1,94 @@
+/*
+ * Campaign behaviour, online: per-origin features kept over a sliding
+ * window while calls arrive, judged against floors and against the
+ * population of origins, so that the calls an origin makes once it
+ * behaves like a spoofing campaign get the policy reason
+ * campaign_suspected.
+ *
+ * An origin is what the call path knows of who sent a call: the verified
+ * SPC and origid of a signed call, else its ingress (or source address).
+ * The decisive signal of a spoofing campaign is many distinct presentation
+ * numbers that the origin does not own (not attested A by its own
+ * signature, or protected, bank-like, DNO, unallocated), new ones
+ * appearing quickly, to many distinct callees.  A call centre presenting
+ * its own numbers (attested A), a one-time-password platform with many
+ * callees and one or few numbers, a bank and an agency presenting the same
+ * clients' numbers all day stay below it.
+ *
+ * Memory is fixed when the table is made: a table of origins (the least
+ * recently seen one in a probe run is evicted), and per origin two
+ * half-window generations of 512-bit sketches (distinct numbers, distinct
+ * callees) plus a 512-bit history of the numbers it used before.  Each call
+ * is O(1) under the lock of one of 16 stripes; the population's median and
+ * MAD are recomputed by one caller at most every quarter window.
+ */
+#ifndef CIDGUARD_BEHAVIOUR_H
+#define CIDGUARD_BEHAVIOUR_H
+
+#include "export.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cg_behaviour_config {
+    int window;              /* seconds of the sliding window (60..3600; 600) */
+    unsigned min_calls;      /* calls in the window before an origin is judged (10) */
+    unsigned min_numbers;    /* distinct unowned numbers in the window, suspect ones twice (16) */
+    unsigned unowned_pct;    /* share of the window's calls presenting unowned numbers (50) */
+    unsigned fanout_pct;     /* distinct callees per call, percent (50) */
+    unsigned rotation_pct;   /* distinct unowned numbers per call, percent: rotation (50) */
+    unsigned fresh_pct;      /* of an origin with history, unowned numbers new to it (60) */
+    unsigned z_tenths;       /* robust z against the population, in tenths (35 = 3.5) */
+    int hold;                /* seconds an origin stays suspected after it last looked it (3600) */
+    unsigned origins;        /* origins kept (a power of two, 256..1048576; 4096) */
+};
+/* Fills `cfg` with the defaults above. */
+CG_EXTERN void cg_behaviour_config_defaults(struct cg_behaviour_config *cfg);
+
+struct cg_behaviour;
+/* CG_EINVAL for a value out of the ranges above, CG_ENOMEM. */
+CG_EXTERN int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config *cfg);
+CG_EXTERN void cg_behaviour_free(struct cg_behaviour *b);
+
+struct cg_behaviour_call {
+    const char *origin;    /* the origin's key (NULL or "": the call is not counted) */
+    const char *presented; /* the number shown to the callee, canonical, or NULL */
+    const char *callee;    /* canonical, or NULL */
+    /* the presented number is the origin's own: it signed it at attestation A */
+    bool owned;
+    /* the presented number is protected, bank-like, DNO, unallocated or
+     * invalid for its origin (a per-call policy finding) */
+    bool suspect;
+    int64_t now; /* seconds */
+};
+
+/* The window's features of the call's origin, after the call. */
+struct cg_behaviour_result {
+    bool campaign;          /* the origin is in campaign behaviour */
+    bool crossed;           /* this call made it cross (it was not before) */
+    unsigned calls;         /* calls in the window */
+    unsigned unowned_calls; /* of them, presenting an unowned number */
+    unsigned numbers;       /* distinct unowned numbers (estimated) */
+    unsigned suspect;       /* distinct suspect numbers (estimated) */
+    unsigned fresh;         /* distinct unowned numbers not in the origin's history */
+    unsigned callees;       /* distinct callees (estimated) */
+    double z;               /* robust z of numbers + suspect against the population */
+};
+
+/* Counts the call for its origin and judges the origin.  Thread-safe.
+ * CG_EINVAL for a NULL argument; CG_OK otherwise (a call without origin
+ * gives a zeroed result). */
+CG_EXTERN int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call *c,
+                                   struct cg_behaviour_result *out);
+
+/* Origins in campaign behaviour now (held ones included). */
+CG_EXTERN unsigned cg_behaviour_suspected(struct cg_behaviour *b, int64_t now);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,347 @@
+/*
+ * Campaign behaviour, online (behaviour.h).
+ *
+ * Each origin keeps two generations of half a window each: the current one
+ * and the one before, so that the features cover between half a window and
+ * a whole one of the origin's latest calls.  A generation holds 512-bit
+ * sketches of the unowned numbers, the suspect numbers and the callees
+ * seen in it, and counters; a number or callee counts as distinct when its
+ * bit was set in neither generation (collisions make the counts a little
+ * low, never high: a campaign is found a few calls later, a legitimate
+ * origin is never pushed over).  The numbers of generations that rolled
+ * out go into a history (two 512-bit generations of three windows each),
+ * against which an origin's numbers are new or habitual: an agency that
+ * presents the same clients' numbers all day has them in its history, a
+ * spoofer rotating through borrowed numbers does not.
+ *
+ * The population: the median and MAD of the judged feature (distinct
+ * unowned numbers, suspect ones twice) over the origins with enough calls
+ * in their window, recomputed from the table by one caller at most every
+ * quarter window.  On a quiet network they are 0 and the floors decide.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidguard/behaviour.h"
+#include "cidguard/error.h"
+#include "core/internal.h"
+
+#define WORDS 8 /* 512 bits */
+#define BITS (WORDS * 64)
+#define STRIPES 16
+#define PROBE 8
+
+struct gen {
+    uint64_t nums[WORDS]; /* unowned presentation numbers */
+    uint64_t sus[WORDS];  /* suspect ones */
+    uint64_t callee[WORDS];
+    uint32_t calls, unowned_calls, numbers, suspect, fresh, callees;
+};
+
+struct org {
+    uint64_t hash; /* 0 = empty */
+    int64_t gen;   /* the half-window index of g[0] */
+    int64_t first, last, hist_since, held_until;
+    uint32_t feature; /* numbers + suspect in the window at the last call */
+    struct gen g[2];  /* g[0] the current generation, g[1] the one before */
+    uint64_t hist[2][WORDS];
+};
+
+struct stripe {
+    pthread_mutex_t lock;
+    struct org *orgs;
+};
+
+struct cg_behaviour {
+    struct cg_behaviour_config cfg;
+    int half;
+    size_t per_stripe; /* a power of two */
+    struct stripe stripes[STRIPES];
+    _Atomic int64_t next_pop;
+    _Atomic uint32_t pop_median, pop_scale; /* hundredths */
+    pthread_mutex_t pop_lock;
+    uint32_t *pop_values;
+};
+
+void cg_behaviour_config_defaults(struct cg_behaviour_config *cfg)
+{
+    *cfg = (struct cg_behaviour_config){.window = 600,
+                                        .min_calls = 10,
+                                        .min_numbers = 16,
+                                        .unowned_pct = 50,
+                                        .fanout_pct = 50,
+                                        .rotation_pct = 50,
+                                        .fresh_pct = 60,
+                                        .z_tenths = 35,
+                                        .hold = 3600,
+                                        .origins = 4096};
+}
+
+int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config *cfg)
+{
+    struct cg_behaviour *b;
+    size_t i;
+    if (!out || !cfg || cfg->window < 60 || cfg->window > 3600 || cfg->hold < 0 ||
+        cfg->hold > 86400 || cfg->origins < 256 || cfg->origins > (1u << 20) ||
+        (cfg->origins & (cfg->origins - 1)) || cfg->unowned_pct > 100 || cfg->fanout_pct > 100 ||
+        cfg->rotation_pct > 100 || cfg->fresh_pct > 100 || cfg->min_numbers < 2 ||
+        cfg->min_numbers > 400 || cfg->min_calls > 100000 || cfg->z_tenths > 1000)
+        return CG_EINVAL;
+    if (!(b = calloc(1, sizeof *b)))
+        return CG_ENOMEM;
+    b->cfg = *cfg;
+    b->half = cfg->window / 2;
+    b->per_stripe = cfg->origins / STRIPES;
+    b->pop_values = malloc(sizeof *b->pop_values * cfg->origins);
+    for (i = 0; i < STRIPES; i++) {
+        pthread_mutex_init(&b->stripes[i].lock, NULL);
+        b->stripes[i].orgs = calloc(b->per_stripe, sizeof(struct org));
+        if (!b->stripes[i].orgs)
+            break;
+    }
+    pthread_mutex_init(&b->pop_lock, NULL);
+    atomic_init(&b->next_pop, 0);
+    atomic_init(&b->pop_median, 0);
+    atomic_init(&b->pop_scale, 100);
+    if (i < STRIPES || !b->pop_values) {
+        cg_behaviour_free(b);
+        return CG_ENOMEM;
+    }
+    *out = b;
+    return CG_OK;
+}
+
+void cg_behaviour_free(struct cg_behaviour *b)
+{
+    size_t i;
+    if (!b)
+        return;
+    for (i = 0; i < STRIPES; i++) {
+        free(b->stripes[i].orgs);
+        pthread_mutex_destroy(&b->stripes[i].lock);
+    }
+    pthread_mutex_destroy(&b->pop_lock);
+    free(b->pop_values);
+    free(b);
+}
+
+static bool bit_get(const uint64_t *m, unsigned i)
+{
+    return (m[i >> 6] >> (i & 63)) & 1;
+}
+
+static void bit_set(uint64_t *m, unsigned i)
+{
+    m[i >> 6] |= 1ull << (i & 63);
+}
+
+static unsigned popcount(const uint64_t *m)
+{
+    unsigned n = 0, i;
+    for (i = 0; i < WORDS; i++)
+        n += (unsigned)__builtin_popcountll(m[i]);
+    return n;
+}
+
+/* Moves the origin's generations to `now`: the ones that leave the window
+ * go into its history. */
+static void roll(const struct cg_behaviour *b, struct org *o, int64_t now)
+{
+    int64_t gi = now / b->half;
+    unsigned w;
+    if (now - o->hist_since >= 3 * (int64_t)b->cfg.window) {
+        memcpy(o->hist[1], o->hist[0], sizeof o->hist[0]);
+        memset(o->hist[0], 0, sizeof o->hist[0]);
+        o->hist_since = now;
+    }
+    if (gi == o->gen)
+        return;
+    for (w = 0; w < WORDS; w++)
+        o->hist[0][w] |= o->g[1].nums[w] | (gi > o->gen + 1 ? o->g[0].nums[w] : 0);
+    if (gi == o->gen + 1)
+        o->g[1] = o->g[0];
+    else
+        memset(&o->g[1], 0, sizeof o->g[1]);
+    memset(&o->g[0], 0, sizeof o->g[0]);
+    o->gen = gi;
+}
+
+/* The origin's slot: its own, else an empty one, else the least recently
+ * seen of the probe run (evicted). */
+static struct org *slot(const struct cg_behaviour *b, struct stripe *s, uint64_t h, int64_t now)
+{
+    size_t mask = b->per_stripe - 1, i;
+    struct org *victim = NULL;
+    for (i = 0; i < PROBE && i < b->per_stripe; i++) {
+        struct org *o = &s->orgs[(h + i) & mask];
+        if (o->hash == h)
+            return o;
+        if (!victim || (victim->hash && (!o->hash || o->last < victim->last)))
+            victim = o;
+    }
+    memset(victim, 0, sizeof *victim);
+    victim->hash = h;
+    victim->first = victim->hist_since = now;
+    victim->gen = now / b->half;
+    return victim;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The population's median and MAD of the feature, over the origins judged
+ * (enough calls in a live window).  One caller at a time; the others go on
+ * with the previous figures. */
+static void population(struct cg_behaviour *b, int64_t now)
+{
+    int64_t due = atomic_load(&b->next_pop);
+    size_t n = 0, i, j;
+    uint32_t med, mad;
+    if (now < due || !atomic_compare_exchange_strong(&b->next_pop, &due, now + b->half / 2))
+        return;
+    if (pthread_mutex_trylock(&b->pop_lock) != 0)
+        return;
+    for (i = 0; i < STRIPES; i++) {
+        struct stripe *s = &b->stripes[i];
+        pthread_mutex_lock(&s->lock);
+        for (j = 0; j < b->per_stripe; j++) {
+            const struct org *o = &s->orgs[j];
+            if (o->hash && o->last > now - b->cfg.window &&
+                o->g[0].calls + o->g[1].calls >= b->cfg.min_calls)
+                b->pop_values[n++] = o->feature;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (n >= 8) { /* a median of a handful is no norm */
+        qsort(b->pop_values, n, sizeof *b->pop_values, cmp_u32);
+        med = b->pop_values[n / 2];
+        for (i = 0; i < n; i++)
+            b->pop_values[i] = b->pop_values[i] > med ? b->pop_values[i] - med
+                                                      : med - b->pop_values[i];
+        qsort(b->pop_values, n, sizeof *b->pop_values, cmp_u32);
+        mad = b->pop_values[n / 2];
+        atomic_store(&b->pop_median, med * 100);
+        atomic_store(&b->pop_scale, (uint32_t)(148.26 * mad));
+    } else {
+        atomic_store(&b->pop_median, 0);
+        atomic_store(&b->pop_scale, 0);
+    }
+    pthread_mutex_unlock(&b->pop_lock);
+}
+
+int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call *c,
+                         struct cg_behaviour_result *out)
+{
+    const struct cg_behaviour_config *cf;
+    struct stripe *s;
+    struct org *o;
+    struct gen *g;
+    uint64_t h;
+    unsigned calls, uc, nums, sus, fresh, callees, feature;
+    double scale;
+    bool judged, was;
+    if (!b || !c || !out)
+        return CG_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (!c->origin || !c->origin[0])
+        return CG_OK;
+    cf = &b->cfg;
+    population(b, c->now);
+    h = cg__fnv1a(c->origin, strlen(c->origin));
+    h = h ? h : 1;
+    s = &b->stripes[h >> 60];
+    pthread_mutex_lock(&s->lock);
+    o = slot(b, s, h, c->now);
+    if (c->now > o->last)
+        o->last = c->now;
+    roll(b, o, c->now);
+    g = &o->g[0];
+    g->calls++;
+    if (c->presented && c->presented[0] && (!c->owned || c->suspect)) {
+        uint64_t nh = cg__fnv1a(c->presented, strlen(c->presented));
+        unsigned i = (unsigned)(nh % BITS);
+        if (!c->owned) {
+            g->unowned_calls++;
+            if (!bit_get(g->nums, i) && !bit_get(o->g[1].nums, i)) {
+                g->numbers++;
+                if (!bit_get(o->hist[0], i) && !bit_get(o->hist[1], i))
+                    g->fresh++;
+            }
+            bit_set(g->nums, i);
+        }
+        if (c->suspect) {
+            if (!bit_get(g->sus, i) && !bit_get(o->g[1].sus, i))
+                g->suspect++;
+            bit_set(g->sus, i);
+        }
+    }
+    if (c->callee && c->callee[0]) {
+        unsigned i = (unsigned)(cg__fnv1a(c->callee, strlen(c->callee)) % BITS);
+        if (!bit_get(g->callee, i) && !bit_get(o->g[1].callee, i))
+            g->callees++;
+        bit_set(g->callee, i);
+    }
+    calls = g->calls + o->g[1].calls;
+    uc = g->unowned_calls + o->g[1].unowned_calls;
+    nums = g->numbers + o->g[1].numbers;
+    sus = g->suspect + o->g[1].suspect;
+    fresh = g->fresh + o->g[1].fresh;
+    callees = g->callees + o->g[1].callees;
+    feature = nums + sus;
+    o->feature = feature;
+    scale = atomic_load(&b->pop_scale) / 100.0;
+    out->z = (feature - atomic_load(&b->pop_median) / 100.0) / (scale > 1.0 ? scale : 1.0);
+    /* the floors, then what makes the unowned numbers a campaign's: one
+     * new number every other call (rotation), suspect numbers, or, once
+     * the origin has a history that is not saturated, numbers it never
+     * used before */
+    {
+        uint64_t hist[WORDS];
+        unsigned w;
+        bool history;
+        for (w = 0; w < WORDS; w++)
+            hist[w] = o->hist[0][w] | o->hist[1][w];
+        history = c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 &&
+                  popcount(hist) > 0;
+        judged = calls >= cf->min_calls && feature >= cf->min_numbers &&
+                 uc * 100 >= cf->unowned_pct * calls && callees * 100 >= cf->fanout_pct * calls &&
+                 out->z * 10 >= cf->z_tenths &&
+                 (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
+                  (history && fresh * 100 >= cf->fresh_pct * nums));
+    }
+    was = o->held_until > c->now;
+    if (judged)
+        o->held_until = c->now + (cf->hold > 0 ? cf->hold : 1);
+    out->campaign = o->held_until > c->now;
+    out->crossed = out->campaign && !was;
+    out->calls = calls;
+    out->unowned_calls = uc;
+    out->numbers = nums;
+    out->suspect = sus;
+    out->fresh = fresh;
+    out->callees = callees;
+    pthread_mutex_unlock(&s->lock);
+    return CG_OK;
+}
+
+unsigned cg_behaviour_suspected(struct cg_behaviour *b, int64_t now)
+{
+    unsigned n = 0;
+    size_t i, j;
+    if (!b)
+        return 0;
+    for (i = 0; i < STRIPES; i++) {
+        struct stripe *s = &b->stripes[i];
+        pthread_mutex_lock(&s->lock);
+        for (j = 0; j < b->per_stripe; j++)
+            n += s->orgs[j].hash && s->orgs[j].held_until > now;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return n;
+}

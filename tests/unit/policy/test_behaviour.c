@@ -1,0 +1,259 @@
+/*
+ * Campaign behaviour online (cidguard/behaviour.h): a rotating spoofer is
+ * found within its first calls, the legitimate shapes (a call centre with
+ * its own numbers, one-time-password traffic, an agency presenting its
+ * clients' numbers all day, a quiet network) are not, the table's memory
+ * is bounded, and workers can share it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidguard/behaviour.h"
+#include "helpers.h"
+
+#define T0 1736121600
+
+static struct cg_behaviour *make(void)
+{
+    struct cg_behaviour_config cfg;
+    struct cg_behaviour *b;
+    cg_behaviour_config_defaults(&cfg);
+    assert_int_equal(cg_behaviour_new(&b, &cfg), CG_OK);
+    return b;
+}
+
+static void num(char *buf, size_t cap, unsigned base, unsigned i)
+{
+    snprintf(buf, cap, "4474%02u%06u", base % 100, i);
+}
+
+/* One call; returns whether it was labelled. */
+static bool call(struct cg_behaviour *b, const char *origin, const char *presented,
+                 const char *callee, bool owned, bool suspect, int64_t now)
+{
+    struct cg_behaviour_call c = {origin, presented, callee, owned, suspect, now};
+    struct cg_behaviour_result r;
+    assert_int_equal(cg_behaviour_observe(b, &c, &r), CG_OK);
+    return r.campaign;
+}
+
+static void test_config(void **state)
+{
+    struct cg_behaviour_config cfg;
+    struct cg_behaviour *b;
+    struct cg_behaviour_result r;
+    (void)state;
+    cg_behaviour_config_defaults(&cfg);
+    cfg.origins = 1000; /* not a power of two */
+    assert_int_equal(cg_behaviour_new(&b, &cfg), CG_EINVAL);
+    cg_behaviour_config_defaults(&cfg);
+    cfg.window = 10;
+    assert_int_equal(cg_behaviour_new(&b, &cfg), CG_EINVAL);
+    cg_behaviour_free(NULL);
+    b = make();
+    assert_int_equal(cg_behaviour_observe(b, NULL, &r), CG_EINVAL);
+    /* a call without origin is not counted */
+    assert_false(call(b, "", "447400000001", "447400000002", false, false, T0));
+    cg_behaviour_free(b);
+}
+
+/* A spoofer rotating through numbers it does not own, one a call, ten
+ * calls a minute: found within its first dozen calls, and its later calls
+ * stay labelled even with its own number. */
+static void test_rotation_found(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    for (i = 0; i < 60; i++) {
+        num(p, sizeof p, 1, (unsigned)i);
+        num(q, sizeof q, 2, (unsigned)i);
+        if (call(b, "SMALL1/acct-9", p, q, false, false, T0 + i * 6) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 20);
+    assert_true(call(b, "SMALL1/acct-9", "447400000001", "447411111111", true, false, T0 + 400));
+    assert_int_equal(cg_behaviour_suspected(b, T0 + 400), 1);
+    /* the hold runs out */
+    assert_int_equal(cg_behaviour_suspected(b, T0 + 400 + 3601), 0);
+    cg_behaviour_free(b);
+}
+
+/* Suspect numbers (protected, DNO) count twice: a bank impersonator with
+ * a third of its calls on ordinary numbers is found as fast. */
+static void test_suspect_numbers(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    for (i = 0; i < 60; i++) {
+        bool bank = i % 3 != 0;
+        if (bank)
+            snprintf(p, sizeof p, "4420794601%02d", i % 8);
+        else
+            num(p, sizeof p, 3, (unsigned)i);
+        num(q, sizeof q, 4, (unsigned)i);
+        if (call(b, "SMALL1/acct-7", p, q, false, bank, T0 + i * 5) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 15);
+    cg_behaviour_free(b);
+}
+
+/* Legitimate shapes, each at a high rate for a day: none is labelled. */
+static void test_legitimate_stay_clean(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i;
+    (void)state;
+    for (i = 0; i < 20000; i++) {
+        int64_t t = T0 + i * 4;
+        num(q, sizeof q, 5, (unsigned)i);
+        /* a call centre presenting its 40 own numbers, attested A */
+        num(p, sizeof p, 6, (unsigned)i % 40);
+        assert_false(call(b, "CARR1/cc", p, q, true, false, t));
+        /* one-time passwords: one number, a new callee every call */
+        assert_false(call(b, "CPAAS/otp", "447700900100", q, false, false, t));
+        /* an agency signing B for its clients' 12 numbers all day */
+        num(p, sizeof p, 7, (unsigned)i % 12);
+        assert_false(call(b, "CARR2/agency", p, q, false, false, t + 1));
+        /* a consumer switch: many callers, each its own number at A */
+        num(p, sizeof p, 8, (unsigned)i);
+        assert_false(call(b, "CARR3/switch", p, q, true, false, t + 2));
+    }
+    assert_int_equal(cg_behaviour_suspected(b, T0 + 80000), 0);
+    cg_behaviour_free(b);
+}
+
+/* A quiet origin rotating slowly (a forwarder: a few unowned numbers a
+ * window) stays below the floors. */
+static void test_quiet_floor(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i;
+    (void)state;
+    for (i = 0; i < 500; i++) {
+        num(p, sizeof p, 9, (unsigned)i);
+        num(q, sizeof q, 10, (unsigned)i);
+        assert_false(call(b, "FWD1/fwd", p, q, false, false, T0 + i * 120));
+    }
+    cg_behaviour_free(b);
+}
+
+/* Slow rotation through borrowed numbers, several calls each, by an origin
+ * with a history of its own: found by its numbers being new to it. */
+static void test_slow_rotation_with_history(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    /* an hour of ordinary calls with its three usual numbers */
+    for (i = 0; i < 360; i++) {
+        num(p, sizeof p, 11, (unsigned)i % 3);
+        num(q, sizeof q, 12, (unsigned)i);
+        assert_false(call(b, "SMALL2/reseller", p, q, false, false, T0 + i * 10));
+    }
+    /* then borrowed numbers, 6 calls each, 12 calls a minute */
+    for (i = 0; i < 200; i++) {
+        num(p, sizeof p, 13, (unsigned)i / 6);
+        num(q, sizeof q, 14, (unsigned)i);
+        if (call(b, "SMALL2/reseller", p, q, false, false, T0 + 3600 + i * 5) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 100);
+    cg_behaviour_free(b);
+}
+
+/* Memory is bounded: far more origins than slots evict the oldest, and a
+ * campaign among them is still found. */
+static void test_eviction(void **state)
+{
+    struct cg_behaviour_config cfg;
+    struct cg_behaviour *b;
+    char o[32], p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    cg_behaviour_config_defaults(&cfg);
+    cfg.origins = 256;
+    assert_int_equal(cg_behaviour_new(&b, &cfg), CG_OK);
+    for (i = 0; i < 100000; i++) {
+        snprintf(o, sizeof o, "TRUNK/%d", i);
+        num(p, sizeof p, 15, (unsigned)i);
+        num(q, sizeof q, 16, (unsigned)i);
+        assert_false(call(b, o, p, q, false, false, T0 + i / 100));
+        if (i % 10 == 0) {
+            num(p, sizeof p, 17, (unsigned)i);
+            if (call(b, "SMALL1/acct-1", p, q, false, false, T0 + i / 100) && found < 0)
+                found = i / 10 + 1;
+        }
+    }
+    assert_true(found > 0 && found <= 20);
+    cg_behaviour_free(b);
+}
+
+struct worker_arg {
+    struct cg_behaviour *b;
+    int id;
+    int labelled;
+};
+
+static void *worker(void *arg)
+{
+    struct worker_arg *w = arg;
+    char o[32], p[32], q[32];
+    int i;
+    for (i = 0; i < 20000; i++) {
+        /* origin 0 of each worker rotates numbers it does not own; the
+         * others present their own */
+        struct cg_behaviour_call c = {o, p, q, i % 64 != 0, false, T0 + i / 20};
+        struct cg_behaviour_result r;
+        snprintf(o, sizeof o, "W%d/%d", w->id, i % 64);
+        num(p, sizeof p, (unsigned)(20 + w->id), (unsigned)i);
+        num(q, sizeof q, (unsigned)(30 + w->id), (unsigned)i);
+        if (cg_behaviour_observe(w->b, &c, &r) == CG_OK && r.campaign)
+            w->labelled += i % 64 == 0 ? 1 : 1000000;
+    }
+    return NULL;
+}
+
+/* Workers share the table (TSan checks the locking). */
+static void test_threads(void **state)
+{
+    struct cg_behaviour *b = make();
+    pthread_t t[4];
+    struct worker_arg a[4];
+    int i;
+    (void)state;
+    for (i = 0; i < 4; i++) {
+        a[i] = (struct worker_arg){b, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &a[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        /* the rotating origin is labelled, no other one */
+        assert_true(a[i].labelled > 0 && a[i].labelled < 1000000);
+    }
+    cg_behaviour_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_rotation_found),
+        cmocka_unit_test(test_suspect_numbers),
+        cmocka_unit_test(test_legitimate_stay_clean),
+        cmocka_unit_test(test_quiet_floor),
+        cmocka_unit_test(test_slow_rotation_with_history),
+        cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
