@@ -111,9 +111,9 @@ struct conn {
     int backoff_ms;
     uint64_t sent[RING]; /* send times of the commands in flight, oldest at head */
     size_t head, n;
-    bool readonly; /* a write was refused: ask the sentinels again */
-    bool refused;  /* AUTH, SELECT or SCRIPT LOAD failed: drop, try again later */
-    bool logged_error; /* an error reply to a call was logged (once a connection) */
+    bool readonly;       /* a write was refused: ask the sentinels again */
+    bool refused;        /* AUTH, SELECT or SCRIPT LOAD failed: drop, try again later */
+    bool logged_error;   /* an error reply to a call was logged (once a connection) */
     uint64_t connect_ms; /* when the connection was begun */
 };
 
@@ -309,8 +309,8 @@ static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     if (rep->type == REDIS_REPLY_ERROR) {
         if (!c->refused)
-            fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", r->w->id, c->host,
-                    c->port, rep->str);
+            fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", r->w->id, c->host, c->port,
+                    rep->str);
         c->refused = true;
         return;
     }
@@ -498,8 +498,7 @@ static void ask_sentinel(struct cgd_redis *r)
     redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
     if (r->sentinel_password[0]) {
         if (r->sentinel_user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user,
-                              r->sentinel_password);
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user, r->sentinel_password);
         else
             redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->sentinel_password);
     }
@@ -534,8 +533,7 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
         hi = e->element[1]->integer;
         n = e->element[2];
         if (lo < 0 || hi >= CG_REDIS_SLOTS || lo > hi || n->elements < 2 ||
-            n->element[0]->type != REDIS_REPLY_STRING ||
-            n->element[1]->type != REDIS_REPLY_INTEGER)
+            n->element[0]->type != REDIS_REPLY_STRING || n->element[1]->type != REDIS_REPLY_INTEGER)
             continue;
         /* an empty host is the node that answered */
         c = node_find(r, n->element[0]->len ? n->element[0]->str : from->host,
@@ -717,17 +715,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         rep->element[1]->type == REDIS_REPLY_INTEGER &&
         rep->element[2]->type == REDIS_REPLY_INTEGER &&
         rep->element[3]->type == REDIS_REPLY_INTEGER) {
-        sub_done(r, s,
-                 true, cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
-                                               rep->element[2]->integer),
+        sub_done(r, s, true,
+                 cg_redis_observe_result(rep->element[0]->integer, rep->element[1]->integer,
+                                         rep->element[2]->integer),
                  (unsigned)rep->element[3]->integer &
                      (CG_POLICY_NUM_CALLER | CG_POLICY_NUM_PRESENTED));
         return;
     }
     if (rep && rep->type == REDIS_REPLY_ERROR && redirect(r, s, rep))
         return;
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "TRYAGAIN", 8) == 0 &&
-        s->fmt && s->redirects < REDIRECTS_MAX && r->nretry < RING && !r->w->stopping) {
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "TRYAGAIN", 8) == 0 && s->fmt &&
+        s->redirects < REDIRECTS_MAX && r->nretry < RING && !r->w->stopping) {
         s->redirects++;
         r->retry[r->nretry++] = s;
         return;
@@ -951,9 +949,8 @@ static int observe_call(struct cgd_redis *r, const struct cg_policy_call *pc, un
         struct sub *s = &p->sub[i];
         *s = (struct sub){p, NULL, 0, 0, cmds.cmd[i].slot, cmds.cmd[i].replay_only};
         if (s->replay_only) {
-            p->call_id_len = cmds.cmd[i].argvlen[2] < sizeof p->call_id
-                                 ? cmds.cmd[i].argvlen[2]
-                                 : sizeof p->call_id - 1;
+            p->call_id_len = cmds.cmd[i].argvlen[2] < sizeof p->call_id ? cmds.cmd[i].argvlen[2]
+                                                                        : sizeof p->call_id - 1;
             memcpy(p->call_id, cmds.cmd[i].argv[2], p->call_id_len);
         }
         s->len = redisFormatCommandArgv(&s->fmt, cmds.cmd[i].argc, cmds.cmd[i].argv,

@@ -58,8 +58,8 @@ CG_EXTERN int cg_redis_parse_nodes(const char *list, struct cg_redis_node *out, 
  * node is not used. */
 struct cg_redis_opts {
     const char *url;
-    const char *sentinels;   /* "host:port;...", NULL or "" = none */
-    const char *master_name; /* the name the sentinels monitor */
+    const char *sentinels;                         /* "host:port;...", NULL or "" = none */
+    const char *master_name;                       /* the name the sentinels monitor */
     const char *sentinel_user, *sentinel_password; /* the sentinels' own AUTH, if any */
     const char *cluster;                           /* seed nodes, NULL or "" = none */
 };
@@ -79,8 +79,7 @@ CG_EXTERN int cg_redis_connect(struct cg_redis **out, const char *url, const cha
  * node), the node that holds the lists' slot.  A url naming a replica is
  * followed to its master. */
 CG_EXTERN int cg_redis_connect_opts(struct cg_redis **out, const struct cg_redis_opts *o,
-                                    const char *prefix, int timeout_ms, char *err,
-                                    size_t errlen);
+                                    const char *prefix, int timeout_ms, char *err, size_t errlen);
 CG_EXTERN void cg_redis_close(struct cg_redis *s);
 CG_EXTERN const char *cg_redis_error(const struct cg_redis *s); /* the last failure */
 
@@ -185,8 +184,8 @@ CG_EXTERN const char *cg_redis_cluster_script_sha(void);
  * the prefix's keys may run it). */
 CG_EXTERN bool cg_redis_observe_cmds(struct cg_redis_cmds *out, const char *prefix,
                                      const struct cg_policy_call *call, int window,
-                                     unsigned rate_calls, unsigned rate_numbers,
-                                     unsigned intents, bool cluster);
+                                     unsigned rate_calls, unsigned rate_numbers, unsigned intents,
+                                     bool cluster);
 
 #ifdef __cplusplus
 }

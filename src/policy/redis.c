@@ -308,8 +308,8 @@ static redisReply *cmdv(struct cg_redis *s, const char *w0, const char *w1, cons
 
 /* Connects s->rc to host:port and authenticates (user and password, or
  * the password alone) and selects db.  On failure s->err says why. */
-static int dial(struct cg_redis *s, const char *host, int port, struct timeval tv,
-                const char *user, const char *password, int db)
+static int dial(struct cg_redis *s, const char *host, int port, struct timeval tv, const char *user,
+                const char *password, int db)
 {
     redisReply *r;
     if (s->rc)
@@ -322,7 +322,8 @@ static int dial(struct cg_redis *s, const char *host, int port, struct timeval t
     }
     redisSetTimeout(s->rc, tv);
     if (password && *password) {
-        if (!(r = user && *user ? cmdv(s, "AUTH", user, password) : cmdv(s, "AUTH", password, NULL)))
+        if (!(r = user && *user ? cmdv(s, "AUTH", user, password)
+                                : cmdv(s, "AUTH", password, NULL)))
             goto fail;
         freeReplyObject(r);
     }
@@ -363,8 +364,7 @@ static int ask_sentinels(struct cg_redis *s, const struct cg_redis_opts *o, stru
         r = cmdv(s, "SENTINEL", "get-master-addr-by-name", o->master_name);
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
             r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING &&
-            r->element[0]->len < sizeof m->host) {
+            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < sizeof m->host) {
             cg__strlcpy(m->host, r->element[0]->str, sizeof m->host);
             m->port = atoi(r->element[1]->str);
             freeReplyObject(r);
@@ -386,8 +386,8 @@ static bool replica_of(struct cg_redis *s, struct cg_redis_node *m)
     bool yes = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
                r->element[0]->type == REDIS_REPLY_STRING &&
                strcmp(r->element[0]->str, "slave") == 0 &&
-               r->element[1]->type == REDIS_REPLY_STRING &&
-               r->element[1]->len < sizeof m->host && r->element[2]->type == REDIS_REPLY_INTEGER;
+               r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len < sizeof m->host &&
+               r->element[2]->type == REDIS_REPLY_INTEGER;
     if (yes) {
         cg__strlcpy(m->host, r->element[1]->str, sizeof m->host);
         m->port = (int)r->element[2]->integer;
@@ -422,8 +422,7 @@ static bool slot_owner(struct cg_redis *s, unsigned slot, struct cg_redis_node *
         redisReply *e = r->element[i], *n;
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
             e->element[0]->type != REDIS_REPLY_INTEGER ||
-            e->element[1]->type != REDIS_REPLY_INTEGER ||
-            e->element[2]->type != REDIS_REPLY_ARRAY)
+            e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY)
             continue;
         n = e->element[2];
         if ((long long)slot < e->element[0]->integer || (long long)slot > e->element[1]->integer ||
@@ -458,8 +457,7 @@ int cg_redis_connect_opts(struct cg_redis **out, const struct cg_redis_opts *o, 
                      o->url ? o->url : "");
         return CG_EINVAL;
     }
-    if (o->cluster && *o->cluster &&
-        cg_redis_parse_nodes(o->cluster, seeds, &nseeds) != CG_OK) {
+    if (o->cluster && *o->cluster && cg_redis_parse_nodes(o->cluster, seeds, &nseeds) != CG_OK) {
         if (err)
             snprintf(err, errlen, "cluster: not a host:port;... list: %s", o->cluster);
         return CG_EINVAL;
@@ -528,7 +526,6 @@ const char *cg_redis_error(const struct cg_redis *s)
 {
     return s->err;
 }
-
 
 int cg_redis_lists_version(struct cg_redis *s, long long *version)
 {
