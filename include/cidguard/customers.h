@@ -57,7 +57,7 @@
  * file loads.
  *
  * Memory: about 12 bytes per number, 24 per address entry and 36 per token
- * hash, plus the names.  Address and number lookups take no lock and
+ * hash, plus the names and 8 bytes per customer for the index by name.  Address and number lookups take no lock and
  * allocate nothing: binary searches over sorted arrays, one per address
  * prefix length and per number prefix length present in the file.  A token
  * lookup hashes the token (OpenSSL) and searches one sorted array.
@@ -134,6 +134,16 @@ CG_EXTERN const struct cg_customer *cg_customers_at(const struct cg_customers *c
  * NULL. */
 CG_EXTERN const struct cg_customer *cg_customers_find(const struct cg_customers *c,
                                                       const void *addr);
+
+/*
+ * The customer named `name` (a NUL-terminated string compared byte for
+ * byte with the file's first column: no case folding, no trimming), or
+ * NULL for an unknown, NULL or empty name or a NULL set.  For a host that
+ * lets a trusted intermediary (an SBC) say which customer a call is for.
+ * A binary search over the names, sorted when the file was loaded.
+ */
+CG_EXTERN const struct cg_customer *cg_customers_by_name(const struct cg_customers *c,
+                                                         const char *name);
 
 /*
  * The customer holding the SHA-256 of the bearer token (`len` bytes at

@@ -92,6 +92,7 @@ struct cg_customers {
     uint32_t prefix_lens;       /* bit L: some prefix has L digits */
     struct token_entry *tokens; /* sorted by hash, every hash once */
     size_t ntokens;
+    const struct cg_customer **by_name; /* every customer, sorted by name (strcmp) */
 };
 
 /* --- addresses ------------------------------------------------------------------ */
@@ -613,6 +614,27 @@ const struct cg_customer *cg_customers_at(const struct cg_customers *c, size_t i
     return c && i < c->n ? &c->cu[i] : NULL;
 }
 
+/* Names are unique (load_line skips a repeated one), so at most one
+ * customer compares equal. */
+const struct cg_customer *cg_customers_by_name(const struct cg_customers *c, const char *name)
+{
+    size_t lo = 0, hi;
+    if (!c || !c->n || !name || !name[0])
+        return NULL;
+    hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(c->by_name[mid]->name, name);
+        if (d == 0)
+            return c->by_name[mid];
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 const struct cg_customer *cg_customers_find(const struct cg_customers *c, const void *addr)
 {
     struct run runs[129];
@@ -1096,6 +1118,12 @@ static int cmp_token(const void *a, const void *b)
     return memcmp(x->h, y->h, HASH_LEN);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    const struct cg_customer *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
 static int cmp_addr(const void *a, const void *b)
 {
     const struct addr_entry *x = a, *y = b;
@@ -1149,6 +1177,13 @@ static int finish(struct builder *b, struct cg_customers *c)
         c->cu[i].set = c;
         c->cu[i].name = c->names + b->name_off[i];
         c->cu[i].signer = c->names + b->signer_off[i];
+    }
+    if (c->n) {
+        if (!(c->by_name = malloc(c->n * sizeof *c->by_name)))
+            return CG_ENOMEM;
+        for (i = 0; i < c->n; i++)
+            c->by_name[i] = &c->cu[i];
+        qsort(c->by_name, c->n, sizeof *c->by_name, cmp_name);
     }
     if ((rc = build_numbers(b->ex, b->nex, &c->exact, c->cu, NULL)) != CG_OK ||
         (rc = build_numbers(b->px, b->npx, &c->prefix, c->cu, &c->prefix_lens)) != CG_OK)
@@ -1211,6 +1246,7 @@ void cg_customers_free(struct cg_customers *c)
     free(c->prefix.key);
     free(c->prefix.cust);
     free(c->tokens);
+    free(c->by_name);
     free(c);
 }
 

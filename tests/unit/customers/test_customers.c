@@ -4,7 +4,8 @@
  * and empty sets, a customer with 50,000 numbers, a randomized
  * comparison with a straightforward reference (string CIDRs, strncmp), and
  * token hashes: the fourth column, lookups by bearer token, the hash
- * helper and attestation for a customer known by its token.
+ * helper and attestation for a customer known by its token, and lookups
+ * by name.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -393,6 +394,13 @@ static void test_limit_customers(void **state)
     assert_report(1, CG_CUSTOMERS_MAX + 3, "more than 100000 customers");
     assert_int_equal(cg_customers_count(c), CG_CUSTOMERS_MAX);
     assert_int_equal(attest(c, "10.1.134.159", "4499999"), 'A'); /* the last one loaded */
+    /* every name is found by its index, and one past the limit is not */
+    for (i = 0; i < CG_CUSTOMERS_MAX; i += 997) {
+        snprintf(line, sizeof line, "c%u", i);
+        assert_ptr_equal(cg_customers_by_name(c, line), cg_customers_at(c, i));
+    }
+    assert_ptr_equal(cg_customers_by_name(c, "c99999"), cg_customers_at(c, CG_CUSTOMERS_MAX - 1));
+    assert_null(cg_customers_by_name(c, "c100000"));
     assert_int_equal(attest(c, "10.1.134.160", "44100000"), 'C');
     cg_customers_free(c);
     free(b.p);
@@ -1048,6 +1056,48 @@ static void test_customer_attest(void **state)
     cg_customers_free(c);
 }
 
+/* Lookups by name: exact bytes, no folding or trimming, file order kept
+ * for cg_customers_at, a repeated name skipped (the first row wins). */
+static void test_by_name(void **state)
+{
+    struct cg_customers *c, *e;
+    const struct cg_customer *cu;
+    (void)state;
+    c = load("customer,addresses,numbers,tokens,signer\n"
+             "zulu,192.0.2.30,442079460300*\n"
+             "acme,192.0.2.10,442079460000;4420794601*,,resellerx\n"
+             "Acme,,14155550100\n"
+             "acme,192.0.2.99,449999\n"
+             "a,,1\n"
+             "acme-2,,2\n");
+    assert_int_equal(nreps, 1); /* the second acme */
+    assert_int_equal(cg_customers_count(c), 5);
+    cu = cg_customers_by_name(c, "acme");
+    assert_non_null(cu);
+    assert_ptr_equal(cu, cg_customers_at(c, 1));
+    assert_string_equal(cg_customer_name(cu), "acme");
+    assert_string_equal(cg_customer_signer(cu), "resellerx");
+    assert_int_equal(cg_customer_attest(cu, "442079460155"), 'A');
+    assert_int_equal(cg_customer_attest(cu, "449999"), 'B'); /* the skipped row's */
+    assert_ptr_equal(cg_customers_by_name(c, "Acme"), cg_customers_at(c, 2));
+    assert_ptr_equal(cg_customers_by_name(c, "zulu"), cg_customers_at(c, 0));
+    assert_ptr_equal(cg_customers_by_name(c, "a"), cg_customers_at(c, 3));
+    assert_ptr_equal(cg_customers_by_name(c, "acme-2"), cg_customers_at(c, 4));
+    assert_null(cg_customers_by_name(c, "ACME"));
+    assert_null(cg_customers_by_name(c, " acme"));
+    assert_null(cg_customers_by_name(c, "acme "));
+    assert_null(cg_customers_by_name(c, "acm"));
+    assert_null(cg_customers_by_name(c, "acme-"));
+    assert_null(cg_customers_by_name(c, "zz"));
+    assert_null(cg_customers_by_name(c, ""));
+    assert_null(cg_customers_by_name(c, NULL));
+    assert_null(cg_customers_by_name(NULL, "acme"));
+    assert_int_equal(cg_customers_new_empty(&e), CG_OK);
+    assert_null(cg_customers_by_name(e, "acme"));
+    cg_customers_free(e);
+    cg_customers_free(c);
+}
+
 static void test_tokens_bad(void **state)
 {
     struct buf b = {0};
@@ -1344,6 +1394,7 @@ int main(void)
         cmocka_unit_test(test_tokens_parse),
         cmocka_unit_test(test_tokens_match),
         cmocka_unit_test(test_customer_attest),
+        cmocka_unit_test(test_by_name),
         cmocka_unit_test(test_tokens_bad),
         cmocka_unit_test(test_tokens_near_misses),
         cmocka_unit_test(test_addr_in_cidr),
