@@ -1235,8 +1235,8 @@ struct staged {
 #define PIPE_CHUNKS 4
 
 struct stage_chunk {
-    struct staged rows[STAGE_ROWS];
-    size_t n;
+    struct staged *rows; /* grows to STAGE_ROWS: a small input costs little */
+    size_t n, cap;
     const char *path;
     char *text;
     size_t tlen, tcap;
@@ -1343,7 +1343,17 @@ static int stage_flush(struct stager *st)
 
 static struct staged *stage_next(struct stager *st)
 {
-    struct staged *s = &st->cur->rows[st->cur->n];
+    struct stage_chunk *c = st->cur;
+    struct staged *s;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 4 : 16;
+        struct staged *nr = realloc(c->rows, (nc < STAGE_ROWS ? nc : STAGE_ROWS) * sizeof *nr);
+        if (!nr)
+            return NULL;
+        c->rows = nr;
+        c->cap = nc < STAGE_ROWS ? nc : STAGE_ROWS;
+    }
+    s = &c->rows[c->n];
     memset(&s->r, 0, sizeof s->r);
     s->why = NULL;
     s->line = st->line;
@@ -1353,7 +1363,10 @@ static struct staged *stage_next(struct stager *st)
 /* A malformed row, to be counted and reported in its place. */
 static int stage_skip(struct stager *st, const char *why)
 {
-    stage_next(st)->why = why;
+    struct staged *s = stage_next(st);
+    if (!s)
+        return CG_ENOMEM;
+    s->why = why;
     return ++st->cur->n == STAGE_ROWS ? stage_flush(st) : CG_OK;
 }
 
@@ -1363,10 +1376,12 @@ static int stage_row(struct stager *st, const struct raw_row *in)
     struct stage_chunk *c = st->cur;
     struct staged *s = stage_next(st);
     size_t need = in->ingress.n + in->spc.n + in->origid.n + 2;
+    if (!s)
+        return CG_ENOMEM;
     s->why = parse_row(st->opts->plan, in, &s->r, s->calling, s->presented, s->called, &s->intent);
     if (!s->why) {
         if (c->tlen + need > c->tcap) {
-            size_t nc = c->tcap ? c->tcap * 2 : 1 << 18;
+            size_t nc = c->tcap ? c->tcap * 2 : 1024;
             char *nt;
             while (nc < c->tlen + need)
                 nc *= 2;
@@ -1400,12 +1415,13 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
     for (i = 0; i < c->n && rc == CG_OK; i++) {
         const struct staged *s = &c->rows[i];
         struct raw_row in;
-        const char *k = c->text + s->key;
+        const char *k;
         a->line = s->line;
         if (s->why) {
             skip_row(a, s->why);
             continue;
         }
+        k = c->text + s->key;
         if (i + STAGE_AHEAD < c->n) { /* the records of a row a few ahead */
             const struct staged *f = &c->rows[i + STAGE_AHEAD];
             if (!f->why) {
@@ -1437,8 +1453,10 @@ static struct stage_chunk *chunk_new(void)
 
 static void chunk_free(struct stage_chunk *c)
 {
-    if (c)
+    if (c) {
+        free(c->rows);
         free(c->text);
+    }
     free(c);
 }
 
