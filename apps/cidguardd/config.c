@@ -80,8 +80,8 @@ static const struct directive table[] = {
     S("tls", "key", tls_key, "", "its private key (PEM); empty = in the cert file"),
     S("tls", "client_ca", tls_client_ca, "",
       "CAs (PEM) whose client certificates are verified; a verified certificate's names (CN, DNS "
-      "SANs) identify a customer of the same name, and an SBC listed as cert:NAME in tgrp_from; "
-      "empty = no client certificates asked"),
+      "SANs) identify a customer of the same name, and an SBC listed as cert:NAME in tgrp_from or "
+      "customer_from; empty = no client certificates asked"),
     B("tls", "require_client_cert", tls_require_client_cert, "no",
       "refuse TLS clients without a certificate from client_ca"),
     B("tls", "https", https, "no", "the HTTP API and the signing API speak HTTPS"),

@@ -299,9 +299,24 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
 
 /* --- signing ---------------------------------------------------------------------------- */
 
+/* The request's Cidguard-Customer header, by which an SBC of [sign]
+ * customer_from names the signing customer (signing.h): 1 with the name
+ * in out, 0 without one, -1 for one that names no one readably or two. */
+static int customer_header(struct evhttp_request *req, char out[CG_CUSTOMER_NAME_MAX + 1])
+{
+    const struct evkeyval *kv;
+    int found = 0;
+    out[0] = '\0';
+    for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next)
+        if (strcasecmp(kv->key, "Cidguard-Customer") == 0 &&
+            (found++ || !cgd_customer_header(kv->value, strlen(kv->value), out)))
+            return -1;
+    return found;
+}
+
 static void signing(struct evhttp_request *req, bool https)
 {
-    char names[1024];
+    char names[1024], named[CG_CUSTOMER_NAME_MAX + 1];
     struct cg_atis_sign_req sr;
     struct cg_atis_error e;
     struct cgd_ctx *ctx = cgd_ctx_get();
@@ -331,6 +346,13 @@ static void signing(struct evhttp_request *req, bool https)
     r.ndest = sr.ndest;
     r.attest = sr.attest;
     r.iat = sr.iat;
+    /* an SBC's word for the customer: heeded only from [sign] customer_from
+     * and without a token (signing.c) */
+    if (ctx->conf.sign_customer_from[0]) {
+        int h = customer_header(req, named);
+        r.named = h > 0 ? named : NULL;
+        r.named_bad = h < 0;
+    }
     switch (cgd_sign(ctx, &r, &sg)) {
     case CGD_SIGN_OK:
         break;
@@ -343,6 +365,12 @@ static void signing(struct evhttp_request *req, bool https)
         err(req, "POL4010", 401, "Error: Unauthorized.");
         goto out;
     case CGD_SIGN_UNKNOWN_CLIENT:
+        if (sg.unknown_named) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Cidguard-Reasons",
+                              "unknown_customer");
+            err(req, "POL4030", 403, "Error: Forbidden: the customer named is unknown.");
+            goto out;
+        }
         err(req, "POL4030", 403, "Error: Forbidden.");
         goto out;
     case CGD_SIGN_RATE:

@@ -24,38 +24,87 @@ static struct cgd_rates rates = CGD_RATES_INITIALIZER;
 /* One line per refusal (auth.h limits them). */
 static struct cgd_audit audit_lines = CGD_AUDIT_INITIALIZER;
 
+/* `s` as it may go in a log line: printable ASCII, at most 64 bytes of
+ * it, anything else '?'.  A name an SBC sends is not trusted to be tidy. */
+static const char *printable(const char *s, char *out, size_t cap)
+{
+    size_t i;
+    for (i = 0; s[i] && i < 64 && i + 1 < cap; i++)
+        out[i] = s[i] > 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
 static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_sign_outcome o,
-                  const struct cg_decision *d)
+                  const char *why)
 {
     static const char *const lname[] = {"sip", "sip", "http", "http"};
-    char reasons[300] = "", addr[INET6_ADDRSTRLEN];
+    char addr[INET6_ADDRSTRLEN], named[80] = "";
     if (!cgd_audit_may(&audit_lines, "signing refusal(s)"))
         return;
     cgd_addr_text(r->addr, addr, sizeof addr);
-    if (d)
-        cg_decision_reasons(d, reasons, sizeof reasons);
+    if (o == CGD_SIGN_UNKNOWN_CLIENT && (r->named || r->named_bad))
+        printable(r->named ? r->named : "", named, sizeof named);
     fprintf(stderr,
-            "cidguardd: audit: signing refused (%s%s%s) over %s from %s, customer %s, orig "
+            "cidguardd: audit: signing refused (%s%s%s) over %s from %s, customer %s%s%s%s, orig "
             "%s%s%s\n",
-            cgd_sign_outcome_str(o), reasons[0] ? ": " : "", reasons, lname[r->listener], addr,
-            customer ? customer : "-", r->orig ? r->orig : "-", r->presented ? ", presented " : "",
-            r->presented ? r->presented : "");
+            cgd_sign_outcome_str(o), why && why[0] ? ": " : "", why ? why : "", lname[r->listener],
+            addr, customer ? customer : "-", named[0] || r->named_bad ? " (named \"" : "", named,
+            named[0] || r->named_bad ? "\")" : "", r->orig ? r->orig : "-",
+            r->presented ? ", presented " : "", r->presented ? r->presented : "");
 }
 
 /* --- signing ------------------------------------------------------------------------- */
 
+static enum cgd_sign_outcome refuse_why(const struct cgd_sign_req *r, const char *customer,
+                                        enum cgd_sign_outcome o, const char *why)
+{
+    atomic_fetch_add(&cgd_m.sign_refused[o], 1);
+    audit(r, customer, o, why);
+    return o;
+}
+
 static enum cgd_sign_outcome refuse_because(const struct cgd_sign_req *r, const char *customer,
                                             enum cgd_sign_outcome o, const struct cg_decision *d)
 {
-    atomic_fetch_add(&cgd_m.sign_refused[o], 1);
-    audit(r, customer, o, d);
-    return o;
+    char reasons[300];
+    cg_decision_reasons(d, reasons, sizeof reasons);
+    return refuse_why(r, customer, o, reasons);
 }
 
 static enum cgd_sign_outcome refuse(const struct cgd_sign_req *r, const char *customer,
                                     enum cgd_sign_outcome o)
 {
-    return refuse_because(r, customer, o, NULL);
+    return refuse_why(r, customer, o, NULL);
+}
+
+bool cgd_customer_header(const char *v, size_t n, char out[CG_CUSTOMER_NAME_MAX + 1])
+{
+    size_t i;
+    out[0] = '\0';
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (!n || n > CG_CUSTOMER_NAME_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return false;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* Whether the request comes from an SBC trusted to name the customer
+ * ([sign] customer_from, by address or certificate name). */
+static bool named_by_trusted(const struct cgd_ctx *ctx, const struct cgd_sign_req *r)
+{
+    return (r->named || r->named_bad) && ctx->conf.sign_customer_from[0] &&
+           cgd_trusted_peer(r->addr, r->cert_names ? r->cert_names : "",
+                            ctx->conf.sign_customer_from);
 }
 
 /* The customer named as one of a verified client certificate's names. */
@@ -121,6 +170,14 @@ static enum cgd_sign_outcome sign_call(const struct cgd_ctx *ctx, const struct c
     if (r->bearer) {
         if (!(cu = cg_customers_by_token(ctx->customers, r->bearer, r->bearer_len)))
             return refuse(r, NULL, CGD_SIGN_BAD_TOKEN);
+    } else if (named_by_trusted(ctx, r)) {
+        /* an SBC speaking for many customers from one address names the
+         * call's: that customer, or none (never the SBC's own row, never a
+         * stranger's C signature) */
+        if (r->named_bad || !(cu = cg_customers_by_name(ctx->customers, r->named))) {
+            out->unknown_named = true;
+            return refuse_why(r, NULL, CGD_SIGN_UNKNOWN_CLIENT, "unknown_customer");
+        }
     } else if (!(cu = by_cert(ctx->customers, r->cert_names)) &&
                (r->listener != CGD_LISTENER_HTTP_SIGN || ctx->conf.sign_http_by_address)) {
         /* over HTTP an address is a credential only when asked for: behind

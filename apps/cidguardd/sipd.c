@@ -314,12 +314,58 @@ static bool read_caller(const struct cg_sip_req *req, const struct cg_tn_plan *p
     return kp != CG_TN_UNREADABLE && kf != CG_TN_UNREADABLE;
 }
 
+/*
+ * The Cidguard-Customer header of a request (`len` bytes at `msg`), by
+ * which an SBC of [sign] customer_from names the signing customer: 1 with
+ * the name in out, 0 when there is none, -1 when there is one that names
+ * no one readably (cgd_customer_header), or there are two (a caller's
+ * left beside the SBC's), or it is folded onto a further line.  The
+ * parser keeps no header it has no use for, so the headers are read again
+ * here, up to the blank line that ends them; names are matched without
+ * regard to case, with spaces or tabs allowed before the colon.
+ */
+static int customer_header(const char *msg, size_t len, char out[CG_CUSTOMER_NAME_MAX + 1])
+{
+    static const char name[] = "Cidguard-Customer";
+    const char *p = msg, *end = msg + len;
+    bool ours = false, first = true;
+    int found = 0;
+    out[0] = '\0';
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end, *c;
+        size_t n = (size_t)(eol - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (first) { /* the request line */
+            first = false;
+        } else if (!n) {
+            break; /* the end of the headers */
+        } else if (p[0] == ' ' || p[0] == '\t') {
+            if (ours)
+                return -1; /* a continuation of ours: read it as nobody's */
+        } else {
+            ours = n > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0;
+            for (c = p + sizeof name - 1; ours && c < p + n && (*c == ' ' || *c == '\t'); c++)
+                ;
+            if (ours && (c >= p + n || *c != ':'))
+                ours = false;
+            if (ours) {
+                if (found++ || !cgd_customer_header(c + 1, (size_t)(p + n - c - 1), out))
+                    return -1;
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return found;
+}
+
 static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_tx *tx,
-                        const struct cg_sip_req *req)
+                        const struct cg_sip_req *req, const char *msg, size_t len)
 {
     struct cgd_ctx *ctx = cgd_ctx_get();
     char caller[CG_TN_MAX + 1], from_tn[CG_TN_MAX + 1], callee[CG_TN_MAX + 1],
-        contact[CG_URL_MAX + 16], att[32], codes[300], reasons[330], ingress[64] = "";
+        contact[CG_URL_MAX + 16], att[32], codes[300], reasons[330],
+        ingress[64] = "", named[CG_CUSTOMER_NAME_MAX + 1];
     const char *dest = callee;
     const char *extra[6];
     char *idh = NULL;
@@ -351,6 +397,13 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         r.call_id = req->call_id;
         r.dest = &dest;
         r.ndest = 1;
+        /* the customer an SBC names: heeded only from [sign] customer_from
+         * (signing.c), never copied into the answer */
+        if (ctx->conf.sign_customer_from[0]) {
+            int h = customer_header(msg, len, named);
+            r.named = h > 0 ? named : NULL;
+            r.named_bad = h < 0;
+        }
         /* the customer's ingress, for agents named by ingress: the row whose
          * addresses hold the source */
         if (ctx->policy) {
@@ -384,9 +437,13 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
                     ctx->conf.sign_refuse_response == 603 ? "Decline" : "Rejected", why, 2);
             goto out;
         }
-        case CGD_SIGN_UNKNOWN_CLIENT:
-            respond(d, p, tx, req, 403, "Forbidden", NULL, 0);
+        case CGD_SIGN_UNKNOWN_CLIENT: {
+            /* a trusted SBC naming a customer the file lacks says so */
+            const char *why[] = {"Cidguard-Action: block", "Cidguard-Reasons: unknown_customer"};
+            respond(d, p, tx, req, 403, "Forbidden", sg.unknown_named ? why : NULL,
+                    sg.unknown_named ? 2 : 0);
             goto out;
+        }
         case CGD_SIGN_RATE: {
             const char *retry[] = {"Retry-After: 1"};
             respond(d, p, tx, req, 503, "Service Unavailable", retry, 1);
@@ -548,7 +605,7 @@ static void handle(struct cgd_sipd *d, bool verify_listener, const char *buf, si
             verify_invite(d, p, &r);
             return;
         }
-        sign_invite(d, p, r.tx, &r.req);
+        sign_invite(d, p, r.tx, &r.req, buf, len);
     }
     cg_sip_req_clear(&r.req);
 }

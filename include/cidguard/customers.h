@@ -57,10 +57,11 @@
  * file loads.
  *
  * Memory: about 12 bytes per number, 24 per address entry and 36 per token
- * hash, plus the names and 8 bytes per customer for the index by name.  Address and number lookups take no lock and
- * allocate nothing: binary searches over sorted arrays, one per address
- * prefix length and per number prefix length present in the file.  A token
- * lookup hashes the token (OpenSSL) and searches one sorted array.
+ * hash, plus the names and 8 bytes per customer for the index by name.
+ * Address and number lookups take no lock and allocate nothing: binary
+ * searches over sorted arrays, one per address prefix length and per
+ * number prefix length present in the file.  A token lookup hashes the
+ * token (OpenSSL) and searches one sorted array.
  */
 #ifndef CIDGUARD_CUSTOMERS_H
 #define CIDGUARD_CUSTOMERS_H

@@ -16,6 +16,16 @@ every call.  STATE_DIR/origid.key is made 0600 and kept across restarts.
 not its certificate's, or whose key file is missing, or a customer naming
 a signer that does not exist, refuses the start with an error naming it;
 on SIGHUP the running signers stay.
+
+An SBC (127.0.0.5, in [sign] customer_from) signs for X and Y from one
+address by naming the customer (Cidguard-Customer: NAME): X named gets X's
+attestation (A for X's number, which Y named gets B for), X's signer and an
+origid of X's, and the signing log's row names X; a name the customers file
+lacks is refused (403, Cidguard-Reasons: unknown_customer, an audit line),
+as are two of the header; without it the SBC is its own customer row.  The
+header from a peer not in customer_from (Y naming X) is ignored, and the
+header is never copied into the answer.  The HTTP signing API takes the
+same header from the same peers.
 """
 import http.client
 import json
@@ -24,6 +34,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,8 +50,8 @@ PKI = os.path.join(WORK, "pki")
 STATE = os.path.join(WORK, "state")
 procs = []
 PORTS = {}
-X_ADDR, Y_ADDR = "127.0.0.2", "127.0.0.3"
-X_NUM, Y_NUM, CALLEE = "442079460001", "442079460002", "14155550100"
+X_ADDR, Y_ADDR, SBC_ADDR = "127.0.0.2", "127.0.0.3", "127.0.0.5"
+X_NUM, Y_NUM, SBC_NUM, CALLEE = "442079460001", "442079460002", "442079460009", "14155550100"
 
 
 def run(*args, **kw):
@@ -66,10 +77,10 @@ def write_conf(path, signers, customers, origid="stable"):
                 "decision_log = off\n"
                 "[verify]\ntrust = %s\n[fetch]\nallow_http = yes\nallow = 127.0.0.0/8\n"
                 "[sign]\nkey = %s\nx5u = %s\ncustomers = %s\nsigners = %s\norigid = %s\n"
-                "http_by_address = yes\nrate_per_customer = 0\n"
+                "http_by_address = yes\nrate_per_customer = 0\ncustomer_from = 127.0.0.4;%s/32\n"
                 % (STATE, PORTS["http"], PORTS["sip"], PORTS["sip_sign"], PORTS["sign_http"],
                    os.path.join(PKI, "root.pem"), os.path.join(PKI, "sp-1001.key"), x5u("1001"),
-                   customers, signers, origid))
+                   customers, signers, origid, SBC_ADDR))
 
 
 def configure(name, rows, customers, origid="stable"):
@@ -85,21 +96,31 @@ def configure(name, rows, customers, origid="stable"):
     return make
 
 
-def sign_http(src, orig):
+def sign_http(src, orig, headers=None, status=False):
+    """POST a signingRequest from src with more headers: (identity or None,
+    body), or with status (HTTP status, body, response headers)."""
     req = {"attest": "A", "orig": {"tn": orig}, "dest": {"tn": [CALLEE]}}
     c = http.client.HTTPConnection("127.0.0.1", PORTS["sign_http"], timeout=30,
                                    source_address=(src, 0))
-    c.request("POST", "/stir/v1/signing", json.dumps({"signingRequest": req}),
-              {"Content-Type": "application/json"})
+    c.putrequest("POST", "/stir/v1/signing")
+    body = json.dumps({"signingRequest": req}).encode()
+    for k, v in [("Content-Type", "application/json"),
+                 ("Content-Length", str(len(body)))] + list(headers or []):
+        c.putheader(k, v)
+    c.endheaders(body)
     r = c.getresponse()
     body = r.read().decode()
     c.close()
+    if status:
+        return r.status, body, dict((k.lower(), v) for k, v in r.getheaders())
     if r.status != 200:
         return None, "%d %s" % (r.status, body)
     return json.loads(body)["signingResponse"]["identity"], body
 
 
-def sign_sip(src, orig):
+def sign_sip(src, orig, extra="", call_id=None):
+    """An INVITE to the SIP signing listener from src, with more header
+    lines: (Identity or None, the answer)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((src, 0))
     s.settimeout(20)
@@ -107,13 +128,36 @@ def sign_sip(src, orig):
     s.sendto(("INVITE sip:+%s@127.0.0.1;user=phone SIP/2.0\r\n"
               "Via: SIP/2.0/UDP %s:5999;branch=z9hG4bK%s\r\n"
               "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+%s@127.0.0.1>\r\n"
-              "Call-ID: %s@signers\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-              % (CALLEE, src, branch, orig, CALLEE, branch)).encode(), ("127.0.0.1", PORTS["sip_sign"]))
+              "Call-ID: %s\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n"
+              % (CALLEE, src, branch, orig, CALLEE, call_id or branch + "@signers", extra)).encode(),
+             ("127.0.0.1", PORTS["sip_sign"]))
     try:
         r = s.recv(65535).decode()
     finally:
         s.close()
     return header(r, "Identity"), r
+
+
+def status_of(answer):
+    return int(answer.split(" ", 2)[1]) if answer.startswith("SIP/2.0 ") else 0
+
+
+def signlog_row(call_id):
+    """The signing log's (customer, source, attest, origid, spc, action) for a
+    Call-ID, once the writer has it (None before)."""
+    def row():
+        try:
+            db = sqlite3.connect(os.path.join(STATE, "signings.db"), timeout=5)
+            try:
+                return db.execute("SELECT customer, source, attest, origid, spc, action FROM "
+                                  "signings WHERE call_id = ?", (call_id,)).fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+    found = []
+    wait_for(lambda: found.append(row()) or found[-1] is not None, 20)
+    return found[-1] if found else None
 
 
 def claims(identity):
@@ -223,7 +267,8 @@ try:
     with open(customers, "w") as f:
         f.write("customer,addresses,numbers,tokens,signer\n"
                 "X,%s,%s,,S2\n"
-                "Y,%s,%s,,\n" % (X_ADDR, X_NUM, Y_ADDR, Y_NUM))
+                "Y,%s,%s,,\n"
+                "SBC,%s,%s,,\n" % (X_ADDR, X_NUM, Y_ADDR, Y_NUM, SBC_ADDR, SBC_NUM))
     good_rows = [("S1", "2001", "2001"), ("S2", "2002", "2002")]
     log = os.path.join(WORK, "d.log")
     d = start(configure("d", good_rows, customers), log)
@@ -280,6 +325,70 @@ try:
           (r.returncode, r.stdout, r.stderr))
     oy = claims(y1)["origid"] if y1 else None
     check("X's and Y's origids differ", oy and oy != o1, (o1, oy))
+
+    # an SBC trusted to name the customer ([sign] customer_from)
+    cid = os.urandom(6).hex() + "@sbc"
+    s1, r = sign_sip(SBC_ADDR, X_NUM, "Cidguard-Customer: X\r\n", call_id=cid)
+    check("an SBC naming X over SIP: X's number signed A", s1 and claims(s1)["attest"] == "A", r)
+    check("...by X's signer (S2's x5u)", info_of(s1) == x5u("2002"), r)
+    check("...and the header is not copied into the 302",
+          status_of(r) == 302 and "cidguard-customer" not in r.lower(), r)
+    row = signlog_row(cid)
+    check("the signing log's row names X, from the SBC's address, with the origid signed",
+          row and row[0] == "X" and row[1] == SBC_ADDR and row[2] == "A" and
+          row[3] == claims(s1)["origid"] and row[4] == "2002" and row[5] == "allow", row)
+    s2, r = sign_sip(SBC_ADDR, X_NUM, "cidguard-customer :  X \r\n")
+    os1, os2 = (claims(i)["origid"] if i else None for i in (s1, s2))
+    check("X's origid through the SBC is stable (the header's name in any case, spaced)",
+          os1 and os1 == os2, (os1, os2, r))
+    s3, r = sign_sip(SBC_ADDR, X_NUM, "Cidguard-Customer: Y\r\n")
+    check("the SBC naming Y, presenting X's number: B, the default signer",
+          s3 and claims(s3)["attest"] == "B" and info_of(s3) == x5u("1001"), r)
+    os3 = claims(s3)["origid"] if s3 else None
+    check("...and an origid of Y's, not X's", os3 and os3 != os1, (os1, os3))
+    s4, r = sign_sip(SBC_ADDR, SBC_NUM)
+    check("the SBC without the header: its own customer row, as before (A for its number)",
+          s4 and claims(s4)["attest"] == "A" and info_of(s4) == x5u("1001") and
+          claims(s4)["origid"] not in (os1, os3), r)
+    s5, r = sign_sip(SBC_ADDR, X_NUM)
+    check("...and B for X's number", s5 and claims(s5)["attest"] == "B", r)
+    cid = os.urandom(6).hex() + "@sbc"
+    s6, r = sign_sip(SBC_ADDR, X_NUM, "Cidguard-Customer: Nobody\r\n", call_id=cid)
+    check("the SBC naming a customer the file lacks: 403, nothing signed, the reason said",
+          status_of(r) == 403 and not s6 and
+          header(r, "Cidguard-Reasons") == "unknown_customer" and "Nobody" not in r, r)
+    check("...with an audit line naming the name and the SBC",
+          wait_for(lambda: re.search(r"audit: signing refused \(unknown_client: unknown_customer\) "
+                                     r"over sip from 127\.0\.0\.5, customer - \(named \"Nobody\"\)",
+                                     tail(log, 1 << 20)), 10), tail(log))
+    row = signlog_row(cid)
+    check("...and a refused row in the signing log, no customer", row and row[0] == "" and
+          row[5] == "block", row)
+    s7, r = sign_sip(SBC_ADDR, X_NUM, "Cidguard-Customer: X\r\nCidguard-Customer: Y\r\n")
+    check("two Cidguard-Customer headers from the SBC: 403", status_of(r) == 403 and not s7, r)
+    s7, r = sign_sip(SBC_ADDR, X_NUM, "Cidguard-Customer:\r\n")
+    check("an empty one: 403", status_of(r) == 403 and not s7, r)
+    s7, r = sign_sip(SBC_ADDR, X_NUM, "Cidguard-Customer: X\r\n Y\r\n")
+    check("one folded onto a second line: 403", status_of(r) == 403 and not s7, r)
+    s8, r = sign_sip(Y_ADDR, X_NUM, "Cidguard-Customer: X\r\n")
+    check("Y (not in customer_from) naming X: ignored, Y signs X's number at B with Y's origid",
+          s8 and claims(s8)["attest"] == "B" and info_of(s8) == x5u("1001") and
+          claims(s8)["origid"] == claims(y1)["origid"] and "cidguard-customer" not in r.lower(), r)
+    s8, r = sign_sip(Y_ADDR, Y_NUM, "Cidguard-Customer: Nobody\r\n")
+    check("...and Y naming an unknown customer is not refused for it: A for its own number",
+          s8 and claims(s8)["attest"] == "A", r)
+    # the same over the HTTP signing API
+    st, body, hd = sign_http(SBC_ADDR, X_NUM, [("Cidguard-Customer", "X")], status=True)
+    h1 = json.loads(body)["signingResponse"]["identity"] if st == 200 else None
+    check("over HTTP, the SBC naming X: A, S2's x5u", h1 and claims(h1)["attest"] == "A" and
+          info_of(h1) == x5u("2002") and "cidguard-customer" not in hd, (st, body))
+    st, body, hd = sign_http(SBC_ADDR, X_NUM, [("Cidguard-Customer", "Nobody")], status=True)
+    check("over HTTP, an unknown name: 403 POL4030, Cidguard-Reasons: unknown_customer",
+          st == 403 and "POL4030" in body and hd.get("cidguard-reasons") == "unknown_customer",
+          (st, body, hd))
+    h2, body = sign_http(Y_ADDR, X_NUM, [("Cidguard-Customer", "X")])
+    check("over HTTP, Y naming X: ignored (B, the default signer)",
+          h2 and claims(h2)["attest"] == "B" and info_of(h2) == x5u("1001"), body)
 
     # /metrics: every loaded signer's days to expiry
     c = http.client.HTTPConnection("127.0.0.1", PORTS["http"], timeout=30)
