@@ -19,7 +19,8 @@
  *     one after the other) before every connection, so a connection that
  *     drops after a failover goes to the new master; a write refused with
  *     READONLY (the old master came back as a replica) drops the
- *     connection too;
+ *     connection too, and so does a sentinel's +switch-master, which each
+ *     worker subscribes to;
  *   - Redis Cluster (cluster): one connection per primary, a slot map read
  *     with CLUSTER SLOTS, one EVALSHA per slot a call touches (the library
  *     groups its keys by slot), the answers ORed together.  MOVED updates
@@ -143,6 +144,15 @@ struct cgd_redis {
     char master_name[128], sentinel_user[128], sentinel_password[128];
     redisAsyncContext *sac; /* the sentinel being asked, or NULL */
     uint64_t sac_deadline;
+    /* A subscription to one sentinel's +switch-master: a planned switch
+     * (SENTINEL FAILOVER) leaves the old master up, taking writes that its
+     * demotion will drop, until the sentinels reconfigure it; the
+     * announcement moves the worker at once. */
+    redisAsyncContext *sub;
+    size_t sub_idx;
+    uint64_t sub_next_ms;
+    bool sub_bad;               /* the subscription was refused: drop it */
+    struct cg_redis_node moved; /* the master announced, port 0 = none pending */
     /* cluster: slot -> index in nodes + 1, 0 while unknown */
     uint8_t slots[CG_REDIS_SLOTS];
     bool map_ok, slots_asked, slots_wanted;
@@ -507,6 +517,78 @@ static void ask_sentinel(struct cgd_redis *r)
     r->sac_deadline = now_ms() + SENTINEL_WAIT_MS;
 }
 
+static void sub_lost(struct cgd_redis *r)
+{
+    r->sub = NULL;
+    r->sub_idx = (r->sub_idx + 1) % r->nsentinels;
+    r->sub_next_ms = now_ms() + 1000;
+}
+
+static void on_sub_connect(const redisAsyncContext *ac, int status)
+{
+    struct cgd_redis *r = ac->data;
+    if (status != REDIS_OK && ac == r->sub)
+        sub_lost(r); /* hiredis frees it */
+}
+
+static void on_sub_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct cgd_redis *r = ac->data;
+    (void)status;
+    if (ac == r->sub)
+        sub_lost(r);
+}
+
+/* A message on +switch-master: "<name> <old ip> <old port> <new ip> <new port>". */
+static void on_switch(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct cgd_redis *r = ac->data;
+    redisReply *rep = reply;
+    char name[128], host[256];
+    int port;
+    (void)privdata;
+    if (ac != r->sub || !rep)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        r->sub_bad = true;
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "message") ||
+        rep->element[2]->type != REDIS_REPLY_STRING || rep->element[2]->len > 600)
+        return;
+    if (sscanf(rep->element[2]->str, "%127s %*s %*s %255s %d", name, host, &port) == 3 &&
+        strcmp(name, r->master_name) == 0 && port > 0 && port <= 65535) {
+        snprintf(r->moved.host, sizeof r->moved.host, "%s", host);
+        r->moved.port = port;
+    }
+}
+
+static void subscribe_switch(struct cgd_redis *r)
+{
+    const struct cg_redis_node *s = &r->sentinels[r->sub_idx];
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        sub_lost(r);
+        return;
+    }
+    ac->data = r;
+    redisLibeventAttach(ac, r->w->base);
+    redisAsyncSetConnectCallback(ac, on_sub_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
+    if (r->sentinel_password[0]) {
+        if (r->sentinel_user[0])
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user, r->sentinel_password);
+        else
+            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->sentinel_password);
+    }
+    redisAsyncCommand(ac, on_switch, NULL, "SUBSCRIBE +switch-master");
+    r->sub = ac;
+    r->sub_bad = false;
+}
+
 /* --- Cluster: the slot map ------------------------------------------------------ */
 
 static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
@@ -785,6 +867,28 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (r->sac && now > r->sac_deadline)
         sentinel_done(r, true);
+    if (r->mode == SENTINEL) {
+        struct conn *c = r->nodes[0];
+        if (r->sub && r->sub_bad) {
+            redisAsyncContext *sub = r->sub;
+            sub_lost(r);
+            redisAsyncFree(sub);
+        } else if (!r->sub && now >= r->sub_next_ms) {
+            subscribe_switch(r);
+        }
+        if (r->moved.port) {
+            bool same = r->moved.port == c->port && strcmp(r->moved.host, c->host) == 0;
+            if (!same && c->ac)
+                drop(c, "is no longer the master (+switch-master)");
+            if (!same) {
+                snprintf(c->host, sizeof c->host, "%s", r->moved.host);
+                c->port = r->moved.port;
+                if (!c->ac && !r->sac)
+                    connect_now(c);
+            }
+            r->moved.port = 0;
+        }
+    }
     if (r->nretry) {
         size_t n = r->nretry;
         struct sub *again[RING];
@@ -850,6 +954,7 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
                  conf->redis_sentinel_password);
         /* a worker after the first starts with another sentinel: spread */
         r->sidx = (size_t)w->id % r->nsentinels;
+        r->sub_idx = ((size_t)w->id + 1) % r->nsentinels;
     }
     if (r->mode == CLUSTER) {
         if (cg_redis_parse_nodes(conf->redis_cluster, seeds, &nseeds) != CG_OK)
@@ -895,6 +1000,11 @@ void cgd_redis_free(struct cgd_worker *w)
     size_t i;
     if (!r)
         return;
+    if (r->sub) {
+        redisAsyncContext *sub = r->sub;
+        r->sub = NULL;
+        redisAsyncFree(sub);
+    }
     if (r->sac) {
         redisAsyncContext *sac = r->sac;
         r->sac = NULL;

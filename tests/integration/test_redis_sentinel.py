@@ -87,9 +87,9 @@ def cli(port, *args, pw=ADMIN_PW):
                           capture_output=True, text=True).stdout.strip()
 
 
-def start_node(name, replica_of=None):
+def start_node(name, replica_of=None, port=None):
     def make():
-        port = free_ports(1)[0]
+        port = chosen or free_ports(1)[0]
         nodes[name] = (None, port)
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", WORK, "--dbfilename", name + ".rdb",
@@ -99,7 +99,8 @@ def start_node(name, replica_of=None):
             argv += ["--replicaof", "127.0.0.1", str(replica_of)]
         return argv, port
 
-    p = start(make, os.path.join(WORK, name + ".log"), banner=False)
+    chosen = port
+    p = start(make, os.path.join(WORK, name + ".log"), banner=False, tries=1 if port else 2)
     nodes[name] = (p, nodes[name][1])
     ok = wait_for(lambda: cli(nodes[name][1], "ping") == "PONG")
     check("redis-server %s started (ACL user %s, default user with a password)" % (name, USER), ok,
@@ -305,6 +306,44 @@ try:
           log_of("A")[-600:])
     check("the ACL user's keys are on the new master",
           cli(R, "--user", USER, "--pass", USER_PW, "exists", "cidguard:lists:version", pw=None) == "1")
+
+    # --- a planned switch: the old primary back as a replica, then SENTINEL FAILOVER --------
+    P = nodes["primary"][1]
+    start_node("primary", port=P)
+    ok = wait_for(lambda: "master_link_status:up" in cli(P, "info", "replication") and
+                  all("127.0.0.1:%d" % P in cli(p, "sentinel", "replicas", MASTER, pw=SENT_PW)
+                      .replace("\nip\n127.0.0.1\nport\n%d" % P, "127.0.0.1:%d" % P)
+                      for _, p in sentinels), 30)
+    check("the old primary, restarted, is made a replica of the new master by the sentinels", ok,
+          cli(P, "info", "replication")[:300])
+    ok = wait_for(lambda: cli(sentinels[0][1], "sentinel", "failover", MASTER, pw=SENT_PW) == "OK" or
+                  cli(sentinels[0][1], "sentinel", "get-master-addr-by-name", MASTER, pw=SENT_PW)
+                  .split() == ["127.0.0.1", str(P)], 30, 1)
+    t0 = time.time()
+    ok = ok and wait_for(lambda: cli(sentinels[0][1], "sentinel", "get-master-addr-by-name", MASTER,
+                                     pw=SENT_PW).split() == ["127.0.0.1", str(P)], 30)
+    check("SENTINEL FAILOVER makes it the master again", ok)
+    # the old master takes writes until the sentinels demote it: wait for
+    # both daemons to be on the new one, and for replays to be caught there
+    on_new = 'cidguard_redis_master{addr="127.0.0.1:%d"} 1' % P
+    resumed, n = None, 0
+    while ok and time.time() - t0 < scaled(30) and n < 100:
+        if all(on_new in metrics(d) for d in "AB") and \
+                replay_across(sign("GW01", "447400050000"), "planned%d" % n):
+            resumed = time.time() - t0
+            break
+        n += 1
+        time.sleep(0.1)
+    print("# planned switch: replay detection through Redis resumed %s after the sentinels named "
+          "the new master" % ("%.1f s" % resumed if resumed is not None else "never"))
+    check("the daemons follow a planned switch (the old master drops its clients, or refuses "
+          "writes)", resumed is not None and resumed < scaled(10), resumed)
+    for d in "AB":
+        m = metrics(d)
+        check("/metrics of %s: two switches, the master's address" % d,
+              metric(m, "cidguard_redis_master_switches_total") == 2 and
+              'cidguard_redis_master{addr="127.0.0.1:%d"} 1' % P in m,
+              [x for x in m.splitlines() if x.startswith("cidguard_redis_master")])
     # the daemons stopped (SIGTERM: they free everything) before the servers
     stop(list(procs.values()))
     logs = [open(os.path.join(WORK, n + ".log"), errors="replace").read() for n in procs]
