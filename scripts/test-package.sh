@@ -490,7 +490,7 @@ container_stage() {
     NSPAWN=
 }
 
-echo "== the daemon's integration tests, installed programs, under the unit's seccomp filter"
+echo "== the daemon's integration tests, installed programs (test_daemon.py under the unit's seccomp filter)"
 # tests/integration/test_daemon.py takes a directory holding cidguard and
 # cidguardd; here they are the installed ones, the daemon under the filter.
 # Its own network namespace: the test's default ports (127.0.0.1:5060...)
@@ -510,6 +510,11 @@ $netns sh -c '[ -z "$2" ] || ip link set lo up; python3 tests/integration/test_d
 tail -1 "$WORK/test_daemon.log" | sed 's/^/  test_daemon.py: /'
 [ "$itrc" -eq 0 ] || grep -v '^ok' "$WORK/test_daemon.log" | tail -30
 check "test_daemon.py passes under the unit's seccomp filter" [ "$itrc" -eq 0 ]
+sh tests/integration/test_journal.sh /usr/sbin/cidguardd >"$WORK/test_journal.log" 2>&1 &&
+    jrc=0 || jrc=$?
+tail -1 "$WORK/test_journal.log" | sed 's/^/  test_journal.sh: /'
+[ "$jrc" -eq 0 ] || grep -v '^ok' "$WORK/test_journal.log" | tail -30
+check "test_journal.sh: the installed daemon's priorities under the journal" [ "$jrc" -eq 0 ]
 
 if [ -n "$SYSTEMD" ]; then
     echo "== the service under systemd"
