@@ -981,7 +981,7 @@ static int pair_add(struct analysis *a, uint32_t number, uint32_t origin, uint32
         return CG_ENOMEM;
     if (fresh) {
         if (a->npairs == a->pairs_cap) {
-            size_t nc = a->pairs_cap ? a->pairs_cap * 2 : 1024;
+            size_t nc = a->pairs_cap ? a->pairs_cap * 2 : 64;
             struct pair *np = realloc(a->pairs, nc * sizeof *np);
             if (!np)
                 return CG_ENOMEM;
