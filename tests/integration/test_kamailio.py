@@ -12,8 +12,19 @@ listeners are Kamailio's dispatcher sets (UDP and TLS), with a stand-in node
 answering 500 for the fail-open path.  Every port is a free one the kernel
 picks; the configuration takes them as -A defines.  Skips (exit 77) when
 Kamailio is not installed.
+
+Three customers sit behind Kamailio's customer side, told apart by the UAC's
+source address (the configuration's customers list: lab at 127.0.0.1, acme
+at 127.0.0.2, bravo at 127.0.0.3); Kamailio names each call's customer to
+cidguardd (Cidguard-Customer, [sign] customer_from = Kamailio's address).
+acme's number is signed A for acme and B for bravo, a bank's number only
+for the customer that is its agent, a Cidguard-Customer the caller wrote is
+replaced by Kamailio's, the header never reaches the callee, and a source
+that is no customer's is refused by Kamailio.
 """
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -85,27 +96,28 @@ def stand_in_node(code):
 
 
 def call(scenario, frm="442079460000", to="14155550100", pai=None, side="network", extra="",
-         display=None, resend=False):
+         display=None, resend=False, src="127.0.0.1"):
     """An INVITE through Kamailio: the final status and the INVITE the UAS saw.
     frm is From's user part (it may carry parameters, such as a verstat the
     caller made up); pai, when given, the number in P-Asserted-Identity;
     side the Kamailio side it arrives on (network: verified, customer:
     signed); extra more header lines; resend sends the INVITE twice, as a
-    caller retransmitting it would."""
+    caller retransmitting it would; src the UAC's address (on the customer
+    side, which customer it is)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
+    s.bind((src, 0))
     s.settimeout(30)
     port = s.getsockname()[1]
     cid = os.urandom(6).hex()
     inv = ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n"
            "From: %s<sip:%s@127.0.0.1>;tag=uac1\r\nTo: <sip:%s@127.0.0.1>\r\n"
            "%s"
            "Call-ID: %s@uac\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
-           "Contact: <sip:uac@127.0.0.1:%d>\r\nX-Scenario: %s\r\n%sContent-Length: 0\r\n\r\n"
-           % (to, UAS_PORT, port, cid, '"%s" ' % display if display else "", frm, to,
+           "Contact: <sip:uac@%s:%d>\r\nX-Scenario: %s\r\n%sContent-Length: 0\r\n\r\n"
+           % (to, UAS_PORT, src, port, cid, '"%s" ' % display if display else "", frm, to,
               "P-Asserted-Identity: <sip:%s@127.0.0.1>\r\n" % pai if pai else "",
-              cid, port, scenario, extra))
+              cid, src, port, scenario, extra))
     n = len(seen)
     s.sendto(inv.encode(), ("127.0.0.1", KAM[side]))
     if resend:
@@ -178,6 +190,19 @@ def header(inv, name):
     return [l for l in inv.split("\r\n") if l.lower().startswith(name.lower() + ":")]
 
 
+def attest_of(inv):
+    """The attestation of the Identity header an INVITE carries, or None."""
+    ident = (header(inv, "Identity") or ["Identity: "])[0].split(":", 1)[1].strip()
+    if not ident:
+        return None
+    r = subprocess.run([os.path.join(BUILD, "cidguard"), "inspect", ident], capture_output=True,
+                       text=True)
+    try:
+        return json.loads(r.stdout)["identity"]["claims"]["attest"]
+    except (ValueError, KeyError):
+        return None
+
+
 try:
     # cidguardd as the zero-configuration start would have it (a test PKI
     # for SPC 1001, its certificate in the repository, the loopback lab
@@ -191,14 +216,22 @@ try:
     customers = os.path.join(WORK, "customers.csv")
     with open(customers, "w") as f:
         f.write("customer,addresses,numbers\n"
-                "lab,127.0.0.1,4420794600*;4420794601*;1415555010*;1415555011*\n")
+                "lab,127.0.0.1,4420794600*;4420794601*;1415555010*;1415555011*\n"
+                "acme,,4420794603*\n"      # known by name only: Kamailio names it
+                "bravo,,4420794604*\n")
+    # Kamailio's side of it: which source address is which customer
+    kam_customers = os.path.join(WORK, "customers.list")
+    with open(kam_customers, "w") as f:
+        f.write("1 127.0.0.1 32 0 lab\n1 127.0.0.2 32 0 acme\n1 127.0.0.3 32 0 bravo\n")
     key = os.path.join(pki, "sp-1001.key")
     conf = os.path.join(WORK, "cidguardd.conf")
     # the policy lists: two banks' protected numbers (the lab bank's signed by
     # SPC 1001, the test PKI's), a DNO number, and the international trunk
     # group Kamailio names with tgrp
-    lists = {"protected.csv": "number,brand,spcs,min_attest\n442079460100,Example Bank,BANK1,A\n"
-                              "442079460200,Lab Bank,1001,A\n",
+    lists = {"protected.csv": "number,brand,spcs,min_attest,intents,agents\n"
+                              "442079460100,Example Bank,BANK1,A,,\n"
+                              "442079460200,Lab Bank,1001,A,,\n"
+                              "442079460500,Agent Bank,BANK2,A,,customer:acme\n",
              "dno.csv": "number,note\n448081570000,inbound only\n",
              "ingress.csv": "ingress,international,addresses,note\nintl-gw,yes,,gateway\n"}
     for name, text in lists.items():
@@ -246,6 +279,7 @@ try:
                     "[tls]\ncert = %s\nkey = %s\nclient_ca = %s\nrequire_client_cert = yes\n"
                     "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
                     "[sign]\nkey = %s\nx5u = http://127.0.0.1:%d/certs/sp-1001.pem\ncustomers = %s\n"
+                    "customer_from = 127.0.0.1\n"
                     "[policy]\nprotected = %s\ndno = %s\ningress = %s\ntgrp_from = 127.0.0.1\n"
                     "mark_international = yes\n"
                     % (state, cg["http"], cg["verify"], cg["sign"], cg["tls"], tls["cgd"][1],
@@ -279,6 +313,7 @@ try:
                 "-A", "CG_CUSTOMER_PORT=%d" % KAM["customer"],
                 "-A", "CG_TLS_PORT=%d" % free_port(), "-A", 'CG_TLS_CFG="%s"' % tls_cfg,
                 "-A", 'CG_DISPATCHER_LIST="%s"' % dlist, "-A", "CG_TEST_TLS_SET=3",
+                "-A", 'CG_CUSTOMERS_LIST="%s"' % kam_customers,
                 "-A", "CG_TIMEOUT_MS=%d" % budget, "-A", "CG_TRY_TIMEOUT_MS=%d" % budget,
                 "-A", 'CG_NETWORK_NEXT_HOP="sip:127.0.0.1:%d"' % UAS_PORT,
                 "-A", 'CG_CUSTOMER_NEXT_HOP="sip:127.0.0.1:%d"' % UAS_PORT,
@@ -400,6 +435,44 @@ try:
     check("without verstat: the one the caller wrote in From and PAI is gone",
           "verstat" not in inv and "447400012399" in header(inv, "From")[0] and
           "447400012399" in header(inv, "P-Asserted-Identity")[0], inv)
+
+    # Customers behind the proxy, each its own: Kamailio names the customer
+    # of each call, cidguardd signs for that one.
+    acme_num, bravo_num, agent_num = "442079460300", "442079460400", "442079460500"
+    code, inv = call("cg-sign", frm=acme_num, side="customer", src="127.0.0.2")
+    check("acme (127.0.0.2) presents its own number: signed A, and it verifies",
+          code == 200 and attest_of(inv) == "A" and "X-Secsipid: ok" in inv, (code, inv))
+    check("...and the UAS never sees the Cidguard-Customer Kamailio sent cidguardd",
+          not header(inv, "Cidguard-Customer"), inv)
+    code, inv = call("cg-sign", frm=acme_num, side="customer", src="127.0.0.3")
+    check("bravo (127.0.0.3) presents acme's number: signed B, not A",
+          code == 200 and attest_of(inv) == "B", (code, inv))
+    code, inv = call("cg-sign", frm=bravo_num, side="customer", src="127.0.0.3")
+    check("bravo presents its own number: A", code == 200 and attest_of(inv) == "A", (code, inv))
+    code, inv = call("cg-sign", frm=acme_num, side="customer", src="127.0.0.3",
+                     extra="Cidguard-Customer: acme\r\n")
+    check("bravo forging Cidguard-Customer: acme is still bravo: acme's number signed B",
+          code == 200 and attest_of(inv) == "B" and not header(inv, "Cidguard-Customer"),
+          (code, inv))
+    code, inv = call("cg-sign", frm=agent_num, side="customer", src="127.0.0.2")
+    check("a bank's number presented by acme, its agent: signed",
+          code == 200 and attest_of(inv) in ("A", "B"), (code, inv))
+    code, inv = call("cg-sign", frm=agent_num, side="customer", src="127.0.0.3")
+    check("...and by bravo, which is not: 603, nothing sent", code == 603 and not inv, (code, inv))
+    code, inv = call("cg-sign", frm=agent_num, side="customer", src="127.0.0.3",
+                     extra="Cidguard-Customer: acme\r\n")
+    check("...nor when bravo writes Cidguard-Customer: acme itself", code == 603 and not inv,
+          (code, inv))
+    code, inv = call("cg-sign", frm=acme_num, side="customer", src="127.0.0.4",
+                     extra="Cidguard-Customer: acme\r\n")
+    check("a source that is no customer's: 403 from Kamailio, nothing signed or sent",
+          code == 403 and not inv, (code, inv))
+    check("cidguardd's audit line for bravo's refusal names bravo, from Kamailio's address",
+          re.search(r"audit: signing refused \(policy[^)]*\) over sip from 127\.0\.0\.1, "
+                    r"customer bravo, orig " + agent_num,
+                    tail(os.path.join(WORK, "cidguardd.log"), 1 << 20)),
+          tail(os.path.join(WORK, "cidguardd.log")))
+
     code, invs = call("kam-sign", resend=True)
     check("an INVITE sent twice (a retransmission): verified once, one call reaches the UAS",
           code == 200 and len(invs) == 1 and "TN-Validation-Passed" in invs[0], (code, invs))
