@@ -235,11 +235,14 @@ check "cidguardd.conf(5) lists every directive of cidguardd --directives" sh -c 
     # may look newer, since packaged files carry the changelog date.
     man -l "$(man -w 5 cidguardd.conf)" 2>/dev/null >"$1"
     n=0
+    missing=
     for d in $(cidguardd --directives | sed -n "s/^\([a-z_0-9]*\) = .*/\1/p"); do
-        grep -q "^ *$d = " "$1" || { echo "  not in cidguardd.conf(5): $d"; exit 1; }
+        grep -q "^ *$d = " "$1" || missing="$missing $d"
         n=$((n + 1))
     done
-    [ "$n" -gt 50 ]' sh "$WORK/cidguardd.conf.5.txt"
+    [ -z "$missing" ] ||
+        echo "  not in cidguardd.conf(5), so not in docs/cidguardd.conf either:$missing"
+    [ "$n" -gt 50 ] && [ -z "$missing" ]' sh "$WORK/cidguardd.conf.5.txt"
 
 echo "== the daemon as the service user"
 # The installed configuration, as is, but on 127.0.0.2 so that no other
