@@ -1230,7 +1230,7 @@ struct staged {
     char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
 };
 
-#define STAGE_ROWS 4096
+#define STAGE_ROWS 16384
 #define STAGE_AHEAD 6 /* rows between a prefetch and its use */
 #define PIPE_CHUNKS 4
 
@@ -2817,12 +2817,15 @@ static void profile_pass_free(struct profile_pass *pp)
  * origins are shared out.  The rows come a chunk at a time, read by the
  * first thread while the others wait for the next round.
  */
+#define PROFILE_BATCH (16 * CHUNK_ROWS)
+
 struct profile_round {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint64_t round;  /* bumped for each chunk */
-    size_t rows;     /* the chunk's rows (0: the pass is over) */
-    unsigned active; /* workers still counting the chunk */
+    uint64_t round;    /* bumped for each batch */
+    size_t rows;       /* the batch's rows (0: the pass is over) */
+    struct row *batch; /* PROFILE_BATCH rows: few rounds, for threads that wait for a core */
+    unsigned active;   /* workers still counting the chunk */
 };
 
 struct profile_worker {
@@ -2840,7 +2843,7 @@ static void profile_share(struct profile_worker *w, size_t rows)
 {
     size_t i;
     for (i = 0; i < rows && w->rc == CG_OK; i++) {
-        struct row *r = &w->a->chunk[i];
+        struct row *r = &w->round->batch[i];
         if (r->origin % w->n == w->k)
             w->rc = profile_call(w->a, &w->pp, r, &w->own);
     }
@@ -3031,6 +3034,17 @@ static void decide_origin(struct analysis *a, struct origin *origin)
  * does (decide_origin).  The numbers' verification habit is complete once
  * the input is read, so ROW_VERIFY_FAILURE is known from here on.
  */
+/* Up to PROFILE_BATCH rows, chunks of them, into batch; 0 at the end. */
+static size_t rows_batch(struct analysis *a, struct row *batch)
+{
+    size_t n = 0, got;
+    while (n + CHUNK_ROWS <= PROFILE_BATCH && (got = rows_next(a)) > 0) {
+        memcpy(batch + n, a->chunk, got * sizeof *batch);
+        n += got;
+    }
+    return n;
+}
+
 /* The first pass's rows, on the run's threads (profile_worker); the
  * trunks' hours merge into campaign_hours.  A thread that cannot be
  * started leaves its share to the first. */
@@ -3047,6 +3061,11 @@ static int profile_rows(struct analysis *a)
         free(th);
         return CG_ENOMEM;
     }
+    if (!(pr.batch = malloc(PROFILE_BATCH * sizeof *pr.batch))) {
+        free(w);
+        free(th);
+        return CG_ENOMEM;
+    }
     pthread_mutex_init(&pr.mu, NULL);
     pthread_cond_init(&pr.cv, NULL);
     for (k = 0; k < n; k++)
@@ -3054,7 +3073,7 @@ static int profile_rows(struct analysis *a)
     while (started < n && pthread_create(&th[started], NULL, profile_worker_main, &w[started]) == 0)
         started++;
     do {
-        rows = rows_next(a);
+        rows = rows_batch(a, pr.batch);
         pthread_mutex_lock(&pr.mu);
         pr.rows = rows;
         pr.active = started - 1;
@@ -3084,6 +3103,7 @@ static int profile_rows(struct analysis *a)
                 rc = CG_ENOMEM;
         profile_pass_free(&w[k].pp);
     }
+    free(pr.batch);
     free(w);
     free(th);
     return rc;
