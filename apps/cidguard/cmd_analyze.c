@@ -1,5 +1,6 @@
 /* cidguard analyze: the investigator's command (see docs/analyze.md). */
 #include <getopt.h>
+#include <stdatomic.h>
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,9 @@ static const char help[] =
 struct ctx {
     const char *file;
     bool tty;
-    int last_pct;
+    /* the progress callback runs on the reader's thread, the bad-row one on
+     * the analysis's: the bar's state is shared */
+    _Atomic int last_pct;
 };
 
 static void bad_input(const char *file, uint64_t line, const char *why, void *arg)
