@@ -386,6 +386,26 @@ int main(int argc, char **argv)
                after ? (double)after_l / after : 0.0);
         printf("legitimate calls labelled: %u of %u (%.4f%%)\n", legit_labelled, legit,
                legit ? 100.0 * legit_labelled / legit : 0.0);
+        /* where they came from: the first origins, in row order */
+        {
+            char seen[8][128];
+            unsigned nseen = 0, cnt[8] = {0}, j;
+            for (i = 0; i < nrows; i++) {
+                char key[128];
+                if (rows[i].fraud || !rows[i].labelled)
+                    continue;
+                snprintf(key, sizeof key, "%s|%s|%s", rows[i].ingress, rows[i].spc,
+                         rows[i].origid);
+                for (j = 0; j < nseen && strcmp(seen[j], key); j++)
+                    ;
+                if (j == nseen && nseen < 8)
+                    memcpy(seen[nseen++], key, sizeof key);
+                if (j < nseen)
+                    cnt[j]++;
+            }
+            for (j = 0; j < nseen; j++)
+                printf("  legitimate calls labelled from %s: %u\n", seen[j], cnt[j]);
+        }
         free(delay_calls);
         free(delay_s);
     }

@@ -150,10 +150,12 @@ static const char *origin(const struct cgd_call *c, char *buf, size_t cap)
  * call that passed verification is its signer, SPC and origid: an account
  * of the originating carrier, all of whose calls are its own, so that once
  * it behaves like a campaign all its calls get campaign_suspected.  Else it
- * is the ingress (or source address): a trunk carries ordinary callers too,
- * so on a suspected trunk only the calls presenting a suspect number get it.
- * The number the callee is shown is the origin's own when the signature
- * vouches for it at attestation A.
+ * is the ingress (or source address): a trunk carries ordinary callers,
+ * each with its own number, which no signature vouches for (a transit, an
+ * international gateway), so on a trunk only a suspect number counts as
+ * one it does not own, and only the calls presenting a suspect number
+ * while its window looks like a campaign's get campaign_suspected.  An account's number is its own
+ * when the signature vouches for it at attestation A.
  */
 static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
 {
@@ -168,6 +170,7 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
                                    .callee = c->callee[0] ? c->callee : NULL,
                                    .owned = account && v->attest == 'A' && !strcmp(v->orig, shown),
                                    .suspect = (about & SUSPECT_REASONS) != 0,
+                                   .trunk = !account,
                                    .now = c->now};
     struct cg_behaviour_result r;
     if (cgd_campaign_time_scale > 1) { /* a replay sped up: the behaviour clock runs as fast */
@@ -183,7 +186,7 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
         return;
     if (r.crossed)
         atomic_fetch_add(&cgd_campaign_origins, 1);
-    if (!account && !bc.suspect)
+    if (!account && !(bc.suspect && r.active))
         return;
     atomic_fetch_add(&cgd_campaign_calls, 1);
     d->reasons |= 1u << CG_PR_CAMPAIGN;

@@ -225,8 +225,9 @@ static const struct directive table[] = {
     I("policy", "campaign_min_numbers", campaign_min_numbers, 2, 400, "16",
       "distinct presentation numbers an origin does not own (suspect ones twice) in the window "
       "before it can be a campaign"),
-    I("policy", "campaign_hold", campaign_hold, 0, 86400, "3600",
-      "seconds an origin stays suspected after it last behaved like a campaign"),
+    I("policy", "campaign_hold", campaign_hold, 0, 604800, "86400",
+      "seconds an account (a signing SPC and origid) stays suspected after it last behaved like "
+      "a campaign; a trunk is suspected only while it does"),
     I("policy", "campaign_origins", campaign_origins, 256, 1048576, "4096",
       "origins kept (a power of two; the least recently seen is forgotten)"),
     I("policy", "campaign_time_scale", campaign_time_scale, 1, 100000, "1",

@@ -10,13 +10,17 @@
  * The decisive signal of a spoofing campaign is many distinct presentation
  * numbers that the origin does not own (not attested A by its own
  * signature, or protected, bank-like, DNO, unallocated), new ones
- * appearing quickly, to many distinct callees.  A call centre presenting
+ * appearing quickly, to many distinct callees; or, from an origin with a
+ * history, numbers that another origin signs at A (borrowed), each used
+ * for several calls and then dropped for new ones.  A call centre presenting
  * its own numbers (attested A), a one-time-password platform with many
  * callees and one or few numbers, a bank and an agency presenting the same
  * clients' numbers all day stay below it.
  *
  * Memory is fixed when the table is made: a table of origins (the least
- * recently seen one in a probe run is evicted), and per origin two
+ * recently seen one in a probe run is evicted), a table of numbers' owners
+ * (16 per origin slot, the last origin seen signing each at A; a newer
+ * number overwrites an older one in its slot), and per origin two
  * half-window generations of 512-bit sketches (distinct numbers, distinct
  * callees) plus a 512-bit history of the numbers it used before.  Each call
  * is O(1) under the lock of one of 16 stripes; the population's median and
@@ -43,7 +47,7 @@ struct cg_behaviour_config {
     unsigned rotation_pct;   /* distinct unowned numbers per call, percent: rotation (50) */
     unsigned fresh_pct;      /* of an origin with history, unowned numbers new to it (60) */
     unsigned z_tenths;       /* robust z against the population, in tenths (35 = 3.5) */
-    int hold;                /* seconds an origin stays suspected after it last looked it (3600) */
+    int hold; /* seconds an origin stays suspected after it last looked it (0..604800; 86400) */
     unsigned origins;        /* origins kept (a power of two, 256..1048576; 4096) */
 };
 /* Fills `cfg` with the defaults above. */
@@ -58,23 +62,30 @@ struct cg_behaviour_call {
     const char *origin;    /* the origin's key (NULL or "": the call is not counted) */
     const char *presented; /* the number shown to the callee, canonical, or NULL */
     const char *callee;    /* canonical, or NULL */
-    /* the presented number is the origin's own: it signed it at attestation A */
+    /* the presented number is the origin's own: it signed it at attestation A
+     * (the origin is then remembered as the number's owner) */
     bool owned;
     /* the presented number is protected, bank-like, DNO, unallocated or
      * invalid for its origin (a per-call policy finding) */
     bool suspect;
+    /* the origin is a trunk (an ingress, unsigned calls): it carries
+     * ordinary callers' numbers, so only suspect numbers count as unowned */
+    bool trunk;
     int64_t now; /* seconds */
 };
 
 /* The window's features of the call's origin, after the call. */
 struct cg_behaviour_result {
-    bool campaign;          /* the origin is in campaign behaviour */
+    bool campaign;          /* the origin is in campaign behaviour (held) */
+    bool active;            /* its window looks like a campaign's at this call */
     bool crossed;           /* this call made it cross (it was not before) */
     unsigned calls;         /* calls in the window */
     unsigned unowned_calls; /* of them, presenting an unowned number */
     unsigned numbers;       /* distinct unowned numbers (estimated) */
     unsigned suspect;       /* distinct suspect numbers (estimated) */
     unsigned fresh;         /* distinct unowned numbers not in the origin's history */
+    unsigned borrowed;      /* distinct unowned numbers another origin signed at A */
+    unsigned borrowed_calls; /* calls presenting them */
     unsigned callees;       /* distinct callees (estimated) */
     double z;               /* robust z of numbers + suspect against the population */
 };

@@ -5,10 +5,10 @@
  * and the one before, so that the features cover between half a window and
  * a whole one of the origin's latest calls.  A generation holds 512-bit
  * sketches of the unowned numbers, the suspect numbers and the callees
- * seen in it, and counters; a number or callee counts as distinct when its
- * bit was set in neither generation (collisions make the counts a little
- * low, never high: a campaign is found a few calls later, a legitimate
- * origin is never pushed over).  The numbers of generations that rolled
+ * seen in it, and counters; the distinct numbers and callees of the window
+ * are estimated from the union of the two generations' sketches (linear
+ * counting), and a number is new to the origin when its bit is set in
+ * neither generation nor its history.  The numbers of generations that rolled
  * out go into a history (two 512-bit generations of three windows each),
  * against which an origin's numbers are new or habitual: an agency that
  * presents the same clients' numbers all day has them in its history, a
@@ -19,7 +19,6 @@
  * in their window, recomputed from the table by one caller at most every
  * quarter window.  On a quiet network they are 0 and the floors decide.
  */
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -38,7 +37,8 @@ struct gen {
     uint64_t nums[WORDS]; /* unowned presentation numbers */
     uint64_t sus[WORDS];  /* suspect ones */
     uint64_t callee[WORDS];
-    uint32_t calls, unowned_calls, numbers, suspect, fresh, callees;
+    uint64_t bor[WORDS]; /* borrowed ones */
+    uint32_t calls, unowned_calls, fresh, borrowed_calls;
 };
 
 struct org {
@@ -64,6 +64,10 @@ struct cg_behaviour {
     _Atomic uint32_t pop_median, pop_scale; /* hundredths */
     pthread_mutex_t pop_lock;
     uint32_t *pop_values;
+    /* numbers' owners: the number's tag in the high half, the owning
+     * origin's in the low half, one atomic word each (no lock) */
+    _Atomic uint64_t *owners;
+    size_t owners_mask;
 };
 
 void cg_behaviour_config_defaults(struct cg_behaviour_config *cfg)
@@ -76,7 +80,7 @@ void cg_behaviour_config_defaults(struct cg_behaviour_config *cfg)
                                         .rotation_pct = 50,
                                         .fresh_pct = 60,
                                         .z_tenths = 35,
-                                        .hold = 3600,
+                                        .hold = 86400,
                                         .origins = 4096};
 }
 
@@ -85,7 +89,7 @@ int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config
     struct cg_behaviour *b;
     size_t i;
     if (!out || !cfg || cfg->window < 60 || cfg->window > 3600 || cfg->hold < 0 ||
-        cfg->hold > 86400 || cfg->origins < 256 || cfg->origins > (1u << 20) ||
+        cfg->hold > 604800 || cfg->origins < 256 || cfg->origins > (1u << 20) ||
         (cfg->origins & (cfg->origins - 1)) || cfg->unowned_pct > 100 || cfg->fanout_pct > 100 ||
         cfg->rotation_pct > 100 || cfg->fresh_pct > 100 || cfg->min_numbers < 2 ||
         cfg->min_numbers > 400 || cfg->min_calls > 100000 || cfg->z_tenths > 1000)
@@ -96,6 +100,8 @@ int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config
     b->half = cfg->window / 2;
     b->per_stripe = cfg->origins / STRIPES;
     b->pop_values = malloc(sizeof *b->pop_values * cfg->origins);
+    b->owners_mask = (size_t)cfg->origins * 16 - 1;
+    b->owners = calloc(b->owners_mask + 1, sizeof *b->owners);
     for (i = 0; i < STRIPES; i++) {
         pthread_mutex_init(&b->stripes[i].lock, NULL);
         b->stripes[i].orgs = calloc(b->per_stripe, sizeof(struct org));
@@ -106,7 +112,7 @@ int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config
     atomic_init(&b->next_pop, 0);
     atomic_init(&b->pop_median, 0);
     atomic_init(&b->pop_scale, 100);
-    if (i < STRIPES || !b->pop_values) {
+    if (i < STRIPES || !b->pop_values || !b->owners) {
         cg_behaviour_free(b);
         return CG_ENOMEM;
     }
@@ -125,7 +131,21 @@ void cg_behaviour_free(struct cg_behaviour *b)
     }
     pthread_mutex_destroy(&b->pop_lock);
     free(b->pop_values);
+    free((void *)b->owners);
     free(b);
+}
+
+/* FNV-1a, its bits mixed (MurmurHash3's finalizer): numbers that differ
+ * in their last digits must land on unrelated bits and slots. */
+static uint64_t hash(const char *s)
+{
+    uint64_t h = cg__fnv1a(s, strlen(s));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h ? h : 1;
 }
 
 static bool bit_get(const uint64_t *m, unsigned i)
@@ -144,6 +164,35 @@ static unsigned popcount(const uint64_t *m)
     for (i = 0; i < WORDS; i++)
         n += (unsigned)__builtin_popcountll(m[i]);
     return n;
+}
+
+/* The natural logarithm of x in (0, 1], to 1e-5, without libm: halvings
+ * bring x into [0.5, 1], where atanh's series converges fast. */
+static double ln01(double x)
+{
+    double t, t2, r;
+    int k = 0;
+    while (x < 0.5) {
+        x *= 2;
+        k++;
+    }
+    t = (x - 1) / (x + 1);
+    t2 = t * t;
+    r = 2 * t * (1 + t2 / 3 + t2 * t2 / 5 + t2 * t2 * t2 / 7 + t2 * t2 * t2 * t2 / 9);
+    return r - k * 0.6931471805599453;
+}
+
+/* Distinct items in the union of two generations' sketches, by linear
+ * counting (-m ln(empty/m)): exact enough while a window holds up to a few
+ * hundred, and never counts a steady item twice. */
+static unsigned distinct(const uint64_t *a, const uint64_t *b)
+{
+    unsigned set = 0, w;
+    for (w = 0; w < WORDS; w++)
+        set += (unsigned)__builtin_popcountll(a[w] | b[w]);
+    if (set >= BITS)
+        set = BITS - 1; /* saturated: the most the sketch can tell */
+    return (unsigned)(-(double)BITS * ln01((double)(BITS - set) / BITS) + 0.5);
 }
 
 /* Moves the origin's generations to `now`: the ones that leave the window
@@ -243,7 +292,7 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     struct org *o;
     struct gen *g;
     uint64_t h;
-    unsigned calls, uc, nums, sus, fresh, callees, feature;
+    unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls;
     double scale;
     bool judged, was;
     if (!b || !c || !out)
@@ -253,8 +302,7 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
         return CG_OK;
     cf = &b->cfg;
     population(b, c->now);
-    h = cg__fnv1a(c->origin, strlen(c->origin));
-    h = h ? h : 1;
+    h = hash(c->origin);
     s = &b->stripes[h >> 60];
     pthread_mutex_lock(&s->lock);
     o = slot(b, s, h, c->now);
@@ -263,36 +311,43 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     roll(b, o, c->now);
     g = &o->g[0];
     g->calls++;
-    if (c->presented && c->presented[0] && (!c->owned || c->suspect)) {
-        uint64_t nh = cg__fnv1a(c->presented, strlen(c->presented));
+    if (c->presented && c->presented[0]) {
+        uint64_t nh = hash(c->presented);
         unsigned i = (unsigned)(nh % BITS);
-        if (!c->owned) {
-            g->unowned_calls++;
-            if (!bit_get(g->nums, i) && !bit_get(o->g[1].nums, i)) {
-                g->numbers++;
-                if (!bit_get(o->hist[0], i) && !bit_get(o->hist[1], i))
-                    g->fresh++;
+        uint64_t tag = (nh >> 32) << 32 | (uint32_t)(h | 1);
+        _Atomic uint64_t *own = &b->owners[(nh >> 16) & b->owners_mask];
+        bool unowned = c->trunk ? c->suspect : !c->owned;
+        if (c->owned && !c->trunk) {
+            if (atomic_load_explicit(own, memory_order_relaxed) != tag)
+                atomic_store_explicit(own, tag, memory_order_relaxed);
+        } else if (!c->trunk) {
+            uint64_t cur = atomic_load_explicit(own, memory_order_relaxed);
+            if (cur >> 32 == nh >> 32 && cur != tag) { /* another origin signs it at A */
+                g->borrowed_calls++;
+                bit_set(g->bor, i);
             }
+        }
+        if (unowned) {
+            g->unowned_calls++;
+            if (!bit_get(g->nums, i) && !bit_get(o->g[1].nums, i) && !bit_get(o->hist[0], i) &&
+                !bit_get(o->hist[1], i))
+                g->fresh++;
             bit_set(g->nums, i);
         }
-        if (c->suspect) {
-            if (!bit_get(g->sus, i) && !bit_get(o->g[1].sus, i))
-                g->suspect++;
+        if (c->suspect)
             bit_set(g->sus, i);
-        }
     }
     if (c->callee && c->callee[0]) {
-        unsigned i = (unsigned)(cg__fnv1a(c->callee, strlen(c->callee)) % BITS);
-        if (!bit_get(g->callee, i) && !bit_get(o->g[1].callee, i))
-            g->callees++;
-        bit_set(g->callee, i);
+        bit_set(g->callee, (unsigned)(hash(c->callee) % BITS));
     }
     calls = g->calls + o->g[1].calls;
     uc = g->unowned_calls + o->g[1].unowned_calls;
-    nums = g->numbers + o->g[1].numbers;
-    sus = g->suspect + o->g[1].suspect;
+    nums = distinct(g->nums, o->g[1].nums);
+    sus = distinct(g->sus, o->g[1].sus);
     fresh = g->fresh + o->g[1].fresh;
-    callees = g->callees + o->g[1].callees;
+    callees = distinct(g->callee, o->g[1].callee);
+    bor = distinct(g->bor, o->g[1].bor);
+    bor_calls = g->borrowed_calls + o->g[1].borrowed_calls;
     feature = nums + sus;
     o->feature = feature;
     scale = atomic_load(&b->pop_scale) / 100.0;
@@ -309,16 +364,24 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
             hist[w] = o->hist[0][w] | o->hist[1][w];
         history = c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 &&
                   popcount(hist) > 0;
-        judged = calls >= cf->min_calls && feature >= cf->min_numbers &&
-                 uc * 100 >= cf->unowned_pct * calls && callees * 100 >= cf->fanout_pct * calls &&
-                 out->z * 10 >= cf->z_tenths &&
-                 (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
-                  (history && fresh * 100 >= cf->fresh_pct * nums));
+        judged = calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
+                 callees * 100 >= cf->fanout_pct * calls && out->z * 10 >= cf->z_tenths &&
+                 ((feature >= cf->min_numbers &&
+                   (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
+                    (history && fresh * 100 >= cf->fresh_pct * nums))) ||
+                  /* slow rotation through borrowed numbers: several calls
+                   * each (a forwarder carries each subscriber's number once
+                   * or twice), then new ones (an agency keeps its clients') */
+                  (history && bor >= 3 && bor_calls >= 3 * bor &&
+                   fresh * 100 >= cf->fresh_pct * nums));
     }
     was = o->held_until > c->now;
     if (judged)
         o->held_until = c->now + (cf->hold > 0 ? cf->hold : 1);
     out->campaign = o->held_until > c->now;
+    out->active = judged;
+    out->borrowed = bor;
+    out->borrowed_calls = bor_calls;
     out->crossed = out->campaign && !was;
     out->calls = calls;
     out->unowned_calls = uc;

@@ -33,7 +33,12 @@ static void num(char *buf, size_t cap, unsigned base, unsigned i)
 static bool call(struct cg_behaviour *b, const char *origin, const char *presented,
                  const char *callee, bool owned, bool suspect, int64_t now)
 {
-    struct cg_behaviour_call c = {origin, presented, callee, owned, suspect, now};
+    struct cg_behaviour_call c = {.origin = origin,
+                                  .presented = presented,
+                                  .callee = callee,
+                                  .owned = owned,
+                                  .suspect = suspect,
+                                  .now = now};
     struct cg_behaviour_result r;
     assert_int_equal(cg_behaviour_observe(b, &c, &r), CG_OK);
     return r.campaign;
@@ -78,7 +83,7 @@ static void test_rotation_found(void **state)
     assert_true(call(b, "SMALL1/acct-9", "447400000001", "447411111111", true, false, T0 + 400));
     assert_int_equal(cg_behaviour_suspected(b, T0 + 400), 1);
     /* the hold runs out */
-    assert_int_equal(cg_behaviour_suspected(b, T0 + 400 + 3601), 0);
+    assert_int_equal(cg_behaviour_suspected(b, T0 + 400 + 86401), 0);
     cg_behaviour_free(b);
 }
 
@@ -171,6 +176,91 @@ static void test_slow_rotation_with_history(void **state)
     cg_behaviour_free(b);
 }
 
+static bool trunk_call(struct cg_behaviour *b, const char *origin, const char *presented,
+                       const char *callee, bool suspect, int64_t now, bool *active)
+{
+    struct cg_behaviour_call c = {.origin = origin,
+                                  .presented = presented,
+                                  .callee = callee,
+                                  .suspect = suspect,
+                                  .trunk = true,
+                                  .now = now};
+    struct cg_behaviour_result r;
+    assert_int_equal(cg_behaviour_observe(b, &c, &r), CG_OK);
+    *active = r.active;
+    return r.campaign;
+}
+
+/* A trunk (a transit, a gateway) carries ordinary callers, a new number
+ * every call: that is no campaign, nor a steady share of suspect numbers
+ * among them; a burst of suspect numbers is. */
+static void test_trunk(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    bool active;
+    int i, found = -1;
+    (void)state;
+    for (i = 0; i < 5000; i++) {
+        num(p, sizeof p, 40, (unsigned)i);
+        num(q, sizeof q, 41, (unsigned)i);
+        /* one call in eight presents a number the rules flag */
+        assert_false(trunk_call(b, "in:gw1", p, q, i % 8 == 0, T0 + i * 2, &active));
+    }
+    /* a campaign of 60 calls a minute through it, beside its 30 ordinary
+     * ones: found once it makes most of the trunk's window */
+    for (i = 0; i < 600; i++) {
+        num(p, sizeof p, 42, (unsigned)i);
+        num(q, sizeof q, 43, (unsigned)i);
+        trunk_call(b, "in:gw1", p, q, true, T0 + 10000 + i, &active);
+        if (active && found < 0)
+            found = i + 1;
+        if (i % 2 == 0) {
+            num(p, sizeof p, 44, (unsigned)i);
+            trunk_call(b, "in:gw1", p, q, i % 16 == 0, T0 + 10000 + i, &active);
+        }
+    }
+    assert_true(found > 0 && found <= 400);
+    cg_behaviour_free(b);
+}
+
+/* Numbers another origin signs at A, each presented several times and then
+ * dropped, by an origin with a history: borrowing.  A forwarder presenting
+ * each subscriber's number once is not. */
+static void test_borrowed(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    /* the owners sign their numbers at A */
+    for (i = 0; i < 400; i++) {
+        num(p, sizeof p, 50, (unsigned)i);
+        num(q, sizeof q, 51, (unsigned)i);
+        assert_false(call(b, "CARR1/switch", p, q, true, false, T0 + i));
+    }
+    /* an hour of the reseller's ordinary calls, and a forwarder's, one a
+     * minute, each a subscriber's number */
+    for (i = 0; i < 360; i++) {
+        num(p, sizeof p, 52, (unsigned)i % 2);
+        num(q, sizeof q, 53, (unsigned)i);
+        assert_false(call(b, "SMALL3/reseller", p, q, false, false, T0 + i * 10));
+        num(p, sizeof p, 50, (unsigned)i);
+        if (i % 6 == 0)
+            assert_false(call(b, "FWD2/forwarder", p, q, false, false, T0 + i * 10 + 1));
+    }
+    /* then the reseller presents the owners' numbers, 5 calls each, 6 a
+     * minute, with only two or three in use at a time */
+    for (i = 0; i < 120; i++) {
+        num(p, sizeof p, 50, (unsigned)(100 + i / 5));
+        num(q, sizeof q, 54, (unsigned)i);
+        if (call(b, "SMALL3/reseller", p, q, false, false, T0 + 3600 + i * 10) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 40);
+    cg_behaviour_free(b);
+}
+
 /* Memory is bounded: far more origins than slots evict the oldest, and a
  * campaign among them is still found. */
 static void test_eviction(void **state)
@@ -212,7 +302,8 @@ static void *worker(void *arg)
     for (i = 0; i < 20000; i++) {
         /* origin 0 of each worker rotates numbers it does not own; the
          * others present their own */
-        struct cg_behaviour_call c = {o, p, q, i % 64 != 0, false, T0 + i / 20};
+        struct cg_behaviour_call c = {
+            .origin = o, .presented = p, .callee = q, .owned = i % 64 != 0, .now = T0 + i / 20};
         struct cg_behaviour_result r;
         snprintf(o, sizeof o, "W%d/%d", w->id, i % 64);
         num(p, sizeof p, (unsigned)(20 + w->id), (unsigned)i);
@@ -252,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_legitimate_stay_clean),
         cmocka_unit_test(test_quiet_floor),
         cmocka_unit_test(test_slow_rotation_with_history),
+        cmocka_unit_test(test_trunk),
+        cmocka_unit_test(test_borrowed),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_threads),
     };
