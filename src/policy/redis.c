@@ -680,16 +680,38 @@ int cg_redis_list_delete(struct cg_redis *s, enum cg_list l)
 
 /* --- the call path ------------------------------------------------------------ */
 
+/* Appends a (alen bytes), b and d (strings, NULL = "") to buf at *used
+ * (cap bytes in all) with a NUL; the piece, its length in *len, or NULL
+ * when it does not fit.  memcpy, not snprintf: this runs for every
+ * argument of every call. */
+static char *cat3(char *buf, size_t cap, size_t *used, size_t *len, const char *a, size_t alen,
+                  const char *b, const char *d)
+{
+    size_t bl = b ? strlen(b) : 0, dl = d ? strlen(d) : 0, n = alen + bl + dl;
+    char *p = buf + *used;
+    if (n >= cap - *used)
+        return NULL;
+    if (alen)
+        memcpy(p, a, alen);
+    if (bl)
+        memcpy(p + alen, b, bl);
+    if (dl)
+        memcpy(p + alen + bl, d, dl);
+    p[n] = '\0';
+    *len = n;
+    *used += n + 1;
+    return p;
+}
+
 /* Appends the argument a+b+d (NULL = "") to cmd's buffer; false when full. */
 static bool arg(struct cg_redis_cmd *c, size_t *used, const char *a, const char *b, const char *d)
 {
-    size_t cap = sizeof c->buf - *used;
-    int n = snprintf(c->buf + *used, cap, "%s%s%s", a ? a : "", b ? b : "", d ? d : "");
-    if (n < 0 || (size_t)n >= cap)
+    size_t n;
+    const char *p = cat3(c->buf, sizeof c->buf, used, &n, a, a ? strlen(a) : 0, b, d);
+    if (!p)
         return false;
-    c->argv[c->argc] = c->buf + *used;
-    c->argvlen[c->argc++] = (size_t)n;
-    *used += (size_t)n + 1;
+    c->argv[c->argc] = p;
+    c->argvlen[c->argc++] = n;
     return true;
 }
 
@@ -813,14 +835,7 @@ unsigned cg_redis_keyslot(const char *key, size_t len)
 static const char *put(struct cg_redis_cmds *o, size_t *used, size_t *len, const char *a,
                        size_t alen, const char *b, const char *c)
 {
-    size_t cap = sizeof o->buf - *used;
-    int n = snprintf(o->buf + *used, cap, "%.*s%s%s", (int)alen, a, b ? b : "", c ? c : "");
-    const char *p = o->buf + *used;
-    if (n < 0 || (size_t)n >= cap)
-        return NULL;
-    *len = (size_t)n;
-    *used += (size_t)n + 1;
-    return p;
+    return cat3(o->buf, sizeof o->buf, used, len, a, alen, b, c);
 }
 
 bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
