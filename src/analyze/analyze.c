@@ -2764,9 +2764,11 @@ static bool borrowing(const struct origin *o, const struct cg__behaviour *b)
 
 static bool behaving_badly(const struct origin *o, const struct cg__behaviour *b)
 {
+    bool numbers = b->z[CG__F_NEW] >= 3 || b->z[CG__F_TURNOVER] >= 3;
     return o->account && o->distinct_presented >= 10 && o->calls_not_verified_a * 2 > o->calls &&
-           (b->z[CG__F_NEW] >= 3 || b->z[CG__F_TURNOVER] >= 3) && b->family[1] >= 3 &&
-           b->family[2] >= 2 && b->score >= BEHAVIOUR_SCORE;
+           ((numbers && b->family[1] >= 3 && b->family[2] >= 2) ||
+            (b->z[CG__F_TURNOVER] >= 3 && b->family[1] + b->family[2] >= 4)) &&
+           b->score >= BEHAVIOUR_SCORE;
 }
 
 /*
