@@ -3045,11 +3045,12 @@ static void decide_origin(struct analysis *a, struct origin *origin)
  * does (decide_origin).  The numbers' verification habit is complete once
  * the input is read, so ROW_VERIFY_FAILURE is known from here on.
  */
-/* Up to PROFILE_BATCH rows, chunks of them, into batch; 0 at the end. */
-static size_t rows_batch(struct analysis *a, struct row *batch)
+/* Up to cap rows (room for one read at least), chunks of them, into
+ * batch; 0 at the end. */
+static size_t rows_batch(struct analysis *a, struct row *batch, size_t cap)
 {
-    size_t n = 0, got;
-    while (n + CHUNK_ROWS <= PROFILE_BATCH && (got = rows_next(a)) > 0) {
+    size_t n = 0, got, step = a->spill ? CHUNK_ROWS : a->nchunk; /* the most one read gives */
+    while (n + step <= cap && (got = rows_next(a)) > 0) {
         memcpy(batch + n, a->chunk, got * sizeof *batch);
         n += got;
     }
@@ -3072,7 +3073,14 @@ static int profile_rows(struct analysis *a)
         free(th);
         return CG_ENOMEM;
     }
-    if (!(pr.batch = malloc(PROFILE_BATCH * sizeof *pr.batch))) {
+    /* a batch no larger than the rows (a small input, a fuzzer's, costs
+     * no 2 MB buffer) */
+    size_t cap = a->nrows < PROFILE_BATCH ? a->nrows : PROFILE_BATCH;
+    if (a->spill && cap < CHUNK_ROWS)
+        cap = CHUNK_ROWS;
+    if (!cap)
+        cap = 1;
+    if (!(pr.batch = malloc(cap * sizeof *pr.batch))) {
         free(w);
         free(th);
         return CG_ENOMEM;
@@ -3084,7 +3092,7 @@ static int profile_rows(struct analysis *a)
     while (started < n && pthread_create(&th[started], NULL, profile_worker_main, &w[started]) == 0)
         started++;
     do {
-        rows = rows_batch(a, pr.batch);
+        rows = rows_batch(a, pr.batch, cap);
         pthread_mutex_lock(&pr.mu);
         pr.rows = rows;
         pr.active = started - 1;
