@@ -5,6 +5,7 @@
  *
  *   cidguard-replay --calls calls.csv --truth truth.csv --pki DIR --x5u URL
  *                   [--target 127.0.0.1:5060] [--speed 1440] [--rows N] [--tgrp]
+ *                   [--wait SECONDS]
  *
  * A row the records say was verified (verstat TN-Validation-Passed, an SPC)
  * is signed with DIR/sp-SPC.key (`cidguard pki init DIR --spc SPC...`), its
@@ -101,7 +102,7 @@ static const char *digits(const char *tn)
 int main(int argc, char **argv)
 {
     const char *calls = NULL, *truthf = NULL, *pki = NULL, *x5u = NULL, *target = "127.0.0.1:5060";
-    double speed = 1440, t0;
+    double speed = 1440, t0, wait = 3;
     unsigned maxrows = MAXROWS, nrows = 0, i, norigins = 0, nvictims = 0, vi = 0, nsigners = 0;
     unsigned outstanding = 0;
     bool tgrp = false;
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
     char **victims, line[4096], msg[8192], buf[8192], host[64];
     char *spcs[MAXSIGNERS];
     struct cg_signer *signers[MAXSIGNERS];
+    struct cg_key *keys[MAXSIGNERS];
     int col[F], ncol, fd, port, a;
     struct sockaddr_in to = {.sin_family = AF_INET};
     unsigned run = (unsigned)getpid() ^ (unsigned)time(NULL);
@@ -123,7 +125,7 @@ int main(int argc, char **argv)
         }
         if (!v)
             die("usage: cidguard-replay --calls FILE --truth FILE --pki DIR --x5u URL "
-                "[--target IP:PORT] [--speed F] [--rows N] [--tgrp]");
+                "[--target IP:PORT] [--speed F] [--rows N] [--tgrp] [--wait S]");
         if (!strcmp(argv[a], "--calls"))
             calls = v;
         else if (!strcmp(argv[a], "--truth"))
@@ -138,13 +140,16 @@ int main(int argc, char **argv)
             speed = atof(v);
         else if (!strcmp(argv[a], "--rows"))
             maxrows = (unsigned)atoi(v);
+        else if (!strcmp(argv[a], "--wait"))
+            wait = atof(v);
         else
             die("unknown option");
         a++;
     }
     if (!calls || !truthf || !pki || !x5u || speed <= 0 || maxrows == 0 || maxrows > MAXROWS)
         die("--calls, --truth, --pki and --x5u are required; --speed > 0");
-    if (sscanf(target, "%63[^:]:%d", host, &port) != 2 || inet_pton(AF_INET, host, &to.sin_addr) != 1)
+    if (sscanf(target, "%63[^:]:%d", host, &port) != 2 ||
+        inet_pton(AF_INET, host, &to.sin_addr) != 1)
         die("--target wants IPv4:port");
     to.sin_port = htons((uint16_t)port);
 
@@ -173,7 +178,7 @@ int main(int argc, char **argv)
     if (!(f = fopen(calls, "r")) || !fgets(line, sizeof line, f))
         die("cannot read --calls");
     {
-        static const char *names[F] = {"time",   "calling", "called", "ingress", "verstat",
+        static const char *names[F] = {"time",   "calling", "called", "ingress",  "verstat",
                                        "attest", "origid",  "spc",    "presented"};
         char *fl[64];
         int n = split(line, fl, 64), k, j;
@@ -263,6 +268,7 @@ int main(int argc, char **argv)
                     if (cg_key_load_file(&key, kp) != CG_OK || cg_signer_new(&s, key, url) != CG_OK)
                         die("cannot load an SPC's key (cidguard pki init DIR --spc SPC)");
                     spcs[nsigners] = strdup(r->spc);
+                    keys[nsigners] = key;
                     signers[nsigners++] = s;
                 }
                 if (cg_sign(s, &req, &identity, NULL) != CG_OK)
@@ -284,16 +290,16 @@ int main(int argc, char **argv)
                          "To: <sip:+%s@%s;user=phone>\r\n"
                          "Call-ID: rp%x.%u@replay\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
                          "%sContent-Length: 0\r\n\r\n",
-                         r->called, ruri_tgrp, host, run, i, r->shown, pai, r->called, host, run,
-                         i, identity_hdr);
+                         r->called, ruri_tgrp, host, run, i, r->shown, pai, r->called, host, run, i,
+                         identity_hdr);
             if (n > 0 && n < (int)sizeof msg && send(fd, msg, (size_t)n, 0) == n)
                 outstanding++;
             i++;
             continue;
         }
-        /* after the last row, answers are awaited 3 s at most */
-        if (i >= nrows && (outstanding == 0 ||
-                           t - (t0 + (double)(rows[nrows - 1].t - rows[0].t) / speed) > 3))
+        /* after the last row, answers are awaited --wait seconds at most */
+        if (i >= nrows &&
+            (outstanding == 0 || t - (t0 + (double)(rows[nrows - 1].t - rows[0].t) / speed) > wait))
             break;
         if (poll(&p, 1, i < nrows ? (int)((due - t) * 1000) : 100) > 0) {
             ssize_t n;
@@ -394,8 +400,7 @@ int main(int argc, char **argv)
                 char key[128];
                 if (rows[i].fraud || !rows[i].labelled)
                     continue;
-                snprintf(key, sizeof key, "%s|%s|%s", rows[i].ingress, rows[i].spc,
-                         rows[i].origid);
+                snprintf(key, sizeof key, "%s|%s|%s", rows[i].ingress, rows[i].spc, rows[i].origid);
                 for (j = 0; j < nseen && strcmp(seen[j], key); j++)
                     ;
                 if (j == nseen && nseen < 8)
@@ -409,5 +414,16 @@ int main(int argc, char **argv)
         free(delay_calls);
         free(delay_s);
     }
+    close(fd);
+    for (i = 0; i < nsigners; i++) {
+        cg_signer_free(signers[i]);
+        cg_key_free(keys[i]);
+        free(spcs[i]);
+    }
+    for (i = 0; i < nvictims; i++)
+        free(victims[i]);
+    free(victims);
+    free(org);
+    free(rows);
     return 0;
 }

@@ -39,16 +39,16 @@ extern "C" {
 #endif
 
 struct cg_behaviour_config {
-    int window;              /* seconds of the sliding window (60..3600; 600) */
-    unsigned min_calls;      /* calls in the window before an origin is judged (10) */
-    unsigned min_numbers;    /* distinct unowned numbers in the window, suspect ones twice (16) */
-    unsigned unowned_pct;    /* share of the window's calls presenting unowned numbers (50) */
-    unsigned fanout_pct;     /* distinct callees per call, percent (50) */
-    unsigned rotation_pct;   /* distinct unowned numbers per call, percent: rotation (50) */
-    unsigned fresh_pct;      /* of an origin with history, unowned numbers new to it (60) */
-    unsigned z_tenths;       /* robust z against the population, in tenths (35 = 3.5) */
+    int window;            /* seconds of the sliding window (60..3600; 600) */
+    unsigned min_calls;    /* calls in the window before an origin is judged (10) */
+    unsigned min_numbers;  /* distinct unowned numbers in the window, suspect ones twice (16) */
+    unsigned unowned_pct;  /* share of the window's calls presenting unowned numbers (50) */
+    unsigned fanout_pct;   /* distinct callees per call, percent (50) */
+    unsigned rotation_pct; /* distinct unowned numbers per call, percent: rotation (50) */
+    unsigned fresh_pct;    /* of an origin with history, unowned numbers new to it (60) */
+    unsigned z_tenths;     /* robust z against the population, in tenths (35 = 3.5) */
     int hold; /* seconds an origin stays suspected after it last looked it (0..604800; 86400) */
-    unsigned origins;        /* origins kept (a power of two, 256..1048576; 4096) */
+    unsigned origins; /* origins kept (a power of two, 256..1048576; 4096) */
 };
 /* Fills `cfg` with the defaults above. */
 CG_EXTERN void cg_behaviour_config_defaults(struct cg_behaviour_config *cfg);
@@ -76,18 +76,18 @@ struct cg_behaviour_call {
 
 /* The window's features of the call's origin, after the call. */
 struct cg_behaviour_result {
-    bool campaign;          /* the origin is in campaign behaviour (held) */
-    bool active;            /* its window looks like a campaign's at this call */
-    bool crossed;           /* this call made it cross (it was not before) */
-    unsigned calls;         /* calls in the window */
-    unsigned unowned_calls; /* of them, presenting an unowned number */
-    unsigned numbers;       /* distinct unowned numbers (estimated) */
-    unsigned suspect;       /* distinct suspect numbers (estimated) */
-    unsigned fresh;         /* distinct unowned numbers not in the origin's history */
-    unsigned borrowed;      /* distinct unowned numbers another origin signed at A */
+    bool campaign;           /* the origin is in campaign behaviour (held) */
+    bool active;             /* its window looks like a campaign's at this call */
+    bool crossed;            /* this call made it cross (it was not before) */
+    unsigned calls;          /* calls in the window */
+    unsigned unowned_calls;  /* of them, presenting an unowned number */
+    unsigned numbers;        /* distinct unowned numbers (estimated) */
+    unsigned suspect;        /* distinct suspect numbers (estimated) */
+    unsigned fresh;          /* distinct unowned numbers not in the origin's history */
+    unsigned borrowed;       /* distinct unowned numbers another origin signed at A */
     unsigned borrowed_calls; /* calls presenting them */
-    unsigned callees;       /* distinct callees (estimated) */
-    double z;               /* robust z of numbers + suspect against the population */
+    unsigned callees;        /* distinct callees (estimated) */
+    double z;                /* robust z of numbers + suspect against the population */
 };
 
 /* Counts the call for its origin and judges the origin.  Thread-safe.

@@ -206,7 +206,9 @@ static void roll(const struct cg_behaviour *b, struct org *o, int64_t now)
         memset(o->hist[0], 0, sizeof o->hist[0]);
         o->hist_since = now;
     }
-    if (gi == o->gen)
+    /* a call a worker decided a moment after a later one counts in the
+     * current generation: time never moves an origin backwards */
+    if (gi <= o->gen)
         return;
     for (w = 0; w < WORDS; w++)
         o->hist[0][w] |= o->g[1].nums[w] | (gi > o->gen + 1 ? o->g[0].nums[w] : 0);
@@ -271,8 +273,8 @@ static void population(struct cg_behaviour *b, int64_t now)
         qsort(b->pop_values, n, sizeof *b->pop_values, cmp_u32);
         med = b->pop_values[n / 2];
         for (i = 0; i < n; i++)
-            b->pop_values[i] = b->pop_values[i] > med ? b->pop_values[i] - med
-                                                      : med - b->pop_values[i];
+            b->pop_values[i] =
+                b->pop_values[i] > med ? b->pop_values[i] - med : med - b->pop_values[i];
         qsort(b->pop_values, n, sizeof *b->pop_values, cmp_u32);
         mad = b->pop_values[n / 2];
         atomic_store(&b->pop_median, med * 100);
@@ -362,18 +364,17 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
         bool history;
         for (w = 0; w < WORDS; w++)
             hist[w] = o->hist[0][w] | o->hist[1][w];
-        history = c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 &&
-                  popcount(hist) > 0;
-        judged = calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
-                 callees * 100 >= cf->fanout_pct * calls && out->z * 10 >= cf->z_tenths &&
-                 ((feature >= cf->min_numbers &&
-                   (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
-                    (history && fresh * 100 >= cf->fresh_pct * nums))) ||
-                  /* slow rotation through borrowed numbers: several calls
-                   * each (a forwarder carries each subscriber's number once
-                   * or twice), then new ones (an agency keeps its clients') */
-                  (history && bor >= 3 && bor_calls >= 3 * bor &&
-                   fresh * 100 >= cf->fresh_pct * nums));
+        history =
+            c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 && popcount(hist) > 0;
+        judged =
+            calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
+            callees * 100 >= cf->fanout_pct * calls && out->z * 10 >= cf->z_tenths &&
+            ((feature >= cf->min_numbers && (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
+                                             (history && fresh * 100 >= cf->fresh_pct * nums))) ||
+             /* slow rotation through borrowed numbers: several calls
+              * each (a forwarder carries each subscriber's number once
+              * or twice), then new ones (an agency keeps its clients') */
+             (history && bor >= 3 && bor_calls >= 3 * bor && fresh * 100 >= cf->fresh_pct * nums));
     }
     was = o->held_until > c->now;
     if (judged)

@@ -337,16 +337,11 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_rotation_found),
-        cmocka_unit_test(test_suspect_numbers),
-        cmocka_unit_test(test_legitimate_stay_clean),
-        cmocka_unit_test(test_quiet_floor),
-        cmocka_unit_test(test_slow_rotation_with_history),
-        cmocka_unit_test(test_trunk),
-        cmocka_unit_test(test_borrowed),
-        cmocka_unit_test(test_eviction),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_config),          cmocka_unit_test(test_rotation_found),
+        cmocka_unit_test(test_suspect_numbers), cmocka_unit_test(test_legitimate_stay_clean),
+        cmocka_unit_test(test_quiet_floor),     cmocka_unit_test(test_slow_rotation_with_history),
+        cmocka_unit_test(test_trunk),           cmocka_unit_test(test_borrowed),
+        cmocka_unit_test(test_eviction),        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
