@@ -87,6 +87,26 @@ static void test_rotation_found(void **state)
     cg_behaviour_free(b);
 }
 
+/* Workers decide calls slightly out of order: a call a second older than
+ * the origin's last, across a generation's boundary, loses nothing. */
+static void test_time_out_of_order(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    for (i = 0; i < 40; i++) {
+        num(p, sizeof p, 60, (unsigned)i);
+        num(q, sizeof q, 61, (unsigned)i);
+        /* T0 is a multiple of 300: the calls straddle a boundary */
+        if (call(b, "SMALL1/acct-5", p, q, false, false, T0 + 280 + i - (i % 2) * 2) &&
+            found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 20);
+    cg_behaviour_free(b);
+}
+
 /* Suspect numbers (protected, DNO) count twice: a bank impersonator with
  * a third of its calls on ordinary numbers is found as fast. */
 static void test_suspect_numbers(void **state)
@@ -338,6 +358,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),          cmocka_unit_test(test_rotation_found),
+        cmocka_unit_test(test_time_out_of_order),
         cmocka_unit_test(test_suspect_numbers), cmocka_unit_test(test_legitimate_stay_clean),
         cmocka_unit_test(test_quiet_floor),     cmocka_unit_test(test_slow_rotation_with_history),
         cmocka_unit_test(test_trunk),           cmocka_unit_test(test_borrowed),
