@@ -8,7 +8,6 @@
 
 #include "cidguard/behaviour.h"
 #include "metrics.h"
-#include "redis.h"
 #include "signers.h"
 
 struct cgd_metrics cgd_m;
@@ -69,6 +68,13 @@ static void out(struct buf *b, const char *fmt, ...)
         b->p = np;
         b->cap *= 2;
     }
+}
+
+static void (*_Atomic redis_render)(char *buf, size_t cap);
+
+void cgd_metrics_set_redis_render(void (*render)(char *buf, size_t cap))
+{
+    atomic_store(&redis_render, render);
 }
 
 char *cgd_metrics_render(struct cg_certcache *cache)
@@ -264,9 +270,12 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         atomic_load(&cgd_m.redis_errors[CGD_REDIS_DISCONNECT]), atomic_load(&cgd_m.lists_version),
         atomic_load(&cgd_m.lists_reloads), atomic_load(&cgd_m.lists_errors));
     {
+        void (*render)(char *, size_t) = atomic_load(&redis_render);
         char topo[2048];
-        cgd_redis_metrics(topo, sizeof topo);
-        out(&b, "%s", topo);
+        if (render) {
+            render(topo, sizeof topo);
+            out(&b, "%s", topo);
+        }
     }
     {
         static const char *const st[] = {"400", "401", "403", "413", "429", "503"};

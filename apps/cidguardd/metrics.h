@@ -87,5 +87,8 @@ void cgd_metrics_fetch_latency(uint64_t us);
 /* Renders the Prometheus text exposition into a malloc'ed string, with
  * the certificate cache's classes from `cache`. */
 char *cgd_metrics_render(struct cg_certcache *cache);
+/* The Redis topology's series (redis.c), registered by redis.c when a
+ * worker attaches, so that metrics.c does not depend on it. */
+void cgd_metrics_set_redis_render(void (*render)(char *buf, size_t cap));
 
 #endif

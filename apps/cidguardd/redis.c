@@ -928,6 +928,7 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
     struct timeval tv = {0, TICK_MS * 1000};
     struct cg_redis_node seeds[CG_REDIS_NODES_MAX];
     size_t nseeds = 0, i;
+    cgd_metrics_set_redis_render(cgd_redis_metrics);
     if (!conf->redis_url[0]) {
         if (conf->redis_sentinels[0] || conf->redis_cluster[0]) {
             fprintf(stderr, "cidguardd: [redis] sentinels and cluster need url too (the user, "
