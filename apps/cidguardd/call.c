@@ -176,8 +176,8 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     if (cgd_campaign_time_scale > 1) { /* a replay sped up: the behaviour clock runs as fast */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        bc.now = ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * cgd_campaign_time_scale /
-                 1000;
+        bc.now =
+            ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * cgd_campaign_time_scale / 1000;
     }
     if (account)
         snprintf(key, sizeof key, "spc:%s/%s", v->spc, v->origid);

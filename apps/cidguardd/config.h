@@ -42,10 +42,10 @@ struct cgd_conf {
     char sign_key[CGD_PATH], sign_x5u[1024], customers[CGD_PATH];
     /* [sign] signers (one signer per customer or reseller) and origid (stable or per_call) */
     char sign_signers[CGD_PATH], sign_origid[16];
-    bool sign_unknown;         /* C-attested signatures for callers who are not customers */
-    bool sign_http_by_address; /* the signing API knows customers by address too */
+    bool sign_unknown;                 /* C-attested signatures for callers who are not customers */
+    bool sign_http_by_address;         /* the signing API knows customers by address too */
     char sign_customer_from[CGD_LIST]; /* SBCs trusted to name the signing customer; "" none */
-    int sign_rate;             /* signatures per second per customer; 0 = no limit */
+    int sign_rate;                     /* signatures per second per customer; 0 = no limit */
     /* [sign] signing_log: its SQLite file ("" = state_dir/signings.db, "off" = none) */
     char signing_log[CGD_PATH];
     int signing_log_days, signing_log_max_mb;
@@ -63,7 +63,7 @@ struct cgd_conf {
     /* [policy] campaign_*: campaign behaviour kept online (cidguard/behaviour.h) */
     bool campaign_detection;
     int campaign_window, campaign_min_numbers, campaign_hold, campaign_origins;
-    int campaign_time_scale; /* the behaviour clock's speed-up, for replays (1 = real time) */
+    int campaign_time_scale;     /* the behaviour clock's speed-up, for replays (1 = real time) */
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
     int decision_log_days;       /* retention; 0 = keep everything */
     int decision_log_max_mb;     /* size cap; 0 = none */

@@ -99,8 +99,7 @@ static void test_time_out_of_order(void **state)
         num(p, sizeof p, 60, (unsigned)i);
         num(q, sizeof q, 61, (unsigned)i);
         /* T0 is a multiple of 300: the calls straddle a boundary */
-        if (call(b, "SMALL1/acct-5", p, q, false, false, T0 + 280 + i - (i % 2) * 2) &&
-            found < 0)
+        if (call(b, "SMALL1/acct-5", p, q, false, false, T0 + 280 + i - (i % 2) * 2) && found < 0)
             found = i + 1;
     }
     assert_true(found > 0 && found <= 20);
@@ -357,12 +356,17 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),          cmocka_unit_test(test_rotation_found),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_rotation_found),
         cmocka_unit_test(test_time_out_of_order),
-        cmocka_unit_test(test_suspect_numbers), cmocka_unit_test(test_legitimate_stay_clean),
-        cmocka_unit_test(test_quiet_floor),     cmocka_unit_test(test_slow_rotation_with_history),
-        cmocka_unit_test(test_trunk),           cmocka_unit_test(test_borrowed),
-        cmocka_unit_test(test_eviction),        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_suspect_numbers),
+        cmocka_unit_test(test_legitimate_stay_clean),
+        cmocka_unit_test(test_quiet_floor),
+        cmocka_unit_test(test_slow_rotation_with_history),
+        cmocka_unit_test(test_trunk),
+        cmocka_unit_test(test_borrowed),
+        cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
