@@ -2,12 +2,12 @@
  * The few internal helpers that the companion shared libraries
  * (libcidguard-policy, libcidguard-log, libcidguard-atis) need from the
  * core.  libcidguard.so exports its public API only, so each companion
- * links its own hidden copy of these instead.  Logging goes through the
+ * links its own hidden copy of these instead (cg__strlcpy from
+ * src/core/strlcpy.c, compiled into each).  Logging goes through the
  * core's public cg_log_message(), so one cg_log_set() serves every library.
  * Not part of the static archive, which has the originals (core/log.c).
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "core/internal.h"
 
@@ -34,18 +34,4 @@ void cg__log_emit(enum cg_log_level lvl, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     cg_log_message(lvl, buf);
-}
-
-bool cg__strlcpy(char *dst, const char *src, size_t cap)
-{
-    size_t n = strlen(src);
-    if (cap == 0)
-        return false;
-    if (n >= cap) {
-        memcpy(dst, src, cap - 1);
-        dst[cap - 1] = '\0';
-        return false;
-    }
-    memcpy(dst, src, n + 1);
-    return true;
 }

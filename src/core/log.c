@@ -25,20 +25,6 @@ void cg__log_emit(enum cg_log_level lvl, const char *fmt, ...)
         cg__log_cb(lvl, buf, log_arg);
 }
 
-bool cg__strlcpy(char *dst, const char *src, size_t cap)
-{
-    size_t n = strlen(src);
-    if (cap == 0)
-        return false;
-    if (n >= cap) {
-        memcpy(dst, src, cap - 1);
-        dst[cap - 1] = '\0';
-        return false;
-    }
-    memcpy(dst, src, n + 1);
-    return true;
-}
-
 bool cg__prefix_ci(const char *s, size_t n, const char *prefix)
 {
     size_t i;
