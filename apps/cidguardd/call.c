@@ -68,11 +68,6 @@ static void fill_record(struct cg_declog_record *rec, void *arg)
     cg_declog_record_fill(rec, &c->v, x->d, c->now);
 }
 
-/* context.c's campaign behaviour and its counters */
-extern struct cg_behaviour *cgd_behaviour;
-extern atomic_ullong cgd_campaign_calls, cgd_campaign_origins;
-extern int cgd_campaign_time_scale;
-
 static const char *origin(const struct cgd_call *c, char *buf, size_t cap);
 static void campaign_stage(const struct cgd_call *c, struct cg_decision *d);
 
@@ -173,11 +168,11 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
                                    .trunk = !account,
                                    .now = c->now};
     struct cg_behaviour_result r;
-    if (cgd_campaign_time_scale > 1) { /* a replay sped up: the behaviour clock runs as fast */
+    int scale = c->ctx->conf.campaign_time_scale;
+    if (scale > 1) { /* a replay sped up: the behaviour clock runs as fast */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        bc.now =
-            ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * cgd_campaign_time_scale / 1000;
+        bc.now = ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * scale / 1000;
     }
     if (account)
         snprintf(key, sizeof key, "spc:%s/%s", v->spc, v->origid);
@@ -186,10 +181,10 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK || !r.campaign)
         return;
     if (r.crossed)
-        atomic_fetch_add(&cgd_campaign_origins, 1);
+        atomic_fetch_add(&cgd_m.campaign_origins, 1);
     if (!account && !(bc.suspect && r.active))
         return;
-    atomic_fetch_add(&cgd_campaign_calls, 1);
+    atomic_fetch_add(&cgd_m.campaign_calls, 1);
     d->reasons |= 1u << CG_PR_CAMPAIGN;
     d->action = cg_action_stricter(d->action, cg_policy_action(c->ctx->policy, CG_PR_CAMPAIGN));
 }

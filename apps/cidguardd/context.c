@@ -27,12 +27,6 @@ static struct cg_certcache *certcache;
 static struct cg_policy_state *pstate;
 static struct cg_policy_state *ostate; /* the signing customers' windows */
 static struct cg_intents *intents;
-/* Campaign behaviour ([policy] campaign_detection): process-wide, survives
- * reloads like the rate windows; NULL when off.  call.c and metrics.c read
- * it and its counters. */
-struct cg_behaviour *cgd_behaviour;
-atomic_ullong cgd_campaign_calls, cgd_campaign_origins;
-int cgd_campaign_time_scale = 1;
 static time_t next_crl;
 
 /*
@@ -513,7 +507,6 @@ int cgd_context_start(const struct cgd_conf *conf, const char *file)
         bc.min_numbers = (unsigned)conf->campaign_min_numbers;
         bc.hold = conf->campaign_hold;
         bc.origins = (unsigned)conf->campaign_origins;
-        cgd_campaign_time_scale = conf->campaign_time_scale;
         if (cg_behaviour_new(&cgd_behaviour, &bc) != CG_OK) {
             fprintf(stderr, "cidguardd: [policy] campaign_origins must be a power of two\n");
             return -1;

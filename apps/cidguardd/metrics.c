@@ -12,6 +12,7 @@
 
 struct cgd_metrics cgd_m;
 struct cg_intents *cgd_intents_store;
+struct cg_behaviour *cgd_behaviour;
 
 static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5};
 static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
@@ -104,24 +105,19 @@ char *cgd_metrics_render(struct cg_certcache *cache)
     for (r = 0; r < CG_ACTION__COUNT; r++)
         out(&b, "cidguard_decisions_total{action=\"%s\"} %llu\n", cg_action_str((enum cg_action)r),
             atomic_load(&cgd_m.actions[r]));
-    {
-        /* context.c's campaign behaviour ([policy] campaign_detection) */
-        extern struct cg_behaviour *cgd_behaviour;
-        extern atomic_ullong cgd_campaign_calls, cgd_campaign_origins;
-        out(&b,
-            "# HELP cidguard_campaign_calls_total Calls given campaign_suspected.\n"
-            "# TYPE cidguard_campaign_calls_total counter\n"
-            "cidguard_campaign_calls_total %llu\n"
-            "# HELP cidguard_campaign_origins_total Times an origin crossed into campaign "
-            "behaviour.\n"
-            "# TYPE cidguard_campaign_origins_total counter\n"
-            "cidguard_campaign_origins_total %llu\n"
-            "# HELP cidguard_campaign_origins Origins in campaign behaviour now.\n"
-            "# TYPE cidguard_campaign_origins gauge\n"
-            "cidguard_campaign_origins %u\n",
-            atomic_load(&cgd_campaign_calls), atomic_load(&cgd_campaign_origins),
-            cg_behaviour_suspected(cgd_behaviour, (int64_t)time(NULL)));
-    }
+    out(&b,
+        "# HELP cidguard_campaign_calls_total Calls given campaign_suspected.\n"
+        "# TYPE cidguard_campaign_calls_total counter\n"
+        "cidguard_campaign_calls_total %llu\n"
+        "# HELP cidguard_campaign_origins_total Times an origin crossed into campaign "
+        "behaviour.\n"
+        "# TYPE cidguard_campaign_origins_total counter\n"
+        "cidguard_campaign_origins_total %llu\n"
+        "# HELP cidguard_campaign_origins Origins in campaign behaviour now.\n"
+        "# TYPE cidguard_campaign_origins gauge\n"
+        "cidguard_campaign_origins %u\n",
+        atomic_load(&cgd_m.campaign_calls), atomic_load(&cgd_m.campaign_origins),
+        cg_behaviour_suspected(cgd_behaviour, (int64_t)time(NULL)));
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
             "# TYPE cidguard_signed_total counter\n");
     for (l = 0; l < CGD_LISTENER__COUNT; l++)

@@ -76,12 +76,19 @@ struct cgd_metrics {
     atomic_ullong signlog_written, signlog_dropped, signlog_errors;
     atomic_ullong signlog_bytes, signlog_max_bytes, signlog_pruned;
     atomic_ullong traceback_answers[6];
+    /* campaign detection (call.c): calls given campaign_suspected, and the
+     * times an origin crossed into campaign behaviour */
+    atomic_ullong campaign_calls, campaign_origins;
 };
 extern struct cgd_metrics cgd_m;
 /* The refusals of the intent API, by HTTP status. */
 enum cgd_intent_refusal { CGD_IR_400, CGD_IR_401, CGD_IR_403, CGD_IR_413, CGD_IR_429, CGD_IR_503 };
 /* The process-wide intent store, for its size on /metrics (set by context.c). */
 extern struct cg_intents *cgd_intents_store;
+/* The process-wide campaign behaviour ([policy] campaign_detection), for
+ * the call path and for its gauge on /metrics (set by context.c; NULL when
+ * off). */
+extern struct cg_behaviour *cgd_behaviour;
 
 void cgd_metrics_fetch_latency(uint64_t us);
 /* Renders the Prometheus text exposition into a malloc'ed string, with
