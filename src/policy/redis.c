@@ -17,6 +17,7 @@
  * daemons share the store.  The calls window is the last six 10-second
  * buckets (50-60 s), a little shorter than the local state's exact 60 s.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,26 @@ const char *cg_redis_cluster_script_sha(void)
     return cluster_script_sha;
 }
 
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* The decimal number [p, end) in *v: digits only (no sign, no blank, no
+ * leading text strtol would skip), at most max. */
+static bool decimal(const char *p, const char *end, long max, long *v)
+{
+    long x = 0;
+    if (p == end)
+        return false;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || (x = x * 10 + (*p - '0')) > max)
+            return false;
+    }
+    *v = x;
+    return true;
+}
+
 /* Copies [p, p+n) percent-decoded into out (cap bytes with the NUL);
  * false on a bad escape, a NUL byte or no room. */
 static bool pct_decode(const char *p, size_t n, char *out, size_t cap)
@@ -132,15 +153,12 @@ static bool pct_decode(const char *p, size_t n, char *out, size_t cap)
     for (i = 0; i < n; i++) {
         int c = (unsigned char)p[i];
         if (c == '%') {
-            char hx[3];
-            char *e;
-            if (n - i < 3)
+            /* two hex digits exactly: strtol would take a sign or a blank */
+            if (n - i < 3 || !isxdigit((unsigned char)p[i + 1]) ||
+                !isxdigit((unsigned char)p[i + 2]))
                 return false;
-            hx[0] = p[i + 1];
-            hx[1] = p[i + 2];
-            hx[2] = '\0';
-            c = (int)strtol(hx, &e, 16);
-            if (*e || !hx[0] || !hx[1] || c == 0)
+            c = hexval(p[i + 1]) << 4 | hexval(p[i + 2]);
+            if (c == 0)
                 return false;
             i += 2;
         }
@@ -156,7 +174,6 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
 {
     const char *p, *at, *host, *end, *colon;
     size_t n;
-    char *e;
     long v;
 
     memset(a, 0, sizeof *a);
@@ -194,14 +211,12 @@ int cg_redis_parse_url(const char *url, struct cg_redis_addr *a)
         return CG_EINVAL;
     memcpy(a->host, host, n);
     if (colon) {
-        v = strtol(colon + 1, &e, 10);
-        if (e != end || e == colon + 1 || v < 1 || v > 65535)
+        if (!decimal(colon + 1, end, 65535, &v) || v < 1)
             return CG_EINVAL;
         a->port = (int)v;
     }
     if (*end == '/' && end[1]) {
-        v = strtol(end + 1, &e, 10);
-        if (*e || e == end + 1 || v < 0 || v > 15)
+        if (!decimal(end + 1, end + strlen(end), 15, &v))
             return CG_EINVAL;
         a->db = (int)v;
     }
@@ -217,10 +232,8 @@ int cg_redis_parse_nodes(const char *list, struct cg_redis_node *out, size_t *np
         return CG_EINVAL;
     for (;;) {
         const char *sep = p + strcspn(p, ";"), *e = sep, *s = p, *colon;
-        char num[8];
         size_t hl;
         long v;
-        char *end;
         while (s < e && (*s == ' ' || *s == '\t'))
             s++;
         while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
@@ -244,16 +257,10 @@ int cg_redis_parse_nodes(const char *list, struct cg_redis_node *out, size_t *np
                     return CG_EINVAL;
                 hl = (size_t)(colon - s);
             }
-            if (hl == 0 || hl >= sizeof out[n].host || (size_t)(e - colon - 1) >= sizeof num ||
-                e == colon + 1)
+            if (hl == 0 || hl >= sizeof out[n].host || !decimal(colon + 1, e, 65535, &v) || v < 1)
                 return CG_EINVAL;
             memcpy(out[n].host, s, hl);
             out[n].host[hl] = '\0';
-            memcpy(num, colon + 1, (size_t)(e - colon - 1));
-            num[e - colon - 1] = '\0';
-            v = strtol(num, &end, 10);
-            if (*end || v < 1 || v > 65535)
-                return CG_EINVAL;
             out[n++].port = (int)v;
         }
         if (!*sep)

@@ -184,6 +184,40 @@ static void test_urls_and_nodes(void **state)
     assert_int_equal(cg_redis_parse_url("redis://user@h", &a), CG_EINVAL);
     assert_int_equal(cg_redis_parse_url("redis://h:", &a), CG_EINVAL);
     assert_int_equal(cg_redis_parse_url("redis://[::1", &a), CG_EINVAL);
+    /* an escape is '%' and two hex digits, nothing strtol would also take */
+    assert_int_equal(cg_redis_parse_url("redis://u:%+1@h", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://u:% 1@h", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://u:%-1@h", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://u:%4a%4A@h", &a), CG_OK);
+    assert_string_equal(a.password, "JJ");
+    /* a port or a database is digits only, in range */
+    assert_int_equal(cg_redis_parse_url("redis://h:+80", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h: 80", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h:65536", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h:99999999999999999999", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h:0", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h:65535/15", &a), CG_OK);
+    assert_int_equal(a.db, 15);
+    assert_int_equal(cg_redis_parse_url("redis://h/16", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h/+1", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h/-1", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://h/1/2", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://[]:1", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://[::1]x", &a), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_url("redis://::1:6379", &a), CG_EINVAL);
+    {
+        /* overlong fields: refused, never cut */
+        char url[1100];
+        memset(url, 0, sizeof url);
+        snprintf(url, sizeof url, "redis://u:%0128d@h", 0);
+        assert_int_equal(cg_redis_parse_url(url, &a), CG_EINVAL);
+        snprintf(url, sizeof url, "redis://u:%0127d@h", 0);
+        assert_int_equal(cg_redis_parse_url(url, &a), CG_OK);
+        snprintf(url, sizeof url, "redis://%0256d:1", 0);
+        assert_int_equal(cg_redis_parse_url(url, &a), CG_EINVAL);
+        snprintf(url, sizeof url, "redis://%01020d", 0);
+        assert_int_equal(cg_redis_parse_url(url, &a), CG_EINVAL);
+    }
     /* node lists */
     assert_int_equal(cg_redis_parse_nodes(" a:1; [::1]:2 ;b.example:26379;", n, &nn), CG_OK);
     assert_int_equal(nn, 3);
@@ -198,6 +232,14 @@ static void test_urls_and_nodes(void **state)
     assert_int_equal(cg_redis_parse_nodes("a:0", n, &nn), CG_EINVAL);
     assert_int_equal(cg_redis_parse_nodes("a:1x", n, &nn), CG_EINVAL);
     assert_int_equal(cg_redis_parse_nodes(":1", n, &nn), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_nodes("a:+1", n, &nn), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_nodes("a:-1", n, &nn), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_nodes("a:65536", n, &nn), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_nodes("a:00000000001", n, &nn), CG_OK);
+    assert_int_equal(cg_redis_parse_nodes("[::1]", n, &nn), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_nodes("[]:1", n, &nn), CG_EINVAL);
+    assert_int_equal(cg_redis_parse_nodes("a:1;;b:2", n, &nn), CG_OK); /* an empty entry */
+    assert_int_equal(nn, 2);
     for (i = 0; i <= CG_REDIS_NODES_MAX; i++)
         snprintf(many + strlen(many), sizeof many - strlen(many), "h%zu:1;", i);
     assert_int_equal(cg_redis_parse_nodes(many, n, &nn), CG_EINVAL); /* one too many */
