@@ -1543,8 +1543,13 @@ struct text_input {
     bool skipping;
 };
 
+#define LINE_TOO_LONG "line longer than 65536 bytes"
+
 /* Hands every complete line of the buffer (its first len bytes) to
- * text_line, and keeps the incomplete last one for the next read. */
+ * text_line, and keeps the incomplete last one for the next read.  A line
+ * over LINE_MAX_BYTES is one skipped row, however many reads it spans: it
+ * is reported (and counted in the line numbers) once, when it is found too
+ * long, and the rest of it is thrown away up to its newline. */
 static int text_lines(struct stager *a, struct text_input *in, size_t len, char *err, size_t errlen)
 {
     char *buf = in->buf, *nl;
@@ -1552,18 +1557,26 @@ static int text_lines(struct stager *a, struct text_input *in, size_t len, char 
     int rc = CG_OK;
     while (rc == CG_OK && (nl = memchr(buf + start, '\n', len - start))) {
         size_t n = (size_t)(nl - (buf + start));
-        a->line++;
-        if (in->skipping)
-            in->skipping = false; /* the tail of an over-long line */
-        else if (n && buf[start + n - 1] == '\r' ? n > 1 : n > 0)
-            rc = text_line(a, &in->rd, buf + start, n, err, errlen);
+        if (in->skipping) {
+            in->skipping = false; /* the tail of an over-long line, already counted */
+        } else {
+            a->line++;
+            if (n > LINE_MAX_BYTES)
+                rc = stage_skip(a, LINE_TOO_LONG);
+            else if (n && buf[start + n - 1] == '\r' ? n > 1 : n > 0)
+                rc = text_line(a, &in->rd, buf + start, n, err, errlen);
+        }
         start += n + 1;
     }
+    if (rc != CG_OK)
+        return rc;
     in->have = len - start;
     memmove(buf, buf + start, in->have);
     if (in->have > LINE_MAX_BYTES) { /* no newline in sight: skip the line */
-        a->line++;
-        stage_skip(a, "line longer than 65536 bytes");
+        if (!in->skipping) {
+            a->line++;
+            rc = stage_skip(a, LINE_TOO_LONG);
+        }
         in->have = 0;
         in->skipping = true;
     }
