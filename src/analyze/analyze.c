@@ -975,6 +975,11 @@ static void mark_signing(struct analysis *a, struct row *r, const struct raw_row
  * by a few seconds. */
 #define OUT_OF_ORDER_SLACK 300
 
+static uint32_t sat_add(uint32_t x, uint32_t y)
+{
+    return x > UINT32_MAX - y ? UINT32_MAX : x + y;
+}
+
 /*
  * Counts calls into the (number, origin) pair: `a_calls` of them attested
  * A and verified for that number, between first and last; `current` says
@@ -1006,9 +1011,11 @@ static int pair_add(struct analysis *a, uint32_t number, uint32_t origin, uint32
         *slot = (uint32_t)a->npairs++;
     }
     p = &a->pairs[*slot];
-    p->calls += calls;
-    p->a_calls += a_calls;
-    p->current += current ? calls : 0;
+    /* a baseline merged over many runs, or one with a number repeated,
+     * adds up: the counts stop at their largest rather than wrap */
+    p->calls = sat_add(p->calls, calls);
+    p->a_calls = sat_add(p->a_calls, a_calls);
+    p->current = sat_add(p->current, current ? calls : 0);
     if (first < p->first)
         p->first = first;
     if (last > p->last)
@@ -2218,11 +2225,38 @@ static bool parse_i64(struct sv v, int64_t *out)
  * show it moved (another origin attesting it A).  A malformed line is
  * reported and skipped.
  */
+/* The next line of a baseline into line (its newline and a CR before it
+ * dropped), its length in *n: 1, or 0 at the end of the file.  Read a byte
+ * at a time, so that a NUL inside a line is part of it rather than its end;
+ * a line longer than BASELINE_LINE_MAX is read to its newline and left
+ * empty, *too_long set. */
+static int baseline_line(gzFile gz, char line[BASELINE_LINE_MAX], size_t *n, bool *too_long)
+{
+    int c;
+    *n = 0;
+    *too_long = false;
+    while ((c = gzgetc(gz)) != -1 && c != '\n') {
+        if (*n < BASELINE_LINE_MAX)
+            line[(*n)++] = (char)c;
+        else
+            *too_long = true;
+    }
+    if (c == -1 && !*n && !*too_long)
+        return 0;
+    if (*too_long)
+        *n = 0;
+    else if (*n && line[*n - 1] == '\r')
+        (*n)--;
+    return 1;
+}
+
 static int load_baseline(struct analysis *a, const char *path, char *err, size_t errlen)
 {
     gzFile gz = gzopen(path, "rb");
-    char line[BASELINE_LINE_MAX + 2];
+    char line[BASELINE_LINE_MAX];
     uint64_t lines = 0;
+    size_t n;
+    bool too_long;
     int rc = CG_OK;
     if (!gz) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -2230,22 +2264,15 @@ static int load_baseline(struct analysis *a, const char *path, char *err, size_t
     }
     a->input = path;
     a->line = 0;
-    while (rc == CG_OK && gzgets(gz, line, sizeof line)) {
+    while (rc == CG_OK && baseline_line(gz, line, &n, &too_long)) {
         struct sv f[9];
-        size_t n = strlen(line);
         char tn[CG_TN_MAX + 1];
         int64_t calls, a_calls, first, last, num, org;
-        bool whole = n && line[n - 1] == '\n';
         a->line++;
-        if (!whole && !gzeof(gz)) { /* an over-long line: skip the rest of it */
-            int c;
-            while ((c = gzgetc(gz)) != -1 && c != '\n')
-                ;
+        if (too_long) {
             report_row(a, "baseline line too long (skipped)");
             continue;
         }
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
         if (a->line == 1 || !n)
             continue; /* the header */
         if (++lines > BASELINE_MAX_LINES) {
@@ -2415,8 +2442,9 @@ static void settle_flags(const struct analysis *a, struct row *r, uint64_t *own)
 static int decide_owners(struct analysis *a)
 {
     size_t nn = a->number_text.n, i;
-    uint32_t *best_a = calloc(nn + 1, sizeof *best_a), *sum_a = calloc(nn + 1, sizeof *sum_a);
-    uint32_t *best_c = calloc(nn + 1, sizeof *best_c), *sum_c = calloc(nn + 1, sizeof *sum_c);
+    uint32_t *best_a = calloc(nn + 1, sizeof *best_a), *best_c = calloc(nn + 1, sizeof *best_c);
+    /* a number's calls over all its origins: past 32 bits with a large baseline */
+    uint64_t *sum_a = calloc(nn + 1, sizeof *sum_a), *sum_c = calloc(nn + 1, sizeof *sum_c);
     size_t total = 0;
     int rc = CG_ENOMEM;
     if (!best_a || !sum_a || !best_c || !sum_c)
@@ -2435,11 +2463,11 @@ static int decide_owners(struct analysis *a)
         struct number *num = &a->numbers[i];
         num->owner = num->others_first = num->others_n = 0;
         if (best_a[i]) {
-            if ((uint64_t)a->pairs[best_a[i] - 1].a_calls * 5 >= (uint64_t)sum_a[i] * 4)
+            if ((uint64_t)a->pairs[best_a[i] - 1].a_calls * 5 >= sum_a[i] * 4)
                 num->owner = best_a[i];
         } else if (best_c[i]) {
             const struct pair *p = &a->pairs[best_c[i] - 1];
-            if (p->calls >= 3 && (uint64_t)p->calls * 5 >= (uint64_t)sum_c[i] * 4 &&
+            if (p->calls >= 3 && (uint64_t)p->calls * 5 >= sum_c[i] * 4 &&
                 !a->origins[p->origin].international)
                 num->owner = best_c[i];
         }

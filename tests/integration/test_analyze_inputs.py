@@ -170,6 +170,24 @@ try:
     check("a malformed baseline line is reported and skipped",
           r.returncode == 0 and "badbase.csv:2: not a baseline line" in r.stderr, r.stderr)
 
+    # A NUL inside a baseline line is part of that line (malformed), not its end: the line after
+    # it is read, and the lines keep their numbers; a number repeated adds up without wrapping.
+    with open(os.path.join(WORK, "nulbase.csv"), "wb") as f:
+        f.write(b"number,ingress,spc,origid,calls,a_calls,first,last\n"
+                b"+4420711\x0022223,peer-1,BANK1,bank-line,5,5,0,10\n"
+                b"+442071112224,peer-1,BANK1,bank-line,5,5,0,10\r\n" +
+                b"+442071112225,peer-1,BANK1,bank-line,4294967295,4294967295,0,10\n" * 2 +
+                b"bogus\n")
+    saved = os.path.join(WORK, "nulsaved.csv")
+    r = run("analyze", late, "--out", os.path.join(WORK, "late3"), "--baseline",
+            os.path.join(WORK, "nulbase.csv"), "--save-baseline", saved)
+    sv = read(saved) if r.returncode == 0 else ""
+    check("a baseline line with a NUL is reported by its number and the next line read; a repeated "
+          "number's counts stop at their largest",
+          "nulbase.csv:2: not a baseline line" in r.stderr and "nulbase.csv:6: not a baseline line" in r.stderr
+          and r.stderr.count("baseline line") == 2 and "+442071112224,peer-1,BANK1,bank-line,5,5,0,10" in sv and
+          "+442071112225,peer-1,BANK1,bank-line,4294967295,4294967295,0,10" in sv, r.stderr + sv)
+
     # --- threads: the same output ----------------------------------------------------------
     d = os.path.join(WORK, "mix")
     r = run("simulate", "--out", d, "--rows", "30000", "--seed", "5", "--mix", "random")
