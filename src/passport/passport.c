@@ -545,6 +545,21 @@ static void put_json(struct cg__jw *o, const char *text, bool want_array)
     free(nodes);
 }
 
+/* Whether `len` bytes of claims parse within a received PASSporT's limits
+ * (load_segment). */
+static bool claims_verifiable(const char *pay, size_t len)
+{
+    struct seg *sg = seg_get();
+    if (!sg || len > CG_PASSPORT_JSON_MAX)
+        return false;
+    sg->j.nodes = sg->nodes;
+    sg->j.maxnodes = NODES_PAYLOAD;
+    sg->j.scratch = sg->scratch;
+    sg->j.scratch_cap = sizeof sg->scratch;
+    sg->j.maxdepth = CG_PASSPORT_JSON_DEPTH;
+    return cg__json_parse(&sg->j, pay, len) == 0;
+}
+
 int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size_t *hlen, char *pay,
                        size_t pcap, size_t *plen)
 {
@@ -654,6 +669,12 @@ int cg__passport_canon(const struct cg_passport *p, char *hdr, size_t hcap, size
     CG__JW_LIT(&c, "}");
     if (h.bad || c.bad)
         return h.cap - h.n <= 1 || c.cap - c.n <= 1 ? CG_ETOOBIG : CG_EINVAL;
+    /* A jCard or rcdi object within the limits on its own may still take
+     * the claims past the verifier's (two levels deeper, and beside the
+     * other claims' nodes): the claims are read back as a receiver would
+     * read them, so that nothing is signed that would not verify. */
+    if (r->present && (r->jcd || (r->rcdi && r->rcdi[0] == '{')) && !claims_verifiable(pay, c.n))
+        return CG_EINVAL;
     hdr[h.n] = pay[c.n] = '\0';
     *hlen = h.n;
     *plen = c.n;

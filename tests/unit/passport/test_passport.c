@@ -371,13 +371,64 @@ static void test_encode_rcd_json(void **state)
     assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
 }
 
+/* A jCard within the reader's limits on its own but not inside the claims
+ * (two levels deeper, beside the other claims' nodes) is refused when
+ * signing, since the token would not verify; one just within them is
+ * signed and reads back. */
+static void test_encode_rcd_verifiable(void **state)
+{
+    struct cg_passport p, q;
+    char *h, *c, deep[32], *wide, *tok;
+    unsigned char sig[64];
+    size_t i, n, siglen;
+    enum cg_passport_fault f;
+    const char *why;
+    (void)state;
+    memset(&p, 0, sizeof p);
+    p.ppt = CG_PPT_SHAKEN;
+    strcpy(p.x5u, "https://x");
+    strcpy(p.orig_tn, "1");
+    strcpy(p.dest_tn[0], "2");
+    p.ndest_tn = 1;
+    p.iat = 1;
+    p.attest = 'A';
+    strcpy(p.origid, "o");
+    p.rcd.present = true;
+    for (n = CG_PASSPORT_JSON_DEPTH - 2; n <= CG_PASSPORT_JSON_DEPTH; n++) {
+        memset(deep, '[', n);
+        memset(deep + n, ']', n);
+        deep[2 * n] = '\0';
+        p.rcd.jcd = deep;
+        if (n > CG_PASSPORT_JSON_DEPTH - 2) {
+            assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
+            continue;
+        }
+        assert_int_equal(cg_passport_encode(&p, &h, &c), CG_OK);
+        tok = unsigned_token(h, c);
+        assert_int_equal(cg_passport_decode(tok, strlen(tok), &q, sig, &siglen, &f, &why), CG_OK);
+        cg_passport_clear(&q);
+        free(tok);
+        free(h);
+        free(c);
+    }
+    /* 250 values: within 256 nodes alone, not with the other claims */
+    assert_non_null(wide = malloc(2 * 249 + 2));
+    for (i = 0; i < 249; i++)
+        memcpy(wide + 2 * i, i ? ",1" : "[1", 2);
+    memcpy(wide + 2 * 249, "]", 2);
+    p.rcd.jcd = wide;
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
+    free(wide);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_shaken),  cmocka_unit_test(test_header_faults),
-        cmocka_unit_test(test_claim_faults),   cmocka_unit_test(test_form_faults),
-        cmocka_unit_test(test_div_and_rcd),    cmocka_unit_test(test_encode_canonical),
-        cmocka_unit_test(test_encode_rejects), cmocka_unit_test(test_encode_rcd_json),
+        cmocka_unit_test(test_decode_shaken),         cmocka_unit_test(test_header_faults),
+        cmocka_unit_test(test_claim_faults),          cmocka_unit_test(test_form_faults),
+        cmocka_unit_test(test_div_and_rcd),           cmocka_unit_test(test_encode_canonical),
+        cmocka_unit_test(test_encode_rejects),        cmocka_unit_test(test_encode_rcd_json),
+        cmocka_unit_test(test_encode_rcd_verifiable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
