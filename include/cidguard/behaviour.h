@@ -17,8 +17,10 @@
  * callees and one or few numbers, a bank and an agency presenting the same
  * clients' numbers all day stay below it.
  *
- * Memory is fixed when the table is made: a table of origins (the least
- * recently seen one in a probe run is evicted), a table of numbers' owners
+ * Memory is fixed when the table is made: a table of origins (a new one
+ * takes the slot of its probe run least worth keeping: not a held origin's
+ * while another is there, else the one with the fewest calls in its
+ * window, the least recently seen of those), a table of numbers' owners
  * (16 per origin slot, the last origin seen signing each at A; a newer
  * number overwrites an older one in its slot), and per origin two
  * half-window generations of 512-bit sketches (distinct numbers, distinct

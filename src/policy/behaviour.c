@@ -220,18 +220,34 @@ static void roll(const struct cg_behaviour *b, struct org *o, int64_t now)
     o->gen = gi;
 }
 
-/* The origin's slot: its own, else an empty one, else the least recently
- * seen of the probe run (evicted). */
+/* How much an origin's slot is worth keeping: a held origin most (its
+ * calls keep their label), then the more calls in a live window.  Junk
+ * origins of one call each must not push a campaign out of the table. */
+static uint64_t keep_rank(const struct cg_behaviour *b, const struct org *o, int64_t now)
+{
+    uint64_t calls = o->last > now - b->cfg.window ? o->g[0].calls + o->g[1].calls : 0;
+    return (uint64_t)(o->held_until > now) << 32 | calls;
+}
+
+/* The origin's slot: its own, else an empty one, else the one of the probe
+ * run least worth keeping, the least recently seen of those (evicted). */
 static struct org *slot(const struct cg_behaviour *b, struct stripe *s, uint64_t h, int64_t now)
 {
     size_t mask = b->per_stripe - 1, i;
     struct org *victim = NULL;
+    uint64_t vrank = 0;
     for (i = 0; i < PROBE && i < b->per_stripe; i++) {
         struct org *o = &s->orgs[(h + i) & mask];
+        uint64_t rank;
         if (o->hash == h)
             return o;
-        if (!victim || (victim->hash && (!o->hash || o->last < victim->last)))
+        if (victim && !victim->hash)
+            continue;
+        rank = o->hash ? keep_rank(b, o, now) : 0;
+        if (!victim || !o->hash || rank < vrank || (rank == vrank && o->last < victim->last)) {
             victim = o;
+            vrank = rank;
+        }
     }
     memset(victim, 0, sizeof *victim);
     victim->hash = h;

@@ -307,6 +307,37 @@ static void test_eviction(void **state)
     cg_behaviour_free(b);
 }
 
+/* A campaign that crossed and then floods the table with junk origins of
+ * one call each (a new origid or source address per call) keeps its
+ * label: the junk evicts itself, not the held origin. */
+static void test_eviction_flood_keeps_held(void **state)
+{
+    struct cg_behaviour_config cfg;
+    struct cg_behaviour *b;
+    char o[32], p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    cg_behaviour_config_defaults(&cfg);
+    cfg.origins = 256;
+    assert_int_equal(cg_behaviour_new(&b, &cfg), CG_OK);
+    for (i = 0; i < 40; i++) {
+        num(p, sizeof p, 18, (unsigned)i);
+        num(q, sizeof q, 19, (unsigned)i);
+        if (call(b, "SMALL1/acct-2", p, q, false, false, T0 + i * 6) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 20);
+    /* a pause, then 20 junk origins per slot of the table */
+    for (i = 0; i < 5120; i++) {
+        snprintf(o, sizeof o, "SMALL1/junk-%d", i);
+        num(p, sizeof p, 18, (unsigned)(100 + i));
+        num(q, sizeof q, 19, (unsigned)(100 + i));
+        assert_false(call(b, o, p, q, false, false, T0 + 1000 + i / 10));
+    }
+    assert_true(call(b, "SMALL1/acct-2", "447400000001", "447411111111", false, false, T0 + 1600));
+    cg_behaviour_free(b);
+}
+
 struct worker_arg {
     struct cg_behaviour *b;
     int id;
@@ -366,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_trunk),
         cmocka_unit_test(test_borrowed),
         cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_eviction_flood_keeps_held),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
