@@ -95,7 +95,8 @@ CG_EXTERN int cg_analyze_files(const char *const *inputs, size_t ninputs, const 
 CG_EXTERN void cg_time_iso(int64_t t, char out[21]);
 /* Unix seconds (up to 12 digits) or ISO 8601 UTC ("2025-01-06T09:15:02Z",
  * a space for the T, fractions, "+00:00"), as analyze reads times: `n`
- * bytes at `s`; false for anything else. */
+ * bytes at `s`; false for anything else, a day that does not exist
+ * ("2025-02-30") and a time past the year 9999 among them. */
 CG_EXTERN bool cg_time_parse(const char *s, size_t n, int64_t *out);
 
 #ifdef __cplusplus

@@ -490,7 +490,20 @@ static int num2(const char *s)
     return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-/* Unix seconds, or ISO 8601 UTC: YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+00:00]. */
+/* The last second cg_time_iso writes, 9999-12-31T23:59:59Z: a later time
+ * would be reported in another year. */
+#define TIME_MAX 253402300799
+
+/* The days of month mo (1-12) of year y. */
+static unsigned month_days(int64_t y, unsigned mo)
+{
+    static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return days[mo - 1] + (mo == 2 && leap);
+}
+
+/* Unix seconds, or ISO 8601 UTC: YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+00:00],
+ * a day that exists, up to the year 9999. */
 static bool parse_time(const char *s, size_t n, int64_t *out)
 {
     size_t i;
@@ -498,6 +511,8 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
         int64_t v = 0;
         for (i = 0; i < n; i++)
             v = v * 10 + (s[i] - '0');
+        if (v > TIME_MAX)
+            return false;
         *out = v;
         return true;
     }
@@ -512,7 +527,8 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
         unsigned mo = (unsigned)num2(s + 5), d = (unsigned)num2(s + 8), h = (unsigned)num2(s + 11),
                  mi = (unsigned)num2(s + 14), se = (unsigned)num2(s + 17);
         const char *rest = s + 19, *end = s + n;
-        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        int64_t v;
+        if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || se > 60)
             return false;
         if (rest < end && *rest == '.')
             for (rest++; rest < end && *rest >= '0' && *rest <= '9'; rest++)
@@ -520,7 +536,10 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
         if (!(rest == end || (end - rest == 1 && *rest == 'Z') ||
               (end - rest == 6 && (!memcmp(rest, "+00:00", 6) || !memcmp(rest, "-00:00", 6)))))
             return false;
-        *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+        v = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+        if (v > TIME_MAX)
+            return false;
+        *out = v;
     }
     return true;
 }

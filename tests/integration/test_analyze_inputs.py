@@ -136,6 +136,22 @@ try:
           long_csv + ":5: called is not a telephone number (row skipped)" in r.stderr and
           "2 calls from" in r.stdout and "3 malformed rows skipped" in r.stdout, r.stdout + r.stderr)
 
+    # A time that is not one: a day the month does not have, a time past what the reports can
+    # write (the year 9999); a leap day and the last second of 9999 are times.
+    times = os.path.join(WORK, "times.csv")
+    with open(times, "w") as f:
+        f.write("time,calling,called\n")
+        f.write("2025-02-30T09:00:00Z,+448001570001,+447400000301\n")
+        f.write("2024-02-29T09:00:00Z,+448001570001,+447400000302\n")
+        f.write("999999999999,+448001570001,+447400000303\n")
+        f.write("253402300799,+448001570001,+447400000304\n")
+        f.write("2025-04-31 09:00:00,+448001570001,+447400000305\n")
+    r = run("analyze", times, "--out", os.path.join(WORK, "times"))
+    check("a day that does not exist and a time past 9999 are not times; a leap day is",
+          r.returncode == 0 and all("%s:%d: time is neither" % (times, n) in r.stderr for n in (2, 4, 6)) and
+          "3 malformed rows skipped" in r.stdout and
+          "2 calls from 2024-02-29T09:00:00Z to 9999-12-31T23:59:59Z" in r.stdout, r.stdout + r.stderr)
+
     # --- a saved baseline ---------------------------------------------------------------
     # The owner attests its number A only in the earlier records; in the
     # later ones an account presents it, unattested, among others.
