@@ -7,7 +7,7 @@ PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
       libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
       secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules kamailio-tls-modules ca-certificates
       libhiredis-dev redis-server redis-sentinel zlib1g-dev chromium sip-tester
-      debhelper lintian pandoc fakeroot"
+      debhelper lintian pandoc fakeroot python3-seccomp mmdebstrap systemd-container"
 # Node.js and npm (for the jose interoperability test): this machine image
 # ships nodesource's nodejs, which bundles npm and conflicts with Debian's
 # npm package; install Debian's pair only where there is no npm at all.

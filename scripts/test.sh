@@ -4,8 +4,9 @@
 # cycle, builds with -Werror, runs every test (unit, CLI contract,
 # interoperability with secsipidx, jose and an openssl-built PKI, the
 # daemon, Kamailio and Redis integration), runs them again under ASan+UBSan,
-# runs the threaded ones under ThreadSanitizer, and runs every libFuzzer
-# target over its corpus for a short time.  Exits non-zero on any failure.
+# runs the threaded ones under ThreadSanitizer, builds, installs, runs and
+# purges the Debian packages, and runs every libFuzzer target over its
+# corpus for a short time.  Exits non-zero on any failure.
 #
 # A test that cannot run (missing data or program) exits 77 and CTest
 # reports it skipped; the list is printed after each ctest run.  With CI set
@@ -132,6 +133,14 @@ if [ -n "$(ls "$TSAN_REPORTS")" ]; then
     [ "$rc" -ne 0 ] || rc=1
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
+
+# The Debian packages as a carrier installs them: built, checked by
+# lintian, installed with apt-get, the installed daemon run as its service
+# user and the installed CLI signing and verifying against it, the man
+# pages, the service under systemd in a booted Debian 12 container, and a
+# purge that leaves nothing behind (scripts/test-package.sh says more).
+stage "Debian packages (build, lintian, install, run, systemd in a container, purge)"
+sh scripts/test-package.sh
 
 # Every target fuzz/CMakeLists.txt defines (the build's fuzz_* targets, as
 # the Makefile generator's help lists them), each over fuzz/corpus/<name>
