@@ -299,6 +299,19 @@ static void verification(struct evhttp_request *req, struct cgd_worker *w, bool 
 
 /* --- signing ---------------------------------------------------------------------------- */
 
+/* Whether a header's name is Cidguard-Customer in any case.  libevent
+ * keeps spaces or tabs written before the colon in the name; they are
+ * allowed, as the SIP listener allows them, so that the header an SBC
+ * writes names the same customer whichever listener reads it. */
+static bool customer_key(const char *key)
+{
+    static const char name[] = "Cidguard-Customer";
+    if (strncasecmp(key, name, sizeof name - 1) != 0)
+        return false;
+    key += sizeof name - 1;
+    return key[strspn(key, " \t")] == '\0';
+}
+
 /* The request's Cidguard-Customer header, by which an SBC of [sign]
  * customer_from names the signing customer (signing.h): 1 with the name
  * in out, 0 without one, -1 for one that names no one readably or two. */
@@ -308,7 +321,7 @@ static int customer_header(struct evhttp_request *req, char out[CG_CUSTOMER_NAME
     int found = 0;
     out[0] = '\0';
     for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcasecmp(kv->key, "Cidguard-Customer") == 0 &&
+        if (customer_key(kv->key) &&
             (found++ || !cgd_customer_header(kv->value, strlen(kv->value), out)))
             return -1;
     return found;

@@ -386,6 +386,13 @@ try:
     check("over HTTP, an unknown name: 403 POL4030, Cidguard-Reasons: unknown_customer",
           st == 403 and "POL4030" in body and hd.get("cidguard-reasons") == "unknown_customer",
           (st, body, hd))
+    st, body, hd = sign_http(SBC_ADDR, X_NUM, [("CIDGUARD-CUSTOMER \t", "X")], status=True)
+    h3 = json.loads(body)["signingResponse"]["identity"] if st == 200 else None
+    check("over HTTP, the header's name in any case and spaced before the colon, as over SIP",
+          h3 and claims(h3)["attest"] == "A" and info_of(h3) == x5u("2002"), (st, body))
+    st, body, hd = sign_http(SBC_ADDR, X_NUM, [("Cidguard-Customer", "X"),
+                                               ("cidguard-customer ", "Y")], status=True)
+    check("...and counted among two headers: 403", st == 403, (st, body))
     h2, body = sign_http(Y_ADDR, X_NUM, [("Cidguard-Customer", "X")])
     check("over HTTP, Y naming X: ignored (B, the default signer)",
           h2 and claims(h2)["attest"] == "B" and info_of(h2) == x5u("1001"), body)
