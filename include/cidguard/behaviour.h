@@ -48,7 +48,9 @@ struct cg_behaviour_config {
     unsigned fanout_pct;   /* distinct callees per call, percent (50) */
     unsigned rotation_pct; /* distinct unowned numbers per call, percent: rotation (50) */
     unsigned fresh_pct;    /* of an origin with history, unowned numbers new to it (60) */
-    unsigned z_tenths;     /* robust z against the population, in tenths (35 = 3.5) */
+    /* robust z against the population, in tenths (35 = 3.5); twice
+     * min_numbers stands out whatever the population */
+    unsigned z_tenths;
     int hold; /* seconds an origin stays suspected after it last looked it (0..604800; 86400) */
     unsigned origins; /* origins kept (a power of two, 256..1048576; 4096) */
 };

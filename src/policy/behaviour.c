@@ -373,7 +373,10 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     /* the floors, then what makes the unowned numbers a campaign's: one
      * new number every other call (rotation), suspect numbers, or, once
      * the origin has a history that is not saturated, numbers it never
-     * used before */
+     * used before.  The population raises the bar on a network where many
+     * origins present many numbers, but no higher than twice the floor:
+     * a reseller's many accounts campaigning together would otherwise be
+     * the norm and its spread. */
     {
         uint64_t hist[WORDS];
         unsigned w;
@@ -384,7 +387,8 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
             c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 && popcount(hist) > 0;
         judged =
             calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
-            callees * 100 >= cf->fanout_pct * calls && out->z * 10 >= cf->z_tenths &&
+            callees * 100 >= cf->fanout_pct * calls &&
+            (out->z * 10 >= cf->z_tenths || feature >= 2 * cf->min_numbers) &&
             ((feature >= cf->min_numbers && (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
                                              (history && fresh * 100 >= cf->fresh_pct * nums))) ||
              /* slow rotation through borrowed numbers: several calls

@@ -338,6 +338,30 @@ static void test_eviction_flood_keeps_held(void **state)
     cg_behaviour_free(b);
 }
 
+/* A reseller's many accounts campaigning together, warming up slowly and
+ * spread from no rotation to a new number every call, so that they make
+ * the population's norm and its spread: the busiest still stand out, since
+ * the population cannot raise the bar past twice the floor. */
+static void test_population_poisoned(void **state)
+{
+    struct cg_behaviour *b = make();
+    char o[32], p[32], q[32];
+    int i, k, found = -1;
+    (void)state;
+    for (i = 0; i < 720; i++) {
+        double ramp = i < 480 ? i / 480.0 : 1.0;
+        for (k = 0; k < 20; k++) {
+            snprintf(o, sizeof o, "RESELLER/acct-%d", k);
+            num(p, sizeof p, (unsigned)(70 + k), (unsigned)(i * k / 20.0 * ramp));
+            num(q, sizeof q, 90, (unsigned)(i * 20 + k));
+            if (call(b, o, p, q, false, false, T0 + i * 10) && k == 19 && found < 0)
+                found = i + 1;
+        }
+    }
+    assert_true(found > 0);
+    cg_behaviour_free(b);
+}
+
 struct worker_arg {
     struct cg_behaviour *b;
     int id;
@@ -398,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_borrowed),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_eviction_flood_keeps_held),
+        cmocka_unit_test(test_population_poisoned),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
