@@ -17,6 +17,7 @@
 #include "cidguard/behaviour.h"
 #include "context.h"
 #include "metrics.h"
+#include "redis.h"
 #include "signers.h"
 #include "tls.h"
 
@@ -122,18 +123,32 @@ static bool lists_logged;
  * it is now in redis_text). */
 static bool fetch_lists(const struct cgd_conf *k)
 {
-    char err[300], *text[CG_LIST__COUNT];
+    /* with sentinels, the master the workers named when lists_conn was made */
+    static char conn_master[300];
+    char err[300], *text[CG_LIST__COUNT], master[300] = "";
+    struct cg_redis_opts o;
     long long v;
-    int i;
+    int i, port;
     if (!k->redis_url[0] || !k->redis_lists)
         return false;
+    /* The topology the calls use: the sentinels name the master.  A
+     * planned switch leaves the old master up as a replica, which may lag
+     * or lose its link: the connection follows the workers' master. */
+    if (k->redis_sentinels[0] && cgd_redis_master(master, sizeof master - 8, &port))
+        snprintf(master + strlen(master), 8, ":%d", port);
+    if (lists_conn && strcmp(master, conn_master) != 0) {
+        cg_redis_close(lists_conn);
+        lists_conn = NULL;
+    }
+    cgd_redis_opts(k, &o);
     if (!lists_conn &&
-        cg_redis_connect(&lists_conn, k->redis_url, k->redis_prefix, 500, err, sizeof err)) {
+        cg_redis_connect_opts(&lists_conn, &o, k->redis_prefix, 500, err, sizeof err)) {
         if (!lists_logged)
             fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n", err);
         lists_logged = true;
         return false;
     }
+    snprintf(conn_master, sizeof conn_master, "%s", master);
     if (cg_redis_lists_version(lists_conn, &v) != CG_OK) {
         fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n",
                 cg_redis_error(lists_conn));

@@ -41,6 +41,7 @@
 #include "context.h"
 #include "intentapi.h"
 #include "metrics.h"
+#include "redis.h"
 
 #define LIST_MAX 10000 /* intents one listing answers with */
 #define REDIS_WAIT_MIN_MS 1000
@@ -129,8 +130,29 @@ struct iredis {
     redisAsyncContext *ac; /* NULL: not connected */
     bool up;
     time_t next_try; /* after a failure, not before this */
+    char host[256];  /* the server ac is connected to */
+    int port;
 };
 static __thread struct iredis *tl_redis;
+/* Frees a worker's connection when its thread ends (the loop is over, its
+ * event base not yet freed): the key's destructor. */
+static pthread_key_t ir_key;
+static pthread_once_t ir_key_once = PTHREAD_ONCE_INIT;
+
+static void ir_free(void *arg)
+{
+    struct iredis *r = arg;
+    redisAsyncContext *ac = r->ac;
+    r->ac = NULL; /* its callbacks see a connection that is not current */
+    if (ac)
+        redisAsyncFree(ac);
+    free(r);
+}
+
+static void ir_key_init(void)
+{
+    pthread_key_create(&ir_key, ir_free);
+}
 
 static void ir_connected(const redisAsyncContext *ac, int status)
 {
@@ -155,20 +177,47 @@ static void ir_disconnected(const redisAsyncContext *ac, int status)
     }
 }
 
+/* Drops the connection after a timeout or a switch of master: hiredis
+ * answers what waits with no reply. */
+static void ir_drop(void)
+{
+    struct iredis *r = tl_redis;
+    redisAsyncContext *ac;
+    if (!r || !r->ac)
+        return;
+    ac = r->ac;
+    r->ac = NULL;
+    r->up = false;
+    r->next_try = time(NULL) + 1;
+    redisAsyncFree(ac);
+}
+
 /* The worker's intent connection, connecting it when needed; NULL when
- * Redis is not configured or not reachable now. */
+ * Redis is not configured or not reachable now.  With sentinels it is the
+ * master the call path's connections last found (cgd_redis_master), so
+ * registrations follow a failover; on a cluster there is none (below). */
 static redisAsyncContext *ir_get(struct cgd_worker *w, const struct cgd_conf *k)
 {
     struct iredis *r = tl_redis;
     struct cg_redis_addr a;
     redisAsyncContext *ac;
-    if (!k->redis_url[0] || cg_redis_parse_url(k->redis_url, &a) != CG_OK)
+    /* An intent's keys and its number's set are in different slots: a
+     * cluster refuses their MULTI, so intents stay in memory there. */
+    if (!k->redis_url[0] || k->redis_cluster[0] || cg_redis_parse_url(k->redis_url, &a) != CG_OK)
         return NULL;
+    if (k->redis_sentinels[0] && !cgd_redis_master(a.host, sizeof a.host, &a.port))
+        return NULL; /* no master found yet */
     if (!r) {
         if (!(r = calloc(1, sizeof *r)))
             return NULL;
         r->base = w->base;
         tl_redis = r;
+        pthread_once(&ir_key_once, ir_key_init);
+        pthread_setspecific(ir_key, r);
+    }
+    if (r->ac && (r->port != a.port || strcmp(r->host, a.host) != 0)) {
+        ir_drop(); /* the sentinels named another master: go there now */
+        r->next_try = 0;
     }
     if (r->ac)
         return r->ac; /* connected, or connecting: hiredis queues until then */
@@ -185,27 +234,16 @@ static redisAsyncContext *ir_get(struct cgd_worker *w, const struct cgd_conf *k)
     redisLibeventAttach(ac, r->base);
     redisAsyncSetConnectCallback(ac, ir_connected);
     redisAsyncSetDisconnectCallback(ac, ir_disconnected);
-    if (a.password[0])
+    if (a.password[0] && a.user[0])
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", a.user, a.password);
+    else if (a.password[0])
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", a.password);
     if (a.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", a.db);
     r->ac = ac;
+    snprintf(r->host, sizeof r->host, "%s", a.host);
+    r->port = a.port;
     return ac;
-}
-
-/* Drops the connection after a timeout: hiredis answers what waits with
- * no reply. */
-static void ir_drop(void)
-{
-    struct iredis *r = tl_redis;
-    redisAsyncContext *ac;
-    if (!r || !r->ac)
-        return;
-    ac = r->ac;
-    r->ac = NULL;
-    r->up = false;
-    r->next_try = time(NULL) + 1;
-    redisAsyncFree(ac);
 }
 
 /* --- a request waiting for Redis ------------------------------------------------------------- */

@@ -8,10 +8,14 @@ answered, the sentinels promote the replica, both daemons follow it, and
 replay detection across daemons (which only Redis can give: each daemon's
 own state saw half the calls) resumes on the new master; the time it takes
 is printed and must be under 10 s.  /metrics shows the switch and the new
-master's address.
+master's address.  The policy lists and the call-intent API follow the
+master too: a list pushed and an intent registered after each switch reach
+the daemons through Redis, with the ACL user.
 
     python3 test_redis_sentinel.py BUILD_DIR
 """
+import http.client
+import json
 import os
 import shutil
 import socket
@@ -131,6 +135,49 @@ def start_sentinel(i, primary_port):
     sentinels.append((p, chosen[-1]))
 
 
+INTENT_KEY = "bank1-key-6f1c2a9e4b7d8c0f3a5e9b1d2c4f6a8e"
+
+
+def add_intent(daemon, to):
+    """The answer to one intent registered from +442079460100 to `to`."""
+    c = http.client.HTTPConnection("127.0.0.1", PORTS[daemon][0], timeout=30)
+    try:
+        c.request("POST", "/intent/v1", body=json.dumps({"from": "+442079460100", "to": to}),
+                  headers={"Content-Type": "application/json",
+                           "Authorization": "Bearer " + INTENT_KEY})
+        r = c.getresponse()
+        text = r.read().decode(errors="replace")
+    finally:
+        c.close()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
+
+
+def intent_shared(daemon, to, port):
+    """True when an intent registered on `daemon` is in Redis at `port`
+    (a master), written there as the ACL user."""
+    st, ans = add_intent(daemon, to)
+    LAST[:] = [st, ans]
+    return st == 201 and isinstance(ans, dict) and ans.get("shared") is True and \
+        cli(port, "--user", USER, "--pass", USER_PW, "get",
+            "cidguard:intent:442079460100:" + to.lstrip("+"), pw=None) == "3"
+
+
+def push_dno(port, numbers):
+    path = os.path.join(WORK, "dno-pushed.csv")
+    with open(path, "w") as f:
+        f.write("number,note\n" + "".join("%s,pushed\n" % n for n in numbers))
+    return subprocess.run([CG, "policy", "push", "--redis", "redis://:%s@127.0.0.1:%d" % (ADMIN_PW, port),
+                           "--dno", path], capture_output=True, text=True)
+
+
+def blocked(daemon, orig):
+    r = call(daemon, orig, sign("GW01", orig), timeout=scaled(2))
+    return bool(r and "dno" in reasons(r))
+
+
 def start_daemon(name, url, extra=""):
     state = os.path.join(WORK, "state-" + name)
     os.makedirs(os.path.join(state, "certs"))
@@ -144,10 +191,12 @@ def start_daemon(name, url, extra=""):
                     "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
                     "workers = 2\ndecision_log = off\n"
                     "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
-                    "[policy]\ndno = %s\n"
+                    "[policy]\ndno = %s\nprotected = %s\n"
+                    "[intent]\nkeys = %s\n"
                     "[redis]\nurl = %s\ntimeout_ms = %d\n%s"
                     % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
-                       os.path.join(WORK, "dno.csv"), url, scaled(100), extra))
+                       os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv"),
+                       os.path.join(WORK, "keys.csv"), url, scaled(100), extra))
         return [CGD, "-c", conf], http
 
     procs[name] = start(make, os.path.join(WORK, name + ".log"))
@@ -176,6 +225,12 @@ try:
                    capture_output=True, check=True)
     with open(os.path.join(WORK, "dno.csv"), "w") as f:
         f.write("number,note\n")
+    with open(os.path.join(WORK, "protected.csv"), "w") as f:
+        f.write("number,brand,spcs,min_attest\n442079460100,Example Bank,BANK1,A\n")
+    token = subprocess.run([CG, "customers", "token", INTENT_KEY], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    with open(os.path.join(WORK, "keys.csv"), "w") as f:
+        f.write("name,key_sha256,numbers\nbank1,%s,+442079460100\n" % token)
     start_node("primary")
     start_node("replica", replica_of=nodes["primary"][1])
     ok = wait_for(lambda: "master_link_status:up" in cli(nodes["replica"][1], "info", "replication"))
@@ -229,6 +284,12 @@ try:
           replay_across(tok, "before"),
           [header(x, "Cidguard-Reasons") for x in LAST] +
           [x for x in metrics("B").splitlines() if x.startswith("cidguard_redis")])
+    check("an intent registered with the ACL user is shared through the master",
+          intent_shared("A", "+447700900801", P), LAST)
+    r = push_dno(P, ["448081570000", "448081570010"])
+    check("a list pushed to the master reaches the daemons (url names no server)",
+          r.returncode == 0 and wait_for(lambda: blocked("B", "448081570010"), scaled(10)),
+          (r.stderr, log_of("B")[-400:]))
     start_daemon("C", "redis://%s:wrong@127.0.0.1:%d" % (USER, dead), extra)
     time.sleep(scaled(1.5))
     check("a daemon with a wrong password stays on local state and logs why",
@@ -237,6 +298,7 @@ try:
     r = call("C", "447400012346", sign("GW01", "447400012346"))
     check("... and still answers calls", r and r.startswith("SIP/2.0 302"), r)
     stop([procs.pop("C")])
+
 
     # --- the primary killed during a call stream ------------------------------
     toks = [sign("GW01", "4474000300%02d" % (i % 100)) for i in range(300)]
@@ -306,6 +368,12 @@ try:
           log_of("A")[-600:])
     check("the ACL user's keys are on the new master",
           cli(R, "--user", USER, "--pass", USER_PW, "exists", "cidguard:lists:version", pw=None) == "1")
+    check("an intent registered after the failover is shared through the new master",
+          wait_for(lambda: intent_shared("B", "+447700900802", R), scaled(10), 0.5), LAST)
+    r = push_dno(R, ["448081570000", "448081570011"])
+    check("a list pushed after the failover reaches the daemons",
+          r.returncode == 0 and wait_for(lambda: blocked("A", "448081570011"), scaled(10)),
+          (r.stderr, log_of("A")[-400:]))
 
     # --- a planned switch: the old primary back as a replica, then SENTINEL FAILOVER --------
     P = nodes["primary"][1]
@@ -344,6 +412,15 @@ try:
               metric(m, "cidguard_redis_master_switches_total") == 2 and
               'cidguard_redis_master{addr="127.0.0.1:%d"} 1' % P in m,
               [x for x in m.splitlines() if x.startswith("cidguard_redis_master")])
+    check("after the planned switch an intent is shared through the master again",
+          wait_for(lambda: intent_shared("A", "+447700900803", P), scaled(10), 0.5), LAST)
+    r = push_dno(P, ["448081570000", "448081570012"])
+    check("... and a list pushed to it reaches the daemons",
+          r.returncode == 0 and wait_for(lambda: blocked("B", "448081570012"), scaled(10)),
+          (r.stderr, [x for x in log_of("B").splitlines() if "list" in x][-5:],
+           [x for x in metrics("B").splitlines() if x.startswith("cidguard_lists")],
+           cli(P, "get", "cidguard:lists:version"), cli(R, "get", "cidguard:lists:version"),
+           cli(R, "info", "replication")[:200]))
     # the daemons stopped (SIGTERM: they free everything) before the servers
     stop(list(procs.values()))
     logs = [open(os.path.join(WORK, n + ".log"), errors="replace").read() for n in procs]
