@@ -79,6 +79,42 @@ static void test_request_errors(void **state)
         "\"identity\":7}}",
         "SVC4005", 400, "identity");
     bad("{\"verificationRequest\":[[[[[[[[[[[[]]]]]]]]]]]]}", "SVC4006", 400, "");
+    /* not strict JSON: a byte-order mark, trailing text, a NUL escaped or
+     * raw, invalid UTF-8, a lone surrogate, an integer past 64 bits */
+    bad("\xef\xbb\xbf{}", "SVC4006", 400, "");
+    bad("{} x", "SVC4006", 400, "");
+    bad("{\"verificationRequest\":{\"identity\":\"a\\u0000\"}}", "SVC4006", 400, "");
+    bad("{\"verificationRequest\":{\"identity\":\"a\xff\"}}", "SVC4006", 400, "");
+    bad("{\"verificationRequest\":{\"identity\":\"\\ud800\"}}", "SVC4006", 400, "");
+    bad("{\"verificationRequest\":{\"time\":18446744073709551616}}", "SVC4006", 400, "");
+}
+
+/* A body of CG_ATIS_BODY_MAX bytes is read (an unknown member is ignored,
+ * however long); one byte more is not JSON to the API (SVC4006), whatever
+ * it holds. */
+static void test_body_limit(void **state)
+{
+    static const char head[] = "{\"verificationRequest\":{\"from\":{\"tn\":\"1\"},\"to\":{\"tn\":"
+                               "[\"2\"]},\"time\":1,\"identity\":\"x\",\"unknown\":\"";
+    struct cg_atis_verify_req r;
+    struct cg_atis_error e;
+    size_t n;
+    char *b = malloc(CG_ATIS_BODY_MAX + 2);
+    (void)state;
+    assert_non_null(b);
+    for (n = CG_ATIS_BODY_MAX; n <= CG_ATIS_BODY_MAX + 1; n++) {
+        memcpy(b, head, sizeof head - 1);
+        memset(b + sizeof head - 1, 'a', n - (sizeof head - 1) - 3);
+        memcpy(b + n - 3, "\"}}", 3);
+        if (n == CG_ATIS_BODY_MAX) {
+            assert_int_equal(cg_atis_parse_verify(b, n, NULL, &r, &e), CG_OK);
+            cg_atis_verify_req_clear(&r);
+        } else {
+            assert_int_equal(cg_atis_parse_verify(b, n, NULL, &r, &e), CG_EPARSE);
+            assert_string_equal(e.message_id, "SVC4006");
+        }
+    }
+    free(b);
 }
 
 static void test_verdict_json(void **state)
@@ -105,12 +141,36 @@ static void test_verdict_json(void **state)
     free(s);
 }
 
+/* Every control character is escaped (the short forms where JSON has
+ * them), quotes and backslashes too, DEL and valid UTF-8 pass as they are,
+ * and each byte of invalid UTF-8 becomes U+FFFD: the verdict is always
+ * JSON that a strict reader takes. */
+static void test_verdict_json_escapes(void **state)
+{
+    struct cg_verdict v;
+    char *s, *d;
+    int i;
+    (void)state;
+    memset(&v, 0, sizeof v);
+    for (i = 1; i < 0x20; i++)
+        v.detail[i - 1] = (char)i;
+    strcpy(v.detail + 0x1f, "\"\\\x7f\xc3\xa9\xff\xed\xa0\x80x");
+    assert_int_equal(cg_verdict_json(&v, &s), CG_OK);
+    assert_non_null(d = strstr(s, "\"detail\":"));
+    assert_non_null(
+        strstr(d, "\"detail\":\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b"
+                  "\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013"
+                  "\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c"
+                  "\\u001d\\u001e\\u001f\\\"\\\\\x7f\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffdx\","));
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ok),
-        cmocka_unit_test(test_request_errors),
-        cmocka_unit_test(test_verdict_json),
+        cmocka_unit_test(test_parse_ok),     cmocka_unit_test(test_request_errors),
+        cmocka_unit_test(test_verdict_json), cmocka_unit_test(test_verdict_json_escapes),
+        cmocka_unit_test(test_body_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
