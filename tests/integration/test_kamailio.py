@@ -454,6 +454,12 @@ try:
     check("bravo forging Cidguard-Customer: acme is still bravo: acme's number signed B",
           code == 200 and attest_of(inv) == "B" and not header(inv, "Cidguard-Customer"),
           (code, inv))
+    for forged in ("cidguard-customer: acme", "CIDGUARD-CUSTOMER :\tacme"):
+        code, inv = call("cg-sign", frm=acme_num, side="customer", src="127.0.0.3",
+                         extra=forged + "\r\n")
+        check("...and with the header written %r: still bravo, B" % forged,
+              code == 200 and attest_of(inv) == "B" and not header(inv, "Cidguard-Customer"),
+              (code, inv))
     code, inv = call("cg-sign", frm=agent_num, side="customer", src="127.0.0.2")
     check("a bank's number presented by acme, its agent: signed",
           code == 200 and attest_of(inv) in ("A", "B"), (code, inv))
