@@ -174,7 +174,7 @@ static int string(struct st *s, const char **out, uint32_t *outlen)
 static int number(struct st *s, struct cg__jnode *n)
 {
     const char *p = s->p;
-    bool neg = false, real = false;
+    bool neg = false, real = false, big = false;
     uint64_t v = 0;
     if (p < s->end && *p == '-') {
         neg = true;
@@ -185,11 +185,14 @@ static int number(struct st *s, struct cg__jnode *n)
     if (*p == '0') {
         p++;
     } else {
+        /* an integer part past 64 bits is refused only if no fraction or
+         * exponent follows: 12345678901234567890.5 is a real like any other */
         while (p < s->end && *p >= '0' && *p <= '9') {
             unsigned d = (unsigned)(*p - '0');
-            if (v > (UINT64_MAX - d) / 10)
-                return -1;
-            v = v * 10 + d;
+            if (big || v > (UINT64_MAX - d) / 10)
+                big = true;
+            else
+                v = v * 10 + d;
             p++;
         }
     }
@@ -212,7 +215,7 @@ static int number(struct st *s, struct cg__jnode *n)
             p++;
     }
     if (!real) {
-        if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
+        if (big || (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX))
             return -1; /* jansson too refuses integers it cannot hold */
         n->type = CGJ_INT;
         n->i = neg ? (int64_t)(0 - v) : (int64_t)v;

@@ -128,6 +128,12 @@ static void test_sjson_values(void **state)
     assert_int_equal(sj("{\"i\":9223372036854775807,\"n\":-9223372036854775808}", &j), 0);
     assert_int_equal(cg__json_get(&j, &nodes[0], "i")->i, INT64_MAX);
     assert_int_equal(cg__json_get(&j, &nodes[0], "n")->i, INT64_MIN);
+    /* a real whose integer part would not fit 64 bits is still a real;
+     * only an integer that big is refused */
+    assert_int_equal(sj("{\"r\":123456789012345678901.5,\"e\":-99999999999999999999e-3}", &j), 0);
+    assert_int_equal(cg__json_get(&j, &nodes[0], "r")->type, CGJ_REAL);
+    assert_int_equal(cg__json_get(&j, &nodes[0], "e")->type, CGJ_REAL);
+    assert_int_equal(sj("{\"i\":123456789012345678901}", &j), -1);
 }
 
 static void test_sjson_rejects(void **state)
