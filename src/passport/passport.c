@@ -424,18 +424,15 @@ static void put_sorted(struct cg__jw *o, const char *base, size_t stride, size_t
  * re-serialized these values. */
 static void put_real(struct cg__jw *o, const struct cg__jnode *n)
 {
-    char raw[64], num[40], *e, *end;
+    char num[40], *e, *end;
     double d;
     int len;
-    if (n->rawlen >= sizeof raw) {
-        o->bad = true;
-        return;
-    }
-    memcpy(raw, n->raw, n->rawlen);
-    raw[n->rawlen] = '\0';
+    /* The reader checked the number's syntax and the text is NUL-terminated
+     * (put_json), so strtod stops where the number does, however many
+     * digits it has. */
     errno = 0;
-    d = strtod(raw, &end);
-    if (*end || (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))) {
+    d = strtod(n->raw, &end);
+    if (end != n->raw + n->rawlen || (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))) {
         o->bad = true;
         return;
     }

@@ -355,6 +355,14 @@ static void test_encode_rcd_json(void **state)
                         "\"/jcd\":\"sha256-x\"}}");
     free(h);
     free(c);
+    /* a number of any length is a number (jansson read them all) */
+    p.rcd.jcd = "[\"vcard\",[0.100000000000000000000000000000000000000000000000000000000000000001,"
+                "1000000000000000000000000000000000000000000000000000000000000000000.5]]";
+    p.rcd.rcdi = NULL;
+    assert_int_equal(cg_passport_encode(&p, &h, &c), CG_OK);
+    assert_non_null(strstr(c, "\"jcd\":[\"vcard\",[0.10000000000000001,9.9999999999999995e65]]"));
+    free(h);
+    free(c);
     /* a jCard must be an array and an rcdi object an object */
     p.rcd.jcd = "{\"vcard\":1}";
     assert_int_equal(cg_passport_encode(&p, &h, &c), CG_EINVAL);
