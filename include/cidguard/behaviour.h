@@ -45,7 +45,7 @@ struct cg_behaviour_config {
     unsigned min_calls;    /* calls in the window before an origin is judged (10) */
     unsigned min_numbers;  /* distinct unowned numbers in the window, suspect ones twice (16) */
     unsigned unowned_pct;  /* share of the window's calls presenting unowned numbers (50) */
-    unsigned fanout_pct;   /* distinct callees per call, percent (50) */
+    unsigned fanout_pct;   /* distinct callees per call, percent (50), or min_numbers callees */
     unsigned rotation_pct; /* distinct unowned numbers per call, percent: rotation (50) */
     unsigned fresh_pct;    /* of an origin with history, unowned numbers new to it (60) */
     /* robust z against the population, in tenths (35 = 3.5); twice

@@ -373,7 +373,9 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     /* the floors, then what makes the unowned numbers a campaign's: one
      * new number every other call (rotation), suspect numbers, or, once
      * the origin has a history that is not saturated, numbers it never
-     * used before.  The population raises the bar on a network where many
+     * used before.  Many callees are as many as the floor's numbers, even
+     * when each is called a few times (a spoofer calling each victim back
+     * with new numbers).  The population raises the bar on a network where many
      * origins present many numbers, but no higher than twice the floor:
      * a reseller's many accounts campaigning together would otherwise be
      * the norm and its spread. */
@@ -387,7 +389,7 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
             c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 && popcount(hist) > 0;
         judged =
             calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
-            callees * 100 >= cf->fanout_pct * calls &&
+            (callees * 100 >= cf->fanout_pct * calls || callees >= cf->min_numbers) &&
             (out->z * 10 >= cf->z_tenths || feature >= 2 * cf->min_numbers) &&
             ((feature >= cf->min_numbers && (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
                                              (history && fresh * 100 >= cf->fresh_pct * nums))) ||

@@ -87,6 +87,24 @@ static void test_rotation_found(void **state)
     cg_behaviour_free(b);
 }
 
+/* A spoofer calling each victim three times, a new number every call:
+ * a third of its calls go to distinct callees, but many of them. */
+static void test_callbacks_found(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    for (i = 0; i < 120; i++) {
+        num(p, sizeof p, 3, (unsigned)i);
+        num(q, sizeof q, 4, (unsigned)i / 3);
+        if (call(b, "SMALL1/acct-7", p, q, false, false, T0 + i * 6) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 60);
+    cg_behaviour_free(b);
+}
+
 /* Workers decide calls slightly out of order: a call a second older than
  * the origin's last, across a generation's boundary, loses nothing. */
 static void test_time_out_of_order(void **state)
@@ -413,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_rotation_found),
+        cmocka_unit_test(test_callbacks_found),
         cmocka_unit_test(test_time_out_of_order),
         cmocka_unit_test(test_suspect_numbers),
         cmocka_unit_test(test_legitimate_stay_clean),
