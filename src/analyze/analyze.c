@@ -649,7 +649,6 @@ static int rows_rewind(struct analysis *a)
                : CG_EIO;
 }
 
-/* The id of a canonical number; a new one is looked up in the lists once. */
 /* The record of number id, whose text is tn: made when the id is new (ids
  * are made in order, so a new one is the next record), with what the
  * lists say about the number. */
@@ -755,11 +754,6 @@ static const char *parse_row(const struct cg_tn_plan *plan, const struct raw_row
     return NULL;
 }
 
-/*
- * The id of the row's origin, the key "ingress|spc|origid" (parse_row has
- * checked that it fits); a new origin learns from the ingress list whether
- * it is international.  -1 when out of memory.
- */
 /* An origin's key "ingress|spc|origid" (parse_row has checked that it
  * fits in ORIGIN_KEY_MAX) into key; returns its length. */
 static size_t origin_key(const struct raw_row *in, char *key)
@@ -1085,8 +1079,6 @@ static int keep_row(struct analysis *a, const struct row *r)
     return CG_OK;
 }
 
-/* One input row into the analysis: CG_OK also when it was malformed (and
- * skipped); an error only when the analysis cannot go on. */
 /* A row whose ids are made into the analysis: its per-call signals, a
  * bank's dialler seen with an intent, and the row kept. */
 static int finish_row(struct analysis *a, const struct raw_row *in, struct row r,
@@ -1127,6 +1119,8 @@ static int add_parsed_row(struct analysis *a, const struct raw_row *in, struct r
     return finish_row(a, in, r, calling, presented, intent);
 }
 
+/* One input row into the analysis: CG_OK also when it was malformed (and
+ * skipped); an error only when the analysis cannot go on. */
 static int add_row(struct analysis *a, const struct raw_row *in)
 {
     char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
@@ -2019,9 +2013,6 @@ static int load_lists(struct analysis *a, char *err, size_t errlen)
     return CG_OK;
 }
 
-/* Reads every row of the input, in the format the options name, into the
- * number and origin tables and the spill file (made when needed, owned by
- * the run). */
 /* The threads a run uses: the option, else one per core. */
 static unsigned run_threads(const struct analysis *a)
 {
@@ -2135,6 +2126,9 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
     return rc;
 }
 
+/* Reads every row of the input, in the format the options name, into the
+ * number and origin tables and the spill file (made when needed, owned by
+ * the run). */
 static int read_input(struct analysis *a, const char *const *inputs, size_t n, char *err,
                       size_t errlen)
 {
@@ -2802,14 +2796,16 @@ static int judge_behaviour(struct analysis *a)
  *
  *   borrowing  at least BORROW_MIN_NUMBERS borrowed numbers on at least
  *              BORROW_MIN_CALLS calls, each borrowed number used at least
- *              twice on average (a forwarded call or a transit carries each
- *              subscriber's number once or twice), at least a fifth of its
- *              calls, and a score of at least BORROW_SCORE with the harm
- *              family at least 2;
+ *              3 times on average (a forwarded call or a transit carries
+ *              each subscriber's number once or twice), at least a fifth of
+ *              its calls, a borrowed_share z of at least 3 and a turnover z
+ *              of at least 2, harm + dialling at least 1.5, and a score of
+ *              at least BORROW_SCORE;
  *   behaviour  an account that presents at least 10 numbers, mostly
- *              without A attestation, with every family at least 2 (the
- *              numbers family and harm at least 3) and a score of at least
- *              BEHAVIOUR_SCORE.
+ *              without A attestation, a score of at least BEHAVIOUR_SCORE,
+ *              and either a new_number_rate or turnover z of at least 3
+ *              with harm at least 3 and dialling at least 2, or a turnover
+ *              z of at least 3 with harm + dialling at least 4.
  */
 #define BORROW_MIN_NUMBERS 3
 #define BORROW_MIN_CALLS 50
@@ -3098,15 +3094,6 @@ static void decide_origin(struct analysis *a, struct origin *origin)
 #endif
 }
 
-/*
- * The first pass over the rows: every origin's behaviour over all its
- * calls, then whether it is spoofing: one of its calls carried a
- * conclusive signal; or it is an account that rotates (at least 20
- * distinct numbers, at least one new number per two calls, most calls not
- * verified at A); or it borrows numbers, or behaves as no other origin
- * does (decide_origin).  The numbers' verification habit is complete once
- * the input is read, so ROW_VERIFY_FAILURE is known from here on.
- */
 /* Up to cap rows (room for one read at least), chunks of them, into
  * batch; 0 at the end. */
 static size_t rows_batch(struct analysis *a, struct row *batch, size_t cap)
@@ -3190,6 +3177,15 @@ static int profile_rows(struct analysis *a)
     return rc;
 }
 
+/*
+ * The first pass over the rows: every origin's behaviour over all its
+ * calls, then whether it is spoofing: one of its calls carried a
+ * conclusive signal; or it is an account that rotates (at least 20
+ * distinct numbers, at least one new number per two calls, most calls not
+ * verified at A); or it borrows numbers, or behaves as no other origin
+ * does (decide_origin).  The numbers' verification habit is complete once
+ * the input is read, so ROW_VERIFY_FAILURE is known from here on.
+ */
 static int profile_origins(struct analysis *a)
 {
     size_t i, norigins = a->origin_keys.n;
