@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/jsonw.h"
+#include "core/sjson.h"
 
 void cg__jw_init(struct cg__jw *w, size_t cap_hint)
 {
@@ -57,38 +58,15 @@ void cg__jw_put(struct cg__jw *w, const char *s, size_t n)
     w->n += n;
 }
 
-/* Length of the valid UTF-8 sequence at u (no overlongs, no surrogates, at
- * most U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *u)
-{
-    unsigned c = u[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (u[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        if ((u[1] & 0xc0) != 0x80 || (u[2] & 0xc0) != 0x80)
-            return 0;
-        return (c == 0xe0 && u[1] < 0xa0) || (c == 0xed && u[1] >= 0xa0) ? 0 : 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if ((u[1] & 0xc0) != 0x80 || (u[2] & 0xc0) != 0x80 || (u[3] & 0xc0) != 0x80)
-            return 0;
-        return (c == 0xf0 && u[1] < 0x90) || (c == 0xf4 && u[1] >= 0x90) ? 0 : 4;
-    }
-    return 0;
-}
-
 void cg__jw_str(struct cg__jw *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *)s, *run = u;
+    const unsigned char *u = (const unsigned char *)s, *run = u, *end = u + strlen(s);
     CG__JW_LIT(w, "\"");
-    /* Plain bytes go out in runs; the NUL ends every sequence check early,
-     * so utf8_seq never reads past the string. */
+    /* Plain bytes go out in runs. */
     while (*u) {
         unsigned char c = *u;
-        size_t len = c >= 0x20 && c != '"' && c != '\\' ? utf8_seq(u) : 0;
+        size_t len = c >= 0x20 && c != '"' && c != '\\' ? cg__utf8_len(u, end) : 0;
         if (len) {
             u += len;
             continue;

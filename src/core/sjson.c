@@ -32,9 +32,7 @@ static int hex4(const char *p, unsigned *out)
     return 0;
 }
 
-/* Length of a valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+size_t cg__utf8_len(const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0];
     if (c < 0x80)
@@ -151,12 +149,12 @@ static int string(struct st *s, const char **out, uint32_t *outlen)
             s->p += 2;
         } else if (c < 0x80) {
             /* plain ASCII, nearly every byte of a PASSporT: no call per
-             * byte (utf8_len and memcpy for each were this parser's
+             * byte (cg__utf8_len and memcpy for each were this parser's
              * largest cost) */
             *o++ = (char)c;
             s->p++;
         } else {
-            size_t n = utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
+            size_t n = cg__utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
             if (!n)
                 return -1;
             memcpy(o, s->p, n);

@@ -8,8 +8,9 @@
  * two small JSON texts; this reader parses them into a caller-provided node
  * array in one pass, with no allocation, and is stricter where PASSporTs
  * need it: duplicate member names, depth, node count, size, UTF-8 and
- * integer range are all checked.  jansson remains in use for the
- * ATIS-1000082 bodies and for canonical re-serialization.
+ * integer range are all checked.  It also reads the ATIS-1000082 bodies
+ * and the Rich Call Data JSON that signing re-serializes; the writer is
+ * core/jsonw.h.
  */
 #ifndef CG_CORE_SJSON_H
 #define CG_CORE_SJSON_H
@@ -40,6 +41,10 @@ struct cg__json {
     size_t used, scratch_cap;
     unsigned maxdepth;
 };
+
+/* Length of the valid UTF-8 sequence at p, before end (RFC 3629: no
+ * overlongs, no surrogates, at most U+10FFFF), or 0. */
+size_t cg__utf8_len(const unsigned char *p, const unsigned char *end);
 
 /* Parses `len` bytes.  Returns 0, or -1 for anything that is not one
  * strict JSON value within the limits.  The root is j->nodes[0]. */
