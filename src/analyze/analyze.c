@@ -1656,7 +1656,8 @@ static int read_text(struct stager *a, const char *path, char *err, size_t errle
     }
     if (rc == CG_OK && got < 0) {
         int zerr;
-        snprintf(err, errlen, "%s: %s", path, gzerror(gz, &zerr));
+        /* zlib's message names the file already */
+        snprintf(err, errlen, "%s", gzerror(gz, &zerr));
         rc = CG_EIO;
     }
     if (a->opts->progress && total)

@@ -152,6 +152,11 @@ try:
           "3 malformed rows skipped" in r.stdout and
           "2 calls from 2024-02-29T09:00:00Z to 9999-12-31T23:59:59Z" in r.stdout, r.stdout + r.stderr)
 
+    # A directory is no input: exit 2, named once.
+    r = run("analyze", WORK, "--out", os.path.join(WORK, "dir"))
+    check("a directory as input: exit 2, the error naming it once",
+          r.returncode == 2 and r.stderr.count(WORK) == 1 and "Is a directory" in r.stderr, r.stderr)
+
     # --- a saved baseline ---------------------------------------------------------------
     # The owner attests its number A only in the earlier records; in the
     # later ones an account presents it, unattested, among others.
