@@ -61,6 +61,9 @@
 /* While a primary in the map is unreachable the map is read again this
  * often: the cluster may have promoted its replica meanwhile. */
 #define SLOTS_DEGRADED_MS 500
+/* A reply still being read past this size is not one a Redis server, a
+ * sentinel or a cluster node gives: the connection is dropped. */
+#define READ_MAX (16u << 20)
 
 enum mode { SINGLE, SENTINEL, CLUSTER };
 
@@ -108,6 +111,7 @@ struct conn {
     int port;
     redisAsyncContext *ac; /* NULL when there is no connection */
     bool connected, logged_down, used, seed;
+    bool announced; /* the first connection was logged (as is a failure before it) */
     uint64_t next_try_ms;
     int backoff_ms;
     uint64_t sent[RING]; /* send times of the commands in flight, oldest at head */
@@ -144,6 +148,7 @@ struct cgd_redis {
     char master_name[128], sentinel_user[128], sentinel_password[128];
     redisAsyncContext *sac; /* the sentinel being asked, or NULL */
     uint64_t sac_deadline;
+    uint32_t sentinel_logged; /* per sentinel: an unusable answer was logged (until a usable one) */
     /* A subscription to one sentinel's +switch-master: a planned switch
      * (SENTINEL FAILOVER) leaves the old master up, taking writes that its
      * demotion will drop, until the sentinels reconfigure it; the
@@ -156,6 +161,7 @@ struct cgd_redis {
     /* cluster: slot -> index in nodes + 1, 0 while unknown */
     uint8_t slots[CG_REDIS_SLOTS];
     bool map_ok, slots_asked, slots_wanted;
+    bool map_logged; /* a refused or partial map was logged (until a whole one) */
     uint64_t slots_at;
     /* Commands answered TRYAGAIN (a multi-key script whose keys are split
      * between the two nodes of a slot being migrated): sent again on the
@@ -177,6 +183,24 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The port in a reply element (a string of digits, or an integer), 0
+ * when it is not one. */
+static int reply_port(const redisReply *e)
+{
+    long long v = 0;
+    size_t i;
+    if (e->type == REDIS_REPLY_INTEGER)
+        v = e->integer;
+    else if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 5)
+        return 0;
+    for (i = 0; e->type == REDIS_REPLY_STRING && i < e->len; i++) {
+        if (e->str[i] < '0' || e->str[i] > '9')
+            return 0;
+        v = v * 10 + (e->str[i] - '0');
+    }
+    return v >= 1 && v <= 65535 ? (int)v : 0;
 }
 
 /* A worker connected to host:port as its master: a change from the one
@@ -326,10 +350,11 @@ static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
     }
     c->connected = true;
     c->backoff_ms = BACKOFF_MIN_MS;
-    if (c->logged_down) {
+    if (c->logged_down || !c->announced) {
         fprintf(stderr, "cidguardd: worker %d: redis %s:%d connected; shared state in use\n",
                 r->w->id, c->host, c->port);
         c->logged_down = false;
+        c->announced = true;
     }
     if (r->mode != CLUSTER)
         note_master(c->host, c->port);
@@ -424,7 +449,6 @@ static struct conn *node_find(struct cgd_redis *r, const char *host, int port, b
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
     c->backoff_ms = BACKOFF_MIN_MS;
-    c->logged_down = true; /* the first connection is announced */
     r->nodes[r->nnodes++] = c;
     return c;
 }
@@ -436,8 +460,12 @@ static void sentinel_done(struct cgd_redis *r, bool advance)
     redisAsyncContext *sac = r->sac;
     struct conn *c = r->nodes[0];
     r->sac = NULL;
+    /* Freed, not disconnected: a disconnect waits for the answers still
+     * due, which a sentinel that never answers never gives (the context
+     * and its socket would stay, one more each second).  hiredis defers
+     * the free when called from the context's own callback. */
     if (sac)
-        redisAsyncDisconnect(sac); /* also safe from within its own callback */
+        redisAsyncFree(sac);
     if (advance) {
         r->sidx = (r->sidx + 1) % r->nsentinels;
         /* every sentinel asked once without an answer: wait before the next round */
@@ -474,17 +502,24 @@ static void on_master(redisAsyncContext *ac, void *reply, void *privdata)
     if (ac != r->sac)
         return; /* given up on (timeout), or the worker is stopping */
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING ||
-        rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len >= sizeof c->host ||
-        atoi(rep->element[1]->str) <= 0) {
-        if (rep && rep->type == REDIS_REPLY_ERROR)
-            fprintf(stderr, "cidguardd: worker %d: sentinel %s:%d: %s\n", r->w->id,
-                    r->sentinels[r->sidx].host, r->sentinels[r->sidx].port, rep->str);
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[0]->len == 0 ||
+        rep->element[0]->len >= sizeof c->host ||
+        strlen(rep->element[0]->str) != rep->element[0]->len || !reply_port(rep->element[1])) {
+        /* a nil: the sentinel does not monitor that name */
+        if (rep && !(r->sentinel_logged & 1u << r->sidx))
+            fprintf(stderr, "cidguardd: worker %d: sentinel %s:%d: %s; asking the next sentinel\n",
+                    r->w->id, r->sentinels[r->sidx].host, r->sentinels[r->sidx].port,
+                    rep->type == REDIS_REPLY_ERROR ? rep->str
+                    : rep->type == REDIS_REPLY_NIL ? "does not know the master name"
+                                                   : "no host and port for the master");
+        if (rep)
+            r->sentinel_logged |= 1u << r->sidx;
         sentinel_done(r, true);
         return;
     }
     snprintf(c->host, sizeof c->host, "%s", rep->element[0]->str);
-    c->port = atoi(rep->element[1]->str);
+    c->port = reply_port(rep->element[1]);
+    r->sentinel_logged = 0;
     sentinel_done(r, false);
     if (!c->ac)
         connect_now(c);
@@ -597,12 +632,22 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
     struct cgd_redis *r = from->r;
     redisReply *rep = reply;
     uint8_t fresh[CG_REDIS_SLOTS] = {0};
-    bool covered = true;
+    bool covered;
     size_t i, s, nodes = 0;
     (void)privdata;
     r->slots_asked = false;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || r->w->stopping)
+    if (!rep || r->w->stopping)
         return;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        if (!r->map_logged)
+            fprintf(stderr,
+                    "cidguardd: worker %d: redis %s:%d: CLUSTER SLOTS: %s; calls continue on "
+                    "local state\n",
+                    r->w->id, from->host, from->port,
+                    rep->type == REDIS_REPLY_ERROR ? rep->str : "not a slot map");
+        r->map_logged = true;
+        return;
+    }
     for (i = 0; i < rep->elements; i++) {
         redisReply *e = rep->element[i], *n;
         struct conn *c;
@@ -615,11 +660,12 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
         hi = e->element[1]->integer;
         n = e->element[2];
         if (lo < 0 || hi >= CG_REDIS_SLOTS || lo > hi || n->elements < 2 ||
-            n->element[0]->type != REDIS_REPLY_STRING || n->element[1]->type != REDIS_REPLY_INTEGER)
+            n->element[0]->type != REDIS_REPLY_STRING ||
+            n->element[1]->type != REDIS_REPLY_INTEGER || !reply_port(n->element[1]))
             continue;
         /* an empty host is the node that answered */
         c = node_find(r, n->element[0]->len ? n->element[0]->str : from->host,
-                      (int)n->element[1]->integer, true);
+                      reply_port(n->element[1]), true);
         if (!c)
             continue;
         for (s = 0; s < r->nnodes && r->nodes[s] != c; s++)
@@ -627,9 +673,16 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
         for (t = lo; t <= hi; t++)
             fresh[t] = (uint8_t)(s + 1);
     }
-    for (s = 0; s < CG_REDIS_SLOTS; s++)
-        if (!fresh[s])
-            covered = false;
+    for (s = i = 0; s < CG_REDIS_SLOTS; s++)
+        if (fresh[s])
+            i++;
+    covered = i == CG_REDIS_SLOTS;
+    if (!covered && !r->map_logged)
+        fprintf(stderr,
+                "cidguardd: worker %d: redis %s:%d: CLUSTER SLOTS maps %zu of %d slots to a "
+                "usable node; calls continue on local state until every slot has one\n",
+                r->w->id, from->host, from->port, i, CG_REDIS_SLOTS);
+    r->map_logged = !covered;
     memcpy(r->slots, fresh, sizeof fresh);
     for (i = 0; i < r->nnodes; i++)
         r->nodes[i]->used = false;
@@ -845,7 +898,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     for (i = 0; i < r->nnodes; i++) {
         struct conn *c = r->nodes[i];
-        if (c->ac && c->connected && c->n && now - c->sent[c->head] > (uint64_t)r->timeout_ms) {
+        if (c->ac && c->ac->c.reader->len > READ_MAX) {
+            atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
+            drop(c, "sent a reply of over 16 MiB");
+        } else if (c->ac && c->connected && c->n &&
+                   now - c->sent[c->head] > (uint64_t)r->timeout_ms) {
             atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_TIMEOUT], 1);
             drop(c, "did not answer in time");
         } else if (c->ac && c->readonly) {
@@ -865,8 +922,16 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
             }
         }
     }
-    if (r->sac && now > r->sac_deadline)
+    if (r->sac && (now > r->sac_deadline || r->sac->c.reader->len > READ_MAX)) {
+        if (!(r->sentinel_logged & 1u << r->sidx))
+            fprintf(stderr,
+                    "cidguardd: worker %d: sentinel %s:%d: no answer in %d ms (or one of over "
+                    "16 MiB); asking the next sentinel\n",
+                    r->w->id, r->sentinels[r->sidx].host, r->sentinels[r->sidx].port,
+                    SENTINEL_WAIT_MS);
+        r->sentinel_logged |= 1u << r->sidx;
         sentinel_done(r, true);
+    }
     if (r->mode == SENTINEL) {
         struct conn *c = r->nodes[0];
         if (r->sub && r->sub_bad) {

@@ -356,6 +356,7 @@ static int ask_sentinels(struct cg_redis *s, const struct cg_redis_opts *o, stru
 {
     struct cg_redis_node sn[CG_REDIS_NODES_MAX];
     size_t n, i;
+    long port;
     if (!o->master_name || !*o->master_name) {
         snprintf(s->err, sizeof s->err, "sentinels given without a master name");
         return CG_EINVAL;
@@ -371,15 +372,21 @@ static int ask_sentinels(struct cg_redis *s, const struct cg_redis_opts *o, stru
         r = cmdv(s, "SENTINEL", "get-master-addr-by-name", o->master_name);
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
             r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < sizeof m->host) {
+            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 &&
+            r->element[0]->len < sizeof m->host &&
+            strlen(r->element[0]->str) == r->element[0]->len &&
+            decimal(r->element[1]->str, r->element[1]->str + r->element[1]->len, 65535, &port) &&
+            port > 0) {
             cg__strlcpy(m->host, r->element[0]->str, sizeof m->host);
-            m->port = atoi(r->element[1]->str);
+            m->port = (int)port;
             freeReplyObject(r);
-            return m->port > 0 ? CG_OK : CG_EIO;
+            return CG_OK;
         }
         if (r)
-            snprintf(s->err, sizeof s->err, "sentinel %.64s:%d does not know master %.64s",
-                     sn[i].host, sn[i].port, o->master_name);
+            snprintf(s->err, sizeof s->err, "sentinel %.64s:%d %s master %.64s", sn[i].host,
+                     sn[i].port,
+                     r->type == REDIS_REPLY_NIL ? "does not know" : "gives no host and port for",
+                     o->master_name);
         freeReplyObject(r);
     }
     return CG_EIO;

@@ -171,3 +171,76 @@ def stop(procs, work=None):
 def finish():
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+class FakeRedis:
+    """A TCP server on loopback speaking just enough RESP to play a hostile
+    sentinel or cluster node: answer(cmd) gets each command as a list of
+    bytes and returns the raw reply bytes (None: no reply).  Every command
+    is recorded in .seen.  Stopped by close()."""
+
+    def __init__(self, answer):
+        import threading
+        self.answer, self.seen, self.conns = answer, [], []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        f = c.makefile("rb")
+        try:
+            while not self.closed:
+                line = f.readline()
+                if not line or not line.startswith(b"*"):
+                    return
+                cmd = []
+                for _ in range(int(line[1:])):
+                    n = int(f.readline()[1:])
+                    cmd.append(f.read(n + 2)[:n])
+                self.seen.append(cmd)
+                out = self.answer(cmd)
+                if out:
+                    c.sendall(out)
+        except (OSError, ValueError):
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def resp(x):
+    """The RESP encoding of x: None (nil), int, bytes or str (bulk), a list
+    (array), or an Exception (an error reply)."""
+    if x is None:
+        return b"$-1\r\n"
+    if isinstance(x, Exception):
+        return b"-" + str(x).encode() + b"\r\n"
+    if isinstance(x, bool) or isinstance(x, int):
+        return b":%d\r\n" % x
+    if isinstance(x, str):
+        x = x.encode()
+    if isinstance(x, bytes):
+        return b"$%d\r\n%s\r\n" % (len(x), x)
+    return b"*%d\r\n" % len(x) + b"".join(resp(e) for e in x)

@@ -5,7 +5,11 @@ caught whichever node holds the token's key; a rate window fed by both
 trips once; the keys are spread over the nodes, a window's two keys in one
 slot; a slot moved while calls flow is followed (ASK during the
 migration, MOVED after it) without a call going to local state, and the
-window's count moves with it.
+window's count moves with it.  A hostile node (a fake speaking RESP)
+answering CLUSTER SLOTS with errors, slots past 16383, no nodes, bad ports,
+overlapping ranges or a huge array, and calls with garbage or looping
+MOVED, ASK and endless TRYAGAIN: every INVITE is answered, on local state,
+and the log says why.
 
     python3 test_redis_cluster.py BUILD_DIR
 """
@@ -18,8 +22,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (check, finish, free_ports, header, scaled, start, stop,  # noqa: E402
-                     tail, wait_for)
+from harness import (FakeRedis, check, finish, free_ports, header, resp, scaled,  # noqa: E402
+                     start, stop, tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -157,9 +161,9 @@ def owner(slot):
     return None
 
 
-def start_daemon(name):
+def start_daemon(name, url=None, cluster=None, up=True):
     state = os.path.join(WORK, "state-" + name)
-    os.makedirs(os.path.join(state, "certs"))
+    os.makedirs(os.path.join(state, "certs"), exist_ok=True)
     for spc in ("GW01", "RATE"):
         shutil.copy(os.path.join(WORK, "pki", "sp-%s.pem" % spc), os.path.join(state, "certs"))
     conf = os.path.join(WORK, name + ".conf")
@@ -172,17 +176,103 @@ def start_daemon(name):
                     "workers = 2\ndecision_log = off\n"
                     "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
                     "[policy]\ndno = %s\nrate_calls = 10\n"
-                    "[redis]\nurl = redis://127.0.0.1:%d\ncluster = %s\ntimeout_ms = %d\n"
+                    "[redis]\nurl = %s\ncluster = %s\ntimeout_ms = %d\n"
                     % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
-                       os.path.join(WORK, "dno.csv"), nodes[0][1],
-                       ";".join("127.0.0.1:%d" % p for _, p in nodes[1:]), scaled(100)))
+                       os.path.join(WORK, "dno.csv"), url or "redis://127.0.0.1:%d" % nodes[0][1],
+                       cluster or ";".join("127.0.0.1:%d" % p for _, p in nodes[1:]),
+                       scaled(100)))
         return [CGD, "-c", conf], http
 
     procs[name] = start(make, os.path.join(WORK, name + ".log"))
+    if not up:
+        return
     ok = wait_for(lambda: metric(metrics(name), "cidguard_redis_up") == 1, 20)
     check("daemon %s reads the slot map and connects to the three primaries" % name,
           ok and metric(metrics(name), "cidguard_redis_cluster_nodes") == 3,
           tail(os.path.join(WORK, name + ".log")))
+
+
+FAKE = {"slots": [], "calls": None}  # the hostile node's next slot maps, its answer to calls
+
+
+def fake_answer(cmd):
+    c = [x.decode(errors="replace").upper() for x in cmd[:2]]
+    if c[0] in ("AUTH", "SELECT", "ASKING"):
+        return b"+OK\r\n"
+    if c[0] == "SCRIPT":
+        return resp("0" * 40)
+    if c[0] == "INFO":
+        return resp("# Cluster\r\ncluster_enabled:1\r\n")
+    if c[:2] == ["CLUSTER", "SLOTS"]:
+        m = FAKE["slots"].pop(0) if len(FAKE["slots"]) > 1 else FAKE["slots"][0]
+        return m if isinstance(m, bytes) else resp(m)
+    if c[0] in ("EVALSHA", "SET") and FAKE["calls"]:
+        return b"-" + FAKE["calls"].encode() + b"\r\n"
+    return resp(Exception("ERR unknown command"))
+
+
+def hostile_calls(daemon, n, tag):
+    """True when n signed calls are all answered 302 within a few seconds each."""
+    answers = []
+    for i in range(n):
+        orig = "4474000%05d" % (70000 + i)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(scaled(3))
+        s.sendto(invite(orig, sign("GW01", orig), "%s-%d@hostile" % (tag, i)),
+                 ("127.0.0.1", PORTS[daemon][1]))
+        try:
+            answers.append(s.recv(65535).decode())
+        except socket.timeout:
+            answers.append(None)
+        s.close()
+    return all(a and a.startswith("SIP/2.0 302") for a in answers)
+
+
+def hostile_node():
+    fake = FakeRedis(fake_answer)
+    dead = free_ports(1)[0]
+    me = ["127.0.0.1", fake.port]
+    whole = [[0, 16383, me + ["id0"]]]
+    FAKE["slots"] = [Exception("ERR This instance has cluster support disabled"),
+                     [[0, 20000, me]], [], [[0, 16383, ["127.0.0.1", 99999]]],
+                     [[0, 10000, me], [5000, 16383, ["127.0.0.1", -1]]],
+                     [[0, 16383, ["x" * 300, fake.port]]], ["junk", 7, None],
+                     [[0, 16383]], [[i % 16384, i % 16384, me] for i in range(200000)],
+                     whole]
+    try:
+        start_daemon("H", "redis://127.0.0.1:%d" % fake.port, "127.0.0.1:%d" % fake.port, up=False)
+        check("hostile slot maps: the daemon answers every INVITE", hostile_calls("H", 10, "map"))
+        ok = wait_for(lambda: metric(metrics("H"), "cidguard_redis_up") == 1, scaled(20))
+        log = open(os.path.join(WORK, "H.log"), errors="replace").read()
+        heads = ["worker %d: redis 127.0.0.1:%d: CLUSTER SLOTS" % (w, fake.port) for w in (0, 1)]
+        check("... each worker logs a refused or partial map, and takes a whole one in the end",
+              ok and all(h + ": ERR This instance has cluster support disabled" in log or
+                         h + " maps " in log for h in heads), log[-1500:])
+        for answer, why in (("MOVED abc 127.0.0.1", "MOVED abc"),
+                            ("MOVED 5 127.0.0.1:%d" % fake.port, "MOVED 5"),
+                            ("ASK 5 127.0.0.1:%d" % fake.port, "ASK 5"),
+                            ("TRYAGAIN Multiple keys request during rehashing of slot", "TRYAGAIN"),
+                            ("MOVED 5 127.0.0.1:%d" % dead, "MOVED 5 127.0.0.1:%d" % dead),
+                            ("MOVED 99999 127.0.0.1:1", "MOVED 99999")):
+            FAKE["calls"] = answer
+            before = metric(metrics("H"), 'cidguard_shared_state_total{store="local"}') or 0
+            ok = hostile_calls("H", 8, why.split()[0])
+            after = metric(metrics("H"), 'cidguard_shared_state_total{store="local"}') or 0
+            log = open(os.path.join(WORK, "H.log"), errors="replace").read()
+            check("%s: every INVITE answered on local state, and the log says so" % why,
+                  ok and after - before >= 8 and why in log, (after - before, log[-800:]))
+            # the next answer is logged once more on a fresh connection
+            FAKE["slots"] = [whole]
+            stop([procs.pop("H")])
+            start_daemon("H", "redis://127.0.0.1:%d" % fake.port, "127.0.0.1:%d" % fake.port,
+                         up=False)
+            wait_for(lambda: metric(metrics("H"), "cidguard_redis_up") == 1, scaled(20))
+        stop([procs.pop("H")])
+        log = open(os.path.join(WORK, "H.log"), errors="replace").read()
+        check("the daemon facing a hostile node exits cleanly",
+              "Sanitizer" not in log and "runtime error" not in log, log[-800:])
+    finally:
+        fake.close()
 
 
 try:
@@ -263,6 +353,7 @@ try:
     call("B", "447400012398", tok, "one@after")
     r = call("A", "447400012398", tok, "two@after")
     check("replays are still caught across daemons", "replay" in reasons(r), r)
+    hostile_node()
     # the daemons stopped (SIGTERM: they free everything) before the servers
     stop(list(procs.values()))
     logs = [open(os.path.join(WORK, n + ".log"), errors="replace").read() for n in procs]

@@ -8,7 +8,9 @@ answered, the sentinels promote the replica, both daemons follow it, and
 replay detection across daemons (which only Redis can give: each daemon's
 own state saw half the calls) resumes on the new master; the time it takes
 is printed and must be under 10 s.  /metrics shows the switch and the new
-master's address.  The policy lists and the call-intent API follow the
+master's address.  Hostile sentinels (fakes speaking RESP) answering with
+garbage, wrong types, bad ports, a huge string or nothing leave a daemon on
+local state, answering every INVITE, with a log line for each.  The policy lists and the call-intent API follow the
 master too: a list pushed and an intent registered after each switch reach
 the daemons through Redis, with the ACL user.
 
@@ -26,8 +28,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (check, finish, free_ports, header, scaled, start, stop,  # noqa: E402
-                     tail, wait_for)
+from harness import (FakeRedis, check, finish, free_ports, header, resp, scaled,  # noqa: E402
+                     start, stop, tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -299,6 +301,56 @@ try:
     check("... and still answers calls", r and r.startswith("SIP/2.0 302"), r)
     stop([procs.pop("C")])
 
+    # --- hostile sentinels -------------------------------------------------------------------
+    dead2 = free_ports(1)[0]
+    hostile = [b"+garbage\r\n", resp(42), resp(["127.0.0.1", "99999"]), resp(["", "6379"]),
+               resp(["127.0.0.1", "+80"]), resp(None), resp(["x" * (20 << 20), "6379"]), None,
+               resp(["127.0.0.1", str(dead2)])]
+
+    def fake_sentinel(answer):
+        def on(cmd):
+            if cmd[0].upper() == b"AUTH":
+                return b"+OK\r\n"
+            if cmd[0].upper() == b"SUBSCRIBE":
+                return resp(["subscribe", "+switch-master", 1]) + \
+                    resp(["message", "+switch-master", "%s 1 2 127.0.0.1 99999" % MASTER]) + \
+                    resp(["message", "+switch-master", "garbage"])
+            return answer
+        return FakeRedis(on)
+
+    fakes = [fake_sentinel(a) for a in hostile]
+    try:
+        extra_h = ("sentinels = %s\nmaster_name = %s\nsentinel_password = x\n"
+                   % (";".join("127.0.0.1:%d" % f.port for f in fakes), MASTER))
+        start_daemon("H", daemon_url, extra_h)
+        answers = [call("H", "4474000111%02d" % i, sign("GW01", "4474000111%02d" % i),
+                        timeout=scaled(3)) for i in range(20)]
+        check("hostile sentinels: every INVITE answered, on local state",
+              all(a and a.startswith("SIP/2.0 302") for a in answers) and
+              metric(metrics("H"), "cidguard_redis_up") == 0, answers)
+        want = ["127.0.0.1:%d: no host and port for the master" % fakes[i].port for i in (0, 1, 2)]
+        want += ["127.0.0.1:%d: does not know the master name" % fakes[5].port,
+                 "127.0.0.1:%d: no answer in" % fakes[7].port,
+                 "worker 0: redis 127.0.0.1:%d" % dead2]
+        ok = wait_for(lambda: all(w in log_of("H") for w in want), scaled(10))
+        check("... and a log line for each kind of bad answer", ok,
+              [w for w in want if w not in log_of("H")] + [log_of("H")[-1500:]])
+        check("... and for the lists, read through the same sentinels (the last names a port "
+              "nothing listens on)",
+              "cidguardd: lists: redis 127.0.0.1:%d: Connection refused" % dead2 in log_of("H"),
+              log_of("H")[-800:])
+        fds = lambda: len(os.listdir("/proc/%d/fd" % procs["H"].pid))  # noqa: E731
+        n = fds()
+        time.sleep(6)
+        check("... and a sentinel that never answers leaves no socket behind (%d then %d open)"
+              % (n, fds()), fds() - n < 4)
+        stop([procs.pop("H")])
+        check("a daemon facing hostile sentinels exits cleanly",
+              "Sanitizer" not in log_of("H") and "runtime error" not in log_of("H"),
+              log_of("H")[-800:])
+    finally:
+        for f in fakes:
+            f.close()
 
     # --- the primary killed during a call stream ------------------------------
     toks = [sign("GW01", "4474000300%02d" % (i % 100)) for i in range(300)]
