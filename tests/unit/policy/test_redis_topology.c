@@ -30,7 +30,12 @@ static void test_keyslot(void **state)
     assert_int_equal(slot_of("foo{bar}{zap}"), slot_of("bar"));
     assert_int_equal(slot_of("foo{}{bar}"), 8363); /* empty: the whole key */
     assert_int_equal(slot_of("foo{{bar}}zap"), slot_of("{bar"));
-    assert_int_equal(slot_of("x{open"), cg_redis_keyslot("x{open", 6));
+    assert_int_equal(slot_of("x{open"), 5412); /* no closing brace: the whole key */
+    assert_int_equal(slot_of("{}"), 15257);    /* an empty tag: the whole key */
+    assert_int_equal(slot_of("}{bar}"), 5061); /* a '}' before the first '{' is text */
+    assert_int_equal(slot_of("a{b}}c"), slot_of("b"));
+    /* the length given, not the NUL: a tag past it is not seen */
+    assert_int_equal(cg_redis_keyslot("bar{x}", 3), 5061);
 }
 
 static const struct cg_redis_slot_cmd *find(const struct cg_redis_cmds *c, const char *key)
