@@ -14,6 +14,14 @@ struct cgd_metrics cgd_m;
 struct cg_intents *cgd_intents_store;
 struct cg_behaviour *cgd_behaviour;
 
+/* Now on the campaign behaviour's clock: the wall clock, or the replayed
+ * calls' time when [policy] campaign_time_scale runs it faster. */
+static int64_t campaign_now(void)
+{
+    int64_t wall = (int64_t)time(NULL), seen = cg_behaviour_clock(cgd_behaviour);
+    return seen > wall ? seen : wall;
+}
+
 static const double bucket_s[] = {0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5};
 static const char *const listener_name[] = {"sip_verify", "sip_sign", "http_verify", "http_sign"};
 
@@ -117,7 +125,7 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         "# TYPE cidguard_campaign_origins gauge\n"
         "cidguard_campaign_origins %u\n",
         atomic_load(&cgd_m.campaign_calls), atomic_load(&cgd_m.campaign_origins),
-        cg_behaviour_suspected(cgd_behaviour, (int64_t)time(NULL)));
+        cg_behaviour_suspected(cgd_behaviour, campaign_now()));
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
             "# TYPE cidguard_signed_total counter\n");
     for (l = 0; l < CGD_LISTENER__COUNT; l++)

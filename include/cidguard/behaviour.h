@@ -102,6 +102,9 @@ CG_EXTERN int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behav
 
 /* Origins in campaign behaviour now (held ones included). */
 CG_EXTERN unsigned cg_behaviour_suspected(struct cg_behaviour *b, int64_t now);
+/* The latest `now` of a call observed (0 before the first): the clock the
+ * calls are judged by, which a replay runs faster than the wall clock. */
+CG_EXTERN int64_t cg_behaviour_clock(struct cg_behaviour *b);
 
 #ifdef __cplusplus
 }

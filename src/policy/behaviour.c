@@ -61,6 +61,7 @@ struct cg_behaviour {
     size_t per_stripe; /* a power of two */
     struct stripe stripes[STRIPES];
     _Atomic int64_t next_pop;
+    _Atomic int64_t latest;                 /* the latest call's time: the behaviour clock */
     _Atomic uint32_t pop_median, pop_scale; /* hundredths */
     pthread_mutex_t pop_lock;
     uint32_t *pop_values;
@@ -110,6 +111,7 @@ int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config
     }
     pthread_mutex_init(&b->pop_lock, NULL);
     atomic_init(&b->next_pop, 0);
+    atomic_init(&b->latest, 0);
     atomic_init(&b->pop_median, 0);
     atomic_init(&b->pop_scale, 100);
     if (i < STRIPES || !b->pop_values || !b->owners) {
@@ -319,6 +321,8 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     if (!c->origin || !c->origin[0])
         return CG_OK;
     cf = &b->cfg;
+    if (c->now > atomic_load_explicit(&b->latest, memory_order_relaxed))
+        atomic_store_explicit(&b->latest, c->now, memory_order_relaxed);
     population(b, c->now);
     h = hash(c->origin);
     s = &b->stripes[h >> 60];
@@ -430,4 +434,9 @@ unsigned cg_behaviour_suspected(struct cg_behaviour *b, int64_t now)
         pthread_mutex_unlock(&s->lock);
     }
     return n;
+}
+
+int64_t cg_behaviour_clock(struct cg_behaviour *b)
+{
+    return b ? atomic_load_explicit(&b->latest, memory_order_relaxed) : 0;
 }

@@ -82,6 +82,9 @@ static void test_rotation_found(void **state)
     assert_true(found > 0 && found <= 20);
     assert_true(call(b, "SMALL1/acct-9", "447400000001", "447411111111", true, false, T0 + 400));
     assert_int_equal(cg_behaviour_suspected(b, T0 + 400), 1);
+    /* the clock is the latest call's, not the wall clock's */
+    assert_true(cg_behaviour_clock(b) == T0 + 400);
+    assert_true(cg_behaviour_clock(NULL) == 0);
     /* the hold runs out */
     assert_int_equal(cg_behaviour_suspected(b, T0 + 400 + 86401), 0);
     cg_behaviour_free(b);
