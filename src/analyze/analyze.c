@@ -2800,8 +2800,10 @@ static int judge_behaviour(struct analysis *a)
  *              3 times on average (a forwarded call or a transit carries
  *              each subscriber's number once or twice), at least a fifth of
  *              its calls, a borrowed_share z of at least 3 and a turnover z
- *              of at least 2, harm + dialling at least 1.5, and a score of
- *              at least BORROW_SCORE;
+ *              of at least 2, some harm (talk time above the population's:
+ *              bursts of short calls alone are how one-time-password traffic
+ *              for many clients looks) with harm + dialling at least 1.5,
+ *              and a score of at least BORROW_SCORE;
  *   behaviour  an account that presents at least 10 numbers, mostly
  *              without A attestation, a score of at least BEHAVIOUR_SCORE,
  *              and either a new_number_rate or turnover z of at least 3
@@ -2817,7 +2819,7 @@ static bool borrowing(const struct origin *o, const struct cg__behaviour *b)
 {
     return o->borrowed_numbers >= BORROW_MIN_NUMBERS && o->borrowed_calls >= BORROW_MIN_CALLS &&
            o->borrowed_calls >= 3 * o->borrowed_numbers && o->borrowed_calls * 5 >= o->calls &&
-           b->z[CG__F_BORROWED] >= 3 && b->z[CG__F_TURNOVER] >= 2 &&
+           b->z[CG__F_BORROWED] >= 3 && b->z[CG__F_TURNOVER] >= 2 && b->family[1] > 0 &&
            b->family[1] + b->family[2] >= 1.5 && b->score >= BORROW_SCORE;
 }
 
