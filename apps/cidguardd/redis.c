@@ -455,10 +455,40 @@ static struct conn *node_find(struct cgd_redis *r, const char *host, int port, b
 
 /* --- Sentinel: which server is the master -------------------------------------- */
 
+/* On to the next sentinel; after a round without a master, the worker
+ * waits before the next round (went_down's backoff). */
+static void sentinel_next(struct cgd_redis *r)
+{
+    r->sidx = (r->sidx + 1) % r->nsentinels;
+    if (r->sidx == 0)
+        went_down(r->nodes[0], "has no master the sentinels name");
+}
+
+/* A connection to sentinel i with its AUTH queued; NULL when it cannot be begun. */
+static redisAsyncContext *sentinel_dial(struct cgd_redis *r, size_t i,
+                                        redisConnectCallback *connected,
+                                        redisDisconnectCallback *disconnected)
+{
+    redisAsyncContext *ac = redisAsyncConnect(r->sentinels[i].host, r->sentinels[i].port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = r;
+    redisLibeventAttach(ac, r->w->base);
+    redisAsyncSetConnectCallback(ac, connected);
+    redisAsyncSetDisconnectCallback(ac, disconnected);
+    if (r->sentinel_password[0] && r->sentinel_user[0])
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user, r->sentinel_password);
+    else if (r->sentinel_password[0])
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->sentinel_password);
+    return ac;
+}
+
 static void sentinel_done(struct cgd_redis *r, bool advance)
 {
     redisAsyncContext *sac = r->sac;
-    struct conn *c = r->nodes[0];
     r->sac = NULL;
     /* Freed, not disconnected: a disconnect waits for the answers still
      * due, which a sentinel that never answers never gives (the context
@@ -466,12 +496,8 @@ static void sentinel_done(struct cgd_redis *r, bool advance)
      * the free when called from the context's own callback. */
     if (sac)
         redisAsyncFree(sac);
-    if (advance) {
-        r->sidx = (r->sidx + 1) % r->nsentinels;
-        /* every sentinel asked once without an answer: wait before the next round */
-        if (r->sidx == 0)
-            went_down(c, "has no master the sentinels name");
-    }
+    if (advance)
+        sentinel_next(r);
 }
 
 static void on_sentinel_connect(const redisAsyncContext *ac, int status)
@@ -479,9 +505,7 @@ static void on_sentinel_connect(const redisAsyncContext *ac, int status)
     struct cgd_redis *r = ac->data;
     if (status != REDIS_OK && ac == r->sac) {
         r->sac = NULL; /* hiredis frees it */
-        r->sidx = (r->sidx + 1) % r->nsentinels;
-        if (r->sidx == 0)
-            went_down(r->nodes[0], "has no master the sentinels name");
+        sentinel_next(r);
     }
 }
 
@@ -527,25 +551,10 @@ static void on_master(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void ask_sentinel(struct cgd_redis *r)
 {
-    const struct cg_redis_node *s = &r->sentinels[r->sidx];
-    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
-        r->sidx = (r->sidx + 1) % r->nsentinels;
-        if (r->sidx == 0)
-            went_down(r->nodes[0], "has no master the sentinels name");
+    redisAsyncContext *ac = sentinel_dial(r, r->sidx, on_sentinel_connect, on_sentinel_disconnect);
+    if (!ac) {
+        sentinel_next(r);
         return;
-    }
-    ac->data = r;
-    redisLibeventAttach(ac, r->w->base);
-    redisAsyncSetConnectCallback(ac, on_sentinel_connect);
-    redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
-    if (r->sentinel_password[0]) {
-        if (r->sentinel_user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user, r->sentinel_password);
-        else
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->sentinel_password);
     }
     redisAsyncCommand(ac, on_master, NULL, "SENTINEL get-master-addr-by-name %s", r->master_name);
     r->sac = ac;
@@ -601,23 +610,10 @@ static void on_switch(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void subscribe_switch(struct cgd_redis *r)
 {
-    const struct cg_redis_node *s = &r->sentinels[r->sub_idx];
-    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
+    redisAsyncContext *ac = sentinel_dial(r, r->sub_idx, on_sub_connect, on_sub_disconnect);
+    if (!ac) {
         sub_lost(r);
         return;
-    }
-    ac->data = r;
-    redisLibeventAttach(ac, r->w->base);
-    redisAsyncSetConnectCallback(ac, on_sub_connect);
-    redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
-    if (r->sentinel_password[0]) {
-        if (r->sentinel_user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->sentinel_user, r->sentinel_password);
-        else
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->sentinel_password);
     }
     redisAsyncCommand(ac, on_switch, NULL, "SUBSCRIBE +switch-master");
     r->sub = ac;
