@@ -237,7 +237,8 @@ static const struct directive table[] = {
       "redis://[[user]:password@]host[:port][/db]: replay cache, rate windows and lists shared by "
       "every daemon using it (user: a Redis 6+ ACL user; percent-encode '@', ':' and '/' in "
       "the password); empty = all state in this process. With sentinels or cluster it still "
-      "gives the user, password and database, and without sentinels a node (a cluster seed) through which the lists are read"),
+      "gives the user, password and database, and without sentinels a node (a cluster seed) "
+      "through which the lists are read"),
     S("redis", "sentinels", redis_sentinels, "",
       "host:port;host:port;...: Redis Sentinels to ask for the master (master_name), asked "
       "again whenever the connection drops or a write is refused (READONLY) after a failover; "
