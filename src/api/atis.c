@@ -54,9 +54,13 @@ static const struct cg__jnode *next(const struct body *b, const struct cg__jnode
     return cg__json_at(&b->j, n->next);
 }
 
+/* A telephone number in the canonical form a PASSporT carries: digits
+ * only.  cg_tn_canon keeps a service code's leading '*' or '#' ("*67"),
+ * which names no subscriber, so it is no number to sign or verify. */
 static int canon(const struct cg__jnode *tn, const struct cg_tn_plan *plan, char *out)
 {
-    return tn && tn->type == CGJ_STR && cg_tn_canon(tn->str, tn->len, plan, out) == CG_OK
+    return tn && tn->type == CGJ_STR && cg_tn_canon(tn->str, tn->len, plan, out) == CG_OK &&
+                   out[0] != '*' && out[0] != '#'
                ? CG_OK
                : CG_EPARSE;
 }

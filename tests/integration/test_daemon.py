@@ -179,6 +179,9 @@ try:
     st, r, _ = sign_http(SIGN_HTTP["main"], "447700900123", "14155550100")
     check("signing: a number the customer does not hold is downgraded to B",
           r["signingResponse"].get("attestDowngradedTo") == "B", r)
+    st, r, _ = sign_http(SIGN_HTTP["main"], "#442079460000", "14155550100")
+    check("signing: a service code's '#' makes no number to sign (400 SVC4005)",
+          st == 400 and r["requestError"]["serviceException"]["messageId"] == "SVC4005", (st, r))
     st, r, _ = verify_http(HTTP, "442079460000", "14155550100", ident)
     vr = r["verificationResponse"]
     check("verification passes", st == 200 and vr["verstat"] == "TN-Validation-Passed" and
@@ -207,6 +210,7 @@ try:
         ("bad JSON is 400 SVC4006", dict(body="{"), 400, "SVC4006"),
         ("missing 'to' is 400 SVC4001", dict(body='{"verificationRequest":{"from":{"tn":"1"},"time":1,"identity":"x"}}'), 400, "SVC4001"),
         ("bad tn is 400 SVC4005", dict(body='{"verificationRequest":{"from":{"tn":"bob"},"to":{"tn":["1"]},"time":1,"identity":"x"}}'), 400, "SVC4005"),
+        ("a service code is no tn: 400 SVC4005", dict(body='{"verificationRequest":{"from":{"tn":"*67"},"to":{"tn":["1"]},"time":1,"identity":"x"}}'), 400, "SVC4005"),
     ]
     for name, kw, code, mid in errs:
         st, r, _ = http(HTTP, "/stir/v1/verification", **kw)
