@@ -130,7 +130,7 @@ static int64_t ms_now(void)
 
 int cg__sqlog_prune_to(struct cg__sqlog *s, uint64_t max_bytes, size_t *deleted)
 {
-    uint64_t pages, used, wal, target, batch = s->batch ? s->batch : PRUNE_BATCH_MIN;
+    uint64_t pages, used, used0, wal, target, batch = s->batch ? s->batch : PRUNE_BATCH_MIN;
     int64_t t0 = ms_now();
     size_t total = 0;
     int rc = CG_OK;
@@ -141,6 +141,7 @@ int cg__sqlog_prune_to(struct cg__sqlog *s, uint64_t max_bytes, size_t *deleted)
     if (used_bytes(s, &pages, &used) != CG_OK)
         return CG_EIO;
     wal = wal_bytes(s);
+    used0 = used;
     /* Down to 90%, so that the next burst is minutes away rather than the
      * next second; the WAL's share comes off the records', but a WAL
      * swollen by a reader never takes more than half of them. */
@@ -149,7 +150,7 @@ int cg__sqlog_prune_to(struct cg__sqlog *s, uint64_t max_bytes, size_t *deleted)
     if (used + wal > max_bytes)
         s->pruning = true;
     while (s->pruning && used > target && rc == CG_OK) {
-        uint64_t before = used, n, fit;
+        uint64_t n, fit;
         int64_t t1 = ms_now(), left = PRUNE_BUDGET_MS - (t1 - t0);
         if (left <= 0)
             break; /* the next call goes on */
@@ -161,13 +162,21 @@ int cg__sqlog_prune_to(struct cg__sqlog *s, uint64_t max_bytes, size_t *deleted)
             break; /* or empty: what is left is the schema */
         total += (size_t)n;
         rc = used_bytes(s, &pages, &used);
-        /* The next batch from what this one freed (pages of an index free
-         * up later than the table's, so a batch may free nothing and the
-         * next is larger), and taking no more than half the budget left at
-         * this batch's pace (a larger batch costs more a record: it
-         * touches more pages of the indexes). */
-        batch = used < before && used > target ? (used - target) / ((before - used) / n + 1) + 1
-                                               : batch * 2;
+        /* The next batch: half of what is still over the target, at the
+         * bytes a record has freed so far in this call.  Pages of an index
+         * free up later than the table's, so that figure runs low and the
+         * estimate high: taking half each time approaches the target
+         * instead of deleting past it (judged by what the last batch alone
+         * freed, one batch could empty the log).  Nothing freed yet: twice
+         * the batch.
+         * And no more than half the budget left at this batch's pace (a
+         * larger batch costs more a record: it touches more pages of the
+         * indexes). */
+        batch = used < used0 && used > target
+                    ? (used - target) / 2 / ((used0 - used) / total + 1) + 1
+                    : batch * 2;
+        if (batch > 2 * n)
+            batch = 2 * n; /* the first figures are the least sure */
         t1 = ms_now() - t1;
         left -= t1;
         fit = left > 0 ? (uint64_t)left * n / 2 / (uint64_t)(t1 + 1) : 0;

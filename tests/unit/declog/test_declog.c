@@ -270,9 +270,12 @@ static void test_prune_to_lower_limit(void **state)
     cg_declog_close(l);
     assert_true(file_bytes(path) <= CAP / 2);
     remaining(path, &count, &lo, &hi);
+    print_message("pruned to %d records of 12000 in %d calls\n", count, i + 1);
     assert_int_equal(hi, 60 * 200 - 1);
     assert_int_equal(hi - lo + 1, count);
-    assert_true(count > 500);
+    /* the target is about 2,500 of these records: a burst that deletes
+     * past it loses records the limit had room for */
+    assert_true(count > 1800);
     unlink_db(path);
 }
 
