@@ -16,6 +16,10 @@
  * call costs one round trip and is counted atomically however many
  * daemons share the store.  The calls window is the last six 10-second
  * buckets (50-60 s), a little shorter than the local state's exact 60 s.
+ * A bucket's first call clears the buckets before the window and renews
+ * the key's lifetime, which outlasts the window: the other calls of the
+ * bucket pay for neither (Redis spends its time on each command a script
+ * calls, and Redis's core is what a shared store runs out of first).
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -48,13 +52,14 @@
     "  local kc, kn = K[i], K[i + 1]\n"                                                            \
     "  if kc ~= '' and rc > 0 then\n"                                                              \
     "    local b = math.floor(now / 10)\n"                                                         \
-    "    redis.call('HINCRBY', kc, b, 1)\n"                                                        \
+    "    if redis.call('HINCRBY', kc, b, 1) == 1 then\n"                                           \
+    "      redis.call('HDEL', kc, b - 6, b - 7, b - 8, b - 9, b - 10, b - 11, b - 12)\n"           \
+    "      redis.call('EXPIRE', kc, 70)\n"                                                         \
+    "    end\n"                                                                                    \
     "    local sum = 0\n"                                                                          \
     "    for _, x in ipairs(redis.call('HMGET', kc, b - 5, b - 4, b - 3, b - 2, b - 1, b)) do\n"   \
     "      if x then sum = sum + tonumber(x) end\n"                                                \
     "    end\n"                                                                                    \
-    "    redis.call('HDEL', kc, b - 6, b - 7, b - 8, b - 9, b - 10, b - 11, b - 12)\n"             \
-    "    redis.call('EXPIRE', kc, 70)\n"                                                           \
     "    if sum > rc then over_c = 1 end\n"                                                        \
     "  end\n"                                                                                      \
     "  if kn ~= '' and rn > 0 and ARGV[4] ~= '' then\n"                                            \
