@@ -22,6 +22,7 @@
 #include "context.h"
 #include "declogd.h"
 #include "fetch.h"
+#include "log.h"
 #include "pool.h"
 #include "traceback.h"
 #include "zeroconf.h"
@@ -266,6 +267,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int rc, workers;
 
+    cgd_log_init();
     journal_stream(&stdout, 1, 6);
     journal_stream(&stderr, 2, 4);
     if ((rc = options(argc, argv, &conf, &config_file)) >= 0)

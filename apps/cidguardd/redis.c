@@ -44,6 +44,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "redis.h"
 
@@ -213,7 +214,7 @@ static void note_master(const char *host, int port)
     if (strcmp(a, topo_master) != 0) {
         if (topo_master[0]) {
             topo_switches++;
-            fprintf(stderr, "cidguardd: redis master is now %s (was %s)\n", a, topo_master);
+            cgd_log(LOG_NOTICE, "cidguardd: redis master is now %s (was %s)", a, topo_master);
         }
         snprintf(topo_master, sizeof topo_master, "%s", a);
     }
@@ -320,7 +321,7 @@ static void went_down(struct conn *c, const char *why)
     c->next_try_ms = now_ms() + (uint64_t)c->backoff_ms;
     c->backoff_ms = c->backoff_ms * 2 > max ? max : c->backoff_ms * 2;
     if (!c->logged_down) {
-        fprintf(stderr, "cidguardd: worker %d: redis %s:%d %s; calls continue on local state\n",
+        cgd_log(LOG_WARNING, "cidguardd: worker %d: redis %s:%d %s; calls continue on local state",
                 r->w->id, c->host, c->port, why);
         c->logged_down = true;
     }
@@ -343,7 +344,7 @@ static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     if (rep->type == REDIS_REPLY_ERROR) {
         if (!c->refused)
-            fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", r->w->id, c->host, c->port,
+            cgd_log(LOG_ERR, "cidguardd: worker %d: redis %s:%d: %s", r->w->id, c->host, c->port,
                     rep->str);
         c->refused = true;
         return;
@@ -351,7 +352,7 @@ static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
     c->connected = true;
     c->backoff_ms = BACKOFF_MIN_MS;
     if (c->logged_down || !c->announced) {
-        fprintf(stderr, "cidguardd: worker %d: redis %s:%d connected; shared state in use\n",
+        cgd_log(LOG_INFO, "cidguardd: worker %d: redis %s:%d connected; shared state in use",
                 r->w->id, c->host, c->port);
         c->logged_down = false;
         c->announced = true;
@@ -372,8 +373,8 @@ static void on_setup(redisAsyncContext *ac, void *reply, void *privdata)
     (void)privdata;
     if (c->ac == ac && rep && rep->type == REDIS_REPLY_ERROR) {
         if (!c->refused)
-            fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", c->r->w->id, c->host,
-                    c->port, rep->str);
+            cgd_log(LOG_ERR, "cidguardd: worker %d: redis %s:%d: %s", c->r->w->id, c->host, c->port,
+                    rep->str);
         c->refused = true;
     }
 }
@@ -531,8 +532,9 @@ static void on_master(redisAsyncContext *ac, void *reply, void *privdata)
         strlen(rep->element[0]->str) != rep->element[0]->len || !reply_port(rep->element[1])) {
         /* a nil: the sentinel does not monitor that name */
         if (rep && !(r->sentinel_logged & 1u << r->sidx))
-            fprintf(stderr, "cidguardd: worker %d: sentinel %s:%d: %s; asking the next sentinel\n",
-                    r->w->id, r->sentinels[r->sidx].host, r->sentinels[r->sidx].port,
+            cgd_log(LOG_WARNING,
+                    "cidguardd: worker %d: sentinel %s:%d: %s; asking the next sentinel", r->w->id,
+                    r->sentinels[r->sidx].host, r->sentinels[r->sidx].port,
                     rep->type == REDIS_REPLY_ERROR ? rep->str
                     : rep->type == REDIS_REPLY_NIL ? "does not know the master name"
                                                    : "no host and port for the master");
@@ -636,9 +638,9 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     if (rep->type != REDIS_REPLY_ARRAY) {
         if (!r->map_logged)
-            fprintf(stderr,
+            cgd_log(LOG_WARNING,
                     "cidguardd: worker %d: redis %s:%d: CLUSTER SLOTS: %s; calls continue on "
-                    "local state\n",
+                    "local state",
                     r->w->id, from->host, from->port,
                     rep->type == REDIS_REPLY_ERROR ? rep->str : "not a slot map");
         r->map_logged = true;
@@ -674,9 +676,9 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *privdata)
             i++;
     covered = i == CG_REDIS_SLOTS;
     if (!covered && !r->map_logged)
-        fprintf(stderr,
+        cgd_log(LOG_WARNING,
                 "cidguardd: worker %d: redis %s:%d: CLUSTER SLOTS maps %zu of %d slots to a "
-                "usable node; calls continue on local state until every slot has one\n",
+                "usable node; calls continue on local state until every slot has one",
                 r->w->id, from->host, from->port, i, CG_REDIS_SLOTS);
     r->map_logged = !covered;
     memcpy(r->slots, fresh, sizeof fresh);
@@ -865,7 +867,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
         if (rep->type == REDIS_REPLY_ERROR) {
             if (!c->logged_error) {
-                fprintf(stderr, "cidguardd: worker %d: redis %s:%d: %s\n", r->w->id, c->host,
+                cgd_log(LOG_WARNING, "cidguardd: worker %d: redis %s:%d: %s", r->w->id, c->host,
                         c->port, rep->str);
                 c->logged_error = true;
             }
@@ -920,9 +922,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (r->sac && (now > r->sac_deadline || r->sac->c.reader->len > READ_MAX)) {
         if (!(r->sentinel_logged & 1u << r->sidx))
-            fprintf(stderr,
+            cgd_log(LOG_WARNING,
                     "cidguardd: worker %d: sentinel %s:%d: no answer in %d ms (or one of over "
-                    "16 MiB); asking the next sentinel\n",
+                    "16 MiB); asking the next sentinel",
                     r->w->id, r->sentinels[r->sidx].host, r->sentinels[r->sidx].port,
                     SENTINEL_WAIT_MS);
         r->sentinel_logged |= 1u << r->sidx;
@@ -978,7 +980,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 static int config_error(struct cgd_redis *r, const char *what)
 {
-    fprintf(stderr, "cidguardd: [redis] %s\n", what);
+    cgd_log(LOG_ERR, "cidguardd: [redis] %s", what);
     free(r);
     return -1;
 }
@@ -992,8 +994,8 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
     cgd_metrics_set_redis_render(cgd_redis_metrics);
     if (!conf->redis_url[0]) {
         if (conf->redis_sentinels[0] || conf->redis_cluster[0]) {
-            fprintf(stderr, "cidguardd: [redis] sentinels and cluster need url too (the user, "
-                            "password and database, and the node the lists are read from)\n");
+            cgd_log(LOG_ERR, "cidguardd: [redis] sentinels and cluster need url too (the user, "
+                             "password and database, and the node the lists are read from)");
             return -1;
         }
         return 0;
