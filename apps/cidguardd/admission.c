@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "admission.h"
+#include "log.h"
 #include "metrics.h"
 
 #define SOURCE_BUCKETS 1024 /* a power of two */
@@ -138,7 +139,7 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
         return;
     a->failures++;
     if (now - a->logged >= 10) {
-        fprintf(stderr, "cidguardd: %s: accept: %s (%llu time(s)); pausing new connections\n",
+        cgd_log(LOG_ERR, "cidguardd: %s: accept: %s (%llu time(s)); pausing new connections",
                 a->what, strerror(err), a->failures);
         a->failures = 0;
         a->logged = now;

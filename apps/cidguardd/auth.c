@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "auth.h"
+#include "log.h"
 
 const char *cgd_bearer(struct evhttp_request *req, size_t *len)
 {
@@ -64,7 +65,8 @@ bool cgd_audit_may(struct cgd_audit *a, const char *what)
     }
     pthread_mutex_unlock(&a->lock);
     if (say && suppressed)
-        fprintf(stderr, "cidguardd: audit: %llu more %s in an earlier second\n", suppressed, what);
+        cgd_log(LOG_NOTICE, "cidguardd: audit: %llu more %s in an earlier second", suppressed,
+                what);
     return say;
 }
 

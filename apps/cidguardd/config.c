@@ -1,7 +1,8 @@
 /*
  * cidguardd configuration: INI (inih), every directive in one table with
  * its default and its meaning (redis.conf style); docs/cidguardd.conf is
- * the annotated example generated from the same words.
+ * the annotated example generated from the same words.  The start-up banner
+ * that says where the configuration listens is here too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "log.h"
 
 enum kind { STR, INT, BOOL };
 
@@ -316,7 +318,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
         switch (d->kind) {
         case STR:
             if (strlen(value) >= d->size) {
-                fprintf(stderr, "%s: [%s] %s is longer than %zu bytes\n", l->file, section, name,
+                cgd_log(LOG_ERR, "%s: [%s] %s is longer than %zu bytes", l->file, section, name,
                         d->size - 1);
                 return 0;
             }
@@ -325,7 +327,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
         case INT:
             v = strtol(value, &end, 10);
             if (*value == '\0' || *end || v < d->min || v > d->max) {
-                fprintf(stderr, "%s: [%s] %s wants an integer from %d to %d, not \"%s\"\n", l->file,
+                cgd_log(LOG_ERR, "%s: [%s] %s wants an integer from %d to %d, not \"%s\"", l->file,
                         section, name, d->min, d->max, value);
                 return 0;
             }
@@ -333,7 +335,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
             return 1;
         case BOOL:
             if (strcmp(value, "yes") && strcmp(value, "no")) {
-                fprintf(stderr, "%s: [%s] %s wants yes or no, not \"%s\"\n", l->file, section, name,
+                cgd_log(LOG_ERR, "%s: [%s] %s wants yes or no, not \"%s\"", l->file, section, name,
                         value);
                 return 0;
             }
@@ -342,13 +344,13 @@ static int on_value(void *user, const char *section, const char *name, const cha
         }
     }
     if (strcmp(section, "policy") == 0 && strcmp(name, "roaming_447") == 0)
-        fprintf(stderr,
+        cgd_log(LOG_ERR,
                 "%s: [policy] roaming_447 is gone: a +447 caller from an international ingress "
                 "is withheld unless shown roaming (uk_mobile_spcs, roaming_check_url, or an "
-                "ingress row whose international column says roaming); delete the line\n",
+                "ingress row whose international column says roaming); delete the line",
                 l->file);
     else
-        fprintf(stderr, "%s: unknown directive [%s] %s\n", l->file, section, name);
+        cgd_log(LOG_ERR, "%s: unknown directive [%s] %s", l->file, section, name);
     return 0;
 }
 
@@ -357,11 +359,11 @@ int cgd_conf_load(struct cgd_conf *c, const char *file)
     struct load l = {c, file, 0};
     int rc = ini_parse(file, on_value, &l);
     if (rc < 0) {
-        fprintf(stderr, "cidguardd: cannot read %s\n", file);
+        cgd_log(LOG_ERR, "cidguardd: cannot read %s", file);
         return -1;
     }
     if (rc > 0) {
-        fprintf(stderr, "%s:%d: configuration error (see above)\n", file, rc);
+        cgd_log(LOG_ERR, "%s:%d: configuration error (see above)", file, rc);
         return -1;
     }
     c->zero_config = false;
@@ -380,4 +382,41 @@ void cgd_conf_print_directives(void)
         }
         printf("# %s\n%s = %s\n", d->doc, d->name, d->def);
     }
+}
+
+void cgd_conf_banner(const struct cgd_conf *conf, int workers)
+{
+    const char *scheme = conf->https ? "https" : "http";
+    cgd_log_out(LOG_INFO,
+                "cidguardd %s: %d worker(s); state in %s%s\n"
+                "  SIP verification  udp+tcp %s\n"
+                "  SIP signing       udp+tcp %s",
+                CIDGUARD_VERSION, workers, conf->state_dir,
+                conf->zero_config ? " (zero-configuration: test PKI, SPC 1001)" : "",
+                conf->sip_verify_listen, conf->sip_sign_listen);
+    if (conf->sip_tls_verify_listen[0])
+        cgd_log_out(LOG_INFO, "  SIP verification  tls %s", conf->sip_tls_verify_listen);
+    if (conf->sip_tls_sign_listen[0])
+        cgd_log_out(LOG_INFO, "  SIP signing       tls %s", conf->sip_tls_sign_listen);
+    cgd_log_out(LOG_INFO,
+                "  HTTP API          %s://%s/stir/v1/verification  /metrics /healthz /certs/",
+                scheme, conf->http_listen);
+    if (conf->sign_http_listen[0])
+        cgd_log_out(LOG_INFO, "  HTTP signing API  %s://%s/stir/v1/signing", scheme,
+                    conf->sign_http_listen);
+    if (conf->sign_x5u[0])
+        cgd_log_out(LOG_INFO, "  signing as x5u   %s", conf->sign_x5u);
+    if (!conf->sign_http_listen[0])
+        return;
+    cgd_log_out(
+        LOG_INFO,
+        "Try it (signs a call, then verifies it):\n"
+        "  ID=$(curl -s http://%s/stir/v1/signing -H 'Content-Type: application/json' -d "
+        "'{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"442079460000\"},\"dest\":"
+        "{\"tn\":[\"14155550100\"]}}}' | sed 's/.*\"identity\":\"\\([^\"]*\\)\".*/\\1/'); "
+        "curl -s http://%s/stir/v1/verification -H 'Content-Type: application/json' -d "
+        "\"{\\\"verificationRequest\\\":{\\\"from\\\":{\\\"tn\\\":\\\"442079460000\\\"},"
+        "\\\"to\\\":{\\\"tn\\\":[\\\"14155550100\\\"]},\\\"time\\\":$(date +%%s),"
+        "\\\"identity\\\":\\\"$ID\\\"}}\"; echo",
+        conf->sign_http_listen, conf->http_listen);
 }

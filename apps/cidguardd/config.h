@@ -91,5 +91,8 @@ void cgd_conf_defaults(struct cgd_conf *c);
 int cgd_conf_load(struct cgd_conf *c, const char *file);
 /* Prints the annotated table of directives (cidguardd --directives). */
 void cgd_conf_print_directives(void);
+/* The start-up banner on stdout, at info: where the daemon listens, and
+ * how to try it. */
+void cgd_conf_banner(const struct cgd_conf *conf, int workers);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "cidguard/behaviour.h"
 #include "context.h"
+#include "log.h"
 #include "metrics.h"
 #include "redis.h"
 #include "signers.h"
@@ -93,7 +94,7 @@ static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         int rc = fn(t, tok);
         if (rc != CG_OK) {
-            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            cgd_log(LOG_ERR, "cidguardd: %s: %s", tok, cg_strerror(rc));
             return -1;
         }
     }
@@ -103,7 +104,7 @@ static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *
 static void report_line(const char *file, int line, const char *msg, void *arg)
 {
     (void)arg;
-    fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
+    cgd_log(LOG_WARNING, "%s:%d: %s (line skipped)", file, line, msg);
 }
 
 /* --- policy lists kept in Redis ------------------------------------------------- */
@@ -144,13 +145,13 @@ static bool fetch_lists(const struct cgd_conf *k)
     if (!lists_conn &&
         cg_redis_connect_opts(&lists_conn, &o, k->redis_prefix, 500, err, sizeof err)) {
         if (!lists_logged)
-            fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n", err);
+            cgd_log(LOG_WARNING, "cidguardd: lists: %s; keeping the lists loaded", err);
         lists_logged = true;
         return false;
     }
     snprintf(conn_master, sizeof conn_master, "%s", master);
     if (cg_redis_lists_version(lists_conn, &v) != CG_OK) {
-        fprintf(stderr, "cidguardd: lists: %s; keeping the lists loaded\n",
+        cgd_log(LOG_WARNING, "cidguardd: lists: %s; keeping the lists loaded",
                 cg_redis_error(lists_conn));
         cg_redis_close(lists_conn);
         lists_conn = NULL;
@@ -192,9 +193,9 @@ static int parse_actions(const char *spec, struct cg_policy_config *pc)
              i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
             ;
         if (!eq || a == CG_ACTION__COUNT || i == CG_PR__COUNT) {
-            fprintf(stderr,
+            cgd_log(LOG_ERR,
                     "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|withhold|block "
-                    "with a known reason\n",
+                    "with a known reason",
                     tok);
             return -1;
         }
@@ -226,18 +227,18 @@ static int build_policy(struct cgd_ctx *c)
         (k->min_attest_other[0] && !strchr("ABC", k->min_attest_other[0])) ||
         (k->block_response != 603 && k->block_response != 608) ||
         (k->sign_refuse_response != 603 && k->sign_refuse_response != 608)) {
-        fprintf(
-            stderr,
+        cgd_log(
+            LOG_ERR,
             "cidguardd: [policy] min_attest_* must be A, B or C, and [policy] block_response and "
-            "[sign] refuse_response 603 or 608\n");
+            "[sign] refuse_response 603 or 608");
         return -1;
     }
     if (k->actions[0] && parse_actions(k->actions, &pc))
         return -1;
     snprintf(pc.uk_mobile_spcs, sizeof pc.uk_mobile_spcs, "%s", k->uk_mobile_spcs);
     if (cg_policy_new(&c->policy, &pc) != CG_OK) {
-        fprintf(stderr, "cidguardd: [policy] uk_mobile_spcs: at most 16 SPCs of at most 32 "
-                        "bytes each\n");
+        cgd_log(LOG_ERR, "cidguardd: [policy] uk_mobile_spcs: at most 16 SPCs of at most 32 "
+                         "bytes each");
         return -1;
     }
     for (i = 0; i < CG_LIST__COUNT; i++) {
@@ -251,7 +252,7 @@ static int build_policy(struct cgd_ctx *c)
         else
             continue;
         if (rc) {
-            fprintf(stderr, "cidguardd: %s: %s\n", redis_text[i] ? name : lists[i].path,
+            cgd_log(LOG_ERR, "cidguardd: %s: %s", redis_text[i] ? name : lists[i].path,
                     cg_strerror(rc));
             return -1;
         }
@@ -259,17 +260,17 @@ static int build_policy(struct cgd_ctx *c)
     snprintf(buf, sizeof buf, "%s", k->ofcom);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         if ((rc = cg_policy_load_ofcom(c->policy, tok, report_line, NULL))) {
-            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            cgd_log(LOG_ERR, "cidguardd: %s: %s", tok, cg_strerror(rc));
             return -1;
         }
     if (k->nanpa[0] && (rc = cg_policy_load_nanpa(c->policy, k->nanpa, report_line, NULL))) {
-        fprintf(stderr, "cidguardd: %s: %s\n", k->nanpa, cg_strerror(rc));
+        cgd_log(LOG_ERR, "cidguardd: %s: %s", k->nanpa, cg_strerror(rc));
         return -1;
     }
     snprintf(buf, sizeof buf, "%s", k->cocodes);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         if ((rc = cg_policy_load_cocodes(c->policy, tok, report_line, NULL))) {
-            fprintf(stderr, "cidguardd: %s: %s\n", tok, cg_strerror(rc));
+            cgd_log(LOG_ERR, "cidguardd: %s: %s", tok, cg_strerror(rc));
             return -1;
         }
     return 0;
@@ -293,22 +294,22 @@ static int check_sign_exposure(const struct cgd_conf *conf, const struct cg_cust
         return 0;
     if (conf->sign_unknown) {
         if (http_out || sip_out)
-            fprintf(stderr,
+            cgd_log(LOG_WARNING,
                     "cidguardd: warning: [sign] sign_unknown = yes: anyone who reaches "
-                    "%s or %s gets C-attested signatures\n",
+                    "%s or %s gets C-attested signatures",
                     conf->sign_http_listen, conf->sip_sign_listen);
         return 0;
     }
     if (http_out && !cg_customers_any_tokens(customers)) {
-        fprintf(stderr,
+        cgd_log(LOG_ERR,
                 "cidguardd: the signing API listens on %s, beyond loopback, but no "
-                "customer has a token ([sign] customers, column tokens): refusing\n",
+                "customer has a token ([sign] customers, column tokens): refusing",
                 conf->sign_http_listen);
         return -1;
     }
     if (sip_out && cg_customers_count(customers) == 0) {
-        fprintf(stderr, "cidguardd: a SIP signing listener is beyond loopback, but there are "
-                        "no customers ([sign] customers): refusing\n");
+        cgd_log(LOG_ERR, "cidguardd: a SIP signing listener is beyond loopback, but there are "
+                         "no customers ([sign] customers): refusing");
         return -1;
     }
     return 0;
@@ -343,7 +344,7 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         char path[sizeof conf->state_dir + 32];
         snprintf(path, sizeof path, "%s/crl-downloaded.crl", conf->state_dir);
         if (access(path, R_OK) == 0 && cg_trust_add_crl_file(c->trust, path) != CG_OK)
-            fprintf(stderr, "cidguardd: %s: not a CRL; ignored\n", path);
+            cgd_log(LOG_WARNING, "cidguardd: %s: not a CRL; ignored", path);
     }
     vc.trust = c->trust;
     vc.certsrc = cg_certcache_source(certcache);
@@ -354,33 +355,33 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         goto fail;
     if (conf->sign_key[0]) {
         if ((rc = cg_key_load_file(&c->key, conf->sign_key)) != CG_OK) {
-            fprintf(stderr, "cidguardd: [sign] key %s: %s\n", conf->sign_key, cg_strerror(rc));
+            cgd_log(LOG_ERR, "cidguardd: [sign] key %s: %s", conf->sign_key, cg_strerror(rc));
             goto fail;
         }
         if (cg_signer_new(&c->signer, c->key, conf->sign_x5u) != CG_OK) {
-            fprintf(stderr, "cidguardd: [sign] needs a private key and an http(s) x5u\n");
+            cgd_log(LOG_ERR, "cidguardd: [sign] needs a private key and an http(s) x5u");
             goto fail;
         }
     }
     if (conf->customers[0] &&
         (rc = cg_customers_load_file(&c->customers, conf->customers, report_line, NULL)) != CG_OK) {
-        fprintf(stderr, "cidguardd: [sign] customers %s: %s\n", conf->customers, cg_strerror(rc));
+        cgd_log(LOG_ERR, "cidguardd: [sign] customers %s: %s", conf->customers, cg_strerror(rc));
         goto fail;
     }
     if (conf->intent_keys[0] && (rc = cg_intent_keys_load_file(&c->intent_keys, conf->intent_keys,
                                                                report_line, NULL)) != CG_OK) {
-        fprintf(stderr, "cidguardd: [intent] keys %s: %s\n", conf->intent_keys, cg_strerror(rc));
+        cgd_log(LOG_ERR, "cidguardd: [intent] keys %s: %s", conf->intent_keys, cg_strerror(rc));
         goto fail;
     }
     if (build_policy(c) || check_sign_exposure(conf, c->customers))
         goto fail;
     if (!(c->tls = cgd_tls_server_ctx(conf, &why)) && why) {
-        fprintf(stderr, "cidguardd: %s\n", why);
+        cgd_log(LOG_ERR, "cidguardd: %s", why);
         goto fail;
     }
     if (!c->tls &&
         (conf->https || conf->sip_tls_verify_listen[0] || conf->sip_tls_sign_listen[0])) {
-        fprintf(stderr, "cidguardd: a TLS listener or https = yes needs [tls] cert\n");
+        cgd_log(LOG_ERR, "cidguardd: a TLS listener or https = yes needs [tls] cert");
         goto fail;
     }
     /* Last: it publishes the signers for /metrics, as this context is now current. */
@@ -448,14 +449,14 @@ void cgd_context_reload(const char *what, bool reread)
         struct cgd_conf fresh;
         cgd_conf_defaults(&fresh);
         if (cgd_conf_load(&fresh, config_file)) {
-            fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
+            cgd_log(LOG_ERR, "cidguardd: reload failed; keeping the running configuration");
             return;
         }
         keep_start_only(&fresh, &conf);
         conf = fresh;
     }
     if (!(n = ctx_build(&conf))) {
-        fprintf(stderr, "cidguardd: reload failed; keeping the running configuration\n");
+        cgd_log(LOG_ERR, "cidguardd: reload failed; keeping the running configuration");
         return;
     }
     pthread_mutex_lock(&ctx_lock);
@@ -464,7 +465,7 @@ void cgd_context_reload(const char *what, bool reread)
     atomic_fetch_add(&ctx_gen, 1);
     pthread_mutex_unlock(&ctx_lock);
     cgd_ctx_put(old);
-    fprintf(stderr, "cidguardd: %s\n", what);
+    cgd_log(LOG_INFO, "cidguardd: %s", what);
 }
 
 /* Downloads crl_url into the state directory (atomically: a failed or
@@ -498,8 +499,8 @@ static void download_crl(const struct cgd_conf *c)
     if (fclose(f) == 0 && rc == CURLE_OK && status == 200 && rename(tmp, path) == 0)
         return;
     unlink(tmp);
-    fprintf(stderr,
-            "cidguardd: CRL download from %s failed (%s, HTTP %ld); keeping the previous one\n",
+    cgd_log(LOG_WARNING,
+            "cidguardd: CRL download from %s failed (%s, HTTP %ld); keeping the previous one",
             c->crl_url, curl_easy_strerror(rc), status);
 }
 
@@ -523,7 +524,7 @@ int cgd_context_start(const struct cgd_conf *conf, const char *file)
         bc.hold = conf->campaign_hold;
         bc.origins = (unsigned)conf->campaign_origins;
         if (cg_behaviour_new(&cgd_behaviour, &bc) != CG_OK) {
-            fprintf(stderr, "cidguardd: [policy] campaign_origins must be a power of two\n");
+            cgd_log(LOG_ERR, "cidguardd: [policy] campaign_origins must be a power of two");
             return -1;
         }
     }

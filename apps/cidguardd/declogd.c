@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "declogd.h"
+#include "log.h"
 #include "metrics.h"
 
 /*
@@ -125,7 +126,7 @@ static size_t drain(struct log *lg, struct lane *ln)
         size_t k = n - i < BATCH ? n - i : BATCH;
         if (log_append(lg, batch + i * lg->size, k) != CG_OK) {
             atomic_fetch_add(lg->errors, k);
-            fprintf(stderr, "cidguardd: %s: a batch of %zu could not be written\n", lg->name, k);
+            cgd_log(LOG_ERR, "cidguardd: %s: a batch of %zu could not be written", lg->name, k);
         } else {
             atomic_fetch_add(lg->written, k);
         }
@@ -146,7 +147,7 @@ static void keep_under_cap(struct log *lg)
     size_t deleted = 0;
     lg->next_size_check = time(NULL) + 1;
     if (lg->max_bytes && log_prune_to(lg, lg->max_bytes, &deleted) != CG_OK)
-        fprintf(stderr, "cidguardd: %s: pruning to the size cap failed\n", lg->name);
+        cgd_log(LOG_WARNING, "cidguardd: %s: pruning to the size cap failed", lg->name);
     if (deleted)
         atomic_fetch_add(lg->pruned, deleted);
     if (log_size(lg, &bytes) == CG_OK)
@@ -166,7 +167,7 @@ static size_t serve(struct log *lg)
         /* retention, hourly, in the same low-priority thread */
         size_t del = 0;
         if (log_prune(lg, (int64_t)time(NULL) - (int64_t)lg->keep_days * 86400, &del) != CG_OK)
-            fprintf(stderr, "cidguardd: %s: pruning failed\n", lg->name);
+            cgd_log(LOG_WARNING, "cidguardd: %s: pruning failed", lg->name);
         lg->next_prune = time(NULL) + 3600;
     }
     return n;
@@ -218,7 +219,7 @@ static int start(struct log *lg, const char *path, int keep_days, int max_mb)
     if (snprintf(lg->path, sizeof lg->path, "%s", path) >= (int)sizeof lg->path ||
         (lg == &writer_state.logs[LOG_DECISIONS] ? cg_declog_open(&lg->declog, path)
                                                  : cg_signlog_open(&lg->signlog, path)) != CG_OK) {
-        fprintf(stderr, "cidguardd: cannot open the %s %s\n", lg->name, path);
+        cgd_log(LOG_ERR, "cidguardd: cannot open the %s %s", lg->name, path);
         return -1;
     }
     pthread_mutex_lock(&writer_state.lock);

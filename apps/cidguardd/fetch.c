@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+#include "log.h"
 #include "metrics.h"
 #include "roaming.h"
 
@@ -222,7 +223,7 @@ static void finish_roaming(struct flight *f, CURLcode res)
                                         : cgd_roaming_parse(status, f->body, f->len);
     atomic_fetch_add(&cgd_m.roaming_checks[r], 1);
     if (r == CGD_ROAMING_ERROR || r == CGD_ROAMING_TIMEOUT)
-        fprintf(stderr, "cidguardd: roaming check for +%s: %s (caller ID withheld)\n",
+        cgd_log(LOG_WARNING, "cidguardd: roaming check for +%s: %s (caller ID withheld)",
                 f->roaming_tn,
                 res != CURLE_OK ? curl_easy_strerror(res)
                 : status != 200 ? "HTTP status not 200"
@@ -264,7 +265,7 @@ static void finish(struct flight *f, CURLcode res)
         atomic_fetch_add(&cgd_m.fetch_ok, 1);
     } else {
         atomic_fetch_add(&cgd_m.fetch_err, 1);
-        fprintf(stderr, "cidguardd: x5u %s: %s\n", f->url,
+        cgd_log(LOG_WARNING, "cidguardd: x5u %s: %s", f->url,
                 f->denied         ? "address denied (private, loopback or metadata range)"
                 : f->too_big      ? "response larger than max_bytes"
                 : res != CURLE_OK ? curl_easy_strerror(res)

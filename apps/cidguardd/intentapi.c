@@ -40,6 +40,7 @@
 #include "auth.h"
 #include "context.h"
 #include "intentapi.h"
+#include "log.h"
 #include "metrics.h"
 #include "redis.h"
 
@@ -96,7 +97,7 @@ static void audit_refusal(struct evhttp_request *req, const char *key, int statu
     if (!cgd_audit_may(&audit_lines, "intent refusal(s)"))
         return;
     addr_text(req, addr, sizeof addr);
-    fprintf(stderr, "cidguardd: audit: intent request refused (%d: %s) from %s, key %s\n", status,
+    cgd_log(LOG_NOTICE, "cidguardd: audit: intent request refused (%d: %s) from %s, key %s", status,
             why, addr, key ? key : "-");
 }
 
@@ -468,9 +469,9 @@ static void add_intents(struct evhttp_request *req, struct cgd_worker *w, struct
     }
     atomic_fetch_add(&cgd_m.intents_registered, n);
     addr_text(req, addr, sizeof addr);
-    fprintf(stderr,
+    cgd_log(LOG_NOTICE,
             "cidguardd: audit: intents registered by key %s from %s: %zu, first +%s -> +%s for "
-            "%d s\n",
+            "%d s",
             name, addr, n, v[0].from, v[0].to, v[0].valid_for);
     if (!(p = calloc(1, sizeof *p))) {
         reply(req, 201, json_pack("{s:I,s:b}", "registered", (json_int_t)n, "shared", 0));
@@ -548,8 +549,8 @@ static void cancel_intent(struct evhttp_request *req, struct cgd_worker *w, stru
     p->mem_found = cg_intents_cancel(ctx->intents, from, to) == CG_OK;
     p->answer = json_pack("{s:b}", "cancelled", 1);
     addr_text(req, addr, sizeof addr);
-    fprintf(stderr, "cidguardd: audit: intent cancelled by key %s from %s: +%s -> +%s (%s)\n", name,
-            addr, from, to, p->mem_found ? "held in memory" : "not held in memory");
+    cgd_log(LOG_NOTICE, "cidguardd: audit: intent cancelled by key %s from %s: +%s -> +%s (%s)",
+            name, addr, from, to, p->mem_found ? "held in memory" : "not held in memory");
     cg_intent_redis_key(ikey, sizeof ikey, k->redis_prefix, from, to);
     snprintf(idx, sizeof idx, "%sintents:%s", k->redis_prefix, from);
     if (k->redis_url[0]) {

@@ -53,9 +53,10 @@ static void write_all(int fd, struct iovec *iov, int cnt)
 }
 
 /* Formats the message, adds its newline and, under the journal, the "<N>"
- * at every line's start; then writes it whole.  A pipe takes a write of up
- * to PIPE_BUF bytes in one piece, and a file opened for appending any
- * write, so a message never splits another. */
+ * at every line's start; then writes it whole.  The journal's stream socket
+ * and a pipe take a message of ordinary length (up to PIPE_BUF for a pipe)
+ * in one piece, and a file opened for appending any write, so a message
+ * from one thread never splits another's. */
 static void emit(int fd, int prio, const char *fmt, va_list ap)
 {
     char small[1024], *text = small, *lined = NULL;

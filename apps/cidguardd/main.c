@@ -6,7 +6,6 @@
  * context and swaps it in while calls continue on the old one;
  * SIGTERM/SIGINT drain and exit.
  */
-#define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -14,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,14 +24,11 @@
 #include "traceback.h"
 #include "zeroconf.h"
 
-static void usage(FILE *f)
-{
-    fputs("usage: cidguardd [-c FILE] [--state-dir DIR] [--directives] [--version]\n"
-          "  With no configuration file it starts in zero-configuration mode: a test PKI in\n"
-          "  its state directory, its own certificate served at its x5u URL and trusted.\n"
-          "  --directives prints every configuration directive with its default.\n",
-          f);
-}
+static const char usage[] =
+    "usage: cidguardd [-c FILE] [--state-dir DIR] [--directives] [--version]\n"
+    "  With no configuration file it starts in zero-configuration mode: a test PKI in\n"
+    "  its state directory, its own certificate served at its x5u URL and trusted.\n"
+    "  --directives prints every configuration directive with its default.";
 
 /* Parses the command line into conf; returns -1 to go on, else the exit
  * status. */
@@ -64,11 +58,11 @@ static int options(int argc, char **argv, struct cgd_conf *conf, const char **co
             printf("cidguardd %s\n", CIDGUARD_VERSION);
             return 0;
         case 'h':
-            usage(stdout);
+            puts(usage);
             return 0;
         default:
-            fprintf(stderr, "cidguardd: bad option %s\n", argv[optind - 1]);
-            usage(stderr);
+            cgd_log(LOG_ERR, "cidguardd: bad option %s", argv[optind - 1]);
+            cgd_log(LOG_INFO, "%s", usage);
             return 2;
         }
     }
@@ -76,45 +70,10 @@ static int options(int argc, char **argv, struct cgd_conf *conf, const char **co
         return 2;
     if (state_dir && snprintf(conf->state_dir, sizeof conf->state_dir, "%s", state_dir) >=
                          (int)sizeof conf->state_dir) {
-        fprintf(stderr, "cidguardd: --state-dir is too long\n");
+        cgd_log(LOG_ERR, "cidguardd: --state-dir is too long");
         return 2;
     }
     return -1;
-}
-
-static void banner(const struct cgd_conf *conf, int workers)
-{
-    const char *scheme = conf->https ? "https" : "http";
-    printf("cidguardd %s: %d worker(s); state in %s%s\n"
-           "  SIP verification  udp+tcp %s\n"
-           "  SIP signing       udp+tcp %s\n",
-           CIDGUARD_VERSION, workers, conf->state_dir,
-           conf->zero_config ? " (zero-configuration: test PKI, SPC 1001)" : "",
-           conf->sip_verify_listen, conf->sip_sign_listen);
-    if (conf->sip_tls_verify_listen[0])
-        printf("  SIP verification  tls %s\n", conf->sip_tls_verify_listen);
-    if (conf->sip_tls_sign_listen[0])
-        printf("  SIP signing       tls %s\n", conf->sip_tls_sign_listen);
-    printf("  HTTP API          %s://%s/stir/v1/verification  /metrics /healthz /certs/\n", scheme,
-           conf->http_listen);
-    if (conf->sign_http_listen[0])
-        printf("  HTTP signing API  %s://%s/stir/v1/signing\n", scheme, conf->sign_http_listen);
-    if (conf->sign_x5u[0])
-        printf("  signing as x5u   %s\n", conf->sign_x5u);
-    if (!conf->sign_http_listen[0]) {
-        fflush(stdout);
-        return;
-    }
-    printf("Try it (signs a call, then verifies it):\n"
-           "  ID=$(curl -s http://%s/stir/v1/signing -H 'Content-Type: application/json' -d "
-           "'{\"signingRequest\":{\"attest\":\"A\",\"orig\":{\"tn\":\"442079460000\"},\"dest\":"
-           "{\"tn\":[\"14155550100\"]}}}' | sed 's/.*\"identity\":\"\\([^\"]*\\)\".*/\\1/'); "
-           "curl -s http://%s/stir/v1/verification -H 'Content-Type: application/json' -d "
-           "\"{\\\"verificationRequest\\\":{\\\"from\\\":{\\\"tn\\\":\\\"442079460000\\\"},"
-           "\\\"to\\\":{\\\"tn\\\":[\\\"14155550100\\\"]},\\\"time\\\":$(date +%%s),"
-           "\\\"identity\\\":\\\"$ID\\\"}}\"; echo\n",
-           conf->sign_http_listen, conf->http_listen);
-    fflush(stdout);
 }
 
 /* The decision log of [server] decision_log ("" = state_dir/decisions.db). */
@@ -175,91 +134,6 @@ static void raise_nofile(void)
     }
 }
 
-/*
- * Under systemd, stdout and stderr are the journal's stream: JOURNAL_STREAM
- * holds its device and inode.  The journal stamps every line itself; what it
- * cannot tell is a line's priority, so each line there starts with an
- * sd-daemon "<N>" prefix (syslog levels: 3 error, 4 warning, 5 notice, 6
- * info).  The messages are written with plain fprintf across the daemon, so
- * the stream itself is replaced by one that adds the prefix at every line's
- * start; elsewhere (a terminal, a file) lines are written as they are.
- */
-struct journal_out {
-    int fd;
-    int prio; /* for a line that none of the words below names */
-    int at_start;
-};
-
-static int line_priority(const struct journal_out *j, const char *s, size_t n)
-{
-    static const char *const info[] = {"draining", "reloaded", "refreshed", "connected;",
-                                       "created "};
-    static const char *const err[] = {"cannot",   "failed",        "error",
-                                      "refus",    "unknown",       " wants ",
-                                      "too long", "out of memory", "bad option"};
-    char line[256];
-    size_t i;
-    if (j->prio == 6)
-        return 6;
-    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), s);
-    if (strstr(line, "audit:"))
-        return 5;
-    for (i = 0; i < sizeof info / sizeof *info; i++)
-        if (strstr(line, info[i]))
-            return 6;
-    for (i = 0; i < sizeof err / sizeof *err; i++)
-        if (strstr(line, err[i]))
-            return 3;
-    return j->prio;
-}
-
-/* One write per line (prefix and text together), so that lines from stdout
- * and stderr sharing one journal stream never split each other. */
-static ssize_t journal_write(void *cookie, const char *buf, size_t n)
-{
-    struct journal_out *j = cookie;
-    size_t done = 0;
-    while (done < n) {
-        const char *nl = memchr(buf + done, '\n', n - done);
-        size_t len = nl ? (size_t)(nl - (buf + done)) + 1 : n - done;
-        char prefix[4] = {'<', (char)('0' + line_priority(j, buf + done, len)), '>', 0};
-        struct iovec iov[2] = {{prefix, j->at_start ? 3 : 0}, {(char *)buf + done, len}};
-        if (writev(j->fd, iov, 2) < 0 && errno != EINTR)
-            return done ? (ssize_t)done : -1;
-        j->at_start = nl != NULL;
-        done += len;
-    }
-    return (ssize_t)n;
-}
-
-static int is_journal(int fd)
-{
-    const char *env = getenv("JOURNAL_STREAM");
-    unsigned long long dev, ino;
-    struct stat st;
-    return env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(fd, &st) == 0 &&
-           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
-
-/* Replaces *stream (glibc's stdout and stderr are assignable) when fd is
- * the journal's stream; line-buffered, so a line is one write. */
-static void journal_stream(FILE **stream, int fd, int prio)
-{
-    static struct journal_out outs[2];
-    struct journal_out *j = &outs[fd == 2];
-    cookie_io_functions_t io = {.write = journal_write};
-    FILE *f;
-    if (!is_journal(fd))
-        return;
-    *j = (struct journal_out){fd, prio, 1};
-    f = fopencookie(j, "w", io);
-    if (!f)
-        return;
-    setvbuf(f, NULL, _IOLBF, 0);
-    fflush(*stream);
-    *stream = f;
-}
-
 int main(int argc, char **argv)
 {
     struct cgd_conf conf;
@@ -268,8 +142,6 @@ int main(int argc, char **argv)
     int rc, workers;
 
     cgd_log_init();
-    journal_stream(&stdout, 1, 6);
-    journal_stream(&stderr, 2, 4);
     if ((rc = options(argc, argv, &conf, &config_file)) >= 0)
         return rc;
     raise_nofile();
@@ -288,7 +160,7 @@ int main(int argc, char **argv)
     if (start_declog(&conf) || start_signlog(&conf))
         return 1;
     if (cgd_fetch_start()) {
-        fprintf(stderr, "cidguardd: cannot start the x5u fetcher\n");
+        cgd_log(LOG_ERR, "cidguardd: cannot start the x5u fetcher");
         return 1;
     }
     workers = conf.workers > 0 ? conf.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -296,9 +168,9 @@ int main(int argc, char **argv)
         workers = 1;
     if (cgd_pool_start(&conf, workers))
         return 1;
-    banner(&conf, workers);
+    cgd_conf_banner(&conf, workers);
     wait_for_stop(&sigs);
-    fprintf(stderr, "cidguardd: draining\n");
+    cgd_log(LOG_INFO, "cidguardd: draining");
     cgd_pool_stop();   /* stops the fetcher too, before freeing the loops */
     cgd_declog_stop(); /* after the workers: every answered call is written */
     cgd_context_stop();

@@ -15,6 +15,7 @@
 #include "context.h"
 #include "fetch.h"
 #include "httpd.h"
+#include "log.h"
 #include "pool.h"
 #include "redis.h"
 #include "sipd.h"
@@ -125,9 +126,9 @@ static int refuse_twin(const struct cgd_conf *conf)
             if ((i >= 2 && type == SOCK_DGRAM) || !addrs[i][0])
                 continue; /* HTTP; a listener not configured */
             if (port_taken(addrs[i], type)) {
-                fprintf(stderr,
+                cgd_log(LOG_ERR,
                         "cidguardd: %s/%s is already in use (another cidguardd?); refusing to "
-                        "share it ([server] share_ports = yes allows it)\n",
+                        "share it ([server] share_ports = yes allows it)",
                         addrs[i], t ? "tcp" : "udp");
                 return -1;
             }
@@ -165,7 +166,7 @@ static int open_slot(struct slot *s, int id, const struct cgd_conf *conf)
     sign_fd = optional_socket(conf->sign_http_listen);
     if (sk.udp_verify < 0 || sk.udp_sign < 0 || sk.tcp_verify < 0 || sk.tcp_sign < 0 ||
         http_fd < 0 || sign_fd == -1 || sk.tls_verify == -1 || sk.tls_sign == -1) {
-        fprintf(stderr, "cidguardd: cannot listen on %s, %s, %s, %s, %s or %s: %s\n",
+        cgd_log(LOG_ERR, "cidguardd: cannot listen on %s, %s, %s, %s, %s or %s: %s",
                 conf->sip_verify_listen, conf->sip_sign_listen, conf->http_listen,
                 conf->sign_http_listen, conf->sip_tls_verify_listen, conf->sip_tls_sign_listen,
                 strerror(errno));

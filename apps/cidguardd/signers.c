@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "log.h"
 #include "signers.h"
 
 #define SECRET_LEN 32
@@ -59,7 +60,7 @@ static void publish(const struct cgd_signers *s)
     struct gauge *g = NULL, *old;
     size_t i, n = cg_signers_count(s->file);
     if (n && !(g = calloc(n, sizeof *g))) {
-        fprintf(stderr, "cidguardd: out of memory for the signers' metrics\n");
+        cgd_log(LOG_ERR, "cidguardd: out of memory for the signers' metrics");
         n = 0;
     }
     for (i = 0; i < n; i++) {
@@ -91,14 +92,14 @@ static void warn_expiry(const struct gauge *g, int64_t now)
     gmtime_r(&t, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
     if (g->not_after <= now)
-        fprintf(stderr,
+        cgd_log(LOG_ERR,
                 "cidguardd: warning: signer '%s' (SPC %s): certificate %s EXPIRED on %s; calls "
-                "signed with it fail verification: renew it and reload\n",
+                "signed with it fail verification: renew it and reload",
                 g->name, g->spc, g->cert, when);
     else
-        fprintf(stderr,
+        cgd_log(LOG_WARNING,
                 "cidguardd: warning: signer '%s' (SPC %s): certificate %s expires in %lld "
-                "day(s), on %s: renew it and reload\n",
+                "day(s), on %s: renew it and reload",
                 g->name, g->spc, g->cert, (long long)days, when);
 }
 
@@ -163,7 +164,7 @@ static int create_secret(const char *path)
     int fd;
     ssize_t w;
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        fprintf(stderr, "cidguardd: no random bytes for %s: %s\n", path, strerror(errno));
+        cgd_log(LOG_ERR, "cidguardd: no random bytes for %s: %s", path, strerror(errno));
         return -1;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -172,21 +173,21 @@ static int create_secret(const char *path)
         memset(b, 0, sizeof b);
         if (e == EEXIST)
             return 0;
-        fprintf(stderr, "cidguardd: cannot create %s: %s\n", path, strerror(e));
+        cgd_log(LOG_ERR, "cidguardd: cannot create %s: %s", path, strerror(e));
         return -1;
     }
     w = write(fd, b, sizeof b);
     memset(b, 0, sizeof b);
     if (w != (ssize_t)sizeof b || fsync(fd) != 0) {
-        fprintf(stderr, "cidguardd: cannot write %s: %s\n", path, strerror(errno));
+        cgd_log(LOG_ERR, "cidguardd: cannot write %s: %s", path, strerror(errno));
         close(fd);
         unlink(path);
         return -1;
     }
     close(fd);
-    fprintf(stderr,
+    cgd_log(LOG_NOTICE,
             "cidguardd: created %s, the secret that keys stable origids (keep it, and "
-            "back it up: a new one changes every customer's origid)\n",
+            "back it up: a new one changes every customer's origid)",
             path);
     return 0;
 }
@@ -208,15 +209,15 @@ static int load_secret(struct cgd_signers *s, const char *state_dir)
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
-        fprintf(stderr, "cidguardd: cannot read %s: %s\n", path, strerror(errno));
+        cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         (r = read(fd, s->secret, sizeof s->secret)) != (ssize_t)sizeof s->secret ||
         read(fd, &extra, 1) != 0) {
-        fprintf(stderr,
+        cgd_log(LOG_ERR,
                 "cidguardd: %s must be a file of exactly %d bytes (remove it to make a new one, "
-                "which changes every stable origid)\n",
+                "which changes every stable origid)",
                 path, SECRET_LEN);
         close(fd);
         memset(s->secret, 0, sizeof s->secret);
@@ -224,9 +225,9 @@ static int load_secret(struct cgd_signers *s, const char *state_dir)
     }
     close(fd);
     if (st.st_mode & 077)
-        fprintf(stderr,
+        cgd_log(LOG_WARNING,
                 "cidguardd: warning: %s is readable by others (mode %03o): whoever reads it can "
-                "tell which customer an origid belongs to; chmod 600 it\n",
+                "tell which customer an origid belongs to; chmod 600 it",
                 path, (unsigned)(st.st_mode & 0777));
     s->have_secret = true;
     return 0;
@@ -244,7 +245,7 @@ static void report_row(const char *file, int line, const char *msg, void *arg)
 {
     struct reports *r = arg;
     r->n++;
-    fprintf(stderr, "cidguardd: [sign] signers %s:%d: %s\n", file, line, msg);
+    cgd_log(LOG_ERR, "cidguardd: [sign] signers %s:%d: %s", file, line, msg);
 }
 
 static int cmp_signer(const void *a, const void *b)
@@ -287,7 +288,7 @@ int cgd_signers_build(struct cgd_signers **out, const struct cgd_conf *conf,
     size_t i, nc;
     int rc;
     if (!s) {
-        fprintf(stderr, "cidguardd: out of memory\n");
+        cgd_log(LOG_ERR, "cidguardd: out of memory");
         return -1;
     }
     s->dflt.name = "default";
@@ -297,35 +298,35 @@ int cgd_signers_build(struct cgd_signers **out, const struct cgd_conf *conf,
     if (strcmp(conf->sign_origid, "per_call") == 0) {
         s->per_call = true;
     } else if (strcmp(conf->sign_origid, "stable") != 0) {
-        fprintf(stderr, "cidguardd: [sign] origid wants stable or per_call, not \"%s\"\n",
+        cgd_log(LOG_ERR, "cidguardd: [sign] origid wants stable or per_call, not \"%s\"",
                 conf->sign_origid);
         goto fail;
     }
     if (conf->sign_signers[0]) {
         rc = cg_signers_load_file(&s->file, conf->sign_signers, report_row, &reps);
         if (rc != CG_OK) {
-            fprintf(stderr, "cidguardd: [sign] signers %s: %s\n", conf->sign_signers,
+            cgd_log(LOG_ERR, "cidguardd: [sign] signers %s: %s", conf->sign_signers,
                     cg_strerror(rc));
             goto fail;
         }
         if (reps.n) {
-            fprintf(stderr,
+            cgd_log(LOG_ERR,
                     "cidguardd: [sign] signers %s: %u signer(s) did not load (see above): "
-                    "refusing to sign with the rest\n",
+                    "refusing to sign with the rest",
                     conf->sign_signers, reps.n);
             goto fail;
         }
         s->n = cg_signers_count(s->file);
         if (s->n && !(s->by_name = calloc(s->n, sizeof *s->by_name))) {
-            fprintf(stderr, "cidguardd: out of memory\n");
+            cgd_log(LOG_ERR, "cidguardd: out of memory");
             goto fail;
         }
         for (i = 0; i < s->n; i++) {
             const struct cg_signer_entry *e = cg_signers_at(s->file, i);
             if (strcmp(e->name, "default") == 0) {
-                fprintf(stderr,
+                cgd_log(LOG_ERR,
                         "cidguardd: [sign] signers %s:%d: the name 'default' is the [sign] key's; "
-                        "choose another\n",
+                        "choose another",
                         conf->sign_signers, e->line);
                 goto fail;
             }
@@ -341,8 +342,8 @@ int cgd_signers_build(struct cgd_signers **out, const struct cgd_conf *conf,
         const struct cg_customer *cu = cg_customers_at(customers, i);
         const char *sg = cg_customer_signer(cu);
         if (sg[0] && !find(s, sg)) {
-            fprintf(stderr,
-                    "cidguardd: [sign] customers %s: customer '%s' names signer '%s', which %s\n",
+            cgd_log(LOG_ERR,
+                    "cidguardd: [sign] customers %s: customer '%s' names signer '%s', which %s",
                     conf->customers, cg_customer_name(cu), sg,
                     conf->sign_signers[0] ? "the signers file does not define"
                                           : "needs [sign] signers (no signers file is set)");

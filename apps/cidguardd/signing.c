@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "declogd.h"
+#include "log.h"
 #include "signers.h"
 #include "signing.h"
 #include "tls.h"
@@ -45,9 +46,9 @@ static void audit(const struct cgd_sign_req *r, const char *customer, enum cgd_s
     cgd_addr_text(r->addr, addr, sizeof addr);
     if (o == CGD_SIGN_UNKNOWN_CLIENT && (r->named || r->named_bad))
         printable(r->named ? r->named : "", named, sizeof named);
-    fprintf(stderr,
+    cgd_log(LOG_NOTICE,
             "cidguardd: audit: signing refused (%s%s%s) over %s from %s, customer %s%s%s%s, orig "
-            "%s%s%s\n",
+            "%s%s%s",
             cgd_sign_outcome_str(o), why && why[0] ? ": " : "", why ? why : "", lname[r->listener],
             addr, customer ? customer : "-", named[0] || r->named_bad ? " (named \"" : "", named,
             named[0] || r->named_bad ? "\")" : "", r->orig ? r->orig : "-",

@@ -32,6 +32,7 @@
 #include "auth.h"
 #include "context.h"
 #include "declogd.h"
+#include "log.h"
 #include "metrics.h"
 #include "traceback.h"
 
@@ -117,9 +118,9 @@ int cgd_traceback_check(const struct cgd_conf *conf)
     for (i = 0; entry(conf->traceback_tokens, i, &p, &n); i++)
         if (i >= TOKENS_MAX || !hash_form(p, n)) {
             /* by position: a token pasted by mistake is not echoed */
-            fprintf(stderr,
+            cgd_log(LOG_ERR,
                     "cidguardd: [sign] traceback_tokens: entry %zu is not sha256: and 64 hex "
-                    "digits (cidguard customers token TOKEN makes one), or past %d entries\n",
+                    "digits (cidguard customers token TOKEN makes one), or past %d entries",
                     i + 1, TOKENS_MAX);
             return -1;
         }
@@ -282,11 +283,11 @@ static void audit(struct evhttp_request *req, const struct cg_signlog_query *q, 
     cgd_addr_text(evhttp_connection_get_addr(evhttp_request_get_connection(req)), addr,
                   sizeof addr);
     if (q->origid)
-        fprintf(stderr, "cidguardd: audit: traceback from %s: origid %s: %d, %zu call(s)\n", addr,
+        cgd_log(LOG_NOTICE, "cidguardd: audit: traceback from %s: origid %s: %d, %zu call(s)", addr,
                 q->origid, status, calls);
     else
-        fprintf(stderr,
-                "cidguardd: audit: traceback from %s: orig %s dest %s at %lld: %d, %zu call(s)\n",
+        cgd_log(LOG_NOTICE,
+                "cidguardd: audit: traceback from %s: orig %s dest %s at %lld: %d, %zu call(s)",
                 addr, q->orig, q->dest, (long long)q->at, status, calls);
 }
 

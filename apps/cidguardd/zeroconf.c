@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "log.h"
 #include "zeroconf.h"
 
 static int mkdirs(const char *path)
@@ -64,7 +65,7 @@ int cgd_zeroconf(struct cgd_conf *c)
     snprintf(pki, sizeof pki, "%s/pki", c->state_dir);
     snprintf(certs, sizeof certs, "%s/certs", c->state_dir);
     if (mkdirs(c->state_dir) || mkdirs(certs)) {
-        fprintf(stderr, "cidguardd: cannot create %s\n", c->state_dir);
+        cgd_log(LOG_ERR, "cidguardd: cannot create %s", c->state_dir);
         return -1;
     }
     snprintf(path, sizeof path, "%s/sp-1001.key", pki);
@@ -73,7 +74,7 @@ int cgd_zeroconf(struct cgd_conf *c)
         o.dir = pki;
         o.crl_url = path2;
         if (cg_pki_init(&o, &why) != CG_OK) {
-            fprintf(stderr, "cidguardd: test PKI: %s\n", why);
+            cgd_log(LOG_ERR, "cidguardd: test PKI: %s", why);
             return -1;
         }
     }
@@ -120,7 +121,7 @@ int cgd_state_dir(struct cgd_conf *c)
             snprintf(c->state_dir, sizeof c->state_dir, "%s/.cidguard", home);
     }
     if (mkdirs(c->state_dir)) {
-        fprintf(stderr, "cidguardd: cannot create %s\n", c->state_dir);
+        cgd_log(LOG_ERR, "cidguardd: cannot create %s", c->state_dir);
         return -1;
     }
     return 0;
