@@ -4,9 +4,11 @@
  * the annotated example generated from the same words.  The start-up banner
  * that says where the configuration listens is here too.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -354,10 +356,84 @@ static int on_value(void *user, const char *section, const char *name, const cha
     return 0;
 }
 
+/* The INI reader handles at most INI_MAX_LINE - 1 characters a line and
+ * reads the rest of a longer one as a line of its own: the tail of a long
+ * comment could then be taken for a directive.  So the file is read here
+ * first: a long comment becomes an empty line (line numbers stay right), a
+ * long directive is refused by its line, and so are a NUL byte and a file
+ * too large to be a configuration.  Returns the text (malloc'ed) or NULL,
+ * having said why. */
+#define CONF_FILE_MAX (1 << 20)
+
+static char *conf_text(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    char *text = NULL, *line = NULL;
+    size_t len = 0, cap = 0;
+    ssize_t n;
+    int lineno = 0;
+    struct stat st;
+    if (!f) {
+        cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", file, strerror(errno));
+        return NULL;
+    }
+    /* a bound before getline, which would take a line of any length */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > CONF_FILE_MAX) {
+        cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
+        fclose(f);
+        return NULL;
+    }
+    if (!(text = malloc(CONF_FILE_MAX + 1)))
+        goto fail_nomem;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        size_t used = (size_t)n - (line[n - 1] == '\n'), i = strspn(line, " \t");
+        lineno++;
+        if (memchr(line, '\0', (size_t)n)) {
+            cgd_log(LOG_ERR, "%s:%d: a NUL byte", file, lineno);
+            goto fail;
+        }
+        if (used >= INI_MAX_LINE) {
+            if (line[i] != '#' && line[i] != ';') {
+                cgd_log(LOG_ERR, "%s:%d: a line longer than %d characters", file, lineno,
+                        INI_MAX_LINE - 1);
+                goto fail;
+            }
+            n = 1;
+            line[0] = '\n';
+        }
+        if (len + (size_t)n > CONF_FILE_MAX) {
+            cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
+            goto fail;
+        }
+        memcpy(text + len, line, (size_t)n);
+        len += (size_t)n;
+    }
+    if (ferror(f)) {
+        cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", file, strerror(errno));
+        goto fail;
+    }
+    text[len] = '\0';
+    free(line);
+    fclose(f);
+    return text;
+fail_nomem:
+    cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
+fail:
+    free(text);
+    free(line);
+    fclose(f);
+    return NULL;
+}
+
 int cgd_conf_load(struct cgd_conf *c, const char *file)
 {
     struct load l = {c, file, 0};
-    int rc = ini_parse(file, on_value, &l);
+    char *text = conf_text(file);
+    int rc;
+    if (!text)
+        return -1;
+    rc = ini_parse_string(text, on_value, &l);
+    free(text);
     if (rc < 0) {
         cgd_log(LOG_ERR, "cidguardd: cannot read %s", file);
         return -1;

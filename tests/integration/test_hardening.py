@@ -390,6 +390,27 @@ try:
     procs.append(twin)
     check("with share_ports = yes the second daemon starts",
           not wait_for(lambda: twin.poll() is not None, 3), twin.poll())
+
+    # --- the configuration file's lines (the INI reader takes 199 characters) ---
+    def conf_run(text, name):
+        path = os.path.join(WORK, name)
+        with open(path, "wb") as f:
+            f.write(text)
+        return subprocess.run([CGD, "-c", path], capture_output=True, text=True, timeout=30)
+    r = conf_run(b"# " + b"a long comment, = x " * 20 + b"\n[server]\nbogus = 1\n", "long-comment.conf")
+    check("a comment over 199 characters is a comment: the error is the directive on line 3",
+          r.returncode != 0 and "unknown directive [server] bogus" in r.stderr and
+          ":3:" in r.stderr and "[] " not in r.stderr, r.stderr[-500:])
+    r = conf_run(b"[server]\nworkers = " + b"1" * 250 + b"\n", "long-line.conf")
+    check("a directive over 199 characters is refused by its line",
+          r.returncode != 0 and "long-line.conf:2: a line longer than 199 characters" in r.stderr,
+          r.stderr[-500:])
+    r = conf_run(b"[server]\nwork\0ers = 1\n", "nul.conf")
+    check("a NUL byte is refused by its line", r.returncode != 0 and "nul.conf:2: a NUL byte" in
+          r.stderr, r.stderr[-500:])
+    r = conf_run(b"#" * (2 << 20), "huge.conf")
+    check("a file over 1 MB is refused", r.returncode != 0 and "larger than" in r.stderr,
+          r.stderr[-500:])
 finally:
     stop(procs, WORK)
 
