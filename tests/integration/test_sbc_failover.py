@@ -2,23 +2,36 @@
 
     python3 test_sbc_failover.py BUILD_DIR
 Kamailio runs examples/kamailio/kamailio-cidguard.cfg with its default
-budget (200 ms for cidguardd in all, 100 ms a node), its test hooks signing
-every call with secsipid as an upstream network would.  Three cidguardd
-nodes: A and B in one dispatcher set, C alone in another.
+budget (200 ms for cidguardd in all, 100 ms a node), SIP over TLS to
+cidguardd switched on (-A CG_WITH_TLS, client certificates both ways), its
+test hooks signing every call with secsipid as an upstream network would.
+Real cidguardd nodes on loopback, in dispatcher sets of one or two.
 
-- C is killed while calls stream through it: every call still completes
-  within the budget + 50 ms, without verstat, with X-Cidguard-Bypass; once
-  the dispatcher has marked C down, calls do not wait for it at all.  C is
-  restarted on the same ports: calls are verified again within 2 s.
-- A is killed while calls stream over A and B: the dispatcher moves A's
-  traffic to B, and no call is lost, not even a verification: the call that
-  finds A dead is verified by B within the same budget.
-- A node that never answers, with the fail-closed switch (a second Kamailio
-  with -A CG_FAIL_CLOSED): the caller gets 503 within the budget, and the
-  callee is never rung.
+- C (UDP) is killed while calls stream through it: every call still
+  completes within the budget + 50 ms, without verstat, with
+  X-Cidguard-Bypass; once the dispatcher has marked C down, calls do not
+  wait for it at all.  C is restarted on the same ports: calls are verified
+  again within 2 s.
+- The same for T, reached over TLS: killed (its connection closed, new ones
+  refused) and restarted, then hung (SIGSTOP: its connection open, nothing
+  answering) and continued.
+- A is killed while calls stream over A and B (UDP), then U while calls
+  stream over T and U (TLS): the dispatcher moves the traffic to the other
+  node, and no call is lost, not even a verification.
+- A node that never answers beside one refusing TLS connections, in either
+  order: each call tries both within the budget, then goes on unverified
+  (fail open) or is refused 503 (a second Kamailio with -A CG_FAIL_CLOSED).
+- Every node of a set down before the calls arrive: just killed (the
+  dispatcher not yet aware: the first call tries each node within the
+  budget), then marked down (calls do not wait), and marked inactive by the
+  probes alone; fail closed refuses with 503 Caller ID Check Unavailable,
+  the callee never rung, fail open passes the calls on without verstat.  A
+  node that returns is used again by the fail-closed proxy, which lets no
+  call through unverified before that.
 
-Time bounds, and the configuration's budget, grow with CG_TEST_TIME_SCALE.  Skips (exit 77) when Kamailio or
-its modules are not installed.
+Each check prints its number of calls and the slowest against its bound.
+Time bounds, and the configuration's budget, grow with CG_TEST_TIME_SCALE.
+Skips (exit 77) when Kamailio or its modules are not installed.
 """
 import http.server
 import os
@@ -99,7 +112,8 @@ def call(kam_port, dset, frm="442079460000"):
            "From: <sip:%s@127.0.0.1>;tag=uac1\r\nTo: <sip:14155550100@127.0.0.1>\r\n"
            "Call-ID: %s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
            "Contact: <sip:uac@127.0.0.1:%d>\r\nX-Scenario: kam-sign\r\nX-Test-Set: %d\r\n"
-           "Content-Length: 0\r\n\r\n" % (UAS_PORT, port, os.urandom(6).hex(), frm, cid, port, dset))
+           "Content-Length: 0\r\n\r\n"
+           % (UAS_PORT, port, os.urandom(6).hex(), frm, cid, port, dset))
     t0 = time.time()
     s.sendto(inv.encode(), ("127.0.0.1", kam_port))
     final = phrase = None
@@ -401,7 +415,8 @@ try:
               [(bypassed(r[3]), round(r[2] * 1000)) for r in during][:10])
         first = min((r[0] + r[2] for r in after if verified(r[3])), default=None)
         check("%s %s: calls verified again within 2 s (%s s)"
-              % (name, "continued" if hang else "restarted", round(first - restarted, 2) if first else None),
+              % (name, "continued" if hang else "restarted",
+                 round(first - restarted, 2) if first else None),
               first is not None and first - restarted <= scaled(2), tail(klog, 1500))
         late = [r for r in after if r[0] > first + 0.1] if first else []
         ok_late = [r for r in late if verified(r[3])]
