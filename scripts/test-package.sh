@@ -192,6 +192,9 @@ check "lintian: no error" [ "$lint" -eq 0 ]
 echo "== install (apt-get install ./*.deb)"
 debs=""
 for p in $PKGS; do debs="$debs $(ls "$WORK/${p}"_*.deb)"; done
+# a state directory made beforehand, by hand, as root: the package must
+# hand it to the service user all the same
+install -d -m 0755 /var/lib/cidguard
 # shellcheck disable=SC2086
 apt-get install -y -qq $debs >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; exit 1; }
 for p in $PKGS; do dpkg -L "$p" >"$WORK/$p.files"; done
@@ -205,7 +208,7 @@ if [ -n "$SYSTEMD" ]; then
     systemctl stop cidguardd
 fi
 check "cidguard user is a system user" sh -c '[ "$(id -u cidguard)" -lt 1000 ]'
-check "/var/lib/cidguard belongs to cidguard, mode 750" \
+check "/var/lib/cidguard (made beforehand by root) belongs to cidguard, mode 750" \
     [ "$(stat -c '%U %a' /var/lib/cidguard)" = "cidguard 750" ]
 check "/etc/cidguard/cidguardd.conf is a conffile" \
     sh -c 'dpkg-query -W -f="\${Conffiles}" cidguardd | grep -q " /etc/cidguard/cidguardd.conf "'
