@@ -145,7 +145,8 @@ sh scripts/test-package.sh
 # Every target fuzz/CMakeLists.txt defines (the build's fuzz_* targets, as
 # the Makefile generator's help lists them), each over fuzz/corpus/<name>
 # (created empty when missing) plus a scratch directory for what it finds,
-# on a memory file system when there is one.  A crash input is kept in
+# on a memory file system when there is one, with the flags a target's
+# fuzz/<target>.flags gives (it says why).  A crash input is kept in
 # build-fuzz/.  Runs and exec/s are printed, not judged: machines vary.
 stage "fuzzers (clang libFuzzer, ${FUZZ_SECONDS}s each over fuzz/corpus)"
 CC=clang cmake -S . -B build-fuzz -DCG_FUZZ=ON -DCG_TESTS=OFF >/dev/null
@@ -159,8 +160,11 @@ for t in $targets; do
     name=${t#fuzz_}
     mkdir -p "fuzz/corpus/$name"
     out=$(mktemp -d "$scratch_base/cg-$t.XXXXXX")
+    flags=""
+    [ ! -f "fuzz/$t.flags" ] || flags=$(grep -v '^#' "fuzz/$t.flags" | tr '\n' ' ')
     start=$(date +%s)
-    ./build-fuzz/fuzz/"$t" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -print_final_stats=1 \
+    # shellcheck disable=SC2086
+    ./build-fuzz/fuzz/"$t" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -print_final_stats=1 $flags \
         -artifact_prefix="$ROOT/build-fuzz/$t-" "$out" "fuzz/corpus/$name" >"$out.log" 2>&1 ||
         { tail -40 "$out.log"; rm -rf "$out"; echo "$t FAILED (input kept as build-fuzz/$t-*)"; exit 1; }
     runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$out.log" | tail -1)
