@@ -83,7 +83,8 @@ struct pend;
 struct sub {
     struct pend *p;
     char *fmt; /* the command in the protocol, kept to resend after MOVED/ASK */
-    int len;
+    size_t len;
+    bool own;      /* fmt was malloc'ed (it did not fit in the call's buffer) */
     int redirects; /* MOVED, ASK and TRYAGAIN followed */
     unsigned slot;
     bool replay_only; /* a SET of the replay key: its answer is the Call-ID before */
@@ -101,6 +102,36 @@ struct pend {
     char call_id[129]; /* as a replay_only command sent it */
     size_t call_id_len;
     struct pend *next; /* on the free list */
+    /* The commands in the protocol: a call's usually fit here (a replay
+     * SET and one EVALSHA take 400-600 bytes), so a call allocates none. */
+    size_t used;
+    char buf[1024];
+};
+
+/*
+ * Reply objects, recycled: hiredis's reader makes each reply with calloc
+ * (an EVALSHA's answer is six objects: the array, its element vector and
+ * four integers), and the call path reads one or two replies a call.  The
+ * call connections' readers build them from this free list instead, with
+ * small strings and element vectors inside the object; a larger one is
+ * malloc'ed as hiredis would.  One list per worker (the reader's privdata),
+ * used on the worker's thread only.
+ */
+#define ROBJ_STR 144  /* a Call-ID (128 bytes) fits, and the short errors */
+#define ROBJ_ELEMS 4  /* the scripts' answer */
+#define ROBJ_KEEP 512 /* objects kept on the list; the rest are freed */
+
+struct rpool;
+struct robj {
+    redisReply r; /* first: hiredis and the callbacks see a redisReply */
+    struct rpool *pool;
+    struct robj *next; /* on the free list */
+    redisReply *elems[ROBJ_ELEMS];
+    char str[ROBJ_STR];
+};
+struct rpool {
+    struct robj *free;
+    size_t n;
 };
 
 struct cgd_redis;
@@ -169,6 +200,7 @@ struct cgd_redis {
      * next tick, while the call's time allows. */
     struct sub *retry[RING];
     size_t nretry;
+    struct rpool rpool; /* the call connections' reply objects */
 };
 
 /* --- process-wide: the master in use and the topology counters ---------------- */
@@ -379,6 +411,110 @@ static void on_setup(redisAsyncContext *ac, void *reply, void *privdata)
     }
 }
 
+/* --- reply objects from the worker's free list ----------------------------------- */
+
+static struct robj *robj_get(const redisReadTask *task, int type)
+{
+    struct rpool *pool = task->privdata; /* every task has the reader's */
+    struct robj *o;
+    if ((o = pool->free)) {
+        pool->free = o->next;
+        pool->n--;
+    } else if (!(o = malloc(sizeof *o))) {
+        return NULL;
+    }
+    o->r = (redisReply){.type = type};
+    o->pool = pool;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = &o->r;
+    }
+    return o;
+}
+
+static void robj_free(void *reply)
+{
+    struct robj *o = reply;
+    size_t i;
+    if (!o)
+        return;
+    if (o->r.type == REDIS_REPLY_ARRAY && o->r.element) {
+        for (i = 0; i < o->r.elements; i++)
+            robj_free(o->r.element[i]);
+        if (o->r.element != o->elems)
+            free(o->r.element);
+    } else if (o->r.str && o->r.str != o->str) {
+        free(o->r.str);
+    }
+    if (o->pool->n >= ROBJ_KEEP) {
+        free(o);
+        return;
+    }
+    o->next = o->pool->free;
+    o->pool->free = o;
+    o->pool->n++;
+}
+
+static void *robj_string(const redisReadTask *task, char *str, size_t len)
+{
+    struct robj *o = robj_get(task, task->type);
+    if (!o)
+        return NULL;
+    o->r.str = len < sizeof o->str ? o->str : malloc(len + 1);
+    if (!o->r.str) {
+        robj_free(o);
+        return NULL;
+    }
+    memcpy(o->r.str, str, len);
+    o->r.str[len] = '\0';
+    o->r.len = len;
+    return o;
+}
+
+static void *robj_array(const redisReadTask *task, int elements)
+{
+    struct robj *o = robj_get(task, REDIS_REPLY_ARRAY);
+    if (!o)
+        return NULL;
+    if (elements > 0) {
+        if (elements <= ROBJ_ELEMS) {
+            memset(o->elems, 0, sizeof o->elems);
+            o->r.element = o->elems;
+        } else if (!(o->r.element = calloc((size_t)elements, sizeof *o->r.element))) {
+            robj_free(o);
+            return NULL;
+        }
+    }
+    o->r.elements = (size_t)(elements > 0 ? elements : 0);
+    return o;
+}
+
+static void *robj_integer(const redisReadTask *task, long long value)
+{
+    struct robj *o = robj_get(task, REDIS_REPLY_INTEGER);
+    if (o)
+        o->r.integer = value;
+    return o;
+}
+
+static void *robj_nil(const redisReadTask *task)
+{
+    return robj_get(task, REDIS_REPLY_NIL);
+}
+
+static redisReplyObjectFunctions robj_fns = {robj_string, robj_array, robj_integer, robj_nil,
+                                             robj_free};
+
+static void rpool_clear(struct rpool *pool)
+{
+    while (pool->free) {
+        struct robj *o = pool->free;
+        pool->free = o->next;
+        free(o);
+    }
+    pool->n = 0;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct conn *c = ac->data;
@@ -409,6 +545,12 @@ static void connect_now(struct conn *c)
         return;
     }
     ac->data = c;
+    ac->c.reader->fn = &robj_fns;
+    ac->c.reader->privdata = &r->rpool;
+    /* Keep the read buffer: by default hiredis frees it whenever it is
+     * empty with over 16 KiB to spare, and allocates it again on the next
+     * read.  A reply too large is dropped by the timer (READ_MAX). */
+    ac->c.reader->maxbuf = 0;
     redisLibeventAttach(ac, r->w->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -746,10 +888,9 @@ static struct pend *pend_get(struct cgd_redis *r)
 static void sub_done(struct cgd_redis *r, struct sub *s, bool ok, uint32_t bits, unsigned intents)
 {
     struct pend *p = s->p;
-    if (s->fmt) {
+    if (s->fmt && s->own)
         free(s->fmt);
-        s->fmt = NULL;
-    }
+    s->fmt = NULL;
     if (ok) {
         p->bits |= bits;
         p->intents |= intents;
@@ -776,7 +917,7 @@ static bool sub_send(struct conn *c, struct sub *s, bool asking)
         return false;
     if (asking && redisAsyncCommand(c->ac, NULL, NULL, "ASKING") != REDIS_OK)
         return false;
-    if (redisAsyncFormattedCommand(c->ac, on_reply, s, s->fmt, (size_t)s->len) != REDIS_OK)
+    if (redisAsyncFormattedCommand(c->ac, on_reply, s, s->fmt, s->len) != REDIS_OK)
         return false;
     c->sent[(c->head + c->n) % RING] = now_ms();
     c->n++;
@@ -1094,6 +1235,7 @@ void cgd_redis_free(struct cgd_worker *w)
     event_free(r->tick);
     for (i = 0; i < r->nnodes; i++)
         free(r->nodes[i]);
+    rpool_clear(&r->rpool);
     while (r->free_pends) {
         struct pend *p = r->free_pends;
         r->free_pends = p->next;
@@ -1101,6 +1243,67 @@ void cgd_redis_free(struct cgd_worker *w)
     }
     free(r);
     w->redis = NULL;
+}
+
+/* Writes v in decimal at o; returns the end. */
+static char *put_dec(char *o, size_t v)
+{
+    char t[24];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        *o++ = t[--n];
+    return o;
+}
+
+/* Bytes of v in decimal. */
+static size_t dec_len(size_t v)
+{
+    size_t n = 1;
+    while ((v /= 10))
+        n++;
+    return n;
+}
+
+/* Puts c in the protocol (an array of bulk strings) into s->fmt: in p's
+ * buffer when it fits (hiredis copies a command into its output buffer as
+ * it is queued, so nothing is allocated for it), malloc'ed otherwise.
+ * False when there is no memory. */
+static bool sub_format(struct pend *p, struct sub *s, const struct cg_redis_slot_cmd *c)
+{
+    size_t n = 3 + dec_len((size_t)c->argc);
+    char *o;
+    int i;
+    for (i = 0; i < c->argc; i++)
+        n += 5 + dec_len(c->argvlen[i]) + c->argvlen[i];
+    if (n <= sizeof p->buf - p->used) {
+        s->fmt = p->buf + p->used;
+        p->used += n;
+        s->own = false;
+    } else if ((s->fmt = malloc(n))) {
+        s->own = true;
+    } else {
+        return false;
+    }
+    s->len = n;
+    o = s->fmt;
+    *o++ = '*';
+    o = put_dec(o, (size_t)c->argc);
+    *o++ = '\r';
+    *o++ = '\n';
+    for (i = 0; i < c->argc; i++) {
+        *o++ = '$';
+        o = put_dec(o, c->argvlen[i]);
+        *o++ = '\r';
+        *o++ = '\n';
+        memcpy(o, c->argv[i], c->argvlen[i]);
+        o += c->argvlen[i];
+        *o++ = '\r';
+        *o++ = '\n';
+    }
+    return true;
 }
 
 /* 1: sent; 0: nothing to record; -1: Redis cannot take it now. */
@@ -1121,18 +1324,17 @@ static int observe_call(struct cgd_redis *r, const struct cg_policy_call *pc, un
     p->left = cmds.n;
     for (i = 0; i < cmds.n; i++) {
         struct sub *s = &p->sub[i];
-        *s = (struct sub){p, NULL, 0, 0, cmds.cmd[i].slot, cmds.cmd[i].replay_only};
+        *s = (struct sub){p, NULL, 0, false, 0, cmds.cmd[i].slot, cmds.cmd[i].replay_only};
         if (s->replay_only) {
             p->call_id_len = cmds.cmd[i].argvlen[2] < sizeof p->call_id ? cmds.cmd[i].argvlen[2]
                                                                         : sizeof p->call_id - 1;
             memcpy(p->call_id, cmds.cmd[i].argv[2], p->call_id_len);
         }
-        s->len = redisFormatCommandArgv(&s->fmt, cmds.cmd[i].argc, cmds.cmd[i].argv,
-                                        cmds.cmd[i].argvlen);
-        if (s->len < 0 || !s->fmt) {
+        if (!sub_format(p, s, &cmds.cmd[i])) {
             int j;
-            for (j = 0; j <= i; j++)
-                free(p->sub[j].fmt);
+            for (j = 0; j < i; j++)
+                if (p->sub[j].own)
+                    free(p->sub[j].fmt);
             return -1;
         }
     }
@@ -1155,7 +1357,15 @@ bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, un
         atomic_fetch_add(&cgd_m.shared_state[CGD_STATE_LOCAL], 1);
         return false;
     }
-    *p = (struct pend){.done_cb = done_cb, .arg = arg, .ok = true};
+    /* not the whole struct: its buffer is written as it is used */
+    p->done_cb = done_cb;
+    p->arg = arg;
+    p->left = 0;
+    p->ok = true;
+    p->bits = 0;
+    p->intents = 0;
+    p->call_id_len = 0;
+    p->used = 0;
     sent = observe_call(r, pc, intents, p);
     if (sent <= 0) {
         pend_put(r, p);
