@@ -1,0 +1,15 @@
+#!/bin/sh
+# Runs gen_independent.py and cidguard analyze on several seeds and scores each.
+# usage: run_eval.sh CIDGUARD WORKDIR [SEED...]   (extra generator options in GEN_OPTS)
+set -e
+bin=$1; work=$2; shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+for seed in "${@:-1 2 3}"; do
+    d=$work/seed$seed
+    python3 "$here/gen_independent.py" --out "$d" --seed "$seed" $GEN_OPTS
+    "$bin" analyze "$d/calls.csv" --protected "$d/protected.csv" --dno "$d/dno.csv" \
+        --ingress "$d/ingress.csv" --country-code 44 --out "$d/out" > "$d/analyze.txt" 2>&1
+    echo "== seed $seed"
+    head -3 "$d/analyze.txt"
+    python3 "$here/score.py" "$d" "$d/out" --json "$d/score.json"
+done
