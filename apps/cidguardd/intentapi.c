@@ -8,16 +8,21 @@
  * A request is judged whole before anything is stored: the key (401), the
  * body (400, 413), every number's owner and protection (403), the key's
  * rate (429) and room in memory (503).  Then the intents go to the
- * process-wide store and, with [redis] url, to Redis in one MULTI/EXEC, so
- * that no refused or failed request leaves part of itself behind.
+ * process-wide store and, with [redis] url, to Redis in one script (one per
+ * number's slot on a cluster), so that no refused or failed request leaves
+ * part of itself behind.
  *
- * Redis is reached over a connection of each worker's own, made when the
- * worker first needs it: never the call path's, so that a batch of a
+ * Redis is reached over connections of each worker's own, made when the
+ * worker first needs them: never the call path's, so that a batch of a
  * thousand writes never queues ahead of the calls' observations.  Besides
- * the intent keys (cg_intent_redis_key), each number registering intents
- * has a sorted set "<prefix>intents:<from>" (member: the callee, score:
- * the expiry), so that one number's intents are listed without scanning
- * the keyspace; it expires max_valid_for after its last registration.
+ * the intent keys (cg_redis_intent_key), each number registering intents
+ * has a sorted set "<prefix>intents:<from>" (cg_redis_intent_index;
+ * member: the callee, score: the expiry), so that one number's intents are
+ * listed without scanning the keyspace; it expires max_valid_for after its
+ * last registration.  On a Redis Cluster both carry the number as their
+ * hash tag, so that one script writes both; a command goes to the node
+ * the worker's slot map names (cgd_redis_slot_node) and follows MOVED and
+ * ASK from there.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -124,29 +129,45 @@ static void refuse(struct evhttp_request *req, const char *key, int status, cons
 
 static struct cgd_rates rates = CGD_RATES_INITIALIZER;
 
-/* --- Redis: one connection per worker, for intents only ------------------------------------ */
+/* --- Redis: connections of each worker's own, for intents only ------------------------------ */
+
+#define INODES_MAX 16 /* servers one worker's intent requests reach (a cluster's primaries) */
+#define HOPS_MAX 4    /* MOVED and ASK followed for one command */
+
+/* One server: one connection, made when a request first needs it. */
+struct inode {
+    redisAsyncContext *ac; /* NULL: not connected */
+    time_t next_try;       /* after a failure, not before this */
+    char host[256];
+    int port;
+};
 
 struct iredis {
     struct event_base *base;
-    redisAsyncContext *ac; /* NULL: not connected */
-    bool up;
-    time_t next_try; /* after a failure, not before this */
-    char host[256];  /* the server ac is connected to */
-    int port;
+    struct inode node[INODES_MAX]; /* one server or the master: node[0]; a cluster: any */
+    size_t n;
 };
 static __thread struct iredis *tl_redis;
-/* Frees a worker's connection when its thread ends (the loop is over, its
+/* Frees a worker's connections when its thread ends (the loop is over, its
  * event base not yet freed): the key's destructor. */
 static pthread_key_t ir_key;
 static pthread_once_t ir_key_once = PTHREAD_ONCE_INIT;
 
+static void node_drop(struct inode *n)
+{
+    redisAsyncContext *ac = n->ac;
+    n->ac = NULL; /* its callbacks see a connection that is not current */
+    n->next_try = time(NULL) + 1;
+    if (ac)
+        redisAsyncFree(ac); /* hiredis answers what waits with no reply */
+}
+
 static void ir_free(void *arg)
 {
     struct iredis *r = arg;
-    redisAsyncContext *ac = r->ac;
-    r->ac = NULL; /* its callbacks see a connection that is not current */
-    if (ac)
-        redisAsyncFree(ac);
+    size_t i;
+    for (i = 0; i < r->n; i++)
+        node_drop(&r->node[i]);
     free(r);
 }
 
@@ -155,96 +176,118 @@ static void ir_key_init(void)
     pthread_key_create(&ir_key, ir_free);
 }
 
-static void ir_connected(const redisAsyncContext *ac, int status)
+static struct inode *node_of(const redisAsyncContext *ac)
 {
     struct iredis *r = ac->data;
-    if (status != REDIS_OK) {
-        r->ac = NULL; /* hiredis frees it */
-        r->up = false;
-        r->next_try = time(NULL) + 1;
-        return;
+    size_t i;
+    for (i = 0; i < r->n; i++)
+        if (r->node[i].ac == ac)
+            return &r->node[i];
+    return NULL;
+}
+
+static void ir_connected(const redisAsyncContext *ac, int status)
+{
+    struct inode *n = node_of(ac);
+    if (status != REDIS_OK && n) {
+        n->ac = NULL; /* hiredis frees it */
+        n->next_try = time(NULL) + 1;
     }
-    r->up = true;
 }
 
 static void ir_disconnected(const redisAsyncContext *ac, int status)
 {
-    struct iredis *r = ac->data;
+    struct inode *n = node_of(ac);
     (void)status;
-    if (r->ac == ac) {
-        r->ac = NULL;
-        r->up = false;
-        r->next_try = time(NULL) + 1;
+    if (n) {
+        n->ac = NULL;
+        n->next_try = time(NULL) + 1;
     }
 }
 
-/* Drops the connection after a timeout or a switch of master: hiredis
+/* Drops every intent connection of this worker after a timeout: hiredis
  * answers what waits with no reply. */
 static void ir_drop(void)
 {
     struct iredis *r = tl_redis;
-    redisAsyncContext *ac;
-    if (!r || !r->ac)
-        return;
-    ac = r->ac;
-    r->ac = NULL;
-    r->up = false;
-    r->next_try = time(NULL) + 1;
-    redisAsyncFree(ac);
+    size_t i;
+    for (i = 0; r && i < r->n; i++)
+        node_drop(&r->node[i]);
 }
 
-/* The worker's intent connection, connecting it when needed; NULL when
- * Redis is not configured or not reachable now.  With sentinels it is the
- * master the call path's connections last found (cgd_redis_master), so
- * registrations follow a failover; on a cluster there is none (below). */
-static redisAsyncContext *ir_get(struct cgd_worker *w, const struct cgd_conf *k)
+/* The worker's intent connections, made when first needed; NULL when the
+ * allocation fails. */
+static struct iredis *ir_get(struct cgd_worker *w)
 {
     struct iredis *r = tl_redis;
-    struct cg_redis_addr a;
+    if (r)
+        return r;
+    if (!(r = calloc(1, sizeof *r)))
+        return NULL;
+    r->base = w->base;
+    tl_redis = r;
+    pthread_once(&ir_key_once, ir_key_init);
+    pthread_setspecific(ir_key, r);
+    return r;
+}
+
+/* The connection to host:port, connecting it when needed (hiredis queues
+ * commands until it is up); NULL when it cannot be had now.  With one
+ * server or sentinels only node[0] is used, moved when the master moves. */
+static redisAsyncContext *node_conn(struct iredis *r, const struct cg_redis_addr *a,
+                                    const char *host, int port, bool cluster)
+{
+    struct inode *n = NULL;
     redisAsyncContext *ac;
-    /* An intent's keys and its number's set are in different slots: a
-     * cluster refuses their MULTI, so intents stay in memory there. */
-    if (!k->redis_url[0] || k->redis_cluster[0] || cg_redis_parse_url(k->redis_url, &a) != CG_OK)
-        return NULL;
-    if (k->redis_sentinels[0] && !cgd_redis_master(a.host, sizeof a.host, &a.port))
-        return NULL; /* no master found yet */
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r)))
+    size_t i;
+    for (i = 0; i < r->n && !n; i++)
+        if (r->node[i].port == port && strcmp(r->node[i].host, host) == 0)
+            n = &r->node[i];
+    if (!n && !cluster && r->n) {
+        n = &r->node[0]; /* the sentinels named another master: go there now */
+        node_drop(n);
+        n->next_try = 0;
+    } else if (!n) {
+        if (r->n == INODES_MAX || strlen(host) >= sizeof n->host)
             return NULL;
-        r->base = w->base;
-        tl_redis = r;
-        pthread_once(&ir_key_once, ir_key_init);
-        pthread_setspecific(ir_key, r);
+        n = &r->node[r->n++];
+        n->next_try = 0;
     }
-    if (r->ac && (r->port != a.port || strcmp(r->host, a.host) != 0)) {
-        ir_drop(); /* the sentinels named another master: go there now */
-        r->next_try = 0;
-    }
-    if (r->ac)
-        return r->ac; /* connected, or connecting: hiredis queues until then */
-    if (time(NULL) < r->next_try)
+    snprintf(n->host, sizeof n->host, "%s", host);
+    n->port = port;
+    if (n->ac)
+        return n->ac;
+    if (time(NULL) < n->next_try)
         return NULL;
-    ac = redisAsyncConnect(a.host, a.port);
+    ac = redisAsyncConnect(host, port);
     if (!ac || ac->err) {
         if (ac)
             redisAsyncFree(ac);
-        r->next_try = time(NULL) + 1;
+        n->next_try = time(NULL) + 1;
         return NULL;
     }
     ac->data = r;
     redisLibeventAttach(ac, r->base);
     redisAsyncSetConnectCallback(ac, ir_connected);
     redisAsyncSetDisconnectCallback(ac, ir_disconnected);
-    if (a.password[0] && a.user[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", a.user, a.password);
-    else if (a.password[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", a.password);
-    if (a.db)
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", a.db);
-    r->ac = ac;
-    snprintf(r->host, sizeof r->host, "%s", a.host);
-    r->port = a.port;
+    if (a->password[0] && a->user[0])
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", a->user, a->password);
+    else if (a->password[0])
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", a->password);
+    if (a->db && !cluster)
+        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", a->db);
+    n->ac = ac;
     return ac;
+}
+
+/* Where the intent API writes: false without [redis] url, or with
+ * sentinels before a master is known (the call path's connections find it:
+ * cgd_redis_master, so registrations follow a failover). */
+static bool ir_target(const struct cgd_conf *k, struct cg_redis_addr *a)
+{
+    if (!k->redis_url[0] || cg_redis_parse_url(k->redis_url, a) != CG_OK)
+        return false;
+    return !k->redis_sentinels[0] || cgd_redis_master(a->host, sizeof a->host, &a->port);
 }
 
 /* --- a request waiting for Redis ------------------------------------------------------------- */
@@ -255,20 +298,36 @@ struct pending {
     enum op op;
     struct evhttp_request *req;
     struct event *timer;
-    bool answered, waiting; /* the HTTP answer sent; a Redis reply still due */
-    json_t *answer;         /* what is answered when Redis cannot say more */
+    bool answered;  /* the HTTP answer sent */
+    int left;       /* Redis commands still due */
+    bool failed;    /* one of them failed: the answer is memory's */
+    json_t *answer; /* what is answered when Redis cannot say more */
     int status;
     bool mem_found; /* cancel: memory held it */
-    char key[256], from[CG_INTENT_TN_MAX + 1];
+    long long del;  /* cancel: intents Redis deleted */
+    json_t *listed; /* list: what Redis listed */
+    char from[CG_INTENT_TN_MAX + 1];
     int64_t now;
+};
+
+/* One command of a request, in the protocol: kept to resend it where a
+ * cluster's MOVED or ASK says. */
+struct icmd {
+    struct pending *p;
+    struct cgd_worker *w;
+    const struct cgd_conf *k;
+    char *cmd;
+    size_t len;
+    int hops;
 };
 
 static void pending_done(struct pending *p)
 {
-    if (p->answered && !p->waiting) {
+    if (p->answered && !p->left) {
         if (p->timer)
             event_free(p->timer);
         json_decref(p->answer);
+        json_decref(p->listed);
         free(p);
     }
 }
@@ -289,13 +348,41 @@ static void answer_local(struct pending *p)
     }
 }
 
+/* Every command has its answer: the request is answered from Redis's. */
+static void answer_shared(struct pending *p)
+{
+    if (p->answered)
+        return;
+    if (p->failed) {
+        answer_local(p);
+        return;
+    }
+    p->answered = true;
+    if (p->op == OP_ADD) {
+        json_object_set_new(p->answer, "shared", json_true());
+        reply(p->req, p->status, json_incref(p->answer));
+    } else if (p->op == OP_CANCEL) {
+        if (p->mem_found || p->del > 0) {
+            atomic_fetch_add(&cgd_m.intents_cancelled, 1);
+            json_object_set_new(p->answer, "shared", json_true());
+            reply(p->req, 200, json_incref(p->answer));
+        } else {
+            reply(p->req, 404, json_pack("{s:s}", "error", "no such intent"));
+        }
+    } else {
+        reply(p->req, 200,
+              json_pack("{s:O,s:I,s:b}", "intents", p->listed, "count",
+                        (json_int_t)json_array_size(p->listed), "shared", 1));
+    }
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct pending *p = arg;
     (void)fd;
     (void)what;
     answer_local(p);
-    ir_drop(); /* its reply callback runs now, with no reply */
+    ir_drop(); /* the commands' callbacks run now, with no reply, and free p */
 }
 
 static bool list_add(json_t *arr, const char *from, const char *to, long long uses, long long ttl,
@@ -309,87 +396,229 @@ static bool list_add(json_t *arr, const char *from, const char *to, long long us
     return true;
 }
 
-static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
+/* What one command's reply says, into p. */
+static void take_reply(struct pending *p, const redisReply *r)
 {
-    struct pending *p = privdata;
-    redisReply *r = reply_;
-    (void)ac;
-    p->waiting = false;
-    if (p->answered) {
-        pending_done(p);
-        return;
-    }
+    size_t i;
     if (!r || r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_NIL) {
-        answer_local(p);
-    } else if (p->op == OP_ADD) {
-        p->answered = true;
-        json_object_set_new(p->answer, "shared", json_true());
-        reply(p->req, p->status, json_incref(p->answer));
+        p->failed = true;
     } else if (p->op == OP_CANCEL) {
-        /* EXEC's answer: [DEL count, ZREM count] */
-        bool found = p->mem_found ||
-                     (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-                      r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer > 0);
-        p->answered = true;
-        if (found) {
-            atomic_fetch_add(&cgd_m.intents_cancelled, 1);
-            json_object_set_new(p->answer, "shared", json_true());
-            reply(p->req, 200, json_incref(p->answer));
-        } else {
-            reply(p->req, 404, json_pack("{s:s}", "error", "no such intent"));
-        }
-    } else {
+        /* the cancel script's answer: the intent keys deleted */
+        p->del += r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    } else if (p->op == OP_LIST) {
         /* the listing script's answer: to, uses, ttl, ... */
-        json_t *arr = json_array();
-        size_t i;
         for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 3 <= r->elements; i += 3) {
             redisReply *to = r->element[i], *u = r->element[i + 1], *t = r->element[i + 2];
             long long uses = u->type == REDIS_REPLY_STRING ? atoll(u->str) : 0;
             if (to->type != REDIS_REPLY_STRING || t->type != REDIS_REPLY_INTEGER || uses <= 0 ||
                 t->integer <= 0 || strspn(to->str, "0123456789") != to->len || to->len > 15)
                 continue;
-            if (!list_add(arr, p->from, to->str, uses, t->integer, p->now))
+            if (!list_add(p->listed, p->from, to->str, uses, t->integer, p->now))
                 break;
         }
-        p->answered = true;
-        reply(p->req, 200,
-              json_pack("{s:o,s:I,s:b}", "intents", arr, "count", (json_int_t)json_array_size(arr),
-                        "shared", 1));
     }
+}
+
+static bool cmd_send(struct icmd *c, const char *host, int port, bool asking);
+
+/* A cluster's MOVED or ASK answer to c: resent to the node it names (the
+ * keys' slot moved, or is moving); false when it is not followed. */
+static bool follow(struct icmd *c, const redisReply *r)
+{
+    bool moved = strncmp(r->str, "MOVED ", 6) == 0, ask = strncmp(r->str, "ASK ", 4) == 0;
+    const char *p, *colon;
+    char host[256], *end;
+    long port;
+    size_t hl;
+    if ((!moved && !ask) || c->hops >= HOPS_MAX || c->p->answered || !c->k->redis_cluster[0])
+        return false;
+    p = strchr(r->str, ' ') + 1;
+    if (!(p = strchr(p, ' ')) || !(colon = strrchr(++p, ':')) || (hl = (size_t)(colon - p)) == 0 ||
+        hl >= sizeof host)
+        return false;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return false;
+    c->hops++;
+    return cmd_send(c, host, (int)port, ask);
+}
+
+static void on_cmd_reply(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct icmd *c = privdata;
+    struct pending *p = c->p;
+    redisReply *r = reply_;
+    (void)ac;
+    if (r && r->type == REDIS_REPLY_ERROR && follow(c, r))
+        return;
+    take_reply(p, r);
+    free(c->cmd);
+    free(c);
+    if (!--p->left)
+        answer_shared(p);
     pending_done(p);
 }
 
-/* The worker's intent connection with MULTI sent, or NULL (memory only). */
-static redisAsyncContext *tx_begin(struct cgd_worker *w, const struct cgd_conf *k)
+/* Queues c on host:port's connection (after ASKING for an ASK); false when
+ * it cannot be queued (c is then the caller's). */
+static bool cmd_send(struct icmd *c, const char *host, int port, bool asking)
 {
-    redisAsyncContext *ac = ir_get(w, k);
-    if (ac && redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK) {
-        ir_drop();
-        return NULL;
-    }
-    return ac;
+    struct iredis *r = ir_get(c->w);
+    struct cg_redis_addr a;
+    redisAsyncContext *ac;
+    if (!r || !ir_target(c->k, &a) ||
+        !(ac = node_conn(r, &a, host, port, c->k->redis_cluster[0] != '\0')))
+        return false;
+    if (asking && redisAsyncCommand(ac, NULL, NULL, "ASKING") != REDIS_OK)
+        return false;
+    return redisAsyncFormattedCommand(ac, on_cmd_reply, c, c->cmd, c->len) == REDIS_OK;
 }
 
-/* After the command whose reply answers p was queued (rc, its result):
- * p waits for it, at most [redis] timeout_ms (a second at least).  False
- * when it could not be queued: a half-sent transaction is dropped with the
- * connection (Redis discards a MULTI whose connection closes), and p is
- * answered from memory. */
-static bool await_reply(struct cgd_worker *w, const struct cgd_conf *k, struct pending *p, int rc)
+/* Sends one command of p's for keys in `slot` (a cluster's: where the
+ * workers' slot map says, or the url's node, which redirects; otherwise the
+ * server or the master).  False when it cannot be sent: p then answers
+ * from memory. */
+static bool send_cmd(struct cgd_worker *w, const struct cgd_conf *k, struct pending *p,
+                     unsigned slot, int argc, const char **argv, const size_t *argvlen)
+{
+    struct icmd *c = calloc(1, sizeof *c);
+    struct cg_redis_addr a;
+    long long n;
+    if (!c || !ir_target(k, &a) || (n = redisFormatCommandArgv(&c->cmd, argc, argv, argvlen)) < 0 ||
+        !c->cmd) {
+        free(c);
+        return false;
+    }
+    c->len = (size_t)n;
+    c->p = p;
+    c->w = w;
+    c->k = k;
+    if (k->redis_cluster[0])
+        cgd_redis_slot_node(w, slot, a.host, sizeof a.host, &a.port);
+    if (!cmd_send(c, a.host, a.port, false)) {
+        free(c->cmd);
+        free(c);
+        return false;
+    }
+    p->left++;
+    return true;
+}
+
+/* After p's commands were sent (ok: all of them): p waits for their
+ * replies, at most [redis] timeout_ms (a second at least); the request's
+ * HTTP answer waits too.  Returns false when nothing was sent, p answered
+ * from memory. */
+static bool await_replies(struct cgd_worker *w, const struct cgd_conf *k, struct pending *p,
+                          bool ok)
 {
     struct timeval tv;
     int wait_ms = k->redis_timeout_ms > REDIS_WAIT_MIN_MS ? k->redis_timeout_ms : REDIS_WAIT_MIN_MS;
-    if (rc != REDIS_OK) {
-        ir_drop();
+    if (!ok)
+        p->failed = true;
+    if (!p->left)
         return false;
-    }
-    p->waiting = true;
     evhttp_request_own(p->req); /* answered later, whatever the client does meanwhile */
     tv.tv_sec = wait_ms / 1000;
     tv.tv_usec = (wait_ms % 1000) * 1000;
     if ((p->timer = evtimer_new(w->base, on_timeout, p)))
         evtimer_add(p->timer, &tv);
     return true;
+}
+
+/* --- the scripts ------------------------------------------------------------------------------ */
+
+/*
+ * Each request is one script per slot (one in all without a cluster), so
+ * that what it writes is written whole: a registration's keys for each
+ * intent (SET key uses EX valid_for, ZADD index expiry callee, EXPIRE index
+ * max_valid_for), a cancellation's DEL and ZREM.  On a cluster an intent's
+ * key and its index share the presentation number's hash tag
+ * (cg_redis_intent_key), so a batch is one script per number's slot.
+ */
+static const char add_script[] = "for i = 1, #KEYS / 2 do "
+                                 "  local a = 3 * i "
+                                 "  redis.call('SET', KEYS[2 * i - 1], ARGV[1], 'EX', ARGV[a + 1]) "
+                                 "  redis.call('ZADD', KEYS[2 * i], ARGV[a + 2], ARGV[a]) "
+                                 "  redis.call('EXPIRE', KEYS[2 * i], ARGV[2]) "
+                                 "end "
+                                 "return #KEYS / 2";
+static const char cancel_script[] =
+    "local n = redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) return n";
+
+/* One intent of a registration: its keys and arguments. */
+struct add_arg {
+    unsigned slot;
+    const char *to;
+    char key[CG_REDIS_INTENT_KEY_SIZE], idx[CG_REDIS_INTENT_KEY_SIZE], valid_for[12], at[24];
+};
+
+static int by_slot(const void *a, const void *b)
+{
+    const struct add_arg *x = a, *y = b;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* Sends the registration of v[0..n) in one script per slot; false when
+ * any could not be sent. */
+static bool send_adds(struct cgd_worker *w, const struct cgd_conf *k, struct pending *p,
+                      const struct cg_intent *v, size_t n, unsigned uses, int64_t now)
+{
+    bool cluster = k->redis_cluster[0] != '\0', ok = true;
+    struct add_arg *x = calloc(n, sizeof *x);
+    const char **argv = calloc(5 * n + 5, sizeof *argv);
+    size_t *len = calloc(5 * n + 5, sizeof *len), i, j, g;
+    char uses_s[16], ttl_s[16], nkeys[24];
+    if (!x || !argv || !len) {
+        ok = false;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (!cg_redis_intent_key(x[i].key, sizeof x[i].key, k->redis_prefix, v[i].from, v[i].to,
+                                 cluster) ||
+            !cg_redis_intent_index(x[i].idx, sizeof x[i].idx, k->redis_prefix, v[i].from,
+                                   cluster)) {
+            ok = false;
+            goto out;
+        }
+        x[i].slot = cluster ? cg_redis_keyslot(x[i].key, strlen(x[i].key)) : 0;
+        x[i].to = v[i].to;
+        snprintf(x[i].valid_for, sizeof x[i].valid_for, "%d", v[i].valid_for);
+        snprintf(x[i].at, sizeof x[i].at, "%lld", (long long)(now + v[i].valid_for));
+    }
+    if (cluster)
+        qsort(x, n, sizeof *x, by_slot);
+    snprintf(uses_s, sizeof uses_s, "%u", uses);
+    snprintf(ttl_s, sizeof ttl_s, "%d", k->intent_max_valid_for);
+    for (i = 0; ok && i < n; i = j) {
+        int argc = 0;
+        for (j = i; j < n && x[j].slot == x[i].slot; j++)
+            ;
+        snprintf(nkeys, sizeof nkeys, "%zu", 2 * (j - i));
+        argv[argc++] = "EVAL";
+        argv[argc++] = add_script;
+        argv[argc++] = nkeys;
+        for (g = i; g < j; g++) {
+            argv[argc++] = x[g].key;
+            argv[argc++] = x[g].idx;
+        }
+        argv[argc++] = uses_s;
+        argv[argc++] = ttl_s;
+        for (g = i; g < j; g++) {
+            argv[argc++] = x[g].to;
+            argv[argc++] = x[g].valid_for;
+            argv[argc++] = x[g].at;
+        }
+        for (g = 0; g < (size_t)argc; g++)
+            len[g] = strlen(argv[g]);
+        ok = send_cmd(w, k, p, x[i].slot, argc, argv, len);
+    }
+out:
+    free(x);
+    free(argv);
+    free(len);
+    return ok;
 }
 
 /* --- requests --------------------------------------------------------------------------------- */
@@ -485,34 +714,14 @@ static void add_intents(struct evhttp_request *req, struct cgd_worker *w, struct
                           (json_int_t)(now + v[0].valid_for));
     if (n > 1)
         json_object_del(p->answer, "expires");
-    if (k->redis_url[0]) {
-        /* per intent: SET key uses EX ttl, ZADD index expiry to, EXPIRE index; hiredis
-         * formats (copies) each command as it is queued */
-        redisAsyncContext *ac = tx_begin(w, k);
-        unsigned uses = cg_intents_max_uses(ctx->intents);
-        int qrc = ac ? REDIS_OK : REDIS_ERR;
-        for (i = 0; ac && qrc == REDIS_OK && i < n; i++) {
-            char ikey[CG_INTENT_REDIS_KEY_SIZE + 64], idx[128];
-            cg_intent_redis_key(ikey, sizeof ikey, k->redis_prefix, v[i].from, v[i].to);
-            snprintf(idx, sizeof idx, "%sintents:%s", k->redis_prefix, v[i].from);
-            if ((qrc = redisAsyncCommand(ac, NULL, NULL, "SET %s %u EX %d", ikey, uses,
-                                         v[i].valid_for)) == REDIS_OK &&
-                (qrc = redisAsyncCommand(ac, NULL, NULL, "ZADD %s %lld %s", idx,
-                                         (long long)(now + v[i].valid_for), v[i].to)) == REDIS_OK)
-                qrc =
-                    redisAsyncCommand(ac, NULL, NULL, "EXPIRE %s %d", idx, k->intent_max_valid_for);
-        }
-        if (ac &&
-            await_reply(w, k, p,
-                        qrc == REDIS_OK ? redisAsyncCommand(ac, on_reply, p, "EXEC") : REDIS_ERR)) {
-            p = NULL; /* answered when Redis replies */
-            goto out;
-        }
+    if (k->redis_url[0] &&
+        await_replies(w, k, p, send_adds(w, k, p, v, n, cg_intents_max_uses(ctx->intents), now))) {
+        p = NULL; /* answered when Redis replies */
+        goto out;
     }
     answer_local(p);
 out:
     if (p) {
-        p->waiting = false;
         p->answered = true;
         pending_done(p);
     }
@@ -525,7 +734,8 @@ static void cancel_intent(struct evhttp_request *req, struct cgd_worker *w, stru
 {
     const struct cgd_conf *k = &ctx->conf;
     char from[CG_INTENT_TN_MAX + 1], to[CG_INTENT_TN_MAX + 1], addr[INET6_ADDRSTRLEN];
-    char ikey[CG_INTENT_REDIS_KEY_SIZE], idx[128];
+    char ikey[CG_REDIS_INTENT_KEY_SIZE], idx[CG_REDIS_INTENT_KEY_SIZE];
+    bool cluster = k->redis_cluster[0] != '\0';
     struct pending *p;
     if (query_number(q, "from", from) != 1 || query_number(q, "to", to) != 1) {
         refuse(req, name, 400, "DELETE wants ?from=NUMBER&to=NUMBER (E.164)");
@@ -551,16 +761,16 @@ static void cancel_intent(struct evhttp_request *req, struct cgd_worker *w, stru
     addr_text(req, addr, sizeof addr);
     cgd_log(LOG_NOTICE, "cidguardd: audit: intent cancelled by key %s from %s: +%s -> +%s (%s)",
             name, addr, from, to, p->mem_found ? "held in memory" : "not held in memory");
-    cg_intent_redis_key(ikey, sizeof ikey, k->redis_prefix, from, to);
-    snprintf(idx, sizeof idx, "%sintents:%s", k->redis_prefix, from);
-    if (k->redis_url[0]) {
-        redisAsyncContext *ac = tx_begin(w, k);
-        if (ac &&
-            await_reply(w, k, p,
-                        redisAsyncCommand(ac, NULL, NULL, "DEL %s", ikey) == REDIS_OK &&
-                                redisAsyncCommand(ac, NULL, NULL, "ZREM %s %s", idx, to) == REDIS_OK
-                            ? redisAsyncCommand(ac, on_reply, p, "EXEC")
-                            : REDIS_ERR))
+    if (k->redis_url[0] &&
+        cg_redis_intent_key(ikey, sizeof ikey, k->redis_prefix, from, to, cluster) &&
+        cg_redis_intent_index(idx, sizeof idx, k->redis_prefix, from, cluster)) {
+        const char *argv[] = {"EVAL", cancel_script, "2", ikey, idx, to};
+        size_t len[6], i;
+        for (i = 0; i < 6; i++)
+            len[i] = strlen(argv[i]);
+        if (await_replies(w, k, p,
+                          send_cmd(w, k, p, cluster ? cg_redis_keyslot(ikey, strlen(ikey)) : 0, 6,
+                                   argv, len)))
             return;
     }
     answer_local(p);
@@ -601,7 +811,9 @@ static void list_intents(struct evhttp_request *req, struct cgd_worker *w, struc
                          const struct cg_customer *cu, const char *name, const struct evkeyvalq *q)
 {
     const struct cgd_conf *k = &ctx->conf;
-    char from[CG_INTENT_TN_MAX + 1] = "", idx[128], pre[128], now_s[24], max_s[16];
+    char from[CG_INTENT_TN_MAX + 1] = "", idx[CG_REDIS_INTENT_KEY_SIZE],
+                                 pre[CG_REDIS_INTENT_KEY_SIZE], now_s[24], max_s[16];
+    bool cluster = k->redis_cluster[0] != '\0';
     struct listing l = {json_array(), cu, (int64_t)time(NULL)};
     struct pending *p;
     int has = query_number(q, "from", from);
@@ -625,9 +837,12 @@ static void list_intents(struct evhttp_request *req, struct cgd_worker *w, struc
         p->req = req;
         p->now = l.now;
         snprintf(p->from, sizeof p->from, "%s", from);
-        snprintf(p->key, sizeof p->key, "%s", name);
-        snprintf(idx, sizeof idx, "%sintents:%s", k->redis_prefix, from);
-        snprintf(pre, sizeof pre, "%sintent:%s:", k->redis_prefix, from);
+        p->listed = json_array();
+        /* the index, and its callees' keys less the callee: the listing
+         * script reads keys of the index's slot only */
+        cg_redis_intent_index(idx, sizeof idx, k->redis_prefix, from, cluster);
+        snprintf(pre, sizeof pre, cluster ? "%sintent:{%s}:" : "%sintent:%s:", k->redis_prefix,
+                 from);
         snprintf(now_s, sizeof now_s, "%lld", (long long)l.now);
         snprintf(max_s, sizeof max_s, "%d", LIST_MAX);
         /* the memory's listing answers when Redis cannot */
@@ -636,10 +851,14 @@ static void list_intents(struct evhttp_request *req, struct cgd_worker *w, struc
         p->answer =
             json_pack("{s:O,s:I}", "intents", l.arr, "count", (json_int_t)json_array_size(l.arr));
         {
-            redisAsyncContext *ac = ir_get(w, k);
-            if (ac && await_reply(w, k, p,
-                                  redisAsyncCommand(ac, on_reply, p, "EVAL %s 1 %s %s %s %s",
-                                                    list_script, idx, pre, now_s, max_s))) {
+            const char *argv[] = {"EVAL", list_script, "1", idx, pre, now_s, max_s};
+            size_t len[7], i;
+            for (i = 0; i < 7; i++)
+                len[i] = strlen(argv[i]);
+            if (idx[0] && p->listed &&
+                await_replies(w, k, p,
+                              send_cmd(w, k, p, cluster ? cg_redis_keyslot(idx, strlen(idx)) : 0, 7,
+                                       argv, len))) {
                 json_decref(l.arr);
                 return;
             }

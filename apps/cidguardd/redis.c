@@ -269,6 +269,18 @@ bool cgd_redis_master(char *host, size_t cap, int *port)
     return ok;
 }
 
+bool cgd_redis_slot_node(const struct cgd_worker *w, unsigned slot, char *host, size_t cap,
+                         int *port)
+{
+    const struct cgd_redis *r = w->redis;
+    unsigned n;
+    if (!r || r->mode != CLUSTER || slot >= CG_REDIS_SLOTS || !(n = r->slots[slot]))
+        return false;
+    snprintf(host, cap, "%s", r->nodes[n - 1]->host);
+    *port = r->nodes[n - 1]->port;
+    return true;
+}
+
 void cgd_redis_metrics(char *buf, size_t cap)
 {
     int n;

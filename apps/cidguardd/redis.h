@@ -45,6 +45,11 @@ void cgd_redis_opts(const struct cgd_conf *conf, struct cg_redis_opts *o);
  * cluster. */
 bool cgd_redis_master(char *host, size_t cap, int *port);
 
+/* The node that serves `slot` in worker w's cluster slot map, as host and
+ * port; false without a cluster or while the slot has no node. */
+bool cgd_redis_slot_node(const struct cgd_worker *w, unsigned slot, char *host, size_t cap,
+                         int *port);
+
 /* The /metrics lines of the topology (master switches, the master's
  * address, cluster redirects), written into buf (NUL-terminated, cut at
  * cap); nothing without [redis] url. */

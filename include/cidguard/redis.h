@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "intent.h"
 #include "policy.h"
 
 #ifdef __cplusplus
@@ -145,7 +146,8 @@ CG_EXTERN unsigned cg_redis_keyslot(const char *key, size_t len);
  * On a cluster every key of one script must be in one slot.  The keys of
  * a call are grouped by slot: the replay key (spread over the cluster by
  * the token's r), the two windows of the ingress (hash tag {ingress}), the
- * two of the SPC (hash tag {spc}), and each call-intent key.  One EVALSHA
+ * two of the SPC (hash tag {spc}), and each call-intent key (hash tag
+ * {<presentation number>}: cg_redis_intent_key).  One EVALSHA
  * of the cluster script per slot; the answers are ORed together (each is
  * cg_redis_observe_result's array).  Within a slot the checks stay
  * atomic; across slots a call is several independent writes, as a
@@ -179,13 +181,35 @@ CG_EXTERN const char *cg_redis_cluster_script_sha(void);
 /* The commands for `call`, with cg_redis_observe_cmd's arguments and
  * meaning, for the cluster script; false when the call has nothing to
  * record.  With `cluster`, one command per slot and the rate windows'
- * keys under hash tags; without, one command with every key (the same
+ * and the call intents' keys under hash tags; without, one command with every key (the same
  * keys as cg_redis_observe_cmd's, none of them "": an ACL user limited to
  * the prefix's keys may run it). */
 CG_EXTERN bool cg_redis_observe_cmds(struct cg_redis_cmds *out, const char *prefix,
                                      const struct cg_policy_call *call, int window,
                                      unsigned rate_calls, unsigned rate_numbers, unsigned intents,
                                      bool cluster);
+
+/* --- call intents on any topology ------------------------------------------------ */
+
+/* Bytes of the longest key cg_redis_intent_key or cg_redis_intent_index
+ * writes, with its NUL, for a prefix of at most 63 bytes. */
+#define CG_REDIS_INTENT_KEY_SIZE (CG_INTENT_REDIS_KEY_SIZE + 2)
+
+/*
+ * The key of the intent (from, to): cg_intent_redis_key's
+ * "<prefix>intent:<from>:<to>", or with `cluster` the presentation number
+ * as its hash tag, "<prefix>intent:{<from>}:<to>", so that on a cluster an
+ * intent's key and its number's index (cg_redis_intent_index) share a slot
+ * and one script writes both.  Returns the key's length, or 0 when it does
+ * not fit in `cap` or a number is not canonical E.164.
+ */
+CG_EXTERN size_t cg_redis_intent_key(char *buf, size_t cap, const char *prefix, const char *from,
+                                     const char *to, bool cluster);
+/* The index of from's intents (a sorted set: member the callee, score the
+ * expiry): "<prefix>intents:<from>", or "<prefix>intents:{<from>}" with
+ * `cluster`.  Returns its length, or 0 as cg_redis_intent_key. */
+CG_EXTERN size_t cg_redis_intent_index(char *buf, size_t cap, const char *prefix, const char *from,
+                                       bool cluster);
 
 #ifdef __cplusplus
 }

@@ -850,6 +850,39 @@ unsigned cg_redis_keyslot(const char *key, size_t len)
     return crc & (CG_REDIS_SLOTS - 1);
 }
 
+size_t cg_redis_intent_key(char *buf, size_t cap, const char *prefix, const char *from,
+                           const char *to, bool cluster)
+{
+    size_t n = cg_intent_redis_key(buf, cap, prefix, from, to);
+    int w;
+    if (!n || !cluster)
+        return n;
+    w = snprintf(buf, cap, "%sintent:{%s}:%s", prefix ? prefix : CG_REDIS_PREFIX, from, to);
+    if (w < 0 || (size_t)w >= cap) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)w;
+}
+
+size_t cg_redis_intent_index(char *buf, size_t cap, const char *prefix, const char *from,
+                             bool cluster)
+{
+    char check[CG_REDIS_INTENT_KEY_SIZE];
+    int w;
+    /* the number checked as an intent's key checks it */
+    if (!buf || !cg_intent_redis_key(check, sizeof check, "", from, from))
+        return 0;
+    w = snprintf(buf, cap, cluster ? "%sintents:{%s}" : "%sintents:%s",
+                 prefix ? prefix : CG_REDIS_PREFIX, from);
+    if (w < 0 || (size_t)w >= cap) {
+        if (cap)
+            buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)w;
+}
+
 /* Copies a+b+c into out's buffer; NULL when full. */
 static const char *put(struct cg_redis_cmds *o, size_t *used, size_t *len, const char *a,
                        size_t alen, const char *b, const char *c)
@@ -888,7 +921,19 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
             kl[i] = 0;
             continue;
         }
-        if (cluster && i >= 1 && i <= 4) {
+        if (cluster && i >= 5) {
+            /* "<prefix>intent:<from>:<to>" as "<prefix>intent:{<from>}:<to>"
+             * (cg_redis_intent_key): the key shares the slot of the
+             * presentation number's index, which the intent API writes
+             * with it */
+            const char *from = src + plen + 7, *colon = memchr(from, ':', sl - plen - 7);
+            if (!colon || !(k[i] = put(o, &used, &kl[i], prefix, plen, "intent:{", NULL)))
+                return false;
+            used--;
+            if (!put(o, &used, &sl, from, (size_t)(colon - from), "}", colon))
+                return false;
+            kl[i] += sl;
+        } else if (cluster && i >= 1 && i <= 4) {
             char head[4];
             memcpy(head, src + plen, 3); /* "ic:" and the like */
             head[3] = '\0';

@@ -5,7 +5,12 @@ caught whichever node holds the token's key; a rate window fed by both
 trips once; the keys are spread over the nodes, a window's two keys in one
 slot; a slot moved while calls flow is followed (ASK during the
 migration, MOVED after it) without a call going to local state, and the
-window's count moves with it.  A hostile node (a fake speaking RESP)
+window's count moves with it.  Call intents follow the cluster: an
+intent registered through one daemon's API is honoured through the other,
+its uses spent across both; a cancellation through one is seen by the
+other; a batch for two numbers lands in each number's slot, the intent's
+key and its number's index together; the intent API follows MOVED when a
+number's slot has moved.  A hostile node (a fake speaking RESP)
 answering CLUSTER SLOTS with errors, slots past 16383, no nodes, bad ports,
 overlapping ranges or a huge array, and calls with garbage or looping
 MOVED, ASK and endless TRYAGAIN: every INVITE is answered, on local state,
@@ -14,6 +19,8 @@ and the log says why.
     python3 test_redis_cluster.py BUILD_DIR
 """
 import base64
+import http.client
+import json
 import os
 import shutil
 import socket
@@ -29,6 +36,8 @@ BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
 WORK = tempfile.mkdtemp(prefix="cgd-cluster-")
 PORTS = {}  # daemon name -> (http, sip verify, sip sign)
+BANK, BANK2, BRAND = "442079460100", "442079460200", "Example Bank"
+INTENT_KEY = "bank1-key-6f1c2a9e4b7d8c0f3a5e9b1d2c4f6a8e"
 procs = {}
 nodes = []  # (proc, port)
 
@@ -70,19 +79,20 @@ def replay_key(tok):
     return "cidguard:r:" + base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))[:32].hex()
 
 
-def invite(orig, identity, call_id=None):
-    return ("INVITE sip:+14155550100@127.0.0.1;user=phone SIP/2.0\r\n"
+def invite(orig, identity, call_id=None, to="14155550100"):
+    return ("INVITE sip:+%s@127.0.0.1;user=phone SIP/2.0\r\n"
             "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"
-            "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+14155550100@127.0.0.1>\r\n"
+            "From: <sip:+%s@carrier.example;user=phone>;tag=1\r\nTo: <sip:+%s@127.0.0.1>\r\n"
             "Call-ID: %s\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n"
-            % (os.urandom(6).hex(), orig, call_id or os.urandom(8).hex() + "@cluster-test",
+            % (to, os.urandom(6).hex(), orig, to,
+               call_id or os.urandom(8).hex() + "@cluster-test",
                "Identity: %s\r\n" % identity if identity else "")).encode()
 
 
-def call(daemon, orig, identity=None, call_id=None):
+def call(daemon, orig, identity=None, call_id=None, to="14155550100"):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(30)
-    s.sendto(invite(orig, identity, call_id), ("127.0.0.1", PORTS[daemon][1]))
+    s.sendto(invite(orig, identity, call_id, to), ("127.0.0.1", PORTS[daemon][1]))
     try:
         return s.recv(65535).decode()
     except socket.timeout:
@@ -105,6 +115,50 @@ def metric(text, name):
 
 def local_calls(daemon):
     return metric(metrics(daemon), 'cidguard_shared_state_total{store="local"}') or 0
+
+
+def api(daemon, method, path="/intent/v1", body=None):
+    """(status, parsed JSON or text) of an intent API request with the bank's key."""
+    c = http.client.HTTPConnection("127.0.0.1", PORTS[daemon][0], timeout=scaled(10))
+    try:
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json",
+                           "Authorization": "Bearer " + INTENT_KEY})
+        r = c.getresponse()
+        text = r.read().decode(errors="replace")
+    finally:
+        c.close()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
+
+
+def bank_call(daemon, to, frm=BANK):
+    """An unsigned call from a protected number: 'pass' under a live intent
+    with a use left, 'block' without one, else the answer's first line."""
+    r = call(daemon, frm, to=to) or ""
+    if r.startswith("SIP/2.0 302") and header(r, "Cidguard-Brand") == BRAND and \
+            "brand_intent" in reasons(r):
+        return "pass"
+    if r.startswith("SIP/2.0 608") and "protected_no_intent" in reasons(r):
+        return "block"
+    return r.split("\r\n")[0] + " " + str(header(r, "Cidguard-Reasons"))
+
+
+def intent_key(frm, to):
+    """An intent's key on a cluster: the presentation number is its hash tag."""
+    return "cidguard:intent:{%s}:%s" % (frm, to)
+
+
+def eval_rejected(port):
+    """EVAL commands the node refused (a cluster redirection among them)."""
+    for line in cli(port, "info", "commandstats").splitlines():
+        if line.startswith("cmdstat_eval:"):
+            for f in line.split(":", 1)[1].split(","):
+                if f.startswith("rejected_calls="):
+                    return int(f.split("=")[1])
+    return 0
 
 
 def cli(port, *args):
@@ -175,10 +229,13 @@ def start_daemon(name, url=None, cluster=None, up=True):
                     "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
                     "workers = 2\ndecision_log = off\n"
                     "[verify]\ntrust = %s\n[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\n"
-                    "[policy]\ndno = %s\nrate_calls = 10\n"
+                    "[policy]\ndno = %s\nrate_calls = 10\nprotected = %s\n"
+                    "[intent]\nkeys = %s\nmax_uses = 2\n"
                     "[redis]\nurl = %s\ncluster = %s\ntimeout_ms = %d\n"
                     % (state, http, sv, ss, os.path.join(WORK, "pki", "root.pem"),
-                       os.path.join(WORK, "dno.csv"), url or "redis://127.0.0.1:%d" % nodes[0][1],
+                       os.path.join(WORK, "dno.csv"), os.path.join(WORK, "protected.csv"),
+                       os.path.join(WORK, "keys.csv"),
+                       url or "redis://127.0.0.1:%d" % nodes[0][1],
                        cluster or ";".join("127.0.0.1:%d" % p for _, p in nodes[1:]),
                        scaled(100)))
         return [CGD, "-c", conf], http
@@ -283,6 +340,13 @@ try:
                    capture_output=True, check=True)
     with open(os.path.join(WORK, "dno.csv"), "w") as f:
         f.write("number,note\n")
+    with open(os.path.join(WORK, "protected.csv"), "w") as f:
+        f.write("number,brand,spcs,min_attest\n%s,%s,BANK1,A\n%s,%s,BANK1,A\n"
+                % (BANK, BRAND, BANK2, BRAND))
+    token = subprocess.run([CG, "customers", "token", INTENT_KEY], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    with open(os.path.join(WORK, "keys.csv"), "w") as f:
+        f.write("name,key_sha256,numbers\nbank1,%s,+%s;+%s\n" % (token, BANK, BANK2))
     for i in range(3):
         start_node(i)
     r = subprocess.run(["redis-cli", "--cluster", "create"] +
@@ -322,6 +386,48 @@ try:
     check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
           (local_calls("A"), local_calls("B")))
 
+    # --- call intents across the daemons ------------------------------------------
+    st, ans = api("A", "POST", body={"from": "+" + BANK, "to": "+447700900501"})
+    check("an intent registered through A is shared (the cluster took it)",
+          st == 201 and isinstance(ans, dict) and ans.get("shared") is True, (st, ans))
+    k, idx = intent_key(BANK, "447700900501"), "cidguard:intents:{%s}" % BANK
+    holder = owner(keyslot(k))
+    check("... its key holds the uses, on the node of its number's slot, beside the number's index",
+          keyslot(k) == keyslot(idx) and cli(holder, "get", k) == "2" and
+          cli(holder, "zscore", idx, "447700900501") != "", (holder, cli(holder, "get", k)))
+    st, ans = api("B", "GET", "/intent/v1?from=" + BANK)
+    check("B lists it from the cluster",
+          st == 200 and ans.get("shared") is True and
+          [(i["from"], i["to"], i["uses"]) for i in ans.get("intents", [])] ==
+          [("+" + BANK, "+447700900501", 2)], (st, ans))
+    got = [bank_call("B", "447700900501"), bank_call("B", "447700900501"),
+           bank_call("A", "447700900501")]
+    check("two calls through B pass under A's intent, and spend its uses: a third through A "
+          "(whose memory still has two) is blocked", got == ["pass", "pass", "block"], got)
+    check("... no use is left in the cluster", cli(holder, "get", k) == "0", cli(holder, "get", k))
+    st, ans = api("B", "POST", body={"from": "+" + BANK, "to": "+447700900502"})
+    check("an intent registered through B", st == 201 and ans.get("shared") is True, (st, ans))
+    st, ans = api("A", "DELETE", "/intent/v1?from=%s&to=447700900502" % BANK)
+    check("... cancelled through A (which never held it): 200, shared",
+          st == 200 and ans.get("shared") is True, (st, ans))
+    got = bank_call("B", "447700900502")
+    check("... a call through B (whose memory still holds it) is blocked", got == "block", got)
+    check("... its key is gone from the cluster",
+          cli(owner(keyslot(intent_key(BANK, "447700900502"))), "exists",
+              intent_key(BANK, "447700900502")) == "0")
+    st, ans = api("A", "POST", body={"intents": [{"from": "+" + BANK, "to": "+447700900503"},
+                                                 {"from": "+" + BANK2, "to": "+447700900503"}]})
+    k1, k2 = intent_key(BANK, "447700900503"), intent_key(BANK2, "447700900503")
+    check("a batch for two numbers (slots %d and %d): shared, each key on its slot's node"
+          % (keyslot(k1), keyslot(k2)),
+          st == 201 and ans.get("shared") is True and keyslot(k1) != keyslot(k2) and
+          cli(owner(keyslot(k1)), "get", k1) == "2" and cli(owner(keyslot(k2)), "get", k2) == "2",
+          (st, ans))
+    got = [bank_call("B", "447700900503"), bank_call("B", "447700900503", BANK2)]
+    check("... calls through B from both numbers pass", got == ["pass", "pass"], got)
+    check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
+          (local_calls("A"), local_calls("B")))
+
     # --- the window's slot moves while calls flow: ASK, then MOVED ---------------
     dst = next(p for _, p in nodes if p != src)
     cli(dst, "cluster", "setslot", str(slot), "importing", node_id(src))
@@ -349,6 +455,28 @@ try:
     check("... and the next call goes straight to the new node (the map was read again)",
           "rate_calls" in reasons(r) and local_calls("B") == 0 and
           (metric(metrics("B"), "cidguard_redis_cluster_slot_maps_total") or 0) >= 3)
+    # the bank's slot moves whole: the intent API's stale map gets MOVED and follows it
+    bslot = keyslot(intent_key(BANK, "x"))
+    bsrc = owner(bslot)
+    bdst = next(p for _, p in nodes if p != bsrc)
+    cli(bdst, "cluster", "setslot", str(bslot), "importing", node_id(bsrc))
+    cli(bsrc, "cluster", "setslot", str(bslot), "migrating", node_id(bdst))
+    keys = cli(bsrc, "cluster", "getkeysinslot", str(bslot), "100").split()
+    cli(bsrc, "migrate", "127.0.0.1", str(bdst), "", "0", "5000", "keys", *keys)
+    for _, p in nodes:
+        cli(p, "cluster", "setslot", str(bslot), "node", node_id(bdst))
+    ok = wait_for(lambda: owner(bslot) == bdst)
+    rejected = eval_rejected(bsrc)
+    st, ans = api("A", "POST", body={"from": "+" + BANK, "to": "+447700900504"})
+    k = intent_key(BANK, "447700900504")
+    check("after the bank's slot moved, a registration through A reaches its new node "
+          "(MOVED followed) and is shared",
+          ok and st == 201 and ans.get("shared") is True and cli(bdst, "get", k) == "2",
+          (ok, st, ans, bsrc, bdst))
+    got = bank_call("B", "447700900504")
+    check("... and a call through B passes under it", got == "pass", got)
+    check("... the old node had refused it first (MOVED: its EVAL rejected_calls grew)",
+          eval_rejected(bsrc) > rejected, (rejected, eval_rejected(bsrc)))
     tok = sign("GW01", "447400012398")
     call("B", "447400012398", tok, "one@after")
     r = call("A", "447400012398", tok, "two@after")
