@@ -890,67 +890,128 @@ static const char *put(struct cg_redis_cmds *o, size_t *used, size_t *len, const
     return cat3(o->buf, sizeof o->buf, used, len, a, alen, b, c);
 }
 
+/* Appends v in decimal (with its NUL) to out's buffer; NULL when full.
+ * Not snprintf: this runs for several arguments of every call. */
+static const char *put_int(struct cg_redis_cmds *o, size_t *used, size_t *len, long long v)
+{
+    char t[24], *e = t + sizeof t;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--e = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        *--e = '-';
+    return put(o, used, len, e, (size_t)(t + sizeof t - e), NULL, NULL);
+}
+
+/* Appends a key: prefix, head ("ic:"), and the name, under a hash tag when
+ * `tag` ("<prefix>ic:{<name>}"); NULL when full. */
+static const char *put_key(struct cg_redis_cmds *o, size_t *used, size_t *len, const char *prefix,
+                           size_t plen, const char *head, const char *name, size_t nlen, bool tag)
+{
+    const char *k = put(o, used, len, prefix, plen, head, tag ? "{" : NULL);
+    size_t more;
+    if (!k)
+        return NULL;
+    (*used)--; /* the name, then the closing brace, appended to the same key */
+    if (!put(o, used, &more, name, nlen, tag ? "}" : NULL, NULL))
+        return NULL;
+    *len += more;
+    return k;
+}
+
 bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
                            const struct cg_policy_call *call, int window, unsigned rate_calls,
                            unsigned rate_numbers, unsigned intents, bool cluster)
 {
     static const char *const nkeys[] = {"0", "1", "2", "3", "4", "5", "6", "7"};
-    struct cg_redis_cmd one;
-    const char *k[7];
-    size_t kl[7], used = 0, plen, i;
+    static const char xd[] = "0123456789abcdef";
+    const struct cg_verdict *v = call->verdict;
+    const char *spc = v && v->spc[0] ? v->spc : NULL;
+    const char *ing = call->ingress && *call->ingress ? call->ingress : NULL;
+    const char *nums[2] = {call->caller, call->presented};
+    /* only a verified token is recorded (policy.h) */
+    bool replay =
+        v && v->verstat == CG_VERSTAT_PASSED && call->sig && call->siglen >= CG_REPLAY_KEY_LEN;
+    const char *k[7], *av[6];
+    size_t kl[7], al[6], used = 0, plen, i;
     int g, group[7];
     char mask[CG_REDIS_SLOT_CMDS_MAX][8];
 
-    if (!cg_redis_observe_cmd(&one, prefix, call, window, rate_calls, rate_numbers, intents))
-        return false;
     if (!prefix || !*prefix)
         prefix = CG_REDIS_PREFIX;
     plen = strlen(prefix);
+    if (window <= 0)
+        window = 65;
+    if (!rate_calls && !rate_numbers)
+        ing = spc = NULL;
     o->n = 0;
-    /* the keys; on a cluster the two windows of one ingress or one SPC
-     * under one hash tag: "<prefix>ic:{<ingress>}" */
+    /* KEYS, as cg_redis_observe_cmd's: replay, ingress calls, ingress
+     * numbers, SPC calls, SPC numbers, the network and the presentation
+     * number's call intents; a window that is off is not passed (no key the
+     * script leaves alone: on a cluster, a key that never exists would make
+     * every call a multi-key TRYAGAIN while its slot migrates).  On a
+     * cluster the two windows of one ingress or one SPC share its hash tag
+     * ("<prefix>ic:{<ingress>}"), and an intent's key its presentation
+     * number's ("<prefix>intent:{<from>}:<to>", cg_redis_intent_key). */
     for (i = 0; i < 7; i++) {
-        const char *src = one.argv[3 + i];
-        size_t sl = one.argvlen[3 + i];
-        group[i] = -1;
-        /* a window that is off is not passed: no key the script leaves
-         * alone (on a cluster, a key that never exists would make every
-         * call a multi-key TRYAGAIN while its slot migrates) */
-        if (!sl || ((i == 1 || i == 3) && !rate_calls) || ((i == 2 || i == 4) && !rate_numbers)) {
-            k[i] = "";
-            kl[i] = 0;
-            continue;
+        k[i] = "";
+        kl[i] = 0;
+    }
+    if (replay) {
+        char hex[2 * CG_REPLAY_KEY_LEN];
+        for (i = 0; i < CG_REPLAY_KEY_LEN; i++) {
+            hex[2 * i] = xd[call->sig[i] >> 4];
+            hex[2 * i + 1] = xd[call->sig[i] & 15];
         }
-        if (cluster && i >= 5) {
-            /* "<prefix>intent:<from>:<to>" as "<prefix>intent:{<from>}:<to>"
-             * (cg_redis_intent_key): the key shares the slot of the
-             * presentation number's index, which the intent API writes
-             * with it */
-            const char *from = src + plen + 7, *colon = memchr(from, ':', sl - plen - 7);
-            if (!colon || !(k[i] = put(o, &used, &kl[i], prefix, plen, "intent:{", NULL)))
-                return false;
-            used--;
-            if (!put(o, &used, &sl, from, (size_t)(colon - from), "}", colon))
-                return false;
-            kl[i] += sl;
-        } else if (cluster && i >= 1 && i <= 4) {
-            char head[4];
-            memcpy(head, src + plen, 3); /* "ic:" and the like */
-            head[3] = '\0';
-            if (!(k[i] = put(o, &used, &kl[i], prefix, plen, head, "{")))
-                return false;
-            /* the name, then the closing brace, appended to the same argument */
-            used--;
-            if (!put(o, &used, &sl, src + plen + 3, one.argvlen[3 + i] - plen - 3, "}", NULL))
-                return false;
-            kl[i] += sl;
-        } else if (!(k[i] = put(o, &used, &kl[i], src, sl, NULL, NULL))) {
+        if (!(k[0] = put_key(o, &used, &kl[0], prefix, plen, "r:", hex, sizeof hex, false)))
             return false;
-        }
+    }
+    for (i = 1; i <= 4; i++) {
+        const char *name = i <= 2 ? ing : spc;
+        static const char *const head[] = {NULL, "ic:", "in:", "sc:", "sn:"};
+        if (!name || (i % 2 ? !rate_calls : !rate_numbers))
+            continue;
+        if (!(k[i] = put_key(o, &used, &kl[i], prefix, plen, head[i], name, strlen(name), cluster)))
+            return false;
+    }
+    for (i = 0; i < 2; i++) {
+        char ikey[CG_REDIS_INTENT_KEY_SIZE + 64]; /* room for a longer prefix too */
+        size_t n;
+        if (!(intents & (1u << i)) || !nums[i] || !call->callee ||
+            !(n = cg_redis_intent_key(ikey, sizeof ikey, prefix, nums[i], call->callee, cluster)))
+            continue;
+        if (!(k[5 + i] = put(o, &used, &kl[5 + i], ikey, n, NULL, NULL)))
+            return false;
+    }
+    if (!kl[0] && !kl[1] && !kl[2] && !kl[3] && !kl[4] && !kl[5] && !kl[6])
+        return false;
+    /* ARGV, shared by every slot's command: Call-ID ("" for a call without
+     * one: the script takes it as a use that matches no other), now, the
+     * replay entry's lifetime in seconds, the call's numbers
+     * (network/presentation: a rotation of either is a new pair),
+     * rate_calls, rate_numbers */
+    {
+        const char *cid = replay && call->call_id ? call->call_id : "";
+        size_t cl = strlen(cid);
+        if (cl > 128) /* as cg_redis_observe_cmd cuts it */
+            cl = 128;
+        if (!(av[0] = put(o, &used, &al[0], cid, cl, NULL, NULL)) ||
+            !(av[1] = put_int(o, &used, &al[1], (long long)call->now)) ||
+            !(av[2] = put_int(
+                  o, &used, &al[2],
+                  (long long)(replay ? cg__replay_expiry(v->iat, call->now, window) - call->now
+                                     : window))) ||
+            !(av[3] = put(o, &used, &al[3], call->caller, call->caller ? strlen(call->caller) : 0,
+                          call->presented ? "/" : NULL, call->presented)) ||
+            !(av[4] = put_int(o, &used, &al[4], rate_calls)) ||
+            !(av[5] = put_int(o, &used, &al[5], rate_numbers)))
+            return false;
     }
     /* group by slot (one group without a cluster) */
     for (i = 0; i < 7; i++) {
         unsigned slot;
+        group[i] = -1;
         if (!kl[i])
             continue;
         slot = cluster ? cg_redis_keyslot(k[i], kl[i]) : 0;
@@ -980,13 +1041,10 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
             }
             c->argv[1] = k[0];
             c->argvlen[1] = kl[0];
-            c->argv[2] = one.argv[10]; /* the Call-ID, "" for none */
-            c->argvlen[2] = one.argvlen[10];
-            c->argv[6] = one.argv[12]; /* the lifetime */
-            c->argvlen[6] = one.argvlen[12];
-            if (!(c->argv[2] = put(o, &used, &ml, c->argv[2], c->argvlen[2], NULL, NULL)) ||
-                !(c->argv[6] = put(o, &used, &ml, c->argv[6], c->argvlen[6], NULL, NULL)))
-                return false;
+            c->argv[2] = av[0]; /* the Call-ID, "" for none */
+            c->argvlen[2] = al[0];
+            c->argv[6] = av[2]; /* the lifetime */
+            c->argvlen[6] = al[2];
             c->argc = 7;
             continue;
         }
@@ -1003,12 +1061,9 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
             }
         c->argv[2] = nkeys[nk];
         c->argvlen[2] = 1;
-        for (i = 10; i < 16; i++) { /* ARGV 1-6: the single-server command's */
-            const char *a = put(o, &used, &ml, one.argv[i], one.argvlen[i], NULL, NULL);
-            if (!a)
-                return false;
-            c->argv[c->argc] = a;
-            c->argvlen[c->argc++] = ml;
+        for (i = 0; i < 6; i++) {
+            c->argv[c->argc] = av[i];
+            c->argvlen[c->argc++] = al[i];
         }
         if (!(c->argv[c->argc] = put(o, &used, &ml, mask[g], 7, NULL, NULL)))
             return false;
