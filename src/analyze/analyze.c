@@ -43,6 +43,24 @@
 #define LINE_MAX_BYTES 65536
 #define MAX_FIELDS 32
 
+#ifdef CG_ANALYZE_PHASES /* tuning: each phase's wall time on stderr */
+#include <time.h>
+static void phase(const char *name)
+{
+    static struct timespec last;
+    struct timespec now;
+    if (!getenv("CG_ANALYZE_PHASES"))
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (last.tv_sec)
+        fprintf(stderr, "phase %-16s %7.3f s\n", name,
+                (double)(now.tv_sec - last.tv_sec) + (double)(now.tv_nsec - last.tv_nsec) / 1e9);
+    last = now;
+}
+#else
+#define phase(name) ((void)0)
+#endif
+
 /* --- small containers -------------------------------------------------------- */
 
 static uint64_t mix64(uint64_t x)
@@ -70,11 +88,13 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return mix64((h ^ w) * 0x94d049bb133111ebull);
 }
 
-/* Interned strings: ids are dense from 0. */
+/* Interned strings: ids are dense from 0.  A string may also be pushed
+ * without a slot (st_push), when an index of its own finds it: the slots
+ * then hold only the strings interned here (nslot of them). */
 struct strtab {
     uint64_t *slot; /* hash's high half << 32 | id + 1; 0 = empty: a probe that
                        misses never reads the string */
-    uint32_t cap, n;
+    uint32_t cap, n, nslot;
     uint32_t *off, *len; /* per id: where in the arena, how long */
     uint32_t idcap;
     char *arena;
@@ -101,20 +121,9 @@ static int st_grow(struct strtab *t)
     return 0;
 }
 
-/* The id of s (created when new, *created set); -1 when out of memory. */
-static int64_t intern_hashed(struct strtab *t, const char *s, size_t n, uint64_t h, bool *created)
+/* Appends s (n bytes) as the next id, in no slot; -1 when out of memory. */
+static int64_t st_push(struct strtab *t, const char *s, size_t n)
 {
-    uint64_t fp = h >> 32 << 32;
-    uint32_t j;
-    *created = false;
-    if ((t->n + 1) * 2 > t->cap && st_grow(t))
-        return -1;
-    for (j = (uint32_t)h & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1)) {
-        uint32_t id = (uint32_t)t->slot[j] - 1;
-        if ((t->slot[j] & 0xffffffff00000000ull) == fp && t->len[id] == n &&
-            memcmp(t->arena + t->off[id], s, n) == 0)
-            return id;
-    }
     if (t->n == t->idcap) {
         uint32_t nc = t->idcap ? t->idcap * 2 : 64;
         uint32_t *no = realloc(t->off, nc * sizeof *no), *nl;
@@ -141,9 +150,30 @@ static int64_t intern_hashed(struct strtab *t, const char *s, size_t n, uint64_t
     t->off[t->n] = (uint32_t)t->alen;
     t->len[t->n] = (uint32_t)n;
     t->alen += n + 1;
-    t->slot[j] = fp | (t->n + 1);
-    *created = true;
     return t->n++;
+}
+
+/* The id of s (created when new, *created set); -1 when out of memory. */
+static int64_t intern_hashed(struct strtab *t, const char *s, size_t n, uint64_t h, bool *created)
+{
+    uint64_t fp = h >> 32 << 32;
+    uint32_t j;
+    int64_t id;
+    *created = false;
+    if ((t->nslot + 1) * 2 > t->cap && st_grow(t))
+        return -1;
+    for (j = (uint32_t)h & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1)) {
+        uint32_t k = (uint32_t)t->slot[j] - 1;
+        if ((t->slot[j] & 0xffffffff00000000ull) == fp && t->len[k] == n &&
+            memcmp(t->arena + t->off[k], s, n) == 0)
+            return k;
+    }
+    if ((id = st_push(t, s, n)) < 0)
+        return -1;
+    t->slot[j] = fp | (uint64_t)(id + 1);
+    t->nslot++;
+    *created = true;
+    return id;
 }
 
 static int64_t intern(struct strtab *t, const char *s, size_t n, bool *created)
@@ -268,7 +298,10 @@ static uint64_t pack_number(const char *d, size_t n)
     return (uint64_t)n << 58 | v;
 }
 
-/* The id of the canonical number d (interned in t when new). */
+/* The id of the canonical number d (in t when new).  A number packed
+ * into a key is found by x alone: its text goes into t without a slot
+ * (hashing it there again, and the slots' growth, were a tenth of the
+ * reading). */
 static int64_t intern_packed(struct map64 *x, struct strtab *t, const char *d, size_t n,
                              uint64_t key, bool *created)
 {
@@ -280,7 +313,7 @@ static int64_t intern_packed(struct map64 *x, struct strtab *t, const char *d, s
         return -1;
     if (!*created)
         return *slot;
-    if ((id = intern(t, d, n, created)) < 0)
+    if ((id = st_push(t, d, n)) < 0)
         return -1;
     *slot = (uint32_t)id;
     return id;
@@ -2356,6 +2389,7 @@ static int part_merge(struct analysis *a, struct analysis *l, uint64_t line0)
             goto out;
         omap[i] = (uint32_t)id;
     }
+    phase("merge ids");
     /* what is merged goes at once: the run's tables grow meanwhile */
     st_free(&l->number_text);
     st_free(&l->origin_keys);
@@ -2384,6 +2418,7 @@ static int part_merge(struct analysis *a, struct analysis *l, uint64_t line0)
     l->pairs = NULL;
     memset(&l->pair_index, 0, sizeof l->pair_index);
     memset(&l->intent_pairs, 0, sizeof l->intent_pairs);
+    phase("merge pairs");
     rc = CG_EIO;
     if (rows_rewind(l) != CG_OK)
         goto out;
@@ -2406,6 +2441,7 @@ static int part_merge(struct analysis *a, struct analysis *l, uint64_t line0)
         }
     }
     part_reports(a, log, &e, ~0ull, line0);
+    phase("merge rows");
     a->bad_rows += l->bad_rows;
     rc = j == log->nrows ? CG_OK : CG_EIO;
 out:
@@ -2489,6 +2525,7 @@ static int read_split(struct analysis *a, struct stager *st0, int fd, uint64_t s
         started[k] = false;
     }
     line0 = st0->line;
+    phase("parts");
     for (k = 1; k < n && rc == CG_OK; k++) {
         if ((rc = p[k].rc) != CG_OK) {
             snprintf(err, errlen, "%s", p[k].err);
@@ -2875,6 +2912,7 @@ int cg_analyze_files(const char *const *inputs, size_t ninputs, const char *outd
         snprintf(err, errlen, "from 1 to %d input files", MAX_INPUTS);
         return CG_EINVAL;
     }
+    phase("start");
     if ((rc = load_lists(&a, err, errlen)) != CG_OK ||
         (o->baseline_path && !a.signing &&
          (rc = load_baseline(&a, o->baseline_path, err, errlen)) != CG_OK) ||
@@ -2894,11 +2932,19 @@ int cg_analyze_files(const char *const *inputs, size_t ninputs, const char *outd
     }
     sum->rows = a.nrows;
     sum->bad_rows = a.bad_rows;
+    phase("read+merge");
+#ifdef CG_ANALYZE_PHASES
+    if (getenv("CG_ANALYZE_PHASES"))
+        fprintf(stderr, "rows %zu numbers %u origins %u pairs %zu intent_pairs %zu slots %u/%zu\n",
+                a.nrows, a.number_text.n, a.origin_keys.n, a.npairs, a.intent_pairs.n,
+                a.number_text.cap, a.number_index.cap);
+#endif
     rc = cg__analyze_run(&a, &fd, sum);
     if (rc == CG_OK && o->save_baseline_path && !a.signing)
         rc = save_baseline(&a, o->save_baseline_path, err, errlen);
     if (rc == CG_OK && outdir)
         rc = cg__analyze_write(&fd, outdir, sum, err, errlen);
+    phase("write");
     cg__findings_free(&fd);
     if (rc == CG_ENOMEM && !err[0])
         snprintf(err, errlen, "out of memory");
@@ -2908,6 +2954,7 @@ out:
     sum->rows = a.nrows;
     sum->bad_rows = a.bad_rows;
     analysis_free(&a);
+    phase("free");
     return rc;
 }
 
@@ -3716,10 +3763,12 @@ static int profile_origins(struct analysis *a)
     }
     if ((rc = make_population(a)) != CG_OK) /* none in a signing log */
         return rc;
+    phase("pairs+population");
     if (rows_rewind(a) != CG_OK)
         return CG_EIO;
     if ((rc = profile_rows(a)) != CG_OK)
         return rc;
+    phase("profile rows");
     if (!a->signing && ((rc = judge_behaviour(a)) != CG_OK || (rc = campaign_segments(a)) != CG_OK))
         return rc;
     for (i = 0; i < norigins; i++) {
@@ -4092,12 +4141,20 @@ int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analy
     sum->last_time = a->tmax;
     fd->tmin = a->tmin;
     if (!a->signing) {
-        if ((rc = decide_owners(a)) != CG_OK || (rc = count_inside(a)) != CG_OK)
+        if ((rc = decide_owners(a)) != CG_OK)
+            return rc;
+        phase("owners");
+        if ((rc = count_inside(a)) != CG_OK)
             return rc;
         mark_borrowed(a);
+        phase("inside+borrowed");
     }
-    if ((rc = profile_origins(a)) != CG_OK || (rc = collect_spoofed_calls(a, fd, sum)) != CG_OK)
+    if ((rc = profile_origins(a)) != CG_OK)
         return rc;
+    phase("first pass");
+    if ((rc = collect_spoofed_calls(a, fd, sum)) != CG_OK)
+        return rc;
+    phase("second pass");
     sum->out_of_order = a->out_of_order;
     sum->own_no_intent = a->own_no_intent;
     name_campaigns(a, fd);
