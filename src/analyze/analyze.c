@@ -780,6 +780,28 @@ static bool parse_intent(struct sv v, int *intent)
 }
 
 /*
+ * A field's canonical number, as cg_tn_canon reads it.  A global number
+ * written as '+' and its digits alone (1 to CG_TN_MAX), as nearly every
+ * record writes one, is those digits: read here without the header
+ * reader's steps, which were a fifth of parsing a row.
+ */
+static int tn_canon(const char *p, size_t n, const struct cg_tn_plan *plan,
+                    char out[CG_TN_MAX + 1])
+{
+    if (n >= 2 && n <= CG_TN_MAX + 1 && p[0] == '+') {
+        size_t i = 1;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == n) {
+            memcpy(out, p + 1, n - 1);
+            out[n - 1] = '\0';
+            return CG_OK;
+        }
+    }
+    return cg_tn_canon(p, n, plan, out);
+}
+
+/*
  * Parses a row's time, numbers (canonical, into calling, presented and
  * called), duration, verstat, attestation and intent into r and *intent,
  * and checks that its origin key fits.  A malformed field skips the row:
@@ -797,11 +819,11 @@ static const char *parse_row(const struct cg_tn_plan *plan, const struct raw_row
         return "time is missing";
     if (!parse_time(in->time.p, in->time.n, &r->t))
         return "time is neither ISO 8601 UTC nor Unix seconds";
-    if (cg_tn_canon(in->calling.p, in->calling.n, plan, calling) != CG_OK)
+    if (tn_canon(in->calling.p, in->calling.n, plan, calling) != CG_OK)
         return in->calling.n ? "calling is not a telephone number" : "calling is missing";
-    if (!in->presented.n || cg_tn_canon(in->presented.p, in->presented.n, plan, presented) != CG_OK)
+    if (!in->presented.n || tn_canon(in->presented.p, in->presented.n, plan, presented) != CG_OK)
         memcpy(presented, calling, CG_TN_MAX + 1);
-    if (cg_tn_canon(in->called.p, in->called.n, plan, called) != CG_OK)
+    if (tn_canon(in->called.p, in->called.n, plan, called) != CG_OK)
         return in->called.n ? "called is not a telephone number" : "called is missing";
     if (!parse_intent(in->intent, intent))
         return "intent is neither yes, no nor empty";
