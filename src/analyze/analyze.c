@@ -46,17 +46,25 @@
 
 #ifdef CG_ANALYZE_PHASES /* tuning: each phase's wall time on stderr */
 #include <time.h>
+static double seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static void phase(const char *name)
 {
-    static struct timespec last;
-    struct timespec now;
+    static double wall, cpu;
+    double w, c;
     if (!getenv("CG_ANALYZE_PHASES"))
         return;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (last.tv_sec)
-        fprintf(stderr, "phase %-16s %7.3f s\n", name,
-                (double)(now.tv_sec - last.tv_sec) + (double)(now.tv_nsec - last.tv_nsec) / 1e9);
-    last = now;
+    w = seconds(CLOCK_MONOTONIC);
+    c = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    if (wall > 0)
+        fprintf(stderr, "phase %-16s %7.3f s wall %7.3f s cpu\n", name, w - wall, c - cpu);
+    wall = w;
+    cpu = c;
 }
 #else
 #define phase(name) ((void)0)
@@ -295,6 +303,24 @@ static uint32_t map_get(const struct map64 *m, uint64_t key)
     return 0;
 }
 
+/* Bit sets by id, for the passes: one that tests a bit of a few hundred
+ * KB (which stays in the cache) before the record it stands for skips
+ * most rows' trips to memory. */
+static uint64_t *bits_new(size_t n)
+{
+    return calloc(n / 64 + 1, sizeof(uint64_t));
+}
+
+static bool bit_get(const uint64_t *b, size_t i)
+{
+    return b[i / 64] >> (i % 64) & 1;
+}
+
+static void bit_set(uint64_t *b, size_t i)
+{
+    b[i / 64] |= 1ull << (i % 64);
+}
+
 /* Adds the pair (a, b) to a set: 1 when new, 0 when present, -1 out of memory. */
 static int set_add(struct map64 *m, uint32_t a, uint32_t b)
 {
@@ -462,6 +488,9 @@ struct analysis {
     struct pair *pairs;
     size_t npairs, pairs_cap;
     uint32_t *others; /* the non-usual pairs of each number (struct number) */
+    /* by number id: usually verifies (usually_verifies), has others (a
+     * usual origin and other pairs); by origin id: spoofing */
+    uint64_t *verifies, *with_others, *spoofs;
     bool need_inside; /* some pair's borrowing depends on the usual origin's calls inside it */
     /* the origins with enough calls to be judged by behaviour */
     struct beh_pop *pop;
@@ -2123,6 +2152,9 @@ static void analysis_free(struct analysis *a)
     free(a->pair_index.s);
     free(a->pairs);
     free(a->others);
+    free(a->verifies);
+    free(a->with_others);
+    free(a->spoofs);
     free(a->pop);
     free(a->campaign_hours.s);
     st_free(&a->origin_keys);
@@ -3023,16 +3055,32 @@ int cg_analyze(const char *input, const char *outdir, const struct cg_analyze_op
 
 /* An unverified call from a (network) number that usually verifies (at
  * least 3 passes, at least 80% of its calls). */
+static bool number_verifies(const struct analysis *a, uint32_t id)
+{
+    const struct number *number = &a->numbers[id];
+    /* a signing log has no verification: a refused call is no failure */
+    return !a->signing && number->verified_calls >= 3 &&
+           (uint64_t)number->verified_calls * 5 >= (uint64_t)number->calls * 4;
+}
+
+/* The numbers that usually verify, as a bit set (a->verifies). */
+static int mark_verifying(struct analysis *a)
+{
+    size_t i;
+    if (!(a->verifies = bits_new(a->number_text.n)))
+        return CG_ENOMEM;
+    for (i = 0; i < a->number_text.n; i++)
+        if (number_verifies(a, (uint32_t)i))
+            bit_set(a->verifies, i);
+    return CG_OK;
+}
+
 static bool usually_verifies(const struct analysis *a, const struct row *r)
 {
-    const struct number *number = &a->numbers[r->calling];
-    /* a signing log has no verification: a refused call is no failure */
     /* a number that verifies at home arrives unverified from abroad when
      * its subscriber roams: no failure (a borrowed one is found as such) */
-    if (a->origins[r->origin].international)
-        return false;
-    return !a->signing && r->verstat != VERSTAT_PASSED && number->verified_calls >= 3 &&
-           (uint64_t)number->verified_calls * 5 >= (uint64_t)number->calls * 4;
+    return r->verstat != VERSTAT_PASSED && bit_get(a->verifies, r->calling) &&
+           !a->origins[r->origin].international;
 }
 
 /*
@@ -3109,9 +3157,14 @@ static int decide_owners(struct analysis *a)
     if (!(a->others = malloc((total + 1) * sizeof *a->others)))
         goto out;
     total = 0;
+    free(a->with_others);
+    if (!(a->with_others = bits_new(nn)))
+        goto out;
     for (i = 0; i < nn; i++) {
         a->numbers[i].others_first = (uint32_t)total;
         total += a->numbers[i].others_n;
+        if (a->numbers[i].others_n)
+            bit_set(a->with_others, i);
         a->numbers[i].others_n = 0;
     }
     for (i = 0; i < a->npairs; i++) {
@@ -3147,7 +3200,8 @@ static int count_inside(struct analysis *a)
             const struct row *r = &a->chunk[i];
             const struct number *num = &a->numbers[r->presented];
             uint32_t k;
-            if (!num->others_n || a->pairs[num->owner - 1].origin != r->origin)
+            if (!bit_get(a->with_others, r->presented) ||
+                a->pairs[num->owner - 1].origin != r->origin)
                 continue;
             for (k = 0; k < num->others_n; k++) {
                 struct pair *p = &a->pairs[a->others[num->others_first + k]];
@@ -4069,7 +4123,7 @@ static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__fin
     int kind, rc;
     uint64_t own = 0;
     bool borrowed;
-    if (!origin->spoofing)
+    if (!bit_get(a->spoofs, r->origin))
         return CG_OK;
     settle_flags(a, r, &own);
     borrowed = !a->signing && row_borrowed(a, r);
@@ -4190,11 +4244,14 @@ static int list_spoofing_origins(const struct analysis *a, struct cg__findings *
  */
 int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analyze_summary *sum)
 {
+    size_t i;
     int rc;
 
     sum->first_time = a->tmin;
     sum->last_time = a->tmax;
     fd->tmin = a->tmin;
+    if ((rc = mark_verifying(a)) != CG_OK)
+        return rc;
     if (!a->signing) {
         if ((rc = decide_owners(a)) != CG_OK)
             return rc;
@@ -4206,6 +4263,11 @@ int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analy
     }
     if ((rc = profile_origins(a)) != CG_OK)
         return rc;
+    if (!(a->spoofs = bits_new(a->origin_keys.n)))
+        return CG_ENOMEM;
+    for (i = 0; i < a->origin_keys.n; i++)
+        if (a->origins[i].spoofing)
+            bit_set(a->spoofs, i);
     phase("first pass");
     if ((rc = collect_spoofed_calls(a, fd, sum)) != CG_OK)
         return rc;
