@@ -281,6 +281,18 @@ static void map_prefetch(const struct map64 *m, uint64_t key)
         __builtin_prefetch(&m->s[mix64(key) & (m->cap - 1)]);
 }
 
+/* The value of a present key, else NULL (no insertion). */
+static const uint32_t *map_peek(const struct map64 *m, uint64_t key)
+{
+    size_t j;
+    if (!m->cap)
+        return NULL;
+    for (j = mix64(key) & (m->cap - 1); m->s[j].k != ~0ull; j = (j + 1) & (m->cap - 1))
+        if (m->s[j].k == key)
+            return &m->s[j].v;
+    return NULL;
+}
+
 static bool map_has(const struct map64 *m, uint64_t key)
 {
     size_t j;
@@ -1640,14 +1652,23 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
             continue;
         }
         k = c->text + s->key;
-        if (i + STAGE_AHEAD < c->n) { /* the records of a row a few ahead */
+        /* the records of a row a few ahead, and its pair's slot twice as
+         * far: the slot, in the cache by then, names the pair to ask for */
+        if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why) {
+            const struct staged *f = &c->rows[i + 2 * STAGE_AHEAD];
+            map_prefetch(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
+        }
+        if (i + STAGE_AHEAD < c->n) {
             const struct staged *f = &c->rows[i + STAGE_AHEAD];
             if (!f->why) {
+                const uint32_t *v =
+                    map_peek(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
                 if (f->r.calling < a->numbers_made)
                     __builtin_prefetch(&a->numbers[f->r.calling]);
                 if (f->r.origin < a->origins_made)
                     __builtin_prefetch(&a->origins[f->r.origin]);
-                map_prefetch(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
+                if (v)
+                    __builtin_prefetch(&a->pairs[*v]);
             }
         }
         memset(&in, 0, sizeof in);
