@@ -158,6 +158,30 @@ static void test_replay_answer(void **state)
     assert_int_equal(cg_redis_replay_answer(true, "a@x", 3, "", 0), replay);
 }
 
+/* An intent's key and its number's index share the presentation number's
+ * slot on a cluster (one script writes both), keep their plain names on a
+ * single server, and a number that is not canonical makes no key. */
+static void test_intent_keys(void **state)
+{
+    char k[CG_REDIS_INTENT_KEY_SIZE], ix[CG_REDIS_INTENT_KEY_SIZE];
+    char prefix[64];
+    (void)state;
+    assert_true(cg_redis_intent_key(k, sizeof k, NULL, "442079460100", "447700900501", true) > 0);
+    assert_string_equal(k, "cidguard:intent:{442079460100}:447700900501");
+    assert_true(cg_redis_intent_index(ix, sizeof ix, NULL, "442079460100", true) > 0);
+    assert_string_equal(ix, "cidguard:intents:{442079460100}");
+    assert_int_equal(cg_redis_keyslot(k, strlen(k)), cg_redis_keyslot(ix, strlen(ix)));
+    assert_true(cg_redis_intent_key(k, sizeof k, "x:", "442079460100", "447700900501", false) > 0);
+    assert_string_equal(k, "x:intent:442079460100:447700900501");
+    assert_int_equal(cg_redis_intent_index(ix, sizeof ix, NULL, "+44", true), 0);
+    assert_int_equal(cg_redis_intent_key(k, 10, NULL, "442079460100", "447700900501", true), 0);
+    /* the longest prefix and numbers fit the documented size */
+    memset(prefix, 'p', 63);
+    prefix[63] = '\0';
+    assert_true(
+        cg_redis_intent_key(k, sizeof k, prefix, "123456789012345", "123456789012345", true) > 0);
+}
+
 static void test_urls_and_nodes(void **state)
 {
     struct cg_redis_addr a;
@@ -255,7 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyslot),        cmocka_unit_test(test_cluster_split),
         cmocka_unit_test(test_one_command),    cmocka_unit_test(test_replay_answer),
-        cmocka_unit_test(test_urls_and_nodes),
+        cmocka_unit_test(test_urls_and_nodes), cmocka_unit_test(test_intent_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
