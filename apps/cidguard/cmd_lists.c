@@ -12,9 +12,25 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+/* Edits of the lists in Redis are optimistic: one version covers every
+ * list, so editors of any list collide, and editors that retry at once
+ * collide again.  Each retry waits a random time under a ceiling that
+ * doubles from 1 ms to 256 ms: 10 s of attempts on average, 20 s at most. */
+#define EDIT_ATTEMPTS 80
+
+static void edit_backoff(int attempt)
+{
+    unsigned ceiling_us = 1000u << (attempt < 8 ? attempt : 8);
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    usleep(rand_r(&seed) % ceiling_us + 1);
+}
 
 #define LIST_MAX (64u << 20)
 
@@ -300,9 +316,10 @@ int cmd_lists(int argc, char **argv)
             rc = cg_redis_list_replace(s, (enum cg_list)l, next, strlen(next), v);
             if (rc == CG_OK)
                 break;
-            if (rc != CG_ECONFLICT || attempt == 9)
+            if (rc != CG_ECONFLICT || attempt == EDIT_ATTEMPTS - 1)
                 cli_die("%s", rc == CG_ECONFLICT ? "the lists kept changing; try again"
                                                  : cg_redis_error(s));
+            edit_backoff(attempt);
             free(text);
             free(next);
             text = read_list(s, (enum cg_list)l, &v);
