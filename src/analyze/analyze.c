@@ -865,8 +865,7 @@ static bool parse_intent(struct sv v, int *intent)
  * record writes one, is those digits: read here without the header
  * reader's steps, which were a fifth of parsing a row.
  */
-static int tn_canon(const char *p, size_t n, const struct cg_tn_plan *plan,
-                    char out[CG_TN_MAX + 1])
+static int tn_canon(const char *p, size_t n, const struct cg_tn_plan *plan, char out[CG_TN_MAX + 1])
 {
     if (n >= 2 && n <= CG_TN_MAX + 1 && p[0] == '+') {
         size_t i = 1;
