@@ -473,6 +473,15 @@ struct origin {
     double lifetime_even; /* the same, were each number's calls spread over its whole span */
     int32_t pop;          /* index in the run's behaviour arrays (-1: too few calls to judge) */
     bool borrows;         /* its borrowed calls count as spoofed (a trunk's others do not) */
+    /* whose numbers it borrows (each presented at least 3 times): a
+     * private subscriber's (its usual origin is a subscriber switch), a
+     * bank's line (its usual origin signs a protected number); the
+     * numbers it is the usual origin of, and whether it signs a protected
+     * number A itself (decide_owners) */
+    uint32_t private_calls, private_numbers, bank_calls, bank_numbers, owned;
+    bool bank;
+    uint32_t neighbour_calls; /* calls presenting a neighbour of the callee (row_neighbour) */
+    bool neighbours;          /* its neighbour calls count as spoofed (neighbouring) */
     /* of its spoofed calls */
     uint32_t spoofed_calls, victims, campaigns;
     int64_t first_spoofed, last_spoofed;
@@ -507,6 +516,14 @@ struct analysis {
     /* the origins with enough calls to be judged by behaviour */
     struct beh_pop *pop;
     size_t npop;
+    /* by number id: a UK mobile's block (its first five national digits)
+     * + 1, 0 for other numbers (row_neighbour); the fewest numbers a
+     * subscriber switch is the usual origin of (decide_owners); over all
+     * origins, the calls presenting a neighbour of their callee, and all
+     * calls (neighbouring) */
+    uint16_t *block;
+    uint32_t switch_min;
+    uint64_t neighbour_calls, all_calls;
     struct map64 campaign_hours; /* a trunk's hours with calls of a kind -> segment */
     uint64_t out_of_order;       /* rows earlier than the latest time before them (kept) */
     const char *input;           /* the file being read (bad-row reports) */
@@ -2190,6 +2207,7 @@ static void analysis_free(struct analysis *a)
     free(a->with_others);
     free(a->spoofs);
     free(a->pop);
+    free(a->block);
     free(a->campaign_hours.s);
     st_free(&a->origin_keys);
     st_free(&a->brand_names);
@@ -3161,6 +3179,62 @@ static void settle_flags(const struct analysis *a, struct row *r, uint64_t *own)
 
 /* --- the numbers' usual origins -------------------------------------------------------- */
 
+static int cmp_u32_desc(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/*
+ * What kind of owner each usual origin is, for the borrowing rule: how many
+ * numbers it is the usual origin of, whether it signs a protected number A
+ * itself (a bank: its other numbers are the bank's unprotected lines), and
+ * the fewest numbers that make a subscriber switch.
+ *
+ * A consumer's number lives on its carrier's switch, which is the usual
+ * origin of a large share of all numbers; a business's, a bank's, a police
+ * force's or a contact centre's on an account or trunk of its own with a
+ * few, or a few dozen.  The records' own scale decides: half of the owned
+ * numbers belong to origins of at least M numbers each (the number-weighted
+ * median of the owners' sizes, the switch a typical number lives on), and a
+ * subscriber switch is an origin owning at least a quarter of M, and at
+ * least SWITCH_MIN_NUMBERS (a small input's switches are not told from
+ * enterprises: its borrowing is then judged as enterprises' numbers).
+ */
+#define SWITCH_MIN_NUMBERS 100
+
+static int owner_kinds(struct analysis *a)
+{
+    size_t i, n = 0, norigins = a->origin_keys.n;
+    uint64_t total = 0, acc = 0;
+    uint32_t *size, median = 0;
+    for (i = 0; i < norigins; i++) {
+        a->origins[i].owned = 0;
+        a->origins[i].bank = false;
+    }
+    for (i = 0; i < a->number_text.n; i++)
+        if (a->numbers[i].owner)
+            a->origins[a->pairs[a->numbers[i].owner - 1].origin].owned++;
+    for (i = 0; i < a->npairs; i++)
+        if (a->pairs[i].a_calls && a->numbers[a->pairs[i].number].brand >= 0)
+            a->origins[a->pairs[i].origin].bank = true;
+    if (!(size = malloc((norigins + 1) * sizeof *size)))
+        return CG_ENOMEM;
+    for (i = 0; i < norigins; i++)
+        if (a->origins[i].owned) {
+            size[n++] = a->origins[i].owned;
+            total += a->origins[i].owned;
+        }
+    qsort(size, n, sizeof *size, cmp_u32_desc);
+    for (i = 0; i < n && acc * 2 < total; i++) {
+        acc += size[i];
+        median = size[i];
+    }
+    free(size);
+    a->switch_min = median / 4 > SWITCH_MIN_NUMBERS ? median / 4 : SWITCH_MIN_NUMBERS;
+    return CG_OK;
+}
+
 /*
  * Each number's usual origin: the pair with most of its A-attested calls,
  * when it has at least 80% of them (a number only its owner's carrier can
@@ -3232,7 +3306,7 @@ static int decide_owners(struct analysis *a)
         a->need_inside |= !p->a_calls && (a->pairs[num->owner - 1].a_calls == 0 ||
                                           a->origins[p->origin].international);
     }
-    rc = CG_OK;
+    rc = owner_kinds(a);
 out:
     free(best_a);
     free(sum_a);
@@ -3275,7 +3349,10 @@ static int count_inside(struct analysis *a)
  * away for good was ported).  A UK mobile arriving from abroad is a
  * subscriber roaming unless the usual origin called with it during that
  * time (one phone is not in two countries), and a number whose usual
- * origin is only the trunk it arrives on needs the same proof.
+ * origin is only the trunk it arrives on needs the same proof.  Each
+ * borrowed number presented at least 3 times is counted by its owner's
+ * kind (owner_kinds): a private subscriber's, a bank's line, or else an
+ * enterprise's.
  */
 static void mark_borrowed(struct analysis *a)
 {
@@ -3300,6 +3377,15 @@ static void mark_borrowed(struct analysis *a)
         p->borrowed = true;
         origin->borrowed_calls += p->current;
         origin->borrowed_numbers++;
+        if (p->current < 3) /* presented once or twice: forwarded, carried in transit */
+            continue;
+        if (a->origins[u->origin].owned >= a->switch_min) {
+            origin->private_calls += p->current;
+            origin->private_numbers++;
+        } else if (a->origins[u->origin].bank) {
+            origin->bank_calls += p->current;
+            origin->bank_numbers++;
+        }
     }
 }
 
@@ -3309,6 +3395,42 @@ static bool row_borrowed(const struct analysis *a, const struct row *r)
     uint64_t key = (uint64_t)r->presented << 32 | r->origin;
     return a->origins[r->origin].borrowed_numbers &&
            a->pairs[map_get(&a->pair_index, key)].borrowed;
+}
+
+/*
+ * Neighbour spoofing: a presentation number chosen to share the callee's
+ * leading digits, so that the callee takes it for someone local or known.
+ * A UK mobile number carries no locality: two subscribers' numbers share
+ * their first five national digits (07xxx x, one block of 100,000 numbers
+ * among thousands) by chance only rarely, and a family or a company's
+ * fleet whose numbers were issued together calls from its own numbers,
+ * whose usual origin is the origin itself.  Geographic numbers are not
+ * judged: a local business shares its callers' area code and exchange.
+ */
+static int number_blocks(struct analysis *a)
+{
+    size_t i, n = a->number_text.n;
+    if (!(a->block = calloc(n + 1, sizeof *a->block)))
+        return CG_ENOMEM;
+    for (i = 0; i < n; i++) {
+        const char *tn = st_str(&a->number_text, (uint32_t)i);
+        if (a->numbers[i].uk_mobile && strlen(tn) == 12)
+            a->block[i] = (uint16_t)(1 + (tn[3] - '0') * 1000 + (tn[4] - '0') * 100 +
+                                     (tn[5] - '0') * 10 + (tn[6] - '0'));
+    }
+    return CG_OK;
+}
+
+/* Whether the row presents a number in its callee's block that is not
+ * its origin's own (number_blocks). */
+static bool row_neighbour(const struct analysis *a, const struct row *r)
+{
+    uint32_t owner;
+    if (!a->block || !a->block[r->presented] || r->presented == r->called ||
+        a->block[r->presented] != a->block[r->called])
+        return false;
+    owner = a->numbers[r->presented].owner;
+    return !owner || a->pairs[owner - 1].origin != r->origin;
 }
 
 /* --- behaviour ---------------------------------------------------------------------------- */
@@ -3467,6 +3589,9 @@ static int judge_behaviour(struct analysis *a)
             p->beh.callees = o->calls;
         p->beh.borrowed_calls = o->borrowed_calls;
         p->beh.borrowed_numbers = o->borrowed_numbers;
+        p->beh.private_calls = o->private_calls;
+        p->beh.bank_calls = o->bank_calls;
+        p->beh.neighbour_calls = o->neighbour_calls;
         x[CG__F_BORROWED] = o->foreign_calls / calls;
         x[CG__F_NEW] = o->distinct_presented / calls;
         x[CG__F_TURNOVER] =
@@ -3512,34 +3637,82 @@ static int judge_behaviour(struct analysis *a)
 
 /*
  * The rules on behaviour (docs/analyze.md), each needing the origin to
- * present numbers that are not its own and to harm its callees:
+ * present numbers that are not its own and to harm its callees.
  *
- *   borrowing  at least BORROW_MIN_NUMBERS borrowed numbers on at least
- *              BORROW_MIN_CALLS calls, each borrowed number used at least
- *              3 times on average (a forwarded call or a transit carries
- *              each subscriber's number once or twice), at least a fifth of
- *              its calls, a borrowed_share z of at least 3 and a turnover z
- *              of at least 2, some harm (talk time above the population's:
- *              bursts of short calls alone are how one-time-password traffic
- *              for many clients looks) with harm + dialling at least 1.5,
- *              and a score of at least BORROW_SCORE;
- *   behaviour  an account that presents at least 10 numbers, mostly
- *              without A attestation, a score of at least BEHAVIOUR_SCORE,
- *              and either a new_number_rate or turnover z of at least 3
- *              with harm at least 3 and dialling at least 2, or a turnover
- *              z of at least 3 with harm + dialling at least 4.
+ * borrowing: at least BORROW_MIN_NUMBERS borrowed numbers on at least
+ * BORROW_MIN_CALLS calls, each borrowed number used at least 3 times on
+ * average (a forwarded call or a transit carries each subscriber's number
+ * once or twice), on at least a fifth of its calls, with a borrowed_share z
+ * of at least 3.  Whose numbers they are then decides what else it takes:
+ *
+ *   - Private subscribers' numbers, or banks' lines, on at least a tenth of
+ *     its borrowed calls: no one has a reason to present a stranger's
+ *     mobile or home number again and again, nor a bank's line unless it
+ *     is the bank's agent (whose one-time passwords and reminders are short
+ *     calls).  Harm is then enough: a talk_log z of at least 2 (answered
+ *     calls far longer than the other origins': callees kept on the line;
+ *     the answer rate is no harm here, one-time passwords are answered
+ *     more often than anything) and a score of at least BORROW_SCORE.
+ *   - Enterprises' numbers only: an agency presents its clients' numbers,
+ *     a CPaaS its customers'.  How briefly each number is used (turnover)
+ *     is then how the dialler schedules its clients (one client's campaign
+ *     at a time reads as high turnover), not fraud; and long calls are how
+ *     a debt collector's calls go.  What an agency does not do is move
+ *     through many numbers, one after the other: it presents as many as it
+ *     has clients.  So this takes slow rotation through at least
+ *     BORROW_ROTATION_NUMBERS borrowed numbers, a turnover z of at least 2,
+ *     some harm (talk time or answer rate above the population's: bursts
+ *     of short calls alone are how one-time-password traffic looks) with
+ *     harm + dialling at least 1.5, and a score of at least BORROW_SCORE.
+ *
+ * behaviour: an account that presents at least 10 numbers, mostly without
+ * A attestation, a score of at least BEHAVIOUR_SCORE, and either a
+ * new_number_rate or turnover z of at least 3 with harm at least 3 and
+ * dialling at least 2, or a turnover z of at least 3 with harm + dialling
+ * at least 4.
  */
 #define BORROW_MIN_NUMBERS 3
 #define BORROW_MIN_CALLS 50
+#define BORROW_ROTATION_NUMBERS 10
 #define BORROW_SCORE 7.0
 #define BEHAVIOUR_SCORE 10.0
 
 static bool borrowing(const struct origin *o, const struct cg__behaviour *b)
 {
-    return o->borrowed_numbers >= BORROW_MIN_NUMBERS && o->borrowed_calls >= BORROW_MIN_CALLS &&
-           o->borrowed_calls >= 3 * o->borrowed_numbers && o->borrowed_calls * 5 >= o->calls &&
-           b->z[CG__F_BORROWED] >= 3 && b->z[CG__F_TURNOVER] >= 2 && b->family[1] > 0 &&
-           b->family[1] + b->family[2] >= 1.5 && b->score >= BORROW_SCORE;
+    uint64_t unrelated = (uint64_t)o->private_calls + o->bank_calls;
+    if (o->borrowed_numbers < BORROW_MIN_NUMBERS || o->borrowed_calls < BORROW_MIN_CALLS ||
+        o->borrowed_calls < 3 * o->borrowed_numbers || o->borrowed_calls * 5 < o->calls ||
+        b->z[CG__F_BORROWED] < 3 || b->score < BORROW_SCORE)
+        return false;
+    if (unrelated * 10 >= o->borrowed_calls && b->z[CG__F_TALK] >= 2)
+        return true;
+    return o->borrowed_numbers >= BORROW_ROTATION_NUMBERS && b->z[CG__F_TURNOVER] >= 2 &&
+           b->family[1] > 0 && b->family[1] + b->family[2] >= 1.5;
+}
+
+/*
+ * Neighbour spoofing (row_neighbour), on an account or a trunk (an
+ * international gateway included): at least NEIGHBOUR_MIN_CALLS calls
+ * presenting a neighbour of the callee, on a share of its calls at least
+ * NEIGHBOUR_RATIO times the rest of the records' (all other origins'
+ * calls together), that rate taken as at least NEIGHBOUR_CHANCE (the
+ * chance that two UK mobiles share a block, family plans included: the
+ * records of a small network may show none).  Subscribers roaming abroad
+ * call their contacts, whose numbers share their block no more often than
+ * anyone's.
+ */
+#define NEIGHBOUR_MIN_CALLS 20
+#define NEIGHBOUR_RATIO 10
+#define NEIGHBOUR_CHANCE 0.001
+
+static bool neighbouring(const struct analysis *a, const struct origin *o)
+{
+    uint64_t rest_calls = a->all_calls - o->calls;
+    double rest = rest_calls ? (double)(a->neighbour_calls - o->neighbour_calls) / rest_calls : 0;
+    if (rest < NEIGHBOUR_CHANCE)
+        rest = NEIGHBOUR_CHANCE;
+    return o->neighbour_calls >= NEIGHBOUR_MIN_CALLS &&
+           o->neighbour_calls >= NEIGHBOUR_RATIO * rest * o->calls;
 }
 
 static bool behaving_badly(const struct origin *o, const struct cg__behaviour *b)
@@ -3552,10 +3725,10 @@ static bool behaving_badly(const struct origin *o, const struct cg__behaviour *b
 }
 
 /*
- * The campaign kind of a call by its strongest signal (a borrowed number
- * last), -1 for a call without one.
+ * The campaign kind of a call by its strongest signal (a borrowed number,
+ * then a neighbour of the callee, last), -1 for a call without one.
  */
-static int call_kind(const struct row *r, bool borrowed)
+static int call_kind(const struct row *r, bool borrowed, bool neighbour)
 {
     unsigned f = row_signals(r);
     if (f & (ROW_PROTECTED_UNVERIFIED | ROW_PROTECTED_NO_INTENT))
@@ -3568,7 +3741,7 @@ static int call_kind(const struct row *r, bool borrowed)
         return CG__K_INTL;
     if (f & ROW_VERIFY_FAILURE)
         return CG__K_VERIFY;
-    return borrowed ? CG__K_BORROWED : -1;
+    return borrowed ? CG__K_BORROWED : neighbour ? CG__K_NEIGHBOUR : -1;
 }
 
 /* A trunk's campaigns are split where its calls of a kind pause for more
@@ -3690,8 +3863,9 @@ static int profile_call(struct analysis *a, struct profile_pass *pp, struct row 
         origin->conclusive_numbers += (uint32_t)s;
     }
     if (!a->signing) {
-        bool borrowed = row_borrowed(a, r);
+        bool borrowed = row_borrowed(a, r), neighbour = row_neighbour(a, r);
         int kind;
+        origin->neighbour_calls += neighbour;
         origin->answered += r->dur > 0;
         origin->talk += r->dur;
         origin->foreign_calls +=
@@ -3708,9 +3882,16 @@ static int profile_call(struct analysis *a, struct profile_pass *pp, struct row 
             if (++*slot > p->beh.peak)
                 p->beh.peak = *slot;
         }
-        if (!origin->account && (kind = call_kind(r, borrowed)) >= 0 &&
+        if (!origin->account && (kind = call_kind(r, borrowed, neighbour)) >= 0 &&
             set_add(&pp->hours, (uint32_t)(hour_key(a, r->origin, kind, r->t) >> 32),
                     (uint32_t)hour_key(a, r->origin, kind, r->t)) < 0)
+            return CG_ENOMEM;
+        /* a borrowed neighbour is the neighbour campaign's when the trunk
+         * is not found borrowing (spoofed_kind) */
+        if (!origin->account && borrowed && neighbour &&
+            set_add(&pp->hours,
+                    (uint32_t)(hour_key(a, r->origin, CG__K_NEIGHBOUR, r->t) >> 32),
+                    (uint32_t)hour_key(a, r->origin, CG__K_NEIGHBOUR, r->t)) < 0)
             return CG_ENOMEM;
     }
     return CG_OK;
@@ -3790,6 +3971,7 @@ static void decide_origin(struct analysis *a, struct origin *origin)
     const struct cg__behaviour *b =
         origin->pop >= 0 && a->pop[origin->pop].beh.judged ? &a->pop[origin->pop].beh : NULL;
     origin->borrows = b && borrowing(origin, b);
+    origin->neighbours = neighbouring(a, origin);
     origin->spoofing = true;
     if (origin->conclusive_calls)
         origin->reason = CG__R_SIGNAL;
@@ -3798,6 +3980,8 @@ static void decide_origin(struct analysis *a, struct origin *origin)
         origin->reason = CG__R_ROTATION;
     else if (origin->borrows)
         origin->reason = CG__R_BORROWED;
+    else if (origin->neighbours)
+        origin->reason = CG__R_NEIGHBOUR;
     else if (b && behaving_badly(origin, b))
         origin->reason = CG__R_BEHAVIOUR;
     else
@@ -3807,12 +3991,14 @@ static void decide_origin(struct analysis *a, struct origin *origin)
         fprintf(
             stderr,
             "judged %s calls %u spoofing %d reason %d score %.2f fam %.2f %.2f %.2f bn %u bc %u "
-            "feat %.3f %.3f %.3f %.3f %.2f %.2f %.3f %.3f zt %.2f zb %.2f\n",
+            "feat %.3f %.3f %.3f %.3f %.2f %.2f %.3f %.3f zt %.2f zb %.2f priv %u/%u bank %u/%u "
+            "nb %u\n",
             st_str(&a->origin_keys, (uint32_t)(origin - a->origins)), origin->calls,
             origin->spoofing, origin->reason, b->score, b->family[0], b->family[1], b->family[2],
             origin->borrowed_numbers, origin->borrowed_calls, b->feat[0], b->feat[1], b->feat[2],
             b->feat[3], b->feat[4], b->feat[5], b->feat[6], b->feat[7], b->z[CG__F_TURNOVER],
-            b->z[CG__F_BORROWED]);
+            b->z[CG__F_BORROWED], origin->private_numbers, origin->private_calls,
+            origin->bank_numbers, origin->bank_calls, origin->neighbour_calls);
 #endif
 }
 
@@ -3934,6 +4120,10 @@ static int profile_origins(struct analysis *a)
     if ((rc = profile_rows(a)) != CG_OK)
         return rc;
     phase("profile rows");
+    for (i = 0; i < norigins; i++) {
+        a->neighbour_calls += a->origins[i].neighbour_calls;
+        a->all_calls += a->origins[i].calls;
+    }
     if (!a->signing && ((rc = judge_behaviour(a)) != CG_OK || (rc = campaign_segments(a)) != CG_OK))
         return rc;
     for (i = 0; i < norigins; i++) {
@@ -3991,16 +4181,20 @@ static int calling_brand(const struct analysis *a, const struct row *r)
  * The campaign kind of a call from a spoofing origin: CG__K_NONE for an
  * account (all its calls are one campaign, named at the end by its
  * strongest signal), else the call's strongest signal (a borrowed number
- * only on a trunk convicted of borrowing); -1 for an ordinary call on a
- * trunk that also carried spoofing.
+ * only on a trunk convicted of borrowing, a neighbour of the callee only on
+ * one convicted of neighbour spoofing); -1 for an ordinary call on a trunk
+ * that also carried spoofing.
  */
-static int spoofed_kind(const struct origin *origin, const struct row *r, bool borrowed)
+static int spoofed_kind(const struct origin *origin, const struct row *r, bool borrowed,
+                        bool neighbour)
 {
     int kind;
     if (origin->account)
         return CG__K_NONE;
-    kind = call_kind(r, borrowed);
-    return kind == CG__K_BORROWED && !origin->borrows ? -1 : kind;
+    kind = call_kind(r, borrowed, neighbour);
+    if (kind == CG__K_BORROWED && !origin->borrows)
+        kind = neighbour ? CG__K_NEIGHBOUR : -1;
+    return kind == CG__K_NEIGHBOUR && !origin->neighbours ? -1 : kind;
 }
 
 /* The index of the call's campaign (one per origin, kind and, on a trunk,
@@ -4034,7 +4228,8 @@ static int campaign_of_call(const struct analysis *a, struct spoof_pass *p, stru
 
 /* Counts a call's signals into its campaign, each by the number that
  * carried it: network (flags), presentation (pflags), or both. */
-static void count_signals(struct cg__campaign *c, const struct row *r, bool borrowed)
+static void count_signals(struct cg__campaign *c, const struct row *r, bool borrowed,
+                          bool neighbour)
 {
     static const uint8_t bit[CG__S__COUNT] = {
         [CG__S_PROT] = ROW_PROTECTED_UNVERIFIED,   [CG__S_NO_INTENT] = ROW_PROTECTED_NO_INTENT,
@@ -4051,13 +4246,15 @@ static void count_signals(struct cg__campaign *c, const struct row *r, bool borr
     /* a borrowed number is the presentation number (the one callees see) */
     c->sig[CG__S_BORROWED] += borrowed;
     c->sig_pres[CG__S_BORROWED] += borrowed;
+    c->sig[CG__S_NEIGHBOUR] += neighbour;
+    c->sig_pres[CG__S_NEIGHBOUR] += neighbour;
 }
 
 /* Counts a spoofed call into its campaign: volume, span, signals, brands,
  * reach, the busiest minute and the calls per hour. */
 static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
                                struct cg__findings *fd, uint32_t cid, const struct row *r,
-                               bool borrowed)
+                               bool borrowed, bool neighbour)
 {
     struct cg__campaign *c = &fd->camp[cid];
     uint32_t minute = (uint32_t)((r->t - a->tmin) / 60), hour = (uint32_t)((r->t - a->tmin) / 3600);
@@ -4071,7 +4268,7 @@ static int count_campaign_call(const struct analysis *a, struct spoof_pass *p,
         c->first = r->t;
     if (r->t > c->last)
         c->last = r->t;
-    count_signals(c, r, borrowed);
+    count_signals(c, r, borrowed, neighbour);
     if (brand >= 0) {
         c->brands |= 1ull << brand;
         fd->brand_calls[brand]++;
@@ -4178,15 +4375,16 @@ static int collect_call(struct analysis *a, struct spoof_pass *p, struct cg__fin
     uint32_t cid;
     int kind, rc;
     uint64_t own = 0;
-    bool borrowed;
+    bool borrowed, neighbour;
     if (!bit_get(a->spoofs, r->origin))
         return CG_OK;
     settle_flags(a, r, &own);
     borrowed = !a->signing && row_borrowed(a, r);
-    if ((kind = spoofed_kind(origin, r, borrowed)) < 0)
+    neighbour = !a->signing && row_neighbour(a, r);
+    if ((kind = spoofed_kind(origin, r, borrowed, neighbour)) < 0)
         return CG_OK;
     if ((rc = campaign_of_call(a, p, fd, origin, r, kind, &cid)) != CG_OK ||
-        (rc = count_campaign_call(a, p, fd, cid, r, borrowed)) != CG_OK ||
+        (rc = count_campaign_call(a, p, fd, cid, r, borrowed, neighbour)) != CG_OK ||
         (rc = count_origin_call(p, origin, r)) != CG_OK)
         return rc;
     sum->spoofed_calls++;
@@ -4243,6 +4441,7 @@ static void name_campaigns(const struct analysis *a, struct cg__findings *fd)
                       : c->sig[CG__S_INTL]                                ? CG__K_INTL
                       : origin->reason == CG__R_BORROWED                  ? CG__K_BORROWED
                       : origin->reason == CG__R_BEHAVIOUR                 ? CG__K_BEHAVIOUR
+                      : origin->reason == CG__R_NEIGHBOUR                 ? CG__K_NEIGHBOUR
                                                                           : CG__K_ROTATION;
         c->account = origin->account;
         c->origin_presented = origin->distinct_presented;
@@ -4288,6 +4487,9 @@ static int list_spoofing_origins(const struct analysis *a, struct cg__findings *
             oo->beh = a->pop[origin->pop].beh;
         oo->beh.borrowed_calls = origin->borrowed_calls;
         oo->beh.borrowed_numbers = origin->borrowed_numbers;
+        oo->beh.private_calls = origin->private_calls;
+        oo->beh.bank_calls = origin->bank_calls;
+        oo->beh.neighbour_calls = origin->neighbour_calls;
     }
     return CG_OK;
 }
@@ -4315,6 +4517,8 @@ int cg__analyze_run(struct analysis *a, struct cg__findings *fd, struct cg_analy
         if ((rc = count_inside(a)) != CG_OK)
             return rc;
         mark_borrowed(a);
+        if ((rc = number_blocks(a)) != CG_OK)
+            return rc;
         phase("inside+borrowed");
     }
     if ((rc = profile_origins(a)) != CG_OK)

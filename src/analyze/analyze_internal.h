@@ -29,6 +29,7 @@ enum {
     CG__K_UNALLOC,
     CG__K_BORROWED,  /* numbers whose usual origin is another, which still uses them */
     CG__K_BEHAVIOUR, /* an account convicted by its behaviour against the other origins */
+    CG__K_NEIGHBOUR, /* numbers sharing the callee's leading digits */
     CG__K__COUNT
 };
 /* The per-call signals, strongest first. */
@@ -41,7 +42,8 @@ enum {
     CG__S_BAD_NUMBER, /* signing: not a valid or assigned number (UK, NANP) */
     CG__S_INTL,
     CG__S_VERIFY,
-    CG__S_BORROWED, /* a number another origin signs with A (or carries) and still uses */
+    CG__S_BORROWED,  /* a number another origin signs with A (or carries) and still uses */
+    CG__S_NEIGHBOUR, /* a UK mobile in the callee's block, not the origin's own */
     CG__S__COUNT
 };
 
@@ -65,7 +67,14 @@ enum {
 };
 
 /* Which rule listed an origin. */
-enum { CG__R_SIGNAL, CG__R_ROTATION, CG__R_BORROWED, CG__R_BEHAVIOUR, CG__R__COUNT };
+enum {
+    CG__R_SIGNAL,
+    CG__R_ROTATION,
+    CG__R_BORROWED,
+    CG__R_BEHAVIOUR,
+    CG__R_NEIGHBOUR,
+    CG__R__COUNT
+};
 
 struct cg__behaviour {
     bool judged; /* enough calls to be judged (and part of the population) */
@@ -74,6 +83,9 @@ struct cg__behaviour {
     double score;     /* the families' sum */
     double mean_talk; /* seconds, of its answered calls */
     uint32_t peak, callees, borrowed_calls, borrowed_numbers;
+    /* of the borrowed calls: presenting private subscribers' numbers, banks'
+     * lines; calls presenting a neighbour of the callee (not scored) */
+    uint32_t private_calls, bank_calls, neighbour_calls;
 };
 
 struct cg__campaign {

@@ -23,10 +23,10 @@
 static const char *const kind_name[CG__K__COUNT] = {
     "",         "bank_impersonation",   "dno",         "intl_uk_cli",
     "rotation", "verification_failure", "unallocated", "borrowed_numbers",
-    "behaviour"};
+    "behaviour", "neighbour"};
 
 static const char *const reason_name[CG__R__COUNT] = {"signal", "rotation", "borrowed_numbers",
-                                                      "behaviour"};
+                                                      "behaviour", "neighbour"};
 static const char *const feature_name[CG__F__COUNT] = {
     "borrowed_share", "new_number_rate", "turnover", "answer_rate",
     "talk_log",       "peak_log",        "reach",    "hours"};
@@ -181,6 +181,9 @@ static json_t *signals(const struct cg__campaign *c)
         {CG__S_BORROWED, "borrowed_number",
          "calls presenting a number another origin usually signs with A (or carries), which "
          "kept using it"},
+        {CG__S_NEIGHBOUR, "neighbour_number",
+         "calls presenting a UK mobile number of the callee's own block (its first five national "
+         "digits), not the origin's own"},
     };
     size_t i;
     for (i = 0; i < sizeof per_call / sizeof per_call[0]; i++) {
@@ -341,7 +344,7 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
     fputs(fd->signing ? ",refused_calls,conclusive_numbers,sources\n"
                       : ",reason,score,peak_per_minute,distinct_callees,answer_rate,mean_talk,"
                         "new_number_rate,borrowed_numbers,borrowed_calls,borrowed_share,"
-                        "hours_distance\n",
+                        "hours_distance,private_share,bank_share,neighbour_calls\n",
           f);
     for (i = 0; i < fd->norg; i++) {
         const struct cg__origin_out *o = &fd->org[i];
@@ -369,6 +372,13 @@ static int write_origins(const struct cg__findings *fd, const char *dir, char *e
                         b->feat[CG__F_HOURS]);
             else
                 fprintf(f, ",,,,,,%u,%u,,", b->borrowed_numbers, b->borrowed_calls);
+            /* whose numbers it borrowed: shares of its borrowed calls */
+            if (b->borrowed_calls)
+                fprintf(f, ",%.3f,%.3f,", (double)b->private_calls / b->borrowed_calls,
+                        (double)b->bank_calls / b->borrowed_calls);
+            else
+                fputs(",,,", f);
+            fprintf(f, "%u", b->neighbour_calls);
         }
         fputc('\n', f);
     }
@@ -610,16 +620,22 @@ static void html_top_origins(FILE *f, const struct cg__findings *fd)
         else if (o->reason == CG__R_ROTATION)
             fprintf(f, "rotates numbers: %u distinct on %u calls, mostly without A attestation",
                     o->presented, o->calls);
+        else if (o->reason == CG__R_NEIGHBOUR)
+            fprintf(f,
+                    "neighbour spoofing: %u calls presenting a UK mobile of the callee's own "
+                    "block, far more than chance",
+                    o->beh.neighbour_calls);
         else if (o->reason == CG__R_BORROWED || o->reason == CG__R_BEHAVIOUR)
             fprintf(f,
-                    "%s: %u borrowed numbers on %u calls; behaviour score %.1f (numbers %.1f, "
+                    "%s: %u borrowed numbers on %u calls (%u of them presenting private "
+                    "subscribers' numbers, %u banks' lines); behaviour score %.1f (numbers %.1f, "
                     "harm %.1f, dialling %.1f; busiest minute %u calls, answer rate %.2f, "
                     "answered calls %.0f s on average)",
                     o->reason == CG__R_BORROWED ? "presents numbers other origins use"
                                                 : "behaves as no other origin does",
-                    o->beh.borrowed_numbers, o->beh.borrowed_calls, o->beh.score, o->beh.family[0],
-                    o->beh.family[1], o->beh.family[2], o->beh.peak, o->beh.feat[CG__F_ANSWER],
-                    o->beh.mean_talk);
+                    o->beh.borrowed_numbers, o->beh.borrowed_calls, o->beh.private_calls,
+                    o->beh.bank_calls, o->beh.score, o->beh.family[0], o->beh.family[1],
+                    o->beh.family[2], o->beh.peak, o->beh.feat[CG__F_ANSWER], o->beh.mean_talk);
         else
             fputs("unverified calls on numbers that usually verify", f);
         fputs("</td></tr>\n", f);
