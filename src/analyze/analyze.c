@@ -523,6 +523,7 @@ struct analysis {
      * calls (neighbouring) */
     uint16_t *block;
     uint32_t switch_min;
+    bool owners_told; /* switches are told from enterprises by size (owner_kinds) */
     uint64_t neighbour_calls, all_calls;
     struct map64 campaign_hours; /* a trunk's hours with calls of a kind -> segment */
     uint64_t out_of_order;       /* rows earlier than the latest time before them (kept) */
@@ -3194,12 +3195,14 @@ static int cmp_u32_desc(const void *x, const void *y)
  * A consumer's number lives on its carrier's switch, which is the usual
  * origin of a large share of all numbers; a business's, a bank's, a police
  * force's or a contact centre's on an account or trunk of its own with a
- * few, or a few dozen.  The records' own scale decides: half of the owned
- * numbers belong to origins of at least M numbers each (the number-weighted
- * median of the owners' sizes, the switch a typical number lives on), and a
- * subscriber switch is an origin owning at least a quarter of M, and at
- * least SWITCH_MIN_NUMBERS (a small input's switches are not told from
- * enterprises: its borrowing is then judged as enterprises' numbers).
+ * few, a few dozen, a few hundred.  The records' own scale decides: half of
+ * the owned numbers belong to origins of at least M numbers each (the
+ * number-weighted median of the owners' sizes: the switch a typical number
+ * lives on), and a subscriber switch is an origin owning at least a quarter
+ * of M.  Only records whose switches are clearly larger than enterprises
+ * tell the two apart: a quarter of M must be at least SWITCH_MIN_NUMBERS.
+ * In smaller records (a small network's, or a short stretch of a large
+ * one's) no number is taken for a private subscriber's (owners_told false).
  */
 #define SWITCH_MIN_NUMBERS 100
 
@@ -3231,7 +3234,8 @@ static int owner_kinds(struct analysis *a)
         median = size[i];
     }
     free(size);
-    a->switch_min = median / 4 > SWITCH_MIN_NUMBERS ? median / 4 : SWITCH_MIN_NUMBERS;
+    a->owners_told = median / 4 >= SWITCH_MIN_NUMBERS;
+    a->switch_min = a->owners_told ? median / 4 : UINT32_MAX;
     return CG_OK;
 }
 
@@ -3642,52 +3646,70 @@ static int judge_behaviour(struct analysis *a)
  * borrowing: at least BORROW_MIN_NUMBERS borrowed numbers on at least
  * BORROW_MIN_CALLS calls, each borrowed number used at least 3 times on
  * average (a forwarded call or a transit carries each subscriber's number
- * once or twice), on at least a fifth of its calls, with a borrowed_share z
- * of at least 3.  Whose numbers they are then decides what else it takes:
+ * once or twice), on at least a fifth of its calls, a borrowed_share z of
+ * at least 3 and a score of at least BORROW_SCORE.  Whose numbers they are
+ * then decides what else it takes:
  *
  *   - Private subscribers' numbers, or banks' lines, on at least a tenth of
- *     its borrowed calls: no one has a reason to present a stranger's
- *     mobile or home number again and again, nor a bank's line unless it
- *     is the bank's agent (whose one-time passwords and reminders are short
- *     calls).  Harm is then enough: a talk_log z of at least 2 (answered
+ *     its borrowed calls.  No one has a reason to present a stranger's
+ *     mobile or home number again and again, nor a bank's line unless it is
+ *     the bank's agent, whose one-time passwords and reminders are short
+ *     calls.  Harm is then enough: a talk_log z of at least 2 (answered
  *     calls far longer than the other origins': callees kept on the line;
- *     the answer rate is no harm here, one-time passwords are answered
- *     more often than anything) and a score of at least BORROW_SCORE.
- *   - Enterprises' numbers only: an agency presents its clients' numbers,
- *     a CPaaS its customers'.  How briefly each number is used (turnover)
- *     is then how the dialler schedules its clients (one client's campaign
- *     at a time reads as high turnover), not fraud; and long calls are how
- *     a debt collector's calls go.  What an agency does not do is move
- *     through many numbers, one after the other: it presents as many as it
- *     has clients.  So this takes slow rotation through at least
- *     BORROW_ROTATION_NUMBERS borrowed numbers, a turnover z of at least 2,
- *     some harm (talk time or answer rate above the population's: bursts
- *     of short calls alone are how one-time-password traffic looks) with
- *     harm + dialling at least 1.5, and a score of at least BORROW_SCORE.
+ *     the answer rate is no harm here, one-time passwords are answered more
+ *     often than anything).  Or slow rotation through them: a turnover z of
+ *     at least 2 with harm + dialling at least 1.5.
+ *   - Enterprises' numbers only: what an agency presents for its clients
+ *     and a CPaaS for its customers, with their leave, which call records
+ *     cannot show.  How briefly each number is used (turnover) then says
+ *     how the dialler schedules its clients (one client's campaign at a
+ *     time reads as high a turnover as slow rotation), and a debt
+ *     collector's calls are long: no behaviour tells the agency from a
+ *     fraud presenting the same businesses' numbers, so neither is listed
+ *     by this rule.  A police force's or a business's numbers that must not
+ *     be presented by others belong on the protected list.
+ *   - In records too small to tell a subscriber switch from an enterprise
+ *     (owners_told false), any borrowed numbers: a turnover z of at least
+ *     2, some harm (talk time or answer rate above the population's:
+ *     bursts of short calls alone are how one-time-password traffic looks)
+ *     with harm + dialling at least 1.5.
  *
  * behaviour: an account that presents at least 10 numbers, mostly without
  * A attestation, a score of at least BEHAVIOUR_SCORE, and either a
  * new_number_rate or turnover z of at least 3 with harm at least 3 and
  * dialling at least 2, or a turnover z of at least 3 with harm + dialling
- * at least 4.
+ * at least 4.  It is for numbers without an owner in the records: when the
+ * records tell whose numbers an origin borrows, one whose calls mostly
+ * borrow is the borrowing rule's to judge.
  */
 #define BORROW_MIN_NUMBERS 3
 #define BORROW_MIN_CALLS 50
-#define BORROW_ROTATION_NUMBERS 10
 #define BORROW_SCORE 7.0
 #define BEHAVIOUR_SCORE 10.0
 
-static bool borrowing(const struct origin *o, const struct cg__behaviour *b)
+static bool borrowing(const struct analysis *a, const struct origin *o,
+                      const struct cg__behaviour *b)
 {
     uint64_t unrelated = (uint64_t)o->private_calls + o->bank_calls;
+    bool rotation = b->z[CG__F_TURNOVER] >= 2 && b->family[1] + b->family[2] >= 1.5;
     if (o->borrowed_numbers < BORROW_MIN_NUMBERS || o->borrowed_calls < BORROW_MIN_CALLS ||
         o->borrowed_calls < 3 * o->borrowed_numbers || o->borrowed_calls * 5 < o->calls ||
         b->z[CG__F_BORROWED] < 3 || b->score < BORROW_SCORE)
         return false;
-    if (unrelated * 10 >= o->borrowed_calls && b->z[CG__F_TALK] >= 2)
+    if (unrelated * 10 >= o->borrowed_calls && (b->z[CG__F_TALK] >= 2 || rotation))
         return true;
-    return o->borrowed_numbers >= BORROW_ROTATION_NUMBERS && b->z[CG__F_TURNOVER] >= 2 &&
-           b->family[1] > 0 && b->family[1] + b->family[2] >= 1.5;
+    return !a->owners_told && rotation && b->family[1] > 0;
+}
+
+static bool behaving_badly(const struct analysis *a, const struct origin *o,
+                           const struct cg__behaviour *b)
+{
+    bool numbers = b->z[CG__F_NEW] >= 3 || b->z[CG__F_TURNOVER] >= 3;
+    return o->account && o->distinct_presented >= 10 && o->calls_not_verified_a * 2 > o->calls &&
+           (!a->owners_told || o->borrowed_calls * 2 < o->calls) &&
+           ((numbers && b->family[1] >= 3 && b->family[2] >= 2) ||
+            (b->z[CG__F_TURNOVER] >= 3 && b->family[1] + b->family[2] >= 4)) &&
+           b->score >= BEHAVIOUR_SCORE;
 }
 
 /*
@@ -3713,15 +3735,6 @@ static bool neighbouring(const struct analysis *a, const struct origin *o)
         rest = NEIGHBOUR_CHANCE;
     return o->neighbour_calls >= NEIGHBOUR_MIN_CALLS &&
            o->neighbour_calls >= NEIGHBOUR_RATIO * rest * o->calls;
-}
-
-static bool behaving_badly(const struct origin *o, const struct cg__behaviour *b)
-{
-    bool numbers = b->z[CG__F_NEW] >= 3 || b->z[CG__F_TURNOVER] >= 3;
-    return o->account && o->distinct_presented >= 10 && o->calls_not_verified_a * 2 > o->calls &&
-           ((numbers && b->family[1] >= 3 && b->family[2] >= 2) ||
-            (b->z[CG__F_TURNOVER] >= 3 && b->family[1] + b->family[2] >= 4)) &&
-           b->score >= BEHAVIOUR_SCORE;
 }
 
 /*
@@ -3889,8 +3902,7 @@ static int profile_call(struct analysis *a, struct profile_pass *pp, struct row 
         /* a borrowed neighbour is the neighbour campaign's when the trunk
          * is not found borrowing (spoofed_kind) */
         if (!origin->account && borrowed && neighbour &&
-            set_add(&pp->hours,
-                    (uint32_t)(hour_key(a, r->origin, CG__K_NEIGHBOUR, r->t) >> 32),
+            set_add(&pp->hours, (uint32_t)(hour_key(a, r->origin, CG__K_NEIGHBOUR, r->t) >> 32),
                     (uint32_t)hour_key(a, r->origin, CG__K_NEIGHBOUR, r->t)) < 0)
             return CG_ENOMEM;
     }
@@ -3970,7 +3982,7 @@ static void decide_origin(struct analysis *a, struct origin *origin)
 {
     const struct cg__behaviour *b =
         origin->pop >= 0 && a->pop[origin->pop].beh.judged ? &a->pop[origin->pop].beh : NULL;
-    origin->borrows = b && borrowing(origin, b);
+    origin->borrows = b && borrowing(a, origin, b);
     origin->neighbours = neighbouring(a, origin);
     origin->spoofing = true;
     if (origin->conclusive_calls)
@@ -3982,7 +3994,7 @@ static void decide_origin(struct analysis *a, struct origin *origin)
         origin->reason = CG__R_BORROWED;
     else if (origin->neighbours)
         origin->reason = CG__R_NEIGHBOUR;
-    else if (b && behaving_badly(origin, b))
+    else if (b && behaving_badly(a, origin, b))
         origin->reason = CG__R_BEHAVIOUR;
     else
         origin->spoofing = false;

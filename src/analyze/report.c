@@ -21,9 +21,17 @@
 #define TIMELINE_MAX 336 /* hours (two weeks) drawn per campaign */
 
 static const char *const kind_name[CG__K__COUNT] = {
-    "",         "bank_impersonation",   "dno",         "intl_uk_cli",
-    "rotation", "verification_failure", "unallocated", "borrowed_numbers",
-    "behaviour", "neighbour"};
+    [CG__K_NONE] = "",
+    [CG__K_BANK] = "bank_impersonation",
+    [CG__K_DNO] = "dno",
+    [CG__K_INTL] = "intl_uk_cli",
+    [CG__K_ROTATION] = "rotation",
+    [CG__K_VERIFY] = "verification_failure",
+    [CG__K_UNALLOC] = "unallocated",
+    [CG__K_BORROWED] = "borrowed_numbers",
+    [CG__K_BEHAVIOUR] = "behaviour",
+    [CG__K_NEIGHBOUR] = "neighbour",
+};
 
 static const char *const reason_name[CG__R__COUNT] = {"signal", "rotation", "borrowed_numbers",
                                                       "behaviour", "neighbour"};

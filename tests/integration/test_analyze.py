@@ -10,6 +10,10 @@
   protected, DNO and unallocated number, call intents, rotation of the
   presentation number, Asterisk's clid, decision logs with and without the
   presented and per-number reasons columns;
+- whose numbers are borrowed: a debt collector working its clients' numbers
+  in blocks is not listed, a fraud using subscribers' numbers all day is;
+  neighbour spoofing through a gateway carrying roamers is listed, its calls
+  only, and families calling each other from home are not;
 - bad input: missing columns, malformed rows, an empty file;
 - report.html opened by headless Chromium: no console errors, a screenshot
   kept as a test artifact (BUILD/test-artifacts/report.png).
@@ -282,6 +286,137 @@ try:
     check("... protected_no_intent read from the log's reasons, on the presentation number",
           any(s["signal"] == "protected_no_intent" and s["number"] == "presentation"
               for c in camps for s in c["signals"]), camps)
+
+    # --- whose numbers are borrowed; neighbour spoofing ---------------------------
+    # Two days of records written here, every origin's part known: 3600
+    # mobile subscribers on six switches (signed A; 100 families of two
+    # numbers in one block calling each other), 150 of them roaming abroad on
+    # the second day (unsigned on the gateway, a third with Wi-Fi calling
+    # from home too), 40 businesses with two numbers each and a bank
+    # (protected numbers and lines), foreign callers on the gateway; a debt
+    # collector presenting 12 clients' 24 numbers one client at a time in
+    # two-hour blocks, bursts, long calls (not spoofing); a fraud dressed as
+    # a call centre, its pool of 5 subscribers' and 3 businesses' numbers
+    # used all day, long calls; 60 calls on the gateway presenting a mobile
+    # of the callee's own block, each number once.
+    import random
+    rnd = random.Random(7)
+    day0 = 1736121600  # 2025-01-06T00:00:00Z
+    rows, spoof_callees = [], set()
+
+    def iso(t):
+        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (2025, 1, 6 + t // 86400, t % 86400 // 3600,
+                                                 t % 3600 // 60, t % 60)
+
+    def add(t, num, called, dur, ingress, attest, origid, spc):
+        signed = attest != ""
+        rows.append((t, iso(t), "+" + num, "+" + called, str(dur), ingress,
+                     "TN-Validation-Passed" if signed else "No-TN-Validation", attest, origid, spc))
+
+    def talk(p, mean):
+        return int(rnd.expovariate(1.0 / mean)) + 1 if rnd.random() < p else 0
+
+    blocks = rnd.sample(range(1000, 10000), 3000)
+    subs = []
+    for i in range(3600):
+        if i % 36 == 1:  # a family: the previous subscriber's neighbour
+            subs.append(subs[-1][:7] + "%05d" % ((int(subs[-1][7:]) + 1) % 100000))
+        else:
+            subs.append("447%04d%05d" % (blocks[i % 3000], rnd.randrange(100000)))
+    home = {n: ("sw-%d" % (i % 6), "CARR%d" % (i % 3), "switch-%d" % (i % 6))
+            for i, n in enumerate(subs)}
+    roamers = set(n for i, n in enumerate(subs) if i % 24 == 5)
+    wifi = set(n for i, n in enumerate(sorted(roamers)) if i % 3 == 0)
+    for i, n in enumerate(subs):
+        family = subs[i + 1] if i % 36 == 0 else subs[i - 1] if i % 36 == 1 else None
+        for _ in range(4):
+            t = rnd.randrange(2 * 86400)
+            callee = family if family and rnd.random() < 0.5 else rnd.choice(subs)
+            if n in roamers and t >= 86400 and not (n in wifi and rnd.random() < 0.5):
+                add(t, n, callee, talk(0.5, 120), "intl-gw", "", "", "")
+            else:
+                add(t, n, callee, talk(0.5, 120), *home[n][:1], "A", home[n][2], home[n][1])
+    biz = [["44161%07d" % rnd.randrange(10 ** 7) for _ in range(2)] for _ in range(40)]
+    for k, nums in enumerate(biz):
+        for _ in range(35):
+            t = rnd.randrange(2) * 86400 + rnd.randrange(9 * 3600, 18 * 3600)
+            add(t, rnd.choice(nums), rnd.choice(subs), talk(0.5, 150), "peer-biz", "A",
+                "biz-%d" % k, "SMALLB")
+    bank_prot, bank_lines = ["443451000001", "443451000002"], ["44207946%04d" % k for k in range(6)]
+    for _ in range(300):
+        t = rnd.randrange(2) * 86400 + rnd.randrange(9 * 3600, 18 * 3600)
+        add(t, rnd.choice(bank_prot + bank_lines), rnd.choice(subs), talk(0.5, 170), "peer-bank",
+            "A", "bank-1", "BANKX")
+    for _ in range(400):
+        add(rnd.randrange(2 * 86400), "331%08d" % rnd.randrange(10 ** 8), rnd.choice(subs),
+            talk(0.45, 240), "intl-gw", "", "", "")
+    clients = biz[:12]
+    for day in range(2):
+        for b in range(5):  # one client per two-hour block, each client once
+            nums = clients[day * 5 + b] if day * 5 + b < 10 else clients[10 + b % 2]
+            for m in range(120):
+                t = day * 86400 + (9 + 2 * b) * 3600 + 60 * m
+                for _ in range(10 if m % 40 == 7 else rnd.choice((0, 1, 1, 2))):
+                    add(t + rnd.randrange(60), rnd.choice(nums), rnd.choice(subs),
+                        talk(0.35, 600), "peer-cc", "B", "collector-1", "CCNET")
+    pool = [n for n in subs[200:260] if n not in roamers][:5] + [b[0] for b in biz[20:23]]
+    for day in range(2):
+        for m in range(0, 600, 2):
+            t = day * 86400 + 9 * 3600 + 60 * m + rnd.randrange(60)
+            add(t, rnd.choice(pool), rnd.choice(subs), talk(0.35, 600), "peer-cc", "B", "mimic-1",
+                "CCNET")
+    for k in range(60):
+        callee = rnd.choice(subs)
+        spoof_callees.add("+" + callee)
+        add(86400 + 15 * 3600 + 20 * k, callee[:7] + "%05d" % rnd.randrange(100000), callee,
+            talk(0.5, 400), "intl-gw", "", "", "")
+    rows.sort()
+    wd = os.path.join(WORK, "whose")
+    os.makedirs(wd)
+    with open(os.path.join(wd, "calls.csv"), "w") as f:
+        f.write("time,calling,called,duration,ingress,verstat,attest,origid,spc\n")
+        f.writelines(",".join(r[1:]) + "\n" for r in rows)
+    with open(os.path.join(wd, "protected.csv"), "w") as f:
+        f.write("number,brand,spcs,min_attest\n")
+        f.writelines("%s,Kestrel Bank,BANKX,A\n" % n for n in bank_prot)
+    with open(os.path.join(wd, "dno.csv"), "w") as f:
+        f.write("number,note\n")
+    with open(os.path.join(wd, "ingress.csv"), "w") as f:
+        f.write("ingress,international,addresses,note\n")
+        f.writelines("%s,no,,domestic\n" % i
+                     for i in ["sw-%d" % k for k in range(6)] + ["peer-biz", "peer-bank", "peer-cc"])
+        f.write("intl-gw,yes,,international gateway\n")
+    outs = []
+    for threads in ("1", "2"):
+        o = os.path.join(wd, "out" + threads)
+        r = run("analyze", os.path.join(wd, "calls.csv"), *lists(wd), "--out", o,
+                "--threads", threads)
+        outs.append(o)
+    import csv as csvmod
+    with open(os.path.join(outs[0], "origins.csv")) as f:
+        listed = {row["origid"] or row["ingress"]: row for row in csvmod.DictReader(f)}
+    with open(os.path.join(outs[0], "victims.csv")) as f:
+        victims = [row["called"] for row in csvmod.DictReader(f)]
+    check("a debt collector presenting its clients' numbers one client at a time, in blocks, with "
+          "long calls, is not an origin", r.returncode == 0 and "collector-1" not in listed,
+          r.stdout + r.stderr + str(listed.get("collector-1")))
+    m = listed.get("mimic-1", {})
+    check("a fraud using a pool of subscribers' and businesses' numbers all day at a steady rate "
+          "is listed for borrowing, private_share given",
+          m.get("reason") == "borrowed_numbers" and float(m.get("private_share") or 0) > 0.3
+          and m.get("spoofed_calls") == "600", m)
+    g = listed.get("intl-gw", {})
+    check("neighbour spoofing through an international gateway is listed (reason neighbour): "
+          "its 60 calls, not the roamers' nor the foreign callers'",
+          g.get("reason") == "neighbour" and g.get("spoofed_calls") == "60"
+          and g.get("neighbour_calls") == "60", g)
+    check("... its victims are the 60 calls' callees, and no switch whose families call each "
+          "other from home is listed", spoof_callees <= set(victims)
+          and g.get("victims") == str(len(spoof_callees)) and set(listed) == {"mimic-1", "intl-gw"},
+          (g, list(listed)))
+    check("... and the same files on 1 and 2 threads",
+          all(read(os.path.join(outs[0], n)) == read(os.path.join(outs[1], n))
+              for n in ("origins.csv", "victims.csv", "campaigns.json")))
 
     # --- bad input ---------------------------------------------------------------
     bad = os.path.join(WORK, "nocols.csv")
