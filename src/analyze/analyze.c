@@ -480,6 +480,7 @@ struct origin {
      * number A itself (decide_owners) */
     uint32_t private_calls, private_numbers, bank_calls, bank_numbers, owned;
     bool bank;
+    uint32_t shared_calls;    /* calls presenting a number another origin presents too */
     uint32_t neighbour_calls; /* calls presenting a neighbour of the callee (row_neighbour) */
     bool neighbours;          /* its neighbour calls count as spoofed (neighbouring) */
     /* of its spoofed calls */
@@ -3190,7 +3191,8 @@ static int cmp_u32_desc(const void *x, const void *y)
  * What kind of owner each usual origin is, for the borrowing rule: how many
  * numbers it is the usual origin of, whether it signs a protected number A
  * itself (a bank: its other numbers are the bank's unprotected lines), and
- * the fewest numbers that make a subscriber switch.
+ * the fewest numbers that make a subscriber switch; and each origin's calls
+ * presenting a number that another origin presents too (behaving_badly).
  *
  * A consumer's number lives on its carrier's switch, which is the usual
  * origin of a large share of all numbers; a business's, a bank's, a police
@@ -3211,8 +3213,9 @@ static int owner_kinds(struct analysis *a)
     size_t i, n = 0, norigins = a->origin_keys.n;
     uint64_t total = 0, acc = 0;
     uint32_t *size, median = 0;
+    uint8_t *presenters;
     for (i = 0; i < norigins; i++) {
-        a->origins[i].owned = 0;
+        a->origins[i].owned = a->origins[i].shared_calls = 0;
         a->origins[i].bank = false;
     }
     for (i = 0; i < a->number_text.n; i++)
@@ -3221,6 +3224,17 @@ static int owner_kinds(struct analysis *a)
     for (i = 0; i < a->npairs; i++)
         if (a->pairs[i].a_calls && a->numbers[a->pairs[i].number].brand >= 0)
             a->origins[a->pairs[i].origin].bank = true;
+    /* the origins presenting each number (2 are enough to know), then each
+     * origin's calls presenting a number another origin presents too */
+    if (!(presenters = calloc(a->number_text.n + 1, 1)))
+        return CG_ENOMEM;
+    for (i = 0; i < a->npairs; i++)
+        if (presenters[a->pairs[i].number] < 2)
+            presenters[a->pairs[i].number]++;
+    for (i = 0; i < a->npairs; i++)
+        if (presenters[a->pairs[i].number] >= 2)
+            a->origins[a->pairs[i].origin].shared_calls += a->pairs[i].current;
+    free(presenters);
     if (!(size = malloc((norigins + 1) * sizeof *size)))
         return CG_ENOMEM;
     for (i = 0; i < norigins; i++)
@@ -3679,8 +3693,10 @@ static int judge_behaviour(struct analysis *a)
  * new_number_rate or turnover z of at least 3 with harm at least 3 and
  * dialling at least 2, or a turnover z of at least 3 with harm + dialling
  * at least 4.  It is for numbers without an owner in the records: when the
- * records tell whose numbers an origin borrows, one whose calls mostly
- * borrow is the borrowing rule's to judge.
+ * records tell whose numbers are whose, an origin whose calls mostly present
+ * numbers that other origins present too (borrowed ones, or an agency's
+ * clients' numbers that the clients sign B themselves, of which neither is
+ * the usual origin) is the borrowing rule's to judge.
  */
 #define BORROW_MIN_NUMBERS 3
 #define BORROW_MIN_CALLS 50
@@ -3706,7 +3722,7 @@ static bool behaving_badly(const struct analysis *a, const struct origin *o,
 {
     bool numbers = b->z[CG__F_NEW] >= 3 || b->z[CG__F_TURNOVER] >= 3;
     return o->account && o->distinct_presented >= 10 && o->calls_not_verified_a * 2 > o->calls &&
-           (!a->owners_told || o->borrowed_calls * 2 < o->calls) &&
+           (!a->owners_told || o->shared_calls * 2 < o->calls) &&
            ((numbers && b->family[1] >= 3 && b->family[2] >= 2) ||
             (b->z[CG__F_TURNOVER] >= 3 && b->family[1] + b->family[2] >= 4)) &&
            b->score >= BEHAVIOUR_SCORE;
