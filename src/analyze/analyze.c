@@ -93,6 +93,25 @@ static void advise_huge(void *p, size_t n)
 #endif
 }
 
+/* Makes room in the array *p (of *cap elements of `size` bytes) for the
+ * element at `index`: the capacity doubles from `first`, on huge pages
+ * where the array is large enough to use them. */
+static int grow(void **p, size_t *cap, size_t index, size_t size, size_t first)
+{
+    size_t nc = *cap ? *cap * 2 : first;
+    void *np;
+    if (index < *cap)
+        return CG_OK;
+    while (nc <= index)
+        nc *= 2;
+    if (!(np = realloc(*p, nc * size)))
+        return CG_ENOMEM;
+    advise_huge(np, nc * size);
+    *p = np;
+    *cap = nc;
+    return CG_OK;
+}
+
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 33;
@@ -575,26 +594,13 @@ struct part_log {
     uint64_t nrows, last_line;
 };
 
-static int log_grow(void **p, size_t *cap, size_t n, size_t size)
-{
-    size_t nc = *cap ? *cap * 2 : 1024;
-    void *np;
-    if (n < *cap)
-        return CG_OK;
-    if (!(np = realloc(*p, nc * size)))
-        return CG_ENOMEM;
-    *p = np;
-    *cap = nc;
-    return CG_OK;
-}
-
 /* Tells the caller about a row (by file and line) and why. */
 static void report_row(struct analysis *a, const char *why)
 {
     struct part_log *l = a->log;
     if (l) {
         /* out of memory: the report is lost, the row is counted as ever */
-        if (log_grow((void **)&l->ev, &l->evcap, l->nev, sizeof *l->ev) == CG_OK)
+        if (grow((void **)&l->ev, &l->evcap, l->nev, sizeof *l->ev, 1024) == CG_OK)
             l->ev[l->nev++] = (struct part_event){a->line, why};
         return;
     }
@@ -824,17 +830,8 @@ static int number_record(struct analysis *a, int64_t id, const char *tn)
 {
     struct number *number;
     bool created;
-    if ((size_t)id >= a->numbers_cap) {
-        size_t nc = a->numbers_cap ? a->numbers_cap * 2 : 64;
-        struct number *nn;
-        while (nc <= (size_t)id)
-            nc *= 2;
-        if (!(nn = realloc(a->numbers, nc * sizeof *nn)))
-            return CG_ENOMEM;
-        advise_huge(nn, nc * sizeof *nn);
-        a->numbers = nn;
-        a->numbers_cap = nc;
-    }
+    if (grow((void **)&a->numbers, &a->numbers_cap, (size_t)id, sizeof *a->numbers, 64) != CG_OK)
+        return CG_ENOMEM;
     if ((size_t)id < a->numbers_made)
         return CG_OK;
     a->numbers_made++;
@@ -964,17 +961,8 @@ static int origin_record(struct analysis *a, int64_t id, const struct raw_row *i
 {
     struct origin *origin;
     char name[256];
-    if ((size_t)id >= a->origins_cap) {
-        size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
-        struct origin *no;
-        while (nc <= (size_t)id)
-            nc *= 2;
-        if (!(no = realloc(a->origins, nc * sizeof *no)))
-            return CG_ENOMEM;
-        advise_huge(no, nc * sizeof *no);
-        a->origins = no;
-        a->origins_cap = nc;
-    }
+    if (grow((void **)&a->origins, &a->origins_cap, (size_t)id, sizeof *a->origins, 64) != CG_OK)
+        return CG_ENOMEM;
     if ((size_t)id < a->origins_made)
         return CG_OK;
     a->origins_made++;
@@ -1050,14 +1038,8 @@ static int64_t customer_id(struct analysis *a, const struct raw_row *in)
     memcpy(key + 2, who.p, who.n);
     if ((id = intern(&a->origin_keys, key, who.n + 2, &created)) < 0)
         return -1;
-    if ((size_t)id >= a->origins_cap) {
-        size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
-        struct origin *no = realloc(a->origins, nc * sizeof *no);
-        if (!no)
-            return -1;
-        a->origins = no;
-        a->origins_cap = nc;
-    }
+    if (grow((void **)&a->origins, &a->origins_cap, (size_t)id, sizeof *a->origins, 64) != CG_OK)
+        return -1;
     origin = &a->origins[id];
     if (created) {
         memset(origin, 0, sizeof *origin);
@@ -1198,15 +1180,8 @@ static int pair_add(struct analysis *a, uint32_t number, uint32_t origin, uint32
     if (!slot)
         return CG_ENOMEM;
     if (fresh) {
-        if (a->npairs == a->pairs_cap) {
-            size_t nc = a->pairs_cap ? a->pairs_cap * 2 : 64;
-            struct pair *np = realloc(a->pairs, nc * sizeof *np);
-            if (!np)
-                return CG_ENOMEM;
-            advise_huge(np, nc * sizeof *np);
-            a->pairs = np;
-            a->pairs_cap = nc;
-        }
+        if (grow((void **)&a->pairs, &a->pairs_cap, a->npairs, sizeof *a->pairs, 64) != CG_OK)
+            return CG_ENOMEM;
         p = &a->pairs[a->npairs];
         memset(p, 0, sizeof *p);
         p->number = number;
@@ -1259,7 +1234,7 @@ static int keep_row(struct analysis *a, const struct row *r)
     if (a->log) { /* out of order is judged when the parts before are in */
         struct part_log *l = a->log;
         if (!l->nrows || a->line != l->last_line + 1) {
-            if (log_grow((void **)&l->jump, &l->jumpcap, l->njump, sizeof *l->jump) != CG_OK)
+            if (grow((void **)&l->jump, &l->jumpcap, l->njump, sizeof *l->jump, 1024) != CG_OK)
                 return CG_ENOMEM;
             l->jump[l->njump++] = (struct part_jump){l->nrows, a->line};
         }
@@ -2433,17 +2408,9 @@ static int number_merge(struct analysis *a, int64_t id, const struct analysis *f
     struct number *number;
     bool created;
     if ((size_t)id >= a->numbers_made) {
-        if ((size_t)id >= a->numbers_cap) {
-            size_t nc = a->numbers_cap ? a->numbers_cap * 2 : 64;
-            struct number *nn;
-            while (nc <= (size_t)id)
-                nc *= 2;
-            if (!(nn = realloc(a->numbers, nc * sizeof *nn)))
-                return CG_ENOMEM;
-            advise_huge(nn, nc * sizeof *nn);
-            a->numbers = nn;
-            a->numbers_cap = nc;
-        }
+        if (grow((void **)&a->numbers, &a->numbers_cap, (size_t)id, sizeof *a->numbers, 64) !=
+            CG_OK)
+            return CG_ENOMEM;
         a->numbers_made++;
         number = &a->numbers[id];
         *number = *f;
@@ -2467,17 +2434,9 @@ static int origin_merge(struct analysis *a, int64_t id, const struct origin *f)
 {
     struct origin *origin;
     if ((size_t)id >= a->origins_made) {
-        if ((size_t)id >= a->origins_cap) {
-            size_t nc = a->origins_cap ? a->origins_cap * 2 : 64;
-            struct origin *no;
-            while (nc <= (size_t)id)
-                nc *= 2;
-            if (!(no = realloc(a->origins, nc * sizeof *no)))
-                return CG_ENOMEM;
-            advise_huge(no, nc * sizeof *no);
-            a->origins = no;
-            a->origins_cap = nc;
-        }
+        if (grow((void **)&a->origins, &a->origins_cap, (size_t)id, sizeof *a->origins, 64) !=
+            CG_OK)
+            return CG_ENOMEM;
         a->origins_made++;
         origin = &a->origins[id];
         memset(origin, 0, sizeof *origin);
