@@ -111,6 +111,40 @@ def wait_for(pred, seconds=10, step=0.1):
         time.sleep(step)
 
 
+def mutual_tls_pki(work):
+    """Certificates for SIP over TLS between Kamailio and cidguardd, both ways
+    authenticated: cidguardd's server certificate (IP 127.0.0.1) from one CA,
+    Kamailio's client certificate from another, and Kamailio's tls.cfg using
+    them.  Returns {name: (key, cert)} for server-ca, client-ca, cgd and
+    kamailio, and the tls.cfg's path under "kamailio.cfg"."""
+    def openssl(*args):
+        subprocess.run(("openssl",) + args, capture_output=True, check=True)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    out = {}
+    for ca in ("server-ca", "client-ca"):
+        out[ca] = (os.path.join(work, ca + ".key"), os.path.join(work, ca + ".crt"))
+        openssl("req", "-x509", *ec, "-keyout", out[ca][0], "-out", out[ca][1], "-days", "2",
+                "-subj", "/CN=" + ca, "-addext", "basicConstraints=critical,CA:TRUE")
+    for leaf, ca, ext in (("cgd", "server-ca", "subjectAltName=IP:127.0.0.1\n"),
+                          ("kamailio", "client-ca", "extendedKeyUsage=clientAuth\n")):
+        out[leaf] = (os.path.join(work, leaf + ".key"), os.path.join(work, leaf + ".crt"))
+        csr, extfile = os.path.join(work, leaf + ".csr"), os.path.join(work, leaf + ".ext")
+        openssl("req", "-new", *ec, "-keyout", out[leaf][0], "-out", csr, "-subj", "/CN=" + leaf)
+        with open(extfile, "w") as f:
+            f.write(ext)
+        openssl("x509", "-req", "-in", csr, "-CA", out[ca][1], "-CAkey", out[ca][0],
+                "-CAcreateserial", "-days", "2", "-out", out[leaf][1], "-extfile", extfile)
+    kam = out["kamailio"]
+    out["kamailio.cfg"] = os.path.join(work, "tls.cfg")
+    with open(out["kamailio.cfg"], "w") as f:
+        f.write("[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n\n"
+                "[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\n"
+                "require_certificate = yes\nca_list = %s\ncertificate = %s\nprivate_key = %s\n"
+                % (kam[1], kam[0], out["server-ca"][1], kam[1], kam[0]))
+    return out
+
+
 def tail(path, n=1500):
     try:
         with open(path, errors="replace") as f:

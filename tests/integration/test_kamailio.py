@@ -34,7 +34,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, free_port, free_ports, scaled, start, stop, tail  # noqa: E402
+from harness import (check, finish, free_port, free_ports, mutual_tls_pki, scaled,  # noqa: E402
+                     start, stop, tail)
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -241,33 +242,8 @@ try:
 
     # TLS between Kamailio and cidguardd, both ways authenticated: cidguardd's
     # server certificate from one CA, Kamailio's client certificate from another
-    def openssl(*args):
-        subprocess.run(("openssl",) + args, capture_output=True, check=True)
-
-    tls = {}
-    for ca in ("server-ca", "client-ca"):
-        tls[ca] = (os.path.join(WORK, ca + ".key"), os.path.join(WORK, ca + ".crt"))
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", tls[ca][0], "-out", tls[ca][1], "-days", "2", "-subj", "/CN=" + ca,
-                "-addext", "basicConstraints=critical,CA:TRUE")
-    for leaf, ca, ext in (("cgd", "server-ca", "subjectAltName=IP:127.0.0.1\n"),
-                          ("kamailio", "client-ca", "extendedKeyUsage=clientAuth\n")):
-        tls[leaf] = (os.path.join(WORK, leaf + ".key"), os.path.join(WORK, leaf + ".crt"))
-        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", tls[leaf][0], "-out", os.path.join(WORK, leaf + ".csr"), "-subj",
-                "/CN=" + leaf)
-        with open(os.path.join(WORK, leaf + ".ext"), "w") as f:
-            f.write(ext)
-        openssl("x509", "-req", "-in", os.path.join(WORK, leaf + ".csr"), "-CA", tls[ca][1],
-                "-CAkey", tls[ca][0], "-CAcreateserial", "-days", "2", "-out", tls[leaf][1],
-                "-extfile", os.path.join(WORK, leaf + ".ext"))
-    tls_cfg = os.path.join(WORK, "tls.cfg")
-    with open(tls_cfg, "w") as f:
-        f.write("[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n\n"
-                "[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\n"
-                "require_certificate = yes\nca_list = %s\ncertificate = %s\nprivate_key = %s\n"
-                % (tls["kamailio"][1], tls["kamailio"][0], tls["server-ca"][1],
-                   tls["kamailio"][1], tls["kamailio"][0]))
+    tls = mutual_tls_pki(WORK)
+    tls_cfg = tls["kamailio.cfg"]
 
     def cidguardd():
         cg["http"], cg["tls"] = free_ports(2)

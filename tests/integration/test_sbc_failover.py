@@ -45,8 +45,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TIME_SCALE, check, finish, free_port, free_ports, scaled, start,  # noqa: E402
-                     stop, tail, wait_for)
+from harness import (TIME_SCALE, check, finish, free_port, free_ports, mutual_tls_pki,  # noqa: E402
+                     scaled, start, stop, tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -239,33 +239,8 @@ try:
 
     # SIP over TLS between Kamailio and node T, both ways authenticated: T's
     # server certificate from one CA, Kamailio's client certificate from another.
-    def openssl(*args):
-        subprocess.run(("openssl",) + args, capture_output=True, check=True)
-
-    tlsf = {}
-    for ca in ("server-ca", "client-ca"):
-        tlsf[ca] = (os.path.join(WORK, ca + ".key"), os.path.join(WORK, ca + ".crt"))
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", tlsf[ca][0], "-out", tlsf[ca][1], "-days", "2", "-subj", "/CN=" + ca,
-                "-addext", "basicConstraints=critical,CA:TRUE")
-    for leaf, ca, ext in (("cgd", "server-ca", "subjectAltName=IP:127.0.0.1\n"),
-                          ("kamailio", "client-ca", "extendedKeyUsage=clientAuth\n")):
-        tlsf[leaf] = (os.path.join(WORK, leaf + ".key"), os.path.join(WORK, leaf + ".crt"))
-        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", tlsf[leaf][0], "-out", os.path.join(WORK, leaf + ".csr"), "-subj",
-                "/CN=" + leaf)
-        with open(os.path.join(WORK, leaf + ".ext"), "w") as f:
-            f.write(ext)
-        openssl("x509", "-req", "-in", os.path.join(WORK, leaf + ".csr"), "-CA", tlsf[ca][1],
-                "-CAkey", tlsf[ca][0], "-CAcreateserial", "-days", "2", "-out", tlsf[leaf][1],
-                "-extfile", os.path.join(WORK, leaf + ".ext"))
-    tls_cfg = os.path.join(WORK, "tls.cfg")
-    with open(tls_cfg, "w") as f:
-        f.write("[server:default]\nmethod = TLSv1.2+\ncertificate = %s\nprivate_key = %s\n\n"
-                "[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\n"
-                "require_certificate = yes\nca_list = %s\ncertificate = %s\nprivate_key = %s\n"
-                % (tlsf["kamailio"][1], tlsf["kamailio"][0], tlsf["server-ca"][1],
-                   tlsf["kamailio"][1], tlsf["kamailio"][0]))
+    tlsf = mutual_tls_pki(WORK)
+    tls_cfg = tlsf["kamailio.cfg"]
 
     for name in ("A", "B", "C", "D", "E", "F", "G"):
         node(name)
