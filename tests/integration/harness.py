@@ -145,6 +145,26 @@ def mutual_tls_pki(work):
     return out
 
 
+def http_json(port, method, path, body=None, headers=None, timeout=10):
+    """(status, parsed JSON answer or its text) of one HTTP request to
+    127.0.0.1:port; a dict or list body is sent as JSON."""
+    import http.client
+    import json
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        text = r.read().decode(errors="replace")
+    finally:
+        c.close()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
+
+
 def tail(path, n=1500):
     try:
         with open(path, errors="replace") as f:

@@ -7,8 +7,6 @@ and cancelled on another; the CLI's add, list, cancel and import.
 
     python3 test_intents.py BUILD_DIR
 """
-import http.client
-import json
 import os
 import shutil
 import signal
@@ -18,8 +16,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (check, finish, free_port, free_ports, start, stop, tail,  # noqa: E402
-                     wait_for)
+from harness import (check, finish, free_port, free_ports, http_json, start, stop,  # noqa: E402
+                     tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -81,19 +79,7 @@ def req(name, method, path="/intent/v1", body=None, key="bank1", headers=None):
     if key is not None:
         h["Authorization"] = "Bearer " + KEYS.get(key, key)
     h.update(headers or {})
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body)
-    c = http.client.HTTPConnection("127.0.0.1", PORTS[name][0], timeout=10)
-    try:
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-    finally:
-        c.close()
-    try:
-        return r.status, json.loads(text)
-    except ValueError:
-        return r.status, text
+    return http_json(PORTS[name][0], method, path, body, headers=h)
 
 
 def listing(name, key="bank1", frm=None):

@@ -19,8 +19,6 @@ and the log says why.
     python3 test_redis_cluster.py BUILD_DIR
 """
 import base64
-import http.client
-import json
 import os
 import shutil
 import socket
@@ -29,8 +27,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (FakeRedis, check, finish, free_ports, header, resp, scaled,  # noqa: E402
-                     start, stop, tail, wait_for)
+from harness import (FakeRedis, check, finish, free_ports, header, http_json, resp,  # noqa: E402
+                     scaled, start, stop, tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -119,19 +117,9 @@ def local_calls(daemon):
 
 def api(daemon, method, path="/intent/v1", body=None):
     """(status, parsed JSON or text) of an intent API request with the bank's key."""
-    c = http.client.HTTPConnection("127.0.0.1", PORTS[daemon][0], timeout=scaled(10))
-    try:
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json",
-                           "Authorization": "Bearer " + INTENT_KEY})
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-    finally:
-        c.close()
-    try:
-        return r.status, json.loads(text)
-    except ValueError:
-        return r.status, text
+    return http_json(PORTS[daemon][0], method, path, body, timeout=scaled(10),
+                     headers={"Content-Type": "application/json",
+                              "Authorization": "Bearer " + INTENT_KEY})
 
 
 def bank_call(daemon, to, frm=BANK):

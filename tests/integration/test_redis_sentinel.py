@@ -16,8 +16,6 @@ the daemons through Redis, with the ACL user.
 
     python3 test_redis_sentinel.py BUILD_DIR
 """
-import http.client
-import json
 import os
 import shutil
 import socket
@@ -28,8 +26,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (FakeRedis, check, finish, free_ports, header, resp, scaled,  # noqa: E402
-                     start, stop, tail, wait_for)
+from harness import (FakeRedis, check, finish, free_ports, header, http_json, resp,  # noqa: E402
+                     scaled, start, stop, tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -142,19 +140,10 @@ INTENT_KEY = "bank1-key-6f1c2a9e4b7d8c0f3a5e9b1d2c4f6a8e"
 
 def add_intent(daemon, to):
     """The answer to one intent registered from +442079460100 to `to`."""
-    c = http.client.HTTPConnection("127.0.0.1", PORTS[daemon][0], timeout=30)
-    try:
-        c.request("POST", "/intent/v1", body=json.dumps({"from": "+442079460100", "to": to}),
-                  headers={"Content-Type": "application/json",
-                           "Authorization": "Bearer " + INTENT_KEY})
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-    finally:
-        c.close()
-    try:
-        return r.status, json.loads(text)
-    except ValueError:
-        return r.status, text
+    return http_json(PORTS[daemon][0], "POST", "/intent/v1",
+                     {"from": "+442079460100", "to": to}, timeout=30,
+                     headers={"Content-Type": "application/json",
+                              "Authorization": "Bearer " + INTENT_KEY})
 
 
 def intent_shared(daemon, to, port):

@@ -40,8 +40,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (check, finish, free_port, free_ports, header, scaled,  # noqa: E402
-                     start, stop, tail, wait_for)
+from harness import (check, finish, free_port, free_ports, header, http_json,  # noqa: E402
+                     scaled, start, stop, tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -172,18 +172,8 @@ def start_daemon(name, redis_url=None, decision_log=False, extra=""):
 
 def api(name, method, path="/intent/v1", body=None):
     """(status, parsed JSON or text) of an intent API request with the bank's key."""
-    c = http.client.HTTPConnection("127.0.0.1", PORTS[name][0], timeout=scaled(10))
-    try:
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json", "Authorization": "Bearer " + KEY})
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-    finally:
-        c.close()
-    try:
-        return r.status, json.loads(text)
-    except ValueError:
-        return r.status, text
+    return http_json(PORTS[name][0], method, path, body, timeout=scaled(10),
+                     headers={"Content-Type": "application/json", "Authorization": "Bearer " + KEY})
 
 
 def register(name, to, valid_for=None, frm=BANK):
