@@ -56,7 +56,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     char err[256];
     if (!size)
         return 0;
-    if (ftruncate(in_fd, 0) != 0 || pwrite(in_fd, data + 1, size - 1, 0) != (ssize_t)(size - 1))
+    /* written over the last input, then cut to size: truncating to zero
+     * first gave the memory file's pages back only to fault them in again */
+    if (pwrite(in_fd, data + 1, size - 1, 0) != (ssize_t)(size - 1) ||
+        ftruncate(in_fd, (off_t)(size - 1)) != 0)
         abort();
     o.format = data[0] & 1 ? CG_CDR_ASTERISK : CG_CDR_CSV;
     /* one thread: the reader's rows are staged and taken in as with more
