@@ -159,6 +159,23 @@ try:
     check("a directory as input: exit 2, the error naming it once",
           r.returncode == 2 and r.stderr.count(WORK) == 1 and "Is a directory" in r.stderr, r.stderr)
 
+    # A file with gzip's magic that is not gzip inside: exit 2, the file
+    # named by its path and zlib's reason.  The same rows through a pipe
+    # (zlib reads what cannot be looked at twice) are analysed as from the file.
+    bad_gz = os.path.join(WORK, "bad.csv.gz")
+    with open(bad_gz, "wb") as f:
+        f.write(b"\x1f\x8b" + b"\x00" * 64)
+    r = run("analyze", bad_gz, "--out", os.path.join(WORK, "badgz"))
+    check("a corrupt gzip file: exit 2, named by its path", r.returncode == 2 and bad_gz in r.stderr and
+          "<fd:" not in r.stderr, r.stderr)
+    with open(times) as f:
+        piped = subprocess.run([CG, "analyze", "/dev/stdin", "--out", os.path.join(WORK, "piped")],
+                               input=f.read(), capture_output=True, text=True)
+    check("rows through a pipe are read as from the file",
+          piped.returncode == 0 and "3 malformed rows skipped" in piped.stdout and
+          "2 calls from 2024-02-29T09:00:00Z to 9999-12-31T23:59:59Z" in piped.stdout,
+          piped.stdout + piped.stderr)
+
     # --- a saved baseline ---------------------------------------------------------------
     # The owner attests its number A only in the earlier records; in the
     # later ones an account presents it, unattested, among others.
