@@ -38,7 +38,8 @@ while [ $i -lt $reps ]; do
     cat "$W/tokens"
     i=$((i + 1))
 done | head -n "$N" >"$W/batch"
-V="--cert $W/pki/sp-1234.pem --trust $W/pki/root.pem --crl $W/pki/crl.pem"
+# --at: the tokens are judged at the time they were made, however long the rounds take
+V="--cert $W/pki/sp-1234.pem --trust $W/pki/root.pem --crl $W/pki/crl.pem --at $NOW"
 
 # seconds.milliseconds taken by the command line in "$@"
 elapsed() {
