@@ -57,7 +57,8 @@ static void write_all(int fd, struct iovec *iov, int cnt)
  * and a pipe take a message of ordinary length (up to PIPE_BUF for a pipe)
  * in one piece, and a file opened for appending any write, so a message
  * from one thread never splits another's. */
-static void emit(int fd, int prio, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void emit(int fd, int prio, const char *fmt,
+                                                       va_list ap)
 {
     char small[1024], *text = small, *lined = NULL;
     char prefix[3] = {'<', (char)('0' + (prio & 7)), '>'};
