@@ -106,6 +106,38 @@ CG_EXTERN unsigned cg_behaviour_suspected(struct cg_behaviour *b, int64_t now);
  * calls are judged by, which a replay runs faster than the wall clock. */
 CG_EXTERN int64_t cg_behaviour_clock(struct cg_behaviour *b);
 
+/*
+ * Sharing observations between daemons.  Each daemon observes its own calls
+ * and publishes each observation (through a Redis stream); every other
+ * daemon observes the published ones too, so that every daemon's windows
+ * hold all the daemons' calls of an origin, however a load balancer spreads
+ * them.  On the wire one call is one line of text:
+ *   "1 NOW FLAGS PRESENTED CALLEE ORIGIN"
+ * with FLAGS a digit (1 owned, 2 suspect, 4 trunk), "-" for a missing
+ * number, and the origin last (it may hold spaces).
+ */
+#define CG_BEHAVIOUR_NUMBER_MAX 32  /* a number's bytes on the wire */
+#define CG_BEHAVIOUR_ORIGIN_MAX 200 /* an origin's bytes on the wire */
+#define CG_BEHAVIOUR_WIRE_MAX (40 + 2 * CG_BEHAVIOUR_NUMBER_MAX + CG_BEHAVIOUR_ORIGIN_MAX)
+
+/* The call as its line into buf (NUL-terminated); its length, or 0 when
+ * the call has no origin or a field is longer than the wire allows. */
+CG_EXTERN size_t cg_behaviour_call_encode(const struct cg_behaviour_call *c, char *buf, size_t cap);
+
+/* The text a decoded call points into. */
+struct cg_behaviour_wire {
+    char presented[CG_BEHAVIOUR_NUMBER_MAX + 1];
+    char callee[CG_BEHAVIOUR_NUMBER_MAX + 1];
+    char origin[CG_BEHAVIOUR_ORIGIN_MAX + 1];
+};
+/* A line (n bytes, not NUL-terminated) back into *c, pointing into *w.
+ * CG_EPARSE for anything else than what cg_behaviour_call_encode writes:
+ * another version, a time before 0 or past 2^40, a number that is not
+ * digits (with '+', '*' or '#'), an origin empty or with a control byte,
+ * a field too long. */
+CG_EXTERN int cg_behaviour_call_decode(const char *s, size_t n, struct cg_behaviour_wire *w,
+                                       struct cg_behaviour_call *c);
+
 #ifdef __cplusplus
 }
 #endif

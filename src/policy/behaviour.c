@@ -21,6 +21,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -439,4 +440,107 @@ unsigned cg_behaviour_suspected(struct cg_behaviour *b, int64_t now)
 int64_t cg_behaviour_clock(struct cg_behaviour *b)
 {
     return b ? atomic_load_explicit(&b->latest, memory_order_relaxed) : 0;
+}
+
+/* --- the wire ------------------------------------------------------------------------------ */
+
+#define WIRE_TIME_MAX ((int64_t)1 << 40)
+
+static bool wire_number_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (!n || n > CG_BEHAVIOUR_NUMBER_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '*' || s[i] == '#'))
+            return false;
+    return true;
+}
+
+static bool wire_origin_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (!n || n > CG_BEHAVIOUR_ORIGIN_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+size_t cg_behaviour_call_encode(const struct cg_behaviour_call *c, char *buf, size_t cap)
+{
+    const char *p = c && c->presented && c->presented[0] ? c->presented : "-";
+    const char *e = c && c->callee && c->callee[0] ? c->callee : "-";
+    int n;
+    if (!c || !buf || !c->origin || c->now < 0 || c->now >= WIRE_TIME_MAX ||
+        !wire_origin_ok(c->origin, strlen(c->origin)) ||
+        (strcmp(p, "-") && !wire_number_ok(p, strlen(p))) ||
+        (strcmp(e, "-") && !wire_number_ok(e, strlen(e))))
+        return 0;
+    n = snprintf(buf, cap, "1 %lld %d %s %s %s", (long long)c->now,
+                 (c->owned ? 1 : 0) | (c->suspect ? 2 : 0) | (c->trunk ? 4 : 0), p, e, c->origin);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The next space-separated field of [*s, end) into dst (cap bytes with its
+ * NUL); false when it is empty or too long. */
+static bool wire_field(const char **s, const char *end, char *dst, size_t cap, size_t *len)
+{
+    const char *sp = memchr(*s, ' ', (size_t)(end - *s));
+    size_t n;
+    if (!sp)
+        return false;
+    n = (size_t)(sp - *s);
+    if (!n || n >= cap)
+        return false;
+    memcpy(dst, *s, n);
+    dst[n] = '\0';
+    *len = n;
+    *s = sp + 1;
+    return true;
+}
+
+int cg_behaviour_call_decode(const char *s, size_t n, struct cg_behaviour_wire *w,
+                             struct cg_behaviour_call *c)
+{
+    const char *end = s + n;
+    char head[24];
+    size_t len, i;
+    int64_t now = 0;
+    if (!s || !w || !c)
+        return CG_EINVAL;
+    memset(c, 0, sizeof *c);
+    /* strict, so that a line decodes only as the encoder writes it: no NUL
+     * inside, no leading zero */
+    if (n > CG_BEHAVIOUR_WIRE_MAX || memchr(s, '\0', n) ||
+        !wire_field(&s, end, head, sizeof head, &len) || strcmp(head, "1") ||
+        !wire_field(&s, end, head, sizeof head, &len) || len > 13 || (len > 1 && head[0] == '0'))
+        return CG_EPARSE;
+    for (i = 0; i < len; i++) {
+        if (head[i] < '0' || head[i] > '9')
+            return CG_EPARSE;
+        now = now * 10 + (head[i] - '0');
+    }
+    if (now >= WIRE_TIME_MAX || !wire_field(&s, end, head, sizeof head, &len) || len != 1 ||
+        head[0] < '0' || head[0] > '7')
+        return CG_EPARSE;
+    c->owned = (head[0] - '0') & 1;
+    c->suspect = (head[0] - '0') & 2;
+    c->trunk = (head[0] - '0') & 4;
+    c->now = now;
+    if (!wire_field(&s, end, w->presented, sizeof w->presented, &len) ||
+        (strcmp(w->presented, "-") && !wire_number_ok(w->presented, len)) ||
+        !wire_field(&s, end, w->callee, sizeof w->callee, &len) ||
+        (strcmp(w->callee, "-") && !wire_number_ok(w->callee, len)))
+        return CG_EPARSE;
+    len = (size_t)(end - s);
+    if (!wire_origin_ok(s, len))
+        return CG_EPARSE;
+    memcpy(w->origin, s, len);
+    w->origin[len] = '\0';
+    c->origin = w->origin;
+    c->presented = strcmp(w->presented, "-") ? w->presented : NULL;
+    c->callee = strcmp(w->callee, "-") ? w->callee : NULL;
+    return CG_OK;
 }

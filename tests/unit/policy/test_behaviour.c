@@ -429,6 +429,68 @@ static void test_threads(void **state)
     cg_behaviour_free(b);
 }
 
+/* A call through the wire comes back as it was; what the wire does not
+ * carry, or carries wrong, is refused by name. */
+static void test_wire(void **state)
+{
+    static const struct {
+        const char *name, *line;
+    } bad[] = {
+        {"empty", ""},
+        {"another version", "2 100 0 +442071112222 +447400000001 spc:1/a"},
+        {"no origin", "1 100 0 +442071112222 +447400000001 "},
+        {"a time with a sign", "1 -100 0 +442071112222 +447400000001 o"},
+        {"a time past 2^40", "1 1099511627776 0 +442071112222 +447400000001 o"},
+        {"a time of 14 digits", "1 00000000000001 0 +442071112222 +447400000001 o"},
+        {"flags past 7", "1 100 8 +442071112222 +447400000001 o"},
+        {"flags of two digits", "1 100 01 +442071112222 +447400000001 o"},
+        {"a number with a letter", "1 100 0 +4420711122a2 +447400000001 o"},
+        {"a number of 33 bytes", "1 100 0 123456789012345678901234567890123 - o"},
+        {"two spaces", "1 100 0  +447400000001 o"},
+        {"a control byte in the origin", "1 100 0 - - in:peer\x01"},
+        {"fields missing", "1 100 0"},
+        {"a time with a leading zero", "1 0100 0 - - o"},
+    };
+    struct cg_behaviour_call c = {.origin = "spc:1234/acct 7",
+                                  .presented = "+442071112222",
+                                  .callee = "+447400000001",
+                                  .owned = false,
+                                  .suspect = true,
+                                  .trunk = false,
+                                  .now = 1735689600},
+                             back;
+    struct cg_behaviour_wire w;
+    char line[CG_BEHAVIOUR_WIRE_MAX + 1], origin[CG_BEHAVIOUR_ORIGIN_MAX + 2];
+    size_t n = cg_behaviour_call_encode(&c, line, sizeof line), i;
+    (void)state;
+    assert_string_equal(line, "1 1735689600 2 +442071112222 +447400000001 spc:1234/acct 7");
+    assert_int_equal(cg_behaviour_call_decode(line, n, &w, &back), CG_OK);
+    assert_string_equal(back.origin, c.origin);
+    assert_string_equal(back.presented, c.presented);
+    assert_string_equal(back.callee, c.callee);
+    assert_true(back.suspect && !back.owned && !back.trunk && back.now == c.now);
+    /* missing numbers travel as "-" and come back NULL */
+    c.presented = c.callee = NULL;
+    c.trunk = true;
+    n = cg_behaviour_call_encode(&c, line, sizeof line);
+    assert_int_equal(cg_behaviour_call_decode(line, n, &w, &back), CG_OK);
+    assert_null(back.presented);
+    assert_null(back.callee);
+    assert_true(back.trunk);
+    /* what does not fit is not written */
+    memset(origin, 'o', sizeof origin - 1);
+    origin[sizeof origin - 1] = '\0';
+    c.origin = origin;
+    assert_int_equal(cg_behaviour_call_encode(&c, line, sizeof line), 0);
+    c.origin = "";
+    assert_int_equal(cg_behaviour_call_encode(&c, line, sizeof line), 0);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = cg_behaviour_call_decode(bad[i].line, strlen(bad[i].line), &w, &back);
+        if (rc != CG_EPARSE)
+            fail_msg("%s: decoded (%d)", bad[i].name, rc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_eviction_flood_keeps_held),
         cmocka_unit_test(test_population_poisoned),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
