@@ -1,6 +1,6 @@
-# Shared by the daemon benchmarks (sipbench, soak, redisbench): a test PKI,
-# a configuration for one worker on loopback ports of their own, and the
-# load generator's command line.  The caller sets B (build directory) and
+# Shared by the daemon benchmarks (sipbench, soak, redisbench, signbench): a
+# test PKI, a configuration for one worker on loopback ports of their own,
+# the load generator's command line, and processes' CPU time.  The caller sets B (build directory) and
 # W (work directory).
 
 # The PKI, and in LOADER the load generator's command line signing with its
@@ -30,4 +30,13 @@ allow = 127.0.0.1/32
 allow_http = yes
 ${3:-}
 CONF
+}
+
+# CPU time (clock ticks, user and system) the processes $1 have used so far
+cpu() {
+    t=0
+    for p in $1; do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo $t
 }

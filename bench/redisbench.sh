@@ -72,15 +72,6 @@ if [ "$CLUSTER" = yes ]; then
 fi
 RAW=$(taskset -c "$DCORE" openssl speed -seconds 5 ecdsap256 2>/dev/null | awk '/nistp256/ {print $NF}')
 echo "raw OpenSSL ECDSA P-256 verify on core $DCORE: $RAW/s"
-# CPU time (clock ticks) the processes $1 (the Redis servers, the daemon)
-# have used so far
-cpu() {
-    t=0
-    for p in $1; do
-        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    done
-    echo $t
-}
 SERVERS=""
 run() { # $1 = extra config
     bench_conf "$W/bench.conf" "decision_log = off" "[policy]

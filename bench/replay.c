@@ -4,8 +4,12 @@
  * and measures campaign detection against the simulation's truth.
  *
  *   cidguard-replay --calls calls.csv --truth truth.csv --pki DIR --x5u URL
- *                   [--target 127.0.0.1:5060] [--speed 1440] [--rows N] [--tgrp]
+ *                   [--target 127.0.0.1:5060]... [--speed 1440] [--rows N] [--tgrp]
  *                   [--wait SECONDS]
+ *
+ * With several --target, the calls go to them in turn (call i to target
+ * i mod n), as a load balancer spreads calls over daemons that share their
+ * campaign behaviour through Redis.
  *
  * A row the records say was verified (verstat TN-Validation-Passed, an SPC)
  * is signed with DIR/sp-SPC.key (`cidguard pki init DIR --spc SPC...`), its
@@ -101,7 +105,9 @@ static const char *digits(const char *tn)
 
 int main(int argc, char **argv)
 {
-    const char *calls = NULL, *truthf = NULL, *pki = NULL, *x5u = NULL, *target = "127.0.0.1:5060";
+    const char *calls = NULL, *truthf = NULL, *pki = NULL, *x5u = NULL;
+    const char *target[8] = {"127.0.0.1:5060"};
+    unsigned ntargets = 0, ti;
     double speed = 1440, t0, wait = 3;
     unsigned maxrows = MAXROWS, nrows = 0, i, norigins = 0, nvictims = 0, vi = 0, nsigners = 0;
     unsigned outstanding = 0;
@@ -113,7 +119,7 @@ int main(int argc, char **argv)
     struct cg_signer *signers[MAXSIGNERS];
     struct cg_key *keys[MAXSIGNERS];
     int col[F], ncol, fd, port, a;
-    struct sockaddr_in to = {.sin_family = AF_INET};
+    struct sockaddr_in to[8];
     unsigned run = (unsigned)getpid() ^ (unsigned)time(NULL);
     FILE *f;
 
@@ -125,7 +131,7 @@ int main(int argc, char **argv)
         }
         if (!v)
             die("usage: cidguard-replay --calls FILE --truth FILE --pki DIR --x5u URL "
-                "[--target IP:PORT] [--speed F] [--rows N] [--tgrp] [--wait S]");
+                "[--target IP:PORT]... [--speed F] [--rows N] [--tgrp] [--wait S]");
         if (!strcmp(argv[a], "--calls"))
             calls = v;
         else if (!strcmp(argv[a], "--truth"))
@@ -134,8 +140,8 @@ int main(int argc, char **argv)
             pki = v;
         else if (!strcmp(argv[a], "--x5u"))
             x5u = v;
-        else if (!strcmp(argv[a], "--target"))
-            target = v;
+        else if (!strcmp(argv[a], "--target") && ntargets < 8)
+            target[ntargets++] = v;
         else if (!strcmp(argv[a], "--speed"))
             speed = atof(v);
         else if (!strcmp(argv[a], "--rows"))
@@ -148,10 +154,16 @@ int main(int argc, char **argv)
     }
     if (!calls || !truthf || !pki || !x5u || speed <= 0 || maxrows == 0 || maxrows > MAXROWS)
         die("--calls, --truth, --pki and --x5u are required; --speed > 0");
-    if (sscanf(target, "%63[^:]:%d", host, &port) != 2 ||
-        inet_pton(AF_INET, host, &to.sin_addr) != 1)
-        die("--target wants IPv4:port");
-    to.sin_port = htons((uint16_t)port);
+    if (!ntargets)
+        ntargets = 1;
+    for (ti = 0; ti < ntargets; ti++) {
+        memset(&to[ti], 0, sizeof to[ti]);
+        to[ti].sin_family = AF_INET;
+        if (sscanf(target[ti], "%63[^:]:%d", host, &port) != 2 ||
+            inet_pton(AF_INET, host, &to[ti].sin_addr) != 1)
+            die("--target wants IPv4:port");
+        to[ti].sin_port = htons((uint16_t)port);
+    }
 
     /* truth.csv: the fraud origins and the victims, in call order */
     if (!(f = fopen(truthf, "r")))
@@ -229,7 +241,7 @@ int main(int argc, char **argv)
     if (!nrows)
         die("calls.csv has no rows");
 
-    if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || connect(fd, (struct sockaddr *)&to, sizeof to))
+    if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
         die("socket");
     {
         int sz = 8 << 20;
@@ -292,7 +304,9 @@ int main(int argc, char **argv)
                          "%sContent-Length: 0\r\n\r\n",
                          r->called, ruri_tgrp, host, run, i, r->shown, pai, r->called, host, run, i,
                          identity_hdr);
-            if (n > 0 && n < (int)sizeof msg && send(fd, msg, (size_t)n, 0) == n)
+            if (n > 0 && n < (int)sizeof msg &&
+                sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&to[i % ntargets], sizeof to[0]) ==
+                    n)
                 outstanding++;
             i++;
             continue;

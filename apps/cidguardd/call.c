@@ -178,7 +178,10 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
         snprintf(key, sizeof key, "spc:%s/%s", v->spc, v->origid);
     else
         snprintf(key, sizeof key, "in:%s", origin(c, buf, sizeof buf));
-    if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK || !r.campaign)
+    if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK)
+        return;
+    cgd_redis_share_call(c->w, &bc);
+    if (!r.campaign)
         return;
     if (r.crossed)
         atomic_fetch_add(&cgd_m.campaign_origins, 1);

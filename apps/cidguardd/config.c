@@ -264,6 +264,10 @@ static const struct directive table[] = {
     B("redis", "lists", redis_lists, "yes",
       "policy lists stored in Redis (cidguard policy push) replace the [policy] files and are "
       "reloaded within a second of a change"),
+    B("redis", "campaign", redis_campaign, "yes",
+      "with campaign_detection: every call's observation is published to a Redis stream and "
+      "the other daemons' are read from it, so that each daemon judges an origin on all the "
+      "daemons' calls however they are spread; read at start"),
     S("intent", "keys", intent_keys, "",
       "CSV name,key_sha256,numbers: the keys of the call-intent API (POST/DELETE/GET "
       "/intent/v1 on http_listen), each the SHA-256 of a bearer key (cidguard intent key) and "

@@ -70,7 +70,8 @@ struct cgd_conf {
     char redis_url[256];         /* [redis] url: shared state for clusters; "" = in process */
     char redis_prefix[64];
     int redis_timeout_ms;
-    bool redis_lists; /* lists stored in Redis replace the files */
+    bool redis_lists;    /* lists stored in Redis replace the files */
+    bool redis_campaign; /* campaign behaviour shared with the other daemons */
     /* [redis] sentinels ("host:port;...") and the master they watch, their own
      * credentials; cluster: seed nodes ("" = neither) */
     char redis_sentinels[1024], redis_master_name[128];

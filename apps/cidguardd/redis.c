@@ -28,6 +28,12 @@
  *     once, after ASKING, without touching the map.  Debian's hiredis has
  *     no cluster support, hence this small router.
  *
+ * With campaign detection, every worker also publishes each call's
+ * behaviour observation to one stream (XADD, answered but never waited
+ * for), and the first worker reads the other daemons' from it every tick
+ * (XREAD) into the process's behaviour table: each daemon then judges an
+ * origin on every daemon's calls, however a load balancer spreads them.
+ *
  * Redis is never allowed to stop calls: when it is not connected, slow
  * (no answer in [redis] timeout_ms), or the ring is full, the call is
  * decided on the local state, which records every call either way so that
@@ -35,15 +41,19 @@
  * made again with back-off; /metrics and the log show each transition.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "cidguard/behaviour.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -201,6 +211,14 @@ struct cgd_redis {
     struct sub *retry[RING];
     size_t nretry;
     struct rpool rpool; /* the call connections' reply objects */
+    /* campaign behaviour shared ([redis] campaign): the stream, its slot,
+     * and for the reading worker the last entry read */
+    bool share, share_reader, share_reading;
+    struct event *share_ev; /* the reader's: another worker has published */
+    char share_key[96];
+    size_t share_key_len;
+    unsigned share_slot;
+    char share_last[48];
 };
 
 /* --- process-wide: the master in use and the topology counters ---------------- */
@@ -210,6 +228,13 @@ static char topo_master[300]; /* "host:port", "" before the first connection */
 static unsigned long long topo_switches;
 static atomic_ullong topo_moved, topo_ask, topo_slot_maps;
 static atomic_int topo_configured, topo_cluster_nodes;
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static uint64_t now_ms(void)
 {
@@ -1036,6 +1061,204 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     sub_done(r, s, false, 0, 0);
 }
 
+/* --- campaign behaviour shared between daemons ----------------------------------- */
+
+/* Entries the stream keeps (about: MAXLEN ~ trims whole nodes); a reader
+ * that falls further behind misses the oldest. */
+#define SHARE_MAXLEN "100000"
+#define SHARE_READ 512 /* entries one XREAD returns; a full answer is followed at once */
+
+/* This daemon's name on the stream, so that it skips its own entries. */
+static char daemon_id[17];
+static pthread_once_t daemon_id_once = PTHREAD_ONCE_INIT;
+/* The reading worker's state, and whether another worker has published
+ * since it last read: the reader reads as calls come, whichever worker
+ * takes them, so that under load the other daemons' calls are a round
+ * trip behind rather than a tick (a burst of calls fits in a tick). */
+static struct cgd_redis *_Atomic share_reader_r;
+static atomic_bool share_wanted;
+
+static void make_daemon_id(void)
+{
+    unsigned char b[8];
+    size_t i;
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) { /* not expected: still unique enough */
+        uint64_t v = now_ms() ^ ((uint64_t)getpid() << 40);
+        memcpy(b, &v, sizeof b);
+    }
+    for (i = 0; i < sizeof b; i++)
+        snprintf(daemon_id + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The connection that serves the stream (marked used on a cluster, so that
+ * the timer connects it); NULL while it cannot take a command. */
+static struct conn *share_conn(struct cgd_redis *r)
+{
+    struct conn *c;
+    if (r->mode != CLUSTER) {
+        c = r->nodes[0];
+    } else {
+        unsigned o = r->slots[r->share_slot];
+        if (!o)
+            return NULL;
+        c = r->nodes[o - 1];
+        c->used = true;
+    }
+    return c->ac && c->connected && c->n < RING ? c : NULL;
+}
+
+/* Queues one command on c (hiredis's format: %b is a pointer and a length),
+ * timed in its ring as every command is. */
+static bool share_send(struct conn *c, redisCallbackFn *fn, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = redisvAsyncCommand(c->ac, fn, NULL, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK)
+        return false;
+    c->sent[(c->head + c->n) % RING] = now_ms();
+    c->n++;
+    return true;
+}
+
+/* An answer to a stream command (none when the connection was dropped). */
+static void share_answered(struct conn *c, const redisReply *rep)
+{
+    c->head = (c->head + 1) % RING;
+    c->n--;
+    if (!rep || rep->type != REDIS_REPLY_ERROR)
+        return;
+    atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
+    if (strncmp(rep->str, "READONLY", 8) == 0) {
+        c->readonly = true;
+    } else if (strncmp(rep->str, "MOVED ", 6) == 0 || strncmp(rep->str, "ASK ", 4) == 0) {
+        c->r->slots_wanted = true; /* the stream's slot moved: read the map again */
+    } else if (!c->logged_error) {
+        cgd_log(LOG_WARNING, "cidguardd: worker %d: redis %s:%d: %s", c->r->w->id, c->host, c->port,
+                rep->str);
+        c->logged_error = true;
+    }
+}
+
+static void on_published(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    const redisReply *rep = reply;
+    (void)privdata;
+    share_answered(ac->data, rep);
+    if (rep && rep->type != REDIS_REPLY_ERROR)
+        atomic_fetch_add(&cgd_m.campaign_shared_sent, 1);
+}
+
+static void share_read(struct cgd_redis *r);
+
+void cgd_redis_share_call(struct cgd_worker *w, const struct cg_behaviour_call *bc)
+{
+    struct cgd_redis *r = w->redis;
+    char line[CG_BEHAVIOUR_WIRE_MAX + 1];
+    struct conn *c;
+    size_t n;
+    if (!r || !r->share || !(c = share_conn(r)) ||
+        !(n = cg_behaviour_call_encode(bc, line, sizeof line)))
+        return;
+    share_send(c, on_published, "XADD %b MAXLEN ~ " SHARE_MAXLEN " * d %s v %b", r->share_key,
+               r->share_key_len, daemon_id, line, n);
+    if (r->share_reader) {
+        share_read(r);
+    } else if (!atomic_exchange(&share_wanted, true)) { /* once until the reader reads */
+        struct cgd_redis *reader = atomic_load(&share_reader_r);
+        if (reader)
+            event_active(reader->share_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* On the reader's loop: another worker published.  A read in flight
+ * leaves the wish for its answer to take up. */
+static void share_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct cgd_redis *r = arg;
+    (void)fd;
+    (void)what;
+    if (!r->share_reading) {
+        atomic_store(&share_wanted, false);
+        share_read(r);
+    }
+}
+
+/* One stream entry [id, [field, value, ...]]: another daemon's call is
+ * observed; this daemon's own was, when it was decided. */
+static void share_entry(struct cgd_redis *r, const redisReply *e)
+{
+    const redisReply *f, *d = NULL, *v = NULL;
+    struct cg_behaviour_wire wire;
+    struct cg_behaviour_call bc;
+    struct cg_behaviour_result res;
+    size_t i;
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return;
+    if (e->element[0]->len < sizeof r->share_last) {
+        memcpy(r->share_last, e->element[0]->str, e->element[0]->len);
+        r->share_last[e->element[0]->len] = '\0';
+    }
+    f = e->element[1];
+    for (i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i];
+        if (k->type != REDIS_REPLY_STRING || k->len != 1 ||
+            f->element[i + 1]->type != REDIS_REPLY_STRING)
+            continue;
+        if (k->str[0] == 'd')
+            d = f->element[i + 1];
+        else if (k->str[0] == 'v')
+            v = f->element[i + 1];
+    }
+    if (d && d->len == sizeof daemon_id - 1 && memcmp(d->str, daemon_id, d->len) == 0)
+        return;
+    if (!d || !v || !cgd_behaviour ||
+        cg_behaviour_call_decode(v->str, v->len, &wire, &bc) != CG_OK) {
+        atomic_fetch_add(&cgd_m.campaign_shared_refused, 1);
+        return;
+    }
+    cg_behaviour_observe(cgd_behaviour, &bc, &res);
+    atomic_fetch_add(&cgd_m.campaign_shared_received, 1);
+    if (res.crossed) /* this daemon's view: the origin crossed with another's call */
+        atomic_fetch_add(&cgd_m.campaign_origins, 1);
+}
+
+/* XREAD's answer: nil when nothing is new, else [[stream, [entry...]]]. */
+static void on_shared(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct conn *c = ac->data;
+    struct cgd_redis *r = c->r;
+    const redisReply *rep = reply, *entries = NULL;
+    size_t i;
+    (void)privdata;
+    share_answered(c, rep);
+    r->share_reading = false;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+        rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2 &&
+        rep->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
+        entries = rep->element[0]->element[1];
+    for (i = 0; entries && i < entries->elements; i++)
+        share_entry(r, entries->element[i]);
+    /* more are waiting, or another worker published meanwhile (a dropped
+     * connection's answer waits for the timer) */
+    if (rep &&
+        ((entries && entries->elements == SHARE_READ) || atomic_exchange(&share_wanted, false)))
+        share_read(r);
+}
+
+/* The reading worker asks for what is new since its last entry. */
+static void share_read(struct cgd_redis *r)
+{
+    struct conn *c;
+    if (!r->share_reader || r->share_reading || r->w->stopping || !(c = share_conn(r)))
+        return;
+    r->share_reading = share_send(c, on_shared, "XREAD COUNT %d STREAMS %b %s", SHARE_READ,
+                                  r->share_key, r->share_key_len, r->share_last);
+}
+
 /* --- the worker's timer ------------------------------------------------------------ */
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -1116,6 +1339,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
                 sub_done(r, again[i], false, 0, 0);
         }
     }
+    share_read(r);
     if (r->mode == CLUSTER && !r->up && now - r->slots_at >= SLOTS_DEGRADED_MS)
         r->slots_wanted = true;
     if (r->mode == CLUSTER && (r->slots_wanted || !r->map_ok) && !r->slots_asked &&
@@ -1185,6 +1409,22 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
     r->window = conf->freshness + 5;
     r->rate_calls = (unsigned)conf->rate_calls;
     r->rate_numbers = (unsigned)conf->rate_numbers;
+    if (conf->campaign_detection && conf->redis_campaign) {
+        pthread_once(&daemon_id_once, make_daemon_id);
+        r->share_key_len = cg_redis_behaviour_stream(r->share_key, sizeof r->share_key, r->prefix);
+        r->share = r->share_key_len > 0;
+        r->share_slot = cg_redis_keyslot(r->share_key, r->share_key_len);
+        /* one reader a daemon; it starts with the entries made from now on
+         * (a stream ID is the server's time in milliseconds) */
+        if ((r->share_reader = w->id == 0)) {
+            if (!(r->share_ev = event_new(w->base, -1, 0, share_wake, r))) {
+                free(r);
+                return -1;
+            }
+            atomic_store(&share_reader_r, r);
+        }
+        snprintf(r->share_last, sizeof r->share_last, "%llu-0", (unsigned long long)wall_ms());
+    }
     /* nodes[0]: the server, the master (host filled by the sentinels), or
      * the url's node, a seed among the cluster's */
     if (!node_find(r, r->addr.host, r->addr.port, true)) {
@@ -1245,6 +1485,10 @@ void cgd_redis_free(struct cgd_worker *w)
     answer_ready(-1, 0, r); /* the loop has ended: answer what the free produced */
     event_free(r->answer_ev);
     event_free(r->tick);
+    if (r->share_ev) {
+        atomic_store(&share_reader_r, NULL);
+        event_free(r->share_ev);
+    }
     for (i = 0; i < r->nnodes; i++)
         free(r->nodes[i]);
     rpool_clear(&r->rpool);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidguard/behaviour.h"
 #include "cidguard/cidguard.h"
 #include "config.h"
 #include "worker.h"
@@ -35,6 +36,11 @@ typedef void (*cgd_redis_done_cb)(void *arg, bool ok, uint32_t bits, unsigned in
  */
 bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, unsigned intents,
                        cgd_redis_done_cb done_cb, void *arg);
+
+/* Publishes a call's campaign behaviour observation (already observed here)
+ * for the other daemons, when [redis] campaign is on; never waited for,
+ * and skipped while Redis cannot take it. */
+void cgd_redis_share_call(struct cgd_worker *w, const struct cg_behaviour_call *bc);
 
 /* The [redis] directives as the library's options (pointing into conf),
  * for cg_redis_connect_opts. */

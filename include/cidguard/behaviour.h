@@ -132,7 +132,7 @@ struct cg_behaviour_wire {
 };
 /* A line (n bytes, not NUL-terminated) back into *c, pointing into *w.
  * CG_EPARSE for anything else than what cg_behaviour_call_encode writes:
- * another version, a time before 0 or past 2^40, a number that is not
+ * another version, a time before 0 or from 10^15 on, a number that is not
  * digits (with '+', '*' or '#'), an origin empty or with a control byte,
  * a field too long. */
 CG_EXTERN int cg_behaviour_call_decode(const char *s, size_t n, struct cg_behaviour_wire *w,

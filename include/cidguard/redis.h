@@ -211,6 +211,16 @@ CG_EXTERN size_t cg_redis_intent_key(char *buf, size_t cap, const char *prefix, 
 CG_EXTERN size_t cg_redis_intent_index(char *buf, size_t cap, const char *prefix, const char *from,
                                        bool cluster);
 
+/* --- campaign behaviour shared between daemons ------------------------------------ */
+
+/*
+ * The stream the daemons publish their observed calls to
+ * (cg_behaviour_call_encode) and read the others' from:
+ * "<prefix>{campaign}:calls".  One key, so one slot of a cluster (the hash
+ * tag names it).  Returns its length, or 0 when it does not fit in cap.
+ */
+CG_EXTERN size_t cg_redis_behaviour_stream(char *buf, size_t cap, const char *prefix);
+
 #ifdef __cplusplus
 }
 #endif

@@ -444,7 +444,9 @@ int64_t cg_behaviour_clock(struct cg_behaviour *b)
 
 /* --- the wire ------------------------------------------------------------------------------ */
 
-#define WIRE_TIME_MAX ((int64_t)1 << 40)
+/* past any wall clock in seconds, also one a replay runs 100,000 times
+ * faster ([policy] campaign_time_scale) */
+#define WIRE_TIME_MAX 1000000000000000LL
 
 static bool wire_number_ok(const char *s, size_t n)
 {
@@ -515,7 +517,7 @@ int cg_behaviour_call_decode(const char *s, size_t n, struct cg_behaviour_wire *
      * inside, no leading zero */
     if (n > CG_BEHAVIOUR_WIRE_MAX || memchr(s, '\0', n) ||
         !wire_field(&s, end, head, sizeof head, &len) || strcmp(head, "1") ||
-        !wire_field(&s, end, head, sizeof head, &len) || len > 13 || (len > 1 && head[0] == '0'))
+        !wire_field(&s, end, head, sizeof head, &len) || len > 15 || (len > 1 && head[0] == '0'))
         return CG_EPARSE;
     for (i = 0; i < len; i++) {
         if (head[i] < '0' || head[i] > '9')

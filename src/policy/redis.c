@@ -1071,3 +1071,16 @@ bool cg_redis_observe_cmds(struct cg_redis_cmds *o, const char *prefix,
     }
     return o->n > 0;
 }
+
+size_t cg_redis_behaviour_stream(char *buf, size_t cap, const char *prefix)
+{
+    int w;
+    if (!buf || !cap)
+        return 0;
+    w = snprintf(buf, cap, "%s{campaign}:calls", prefix ? prefix : CG_REDIS_PREFIX);
+    if (w < 0 || (size_t)w >= cap) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return (size_t)w;
+}

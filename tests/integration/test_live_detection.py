@@ -9,10 +9,14 @@ Environment (for bigger runs): CG_LIVE_ROWS (4000), CG_LIVE_SEED (7),
 CG_LIVE_MIX (default or random), CG_LIVE_SPEED (the replay's speed-up,
 2880: a day in 30 s; a slow build only waits longer for the last answers).
 Targets: the median campaign detected within 50 of its calls, at most
-0.1% of legitimate calls labelled campaign_suspected.
+0.1% of legitimate calls labelled campaign_suspected.  Run twice: through
+one daemon, then through two daemons behind a load balancer (the calls
+alternate) that share their campaign behaviour through a real redis-server
+started here.
 """
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +24,8 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, free_ports, hostport, scaled, start, stop, tail  # noqa: E402
+from harness import (check, finish, free_port, free_ports, hostport, scaled, start, stop,  # noqa: E402
+                     tail, wait_for)
 
 BUILD = os.path.abspath(sys.argv[1])
 CG = os.path.join(BUILD, "cidguard")
@@ -58,67 +63,129 @@ try:
         with open(os.path.join(pki, "sp-%s.pem" % s)) as a, \
                 open(os.path.join(state, "certs", "sp-%s.pem" % s), "w") as b:
             b.write(a.read())
-    chosen = []
-    conf = os.path.join(WORK, "live.conf")
 
-    def make():
-        ports = free_ports(1) + free_ports(2, udp=True)
-        chosen[:] = ports
-        with open(conf, "w") as f:
-            f.write("[server]\nstate_dir = %s\nhttp_listen = %s\nsip_verify_listen = %s\n"
-                    "sip_sign_listen = %s\nworkers = 2\n"
-                    "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\n"
-                    "allow_http = yes\n"
-                    "[policy]\nprotected = %s\ndno = %s\ningress = %s\ntgrp_from = 127.0.0.1/32\n"
-                    "campaign_time_scale = %d\n"
-                    % (state, hostport("127.0.0.1", ports[0]), hostport("127.0.0.1", ports[1]),
-                       hostport("127.0.0.1", ports[2]), os.path.join(pki, "root.pem"),
-                       os.path.join(pki, "crl.pem"), os.path.join(sim, "protected.csv"),
-                       os.path.join(sim, "dno.csv"), os.path.join(sim, "ingress.csv"), SPEED))
-        return [CGD, "-c", conf], ports[0]
+    def daemons(label, n, redis_url=None):
+        """Starts n daemons (each its own state directory and ports); returns
+        [(proc, http port, sip verify port, state dir, log path)]."""
+        out = []
+        for k in range(n):
+            st = os.path.join(WORK, "state-%s-%d" % (label, k))
+            shutil.copytree(os.path.join(state, "certs"), os.path.join(st, "certs"))
+            conf = os.path.join(WORK, "%s-%d.conf" % (label, k))
+            chosen = []
 
-    d = start(make, os.path.join(WORK, "live.log"))
-    procs.append(d)
-    http, sipv = chosen[0], chosen[1]
-    r = subprocess.run([REPLAY, "--calls", os.path.join(sim, "calls.csv"),
-                        "--truth", os.path.join(sim, "truth.csv"), "--pki", pki,
-                        "--x5u", "http://127.0.0.1:%d/certs" % http,
-                        "--target", "127.0.0.1:%d" % sipv, "--speed", str(SPEED), "--tgrp",
-                        "--wait", str(scaled(3))],
-                       capture_output=True, text=True, timeout=scaled(300))
-    out = r.stdout
-    print(out, end="")
-    check("cidguard-replay ran", r.returncode == 0, r.stderr)
-    m = re.search(r"replayed (\d+) calls \((\d+) answered\)", out)
-    check("every call answered (at most 0.5% lost)",
-          m and int(m.group(2)) >= int(m.group(1)) * 0.995, out[:300])
-    m = re.search(r"median detection delay: (\d+) calls", out)
-    check("the median campaign is detected within 50 calls", m and int(m.group(1)) <= 50, out)
-    m = re.search(r"legitimate calls labelled: (\d+) of (\d+)", out)
-    check("at most 0.1% of legitimate calls labelled campaign_suspected",
-          m and int(m.group(1)) <= int(m.group(2)) * 0.001, out)
-    m = re.search(r"fraud calls labelled from detection on: \d+ of \d+ \(([0-9.]+)\)", out)
-    # (a trunk's campaign is labelled only while it is active, and only its
-    # calls with a suspect number: the share is lower on small runs)
-    check("most fraud calls are labelled once their campaign is detected",
-          m and float(m.group(1)) >= 0.5, out)
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http, timeout=30) as resp:
-        metrics = resp.read().decode()
-    mc = re.search(r"^cidguard_campaign_calls_total (\d+)$", metrics, re.M)
-    mo = re.search(r"^cidguard_campaign_origins_total (\d+)$", metrics, re.M)
-    check("/metrics counts the calls and the origins", mc and int(mc.group(1)) > 0 and
-          mo and int(mo.group(1)) > 0, metrics[-600:])
-    stop(procs)
-    procs = []
-    log = tail(os.path.join(WORK, "live.log"), 1 << 20)
-    check("the daemon exited cleanly, without a sanitizer report",
-          d.returncode == 0 and "Sanitizer" not in log and "runtime error" not in log, log[-900:])
-    db = sqlite3.connect(os.path.join(state, "decisions.db"))
-    n = db.execute("SELECT count(*) FROM decisions WHERE reasons LIKE '%campaign_suspected%'")
-    logged = n.fetchone()[0]
-    db.close()
-    check("the decision log records campaign_suspected on as many calls as /metrics counted",
-          mc and logged == int(mc.group(1)), (logged, mc and mc.group(1)))
+            def make():
+                ports = free_ports(1) + free_ports(2, udp=True)
+                chosen[:] = ports
+                with open(conf, "w") as f:
+                    f.write("[server]\nstate_dir = %s\nhttp_listen = %s\nsip_verify_listen = %s\n"
+                            "sip_sign_listen = %s\nworkers = 2\n"
+                            "[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.1/32\n"
+                            "allow_http = yes\n"
+                            "[policy]\nprotected = %s\ndno = %s\ningress = %s\n"
+                            "tgrp_from = 127.0.0.1/32\ncampaign_time_scale = %d\n"
+                            % (st, hostport("127.0.0.1", ports[0]), hostport("127.0.0.1", ports[1]),
+                               hostport("127.0.0.1", ports[2]), os.path.join(pki, "root.pem"),
+                               os.path.join(pki, "crl.pem"), os.path.join(sim, "protected.csv"),
+                               os.path.join(sim, "dno.csv"), os.path.join(sim, "ingress.csv"),
+                               SPEED))
+                    if redis_url:
+                        f.write("[redis]\nurl = %s\ntimeout_ms = %d\n" % (redis_url, scaled(100)))
+                return [CGD, "-c", conf], ports[0]
+
+            log = os.path.join(WORK, "%s-%d.log" % (label, k))
+            d = start(make, log)
+            procs.append(d)
+            out.append((d, chosen[0], chosen[1], st, log))
+        return out
+
+    def metric(port, name):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as resp:
+            text = resp.read().decode()
+        m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+        return int(m.group(1)) if m else None
+
+    def scenario(label, n, redis_url=None):
+        """Replays the simulation through n daemons, the calls spread over
+        them in turn, and scores what their answers labelled."""
+        global procs
+        ds = daemons(label, n, redis_url)
+        if redis_url:
+            check("%s: every daemon connected to Redis" % label,
+                  all(wait_for(lambda: metric(d[1], "cidguard_redis_up") == 1) for d in ds))
+        r = subprocess.run([REPLAY, "--calls", os.path.join(sim, "calls.csv"),
+                            "--truth", os.path.join(sim, "truth.csv"), "--pki", pki,
+                            "--x5u", "http://127.0.0.1:%d/certs" % ds[0][1], "--speed", str(SPEED),
+                            "--tgrp", "--wait", str(scaled(3))] +
+                           sum((["--target", "127.0.0.1:%d" % d[2]] for d in ds), []),
+                           capture_output=True, text=True, timeout=scaled(300))
+        out = r.stdout
+        print("%s:\n%s" % (label, out), end="")
+        check("%s: cidguard-replay ran" % label, r.returncode == 0, r.stderr)
+        m = re.search(r"replayed (\d+) calls \((\d+) answered\)", out)
+        check("%s: every call answered (at most 0.5%% lost)" % label,
+              m and int(m.group(2)) >= int(m.group(1)) * 0.995, out[:300])
+        m = re.search(r"median detection delay: (\d+) calls", out)
+        check("%s: the median campaign is detected within 50 calls" % label,
+              m and int(m.group(1)) <= 50, out)
+        m = re.search(r"legitimate calls labelled: (\d+) of (\d+)", out)
+        check("%s: at most 0.1%% of legitimate calls labelled campaign_suspected" % label,
+              m and int(m.group(1)) <= int(m.group(2)) * 0.001, out)
+        m = re.search(r"fraud calls labelled from detection on: \d+ of \d+ \(([0-9.]+)\)", out)
+        # (a trunk's campaign is labelled only while it is active, and only its
+        # calls with a suspect number: the share is lower on small runs)
+        check("%s: most fraud calls are labelled once their campaign is detected" % label,
+              m and float(m.group(1)) >= 0.5, out)
+        calls = [metric(d[1], "cidguard_campaign_calls_total") for d in ds]
+        origins = [metric(d[1], "cidguard_campaign_origins_total") for d in ds]
+        check("%s: /metrics counts the calls and the origins, on every daemon" % label,
+              all(c and c > 0 for c in calls) and all(o and o > 0 for o in origins),
+              (calls, origins))
+        if redis_url:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % ds[1][1], timeout=30) as resp:
+                text = resp.read().decode()
+            sent = re.search(r'^cidguard_campaign_shared_total\{direction="sent"\} (\d+)$', text, re.M)
+            got = re.search(r'^cidguard_campaign_shared_total\{direction="received"\} (\d+)$',
+                            text, re.M)
+            bad = re.search(r'^cidguard_campaign_shared_total\{direction="refused"\} (\d+)$',
+                            text, re.M)
+            # each daemon answered half the calls and observed the other half
+            # from the stream
+            check("%s: a daemon shares its calls and observes the other's" % label,
+                  sent and got and bad and int(sent.group(1)) > 0 and
+                  int(got.group(1)) >= int(sent.group(1)) * 0.9 and bad.group(1) == "0",
+                  re.findall(r"^cidguard_campaign_shared_total.*$", text, re.M))
+        stop([d[0] for d in ds])
+        procs = [p for p in procs if p not in [d[0] for d in ds]]
+        for d, _, _, st, log in ds:
+            text = tail(log, 1 << 20)
+            check("%s: the daemon exited cleanly, without a sanitizer report" % label,
+                  d.returncode == 0 and "Sanitizer" not in text and "runtime error" not in text,
+                  text[-900:])
+        logged = 0
+        for d in ds:
+            db = sqlite3.connect(os.path.join(d[3], "decisions.db"))
+            logged += db.execute("SELECT count(*) FROM decisions "
+                                 "WHERE reasons LIKE '%campaign_suspected%'").fetchone()[0]
+            db.close()
+        check("%s: the decision logs record campaign_suspected on as many calls as /metrics counted"
+              % label, logged == sum(calls), (logged, calls))
+
+    scenario("one daemon", 1)
+
+    # Two daemons behind a load balancer (the calls alternate), sharing their
+    # campaign behaviour through one real redis-server: each judges every
+    # origin on both daemons' calls, so detection holds as with one daemon.
+    check("redis-server is installed", shutil.which("redis-server") is not None)
+    redis_port = []
+
+    def make_redis():
+        redis_port[:] = [free_port()]
+        return ["redis-server", "--port", str(redis_port[0]), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no"], redis_port[0]
+
+    procs.append(start(make_redis, os.path.join(WORK, "redis.log"), banner=False))
+    scenario("two daemons sharing through Redis", 2, "redis://127.0.0.1:%d" % redis_port[0])
 finally:
     stop(procs, WORK)
 finish()
