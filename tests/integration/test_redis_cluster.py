@@ -373,6 +373,15 @@ try:
           slot == keyslot("cidguard:sn:{RATE}") and cli(src, "exists", "cidguard:sc:{RATE}") == "1")
     check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
           (local_calls("A"), local_calls("B")))
+    # every call's campaign observation went to the stream, on the node of
+    # its slot, and each daemon read the other's
+    stream = "cidguard:{campaign}:calls"
+    check("campaign observations: the stream on the node of its slot, each daemon reading the "
+          "other's",
+          wait_for(lambda: all(metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}')
+                               >= 6 for d in "AB")) and
+          int(cli(owner(keyslot(stream)), "xlen", stream) or 0) >= 12,
+          [metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}') for d in "AB"])
 
     # --- call intents across the daemons ------------------------------------------
     st, ans = api("A", "POST", body={"from": "+" + BANK, "to": "+447700900501"})
@@ -415,6 +424,15 @@ try:
     check("... calls through B from both numbers pass", got == ["pass", "pass"], got)
     check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
           (local_calls("A"), local_calls("B")))
+    # every call's campaign observation went to the stream, on the node of
+    # its slot, and each daemon read the other's
+    stream = "cidguard:{campaign}:calls"
+    check("campaign observations: the stream on the node of its slot, each daemon reading the "
+          "other's",
+          wait_for(lambda: all(metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}')
+                               >= 6 for d in "AB")) and
+          int(cli(owner(keyslot(stream)), "xlen", stream) or 0) >= 12,
+          [metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}') for d in "AB"])
 
     # --- the window's slot moves while calls flow: ASK, then MOVED ---------------
     dst = next(p for _, p in nodes if p != src)
