@@ -159,7 +159,7 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     const char *shown = presented ? c->presented : c->caller;
     uint32_t about = presented ? d->presented_reasons : d->caller_reasons;
     bool account = v->reason == CG_R_OK && v->spc[0];
-    char key[CG_SPC_MAX + CG_ORIGID_MAX + 8], buf[64];
+    char key[CG_SPC_MAX + CG_ORIGID_MAX + 8], buf[64], *p;
     struct cg_behaviour_call bc = {.origin = key,
                                    .presented = shown[0] ? shown : NULL,
                                    .callee = c->callee[0] ? c->callee : NULL,
@@ -178,6 +178,11 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
         snprintf(key, sizeof key, "spc:%s/%s", v->spc, v->origid);
     else
         snprintf(key, sizeof key, "in:%s", origin(c, buf, sizeof buf));
+    /* an origid may hold control bytes (JSON escapes): the same key here
+     * and on the other daemons, which the wire does not carry them to */
+    for (p = key; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK)
         return;
     cgd_redis_share_call(c->w, &bc);

@@ -125,15 +125,17 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         "# TYPE cidguard_campaign_origins gauge\n"
         "cidguard_campaign_origins %u\n"
         "# HELP cidguard_campaign_shared_total Calls' observations shared with the other "
-        "daemons through Redis: sent, received, and received but refused (malformed).\n"
+        "daemons through Redis: sent, dropped (Redis could not take them), received, and "
+        "received but refused (malformed, out of the window, or past a batch).\n"
         "# TYPE cidguard_campaign_shared_total counter\n"
         "cidguard_campaign_shared_total{direction=\"sent\"} %llu\n"
+        "cidguard_campaign_shared_total{direction=\"dropped\"} %llu\n"
         "cidguard_campaign_shared_total{direction=\"received\"} %llu\n"
         "cidguard_campaign_shared_total{direction=\"refused\"} %llu\n",
         atomic_load(&cgd_m.campaign_calls), atomic_load(&cgd_m.campaign_origins),
         cg_behaviour_suspected(cgd_behaviour, campaign_now()),
-        atomic_load(&cgd_m.campaign_shared_sent), atomic_load(&cgd_m.campaign_shared_received),
-        atomic_load(&cgd_m.campaign_shared_refused));
+        atomic_load(&cgd_m.campaign_shared_sent), atomic_load(&cgd_m.campaign_shared_dropped),
+        atomic_load(&cgd_m.campaign_shared_received), atomic_load(&cgd_m.campaign_shared_refused));
     out(&b, "# HELP cidguard_signed_total Calls signed, by listener and attestation.\n"
             "# TYPE cidguard_signed_total counter\n");
     for (l = 0; l < CGD_LISTENER__COUNT; l++)

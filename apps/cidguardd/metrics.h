@@ -79,9 +79,11 @@ struct cgd_metrics {
     /* campaign detection (call.c): calls given campaign_suspected, and the
      * times an origin crossed into campaign behaviour */
     atomic_ullong campaign_calls, campaign_origins;
-    /* observations shared through Redis ([redis] campaign, redis.c): sent,
-     * received from other daemons, and received lines refused */
-    atomic_ullong campaign_shared_sent, campaign_shared_received, campaign_shared_refused;
+    /* observations shared through Redis ([redis] campaign, redis.c): sent
+     * (Redis took them), dropped (it could not), received from other
+     * daemons, and received lines refused */
+    atomic_ullong campaign_shared_sent, campaign_shared_dropped, campaign_shared_received,
+        campaign_shared_refused;
 };
 extern struct cgd_metrics cgd_m;
 /* The refusals of the intent API, by HTTP status. */

@@ -222,7 +222,9 @@ struct cgd_redis {
     char share_key[96];
     size_t share_key_len;
     unsigned share_slot;
-    char share_last[48];
+    char share_last[48];           /* "" until the stream's last ID is known */
+    char share_published[48];      /* the ID of this worker's latest entry */
+    int share_window, share_scale; /* [policy] campaign_window, campaign_time_scale */
 };
 
 /* --- process-wide: the master in use and the topology counters ---------------- */
@@ -1118,12 +1120,12 @@ static struct conn *share_conn(struct cgd_redis *r)
 
 /* Queues one command on c (hiredis's format: %b is a pointer and a length),
  * timed in its ring as every command is. */
-static bool share_send(struct conn *c, redisCallbackFn *fn, const char *fmt, ...)
+static bool share_send(struct conn *c, redisCallbackFn *fn, void *privdata, const char *fmt, ...)
 {
     va_list ap;
     int rc;
     va_start(ap, fmt);
-    rc = redisvAsyncCommand(c->ac, fn, NULL, fmt, ap);
+    rc = redisvAsyncCommand(c->ac, fn, privdata, fmt, ap);
     va_end(ap);
     if (rc != REDIS_OK)
         return false;
@@ -1151,10 +1153,36 @@ static void share_answered(struct conn *c, const redisReply *rep)
     }
 }
 
+/* A stream ID: "<ms>-<seq>", both decimal. */
+static bool stream_id_ok(const char *s, size_t n)
+{
+    size_t i, dash = 0;
+    if (!n || n >= 48)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '-' && !dash && i > 0)
+            dash = i;
+        else if (s[i] < '0' || s[i] > '9')
+            return false;
+    }
+    return dash && dash + 1 < n;
+}
+
+/* privdata: the lines the entry carried */
 static void on_published(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    (void)privdata;
-    share_answered(ac->data, reply);
+    struct conn *c = ac->data;
+    const redisReply *rep = reply;
+    share_answered(c, rep);
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        atomic_fetch_add(&cgd_m.campaign_shared_dropped, (uintptr_t)privdata);
+        return;
+    }
+    atomic_fetch_add(&cgd_m.campaign_shared_sent, (uintptr_t)privdata);
+    if (stream_id_ok(rep->str, rep->len)) {
+        memcpy(c->r->share_published, rep->str, rep->len);
+        c->r->share_published[rep->len] = '\0';
+    }
 }
 
 static void share_read(struct cgd_redis *r);
@@ -1169,10 +1197,11 @@ static void share_flush(struct cgd_redis *r)
     struct conn *c;
     if (!r->share_len)
         return;
-    if ((c = share_conn(r)) &&
-        share_send(c, on_published, "XADD %b MAXLEN ~ " SHARE_MAXLEN " * d %s v %b", r->share_key,
-                   r->share_key_len, daemon_id, r->share_buf, r->share_len - 1))
-        atomic_fetch_add(&cgd_m.campaign_shared_sent, r->share_lines);
+    if (!(c = share_conn(r)) ||
+        !share_send(c, on_published, (void *)(uintptr_t)r->share_lines,
+                    "XADD %b MAXLEN ~ " SHARE_MAXLEN " * d %s v %b", r->share_key, r->share_key_len,
+                    daemon_id, r->share_buf, r->share_len - 1))
+        atomic_fetch_add(&cgd_m.campaign_shared_dropped, r->share_lines);
     r->share_len = 0;
     r->share_lines = 0;
     if (r->share_reader) {
@@ -1213,22 +1242,62 @@ static void share_wake(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* One stream entry [id, [field, value, ...]]: another daemon's call is
- * observed; this daemon's own was, when it was decided. */
+/* Whether stream ID a comes after b (both stream_id_ok, or b ""). */
+static bool stream_id_after(const char *a, const char *b)
+{
+    unsigned long long am, as, bm, bs;
+    if (!b[0])
+        return true;
+    if (sscanf(a, "%llu-%llu", &am, &as) != 2 || sscanf(b, "%llu-%llu", &bm, &bs) != 2)
+        return false;
+    return am > bm || (am == bm && as > bs);
+}
+
+/* Seconds on the behaviour clock (call.c's): the wall clock, sped up for
+ * a replay. */
+static int64_t behaviour_now(const struct cgd_redis *r)
+{
+    uint64_t ms = wall_ms();
+    return r->share_scale > 1 ? (int64_t)(ms * (uint64_t)r->share_scale / 1000)
+                              : (int64_t)(ms / 1000);
+}
+
+/* How far a shared call's time may be from this daemon's clock: the
+ * window behind (older calls have left every window), clocks' skew ahead.
+ * A call from far in the future would hold its origin, and stop its window
+ * rolling, until that time came. */
+#define SHARE_SKEW_S 30
+
+/*
+ * One stream entry [id, [field, value, ...]]: another daemon's calls are
+ * observed; this daemon's own were, when they were decided.  The stream is
+ * trusted as the rest of Redis's state is (whoever may write the prefix's
+ * keys can also make calls replays or register intents), but an entry is
+ * held to what a daemon writes: an ID after the last, at most one batch of
+ * lines, each a well-formed call of the current window.
+ */
 static void share_entry(struct cgd_redis *r, const redisReply *e)
 {
     const redisReply *f, *d = NULL, *v = NULL;
     struct cg_behaviour_wire wire;
     struct cg_behaviour_call bc;
     struct cg_behaviour_result res;
-    size_t i;
+    int64_t now, oldest, latest;
+    char id[sizeof r->share_last];
+    size_t i, lines = 0;
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+        !stream_id_ok(e->element[0]->str, e->element[0]->len)) {
+        atomic_fetch_add(&cgd_m.campaign_shared_refused, 1);
         return;
-    if (e->element[0]->len < sizeof r->share_last) {
-        memcpy(r->share_last, e->element[0]->str, e->element[0]->len);
-        r->share_last[e->element[0]->len] = '\0';
     }
+    memcpy(id, e->element[0]->str, e->element[0]->len);
+    id[e->element[0]->len] = '\0';
+    if (!stream_id_after(id, r->share_last)) {
+        atomic_fetch_add(&cgd_m.campaign_shared_refused, 1);
+        return;
+    }
+    memcpy(r->share_last, id, sizeof id);
     f = e->element[1];
     for (i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i];
@@ -1242,14 +1311,18 @@ static void share_entry(struct cgd_redis *r, const redisReply *e)
     }
     if (d && d->len == sizeof daemon_id - 1 && memcmp(d->str, daemon_id, d->len) == 0)
         return;
-    if (!d || !v || !cgd_behaviour) {
+    if (!d || !v || !cgd_behaviour || v->len >= sizeof r->share_buf) {
         atomic_fetch_add(&cgd_m.campaign_shared_refused, 1);
         return;
     }
-    for (i = 0; i < v->len;) { /* one call a line */
+    now = behaviour_now(r);
+    oldest = now - r->share_window;
+    latest = now + (int64_t)SHARE_SKEW_S * (r->share_scale > 1 ? r->share_scale : 1);
+    for (i = 0; i < v->len && lines < SHARE_LINES; lines++) { /* one call a line */
         const char *nl = memchr(v->str + i, '\n', v->len - i);
         size_t n = nl ? (size_t)(nl - (v->str + i)) : v->len - i;
-        if (cg_behaviour_call_decode(v->str + i, n, &wire, &bc) != CG_OK) {
+        if (cg_behaviour_call_decode(v->str + i, n, &wire, &bc) != CG_OK || bc.now < oldest ||
+            bc.now > latest) {
             atomic_fetch_add(&cgd_m.campaign_shared_refused, 1);
         } else {
             cg_behaviour_observe(cgd_behaviour, &bc, &res);
@@ -1259,6 +1332,8 @@ static void share_entry(struct cgd_redis *r, const redisReply *e)
         }
         i += n + 1;
     }
+    if (i < v->len) /* lines past a batch's */
+        atomic_fetch_add(&cgd_m.campaign_shared_refused, 1);
 }
 
 /* XREAD's answer: nil when nothing is new, else [[stream, [entry...]]]. */
@@ -1267,21 +1342,52 @@ static void on_shared(redisAsyncContext *ac, void *reply, void *privdata)
     struct conn *c = ac->data;
     struct cgd_redis *r = c->r;
     const redisReply *rep = reply, *entries = NULL;
+    char before[sizeof r->share_last];
     size_t i;
     (void)privdata;
     share_answered(c, rep);
     r->share_reading = false;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+    if (!rep) {
+        /* the connection was dropped under the read (perhaps for an entry
+         * too large to read): go on after this worker's latest entry, so
+         * that the same entry is not read, and dropped, again */
+        if (r->share_published[0] && stream_id_after(r->share_published, r->share_last))
+            memcpy(r->share_last, r->share_published, sizeof r->share_last);
+        return;
+    }
+    memcpy(before, r->share_last, sizeof before);
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
         rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2 &&
         rep->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
         entries = rep->element[0]->element[1];
     for (i = 0; entries && i < entries->elements; i++)
         share_entry(r, entries->element[i]);
-    /* more are waiting, or another worker published meanwhile (a dropped
-     * connection's answer waits for the timer) */
-    if (rep &&
-        ((entries && entries->elements == SHARE_READ) || atomic_exchange(&share_wanted, false)))
+    /* more are waiting (the last ID moved on), or another worker published
+     * meanwhile */
+    if ((entries && entries->elements == SHARE_READ && strcmp(before, r->share_last)) ||
+        atomic_exchange(&share_wanted, false))
         share_read(r);
+}
+
+/* XREVRANGE's answer: the stream's last entry, or none. */
+static void on_share_start(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct conn *c = ac->data;
+    struct cgd_redis *r = c->r;
+    const redisReply *rep = reply, *id;
+    (void)privdata;
+    share_answered(c, rep);
+    r->share_reading = false;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        return; /* asked again on the next tick */
+    if (!rep->elements) {
+        snprintf(r->share_last, sizeof r->share_last, "0-0");
+    } else if (rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2 &&
+               (id = rep->element[0]->element[0])->type == REDIS_REPLY_STRING &&
+               stream_id_ok(id->str, id->len)) {
+        memcpy(r->share_last, id->str, id->len);
+        r->share_last[id->len] = '\0';
+    }
 }
 
 /* The reading worker asks for what is new since its last entry. */
@@ -1290,8 +1396,14 @@ static void share_read(struct cgd_redis *r)
     struct conn *c;
     if (!r->share_reader || r->share_reading || r->w->stopping || !(c = share_conn(r)))
         return;
-    r->share_reading = share_send(c, on_shared, "XREAD COUNT %d STREAMS %b %s", SHARE_READ,
-                                  r->share_key, r->share_key_len, r->share_last);
+    /* first the server's last ID: the reader starts after it, whatever this
+     * machine's clock says */
+    if (!r->share_last[0])
+        r->share_reading = share_send(c, on_share_start, NULL, "XREVRANGE %b + - COUNT 1",
+                                      r->share_key, r->share_key_len);
+    else
+        r->share_reading = share_send(c, on_shared, NULL, "XREAD COUNT %d STREAMS %b %s",
+                                      SHARE_READ, r->share_key, r->share_key_len, r->share_last);
 }
 
 /* --- the worker's timer ------------------------------------------------------------ */
@@ -1450,16 +1562,11 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
         r->share_key_len = cg_redis_behaviour_stream(r->share_key, sizeof r->share_key, r->prefix);
         r->share = r->share_key_len > 0;
         r->share_slot = cg_redis_keyslot(r->share_key, r->share_key_len);
-        /* one reader a daemon; it starts with the entries made from now on
-         * (a stream ID is the server's time in milliseconds) */
-        if ((r->share_reader = w->id == 0)) {
-            if (!(r->share_ev = event_new(w->base, -1, 0, share_wake, r))) {
-                free(r);
-                return -1;
-            }
-            atomic_store(&share_reader_r, r);
-        }
-        snprintf(r->share_last, sizeof r->share_last, "%llu-0", (unsigned long long)wall_ms());
+        r->share_window = conf->campaign_window;
+        r->share_scale = conf->campaign_time_scale;
+        /* one reader a daemon; it starts after the stream's last entry,
+         * asked of the server (share_read) */
+        r->share_reader = w->id == 0;
     }
     /* nodes[0]: the server, the master (host filled by the sentinels), or
      * the url's node, a seed among the cluster's */
@@ -1472,6 +1579,13 @@ int cgd_redis_attach(struct cgd_worker *w, const struct cgd_conf *conf)
         struct conn *c = node_find(r, seeds[i].host, seeds[i].port, true);
         if (c)
             c->seed = true;
+    }
+    if (r->share_reader) {
+        if (!(r->share_ev = event_new(w->base, -1, 0, share_wake, r))) {
+            free(r);
+            return -1;
+        }
+        atomic_store(&share_reader_r, r);
     }
     r->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, r);
     r->answer_ev = event_new(w->base, -1, 0, answer_ready, r);
