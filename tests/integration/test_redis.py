@@ -166,6 +166,36 @@ try:
           all(a.startswith("SIP/2.0 302") and header(a, "Cidguard-Action") == "label"
               for a in answers[10:]), answers[10:])
 
+    # --- campaign observations shared, and what is forged refused --------------
+    stream = "cidguard:{campaign}:calls"
+    got = lambda d: metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}') or 0
+    bad = lambda d: metric(metrics(d), 'cidguard_campaign_shared_total{direction="refused"}') or 0
+    check("each daemon publishes its calls and reads the other's",
+          wait_for(lambda: got("A") > 0 and got("B") > 0, 5), (got("A"), got("B")))
+
+    def xadd(*fields):
+        return subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "xadd", stream, "*"] + list(fields),
+                              capture_output=True, text=True).stdout.strip()
+
+    refused, received = bad("A"), got("A")
+    now = int(time.time())
+    forged = [
+        ["d", "rogue", "v", "1 %d 2 +442071112222 +447400000001 spc:GW01/far" % (now + 10 ** 9)],
+        ["d", "rogue", "v", "1 %d 2 +442071112222 +447400000001 spc:GW01/old" % (now - 86400)],
+        ["d", "rogue", "v", "2 %d 2 +442071112222 +447400000001 spc:GW01/v2" % now],
+        ["d", "rogue", "v", "x" * 9000],
+        ["v", "1 %d 2 +442071112222 +447400000001 spc:GW01/nod" % now],
+    ]
+    for f in forged:
+        xadd(*f)
+    xadd("d", "rogue", "v", "1 %d 2 +442071112222 +447400000001 spc:GW01/fine" % now)
+    check("forged entries refused (a far-future or stale time, another version, over 8 KiB, no "
+          "daemon), a well-formed one taken",
+          wait_for(lambda: bad("A") - refused >= len(forged) and got("A") - received >= 1, 5),
+          (bad("A") - refused, got("A") - received))
+    r = call("A", "447400012396", sign("GW01", "447400012396", "B"))
+    check("... and the daemon answers on", r and r.startswith("SIP/2.0 302"), r)
+
     # --- lists in Redis -----------------------------------------------------
     dno = os.path.join(WORK, "dno-pushed.csv")
     with open(dno, "w") as f:
