@@ -159,10 +159,10 @@ struct conn {
     int backoff_ms;
     uint64_t sent[RING]; /* send times of the commands in flight, oldest at head */
     size_t head, n;
-    bool readonly;       /* a write was refused: ask the sentinels again */
-    bool refused;        /* AUTH, SELECT or SCRIPT LOAD failed: drop, try again later */
-    bool logged_error;   /* an error reply to a call was logged (once a connection) */
-    uint64_t connect_ms; /* when the connection was begun */
+    bool readonly;          /* a write was refused: ask the sentinels again */
+    bool refused;           /* AUTH, SELECT or SCRIPT LOAD failed: drop, try again later */
+    unsigned logged_errors; /* the kinds of error reply logged on this connection */
+    uint64_t connect_ms;    /* when the connection was begun */
 };
 
 struct cgd_redis {
@@ -608,7 +608,8 @@ static void connect_now(struct conn *c)
         redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", r->addr.db);
     redisAsyncCommand(ac, on_ready, NULL, "SCRIPT LOAD %s", cg_redis_cluster_script());
     c->ac = ac;
-    c->readonly = c->refused = c->logged_error = false;
+    c->readonly = c->refused = false;
+    c->logged_errors = 0;
     c->connect_ms = now_ms();
 }
 
@@ -970,6 +971,29 @@ static bool sub_send(struct conn *c, struct sub *s, bool asking)
     return true;
 }
 
+/* Logs an error reply to a call or a stream command once per kind (its
+ * first word) and connection: a node that fails every call writes a few
+ * lines, not one per call, yet a new kind of failure after the first (an
+ * unknown command, then a redirection that cannot be followed) still shows.
+ * Kinds past the known ones share the last bit. */
+static void log_reply_error(struct conn *c, const char *str)
+{
+    static const char *const kinds[] = {"ERR",      "MOVED",       "ASK",    "TRYAGAIN",
+                                        "NOSCRIPT", "READONLY",    "BUSY",   "OOM",
+                                        "NOPERM",   "CLUSTERDOWN", "LOADING"};
+    size_t i, n = strcspn(str, " ");
+    unsigned bit;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strlen(kinds[i]) == n && strncmp(str, kinds[i], n) == 0)
+            break;
+    bit = 1u << i;
+    if (c->logged_errors & bit)
+        return;
+    c->logged_errors |= bit;
+    cgd_log(LOG_WARNING, "cidguardd: worker %d: redis %s:%d: %s", c->r->w->id, c->host, c->port,
+            str);
+}
+
 /* A cluster's MOVED or ASK: resends the command to the node named; false
  * when it is not followed. */
 static bool redirect(struct cgd_redis *r, struct sub *s, const redisReply *rep)
@@ -1053,11 +1077,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (rep) {
         atomic_fetch_add(&cgd_m.redis_errors[CGD_REDIS_REPLY], 1);
         if (rep->type == REDIS_REPLY_ERROR) {
-            if (!c->logged_error) {
-                cgd_log(LOG_WARNING, "cidguardd: worker %d: redis %s:%d: %s", r->w->id, c->host,
-                        c->port, rep->str);
-                c->logged_error = true;
-            }
+            log_reply_error(c, rep->str);
             /* the script was flushed (or Redis restarted without it): load
              * it again for the next calls */
             if (strncmp(rep->str, "NOSCRIPT", 8) == 0)
@@ -1146,10 +1166,8 @@ static void share_answered(struct conn *c, const redisReply *rep)
         c->readonly = true;
     } else if (strncmp(rep->str, "MOVED ", 6) == 0 || strncmp(rep->str, "ASK ", 4) == 0) {
         c->r->slots_wanted = true; /* the stream's slot moved: read the map again */
-    } else if (!c->logged_error) {
-        cgd_log(LOG_WARNING, "cidguardd: worker %d: redis %s:%d: %s", c->r->w->id, c->host, c->port,
-                rep->str);
-        c->logged_error = true;
+    } else {
+        log_reply_error(c, rep->str);
     }
 }
 
