@@ -4,11 +4,15 @@
  * the annotated example generated from the same words.  The start-up banner
  * that says where the configuration listens is here too.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -308,13 +312,16 @@ void cgd_conf_defaults(struct cgd_conf *c)
 struct load {
     struct cgd_conf *c;
     const char *file;
-    int errors;
+    const int *lines; /* each directive's line in the file, in the order inih gives them */
+    size_t nlines, next;
 };
 
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     struct load *l = user;
+    int line = l->next < l->nlines ? l->lines[l->next] : 0;
     size_t i;
+    l->next++;
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {
         const struct directive *d = &table[i];
         char *f = (char *)l->c + d->off, *end;
@@ -324,8 +331,8 @@ static int on_value(void *user, const char *section, const char *name, const cha
         switch (d->kind) {
         case STR:
             if (strlen(value) >= d->size) {
-                cgd_log(LOG_ERR, "%s: [%s] %s is longer than %zu bytes", l->file, section, name,
-                        d->size - 1);
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s is longer than %zu bytes", l->file, line, section,
+                        name, d->size - 1);
                 return 0;
             }
             strcpy(f, value);
@@ -333,16 +340,16 @@ static int on_value(void *user, const char *section, const char *name, const cha
         case INT:
             v = strtol(value, &end, 10);
             if (*value == '\0' || *end || v < d->min || v > d->max) {
-                cgd_log(LOG_ERR, "%s: [%s] %s wants an integer from %d to %d, not \"%s\"", l->file,
-                        section, name, d->min, d->max, value);
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants an integer from %d to %d, not \"%s\"",
+                        l->file, line, section, name, d->min, d->max, value);
                 return 0;
             }
             *(int *)f = (int)v;
             return 1;
         case BOOL:
             if (strcmp(value, "yes") && strcmp(value, "no")) {
-                cgd_log(LOG_ERR, "%s: [%s] %s wants yes or no, not \"%s\"", l->file, section, name,
-                        value);
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants yes or no, not \"%s\"", l->file, line,
+                        section, name, value);
                 return 0;
             }
             *(bool *)f = strcmp(value, "yes") == 0;
@@ -351,99 +358,257 @@ static int on_value(void *user, const char *section, const char *name, const cha
     }
     if (strcmp(section, "policy") == 0 && strcmp(name, "roaming_447") == 0)
         cgd_log(LOG_ERR,
-                "%s: [policy] roaming_447 is gone: a +447 caller from an international ingress "
+                "%s:%d: [policy] roaming_447 is gone: a +447 caller from an international ingress "
                 "is withheld unless shown roaming (uk_mobile_spcs, roaming_check_url, or an "
                 "ingress row whose international column says roaming); delete the line",
-                l->file);
+                l->file, line);
     else
-        cgd_log(LOG_ERR, "%s: unknown directive [%s] %s", l->file, section, name);
+        cgd_log(LOG_ERR, "%s:%d: unknown directive [%s] %s", l->file, line, section, name);
     return 0;
 }
 
-/* The INI reader handles at most INI_MAX_LINE - 1 characters a line and
- * reads the rest of a longer one as a line of its own: the tail of a long
- * comment could then be taken for a directive.  So the file is read here
- * first: a long comment becomes an empty line (line numbers stay right), a
- * long directive is refused by its line, and so are a NUL byte and a file
- * too large to be a configuration.  Returns the text (malloc'ed) or NULL,
- * having said why. */
+/*
+ * The file is read and checked here, line by line, before the INI reader
+ * (inih) takes it, because inih reads some lines in ways an operator does
+ * not expect and says nothing: an indented line continues the directive
+ * above it (and replaces its value), " ;" starts a comment (so
+ * "trust = a.pem ; b.pem" loses b.pem), text after a section's "]" is
+ * ignored, a line longer than its buffer is read as two, and a repeated
+ * directive silently wins.  So only one plain form is taken: blank lines,
+ * comment lines (# or ; first), "[section]" and "name = value", each on a
+ * line of its own with LF or CRLF ends.  Anything else is refused with its
+ * file and line, and inih is handed the same directives written plainly,
+ * one a line, so that it reads exactly what was checked.  The directives'
+ * line numbers are kept for the value checks' messages.
+ */
 #define CONF_FILE_MAX (1 << 20)
+#define CONF_DIRECTIVES_MAX 1000 /* the table has about 130; a bound on the repeat check */
+#define CONF_NAME_MAX 64
 
-static char *conf_text(const char *file)
+struct conf_text {
+    char *text;                          /* the plain form, for inih */
+    int *lines;                          /* each directive's line in the file, in order */
+    size_t n;                            /* directives */
+    char (*keys)[2 * CONF_NAME_MAX + 2]; /* "section name" of each, for repeats */
+};
+
+static void conf_text_free(struct conf_text *t)
 {
-    FILE *f = fopen(file, "r");
-    char *text = NULL, *line = NULL;
-    size_t len = 0, cap = 0;
-    ssize_t n;
-    int lineno = 0;
+    free(t->text);
+    free(t->lines);
+    free(t->keys);
+}
+
+/* The file's bytes (at most CONF_FILE_MAX); a FIFO or a device could block
+ * the reader or feed it without end, so only a regular file is read. */
+static char *conf_read(const char *file, size_t *len)
+{
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (!f) {
-        cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", file, strerror(errno));
-        return NULL;
-    }
-    /* a bound before getline, which would take a line of any length */
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > CONF_FILE_MAX) {
-        cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
-        fclose(f);
-        return NULL;
-    }
-    if (!(text = malloc(CONF_FILE_MAX + 1)))
-        goto fail_nomem;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        size_t used = (size_t)n - (line[n - 1] == '\n'), i = strspn(line, " \t");
-        lineno++;
-        if (memchr(line, '\0', (size_t)n)) {
-            cgd_log(LOG_ERR, "%s:%d: a NUL byte", file, lineno);
-            goto fail;
-        }
-        if (used >= INI_MAX_LINE) {
-            if (line[i] != '#' && line[i] != ';') {
-                cgd_log(LOG_ERR, "%s:%d: a line longer than %d characters", file, lineno,
-                        INI_MAX_LINE - 1);
-                goto fail;
-            }
-            n = 1;
-            line[0] = '\n';
-        }
-        if (len + (size_t)n > CONF_FILE_MAX) {
-            cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
-            goto fail;
-        }
-        memcpy(text + len, line, (size_t)n);
-        len += (size_t)n;
-    }
-    if (ferror(f)) {
+    char *buf = NULL;
+    size_t n = 0;
+    ssize_t r;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", file, strerror(errno));
         goto fail;
     }
-    text[len] = '\0';
-    free(line);
-    fclose(f);
-    return text;
-fail_nomem:
-    cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
+    if (!S_ISREG(st.st_mode)) {
+        cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", file,
+                S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+        goto fail;
+    }
+    if (st.st_size > CONF_FILE_MAX) {
+        cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
+        goto fail;
+    }
+    if (!(buf = malloc(CONF_FILE_MAX + 1))) {
+        cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
+        goto fail;
+    }
+    /* one byte more than the limit: a file that grew since fstat is seen */
+    while (n <= CONF_FILE_MAX && (r = read(fd, buf + n, CONF_FILE_MAX + 1 - n)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            cgd_log(LOG_ERR, "cidguardd: cannot read %s: %s", file, strerror(errno));
+            goto fail;
+        }
+        n += (size_t)r;
+    }
+    if (n > CONF_FILE_MAX) {
+        cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
+        goto fail;
+    }
+    close(fd);
+    *len = n;
+    return buf;
 fail:
-    free(text);
-    free(line);
-    fclose(f);
+    free(buf);
+    if (fd >= 0)
+        close(fd);
     return NULL;
+}
+
+static bool name_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0 || n > CONF_NAME_MAX)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* Why one line of the file (n bytes, its end taken off) is refused, or
+ * NULL; a section line sets *section, a directive *name and *value. */
+static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1], char **name,
+                             size_t *name_n, char **value, size_t *value_n)
+{
+    size_t i = 0, e;
+    char *eq;
+    *name = NULL;
+    if (memchr(s, '\0', n))
+        return "a NUL byte";
+    if (memchr(s, '\r', n))
+        return "a carriage return inside the line (lines end in LF or CRLF)";
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i == n || s[i] == '#' || s[i] == ';')
+        return NULL; /* blank or a comment, of any length */
+    if (i > 0)
+        return "an indented line: a directive or section starts at the start of its line "
+               "(continuation lines are not read)";
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (s[0] == '[') {
+        char *close = memchr(s, ']', n);
+        if (!close)
+            return "a section line without ']'";
+        if ((size_t)(close - s) + 1 != n)
+            return "text after a section's ']' (a comment has a line of its own)";
+        if (!name_ok(s + 1, (size_t)(close - s - 1)))
+            return "a section name is letters, digits and '_'";
+        memcpy(section, s + 1, (size_t)(close - s - 1));
+        section[close - s - 1] = '\0';
+        return NULL;
+    }
+    if (!(eq = memchr(s, '=', n)))
+        return "neither a [section] nor name = value";
+    for (e = (size_t)(eq - s); e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t'); e--)
+        ;
+    if (!name_ok(s, e))
+        return "a directive's name is letters, digits and '_', before '='";
+    if (!section[0])
+        return "a directive before the first [section]";
+    *name = s;
+    *name_n = e;
+    for (i = (size_t)(eq - s) + 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+        ;
+    *value = s + i;
+    *value_n = n - i;
+    for (e = 1; e < *value_n; e++)
+        if ((*value)[e - 1] == ' ' || (*value)[e - 1] == '\t') {
+            if ((*value)[e] == ';')
+                return "';' after a blank inside a value: a comment has a line of its own, and "
+                       "list items are written a;b";
+            if ((*value)[e] == '#')
+                return "'#' after a blank inside a value: a comment has a line of its own";
+        }
+    if (*value_n >= 2 && (*value)[0] == '"' && (*value)[*value_n - 1] == '"')
+        return "a quoted value (the quotes would be part of it): write it without them";
+    return NULL;
+}
+
+/* The file checked and written plainly into *t; false, having said why
+ * with the file and line, when any line is refused. */
+static bool conf_text(const char *file, struct conf_text *t)
+{
+    char section[CONF_NAME_MAX + 1] = "", *in, *p, *end, *out;
+    size_t len, i;
+    int lineno = 0;
+    bool ok = true;
+    memset(t, 0, sizeof *t);
+    if (!(in = conf_read(file, &len)))
+        return false;
+    t->text = malloc(len + 2); /* a last line's end and the NUL */
+    t->lines = malloc(CONF_DIRECTIVES_MAX * sizeof *t->lines);
+    t->keys = malloc(CONF_DIRECTIVES_MAX * sizeof *t->keys);
+    if (!t->text || !t->lines || !t->keys) {
+        cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
+        free(in);
+        conf_text_free(t);
+        return false;
+    }
+    out = t->text;
+    p = in;
+    end = in + len;
+    if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
+        p += 3;
+    for (; p < end; p++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p)), *name, *value;
+        size_t n = (size_t)((nl ? nl : end) - p), name_n, value_n;
+        const char *why;
+        lineno++;
+        if (n && p[n - 1] == '\r')
+            n--;
+        why = conf_line(p, n, section, &name, &name_n, &value, &value_n);
+        if (!why && name) {
+            char key[sizeof *t->keys];
+            snprintf(key, sizeof key, "%s %.*s", section, (int)name_n, name);
+            for (i = 0; i < t->n && strcmp(t->keys[i], key) != 0; i++)
+                ;
+            if (i < t->n) {
+                cgd_log(LOG_ERR, "%s:%d: [%s] %.*s is set again (first on line %d): give it once",
+                        file, lineno, section, (int)name_n, name, t->lines[i]);
+                ok = false;
+            } else if (t->n == CONF_DIRECTIVES_MAX) {
+                cgd_log(LOG_ERR, "%s:%d: more than %d directives", file, lineno,
+                        CONF_DIRECTIVES_MAX);
+                ok = false;
+                break;
+            } else if (name_n + 1 + value_n > INI_MAX_LINE - 2) {
+                /* inih reads INI_MAX_LINE - 1 bytes a line, its end included */
+                cgd_log(LOG_ERR, "%s:%d: a directive longer than %d characters", file, lineno,
+                        INI_MAX_LINE - 2);
+                ok = false;
+            } else {
+                memcpy(t->keys[t->n], key, sizeof key);
+                t->lines[t->n++] = lineno;
+                out += sprintf(out, "%.*s=%.*s", (int)name_n, name, (int)value_n, value);
+            }
+        } else if (!why && n && p[0] == '[') {
+            out += sprintf(out, "[%s]", section);
+        }
+        if (why) {
+            cgd_log(LOG_ERR, "%s:%d: %s", file, lineno, why);
+            ok = false;
+        }
+        *out++ = '\n';
+        if (!nl)
+            break;
+        p = nl;
+    }
+    *out = '\0';
+    free(in);
+    if (!ok)
+        conf_text_free(t);
+    return ok;
 }
 
 int cgd_conf_load(struct cgd_conf *c, const char *file)
 {
-    struct load l = {c, file, 0};
-    char *text = conf_text(file);
+    struct conf_text t;
+    struct load l = {c, file, NULL, 0, 0};
     int rc;
-    if (!text)
+    if (!conf_text(file, &t))
         return -1;
-    rc = ini_parse_string(text, on_value, &l);
-    free(text);
-    if (rc < 0) {
-        cgd_log(LOG_ERR, "cidguardd: cannot read %s", file);
-        return -1;
-    }
-    if (rc > 0) {
-        cgd_log(LOG_ERR, "%s:%d: configuration error (see above)", file, rc);
+    l.lines = t.lines;
+    l.nlines = t.n;
+    rc = ini_parse_string(t.text, on_value, &l);
+    conf_text_free(&t);
+    if (rc != 0) { /* each refused value has been logged with its line */
+        cgd_log(LOG_ERR, "cidguardd: %s not loaded", file);
         return -1;
     }
     c->zero_config = false;

@@ -86,15 +86,27 @@ void cgd_ctx_put(struct cgd_ctx *c)
         ctx_free(c);
 }
 
-static int each_file(const char *list, int (*fn)(struct cg_trust *, const char *),
-                     struct cg_trust *t)
+/* Each file of a ';'-separated list (blanks around an item are not part of
+ * it) to fn; the directive names the list in errors. */
+static int each_file(const char *directive, const char *list,
+                     int (*fn)(struct cg_trust *, const char *), struct cg_trust *t)
 {
     char buf[CGD_LIST], *save, *tok;
     snprintf(buf, sizeof buf, "%s", list);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-        int rc = fn(t, tok);
-        if (rc != CG_OK) {
-            cgd_log(LOG_ERR, "cidguardd: %s: %s", tok, cg_strerror(rc));
+        size_t n;
+        int rc;
+        tok += strspn(tok, " \t");
+        for (n = strlen(tok); n && (tok[n - 1] == ' ' || tok[n - 1] == '\t'); n--)
+            tok[n - 1] = '\0';
+        if (!*tok)
+            continue;
+        if ((rc = fn(t, tok)) != CG_OK) {
+            /* the library says what failed; the system says why a file is unreadable */
+            bool unreadable = access(tok, R_OK) != 0;
+            cgd_log(LOG_ERR, "cidguardd: %s %s: %s%s%s%s", directive, tok, cg_strerror(rc),
+                    unreadable ? " (" : "", unreadable ? strerror(errno) : "",
+                    unreadable ? ")" : "");
             return -1;
         }
     }
@@ -223,14 +235,23 @@ static int build_policy(struct cgd_ctx *c)
                  {k->ingress, cg_policy_load_ingress}};
     size_t i;
     int rc;
-    if ((k->min_attest_uk[0] && !strchr("ABC", k->min_attest_uk[0])) ||
-        (k->min_attest_other[0] && !strchr("ABC", k->min_attest_other[0])) ||
+    if ((k->min_attest_uk[0] && (!strchr("ABC", k->min_attest_uk[0]) || k->min_attest_uk[1])) ||
+        (k->min_attest_other[0] &&
+         (!strchr("ABC", k->min_attest_other[0]) || k->min_attest_other[1])) ||
         (k->block_response != 603 && k->block_response != 608) ||
         (k->sign_refuse_response != 603 && k->sign_refuse_response != 608)) {
         cgd_log(
             LOG_ERR,
             "cidguardd: [policy] min_attest_* must be A, B or C, and [policy] block_response and "
             "[sign] refuse_response 603 or 608");
+        return -1;
+    }
+    if (strlen(k->country_code) > 3 || k->country_code[0] == '0' ||
+        strspn(k->country_code, "0123456789") != strlen(k->country_code)) {
+        cgd_log(LOG_ERR,
+                "cidguardd: [verify] country_code wants 1-3 digits (no '+' or 00), "
+                "or nothing, not \"%s\"",
+                k->country_code);
         return -1;
     }
     if (k->actions[0] && parse_actions(k->actions, &pc))
@@ -329,16 +350,20 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     c->pstate = pstate;
     c->ostate = ostate;
     c->intents = intents;
+    /* another country code: its national numbers lose a trunk 0, and 00
+     * is the international prefix (most of the world's plans; the CLI's
+     * --country-code reads them alike) */
+    c->own_plan = (struct cg_tn_plan){c->conf.country_code, "0", "00"};
     c->plan = !conf->country_code[0]                  ? NULL
               : strcmp(conf->country_code, "44") == 0 ? &cg_tn_plan_uk
               : strcmp(conf->country_code, "1") == 0  ? &cg_tn_plan_nanp
-                                                      : NULL;
+                                                      : &c->own_plan;
     if (cg_trust_new(&c->trust, conf->crl_required && (conf->crl[0] || conf->crl_url[0])
                                     ? CG_TRUST_CRL_REQUIRED
                                     : 0))
         goto fail;
-    if (each_file(conf->trust, cg_trust_add_anchors_file, c->trust) ||
-        each_file(conf->crl, cg_trust_add_crl_file, c->trust))
+    if (each_file("[verify] trust", conf->trust, cg_trust_add_anchors_file, c->trust) ||
+        each_file("[verify] crl", conf->crl, cg_trust_add_crl_file, c->trust))
         goto fail;
     if (conf->crl_url[0]) {
         char path[sizeof conf->state_dir + 32];

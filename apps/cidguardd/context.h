@@ -24,7 +24,8 @@
 struct cgd_ctx {
     atomic_int refs;
     struct cgd_conf conf;
-    const struct cg_tn_plan *plan;
+    const struct cg_tn_plan *plan; /* [verify] country_code's, or NULL */
+    struct cg_tn_plan own_plan;    /* a country code without a built-in plan */
     struct cg_trust *trust;
     struct cg_verifier *verifier;
     struct cg_key *key;

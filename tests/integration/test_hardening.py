@@ -391,7 +391,7 @@ try:
     check("with share_ports = yes the second daemon starts",
           not wait_for(lambda: twin.poll() is not None, 3), twin.poll())
 
-    # --- the configuration file's lines (the INI reader takes 199 characters) ---
+    # --- the configuration file's lines: one plain form, anything else refused by its line ---
     def conf_run(text, name):
         path = os.path.join(WORK, name)
         with open(path, "wb") as f:
@@ -402,9 +402,48 @@ try:
           r.returncode != 0 and "unknown directive [server] bogus" in r.stderr and
           ":3:" in r.stderr and "[] " not in r.stderr, r.stderr[-500:])
     r = conf_run(b"[server]\nworkers = " + b"1" * 250 + b"\n", "long-line.conf")
-    check("a directive over 199 characters is refused by its line",
-          r.returncode != 0 and "long-line.conf:2: a line longer than 199 characters" in r.stderr,
+    check("a directive over 198 characters is refused by its line",
+          r.returncode != 0 and "long-line.conf:2: a directive longer than 198 characters" in
+          r.stderr, r.stderr[-500:])
+    r = conf_run(b"[server]\nworkers = 1" + b"0" * 188 + b"\n", "at-limit.conf")
+    check("a directive of 198 characters is read whole (its value checked, not cut)",
+          r.returncode != 0 and 'at-limit.conf:2: [server] workers wants an integer' in r.stderr
+          and "0" * 188 + '"' in r.stderr, r.stderr[-500:])
+    # Lines the INI reader would take otherwise than they read, each refused by its line:
+    # (name, text, the line, the message)
+    base = b"[server]\nworkers = 1\n"
+    for name, text, line, why in (
+            ("lone-cr", b"[server]\rworkers = 1\r", 1, "a carriage return inside the line"),
+            ("after-bracket", b"[server] workers = 7\n", 1, "text after a section's ']'"),
+            ("no-bracket", base + b"[policy\n", 3, "a section line without ']'"),
+            ("no-equals", base + b"workers 2\n", 3, "neither a [section] nor name = value"),
+            ("list-comment", base + b"[verify]\ntrust = a.pem ; b.pem\n", 4,
+             "';' after a blank inside a value"),
+            ("hash-comment", base + b"decision_log = off   # none\n", 3,
+             "'#' after a blank inside a value"),
+            ("quoted", base + b'state_dir = "/tmp/x"\n', 3, "a quoted value"),
+            ("continued", base + b"[policy]\ndno = a.csv\n  b.csv\n", 5, "an indented line"),
+            ("repeated", base + b"[policy]\ndno = a.csv\n[server]\nworkers = 2\n", 6,
+             "[server] workers is set again (first on line 2)"),
+            ("no-section", b"workers = 1\n", 1, "a directive before the first [section]"),
+            ("bad-value", base + b"max_pending = lots\n", 3,
+             "[server] max_pending wants an integer from 1 to 1000000")):
+        r = conf_run(text, name + ".conf")
+        check("configuration %s: refused by its line" % name,
+              r.returncode != 0 and "%s.conf:%d: %s" % (name, line, why) in r.stderr,
+              r.stderr[-500:])
+    r = conf_run(b"\xef\xbb\xbf# " + b"c" * 300 + b"\r\n[server]\r\nbogus = 1\r\n", "bom.conf")
+    check("a byte order mark, a long first comment and CRLF ends: the error is line 3's",
+          r.returncode != 0 and "bom.conf:3: unknown directive [server] bogus" in r.stderr,
           r.stderr[-500:])
+    fifo = os.path.join(WORK, "fifo.conf")
+    os.mkfifo(fifo)
+    for path, why in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                      (WORK, "a directory")):
+        r = subprocess.run([CGD, "-c", path], capture_output=True, text=True, timeout=30)
+        check("a configuration that is %s (%s) is refused at once" % (why, os.path.basename(path)),
+              r.returncode != 0 and "cannot read %s: %s" % (path, why) in r.stderr,
+              r.stderr[-500:])
     r = conf_run(b"[server]\nwork\0ers = 1\n", "nul.conf")
     check("a NUL byte is refused by its line", r.returncode != 0 and "nul.conf:2: a NUL byte" in
           r.stderr, r.stderr[-500:])

@@ -81,10 +81,11 @@ def daemon(name, extra="", limit_fds=None):
         with open(conf, "w") as f:
             f.write("[server]\nstate_dir = %s\nhttp_listen = 127.0.0.1:%d\n"
                     "sip_verify_listen = 127.0.0.1:%d\nsip_sign_listen = 127.0.0.1:%d\n"
-                    "decision_log = off\n%s\n[verify]\ntrust = %s\n"
+                    "%s%s\n[verify]\ntrust = %s\n"
                     "[fetch]\nallow = 127.0.0.1/32\nallow_http = yes\nca_file = %s\n"
                     "timeout_ms = 8000\n"
-                    % (state, ports["http"], ports["sip"], ports["sign"], extra,
+                    % (state, ports["http"], ports["sip"], ports["sign"],
+                       "" if "decision_log =" in extra else "decision_log = off\n", extra,
                        os.path.join(WORK, "pki", "root.pem"), os.path.join(WORK, "srv.crt")))
         return [CGD, "-c", conf], ports["http"]
 
