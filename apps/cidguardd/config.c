@@ -421,12 +421,13 @@ static char *conf_read(const char *file, size_t *len)
         cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
         goto fail;
     }
-    if (!(buf = malloc(CONF_FILE_MAX + 1))) {
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
         cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
         goto fail;
     }
-    /* one byte more than the limit: a file that grew since fstat is seen */
-    while (n <= CONF_FILE_MAX && (r = read(fd, buf + n, CONF_FILE_MAX + 1 - n)) != 0) {
+    /* one byte more than fstat said: a file written to as it is read is
+     * refused rather than read in part */
+    while (n <= (size_t)st.st_size && (r = read(fd, buf + n, (size_t)st.st_size + 1 - n)) != 0) {
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -435,8 +436,8 @@ static char *conf_read(const char *file, size_t *len)
         }
         n += (size_t)r;
     }
-    if (n > CONF_FILE_MAX) {
-        cgd_log(LOG_ERR, "%s: larger than %d bytes", file, CONF_FILE_MAX);
+    if (n != (size_t)st.st_size) {
+        cgd_log(LOG_ERR, "cidguardd: %s changed while it was read; try again", file);
         goto fail;
     }
     close(fd);
@@ -525,15 +526,20 @@ static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1],
 static bool conf_text(const char *file, struct conf_text *t)
 {
     char section[CONF_NAME_MAX + 1] = "", *in, *p, *end, *out;
-    size_t len, i;
+    size_t len, i, max;
     int lineno = 0;
     bool ok = true;
     memset(t, 0, sizeof *t);
     if (!(in = conf_read(file, &len)))
         return false;
+    /* the tables hold a directive a line, up to the bound */
+    for (p = in, i = 1; i < CONF_DIRECTIVES_MAX && (p = memchr(p, '\n', len - (size_t)(p - in)));
+         p++)
+        i++;
     t->text = malloc(len + 2); /* a last line's end and the NUL */
-    t->lines = malloc(CONF_DIRECTIVES_MAX * sizeof *t->lines);
-    t->keys = malloc(CONF_DIRECTIVES_MAX * sizeof *t->keys);
+    t->lines = malloc(i * sizeof *t->lines);
+    t->keys = malloc(i * sizeof *t->keys);
+    max = i;
     if (!t->text || !t->lines || !t->keys) {
         cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
         free(in);
@@ -562,7 +568,7 @@ static bool conf_text(const char *file, struct conf_text *t)
                 cgd_log(LOG_ERR, "%s:%d: [%s] %.*s is set again (first on line %d): give it once",
                         file, lineno, section, (int)name_n, name, t->lines[i]);
                 ok = false;
-            } else if (t->n == CONF_DIRECTIVES_MAX) {
+            } else if (t->n == max) {
                 cgd_log(LOG_ERR, "%s:%d: more than %d directives", file, lineno,
                         CONF_DIRECTIVES_MAX);
                 ok = false;
