@@ -130,7 +130,11 @@ CG_EXTERN int cg_policy_config_set_action(struct cg_policy_config *cfg, enum cg_
 CG_EXTERN enum cg_action cg_policy_config_action(const struct cg_policy_config *cfg,
                                                  enum cg_policy_reason r);
 
-/* Called for every input line that cannot be used: file, line, message. */
+/* Called for every input line that cannot be used: file, line, message.
+ * Line 0 is about the whole input, which is then not loaded and the
+ * loader returns an error: it cannot be opened (the system's reason, such
+ * as "No such file or directory"), "is a directory", "not a regular file",
+ * or "larger than N bytes". */
 typedef void (*cg_policy_report_cb)(const char *file, int line, const char *msg, void *arg);
 
 struct cg_policy;
@@ -144,8 +148,11 @@ CG_EXTERN void cg_policy_free(struct cg_policy *p);
 /* The CSV policy lists (docs/cidguardd.md#policy-lists: header row; '#'
  * comment lines; numbers canonical E.164 digits, a trailing '*' makes a
  * prefix).  Bad lines are reported through `cb` with file and line and
- * skipped; the rest loads.
- * Return CG_OK, CG_EIO (unreadable), CG_ENOMEM, CG_ETOOBIG (over limits). */
+ * skipped; the rest loads.  A path must name a regular file (a device,
+ * pipe or directory is refused before it is read) of at most 64 MiB.
+ * Return CG_OK, CG_EINVAL (NULL p or path), CG_EIO (unreadable, or not a
+ * regular file), CG_ENOMEM, CG_ETOOBIG (over limits); a refused file is
+ * also reported with line 0. */
 CG_EXTERN int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
                                  void *arg);
 CG_EXTERN int cg_policy_load_protected(struct cg_policy *p, const char *path,
@@ -153,8 +160,11 @@ CG_EXTERN int cg_policy_load_protected(struct cg_policy *p, const char *path,
 CG_EXTERN int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
                                      void *arg);
 /* Ofcom National Numbering Scheme block-status files (S3, S5, S7, S8, S9:
- * "Number Block,Block Status,..."): only Allocated blocks are valid CLIs.
- * Ranges without a loaded file are "unknown", not invalid. */
+ * "Number Block,Block Status,..."): only Allocated blocks (closed ranges,
+ * "Allocated(Closed Range)", too) are valid CLIs; Free, Protected,
+ * Designated, Quarantined and Reserved are not, and a row with another
+ * status is reported and skipped.  Ranges without a loaded file are
+ * "unknown", not invalid. */
 CG_EXTERN int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
                                    void *arg);
 /* The operator lists (docs/cidguardd.md#policy-lists) by kind. */
@@ -172,8 +182,11 @@ CG_EXTERN int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, cons
 CG_EXTERN int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
                                    void *arg);
 /* A CO-code (NPA-NXX) status file in the CNA's format ("NPA","CO Code
- * (NXX)","Status",...): "Available", "Not Available" and "Moratorium on
- * Assignment" codes are unassigned.  Area codes without such data are
+ * (NXX)","Status",...): codes a provider holds ("In Service", "Assigned",
+ * "Being Recovered", "TBP Test Code") are assigned; the CNA's other
+ * statuses ("Available", "Not Available", "Moratorium on Assignment", "For
+ * Special Use", "Plant Test", ...) are not, and a row with an unknown
+ * status is reported and skipped.  Area codes without such data are
  * nanp_assignment_unknown once NANPA data is loaded. */
 CG_EXTERN int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
                                      void *arg);

@@ -3,10 +3,16 @@
  * are digit-trie walks (at most 24 steps): no allocation, no lock.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cidguard/policy.h"
 #include "core/internal.h"
@@ -120,6 +126,18 @@ static int trie_put(struct trie *t, const char *digits, bool prefix, int32_t val
     return CG_OK;
 }
 
+/* The value put for exactly `digits` (as a prefix or not), -1 when none. */
+static int32_t trie_find(const struct trie *t, const char *digits, bool prefix)
+{
+    int32_t cur = 0;
+    if (!t->count)
+        return -1;
+    for (; *digits; digits++)
+        if ((cur = t->n[cur].child[*digits - '0']) < 0)
+            return -1;
+    return prefix ? t->n[cur].prefix : t->n[cur].exact;
+}
+
 /* The exact entry for tn if any, else the longest prefix entry, else -1. */
 static int32_t trie_get(const struct trie *t, const char *tn)
 {
@@ -160,6 +178,7 @@ struct protected_entry {
      * or ingresses ("ingress:NAME") */
     char agents[AGENTS_MAX][64];
     size_t nagents;
+    int line; /* where it was listed, for a report of a repeat */
 };
 
 struct ingress_entry {
@@ -167,6 +186,7 @@ struct ingress_entry {
     bool international, roaming;
     char addrs[16][48];
     size_t naddrs;
+    int line;
 };
 
 struct cg_policy {
@@ -180,9 +200,9 @@ struct cg_policy {
     bool nanpa_loaded;
     uint8_t nxx_covers[1000]; /* NPAs with CO-code data */
     struct protected_entry *prot;
-    size_t nprot;
+    size_t nprot, prot_cap;
     struct ingress_entry *ing;
-    size_t ning;
+    size_t ning, ing_cap;
     bool ofcom_covers[10];                /* UK NSN first digit with loaded allocation data */
     char mobile_spcs[16][CG_SPC_MAX + 1]; /* cfg.uk_mobile_spcs, split */
     size_t nmobile_spcs;
@@ -252,6 +272,64 @@ void cg_policy_free(struct cg_policy *p)
 /* --- CSV ------------------------------------------------------------------------------ */
 
 #define CSV_FIELDS 12
+/* A list is read whole, so it has a size: the largest real inputs, Ofcom's
+ * and the numbering administrators' files, are a few MB. */
+#define LIST_FILE_MAX (64u << 20)
+/* The longest line, its newline included. */
+#define LIST_LINE_MAX 4096
+/* E.164: a number has at most 15 digits, its country code included. */
+#define E164_MAX 15
+/* Rows kept per list: a protected row takes about 850 bytes, an ingress
+ * row as much, and every call scans the ingresses. */
+#define PROTECTED_MAX 100000
+#define INGRESS_MAX 10000
+
+#define NOT_CANONICAL "number is not canonical E.164 digits (optionally ending in '*')"
+
+/* One row of a list as a line reader sees it. */
+struct row {
+    char **f;
+    int nf;
+    int line;
+    const char *why; /* why the row is skipped, with CG_EPARSE */
+    char msg[160];   /* room for a why that names a value or a line */
+};
+
+typedef int (*line_fn)(struct cg_policy *p, struct row *r);
+
+static void report(cg_policy_report_cb cb, void *arg, const char *name, int line, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+
+static void report(cg_policy_report_cb cb, void *arg, const char *name, int line, const char *fmt,
+                   ...)
+{
+    char msg[256];
+    va_list ap;
+    if (!cb)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cb(name, line, msg, arg);
+}
+
+/* Skips a row: CG_EPARSE with its reason. */
+static int skip(struct row *r, const char *why)
+{
+    r->why = why;
+    return CG_EPARSE;
+}
+
+static int skipf(struct row *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int skipf(struct row *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    return skip(r, r->msg);
+}
 
 /* Splits a line in place on commas.  The list formats have no quoting: a
  * quote in a number field makes the line bad, and in a text field (brand,
@@ -282,239 +360,6 @@ static char *trim(char *s)
     return s;
 }
 
-/* "4420794600*" -> digits and prefix flag; false when not a number. */
-static bool parse_number(const char *s, char *digits, bool *prefix)
-{
-    size_t n = strlen(s);
-    *prefix = n && s[n - 1] == '*';
-    if (*prefix)
-        n--;
-    if (n == 0 || n > CG_TN_MAX || strspn(s, "0123456789") != n)
-        return false;
-    memcpy(digits, s, n);
-    digits[n] = '\0';
-    return true;
-}
-
-typedef int (*line_fn)(struct cg_policy *p, char **f, int nf, const char **why);
-
-/* Reads a list from `f`; `path` names it in reports. */
-static int load_stream(struct cg_policy *p, FILE *f, const char *path, const char *header,
-                       line_fn fn, cg_policy_report_cb cb, void *arg)
-{
-    char line[4096];
-    int lineno = 0, rc = CG_OK;
-    while (fgets(line, sizeof line, f)) {
-        char *fields[CSV_FIELDS];
-        const char *why = NULL;
-        int nf, i;
-        lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            int c;
-            while ((c = fgetc(f)) != EOF && c != '\n')
-                ;
-            if (cb)
-                cb(path, lineno, "line longer than 4096 bytes", arg);
-            continue;
-        }
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!line[0] || line[0] == '#')
-            continue;
-        if (lineno == 1 && header && strncmp(line, header, strlen(header)) == 0)
-            continue;
-        nf = split_csv(line, fields, CSV_FIELDS);
-        for (i = 0; i < nf; i++)
-            fields[i] = trim(fields[i]);
-        rc = fn(p, fields, nf, &why);
-        if (rc == CG_EPARSE) {
-            if (cb)
-                cb(path, lineno, why, arg);
-            rc = CG_OK;
-            continue;
-        }
-        if (rc != CG_OK)
-            break;
-    }
-    return rc;
-}
-
-static int load_csv(struct cg_policy *p, const char *path, const char *header, line_fn fn,
-                    cg_policy_report_cb cb, void *arg)
-{
-    FILE *f = fopen(path, "r");
-    int rc;
-    if (!f)
-        return CG_EIO;
-    rc = load_stream(p, f, path, header, fn, cb, arg);
-    fclose(f);
-    return rc;
-}
-
-static int dno_line(struct cg_policy *p, char **f, int nf, const char **why)
-{
-    char digits[CG_TN_MAX + 1];
-    bool prefix;
-    (void)nf;
-    if (!parse_number(f[0], digits, &prefix)) {
-        *why = "number is not canonical E.164 digits (optionally ending in '*')";
-        return CG_EPARSE;
-    }
-    return trie_put(&p->dno, digits, prefix, 0);
-}
-
-int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
-{
-    return load_csv(p, path, "number", dno_line, cb, arg);
-}
-
-static int protected_line(struct cg_policy *p, char **f, int nf, const char **why)
-{
-    struct protected_entry e, *ne;
-    char digits[CG_TN_MAX + 1];
-    bool prefix;
-    char *save, *tok;
-    memset(&e, 0, sizeof e);
-    if (nf < 3) {
-        *why = "want number,brand,spcs[,min_attest[,intents[,agents]]]";
-        return CG_EPARSE;
-    }
-    if (!parse_number(f[0], digits, &prefix)) {
-        *why = "number is not canonical E.164 digits (optionally ending in '*')";
-        return CG_EPARSE;
-    }
-    if (!f[1][0] || !cg__strlcpy(e.brand, f[1], sizeof e.brand)) {
-        *why = "brand is empty or longer than 64 bytes";
-        return CG_EPARSE;
-    }
-    for (tok = strtok_r(f[2], ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-        tok = trim(tok);
-        if (!*tok)
-            continue;
-        if (e.nspcs == 8 || !cg__strlcpy(e.spcs[e.nspcs], tok, sizeof e.spcs[0])) {
-            *why = "more than 8 SPCs, or an SPC longer than 32 bytes";
-            return CG_EPARSE;
-        }
-        e.nspcs++;
-    }
-    e.min_attest = nf > 3 && f[3][0] ? f[3][0] : 'A';
-    if (nf > 3 && f[3][0] && (strlen(f[3]) != 1 || !strchr("ABC", f[3][0]))) {
-        *why = "min_attest must be A, B or C";
-        return CG_EPARSE;
-    }
-    if (nf > 4 && f[4][0]) {
-        if (strcmp(f[4], "accept") == 0)
-            e.intents = INTENTS_ACCEPT;
-        else if (strcmp(f[4], "require") == 0)
-            e.intents = INTENTS_REQUIRE;
-        else if (strcmp(f[4], "no") == 0)
-            e.intents = INTENTS_NO;
-        else {
-            *why = "intents must be accept, require or no";
-            return CG_EPARSE;
-        }
-    }
-    for (tok = nf > 5 ? strtok_r(f[5], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
-        char digits2[CG_TN_MAX + 1];
-        bool pfx;
-        tok = trim(tok);
-        if (!*tok)
-            continue;
-        if (!strncmp(tok, "ingress:", 8)    ? !tok[8]
-            : !strncmp(tok, "customer:", 9) ? !tok[9]
-                                            : !parse_number(tok, digits2, &pfx)) {
-            *why = "an agent is a number, a prefix ending in '*', ingress:NAME or customer:NAME";
-            return CG_EPARSE;
-        }
-        if (e.nagents == AGENTS_MAX || !cg__strlcpy(e.agents[e.nagents], tok, sizeof e.agents[0])) {
-            *why = "more than 8 agents, or one longer than 63 bytes";
-            return CG_EPARSE;
-        }
-        e.nagents++;
-    }
-    if (!(ne = realloc(p->prot, (p->nprot + 1) * sizeof *ne)))
-        return CG_ENOMEM;
-    p->prot = ne;
-    p->prot[p->nprot] = e;
-    return trie_put(&p->protected_numbers, digits, prefix, (int32_t)p->nprot++);
-}
-
-int cg_policy_load_protected(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
-                             void *arg)
-{
-    return load_csv(p, path, "number", protected_line, cb, arg);
-}
-
-static int ingress_line(struct cg_policy *p, char **f, int nf, const char **why)
-{
-    struct ingress_entry e, *ne;
-    char *save, *tok;
-    memset(&e, 0, sizeof e);
-    if (nf < 2 || !f[0][0] || !cg__strlcpy(e.name, f[0], sizeof e.name)) {
-        *why = "want ingress,international,addresses,note";
-        return CG_EPARSE;
-    }
-    if (strcmp(f[1], "yes") && strcmp(f[1], "no") && strcmp(f[1], "roaming")) {
-        *why = "international must be yes, no or roaming";
-        return CG_EPARSE;
-    }
-    /* roaming: an international roaming partner, whose +447 callers are UK
-     * mobiles roaming abroad */
-    e.roaming = strcmp(f[1], "roaming") == 0;
-    e.international = e.roaming || strcmp(f[1], "yes") == 0;
-    for (tok = nf > 2 ? strtok_r(f[2], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
-        tok = trim(tok);
-        if (!*tok)
-            continue;
-        if (e.naddrs == 16 || !cg__strlcpy(e.addrs[e.naddrs], tok, sizeof e.addrs[0])) {
-            *why = "more than 16 addresses, or one too long";
-            return CG_EPARSE;
-        }
-        e.naddrs++;
-    }
-    if (!(ne = realloc(p->ing, (p->ning + 1) * sizeof *ne)))
-        return CG_ENOMEM;
-    p->ing = ne;
-    p->ing[p->ning++] = e;
-    return CG_OK;
-}
-
-int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
-{
-    return load_csv(p, path, "ingress", ingress_line, cb, arg);
-}
-
-/* "7000 0,Allocated,..." -> prefix 447000 0 -> "4470000"; value 1 when allocated */
-static int ofcom_line(struct cg_policy *p, char **f, int nf, const char **why)
-{
-    char digits[CG_TN_MAX + 1] = "44";
-    size_t n = 2, i;
-    if (nf < 2) {
-        *why = "want Number Block,Block Status,...";
-        return CG_EPARSE;
-    }
-    for (i = 0; f[0][i]; i++) {
-        if (f[0][i] == ' ')
-            continue;
-        if (f[0][i] < '0' || f[0][i] > '9' || n >= CG_TN_MAX) {
-            *why = "number block is not digits";
-            return CG_EPARSE;
-        }
-        digits[n++] = f[0][i];
-    }
-    digits[n] = '\0';
-    if (n < 4) {
-        *why = "number block too short";
-        return CG_EPARSE;
-    }
-    p->ofcom_covers[digits[2] - '0'] = true;
-    return trie_put(&p->ofcom, digits, true, strcmp(f[1], "Allocated") == 0 ? 1 : 0);
-}
-
-int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
-{
-    return load_csv(p, path, "NMS Number Block", ofcom_line, cb, arg);
-}
-
 /* A field without the quotes some exports put around it. */
 static char *unquote(char *f)
 {
@@ -526,72 +371,511 @@ static char *unquote(char *f)
     return f;
 }
 
+/* "4420794600*" -> digits and prefix flag; NULL, else why it is not a
+ * number. */
+static const char *parse_number(const char *s, char *digits, bool *prefix)
+{
+    size_t n = strlen(s);
+    *prefix = n && s[n - 1] == '*';
+    if (*prefix)
+        n--;
+    if (n == 0 || strspn(s, "0123456789") != n)
+        return NOT_CANONICAL;
+    if (n > E164_MAX)
+        return "number longer than 15 digits (an E.164 number has at most 15)";
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    return NULL;
+}
+
+/* Whether the line's first field, trimmed and unquoted, is one of the
+ * header's names (in any case): a data row that merely starts with one,
+ * such as an ingress named "ingress-intl", is data. */
+static bool is_header(const char *line, const char *const *names)
+{
+    char first[64], *f;
+    size_t n = strcspn(line, ","), i;
+    if (n >= sizeof first)
+        return false;
+    memcpy(first, line, n);
+    first[n] = '\0';
+    f = trim(unquote(trim(first)));
+    for (i = 0; names[i]; i++)
+        if (strcasecmp(f, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Reads a list of `len` bytes at `text` (not NUL-terminated; a NUL byte
+ * makes its line bad); `name` names it in reports.  Lines are cut on '\n'
+ * by their real length, so that a bad line never takes its neighbour with
+ * it.  The first line that is not blank or a comment is skipped when its
+ * first field is a header name. */
+static int load_text(struct cg_policy *p, const char *text, size_t len, const char *name,
+                     const char *const *header, line_fn fn, cg_policy_report_cb cb, void *arg)
+{
+    const char *s = text, *end = text + len;
+    char line[LIST_LINE_MAX + 1];
+    int lineno = 0, rc = CG_OK;
+    bool first = true;
+    if (len > LIST_FILE_MAX) {
+        report(cb, arg, name, 0, "larger than %u bytes", LIST_FILE_MAX);
+        return CG_ETOOBIG;
+    }
+    /* a byte-order mark, as editors on Windows write one */
+    if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        s += 3;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s)), *start = s;
+        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        char *fields[CSV_FIELDS], *l;
+        struct row r;
+        int i;
+        s = nl ? nl + 1 : end;
+        lineno++;
+        if (n + (nl ? 1 : 0) > LIST_LINE_MAX) {
+            report(cb, arg, name, lineno, "line longer than %d bytes", LIST_LINE_MAX);
+            continue;
+        }
+        if (memchr(start, '\0', n)) {
+            report(cb, arg, name, lineno, "line holds a NUL byte");
+            continue;
+        }
+        memcpy(line, start, n);
+        line[n] = '\0';
+        l = trim(line);
+        if (!*l || *l == '#')
+            continue;
+        if (first) {
+            first = false;
+            if (header && is_header(l, header))
+                continue;
+        }
+        memset(&r, 0, sizeof r);
+        r.f = fields;
+        r.nf = split_csv(l, fields, CSV_FIELDS);
+        r.line = lineno;
+        for (i = 0; i < r.nf; i++)
+            fields[i] = trim(fields[i]);
+        rc = fn(p, &r);
+        if (rc == CG_EPARSE) {
+            if (cb)
+                cb(name, lineno, r.why, arg);
+            rc = CG_OK;
+            continue;
+        }
+        if (rc != CG_OK) {
+            if (rc == CG_ETOOBIG)
+                report(cb, arg, name, lineno, "the list is over its size limit: not loaded");
+            break;
+        }
+    }
+    return rc;
+}
+
+/* Reads the regular file `path` whole, refusing anything else before a
+ * byte is read: a device or a pipe may never end (/dev/zero) or never
+ * open (a FIFO without a writer), and the loaders run on a daemon's main
+ * thread.  Why a file is refused is reported with line 0. */
+static int read_list(const char *path, char **out, size_t *outlen, cg_policy_report_cb cb,
+                     void *arg)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), rc = CG_OK;
+    struct stat st;
+    char *buf = NULL, *nb;
+    size_t n = 0, cap;
+    if (fd < 0) {
+        report(cb, arg, path, 0, "%s", strerror(errno));
+        return CG_EIO;
+    }
+    if (fstat(fd, &st) != 0) {
+        report(cb, arg, path, 0, "%s", strerror(errno));
+        rc = CG_EIO;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        report(cb, arg, path, 0, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        rc = CG_EIO;
+        goto out;
+    }
+    if ((uint64_t)st.st_size > LIST_FILE_MAX) {
+        report(cb, arg, path, 0, "larger than %u bytes", LIST_FILE_MAX);
+        rc = CG_ETOOBIG;
+        goto out;
+    }
+    /* room to see the end without growing; a file that grows meanwhile
+     * is read up to one byte past the limit */
+    cap = (size_t)st.st_size + 1;
+    if (!(buf = malloc(cap))) {
+        rc = CG_ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t got;
+        if (n == cap) {
+            if (cap > LIST_FILE_MAX) {
+                report(cb, arg, path, 0, "larger than %u bytes", LIST_FILE_MAX);
+                rc = CG_ETOOBIG;
+                goto out;
+            }
+            cap = cap * 2 > LIST_FILE_MAX + 1u ? LIST_FILE_MAX + 1u : cap * 2;
+            if (!(nb = realloc(buf, cap))) {
+                rc = CG_ENOMEM;
+                goto out;
+            }
+            buf = nb;
+        }
+        got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            report(cb, arg, path, 0, "%s", strerror(errno));
+            rc = CG_EIO;
+            goto out;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+out:
+    close(fd);
+    if (rc != CG_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *outlen = n;
+    return CG_OK;
+}
+
+static int load_file(struct cg_policy *p, const char *path, const char *const *header, line_fn fn,
+                     cg_policy_report_cb cb, void *arg)
+{
+    char *buf;
+    size_t n;
+    int rc;
+    if (!p || !path)
+        return CG_EINVAL;
+    if ((rc = read_list(path, &buf, &n, cb, arg)) != CG_OK)
+        return rc;
+    rc = load_text(p, buf, n, path, header, fn, cb, arg);
+    free(buf);
+    return rc;
+}
+
+static const char *const number_header[] = {"number", NULL};
+static const char *const ingress_header[] = {"ingress", NULL};
+
+/* `arr` (*cap elements of `size` bytes) with room for more, at most
+ * `max`: it grows by doubling, so that n rows cost log(n) copies, not n. */
+static void *grow(void *arr, size_t *cap, size_t size, size_t max)
+{
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *na;
+    if (nc > max)
+        nc = max;
+    if (!(na = realloc(arr, nc * size)))
+        return NULL;
+    *cap = nc;
+    return na;
+}
+
+static int dno_line(struct cg_policy *p, struct row *r)
+{
+    char digits[CG_TN_MAX + 1];
+    const char *why;
+    bool prefix;
+    if ((why = parse_number(r->f[0], digits, &prefix)))
+        return skip(r, why);
+    return trie_put(&p->dno, digits, prefix, 0);
+}
+
+int cg_policy_load_dno(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
+{
+    return load_file(p, path, number_header, dno_line, cb, arg);
+}
+
+static int protected_line(struct cg_policy *p, struct row *r)
+{
+    struct protected_entry e, *ne;
+    char digits[CG_TN_MAX + 1], **f = r->f;
+    const char *why;
+    bool prefix;
+    char *save, *tok;
+    int nf = r->nf, rc;
+    int32_t first;
+    memset(&e, 0, sizeof e);
+    if (nf < 3)
+        return skip(r, "want number,brand,spcs[,min_attest[,intents[,agents]]]");
+    if ((why = parse_number(f[0], digits, &prefix)))
+        return skip(r, why);
+    if (!f[1][0] || !cg__strlcpy(e.brand, f[1], sizeof e.brand))
+        return skip(r, "brand is empty or longer than 64 bytes");
+    for (tok = strtok_r(f[2], ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        tok = trim(tok);
+        if (!*tok)
+            continue;
+        if (e.nspcs == 8 || !cg__strlcpy(e.spcs[e.nspcs], tok, sizeof e.spcs[0]))
+            return skip(r, "more than 8 SPCs, or an SPC longer than 32 bytes");
+        e.nspcs++;
+    }
+    e.min_attest = nf > 3 && f[3][0] ? f[3][0] : 'A';
+    if (nf > 3 && f[3][0] && (strlen(f[3]) != 1 || !strchr("ABC", f[3][0])))
+        return skip(r, "min_attest must be A, B or C");
+    if (nf > 4 && f[4][0]) {
+        if (strcmp(f[4], "accept") == 0)
+            e.intents = INTENTS_ACCEPT;
+        else if (strcmp(f[4], "require") == 0)
+            e.intents = INTENTS_REQUIRE;
+        else if (strcmp(f[4], "no") == 0)
+            e.intents = INTENTS_NO;
+        else
+            return skip(r, "intents must be accept, require or no");
+    }
+    for (tok = nf > 5 ? strtok_r(f[5], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
+        char digits2[CG_TN_MAX + 1];
+        bool pfx;
+        tok = trim(tok);
+        if (!*tok)
+            continue;
+        if (!strncmp(tok, "ingress:", 8)    ? !tok[8]
+            : !strncmp(tok, "customer:", 9) ? !tok[9]
+                                            : parse_number(tok, digits2, &pfx) != NULL)
+            return skip(r, "an agent is a number, a prefix ending in '*', ingress:NAME or "
+                           "customer:NAME");
+        if (e.nagents == AGENTS_MAX || !cg__strlcpy(e.agents[e.nagents], tok, sizeof e.agents[0]))
+            return skip(r, "more than 8 agents, or one longer than 63 bytes");
+        e.nagents++;
+    }
+    /* The first row of a number stands, as a repeated customer does in
+     * the customers file: a later one neither overrides it silently nor
+     * takes memory. */
+    if ((first = trie_find(&p->protected_numbers, digits, prefix)) >= 0)
+        return skipf(r, "number already listed on line %d", p->prot[first].line);
+    if (p->nprot >= PROTECTED_MAX)
+        return skipf(r, "more than %d protected numbers", PROTECTED_MAX);
+    if (p->nprot == p->prot_cap) {
+        if (!(ne = grow(p->prot, &p->prot_cap, sizeof *ne, PROTECTED_MAX)))
+            return CG_ENOMEM;
+        p->prot = ne;
+    }
+    e.line = r->line;
+    p->prot[p->nprot] = e;
+    if ((rc = trie_put(&p->protected_numbers, digits, prefix, (int32_t)p->nprot)) == CG_OK)
+        p->nprot++;
+    return rc;
+}
+
+int cg_policy_load_protected(struct cg_policy *p, const char *path, cg_policy_report_cb cb,
+                             void *arg)
+{
+    return load_file(p, path, number_header, protected_line, cb, arg);
+}
+
+static int ingress_line(struct cg_policy *p, struct row *r)
+{
+    struct ingress_entry e, *ne;
+    char *save, *tok, **f = r->f;
+    int nf = r->nf;
+    size_t i;
+    memset(&e, 0, sizeof e);
+    if (nf < 2 || !f[0][0] || !cg__strlcpy(e.name, f[0], sizeof e.name))
+        return skip(r, "want ingress,international,addresses,note");
+    if (strcmp(f[1], "yes") && strcmp(f[1], "no") && strcmp(f[1], "roaming"))
+        return skip(r, "international must be yes, no or roaming");
+    /* roaming: an international roaming partner, whose +447 callers are UK
+     * mobiles roaming abroad */
+    e.roaming = strcmp(f[1], "roaming") == 0;
+    e.international = e.roaming || strcmp(f[1], "yes") == 0;
+    for (tok = nf > 2 ? strtok_r(f[2], ";", &save) : NULL; tok; tok = strtok_r(NULL, ";", &save)) {
+        tok = trim(tok);
+        if (!*tok)
+            continue;
+        if (e.naddrs == 16 || !cg__strlcpy(e.addrs[e.naddrs], tok, sizeof e.addrs[0]))
+            return skip(r, "more than 16 addresses, or one too long");
+        e.naddrs++;
+    }
+    /* a lookup by name takes the first row of a name: a later one is
+     * reported rather than left unused */
+    for (i = 0; i < p->ning; i++)
+        if (strcmp(p->ing[i].name, e.name) == 0)
+            return skipf(r, "ingress already listed on line %d", p->ing[i].line);
+    if (p->ning >= INGRESS_MAX)
+        return skipf(r, "more than %d ingresses", INGRESS_MAX);
+    if (p->ning == p->ing_cap) {
+        if (!(ne = grow(p->ing, &p->ing_cap, sizeof *ne, INGRESS_MAX)))
+            return CG_ENOMEM;
+        p->ing = ne;
+    }
+    e.line = r->line;
+    p->ing[p->ning++] = e;
+    return CG_OK;
+}
+
+int cg_policy_load_ingress(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
+{
+    return load_file(p, path, ingress_header, ingress_line, cb, arg);
+}
+
+/* The index of `status` (in any case) in `names`, -1 when not there. */
+static int status_of(const char *status, const char *const *names, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (strcasecmp(status, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/*
+ * Ofcom's block statuses, the allocated ones first.  A closed range
+ * ("Allocated(Closed Range)", most of 080's old blocks) is still allocated
+ * to its provider, only closed to new allocations of its numbers: the
+ * numbers already given out in it stay in service, so they are valid
+ * CLIs.  Free, Protected (the drama ranges), Designated, Quarantined and
+ * Reserved blocks are allocated to no one.
+ */
+static const char *const ofcom_statuses[] = {
+    "Allocated", "Allocated(Closed Range)", "Free", "Protected", "Designated", "Quarantined",
+    "Reserved"};
+#define OFCOM_ALLOCATED 2 /* the first two */
+
+/* "7000 0,Allocated,..." -> prefix 447000 0 -> "4470000"; value 1 when allocated */
+static int ofcom_line(struct cg_policy *p, struct row *r)
+{
+    char digits[2 + 16] = "44", d[16], *blk, *nsn;
+    size_t nd = 0, i;
+    int s;
+    if (r->nf < 2)
+        return skip(r, "want Number Block,Block Status,...");
+    blk = unquote(r->f[0]);
+    for (i = 0; blk[i]; i++) {
+        if (blk[i] == ' ')
+            continue;
+        if (blk[i] < '0' || blk[i] > '9')
+            return skip(r, "number block is not digits");
+        if (nd == sizeof d - 1)
+            return skip(r, "number block longer than a UK number (10 digits)");
+        d[nd++] = blk[i];
+    }
+    d[nd] = '\0';
+    /* a block written nationally ("07402 0") is the same block as Ofcom's
+     * own "7402 0": its trunk prefix is not part of the number */
+    nsn = d[0] == '0' ? d + 1 : d;
+    if (nsn[0] == '0')
+        return skip(r, "number block starts with 00");
+    if (strlen(nsn) < 2)
+        return skip(r, "number block too short");
+    if (strlen(nsn) > 10)
+        return skip(r, "number block longer than a UK number (10 digits)");
+    memcpy(digits + 2, nsn, strlen(nsn) + 1);
+    if ((s = status_of(trim(unquote(r->f[1])), ofcom_statuses,
+                       sizeof ofcom_statuses / sizeof ofcom_statuses[0])) < 0)
+        return skipf(r, "unknown block status '%.60s'", trim(unquote(r->f[1])));
+    p->ofcom_covers[digits[2] - '0'] = true;
+    return trie_put(&p->ofcom, digits, true, s < OFCOM_ALLOCATED ? 1 : 0);
+}
+
+int cg_policy_load_ofcom(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
+{
+    static const char *const header[] = {"NMS Number Block: Number Block", "Number Block", NULL};
+    return load_file(p, path, header, ofcom_line, cb, arg);
+}
+
 static bool three_digits(const char *s)
 {
     return strlen(s) == 3 && strspn(s, "0123456789") == 3;
 }
 
 /* NANPA report: line 1 "File Date,...", then a header naming IN_SERVICE */
-static int nanpa_line(struct cg_policy *p, char **f, int nf, const char **why)
+static int nanpa_line(struct cg_policy *p, struct row *r)
 {
-    char digits[5] = "1";
-    int i;
-    if (strcmp(f[0], "NPA_ID") == 0) {
-        for (i = 0; i < nf; i++)
-            if (strcmp(f[i], "IN_SERVICE") == 0)
+    static const char *const in_service[] = {"Y", "Yes", "N", "No"};
+    char digits[5] = "1", **f = r->f;
+    int i, s;
+    for (i = 0; i < r->nf; i++)
+        f[i] = trim(unquote(f[i]));
+    if (strcasecmp(f[0], "NPA_ID") == 0) {
+        p->nanpa_col = 0;
+        for (i = 1; i < r->nf; i++)
+            if (strcasecmp(f[i], "IN_SERVICE") == 0)
                 p->nanpa_col = i;
-        return CG_OK;
+        return p->nanpa_col ? CG_OK : skip(r, "the NPA_ID header has no IN_SERVICE column");
     }
-    if (!p->nanpa_col) {
-        *why = "no NPA_ID,...,IN_SERVICE header before the data";
-        return CG_EPARSE;
-    }
-    if (!three_digits(f[0]) || nf <= p->nanpa_col) {
-        *why = "want a 3-digit NPA_ID and an IN_SERVICE column";
-        return CG_EPARSE;
-    }
+    if (!p->nanpa_col)
+        return skip(r, "no NPA_ID,...,IN_SERVICE header before the data");
+    if (!three_digits(f[0]) || r->nf <= p->nanpa_col)
+        return skip(r, "want a 3-digit NPA_ID and an IN_SERVICE column");
+    if ((s = status_of(f[p->nanpa_col], in_service, 4)) < 0)
+        return skipf(r, "IN_SERVICE is '%.60s', not Y or N", f[p->nanpa_col]);
     memcpy(digits + 1, f[0], 3);
     digits[4] = '\0';
     p->nanpa_loaded = true;
-    return trie_put(&p->nanp, digits, true, strcmp(f[p->nanpa_col], "Y") == 0 ? 1 : 0);
+    return trie_put(&p->nanp, digits, true, s < 2 ? 1 : 0);
 }
 
 int cg_policy_load_nanpa(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
 {
-    p->nanpa_col = 0;
-    return load_csv(p, path, "File Date", nanpa_line, cb, arg);
+    static const char *const header[] = {"File Date", NULL};
+    if (p)
+        p->nanpa_col = 0;
+    return load_file(p, path, header, nanpa_line, cb, arg);
 }
 
-static int cocode_line(struct cg_policy *p, char **f, int nf, const char **why)
+/*
+ * CO-code statuses in the CNA's export, the assigned ones first.  A code
+ * is assigned when a provider holds it, and the export names one (its
+ * company and OCN) for exactly these: In Service, Assigned, Being
+ * Recovered (the provider's until the recovery is done) and TBP Test
+ * Code.  The others name no provider and so no number in them is anyone's
+ * to present: Available, Not Available, Moratorium on Assignment, For
+ * Special Use (555, 950, 976, 988...), Plant Test (958, 959), Protected,
+ * New Entrants Reserved, Temporarily Unavailable and Stranded Code.
+ */
+static const char *const cocode_statuses[] = {"In Service",
+                                              "Assigned",
+                                              "Being Recovered",
+                                              "TBP Test Code",
+                                              "Available",
+                                              "Not Available",
+                                              "For Special Use",
+                                              "Plant Test",
+                                              "Protected",
+                                              "New Entrants Reserved",
+                                              "Temporarily Unavailable",
+                                              "Stranded Code"};
+#define COCODE_ASSIGNED 4 /* the first four */
+
+static int cocode_line(struct cg_policy *p, struct row *r)
 {
-    char digits[8] = "1", *npa, *nxx, *st;
-    if (nf >= 2 && !f[0][0] && !f[1][0]) /* the export's date line */
+    char digits[8] = "1", *npa, *nxx, *st, **f = r->f;
+    int s;
+    if (r->nf >= 2 && !f[0][0] && !f[1][0]) /* the export's date line */
         return CG_OK;
-    if (nf < 3) {
-        *why = "want NPA,NXX,Status,...";
-        return CG_EPARSE;
-    }
-    npa = unquote(f[0]);
-    nxx = unquote(f[1]);
-    st = unquote(f[2]);
-    if (!three_digits(npa) || !three_digits(nxx)) {
-        *why = "NPA and NXX must be 3 digits";
-        return CG_EPARSE;
-    }
+    if (r->nf < 3)
+        return skip(r, "want NPA,NXX,Status,...");
+    npa = trim(unquote(f[0]));
+    nxx = trim(unquote(f[1]));
+    st = trim(unquote(f[2]));
+    if (!three_digits(npa) || !three_digits(nxx))
+        return skip(r, "NPA and NXX must be 3 digits");
+    /* "Moratorium on Assignment", and any other moratorium */
+    if (strncasecmp(st, "Moratorium", 10) == 0)
+        s = COCODE_ASSIGNED;
+    else if ((s = status_of(st, cocode_statuses,
+                            sizeof cocode_statuses / sizeof cocode_statuses[0])) < 0)
+        return skipf(r, "unknown CO code status '%.60s'", st);
     memcpy(digits + 1, npa, 3);
     memcpy(digits + 4, nxx, 3);
     digits[7] = '\0';
     p->nxx_covers[atoi(npa)] = 1;
-    return trie_put(&p->nanp, digits, true,
-                    strcmp(st, "Available") && strcmp(st, "Not Available") &&
-                            strncmp(st, "Moratorium", 10)
-                        ? 1
-                        : 0);
+    return trie_put(&p->nanp, digits, true, s < COCODE_ASSIGNED ? 1 : 0);
 }
 
 int cg_policy_load_cocodes(struct cg_policy *p, const char *path, cg_policy_report_cb cb, void *arg)
 {
-    return load_csv(p, path, "\"NPA\"", cocode_line, cb, arg);
+    static const char *const header[] = {"NPA", NULL};
+    return load_file(p, path, header, cocode_line, cb, arg);
 }
 
 static const char *const list_names[CG_LIST__COUNT] = {"dno", "protected", "ingress"};
@@ -614,21 +898,16 @@ int cg_policy_load_list_text(struct cg_policy *p, enum cg_list l, const char *na
                              const char *text, size_t len, cg_policy_report_cb cb, void *arg)
 {
     static const struct {
-        const char *header;
+        const char *const *header;
         line_fn fn;
     } kinds[CG_LIST__COUNT] = {
-        {"number", dno_line}, {"number", protected_line}, {"ingress", ingress_line}};
-    FILE *f;
-    int rc;
-    if ((unsigned)l >= CG_LIST__COUNT)
+        {number_header, dno_line}, {number_header, protected_line}, {ingress_header, ingress_line}};
+    if (!p || (unsigned)l >= CG_LIST__COUNT || (!text && len))
         return CG_EINVAL;
     if (!len)
         return CG_OK;
-    if (!(f = fmemopen((void *)text, len, "r")))
-        return CG_ENOMEM;
-    rc = load_stream(p, f, name, kinds[l].header, kinds[l].fn, cb, arg);
-    fclose(f);
-    return rc;
+    return load_text(p, text, len, name ? name : list_names[l], kinds[l].header, kinds[l].fn, cb,
+                     arg);
 }
 
 static unsigned ingress_flags(const struct ingress_entry *e)

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -539,6 +541,306 @@ static void test_list_text(void **state)
     cg_policy_free(p);
 }
 
+/* --- the list loaders' input rules ------------------------------------------------ */
+
+/* Reports as "LINE:message|LINE:message". */
+struct reports {
+    char s[2048];
+};
+
+static void collect(const char *file, int line, const char *msg, void *arg)
+{
+    struct reports *r = arg;
+    size_t n = strlen(r->s);
+    (void)file;
+    snprintf(r->s + n, sizeof r->s - n, "%s%d:%s", n ? "|" : "", line, msg);
+}
+
+#define NOT_E164 "number is not canonical E.164 digits (optionally ending in '*')"
+
+/* Operator lists as text (the file loaders read the same way): what is
+ * reported, and what loads. */
+static void test_list_input_rules(void **state)
+{
+    static const struct {
+        enum cg_list l;
+        const char *text;
+        size_t len; /* 0: strlen(text) */
+        const char *reports;
+        const char *listed;   /* a DNO or protected number, or an ingress, that loads */
+        const char *brand;    /* protected: listed's brand; ingress: "intl" or "domestic" */
+        const char *unlisted; /* a DNO number that does not */
+    } rows[] = {
+        /* a NUL byte spoils its own line only, and the line count stays right */
+        {CG_LIST_DNO, "number\n4480\0junk\nbad\n448081570000\n", 34,
+         "2:line holds a NUL byte|3:" NOT_E164, "448081570000", NULL, NULL},
+        {CG_LIST_DNO, "448081570001\n\0\n448081570000\n", 28, "2:line holds a NUL byte",
+         "448081570000", NULL, NULL},
+        /* a byte-order mark before the header */
+        {CG_LIST_DNO, "\xef\xbb\xbfnumber,note\n448081570000,x\n", 0, "", "448081570000", NULL,
+         NULL},
+        /* the header after comments, and CRLF line ends */
+        {CG_LIST_DNO, "# the DNO list\r\nnumber,note\r\n448081570000,x\r\n", 0, "", "448081570000",
+         NULL, NULL},
+        /* E.164 numbers have at most 15 digits, prefixes too */
+        {CG_LIST_DNO, "number\n448081570000123\n4480815700001234\n4480815700001234*\n", 0,
+         "3:number longer than 15 digits (an E.164 number has at most 15)|4:number longer than "
+         "15 digits (an E.164 number has at most 15)",
+         "448081570000123", NULL, "4480815700001234"},
+        /* no header: a first row whose name starts like one is data */
+        {CG_LIST_INGRESS, "ingress-intl,yes,192.0.2.9,x\n", 0, "", "ingress-intl", "intl", NULL},
+        {CG_LIST_INGRESS, "Ingress,international\ningress-intl,yes\n", 0, "", "ingress-intl",
+         "intl", NULL},
+        /* a repeated row: the first stands, the repeat is reported */
+        {CG_LIST_INGRESS, "ingress,international\nuk-peer,no\nuk-peer,yes\n", 0,
+         "3:ingress already listed on line 2", "uk-peer", "domestic", NULL},
+        {CG_LIST_PROTECTED,
+         "number,brand,spcs\n442079460100,Bank A,S1\n4420794601*,Bank P,S1\n"
+         "442079460100,Bank B,S2\n4420794601*,Bank Q,S2\n",
+         0, "4:number already listed on line 2|5:number already listed on line 3", "442079460100",
+         "Bank A", NULL},
+        {CG_LIST_PROTECTED, "number,brand,spcs\n442079460100,Bank A,S1,A,accept,4480815700001234\n",
+         0, "2:an agent is a number, a prefix ending in '*', ingress:NAME or customer:NAME", NULL,
+         NULL, NULL},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct cg_policy *p;
+        struct reports r = {""};
+        size_t len = rows[i].len ? rows[i].len : strlen(rows[i].text);
+        assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){0}), CG_OK);
+        assert_int_equal(
+            cg_policy_load_list_text(p, rows[i].l, "t", rows[i].text, len, collect, &r), CG_OK);
+        if (strcmp(r.s, rows[i].reports))
+            fail_msg("row %zu: reports \"%s\", want \"%s\"", i, r.s, rows[i].reports);
+        if (rows[i].listed && rows[i].l == CG_LIST_DNO) {
+            struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+            struct cg_policy_call c = {.verdict = &v, .caller = rows[i].listed};
+            struct cg_decision d;
+            assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+            if (!(d.reasons & (1u << CG_PR_DNO)))
+                fail_msg("row %zu: %s is not on the DNO list", i, rows[i].listed);
+        }
+        if (rows[i].unlisted) {
+            struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+            struct cg_policy_call c = {.verdict = &v, .caller = rows[i].unlisted};
+            struct cg_decision d;
+            assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+            if (d.reasons & (1u << CG_PR_DNO))
+                fail_msg("row %zu: %s is on the DNO list", i, rows[i].unlisted);
+        }
+        if (rows[i].listed && rows[i].l == CG_LIST_PROTECTED) {
+            const char *b = cg_policy_protected_brand(p, rows[i].listed);
+            if (!b || strcmp(b, rows[i].brand))
+                fail_msg("row %zu: brand %s, want %s", i, b ? b : "none", rows[i].brand);
+        }
+        if (rows[i].listed && rows[i].l == CG_LIST_INGRESS) {
+            unsigned flags;
+            const char *name = cg_policy_ingress_flags(p, rows[i].listed, NULL, &flags);
+            if (!name || !(flags & CG_INGRESS_INTERNATIONAL) != !strcmp(rows[i].brand, "domestic"))
+                fail_msg("row %zu: ingress %s %s", i, rows[i].listed, name ? "flags" : "missing");
+        }
+        cg_policy_free(p);
+    }
+}
+
+/* A line is at most 4,096 bytes, its newline included: one of exactly that
+ * loads, one byte more is reported, and the next line loads either way. */
+static void test_list_line_limit(void **state)
+{
+    static char text[3 * 4200];
+    size_t n, k;
+    int extra;
+    (void)state;
+    for (extra = 0; extra < 2; extra++) {
+        struct cg_policy *p;
+        struct reports r = {""};
+        struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+        struct cg_policy_call c = {.verdict = &v};
+        struct cg_decision d;
+        n = (size_t)snprintf(text, sizeof text, "number,note\n448081570000,");
+        k = 4095 - strlen("448081570000,") + (size_t)extra;
+        memset(text + n, 'x', k);
+        n += k;
+        n += (size_t)snprintf(text + n, sizeof text - n, "\n448081570001\n");
+        assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){0}), CG_OK);
+        assert_int_equal(cg_policy_load_list_text(p, CG_LIST_DNO, "t", text, n, collect, &r),
+                         CG_OK);
+        assert_string_equal(r.s, extra ? "2:line longer than 4096 bytes" : "");
+        c.caller = "448081570000";
+        assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+        assert_int_equal(!!(d.reasons & (1u << CG_PR_DNO)), !extra);
+        c.caller = "448081570001";
+        assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+        assert_true(d.reasons & (1u << CG_PR_DNO));
+        cg_policy_free(p);
+    }
+}
+
+static char tmpdir[64];
+
+static const char *tmp_file(const char *name, const char *text)
+{
+    static char path[128];
+    FILE *f;
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/cg-policy-XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+    }
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    if (text) {
+        assert_non_null(f = fopen(path, "w"));
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+/* What a list path may be: a regular file of at most 64 MiB.  Anything
+ * else is refused before it is read, and why is reported with line 0.
+ * The old reader spun on /dev/zero and blocked on a FIFO: the alarm
+ * turns a hang into a failure. */
+static void test_list_files(void **state)
+{
+    char fifo[128], big[128], missing[128];
+    int (*loaders[2])(struct cg_policy *, const char *, cg_policy_report_cb,
+                      void *) = {cg_policy_load_dno, cg_policy_load_ofcom};
+    FILE *f;
+    int i;
+    (void)state;
+    alarm(30);
+    snprintf(fifo, sizeof fifo, "%s", tmp_file("fifo", NULL));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(big, sizeof big, "%s", tmp_file("big.csv", NULL));
+    assert_non_null(f = fopen(big, "w"));
+    assert_int_equal(ftruncate(fileno(f), (64 << 20) + 1), 0);
+    fclose(f);
+    snprintf(missing, sizeof missing, "%s", tmp_file("nonexist.csv", NULL));
+    for (i = 0; i < 2; i++) {
+        static const struct {
+            const char *path;
+            int rc;
+            const char *reports;
+        } rows[] = {
+            {"/dev/zero", CG_EIO, "0:not a regular file"},
+            {NULL /* fifo */, CG_EIO, "0:not a regular file"},
+            {NULL /* tmpdir */, CG_EIO, "0:is a directory"},
+            {NULL /* missing */, CG_EIO, "0:No such file or directory"},
+            {NULL /* big */, CG_ETOOBIG, "0:larger than 67108864 bytes"},
+        };
+        const char *paths[] = {"/dev/zero", fifo, tmpdir, missing, big};
+        size_t j;
+        for (j = 0; j < sizeof rows / sizeof rows[0]; j++) {
+            struct cg_policy *p;
+            struct reports r = {""};
+            assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){0}), CG_OK);
+            if (loaders[i](p, paths[j], collect, &r) != rows[j].rc || strcmp(r.s, rows[j].reports))
+                fail_msg("loader %d, %s: reports \"%s\"", i, paths[j], r.s);
+            cg_policy_free(p);
+        }
+    }
+    /* text pushed to Redis has the same limit */
+    {
+        struct cg_policy *p;
+        struct reports r = {""};
+        char *huge = calloc(1, (64u << 20) + 1);
+        assert_non_null(huge);
+        assert_int_equal(cg_policy_new(&p, &(struct cg_policy_config){0}), CG_OK);
+        assert_int_equal(cg_policy_load_list_text(p, CG_LIST_DNO, "redis:dno", huge,
+                                                  (64u << 20) + 1, collect, &r),
+                         CG_ETOOBIG);
+        assert_string_equal(r.s, "0:larger than 67108864 bytes");
+        cg_policy_free(p);
+        free(huge);
+    }
+    alarm(0);
+    unlink(fifo);
+    unlink(big);
+    rmdir(tmpdir);
+    tmpdir[0] = '\0';
+}
+
+/* The numbering data's status values: quoted or not, in any case; an
+ * unknown one is reported rather than guessed; Ofcom's closed ranges are
+ * allocated; a block written with its trunk 0 is the same block. */
+static void test_numbering_statuses(void **state)
+{
+    static const struct {
+        int kind; /* 0 Ofcom, 1 NANPA, 2 CO codes */
+        const char *text;
+        const char *reports;
+        const char *tn;
+        uint32_t want; /* of UK_UNALLOCATED and NANP_UNASSIGNED */
+    } rows[] = {
+        {0,
+         "NMS Number Block: Number Block,Block Status\n7400 0,\"Allocated\"\n7401 0,allocated\n"
+         "8000 00,Allocated(Closed Range)\n07402 0,Allocated\n7403 0,Bogus\n7404 0,Free\n"
+         "00740 5,Allocated\n7406 0,\n",
+         "6:unknown block status 'Bogus'|8:number block starts with 00|9:unknown block status ''",
+         NULL, 0},
+        {1,
+         "File Date,11/26/2025\n\"NPA_ID\",type_of_code,IN_SERVICE\n204,x,\"Y\"\n212,x,y\n456,x,N\n"
+         "457,x,maybe\n",
+         "6:IN_SERVICE is 'maybe', not Y or N", NULL, 0},
+        {2,
+         "\"NPA\",\"CO Code (NXX)\",\"Status\"\n,,,,2025-09-12\n204,200,\"In Service\"\n"
+         "204,201,available\n204,202,\"\"\n204,203,junk\n204,204,\"Assigned\"\n"
+         "204,205,\"For Special Use\"\n204,206,MORATORIUM ON ASSIGNMENT\n",
+         "5:unknown CO code status ''|6:unknown CO code status 'junk'", NULL, 0},
+    };
+    static const struct {
+        int kind;
+        const char *tn;
+        uint32_t want;
+    } probes[] = {
+        {0, "447400012345", 0},
+        {0, "447401012345", 0},
+        {0, "448000001234", 0}, /* a closed range: still allocated */
+        {0, "447402012345", 0},
+        {0, "447403012345", 1u << CG_PR_UK_UNALLOCATED}, /* its row was skipped */
+        {0, "447404012345", 1u << CG_PR_UK_UNALLOCATED},
+        {1, "12042000123", 0},
+        {1, "12122000123", 0},
+        {1, "14562000123", 1u << CG_PR_NANP_UNASSIGNED},
+        {2, "12042000123", 0},
+        {2, "12042010123", 1u << CG_PR_NANP_UNASSIGNED},
+        {2, "12042040123", 0},
+        {2, "12042050123", 1u << CG_PR_NANP_UNASSIGNED},
+        {2, "12042060123", 1u << CG_PR_NANP_UNASSIGNED},
+    };
+    int (*loaders[3])(struct cg_policy *, const char *, cg_policy_report_cb, void *) = {
+        cg_policy_load_ofcom, cg_policy_load_nanpa, cg_policy_load_cocodes};
+    const uint32_t mask = 1u << CG_PR_UK_UNALLOCATED | 1u << CG_PR_NANP_UNASSIGNED;
+    size_t i, j;
+    (void)state;
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct cg_policy *p;
+        struct reports r = {""};
+        const char *path = tmp_file("numbering.csv", rows[i].text);
+        assert_int_equal(
+            cg_policy_new(&p, &(struct cg_policy_config){.uk_rules = true, .nanp_rules = true}),
+            CG_OK);
+        assert_int_equal(loaders[rows[i].kind](p, path, collect, &r), CG_OK);
+        if (strcmp(r.s, rows[i].reports))
+            fail_msg("kind %d: reports \"%s\", want \"%s\"", rows[i].kind, r.s, rows[i].reports);
+        for (j = 0; j < sizeof probes / sizeof probes[0]; j++) {
+            struct cg_verdict v = {.verstat = CG_VERSTAT_NONE};
+            struct cg_policy_call c = {.verdict = &v, .caller = probes[j].tn};
+            struct cg_decision d;
+            if (probes[j].kind != rows[i].kind)
+                continue;
+            assert_int_equal(cg_policy_decide(p, NULL, &c, &d), CG_OK);
+            if ((d.reasons & mask) != probes[j].want)
+                fail_msg("kind %d, %s: reasons %#x", rows[i].kind, probes[j].tn, d.reasons);
+        }
+        cg_policy_free(p);
+        unlink(path);
+    }
+    rmdir(tmpdir);
+    tmpdir[0] = '\0';
+}
+
 /* NANP assignment: NANPA's NPA report and CO-code status files. */
 static void test_nanp_assignment(void **state)
 {
@@ -977,6 +1279,10 @@ int main(void)
         cmocka_unit_test(test_shared_command),
         cmocka_unit_test(test_nanp_assignment),
         cmocka_unit_test(test_list_text),
+        cmocka_unit_test(test_list_input_rules),
+        cmocka_unit_test(test_list_line_limit),
+        cmocka_unit_test(test_list_files),
+        cmocka_unit_test(test_numbering_statuses),
         cmocka_unit_test(test_replay_keyed_on_r),
         cmocka_unit_test(test_replay_without_call_id),
         cmocka_unit_test(test_replay_memory_follows_iat),
