@@ -59,6 +59,8 @@ static void report(const char *file, int line, const char *msg, void *arg)
     struct check *c = arg;
     if (line == c->watch_line)
         snprintf(c->refused, sizeof c->refused, "%s", msg);
+    else if (line == 0) /* the text refused whole */
+        fprintf(stderr, "%s: %s\n", file, msg);
     else
         fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
 }

@@ -24,12 +24,25 @@ static const char help[] =
     "  'cidguard policy push|add|remove|show --help' edits the lists (files or Redis).\n";
 
 static int bad_lines;
+/* Why the last file was refused whole (a report with line 0), for its
+ * one-line error. */
+static char refused[256];
 
 static void report(const char *file, int line, const char *msg, void *arg)
 {
     (void)arg;
+    if (line == 0) {
+        snprintf(refused, sizeof refused, "%s", msg);
+        return;
+    }
     fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
     bad_lines++;
+}
+
+/* Why a list could not be loaded: the loader's own words, else the code's. */
+static const char *why(int rc)
+{
+    return refused[0] ? refused : cg_strerror(rc);
 }
 
 int cmd_policy(int argc, char **argv)
@@ -162,19 +175,19 @@ int cmd_policy(int argc, char **argv)
     if (cg_policy_new(&p, &cfg) != CG_OK)
         cli_die("cannot build the policy (--uk-mobile-spcs: at most 16 SPCs)");
     if (dno && (rc = cg_policy_load_dno(p, dno, report, NULL)))
-        cli_die("cannot load %s: %s", dno, cg_strerror(rc));
+        cli_die("cannot load %s: %s", dno, why(rc));
     if (prot && (rc = cg_policy_load_protected(p, prot, report, NULL)))
-        cli_die("cannot load %s: %s", prot, cg_strerror(rc));
+        cli_die("cannot load %s: %s", prot, why(rc));
     if (ing && (rc = cg_policy_load_ingress(p, ing, report, NULL)))
-        cli_die("cannot load %s: %s", ing, cg_strerror(rc));
+        cli_die("cannot load %s: %s", ing, why(rc));
     for (i = 0; i < nofcom; i++)
         if ((rc = cg_policy_load_ofcom(p, ofcom[i], report, NULL)))
-            cli_die("cannot load %s: %s", ofcom[i], cg_strerror(rc));
+            cli_die("cannot load %s: %s", ofcom[i], why(rc));
     if (nanpa && (rc = cg_policy_load_nanpa(p, nanpa, report, NULL)))
-        cli_die("cannot load %s: %s", nanpa, cg_strerror(rc));
+        cli_die("cannot load %s: %s", nanpa, why(rc));
     for (i = 0; i < ncocodes; i++)
         if ((rc = cg_policy_load_cocodes(p, cocodes[i], report, NULL)))
-            cli_die("cannot load %s: %s", cocodes[i], cg_strerror(rc));
+            cli_die("cannot load %s: %s", cocodes[i], why(rc));
     rc = 0;
     if (caller) {
         struct cg_verdict v;

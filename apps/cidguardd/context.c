@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,11 +103,15 @@ static int each_file(const char *directive, const char *list,
         if (!*tok)
             continue;
         if ((rc = fn(t, tok)) != CG_OK) {
-            /* the library says what failed; the system says why a file is unreadable */
-            bool unreadable = access(tok, R_OK) != 0;
+            /* the library says what failed; the file system, why a file was not read */
+            struct stat st;
+            const char *why = stat(tok, &st) != 0    ? strerror(errno)
+                              : S_ISDIR(st.st_mode)  ? "a directory"
+                              : !S_ISREG(st.st_mode) ? "not a regular file"
+                              : access(tok, R_OK)    ? strerror(errno)
+                                                     : NULL;
             cgd_log(LOG_ERR, "cidguardd: %s %s: %s%s%s%s", directive, tok, cg_strerror(rc),
-                    unreadable ? " (" : "", unreadable ? strerror(errno) : "",
-                    unreadable ? ")" : "");
+                    why ? " (" : "", why ? why : "", why ? ")" : "");
             return -1;
         }
     }
@@ -116,7 +121,10 @@ static int each_file(const char *directive, const char *list,
 static void report_line(const char *file, int line, const char *msg, void *arg)
 {
     (void)arg;
-    cgd_log(LOG_WARNING, "%s:%d: %s (line skipped)", file, line, msg);
+    if (line == 0) /* the file refused whole: the load fails and says so next */
+        cgd_log(LOG_ERR, "cidguardd: %s: %s", file, msg);
+    else
+        cgd_log(LOG_WARNING, "%s:%d: %s (line skipped)", file, line, msg);
 }
 
 /* --- policy lists kept in Redis ------------------------------------------------- */

@@ -2286,19 +2286,29 @@ static void analysis_free(struct analysis *a)
  * run's own that the readers ask about each new number and ingress.  Its
  * UK rules are on only with Ofcom data: the one finding of theirs the
  * analysis uses is an unallocated range. */
+/* A list file refused whole says why with line 0; its bad rows are
+ * skipped as the daemon skips them. */
+static void list_refused(const char *file, int line, const char *msg, void *arg)
+{
+    (void)file;
+    if (line == 0)
+        snprintf(arg, 256, "%s", msg);
+}
+
 static int load_lists(struct analysis *a, char *err, size_t errlen)
 {
     const struct cg_analyze_opts *o = a->opts;
     const char *paths[4] = {o->dno_path, o->protected_path, o->ingress_path, o->ofcom_path};
     int (*fn[4])(struct cg_policy *, const char *, cg_policy_report_cb, void *) = {
         cg_policy_load_dno, cg_policy_load_protected, cg_policy_load_ingress, cg_policy_load_ofcom};
+    char why[256] = "";
     int i, rc;
     if (cg_policy_new(&a->policy, &(struct cg_policy_config){.uk_rules = o->ofcom_path != NULL}) !=
         CG_OK)
         return CG_ENOMEM;
     for (i = 0; i < 4; i++)
-        if (paths[i] && (rc = fn[i](a->policy, paths[i], NULL, NULL)) != CG_OK) {
-            snprintf(err, errlen, "cannot load %s: %s", paths[i], cg_strerror(rc));
+        if (paths[i] && (rc = fn[i](a->policy, paths[i], list_refused, why)) != CG_OK) {
+            snprintf(err, errlen, "cannot load %s: %s", paths[i], why[0] ? why : cg_strerror(rc));
             return rc;
         }
     return CG_OK;
