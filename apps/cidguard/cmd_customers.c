@@ -30,9 +30,16 @@ static int new_token(char out[64])
     return 0;
 }
 
+/* Why the file was refused whole (a report with line 0), for the error. */
+static char refused[256];
+
 static void report(const char *file, int line, const char *msg, void *arg)
 {
     int *bad = arg;
+    if (line == 0) {
+        snprintf(refused, sizeof refused, "%s", msg);
+        return;
+    }
     (*bad)++;
     fprintf(stderr, "%s:%d: %s (line skipped)\n", file, line, msg);
 }
@@ -58,7 +65,7 @@ int cmd_customers(int argc, char **argv)
         int bad = 0, rc;
         size_t i;
         if ((rc = cg_customers_load_file(&c, argv[2], report, &bad)) != CG_OK)
-            cli_die("customers check: %s: %s", argv[2], cg_strerror(rc));
+            cli_die("customers check: %s: %s", argv[2], refused[0] ? refused : cg_strerror(rc));
         for (i = 0; i < cg_customers_count(c); i++) {
             const struct cg_customer *cu = cg_customers_at(c, i);
             printf("%s: %zu address(es), %zu number(s), %zu token(s)\n", cg_customer_name(cu),

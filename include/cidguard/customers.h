@@ -107,9 +107,10 @@ struct cg_customer;
  * Loads the customers file at `path`.  Bad lines are reported through `cb`
  * (may be NULL) with `path` and their line number, and skipped.  *out is
  * set only on success.  Returns CG_OK (even when lines were skipped),
- * CG_EINVAL (NULL out or path), CG_EIO (unreadable), CG_ETOOBIG (larger
- * than CG_CUSTOMERS_FILE_MAX, also reported through `cb` with line 0) or
- * CG_ENOMEM.
+ * CG_EINVAL (NULL out or path), CG_EIO (unreadable, or not a regular file:
+ * a FIFO or a device is never read), CG_ETOOBIG (larger than
+ * CG_CUSTOMERS_FILE_MAX) or CG_ENOMEM; a file refused whole says why
+ * through `cb` with line 0.
  */
 CG_EXTERN int cg_customers_load_file(struct cg_customers **out, const char *path,
                                      cg_policy_report_cb cb, void *arg);

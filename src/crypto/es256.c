@@ -4,12 +4,15 @@
  * JWS carries the signature as 64 raw bytes R||S; OpenSSL speaks DER
  * ECDSA-Sig-Value.  Both conversions are done by hand (see raw_to_der).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -227,25 +230,40 @@ int cg_key_load_pem(struct cg_key **out, const char *pem, size_t len)
 /* Reads a whole small file; shared by key and certificate loaders. */
 int cg__read_file(const char *path, size_t max, char **out, size_t *outlen)
 {
-    FILE *f = fopen(path, "rb");
+    /* Only a regular file: a FIFO without a writer would block the reader
+     * (the daemon's main thread, at a reload), and a device feed it to the
+     * limit. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
     char *buf;
-    size_t n;
-    if (!f)
+    size_t n = 0;
+    ssize_t r;
+    if (fd < 0)
         return CG_EIO;
-    if (!(buf = malloc(max + 1))) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return CG_EIO;
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return CG_ETOOBIG;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 2))) {
+        close(fd);
         return CG_ENOMEM;
     }
-    n = fread(buf, 1, max + 1, f);
-    if (ferror(f)) {
-        fclose(f);
+    /* a byte more than fstat said: a file that grows as it is read is refused */
+    while (n <= (size_t)st.st_size && (r = read(fd, buf + n, (size_t)st.st_size + 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n != (size_t)st.st_size) {
         free(buf);
         return CG_EIO;
-    }
-    fclose(f);
-    if (n > max) {
-        free(buf);
-        return CG_ETOOBIG;
     }
     buf[n] = '\0';
     *out = buf;

@@ -19,6 +19,8 @@
  * customer.  A presented token is hashed and its hash searched for.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -27,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -1316,52 +1319,52 @@ out:
     return rc;
 }
 
-/* Reads a whole file of at most CG_CUSTOMERS_FILE_MAX bytes: a regular
- * file is sized first, anything else (a pipe) read until it ends or
- * crosses the limit. */
-static int read_file(const char *path, char **out, size_t *outlen)
+/* Reads a whole regular file of at most CG_CUSTOMERS_FILE_MAX bytes.  A
+ * FIFO or a device could block the reader (on the daemon's main thread, at
+ * a reload) or feed it without end, so nothing else is read; *why says why
+ * a file is refused. */
+static int read_file(const char *path, char **out, size_t *outlen, const char **why)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), rc = CG_EIO;
     struct stat st;
     char *buf = NULL;
-    size_t n = 0, cap = 65536, got;
-    int rc = CG_OK;
-    if (!f)
-        return CG_EIO;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-        if ((uint64_t)st.st_size > CG_CUSTOMERS_FILE_MAX) {
-            rc = CG_ETOOBIG;
-            goto out;
-        }
-        cap = (size_t)st.st_size + 1; /* room to see the end without growing */
+    size_t n = 0;
+    ssize_t got;
+    *why = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        *why = strerror(errno);
+        goto out;
     }
-    if (!(buf = malloc(cap))) {
+    if (!S_ISREG(st.st_mode)) {
+        *why = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
+        goto out;
+    }
+    if ((uint64_t)st.st_size > CG_CUSTOMERS_FILE_MAX) {
+        rc = CG_ETOOBIG;
+        goto out;
+    }
+    /* one byte more than fstat said, to see a file that grows as it is read */
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
         rc = CG_ENOMEM;
         goto out;
     }
-    do {
-        if (n == cap) {
-            char *nb;
-            if (cap > CG_CUSTOMERS_FILE_MAX) {
-                rc = CG_ETOOBIG;
-                goto out;
-            }
-            cap = cap * 2 > CG_CUSTOMERS_FILE_MAX + 1u ? CG_CUSTOMERS_FILE_MAX + 1u : cap * 2;
-            if (!(nb = realloc(buf, cap))) {
-                rc = CG_ENOMEM;
-                goto out;
-            }
-            buf = nb;
+    while (n <= (size_t)st.st_size && (got = read(fd, buf + n, (size_t)st.st_size + 1 - n)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            *why = strerror(errno);
+            goto out;
         }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got);
-    if (ferror(f))
-        rc = CG_EIO;
-    else if (n > CG_CUSTOMERS_FILE_MAX)
-        rc = CG_ETOOBIG;
+        n += (size_t)got;
+    }
+    if (n != (size_t)st.st_size) {
+        *why = "changed while it was read";
+        goto out;
+    }
+    rc = CG_OK;
 out:
-    fclose(f);
+    if (fd >= 0)
+        close(fd);
     if (rc != CG_OK) {
         free(buf);
         return rc;
@@ -1375,15 +1378,18 @@ int cg_customers_load_file(struct cg_customers **out, const char *path, cg_polic
                            void *arg)
 {
     char *buf = NULL;
+    const char *why;
     size_t n = 0;
     int rc;
     if (!out || !path)
         return CG_EINVAL;
-    rc = read_file(path, &buf, &n);
+    rc = read_file(path, &buf, &n, &why);
     if (rc == CG_ETOOBIG && cb) {
         char msg[64];
         snprintf(msg, sizeof msg, "larger than %u bytes", CG_CUSTOMERS_FILE_MAX);
         cb(path, 0, msg, arg);
+    } else if (why && cb) {
+        cb(path, 0, why, arg);
     }
     if (rc != CG_OK)
         return rc;
