@@ -404,6 +404,67 @@ static double behaviour_us(void)
     return (t1 - t0) / n * 1e6;
 }
 
+/* What sharing campaign behaviour adds, per call, where daemons share it
+ * through Redis: the daemon's own call written as its line, and each other
+ * daemon's call read back from its line and counted (the same table and
+ * calls as behaviour_us, so that `ingest` compares with it).  Redis's own
+ * round trips are not in it: one command carries up to 64 lines. */
+static void behaviour_shared_us(double *format, double *encode, double *ingest)
+{
+    struct cg_behaviour_config cfg;
+    struct cg_behaviour *b;
+    struct cg_behaviour_result r;
+    struct cg_behaviour_wire w;
+    char key[64], presented[32], callee[32], line[CG_BEHAVIOUR_WIRE_MAX + 1];
+    char *lines;
+    size_t *len;
+    double t[4];
+    int i, pass, n = 1000000;
+    volatile char sink = 0;
+    cg_behaviour_config_defaults(&cfg);
+    lines = malloc((size_t)n * 128);
+    len = malloc((size_t)n * sizeof *len);
+    if (!lines || !len || cg_behaviour_new(&b, &cfg))
+        die("behaviour");
+    /* pass 0: the fields formatted alone; 1: formatted and written as a
+     * line into one buffer, as the daemon writes into its batch (the
+     * difference is the encoding); 2, untimed: the lines kept to read */
+    for (pass = 0; pass < 3; pass++) {
+        t[pass] = now();
+        for (i = 0; i < n; i++) {
+            struct cg_behaviour_call c = {.origin = key,
+                                          .presented = presented,
+                                          .callee = callee,
+                                          .owned = i % 3 != 0,
+                                          .now = 1000 + i / 1000};
+            snprintf(key, sizeof key, "spc:SPC%d/%08d-0000-4000-8000-000000000000", i % 7,
+                     i % 2000);
+            snprintf(presented, sizeof presented, "4474%08d", i);
+            snprintf(callee, sizeof callee, "4475%08d", i * 7);
+            if (pass == 0)
+                sink = (char)(sink + key[9] + presented[11] + callee[11]);
+            else if (pass == 1 && !cg_behaviour_call_encode(&c, line, sizeof line))
+                die("encode");
+            else if (pass == 2 &&
+                     !(len[i] = cg_behaviour_call_encode(&c, lines + (size_t)i * 128, 128)))
+                die("encode");
+        }
+    }
+    t[3] = now();
+    for (i = 0; i < n; i++) {
+        struct cg_behaviour_call c;
+        if (cg_behaviour_call_decode(lines + (size_t)i * 128, len[i], &w, &c) != CG_OK)
+            die("decode");
+        cg_behaviour_observe(b, &c, &r);
+    }
+    *ingest = (now() - t[3]) / n * 1e6;
+    *format = (t[1] - t[0]) / n * 1e6;
+    *encode = ((t[2] - t[1]) - (t[1] - t[0])) / n * 1e6;
+    cg_behaviour_free(b);
+    free(lines);
+    free(len);
+}
+
 /* What SIP costs a call on the verification listener: parsing an INVITE like
  * the load generator's (with this run's Identity header) and building the
  * 302, next to a verification. */
@@ -666,10 +727,19 @@ int main(int argc, char **argv)
                    "ofcom_S3.csv ... ofcom_S9.csv)\n");
     }
     {
-        double bu = behaviour_us();
+        double bu = behaviour_us(), fmt, enc, ing, own;
         printf("campaign behaviour (key, window sketches, population): %.3f us per call = %.2f%% "
                "of cidguard verify\n",
                bu, 100 * bu / (1e6 / v1.ours));
+        behaviour_shared_us(&fmt, &enc, &ing);
+        /* the benchmark formats each call's fields, which a daemon has */
+        own = bu - fmt;
+        printf("campaign behaviour shared between daemons: the call counted %.3f us (the "
+               "benchmark's own formatting, %.3f us, taken out), its line written %.3f us, each "
+               "other daemon's call read and counted %.3f us;\n"
+               "  per call with 2 daemons: %.3f us = %.2f%% of cidguard verify; each further "
+               "daemon adds %.3f us\n",
+               own, fmt, enc, ing, own + enc + ing, 100 * (own + enc + ing) / (1e6 / v1.ours), ing);
     }
     {
         double su = sip_us(&c);

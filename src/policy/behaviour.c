@@ -474,15 +474,38 @@ size_t cg_behaviour_call_encode(const struct cg_behaviour_call *c, char *buf, si
 {
     const char *p = c && c->presented && c->presented[0] ? c->presented : "-";
     const char *e = c && c->callee && c->callee[0] ? c->callee : "-";
-    int n;
+    size_t pn = strlen(p), en = strlen(e), on, tn = 0, n;
+    char t[20];
+    uint64_t now;
     if (!c || !buf || !c->origin || c->now < 0 || c->now >= WIRE_TIME_MAX ||
-        !wire_origin_ok(c->origin, strlen(c->origin)) ||
-        (strcmp(p, "-") && !wire_number_ok(p, strlen(p))) ||
-        (strcmp(e, "-") && !wire_number_ok(e, strlen(e))))
+        !wire_origin_ok(c->origin, on = strlen(c->origin)) ||
+        (strcmp(p, "-") && !wire_number_ok(p, pn)) || (strcmp(e, "-") && !wire_number_ok(e, en)))
         return 0;
-    n = snprintf(buf, cap, "1 %lld %d %s %s %s", (long long)c->now,
-                 (c->owned ? 1 : 0) | (c->suspect ? 2 : 0) | (c->trunk ? 4 : 0), p, e, c->origin);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    /* written by hand: snprintf was two thirds of sharing a call's cost */
+    now = (uint64_t)c->now;
+    do
+        t[tn++] = (char)('0' + now % 10);
+    while ((now /= 10) != 0);
+    n = 2 + tn + 3 + pn + 1 + en + 1 + on;
+    if (n >= cap)
+        return 0;
+    buf[0] = '1';
+    buf[1] = ' ';
+    for (n = 2; tn;)
+        buf[n++] = t[--tn];
+    buf[n++] = ' ';
+    buf[n++] = (char)('0' + ((c->owned ? 1 : 0) | (c->suspect ? 2 : 0) | (c->trunk ? 4 : 0)));
+    buf[n++] = ' ';
+    memcpy(buf + n, p, pn);
+    n += pn;
+    buf[n++] = ' ';
+    memcpy(buf + n, e, en);
+    n += en;
+    buf[n++] = ' ';
+    memcpy(buf + n, c->origin, on);
+    n += on;
+    buf[n] = '\0';
+    return n;
 }
 
 /* The next space-separated field of [*s, end) into dst (cap bytes with its
