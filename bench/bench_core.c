@@ -372,6 +372,27 @@ static double policy_us(const char *dir, int *nofcom)
     return (t1 - t0) / n * 1e6;
 }
 
+/* The i-th call of the behaviour benchmarks: 2,000 origins busy, a new
+ * presentation number and callee every call, 1,000 calls a second. */
+struct bench_call {
+    char key[64], presented[32], callee[32];
+    struct cg_behaviour_call c;
+};
+
+static const struct cg_behaviour_call *bench_call(struct bench_call *bc, int i)
+{
+    snprintf(bc->key, sizeof bc->key, "spc:SPC%d/%08d-0000-4000-8000-000000000000", i % 7,
+             i % 2000);
+    snprintf(bc->presented, sizeof bc->presented, "4474%08d", i);
+    snprintf(bc->callee, sizeof bc->callee, "4475%08d", i * 7);
+    bc->c = (struct cg_behaviour_call){.origin = bc->key,
+                                       .presented = bc->presented,
+                                       .callee = bc->callee,
+                                       .owned = i % 3 != 0,
+                                       .now = 1000 + i / 1000};
+    return &bc->c;
+}
+
 /* What campaign behaviour costs a call, as the daemon keeps it: the origin's
  * key built, the call counted in a 4,096-origin table (2,000 origins busy,
  * a new presentation number and callee every call, 1,000 calls a second,
@@ -381,24 +402,15 @@ static double behaviour_us(void)
     struct cg_behaviour_config cfg;
     struct cg_behaviour *b;
     struct cg_behaviour_result r;
-    char key[64], presented[32], callee[32];
+    struct bench_call bc;
     double t0, t1;
     int i, n = 1000000;
     cg_behaviour_config_defaults(&cfg);
     if (cg_behaviour_new(&b, &cfg))
         die("behaviour");
     t0 = now();
-    for (i = 0; i < n; i++) {
-        struct cg_behaviour_call c = {.origin = key,
-                                      .presented = presented,
-                                      .callee = callee,
-                                      .owned = i % 3 != 0,
-                                      .now = 1000 + i / 1000};
-        snprintf(key, sizeof key, "spc:SPC%d/%08d-0000-4000-8000-000000000000", i % 7, i % 2000);
-        snprintf(presented, sizeof presented, "4474%08d", i);
-        snprintf(callee, sizeof callee, "4475%08d", i * 7);
-        cg_behaviour_observe(b, &c, &r);
-    }
+    for (i = 0; i < n; i++)
+        cg_behaviour_observe(b, bench_call(&bc, i), &r);
     t1 = now();
     cg_behaviour_free(b);
     return (t1 - t0) / n * 1e6;
@@ -415,8 +427,8 @@ static void behaviour_shared_us(double *format, double *encode, double *ingest)
     struct cg_behaviour *b;
     struct cg_behaviour_result r;
     struct cg_behaviour_wire w;
-    char key[64], presented[32], callee[32], line[CG_BEHAVIOUR_WIRE_MAX + 1];
-    char *lines;
+    struct bench_call bc;
+    char line[CG_BEHAVIOUR_WIRE_MAX + 1], *lines;
     size_t *len;
     double t[4];
     int i, pass, n = 1000000;
@@ -432,21 +444,13 @@ static void behaviour_shared_us(double *format, double *encode, double *ingest)
     for (pass = 0; pass < 3; pass++) {
         t[pass] = now();
         for (i = 0; i < n; i++) {
-            struct cg_behaviour_call c = {.origin = key,
-                                          .presented = presented,
-                                          .callee = callee,
-                                          .owned = i % 3 != 0,
-                                          .now = 1000 + i / 1000};
-            snprintf(key, sizeof key, "spc:SPC%d/%08d-0000-4000-8000-000000000000", i % 7,
-                     i % 2000);
-            snprintf(presented, sizeof presented, "4474%08d", i);
-            snprintf(callee, sizeof callee, "4475%08d", i * 7);
+            const struct cg_behaviour_call *c = bench_call(&bc, i);
             if (pass == 0)
-                sink = (char)(sink + key[9] + presented[11] + callee[11]);
-            else if (pass == 1 && !cg_behaviour_call_encode(&c, line, sizeof line))
+                sink = (char)(sink + bc.key[9] + bc.presented[11] + bc.callee[11]);
+            else if (pass == 1 && !cg_behaviour_call_encode(c, line, sizeof line))
                 die("encode");
             else if (pass == 2 &&
-                     !(len[i] = cg_behaviour_call_encode(&c, lines + (size_t)i * 128, 128)))
+                     !(len[i] = cg_behaviour_call_encode(c, lines + (size_t)i * 128, 128)))
                 die("encode");
         }
     }

@@ -237,6 +237,21 @@ def start_daemon(name, url=None, cluster=None, up=True):
           tail(os.path.join(WORK, name + ".log")))
 
 
+def check_shared(each):
+    """No call was decided on local state; every call's campaign observation
+    went to the stream, on the node of its slot, and each daemon read at
+    least `each` of the other's."""
+    check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
+          (local_calls("A"), local_calls("B")))
+    stream = "cidguard:{campaign}:calls"
+    received = 'cidguard_campaign_shared_total{direction="received"}'
+    check("campaign observations: the stream on the node of its slot, each daemon reading the "
+          "other's",
+          wait_for(lambda: all(metric(metrics(d), received) >= each for d in "AB")) and
+          int(cli(owner(keyslot(stream)), "xlen", stream) or 0) >= 2 * each,
+          [metric(metrics(d), received) for d in "AB"])
+
+
 FAKE = {"slots": [], "calls": None}  # the hostile node's next slot maps, its answer to calls
 
 
@@ -371,17 +386,7 @@ try:
     src = owner(slot)
     check("the SPC's two windows share a slot, on the node that serves it",
           slot == keyslot("cidguard:sn:{RATE}") and cli(src, "exists", "cidguard:sc:{RATE}") == "1")
-    check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
-          (local_calls("A"), local_calls("B")))
-    # every call's campaign observation went to the stream, on the node of
-    # its slot, and each daemon read the other's
-    stream = "cidguard:{campaign}:calls"
-    check("campaign observations: the stream on the node of its slot, each daemon reading the "
-          "other's",
-          wait_for(lambda: all(metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}')
-                               >= 6 for d in "AB")) and
-          int(cli(owner(keyslot(stream)), "xlen", stream) or 0) >= 12,
-          [metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}') for d in "AB"])
+    check_shared(6)
 
     # --- call intents across the daemons ------------------------------------------
     st, ans = api("A", "POST", body={"from": "+" + BANK, "to": "+447700900501"})
@@ -422,17 +427,7 @@ try:
           (st, ans))
     got = [bank_call("B", "447700900503"), bank_call("B", "447700900503", BANK2)]
     check("... calls through B from both numbers pass", got == ["pass", "pass"], got)
-    check("no call was decided on local state", local_calls("A") == 0 and local_calls("B") == 0,
-          (local_calls("A"), local_calls("B")))
-    # every call's campaign observation went to the stream, on the node of
-    # its slot, and each daemon read the other's
-    stream = "cidguard:{campaign}:calls"
-    check("campaign observations: the stream on the node of its slot, each daemon reading the "
-          "other's",
-          wait_for(lambda: all(metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}')
-                               >= 6 for d in "AB")) and
-          int(cli(owner(keyslot(stream)), "xlen", stream) or 0) >= 12,
-          [metric(metrics(d), 'cidguard_campaign_shared_total{direction="received"}') for d in "AB"])
+    check_shared(6)
 
     # --- the window's slot moves while calls flow: ASK, then MOVED ---------------
     dst = next(p for _, p in nodes if p != src)
