@@ -259,6 +259,20 @@ AS_SERVICE="setpriv --reuid=cidguard --regid=cidguard --init-groups --no-new-pri
     --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service
     --bounding-set=-all,+net_bind_service --"
 sed 's/127\.0\.0\.1:/127.0.0.2:/' /etc/cidguard/cidguardd.conf >"$T/installed.conf"
+# conf_set FILE SECTION.NAME=VALUE...: FILE with those directives' values
+# replaced where the example sets them (a directive given twice is refused).
+conf_set() {
+    f=$1
+    shift
+    for kv in "$@"; do
+        sec=${kv%%.*} rest=${kv#*.}
+        name=${rest%%=*} value=${rest#*=}
+        grep -q "^$name = " "$f" || { echo "conf_set: $name is not in $f" >&2; return 1; }
+        set -- "$@" -e "/^\[$sec\]/,/^\[/ s|^$name = .*|$name = $value|"
+        shift
+    done
+    sed "$@" "$f"
+}
 # wait_for FILE PATTERN SECONDS
 wait_for() {
     i=0
@@ -316,13 +330,9 @@ install -d -o cidguard -g cidguard /var/lib/cidguard/certs
 install -o cidguard -g cidguard -m 0644 "$T/pki/sp-1234.pem" /var/lib/cidguard/certs/
 printf 'customer,addresses,numbers\nlab,127.0.0.1,4420794600*;1415555010*\n' >"$T/customers.csv"
 X5U=http://127.0.0.2:8085/certs/sp-1234.pem
-{
-    cat "$T/installed.conf"
-    printf '\n[verify]\ntrust = %s\ncrl = %s\n' "$T/pki/root.pem" "$T/pki/crl.pem"
-    printf '[fetch]\nallow = 127.0.0.0/8\nallow_http = yes\n'
-    printf '[sign]\nkey = %s\nx5u = %s\ncustomers = %s\n' "$T/pki/sp-1234.key" "$X5U" \
-        "$T/customers.csv"
-} >"$T/test.conf"
+conf_set "$T/installed.conf" verify.trust="$T/pki/root.pem" verify.crl="$T/pki/crl.pem" \
+    fetch.allow=127.0.0.0/8 fetch.allow_http=yes sign.key="$T/pki/sp-1234.key" sign.x5u="$X5U" \
+    sign.customers="$T/customers.csv" >"$T/test.conf"
 chown cidguard "$T/test.conf" "$T/customers.csv"
 # One SIP request over UDP to 127.0.0.2:PORT; prints the answer.
 sip() { # sip PORT FROM TO [IDENTITY]
@@ -455,6 +465,14 @@ container_stage() {
         $IN sh -c 'journalctl -u cidguardd -p info..info -o cat | grep -q "^cidguardd: configuration reloaded$"'
     # Signing and verifying in the sandbox: a test PKI, the daemon's own
     # repository as the x5u, the HTTP signing API for a loopback customer.
+    # The installed configuration, edited from outside (the same inode, so
+    # its owner and mode stay the package's).
+    CC="$WORK/rootfs/etc/cidguard/cidguardd.conf"
+    conf_set "$CC" server.sign_http_listen=127.0.0.1:8086 verify.trust=/etc/cidguard/pki/root.pem \
+        verify.crl=/etc/cidguard/pki/crl.pem fetch.allow=127.0.0.0/8 fetch.allow_http=yes \
+        sign.key=/etc/cidguard/pki/sp-1234.key sign.x5u=http://127.0.0.1:8085/certs/sp-1234.pem \
+        sign.customers=/etc/cidguard/customers.csv sign.http_by_address=yes >"$WORK/container.conf"
+    cat "$WORK/container.conf" >"$CC"
     f0=$FAIL
     check "container: in the sandbox the daemon verifies what cidguard signs and signs over HTTP" \
         $IN sh -c '
@@ -467,9 +485,6 @@ container_stage() {
         cp /etc/cidguard/pki/sp-1234.pem /var/lib/cidguard/certs/
         printf "customer,addresses,numbers\nlab,127.0.0.1,4420794600*\n" >/etc/cidguard/customers.csv
         x5u=http://127.0.0.1:8085/certs/sp-1234.pem
-        printf "[server]\nsign_http_listen = 127.0.0.1:8086\n[verify]\ntrust = %s\ncrl = %s\n[fetch]\nallow = 127.0.0.0/8\nallow_http = yes\n[sign]\nkey = %s\nx5u = %s\ncustomers = %s\nhttp_by_address = yes\n" \
-            /etc/cidguard/pki/root.pem /etc/cidguard/pki/crl.pem /etc/cidguard/pki/sp-1234.key \
-            $x5u /etc/cidguard/customers.csv >>/etc/cidguard/cidguardd.conf
         systemctl restart cidguardd
         for i in $(seq 50); do curl -sf http://127.0.0.1:8085/healthz >/dev/null && break; sleep 0.2; done
         id=$(cidguard sign --key /etc/cidguard/pki/sp-1234.key --x5u $x5u --orig +442079460000 \
