@@ -11,11 +11,21 @@ if(CMAKE_SCRIPT_MODE_FILE)
   # The annotated example: "[section]" lines, "# text" lines describing the
   # directive that follows them, "name = default" lines.  Comments before
   # the first section are the file's own introduction, left out here.
-  file(STRINGS "${CONF}" lines)
+  # Read as lines by hand: a CMake list treats ';' as a separator and
+  # brackets as grouping, and the file's text holds both, so they are
+  # stood in for while the lines are split and put back in each line.
+  file(READ "${CONF}" text)
+  string(REPLACE "[" "@LB@" text "${text}")
+  string(REPLACE "]" "@RB@" text "${text}")
+  string(REPLACE ";" "@SC@" text "${text}")
+  string(REPLACE "\n" ";" lines "${text}")
   set(out "")
   set(desc "")
   set(in_section FALSE)
   foreach(line IN LISTS lines)
+    string(REPLACE "@LB@" "[" line "${line}")
+    string(REPLACE "@RB@" "]" line "${line}")
+    string(REPLACE "@SC@" ";" line "${line}")
     if(line MATCHES "^\\[([a-z]+)\\]$")
       set(in_section TRUE)
       string(APPEND out "## [${CMAKE_MATCH_1}]\n\n")
