@@ -1,5 +1,5 @@
-/* The daemon's configuration reader: the file checked line by line, then
- * read by inih into the directives' table.  The input is the file, kept
+/* The daemon's configuration reader: the file checked line by line into
+ * the directives' table.  The input is the file, kept
  * in an anonymous memory file named through /proc/self/fd (the reader
  * takes only a regular file).  A configuration that loads holds its
  * numbers within their ranges and its strings within their fields. */

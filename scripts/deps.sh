@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
       libssl-dev openssl libjansson-dev libcmocka-dev libevent-dev
-      libcurl4-openssl-dev libinih-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
+      libcurl4-openssl-dev libgoogle-perftools-dev libsqlite3-dev sqlite3 python3 curl
       secsipidx libsecsipid-dev kamailio kamailio-secsipid-modules kamailio-tls-modules ca-certificates
       libhiredis-dev redis-server redis-sentinel zlib1g-dev chromium sip-tester
       debhelper lintian pandoc fakeroot python3-seccomp mmdebstrap systemd-container"

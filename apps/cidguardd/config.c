@@ -1,5 +1,5 @@
 /*
- * cidguardd configuration: INI (inih), every directive in one table with
+ * cidguardd configuration: an INI file, every directive in one table with
  * its default and its meaning (redis.conf style); docs/cidguardd.conf is
  * the annotated example generated from the same words.  The start-up banner
  * that says where the configuration listens is here too.
@@ -14,12 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ini.h>
-
 #include "config.h"
 #include "log.h"
 
 enum kind { STR, INT, BOOL };
+
+/* Why one value (or one item of a list) is refused, or NULL. */
+typedef const char *check_fn(const char *value);
 
 struct directive {
     const char *section, *name;
@@ -27,21 +28,101 @@ struct directive {
     size_t off, size;
     int min, max;
     const char *def, *doc;
+    bool list;       /* ';'-separated: blanks around items and empty items dropped */
+    check_fn *check; /* each item (or the value), after the kind's own check */
 };
 
-#define S(sec, nm, field, def, doc)                                                                \
+#define FIELD(f) .off = offsetof(struct cgd_conf, f), .size = sizeof(((struct cgd_conf *)0)->f)
+#define S(sec, nm, f, dflt, text)                                                                  \
     {                                                                                              \
-        sec, nm, STR, offsetof(struct cgd_conf, field), sizeof(((struct cgd_conf *)0)->field), 0,  \
-            0, def, doc                                                                            \
+        .section = sec, .name = nm, .kind = STR, FIELD(f), .def = dflt, .doc = text                \
     }
-#define I(sec, nm, field, mn, mx, def, doc)                                                        \
+/* a string checked by fn */
+#define SC(sec, nm, f, dflt, fn, text)                                                             \
     {                                                                                              \
-        sec, nm, INT, offsetof(struct cgd_conf, field), sizeof(int), mn, mx, def, doc              \
+        .section = sec, .name = nm, .kind = STR, FIELD(f), .def = dflt, .doc = text, .check = fn   \
     }
-#define B(sec, nm, field, def, doc)                                                                \
+/* a ';'-separated list, each item checked by fn (NULL: any) */
+#define L(sec, nm, f, dflt, fn, text)                                                              \
     {                                                                                              \
-        sec, nm, BOOL, offsetof(struct cgd_conf, field), sizeof(bool), 0, 1, def, doc              \
+        .section = sec, .name = nm, .kind = STR, FIELD(f), .def = dflt, .doc = text, .list = true, \
+        .check = fn                                                                                \
     }
+#define I(sec, nm, f, mn, mx, dflt, text)                                                          \
+    {                                                                                              \
+        .section = sec, .name = nm, .kind = INT, FIELD(f), .min = mn, .max = mx, .def = dflt,      \
+        .doc = text                                                                                \
+    }
+#define IC(sec, nm, f, mn, mx, dflt, fn, text)                                                     \
+    {                                                                                              \
+        .section = sec, .name = nm, .kind = INT, FIELD(f), .min = mn, .max = mx, .def = dflt,      \
+        .doc = text, .check = fn                                                                   \
+    }
+#define B(sec, nm, f, dflt, text)                                                                  \
+    {                                                                                              \
+        .section = sec, .name = nm, .kind = BOOL, FIELD(f), .min = 0, .max = 1, .def = dflt,       \
+        .doc = text                                                                                \
+    }
+
+static const char *is_cidr(const char *v)
+{
+    return cg_cidr_valid(v) ? NULL : "not an address or CIDR";
+}
+
+/* an address or CIDR, or cert:NAME for a peer known by its TLS certificate */
+static const char *is_peer(const char *v)
+{
+    if (strncmp(v, "cert:", 5) == 0)
+        return v[5] ? NULL : "a cert: entry without a name";
+    return cg_cidr_valid(v) ? NULL : "not an address, CIDR or cert:NAME";
+}
+
+static const char *is_attest(const char *v)
+{
+    return v[0] && strchr("ABC", v[0]) && !v[1] ? NULL : "not A, B or C";
+}
+
+static const char *is_country_code(const char *v)
+{
+    size_t n = strlen(v);
+    return n >= 1 && n <= 3 && v[0] != '0' && strspn(v, "0123456789") == n
+               ? NULL
+               : "not a country code (1-3 digits, no '+' or 00)";
+}
+
+static const char *is_sip_refusal(const char *v)
+{
+    return strcmp(v, "603") == 0 || strcmp(v, "608") == 0 ? NULL : "neither 603 nor 608";
+}
+
+bool cgd_action_item(const char *item, enum cg_policy_reason *reason, enum cg_action *action)
+{
+    const char *eq = strchr(item, '=');
+    int a, r;
+    if (!eq)
+        return false;
+    for (a = 0; a < CG_ACTION__COUNT && strcmp(eq + 1, cg_action_str((enum cg_action)a)); a++)
+        ;
+    for (r = 0;
+         r < CG_PR__COUNT &&
+         (strlen(cg_policy_reason_code((enum cg_policy_reason)r)) != (size_t)(eq - item) ||
+          strncmp(item, cg_policy_reason_code((enum cg_policy_reason)r), (size_t)(eq - item)));
+         r++)
+        ;
+    if (a == CG_ACTION__COUNT || r == CG_PR__COUNT)
+        return false;
+    *reason = (enum cg_policy_reason)r;
+    *action = (enum cg_action)a;
+    return true;
+}
+
+static const char *is_action(const char *v)
+{
+    enum cg_policy_reason r;
+    enum cg_action a;
+    return cgd_action_item(v, &r, &a) ? NULL
+                                      : "not reason=allow|label|withhold|block with a known reason";
+}
 
 static const struct directive table[] = {
     S("server", "state_dir", state_dir, "",
@@ -93,8 +174,10 @@ static const struct directive table[] = {
     B("tls", "require_client_cert", tls_require_client_cert, "no",
       "refuse TLS clients without a certificate from client_ca"),
     B("tls", "https", https, "no", "the HTTP API and the signing API speak HTTPS"),
-    S("verify", "trust", trust, "", "trust anchors: PEM files separated by ';' (the STI-CA list)"),
-    S("verify", "crl", crl, "", "CRL files separated by ';' (PEM or DER; indirect CRLs supported)"),
+    L("verify", "trust", trust, "", NULL,
+      "trust anchors: PEM files separated by ';' (the STI-CA list)"),
+    L("verify", "crl", crl, "", NULL,
+      "CRL files separated by ';' (PEM or DER; indirect CRLs supported)"),
     I("verify", "freshness", freshness, 1, 86400, "60",
       "allowed age of iat, seconds, both directions"),
     I("verify", "crl_refresh", crl_refresh, 0, 86400, "3600",
@@ -103,8 +186,8 @@ static const struct directive table[] = {
       "a CRL to download on every refresh, e.g. the STI-PA CRL; kept in state_dir"),
     B("verify", "crl_required", crl_required, "yes",
       "fail closed: an issuer without a current CRL fails (only when crl is set)"),
-    S("verify", "country_code", country_code, "",
-      "country code for national-format numbers in From/To (44: 020... -> 4420...)"),
+    SC("verify", "country_code", country_code, "", is_country_code,
+       "country code for national-format numbers in From/To (44: 020... -> 4420...)"),
     B("verify", "rfc9410_reason", rfc9410_reason, "no",
       "a failed call that continues gets Reason: STIR;cause=..;ppi=\"..<signature>\" (RFC 9410) "
       "instead of Reason: SIP;cause=.. (RFC 8224)"),
@@ -113,7 +196,7 @@ static const struct directive table[] = {
       "twice as fast as without; the least busy key's table goes first); 0 = no tables"),
     I("verify", "fast_keys_after", fast_keys_after, 1, 1000000000, "1000",
       "calls a signing key verifies before its table is built (in the background)"),
-    S("fetch", "allow", fetch_allow, "",
+    L("fetch", "allow", fetch_allow, "", is_cidr,
       "CIDRs exempt from the deny list (loopback, RFC 1918, link-local, metadata), ';'-separated"),
     B("fetch", "allow_http", allow_http, "no", "accept http:// x5u URLs (labs only)"),
     I("fetch", "timeout_ms", timeout_ms, 100, 30000, "2000", "total time for one x5u fetch"),
@@ -130,9 +213,9 @@ static const struct directive table[] = {
     I("sign", "customer_protected_share", sign_customer_share, 0, 100, "30",
       "percent of a customer's calls in the last minute (from its 10th) presenting protected or "
       "bank-like numbers (03, 080, 084, 087) before its further calls are labelled; 0 = off"),
-    I("sign", "refuse_response", sign_refuse_response, 603, 608, "603",
-      "the SIP answer to a call the origination policy refuses to sign: 603 Decline or 608 "
-      "Rejected"),
+    IC("sign", "refuse_response", sign_refuse_response, 603, 608, "603", is_sip_refusal,
+       "the SIP answer to a call the origination policy refuses to sign: 603 Decline or 608 "
+       "Rejected"),
     S("sign", "key", sign_key, "", "the SP's private key (PEM)"),
     S("sign", "x5u", sign_x5u, "", "the URL where the SP certificate bundle is published"),
     S("sign", "customers", customers, "",
@@ -152,7 +235,7 @@ static const struct directive table[] = {
       "the HTTP signing API also knows customers by source address (without a token or client "
       "certificate); off by default, since behind a reverse proxy every client would have the "
       "proxy's address; the SIP signing listener always does"),
-    S("sign", "customer_from", sign_customer_from, "",
+    L("sign", "customer_from", sign_customer_from, "", is_peer,
       "addresses or CIDRs (';'-separated), or cert:NAME, of the SBCs trusted to name the signing "
       "customer (a SIP or HTTP header Cidguard-Customer: NAME, a customer of the customers "
       "file): that customer's attestation, policy, rates, signer and origid apply, and a name "
@@ -172,7 +255,7 @@ static const struct directive table[] = {
     I("sign", "signing_log_max_mb", signing_log_max_mb, 0, 1000000, "4096",
       "megabytes the signing log may take on disk (about 300 bytes a call); above it the "
       "oldest records are pruned first; 0 = no cap"),
-    S("sign", "traceback_tokens", traceback_tokens, "",
+    L("sign", "traceback_tokens", traceback_tokens, "", NULL,
       "bearer tokens of the traceback endpoint (GET /traceback/v1 on http_listen), each written "
       "sha256:HEX (cidguard customers token), ';'-separated; empty = the endpoint is not served"),
     S("policy", "dno", dno, "",
@@ -184,23 +267,23 @@ static const struct directive table[] = {
       "ingress table (CSV ingress,international (yes, no or roaming),addresses,note); tgrp on "
       "the R-URI from a "
       "trusted SBC, else source address"),
-    S("policy", "tgrp_from", tgrp_from, "",
+    L("policy", "tgrp_from", tgrp_from, "", is_peer,
       "addresses or CIDRs (';'-separated) of the SBCs that set the trunk group (RFC 4904 tgrp) "
       "on the Request-URI, or cert:NAME for an SBC known by its TLS client certificate; a tgrp "
       "from anywhere else is ignored; empty = never trusted"),
-    S("policy", "ofcom", ofcom, "",
+    L("policy", "ofcom", ofcom, "", NULL,
       "Ofcom number-block status files separated by ';' (S3/S5/S7/S8/S9): only allocated ranges"),
     S("policy", "nanpa", nanpa, "",
       "NANPA NPA report (CSV): +1 callers in an area code not in service are blocked"),
-    S("policy", "cocodes", cocodes, "",
+    L("policy", "cocodes", cocodes, "", NULL,
       "NPA-NXX status files in the CNA's format separated by ';': unassigned codes are blocked"),
-    S("policy", "actions", actions, "",
+    L("policy", "actions", actions, "", is_action,
       "per-reason actions overriding the defaults, e.g. rate_calls=block;stir_failed=allow "
       "(docs/verdicts.md lists the reasons and their defaults)"),
     B("policy", "uk_rules", uk_rules, "yes",
       "Ofcom CLI rules for +44 callers (length, 09, allocation)"),
     B("policy", "nanp_rules", nanp_rules, "yes", "NPA-NXX structure for +1 callers"),
-    S("policy", "uk_mobile_spcs", uk_mobile_spcs, "",
+    L("policy", "uk_mobile_spcs", uk_mobile_spcs, "", NULL,
       "SPCs of UK mobile networks (';'-separated, at most 16): a +447 caller from an "
       "international ingress verified by one of them is roaming, not withheld"),
     S("policy", "roaming_check_url", roaming_check_url, "",
@@ -214,12 +297,12 @@ static const struct directive table[] = {
     B("policy", "mark_international", mark_international, "no",
       "answers for calls from an international ingress carry Cidguard-Origin: international, "
       "for the SBC to show the callee a marker"),
-    S("policy", "min_attest_uk", min_attest_uk, "B",
-      "least attestation a verified UK caller needs, else labelled"),
-    S("policy", "min_attest_other", min_attest_other, "",
-      "the same for other numbers; empty = none"),
-    I("policy", "block_response", block_response, 603, 608, "608",
-      "the answer to a blocked call: 608 Rejected (RFC 8688) or 603 Decline"),
+    SC("policy", "min_attest_uk", min_attest_uk, "B", is_attest,
+       "least attestation a verified UK caller needs, else labelled"),
+    SC("policy", "min_attest_other", min_attest_other, "", is_attest,
+       "the same for other numbers; empty = none"),
+    IC("policy", "block_response", block_response, 603, 608, "608", is_sip_refusal,
+       "the answer to a blocked call: 608 Rejected (RFC 8688) or 603 Decline"),
     I("policy", "rate_calls", rate_calls, 0, 10000000, "0",
       "calls per minute per ingress and per signing SPC before further calls are labelled; 0 = "
       "off"),
@@ -247,7 +330,7 @@ static const struct directive table[] = {
       "the password); empty = all state in this process. With sentinels or cluster it still "
       "gives the user, password and database, and without sentinels a node (a cluster seed) "
       "through which the lists are read"),
-    S("redis", "sentinels", redis_sentinels, "",
+    L("redis", "sentinels", redis_sentinels, "", NULL,
       "host:port;host:port;...: Redis Sentinels to ask for the master (master_name), asked "
       "again whenever the connection drops or a write is refused (READONLY) after a failover; "
       "empty = url's server is the master"),
@@ -257,7 +340,7 @@ static const struct directive table[] = {
       "ACL user for the sentinels' own AUTH; empty = the password alone, or none"),
     S("redis", "sentinel_password", redis_sentinel_password, "",
       "password of the sentinels (requirepass in sentinel.conf); empty = none"),
-    S("redis", "cluster", redis_cluster, "",
+    L("redis", "cluster", redis_cluster, "", NULL,
       "host:port;host:port;...: seed nodes of a Redis Cluster; the daemon reads the slot map "
       "(CLUSTER SLOTS), sends each call's checks to the nodes of their slots and follows "
       "MOVED and ASK; database 0 only; empty = no cluster"),
@@ -309,51 +392,90 @@ void cgd_conf_defaults(struct cgd_conf *c)
     }
 }
 
-struct load {
-    struct cgd_conf *c;
-    const char *file;
-    const int *lines; /* each directive's line in the file, in the order inih gives them */
-    size_t nlines, next;
-};
-
-static int on_value(void *user, const char *section, const char *name, const char *value)
+static bool blank(char ch)
 {
-    struct load *l = user;
-    int line = l->next < l->nlines ? l->lines[l->next] : 0;
+    return ch == ' ' || ch == '\t';
+}
+
+/* A list's value, in place in its field f, with the blanks around its
+ * items and its empty items taken out, each item checked; false, having
+ * said why, when one is refused. */
+static bool set_list(const struct directive *d, char *f, const char *file, int line)
+{
+    char *in = f, *out = f;
+    while (*in) {
+        char *e = strchr(in, ';'), *b = in;
+        size_t n = e ? (size_t)(e - in) : strlen(in);
+        char *next = in + n + (e != NULL); /* read before the item is moved */
+        const char *why;
+        for (; n && blank(*b); b++, n--)
+            ;
+        while (n && blank(b[n - 1]))
+            n--;
+        if (n) {
+            if (out != f)
+                *out++ = ';';
+            memmove(out, b, n);
+            out[n] = '\0';
+            if (d->check && (why = d->check(out))) {
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s: \"%s\" is %s", file, line, d->section, d->name,
+                        out, why);
+                return false;
+            }
+            out += n;
+        }
+        in = next;
+    }
+    *out = '\0';
+    return true;
+}
+
+/* One directive's value into *c; false, having said why with the file
+ * and line, when it is refused.  An empty value takes the default. */
+static bool set_value(struct cgd_conf *c, const char *file, int line, const char *section,
+                      const char *name, const char *value)
+{
     size_t i;
-    l->next++;
     for (i = 0; i < sizeof table / sizeof table[0]; i++) {
         const struct directive *d = &table[i];
-        char *f = (char *)l->c + d->off, *end;
+        char *f = (char *)c + d->off, *end;
+        const char *why;
         long v;
         if (strcmp(d->section, section) != 0 || strcmp(d->name, name) != 0)
             continue;
+        if (!*value)
+            value = d->def;
+        if (d->check && !d->list && (why = d->check(value))) {
+            cgd_log(LOG_ERR, "%s:%d: [%s] %s: \"%s\" is %s", file, line, section, name, value, why);
+            return false;
+        }
         switch (d->kind) {
         case STR:
             if (strlen(value) >= d->size) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s is longer than %zu bytes", l->file, line, section,
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s is longer than %zu bytes", file, line, section,
                         name, d->size - 1);
-                return 0;
+                return false;
             }
             strcpy(f, value);
-            return 1;
+            return !d->list || set_list(d, f, file, line);
         case INT:
+            errno = 0;
             v = strtol(value, &end, 10);
-            if (*value == '\0' || *end || v < d->min || v > d->max) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants an integer from %d to %d, not \"%s\"",
-                        l->file, line, section, name, d->min, d->max, value);
-                return 0;
+            if (*end || errno || v < d->min || v > d->max) {
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants an integer from %d to %d, not \"%s\"", file,
+                        line, section, name, d->min, d->max, value);
+                return false;
             }
             *(int *)f = (int)v;
-            return 1;
+            return true;
         case BOOL:
             if (strcmp(value, "yes") && strcmp(value, "no")) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants yes or no, not \"%s\"", l->file, line,
-                        section, name, value);
-                return 0;
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants yes or no, not \"%s\"", file, line, section,
+                        name, value);
+                return false;
             }
             *(bool *)f = strcmp(value, "yes") == 0;
-            return 1;
+            return true;
         }
     }
     if (strcmp(section, "policy") == 0 && strcmp(name, "roaming_447") == 0)
@@ -361,46 +483,34 @@ static int on_value(void *user, const char *section, const char *name, const cha
                 "%s:%d: [policy] roaming_447 is gone: a +447 caller from an international ingress "
                 "is withheld unless shown roaming (uk_mobile_spcs, roaming_check_url, or an "
                 "ingress row whose international column says roaming); delete the line",
-                l->file, line);
+                file, line);
     else
-        cgd_log(LOG_ERR, "%s:%d: unknown directive [%s] %s", l->file, line, section, name);
-    return 0;
+        cgd_log(LOG_ERR, "%s:%d: unknown directive [%s] %s", file, line, section, name);
+    return false;
 }
 
 /*
- * The file is read and checked here, line by line, before the INI reader
- * (inih) takes it, because inih reads some lines in ways an operator does
- * not expect and says nothing: an indented line continues the directive
- * above it (and replaces its value), " ;" starts a comment (so
- * "trust = a.pem ; b.pem" loses b.pem), text after a section's "]" is
- * ignored, a line longer than its buffer is read as two, and a repeated
- * directive silently wins.  So only one plain form is taken: blank lines,
- * comment lines (# or ; first), "[section]" and "name = value", each on a
- * line of its own with LF or CRLF ends.  Anything else is refused with its
- * file and line, and inih is handed the same directives written plainly,
- * one a line, so that it reads exactly what was checked.  The directives'
- * line numbers are kept for the value checks' messages.
+ * The file is read here, line by line, rather than by an INI library.
+ * inih (Debian's libinih) was used first and read some lines in ways an
+ * operator does not expect, saying nothing: an indented line continued
+ * the directive above it (and replaced its value), " ;" started a comment
+ * (so "trust = a.pem ; b.pem" lost b.pem), text after a section's "]" was
+ * ignored, a repeated directive silently won, and a line longer than its
+ * buffer (200 bytes, fixed when the library is built) was read as two, so
+ * a list of trunks or tokens had to be cut.  Checking every line before
+ * inih took it still left that buffer, so the parser is this function:
+ * only one plain form is taken, blank lines, comment lines (# or ; first),
+ * "[section]" and "name = value", each on a line of its own with LF or
+ * CRLF ends.  Anything else is refused with its file and line.  A value is
+ * as long as its field allows; the file as a whole is bounded.
  */
 #define CONF_FILE_MAX (1 << 20)
 #define CONF_DIRECTIVES_MAX 1000 /* the table has about 130; a bound on the repeat check */
 #define CONF_NAME_MAX 64
 
-struct conf_text {
-    char *text;                          /* the plain form, for inih */
-    int *lines;                          /* each directive's line in the file, in order */
-    size_t n;                            /* directives */
-    char (*keys)[2 * CONF_NAME_MAX + 2]; /* "section name" of each, for repeats */
-};
-
-static void conf_text_free(struct conf_text *t)
-{
-    free(t->text);
-    free(t->lines);
-    free(t->keys);
-}
-
-/* The file's bytes (at most CONF_FILE_MAX); a FIFO or a device could block
- * the reader or feed it without end, so only a regular file is read. */
+/* The file's bytes (at most CONF_FILE_MAX), NUL-terminated; a FIFO or a
+ * device could block the reader or feed it without end, so only a regular
+ * file is read. */
 static char *conf_read(const char *file, size_t *len)
 {
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -441,6 +551,7 @@ static char *conf_read(const char *file, size_t *len)
         goto fail;
     }
     close(fd);
+    buf[n] = '\0';
     *len = n;
     return buf;
 fail:
@@ -462,25 +573,31 @@ static bool name_ok(const char *s, size_t n)
 }
 
 /* Why one line of the file (n bytes, its end taken off) is refused, or
- * NULL; a section line sets *section, a directive *name and *value. */
+ * NULL; a section line sets section, a directive *name and *value, each
+ * NUL-terminated in place. */
 static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1], char **name,
-                             size_t *name_n, char **value, size_t *value_n)
+                             char **value)
 {
-    size_t i = 0, e;
-    char *eq;
+    size_t i, e, j;
+    char *eq, *v;
     *name = NULL;
-    if (memchr(s, '\0', n))
-        return "a NUL byte";
-    if (memchr(s, '\r', n))
-        return "a carriage return inside the line (lines end in LF or CRLF)";
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\0')
+            return "a NUL byte";
+        if (ch == '\r')
+            return "a carriage return inside the line (lines end in LF or CRLF)";
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return "a control character (only blanks and tabs separate words)";
+    }
+    for (i = 0; i < n && blank(s[i]); i++)
+        ;
     if (i == n || s[i] == '#' || s[i] == ';')
         return NULL; /* blank or a comment, of any length */
     if (i > 0)
         return "an indented line: a directive or section starts at the start of its line "
                "(continuation lines are not read)";
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    while (n > 0 && blank(s[n - 1]))
         n--;
     if (s[0] == '[') {
         char *close = memchr(s, ']', n);
@@ -496,124 +613,90 @@ static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1],
     }
     if (!(eq = memchr(s, '=', n)))
         return "neither a [section] nor name = value";
-    for (e = (size_t)(eq - s); e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t'); e--)
+    for (e = (size_t)(eq - s); e > 0 && blank(s[e - 1]); e--)
         ;
     if (!name_ok(s, e))
         return "a directive's name is letters, digits and '_', before '='";
     if (!section[0])
         return "a directive before the first [section]";
-    *name = s;
-    *name_n = e;
-    for (i = (size_t)(eq - s) + 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+    for (i = (size_t)(eq - s) + 1; i < n && blank(s[i]); i++)
         ;
-    *value = s + i;
-    *value_n = n - i;
-    for (e = 1; e < *value_n; e++)
-        if ((*value)[e - 1] == ' ' || (*value)[e - 1] == '\t') {
-            if ((*value)[e] == ';')
-                return "';' after a blank inside a value: a comment has a line of its own, and "
-                       "list items are written a;b";
-            if ((*value)[e] == '#')
-                return "'#' after a blank inside a value: a comment has a line of its own";
-        }
-    if (*value_n >= 2 && (*value)[0] == '"' && (*value)[*value_n - 1] == '"')
+    v = s + i;
+    for (j = i + 1; j < n; j++)
+        if (blank(s[j - 1]) && (s[j] == ';' || s[j] == '#'))
+            return s[j] == ';'
+                       ? "';' after a blank inside a value: a comment has a line of its "
+                         "own, and list items are written a;b"
+                       : "'#' after a blank inside a value: a comment has a line of its own";
+    if (n - i >= 2 && (v[0] == '"' || v[0] == '\'') && s[n - 1] == v[0])
         return "a quoted value (the quotes would be part of it): write it without them";
+    s[e] = '\0'; /* a blank or the '=' */
+    s[n] = '\0'; /* a blank, the line's end, or the file's NUL */
+    *name = s;
+    *value = v;
     return NULL;
 }
-
-/* The file checked and written plainly into *t; false, having said why
- * with the file and line, when any line is refused. */
-static bool conf_text(const char *file, struct conf_text *t)
+int cgd_conf_load(struct cgd_conf *c, const char *file)
 {
-    char section[CONF_NAME_MAX + 1] = "", *in, *p, *end, *out;
-    size_t len, i, max;
-    int lineno = 0;
+    char section[CONF_NAME_MAX + 1] = "", *in, *p, *end;
+    char(*keys)[2 * CONF_NAME_MAX + 2] = NULL; /* "section name" of each directive, for repeats */
+    int *lines = NULL, lineno = 0;
+    size_t len, n = 0, i;
     bool ok = true;
-    memset(t, 0, sizeof *t);
     if (!(in = conf_read(file, &len)))
-        return false;
-    /* the tables hold a directive a line, up to the bound */
-    for (p = in, i = 1; i < CONF_DIRECTIVES_MAX && (p = memchr(p, '\n', len - (size_t)(p - in)));
-         p++)
-        i++;
-    t->text = malloc(len + 2); /* a last line's end and the NUL */
-    t->lines = malloc(i * sizeof *t->lines);
-    t->keys = malloc(i * sizeof *t->keys);
-    max = i;
-    if (!t->text || !t->lines || !t->keys) {
+        return -1;
+    keys = malloc(CONF_DIRECTIVES_MAX * sizeof *keys);
+    lines = malloc(CONF_DIRECTIVES_MAX * sizeof *lines);
+    if (!keys || !lines) {
         cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
-        free(in);
-        conf_text_free(t);
-        return false;
+        ok = false;
+        goto done;
     }
-    out = t->text;
     p = in;
     end = in + len;
     if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
         p += 3;
     for (; p < end; p++) {
         char *nl = memchr(p, '\n', (size_t)(end - p)), *name, *value;
-        size_t n = (size_t)((nl ? nl : end) - p), name_n, value_n;
+        size_t ln = (size_t)((nl ? nl : end) - p);
         const char *why;
         lineno++;
-        if (n && p[n - 1] == '\r')
-            n--;
-        why = conf_line(p, n, section, &name, &name_n, &value, &value_n);
-        if (!why && name) {
-            char key[sizeof *t->keys];
-            snprintf(key, sizeof key, "%s %.*s", section, (int)name_n, name);
-            for (i = 0; i < t->n && strcmp(t->keys[i], key) != 0; i++)
+        if (ln && p[ln - 1] == '\r')
+            ln--;
+        if ((why = conf_line(p, ln, section, &name, &value))) {
+            cgd_log(LOG_ERR, "%s:%d: %s", file, lineno, why);
+            ok = false;
+        } else if (name) {
+            char key[sizeof *keys];
+            snprintf(key, sizeof key, "%s %s", section, name);
+            for (i = 0; i < n && strcmp(keys[i], key) != 0; i++)
                 ;
-            if (i < t->n) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %.*s is set again (first on line %d): give it once",
-                        file, lineno, section, (int)name_n, name, t->lines[i]);
+            if (i < n) {
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s is set again (first on line %d): give it once",
+                        file, lineno, section, name, lines[i]);
                 ok = false;
-            } else if (t->n == max) {
+            } else if (n == CONF_DIRECTIVES_MAX) {
                 cgd_log(LOG_ERR, "%s:%d: more than %d directives", file, lineno,
                         CONF_DIRECTIVES_MAX);
                 ok = false;
                 break;
-            } else if (name_n + 1 + value_n > INI_MAX_LINE - 2) {
-                /* inih reads INI_MAX_LINE - 1 bytes a line, its end included */
-                cgd_log(LOG_ERR, "%s:%d: a directive longer than %d characters", file, lineno,
-                        INI_MAX_LINE - 2);
-                ok = false;
             } else {
-                memcpy(t->keys[t->n], key, sizeof key);
-                t->lines[t->n++] = lineno;
-                out += sprintf(out, "%.*s=%.*s", (int)name_n, name, (int)value_n, value);
+                memcpy(keys[n], key, sizeof key);
+                lines[n++] = lineno;
+                ok = set_value(c, file, lineno, section, name, value) && ok;
             }
-        } else if (!why && n && p[0] == '[') {
-            out += sprintf(out, "[%s]", section);
         }
-        if (why) {
-            cgd_log(LOG_ERR, "%s:%d: %s", file, lineno, why);
-            ok = false;
-        }
-        *out++ = '\n';
         if (!nl)
             break;
         p = nl;
     }
-    *out = '\0';
+    if (ok && n == 0)
+        cgd_log(LOG_WARNING, "%s: no directives, so every directive takes its default", file);
+done:
     free(in);
-    if (!ok)
-        conf_text_free(t);
-    return ok;
-}
-
-int cgd_conf_load(struct cgd_conf *c, const char *file)
-{
-    struct conf_text t;
-    struct load l = {c, file, NULL, 0, 0};
-    int rc;
-    if (!conf_text(file, &t))
-        return -1;
-    l.lines = t.lines;
-    l.nlines = t.n;
-    rc = ini_parse_string(t.text, on_value, &l);
-    conf_text_free(&t);
-    if (rc != 0) { /* each refused value has been logged with its line */
+    free(keys);
+    free(lines);
+    if (!ok) { /* each refused line has been logged */
         cgd_log(LOG_ERR, "cidguardd: %s not loaded", file);
         return -1;
     }

@@ -92,6 +92,9 @@ void cgd_conf_defaults(struct cgd_conf *c);
 int cgd_conf_load(struct cgd_conf *c, const char *file);
 /* Prints the annotated table of directives (cidguardd --directives). */
 void cgd_conf_print_directives(void);
+/* One item of [policy] actions, "reason=action", read into *reason and
+ * *action; false when it is not one. */
+bool cgd_action_item(const char *item, enum cg_policy_reason *reason, enum cg_action *action);
 /* The start-up banner on stdout, at info: where the daemon listens, and
  * how to try it. */
 void cgd_conf_banner(const struct cgd_conf *conf, int workers);

@@ -87,29 +87,55 @@ void cgd_ctx_put(struct cgd_ctx *c)
         ctx_free(c);
 }
 
-/* Each file of a ';'-separated list (blanks around an item are not part of
- * it) to fn; the directive names the list in errors. */
+/* Why the file at `path` cannot be read, or NULL.  Only a regular file is
+ * read: a FIFO would block the thread that opens it (a worker, for a file
+ * a library opens on each use), and a device could feed it without end. */
+static const char *file_problem(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0   ? strerror(errno)
+           : S_ISDIR(st.st_mode)  ? "a directory"
+           : !S_ISREG(st.st_mode) ? "not a regular file"
+           : access(path, R_OK)   ? strerror(errno)
+                                  : NULL;
+}
+
+/* The files named alone by a directive, read by OpenSSL or libcurl (which
+ * would open a FIFO and wait) or by the intent keys' loader: each must be a
+ * regular file we can read. */
+static bool files_readable(const struct cgd_conf *k)
+{
+    const struct {
+        const char *directive, *path;
+    } files[] = {{"[tls] cert", k->tls_cert},
+                 {"[tls] key", k->tls_key},
+                 {"[tls] client_ca", k->tls_client_ca},
+                 {"[fetch] ca_file", k->ca_file},
+                 {"[intent] keys", k->intent_keys}};
+    size_t i;
+    bool ok = true;
+    for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *why = files[i].path[0] ? file_problem(files[i].path) : NULL;
+        if (why) {
+            cgd_log(LOG_ERR, "cidguardd: %s %s: %s", files[i].directive, files[i].path, why);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Each file of a ';'-separated list (its items trimmed when the
+ * configuration was read) to fn; the directive names the list in errors. */
 static int each_file(const char *directive, const char *list,
                      int (*fn)(struct cg_trust *, const char *), struct cg_trust *t)
 {
     char buf[CGD_LIST], *save, *tok;
     snprintf(buf, sizeof buf, "%s", list);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-        size_t n;
         int rc;
-        tok += strspn(tok, " \t");
-        for (n = strlen(tok); n && (tok[n - 1] == ' ' || tok[n - 1] == '\t'); n--)
-            tok[n - 1] = '\0';
-        if (!*tok)
-            continue;
         if ((rc = fn(t, tok)) != CG_OK) {
             /* the library says what failed; the file system, why a file was not read */
-            struct stat st;
-            const char *why = stat(tok, &st) != 0    ? strerror(errno)
-                              : S_ISDIR(st.st_mode)  ? "a directory"
-                              : !S_ISREG(st.st_mode) ? "not a regular file"
-                              : access(tok, R_OK)    ? strerror(errno)
-                                                     : NULL;
+            const char *why = file_problem(tok);
             cgd_log(LOG_ERR, "cidguardd: %s %s: %s%s%s%s", directive, tok, cg_strerror(rc),
                     why ? " (" : "", why ? why : "", why ? ")" : "");
             return -1;
@@ -118,12 +144,37 @@ static int each_file(const char *directive, const char *list,
     return 0;
 }
 
+/* A list's skipped lines: the first REPORT_LINES of each file are logged
+ * with their line, the rest counted, so that a list of a million bad lines
+ * (a wrong column, another format) says so in a few lines rather than a
+ * million on every reload.  Contexts are built on the main thread only. */
+#define REPORT_LINES 10
+static struct {
+    char file[CGD_PATH];
+    unsigned long skipped;
+} report;
+
+static void report_flush(void)
+{
+    if (report.skipped > REPORT_LINES)
+        cgd_log(LOG_WARNING, "%s: %lu more lines skipped (the first %d are above)", report.file,
+                report.skipped - REPORT_LINES, REPORT_LINES);
+    report.file[0] = '\0';
+    report.skipped = 0;
+}
+
 static void report_line(const char *file, int line, const char *msg, void *arg)
 {
     (void)arg;
-    if (line == 0) /* the file refused whole: the load fails and says so next */
+    if (line == 0) { /* the file refused whole: the load fails and says so next */
         cgd_log(LOG_ERR, "cidguardd: %s: %s", file, msg);
-    else
+        return;
+    }
+    if (strcmp(file, report.file) != 0) {
+        report_flush();
+        snprintf(report.file, sizeof report.file, "%s", file);
+    }
+    if (++report.skipped <= REPORT_LINES)
         cgd_log(LOG_WARNING, "%s:%d: %s (line skipped)", file, line, msg);
 }
 
@@ -194,34 +245,18 @@ static bool fetch_lists(const struct cgd_conf *k)
     return true;
 }
 
-/* [policy] actions = reason=action;...: the defaults with these changed. */
-static int parse_actions(const char *spec, struct cg_policy_config *pc)
+/* [policy] actions = reason=action;...: the defaults with these changed
+ * (each item was checked when the file was read). */
+static void set_actions(const char *spec, struct cg_policy_config *pc)
 {
     char buf[CGD_LIST], *save, *tok;
-    int i;
     snprintf(buf, sizeof buf, "%s", spec);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-        char *eq = strchr(tok, '=');
-        int a = -1;
-        if (eq) {
-            *eq = '\0';
-            for (a = 0; a < CG_ACTION__COUNT && strcmp(eq + 1, cg_action_str((enum cg_action)a));
-                 a++)
-                ;
-        }
-        for (i = 0;
-             i < CG_PR__COUNT && strcmp(tok, cg_policy_reason_code((enum cg_policy_reason)i)); i++)
-            ;
-        if (!eq || a == CG_ACTION__COUNT || i == CG_PR__COUNT) {
-            cgd_log(LOG_ERR,
-                    "cidguardd: [policy] actions: \"%s\" is not reason=allow|label|withhold|block "
-                    "with a known reason",
-                    tok);
-            return -1;
-        }
-        cg_policy_config_set_action(pc, (enum cg_policy_reason)i, (enum cg_action)a);
+        enum cg_policy_reason r;
+        enum cg_action a;
+        if (cgd_action_item(tok, &r, &a))
+            cg_policy_config_set_action(pc, r, a);
     }
-    return 0;
 }
 
 /* The policy lists of [policy]: each file loads whole or is refused; bad
@@ -243,27 +278,7 @@ static int build_policy(struct cgd_ctx *c)
                  {k->ingress, cg_policy_load_ingress}};
     size_t i;
     int rc;
-    if ((k->min_attest_uk[0] && (!strchr("ABC", k->min_attest_uk[0]) || k->min_attest_uk[1])) ||
-        (k->min_attest_other[0] &&
-         (!strchr("ABC", k->min_attest_other[0]) || k->min_attest_other[1])) ||
-        (k->block_response != 603 && k->block_response != 608) ||
-        (k->sign_refuse_response != 603 && k->sign_refuse_response != 608)) {
-        cgd_log(
-            LOG_ERR,
-            "cidguardd: [policy] min_attest_* must be A, B or C, and [policy] block_response and "
-            "[sign] refuse_response 603 or 608");
-        return -1;
-    }
-    if (strlen(k->country_code) > 3 || k->country_code[0] == '0' ||
-        strspn(k->country_code, "0123456789") != strlen(k->country_code)) {
-        cgd_log(LOG_ERR,
-                "cidguardd: [verify] country_code wants 1-3 digits (no '+' or 00), "
-                "or nothing, not \"%s\"",
-                k->country_code);
-        return -1;
-    }
-    if (k->actions[0] && parse_actions(k->actions, &pc))
-        return -1;
+    set_actions(k->actions, &pc);
     snprintf(pc.uk_mobile_spcs, sizeof pc.uk_mobile_spcs, "%s", k->uk_mobile_spcs);
     if (cg_policy_new(&c->policy, &pc) != CG_OK) {
         cgd_log(LOG_ERR, "cidguardd: [policy] uk_mobile_spcs: at most 16 SPCs of at most 32 "
@@ -352,6 +367,10 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     int rc;
     if (!c)
         return NULL;
+    if (!files_readable(conf)) {
+        free(c);
+        return NULL;
+    }
     atomic_init(&c->refs, 1);
     c->conf = *conf;
     c->certcache = certcache;
@@ -422,8 +441,10 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
         goto fail;
     /* Busy keys' verification tables are process-wide: this context's budget. */
     cg_fastkeys_configure((size_t)conf->fast_keys_mb << 20, (unsigned)conf->fast_keys_after);
+    report_flush();
     return c;
 fail:
+    report_flush();
     ctx_free(c);
     return NULL;
 }

@@ -145,18 +145,21 @@ int main(int argc, char **argv)
     if ((rc = options(argc, argv, &conf, &config_file)) >= 0)
         return rc;
     raise_nofile();
-    if (cgd_state_dir(&conf) || (conf.zero_config && cgd_zeroconf(&conf)))
-        return 1;
-    if (cgd_context_start(&conf, config_file))
-        return 1;
-    if (conf.zero_config)
-        cgd_zeroconf_preload(&conf);
+    /* blocked before anything starts: a reload asked for while the lists
+     * load (SIGHUP's default action ends the process) waits for the start
+     * to finish, and a stop is taken once it has */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (cgd_state_dir(&conf) || (conf.zero_config && cgd_zeroconf(&conf)))
+        return 1;
+    if (cgd_context_start(&conf, config_file))
+        return 1;
+    if (conf.zero_config)
+        cgd_zeroconf_preload(&conf);
     if (start_declog(&conf) || start_signlog(&conf))
         return 1;
     if (cgd_fetch_start()) {

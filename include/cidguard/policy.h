@@ -212,8 +212,12 @@ CG_EXTERN const char *cg_policy_protected_brand(const struct cg_policy *p, const
 /* Whether the struct sockaddr `addr` (IPv4 or IPv6) lies in `cidr`
  * ("192.0.2.0/24", "2001:db8::/32", or one address). */
 CG_EXTERN bool cg_addr_in_cidr(const void *addr, const char *cidr);
+/* Whether `cidr` is one that cg_addr_in_cidr() reads (a configuration's
+ * check, so that a mistyped entry is refused rather than matching nothing). */
+CG_EXTERN bool cg_cidr_valid(const char *cidr);
 /* Whether `addr` lies in one of the `sep`-separated CIDRs of `list`
- * (entries longer than 63 bytes never match).  With `other` (may be NULL),
+ * (blanks around an entry ignored; entries longer than 63 bytes never
+ * match).  With `other` (may be NULL),
  * an entry starting "cert:" is passed to other(entry + 5, arg) instead. */
 CG_EXTERN bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
                                     bool (*other)(const char *entry, void *arg), void *arg);

@@ -48,14 +48,15 @@ static int prefix_bits(const char *s, int max)
     return digits && digits < 4 && !*s && bits <= max ? bits : -1;
 }
 
-bool cg_addr_in_cidr(const void *addr, const char *cidr)
+/* The address and prefix of `cidr` ("192.0.2.0/24", "2001:db8::/32", or
+ * one address; a mapped IPv6 CIDR of 96 bits or more made IPv4) into
+ * want[] and *bits; the address's length (4 or 16), 0 when it is not one. */
+static int parse_cidr(const char *cidr, unsigned char want[16], int *bits)
 {
-    const struct sockaddr *sa = addr;
     char a[64], *slash;
-    unsigned char want[16], have[16];
-    int bits, len, i;
-    if (!sa || !cidr || !cg__strlcpy(a, cidr, sizeof a))
-        return false;
+    int len;
+    if (!cidr || !cg__strlcpy(a, cidr, sizeof a))
+        return 0;
     slash = strchr(a, '/');
     if (slash)
         *slash = '\0';
@@ -64,15 +65,32 @@ bool cg_addr_in_cidr(const void *addr, const char *cidr)
     else if (inet_pton(AF_INET6, a, want) == 1)
         len = 16;
     else
-        return false;
-    bits = slash ? prefix_bits(slash + 1, len * 8) : len * 8;
-    if (bits < 0)
-        return false;
-    if (len == 16 && bits >= 96 && memcmp(want, v4mapped, sizeof v4mapped) == 0) {
+        return 0;
+    *bits = slash ? prefix_bits(slash + 1, len * 8) : len * 8;
+    if (*bits < 0)
+        return 0;
+    if (len == 16 && *bits >= 96 && memcmp(want, v4mapped, sizeof v4mapped) == 0) {
         memmove(want, want + 12, 4);
         len = 4;
-        bits -= 96;
+        *bits -= 96;
     }
+    return len;
+}
+
+bool cg_cidr_valid(const char *cidr)
+{
+    unsigned char want[16];
+    int bits;
+    return parse_cidr(cidr, want, &bits) != 0;
+}
+
+bool cg_addr_in_cidr(const void *addr, const char *cidr)
+{
+    const struct sockaddr *sa = addr;
+    unsigned char want[16], have[16];
+    int bits, len, i;
+    if (!sa || !(len = parse_cidr(cidr, want, &bits)))
+        return false;
     if (peer_bytes(sa, have) != len)
         return false;
     for (i = 0; i < len && bits > 0; i++, bits -= 8) {
@@ -88,11 +106,16 @@ bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
 {
     const char *p = list;
     while (p && *p) {
-        const char *e = strchr(p, sep);
+        const char *e = strchr(p, sep), *b = p;
         char one[64];
         size_t n = e ? (size_t)(e - p) : strlen(p);
+        /* blanks around an entry are not part of it ("a; b") */
+        for (; n && (*b == ' ' || *b == '\t'); b++, n--)
+            ;
+        while (n && (b[n - 1] == ' ' || b[n - 1] == '\t'))
+            n--;
         if (n && n < sizeof one) {
-            memcpy(one, p, n);
+            memcpy(one, b, n);
             one[n] = '\0';
             if (other && strncmp(one, "cert:", 5) == 0 ? other(one + 5, arg)
                                                        : cg_addr_in_cidr(addr, one))

@@ -401,14 +401,19 @@ try:
     check("a comment over 199 characters is a comment: the error is the directive on line 3",
           r.returncode != 0 and "unknown directive [server] bogus" in r.stderr and
           ":3:" in r.stderr and "[] " not in r.stderr, r.stderr[-500:])
-    r = conf_run(b"[server]\nworkers = " + b"1" * 250 + b"\n", "long-line.conf")
-    check("a directive over 198 characters is refused by its line",
-          r.returncode != 0 and "long-line.conf:2: a directive longer than 198 characters" in
+    trunks = b";".join(b"10.0.%d.1" % i for i in range(60))
+    r = conf_run(b"[policy]\ntgrp_from = " + trunks + b"; 10.0.0.300\n", "long-list.conf")
+    check("a list longer than a line of 200 bytes is read whole: its last item is checked",
+          r.returncode != 0 and 'long-list.conf:2: [policy] tgrp_from: "10.0.0.300" is not' in
           r.stderr, r.stderr[-500:])
-    r = conf_run(b"[server]\nworkers = 1" + b"0" * 188 + b"\n", "at-limit.conf")
-    check("a directive of 198 characters is read whole (its value checked, not cut)",
-          r.returncode != 0 and 'at-limit.conf:2: [server] workers wants an integer' in r.stderr
-          and "0" * 188 + '"' in r.stderr, r.stderr[-500:])
+    r = conf_run(b"[server]\nstate_dir = /" + b"d" * 5000 + b"\n", "over-field.conf")
+    check("a value longer than its field is refused by its line",
+          r.returncode != 0 and "over-field.conf:2: [server] state_dir is longer than" in r.stderr,
+          r.stderr[-500:])
+    r = conf_run(b"[server]\nworkers =\nmax_pending = \t\n[policy]\nbogus = 1\n", "empty.conf")
+    check("an empty value takes the default: the only error is line 5's",
+          r.returncode != 0 and "empty.conf:5: unknown directive [policy] bogus" in r.stderr and
+          "empty.conf:2" not in r.stderr and "empty.conf:3" not in r.stderr, r.stderr[-500:])
     # Lines the INI reader would take otherwise than they read, each refused by its line:
     # (name, text, the line, the message)
     base = b"[server]\nworkers = 1\n"
@@ -422,6 +427,20 @@ try:
             ("hash-comment", base + b"decision_log = off   # none\n", 3,
              "'#' after a blank inside a value"),
             ("quoted", base + b'state_dir = "/tmp/x"\n', 3, "a quoted value"),
+            ("single-quoted", base + b"state_dir = '/tmp/x'\n", 3, "a quoted value"),
+            ("form-feed", base + b"state_dir = /tmp/x\f;y\n", 3, "a control character"),
+            ("bad-cidr", base + b"[fetch]\nallow = 10.0.0.0/8; 192.0.2.0/33\n", 4,
+             '[fetch] allow: "192.0.2.0/33" is not an address or CIDR'),
+            ("bad-peer", base + b"[sign]\ncustomer_from = sbc.example\n", 4,
+             '[sign] customer_from: "sbc.example" is not an address, CIDR or cert:NAME'),
+            ("bad-action", base + b"[policy]\nactions = rate_calls=block; dno=allo\n", 4,
+             '[policy] actions: "dno=allo" is not reason='),
+            ("bad-attest", base + b"[policy]\nmin_attest_uk = AB\n", 4,
+             '[policy] min_attest_uk: "AB" is not A, B or C'),
+            ("bad-country", base + b"[verify]\ncountry_code = 0044\n", 4,
+             '[verify] country_code: "0044" is not a country code'),
+            ("bad-response", base + b"[policy]\nblock_response = 604\n", 4,
+             '[policy] block_response: "604" is neither 603 nor 608'),
             ("continued", base + b"[policy]\ndno = a.csv\n  b.csv\n", 5, "an indented line"),
             ("repeated", base + b"[policy]\ndno = a.csv\n[server]\nworkers = 2\n", 6,
              "[server] workers is set again (first on line 2)"),
@@ -444,6 +463,21 @@ try:
         check("a configuration that is %s (%s) is refused at once" % (why, os.path.basename(path)),
               r.returncode != 0 and "cannot read %s: %s" % (path, why) in r.stderr,
               r.stderr[-500:])
+    st = os.path.join(WORK, "conf-state").encode()
+    for directive in (b"[fetch]\nca_file", b"[intent]\nkeys", b"[tls]\nclient_ca"):
+        r = conf_run(b"[server]\nstate_dir = " + st + b"\n" + directive + b" = " +
+                     fifo.encode() + b"\n", "fifo-file.conf")
+        check("%s naming a FIFO is refused at once, not opened" % directive.decode().replace("\n", " "),
+              r.returncode != 0 and "%s: not a regular file" % fifo in r.stderr, r.stderr[-500:])
+    bad_dno = os.path.join(WORK, "bad-dno.csv")
+    with open(bad_dno, "w") as f:
+        f.write("number,note\n" + "".join("not-a-number-%d,x\n" % i for i in range(25)))
+    r = conf_run(b"[server]\nstate_dir = " + st + b"\n[tls]\nhttps = yes\n[policy]\ndno = " +
+                 bad_dno.encode() + b"\n", "bad-list.conf")
+    check("a list's bad lines: the first 10 logged by their line, the rest counted",
+          r.stderr.count("(line skipped)") == 10 and "bad-dno.csv:11:" in r.stderr and
+          "bad-dno.csv:12:" not in r.stderr and "bad-dno.csv: 15 more lines skipped" in r.stderr,
+          r.stderr[-800:])
     r = conf_run(b"[server]\nwork\0ers = 1\n", "nul.conf")
     check("a NUL byte is refused by its line", r.returncode != 0 and "nul.conf:2: a NUL byte" in
           r.stderr, r.stderr[-500:])

@@ -1387,6 +1387,14 @@ static void test_addr_in_cidr_list(void **state)
     assert_true(cg_addr_in_cidr_list(&v4, "cert:sbc1", ';', name_is_sbc1, NULL));
     assert_false(cg_addr_in_cidr_list(&v4, "cert:sbc2;10.0.0.1", ';', name_is_sbc1, NULL));
     assert_false(cg_addr_in_cidr_list(&v4, "cert:sbc1", ';', NULL, NULL));
+    /* blanks around an entry are not part of it */
+    assert_true(cg_addr_in_cidr_list(&v4, "10.0.0.0/8; 192.0.2.0/24 ", ';', NULL, NULL));
+    assert_true(cg_addr_in_cidr_list(&v4, "10.0.0.1;\tcert:sbc1", ';', name_is_sbc1, NULL));
+    assert_true(cg_cidr_valid("192.0.2.0/24") && cg_cidr_valid("2001:db8::/32") &&
+                cg_cidr_valid("::ffff:192.0.2.1") && cg_cidr_valid("10.0.0.1"));
+    assert_false(cg_cidr_valid("192.0.2.0/33") || cg_cidr_valid("999.0.0.1") ||
+                 cg_cidr_valid("192.0.2.0/") || cg_cidr_valid("") || cg_cidr_valid(NULL) ||
+                 cg_cidr_valid("sbc.example"));
     /* an over-long entry never matches, and does not end the list */
     memset(long_entry, 'x', sizeof long_entry - 1);
     long_entry[sizeof long_entry - 1] = '\0';
