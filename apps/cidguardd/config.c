@@ -375,12 +375,13 @@ static const struct directive table[] = {
       "intents a key may send at once before rate applies (a larger batch costs all of "
       "them)"),
 };
+#define TABLE_N (sizeof table / sizeof table[0])
 
 void cgd_conf_defaults(struct cgd_conf *c)
 {
     size_t i;
     memset(c, 0, sizeof *c);
-    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+    for (i = 0; i < TABLE_N; i++) {
         const struct directive *d = &table[i];
         char *f = (char *)c + d->off;
         if (d->kind == STR)
@@ -430,54 +431,14 @@ static bool set_list(const struct directive *d, char *f, const char *file, int l
     return true;
 }
 
-/* One directive's value into *c; false, having said why with the file
- * and line, when it is refused.  An empty value takes the default. */
-static bool set_value(struct cgd_conf *c, const char *file, int line, const char *section,
-                      const char *name, const char *value)
+/* The directive [section] name, or NULL, having said why it is unknown. */
+static const struct directive *find(const char *file, int line, const char *section,
+                                    const char *name)
 {
     size_t i;
-    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
-        const struct directive *d = &table[i];
-        char *f = (char *)c + d->off, *end;
-        const char *why;
-        long v;
-        if (strcmp(d->section, section) != 0 || strcmp(d->name, name) != 0)
-            continue;
-        if (!*value)
-            value = d->def;
-        if (d->check && !d->list && (why = d->check(value))) {
-            cgd_log(LOG_ERR, "%s:%d: [%s] %s: \"%s\" is %s", file, line, section, name, value, why);
-            return false;
-        }
-        switch (d->kind) {
-        case STR:
-            if (strlen(value) >= d->size) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s is longer than %zu bytes", file, line, section,
-                        name, d->size - 1);
-                return false;
-            }
-            strcpy(f, value);
-            return !d->list || set_list(d, f, file, line);
-        case INT:
-            errno = 0;
-            v = strtol(value, &end, 10);
-            if (*end || errno || v < d->min || v > d->max) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants an integer from %d to %d, not \"%s\"", file,
-                        line, section, name, d->min, d->max, value);
-                return false;
-            }
-            *(int *)f = (int)v;
-            return true;
-        case BOOL:
-            if (strcmp(value, "yes") && strcmp(value, "no")) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s wants yes or no, not \"%s\"", file, line, section,
-                        name, value);
-                return false;
-            }
-            *(bool *)f = strcmp(value, "yes") == 0;
-            return true;
-        }
-    }
+    for (i = 0; i < TABLE_N; i++)
+        if (strcmp(table[i].section, section) == 0 && strcmp(table[i].name, name) == 0)
+            return &table[i];
     if (strcmp(section, "policy") == 0 && strcmp(name, "roaming_447") == 0)
         cgd_log(LOG_ERR,
                 "%s:%d: [policy] roaming_447 is gone: a +447 caller from an international ingress "
@@ -486,6 +447,52 @@ static bool set_value(struct cgd_conf *c, const char *file, int line, const char
                 file, line);
     else
         cgd_log(LOG_ERR, "%s:%d: unknown directive [%s] %s", file, line, section, name);
+    return NULL;
+}
+
+/* Directive d's value into *c; false, having said why with the file and
+ * line, when it is refused.  An empty value takes the default. */
+static bool set_value(struct cgd_conf *c, const struct directive *d, const char *file, int line,
+                      const char *value)
+{
+    char *f = (char *)c + d->off, *end;
+    const char *why;
+    long v;
+    if (!*value)
+        value = d->def;
+    if (d->check && !d->list && (why = d->check(value))) {
+        cgd_log(LOG_ERR, "%s:%d: [%s] %s: \"%s\" is %s", file, line, d->section, d->name, value,
+                why);
+        return false;
+    }
+    switch (d->kind) {
+    case STR:
+        if (strlen(value) >= d->size) {
+            cgd_log(LOG_ERR, "%s:%d: [%s] %s is longer than %zu bytes", file, line, d->section,
+                    d->name, d->size - 1);
+            return false;
+        }
+        strcpy(f, value);
+        return !d->list || set_list(d, f, file, line);
+    case INT:
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (*end || errno || v < d->min || v > d->max) {
+            cgd_log(LOG_ERR, "%s:%d: [%s] %s wants an integer from %d to %d, not \"%s\"", file,
+                    line, d->section, d->name, d->min, d->max, value);
+            return false;
+        }
+        *(int *)f = (int)v;
+        return true;
+    case BOOL:
+        if (strcmp(value, "yes") && strcmp(value, "no")) {
+            cgd_log(LOG_ERR, "%s:%d: [%s] %s wants yes or no, not \"%s\"", file, line, d->section,
+                    d->name, value);
+            return false;
+        }
+        *(bool *)f = strcmp(value, "yes") == 0;
+        return true;
+    }
     return false;
 }
 
@@ -505,7 +512,6 @@ static bool set_value(struct cgd_conf *c, const char *file, int line, const char
  * as long as its field allows; the file as a whole is bounded.
  */
 #define CONF_FILE_MAX (1 << 20)
-#define CONF_DIRECTIVES_MAX 1000 /* the table has about 130; a bound on the repeat check */
 #define CONF_NAME_MAX 64
 
 /* The file's bytes (at most CONF_FILE_MAX), NUL-terminated; a FIFO or a
@@ -639,19 +645,12 @@ static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1],
 int cgd_conf_load(struct cgd_conf *c, const char *file)
 {
     char section[CONF_NAME_MAX + 1] = "", *in, *p, *end;
-    char(*keys)[2 * CONF_NAME_MAX + 2] = NULL; /* "section name" of each directive, for repeats */
-    int *lines = NULL, lineno = 0;
-    size_t len, n = 0, i;
+    int first[TABLE_N] = {0}; /* the line each directive was set on, for repeats */
+    int lineno = 0;
+    size_t len, n = 0;
     bool ok = true;
     if (!(in = conf_read(file, &len)))
         return -1;
-    keys = malloc(CONF_DIRECTIVES_MAX * sizeof *keys);
-    lines = malloc(CONF_DIRECTIVES_MAX * sizeof *lines);
-    if (!keys || !lines) {
-        cgd_log(LOG_ERR, "cidguardd: out of memory reading %s", file);
-        ok = false;
-        goto done;
-    }
     p = in;
     end = in + len;
     if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
@@ -659,6 +658,7 @@ int cgd_conf_load(struct cgd_conf *c, const char *file)
     for (; p < end; p++) {
         char *nl = memchr(p, '\n', (size_t)(end - p)), *name, *value;
         size_t ln = (size_t)((nl ? nl : end) - p);
+        const struct directive *d;
         const char *why;
         lineno++;
         if (ln && p[ln - 1] == '\r')
@@ -666,40 +666,28 @@ int cgd_conf_load(struct cgd_conf *c, const char *file)
         if ((why = conf_line(p, ln, section, &name, &value))) {
             cgd_log(LOG_ERR, "%s:%d: %s", file, lineno, why);
             ok = false;
+        } else if (name && !(d = find(file, lineno, section, name))) {
+            ok = false;
+        } else if (name && first[d - table]) {
+            cgd_log(LOG_ERR, "%s:%d: [%s] %s is set again (first on line %d): give it once", file,
+                    lineno, section, name, first[d - table]);
+            ok = false;
         } else if (name) {
-            char key[sizeof *keys];
-            snprintf(key, sizeof key, "%s %s", section, name);
-            for (i = 0; i < n && strcmp(keys[i], key) != 0; i++)
-                ;
-            if (i < n) {
-                cgd_log(LOG_ERR, "%s:%d: [%s] %s is set again (first on line %d): give it once",
-                        file, lineno, section, name, lines[i]);
-                ok = false;
-            } else if (n == CONF_DIRECTIVES_MAX) {
-                cgd_log(LOG_ERR, "%s:%d: more than %d directives", file, lineno,
-                        CONF_DIRECTIVES_MAX);
-                ok = false;
-                break;
-            } else {
-                memcpy(keys[n], key, sizeof key);
-                lines[n++] = lineno;
-                ok = set_value(c, file, lineno, section, name, value) && ok;
-            }
+            first[d - table] = lineno;
+            n++;
+            ok = set_value(c, d, file, lineno, value) && ok;
         }
         if (!nl)
             break;
         p = nl;
     }
-    if (ok && n == 0)
-        cgd_log(LOG_WARNING, "%s: no directives, so every directive takes its default", file);
-done:
     free(in);
-    free(keys);
-    free(lines);
     if (!ok) { /* each refused line has been logged */
         cgd_log(LOG_ERR, "cidguardd: %s not loaded", file);
         return -1;
     }
+    if (n == 0)
+        cgd_log(LOG_WARNING, "%s: no directives, so every directive takes its default", file);
     c->zero_config = false;
     return 0;
 }
@@ -708,7 +696,7 @@ void cgd_conf_print_directives(void)
 {
     size_t i;
     const char *sec = "";
-    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+    for (i = 0; i < TABLE_N; i++) {
         const struct directive *d = &table[i];
         if (strcmp(sec, d->section)) {
             printf("%s[%s]\n", i ? "\n" : "", d->section);
