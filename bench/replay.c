@@ -372,8 +372,9 @@ int main(int argc, char **argv)
                 continue;
             if (o->detected >= 0) {
                 double s = (double)(rows[o->detected].t - rows[o->first].t);
-                printf("campaign %s: %u calls, detected at call %u, %.0f s after its first\n",
-                       o->key, o->calls, o->detected_at, s);
+                printf("campaign %s: %u calls, detected at call %u, %.0f s after its first; "
+                       "labelled %u of %u from then on\n",
+                       o->key, o->calls, o->detected_at, s, o->after_labelled, o->after);
                 delay_calls[nd] = o->detected_at;
                 delay_s[nd++] = s;
                 detected++;

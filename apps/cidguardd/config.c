@@ -73,13 +73,18 @@ static const char *is_cidr(const char *v)
 static const char *is_peer(const char *v)
 {
     if (strncmp(v, "cert:", 5) == 0)
-        return v[5] ? NULL : "a cert: entry without a name";
+        return !v[5]                           ? "a cert: entry without a name"
+               : strlen(v + 5) > 255           ? "a certificate name longer than 255 bytes"
+               : strpbrk(v + 5, " \t") != NULL ? "a certificate name with a blank in it"
+                                               : NULL;
     return cg_cidr_valid(v) ? NULL : "not an address, CIDR or cert:NAME";
 }
 
+/* an attestation level, or none for no minimum */
 static const char *is_attest(const char *v)
 {
-    return v[0] && strchr("ABC", v[0]) && !v[1] ? NULL : "not A, B or C";
+    return (v[0] && strchr("ABC", v[0]) && !v[1]) || strcmp(v, "none") == 0 ? NULL
+                                                                            : "not A, B, C or none";
 }
 
 static const char *is_country_code(const char *v)
@@ -298,7 +303,7 @@ static const struct directive table[] = {
       "answers for calls from an international ingress carry Cidguard-Origin: international, "
       "for the SBC to show the callee a marker"),
     SC("policy", "min_attest_uk", min_attest_uk, "B", is_attest,
-       "least attestation a verified UK caller needs, else labelled"),
+       "least attestation a verified UK caller needs, else labelled; none = no minimum"),
     SC("policy", "min_attest_other", min_attest_other, "", is_attest,
        "the same for other numbers; empty = none"),
     IC("policy", "block_response", block_response, 603, 608, "608", is_sip_refusal,
@@ -460,7 +465,7 @@ static bool set_value(struct cgd_conf *c, const struct directive *d, const char 
     long v;
     if (!*value)
         value = d->def;
-    if (d->check && !d->list && (why = d->check(value))) {
+    if (d->check && !d->list && *value && (why = d->check(value))) { /* "": an empty default */
         cgd_log(LOG_ERR, "%s:%d: [%s] %s: \"%s\" is %s", file, line, d->section, d->name, value,
                 why);
         return false;
@@ -628,14 +633,17 @@ static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1],
     for (i = (size_t)(eq - s) + 1; i < n && blank(s[i]); i++)
         ;
     v = s + i;
+    if (i < n && (s[i] == ';' || s[i] == '#'))
+        return "a value starting with ';' or '#' (other INI readers take it for a comment): "
+               "leave the value empty, and write the comment on a line of its own";
+    if (i < n && (s[i] == '"' || s[i] == '\''))
+        return "a quoted value (the quotes would be part of it): write it without them";
     for (j = i + 1; j < n; j++)
         if (blank(s[j - 1]) && (s[j] == ';' || s[j] == '#'))
             return s[j] == ';'
                        ? "';' after a blank inside a value: a comment has a line of its "
                          "own, and list items are written a;b"
                        : "'#' after a blank inside a value: a comment has a line of its own";
-    if (n - i >= 2 && (v[0] == '"' || v[0] == '\'') && s[n - 1] == v[0])
-        return "a quoted value (the quotes would be part of it): write it without them";
     s[e] = '\0'; /* a blank or the '=' */
     s[n] = '\0'; /* a blank, the line's end, or the file's NUL */
     *name = s;

@@ -150,7 +150,7 @@ static int each_file(const char *directive, const char *list,
  * million on every reload.  Contexts are built on the main thread only. */
 #define REPORT_LINES 10
 static struct {
-    char file[CGD_PATH];
+    char file[CGD_LIST]; /* any item of a list directive fits */
     unsigned long skipped;
 } report;
 
@@ -259,6 +259,12 @@ static void set_actions(const char *spec, struct cg_policy_config *pc)
     }
 }
 
+/* [policy] min_attest_*: a letter, or 0 for none (empty or "none"). */
+static char attest_min(const char *v)
+{
+    return strcmp(v, "none") == 0 ? 0 : v[0];
+}
+
 /* The policy lists of [policy]: each file loads whole or is refused; bad
  * lines are reported with file and line and the rest loads. */
 static int build_policy(struct cgd_ctx *c)
@@ -266,8 +272,8 @@ static int build_policy(struct cgd_ctx *c)
     const struct cgd_conf *k = &c->conf;
     struct cg_policy_config pc = {.uk_rules = k->uk_rules,
                                   .nanp_rules = k->nanp_rules,
-                                  .min_attest_uk = k->min_attest_uk[0],
-                                  .min_attest_other = k->min_attest_other[0]};
+                                  .min_attest_uk = attest_min(k->min_attest_uk),
+                                  .min_attest_other = attest_min(k->min_attest_other)};
     char buf[CGD_LIST], *save, *tok;
     /* in enum cg_list order; a list stored in Redis replaces the file */
     struct {

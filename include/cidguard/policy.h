@@ -216,8 +216,8 @@ CG_EXTERN bool cg_addr_in_cidr(const void *addr, const char *cidr);
  * check, so that a mistyped entry is refused rather than matching nothing). */
 CG_EXTERN bool cg_cidr_valid(const char *cidr);
 /* Whether `addr` lies in one of the `sep`-separated CIDRs of `list`
- * (blanks around an entry ignored; entries longer than 63 bytes never
- * match).  With `other` (may be NULL),
+ * (blanks around an entry ignored; an address entry longer than 63 bytes,
+ * or a cert: one longer than 260, never matches).  With `other` (may be NULL),
  * an entry starting "cert:" is passed to other(entry + 5, arg) instead. */
 CG_EXTERN bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
                                     bool (*other)(const char *entry, void *arg), void *arg);

@@ -107,7 +107,7 @@ bool cg_addr_in_cidr_list(const void *addr, const char *list, char sep,
     const char *p = list;
     while (p && *p) {
         const char *e = strchr(p, sep), *b = p;
-        char one[64];
+        char one[5 + 256]; /* cert: and a certificate name of up to 255 bytes */
         size_t n = e ? (size_t)(e - p) : strlen(p);
         /* blanks around an entry are not part of it ("a; b") */
         for (; n && (*b == ' ' || *b == '\t'); b++, n--)

@@ -401,6 +401,24 @@ try:
     check("a comment over 199 characters is a comment: the error is the directive on line 3",
           r.returncode != 0 and "unknown directive [server] bogus" in r.stderr and
           ":3:" in r.stderr and "[] " not in r.stderr, r.stderr[-500:])
+    # The annotated example the package installs, and what --directives
+    # prints: each read whole (every directive, empty ones at their
+    # defaults), so that the start stops only at the missing TLS certificate
+    # named here.
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(src, "docs", "cidguardd.conf"), "rb") as f:
+        example = f.read()
+    directives = subprocess.run([CGD, "--directives"], capture_output=True, timeout=30).stdout
+    missing = os.path.join(WORK, "no-such-cert.pem").encode()
+    for name, text in (("example.conf", example), ("directives.conf", directives)):
+        assert b"\ncert = \n" in text and b"\nstate_dir = \n" in text
+        text = text.replace(b"\ncert = \n", b"\ncert = " + missing + b"\n", 1).replace(
+            b"\nstate_dir = \n", b"\nstate_dir = " + os.path.join(WORK, "ex-state").encode() +
+            b"\n", 1)
+        r = conf_run(text, name)
+        check("%s is read whole: the start stops only at [tls] cert" % name,
+              r.returncode != 0 and "[tls] cert %s: No such file" % missing.decode() in r.stderr
+              and "%s:" % name not in r.stderr, r.stderr[-800:])
     trunks = b";".join(b"10.0.%d.1" % i for i in range(60))
     r = conf_run(b"[policy]\ntgrp_from = " + trunks + b"; 10.0.0.300\n", "long-list.conf")
     check("a list longer than a line of 200 bytes is read whole: its last item is checked",
@@ -428,6 +446,12 @@ try:
              "'#' after a blank inside a value"),
             ("quoted", base + b'state_dir = "/tmp/x"\n', 3, "a quoted value"),
             ("single-quoted", base + b"state_dir = '/tmp/x'\n", 3, "a quoted value"),
+            ("open-quote", base + b'state_dir = "/tmp/x\n', 3, "a quoted value"),
+            ("comment-value", base + b"[policy]\ntgrp_from = ;0.0.0.0/0\n", 4,
+             "a value starting with ';' or '#'"),
+            ("hash-value", base + b"decision_log = # off\n", 3, "a value starting with ';' or '#'"),
+            ("long-cert-name", base + b"[policy]\ntgrp_from = cert:" + b"n" * 256 + b"\n", 4,
+             '[policy] tgrp_from: "cert:' + "n" * 256 + '" is a certificate name longer than 255'),
             ("form-feed", base + b"state_dir = /tmp/x\f;y\n", 3, "a control character"),
             ("bad-cidr", base + b"[fetch]\nallow = 10.0.0.0/8; 192.0.2.0/33\n", 4,
              '[fetch] allow: "192.0.2.0/33" is not an address or CIDR'),
@@ -436,7 +460,7 @@ try:
             ("bad-action", base + b"[policy]\nactions = rate_calls=block; dno=allo\n", 4,
              '[policy] actions: "dno=allo" is not reason='),
             ("bad-attest", base + b"[policy]\nmin_attest_uk = AB\n", 4,
-             '[policy] min_attest_uk: "AB" is not A, B or C'),
+             '[policy] min_attest_uk: "AB" is not A, B, C or none'),
             ("bad-country", base + b"[verify]\ncountry_code = 0044\n", 4,
              '[verify] country_code: "0044" is not a country code'),
             ("bad-response", base + b"[policy]\nblock_response = 604\n", 4,

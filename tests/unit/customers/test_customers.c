@@ -1373,6 +1373,12 @@ static void test_signer_column(void **state)
     cg_customers_free(c);
 }
 
+static bool name_is_long(const char *name, void *arg)
+{
+    (void)arg;
+    return strlen(name) == 255;
+}
+
 static void test_addr_in_cidr_list(void **state)
 {
     struct sockaddr_storage v4 = sa("192.0.2.77"), m4 = sa("::ffff:192.0.2.77");
@@ -1395,6 +1401,14 @@ static void test_addr_in_cidr_list(void **state)
     assert_false(cg_cidr_valid("192.0.2.0/33") || cg_cidr_valid("999.0.0.1") ||
                  cg_cidr_valid("192.0.2.0/") || cg_cidr_valid("") || cg_cidr_valid(NULL) ||
                  cg_cidr_valid("sbc.example"));
+    /* a certificate name of 255 bytes is passed whole */
+    {
+        char list[5 + 256];
+        memcpy(list, "cert:", 5);
+        memset(list + 5, 'n', 255);
+        list[260] = '\0';
+        assert_true(cg_addr_in_cidr_list(&v4, list, ';', name_is_long, NULL));
+    }
     /* an over-long entry never matches, and does not end the list */
     memset(long_entry, 'x', sizeof long_entry - 1);
     long_entry[sizeof long_entry - 1] = '\0';
