@@ -152,6 +152,7 @@ static int each_file(const char *directive, const char *list,
 static struct {
     char file[CGD_LIST]; /* any item of a list directive fits */
     unsigned long skipped;
+    char why[160]; /* why a file was refused whole, for load_failed */
 } report;
 
 static void report_flush(void)
@@ -161,13 +162,14 @@ static void report_flush(void)
                 report.skipped - REPORT_LINES, REPORT_LINES);
     report.file[0] = '\0';
     report.skipped = 0;
+    report.why[0] = '\0';
 }
 
 static void report_line(const char *file, int line, const char *msg, void *arg)
 {
     (void)arg;
-    if (line == 0) { /* the file refused whole: the load fails and says so next */
-        cgd_log(LOG_ERR, "cidguardd: %s: %s", file, msg);
+    if (line == 0) { /* the file refused whole: the load fails, and load_failed says why */
+        snprintf(report.why, sizeof report.why, "%s", msg);
         return;
     }
     if (strcmp(file, report.file) != 0) {
@@ -176,6 +178,15 @@ static void report_line(const char *file, int line, const char *msg, void *arg)
     }
     if (++report.skipped <= REPORT_LINES)
         cgd_log(LOG_WARNING, "%s:%d: %s (line skipped)", file, line, msg);
+}
+
+/* One line for a file the directive names that did not load: why the
+ * loader refused it whole, else the library's error. */
+static void load_failed(const char *directive, const char *path, int rc)
+{
+    cgd_log(LOG_ERR, "cidguardd: %s %s: %s", directive, path,
+            report.why[0] ? report.why : cg_strerror(rc));
+    report.why[0] = '\0';
 }
 
 /* --- policy lists kept in Redis ------------------------------------------------- */
@@ -277,11 +288,11 @@ static int build_policy(struct cgd_ctx *c)
     char buf[CGD_LIST], *save, *tok;
     /* in enum cg_list order; a list stored in Redis replaces the file */
     struct {
-        const char *path;
+        const char *directive, *path;
         int (*fn)(struct cg_policy *, const char *, cg_policy_report_cb, void *);
-    } lists[] = {{k->dno, cg_policy_load_dno},
-                 {k->protected_numbers, cg_policy_load_protected},
-                 {k->ingress, cg_policy_load_ingress}};
+    } lists[] = {{"[policy] dno", k->dno, cg_policy_load_dno},
+                 {"[policy] protected", k->protected_numbers, cg_policy_load_protected},
+                 {"[policy] ingress", k->ingress, cg_policy_load_ingress}};
     size_t i;
     int rc;
     set_actions(k->actions, &pc);
@@ -302,25 +313,25 @@ static int build_policy(struct cgd_ctx *c)
         else
             continue;
         if (rc) {
-            cgd_log(LOG_ERR, "cidguardd: %s: %s", redis_text[i] ? name : lists[i].path,
-                    cg_strerror(rc));
+            load_failed(redis_text[i] ? "[redis] lists" : lists[i].directive,
+                        redis_text[i] ? name : lists[i].path, rc);
             return -1;
         }
     }
     snprintf(buf, sizeof buf, "%s", k->ofcom);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         if ((rc = cg_policy_load_ofcom(c->policy, tok, report_line, NULL))) {
-            cgd_log(LOG_ERR, "cidguardd: %s: %s", tok, cg_strerror(rc));
+            load_failed("[policy] ofcom", tok, rc);
             return -1;
         }
     if (k->nanpa[0] && (rc = cg_policy_load_nanpa(c->policy, k->nanpa, report_line, NULL))) {
-        cgd_log(LOG_ERR, "cidguardd: %s: %s", k->nanpa, cg_strerror(rc));
+        load_failed("[policy] nanpa", k->nanpa, rc);
         return -1;
     }
     snprintf(buf, sizeof buf, "%s", k->cocodes);
     for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         if ((rc = cg_policy_load_cocodes(c->policy, tok, report_line, NULL))) {
-            cgd_log(LOG_ERR, "cidguardd: %s: %s", tok, cg_strerror(rc));
+            load_failed("[policy] cocodes", tok, rc);
             return -1;
         }
     return 0;
@@ -423,12 +434,12 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     }
     if (conf->customers[0] &&
         (rc = cg_customers_load_file(&c->customers, conf->customers, report_line, NULL)) != CG_OK) {
-        cgd_log(LOG_ERR, "cidguardd: [sign] customers %s: %s", conf->customers, cg_strerror(rc));
+        load_failed("[sign] customers", conf->customers, rc);
         goto fail;
     }
     if (conf->intent_keys[0] && (rc = cg_intent_keys_load_file(&c->intent_keys, conf->intent_keys,
                                                                report_line, NULL)) != CG_OK) {
-        cgd_log(LOG_ERR, "cidguardd: [intent] keys %s: %s", conf->intent_keys, cg_strerror(rc));
+        load_failed("[intent] keys", conf->intent_keys, rc);
         goto fail;
     }
     if (build_policy(c) || check_sign_exposure(conf, c->customers))
@@ -448,9 +459,12 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     /* Busy keys' verification tables are process-wide: this context's budget. */
     cg_fastkeys_configure((size_t)conf->fast_keys_mb << 20, (unsigned)conf->fast_keys_after);
     report_flush();
+    atomic_fetch_add(&cgd_m.context_builds[0], 1);
+    atomic_store(&cgd_m.context_built_at, (long long)time(NULL));
     return c;
 fail:
     report_flush();
+    atomic_fetch_add(&cgd_m.context_builds[1], 1);
     ctx_free(c);
     return NULL;
 }
@@ -501,7 +515,7 @@ static void keep_start_only(struct cgd_conf *fresh, const struct cgd_conf *runni
 #undef KEEP
 }
 
-void cgd_context_reload(const char *what, bool reread)
+void cgd_context_reload(const char *done, const char *task, bool reread)
 {
     struct cgd_conf conf = current->conf; /* only this thread swaps `current` */
     struct cgd_ctx *n, *old;
@@ -509,14 +523,15 @@ void cgd_context_reload(const char *what, bool reread)
         struct cgd_conf fresh;
         cgd_conf_defaults(&fresh);
         if (cgd_conf_load(&fresh, config_file)) {
-            cgd_log(LOG_ERR, "cidguardd: reload failed; keeping the running configuration");
+            atomic_fetch_add(&cgd_m.context_builds[1], 1);
+            cgd_log(LOG_ERR, "cidguardd: %s failed; keeping the running configuration", task);
             return;
         }
         keep_start_only(&fresh, &conf);
         conf = fresh;
     }
     if (!(n = ctx_build(&conf))) {
-        cgd_log(LOG_ERR, "cidguardd: reload failed; keeping the running configuration");
+        cgd_log(LOG_ERR, "cidguardd: %s failed; keeping the running configuration", task);
         return;
     }
     pthread_mutex_lock(&ctx_lock);
@@ -525,7 +540,7 @@ void cgd_context_reload(const char *what, bool reread)
     atomic_fetch_add(&ctx_gen, 1);
     pthread_mutex_unlock(&ctx_lock);
     cgd_ctx_put(old);
-    cgd_log(LOG_INFO, "cidguardd: %s", what);
+    cgd_log(LOG_INFO, "cidguardd: %s", done);
 }
 
 /* Downloads crl_url into the state directory (atomically: a failed or
@@ -661,14 +676,15 @@ void cgd_context_tick(void)
     if (lists_poll(k) && fetch_lists(k)) {
         char what[96];
         snprintf(what, sizeof what, "policy lists version %lld loaded from Redis", lists_version);
-        cgd_context_reload(what, false);
+        cgd_context_reload(what, "loading the policy lists from Redis", false);
         k = &current->conf;
     }
     if (crl_timer(k) && time(NULL) >= next_crl) {
         next_crl = 0;
         if (k->crl_url[0])
             download_crl(k);
-        cgd_context_reload("CRLs refreshed", false);
+        cgd_context_reload("CRLs refreshed",
+                           "CRL refresh (the running CRLs stay until it succeeds)", false);
     }
     cgd_signers_tick();
 }

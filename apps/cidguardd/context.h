@@ -62,10 +62,11 @@ struct cgd_ctx *cgd_ctx_get(void);
 void cgd_ctx_put(struct cgd_ctx *c);
 void cgd_ctx_thread_done(void); /* a thread that took contexts is ending */
 
-/* Builds a new context and swaps it in; with reread, from the
- * configuration file again (SIGHUP), else from the running configuration.
- * A failure keeps the running context and says so. */
-void cgd_context_reload(const char *what, bool reread);
+/* Builds a new context and swaps it in, logging `done`; with reread, from
+ * the configuration file again (SIGHUP), else from the running
+ * configuration.  A failure keeps the running context and says that
+ * `task` failed. */
+void cgd_context_reload(const char *done, const char *task, bool reread);
 /*
  * The main thread's timers: CRL refresh (re-read or re-download, then a
  * new context) and the poll of the lists kept in Redis.  cgd_context_wait

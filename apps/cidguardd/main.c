@@ -116,7 +116,7 @@ static void wait_for_stop(const sigset_t *sigs)
         if (sig < 0 && errno == EAGAIN)
             cgd_context_tick();
         else if (sig == SIGHUP)
-            cgd_context_reload("configuration reloaded", true);
+            cgd_context_reload("configuration reloaded", "reload", true);
         else if (sig == SIGTERM || sig == SIGINT)
             return;
     }

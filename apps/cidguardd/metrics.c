@@ -253,6 +253,18 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         if (i != CG_ACTION_WITHHOLD)
             out(&b, "cidguard_sign_origination_total{action=\"%s\"} %llu\n",
                 cg_action_str((enum cg_action)i), atomic_load(&cgd_m.sign_actions[i]));
+    out(&b,
+        "# HELP cidguard_config_builds_total Configuration contexts built (start, SIGHUP, CRL "
+        "refresh, lists from Redis) by result; a failed one leaves the running one in place.\n"
+        "# TYPE cidguard_config_builds_total counter\n"
+        "cidguard_config_builds_total{result=\"ok\"} %llu\n"
+        "cidguard_config_builds_total{result=\"error\"} %llu\n"
+        "# HELP cidguard_config_built_timestamp_seconds When the running context was built: its "
+        "CRLs and lists are as of then.\n"
+        "# TYPE cidguard_config_built_timestamp_seconds gauge\n"
+        "cidguard_config_built_timestamp_seconds %lld\n",
+        atomic_load(&cgd_m.context_builds[0]), atomic_load(&cgd_m.context_builds[1]),
+        atomic_load(&cgd_m.context_built_at));
     out(&b, "# HELP cidguard_redis_up Whether every worker has its Redis connection (1), or some "
             "decide on local state (0); absent without [redis] url.\n"
             "# TYPE cidguard_redis_up gauge\n");

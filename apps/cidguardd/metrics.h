@@ -63,6 +63,10 @@ struct cgd_metrics {
     atomic_ullong shared_state[2];                /* calls decided with Redis / local state */
     atomic_ullong redis_errors[3];
     atomic_ullong lists_reloads, lists_errors; /* lists loaded from Redis */
+    /* configuration contexts built (start, SIGHUP, CRL refresh, lists from
+     * Redis) ok / failed, and when the running one was built */
+    atomic_ullong context_builds[2];
+    atomic_llong context_built_at;
     atomic_llong lists_version;
     atomic_int redis_workers; /* workers configured with Redis */
     /* call intents (intentapi.c): intents registered and cancelled, requests refused by

@@ -487,6 +487,10 @@ try:
     time.sleep(scaled(0.3))
     check("a bad reload keeps the running configuration", vb("ok.pem").get("verstat") ==
           "TN-Validation-Passed")
+    check("/metrics counts the failed reload and the good builds",
+          metric(BHTTP, 'cidguard_config_builds_total{result="error"}') == 1 and
+          metric(BHTTP, 'cidguard_config_builds_total{result="ok"}') >= 2 and
+          abs(metric(BHTTP, "cidguard_config_built_timestamp_seconds") - time.time()) < 600)
     # CRL refresh on a timer: revoke the repository's leaf in the CRL file
     run(CG, "pki", "revoke", pki, os.path.join(pki, "sp-777A-leaf.pem"))
     v = {}

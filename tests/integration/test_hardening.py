@@ -496,6 +496,12 @@ try:
     bad_dno = os.path.join(WORK, "bad-dno.csv")
     with open(bad_dno, "w") as f:
         f.write("number,note\n" + "".join("not-a-number-%d,x\n" % i for i in range(25)))
+    gone = os.path.join(WORK, "no-such-dno.csv")
+    r = conf_run(b"[server]\nstate_dir = " + st + b"\n[policy]\ndno = " + gone.encode() + b"\n",
+                 "gone-list.conf")
+    check("a list file that is not there: one line naming the directive, the file and why",
+          r.returncode != 0 and "cidguardd: [policy] dno %s: No such file or directory\n" % gone
+          in r.stderr and r.stderr.count(gone) == 1, r.stderr[-500:])
     r = conf_run(b"[server]\nstate_dir = " + st + b"\n[tls]\nhttps = yes\n[policy]\ndno = " +
                  bad_dno.encode() + b"\n", "bad-list.conf")
     check("a list's bad lines: the first 10 logged by their line, the rest counted",
