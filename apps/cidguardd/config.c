@@ -583,24 +583,6 @@ static bool name_ok(const char *s, size_t n)
     return true;
 }
 
-/* Whether the UTF-8 at p (n bytes left) starts with a character that
- * shows as nothing or as a blank, or reorders the text around it: with
- * one, "decision_log = off" followed by a no-break space names a file, and
- * a bidirectional override can make a value look like another. */
-static bool invisible(const unsigned char *p, size_t n)
-{
-    if (n >= 2 && p[0] == 0xc2 && (p[1] == 0xa0 || (p[1] >= 0x80 && p[1] <= 0x9f)))
-        return true; /* U+00A0, the C1 controls */
-    if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80 &&
-        ((p[2] >= 0x80 && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xaf)))
-        return true; /* U+2000-200F spaces and marks, U+2028-202F separators and overrides */
-    if (n >= 3 && p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa0 && p[2] <= 0xaf)
-        return true; /* U+2060-206F joiners and isolates */
-    if (n >= 3 && p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80)
-        return true;                                               /* U+3000 */
-    return n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf; /* U+FEFF inside a line */
-}
-
 /* Why one line of the file (n bytes, its end taken off) is refused, or
  * NULL; a section line sets section, a directive *name and *value, each
  * NUL-terminated in place. */
@@ -618,10 +600,6 @@ static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1],
             return "a carriage return inside the line (lines end in LF or CRLF)";
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
             return "a control character (only blanks and tabs separate words)";
-        if (ch >= 0x80 && invisible((const unsigned char *)s + i, n - i))
-            return "an invisible or direction-changing character (a no-break or zero-width "
-                   "space, a bidirectional control, a C1 control): the line would read otherwise "
-                   "than it looks";
     }
     for (i = 0; i < n && blank(s[i]); i++)
         ;
@@ -630,6 +608,16 @@ static const char *conf_line(char *s, size_t n, char section[CONF_NAME_MAX + 1],
     if (i > 0)
         return "an indented line: a directive or section starts at the start of its line "
                "(continuation lines are not read)";
+    /* Values are paths, addresses, numbers and tokens.  Outside ASCII,
+     * Unicode has many characters that show as nothing or as a blank, or
+     * reorder the text around them ("decision_log = off" and a no-break
+     * space named a file); no list of them stays complete, so a directive
+     * or section line is ASCII, and a comment may hold anything. */
+    for (j = i; j < n; j++)
+        if ((unsigned char)s[j] >= 0x80)
+            return "a character outside ASCII in a directive (an invisible or "
+                   "direction-changing one would make the line read otherwise than it looks; "
+                   "other text belongs in a comment)";
     while (n > 0 && blank(s[n - 1]))
         n--;
     if (s[0] == '[') {

@@ -58,7 +58,7 @@ struct cgd_conf {
     char uk_mobile_spcs[16 * 33];
     char roaming_check_url[CG_URL_MAX + 1];
     int roaming_check_timeout_ms, roaming_check_ttl;
-    char min_attest_uk[4], min_attest_other[4];
+    char min_attest_uk[5], min_attest_other[5]; /* A, B, C or none */
     int block_response, rate_calls, rate_numbers;
     /* [policy] campaign_*: campaign behaviour kept online (cidguard/behaviour.h) */
     bool campaign_detection;

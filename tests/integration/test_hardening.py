@@ -428,10 +428,12 @@ try:
     check("a value longer than its field is refused by its line",
           r.returncode != 0 and "over-field.conf:2: [server] state_dir is longer than" in r.stderr,
           r.stderr[-500:])
-    r = conf_run(b"[server]\nworkers =\nmax_pending = \t\n[policy]\nbogus = 1\n", "empty.conf")
-    check("an empty value takes the default: the only error is line 5's",
-          r.returncode != 0 and "empty.conf:5: unknown directive [policy] bogus" in r.stderr and
-          "empty.conf:2" not in r.stderr and "empty.conf:3" not in r.stderr, r.stderr[-500:])
+    r = conf_run(b"# caf\xc3\xa9 \xe2\x80\xae\n[server]\nworkers =\nmax_pending = \t\n"
+                 b"[policy]\nmin_attest_uk = none\nmin_attest_other = C\nbogus = 1\n", "empty.conf")
+    check("empty values take the default, none is a minimum, a comment holds any text: the "
+          "only error is line 8's",
+          r.returncode != 0 and "empty.conf:8: unknown directive [policy] bogus" in r.stderr and
+          r.stderr.count("empty.conf:") == 1, r.stderr[-500:])
     # Lines the INI reader would take otherwise than they read, each refused by its line:
     # (name, text, the line, the message)
     base = b"[server]\nworkers = 1\n"
@@ -454,9 +456,13 @@ try:
              '[policy] tgrp_from: "cert:' + "n" * 256 + '" is a certificate name longer than 255'),
             ("form-feed", base + b"state_dir = /tmp/x\f;y\n", 3, "a control character"),
             ("no-break-space", base + b"decision_log = off\xc2\xa0\n", 3,
-             "an invisible or direction-changing character"),
+             "a character outside ASCII in a directive"),
             ("bidi-override", base + b"[policy]\ntgrp_from = 10.0.0.1\xe2\x80\xae\n", 4,
-             "an invisible or direction-changing character"),
+             "a character outside ASCII in a directive"),
+            ("medium-space", base + b"decision_log = off\xe2\x81\x9f\n", 3,
+             "a character outside ASCII in a directive"),
+            ("overlong-space", base + b"decision_log = off\xc0\xa0\n", 3,
+             "a character outside ASCII in a directive"),
             ("bad-cidr", base + b"[fetch]\nallow = 10.0.0.0/8; 192.0.2.0/33\n", 4,
              '[fetch] allow: "192.0.2.0/33" is not an address or CIDR'),
             ("bad-peer", base + b"[sign]\ncustomer_from = sbc.example\n", 4,
