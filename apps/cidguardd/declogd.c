@@ -226,8 +226,10 @@ static int start(struct log *lg, const char *path, int keep_days, int max_mb)
     if (!writer_state.thread) {
         if (pthread_create(&writer_state.tid, NULL, writer, NULL))
             rc = -1;
-        else
+        else {
             writer_state.thread = true;
+            pthread_setname_np(writer_state.tid, "cidguardd-log");
+        }
     }
     if (rc == 0)
         atomic_store(&lg->running, true);

@@ -14,6 +14,7 @@
  * operator's own, so its address is not checked; its answers go to the
  * roaming cache (roaming.h).
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -352,7 +353,10 @@ int cgd_fetch_start(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(fetcher.multi = curl_multi_init()))
         return -1;
-    return pthread_create(&fetcher.tid, NULL, fetch_main, NULL) == 0 ? 0 : -1;
+    if (pthread_create(&fetcher.tid, NULL, fetch_main, NULL) != 0)
+        return -1;
+    pthread_setname_np(fetcher.tid, "cidguardd-fetch");
+    return 0;
 }
 
 void cgd_fetch_stop(void)

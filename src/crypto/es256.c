@@ -26,6 +26,7 @@
 
 #include "core/internal.h"
 #include "crypto/es256.h"
+#include "crypto/fastsign.h"
 #include "crypto/fastverify.h"
 
 struct cg_key {
@@ -36,6 +37,9 @@ struct cg_key {
      * verification: a cache beside the key's value, hence written through
      * a const key. */
     struct cg__fkent *_Atomic fk;
+    /* A private key's prepared nonces (fastsign.c), or NULL: it then signs
+     * through EVP. */
+    struct cg__fssigner *fs;
 };
 
 static atomic_uint_fast64_t next_key_id = 1;
@@ -186,6 +190,10 @@ int cg__key_wrap(struct cg_key **out, EVP_PKEY *pkey, bool priv)
     k->pkey = pkey;
     k->priv = priv;
     k->id = atomic_fetch_add(&next_key_id, 1);
+#ifdef CG_HAVE_FASTSIGN
+    if (priv && cg__fs_new(&k->fs, pkey) != CG_OK)
+        k->fs = NULL;
+#endif
     *out = k;
     return CG_OK;
 }
@@ -294,6 +302,9 @@ void cg_key_free(struct cg_key *k)
     if (!k)
         return;
     cg__fk_detach(atomic_load(&k->fk));
+#ifdef CG_HAVE_FASTSIGN
+    cg__fs_free(k->fs);
+#endif
     EVP_PKEY_free(k->pkey);
     free(k);
 }
@@ -348,18 +359,32 @@ static int der_to_raw(const unsigned char *der, size_t n, unsigned char sig[64])
     return p == n ? 0 : -1;
 }
 
-int cg_es256_sign(const struct cg_key *k, const void *data, size_t len, unsigned char sig[64])
+int cg__es256_sign_digest_evp(const struct cg_key *k, const unsigned char md[32],
+                              unsigned char sig[64])
 {
     EVP_PKEY_CTX *ctx;
-    unsigned char md[32], der[80];
+    unsigned char der[80];
     size_t derlen = sizeof der;
-
     if (!k->priv)
         return CG_EKEY;
-    if (!(ctx = ctx_for(k, 1)) || sha256(data, len, md) != CG_OK ||
-        EVP_PKEY_sign(ctx, der, &derlen, md, sizeof md) != 1 || der_to_raw(der, derlen, sig))
+    if (!(ctx = ctx_for(k, 1)) || EVP_PKEY_sign(ctx, der, &derlen, md, 32) != 1 ||
+        der_to_raw(der, derlen, sig))
         return CG_ECRYPTO;
     return CG_OK;
+}
+
+int cg_es256_sign(const struct cg_key *k, const void *data, size_t len, unsigned char sig[64])
+{
+    unsigned char md[32];
+    if (!k->priv)
+        return CG_EKEY;
+    if (sha256(data, len, md) != CG_OK)
+        return CG_ECRYPTO;
+#ifdef CG_HAVE_FASTSIGN
+    if (k->fs && cg__fs_sign(k->fs, md, sig) == CG_OK)
+        return CG_OK;
+#endif
+    return cg__es256_sign_digest_evp(k, md, sig);
 }
 
 /*

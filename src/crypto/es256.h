@@ -14,6 +14,11 @@ bool cg__pkey_is_p256(EVP_PKEY *pkey);
  * with EVP (which counts towards a table); and with EVP only. */
 int cg__es256_verify_digest(const struct cg_key *k, const unsigned char md[32],
                             const unsigned char sig[64], bool *valid);
+/* ES256 signature of a SHA-256 digest through EVP alone, without the
+ * prepared nonces (fastsign.c): the fallback, and the comparison for tests
+ * and benchmarks. */
+int cg__es256_sign_digest_evp(const struct cg_key *k, const unsigned char md[32],
+                              unsigned char sig[64]);
 int cg__es256_verify_digest_evp(const struct cg_key *k, const unsigned char md[32],
                                 const unsigned char sig[64], bool *valid);
 

@@ -1,0 +1,308 @@
+/*
+ * ECDSA P-256 signing with nonces prepared in batches.
+ *
+ * A signature is s = k^-1 (e + r d) mod n, where r is the x-coordinate of
+ * k*G for a fresh random nonce k.  Only the last step involves the digest e
+ * or the key d; k, k^-1 and r do not, and OpenSSL (ECDSA_sign_setup, or
+ * ECDSA_do_sign with no setup) prepares them one signature at a time, paying
+ * for each alone:
+ *   - a DRBG request for k (about 3 us),
+ *   - the field inversion that turns k*G into affine x (about 3.5 us),
+ *   - the inversion of k modulo n (several us),
+ * against about 6 us for k*G itself.  Measured in one process on this
+ * project's 2-core EPYC machine: ECDSA_sign 20-25 us a signature,
+ * EC_POINT_mul by G 6.0 us.
+ *
+ * Here each thread prepares BATCH nonces at once: one DRBG request, BATCH
+ * multiplications k*G, one shared field inversion for their affine forms
+ * (EC_POINTs_make_affine), one shared inversion modulo n for the k's
+ * (Montgomery's trick: prefix products, one exponentiation, then back
+ * down), and hands them out one per signature.  The signature itself is
+ * OpenSSL's (ECDSA_do_sign_ex with the prepared k^-1 and r), so the private
+ * key is only ever touched by OpenSSL's constant-time code.  Measured in
+ * the same run: 7.4 us a signature against 20.0 us for ECDSA_sign.
+ *
+ * What this must get right, since a nonce reused or leaked gives away the
+ * private key:
+ *   - k is uniform in [1, n-1]: 32 bytes from the private DRBG, redrawn
+ *     when 0 or >= n (OpenSSL's own BN_priv_rand_range does the same);
+ *   - each prepared pair is used once and cleared as soon as it is used;
+ *     the pool is per thread, so no two threads can take the same one;
+ *   - after fork() the child throws away what it inherited (pthread_atfork),
+ *     else parent and child would sign with the same nonces;
+ *   - k is only handled by constant-time code: k*G by OpenSSL's P-256
+ *     multiplication with BN_FLG_CONSTTIME, the inversion by Montgomery
+ *     multiplications and BN_mod_exp_mont_consttime, the same primitives
+ *     OpenSSL's ECDSA uses for k^-1.
+ *
+ * ECDSA_do_sign_ex, EC_POINTs_make_affine, EVP_PKEY_get1_EC_KEY and
+ * EC_POINT_get_Jprojective_coordinates_GFp are deprecated in OpenSSL 3.0 with
+ * no replacement that takes a prepared nonce; this file is compiled at the
+ * 1.1.1 API level like fastverify.c, and without them every signature goes
+ * through EVP (see CMakeLists.txt).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
+
+#include "cidguard/error.h"
+#include "crypto/fastsign.h"
+
+/* Nonces prepared at a time: the shared inversions cost about 25 us a
+ * batch, so 32 leave under 1 us of them a signature, and the thread that
+ * empties the pool waits about 0.25 ms once every 32 signatures. */
+#define BATCH 32
+
+struct cg__fssigner {
+    EC_KEY *ec;
+};
+
+static EC_GROUP *group;
+static const BIGNUM *order;
+static BIGNUM *order_minus_2;
+static BN_MONT_CTX *order_mont;
+static atomic_uint fork_gen;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_key_t pool_key;
+static bool ready;
+
+struct pool {
+    unsigned left; /* kinv[0..left-1] and r[0..left-1] are unused */
+    unsigned gen;  /* fork_gen when they were prepared */
+    BN_CTX *ctx;
+    BIGNUM *kinv[BATCH], *r[BATCH];
+    BIGNUM *k[BATCH], *prefix[BATCH]; /* scratch of a refill */
+    EC_POINT *pt[BATCH];
+};
+
+static void pool_free(void *arg)
+{
+    struct pool *p = arg;
+    unsigned i;
+    for (i = 0; i < BATCH; i++) {
+        BN_clear_free(p->kinv[i]);
+        BN_clear_free(p->r[i]);
+        BN_clear_free(p->k[i]);
+        BN_clear_free(p->prefix[i]);
+        EC_POINT_clear_free(p->pt[i]);
+    }
+    BN_CTX_free(p->ctx);
+    free(p);
+}
+
+static void after_fork(void)
+{
+    atomic_fetch_add(&fork_gen, 1);
+}
+
+static void init(void)
+{
+    BN_CTX *ctx = BN_CTX_new();
+    group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    order_minus_2 = BN_new();
+    order_mont = BN_MONT_CTX_new();
+    if (!ctx || !group || !order_minus_2 || !order_mont || !(order = EC_GROUP_get0_order(group)) ||
+        !BN_copy(order_minus_2, order) || !BN_sub_word(order_minus_2, 2) ||
+        !BN_MONT_CTX_set(order_mont, order, ctx) || pthread_key_create(&pool_key, pool_free) != 0 ||
+        pthread_atfork(NULL, NULL, after_fork) != 0) {
+        BN_CTX_free(ctx);
+        return;
+    }
+    BN_CTX_free(ctx);
+    ready = true;
+}
+
+static struct pool *pool_get(void)
+{
+    struct pool *p = pthread_getspecific(pool_key);
+    unsigned i;
+    if (p)
+        return p;
+    if (!(p = calloc(1, sizeof *p)))
+        return NULL;
+    p->ctx = BN_CTX_new();
+    for (i = 0; i < BATCH; i++) {
+        p->kinv[i] = BN_new();
+        p->r[i] = BN_new();
+        p->k[i] = BN_new();
+        p->prefix[i] = BN_new();
+        p->pt[i] = EC_POINT_new(group);
+        if (!p->kinv[i] || !p->r[i] || !p->k[i] || !p->prefix[i] || !p->pt[i])
+            break;
+    }
+    if (i < BATCH || !p->ctx || pthread_setspecific(pool_key, p) != 0) {
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* k from 32 random bytes, redrawn until it lies in [1, n-1]. */
+static bool draw(BIGNUM *k, const unsigned char rnd[32])
+{
+    unsigned char again[32];
+    int tries = 0;
+    if (!BN_bin2bn(rnd, 32, k))
+        return false;
+    while (BN_is_zero(k) || BN_cmp(k, order) >= 0) {
+        if (++tries > 64 || RAND_priv_bytes(again, sizeof again) != 1 || !BN_bin2bn(again, 32, k)) {
+            OPENSSL_cleanse(again, sizeof again);
+            return false;
+        }
+    }
+    OPENSSL_cleanse(again, sizeof again);
+    BN_set_flags(k, BN_FLG_CONSTTIME);
+    return true;
+}
+
+/* k^-1 for every k of the batch: one inversion for all of them. */
+static bool invert_all(struct pool *p, BIGNUM *acc, BIGNUM *inv)
+{
+    BN_CTX *ctx = p->ctx;
+    unsigned i;
+    for (i = 0; i < BATCH; i++) {
+        if (!BN_to_montgomery(p->k[i], p->k[i], order_mont, ctx))
+            return false;
+        if (!(i ? BN_mod_mul_montgomery(p->prefix[i], p->prefix[i - 1], p->k[i], order_mont, ctx)
+                : BN_copy(p->prefix[0], p->k[0]) != NULL))
+            return false;
+    }
+    /* (k_0 ... k_{B-1})^-1 by Fermat, with a public exponent */
+    if (!BN_from_montgomery(acc, p->prefix[BATCH - 1], order_mont, ctx))
+        return false;
+    BN_set_flags(acc, BN_FLG_CONSTTIME);
+    if (!BN_mod_exp_mont_consttime(inv, acc, order_minus_2, order, ctx, order_mont) ||
+        !BN_to_montgomery(inv, inv, order_mont, ctx))
+        return false;
+    for (i = BATCH - 1; i > 0; i--) {
+        /* inv = (k_0 ... k_i)^-1: times k_0 ... k_{i-1} is k_i^-1 */
+        if (!BN_mod_mul_montgomery(acc, inv, p->prefix[i - 1], order_mont, ctx) ||
+            !BN_from_montgomery(p->kinv[i], acc, order_mont, ctx) ||
+            !BN_mod_mul_montgomery(inv, inv, p->k[i], order_mont, ctx))
+            return false;
+    }
+    return BN_from_montgomery(p->kinv[0], inv, order_mont, ctx) == 1;
+}
+
+static int refill(struct pool *p)
+{
+    unsigned char rnd[32 * BATCH];
+    BIGNUM *acc, *inv, *z;
+    bool ok = false;
+    unsigned i;
+
+    p->left = 0;
+    BN_CTX_start(p->ctx);
+    acc = BN_CTX_get(p->ctx);
+    inv = BN_CTX_get(p->ctx);
+    z = BN_CTX_get(p->ctx);
+    if (!z || RAND_priv_bytes(rnd, sizeof rnd) != 1)
+        goto done;
+    for (i = 0; i < BATCH; i++)
+        if (!draw(p->k[i], rnd + 32 * i) ||
+            EC_POINT_mul(group, p->pt[i], p->k[i], NULL, NULL, p->ctx) != 1)
+            goto done;
+    /* One field inversion for all the points; then each one's X is its
+     * affine x, read without another inversion (EC_POINT_get_affine_
+     * coordinates would invert again for each). */
+    if (EC_POINTs_make_affine(group, BATCH, p->pt, p->ctx) != 1)
+        goto done;
+    for (i = 0; i < BATCH; i++)
+        if (EC_POINT_get_Jprojective_coordinates_GFp(group, p->pt[i], p->r[i], NULL, z, p->ctx) !=
+                1 ||
+            !BN_is_one(z) || !BN_nnmod(p->r[i], p->r[i], order, p->ctx) || BN_is_zero(p->r[i]))
+            goto done;
+    ok = invert_all(p, acc, inv);
+done:
+    OPENSSL_cleanse(rnd, sizeof rnd);
+    for (i = 0; i < BATCH; i++) {
+        BN_clear(p->k[i]);
+        BN_clear(p->prefix[i]);
+        if (!ok) {
+            BN_clear(p->kinv[i]);
+            BN_clear(p->r[i]);
+        }
+    }
+    if (acc)
+        BN_clear(acc);
+    if (inv)
+        BN_clear(inv);
+    BN_CTX_end(p->ctx);
+    if (!ok)
+        return CG_ECRYPTO;
+    p->left = BATCH;
+    p->gen = atomic_load(&fork_gen);
+    return CG_OK;
+}
+
+int cg__fs_new(struct cg__fssigner **out, EVP_PKEY *pkey)
+{
+    struct cg__fssigner *s;
+    EC_KEY *ec;
+    pthread_once(&init_once, init);
+    if (!ready)
+        return CG_EUNSUPPORTED;
+    /* A key held by a hardware provider has no scalar to hand over: it
+     * keeps signing through EVP. */
+    if (!(ec = EVP_PKEY_get1_EC_KEY(pkey)) || !EC_KEY_get0_private_key(ec)) {
+        EC_KEY_free(ec);
+        ERR_clear_error();
+        return CG_EUNSUPPORTED;
+    }
+    if (!(s = malloc(sizeof *s))) {
+        EC_KEY_free(ec);
+        return CG_ENOMEM;
+    }
+    s->ec = ec;
+    *out = s;
+    return CG_OK;
+}
+
+void cg__fs_free(struct cg__fssigner *s)
+{
+    if (!s)
+        return;
+    EC_KEY_free(s->ec);
+    free(s);
+}
+
+int cg__fs_sign(const struct cg__fssigner *s, const unsigned char md[32], unsigned char sig[64])
+{
+    struct pool *p = pool_get();
+    int tries;
+    if (!p)
+        return CG_ENOMEM;
+    /* A second try only when s came out 0 (probability 2^-256), which
+     * ECDSA_do_sign_ex refuses with a prepared nonce. */
+    for (tries = 0; tries < 2; tries++) {
+        const BIGNUM *r, *sv;
+        ECDSA_SIG *es;
+        unsigned i;
+        bool ok;
+        if (p->left && p->gen != atomic_load(&fork_gen))
+            p->left = 0; /* inherited across fork(): never used here */
+        if (!p->left && refill(p) != CG_OK)
+            return CG_ECRYPTO;
+        i = --p->left;
+        es = ECDSA_do_sign_ex(md, 32, p->kinv[i], p->r[i], s->ec);
+        BN_clear(p->kinv[i]);
+        BN_clear(p->r[i]);
+        if (!es) {
+            ERR_clear_error();
+            continue;
+        }
+        ECDSA_SIG_get0(es, &r, &sv);
+        ok = BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(sv, sig + 32, 32) == 32;
+        ECDSA_SIG_free(es);
+        return ok ? CG_OK : CG_ECRYPTO;
+    }
+    return CG_ECRYPTO;
+}
