@@ -34,11 +34,13 @@
 #define STRIPES 16
 #define PROBE 8
 
+enum { S_NUMS, S_SUS, S_CALLEE, S_BOR, S__COUNT };
+
 struct gen {
-    uint64_t nums[WORDS]; /* unowned presentation numbers */
-    uint64_t sus[WORDS];  /* suspect ones */
-    uint64_t callee[WORDS];
-    uint64_t bor[WORDS]; /* borrowed ones */
+    /* the unowned presentation numbers, the suspect ones, the callees and
+     * the borrowed numbers */
+    uint64_t sk[S__COUNT][WORDS];
+    uint16_t set[S__COUNT]; /* bits set in each sketch */
     uint32_t calls, unowned_calls, fresh, borrowed_calls;
 };
 
@@ -49,6 +51,9 @@ struct org {
     uint32_t feature; /* numbers + suspect in the window at the last call */
     struct gen g[2];  /* g[0] the current generation, g[1] the one before */
     uint64_t hist[2][WORDS];
+    /* Kept as bits are set, so that a call counts no bits: each sketch's
+     * bits set in g[0] or g[1], and the bits set in either history. */
+    uint16_t window_set[S__COUNT], hist_set;
 };
 
 struct stripe {
@@ -70,7 +75,10 @@ struct cg_behaviour {
      * origin's in the low half, one atomic word each (no lock) */
     _Atomic uint64_t *owners;
     size_t owners_mask;
+    uint16_t linear[BITS]; /* distinct items for each count of bits set */
 };
+
+static unsigned linear_count(unsigned set);
 
 void cg_behaviour_config_defaults(struct cg_behaviour_config *cfg)
 {
@@ -100,6 +108,8 @@ int cg_behaviour_new(struct cg_behaviour **out, const struct cg_behaviour_config
         return CG_ENOMEM;
     b->cfg = *cfg;
     b->half = cfg->window / 2;
+    for (i = 0; i < BITS; i++)
+        b->linear[i] = linear_count((unsigned)i);
     b->per_stripe = cfg->origins / STRIPES;
     b->pop_values = malloc(sizeof *b->pop_values * cfg->origins);
     b->owners_mask = (size_t)cfg->origins * 16 - 1;
@@ -161,14 +171,6 @@ static void bit_set(uint64_t *m, unsigned i)
     m[i >> 6] |= 1ull << (i & 63);
 }
 
-static unsigned popcount(const uint64_t *m)
-{
-    unsigned n = 0, i;
-    for (i = 0; i < WORDS; i++)
-        n += (unsigned)__builtin_popcountll(m[i]);
-    return n;
-}
-
 /* The natural logarithm of x in (0, 1], to 1e-5, without libm: halvings
  * bring x into [0.5, 1], where atanh's series converges fast. */
 static double ln01(double x)
@@ -185,17 +187,30 @@ static double ln01(double x)
     return r - k * 0.6931471805599453;
 }
 
-/* Distinct items in the union of two generations' sketches, by linear
- * counting (-m ln(empty/m)): exact enough while a window holds up to a few
- * hundred, and never counts a steady item twice. */
-static unsigned distinct(const uint64_t *a, const uint64_t *b)
+/* Distinct items in a sketch with `set` bits set, by linear counting
+ * (-m ln(empty/m)): exact enough while a window holds up to a few hundred,
+ * and never counts a steady item twice.  Tabulated once (b->linear). */
+static unsigned linear_count(unsigned set)
 {
-    unsigned set = 0, w;
-    for (w = 0; w < WORDS; w++)
-        set += (unsigned)__builtin_popcountll(a[w] | b[w]);
     if (set >= BITS)
         set = BITS - 1; /* saturated: the most the sketch can tell */
     return (unsigned)(-(double)BITS * ln01((double)(BITS - set) / BITS) + 0.5);
+}
+
+static unsigned distinct(const struct cg_behaviour *b, const struct org *o, int k)
+{
+    return b->linear[o->window_set[k] < BITS ? o->window_set[k] : BITS - 1];
+}
+
+/* Sets bit i of the current generation's sketch k, counting it. */
+static void mark(struct org *o, int k, unsigned i)
+{
+    if (bit_get(o->g[0].sk[k], i))
+        return;
+    bit_set(o->g[0].sk[k], i);
+    o->g[0].set[k]++;
+    if (!bit_get(o->g[1].sk[k], i))
+        o->window_set[k]++;
 }
 
 /* Moves the origin's generations to `now`: the ones that leave the window
@@ -204,23 +219,35 @@ static void roll(const struct cg_behaviour *b, struct org *o, int64_t now)
 {
     int64_t gi = now / b->half;
     unsigned w;
+    bool hist_moved = false;
+    int k;
     if (now - o->hist_since >= 3 * (int64_t)b->cfg.window) {
         memcpy(o->hist[1], o->hist[0], sizeof o->hist[0]);
         memset(o->hist[0], 0, sizeof o->hist[0]);
         o->hist_since = now;
+        hist_moved = true;
     }
     /* a call a worker decided a moment after a later one counts in the
      * current generation: time never moves an origin backwards */
-    if (gi <= o->gen)
-        return;
-    for (w = 0; w < WORDS; w++)
-        o->hist[0][w] |= o->g[1].nums[w] | (gi > o->gen + 1 ? o->g[0].nums[w] : 0);
-    if (gi == o->gen + 1)
-        o->g[1] = o->g[0];
-    else
-        memset(&o->g[1], 0, sizeof o->g[1]);
-    memset(&o->g[0], 0, sizeof o->g[0]);
-    o->gen = gi;
+    if (gi > o->gen) {
+        for (w = 0; w < WORDS; w++)
+            o->hist[0][w] |= o->g[1].sk[S_NUMS][w] | (gi > o->gen + 1 ? o->g[0].sk[S_NUMS][w] : 0);
+        if (gi == o->gen + 1)
+            o->g[1] = o->g[0];
+        else
+            memset(&o->g[1], 0, sizeof o->g[1]);
+        memset(&o->g[0], 0, sizeof o->g[0]);
+        for (k = 0; k < S__COUNT; k++)
+            o->window_set[k] = o->g[1].set[k];
+        o->gen = gi;
+        hist_moved = true;
+    }
+    if (hist_moved) {
+        unsigned n = 0;
+        for (w = 0; w < WORDS; w++)
+            n += (unsigned)__builtin_popcountll(o->hist[0][w] | o->hist[1][w]);
+        o->hist_set = (uint16_t)n;
+    }
 }
 
 /* How much an origin's slot is worth keeping: a held origin most (its
@@ -312,7 +339,8 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     struct stripe *s;
     struct org *o;
     struct gen *g;
-    uint64_t h;
+    uint64_t h, nh = 0, ch = 0;
+    _Atomic uint64_t *own = NULL;
     unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls;
     double scale;
     bool judged, was;
@@ -327,6 +355,16 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     population(b, c->now);
     h = hash(c->origin);
     s = &b->stripes[h >> 60];
+    /* The origin's slot and the number's owner are each a cache miss in
+     * tables of megabytes: both are fetched at once, before the lock. */
+    __builtin_prefetch(&s->orgs[h & (b->per_stripe - 1)]);
+    if (c->presented && c->presented[0]) {
+        nh = hash(c->presented);
+        own = &b->owners[(nh >> 16) & b->owners_mask];
+        __builtin_prefetch((const void *)own);
+    }
+    if (c->callee && c->callee[0])
+        ch = hash(c->callee);
     pthread_mutex_lock(&s->lock);
     o = slot(b, s, h, c->now);
     if (c->now > o->last)
@@ -334,11 +372,9 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     roll(b, o, c->now);
     g = &o->g[0];
     g->calls++;
-    if (c->presented && c->presented[0]) {
-        uint64_t nh = hash(c->presented);
+    if (own) {
         unsigned i = (unsigned)(nh % BITS);
         uint64_t tag = (nh >> 32) << 32 | (uint32_t)(h | 1);
-        _Atomic uint64_t *own = &b->owners[(nh >> 16) & b->owners_mask];
         bool unowned = c->trunk ? c->suspect : !c->owned;
         if (c->owned && !c->trunk) {
             if (atomic_load_explicit(own, memory_order_relaxed) != tag)
@@ -347,29 +383,28 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
             uint64_t cur = atomic_load_explicit(own, memory_order_relaxed);
             if (cur >> 32 == nh >> 32 && cur != tag) { /* another origin signs it at A */
                 g->borrowed_calls++;
-                bit_set(g->bor, i);
+                mark(o, S_BOR, i);
             }
         }
         if (unowned) {
             g->unowned_calls++;
-            if (!bit_get(g->nums, i) && !bit_get(o->g[1].nums, i) && !bit_get(o->hist[0], i) &&
-                !bit_get(o->hist[1], i))
+            if (!bit_get(g->sk[S_NUMS], i) && !bit_get(o->g[1].sk[S_NUMS], i) &&
+                !bit_get(o->hist[0], i) && !bit_get(o->hist[1], i))
                 g->fresh++;
-            bit_set(g->nums, i);
+            mark(o, S_NUMS, i);
         }
         if (c->suspect)
-            bit_set(g->sus, i);
+            mark(o, S_SUS, i);
     }
-    if (c->callee && c->callee[0]) {
-        bit_set(g->callee, (unsigned)(hash(c->callee) % BITS));
-    }
+    if (c->callee && c->callee[0])
+        mark(o, S_CALLEE, (unsigned)(ch % BITS));
     calls = g->calls + o->g[1].calls;
     uc = g->unowned_calls + o->g[1].unowned_calls;
-    nums = distinct(g->nums, o->g[1].nums);
-    sus = distinct(g->sus, o->g[1].sus);
+    nums = distinct(b, o, S_NUMS);
+    sus = distinct(b, o, S_SUS);
     fresh = g->fresh + o->g[1].fresh;
-    callees = distinct(g->callee, o->g[1].callee);
-    bor = distinct(g->bor, o->g[1].bor);
+    callees = distinct(b, o, S_CALLEE);
+    bor = distinct(b, o, S_BOR);
     bor_calls = g->borrowed_calls + o->g[1].borrowed_calls;
     feature = nums + sus;
     o->feature = feature;
@@ -385,13 +420,8 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
      * a reseller's many accounts campaigning together would otherwise be
      * the norm and its spread. */
     {
-        uint64_t hist[WORDS];
-        unsigned w;
-        bool history;
-        for (w = 0; w < WORDS; w++)
-            hist[w] = o->hist[0][w] | o->hist[1][w];
-        history =
-            c->now - o->first >= cf->window && popcount(hist) <= BITS * 3 / 4 && popcount(hist) > 0;
+        bool history =
+            c->now - o->first >= cf->window && o->hist_set <= BITS * 3 / 4 && o->hist_set > 0;
         judged =
             calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
             (callees * 100 >= cf->fanout_pct * calls || callees >= cf->min_numbers) &&
