@@ -373,6 +373,24 @@ int cg__es256_sign_digest_evp(const struct cg_key *k, const unsigned char md[32]
     return CG_OK;
 }
 
+unsigned long cg__es256_fast_signed(void)
+{
+#ifdef CG_HAVE_FASTSIGN
+    return cg__fs_signed_here();
+#else
+    return 0;
+#endif
+}
+
+bool cg__es256_fast_sign_available(void)
+{
+#ifdef CG_HAVE_FASTSIGN
+    return true;
+#else
+    return false;
+#endif
+}
+
 int cg_es256_sign(const struct cg_key *k, const void *data, size_t len, unsigned char sig[64])
 {
     unsigned char md[32];

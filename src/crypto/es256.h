@@ -19,6 +19,10 @@ int cg__es256_verify_digest(const struct cg_key *k, const unsigned char md[32],
  * and benchmarks. */
 int cg__es256_sign_digest_evp(const struct cg_key *k, const unsigned char md[32],
                               unsigned char sig[64]);
+/* Whether this build signs with prepared nonces, and how many signatures
+ * the calling thread made with them (tests). */
+bool cg__es256_fast_sign_available(void);
+unsigned long cg__es256_fast_signed(void);
 int cg__es256_verify_digest_evp(const struct cg_key *k, const unsigned char md[32],
                                 const unsigned char sig[64], bool *valid);
 

@@ -19,5 +19,7 @@ void cg__fs_free(struct cg__fssigner *s);
 /* R||S over the SHA-256 digest `md`: CG_OK, or an error when OpenSSL fails
  * (the caller then signs with EVP). */
 int cg__fs_sign(const struct cg__fssigner *s, const unsigned char md[32], unsigned char sig[64]);
+/* Signatures made with prepared nonces on the calling thread (tests). */
+unsigned long cg__fs_signed_here(void);
 
 #endif
