@@ -166,10 +166,13 @@ int cg_signlog_open_readonly(struct cg_signlog **out, const char *path)
     return CG_OK;
 }
 
+/* SQLITE_STATIC: every value outlives its sqlite3_step (the batch's
+ * records, and the loop's own buffers until its next reset); copying
+ * fourteen strings a record was about 9% of writing it. */
 static void text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, i);
 }
@@ -205,7 +208,7 @@ int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs
         sqlite3_bind_int64(l->ins, 1, r->time);
         text(l->ins, 2, r->call_id);
         /* never NULL: "" (no customer) is looked up like a name */
-        sqlite3_bind_text(l->ins, 3, r->customer, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(l->ins, 3, r->customer, -1, SQLITE_STATIC);
         text(l->ins, 4, r->source);
         text(l->ins, 5, r->ingress);
         text(l->ins, 6, r->orig);
