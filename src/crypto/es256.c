@@ -203,6 +203,17 @@ EVP_PKEY *cg__key_pkey(const struct cg_key *k)
     return k->pkey;
 }
 
+/* Whether the `len` bytes at p hold `word`: a PEM buffer need not end in a
+ * NUL (a BIO's memory, a mapped file), so strstr would read past it. */
+static bool holds(const char *p, size_t len, const char *word)
+{
+    size_t n = strlen(word), i;
+    for (i = 0; i + n <= len; i++)
+        if (p[i] == word[0] && memcmp(p + i, word, n) == 0)
+            return true;
+    return false;
+}
+
 int cg_key_load_pem(struct cg_key **out, const char *pem, size_t len)
 {
     BIO *b;
@@ -214,10 +225,10 @@ int cg_key_load_pem(struct cg_key **out, const char *pem, size_t len)
         return CG_ETOOBIG;
     if (!(b = BIO_new_mem_buf(pem, (int)len)))
         return CG_ENOMEM;
-    if (strstr(pem, "PRIVATE KEY")) {
+    if (holds(pem, len, "PRIVATE KEY")) {
         pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
         priv = true;
-    } else if (strstr(pem, "BEGIN CERTIFICATE")) {
+    } else if (holds(pem, len, "BEGIN CERTIFICATE")) {
         X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
         if (x) {
             pk = X509_get_pubkey(x);
