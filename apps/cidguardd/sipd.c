@@ -369,6 +369,7 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
     const char *dest = callee;
     const char *extra[6];
     char *idh = NULL;
+    size_t il;
     size_t n = 0;
     struct cgd_sign_req r = {
         .listener = CGD_LISTENER_SIP_SIGN, .addr = &p->addr, .cert_names = peer_cert_names(p->tcp)};
@@ -414,11 +415,14 @@ static void sign_invite(struct cgd_sipd *d, const struct peer *p, struct cg_sip_
         }
         switch (cgd_sign(ctx, &r, &sg)) {
         case CGD_SIGN_OK:
-            if (!(idh = malloc(strlen(sg.identity) + 16)))
+            /* copied, not printed: the header is 600 bytes */
+            il = strlen(sg.identity);
+            if (!(idh = malloc(il + sizeof "Identity: ")))
                 break;
-            sprintf(idh, "Identity: %s", sg.identity);
+            memcpy(idh, "Identity: ", sizeof "Identity: " - 1);
+            memcpy(idh + sizeof "Identity: " - 1, sg.identity, il + 1);
             extra[n++] = idh;
-            snprintf(att, sizeof att, "Cidguard-Attest: %c", sg.attest);
+            cgd_join(att, sizeof att, "Cidguard-Attest: ", (char[2]){sg.attest, 0}, NULL);
             extra[n++] = att;
             extra[n++] = sg.decision.action == CG_ACTION_LABEL ? "Cidguard-Action: label"
                                                                : "Cidguard-Action: allow";
