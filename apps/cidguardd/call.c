@@ -174,10 +174,11 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
         clock_gettime(CLOCK_REALTIME, &ts);
         bc.now = ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * scale / 1000;
     }
+    /* joined, not printed: a third of counting the call (cidguard-bench) */
     if (account)
-        snprintf(key, sizeof key, "spc:%s/%s", v->spc, v->origid);
+        cgd_join(key, sizeof key, "spc:", v->spc, "/", v->origid, NULL);
     else
-        snprintf(key, sizeof key, "in:%s", origin(c, buf, sizeof buf));
+        cgd_join(key, sizeof key, "in:", origin(c, buf, sizeof buf), NULL);
     /* an origid may hold control bytes (JSON escapes): the same key here
      * and on the other daemons, which the wire does not carry them to */
     for (p = key; *p; p++)
