@@ -19,41 +19,41 @@
 #include "signlog/signlog_internal.h"
 
 /*
- * The indexes serve the traceback questions and nothing else: an origid
- * (with a time range), a signed number at a time (then its callee), and a
- * customer's records over a span (its totals).  The age prune walks the
- * table in rowid order and needs none.  About 300 bytes a record with
- * them (bench/tracebench.sh).
+ * The records, in the order they were appended, and the log's own index of
+ * them in signing_keys (keys.c, which says why it is not SQLite's): an
+ * origid's records, a call's, and a customer's totals by second.
+ * signing_indexed holds the last rowid indexed.  The indexes of the
+ * earlier layout are dropped, and their records indexed, when a writer
+ * opens the log.  About 200 bytes a record (bench/tracebench.sh).
  */
 static const char schema[] = CG__SQLOG_PRAGMAS
     "CREATE TABLE IF NOT EXISTS signings ("
     " time INTEGER NOT NULL, call_id TEXT, customer TEXT NOT NULL, source TEXT, ingress TEXT,"
     " orig TEXT, presented TEXT, dest TEXT, attest TEXT, origid TEXT, spc TEXT, action TEXT,"
     " reasons TEXT, listener TEXT);"
-    "CREATE INDEX IF NOT EXISTS signings_origid ON signings(origid, time);"
-    "CREATE INDEX IF NOT EXISTS signings_orig ON signings(orig, time);"
-    /* covering what a customer's totals and addresses read: a busy
-     * customer's hour is then a run of index pages, not a table page per
-     * record (on ten million records, with the one-pass totals of
-     * describe(), p99 from 200 ms to about 20) */
-    "CREATE INDEX IF NOT EXISTS signings_customer ON signings(customer, time, action, attest,"
-    " orig, presented, source);";
+    "CREATE TABLE IF NOT EXISTS signing_keys (kind INTEGER NOT NULL, bucket INTEGER NOT NULL,"
+    " key TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY (kind, bucket, key, first)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS signing_indexed (upto INTEGER NOT NULL);"
+    "INSERT INTO signing_indexed SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM signing_indexed);"
+    "DROP INDEX IF EXISTS signings_origid;"
+    "DROP INDEX IF EXISTS signings_orig;"
+    "DROP INDEX IF EXISTS signings_customer;";
 
 #define COLS                                                                                       \
     "time, call_id, customer, source, ingress, orig, presented, dest, attest, origid, spc, "       \
     "action, reasons, listener"
 
-enum { Q_ORIGID, Q_NUMBERS, Q_CUSTOMER, Q__COUNT };
+enum { Q_AT, Q_NEXT, Q_RECORD, Q__COUNT };
 
 static const char *const query_sql[Q__COUNT] = {
-    [Q_ORIGID] = "SELECT " COLS " FROM signings WHERE origid = ?1 AND time BETWEEN ?2 AND ?3 "
-                 "ORDER BY time LIMIT ?4",
-    [Q_NUMBERS] = "SELECT " COLS " FROM signings WHERE orig = ?1 AND time BETWEEN ?2 AND ?3 "
-                  "AND dest = ?4 ORDER BY time LIMIT ?5",
-    /* a customer's span, for its totals: read from the covering index, at
-     * most ?4 records */
-    [Q_CUSTOMER] = ("SELECT action, attest, orig, presented, source FROM signings WHERE "
-                    "customer = ?1 AND time BETWEEN ?2 AND ?3 LIMIT ?4"),
+    /* one key's rows in one bucket */
+    [Q_AT] = "SELECT first, data FROM signing_keys WHERE kind = ?1 AND bucket = ?2 AND key = ?3 "
+             "ORDER BY first",
+    /* the first bucket of a kind holding anything, within a range */
+    [Q_NEXT] = "SELECT bucket FROM signing_keys WHERE kind = ?1 AND bucket BETWEEN ?2 AND ?3 "
+               "ORDER BY bucket LIMIT 1",
+    [Q_RECORD] = "SELECT " COLS " FROM signings WHERE rowid = ?1",
 };
 
 const char *cg__signlog_sql(int i)
@@ -65,8 +65,9 @@ struct cg_signlog {
     struct cg__sqlog s; /* the database and its size bound (writers) */
     sqlite3 *db;
     bool readonly;
-    sqlite3_stmt *ins, *oldest, *del_before;
+    sqlite3_stmt *ins, *oldest, *del_before, *first_kept;
     sqlite3_stmt *q[Q__COUNT];
+    struct cg__skeys *keys;   /* writers */
     struct timespec deadline; /* of the query under way; tv_sec 0: none */
 };
 
@@ -78,6 +79,8 @@ void cg_signlog_close(struct cg_signlog *l)
     sqlite3_finalize(l->ins);
     sqlite3_finalize(l->oldest);
     sqlite3_finalize(l->del_before);
+    sqlite3_finalize(l->first_kept);
+    cg__skeys_free(l->keys);
     for (i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(l->q[i]);
     cg__sqlog_fini(&l->s);
@@ -97,6 +100,7 @@ static int prepare_queries(struct cg_signlog *l)
 int cg_signlog_open(struct cg_signlog **out, const char *path)
 {
     struct cg_signlog *l;
+    size_t indexed;
     if (!out || !path || !*path)
         return CG_EINVAL;
     if (!(l = calloc(1, sizeof *l)))
@@ -118,11 +122,22 @@ int cg_signlog_open(struct cg_signlog **out, const char *path)
                            "DELETE FROM signings WHERE rowid IN (SELECT rowid FROM signings "
                            "WHERE rowid < ?1 ORDER BY rowid LIMIT 10000)",
                            -1, &l->del_before, NULL) != SQLITE_OK ||
-        prepare_queries(l) || cg__sqlog_init(&l->s, l->db, "signings", "signing log") != CG_OK) {
+        sqlite3_prepare_v2(l->db, "SELECT rowid, time FROM signings ORDER BY rowid LIMIT 1", -1,
+                           &l->first_kept, NULL) != SQLITE_OK ||
+        prepare_queries(l) || cg__sqlog_init(&l->s, l->db, "signings", "signing log") != CG_OK ||
+        cg__skeys_new(&l->keys, l->db) != CG_OK) {
         cg__log(CG_LOG_ERROR, "signing log %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "");
         cg_signlog_close(l);
         return CG_EIO;
     }
+    if (cg__skeys_catch_up(l->keys, &indexed) != CG_OK) {
+        cg__log(CG_LOG_ERROR, "signing log %s: indexing its records: %s", path,
+                sqlite3_errmsg(l->db));
+        cg_signlog_close(l);
+        return CG_EIO;
+    }
+    if (indexed)
+        cg__log(CG_LOG_INFO, "signing log %s: %zu records indexed", path, indexed);
     *out = l;
     return CG_OK;
 }
@@ -177,32 +192,21 @@ static void text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-/* Origids are UUIDs, whose case means nothing: kept and matched in lowercase. */
-static bool lower_origid(const char *in, char out[CG_ORIGID_MAX + 1])
-{
-    size_t i;
-    for (i = 0; in[i]; i++) {
-        if (i >= CG_ORIGID_MAX)
-            return false;
-        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
-    }
-    out[i] = '\0';
-    return true;
-}
-
 int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs, size_t n)
 {
     size_t i;
+    int64_t upto0;
     int rc = CG_OK;
     if (!l || (n && !recs) || l->readonly)
         return CG_EINVAL;
+    upto0 = cg__skeys_upto(l->keys);
     if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return CG_EIO;
     for (i = 0; i < n; i++) {
         const struct cg_signlog_record *r = &recs[i];
         char attest[2] = {r->attest, 0}, reasons[400], origid[CG_ORIGID_MAX + 1];
         cg_policy_reasons_str(r->reasons, reasons, sizeof reasons);
-        if (!lower_origid(r->origid, origid))
+        if (!cg__sk_lower_origid(r->origid, origid))
             origid[0] = '\0'; /* not NUL-terminated in its field: not one */
         sqlite3_reset(l->ins);
         sqlite3_bind_int64(l->ins, 1, r->time);
@@ -224,11 +228,47 @@ int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs
             rc = CG_EIO;
             break;
         }
+        {
+            struct cg__sk_record k = {.time = r->time,
+                                      .customer = r->customer,
+                                      .source = r->source,
+                                      .orig = r->orig,
+                                      .presented = r->presented,
+                                      .dest = r->dest,
+                                      .origid = origid,
+                                      .attest = r->attest,
+                                      .refused = r->action == CG_ACTION_BLOCK};
+            if ((rc = cg__skeys_add(l->keys, sqlite3_last_insert_rowid(l->db), &k)) != CG_OK)
+                break;
+        }
     }
     sqlite3_reset(l->ins);
+    if (rc == CG_OK)
+        rc = cg__skeys_flush(l->keys);
+    else
+        cg__skeys_discard(l->keys);
     if (sqlite3_exec(l->db, rc == CG_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         rc = CG_EIO;
+    if (rc != CG_OK)
+        cg__skeys_set_upto(l->keys, upto0);
     return rc;
+}
+
+/* The index's rows whose records have all been deleted: those before the
+ * first record kept, in buckets before its time (a record appended out of
+ * order with the clock keeps its row a little longer). */
+static int prune_keys(struct cg_signlog *l)
+{
+    int64_t bound = INT64_MAX, before = INT64_MAX;
+    int rc = sqlite3_step(l->first_kept);
+    if (rc == SQLITE_ROW) {
+        bound = sqlite3_column_int64(l->first_kept, 0);
+        before = sqlite3_column_int64(l->first_kept, 1);
+    }
+    sqlite3_reset(l->first_kept);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return CG_EIO;
+    return cg__skeys_prune(l->keys, bound, before);
 }
 
 int cg_signlog_prune(struct cg_signlog *l, int64_t before, size_t *deleted)
@@ -268,7 +308,7 @@ int cg_signlog_prune(struct cg_signlog *l, int64_t before, size_t *deleted)
         if (deleted)
             *deleted = total;
     }
-    return CG_OK;
+    return prune_keys(l);
 }
 
 int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes)
@@ -280,9 +320,16 @@ int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes)
 
 int cg_signlog_prune_to(struct cg_signlog *l, uint64_t max_bytes, size_t *deleted)
 {
+    size_t n = 0;
+    int rc;
     if (!l || l->readonly)
         return CG_EINVAL;
-    return cg__sqlog_prune_to(&l->s, max_bytes, deleted);
+    rc = cg__sqlog_prune_to(&l->s, max_bytes, &n);
+    if (deleted)
+        *deleted = n;
+    if (rc == CG_OK && n)
+        rc = prune_keys(l);
+    return rc;
 }
 
 /* --- traceback --------------------------------------------------------------------------- */
@@ -377,141 +424,169 @@ static void read_record(sqlite3_stmt *st, struct cg_signlog_record *r)
     col(st, 13, r->listener, sizeof r->listener);
 }
 
-/* The matching calls into res (at most max, truncated when there are more). */
+/* A search for calls: what a row of the index leads to, and where. */
+struct calls {
+    struct cg_signlog *l;
+    struct cg_signlog_result *res;
+    int64_t from, to;
+    size_t max, cap;
+};
+
+/* One record by rowid into res, when its time is in range: 0, 1 when
+ * there were more than max (truncated), or an error. */
+static int take(struct calls *c, int64_t rowid)
+{
+    sqlite3_stmt *st = c->l->q[Q_RECORD];
+    struct cg_signlog_result *res = c->res;
+    int rc;
+    sqlite3_bind_int64(st, 1, rowid);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int64_t t = sqlite3_column_int64(st, 0);
+        rc = SQLITE_DONE;
+        if (t >= c->from && t <= c->to) {
+            if (res->ncalls == c->max) {
+                sqlite3_reset(st);
+                res->truncated = true;
+                return 1;
+            }
+            if (res->ncalls == c->cap) { /* most answers hold one call or a few */
+                struct cg_signlog_record *more;
+                size_t cap = c->cap ? c->cap * 4 : 8;
+                if (cap > c->max)
+                    cap = c->max;
+                if (!(more = realloc(res->calls, cap * sizeof *more))) {
+                    sqlite3_reset(st);
+                    return CG_ENOMEM;
+                }
+                res->calls = more;
+                c->cap = cap;
+            }
+            read_record(st, &res->calls[res->ncalls++]);
+        }
+    }
+    sqlite3_reset(st);
+    /* a record deleted since its row was read: no call */
+    return rc == SQLITE_DONE ? 0 : cg__sk_error(rc);
+}
+
+/* A row of rowids: the first, then varint deltas. */
+static int take_row(void *arg, int64_t first, const unsigned char *p, size_t n)
+{
+    const unsigned char *end = p + n;
+    int64_t rowid = first;
+    int rc = take(arg, rowid);
+    while (rc == 0 && p < end) {
+        uint64_t d;
+        if (!cg__sk_varint(&p, end, &d) || d > (uint64_t)(INT64_MAX - rowid))
+            return CG_EIO; /* not written by this code */
+        rc = take(arg, rowid += (int64_t)d);
+    }
+    return rc;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const struct cg_signlog_record *x = a, *y = b;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
+/* The matching calls into res, by time (at most max, truncated when there
+ * are more): the index's rows of the origid, or of the number and
+ * callee, bucket by bucket from the earliest. */
 static int find_calls(struct cg_signlog *l, const struct cg_signlog_query *q, size_t max,
                       struct cg_signlog_result *res)
 {
-    sqlite3_stmt *st;
-    char origid[CG_ORIGID_MAX + 1];
-    size_t cap = 0;
-    int rc;
+    struct calls c = {.l = l, .res = res, .max = max};
+    char key[2 * CG_TN_MAX + 2 > CG_ORIGID_MAX + 1 ? 2 * CG_TN_MAX + 2 : CG_ORIGID_MAX + 1];
+    int kind, rc;
+    size_t i;
     if (q->origid) {
-        st = l->q[Q_ORIGID];
-        lower_origid(q->origid, origid);
-        sqlite3_bind_text(st, 1, origid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, q->has_range ? q->from : 0);
-        sqlite3_bind_int64(st, 3, q->has_range ? q->to : CG_SIGNLOG_TIME_MAX);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)max + 1);
+        kind = CG__SK_ORIGID;
+        cg__sk_lower_origid(q->origid, key);
+        c.from = q->has_range ? q->from : 0;
+        c.to = q->has_range ? q->to : CG_SIGNLOG_TIME_MAX;
     } else {
         int64_t w = q->window ? q->window : CG_SIGNLOG_WINDOW_DEFAULT;
-        st = l->q[Q_NUMBERS];
-        sqlite3_bind_text(st, 1, q->orig, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, q->at - w);
-        sqlite3_bind_int64(st, 3, q->at + w);
-        sqlite3_bind_text(st, 4, q->dest, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)max + 1);
+        kind = CG__SK_CALL;
+        cg__sk_call_key(q->orig, q->dest, key);
+        c.from = q->at - w;
+        c.to = q->at + w;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (res->ncalls == max) {
-            res->truncated = true;
-            break;
-        }
-        if (res->ncalls == cap) { /* most answers hold one call or a few */
-            struct cg_signlog_record *more;
-            cap = cap ? cap * 4 : 8;
-            if (cap > max)
-                cap = max;
-            if (!(more = realloc(res->calls, cap * sizeof *more))) {
-                rc = SQLITE_NOMEM;
-                break;
+    rc = cg__sk_each(l->q[Q_AT], l->q[Q_NEXT], kind, key, c.from, c.to, take_row, &c);
+    if (rc != CG_OK)
+        return rc;
+    /* insertion: the calls come nearly in order, and equal times keep the
+     * order they were appended in */
+    for (i = 1; i < res->ncalls; i++) {
+        size_t j = i;
+        if (by_time(&res->calls[i - 1], &res->calls[i]) <= 0)
+            continue;
+        {
+            struct cg_signlog_record r = res->calls[i];
+            while (j > 0 && by_time(&res->calls[j - 1], &r) > 0) {
+                res->calls[j] = res->calls[j - 1];
+                j--;
             }
-            res->calls = more;
+            res->calls[j] = r;
         }
-        read_record(st, &res->calls[res->ncalls++]);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-        return CG_OK;
-    return rc == SQLITE_INTERRUPT ? CG_ETOOBIG : rc == SQLITE_NOMEM ? CG_ENOMEM : CG_EIO;
+    return CG_OK;
 }
 
-/*
- * A set of 64-bit hashes (of numbers), to count distinct ones in one pass
- * over a customer's records: SQLite's count(DISTINCT) builds a temporary
- * B-tree per column, which made a busy customer's hour (12,000 records)
- * take 70 ms instead of a few.  Two numbers sharing a hash count once.
- */
-struct hset {
-    uint64_t *slot; /* 0: empty */
-    size_t cap, n;
+/* A customer's totals over its span, from its rows by second. */
+struct totals {
+    struct cg_signlog_customer *c;
+    struct cg__hset orig, shown;
+    uint64_t rows;
 };
 
-static bool hset_add(struct hset *h, const char *s)
+static int add_second(void *arg, int64_t first, const unsigned char *p, size_t n)
 {
-    uint64_t v;
-    size_t i;
-    if (!s)
-        return true;
-    v = cg__fnv1a(s, strlen(s)) | 1;
-    if (2 * (h->n + 1) > h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024, k;
-        uint64_t *slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return false;
-        for (k = 0; k < h->cap; k++)
-            if (h->slot[k]) {
-                for (i = h->slot[k] & (cap - 1); slot[i]; i = (i + 1) & (cap - 1))
-                    ;
-                slot[i] = h->slot[k];
-            }
-        free(h->slot);
-        h->slot = slot;
-        h->cap = cap;
+    struct totals *tt = arg;
+    struct cg_signlog_customer *c = tt->c;
+    struct cg_signlog_totals *t = &c->totals;
+    struct cg__sk_customer_row row;
+    size_t i, j;
+    (void)first;
+    if (cg__sk_customer(p, n, &row) != CG_OK)
+        return CG_EIO;
+    if (row.second < t->from || row.second > t->to)
+        return 0;
+    tt->rows += row.n;
+    t->refused += row.refused;
+    for (i = 0; i < 3; i++)
+        t->by_attest[i] += row.by_attest[i];
+    for (i = 0; i < row.norig; i++)
+        if (cg__hset_add(&tt->orig, cg__sk_u64(row.orig + 8 * i)) < 0)
+            return CG_ENOMEM;
+    for (i = 0; i < row.nshown; i++)
+        if (cg__hset_add(&tt->shown, cg__sk_u64(row.shown + 8 * i)) < 0)
+            return CG_ENOMEM;
+    for (i = 0; i < row.nsources; i++) {
+        for (j = 0; j < c->naddresses && strcmp(c->addresses[j], row.sources[i]); j++)
+            ;
+        if (j == c->naddresses && j < CG_SIGNLOG_ADDRS_MAX)
+            cg__strlcpy(c->addresses[c->naddresses++], row.sources[i], CG_SIGNLOG_ADDR_MAX);
     }
-    for (i = v & (h->cap - 1); h->slot[i]; i = (i + 1) & (h->cap - 1))
-        if (h->slot[i] == v)
-            return true;
-    h->slot[i] = v;
-    h->n++;
-    return true;
+    return tt->rows >= CG_SIGNLOG_TOTALS_ROWS;
 }
 
 /* One customer's totals and addresses over its span; false when stopped
  * by the budget (or out of memory): the counts are then lower bounds. */
 static bool describe(struct cg_signlog *l, struct cg_signlog_customer *c)
 {
-    sqlite3_stmt *st = l->q[Q_CUSTOMER];
     struct cg_signlog_totals *t = &c->totals;
-    struct hset orig = {0}, shown = {0};
-    uint64_t rows = 0;
-    bool ok = true;
-    int rc;
-    sqlite3_bind_text(st, 1, c->customer, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, t->from);
-    sqlite3_bind_int64(st, 3, t->to);
-    sqlite3_bind_int64(st, 4, CG_SIGNLOG_TOTALS_ROWS);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *action = (const char *)sqlite3_column_text(st, 0);
-        const char *attest = (const char *)sqlite3_column_text(st, 1);
-        const char *num = (const char *)sqlite3_column_text(st, 2);
-        const char *pres = (const char *)sqlite3_column_text(st, 3);
-        const char *src = (const char *)sqlite3_column_text(st, 4);
-        size_t i;
-        rows++;
-        if (action && strcmp(action, "block") == 0)
-            t->refused++;
-        else if (attest && attest[0] >= 'A' && attest[0] <= 'C')
-            t->by_attest[attest[0] - 'A']++;
-        if (!hset_add(&orig, num) || !hset_add(&shown, pres ? pres : num)) {
-            ok = false;
-            break;
-        }
-        for (i = 0; src && i < c->naddresses && strcmp(c->addresses[i], src); i++)
-            ;
-        if (src && i == c->naddresses && i < CG_SIGNLOG_ADDRS_MAX)
-            cg__strlcpy(c->addresses[c->naddresses++], src, CG_SIGNLOG_ADDR_MAX);
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        ok = false;
-    sqlite3_reset(st);
-    t->signed_calls = rows - t->refused;
-    t->distinct_orig = orig.n;
-    t->distinct_presented = shown.n;
-    t->complete = ok && rows < CG_SIGNLOG_TOTALS_ROWS;
-    free(orig.slot);
-    free(shown.slot);
-    return ok;
+    struct totals tt = {.c = c};
+    int rc = cg__sk_each(l->q[Q_AT], l->q[Q_NEXT], CG__SK_CUSTOMER, c->customer, t->from, t->to,
+                         add_second, &tt);
+    t->signed_calls = tt.rows - t->refused;
+    t->distinct_orig = tt.orig.n;
+    t->distinct_presented = tt.shown.n;
+    t->complete = rc == CG_OK && tt.rows < CG_SIGNLOG_TOTALS_ROWS;
+    free(tt.orig.slot);
+    free(tt.shown.slot);
+    return rc == CG_OK;
 }
 
 /* The customers of the calls found, each with the times of its first and last. */
@@ -623,7 +698,7 @@ static json_t *query_json(const struct cg_signlog_query *q)
     json_t *o = json_object();
     if (q->origid) {
         char origid[CG_ORIGID_MAX + 1];
-        if (!lower_origid(q->origid, origid))
+        if (!cg__sk_lower_origid(q->origid, origid))
             origid[0] = '\0';
         json_object_set_new(o, "origid", json_string(origid));
         if (q->has_range) {
