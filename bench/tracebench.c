@@ -2,7 +2,15 @@
  * cidguard-tracebench: the signing log at carrier size.
  *
  *   cidguard-tracebench build FILE N     N records through cg_signlog_append,
- *                                        100,000 to a transaction
+ *                                        1,024 to a transaction, as the
+ *                                        daemon's writer appends them
+ *   cidguard-tracebench append FILE N K  the same, printing the CPU time a
+ *                                        record costs for each million; K
+ *                                        "carrier" is the records below, K
+ *                                        "one" a single customer signing one
+ *                                        number to one callee with ten
+ *                                        presentation numbers (as
+ *                                        bench/signbench.sh sends)
  *   cidguard-tracebench query FILE N Q   Q traceback queries of each kind
  *                                        against a log built with N records
  *   cidguard-tracebench args FILE N K    prints the CLI arguments of query
@@ -14,18 +22,19 @@
  * hundred send a handful each), 200,000 calling numbers, a random origid
  * per call, 2% refused.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
-#include <sqlite3.h>
 
 #include "cidguard/signlog.h"
 
 #define T0 1735689600 /* 2025-01-01T00:00:00Z */
 #define SPAN (7 * 86400)
-#define BATCH 100000
+#define BATCH 1024
 
 static uint64_t mix(uint64_t x)
 {
@@ -67,52 +76,74 @@ static double ms_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/*
- * The records go in through cg_signlog_append, but into the table alone:
- * its indexes are dropped first (by a connection of our own; the log's
- * statements are prepared again by SQLite) and made again by sorting when
- * the log is opened once more, which for ten million records is minutes
- * faster than keeping them up to date record by record.
- */
-static int build(const char *path, uint64_t n)
+/* bench/signbench.sh's calls: one customer, number, callee and origid,
+ * ten presentation numbers in turn. */
+static void record_one(uint64_t i, uint64_t n, struct cg_signlog_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->time = T0 + (int64_t)(i * SPAN / n);
+    strcpy(r->customer, "bench");
+    strcpy(r->source, "127.0.0.1");
+    snprintf(r->call_id, sizeof r->call_id, "%llu-1@127.0.0.1", (unsigned long long)i);
+    strcpy(r->orig, "442079460000");
+    snprintf(r->presented, sizeof r->presented, "4420794%05u", (unsigned)(i % 10));
+    strcpy(r->dest, "14155550100");
+    r->attest = 'A';
+    strcpy(r->origid, "5a1d38f4-8f0e-5c52-9b1e-3f6a2d7c4e10");
+    strcpy(r->spc, "1234");
+    strcpy(r->listener, "sip");
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* N records through cg_signlog_append in the writer's batches; with
+ * `each`, the CPU a record cost over each million appended. */
+static int build(const char *path, uint64_t n,
+                 void (*make)(uint64_t, uint64_t, struct cg_signlog_record *), bool each)
 {
     struct cg_signlog *l;
     struct cg_signlog_record *r = calloc(BATCH, sizeof *r);
     struct timespec t0;
-    sqlite3 *db;
-    uint64_t i, k;
-    if (!r || cg_signlog_open(&l, path) != CG_OK || sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db,
-                     "DROP INDEX signings_origid; DROP INDEX signings_orig; "
-                     "DROP INDEX signings_customer",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+    double c0 = cpu_s(), gen = 0;
+    uint64_t i, k, mark = 0;
+    if (!r || cg_signlog_open(&l, path) != CG_OK) {
         fprintf(stderr, "tracebench: cannot create %s\n", path);
         return 1;
     }
-    sqlite3_close(db);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (i = 0; i < n; i += k) {
         size_t j;
+        double g0 = cpu_s();
         k = n - i < BATCH ? n - i : BATCH;
         for (j = 0; j < k; j++)
-            record(i + j, n, &r[j]);
+            make(i + j, n, &r[j]);
+        gen += cpu_s() - g0;
         if (cg_signlog_append(l, r, k) != CG_OK) {
             fprintf(stderr, "tracebench: append failed at %llu\n", (unsigned long long)i);
             return 1;
         }
-        if ((i / BATCH) % 10 == 9)
+        if (each && (i + k) / 1000000 != i / 1000000) {
+            double c = cpu_s();
+            printf("records %8llu-%8llu: %6.2f us a record (CPU)\n", (unsigned long long)mark,
+                   (unsigned long long)(i + k), (c - c0 - gen) * 1e6 / (double)(i + k - mark));
+            fflush(stdout);
+            c0 = c;
+            gen = 0;
+            mark = i + k;
+        } else if (!each && (i / BATCH) % 1000 == 999) {
             fprintf(stderr, "\r%llu records, %.0f s", (unsigned long long)(i + k),
                     ms_since(&t0) / 1e3);
+        }
     }
     cg_signlog_close(l);
-    fprintf(stderr, "\n%llu records in %.1f s; indexing\n", (unsigned long long)n,
-            ms_since(&t0) / 1e3);
-    if (cg_signlog_open(&l, path) != CG_OK) {
-        fprintf(stderr, "tracebench: cannot index %s\n", path);
-        return 1;
-    }
-    cg_signlog_close(l);
-    fprintf(stderr, "indexed, %.1f s in all\n", ms_since(&t0) / 1e3);
+    if (!each)
+        fprintf(stderr, "\n%llu records in %.1f s\n", (unsigned long long)n, ms_since(&t0) / 1e3);
     free(r);
     return 0;
 }
@@ -190,7 +221,9 @@ int main(int argc, char **argv)
 {
     uint64_t n = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
     if (argc == 4 && strcmp(argv[1], "build") == 0 && n)
-        return build(argv[2], n);
+        return build(argv[2], n, record, false);
+    if (argc == 5 && strcmp(argv[1], "append") == 0 && n)
+        return build(argv[2], n, strcmp(argv[4], "one") == 0 ? record_one : record, true);
     if (argc == 5 && strcmp(argv[1], "query") == 0 && n)
         return query(argv[2], n, atoi(argv[4]) > 0 ? atoi(argv[4]) : 100);
     if (argc == 5 && strcmp(argv[1], "args") == 0 && n) {
@@ -200,6 +233,7 @@ int main(int argc, char **argv)
                (long long)r.time + 17);
         return 0;
     }
-    fprintf(stderr, "usage: cidguard-tracebench build FILE N | query FILE N Q | args FILE N K\n");
+    fprintf(stderr, "usage: cidguard-tracebench build FILE N | append FILE N carrier|one | query FILE N "
+                    "Q | args FILE N K\n");
     return 2;
 }

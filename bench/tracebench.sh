@@ -10,11 +10,11 @@ set -e
 B=${1:-build}
 N=${2:-10000000}
 # the schema's version in the name: a file of an older layout is not reused
-DB=${TRACEBENCH_DB:-/tmp/cidguard-tracebench-s2-$N.db}
+DB=${TRACEBENCH_DB:-/tmp/cidguard-tracebench-s3-$N.db}
 if [ ! -s "$DB" ] || [ -e "$DB.building" ]; then
     rm -f "$DB" "$DB-wal" "$DB-shm"
     touch "$DB.building"
-    echo "building $DB (a few minutes for ten million records; kept for the next run)"
+    echo "building $DB (about two minutes for ten million records; kept for the next run)"
     "$B/cidguard-tracebench" build "$DB" "$N"
     rm -f "$DB.building"
 fi

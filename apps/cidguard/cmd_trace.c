@@ -152,6 +152,10 @@ int cmd_trace(int argc, char **argv)
         cli_die("trace: no signing log at %s", log);
     if (rc == CG_EPARSE)
         cli_die("trace: %s is not a signing log", log);
+    if (rc == CG_EUNSUPPORTED)
+        cli_die("trace: %s is a signing log of an earlier version, not indexed yet: cidguardd "
+                "indexes it when it next starts with it",
+                log);
     if (rc != CG_OK)
         cli_die("trace: cannot read %s: %s", log, cg_strerror(rc));
     rc = cg_signlog_query(l, &q, &res);

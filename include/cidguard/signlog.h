@@ -63,13 +63,17 @@ struct cg_signlog_record {
 
 struct cg_signlog;
 
-/* Opens (creating) the log for writing: WAL, the `signings` table and its
- * indexes.  CG_OK, CG_EINVAL or CG_EIO (logged). */
+/* Opens (creating) the log for writing: WAL, the `signings` table and the
+ * log's index of it; records it has not indexed (another writer's, or a
+ * log of an earlier layout) are indexed first (10-20 s a million).
+ * CG_OK, CG_EINVAL or CG_EIO (logged). */
 CG_EXTERN int cg_signlog_open(struct cg_signlog **out, const char *path);
 /*
  * Opens an existing log for queries only (cg_signlog_query): no table is
  * created, nothing is written.  CG_ENOTFOUND when there is no file at
- * `path`, CG_EPARSE when it is not a signing log, CG_EIO otherwise.
+ * `path`, CG_EPARSE when it is not a signing log, CG_EUNSUPPORTED when it
+ * is a log of an earlier layout that no writer has opened since (the
+ * writer indexes its records when it opens it), CG_EIO otherwise.
  */
 CG_EXTERN int cg_signlog_open_readonly(struct cg_signlog **out, const char *path);
 CG_EXTERN void cg_signlog_close(struct cg_signlog *l);

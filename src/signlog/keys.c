@@ -482,7 +482,7 @@ static const char *column(sqlite3_stmt *st, int i)
 
 int cg__skeys_catch_up(struct cg__skeys *k, size_t *indexed)
 {
-    enum { CHUNK = 65536 };
+    enum { CHUNK = 16384 }; /* records a transaction: the batch's rows stay a few MB */
     int rc = CG_OK;
     *indexed = 0;
     for (;;) {

@@ -172,8 +172,11 @@ int cg_signlog_open_readonly(struct cg_signlog **out, const char *path)
     sqlite3_exec(l->db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-8192", NULL, NULL, NULL);
     if (prepare_queries(l)) {
         rc = sqlite3_errcode(l->db);
-        /* a file that is not SQLite, or a database without our table */
-        rc = rc == SQLITE_NOTADB || rc == SQLITE_ERROR ? CG_EPARSE : CG_EIO;
+        /* a file that is not SQLite, or a database without our table; or
+         * a log of the earlier layout that no writer has indexed yet */
+        rc = strstr(sqlite3_errmsg(l->db), "no such table: signing_keys") ? CG_EUNSUPPORTED
+             : rc == SQLITE_NOTADB || rc == SQLITE_ERROR                  ? CG_EPARSE
+                                                                          : CG_EIO;
         cg_signlog_close(l);
         return rc;
     }

@@ -342,10 +342,14 @@ static void promote(struct cg_certcache *c, struct centry *e, int64_t now)
     if (from == RING_NEG)
         room_for_certificate(c, now);
     if (c->ring[RING_VER].n >= c->vercap) {
+        /* never NULL with the ring full; said, so that -O3 does not warn
+         * of a NULL entry's ring (and -Werror stop a release build) */
         struct centry *d = clock_victim(c, RING_VER, now);
-        ring_remove(c, d);
-        atomic_store_explicit(&d->used, false, memory_order_relaxed);
-        ring_insert(c, d, RING_NEW);
+        if (d) {
+            ring_remove(c, d);
+            atomic_store_explicit(&d->used, false, memory_order_relaxed);
+            ring_insert(c, d, RING_NEW);
+        }
     }
     ring_insert(c, e, RING_VER);
 }
