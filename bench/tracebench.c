@@ -29,7 +29,6 @@
 #include <time.h>
 #include <sys/resource.h>
 
-
 #include "cidguard/signlog.h"
 
 #define T0 1735689600 /* 2025-01-01T00:00:00Z */
@@ -233,7 +232,8 @@ int main(int argc, char **argv)
                (long long)r.time + 17);
         return 0;
     }
-    fprintf(stderr, "usage: cidguard-tracebench build FILE N | append FILE N carrier|one | query FILE N "
-                    "Q | args FILE N K\n");
+    fprintf(stderr,
+            "usage: cidguard-tracebench build FILE N | append FILE N carrier|one | query FILE N "
+            "Q | args FILE N K\n");
     return 2;
 }

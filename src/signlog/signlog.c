@@ -44,16 +44,17 @@ static const char schema[] = CG__SQLOG_PRAGMAS
     "time, call_id, customer, source, ingress, orig, presented, dest, attest, origid, spc, "       \
     "action, reasons, listener"
 
-enum { Q_AT, Q_NEXT, Q_RECORD, Q__COUNT };
+/* prepared in this order: a database without the records says so first */
+enum { Q_RECORD, Q_AT, Q_NEXT, Q__COUNT };
 
 static const char *const query_sql[Q__COUNT] = {
+    [Q_RECORD] = "SELECT " COLS " FROM signings WHERE rowid = ?1",
     /* one key's rows in one bucket */
     [Q_AT] = "SELECT first, data FROM signing_keys WHERE kind = ?1 AND bucket = ?2 AND key = ?3 "
              "ORDER BY first",
     /* the first bucket of a kind holding anything, within a range */
     [Q_NEXT] = "SELECT bucket FROM signing_keys WHERE kind = ?1 AND bucket BETWEEN ?2 AND ?3 "
                "ORDER BY bucket LIMIT 1",
-    [Q_RECORD] = "SELECT " COLS " FROM signings WHERE rowid = ?1",
 };
 
 const char *cg__signlog_sql(int i)

@@ -514,6 +514,16 @@ static void test_bad_inputs(void **state)
                          SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(cg_signlog_open_readonly(&ro, path), CG_EPARSE);
+        /* a log of the earlier layout, not indexed yet */
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "CREATE TABLE signings(time, call_id, customer, source, "
+                                      "ingress, orig, presented, dest, attest, origid, spc, "
+                                      "action, reasons, listener)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(cg_signlog_open_readonly(&ro, path), CG_EUNSUPPORTED);
         unlink(path);
     }
     assert_int_equal(cg_signlog_open(&ro, NULL), CG_EINVAL);
