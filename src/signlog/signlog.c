@@ -45,16 +45,16 @@ static const char schema[] = CG__SQLOG_PRAGMAS
     "action, reasons, listener"
 
 /* prepared in this order: a database without the records says so first */
-enum { Q_RECORD, Q_AT, Q_NEXT, Q__COUNT };
+enum { Q_RECORD, Q_AT, Q_SPAN, Q__COUNT };
 
 static const char *const query_sql[Q__COUNT] = {
     [Q_RECORD] = "SELECT " COLS " FROM signings WHERE rowid = ?1",
     /* one key's rows in one bucket */
     [Q_AT] = "SELECT first, data FROM signing_keys WHERE kind = ?1 AND bucket = ?2 AND key = ?3 "
              "ORDER BY first",
-    /* the first bucket of a kind holding anything, within a range */
-    [Q_NEXT] = "SELECT bucket FROM signing_keys WHERE kind = ?1 AND bucket BETWEEN ?2 AND ?3 "
-               "ORDER BY bucket LIMIT 1",
+    /* the first and last buckets of a kind */
+    [Q_SPAN] = "SELECT (SELECT bucket FROM signing_keys WHERE kind = ?1 ORDER BY bucket LIMIT 1), "
+               "(SELECT bucket FROM signing_keys WHERE kind = ?1 ORDER BY bucket DESC LIMIT 1)",
 };
 
 const char *cg__signlog_sql(int i)
@@ -517,7 +517,7 @@ static int find_calls(struct cg_signlog *l, const struct cg_signlog_query *q, si
         c.from = q->at - w;
         c.to = q->at + w;
     }
-    rc = cg__sk_each(l->q[Q_AT], l->q[Q_NEXT], kind, key, c.from, c.to, take_row, &c);
+    rc = cg__sk_each(l->q[Q_AT], l->q[Q_SPAN], kind, key, c.from, c.to, take_row, &c);
     if (rc != CG_OK)
         return rc;
     /* insertion: the calls come nearly in order, and equal times keep the
@@ -582,7 +582,7 @@ static bool describe(struct cg_signlog *l, struct cg_signlog_customer *c)
 {
     struct cg_signlog_totals *t = &c->totals;
     struct totals tt = {.c = c};
-    int rc = cg__sk_each(l->q[Q_AT], l->q[Q_NEXT], CG__SK_CUSTOMER, c->customer, t->from, t->to,
+    int rc = cg__sk_each(l->q[Q_AT], l->q[Q_SPAN], CG__SK_CUSTOMER, c->customer, t->from, t->to,
                          add_second, &tt);
     t->signed_calls = tt.rows - t->refused;
     t->distinct_orig = tt.orig.n;

@@ -86,9 +86,9 @@ uint64_t cg__sk_hash(const char *s);
 /* Calls fn for each row of (kind, key) in the buckets from `from` to `to`
  * (times), in bucket order: fn returns 0 to go on, 1 to stop, or an
  * error.  The statements: "at" selects (first, data) by (kind, bucket,
- * key), "next" the least bucket of a kind in a range. */
+ * key), "span" the first and last buckets of a kind. */
 typedef int cg__sk_row_fn(void *arg, int64_t first, const unsigned char *data, size_t n);
-int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *next, int kind, const char *key, int64_t from,
+int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *span, int kind, const char *key, int64_t from,
                 int64_t to, cg__sk_row_fn *fn, void *arg);
 
 #endif
