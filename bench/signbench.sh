@@ -7,7 +7,9 @@
 # DNO numbers, the customer's windows) and written to the signing log;
 # cidguard-sipload --unsigned on LCORE presents NUMBERS presentation numbers
 # in turn behind the customer's network number.  ROUNDS rounds, each with
-# `openssl speed ecdsap256` sign/s on the daemon's core; medians.
+# `openssl speed ecdsap256` sign/s on the daemon's core; medians.  With
+# OFFER=P the calls are offered at P% of each round's raw rate instead,
+# and the records the log dropped tell whether it kept up.
 # Usage: sh bench/signbench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 set -e
 B=${1:-build}
@@ -53,6 +55,7 @@ thread_cpu() {
     echo $t
 }
 written() { curl -s http://127.0.0.1:28085/metrics | awk '$1 == "cidguard_signing_log_total{result=\"written\"}" {print $2}'; }
+dropped() { curl -s http://127.0.0.1:28085/metrics | awk '$1 == "cidguard_signing_log_total{result=\"dropped\"}" {print $2}'; }
 i=0
 while [ "$i" -lt "$ROUNDS" ]; do
     i=$((i + 1))
@@ -60,10 +63,19 @@ while [ "$i" -lt "$ROUNDS" ]; do
     d0=$(cpu $PID)
     g0=$(thread_cpu $PID cidguardd-log)
     r0=$(written)
-    OUT=$($LOAD --window 64 --seconds "$S")
+    x0=$(dropped)
+    # OFFER=P: calls offered at P% of this round's raw rate rather than as
+    # fast as they are answered, to see whether the log keeps every record
+    if [ -n "${OFFER:-}" ]; then
+        OUT=$($LOAD --rate "$(awk -v r="$RAW" -v p="$OFFER" 'BEGIN {printf "%d", r * p / 100}')" --seconds "$S")
+        sleep 1 # the writer's last batch
+    else
+        OUT=$($LOAD --window 64 --seconds "$S")
+    fi
     d1=$(cpu $PID)
     g1=$(thread_cpu $PID cidguardd-log)
     r1=$(written)
+    x1=$(dropped)
     CPS=$(echo "$OUT" | sed -n 's/^\([0-9]*\) calls\/s.*/\1/p')
     CALLS=$(echo "$OUT" | sed -n 's/^\([0-9]*\) calls\/s over \([0-9.]*\) s.*/\1 \2/p' |
         awk '{printf "%d", $1 * $2}')
@@ -90,7 +102,7 @@ while [ "$i" -lt "$ROUNDS" ]; do
     echo "round $i: raw OpenSSL sign $RAW/s, cidguardd signing $CPS/s = $(awk -v a="$CPS" -v b="$RAW" 'BEGIN {printf "%.1f%%", 100 * a / b}');" \
         "daemon CPU a call $US us ($(awk -v u="$US" -v b="$RAW" 'BEGIN {printf "%.1f%%", u ? 1e6 / u / b * 100 : 0}') of raw)"
     echo "  $(echo "$OUT" | head -1)"
-    echo "  signing log: $((r1 - r0)) records written, $LOGUS us of the writer's CPU each; a call with its record written $FULL us ($(awk -v u="$FULL" -v b="$RAW" 'BEGIN {if (u + 0 > 0) printf "%.1f%%", 1e6 / u / b * 100; else printf "n/a"}') of raw)"
+    echo "  signing log: $((r1 - r0)) records written, $((x1 - x0)) dropped, $LOGUS us of the writer's CPU each; a call with its record written $FULL us ($(awk -v u="$FULL" -v b="$RAW" 'BEGIN {if (u + 0 > 0) printf "%.1f%%", 1e6 / u / b * 100; else printf "n/a"}') of raw)"
 done
 RAW=$(median <"$W/raw")
 CPS=$(median <"$W/cps")

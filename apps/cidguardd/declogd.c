@@ -139,7 +139,7 @@ static size_t drain(struct log *lg, struct lane *ln)
  * the oldest records pruned (in bursts of at most about 200 ms, so that a
  * large backlog is spread over several seconds while records keep being
  * written).  Without a cap a busy daemon fills its disk at about 290 bytes
- * a call for the decision log, 300 for the signing log.
+ * a call for the decision log, 340 for the signing log.
  */
 static void keep_under_cap(struct log *lg)
 {
