@@ -250,15 +250,16 @@ static uint64_t group_hash(int kind, int64_t bucket, int64_t second, const char 
 static bool grow(struct cg__skeys *k)
 {
     size_t gcap = k->gcap ? k->gcap * 2 : 256, scap = gcap * 2, i;
-    struct group *g = realloc(k->g, gcap * sizeof *g);
-    uint32_t *slot;
-    if (!g)
+    uint32_t *slot = calloc(scap, sizeof *slot);
+    struct group *g;
+    /* the slots first: groups without room in them would fill the table */
+    if (!slot || !(g = realloc(k->g, gcap * sizeof *g))) {
+        free(slot);
         return false;
+    }
     memset(g + k->gcap, 0, (gcap - k->gcap) * sizeof *g);
     k->g = g;
     k->gcap = gcap;
-    if (!(slot = calloc(scap, sizeof *slot)))
-        return false;
     for (i = 0; i < k->ng; i++) {
         size_t j;
         for (j = k->g[i].h & (scap - 1); slot[j]; j = (j + 1) & (scap - 1))
@@ -456,12 +457,24 @@ int cg__skeys_flush(struct cg__skeys *k)
     return rc;
 }
 
+/* A set kept for the next batch: a large one is given back, so that the
+ * slots do not each keep the largest set they ever held. */
+static void hset_trim(struct cg__hset *h)
+{
+    if (h->cap > 1024) {
+        free(h->slot);
+        memset(h, 0, sizeof *h);
+    }
+}
+
 void cg__skeys_discard(struct cg__skeys *k)
 {
     size_t i;
     for (i = 0; i < k->ng; i++) {
         free(k->g[i].key);
         k->g[i].key = NULL;
+        hset_trim(&k->g[i].orig);
+        hset_trim(&k->g[i].shown);
     }
     if (k->ng)
         memset(k->slot, 0, k->scap * sizeof *k->slot);

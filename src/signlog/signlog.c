@@ -479,11 +479,14 @@ static int take_row(void *arg, int64_t first, const unsigned char *p, size_t n)
 {
     const unsigned char *end = p + n;
     int64_t rowid = first;
-    int rc = take(arg, rowid);
+    int rc;
+    if (rowid < 1)
+        return CG_EIO; /* not written by this code */
+    rc = take(arg, rowid);
     while (rc == 0 && p < end) {
         uint64_t d;
         if (!cg__sk_varint(&p, end, &d) || d > (uint64_t)(INT64_MAX - rowid))
-            return CG_EIO; /* not written by this code */
+            return CG_EIO;
         rc = take(arg, rowid += (int64_t)d);
     }
     return rc;
