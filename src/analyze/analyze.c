@@ -1082,6 +1082,20 @@ static bool signer_verified(const struct analysis *a, const struct row *r, const
     return d.reasons & (1u << CG_PR_BRAND);
 }
 
+/* What the lists say about a number, as a row's signals ask it: carried
+ * with a staged row, so that a reader thread that keeps the numbers'
+ * records can hand it over. */
+#define LISTED_DNO 1
+#define LISTED_UNALLOCATED 2
+#define LISTED_PROTECTED 4
+
+static uint8_t listed(const struct number *number)
+{
+    return (uint8_t)((number->dno ? LISTED_DNO : 0) |
+                     (number->unallocated ? LISTED_UNALLOCATED : 0) |
+                     (number->brand >= 0 ? LISTED_PROTECTED : 0));
+}
+
 /*
  * The signals the lists decide about one number of a row (ROW_CONCLUSIVE):
  * DNO, Ofcom-unallocated, UK from abroad (+447 roaming excepted), and a
@@ -1090,21 +1104,21 @@ static bool signer_verified(const struct analysis *a, const struct row *r, const
  * call intent.  Without intent data that is protected_unverified, as the
  * daemon decides without intents; with intent=no, protected_no_intent.
  */
-static uint8_t number_signals(const struct analysis *a, const struct row *r, uint32_t id,
+static uint8_t number_signals(const struct analysis *a, const struct row *r, unsigned lists,
                               const char *tn, bool verified, struct sv spc, int intent)
 {
-    const struct number *number = &a->numbers[id];
     uint8_t f = 0;
-    if (number->dno)
+    if (lists & LISTED_DNO)
         f |= ROW_DNO;
-    if (number->unallocated)
+    if (lists & LISTED_UNALLOCATED)
         f |= ROW_UNALLOCATED;
     /* A signing log's protected numbers are judged by the daemon, which
      * knows their owners (protected_not_customers in its reasons); its
      * customers are not gateways. */
     if (a->signing)
         return f;
-    if (number->brand >= 0 && intent != INTENT_YES && !(verified && signer_verified(a, r, tn, spc)))
+    if ((lists & LISTED_PROTECTED) && intent != INTENT_YES &&
+        !(verified && signer_verified(a, r, tn, spc)))
         f |= intent == INTENT_NO ? ROW_PROTECTED_NO_INTENT : ROW_PROTECTED_UNVERIFIED;
     if (a->origins[r->origin].international && tn[0] == '4' && tn[1] == '4' && tn[2] != '7')
         f |= ROW_UK_FROM_ABROAD;
@@ -1112,15 +1126,17 @@ static uint8_t number_signals(const struct analysis *a, const struct row *r, uin
 }
 
 /* Sets the row's per-call signals that the lists decide, about each of its
- * numbers; spc is its signer.  The verification in a record is of the
- * network number: a different presentation number is unverified. */
-static void mark_listed_signals(struct analysis *a, struct row *r, const char *calling,
-                                const char *presented, struct sv spc, int intent)
+ * numbers (what the lists say of each in lists[]); spc is its signer.  The
+ * verification in a record is of the network number: a different
+ * presentation number is unverified. */
+static void mark_listed_signals(struct analysis *a, struct row *r, const uint8_t lists[2],
+                                const char *calling, const char *presented, struct sv spc,
+                                int intent)
 {
-    r->flags = number_signals(a, r, r->calling, calling, true, spc, intent);
+    r->flags = number_signals(a, r, lists[0], calling, true, spc, intent);
     r->pflags = r->presented == r->calling
                     ? r->flags
-                    : number_signals(a, r, r->presented, presented, false, spc, intent);
+                    : number_signals(a, r, lists[1], presented, false, spc, intent);
 }
 
 static bool has_code(struct sv list, const char *code);
@@ -1227,8 +1243,9 @@ static void row_time(struct analysis *a, int64_t t)
     }
 }
 
-/* Counts the row into its calling number's verification habit, its
- * origin's span and the (presentation number, origin) pairs, and queues it
+/* Counts the row into its origin's span and the (presentation number,
+ * origin) pairs (its calling number's verification habit is counted where
+ * the numbers' records are kept: number_call), and queues it
  * for the spill file.  A row earlier than the latest before it is kept
  * (nothing in the analysis depends on the order) and reported. */
 static int keep_row(struct analysis *a, const struct row *r)
@@ -1256,9 +1273,6 @@ static int keep_row(struct analysis *a, const struct row *r)
     } else {
         row_time(a, r->t);
     }
-    a->numbers[r->calling].calls++;
-    if (r->verstat == VERSTAT_PASSED)
-        a->numbers[r->calling].verified_calls++;
     if (!a->nrows || r->t < a->tmin)
         a->tmin = r->t;
     if (!a->nrows || r->t > a->tmax)
@@ -1284,18 +1298,27 @@ static int spill_row(struct analysis *a, const struct row *r)
     return CG_OK;
 }
 
-/* A row whose ids are made into the analysis: its per-call signals, a
+/* A row into its calling number's verification habit. */
+static void number_call(struct analysis *a, const struct row *r)
+{
+    a->numbers[r->calling].calls++;
+    if (r->verstat == VERSTAT_PASSED)
+        a->numbers[r->calling].verified_calls++;
+}
+
+/* A row whose ids are made into the analysis (what the lists say of its
+ * calling and presentation numbers in lists[]): its per-call signals, a
  * bank's dialler seen with an intent, and the row kept. */
 static int finish_row(struct analysis *a, const struct raw_row *in, struct row r,
-                      const char *calling, const char *presented, int intent)
+                      const uint8_t lists[2], const char *calling, const char *presented,
+                      int intent)
 {
-    mark_listed_signals(a, &r, calling, presented, in->spc, intent);
+    mark_listed_signals(a, &r, lists, calling, presented, in->spc, intent);
     if (a->signing)
         mark_signing(a, &r, in);
     /* a protected number announced by an intent: its network number is
      * the bank's dialler (settle_flags) */
-    if (intent == INTENT_YES &&
-        (a->numbers[r.presented].brand >= 0 || a->numbers[r.calling].brand >= 0) &&
+    if (intent == INTENT_YES && ((lists[0] | lists[1]) & LISTED_PROTECTED) &&
         set_add(&a->intent_pairs, r.calling, r.presented) < 0)
         return CG_ENOMEM;
     return keep_row(a, &r);
@@ -1321,7 +1344,11 @@ static int add_parsed_row(struct analysis *a, const struct raw_row *in, struct r
     if ((id = a->signing ? customer_id(a, in) : origin_id(a, in)) < 0)
         return CG_ENOMEM;
     r.origin = (uint32_t)id;
-    return finish_row(a, in, r, calling, presented, intent);
+    number_call(a, &r);
+    return finish_row(
+        a, in, r,
+        (const uint8_t[2]){listed(&a->numbers[r.calling]), listed(&a->numbers[r.presented])},
+        calling, presented, intent);
 }
 
 /* One input row into the analysis: CG_OK also when it was malformed (and
@@ -1463,6 +1490,7 @@ struct staged {
     uint32_t key;    /* its origin's key "ingress|spc|origid" in the chunk's text */
     uint16_t ing_n, spc_n, org_n;
     uint64_t packed[3], key_hash; /* to look the ids up, the tables' slots prefetched */
+    uint8_t lists[2];             /* what the lists say of calling, presented (LISTED_*) */
     char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
 };
 
@@ -1489,16 +1517,19 @@ struct pipe {
 
 struct stager {
     const struct cg_analyze_opts *opts;
-    /* the analysis's id tables, the reader's alone while it reads: it
-     * makes the rows' number and origin ids, in row order as the analysis
-     * would (the analysis makes each new id's record as it takes it in) */
+    /* the analysis's id tables: it makes the rows' number ids, in row
+     * order as the analysis would, and the numbers' records (a's numbers,
+     * numbers_made and brand names, the reader's alone while it reads);
+     * the origins' ids too when it takes the chunks in itself (with a pipe
+     * the analysis makes those, and the origins' records, as it takes the
+     * chunks in) */
     struct map64 *number_index;
     struct strtab *number_text, *origin_keys;
     const char *path;
     uint64_t line;
     struct stage_chunk *cur;
-    struct analysis *a; /* one thread: chunks are taken in as they fill */
-    struct pipe *pipe;  /* else handed over */
+    struct analysis *a;
+    struct pipe *pipe; /* chunks handed over; NULL: taken in as they fill */
 };
 
 static int commit_chunk(struct analysis *a, struct stage_chunk *c);
@@ -1509,42 +1540,98 @@ static void st_prefetch(const struct strtab *t, uint64_t h)
         __builtin_prefetch(&t->slot[(uint32_t)h & (t->cap - 1)]);
 }
 
-/*
- * The ids of a chunk's numbers and origins, made in row order (calling,
- * presentation, called number, then origin), as the analysis would make
- * them; the tables' slots of the rows a few ahead are prefetched, so that
- * the lookups wait less for memory.
- */
-static int make_ids(struct stager *st, struct stage_chunk *c)
+/* Asks for the text a lookup of hash h will compare, its slot being in the
+ * cache by now (st_prefetch, some rows before). */
+static void st_prefetch_text(const struct strtab *t, uint64_t h)
 {
+    uint32_t fp = (uint32_t)(h >> 32), j;
+    if (!t->cap)
+        return;
+    for (j = (uint32_t)h & (t->cap - 1); t->slot[j].id; j = (j + 1) & (t->cap - 1))
+        if (t->slot[j].fp == fp) {
+            const char *p = t->arena + t->slot[j].off;
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + t->slot[j].len);
+            return;
+        }
+}
+
+/*
+ * The ids of a chunk's numbers, made in row order (calling, presentation,
+ * then called number), as the analysis would make them, with each new
+ * id's record, and the row counted into its calling number's: the
+ * numbers' tables are the reader's while it reads.  The index's slots of
+ * the rows a few ahead are prefetched, and the records of the rows half as
+ * far (their slots, in the cache by then, name them), so that the lookups
+ * wait less for memory.
+ */
+static int make_number_ids(struct stager *st, struct stage_chunk *c)
+{
+    struct analysis *a = st->a;
     size_t i, k;
     for (i = 0; i < c->n; i++) {
         struct staged *s = &c->rows[i];
         const char *tn[3] = {s->calling, s->presented, s->called};
-        int64_t id[4];
+        int64_t id[3];
         bool created;
-        if (i + STAGE_AHEAD < c->n && !c->rows[i + STAGE_AHEAD].why) {
-            const struct staged *f = &c->rows[i + STAGE_AHEAD];
+        if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why) {
+            const struct staged *f = &c->rows[i + 2 * STAGE_AHEAD];
             for (k = 0; k < 3; k++)
                 if (f->packed[k] && f->packed[k] != ~0ull)
                     map_prefetch(st->number_index, f->packed[k]);
-            st_prefetch(st->origin_keys, f->key_hash);
+        }
+        if (i + STAGE_AHEAD < c->n && !c->rows[i + STAGE_AHEAD].why) {
+            const struct staged *f = &c->rows[i + STAGE_AHEAD];
+            for (k = 0; k < 2; k++)
+                if (f->packed[k] && f->packed[k] != ~0ull) {
+                    const uint32_t *v = map_peek(st->number_index, f->packed[k]);
+                    if (v && *v < a->numbers_made)
+                        __builtin_prefetch(&a->numbers[*v]);
+                }
         }
         if (s->why)
             continue;
-        for (k = 0; k < 3; k++)
+        for (k = 0; k < 3; k++) {
             id[k] = k == 1 && s->packed[1] == ~0ull
                         ? id[0]
                         : intern_packed(st->number_index, st->number_text, tn[k], strlen(tn[k]),
                                         s->packed[k], &created);
-        id[3] = intern_hashed(st->origin_keys, c->text + s->key,
-                              (size_t)s->ing_n + s->spc_n + s->org_n + 2, s->key_hash, &created);
-        if (id[0] < 0 || id[1] < 0 || id[2] < 0 || id[3] < 0)
-            return CG_ENOMEM;
+            if (id[k] < 0 || number_record(a, id[k], tn[k]) != CG_OK)
+                return CG_ENOMEM;
+        }
         s->r.calling = (uint32_t)id[0];
         s->r.presented = (uint32_t)id[1];
         s->r.called = (uint32_t)id[2];
-        s->r.origin = (uint32_t)id[3];
+        s->lists[0] = listed(&a->numbers[id[0]]);
+        s->lists[1] = listed(&a->numbers[id[1]]);
+        number_call(a, &s->r);
+    }
+    return CG_OK;
+}
+
+/* The ids of a chunk's origins, in row order, the same way.  Apart from
+ * the numbers': with a reader thread, the reader makes the numbers' ids
+ * and the analysis the origins', each owning its table. */
+static int make_origin_ids(struct strtab *origin_keys, struct stage_chunk *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        struct staged *s = &c->rows[i];
+        int64_t id;
+        bool created;
+        /* the slot of a row a few ahead, and the text its slot names of
+         * the row half as far */
+        if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why)
+            st_prefetch(origin_keys, c->rows[i + 2 * STAGE_AHEAD].key_hash);
+        if (i + STAGE_AHEAD < c->n && !c->rows[i + STAGE_AHEAD].why)
+            st_prefetch_text(origin_keys, c->rows[i + STAGE_AHEAD].key_hash);
+        if (s->why)
+            continue;
+        id = intern_hashed(origin_keys, c->text + s->key,
+                           (size_t)s->ing_n + s->spc_n + s->org_n + 2, s->key_hash, &created);
+        if (id < 0)
+            return CG_ENOMEM;
+        s->r.origin = (uint32_t)id;
     }
     return CG_OK;
 }
@@ -1558,10 +1645,12 @@ static int stage_flush(struct stager *st)
     if (!st->cur->n)
         return CG_OK;
     st->cur->path = st->path;
-    if ((rc = make_ids(st, st->cur)) != CG_OK)
+    if ((rc = make_number_ids(st, st->cur)) != CG_OK)
         return rc;
     if (!p) {
-        rc = commit_chunk(st->a, st->cur);
+        rc = make_origin_ids(st->origin_keys, st->cur);
+        if (rc == CG_OK)
+            rc = commit_chunk(st->a, st->cur);
     } else {
         pthread_mutex_lock(&p->mu);
         p->head++;
@@ -1669,8 +1758,6 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
             if (!f->why) {
                 const uint32_t *v =
                     map_peek(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
-                if (f->r.calling < a->numbers_made)
-                    __builtin_prefetch(&a->numbers[f->r.calling]);
                 if (f->r.origin < a->origins_made)
                     __builtin_prefetch(&a->origins[f->r.origin]);
                 if (v)
@@ -1681,12 +1768,9 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
         in.ingress = (struct sv){k, s->ing_n};
         in.spc = (struct sv){k + s->ing_n + 1, s->spc_n};
         in.origid = (struct sv){k + s->ing_n + s->spc_n + 2, s->org_n};
-        if (number_record(a, s->r.calling, s->calling) != CG_OK ||
-            number_record(a, s->r.presented, s->presented) != CG_OK ||
-            number_record(a, s->r.called, s->called) != CG_OK ||
-            origin_record(a, s->r.origin, &in) != CG_OK)
+        if (origin_record(a, s->r.origin, &in) != CG_OK)
             return CG_ENOMEM;
-        rc = finish_row(a, &in, s->r, s->calling, s->presented, s->intent);
+        rc = finish_row(a, &in, s->r, s->lists, s->calling, s->presented, s->intent);
     }
     return rc;
 }
@@ -2350,6 +2434,10 @@ static void *reader_main(void *arg)
     if (rc == CG_OK)
         rc = stage_flush(&j->st);
     j->rc = rc;
+#ifdef CG_ANALYZE_PHASES
+    if (getenv("CG_ANALYZE_PHASES"))
+        fprintf(stderr, "reader thread %.3f s cpu\n", seconds(CLOCK_THREAD_CPUTIME_ID));
+#endif
     if (p) {
         pthread_mutex_lock(&p->mu);
         p->done = true;
@@ -2362,8 +2450,9 @@ static void *reader_main(void *arg)
 /* --- a plain input read in parts, a thread each ------------------------------------------ */
 
 /*
- * A plain (not gzip) input is read in as many parts as the run has
- * threads, each part whole lines of the file, each on a thread of its own
+ * A plain (not gzip) input, with three threads or more, is read in as
+ * many parts as the run has threads, each part whole lines of the file,
+ * each on a thread of its own
  * into an analysis of its own (the run's own for the first part).  The
  * parts are then taken into the run in file order: their numbers and
  * origins get the ids one thread would have made (a part's new ones in
@@ -2578,7 +2667,7 @@ static int part_merge(struct analysis *a, struct analysis *l, uint64_t line0)
     if (!nmap || !omap)
         goto out;
     /* the run's slots of the ids a few ahead are asked of memory first
-     * (as make_ids does): the merge's lookups miss the cache */
+     * (as make_number_ids does): the merge's lookups miss the cache */
     for (i = 0; i < nn; i++) {
         int64_t id;
         if (i + STAGE_AHEAD < nn) {
@@ -2795,11 +2884,17 @@ static int split_open(const char *path, uint64_t *size)
 
 /*
  * CSV or Asterisk inputs, in order: on one thread, each chunk of staged
- * rows is taken in as it fills; with more, plain files of some size are
- * read in parts, a thread each (read_split), and any other input (gzip, a
- * pipe) by a reader that runs ahead on a thread of its own while the
- * chunks are taken in here, in the same order.
+ * rows is taken in as it fills; with more than two, plain files of some
+ * size are read in parts, a thread each (read_split); else (two threads,
+ * gzip, a pipe) by a reader that parses the rows and makes their numbers'
+ * ids and records, running ahead on a thread of its own, while the chunks
+ * are taken in here (the origins' ids, the pairs, the spill file), in the
+ * same order.  With two threads that pipeline beat two parts: the parts
+ * each built tables of nearly every number and origin, then merged them
+ * (10 million rows: 5.2 s against 7 to 8 s of reading and merging, 9 s
+ * CPU against 11, 600 MB against 860 MB).
  */
+#define SPLIT_MIN_THREADS 3
 static int read_texts(struct analysis *a, const char *const *inputs, size_t n, char *err,
                       size_t errlen)
 {
@@ -2818,7 +2913,7 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
     j->st.origin_keys = &a->origin_keys;
     j->inputs = inputs;
     j->n = n;
-    if (run_threads(a) >= 2 && (fds = calloc(n, sizeof *fds)) &&
+    if (run_threads(a) >= SPLIT_MIN_THREADS && (fds = calloc(n, sizeof *fds)) &&
         (sizes = calloc(n, sizeof *sizes))) {
         for (i = 0; i < n && (fds[i] = split_open(inputs[i], &sizes[i])) >= 0; i++)
             ;
@@ -2856,6 +2951,7 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
             if (!(p.chunk[k] = chunk_new()))
                 rc = CG_ENOMEM;
         j->st.pipe = &p;
+        j->st.a = a;
         j->st.cur = p.chunk[0];
         if (rc == CG_OK && !(started = pthread_create(&th, NULL, reader_main, j) == 0))
             rc = CG_ENOMEM;
@@ -2870,7 +2966,9 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
             }
             c = p.chunk[p.tail % PIPE_CHUNKS];
             pthread_mutex_unlock(&p.mu);
-            rc = commit_chunk(a, c);
+            rc = make_origin_ids(&a->origin_keys, c);
+            if (rc == CG_OK)
+                rc = commit_chunk(a, c);
             pthread_mutex_lock(&p.mu);
             p.tail++;
             p.stop = rc != CG_OK;
