@@ -454,11 +454,13 @@ struct number {
  * another origin is borrowing while the usual one keeps using the number.
  */
 struct pair {
-    uint32_t number, origin, calls, a_calls;
-    uint32_t inside;  /* the usual origin's calls within this pair's first..last */
-    uint32_t current; /* calls in this run's records (the rest from the baseline) */
-    bool borrowed;
+    /* what reading counts on every row first: in one cache line, not two */
     int64_t first, last;
+    uint32_t calls, a_calls;
+    uint32_t current; /* calls in this run's records (the rest from the baseline) */
+    uint32_t number, origin;
+    uint32_t inside; /* the usual origin's calls within this pair's first..last */
+    bool borrowed;
 };
 
 /*
@@ -469,16 +471,22 @@ struct pair {
 #define ORIGIN_DETAILS 4 /* SPCs, origids, source addresses kept per customer (signing log) */
 
 struct origin {
+    /* What reading counts and the first pass asks on every row comes
+     * first, within 64 bytes: the record is read at random, and these
+     * fields were spread over three or four cache lines of it. */
     bool international; /* its ingress is an international gateway */
     bool account;       /* its origid is known: one customer, not a trunk */
     bool rotates;       /* decided by the first pass */
     uint32_t calls;
-    /* its span, beside what the reading counts and asks on every row: one
-     * cache line a row rather than two */
     int64_t first_call, last_call;
     uint32_t conclusive_calls;     /* calls with a ROW_CONCLUSIVE signal */
-    uint32_t distinct_presented;   /* distinct calling numbers */
     uint32_t calls_not_verified_a; /* calls not verified, or verified below A */
+    /* behaviour over all its calls (the first pass) */
+    uint32_t answered, borrowed_numbers, foreign_calls;
+    uint32_t neighbour_calls; /* calls presenting a neighbour of the callee (row_neighbour) */
+    uint64_t talk;
+    int32_t pop; /* index in the run's behaviour arrays (-1: too few calls to judge) */
+    uint32_t distinct_presented; /* distinct calling numbers */
     /*
      * Signing log (the origin is a customer): attempts refused, calls
      * labelled rate_numbers and protected_share, conclusive calls about a
@@ -491,12 +499,9 @@ struct origin {
     bool more_details[3];
     bool spoofing;
     int reason; /* CG__R_*: the rule that listed it */
-    /* behaviour over all its calls (the first pass) */
-    uint32_t answered, borrowed_calls, borrowed_numbers, foreign_calls;
-    uint64_t talk;
+    uint32_t borrowed_calls;
     double lifetime;      /* sum over its numbers of calls times span of use */
     double lifetime_even; /* the same, were each number's calls spread over its whole span */
-    int32_t pop;          /* index in the run's behaviour arrays (-1: too few calls to judge) */
     bool borrows;         /* its borrowed calls count as spoofed (a trunk's others do not) */
     /* whose numbers it borrows (each presented at least 3 times): a
      * private subscriber's (its usual origin is a subscriber switch), a
@@ -505,9 +510,8 @@ struct origin {
      * number A itself (decide_owners) */
     uint32_t private_calls, private_numbers, bank_calls, bank_numbers, owned;
     bool bank;
-    uint32_t shared_calls;    /* calls presenting a number another origin presents too */
-    uint32_t neighbour_calls; /* calls presenting a neighbour of the callee (row_neighbour) */
-    bool neighbours;          /* its neighbour calls count as spoofed (neighbouring) */
+    uint32_t shared_calls; /* calls presenting a number another origin presents too */
+    bool neighbours;       /* its neighbour calls count as spoofed (neighbouring) */
     /* of its spoofed calls */
     uint32_t spoofed_calls, victims, campaigns;
     int64_t first_spoofed, last_spoofed;
@@ -3992,9 +3996,19 @@ static int profile_call(struct analysis *a, struct profile_pass *pp, struct row 
 
 static void profile_share(struct profile_worker *w, size_t rows)
 {
+    const struct analysis *a = w->a;
     size_t i;
     for (i = 0; i < rows && w->rc == CG_OK; i++) {
         struct row *r = &w->round->batch[i];
+        /* the origin's record of a row a few ahead (each row touches its
+         * first 64 bytes, two cache lines at most) */
+        if (i + STAGE_AHEAD < rows) {
+            const struct row *f = &w->round->batch[i + STAGE_AHEAD];
+            if (f->origin % w->n == w->k) {
+                __builtin_prefetch(&a->origins[f->origin]);
+                __builtin_prefetch((const char *)&a->origins[f->origin] + 63);
+            }
+        }
         if (r->origin % w->n == w->k)
             w->rc = profile_call(w->a, &w->pp, r, &w->own);
     }
