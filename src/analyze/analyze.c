@@ -93,6 +93,32 @@ static void advise_huge(void *p, size_t n)
 #endif
 }
 
+/*
+ * realloc for a block that may be large (its first `used` bytes kept),
+ * with large pages under it.  A large block is moved by hand: realloc
+ * copied it into fresh pages before they could be advised (its mremap
+ * cannot move a mapping that advice has split), so the copy faulted in
+ * 4 KB pages, one fault each, and the table then missed the TLB as if it
+ * had never been advised.  10 million rows: 140,000 page faults, most of
+ * them in these copies, each dear under virtualisation.
+ */
+static void *grow_block(void *p, size_t used, size_t bytes)
+{
+    void *np;
+    if (bytes < 2 * HUGE_PAGE) {
+        if ((np = realloc(p, bytes)))
+            advise_huge(np, bytes);
+        return np;
+    }
+    if (!(np = malloc(bytes)))
+        return NULL;
+    advise_huge(np, bytes);
+    if (used)
+        memcpy(np, p, used);
+    free(p);
+    return np;
+}
+
 /* Makes room in the array *p (of *cap elements of `size` bytes) for the
  * element at `index`: the capacity doubles from `first`, on huge pages
  * where the array is large enough to use them. */
@@ -104,9 +130,8 @@ static int grow(void **p, size_t *cap, size_t index, size_t size, size_t first)
         return CG_OK;
     while (nc <= index)
         nc *= 2;
-    if (!(np = realloc(*p, nc * size)))
+    if (!(np = grow_block(*p, *cap * size, nc * size)))
         return CG_ENOMEM;
-    advise_huge(np, nc * size);
     *p = np;
     *cap = nc;
     return CG_OK;
@@ -183,15 +208,13 @@ static int64_t st_push(struct strtab *t, const char *s, size_t n)
 {
     if (t->n == t->idcap) {
         uint32_t nc = t->idcap ? t->idcap * 2 : 64;
-        uint32_t *no = realloc(t->off, nc * sizeof *no), *nl;
+        uint32_t *no = grow_block(t->off, t->idcap * sizeof *no, nc * sizeof *no), *nl;
         if (!no)
             return -1;
         t->off = no;
-        if (!(nl = realloc(t->len, nc * sizeof *nl)))
+        if (!(nl = grow_block(t->len, t->idcap * sizeof *nl, nc * sizeof *nl)))
             return -1;
         t->len = nl;
-        advise_huge(no, nc * sizeof *no);
-        advise_huge(nl, nc * sizeof *nl);
         t->idcap = nc;
     }
     if (t->alen + n + 1 > t->acap) {
@@ -199,9 +222,8 @@ static int64_t st_push(struct strtab *t, const char *s, size_t n)
         char *na;
         while (nc < t->alen + n + 1)
             nc *= 2;
-        if (!(na = realloc(t->arena, nc)))
+        if (!(na = grow_block(t->arena, t->alen, nc)))
             return -1;
-        advise_huge(na, nc);
         t->arena = na;
         t->acap = nc;
     }
@@ -4523,7 +4545,7 @@ static struct cg__victim *victim_of_call(struct spoof_pass *p, struct cg__findin
     if (!*slot) {
         if (fd->nvict == fd->victcap) {
             size_t nc = fd->victcap ? fd->victcap * 2 : 64;
-            struct cg__victim *nv = realloc(fd->vict, nc * sizeof *nv);
+            struct cg__victim *nv = grow_block(fd->vict, fd->nvict * sizeof *nv, nc * sizeof *nv);
             if (!nv)
                 return NULL;
             fd->vict = nv;
