@@ -4225,10 +4225,13 @@ static void decide_origin(struct analysis *a, struct origin *origin)
 }
 
 /* Up to cap rows (room for one read at least), chunks of them, into
- * batch; 0 at the end. */
+ * batch; 0 at the end.  From the spill file they are read into the batch
+ * itself, not through the chunk (a copy of every row). */
 static size_t rows_batch(struct analysis *a, struct row *batch, size_t cap)
 {
-    size_t n = 0, got, step = a->spill ? CHUNK_ROWS : a->nchunk; /* the most one read gives */
+    size_t n = 0, got, step = a->nchunk; /* the most one read gives */
+    if (a->spill)
+        return fread(batch, sizeof *batch, cap, a->spill);
     while (n + step <= cap && (got = rows_next(a)) > 0) {
         memcpy(batch + n, a->chunk, got * sizeof *batch);
         n += got;
