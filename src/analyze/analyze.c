@@ -4023,13 +4023,24 @@ static void profile_share(struct profile_worker *w, size_t rows)
     for (i = 0; i < rows && w->rc == CG_OK; i++) {
         struct row *r = &w->round->batch[i];
         /* the origin's record of a row a few ahead (each row touches its
-         * first 64 bytes, two cache lines at most) */
-        if (i + STAGE_AHEAD < rows) {
-            const struct row *f = &w->round->batch[i + STAGE_AHEAD];
+         * first 64 bytes, two cache lines at most) and its numbers'
+         * blocks; the pair's slot of a row half as far, when its origin
+         * (in the cache by then) borrows */
+        if (i + 2 * STAGE_AHEAD < rows) {
+            const struct row *f = &w->round->batch[i + 2 * STAGE_AHEAD];
             if (f->origin % w->n == w->k) {
                 __builtin_prefetch(&a->origins[f->origin]);
                 __builtin_prefetch((const char *)&a->origins[f->origin] + 63);
+                if (a->block) {
+                    __builtin_prefetch(&a->block[f->presented]);
+                    __builtin_prefetch(&a->block[f->called]);
+                }
             }
+        }
+        if (i + STAGE_AHEAD < rows) {
+            const struct row *f = &w->round->batch[i + STAGE_AHEAD];
+            if (f->origin % w->n == w->k && a->origins[f->origin].borrowed_numbers)
+                map_prefetch(&a->pair_index, (uint64_t)f->presented << 32 | f->origin);
         }
         if (r->origin % w->n == w->k)
             w->rc = profile_call(w->a, &w->pp, r, &w->own);
