@@ -171,8 +171,9 @@ struct stslot {
 };
 struct strtab {
     /* a probe that misses never reads the string; a hit reads the slot and
-     * the text (with the offset and length by id, four cache lines a
-     * lookup were a tenth of reading a 10-million-row file) */
+     * the text (with the offset and length by id, a hit read four cache
+     * lines, and its memcmp, where they were waited for, was a tenth of a
+     * 10-million-row run under perf) */
     struct stslot *slot;
     uint32_t cap, n, nslot;
     uint32_t *off, *len; /* per id: where in the arena, how long */
