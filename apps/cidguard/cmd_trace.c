@@ -40,6 +40,10 @@ static int64_t when(const char *opt, const char *s)
     return t;
 }
 
+/* A question's bound: a log handed over by someone else may hold rows
+ * that would keep it searching for hours. */
+#define TRACE_BUDGET_MS 30000
+
 int cmd_trace(int argc, char **argv)
 {
     static const struct option opts[] = {{"log", required_argument, 0, 'l'},
@@ -64,6 +68,7 @@ int cmd_trace(int argc, char **argv)
     int c, rc;
 
     memset(&q, 0, sizeof q);
+    q.budget_ms = TRACE_BUDGET_MS;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
@@ -159,6 +164,10 @@ int cmd_trace(int argc, char **argv)
     if (rc != CG_OK)
         cli_die("trace: cannot read %s: %s", log, cg_strerror(rc));
     rc = cg_signlog_query(l, &q, &res);
+    if (rc == CG_EUNSUPPORTED)
+        cli_die("trace: %s is still being indexed by its writer; ask again when it has done", log);
+    if (rc == CG_ETOOBIG)
+        cli_die("trace: the query took longer than %d s", TRACE_BUDGET_MS / 1000);
     if (rc != CG_OK)
         cli_die("trace: the query failed: %s", cg_strerror(rc));
     rc = strcmp(format, "csv") == 0 ? cg_signlog_result_csv(res, &text)

@@ -354,6 +354,9 @@ void cgd_traceback_http(struct evhttp_request *req)
         refuse(req, 503, "the query took too long");
     } else if (rc == CG_EINVAL) {
         refuse(req, 400, "bad parameters");
+    } else if (rc == CG_EUNSUPPORTED) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "30");
+        refuse(req, 503, "the signing log is still being indexed");
     } else {
         refuse(req, 500, "the signing log could not be read");
     }

@@ -151,7 +151,10 @@ struct cg_signlog_customer {
 struct cg_signlog_result {
     struct cg_signlog_record *calls; /* by time */
     size_t ncalls;
-    bool truncated; /* more calls matched than max_calls */
+    /* more calls matched than max_calls: the calls kept are the first
+     * appended, which are the earliest unless the clock stepped back within
+     * an hour (origid) or a minute (numbers) */
+    bool truncated;
     struct cg_signlog_customer *customers;
     size_t ncustomers; /* the customers of `calls`, at most CG_SIGNLOG_CUSTOMERS_MAX */
 };
@@ -164,7 +167,8 @@ struct cg_signlog_result {
  * distinct sources of its records in that span.  Returns CG_OK, CG_EINVAL
  * (a bad question: a malformed number or origid, a time outside 0 to
  * CG_SIGNLOG_TIME_MAX, from after to, a window or span out of bounds),
- * CG_ETOOBIG (the calls could not be found within budget_ms), CG_ENOMEM
+ * CG_ETOOBIG (the calls could not be found within budget_ms),
+ * CG_EUNSUPPORTED (a writer is still indexing the log's records), CG_ENOMEM
  * or CG_EIO.  Thread-compatible: one query at a time per cg_signlog.
  */
 CG_EXTERN int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,

@@ -36,8 +36,8 @@ static const int64_t bucket_secs[CG__SK__COUNT] = {
 
 int64_t cg__sk_bucket(int kind, int64_t t)
 {
-    int64_t s = bucket_secs[kind];
-    return t >= 0 ? t / s : -((-t + s - 1) / s);
+    int64_t s = bucket_secs[kind], b = t / s;
+    return t % s < 0 ? b - 1 : b; /* floor, without negating INT64_MIN */
 }
 
 /* --- bytes --------------------------------------------------------------------------------- */
@@ -49,6 +49,8 @@ struct buf {
 
 static bool put(struct buf *b, const void *p, size_t n)
 {
+    if (!n)
+        return true;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         unsigned char *q;
@@ -227,7 +229,7 @@ int cg__skeys_new(struct cg__skeys **out, sqlite3 *db)
         sqlite3_prepare_v2(db,
                            "DELETE FROM signing_keys WHERE (kind, bucket, key, first) IN (SELECT "
                            "kind, bucket, key, first FROM signing_keys WHERE kind = ?1 AND "
-                           "bucket < ?2 AND last < ?3 LIMIT 10000)",
+                           "bucket <= ?2 AND last < ?3 LIMIT 10000)",
                            -1, &k->del, NULL) != SQLITE_OK) {
         cg__skeys_free(k);
         return CG_EIO;
@@ -580,26 +582,26 @@ int cg__sk_error(int step)
     return step == SQLITE_INTERRUPT ? CG_ETOOBIG : step == SQLITE_NOMEM ? CG_ENOMEM : CG_EIO;
 }
 
-int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *span, int kind, const char *key, int64_t from,
+int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *next, int kind, const char *key, int64_t from,
                 int64_t to, cg__sk_row_fn *fn, void *arg)
 {
     int64_t b = cg__sk_bucket(kind, from), hi = cg__sk_bucket(kind, to);
     int rc = 0, step;
-    /* within the buckets the log holds: one search a bucket then, and an
-     * unbounded question costs what the log spans */
-    sqlite3_bind_int(span, 1, kind);
-    step = sqlite3_step(span);
-    if (step == SQLITE_ROW && sqlite3_column_type(span, 0) != SQLITE_NULL) {
-        int64_t first = sqlite3_column_int64(span, 0), last = sqlite3_column_int64(span, 1);
-        b = b > first ? b : first;
-        hi = hi < last ? hi : last;
-    } else {
-        hi = b - 1; /* nothing of this kind */
-    }
-    sqlite3_reset(span);
-    if (step != SQLITE_ROW)
-        return cg__sk_error(step);
-    for (; rc == 0 && b <= hi; b++) {
+    while (rc == 0 && b <= hi) {
+        /* the next bucket that holds anything of this kind, then the key's
+         * rows in it: two searches a bucket the log holds, none for a gap,
+         * however far apart its records lie */
+        sqlite3_bind_int(next, 1, kind);
+        sqlite3_bind_int64(next, 2, b);
+        sqlite3_bind_int64(next, 3, hi);
+        step = sqlite3_step(next);
+        if (step == SQLITE_ROW)
+            b = sqlite3_column_int64(next, 0);
+        sqlite3_reset(next);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW)
+            return cg__sk_error(step);
         sqlite3_bind_int(at, 1, kind);
         sqlite3_bind_int64(at, 2, b);
         sqlite3_bind_text(at, 3, key, -1, SQLITE_STATIC);
@@ -609,6 +611,9 @@ int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *span, int kind, const char *key,
         sqlite3_reset(at);
         if (rc == 0 && step != SQLITE_DONE)
             return cg__sk_error(step);
+        if (b == hi)
+            break;
+        b++;
     }
     return rc > 0 ? CG_OK : rc;
 }

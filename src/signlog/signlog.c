@@ -45,16 +45,21 @@ static const char schema[] = CG__SQLOG_PRAGMAS
     "action, reasons, listener"
 
 /* prepared in this order: a database without the records says so first */
-enum { Q_RECORD, Q_AT, Q_SPAN, Q__COUNT };
+enum { Q_RECORD, Q_AT, Q_NEXT, Q_INDEXED, Q__COUNT };
 
 static const char *const query_sql[Q__COUNT] = {
     [Q_RECORD] = "SELECT " COLS " FROM signings WHERE rowid = ?1",
     /* one key's rows in one bucket */
     [Q_AT] = "SELECT first, data FROM signing_keys WHERE kind = ?1 AND bucket = ?2 AND key = ?3 "
              "ORDER BY first",
-    /* the first and last buckets of a kind */
-    [Q_SPAN] = "SELECT (SELECT bucket FROM signing_keys WHERE kind = ?1 ORDER BY bucket LIMIT 1), "
-               "(SELECT bucket FROM signing_keys WHERE kind = ?1 ORDER BY bucket DESC LIMIT 1)",
+    /* the first bucket of a kind holding anything, within a range */
+    [Q_NEXT] = "SELECT bucket FROM signing_keys WHERE kind = ?1 AND bucket BETWEEN ?2 AND ?3 "
+               "ORDER BY bucket LIMIT 1",
+    /* whether every record is indexed: the writer indexes each batch in
+     * its own transaction, and the records of an earlier layout or of
+     * another program when it opens the log */
+    [Q_INDEXED] = "SELECT (SELECT upto FROM signing_indexed) >= "
+                  "coalesce((SELECT max(rowid) FROM signings), 0)",
 };
 
 const char *cg__signlog_sql(int i)
@@ -131,6 +136,8 @@ int cg_signlog_open(struct cg_signlog **out, const char *path)
         cg_signlog_close(l);
         return CG_EIO;
     }
+    /* the newest buckets' pages stay in memory between batches */
+    sqlite3_exec(l->db, "PRAGMA cache_size=-32768", NULL, NULL, NULL);
     if (cg__skeys_catch_up(l->keys, &indexed) != CG_OK) {
         cg__log(CG_LOG_ERROR, "signing log %s: indexing its records: %s", path,
                 sqlite3_errmsg(l->db));
@@ -259,8 +266,8 @@ int cg_signlog_append(struct cg_signlog *l, const struct cg_signlog_record *recs
 }
 
 /* The index's rows whose records have all been deleted: those before the
- * first record kept, in buckets before its time (a record appended out of
- * order with the clock keeps its row a little longer). */
+ * first record kept, in buckets up to its time's (a record appended out
+ * of order with the clock keeps its row a little longer). */
 static int prune_keys(struct cg_signlog *l)
 {
     int64_t bound = INT64_MAX, before = INT64_MAX;
@@ -520,7 +527,7 @@ static int find_calls(struct cg_signlog *l, const struct cg_signlog_query *q, si
         c.from = q->at - w;
         c.to = q->at + w;
     }
-    rc = cg__sk_each(l->q[Q_AT], l->q[Q_SPAN], kind, key, c.from, c.to, take_row, &c);
+    rc = cg__sk_each(l->q[Q_AT], l->q[Q_NEXT], kind, key, c.from, c.to, take_row, &c);
     if (rc != CG_OK)
         return rc;
     /* insertion: the calls come nearly in order, and equal times keep the
@@ -585,7 +592,7 @@ static bool describe(struct cg_signlog *l, struct cg_signlog_customer *c)
 {
     struct cg_signlog_totals *t = &c->totals;
     struct totals tt = {.c = c};
-    int rc = cg__sk_each(l->q[Q_AT], l->q[Q_SPAN], CG__SK_CUSTOMER, c->customer, t->from, t->to,
+    int rc = cg__sk_each(l->q[Q_AT], l->q[Q_NEXT], CG__SK_CUSTOMER, c->customer, t->from, t->to,
                          add_second, &tt);
     t->signed_calls = tt.rows - t->refused;
     t->distinct_orig = tt.orig.n;
@@ -620,6 +627,20 @@ static int collect_customers(struct cg_signlog_result *res, int64_t *first, int6
     return CG_OK;
 }
 
+/* CG_OK when every record is indexed; CG_EUNSUPPORTED while a writer is
+ * still indexing a log of the earlier layout (or another program's
+ * records): its answers would miss calls and say nothing of it. */
+static int indexed(struct cg_signlog *l)
+{
+    sqlite3_stmt *st = l->q[Q_INDEXED];
+    int step = sqlite3_step(st), rc;
+    rc = step != SQLITE_ROW              ? cg__sk_error(step)
+         : sqlite3_column_int(st, 0) > 0 ? CG_OK
+                                         : CG_EUNSUPPORTED;
+    sqlite3_reset(st);
+    return rc;
+}
+
 int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
                      struct cg_signlog_result **out)
 {
@@ -645,7 +666,13 @@ int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
         /* every thousand virtual-machine steps: a few microseconds */
         sqlite3_progress_handler(l->db, 1000, past_deadline, l);
     }
-    rc = find_calls(l, q, max, res);
+    /* one snapshot for the whole answer: a batch the writer commits
+     * meanwhile is either all in it or not at all */
+    rc = sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? CG_OK : CG_EIO;
+    if (rc == CG_OK)
+        rc = indexed(l);
+    if (rc == CG_OK)
+        rc = find_calls(l, q, max, res);
     if (rc == CG_OK)
         rc = collect_customers(res, first, last);
     for (i = 0; rc == CG_OK && i < res->ncustomers; i++) {
@@ -663,6 +690,8 @@ int cg_signlog_query(struct cg_signlog *l, const struct cg_signlog_query *q,
     }
     if (q->budget_ms)
         sqlite3_progress_handler(l->db, 0, NULL, NULL);
+    if (!sqlite3_get_autocommit(l->db))
+        sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL); /* it only read */
     if (rc != CG_OK) {
         cg_signlog_result_free(res);
         return rc;

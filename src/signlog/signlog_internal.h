@@ -48,7 +48,7 @@ void cg__skeys_set_upto(struct cg__skeys *k, int64_t upto);
  * log without this index), in transactions of its own. */
 int cg__skeys_catch_up(struct cg__skeys *k, size_t *indexed);
 /* Deletes the rows whose records all lie before rowid `bound`, in buckets
- * before the time `before` (INT64_MAX: any). */
+ * up to that of the time `before` (INT64_MAX: any). */
 int cg__skeys_prune(struct cg__skeys *k, int64_t bound, int64_t before);
 
 /* Reading: the bucket of a time, a row's varints and hashes. */
@@ -86,9 +86,9 @@ uint64_t cg__sk_hash(const char *s);
 /* Calls fn for each row of (kind, key) in the buckets from `from` to `to`
  * (times), in bucket order: fn returns 0 to go on, 1 to stop, or an
  * error.  The statements: "at" selects (first, data) by (kind, bucket,
- * key), "span" the first and last buckets of a kind. */
+ * key), "next" the first bucket of a kind from ?2 to ?3. */
 typedef int cg__sk_row_fn(void *arg, int64_t first, const unsigned char *data, size_t n);
-int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *span, int kind, const char *key, int64_t from,
+int cg__sk_each(sqlite3_stmt *at, sqlite3_stmt *next, int kind, const char *key, int64_t from,
                 int64_t to, cg__sk_row_fn *fn, void *arg);
 
 #endif
