@@ -24,7 +24,7 @@
  * origid's records, a call's, and a customer's totals by second.
  * signing_indexed holds the last rowid indexed.  The indexes of the
  * earlier layout are dropped, and their records indexed, when a writer
- * opens the log.  About 200 bytes a record (bench/tracebench.sh).
+ * opens the log.  About 340 bytes a record (bench/tracebench.sh).
  */
 static const char schema[] = CG__SQLOG_PRAGMAS
     "CREATE TABLE IF NOT EXISTS signings ("
