@@ -14,7 +14,7 @@ DB=${TRACEBENCH_DB:-/tmp/cidguard-tracebench-s3-$N.db}
 if [ ! -s "$DB" ] || [ -e "$DB.building" ]; then
     rm -f "$DB" "$DB-wal" "$DB-shm"
     touch "$DB.building"
-    echo "building $DB (about two minutes for ten million records; kept for the next run)"
+    echo "building $DB (three to five minutes for ten million records; kept for the next run)"
     "$B/cidguard-tracebench" build "$DB" "$N"
     rm -f "$DB.building"
 fi
