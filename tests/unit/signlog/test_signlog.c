@@ -406,13 +406,13 @@ static void test_catch_up(void **state)
 }
 
 /*
- * What an outside review found: a log still being indexed says so rather
- * than answering "no call"; an age prune takes the records' seconds out of
- * their customer's totals; records far apart in time (or at the ends of
- * int64) cost a question two searches a bucket they fill, not one a
- * bucket between them.
+ * The index's edges: an age prune takes the records' seconds out of their
+ * customer's totals; records far apart in time (or at the ends of int64)
+ * cost a question two searches a bucket they fill, not one a bucket
+ * between them; a log still being indexed says so rather than answering
+ * "no call".
  */
-static void test_review(void **state)
+static void test_index_edges(void **state)
 {
     struct db d;
     struct cg_signlog_record r[120];
@@ -647,7 +647,7 @@ int main(void)
         cmocka_unit_test(test_window_edges), cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_prune),        cmocka_unit_test(test_query_plans),
         cmocka_unit_test(test_bad_inputs),   cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_catch_up),     cmocka_unit_test(test_review),
+        cmocka_unit_test(test_catch_up),     cmocka_unit_test(test_index_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
