@@ -27,6 +27,8 @@
  * opens the log.  About 340 bytes a record (bench/tracebench.sh).
  */
 static const char schema[] = CG__SQLOG_PRAGMAS
+    /* one transaction: a reader never sees the index without its mark */
+    "BEGIN;"
     "CREATE TABLE IF NOT EXISTS signings ("
     " time INTEGER NOT NULL, call_id TEXT, customer TEXT NOT NULL, source TEXT, ingress TEXT,"
     " orig TEXT, presented TEXT, dest TEXT, attest TEXT, origid TEXT, spc TEXT, action TEXT,"
@@ -38,7 +40,8 @@ static const char schema[] = CG__SQLOG_PRAGMAS
     "INSERT INTO signing_indexed SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM signing_indexed);"
     "DROP INDEX IF EXISTS signings_origid;"
     "DROP INDEX IF EXISTS signings_orig;"
-    "DROP INDEX IF EXISTS signings_customer;";
+    "DROP INDEX IF EXISTS signings_customer;"
+    "COMMIT;";
 
 #define COLS                                                                                       \
     "time, call_id, customer, source, ingress, orig, presented, dest, attest, origid, spc, "       \
