@@ -192,7 +192,9 @@ int cg_chain_load_pem(struct cg_chain **out, const char *pem, size_t len, const 
     /* The leaf is the certificate that is not a CA; among several, the one
      * carrying a TNAuthList.  Bundles are not always leaf-first, and some
      * test PKIs mark their SP certificate as a CA: then the one with a
-     * TNAuthList, or the only certificate. */
+     * TNAuthList, or the only certificate.  X509_check_ca also settles
+     * each certificate's extension cache before the chain is shared
+     * between threads (trust.c says why that matters). */
     for (i = 0; i < n; i++) {
         if (X509_check_ca(certs[i]) != 0)
             continue;

@@ -80,15 +80,31 @@ static int each_pem_cert(const char *pem, size_t len, int (*fn)(struct cg_trust 
     return rc;
 }
 
+/*
+ * OpenSSL parses a certificate's extensions on first use, and fills that
+ * cache under the certificate's lock while another validation may read it
+ * without the lock: ThreadSanitizer caught one worker comparing a newly
+ * loaded anchor's key identifier while another was still allocating it.
+ * So every certificate of a trust is settled here, while one thread owns
+ * it; afterwards validations only read it.
+ */
+static void settle(X509 *x)
+{
+    (void)X509_check_purpose(x, -1, 0); /* fills the cache; an invalid one fails later */
+}
+
 static int add_anchor(struct cg_trust *t, X509 *x)
 {
-    int ok = X509_STORE_add_cert(t->store, x);
+    int ok;
+    settle(x);
+    ok = X509_STORE_add_cert(t->store, x);
     X509_free(x);
     return ok ? CG_OK : CG_ECRYPTO;
 }
 
 static int add_extra(struct cg_trust *t, X509 *x)
 {
+    settle(x);
     if (!sk_X509_push(t->extra, x)) {
         X509_free(x);
         return CG_ENOMEM;

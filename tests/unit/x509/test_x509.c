@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,12 +178,73 @@ static void test_trust_and_revocation(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Threads validating at once against a trust just loaded, each with its own
+ * chain (so no chain's cache answers): the anchor is shared by all of them,
+ * and nothing of it may be written after the load (run under ThreadSanitizer
+ * by the test script). */
+#define RACERS 4
+
+struct racer {
+    struct cg_trust *t;
+    struct cg_chain *c;
+    pthread_barrier_t *go;
+    bool ok;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    const char *why;
+    int revoked;
+    pthread_barrier_wait(r->go);
+    if (cg_trust_check(r->t, r->c, time(NULL), &r->ok, &revoked, &why) != CG_OK)
+        r->ok = false;
+    return NULL;
+}
+
+static void test_trust_shared_by_threads(void **state)
+{
+    char dir[] = "/tmp/cg-x509-XXXXXX", path[128], cmd[200];
+    const char *spcs[] = {"77"}, *why;
+    struct cg_pki_opts o = {.dir = dir, .spcs = spcs, .nspcs = 1};
+    struct racer r[RACERS];
+    pthread_t th[RACERS];
+    pthread_barrier_t go;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(cg_pki_init(&o, &why), CG_OK);
+    for (int round = 0; round < 20; round++) {
+        struct cg_trust *t;
+        assert_int_equal(cg_trust_new(&t, 0), CG_OK);
+        snprintf(path, sizeof path, "%s/root.pem", dir);
+        assert_int_equal(cg_trust_add_anchors_file(t, path), CG_OK);
+        pthread_barrier_init(&go, NULL, RACERS);
+        for (int i = 0; i < RACERS; i++) {
+            snprintf(path, sizeof path, "%s/sp-77.pem", dir);
+            assert_int_equal(cg_chain_load_file(&r[i].c, path, &why), CG_OK);
+            r[i] = (struct racer){t, r[i].c, &go, false};
+            assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+        }
+        for (int i = 0; i < RACERS; i++) {
+            pthread_join(th[i], NULL);
+            assert_true(r[i].ok);
+            cg_chain_unref(r[i].c);
+        }
+        pthread_barrier_destroy(&go);
+        cg_trust_free(t);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tnauth_der),
         cmocka_unit_test(test_bundle_any_order),
         cmocka_unit_test(test_trust_and_revocation),
+        cmocka_unit_test(test_trust_shared_by_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
