@@ -166,6 +166,11 @@ static const struct directive table[] = {
     I("server", "message_timeout_ms", message_timeout_ms, 100, 600000, "10000",
       "a SIP/TCP request must arrive whole within this time of its first byte, else the "
       "connection is closed (slow senders hold descriptors)"),
+    I("server", "udp_coalesce_us", udp_coalesce_us, 0, 1000, "200",
+      "longest a busy worker waits for more SIP/UDP datagrams before it reads again, so that "
+      "several share its wake-up and system calls (more calls a core at high load, at most this "
+      "much more time an answer); only when the worker was busy over half of the last 20 ms; "
+      "0 = never"),
     B("server", "share_ports", share_ports, "no",
       "start even when another process already listens on our ports with SO_REUSEPORT (the "
       "kernel then splits the traffic between them); by default that is refused"),

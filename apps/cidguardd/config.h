@@ -26,6 +26,7 @@ struct cgd_conf {
     int max_connections; /* TCP connections per listener per worker */
     int max_connections_per_source;
     int message_timeout_ms; /* a SIP/TCP message must arrive whole in this time */
+    int udp_coalesce_us;    /* a busy worker's longest wait for more datagrams */
     char trust[CGD_LIST];   /* ';'-separated PEM files */
     char crl[CGD_LIST];
     int freshness;

@@ -495,6 +495,7 @@ static void keep_start_only(struct cgd_conf *fresh, const struct cgd_conf *runni
     KEEP(max_connections);
     KEEP(max_connections_per_source);
     KEEP(message_timeout_ms);
+    KEEP(udp_coalesce_us);
     KEEP(decision_log);
     KEEP(decision_log_days);
     KEEP(decision_log_max_mb);

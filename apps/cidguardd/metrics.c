@@ -198,6 +198,11 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         "# HELP cidguard_sip_options_total OPTIONS keep-alives answered.\n"
         "# TYPE cidguard_sip_options_total counter\n"
         "cidguard_sip_options_total %llu\n"
+        "# HELP cidguard_sip_udp_coalesce_total A busy worker's waits for more SIP/UDP datagrams "
+        "(udp_coalesce_us), and the datagrams read after them.\n"
+        "# TYPE cidguard_sip_udp_coalesce_total counter\n"
+        "cidguard_sip_udp_coalesce_total{what=\"waits\"} %llu\n"
+        "cidguard_sip_udp_coalesce_total{what=\"datagrams\"} %llu\n"
         "# HELP cidguard_decision_log_total Decision log records by outcome.\n"
         "# TYPE cidguard_decision_log_total counter\n"
         "cidguard_decision_log_total{result=\"written\"} %llu\n"
@@ -208,6 +213,7 @@ char *cgd_metrics_render(struct cg_certcache *cache)
         "cidguard_http_bad_requests_total %llu\n",
         atomic_load(&cgd_m.sip_bad_answered), atomic_load(&cgd_m.sip_bad_dropped),
         atomic_load(&cgd_m.sip_retransmissions), atomic_load(&cgd_m.sip_options),
+        atomic_load(&cgd_m.sip_udp_waits), atomic_load(&cgd_m.sip_udp_waited),
         atomic_load(&cgd_m.declog_written), atomic_load(&cgd_m.declog_dropped),
         atomic_load(&cgd_m.declog_errors), atomic_load(&cgd_m.http_bad));
     out(&b,

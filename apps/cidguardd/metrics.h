@@ -49,6 +49,7 @@ struct cgd_metrics {
     atomic_llong inflight;
     atomic_ullong overload[CGD_LISTENER__COUNT];
     atomic_ullong sip_bad_answered, sip_bad_dropped, sip_retransmissions, sip_options;
+    atomic_ullong sip_udp_waits, sip_udp_waited; /* coalescing waits; datagrams read after them */
     atomic_ullong http_bad;
     atomic_ullong sign_refused[CGD_SIGN__COUNT];
     atomic_ullong sign_actions[CG_ACTION__COUNT]; /* the origination policy's, by action */
