@@ -1518,6 +1518,8 @@ struct staged {
     uint16_t ing_n, spc_n, org_n;
     uint64_t packed[3], key_hash; /* to look the ids up, the tables' slots prefetched */
     uint8_t lists[2];             /* what the lists say of calling, presented (LISTED_*) */
+    uint8_t fresh;                /* bit k: number k's id is new, its record still to be made */
+    uint8_t len[3];               /* of calling, presented, called */
     char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
 };
 
@@ -1545,11 +1547,10 @@ struct pipe {
 struct stager {
     const struct cg_analyze_opts *opts;
     /* the analysis's id tables: it makes the rows' number ids, in row
-     * order as the analysis would, and the numbers' records (a's numbers,
-     * numbers_made and brand names, the reader's alone while it reads);
-     * the origins' ids too when it takes the chunks in itself (with a pipe
-     * the analysis makes those, and the origins' records, as it takes the
-     * chunks in) */
+     * order as the analysis would (the number index and texts, the
+     * reader's alone while it reads); the origins' ids too when it takes
+     * the chunks in itself (with a pipe the analysis makes those, and the
+     * numbers' and origins' records, as it takes the chunks in) */
     struct map64 *number_index;
     struct strtab *number_text, *origin_keys;
     const char *path;
@@ -1585,16 +1586,14 @@ static void st_prefetch_text(const struct strtab *t, uint64_t h)
 
 /*
  * The ids of a chunk's numbers, made in row order (calling, presentation,
- * then called number), as the analysis would make them, with each new
- * id's record, and the row counted into its calling number's: the
- * numbers' tables are the reader's while it reads.  The index's slots of
- * the rows a few ahead are prefetched, and the records of the rows half as
- * far (their slots, in the cache by then, name them), so that the lookups
- * wait less for memory.
+ * then called number), as the analysis would make them: the number index
+ * is the reader's while it reads.  The index's slots of the rows a few
+ * ahead are prefetched, so that the lookups wait less for memory.  The
+ * numbers' records are the analysis's (number_records): a new id is only
+ * marked, and its record made as the chunk is taken in, in the same order.
  */
 static int make_number_ids(struct stager *st, struct stage_chunk *c)
 {
-    struct analysis *a = st->a;
     size_t i, k;
     for (i = 0; i < c->n; i++) {
         struct staged *s = &c->rows[i];
@@ -1607,32 +1606,43 @@ static int make_number_ids(struct stager *st, struct stage_chunk *c)
                 if (f->packed[k] && f->packed[k] != ~0ull)
                     map_prefetch(st->number_index, f->packed[k]);
         }
-        if (i + STAGE_AHEAD < c->n && !c->rows[i + STAGE_AHEAD].why) {
-            const struct staged *f = &c->rows[i + STAGE_AHEAD];
-            for (k = 0; k < 2; k++)
-                if (f->packed[k] && f->packed[k] != ~0ull) {
-                    const uint32_t *v = map_peek(st->number_index, f->packed[k]);
-                    if (v && *v < a->numbers_made)
-                        __builtin_prefetch(&a->numbers[*v]);
-                }
-        }
         if (s->why)
             continue;
+        s->fresh = 0;
         for (k = 0; k < 3; k++) {
-            id[k] = k == 1 && s->packed[1] == ~0ull
-                        ? id[0]
-                        : intern_packed(st->number_index, st->number_text, tn[k], strlen(tn[k]),
-                                        s->packed[k], &created);
-            if (id[k] < 0 || number_record(a, id[k], tn[k]) != CG_OK)
+            if (k == 1 && s->packed[1] == ~0ull) {
+                id[k] = id[0];
+                continue;
+            }
+            id[k] = intern_packed(st->number_index, st->number_text, tn[k], s->len[k],
+                                  s->packed[k], &created);
+            if (id[k] < 0)
                 return CG_ENOMEM;
+            s->fresh |= (uint8_t)(created << k);
         }
         s->r.calling = (uint32_t)id[0];
         s->r.presented = (uint32_t)id[1];
         s->r.called = (uint32_t)id[2];
-        s->lists[0] = listed(&a->numbers[id[0]]);
-        s->lists[1] = listed(&a->numbers[id[1]]);
-        number_call(a, &s->r);
     }
+    return CG_OK;
+}
+
+/* The records of a staged row's new numbers (made in the order their ids
+ * were), what the lists say of its calling and presentation numbers, and
+ * the row counted into its calling number's verification habit. */
+static int number_records(struct analysis *a, struct staged *s)
+{
+    if (s->fresh) {
+        const char *tn[3] = {s->calling, s->presented, s->called};
+        const uint32_t id[3] = {s->r.calling, s->r.presented, s->r.called};
+        int k;
+        for (k = 0; k < 3; k++)
+            if (s->fresh >> k & 1 && number_record(a, id[k], tn[k]) != CG_OK)
+                return CG_ENOMEM;
+    }
+    s->lists[0] = listed(&a->numbers[s->r.calling]);
+    s->lists[1] = listed(&a->numbers[s->r.presented]);
+    number_call(a, &s->r);
     return CG_OK;
 }
 
@@ -1748,11 +1758,14 @@ static int stage_row(struct stager *st, const struct raw_row *in)
         s->org_n = (uint16_t)in->origid.n;
         origin_key(in, c->text + c->tlen);
         s->key_hash = hash_bytes(c->text + c->tlen, need);
-        s->packed[0] = pack_number(s->calling, strlen(s->calling));
-        s->packed[1] = strcmp(s->presented, s->calling)
-                           ? pack_number(s->presented, strlen(s->presented))
+        s->len[0] = (uint8_t)strlen(s->calling);
+        s->len[1] = (uint8_t)strlen(s->presented);
+        s->len[2] = (uint8_t)strlen(s->called);
+        s->packed[0] = pack_number(s->calling, s->len[0]);
+        s->packed[1] = s->len[1] != s->len[0] || memcmp(s->presented, s->calling, s->len[0])
+                           ? pack_number(s->presented, s->len[1])
                            : ~0ull; /* the same number */
-        s->packed[2] = pack_number(s->called, strlen(s->called));
+        s->packed[2] = pack_number(s->called, s->len[2]);
         c->tlen += need;
     }
     return ++c->n == STAGE_ROWS ? stage_flush(st) : CG_OK;
@@ -1765,7 +1778,7 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
     int rc = CG_OK;
     a->input = c->path;
     for (i = 0; i < c->n && rc == CG_OK; i++) {
-        const struct staged *s = &c->rows[i];
+        struct staged *s = &c->rows[i];
         struct raw_row in;
         const char *k;
         a->line = s->line;
@@ -1774,8 +1787,9 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
             continue;
         }
         k = c->text + s->key;
-        /* the records of a row a few ahead, and its pair's slot twice as
-         * far: the slot, in the cache by then, names the pair to ask for */
+        /* the records of a row a few ahead (its origin, its pair, its
+         * numbers), and its pair's slot twice as far: the slot, in the
+         * cache by then, names the pair to ask for */
         if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why) {
             const struct staged *f = &c->rows[i + 2 * STAGE_AHEAD];
             map_prefetch(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
@@ -1787,10 +1801,16 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
                     map_peek(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
                 if (f->r.origin < a->origins_made)
                     __builtin_prefetch(&a->origins[f->r.origin]);
+                if (f->r.calling < a->numbers_made)
+                    __builtin_prefetch(&a->numbers[f->r.calling]);
+                if (f->r.presented < a->numbers_made)
+                    __builtin_prefetch(&a->numbers[f->r.presented]);
                 if (v)
                     __builtin_prefetch(&a->pairs[*v]);
             }
         }
+        if (number_records(a, s) != CG_OK)
+            return CG_ENOMEM;
         memset(&in, 0, sizeof in);
         in.ingress = (struct sv){k, s->ing_n};
         in.spc = (struct sv){k + s->ing_n + 1, s->spc_n};
