@@ -35,6 +35,9 @@
 
 #include <sqlite3.h>
 #include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "analyze/analyze_internal.h"
 #include "cidguard/error.h"
@@ -1399,11 +1402,69 @@ static int add_row(struct analysis *a, const struct raw_row *in)
 
 /* --- readers -------------------------------------------------------------------------- */
 
+/* A field of an unquoted line, without its leading spaces and trailing
+ * spaces and carriage return (as split trims one). */
+static struct sv field_trimmed(const char *p, size_t n)
+{
+    while (n && p[0] == ' ') {
+        p++;
+        n--;
+    }
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\r'))
+        n--;
+    return (struct sv){p, n};
+}
+
+/*
+ * Splits a line with no quote in it, 16 bytes at a time: the commas of
+ * each 16 found at once (a memchr a field, ten a row, was most of
+ * splitting a row).  -1, having split nothing, when the line has a quote:
+ * split reads those.
+ */
+static int split_plain(const char *s, size_t n, struct sv *f, int max)
+{
+    size_t i = 0, start = 0;
+    int nf = 0;
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)))
+            return -1;
+        for (; c; c &= c - 1) {
+            size_t at = i + (size_t)__builtin_ctz(c);
+            if (nf == max)
+                return nf;
+            f[nf++] = field_trimmed(s + start, at - start);
+            start = at + 1;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        if (s[i] == '"')
+            return -1;
+        if (s[i] == ',') {
+            if (nf == max)
+                return nf;
+            f[nf++] = field_trimmed(s + start, i - start);
+            start = i + 1;
+        }
+    }
+    if (nf == max)
+        return nf;
+    f[nf++] = field_trimmed(s + start, n - start);
+    return nf;
+}
+
 /* Splits a CSV line in place (RFC 4180 quotes); returns the field count. */
 static int split(char *s, size_t n, struct sv *f, int max)
 {
     size_t i = 0;
-    int nf = 0;
+    int nf = split_plain(s, n, f, max);
+    if (nf >= 0)
+        return nf;
+    nf = 0;
     for (;;) {
         char *w;
         if (nf == max)
