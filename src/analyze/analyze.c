@@ -1418,10 +1418,13 @@ static struct sv field_trimmed(const char *p, size_t n)
 /*
  * Splits a line with no quote in it, 16 bytes at a time: the commas of
  * each 16 found at once (a memchr a field, ten a row, was most of
- * splitting a row).  -1, having split nothing, when the line has a quote:
- * split reads those.
+ * splitting a row).  Field k goes to base + to[k], so that a row's fields
+ * land where the row is read from (copied from an array of fields as soon
+ * as they were written, each field was loaded while its two halves were
+ * still being stored, a stall of its own).  -1, having split the line in
+ * part or not at all, when it has a quote: split reads those.
  */
-static int split_plain(const char *s, size_t n, struct sv *f, int max)
+static int split_plain(const char *s, size_t n, char *base, const uint8_t *to, int max)
 {
     size_t i = 0, start = 0;
     int nf = 0;
@@ -1436,7 +1439,7 @@ static int split_plain(const char *s, size_t n, struct sv *f, int max)
             size_t at = i + (size_t)__builtin_ctz(c);
             if (nf == max)
                 return nf;
-            f[nf++] = field_trimmed(s + start, at - start);
+            *(struct sv *)(void *)(base + to[nf++]) = field_trimmed(s + start, at - start);
             start = at + 1;
         }
     }
@@ -1447,21 +1450,30 @@ static int split_plain(const char *s, size_t n, struct sv *f, int max)
         if (s[i] == ',') {
             if (nf == max)
                 return nf;
-            f[nf++] = field_trimmed(s + start, i - start);
+            *(struct sv *)(void *)(base + to[nf++]) = field_trimmed(s + start, i - start);
             start = i + 1;
         }
     }
     if (nf == max)
         return nf;
-    f[nf++] = field_trimmed(s + start, n - start);
+    *(struct sv *)(void *)(base + to[nf++]) = field_trimmed(s + start, n - start);
     return nf;
 }
+
+/* Where split_plain puts field k of an array of fields. */
+#define SV(k) (uint8_t)((k) * sizeof(struct sv))
+static const uint8_t field_at[MAX_FIELDS] = {
+    SV(0),  SV(1),  SV(2),  SV(3),  SV(4),  SV(5),  SV(6),  SV(7),  SV(8),  SV(9),  SV(10),
+    SV(11), SV(12), SV(13), SV(14), SV(15), SV(16), SV(17), SV(18), SV(19), SV(20), SV(21),
+    SV(22), SV(23), SV(24), SV(25), SV(26), SV(27), SV(28), SV(29), SV(30), SV(31)};
+#undef SV
+_Static_assert(MAX_FIELDS == 32, "field_at names every field");
 
 /* Splits a CSV line in place (RFC 4180 quotes); returns the field count. */
 static int split(char *s, size_t n, struct sv *f, int max)
 {
     size_t i = 0;
-    int nf = split_plain(s, n, f, max);
+    int nf = split_plain(s, n, (char *)f, field_at, max);
     if (nf >= 0)
         return nf;
     nf = 0;
@@ -1532,7 +1544,25 @@ static const char *const col_name[C__COUNT] = {"time",    "calling",   "called",
 struct reader {
     int col[C__COUNT];
     bool header_done;
+    uint8_t to[MAX_FIELDS]; /* by field: where csv_line's split puts it in a csv_fields */
 };
+
+/* A CSV row's fields as csv_line splits them: each column's in the raw
+ * row, a field of no column in `unused`. */
+struct csv_fields {
+    struct raw_row r;
+    struct sv unused;
+};
+_Static_assert(sizeof(struct csv_fields) <= UINT8_MAX, "a field's place fits in a reader's to[]");
+
+/* Where a column goes in a csv_fields (the columns a raw row has). */
+static const uint8_t column_at[C_INTENT + 1] = {
+    offsetof(struct csv_fields, r.time),    offsetof(struct csv_fields, r.calling),
+    offsetof(struct csv_fields, r.called),  offsetof(struct csv_fields, r.dur),
+    offsetof(struct csv_fields, r.ingress), offsetof(struct csv_fields, r.verstat),
+    offsetof(struct csv_fields, r.attest),  offsetof(struct csv_fields, r.origid),
+    offsetof(struct csv_fields, r.spc),     offsetof(struct csv_fields, r.presented),
+    offsetof(struct csv_fields, r.intent)};
 
 static const struct sv empty = {"", 0};
 
@@ -1562,6 +1592,11 @@ static int csv_header(struct reader *rd, const struct sv *f, int nf, char *err, 
     }
     if (rd->col[C_PRESENTED] < 0)
         rd->col[C_PRESENTED] = rd->col[C_FROM];
+    for (i = 0; i < MAX_FIELDS; i++)
+        rd->to[i] = offsetof(struct csv_fields, unused);
+    for (c = 0; c <= C_INTENT; c++)
+        if (rd->col[c] >= 0)
+            rd->to[rd->col[c]] = column_at[c];
     rd->header_done = true;
     return CG_OK;
 }
@@ -1908,18 +1943,24 @@ static void chunk_free(struct stage_chunk *c)
 static int csv_line(struct stager *a, struct reader *rd, char *line, size_t n, char *err,
                     size_t errlen)
 {
-    struct sv f[MAX_FIELDS], v[C__COUNT];
-    int nf = split(line, n, f, MAX_FIELDS), c;
+    struct sv f[MAX_FIELDS];
+    struct csv_fields v = {{empty, empty, empty, empty, empty, empty, empty, empty, empty, empty,
+                            empty, empty, empty, empty},
+                           empty};
+    int nf, c;
     if (!rd->header_done)
-        return csv_header(rd, f, nf, err, errlen);
-    for (c = 0; c < C__COUNT; c++)
-        v[c] = rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
+        return csv_header(rd, f, split(line, n, f, MAX_FIELDS), err, errlen);
+    /* the fields straight to their columns (a column past the row's last
+     * field is empty); a line with quotes split as ever */
+    if ((nf = split_plain(line, n, (char *)&v, rd->to, MAX_FIELDS)) < 0) {
+        nf = split(line, n, f, MAX_FIELDS);
+        for (c = 0; c <= C_INTENT; c++)
+            *(struct sv *)(void *)((char *)&v + column_at[c]) =
+                rd->col[c] >= 0 && rd->col[c] < nf ? f[rd->col[c]] : empty;
+    }
     if (rd->col[C_CALLED] >= nf)
         return stage_skip(a, "fewer fields than the header"), CG_OK;
-    return stage_row(a,
-                     &(struct raw_row){v[C_TIME], v[C_CALLING], v[C_CALLED], v[C_DURATION],
-                                       v[C_INGRESS], v[C_VERSTAT], v[C_ATTEST], v[C_ORIGID],
-                                       v[C_SPC], v[C_PRESENTED], v[C_INTENT], empty, empty, empty});
+    return stage_row(a, &v.r);
 }
 
 /* The number of an Asterisk clid, '"Barclays" <03457345345>': what is
@@ -2115,7 +2156,7 @@ static int read_text(struct stager *a, const char *path, char *err, size_t errle
      * costs a fresh mapping and its page faults (most inputs of the
      * fuzzer, and every short CSV a person tries). */
     size_t cap = 16 << 10;
-    struct text_input in = {{{0}, false}, NULL, 0, false};
+    struct text_input in = {{{0}, false, {0}}, NULL, 0, false};
     int rc = CG_OK;
     long got = 0;
 
