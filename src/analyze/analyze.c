@@ -1690,6 +1690,24 @@ PREFETCHER void st_prefetch_text(const struct strtab *t, uint64_t h)
 }
 
 /*
+ * The tables' lookups are prefetched a block of rows at a time, a block or
+ * two ahead.  Here (a KVM guest on AMD EPYC) a prefetch that misses holds
+ * up the instructions after it much as a load would, so that prefetches
+ * spread among the lookups, one a row a few rows ahead, had only two or
+ * three rows' in flight; issued together, a block's are.  10 million
+ * rows: the reader's lookups took 0.3 of its CPU, 0.2 with blocks of 16
+ * (of 8 about the same, of 32 a little less).
+ */
+#define PREFETCH_BLOCK 32
+
+/* The end of the rows `blocks` blocks on from row i of a chunk. */
+static size_t block_end(const struct stage_chunk *c, size_t i, size_t blocks)
+{
+    size_t end = i + blocks * PREFETCH_BLOCK;
+    return end < c->n ? end : c->n;
+}
+
+/*
  * The ids of a chunk's numbers, made in row order (calling, presentation,
  * then called number), as the analysis would make them: the number index
  * is the reader's while it reads.  The index's slots of the rows a few
@@ -1705,11 +1723,14 @@ static int make_number_ids(struct stager *st, struct stage_chunk *c)
         const char *tn[3] = {s->calling, s->presented, s->called};
         int64_t id[3];
         bool created;
-        if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why) {
-            const struct staged *f = &c->rows[i + 2 * STAGE_AHEAD];
-            for (k = 0; k < 3; k++)
-                if (f->packed[k] && f->packed[k] != ~0ull)
-                    map_prefetch(st->number_index, f->packed[k]);
+        if (i % PREFETCH_BLOCK == 0) {
+            size_t j, end = block_end(c, i, 2);
+            for (j = i ? i + PREFETCH_BLOCK : 0; j < end; j++) {
+                const struct staged *f = &c->rows[j];
+                for (k = 0; k < 3 && !f->why; k++)
+                    if (f->packed[k] && f->packed[k] != ~0ull)
+                        map_prefetch(st->number_index, f->packed[k]);
+            }
         }
         if (s->why)
             continue;
@@ -1760,12 +1781,17 @@ static int make_origin_ids(struct strtab *origin_keys, struct stage_chunk *c)
         struct staged *s = &c->rows[i];
         int64_t id;
         bool created;
-        /* the slot of a row a few ahead, and the text its slot names of
-         * the row half as far */
-        if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why)
-            st_prefetch(origin_keys, c->rows[i + 2 * STAGE_AHEAD].key_hash);
-        if (i + STAGE_AHEAD < c->n && !c->rows[i + STAGE_AHEAD].why)
-            st_prefetch_text(origin_keys, c->rows[i + STAGE_AHEAD].key_hash);
+        /* the slots of the rows two blocks ahead, and the texts their
+         * slots name of the next block */
+        if (i % PREFETCH_BLOCK == 0) {
+            size_t j, end = block_end(c, i, 3);
+            for (j = i ? i + 2 * PREFETCH_BLOCK : 0; j < end; j++)
+                if (!c->rows[j].why)
+                    st_prefetch(origin_keys, c->rows[j].key_hash);
+            for (j = i ? i + PREFETCH_BLOCK : 0, end = block_end(c, i, 2); j < end; j++)
+                if (!c->rows[j].why)
+                    st_prefetch_text(origin_keys, c->rows[j].key_hash);
+        }
         if (s->why)
             continue;
         id = intern_hashed(origin_keys, c->text + s->key,
