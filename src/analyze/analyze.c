@@ -1911,33 +1911,37 @@ static int commit_chunk(struct analysis *a, struct stage_chunk *c)
         struct raw_row in;
         const char *k;
         a->line = s->line;
-        if (s->why) {
-            skip_row(a, s->why);
-            continue;
-        }
-        k = c->text + s->key;
-        /* the records of a row a few ahead (its origin, its pair, its
-         * numbers), and its pair's slot twice as far: the slot, in the
-         * cache by then, names the pair to ask for */
-        if (i + 2 * STAGE_AHEAD < c->n && !c->rows[i + 2 * STAGE_AHEAD].why) {
-            const struct staged *f = &c->rows[i + 2 * STAGE_AHEAD];
-            map_prefetch(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
-        }
-        if (i + STAGE_AHEAD < c->n) {
-            const struct staged *f = &c->rows[i + STAGE_AHEAD];
-            if (!f->why) {
-                const uint32_t *v =
-                    map_peek(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
+        /* the pairs' slots of the rows two blocks ahead, with their
+         * origins' and numbers' records; the pairs of the next block, whose
+         * slots, in the cache by then, name them */
+        if (i % PREFETCH_BLOCK == 0) {
+            size_t j, end = block_end(c, i, 3);
+            for (j = i ? i + 2 * PREFETCH_BLOCK : 0; j < end; j++) {
+                const struct staged *f = &c->rows[j];
+                if (f->why)
+                    continue;
+                map_prefetch(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
                 if (f->r.origin < a->origins_made)
                     __builtin_prefetch(&a->origins[f->r.origin]);
                 if (f->r.calling < a->numbers_made)
                     __builtin_prefetch(&a->numbers[f->r.calling]);
                 if (f->r.presented < a->numbers_made)
                     __builtin_prefetch(&a->numbers[f->r.presented]);
+            }
+            for (j = i ? i + PREFETCH_BLOCK : 0, end = block_end(c, i, 2); j < end; j++) {
+                const struct staged *f = &c->rows[j];
+                const uint32_t *v =
+                    f->why ? NULL
+                           : map_peek(&a->pair_index, (uint64_t)f->r.presented << 32 | f->r.origin);
                 if (v)
                     __builtin_prefetch(&a->pairs[*v]);
             }
         }
+        if (s->why) {
+            skip_row(a, s->why);
+            continue;
+        }
+        k = c->text + s->key;
         if (number_records(a, s) != CG_OK)
             return CG_ENOMEM;
         memset(&in, 0, sizeof in);
