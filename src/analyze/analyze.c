@@ -4177,16 +4177,21 @@ static int profile_call(struct analysis *a, struct profile_pass *pp, struct row 
 static void profile_share(struct profile_worker *w, size_t rows)
 {
     const struct analysis *a = w->a;
-    size_t i;
+    const struct row *batch = w->round->batch;
+    size_t i, j;
     for (i = 0; i < rows && w->rc == CG_OK; i++) {
         struct row *r = &w->round->batch[i];
-        /* the origin's record of a row a few ahead (each row touches its
-         * first 64 bytes, two cache lines at most) and its numbers'
-         * blocks; the pair's slot of a row half as far, when its origin
-         * (in the cache by then) borrows */
-        if (i + 2 * STAGE_AHEAD < rows) {
-            const struct row *f = &w->round->batch[i + 2 * STAGE_AHEAD];
-            if (f->origin % w->n == w->k) {
+        /* a block at a time (PREFETCH_BLOCK): the origins' records of the
+         * rows two blocks ahead (each row touches their first 64 bytes,
+         * two cache lines at most) and their numbers' blocks; of the next
+         * block, whose origins are in the cache by then, a borrower's
+         * pair's slot, and a judged origin's hour and minute counters */
+        if (i % PREFETCH_BLOCK == 0) {
+            size_t end = i + 3 * PREFETCH_BLOCK < rows ? i + 3 * PREFETCH_BLOCK : rows;
+            for (j = i ? i + 2 * PREFETCH_BLOCK : 0; j < end; j++) {
+                const struct row *f = &batch[j];
+                if (f->origin % w->n != w->k)
+                    continue;
                 __builtin_prefetch(&a->origins[f->origin]);
                 __builtin_prefetch((const char *)&a->origins[f->origin] + 63);
                 if (a->block) {
@@ -4194,11 +4199,22 @@ static void profile_share(struct profile_worker *w, size_t rows)
                     __builtin_prefetch(&a->block[f->called]);
                 }
             }
-        }
-        if (i + STAGE_AHEAD < rows) {
-            const struct row *f = &w->round->batch[i + STAGE_AHEAD];
-            if (f->origin % w->n == w->k && a->origins[f->origin].borrowed_numbers)
-                map_prefetch(&a->pair_index, (uint64_t)f->presented << 32 | f->origin);
+            end = i + 2 * PREFETCH_BLOCK < rows ? i + 2 * PREFETCH_BLOCK : rows;
+            for (j = i ? i + PREFETCH_BLOCK : 0; j < end; j++) {
+                const struct row *f = &batch[j];
+                const struct origin *o = &a->origins[f->origin];
+                if (f->origin % w->n != w->k)
+                    continue;
+                if (o->borrowed_numbers)
+                    map_prefetch(&a->pair_index, (uint64_t)f->presented << 32 | f->origin);
+                if (o->pop >= 0) {
+                    int64_t second = f->t % 86400;
+                    __builtin_prefetch(
+                        &a->pop[o->pop].hours[(second < 0 ? second + 86400 : second) / 3600]);
+                    map_prefetch(&w->pp.minutes,
+                                 (uint64_t)o->pop << 32 | (uint32_t)((f->t - a->tmin) / 60));
+                }
+            }
         }
         if (r->origin % w->n == w->k)
             w->rc = profile_call(w->a, &w->pp, r, &w->own);
