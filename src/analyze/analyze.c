@@ -45,6 +45,7 @@
 #include "core/internal.h"
 
 #define LINE_MAX_BYTES 65536
+#define RANGE_READ (4 * LINE_MAX_BYTES) /* a large input's reads */
 #define MAX_FIELDS 32
 
 #ifdef CG_ANALYZE_PHASES /* tuning: each phase's wall time on stderr */
@@ -2184,7 +2185,10 @@ static int read_text(struct stager *a, const char *path, char *err, size_t errle
      * to hold the longest line and a read: it starts small and grows to a
      * few lines' worth when a line needs it.  A small input then never
      * costs a fresh mapping and its page faults (most inputs of the
-     * fuzzer, and every short CSV a person tries). */
+     * fuzzer, and every short CSV a person tries).  A large file is read
+     * RANGE_READ at a time, as a part is: with 16 KB reads, 80,000 of them
+     * for 10 million rows, the reader spent 19% of its time in the kernel,
+     * with these 15%. */
     size_t cap = 16 << 10;
     struct text_input in = {{{0}, false, {0}}, NULL, 0, false};
     int rc = CG_OK;
@@ -2194,6 +2198,8 @@ static int read_text(struct stager *a, const char *path, char *err, size_t errle
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return CG_EIO;
     }
+    if (src.total > 16 * RANGE_READ)
+        cap = RANGE_READ;
     if (!(in.buf = malloc(cap + 1))) {
         source_close(&src);
         return CG_ENOMEM;
@@ -2649,7 +2655,6 @@ static void *reader_main(void *arg)
  */
 #define SPLIT_MIN_BYTES (256 << 10) /* below, one thread reads: a part would cost more */
 #define SPLIT_HEAD (1 << 20)        /* the header row is looked for this far */
-#define RANGE_READ (4 * LINE_MAX_BYTES)
 
 struct part {
     struct analysis a;
