@@ -719,9 +719,18 @@ static unsigned month_days(int64_t y, unsigned mo)
     return days[mo - 1] + (mo == 2 && leap);
 }
 
+/* The day of the last ISO time parsed, "YYYY-MM-DD" (a day that exists),
+ * and its days since 1970: the rows of one day mostly follow one another,
+ * and checking the day and counting its days were half of reading a time. */
+struct day_memo {
+    char date[10];
+    int64_t days;
+};
+
 /* Unix seconds, or ISO 8601 UTC: YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+00:00],
- * a day that exists, up to the year 9999. */
-static bool parse_time(const char *s, size_t n, int64_t *out)
+ * a day that exists, up to the year 9999.  m, when not NULL, remembers
+ * the day between calls. */
+static bool parse_time(const char *s, size_t n, int64_t *out, struct day_memo *m)
 {
     size_t i;
     if (n && n <= 12 && strspn(s, "0123456789") >= n) {
@@ -747,12 +756,24 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
             return false;
     }
     {
-        int64_t y = num2(s) * 100 + num2(s + 2);
-        unsigned mo = (unsigned)num2(s + 5), d = (unsigned)num2(s + 8), h = (unsigned)num2(s + 11),
-                 mi = (unsigned)num2(s + 14), se = (unsigned)num2(s + 17);
+        unsigned h = (unsigned)num2(s + 11), mi = (unsigned)num2(s + 14),
+                 se = (unsigned)num2(s + 17);
         const char *rest = s + 19, *end = s + n;
-        int64_t v;
-        if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || se > 60)
+        int64_t v, days;
+        if (m && !memcmp(s, m->date, sizeof m->date)) {
+            days = m->days;
+        } else {
+            int64_t y = num2(s) * 100 + num2(s + 2);
+            unsigned mo = (unsigned)num2(s + 5), d = (unsigned)num2(s + 8);
+            if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
+                return false;
+            days = days_from_civil(y, mo, d);
+            if (m) {
+                memcpy(m->date, s, sizeof m->date);
+                m->days = days;
+            }
+        }
+        if (h > 23 || mi > 59 || se > 60)
             return false;
         if (rest < end && *rest == '.')
             for (rest++; rest < end && *rest >= '0' && *rest <= '9'; rest++)
@@ -760,7 +781,7 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
         if (!(rest == end || (end - rest == 1 && *rest == 'Z') ||
               (end - rest == 6 && (!memcmp(rest, "+00:00", 6) || !memcmp(rest, "-00:00", 6)))))
             return false;
-        v = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+        v = days * 86400 + h * 3600 + mi * 60 + se;
         if (v > TIME_MAX)
             return false;
         *out = v;
@@ -770,7 +791,7 @@ static bool parse_time(const char *s, size_t n, int64_t *out)
 
 bool cg_time_parse(const char *s, size_t n, int64_t *out)
 {
-    return s && out && parse_time(s, n, out);
+    return s && out && parse_time(s, n, out, NULL);
 }
 
 /* --- rows ------------------------------------------------------------------------------ */
@@ -957,12 +978,12 @@ static int tn_canon(const char *p, size_t n, const struct cg_tn_plan *plan, char
  */
 static const char *parse_row(const struct cg_tn_plan *plan, const struct raw_row *in, struct row *r,
                              char calling[CG_TN_MAX + 1], char presented[CG_TN_MAX + 1],
-                             char called[CG_TN_MAX + 1], int *intent)
+                             char called[CG_TN_MAX + 1], int *intent, struct day_memo *day)
 {
     size_t i;
     if (!in->time.n)
         return "time is missing";
-    if (!parse_time(in->time.p, in->time.n, &r->t))
+    if (!parse_time(in->time.p, in->time.n, &r->t, day))
         return "time is neither ISO 8601 UTC nor Unix seconds";
     if (tn_canon(in->calling.p, in->calling.n, plan, calling) != CG_OK)
         return in->calling.n ? "calling is not a telephone number" : "calling is missing";
@@ -1395,7 +1416,7 @@ static int add_row(struct analysis *a, const struct raw_row *in)
     char calling[CG_TN_MAX + 1], presented[CG_TN_MAX + 1], called[CG_TN_MAX + 1];
     struct row r = {0};
     int intent;
-    const char *why = parse_row(a->opts->plan, in, &r, calling, presented, called, &intent);
+    const char *why = parse_row(a->opts->plan, in, &r, calling, presented, called, &intent, NULL);
     if (why)
         return skip_row(a, why), CG_OK;
     return add_parsed_row(a, in, r, calling, presented, called, intent);
@@ -1664,6 +1685,7 @@ struct stager {
     struct stage_chunk *cur;
     struct analysis *a;
     struct pipe *pipe; /* chunks handed over; NULL: taken in as they fill */
+    struct day_memo day;
 };
 
 static int commit_chunk(struct analysis *a, struct stage_chunk *c);
@@ -1870,7 +1892,8 @@ static int stage_row(struct stager *st, const struct raw_row *in)
     size_t need = in->ingress.n + in->spc.n + in->origid.n + 2;
     if (!s)
         return CG_ENOMEM;
-    s->why = parse_row(st->opts->plan, in, &s->r, s->calling, s->presented, s->called, &s->intent);
+    s->why = parse_row(st->opts->plan, in, &s->r, s->calling, s->presented, s->called, &s->intent,
+                       &st->day);
     if (!s->why) {
         if (c->tlen + need > c->tcap) {
             size_t nc = c->tcap ? c->tcap * 2 : 1024;
@@ -3007,7 +3030,8 @@ static int read_split(struct analysis *a, struct stager *st0, int fd, uint64_t s
                                 0,
                                 chunk_new(),
                                 &q->a,
-                                NULL};
+                                NULL,
+                                {{0}, 0}};
         if (!q->st.cur) {
             rc = CG_ENOMEM;
             goto out;
