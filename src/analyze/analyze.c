@@ -1675,9 +1675,10 @@ struct stager {
      * texts and the origins' keys are the reader's alone while it reads);
      * the analysis makes the numbers' and origins' records as it takes
      * the chunks in.  The work of a row is about even between the two:
-     * 10 million rows on two cores, 4.2 s of the reader's and 4.2 s of the
-     * analysis's, where the reader with the numbers' records had 5.3 s
-     * and the analysis 4.9 s, or with the origins' ids too 3.9 and 5.1 s */
+     * 10 million rows on two cores, 2.4-2.7 s of the reader's CPU and
+     * 2.0-2.5 s of the analysis's (the reader, with the numbers' records
+     * and without the origins' ids, had been the longer stage, 5.0-5.4 s
+     * against 4.1-4.9 s, on a busier machine) */
     struct map64 *number_index;
     struct strtab *number_text, *origin_keys;
     const char *path;
