@@ -1734,7 +1734,7 @@ static size_t block_end(const struct stage_chunk *c, size_t i, size_t blocks)
 /*
  * The ids of a chunk's numbers, made in row order (calling, presentation,
  * then called number), as the analysis would make them: the number index
- * is the reader's while it reads.  The index's slots of the rows a few
+ * is the reader's while it reads.  The index's slots of the rows a block
  * ahead are prefetched, so that the lookups wait less for memory.  The
  * numbers' records are the analysis's (number_records): a new id is only
  * marked, and its record made as the chunk is taken in, in the same order.
