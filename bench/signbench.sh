@@ -9,7 +9,8 @@
 # in turn behind the customer's network number.  ROUNDS rounds, each with
 # `openssl speed ecdsap256` sign/s on the daemon's core; medians.  With
 # OFFER=P the calls are offered at P% of each round's raw rate instead,
-# and the records the log dropped tell whether it kept up.
+# and the records the log dropped tell whether it kept up.  COALESCE_US sets
+# the worker's udp_coalesce_us (default 200; 0 to compare without).
 # Usage: sh bench/signbench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 set -e
 B=${1:-build}
@@ -28,7 +29,8 @@ awk 'BEGIN { print "number,brand,spcs,min_attest"
 awk 'BEGIN { print "number,note"; for (i = 0; i < 1000; i++) printf "44800%07d,dno\n", i * 37 }' \
     >"$W/dno.csv"
 printf 'customer,addresses,numbers\nbench,127.0.0.1,4420794*\n' >"$W/customers.csv"
-bench_conf "$W/bench.conf" "decision_log = off" "[sign]
+bench_conf "$W/bench.conf" "decision_log = off
+udp_coalesce_us = ${COALESCE_US:-200}" "[sign]
 key = $W/pki/sp-1234.key
 x5u = http://127.0.0.1:28085/certs/sp-1234.pem
 customers = $W/customers.csv
@@ -102,6 +104,7 @@ while [ "$i" -lt "$ROUNDS" ]; do
     echo "round $i: raw OpenSSL sign $RAW/s, cidguardd signing $CPS/s = $(awk -v a="$CPS" -v b="$RAW" 'BEGIN {printf "%.1f%%", 100 * a / b}');" \
         "daemon CPU a call $US us ($(awk -v u="$US" -v b="$RAW" 'BEGIN {printf "%.1f%%", u ? 1e6 / u / b * 100 : 0}') of raw)"
     echo "  $(echo "$OUT" | head -1)"
+    echo "  $(echo "$OUT" | sed -n 2p)"
     echo "  signing log: $((r1 - r0)) records written, $((x1 - x0)) dropped, $LOGUS us of the writer's CPU each; a call with its record written $FULL us ($(awk -v u="$FULL" -v b="$RAW" 'BEGIN {if (u + 0 > 0) printf "%.1f%%", 1e6 / u / b * 100; else printf "n/a"}') of raw)"
 done
 RAW=$(median <"$W/raw")
