@@ -13,7 +13,8 @@
 #     half rate it must keep up), and resident memory.
 # DECISION_LOG=off runs without the log; BUSY_POLL=no lets the load
 # generator sleep in poll (then the daemon's answers pay for waking it);
-# HALF_SECONDS sets the length of the half-rate runs (20 s).
+# HALF_SECONDS sets the length of the half-rate runs (20 s); COALESCE_US the
+# worker's udp_coalesce_us (default 200; 0 to compare without).
 # Usage: sh bench/sipbench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 set -e
 B=${1:-build}
@@ -30,7 +31,8 @@ LOGLINE=
 if [ "${DECISION_LOG:-on}" = off ]; then
     LOGLINE="decision_log = off"
 fi
-bench_conf "$W/bench.conf" "$LOGLINE"
+bench_conf "$W/bench.conf" "$LOGLINE
+udp_coalesce_us = ${COALESCE_US:-200}"
 taskset -c "$DCORE" "$B/cidguardd" -c "$W/bench.conf" >"$W/d.log" 2>&1 &
 PID=$!
 sleep 1
