@@ -6,7 +6,9 @@
  * least every 200 ms.  When a lane is full (the disk cannot keep up) a
  * record is dropped and counted, rather than the call waiting.  On exit
  * everything queued is written.  The same thread serves the decision log
- * and the signing log, each with its own lanes, bounds and counters.
+ * and the signing log, each with its own lanes, bounds and counters; a
+ * second thread makes their WAL checkpoints, so that the writer never waits
+ * for a disk sync.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -58,13 +60,15 @@ struct log {
 static struct {
     pthread_mutex_t lock; /* the wake-up, lane creation, start and stop */
     pthread_cond_t cond;
-    pthread_t tid;
+    pthread_t tid, ckpt_tid;
     bool stop, thread;
-    bool kick; /* a lane reached a batch since the writer last looked */
+    pthread_cond_t ckpt_cond; /* the checkpointer's sleep, cut short at stop */
+    bool kick;                /* a lane reached a batch since the writer last looked */
     struct log logs[LOG__COUNT];
 } writer_state = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
+    .ckpt_cond = PTHREAD_COND_INITIALIZER,
     .logs =
         {
             [LOG_DECISIONS] = {.name = "decision log",
@@ -216,6 +220,45 @@ static void *writer(void *arg)
     }
 }
 
+/*
+ * The checkpointer: copies a log's WAL into its database when the writer's
+ * commits say one is due, so that the writer never waits for those disk
+ * syncs (cg_declog_defer_checkpoints); it looks every 100 ms.  At normal
+ * priority: a checkpoint is a few MB of copying and two syncs, and at idle
+ * priority a busy core would leave the WAL to grow until the writer's own
+ * fallback checkpoint.
+ */
+static void *checkpointer(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec ts;
+        int k;
+        pthread_mutex_lock(&writer_state.lock);
+        if (writer_state.stop) {
+            pthread_mutex_unlock(&writer_state.lock);
+            return NULL;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&writer_state.ckpt_cond, &writer_state.lock, &ts);
+        pthread_mutex_unlock(&writer_state.lock);
+        for (k = 0; k < LOG__COUNT; k++) {
+            struct log *lg = &writer_state.logs[k];
+            int rc;
+            if (!atomic_load(&lg->running))
+                continue;
+            rc = lg->declog ? cg_declog_checkpoint(lg->declog) : cg_signlog_checkpoint(lg->signlog);
+            if (rc != CG_OK)
+                cgd_log(LOG_WARNING, "cidguardd: %s: checkpoint failed", lg->name);
+        }
+    }
+}
+
 /* Opens one log and starts the writer if it is not running yet. */
 static int start(struct log *lg, const char *path, int keep_days, int max_mb)
 {
@@ -230,13 +273,25 @@ static int start(struct log *lg, const char *path, int keep_days, int max_mb)
         cgd_log(LOG_ERR, "cidguardd: cannot open the %s %s", lg->name, path);
         return -1;
     }
+    /* a memory database has no WAL, and keeps SQLite's checkpoints */
+    (void)(lg->declog ? cg_declog_defer_checkpoints(lg->declog)
+                      : cg_signlog_defer_checkpoints(lg->signlog));
     pthread_mutex_lock(&writer_state.lock);
     if (!writer_state.thread) {
         if (pthread_create(&writer_state.tid, NULL, writer, NULL))
             rc = -1;
-        else {
+        else if (pthread_create(&writer_state.ckpt_tid, NULL, checkpointer, NULL)) {
+            writer_state.stop = true; /* the writer alone: it ends at once */
+            pthread_cond_signal(&writer_state.cond);
+            pthread_mutex_unlock(&writer_state.lock);
+            pthread_join(writer_state.tid, NULL);
+            pthread_mutex_lock(&writer_state.lock);
+            writer_state.stop = false;
+            rc = -1;
+        } else {
             writer_state.thread = true;
             pthread_setname_np(writer_state.tid, "cidguardd-log");
+            pthread_setname_np(writer_state.ckpt_tid, "cidguardd-ckpt");
         }
     }
     if (rc == 0)
@@ -354,7 +409,9 @@ void cgd_declog_stop(void)
     }
     writer_state.stop = true;
     pthread_cond_signal(&writer_state.cond);
+    pthread_cond_signal(&writer_state.ckpt_cond);
     pthread_mutex_unlock(&writer_state.lock);
+    pthread_join(writer_state.ckpt_tid, NULL); /* before the logs close */
     pthread_join(writer_state.tid, NULL);
     writer_state.thread = false;
     for (k = 0; k < LOG__COUNT; k++) {

@@ -79,6 +79,22 @@ CG_EXTERN int cg_declog_size(struct cg_declog *l, uint64_t *bytes);
  */
 CG_EXTERN int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted);
 
+/*
+ * Checkpoints on another thread.  By default a commit that finds the WAL
+ * past its bound (64 MB, or an eighth of a smaller prune_to limit) copies
+ * it into the database and syncs both files before it returns, which can
+ * take most of a second.  After cg_declog_defer_checkpoints, commits only
+ * note that a checkpoint is due, and cg_declog_checkpoint, called by one
+ * other thread (a poll every few hundred milliseconds), makes it on a
+ * connection of that thread's own without blocking the writer.  Should the
+ * checkpoints fall four bounds behind, a commit makes one after all.  Stop
+ * calling cg_declog_checkpoint before cg_declog_close.  CG_EINVAL for a
+ * memory database (no WAL); cg_declog_checkpoint returns CG_OK whether or
+ * not a checkpoint was due.
+ */
+CG_EXTERN int cg_declog_defer_checkpoints(struct cg_declog *l);
+CG_EXTERN int cg_declog_checkpoint(struct cg_declog *l);
+
 #ifdef __cplusplus
 }
 #endif

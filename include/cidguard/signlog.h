@@ -97,6 +97,10 @@ CG_EXTERN int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes);
 /* Keeps the log within `max_bytes`, oldest records first, in bursts of
  * about 200 ms a call, exactly as cg_declog_prune_to. */
 CG_EXTERN int cg_signlog_prune_to(struct cg_signlog *l, uint64_t max_bytes, size_t *deleted);
+/* Checkpoints on another thread, as cg_declog_defer_checkpoints and
+ * cg_declog_checkpoint (a writer's log only). */
+CG_EXTERN int cg_signlog_defer_checkpoints(struct cg_signlog *l);
+CG_EXTERN int cg_signlog_checkpoint(struct cg_signlog *l);
 
 /* --- traceback ----------------------------------------------------------------- */
 

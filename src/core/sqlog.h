@@ -6,6 +6,7 @@
 #ifndef CG_CORE_SQLOG_H
 #define CG_CORE_SQLOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,12 @@ struct cg__sqlog {
     bool pruning;           /* a burst of deletions is under way */
     uint64_t batch;         /* records the next deletion takes, learnt from the last */
     uint64_t wal_sized_for; /* the size limit the WAL's bounds follow; 0: the defaults */
+    /* Checkpoints deferred to another thread (cg__sqlog_defer_checkpoints) */
+    bool deferred;
+    uint64_t wal_pages; /* the WAL's frames that make a checkpoint due */
+    atomic_bool due;    /* set by the writer's commits, cleared by the checkpointer */
+    sqlite3 *ckpt;      /* the checkpointer's connection, opened at its first use */
+    const char *file;   /* the database's name (SQLite's), for that connection */
 };
 
 /* One integer from a prepared PRAGMA (CG_OK or CG_EIO). */
@@ -56,5 +63,10 @@ void cg__sqlog_fini(struct cg__sqlog *s);
 int cg__sqlog_size(struct cg__sqlog *s, uint64_t *bytes);
 /* Keeps the log within max_bytes, oldest records first (cg_declog_prune_to). */
 int cg__sqlog_prune_to(struct cg__sqlog *s, uint64_t max_bytes, size_t *deleted);
+/* The writer's commits stop checkpointing and say when one is due
+ * (cg_declog_defer_checkpoints). */
+int cg__sqlog_defer_checkpoints(struct cg__sqlog *s);
+/* A due checkpoint, on a connection of the calling thread's (cg_declog_checkpoint). */
+int cg__sqlog_checkpoint(struct cg__sqlog *s);
 
 #endif

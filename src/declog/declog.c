@@ -162,6 +162,16 @@ int cg_declog_prune_to(struct cg_declog *l, uint64_t max_bytes, size_t *deleted)
     return cg__sqlog_prune_to(&l->s, max_bytes, deleted);
 }
 
+int cg_declog_defer_checkpoints(struct cg_declog *l)
+{
+    return l ? cg__sqlog_defer_checkpoints(&l->s) : CG_EINVAL;
+}
+
+int cg_declog_checkpoint(struct cg_declog *l)
+{
+    return l ? cg__sqlog_checkpoint(&l->s) : CG_EINVAL;
+}
+
 void cg_declog_record_fill(struct cg_declog_record *r, const struct cg_verdict *v,
                            const struct cg_decision *d, int64_t now)
 {

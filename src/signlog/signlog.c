@@ -332,6 +332,16 @@ int cg_signlog_size(struct cg_signlog *l, uint64_t *bytes)
     return cg__sqlog_size(&l->s, bytes);
 }
 
+int cg_signlog_defer_checkpoints(struct cg_signlog *l)
+{
+    return l && !l->readonly ? cg__sqlog_defer_checkpoints(&l->s) : CG_EINVAL;
+}
+
+int cg_signlog_checkpoint(struct cg_signlog *l)
+{
+    return l && !l->readonly ? cg__sqlog_checkpoint(&l->s) : CG_EINVAL;
+}
+
 int cg_signlog_prune_to(struct cg_signlog *l, uint64_t max_bytes, size_t *deleted)
 {
     size_t n = 0;

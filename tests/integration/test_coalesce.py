@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish, free_ports, http_json, start, stop, wait_for  # noqa: E402
@@ -78,15 +77,11 @@ def daemon(name, coalesce_us):
     return ports
 
 
-def settled(port):
-    """The records written once the writer has caught up with what is queued."""
-    last = -2
-    while True:
-        now = written(port)
-        if now == last:
-            return now
-        last = now
-        time.sleep(0.5)  # the writer writes at least every 200 ms
+def accounted(port, calls):
+    """Waits until the writer has written or dropped a record for each of `calls` signing requests."""
+    def done():
+        return written(port) + metric(port, 'cidguard_signing_log_total{result="dropped"}') >= calls
+    return wait_for(done, 60, 0.2)
 
 
 def logged_all(port, before, sent):
@@ -103,6 +98,7 @@ try:
     p = daemon("on", 1000)
     w0 = waits(p["http"])
     sent, answered, ok, cps, out = load(p["sign"], "--window", "64", "--seconds", "3")
+    first = sent
     check("at saturation every call is answered 302", sent > 0 and answered == sent == ok, out)
     # a wait is made when at least two datagrams are expected in 1 ms: at
     # under 2,000 calls a second (a sanitizer's build) the worker never waits
@@ -110,7 +106,9 @@ try:
         check("... and the busy worker coalesced its reads (%d calls/s)" % cps,
               waits(p["http"]) > w0, (waits(p["http"]), out))
 
-    w0, r0 = waits(p["http"]), settled(p["http"])
+    check("... and the writer accounts for every record (written or dropped, counted)",
+          accounted(p["http"], first), (written(p["http"]), first))
+    w0, r0 = waits(p["http"]), written(p["http"])
     sent, answered, ok, cps, out = load(p["sign"], "--rate", "200", "--seconds", "2")
     check("at 200 calls a second every call is answered 302", sent > 0 and answered == sent == ok,
           out)

@@ -279,13 +279,67 @@ static void test_prune_to_lower_limit(void **state)
     unlink_db(path);
 }
 
+/* The WAL's checkpoint sequence number (its header's fourth word, big
+ * endian): it grows each time the WAL restarts after a whole checkpoint. */
+static uint32_t wal_seq(const char *path)
+{
+    char wal[80];
+    unsigned char h[16] = {0};
+    FILE *f;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if ((f = fopen(wal, "rb"))) {
+        if (fread(h, 1, sizeof h, f) != sizeof h)
+            memset(h, 0, sizeof h);
+        fclose(f);
+    }
+    return (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
+}
+
+/* Deferred checkpoints: commits past the WAL's bound leave it whole until
+ * the checkpointer's call, which lets the next commit restart it; a
+ * checkpointer that never comes is made up for at four bounds. */
+static void test_deferred_checkpoints(void **state)
+{
+    char path[] = "/tmp/cg-declog-XXXXXX";
+    int fd = mkstemp(path), i, count, lo, hi;
+    struct cg_declog *l;
+    uint32_t seq;
+    (void)state;
+    close(fd);
+    assert_int_equal(cg_declog_open(&l, path), CG_OK);
+    assert_int_equal(cg_declog_defer_checkpoints(l), CG_OK);
+    assert_int_equal(cg_declog_checkpoint(l), CG_OK); /* none due: nothing done */
+    /* an 8 MB limit: a bound of 256 pages (1 MB) of WAL */
+    assert_int_equal(cg_declog_prune_to(l, 8 << 20, NULL), CG_OK);
+    append_n(l, 0, 200);
+    seq = wal_seq(path);
+    for (i = 1; i < 16; i++) /* about two bounds of WAL (36 pages a batch) */
+        append_n(l, i * 200, 200);
+    assert_int_equal(wal_seq(path), seq); /* the writer made no checkpoint */
+    assert_int_equal(cg_declog_checkpoint(l), CG_OK);
+    append_n(l, 16 * 200, 200);
+    assert_int_equal(wal_seq(path), seq + 1); /* checkpointed, then restarted */
+    seq = wal_seq(path);
+    for (i = 17; i < 120; i++) /* no checkpointer: the writer's own at four bounds */
+        append_n(l, i * 200, 200);
+    assert_true(wal_seq(path) > seq);
+    cg_declog_close(l);
+    remaining(path, &count, &lo, &hi);
+    assert_int_equal(count, 120 * 200);
+    unlink_db(path);
+
+    /* a memory database has no WAL to defer */
+    assert_int_equal(cg_declog_open(&l, ":memory:"), CG_OK);
+    assert_int_equal(cg_declog_defer_checkpoints(l), CG_EINVAL);
+    cg_declog_close(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_read),
-        cmocka_unit_test(test_prune_to_size),
-        cmocka_unit_test(test_prune_to_size_existing),
-        cmocka_unit_test(test_prune_to_lower_limit),
+        cmocka_unit_test(test_append_and_read),        cmocka_unit_test(test_prune_to_size),
+        cmocka_unit_test(test_prune_to_size_existing), cmocka_unit_test(test_prune_to_lower_limit),
+        cmocka_unit_test(test_deferred_checkpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

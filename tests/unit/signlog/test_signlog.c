@@ -558,6 +558,13 @@ static void test_bad_inputs(void **state)
     assert_int_equal(count(ro, &q), 1);
     assert_int_equal(cg_signlog_append(ro, &r, 1), CG_EINVAL);
     assert_int_equal(cg_signlog_prune(ro, T0 + 10, NULL), CG_EINVAL);
+    assert_int_equal(cg_signlog_defer_checkpoints(ro), CG_EINVAL);
+    assert_int_equal(cg_signlog_checkpoint(ro), CG_EINVAL);
+    /* the writer's checkpoints deferred (the decision log's test covers
+     * when they are made): nothing due yet, so nothing done */
+    assert_int_equal(cg_signlog_checkpoint(d.l), CG_EINVAL);
+    assert_int_equal(cg_signlog_defer_checkpoints(d.l), CG_OK);
+    assert_int_equal(cg_signlog_checkpoint(d.l), CG_OK);
     assert_int_equal(cg_signlog_append(d.l, &r, 1), CG_OK);
     assert_int_equal(count(ro, &q), 2);
     cg_signlog_close(ro);
