@@ -223,14 +223,17 @@ static void *writer(void *arg)
 /*
  * The checkpointer: copies a log's WAL into its database when the writer's
  * commits say one is due, so that the writer never waits for those disk
- * syncs (cg_declog_defer_checkpoints); it looks every 100 ms.  At normal
- * priority: a checkpoint is a few MB of copying and two syncs, and at idle
- * priority a busy core would leave the WAL to grow until the writer's own
- * fallback checkpoint.
+ * syncs (cg_declog_defer_checkpoints); it looks every 100 ms.  At idle
+ * priority, like the writer: a checkpoint copies up to 64 MB in one burst.
+ * Signing at 85% of raw on the workers' core, two rounds each: idle priority kept every record with
+ * p99 at 3.2-3.7 ms; nice 10 dropped 0.7-2.2% (p99 3.5-4.7 ms), nice 0 dropped 0.9-1.5% with p99 at
+ * 42-48 ms.
  */
 static void *checkpointer(void *arg)
 {
+    struct sched_param sp = {0};
     (void)arg;
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     for (;;) {
         struct timespec ts;
         int k;
