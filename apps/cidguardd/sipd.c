@@ -98,13 +98,16 @@ struct cgd_sipd {
     } streams[4]; /* TCP and TLS, verification and signing */
     int udp_verify_fd, udp_sign_fd;
     int message_timeout_ms; /* a TCP message must arrive whole in this time */
-    /* UDP coalescing (udp_read): the current window, and the wait it set */
-    int coalesce_us;   /* [server] udp_coalesce_us; 0: never wait */
-    int wait_us;       /* 0: the last window was not busy */
-    bool slack_set;    /* this thread's timer slack made fine */
-    int64_t win_start; /* ns, CLOCK_MONOTONIC */
-    int64_t win_busy;  /* ns spent reading and answering datagrams */
-    uint64_t win_datagrams;
+    int coalesce_us;        /* [server] udp_coalesce_us; 0: never wait */
+    bool slack_set;         /* this thread's timer slack made fine */
+    /* UDP coalescing (udp_read), for each listener (0 verification, 1
+     * signing): the current window, and the wait the last one set */
+    struct coalesce {
+        int wait_us;       /* 0: the last window was not busy */
+        int64_t win_start; /* ns, CLOCK_MONOTONIC */
+        int64_t win_busy;  /* ns spent reading and answering its datagrams */
+        uint64_t win_datagrams;
+    } co[2];
 };
 
 static void send_to(struct cgd_sipd *d, const struct peer *p, const char *buf, size_t n)
@@ -630,16 +633,17 @@ static void handle(struct cgd_sipd *d, bool verify_listener, const char *buf, si
  * 1-2 us (this project's benchmark VM), that took a signed call from 15 us
  * at saturation to 20 us when the same calls came one by one at 85% of the
  * core's raw signing rate: the core was full, and the signing log's writer,
- * which runs only on idle time, dropped a third of the records or more.
- * So a worker that was busy over half of the last window, having answered
- * what one read found, waits about as long as four datagrams take to come
- * (never over udp_coalesce_us) and reads again: a NIC's interrupt
- * moderation, with its trade of at most that much more time an answer,
- * made only under load.  The waits of one wake-up are bounded, so that
- * the loop's timers and other sockets are served between them.
+ * which runs only on idle time, dropped records.  So a listener whose
+ * datagrams kept the worker busy over half of the last window (and until
+ * they fall under 40%), having answered what one read found, waits about
+ * as long as four of its datagrams take to come (never over
+ * udp_coalesce_us) and reads again: a NIC's interrupt moderation, with its
+ * trade of at most that much more time an answer, made only under load.
+ * The wait sleeps the whole worker, so a wake-up stops waiting once it has
+ * run for twice udp_coalesce_us: for its waits, the loop's other sockets
+ * and timers wait no longer than that, besides the answering it does.
  */
 #define WINDOW_NS 20000000
-#define MAX_WAITS 8
 #define MIN_WAIT_US 20
 
 static int64_t now_ns(void)
@@ -649,42 +653,47 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* At the end of a window: the wait the next one makes, 0 for none. */
-static void coalesce_window(struct cgd_sipd *d, int64_t now)
+/* At the end of a listener's window: the wait the next one makes, 0 for none. */
+static void coalesce_window(struct cgd_sipd *d, struct coalesce *c, int64_t now)
 {
-    int64_t span = now - d->win_start, four;
+    int64_t span = now - c->win_start, four;
+    bool busy;
     if (span < WINDOW_NS)
         return;
-    d->wait_us = 0;
-    four = d->win_datagrams ? 4 * span / 1000 / (int64_t)d->win_datagrams : INT64_MAX;
+    /* on over half busy, off under two fifths: a wait lowers the share */
+    busy = c->wait_us ? c->win_busy * 5 > span * 2 : c->win_busy * 2 > span;
+    four = c->win_datagrams ? 4 * span / 1000 / (int64_t)c->win_datagrams : INT64_MAX;
+    c->wait_us = 0;
     /* busy, and at least two datagrams expected in the longest wait */
-    if (d->coalesce_us && d->win_busy * 2 > span && four / 2 <= d->coalesce_us) {
-        d->wait_us = four < MIN_WAIT_US      ? MIN_WAIT_US
-                     : four > d->coalesce_us ? d->coalesce_us
-                                             : (int)four;
+    if (d->coalesce_us && busy && four / 2 <= d->coalesce_us) {
+        if (four < MIN_WAIT_US)
+            four = MIN_WAIT_US;
+        c->wait_us = four > d->coalesce_us ? d->coalesce_us : (int)four;
         if (!d->slack_set) { /* a 50 us default slack would stretch each wait */
             prctl(PR_SET_TIMERSLACK, 5000UL, 0, 0, 0);
             d->slack_set = true;
         }
     }
-    d->win_start = now;
-    d->win_busy = 0;
-    d->win_datagrams = 0;
+    c->win_start = now;
+    c->win_busy = 0;
+    c->win_datagrams = 0;
 }
 
 /* Reads datagrams with recvmmsg, BATCH at a time, and answers them in the
- * worker's batches: up to two full reads a wake-up, and up to MAX_WAITS
- * coalescing waits when reads come back short. */
+ * worker's batches: up to two full reads a wake-up, and coalescing waits
+ * when reads come back short, for up to twice udp_coalesce_us. */
 static void udp_read(struct cgd_sipd *d, int fd, bool verify)
 {
     char(*bufs)[RECV_STRIDE] = d->bufs;
     struct mmsghdr msg[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage addr[BATCH];
-    int full = 0, waits = 0, n, i;
-    int64_t t0 = now_ns(), waited = 0, t1;
+    struct coalesce *co = &d->co[!verify];
+    int full = 0, n, i;
+    bool waited_once = false;
+    int64_t t0 = now_ns(), waited = 0, t1, budget = 2000 * (int64_t)d->coalesce_us;
 
-    coalesce_window(d, t0); /* a window that ended idle makes no wait */
+    coalesce_window(d, co, t0); /* a window that ended idle makes no wait */
     cgd_worker_batch(d->w, true);
     for (;;) {
         for (i = 0; i < BATCH; i++) {
@@ -697,8 +706,8 @@ static void udp_read(struct cgd_sipd *d, int fd, bool verify)
         n = recvmmsg(fd, msg, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             break;
-        d->win_datagrams += (uint64_t)n;
-        if (waits)
+        co->win_datagrams += (uint64_t)n;
+        if (waited_once)
             atomic_fetch_add(&cgd_m.sip_udp_waited, (unsigned long long)n);
         for (i = 0; i < n; i++) {
             struct peer p = {.udp_fd = fd, .alen = msg[i].msg_hdr.msg_namelen};
@@ -707,10 +716,15 @@ static void udp_read(struct cgd_sipd *d, int fd, bool verify)
             bufs[i][len] = '\0';
             handle(d, verify, bufs[i], len, &p);
         }
-        if (n == BATCH ? ++full == 2 : !d->wait_us || waits++ == MAX_WAITS)
+        if (n == BATCH) {
+            if (++full == 2)
+                break;
+            continue; /* more waiting: read again at once */
+        }
+        if (!co->wait_us || now_ns() - t0 >= budget)
             break;
-        if (n < BATCH) {
-            struct timespec w = {0, (long)d->wait_us * 1000};
+        {
+            struct timespec w = {0, (long)co->wait_us * 1000};
             int64_t a;
             cgd_worker_batch(d->w, false); /* these answers leave before the wait */
             cgd_worker_batch(d->w, true);
@@ -718,12 +732,13 @@ static void udp_read(struct cgd_sipd *d, int fd, bool verify)
             clock_nanosleep(CLOCK_MONOTONIC, 0, &w, NULL);
             atomic_fetch_add(&cgd_m.sip_udp_waits, 1);
             waited += now_ns() - a;
+            waited_once = true;
         }
     }
     cgd_worker_batch(d->w, false);
     t1 = now_ns();
-    d->win_busy += t1 - t0 - waited;
-    coalesce_window(d, t1);
+    co->win_busy += t1 - t0 - waited;
+    coalesce_window(d, co, t1);
 }
 
 static void udp_verify_cb(evutil_socket_t fd, short what, void *arg)
@@ -977,7 +992,7 @@ struct cgd_sipd *cgd_sip_attach(struct cgd_worker *w, const struct cgd_sip_socke
         goto fail;
     d->message_timeout_ms = conf->message_timeout_ms;
     d->coalesce_us = conf->udp_coalesce_us;
-    d->win_start = now_ns();
+    d->co[0].win_start = d->co[1].win_start = now_ns();
     for (i = 0; i < 4; i++) {
         static const char *const what[] = {"SIP/TCP verification", "SIP/TCP signing",
                                            "SIP/TLS verification", "SIP/TLS signing"};

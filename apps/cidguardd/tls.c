@@ -10,6 +10,20 @@
 #include "cidguard/cidguard.h"
 #include "tls.h"
 
+/* The client CAs' extension caches filled now, while one thread owns them:
+ * OpenSSL fills a certificate's on first use, and every worker's handshakes
+ * share this store (src/x509/trust.c says what racing on it did). */
+static void settle_store(X509_STORE *st)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    int i;
+    for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x)
+            (void)X509_check_purpose(x, -1, 0);
+    }
+}
+
 SSL_CTX *cgd_tls_server_ctx(const struct cgd_conf *conf, const char **err)
 {
     SSL_CTX *c;
@@ -41,6 +55,7 @@ SSL_CTX *cgd_tls_server_ctx(const struct cgd_conf *conf, const char **err)
             goto fail;
         }
         SSL_CTX_set_client_CA_list(c, names);
+        settle_store(SSL_CTX_get_cert_store(c));
         /* a client certificate is asked for; without require_client_cert a
          * client without one still connects, and is known by its address */
         SSL_CTX_set_verify(

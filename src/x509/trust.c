@@ -148,6 +148,10 @@ int cg_trust_add_untrusted_file(struct cg_trust *t, const char *path)
 static int keep_crl(struct cg_trust *t, X509_CRL *crl)
 {
     int64_t nu = cg__asn1_time_to_epoch(X509_CRL_get0_nextUpdate(crl));
+    /* OpenSSL sorts a CRL's revoked list on its first lookup, checking
+     * whether it is sorted without the CRL's lock: sorted here, while one
+     * thread owns it, validations only search it (settle() says why). */
+    sk_X509_REVOKED_sort(X509_CRL_get_REVOKED(crl));
     if (nu && nu < t->crl_until)
         t->crl_until = nu;
     if (!sk_X509_CRL_push(t->crls, crl)) {

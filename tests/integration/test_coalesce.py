@@ -17,9 +17,10 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish, free_ports, http_json, start, stop, wait_for  # noqa: E402
+from harness import check, finish, free_ports, http_json, scaled, start, stop, wait_for  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 CG, CGD = os.path.join(BUILD, "cidguard"), os.path.join(BUILD, "cidguardd")
@@ -34,6 +35,9 @@ def metric(port, name):
     return int(m.group(1)) if m else -1
 
 
+DATAGRAMS = 'cidguard_sip_udp_coalesce_total{what="datagrams"}'
+
+
 def waits(port):
     return metric(port, 'cidguard_sip_udp_coalesce_total{what="waits"}')
 
@@ -42,10 +46,14 @@ def written(port):
     return metric(port, 'cidguard_signing_log_total{result="written"}')
 
 
-def load(port, *args):
-    """Runs the load generator; returns (sent, answered, 302s, calls/s, its output)."""
-    out = subprocess.run([LOAD, "--unsigned", "--numbers", "10", "--target", "127.0.0.1:%d" % port] +
-                         list(args), capture_output=True, text=True, timeout=120).stdout
+def load(port, *args, during=None):
+    """Runs the load generator, and during(), if given, while it runs; returns
+    (sent, answered, 302s, calls/s, its output)."""
+    gen = subprocess.Popen([LOAD, "--unsigned", "--numbers", "10", "--target",
+                            "127.0.0.1:%d" % port] + list(args), stdout=subprocess.PIPE, text=True)
+    if during:
+        during()
+    out = gen.communicate(timeout=120)[0]
     m = re.search(r"sent (\d+), answered (\d+) \(302: (\d+)", out)
     cps = re.search(r"^(\d+) calls/s", out, re.M)
     if not m or not cps:
@@ -97,14 +105,31 @@ try:
 
     p = daemon("on", 1000)
     w0 = waits(p["http"])
-    sent, answered, ok, cps, out = load(p["sign"], "--window", "64", "--seconds", "3")
+    slowest = []
+
+    def probe():
+        """HTTP on the same worker, while it coalesces: its answer waits for
+        a wake-up's waits (at most 2 ms here) and answering, not for the load."""
+        time.sleep(1)
+        for _ in range(10):
+            t = time.time()
+            st, _ = http_json(p["http"], "GET", "/healthz")
+            slowest.append((time.time() - t, st))
+            time.sleep(0.05)
+
+    sent, answered, ok, cps, out = load(p["sign"], "--window", "64", "--seconds", "3", during=probe)
     first = sent
     check("at saturation every call is answered 302", sent > 0 and answered == sent == ok, out)
     # a wait is made when at least two datagrams are expected in 1 ms: at
     # under 2,000 calls a second (a sanitizer's build) the worker never waits
     if cps >= 2500:
         check("... and the busy worker coalesced its reads (%d calls/s)" % cps,
-              waits(p["http"]) > w0, (waits(p["http"]), out))
+              waits(p["http"]) > w0 and metric(p["http"], DATAGRAMS) > 0,
+              (waits(p["http"]), metric(p["http"], DATAGRAMS), out))
+    check("... while /healthz on the same worker was answered within %.1f s" % scaled(0.5),
+          len(slowest) == 10 and all(st == 200 for _, st in slowest) and
+          max(t for t, _ in slowest) < scaled(0.5), slowest)
+    saturated = cps
 
     check("... and the writer accounts for every record (written or dropped, counted)",
           accounted(p["http"], first), (written(p["http"]), first))
@@ -115,6 +140,15 @@ try:
     check("... and the idle worker never waited", waits(p["http"]) == w0, (waits(p["http"]), w0))
     check("... and every record was kept", logged_all(p["http"], r0, sent),
           (written(p["http"]) - r0, sent))
+    # fast enough to pass the rate gate (two datagrams in 1 ms), too slow to
+    # keep the worker busy half the time: no wait
+    if saturated >= 4 * 3000:
+        w0 = waits(p["http"])
+        sent, answered, ok, cps, out = load(p["sign"], "--rate", "3000", "--seconds", "2")
+        check("at 3,000 calls a second (under a quarter of %d) every call is answered 302, and "
+              "the worker, under half busy, never waited" % saturated,
+              sent > 0 and answered == sent == ok and waits(p["http"]) == w0,
+              (waits(p["http"]) - w0, out))
 
     q = daemon("off", 0)
     sent, answered, ok, cps, out = load(q["sign"], "--window", "64", "--seconds", "2")
