@@ -178,6 +178,18 @@ static size_t serve(struct log *lg)
     return n;
 }
 
+/* A condition variable's deadline `ms` (under 1000) from now. */
+static const struct timespec *in_ms(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_nsec += ms * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
 static void *writer(void *arg)
 {
     struct sched_param sp = {0};
@@ -200,15 +212,8 @@ static void *writer(void *arg)
          * it then: the writer goes on at once.  (A signal alone would be
          * lost with no one waiting, and the lane, past BATCH, would not
          * signal again: it filled and dropped records before the timeout.) */
-        if (!writer_state.stop && !writer_state.kick) {
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&writer_state.cond, &writer_state.lock, &ts);
-        }
+        if (!writer_state.stop && !writer_state.kick)
+            pthread_cond_timedwait(&writer_state.cond, &writer_state.lock, in_ms(&ts, 200));
         stop = writer_state.stop;
         writer_state.kick = false;
         pthread_mutex_unlock(&writer_state.lock);
@@ -225,9 +230,9 @@ static void *writer(void *arg)
  * commits say one is due, so that the writer never waits for those disk
  * syncs (cg_declog_defer_checkpoints); it looks every 100 ms.  At idle
  * priority, like the writer: a checkpoint copies up to 64 MB in one burst.
- * Signing at 85% of raw on the workers' core, two rounds each: idle priority kept every record with
- * p99 at 3.2-3.7 ms; nice 10 dropped 0.7-2.2% (p99 3.5-4.7 ms), nice 0 dropped 0.9-1.5% with p99 at
- * 42-48 ms.
+ * Signing at 85% of raw on the workers' core, two rounds each: idle
+ * priority kept every record with p99 at 3.2-3.7 ms; nice 10 dropped
+ * 0.7-2.2% (p99 3.5-4.7 ms), nice 0 dropped 0.9-1.5% (p99 42-48 ms).
  */
 static void *checkpointer(void *arg)
 {
@@ -242,13 +247,7 @@ static void *checkpointer(void *arg)
             pthread_mutex_unlock(&writer_state.lock);
             return NULL;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&writer_state.ckpt_cond, &writer_state.lock, &ts);
+        pthread_cond_timedwait(&writer_state.ckpt_cond, &writer_state.lock, in_ms(&ts, 100));
         pthread_mutex_unlock(&writer_state.lock);
         for (k = 0; k < LOG__COUNT; k++) {
             struct log *lg = &writer_state.logs[k];
