@@ -323,8 +323,18 @@ try:
     unreachable("open")
     # Every node verifies once before the clock starts: the certificate is
     # fetched and cached, as it is on a node that has been running.
-    warm = [call(kam["open"], dset) for dset in (1, 1, 4, 6, 6, 7, 7, 8)]
-    check("every node verifies through the fail-open proxy, T over TLS (%d calls)" % len(warm),
+    # A node's first call also fetches the certificate, which under a
+    # sanitizer can pass the proxy's budget: such a call is made once more,
+    # and the node must verify then.
+    warm, again = [], 0
+    for dset in (1, 1, 4, 6, 6, 7, 7, 8):
+        r = call(kam["open"], dset)
+        if r[1] == 200 and bypassed(r[3]) == "timeout":
+            again += 1
+            r = call(kam["open"], dset)
+        warm.append(r)
+    check("every node verifies through the fail-open proxy, T over TLS (%d calls, %d made again "
+          "after a first fetch past the budget)" % (len(warm), again),
           all(r[1] == 200 and verified(r[3]) for r in warm),
           [(r[1], bypassed(r[3])) for r in warm])
 
