@@ -1446,7 +1446,7 @@ static struct sv field_trimmed(const char *p, size_t n)
  * still being stored, a stall of its own).  -1, having split the line in
  * part or not at all, when it has a quote: split reads those.
  */
-static int split_plain(const char *s, size_t n, char *base, const uint8_t *to, int max)
+static int split_plain(const char *s, size_t n, char *base, const uint16_t *to, int max)
 {
     size_t i = 0, start = 0;
     int nf = 0;
@@ -1483,13 +1483,17 @@ static int split_plain(const char *s, size_t n, char *base, const uint8_t *to, i
 }
 
 /* Where split_plain puts field k of an array of fields. */
-#define SV(k) (uint8_t)((k) * sizeof(struct sv))
-static const uint8_t field_at[MAX_FIELDS] = {
+#define SV(k) (uint16_t)((k) * sizeof(struct sv))
+static const uint16_t field_at[MAX_FIELDS] = {
     SV(0),  SV(1),  SV(2),  SV(3),  SV(4),  SV(5),  SV(6),  SV(7),  SV(8),  SV(9),  SV(10),
     SV(11), SV(12), SV(13), SV(14), SV(15), SV(16), SV(17), SV(18), SV(19), SV(20), SV(21),
     SV(22), SV(23), SV(24), SV(25), SV(26), SV(27), SV(28), SV(29), SV(30), SV(31)};
 #undef SV
 _Static_assert(MAX_FIELDS == 32, "field_at names every field");
+/* 16 bits: a byte would wrap past field 15 (16 bytes a field), leaving the
+ * later fields unwritten (the analyze fuzzer found a header read through
+ * them from a freed buffer) */
+_Static_assert(MAX_FIELDS * sizeof(struct sv) <= UINT16_MAX, "a field's place fits");
 
 /* Splits a CSV line in place (RFC 4180 quotes); returns the field count. */
 static int split(char *s, size_t n, struct sv *f, int max)
@@ -1566,7 +1570,7 @@ static const char *const col_name[C__COUNT] = {"time",    "calling",   "called",
 struct reader {
     int col[C__COUNT];
     bool header_done;
-    uint8_t to[MAX_FIELDS]; /* by field: where csv_line's split puts it in a csv_fields */
+    uint16_t to[MAX_FIELDS]; /* by field: where csv_line's split puts it in a csv_fields */
 };
 
 /* A CSV row's fields as csv_line splits them: each column's in the raw
@@ -1575,7 +1579,7 @@ struct csv_fields {
     struct raw_row r;
     struct sv unused;
 };
-_Static_assert(sizeof(struct csv_fields) <= UINT8_MAX, "a field's place fits in a reader's to[]");
+_Static_assert(sizeof(struct csv_fields) <= UINT16_MAX, "a field's place fits in a reader's to[]");
 
 /* Where a column goes in a csv_fields (the columns a raw row has). */
 static const uint8_t column_at[C_INTENT + 1] = {
