@@ -96,13 +96,12 @@ static void size_wal(struct cg__sqlog *s, uint64_t max_bytes)
         pages = WAL_PAGES;
     if (pages < 16)
         pages = 16;
-    /* deferred: the pragma would replace the commit hook that says when */
     s->wal_pages = pages;
-    snprintf(sql, sizeof sql,
-             s->deferred ? "PRAGMA journal_size_limit=%" PRIu64
-                         : "PRAGMA wal_autocheckpoint=%" PRIu64
-                           ";PRAGMA journal_size_limit=%" PRIu64,
-             s->deferred ? pages * s->page_size : pages, pages * s->page_size);
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%" PRIu64, pages * s->page_size);
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (s->deferred) /* the pragma would replace the commit hook that says when */
+        return;
+    snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%" PRIu64, pages);
     sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 }
 
