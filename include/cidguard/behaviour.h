@@ -12,7 +12,9 @@
  * signature, or protected, bank-like, DNO, unallocated), new ones
  * appearing quickly, to many distinct callees; or, from an origin with a
  * history, numbers that another origin signs at A (borrowed), each used
- * for several calls and then dropped for new ones.  A call centre presenting
+ * for several calls and then dropped for new ones; or, from its first
+ * call, such numbers of subscribers (owners that sign many numbers at A),
+ * of more than one owner, several calls each.  A call centre presenting
  * its own numbers (attested A), a one-time-password platform with many
  * callees and one or few numbers, a bank and an agency presenting the same
  * clients' numbers all day stay below it.

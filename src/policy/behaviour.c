@@ -14,6 +14,14 @@
  * presents the same clients' numbers all day has them in its history, a
  * spoofer rotating through borrowed numbers does not.
  *
+ * A number's owner (the last origin that signed it at A) is remembered with
+ * whether it is a wide signer: one that has signed at least min_numbers
+ * distinct numbers at A since it was first seen (a consumer switch, a
+ * hosted platform), unlike a business, a bank's lines or a police force's,
+ * which have a few each.  Presenting several such subscribers' numbers of
+ * more than one owner, several calls each, is borrowing even in an
+ * origin's first session, before it has a history.
+ *
  * The population: the median and MAD of the judged feature (distinct
  * unowned numbers, suspect ones twice) over the origins with enough calls
  * in their window, recomputed from the table by one caller at most every
@@ -33,14 +41,15 @@
 #define STRIPES 16
 #define PROBE 8
 
-enum { S_NUMS, S_SUS, S_CALLEE, S_BOR, S__COUNT };
+enum { S_NUMS, S_SUS, S_CALLEE, S_BOR, S_WBOR, S__COUNT };
 
 struct gen {
-    /* the unowned presentation numbers, the suspect ones, the callees and
-     * the borrowed numbers */
+    /* the unowned presentation numbers, the suspect ones, the callees, the
+     * borrowed numbers and those of them whose owner is a wide signer */
     uint64_t sk[S__COUNT][WORDS];
     uint16_t set[S__COUNT]; /* bits set in each sketch */
-    uint32_t calls, unowned_calls, fresh, borrowed_calls;
+    uint32_t calls, unowned_calls, fresh, borrowed_calls, wide_calls;
+    uint64_t wide_owners; /* the wide owners of its borrowed numbers, a bit each */
 };
 
 struct org {
@@ -53,6 +62,10 @@ struct org {
     /* Kept as bits are set, so that a call counts no bits: each sketch's
      * bits set in g[0] or g[1], and the bits set in either history. */
     uint16_t window_set[S__COUNT], hist_set;
+    /* the numbers it has signed at A since it was first seen: whether it is a
+     * wide signer */
+    uint64_t signed_all[WORDS];
+    uint16_t signed_set;
 };
 
 struct stripe {
@@ -353,7 +366,7 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     struct gen *g;
     uint64_t h, nh = 0, ch = 0;
     _Atomic uint64_t *own = NULL;
-    unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls;
+    unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls, wbor, wcalls, wown;
     double scale;
     bool judged, was;
     if (!b || !c || !out)
@@ -386,16 +399,30 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     g->calls++;
     if (own) {
         unsigned i = (unsigned)(nh % BITS);
-        uint64_t tag = (nh >> 32) << 32 | (uint32_t)(h | 1);
+        /* the number's tag in the high half, the origin's in the low half,
+         * whose bit 1 says whether the owner is a wide signer */
+        uint64_t tag = (nh >> 32) << 32 | ((uint32_t)(h | 1) & ~2u);
         bool unowned = c->trunk ? c->suspect : !c->owned;
         if (c->owned && !c->trunk) {
+            if (!bit_get(o->signed_all, i)) {
+                bit_set(o->signed_all, i);
+                o->signed_set++;
+            }
+            if (b->linear[o->signed_set < BITS ? o->signed_set : BITS - 1] >= cf->min_numbers)
+                tag |= 2;
             if (atomic_load_explicit(own, memory_order_relaxed) != tag)
                 atomic_store_explicit(own, tag, memory_order_relaxed);
         } else if (!c->trunk) {
             uint64_t cur = atomic_load_explicit(own, memory_order_relaxed);
-            if (cur >> 32 == nh >> 32 && cur != tag) { /* another origin signs it at A */
+            if (cur >> 32 == nh >> 32 && ((uint32_t)cur | 2) != ((uint32_t)tag | 2)) {
+                /* another origin signs it at A */
                 g->borrowed_calls++;
                 mark(o, S_BOR, i);
+                if (cur & 2) { /* among many numbers: a subscriber's */
+                    g->wide_calls++;
+                    mark(o, S_WBOR, i);
+                    g->wide_owners |= 1ull << (((uint32_t)cur >> 2) & 63);
+                }
             }
         }
         if (unowned) {
@@ -418,6 +445,9 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     callees = distinct(b, o, S_CALLEE);
     bor = distinct(b, o, S_BOR);
     bor_calls = g->borrowed_calls + o->g[1].borrowed_calls;
+    wbor = distinct(b, o, S_WBOR);
+    wcalls = g->wide_calls + o->g[1].wide_calls;
+    wown = (unsigned)__builtin_popcountll(g->wide_owners | o->g[1].wide_owners);
     feature = nums + sus;
     o->feature = feature;
     scale = atomic_load(&b->pop_scale) / 100.0;
@@ -434,16 +464,26 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     {
         bool history =
             c->now - o->first >= cf->window && o->hist_set <= BITS * 3 / 4 && o->hist_set > 0;
-        judged =
-            calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
-            (callees * 100 >= cf->fanout_pct * calls || callees >= cf->min_numbers) &&
-            (out->z * 10 >= cf->z_tenths || feature >= 2 * cf->min_numbers) &&
-            ((feature >= cf->min_numbers && (nums * 100 >= cf->rotation_pct * calls || sus >= 3 ||
-                                             (history && fresh * 100 >= cf->fresh_pct * nums))) ||
-             /* slow rotation through borrowed numbers: several calls
-              * each (a forwarder carries each subscriber's number once
-              * or twice), then new ones (an agency keeps its clients') */
-             (history && bor >= 3 && bor_calls >= 3 * bor && fresh * 100 >= cf->fresh_pct * nums));
+        bool floors = calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
+                      (callees * 100 >= cf->fanout_pct * calls || callees >= cf->min_numbers);
+        bool habitual = history && fresh * 100 < cf->fresh_pct * nums;
+        /* the population's bar; one point of z lower for subscribers'
+         * numbers, as a slow borrower shows two or three at a time */
+        bool apart = out->z * 10 >= cf->z_tenths || feature >= 2 * cf->min_numbers;
+        bool apart_wide = out->z * 10 + 10 >= cf->z_tenths || feature >= 2 * cf->min_numbers;
+        bool rotation = feature >= cf->min_numbers && (nums * 100 >= cf->rotation_pct * calls ||
+                                                       sus >= 3 || (history && !habitual));
+        /* slow rotation through borrowed numbers: several calls each (a
+         * forwarder carries each subscriber's number once or twice), then
+         * new ones (an agency keeps its clients') */
+        bool borrowing = history && !habitual && bor >= 3 && bor_calls >= 3 * bor;
+        /* subscribers' numbers (their owners sign many), of more than one
+         * owner, several calls each: borrowing from its first session on
+         * (an agency presents businesses' few lines, an outsourcer one
+         * enterprise's, a forwarder each subscriber's once or twice),
+         * unless its history shows them habitual */
+        bool subscribers = !habitual && wbor >= 2 && wown >= 2 && wcalls >= 3 * wbor;
+        judged = floors && ((apart && (rotation || borrowing)) || (apart_wide && subscribers));
     }
     was = o->held_until > c->now;
     if (judged)

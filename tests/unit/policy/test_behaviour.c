@@ -301,6 +301,73 @@ static void test_borrowed(void **state)
     cg_behaviour_free(b);
 }
 
+/* Subscribers' numbers (their switch signs many numbers at A) presented by
+ * a new account, several calls each, two or three at a time: found in its
+ * first session, without the history the borrowing rule needs. */
+static void test_borrowed_subscribers_first_session(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, found = -1;
+    (void)state;
+    /* two consumer switches sign their callers' numbers at A (a number is
+     * known as a subscriber's once its switch has signed many) */
+    for (i = 0; i < 400; i++) {
+        num(p, sizeof p, 60 + (unsigned)i % 2, (unsigned)i);
+        num(q, sizeof q, 62, (unsigned)i);
+        assert_false(call(b, i % 2 ? "CARR1/sw1" : "CARR2/sw2", p, q, true, false, T0 + i));
+    }
+    /* a new account presents them, 5 calls each, 12 a minute, with two in
+     * use at a time, each number from one switch or the other */
+    for (i = 0; i < 120; i++) {
+        unsigned k = 100 + (unsigned)(i / 5 + i % 2);
+        num(p, sizeof p, 60 + k % 2, 2 * k + k % 2);
+        num(q, sizeof q, 63, (unsigned)i);
+        if (call(b, "SMALL5/new", p, q, false, false, T0 + 600 + i * 5) && found < 0)
+            found = i + 1;
+    }
+    assert_true(found > 0 && found <= 30);
+    cg_behaviour_free(b);
+}
+
+/* Not such borrowing: an agency presenting, from its first call, the numbers
+ * of businesses that sign their own few lines at A; an agency presenting a
+ * few of one enterprise's many numbers (one owner); a forwarder presenting
+ * subscribers' numbers once or twice each. */
+static void test_borrowed_subscribers_legitimate(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32], client[32];
+    int i;
+    (void)state;
+    for (i = 0; i < 400; i++) { /* a switch and an enterprise sign at A */
+        num(p, sizeof p, 70, (unsigned)i);
+        num(q, sizeof q, 71, (unsigned)i);
+        assert_false(call(b, "CARR1/sw1", p, q, true, false, T0 + i));
+        num(p, sizeof p, 72, (unsigned)i % 100);
+        assert_false(call(b, "CARR2/enterprise", p, q, true, false, T0 + i));
+    }
+    for (i = 0; i < 12; i++) { /* six clients, two lines each */
+        snprintf(client, sizeof client, "SMALL6/client%d", i / 2);
+        num(p, sizeof p, 73, (unsigned)i);
+        num(q, sizeof q, 74, (unsigned)i);
+        assert_false(call(b, client, p, q, true, false, T0 + 400 + i));
+    }
+    for (i = 0; i < 5000; i++) {
+        int64_t t = T0 + 600 + i * 3;
+        num(q, sizeof q, 75, (unsigned)i);
+        num(p, sizeof p, 73, (unsigned)i % 12);
+        assert_false(call(b, "CARR3/agency", p, q, false, false, t));
+        num(p, sizeof p, 72, (unsigned)(i / 5 + i % 2) % 6);
+        assert_false(call(b, "CARR3/outsourcer", p, q, false, false, t + 1));
+        if (i % 10 == 0) { /* 20 calls a window, each subscriber twice */
+            num(p, sizeof p, 70, (unsigned)(i / 20) % 400);
+            assert_false(call(b, "CARR4/fwd", p, q, false, false, t + 2));
+        }
+    }
+    cg_behaviour_free(b);
+}
+
 /* Memory is bounded: far more origins than slots evict the oldest, and a
  * campaign among them is still found. */
 static void test_eviction(void **state)
@@ -504,6 +571,8 @@ int main(void)
         cmocka_unit_test(test_slow_rotation_with_history),
         cmocka_unit_test(test_trunk),
         cmocka_unit_test(test_borrowed),
+        cmocka_unit_test(test_borrowed_subscribers_first_session),
+        cmocka_unit_test(test_borrowed_subscribers_legitimate),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_eviction_flood_keeps_held),
         cmocka_unit_test(test_population_poisoned),
