@@ -187,7 +187,10 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK)
         return;
     cgd_redis_share_call(c->w, &bc);
-    if (!r.campaign)
+    /* an origin the operator vouches for is still observed and shared:
+     * the numbers it signs at A make it their owner, and it is part of the
+     * population the others are judged against */
+    if (!r.campaign || cgd_exempt_has(c->ctx->exempt, key))
         return;
     if (r.crossed)
         atomic_fetch_add(&cgd_m.campaign_origins, 1);

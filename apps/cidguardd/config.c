@@ -26,7 +26,7 @@ struct directive {
     const char *section, *name;
     enum kind kind;
     size_t off, size;
-    int min, max;
+    int min, max; /* an integer's bounds; a list's most items (0: no more than fit) */
     const char *def, *doc;
     bool list;       /* ';'-separated: blanks around items and empty items dropped */
     check_fn *check; /* each item (or the value), after the kind's own check */
@@ -47,6 +47,12 @@ struct directive {
     {                                                                                              \
         .section = sec, .name = nm, .kind = STR, FIELD(f), .def = dflt, .doc = text, .list = true, \
         .check = fn                                                                                \
+    }
+/* the same with at most `most` items */
+#define LN(sec, nm, f, dflt, fn, most, text)                                                       \
+    {                                                                                              \
+        .section = sec, .name = nm, .kind = STR, FIELD(f), .def = dflt, .doc = text, .list = true, \
+        .check = fn, .max = most                                                                   \
     }
 #define I(sec, nm, f, mn, mx, dflt, text)                                                          \
     {                                                                                              \
@@ -119,6 +125,27 @@ bool cgd_action_item(const char *item, enum cg_policy_reason *reason, enum cg_ac
     *reason = (enum cg_policy_reason)r;
     *action = (enum cg_action)a;
     return true;
+}
+
+/* An origin campaign detection knows (exempt.h): an SPC's accounts, one
+ * account, or a trunk by the name the call path gives it (call.c) */
+static const char *is_origin(const char *v)
+{
+    size_t spc = strcspn(v, "/"), i;
+    if (strncmp(v, "ingress:", 8) == 0)
+        return !v[8]                ? "an ingress: entry without a name"
+               : strlen(v + 8) > 63 ? "an ingress name longer than 63 bytes"
+                                    : NULL;
+    for (i = 0; i < spc && isalnum((unsigned char)v[i]); i++)
+        ;
+    if (spc == 0 || spc > CG_SPC_MAX || i < spc)
+        return "not SPC, SPC/ORIGID or ingress:NAME (an SPC is 1 to 32 letters and digits)";
+    if (!v[spc])
+        return NULL;
+    return !v[spc + 1]                           ? "an SPC/ without an origid"
+           : strlen(v + spc + 1) > CG_ORIGID_MAX ? "an origid longer than 128 bytes"
+           : strpbrk(v + spc + 1, " \t") != NULL ? "an origid with a blank in it"
+                                                 : NULL;
 }
 
 static const char *is_action(const char *v)
@@ -331,6 +358,10 @@ static const struct directive table[] = {
       "a campaign; a trunk is suspected only while it does"),
     I("policy", "campaign_origins", campaign_origins, 256, 1048576, "4096",
       "origins kept (a power of two; the least recently seen is forgotten)"),
+    LN("policy", "campaign_exempt", campaign_exempt, "", is_origin, 256,
+       "origins whose calls never get campaign_suspected, though they are still observed: SPC "
+       "(every account signed under it), SPC/ORIGID (one account) or ingress:NAME (a trunk: its "
+       "ingress name, else its source address), ';'-separated, at most 256; empty = none"),
     I("policy", "campaign_time_scale", campaign_time_scale, 1, 100000, "1",
       "the behaviour clock runs this many times faster than the wall clock: only for replaying "
       "recorded traffic sped up (cidguard-replay --speed); 1 in production"),
@@ -414,6 +445,7 @@ static bool blank(char ch)
 static bool set_list(const struct directive *d, char *f, const char *file, int line)
 {
     char *in = f, *out = f;
+    int items = 0;
     while (*in) {
         char *e = strchr(in, ';'), *b = in;
         size_t n = e ? (size_t)(e - in) : strlen(in);
@@ -424,6 +456,11 @@ static bool set_list(const struct directive *d, char *f, const char *file, int l
         while (n && blank(b[n - 1]))
             n--;
         if (n) {
+            if (d->max && ++items > d->max) {
+                cgd_log(LOG_ERR, "%s:%d: [%s] %s: more than %d items", file, line, d->section,
+                        d->name, d->max);
+                return false;
+            }
             if (out != f)
                 *out++ = ';';
             memmove(out, b, n);

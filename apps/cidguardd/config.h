@@ -61,9 +61,11 @@ struct cgd_conf {
     int roaming_check_timeout_ms, roaming_check_ttl;
     char min_attest_uk[5], min_attest_other[5]; /* A, B, C or none */
     int block_response, rate_calls, rate_numbers;
-    /* [policy] campaign_*: campaign behaviour kept online (cidguard/behaviour.h) */
+    /* [policy] campaign_*: campaign behaviour kept online (cidguard/behaviour.h), and the
+     * origins never given campaign_suspected (exempt.h) */
     bool campaign_detection;
     int campaign_window, campaign_min_numbers, campaign_hold, campaign_origins;
+    char campaign_exempt[4 * CGD_LIST];
     int campaign_time_scale;     /* the behaviour clock's speed-up, for replays (1 = real time) */
     char decision_log[CGD_PATH]; /* SQLite file; "" = state_dir/decisions.db; "off" */
     int decision_log_days;       /* retention; 0 = keep everything */

@@ -77,6 +77,7 @@ static void ctx_free(struct cgd_ctx *c)
     cg_customers_free(c->customers);
     cg_customers_free(c->intent_keys);
     cgd_signers_free(c->signers);
+    cgd_exempt_free(c->exempt);
     SSL_CTX_free(c->tls); /* connections hold their own references */
     free(c);
 }
@@ -444,6 +445,10 @@ static struct cgd_ctx *ctx_build(const struct cgd_conf *conf)
     }
     if (build_policy(c) || check_sign_exposure(conf, c->customers))
         goto fail;
+    if (cgd_exempt_build(&c->exempt, conf->campaign_exempt)) {
+        cgd_log(LOG_ERR, "cidguardd: [policy] campaign_exempt: out of memory");
+        goto fail;
+    }
     if (!(c->tls = cgd_tls_server_ctx(conf, &why)) && why) {
         cgd_log(LOG_ERR, "cidguardd: %s", why);
         goto fail;
@@ -580,9 +585,20 @@ static void download_crl(const struct cgd_conf *c)
             c->crl_url, curl_easy_strerror(rc), status);
 }
 
+/* [policy] campaign_exempt for the calls other daemons share (redis.c):
+ * no call of this daemon holds a context for them, so the current one. */
+static bool exempt_now(const char *origin)
+{
+    struct cgd_ctx *c = cgd_ctx_get();
+    bool exempt = cgd_exempt_has(c->exempt, origin);
+    cgd_ctx_put(c);
+    return exempt;
+}
+
 int cgd_context_start(const struct cgd_conf *conf, const char *file)
 {
     config_file = file;
+    cgd_redis_set_exempt(exempt_now);
     if (cg_certcache_new(&certcache, 10000) ||
         cg_policy_state_new(&pstate, conf->freshness + 5, (unsigned)conf->rate_calls,
                             (unsigned)conf->rate_numbers) ||

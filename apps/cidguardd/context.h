@@ -20,6 +20,7 @@
 #include "cidguard/cidguard.h"
 #include "cidguard/customers.h"
 #include "config.h"
+#include "exempt.h"
 
 struct cgd_ctx {
     atomic_int refs;
@@ -41,6 +42,7 @@ struct cgd_ctx {
     /* [intent] keys, or NULL */
     struct cg_customers *intent_keys;
     struct cgd_signers *signers; /* signers.h: [sign] signers, the default, origids */
+    struct cgd_exempt *exempt;   /* exempt.h: [policy] campaign_exempt, or NULL when empty */
 };
 
 /*

@@ -1231,6 +1231,21 @@ static void share_flush(struct cgd_redis *r)
     }
 }
 
+/* [policy] campaign_exempt, asked of the origins that cross with another
+ * daemon's call (cgd_redis_set_exempt) */
+static bool (*_Atomic share_exempt)(const char *origin);
+
+void cgd_redis_set_exempt(bool (*exempt)(const char *origin))
+{
+    atomic_store(&share_exempt, exempt);
+}
+
+static bool shared_exempt(const char *origin)
+{
+    bool (*exempt)(const char *origin) = atomic_load(&share_exempt);
+    return exempt && exempt(origin);
+}
+
 void cgd_redis_share_call(struct cgd_worker *w, const struct cg_behaviour_call *bc)
 {
     struct cgd_redis *r = w->redis;
@@ -1345,7 +1360,8 @@ static void share_entry(struct cgd_redis *r, const redisReply *e)
         } else {
             cg_behaviour_observe(cgd_behaviour, &bc, &res);
             atomic_fetch_add(&cgd_m.campaign_shared_received, 1);
-            if (res.crossed) /* this daemon's view: the origin crossed with another's call */
+            /* this daemon's view: the origin crossed with another's call */
+            if (res.crossed && !shared_exempt(bc.origin))
                 atomic_fetch_add(&cgd_m.campaign_origins, 1);
         }
         i += n + 1;

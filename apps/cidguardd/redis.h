@@ -41,6 +41,10 @@ bool cgd_redis_observe(struct cgd_worker *w, const struct cg_policy_call *pc, un
  * for the other daemons, when [redis] campaign is on; never waited for,
  * and skipped while Redis cannot take it. */
 void cgd_redis_share_call(struct cgd_worker *w, const struct cg_behaviour_call *bc);
+/* Whether an origin is exempt ([policy] campaign_exempt), so that its
+ * crossing with another daemon's call is not counted: set by context.c,
+ * which holds the list, so that this module does not depend on it. */
+void cgd_redis_set_exempt(bool (*exempt)(const char *origin));
 
 /* The [redis] directives as the library's options (pointing into conf),
  * for cg_redis_connect_opts. */

@@ -475,6 +475,13 @@ try:
              '[verify] country_code: "0044" is not a country code'),
             ("bad-response", base + b"[policy]\nblock_response = 604\n", 4,
              '[policy] block_response: "604" is neither 603 nor 608'),
+            ("bad-exempt", base + b"[policy]\ncampaign_exempt = 1234/acct-1; intl-gw\n", 4,
+             '[policy] campaign_exempt: "intl-gw" is not SPC, SPC/ORIGID or ingress:NAME'),
+            ("exempt-no-origid", base + b"[policy]\ncampaign_exempt = 1234/\n", 4,
+             '[policy] campaign_exempt: "1234/" is an SPC/ without an origid'),
+            ("exempt-many", base + b"[policy]\ncampaign_exempt = " +
+             b";".join(b"S%d" % i for i in range(257)) + b"\n", 4,
+             "[policy] campaign_exempt: more than 256 items"),
             ("continued", base + b"[policy]\ndno = a.csv\n  b.csv\n", 5, "an indented line"),
             ("repeated", base + b"[policy]\ndno = a.csv\n[server]\nworkers = 2\n", 6,
              "[server] workers is set again (first on line 2)"),
