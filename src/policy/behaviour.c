@@ -20,7 +20,10 @@
  * hosted platform), unlike a business, a bank's lines or a police force's,
  * which have a few each.  Presenting several such subscribers' numbers of
  * more than one owner, several calls each, is borrowing even in an
- * origin's first session, before it has a history.
+ * origin's first session, before it has a history; judged on that alone,
+ * the origin is held for a window rather than for the hold, since an
+ * agency presenting large clients' numbers looks the same until its
+ * history shows them habitual.
  *
  * The population: the median and MAD of the judged feature (distinct
  * unowned numbers, suspect ones twice) over the origins with enough calls
@@ -48,8 +51,8 @@ struct gen {
      * borrowed numbers and those of them whose owner is a wide signer */
     uint64_t sk[S__COUNT][WORDS];
     uint16_t set[S__COUNT]; /* bits set in each sketch */
-    uint32_t calls, unowned_calls, fresh, borrowed_calls, wide_calls;
-    uint64_t wide_owners; /* the wide owners of its borrowed numbers, a bit each */
+    uint32_t calls, unowned_calls, fresh, borrowed_calls, wide_calls, wide_fresh;
+    uint32_t wide_owner[2]; /* the first two wide owners of its borrowed numbers (0: none) */
 };
 
 struct org {
@@ -357,6 +360,32 @@ static void population(struct cg_behaviour *b, int64_t now)
     pthread_mutex_unlock(&b->pop_lock);
 }
 
+/* A wide owner of a number the origin borrowed: the rule needs two, so
+ * each generation keeps its first two, whole (a bit per owner in a small
+ * set would let two owners collide into one). */
+static void note_owner(struct gen *g, uint32_t tag)
+{
+    if (!g->wide_owner[0])
+        g->wide_owner[0] = tag;
+    else if (g->wide_owner[0] != tag && !g->wide_owner[1])
+        g->wide_owner[1] = tag;
+}
+
+/* The window's distinct wide owners, counted up to 2. */
+static unsigned owners(const struct gen *a, const struct gen *b)
+{
+    uint32_t t[4] = {a->wide_owner[0], a->wide_owner[1], b->wide_owner[0], b->wide_owner[1]};
+    uint32_t first = 0;
+    unsigned i;
+    for (i = 0; i < 4; i++) {
+        if (t[i] && !first)
+            first = t[i];
+        else if (t[i] && t[i] != first)
+            return 2;
+    }
+    return first ? 1 : 0;
+}
+
 int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call *c,
                          struct cg_behaviour_result *out)
 {
@@ -366,9 +395,10 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     struct gen *g;
     uint64_t h, nh = 0, ch = 0;
     _Atomic uint64_t *own = NULL;
-    unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls, wbor, wcalls, wown;
+    unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls, wbor, wcalls, wown,
+        wfresh;
     double scale;
-    bool judged, was;
+    bool judged, was, provisional = false;
     if (!b || !c || !out)
         return CG_EINVAL;
     memset(out, 0, sizeof *out);
@@ -420,8 +450,11 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
                 mark(o, S_BOR, i);
                 if (cur & 2) { /* among many numbers: a subscriber's */
                     g->wide_calls++;
+                    if (!bit_get(g->sk[S_WBOR], i) && !bit_get(o->g[1].sk[S_WBOR], i) &&
+                        !bit_get(o->hist[0], i) && !bit_get(o->hist[1], i))
+                        g->wide_fresh++;
                     mark(o, S_WBOR, i);
-                    g->wide_owners |= 1ull << (((uint32_t)cur >> 2) & 63);
+                    note_owner(g, (uint32_t)cur);
                 }
             }
         }
@@ -447,7 +480,8 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     bor_calls = g->borrowed_calls + o->g[1].borrowed_calls;
     wbor = distinct(b, o, S_WBOR);
     wcalls = g->wide_calls + o->g[1].wide_calls;
-    wown = (unsigned)__builtin_popcountll(g->wide_owners | o->g[1].wide_owners);
+    wfresh = g->wide_fresh + o->g[1].wide_fresh;
+    wown = owners(g, &o->g[1]);
     feature = nums + sus;
     o->feature = feature;
     scale = atomic_load(&b->pop_scale) / 100.0;
@@ -478,16 +512,30 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
          * new ones (an agency keeps its clients') */
         bool borrowing = history && !habitual && bor >= 3 && bor_calls >= 3 * bor;
         /* subscribers' numbers (their owners sign many), of more than one
-         * owner, several calls each: borrowing from its first session on
-         * (an agency presents businesses' few lines, an outsourcer one
-         * enterprise's, a forwarder each subscriber's once or twice),
-         * unless its history shows them habitual */
-        bool subscribers = !habitual && wbor >= 2 && wown >= 2 && wcalls >= 3 * wbor;
+         * owner, several calls each (an agency presents businesses' few
+         * lines, an outsourcer one enterprise's, a forwarder each
+         * subscriber's once or twice).  In an origin's first window
+         * nothing tells a borrower from an agency presenting large
+         * clients' numbers, so that judgement holds it for a window, not
+         * for campaign_hold, and so does one where only a third or more of
+         * those numbers are new to its history (a borrower carries some
+         * over from its last session; an agency's are all habitual).  Most
+         * of them new holds it for campaign_hold.  A saturated history (a
+         * platform's many users) is not judged by this rule. */
+        bool seen = c->now - o->first >= cf->window && o->hist_set > 0;
+        bool saturated = o->hist_set > BITS * 3 / 4;
+        bool wide_turnover = !seen || (!saturated && wfresh * 3 >= wbor);
+        bool wide_new = seen && !saturated && wfresh * 100 >= cf->fresh_pct * wbor;
+        bool subscribers = wide_turnover && wbor >= 2 && wown >= 2 && wcalls >= 3 * wbor;
         judged = floors && ((apart && (rotation || borrowing)) || (apart_wide && subscribers));
+        provisional = judged && !wide_new && !(apart && (rotation || borrowing));
     }
     was = o->held_until > c->now;
-    if (judged)
-        o->held_until = c->now + (cf->hold > 0 ? cf->hold : 1);
+    if (judged) {
+        int64_t until = c->now + (provisional ? cf->window : cf->hold > 0 ? cf->hold : 1);
+        if (until > o->held_until)
+            o->held_until = until;
+    }
     out->campaign = o->held_until > c->now;
     out->active = judged;
     out->borrowed = bor;

@@ -368,6 +368,76 @@ static void test_borrowed_subscribers_legitimate(void **state)
     cg_behaviour_free(b);
 }
 
+/* Two switches sign many callers' numbers at A (base and base + 1, even
+ * and odd indices), so that their numbers are subscribers': those signed
+ * after a switch's first min_numbers. */
+static void wide_owners(struct cg_behaviour *b, unsigned base, int64_t t)
+{
+    char p[32], q[32];
+    int i;
+    for (i = 0; i < 400; i++) {
+        num(p, sizeof p, base + (unsigned)i % 2, (unsigned)i);
+        num(q, sizeof q, 99, (unsigned)i);
+        assert_false(call(b, i % 2 ? "CARR1/sw1" : "CARR2/sw2", p, q, true, false, t + i));
+    }
+}
+
+/* An outsourced call centre presenting at B the main numbers of three
+ * clients whose own switches sign many numbers at A looks, in its first
+ * window, like a borrower of subscribers' numbers.  Judged on that window
+ * alone it is held for a window, not for a day: once its history shows the
+ * same numbers, its calls are no longer labelled. */
+static void test_subscribers_first_window_provisional(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int i, first = -1, last = -1;
+    (void)state;
+    wide_owners(b, 80, T0);
+    for (i = 0; i < 1200; i++) { /* a call every 6 s for two hours */
+        /* clients' mains, of the two switches */
+        static const unsigned base[3] = {80, 81, 80}, idx[3] = {42, 43, 44};
+        num(p, sizeof p, base[i % 3], idx[i % 3]);
+        num(q, sizeof q, 98, (unsigned)i);
+        if (call(b, "BPO/cc1", p, q, false, false, T0 + 600 + i * 6)) {
+            if (first < 0)
+                first = i;
+            last = i;
+        }
+    }
+    assert_true(first >= 0);         /* it did look like one, at first */
+    assert_true(last < first + 250); /* within about a window of it */
+    cg_behaviour_free(b);
+}
+
+/* A borrower that keeps taking new subscribers' numbers once it has a
+ * history is held for campaign_hold: its later sessions are labelled from
+ * their first call. */
+static void test_subscribers_with_history_held(void **state)
+{
+    struct cg_behaviour *b = make();
+    char p[32], q[32];
+    int s, i, k = 0;
+    bool later = true;
+    (void)state;
+    wide_owners(b, 84, T0);
+    /* a session an hour: 30 calls, 3 new numbers (too few for the
+     * borrowing rule's bar), 10 calls each */
+    for (s = 0; s < 4; s++) {
+        for (i = 0; i < 30; i++, k++) {
+            unsigned n = 40 + (unsigned)(3 * s + i % 3);
+            bool got;
+            num(p, sizeof p, 84 + n % 2, 2 * n + n % 2);
+            num(q, sizeof q, 97, (unsigned)k);
+            got = call(b, "SMALL7/acct", p, q, false, false, T0 + 600 + s * 3600 + i * 10);
+            if (s == 3 && i == 0)
+                later = got;
+        }
+    }
+    assert_true(later);
+    cg_behaviour_free(b);
+}
+
 /* Memory is bounded: far more origins than slots evict the oldest, and a
  * campaign among them is still found. */
 static void test_eviction(void **state)
@@ -573,6 +643,8 @@ int main(void)
         cmocka_unit_test(test_borrowed),
         cmocka_unit_test(test_borrowed_subscribers_first_session),
         cmocka_unit_test(test_borrowed_subscribers_legitimate),
+        cmocka_unit_test(test_subscribers_first_window_provisional),
+        cmocka_unit_test(test_subscribers_with_history_held),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_eviction_flood_keeps_held),
         cmocka_unit_test(test_population_poisoned),
