@@ -20,10 +20,9 @@
  * hosted platform), unlike a business, a bank's lines or a police force's,
  * which have a few each.  Presenting several such subscribers' numbers of
  * more than one owner, several calls each, is borrowing even in an
- * origin's first session, before it has a history; judged on that alone,
- * the origin is held for a window rather than for the hold, since an
- * agency presenting large clients' numbers looks the same until its
- * history shows them habitual.
+ * origin's first session, before it has a history.  Judged on that alone,
+ * the hold is tentative, since an agency presenting large clients' numbers
+ * looks the same: a history showing the same numbers for long releases it.
  *
  * The population: the median and MAD of the judged feature (distinct
  * unowned numbers, suspect ones twice) over the origins with enough calls
@@ -69,6 +68,9 @@ struct org {
      * wide signer */
     uint64_t signed_all[WORDS];
     uint16_t signed_set;
+    /* held on subscribers' numbers that its history has not yet shown new
+     * to it: released if its history shows them habitual instead */
+    bool tentative;
 };
 
 struct stripe {
@@ -398,7 +400,7 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
     unsigned calls, uc, nums, sus, fresh, callees, feature, bor, bor_calls, wbor, wcalls, wown,
         wfresh;
     double scale;
-    bool judged, was, provisional = false;
+    bool judged, was, tentative = false, refuted = false;
     if (!b || !c || !out)
         return CG_EINVAL;
     memset(out, 0, sizeof *out);
@@ -514,27 +516,37 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
         /* subscribers' numbers (their owners sign many), of more than one
          * owner, several calls each (an agency presents businesses' few
          * lines, an outsourcer one enterprise's, a forwarder each
-         * subscriber's once or twice).  In an origin's first window
-         * nothing tells a borrower from an agency presenting large
-         * clients' numbers, so that judgement holds it for a window, not
-         * for campaign_hold, and so does one where only a third or more of
-         * those numbers are new to its history (a borrower carries some
-         * over from its last session; an agency's are all habitual).  Most
-         * of them new holds it for campaign_hold.  A saturated history (a
-         * platform's many users) is not judged by this rule. */
+         * subscriber's once or twice), at least a third of them new to its
+         * history once it has one; a saturated history (a platform's many
+         * users) is not judged by this rule. */
         bool seen = c->now - o->first >= cf->window && o->hist_set > 0;
         bool saturated = o->hist_set > BITS * 3 / 4;
         bool wide_turnover = !seen || (!saturated && wfresh * 3 >= wbor);
         bool wide_new = seen && !saturated && wfresh * 100 >= cf->fresh_pct * wbor;
         bool subscribers = wide_turnover && wbor >= 2 && wown >= 2 && wcalls >= 3 * wbor;
         judged = floors && ((apart && (rotation || borrowing)) || (apart_wide && subscribers));
-        provisional = judged && !wide_new && !(apart && (rotation || borrowing));
+        /* Judged on subscribers' numbers that its history does not show
+         * new to it (it has none yet, or carries some over), an origin
+         * could be an agency presenting large clients' numbers: held, but
+         * tentatively.  Its history decides: most of them new confirms the
+         * hold; the same numbers, long after a borrower's would have
+         * changed (three windows since it was first seen), release it. */
+        tentative = judged && !wide_new && !(apart && (rotation || borrowing));
+        refuted = c->now - o->first >= 3 * (int64_t)cf->window && seen && floors && wbor >= 2 &&
+                  !wide_turnover;
     }
     was = o->held_until > c->now;
     if (judged) {
-        int64_t until = c->now + (provisional ? cf->window : cf->hold > 0 ? cf->hold : 1);
-        if (until > o->held_until)
+        if (!tentative)
+            o->tentative = false;
+        else if (!was)
+            o->tentative = true;
+        int64_t until = c->now + (cf->hold > 0 ? cf->hold : 1);
+        if (until > o->held_until) /* a call's time can be behind another's */
             o->held_until = until;
+    } else if (o->tentative && refuted) {
+        o->tentative = false;
+        o->held_until = c->now;
     }
     out->campaign = o->held_until > c->now;
     out->active = judged;

@@ -301,6 +301,20 @@ static void test_borrowed(void **state)
     cg_behaviour_free(b);
 }
 
+/* Two switches sign many callers' numbers at A (base and base + 1, even
+ * and odd indices), so that their numbers are subscribers': those signed
+ * after a switch's first min_numbers. */
+static void wide_owners(struct cg_behaviour *b, unsigned base, int64_t t)
+{
+    char p[32], q[32];
+    int i;
+    for (i = 0; i < 400; i++) {
+        num(p, sizeof p, base + (unsigned)i % 2, (unsigned)i);
+        num(q, sizeof q, 99, (unsigned)i);
+        assert_false(call(b, i % 2 ? "CARR1/sw1" : "CARR2/sw2", p, q, true, false, t + i));
+    }
+}
+
 /* Subscribers' numbers (their switch signs many numbers at A) presented by
  * a new account, several calls each, two or three at a time: found in its
  * first session, without the history the borrowing rule needs. */
@@ -310,13 +324,7 @@ static void test_borrowed_subscribers_first_session(void **state)
     char p[32], q[32];
     int i, found = -1;
     (void)state;
-    /* two consumer switches sign their callers' numbers at A (a number is
-     * known as a subscriber's once its switch has signed many) */
-    for (i = 0; i < 400; i++) {
-        num(p, sizeof p, 60 + (unsigned)i % 2, (unsigned)i);
-        num(q, sizeof q, 62, (unsigned)i);
-        assert_false(call(b, i % 2 ? "CARR1/sw1" : "CARR2/sw2", p, q, true, false, T0 + i));
-    }
+    wide_owners(b, 60, T0);
     /* a new account presents them, 5 calls each, 12 a minute, with two in
      * use at a time, each number from one switch or the other */
     for (i = 0; i < 120; i++) {
@@ -368,26 +376,12 @@ static void test_borrowed_subscribers_legitimate(void **state)
     cg_behaviour_free(b);
 }
 
-/* Two switches sign many callers' numbers at A (base and base + 1, even
- * and odd indices), so that their numbers are subscribers': those signed
- * after a switch's first min_numbers. */
-static void wide_owners(struct cg_behaviour *b, unsigned base, int64_t t)
-{
-    char p[32], q[32];
-    int i;
-    for (i = 0; i < 400; i++) {
-        num(p, sizeof p, base + (unsigned)i % 2, (unsigned)i);
-        num(q, sizeof q, 99, (unsigned)i);
-        assert_false(call(b, i % 2 ? "CARR1/sw1" : "CARR2/sw2", p, q, true, false, t + i));
-    }
-}
-
 /* An outsourced call centre presenting at B the main numbers of three
  * clients whose own switches sign many numbers at A looks, in its first
- * window, like a borrower of subscribers' numbers.  Judged on that window
- * alone it is held for a window, not for a day: once its history shows the
- * same numbers, its calls are no longer labelled. */
-static void test_subscribers_first_window_provisional(void **state)
+ * window, like a borrower of subscribers' numbers.  Judged on that alone
+ * it is held tentatively: once its history shows the same numbers for
+ * long after a borrower's would have changed, it is released. */
+static void test_subscribers_tentative_released(void **state)
 {
     struct cg_behaviour *b = make();
     char p[32], q[32];
@@ -405,36 +399,44 @@ static void test_subscribers_first_window_provisional(void **state)
             last = i;
         }
     }
-    assert_true(first >= 0);         /* it did look like one, at first */
-    assert_true(last < first + 250); /* within about a window of it */
+    assert_true(first >= 0 && first < 20); /* it did look like one, at first */
+    /* released three windows (300 calls) after its first call */
+    assert_true(last >= 200 && last < 320);
     cg_behaviour_free(b);
 }
 
 /* A borrower that keeps taking new subscribers' numbers once it has a
- * history is held for campaign_hold: its later sessions are labelled from
- * their first call. */
+ * history is held for campaign_hold, confirmed: its later sessions are
+ * labelled from their first call, even one that goes back to numbers it
+ * used before, for as long as an agency's would have been released. */
 static void test_subscribers_with_history_held(void **state)
 {
     struct cg_behaviour *b = make();
     char p[32], q[32];
     int s, i, k = 0;
-    bool later = true;
+    bool later = true, last = true;
     (void)state;
     wide_owners(b, 84, T0);
     /* a session an hour: 30 calls, 3 new numbers (too few for the
-     * borrowing rule's bar), 10 calls each */
-    for (s = 0; s < 4; s++) {
-        for (i = 0; i < 30; i++, k++) {
-            unsigned n = 40 + (unsigned)(3 * s + i % 3);
+     * borrowing rule's bar), 10 calls each; the last session 90 calls over
+     * 45 minutes with the numbers of the one before */
+    for (s = 0; s < 5; s++) {
+        int n_calls = s < 4 ? 30 : 90;
+        for (i = 0; i < n_calls; i++, k++) {
+            unsigned n = 40 + (unsigned)(3 * (s < 4 ? s : 3) + i % 3);
             bool got;
             num(p, sizeof p, 84 + n % 2, 2 * n + n % 2);
             num(q, sizeof q, 97, (unsigned)k);
-            got = call(b, "SMALL7/acct", p, q, false, false, T0 + 600 + s * 3600 + i * 10);
+            got = call(b, "SMALL7/acct", p, q, false, false,
+                       T0 + 600 + s * 3600 + i * (s < 4 ? 10 : 30));
             if (s == 3 && i == 0)
                 later = got;
+            if (s == 4)
+                last = last && got;
         }
     }
     assert_true(later);
+    assert_true(last);
     cg_behaviour_free(b);
 }
 
@@ -643,7 +645,7 @@ int main(void)
         cmocka_unit_test(test_borrowed),
         cmocka_unit_test(test_borrowed_subscribers_first_session),
         cmocka_unit_test(test_borrowed_subscribers_legitimate),
-        cmocka_unit_test(test_subscribers_first_window_provisional),
+        cmocka_unit_test(test_subscribers_tentative_released),
         cmocka_unit_test(test_subscribers_with_history_held),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_eviction_flood_keeps_held),
