@@ -352,10 +352,12 @@ static const struct directive table[] = {
       "seconds of the sliding window of campaign_detection"),
     I("policy", "campaign_min_numbers", campaign_min_numbers, 2, 400, "16",
       "distinct presentation numbers an origin does not own (suspect ones twice) in the window "
-      "before it can be a campaign"),
+      "before it can be a campaign by their number; also the distinct numbers an origin signs at A "
+      "before its numbers count as subscribers' when another origin presents them"),
     I("policy", "campaign_hold", campaign_hold, 0, 604800, "86400",
       "seconds an account (a signing SPC and origid) stays suspected after it last behaved like "
-      "a campaign; a trunk is suspected only while it does"),
+      "a campaign (a tentative hold on subscribers' numbers ends sooner if its history shows them "
+      "habitual); a trunk is suspected only while it does"),
     I("policy", "campaign_origins", campaign_origins, 256, 1048576, "4096",
       "origins kept (a power of two; the least recently seen is forgotten)"),
     LN("policy", "campaign_exempt", campaign_exempt, "", is_origin, 256,

@@ -26,11 +26,11 @@ int cgd_exempt_build(struct cgd_exempt **out, const char *list)
     struct cgd_exempt *ex;
     const char *p;
     char *t;
-    size_t n = 0, len = strlen(list);
+    size_t n, len = strlen(list);
     *out = NULL;
     if (!len)
         return 0;
-    for (p = list; p; p = strchr(p + 1, ';'))
+    for (p = list, n = 1; (p = strchr(p, ';')); p++)
         n++;
     /* an item grows by at most "spc:" ("ingress:" shrinks to "in:") */
     if (!(ex = calloc(1, sizeof *ex + len + 4 * n + 1)) ||
@@ -41,6 +41,8 @@ int cgd_exempt_build(struct cgd_exempt **out, const char *list)
     t = ex->text;
     for (p = list; *p; p += *p == ';') {
         size_t k = strcspn(p, ";");
+        if (!k) /* an empty item (config.c drops them; the API need not rely on it) */
+            continue;
         ex->keys[ex->n++] = t;
         if (strncmp(p, "ingress:", 8) == 0) {
             memcpy(t, "in:", 3);
