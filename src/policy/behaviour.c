@@ -529,19 +529,20 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
          * new to it (it has none yet, or carries some over), an origin
          * could be an agency presenting large clients' numbers: held, but
          * tentatively.  Its history decides: most of them new confirms the
-         * hold; the same numbers, long after a borrower's would have
-         * changed (three windows since it was first seen), release it. */
+         * hold; only numbers it has presented before, long after a
+         * borrower's would have changed (three windows since it was first
+         * seen), release it. */
         tentative = judged && !wide_new && !(apart && (rotation || borrowing));
         refuted = c->now - o->first >= 3 * (int64_t)cf->window && seen && floors && wbor >= 2 &&
-                  !wide_turnover;
+                  wfresh == 0;
     }
     was = o->held_until > c->now;
     if (judged) {
+        int64_t until = c->now + (cf->hold > 0 ? cf->hold : 1);
         if (!tentative)
             o->tentative = false;
         else if (!was)
             o->tentative = true;
-        int64_t until = c->now + (cf->hold > 0 ? cf->hold : 1);
         if (until > o->held_until) /* a call's time can be behind another's */
             o->held_until = until;
     } else if (o->tentative && refuted) {
