@@ -201,9 +201,16 @@ try:
         time.sleep(0.25)
     for t in threads:
         t.join()
+    # Under AddressSanitizer the same buffers cost several times as much:
+    # each allocation's redzones, and the quarantine that holds freed
+    # memory back from reuse (about 50 MB in this test, 7 MB without it).
+    # The plain build holds the daemon to the real bound.
+    with open("/proc/%d/maps" % d.pid) as f:
+        bound = 120 if "libasan" in f.read() else 50
     check("10 s of pipelined HTTP and SIP/TCP requests from clients that never read: RSS %.0f -> "
-          "%.0f MB peak (< 50 MB growth; %d KB and %d KB accepted)"
-          % (base_rss, peak, sent["http"] >> 10, sent["sip"] >> 10), peak - base_rss < 50)
+          "%.0f MB peak (< %d MB growth; %d KB and %d KB accepted)"
+          % (base_rss, peak, bound, sent["http"] >> 10, sent["sip"] >> 10),
+          peak - base_rss < bound)
     check("the daemon still answers afterwards", healthz(ports["http"], scaled(5)))
     stop([d])
 
