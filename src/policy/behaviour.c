@@ -498,8 +498,10 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
      * a reseller's many accounts campaigning together would otherwise be
      * the norm and its spread. */
     {
-        bool history =
-            c->now - o->first >= cf->window && o->hist_set <= BITS * 3 / 4 && o->hist_set > 0;
+        /* seen for a window, with numbers in its history; a saturated
+         * history (most bits set) tells no longer what is new */
+        bool seen = c->now - o->first >= cf->window && o->hist_set > 0;
+        bool history = seen && o->hist_set <= BITS * 3 / 4;
         bool floors = calls >= cf->min_calls && uc * 100 >= cf->unowned_pct * calls &&
                       (callees * 100 >= cf->fanout_pct * calls || callees >= cf->min_numbers);
         bool habitual = history && fresh * 100 < cf->fresh_pct * nums;
@@ -519,10 +521,8 @@ int cg_behaviour_observe(struct cg_behaviour *b, const struct cg_behaviour_call 
          * subscriber's once or twice), at least a third of them new to its
          * history once it has one; a saturated history (a platform's many
          * users) is not judged by this rule. */
-        bool seen = c->now - o->first >= cf->window && o->hist_set > 0;
-        bool saturated = o->hist_set > BITS * 3 / 4;
-        bool wide_turnover = !seen || (!saturated && wfresh * 3 >= wbor);
-        bool wide_new = seen && !saturated && wfresh * 100 >= cf->fresh_pct * wbor;
+        bool wide_turnover = !seen || (history && wfresh * 3 >= wbor);
+        bool wide_new = history && wfresh * 100 >= cf->fresh_pct * wbor;
         bool subscribers = wide_turnover && wbor >= 2 && wown >= 2 && wcalls >= 3 * wbor;
         judged = floors && ((apart && (rotation || borrowing)) || (apart_wide && subscribers));
         /* Judged on subscribers' numbers that its history does not show
