@@ -184,6 +184,13 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     for (p = key; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
+    /* the SPC ends at the first '/' ([policy] campaign_exempt, and one
+     * account apart from another): a certificate's SPC that holds one (not
+     * a conforming SPC, yet accepted with a warning) keeps it as '?' */
+    if (account)
+        for (p = key + 4; p < key + 4 + strnlen(v->spc, CG_SPC_MAX) && *p; p++)
+            if (*p == '/')
+                *p = '?';
     if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK)
         return;
     cgd_redis_share_call(c->w, &bc);

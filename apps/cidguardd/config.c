@@ -133,9 +133,10 @@ static const char *is_origin(const char *v)
 {
     size_t spc = strcspn(v, "/"), i;
     if (strncmp(v, "ingress:", 8) == 0)
-        return !v[8]                ? "an ingress: entry without a name"
-               : strlen(v + 8) > 63 ? "an ingress name longer than 63 bytes"
-                                    : NULL;
+        return !v[8]                   ? "an ingress: entry without a name"
+               : strlen(v + 8) > 63    ? "an ingress name longer than 63 bytes"
+               : strpbrk(v + 8, " \t") ? "an ingress name with a blank in it"
+                                       : NULL;
     for (i = 0; i < spc && isalnum((unsigned char)v[i]); i++)
         ;
     if (spc == 0 || spc > CG_SPC_MAX || i < spc)
@@ -363,7 +364,7 @@ static const struct directive table[] = {
     LN("policy", "campaign_exempt", campaign_exempt, "", is_origin, 256,
        "origins whose calls never get campaign_suspected, though they are still observed: SPC "
        "(every account signed under it), SPC/ORIGID (one account) or ingress:NAME (a trunk: its "
-       "ingress name, else its source address), ';'-separated, at most 256; empty = none"),
+       "ingress name, else its source address), ';'-separated, at most 256 and 8 KB; empty = none"),
     I("policy", "campaign_time_scale", campaign_time_scale, 1, 100000, "1",
       "the behaviour clock runs this many times faster than the wall clock: only for replaying "
       "recorded traffic sped up (cidguard-replay --speed); 1 in production"),

@@ -482,6 +482,8 @@ try:
             ("exempt-many", base + b"[policy]\ncampaign_exempt = " +
              b";".join(b"S%d" % i for i in range(257)) + b"\n", 4,
              "[policy] campaign_exempt: more than 256 items"),
+            ("exempt-blank", base + b"[policy]\ncampaign_exempt = ingress:a b\n", 4,
+             '[policy] campaign_exempt: "ingress:a b" is an ingress name with a blank in it'),
             ("continued", base + b"[policy]\ndno = a.csv\n  b.csv\n", 5, "an indented line"),
             ("repeated", base + b"[policy]\ndno = a.csv\n[server]\nworkers = 2\n", 6,
              "[server] workers is set again (first on line 2)"),
