@@ -120,16 +120,16 @@ try:
     sent, answered, ok, cps, out = load(p["sign"], "--window", "64", "--seconds", "3", during=probe)
     first = sent
     check("at saturation every call is answered 302", sent > 0 and answered == sent == ok, out)
-    # a wait is made when at least two datagrams are expected in 1 ms: at
-    # under 2,000 calls a second (a sanitizer's build) the worker never waits
-    # Under AddressSanitizer the worker's busy share and its waits' gains
-    # follow the sanitizer's timing (one run waited once and gained no
-    # datagram): it must still wait, and the plain build must also gain.
+    # a wait is made when at least two datagrams are expected in 1 ms, and
+    # only after a short read.  Under a sanitizer the worker, not the load,
+    # is the bottleneck: 64 calls in flight fill its 32-datagram reads, so it
+    # rightly never waits (one CI run: 12,255 calls/s, no wait).  The plain
+    # build, where the load and the worker share the cores, must wait and gain.
     with open("/proc/%d/maps" % procs[-1].pid) as f:
         sanitized = "libasan" in f.read()
-    if cps >= 2500:
+    if cps >= 2500 and not sanitized:
         check("... and the busy worker coalesced its reads (%d calls/s)" % cps,
-              waits(p["http"]) > w0 and (sanitized or metric(p["http"], DATAGRAMS) > 0),
+              waits(p["http"]) > w0 and metric(p["http"], DATAGRAMS) > 0,
               (waits(p["http"]), metric(p["http"], DATAGRAMS), out))
     check("... while /healthz on the same worker was answered within %.1f s" % scaled(0.5),
           len(slowest) == 10 and all(st == 200 for _, st in slowest) and
