@@ -609,44 +609,11 @@ struct analysis {
     uint64_t own_no_intent; /* a bank's own calls without a live intent (settle_flags) */
     /* the decision log's columns beyond the first eight, by name (-1: absent) */
     int dec_presented, dec_reasons[3], dec_intent;
-    /* a part of an input read on a thread of its own (read_split): what it
-     * would report waits here, and its rows' lines are kept, until the
-     * parts before it are in */
-    struct part_log *log;
-};
-
-/*
- * A part's reports and its kept rows' lines, by line within the part.  A
- * kept row is nearly always on the line after the kept row before it:
- * only the rows that are not (the first, and those after a skipped or
- * empty line) are listed with their lines (8 bytes a row were 64 MB of a
- * 5-million-row part).
- */
-struct part_event {
-    uint64_t line;
-    const char *why;
-};
-struct part_jump {
-    uint64_t row, line;
-};
-struct part_log {
-    struct part_event *ev;
-    size_t nev, evcap;
-    struct part_jump *jump;
-    size_t njump, jumpcap;
-    uint64_t nrows, last_line;
 };
 
 /* Tells the caller about a row (by file and line) and why. */
 static void report_row(struct analysis *a, const char *why)
 {
-    struct part_log *l = a->log;
-    if (l) {
-        /* out of memory: the report is lost, the row is counted as ever */
-        if (grow((void **)&l->ev, &l->evcap, l->nev, sizeof *l->ev, 1024) == CG_OK)
-            l->ev[l->nev++] = (struct part_event){a->line, why};
-        return;
-    }
     if (a->opts->bad_input)
         a->opts->bad_input(a->input, a->line, why, a->opts->arg);
     else if (a->opts->bad_row)
@@ -1319,18 +1286,7 @@ static int keep_row(struct analysis *a, const struct row *r)
     if (!origin->calls || r->t > origin->last_call)
         origin->last_call = r->t;
     origin->calls++;
-    if (a->log) { /* out of order is judged when the parts before are in */
-        struct part_log *l = a->log;
-        if (!l->nrows || a->line != l->last_line + 1) {
-            if (grow((void **)&l->jump, &l->jumpcap, l->njump, sizeof *l->jump, 1024) != CG_OK)
-                return CG_ENOMEM;
-            l->jump[l->njump++] = (struct part_jump){l->nrows, a->line};
-        }
-        l->last_line = a->line;
-        l->nrows++;
-    } else {
-        row_time(a, r->t);
-    }
+    row_time(a, r->t);
     if (!a->nrows || r->t < a->tmin)
         a->tmin = r->t;
     if (!a->nrows || r->t > a->tmax)
@@ -2214,7 +2170,7 @@ static int read_text(struct stager *a, const char *path, char *err, size_t errle
      * few lines' worth when a line needs it.  A small input then never
      * costs a fresh mapping and its page faults (most inputs of the
      * fuzzer, and every short CSV a person tries).  A large file is read
-     * RANGE_READ at a time, as a part is: with 16 KB reads, 80,000 of them
+     * RANGE_READ at a time: with 16 KB reads, 80,000 of them
      * for 10 million rows, the reader spent 19% of its time in the kernel,
      * with these 15%. */
     size_t cap = 16 << 10;
@@ -2667,464 +2623,26 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* --- a plain input read in parts, a thread each ------------------------------------------ */
-
-/*
- * A plain (not gzip) input, with three threads or more, is read in as
- * many parts as the run has threads, each part whole lines of the file,
- * each on a thread of its own
- * into an analysis of its own (the run's own for the first part).  The
- * parts are then taken into the run in file order: their numbers and
- * origins get the ids one thread would have made (a part's new ones in
- * the order it made them, after those of the parts before), their counts
- * are added, and their rows are spilled in order with those ids, judged
- * for time order then, and reported in line order among their malformed
- * rows.  The output is the same whatever the threads.
- */
-#define SPLIT_MIN_BYTES (256 << 10) /* below, one thread reads: a part would cost more */
-#define SPLIT_HEAD (1 << 20)        /* the header row is looked for this far */
-
-struct part {
-    struct analysis a;
-    struct part_log log;
-    struct stager st;
-    struct reader rd;
-    int fd;
-    uint64_t start, end, size;
-    int rc;
-    char err[256];
-};
-
-/*
- * The lines of [start, end) of fd (whole lines, the input's last one
- * perhaps without its newline) through text_lines, as read_text reads a
- * whole input.  On the run's own thread (scale > 0) progress is reported
- * as if every part were as far as this one.
- */
-static int read_range(struct stager *a, struct part *p, unsigned scale, char *err, size_t errlen)
-{
-    struct text_input in = {p->rd, malloc(RANGE_READ + 1), 0, false};
-    uint64_t pos = p->start, next_progress = 0;
-    int rc = CG_OK;
-    if (!in.buf)
-        return CG_ENOMEM;
-    while (rc == CG_OK && pos < p->end) {
-        size_t want = RANGE_READ - in.have;
-        ssize_t got;
-        if (want > p->end - pos)
-            want = (size_t)(p->end - pos);
-        if ((got = pread(p->fd, in.buf + in.have, want, (off_t)pos)) <= 0) {
-            if (got < 0 && errno == EINTR)
-                continue;
-            snprintf(err, errlen, "cannot read %s: %s", a->path,
-                     got < 0 ? strerror(errno) : "the file shrank while it was read");
-            rc = CG_EIO;
-            break;
-        }
-        pos += (uint64_t)got;
-        rc = text_lines(a, &in, in.have + (size_t)got, err, errlen);
-        if (scale && a->opts->progress && pos * scale >= next_progress) {
-            uint64_t done = pos * scale < p->size ? pos * scale : p->size;
-            a->opts->progress(done, p->size, a->opts->arg);
-            next_progress = done + p->size / 100;
-        }
-    }
-    if (rc == CG_OK && p->end == p->size && in.have && !in.skipping) {
-        a->line++; /* a last line without a newline */
-        rc = text_line(a, &in.rd, in.buf, in.have, err, errlen);
-    }
-    p->rd = in.rd;
-    free(in.buf);
-    if (rc == CG_ENOMEM)
-        snprintf(err, errlen, "out of memory after %llu lines", (unsigned long long)a->line);
-    return rc;
-}
-
-static void *part_main(void *arg)
-{
-    struct part *p = arg;
-    struct analysis *a = &p->a;
-    p->rc = read_range(&p->st, p, 0, p->err, sizeof p->err);
-    if (p->rc == CG_OK)
-        p->rc = stage_flush(&p->st);
-    /* the indexes only found the ids: the merge goes by id, and the run's
-     * own tables are at their largest meanwhile */
-    free(a->number_index.s);
-    free(a->pair_index.s);
-    free(a->number_text.slot);
-    free(a->origin_keys.slot);
-    memset(&a->number_index, 0, sizeof a->number_index);
-    memset(&a->pair_index, 0, sizeof a->pair_index);
-    a->number_text.slot = a->origin_keys.slot = NULL;
-    a->number_text.cap = a->origin_keys.cap = 0;
-    return NULL;
-}
-
-/*
- * Where the header row of a CSV ends (the first line with anything on it,
- * within SPLIT_HEAD bytes), its columns in *rd, for the parts after the
- * first; an Asterisk file has none.  False when it is not found (or a
- * line too long comes first): one thread reads such an input.
- */
-static bool split_header(const struct cg_analyze_opts *o, int fd, uint64_t size, struct reader *rd,
-                         uint64_t *end)
-{
-    size_t n = size < SPLIT_HEAD ? (size_t)size : SPLIT_HEAD, pos = 0;
-    char *buf, *nl, e[8];
-    bool ok = false;
-    memset(rd, 0, sizeof *rd);
-    *end = 0;
-    if (o->format == CG_CDR_ASTERISK)
-        return true;
-    if (!(buf = malloc(n)) || pread(fd, buf, n, 0) != (ssize_t)n) {
-        free(buf);
-        return false;
-    }
-    while ((nl = memchr(buf + pos, '\n', n - pos))) {
-        size_t len = (size_t)(nl - (buf + pos));
-        struct sv f[MAX_FIELDS];
-        if (len > LINE_MAX_BYTES)
-            break;
-        if (len && !(len == 1 && buf[pos] == '\r')) {
-            ok = csv_header(rd, f, split(buf + pos, len, f, MAX_FIELDS), e, sizeof e) == CG_OK;
-            *end = pos + len + 1;
-            break;
-        }
-        pos += len + 1;
-    }
-    free(buf);
-    return ok;
-}
-
-/* The start of the line after the one at pos (the end of the file if none). */
-static uint64_t next_line(int fd, uint64_t pos, uint64_t size)
-{
-    char buf[4096], *nl;
-    ssize_t got;
-    while (pos < size && (got = pread(fd, buf, sizeof buf, (off_t)pos)) > 0) {
-        if ((nl = memchr(buf, '\n', (size_t)got)))
-            return pos + (uint64_t)(nl - buf) + 1;
-        pos += (uint64_t)got;
-    }
-    return size;
-}
-
-/* The record of number id, from a part's record of the same number (the
- * lists are the same): made when the id is new, its calls added. */
-static int number_merge(struct analysis *a, int64_t id, const struct analysis *from, uint32_t fid)
-{
-    const struct number *f = &from->numbers[fid];
-    struct number *number;
-    bool created;
-    if ((size_t)id >= a->numbers_made) {
-        if (grow((void **)&a->numbers, &a->numbers_cap, (size_t)id, sizeof *a->numbers, 64) !=
-            CG_OK)
-            return CG_ENOMEM;
-        a->numbers_made++;
-        number = &a->numbers[id];
-        *number = *f;
-        number->calls = number->verified_calls = 0;
-        if (f->brand >= 0) {
-            const char *brand = st_str(&from->brand_names, (uint32_t)f->brand);
-            int64_t b = intern(&a->brand_names, brand, strlen(brand), &created);
-            if (b < 0)
-                return CG_ENOMEM;
-            number->brand = (int16_t)(b < 32767 ? b : 32767);
-        }
-    }
-    number = &a->numbers[id];
-    number->calls += f->calls;
-    number->verified_calls += f->verified_calls;
-    return CG_OK;
-}
-
-/* The same for an origin: its span and calls. */
-static int origin_merge(struct analysis *a, int64_t id, const struct origin *f)
-{
-    struct origin *origin;
-    if ((size_t)id >= a->origins_made) {
-        if (grow((void **)&a->origins, &a->origins_cap, (size_t)id, sizeof *a->origins, 64) !=
-            CG_OK)
-            return CG_ENOMEM;
-        a->origins_made++;
-        origin = &a->origins[id];
-        memset(origin, 0, sizeof *origin);
-        origin->account = f->account;
-        origin->international = f->international;
-    }
-    origin = &a->origins[id];
-    if (f->calls) {
-        if (!origin->calls || f->first_call < origin->first_call)
-            origin->first_call = f->first_call;
-        if (!origin->calls || f->last_call > origin->last_call)
-            origin->last_call = f->last_call;
-        origin->calls += f->calls;
-    }
-    return CG_OK;
-}
-
-/* Reports a part's malformed rows before `line` (all with ~0). */
-static void part_reports(struct analysis *a, const struct part_log *log, size_t *e, uint64_t line,
-                         uint64_t line0)
-{
-    for (; *e < log->nev && log->ev[*e].line < line; ++*e) {
-        a->line = line0 + log->ev[*e].line;
-        report_row(a, log->ev[*e].why);
-    }
-}
-
-/* A part into the run (the parts before it are in), its lines numbered
- * after line0. */
-static int part_merge(struct analysis *a, struct analysis *l, uint64_t line0)
-{
-    size_t nn = l->number_text.n, no = l->origin_keys.n, i, n, e = 0, j = 0, q = 0;
-    uint64_t line = 0;
-    uint32_t *nmap = malloc((nn + 1) * sizeof *nmap), *omap = malloc((no + 1) * sizeof *omap);
-    const struct part_log *log = l->log;
-    bool created;
-    int rc = CG_ENOMEM;
-    if (!nmap || !omap)
-        goto out;
-    /* the run's slots of the ids a few ahead are asked of memory first
-     * (as make_number_ids does): the merge's lookups miss the cache */
-    for (i = 0; i < nn; i++) {
-        int64_t id;
-        if (i + STAGE_AHEAD < nn) {
-            uint64_t key = pack_number(st_str(&l->number_text, (uint32_t)(i + STAGE_AHEAD)),
-                                       l->number_text.len[i + STAGE_AHEAD]);
-            if (key)
-                map_prefetch(&a->number_index, key);
-        }
-        id = intern_number(&a->number_index, &a->number_text, st_str(&l->number_text, i),
-                           l->number_text.len[i], &created);
-        if (id < 0 || number_merge(a, id, l, (uint32_t)i) != CG_OK)
-            goto out;
-        nmap[i] = (uint32_t)id;
-    }
-    for (i = 0; i < no; i++) {
-        int64_t id;
-        if (i + STAGE_AHEAD < no)
-            st_prefetch(&a->origin_keys,
-                        hash_bytes(st_str(&l->origin_keys, (uint32_t)(i + STAGE_AHEAD)),
-                                   l->origin_keys.len[i + STAGE_AHEAD]));
-        id = intern(&a->origin_keys, st_str(&l->origin_keys, i), l->origin_keys.len[i], &created);
-        if (id < 0 || origin_merge(a, id, &l->origins[i]) != CG_OK)
-            goto out;
-        omap[i] = (uint32_t)id;
-    }
-    phase("merge ids");
-    /* what is merged goes at once: the run's tables grow meanwhile */
-    st_free(&l->number_text);
-    st_free(&l->origin_keys);
-    free(l->number_index.s);
-    free(l->numbers);
-    free(l->origins);
-    memset(&l->number_text, 0, sizeof l->number_text);
-    memset(&l->origin_keys, 0, sizeof l->origin_keys);
-    memset(&l->number_index, 0, sizeof l->number_index);
-    l->numbers = NULL;
-    l->origins = NULL;
-    for (i = 0; i < l->npairs; i++) {
-        const struct pair *p = &l->pairs[i];
-        if (i + STAGE_AHEAD < l->npairs) {
-            const struct pair *f = &l->pairs[i + STAGE_AHEAD];
-            map_prefetch(&a->pair_index, (uint64_t)nmap[f->number] << 32 | omap[f->origin]);
-        }
-        if (pair_add(a, nmap[p->number], omap[p->origin], p->calls, p->a_calls, p->first, p->last,
-                     true) != CG_OK)
-            goto out;
-    }
-    for (i = 0; i < l->intent_pairs.cap; i++) {
-        uint64_t k = l->intent_pairs.s[i].k;
-        if (k != ~0ull && set_add(&a->intent_pairs, nmap[k >> 32], nmap[(uint32_t)k]) < 0)
-            goto out;
-    }
-    free(l->pairs);
-    free(l->pair_index.s);
-    free(l->intent_pairs.s);
-    l->pairs = NULL;
-    memset(&l->pair_index, 0, sizeof l->pair_index);
-    memset(&l->intent_pairs, 0, sizeof l->intent_pairs);
-    phase("merge pairs");
-    rc = CG_EIO;
-    if (rows_rewind(l) != CG_OK)
-        goto out;
-    while ((n = rows_next(l)) > 0) {
-        for (i = 0; i < n; i++, j++) {
-            struct row r = l->chunk[i];
-            if (q < log->njump && log->jump[q].row == j)
-                line = log->jump[q++].line;
-            else
-                line++;
-            part_reports(a, log, &e, line, line0);
-            r.calling = nmap[r.calling];
-            r.presented = nmap[r.presented];
-            r.called = nmap[r.called];
-            r.origin = omap[r.origin];
-            a->line = line0 + line;
-            row_time(a, r.t);
-            if (!a->nrows || r.t < a->tmin)
-                a->tmin = r.t;
-            if (!a->nrows || r.t > a->tmax)
-                a->tmax = r.t;
-            if ((rc = spill_row(a, &r)) != CG_OK)
-                goto out;
-        }
-    }
-    part_reports(a, log, &e, ~0ull, line0);
-    phase("merge rows");
-    a->bad_rows += l->bad_rows;
-    rc = j == log->nrows ? CG_OK : CG_EIO;
-out:
-    free(nmap);
-    free(omap);
-    return rc;
-}
-
-static void part_free(struct part *p)
-{
-    p->a.policy = NULL; /* the run's */
-    analysis_free(&p->a);
-    chunk_free(p->st.cur);
-    free(p->log.ev);
-    free(p->log.jump);
-}
-
-/*
- * One plain input (fd, size bytes) in parts, the first read here by the
- * run's stager (st0, which takes its rows in as it goes), whole when no
- * header row is found.
- */
-static int read_split(struct analysis *a, struct stager *st0, int fd, uint64_t size, char *err,
-                      size_t errlen)
-{
-    unsigned n = run_threads(a), k;
-    struct part *p = calloc(n, sizeof *p);
-    pthread_t *th = calloc(n, sizeof *th);
-    bool *started = calloc(n, sizeof *started);
-    struct reader rd;
-    uint64_t hdr_end, line0, mid;
-    int rc = CG_OK;
-    if (!p || !th || !started) {
-        rc = CG_ENOMEM;
-        goto out;
-    }
-    if (!split_header(a->opts, fd, size, &rd, &hdr_end))
-        n = 1;
-    for (k = 0; k < n; k++) {
-        struct part *q = &p[k];
-        q->fd = fd;
-        q->size = size;
-        q->start = k ? p[k - 1].end : 0;
-        mid = hdr_end + (size - hdr_end) * (k + 1) / n;
-        q->end = k + 1 == n ? size : next_line(fd, mid ? mid - 1 : 0, size);
-        if (q->end < q->start)
-            q->end = q->start;
-        if (!k)
-            continue;
-        q->rd = rd;
-        q->a.opts = a->opts;
-        q->a.policy = a->policy;
-        q->a.input = st0->path;
-        q->a.log = &q->log;
-        q->st = (struct stager){a->opts,
-                                &q->a.number_index,
-                                &q->a.number_text,
-                                &q->a.origin_keys,
-                                st0->path,
-                                0,
-                                chunk_new(),
-                                &q->a,
-                                NULL,
-                                {{0}, 0}};
-        if (!q->st.cur) {
-            rc = CG_ENOMEM;
-            goto out;
-        }
-        if (q->start < q->end)
-            started[k] = pthread_create(&th[k], NULL, part_main, q) == 0;
-    }
-    p[0].fd = fd;
-    p[0].size = size;
-    rc = read_range(st0, &p[0], n, err, errlen);
-    if (rc == CG_OK)
-        rc = stage_flush(st0);
-    for (k = 1; k < n; k++) {
-        if (started[k])
-            pthread_join(th[k], NULL);
-        else if (rc == CG_OK) /* no thread: read here */
-            part_main(&p[k]);
-        started[k] = false;
-    }
-    line0 = st0->line;
-    phase("parts");
-    for (k = 1; k < n && rc == CG_OK; k++) {
-        if ((rc = p[k].rc) != CG_OK) {
-            snprintf(err, errlen, "%s", p[k].err);
-            break;
-        }
-        a->input = st0->path;
-        if ((rc = part_merge(a, &p[k].a, line0)) != CG_OK)
-            break;
-        line0 += p[k].st.line;
-        part_free(&p[k]);
-        memset(&p[k], 0, sizeof p[k]);
-    }
-    st0->line = line0;
-    if (rc == CG_OK && a->opts->progress)
-        a->opts->progress(size, size, a->opts->arg);
-out:
-    for (k = 1; p && k < n; k++) {
-        if (started[k])
-            pthread_join(th[k], NULL);
-        part_free(&p[k]);
-    }
-    free(p);
-    free(th);
-    free(started);
-    return rc;
-}
-
-/* A plain input of a size worth reading in parts, opened; -1 otherwise. */
-static int split_open(const char *path, uint64_t *size)
-{
-    struct stat stt;
-    unsigned char magic[2];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || stt.st_size < SPLIT_MIN_BYTES ||
-        pread(fd, magic, 2, 0) != 2 || (magic[0] == 0x1f && magic[1] == 0x8b)) {
-        close(fd);
-        return -1;
-    }
-    *size = (uint64_t)stt.st_size;
-    return fd;
-}
-
 /*
  * CSV or Asterisk inputs, in order: on one thread, each chunk of staged
- * rows is taken in as it fills; with more than two, plain files of some
- * size are read in parts, a thread each (read_split); else (two threads,
- * gzip, a pipe) by a reader that parses the rows and makes their numbers'
- * ids and records, running ahead on a thread of its own, while the chunks
- * are taken in here (the origins' ids, the pairs, the spill file), in the
- * same order.  With two threads that pipeline beat two parts: the parts
- * each built tables of nearly every number and origin, then merged them
- * (10 million rows: 5.2 s against 7 to 8 s of reading and merging, 9 s
- * CPU against 11, 600 MB against 860 MB).
+ * rows is taken in as it fills; on two or more, a reader parses the rows
+ * and makes their numbers' ids and records, running ahead on a thread of
+ * its own, while the chunks are taken in here (the origins' ids, the
+ * pairs, the spill file), in the same order.  More threads do not read:
+ * the file read in parts, a thread each, built tables of nearly every
+ * number and origin in each part before merging them (10 million rows, two
+ * parts: 7 to 8 s and 860 MB against the pipeline's 5.2 s and 600 MB;
+ * three parts: 1,185 MB, over the analyzer's 1 GB), so the threads beyond
+ * two serve the passes after the reading.
  */
-#define SPLIT_MIN_THREADS 3
 static int read_texts(struct analysis *a, const char *const *inputs, size_t n, char *err,
                       size_t errlen)
 {
     struct reader_job *j = calloc(1, sizeof *j);
     struct pipe p;
     pthread_t th;
-    bool started = false, split = false;
-    int rc = CG_OK, k, *fds = NULL;
-    uint64_t *sizes = NULL;
-    size_t i;
+    bool started = false;
+    int rc = CG_OK, k;
     if (!j)
         return CG_ENOMEM;
     j->st.opts = a->opts;
@@ -3133,28 +2651,7 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
     j->st.origin_keys = &a->origin_keys;
     j->inputs = inputs;
     j->n = n;
-    if (run_threads(a) >= SPLIT_MIN_THREADS && (fds = calloc(n, sizeof *fds)) &&
-        (sizes = calloc(n, sizeof *sizes))) {
-        for (i = 0; i < n && (fds[i] = split_open(inputs[i], &sizes[i])) >= 0; i++)
-            ;
-        split = i == n;
-        while (i-- > 0)
-            if (!split)
-                close(fds[i]);
-    }
-    if (split) {
-        j->st.a = a;
-        if (!(j->st.cur = chunk_new()))
-            rc = CG_ENOMEM;
-        for (i = 0; i < n && rc == CG_OK; i++) {
-            j->st.path = inputs[i];
-            j->st.line = 0;
-            rc = read_split(a, &j->st, fds[i], sizes[i], j->err, sizeof j->err);
-        }
-        for (i = 0; i < n; i++)
-            close(fds[i]);
-        chunk_free(j->st.cur);
-    } else if (run_threads(a) < 2) {
+    if (run_threads(a) < 2) {
         j->st.a = a;
         if (!(j->st.cur = chunk_new())) {
             free(j);
@@ -3205,8 +2702,6 @@ static int read_texts(struct analysis *a, const char *const *inputs, size_t n, c
     if (j->err[0] && err && errlen)
         snprintf(err, errlen, "%s", j->err);
     free(j);
-    free(fds);
-    free(sizes);
     return rc;
 }
 

@@ -7,8 +7,8 @@
   malformed ones skipped, the late one kept, the rest analysed;
 - --save-baseline and --baseline: a number's usual origin known from an
   earlier run, so that a later run finds it borrowed;
-- --threads 1 and 2 give the same files byte for byte, also when a plain
-  input is read in parts (reports and their line numbers the same).
+- --threads 1, 2 and 3 give the same files, reports and line numbers byte
+  for byte, also on an input with awkward rows spread through it.
 
     python3 test_analyze_inputs.py BUILD_DIR
 """
@@ -240,12 +240,10 @@ try:
           r.returncode == 0 and all(filecmp.cmp(os.path.join(outs[0], f), os.path.join(o, f), shallow=False)
                                     for o in outs[1:] for f in ("victims.csv", "origins.csv", "campaigns.json",
                                                                 "report.html")), r.stderr)
-    # --- threads: a plain input read in parts ----------------------------------------------
-    # A plain input is read in one part per thread, split at the line after
-    # each of the (size - header) * k / threads points past the header.  The
-    # rows around those points: one out of time order only against the part
-    # before it, a malformed one just before; CRLF lines, a quoted field, a
-    # blank line before the header, an over-long line and a last line
+    # --- threads: awkward rows spread through a plain input ---------------------------------
+    # At a half and at each third of the file past its header: a row out of
+    # time order, a malformed one just before it; CRLF lines, a quoted field,
+    # a blank line before the header, an over-long line and a last line
     # without its newline elsewhere.  Every report, its line number, and the
     # files are the same with 1, 2 and 3 threads.
     rows = read(os.path.join(d, "calls.csv")).split("\n")
@@ -281,8 +279,8 @@ try:
         r = run("analyze", split_csv, *lists(d), "--out", o, "--threads", t)
         results.append((r.returncode, r.stdout.replace(o, "OUT"), r.stderr, o))
     late = [x for x in results[0][2].splitlines() if "earlier than an earlier row" in x]
-    check("a plain input read in 2 and 3 parts: the same reports (line numbers and all), summary "
-          "and files as one thread",
+    check("awkward rows through a plain input: the same reports (line numbers and all), summary "
+          "and files with 2 and 3 threads as with one",
           results[0][0] == 0 and len(late) == len(cuts) and "line longer than 65536" in results[0][2]
           and results[0][2].count("called is not a telephone number") == len(cuts)
           and all(x[:3] == results[0][:3] for x in results[1:])
