@@ -324,13 +324,17 @@ try:
     # Every node verifies once before the clock starts: the certificate is
     # fetched and cached, as it is on a node that has been running.
     # A node's first call also fetches the certificate, which under a
-    # sanitizer can pass the proxy's budget: such a call is made once more,
-    # and the node must verify then.
+    # sanitizer or a loaded machine can pass the proxy's budget: the proxy
+    # then marks the node down (a set of one node says "down" until a probe
+    # answers, every second).  Such a call is made once more after the
+    # probes have had 3 s to bring the node back, and the node must verify
+    # then.
     warm, again = [], 0
     for dset in (1, 1, 4, 6, 6, 7, 7, 8):
         r = call(kam["open"], dset)
-        if r[1] == 200 and bypassed(r[3]) == "timeout":
+        if r[1] == 200 and bypassed(r[3]) in ("timeout", "down"):
             again += 1
+            time.sleep(3)
             r = call(kam["open"], dset)
         warm.append(r)
     check("every node verifies through the fail-open proxy, T over TLS (%d calls, %d made again "
