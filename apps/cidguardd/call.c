@@ -150,7 +150,10 @@ static const char *origin(const struct cgd_call *c, char *buf, size_t cap)
  * international gateway), so on a trunk only a suspect number counts as
  * one it does not own, and only the calls presenting a suspect number
  * while its window looks like a campaign's get campaign_suspected.  An account's number is its own
- * when the signature vouches for it at attestation A.
+ * when the signature vouches for it at attestation A.  A signed call from an
+ * international ingress is the ingress's: its SPC and origid name a
+ * gateway's upstream partner (attestation C), whose foreign callers each
+ * bring a new number, not an account answerable for all its calls.
  */
 static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
 {
@@ -158,7 +161,7 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     bool presented = c->presented[0] && strcmp(c->presented, c->caller) != 0;
     const char *shown = presented ? c->presented : c->caller;
     uint32_t about = presented ? d->presented_reasons : d->caller_reasons;
-    bool account = v->reason == CG_R_OK && v->spc[0];
+    bool account = v->reason == CG_R_OK && v->spc[0] && !c->international;
     char key[CG_SPC_MAX + CG_ORIGID_MAX + 8], buf[64], *p;
     struct cg_behaviour_call bc = {.origin = key,
                                    .presented = shown[0] ? shown : NULL,

@@ -328,6 +328,69 @@ try:
     origins = read(os.path.join(o, "origins.csv")) if r.returncode in (0, 1) else ""
     check("a CPaaS's one-time-password bursts from its clients' numbers do not make it an origin",
           r.returncode in (0, 1) and len(clients) == 6 and "SPOTP" not in origins, r.stderr + origins)
+
+    # --- a bank's own failed verifications; a gateway's partner signed C ---------------------
+    # The account that signs a protected number A most often: one of its own
+    # calls with the number fails verification (a certificate fetch gone
+    # wrong).  It is no impersonation.  A forger copying its SPC and origid
+    # into broken Identity headers as often as the bank calls is one, and so
+    # is another account presenting the number on one failed call.  A partner
+    # of an international gateway (an origid, attested C) presenting a new
+    # foreign number on each of 40 calls is judged as a trunk: not listed;
+    # the same calls on a domestic ingress rotate.
+    prot = {"+" + line.split(",")[0] for line in read(os.path.join(d, "protected.csv")).splitlines()[1:]}
+    signs = {}
+    for line in body:
+        f = line.split(",")
+        if f[col["calling"]] in prot and f[col["attest"]] == "A" and \
+                f[col["verstat"]] == "TN-Validation-Passed":
+            k = (f[col["calling"]], f[col["ingress"]], f[col["spc"]], f[col["origid"]])
+            signs[k] = signs.get(k, 0) + 1
+    (bank_tn, bank_in, bank_spc, bank_oid), bank_calls = max(signs.items(), key=lambda x: x[1])
+    intl = [line.split(",")[0] for line in read(os.path.join(d, "ingress.csv")).splitlines()[1:]
+            if line.split(",")[1] == "yes"][0]
+    t_mid = body[len(body) // 2].split(",")[col["time"]]
+
+    def row(t, calling, called, ingress, verstat, attest, origid, spc, cid):
+        f = [""] * len(col)
+        for name, v in (("time", t), ("calling", calling), ("called", called), ("duration", "60"),
+                        ("ingress", ingress), ("verstat", verstat), ("attest", attest),
+                        ("origid", origid), ("spc", spc), ("call_id", cid)):
+            f[col[name]] = v
+        return ",".join(f)
+
+    def analyse(name, extra):
+        dd = os.path.join(WORK, name)
+        os.makedirs(dd)
+        with open(os.path.join(dd, "calls.csv"), "w") as fh:
+            fh.write("\n".join([head] + sorted(body + extra, key=lambda x: x.split(",")[0])) + "\n")
+        rr = run("analyze", os.path.join(dd, "calls.csv"), *lists(d), "--out", os.path.join(dd, "out"))
+        return rr, read(os.path.join(dd, "out", "origins.csv")) if rr.returncode in (0, 1) else ""
+
+    FAILED = "TN-Validation-Failed"
+    own = [row(t_mid, bank_tn, "+447700900001", bank_in, FAILED, "A", bank_oid, bank_spc, "own1")]
+    r, origins = analyse("bankown", own)
+    check("a bank's own call that failed verification, on a number its account signs A (%d calls): "
+          "the bank is not listed" % bank_calls,
+          r.returncode in (0, 1) and bank_calls >= 10 and bank_oid not in origins, r.stderr + origins)
+    forged = [row(t_mid, bank_tn, "+4477009%05d" % i, bank_in, FAILED, "A", bank_oid, bank_spc,
+                  "forged%d" % i) for i in range(bank_calls)]
+    other = [row(t_mid, bank_tn, "+447700900002", "tg-other", FAILED, "A",
+                 "0f0f0f0f-0000-4000-8000-0000000f0f0f", "SPFORGE", "other1")]
+    r, origins = analyse("bankforged", forged + other)
+    check("... but a forger copying its SPC and origid as often as the bank calls, and another "
+          "account presenting the number on one failed call, are listed",
+          bank_oid in origins and "SPFORGE" in origins, r.stderr + origins)
+    partner = [row(t_mid, "+3361234%04d" % i, "+4477008%05d" % i, intl, "TN-Validation-Passed",
+                   "C", "0f0f0f0f-0000-4000-8000-00000000aaaa", "SPGW", "gw%d" % i)
+               for i in range(40)]
+    r, origins = analyse("partner", partner)
+    check("a gateway's partner (origid, attested C) on an international ingress, a new foreign "
+          "number each call: not listed", r.returncode in (0, 1) and "SPGW" not in origins,
+          r.stderr + origins)
+    r, origins = analyse("partnerdom", [x.replace("," + intl + ",", ",tg-dom-gw,") for x in partner])
+    check("... the same calls on a domestic ingress: listed for rotating", "SPGW" in origins,
+          r.stderr + origins)
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 finish()

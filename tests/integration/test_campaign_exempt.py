@@ -5,7 +5,9 @@ call) and trunks (unsigned, a new Do-Not-Originate number each call) behave
 like campaigns.  Without the directive an account gets campaign_suspected;
 after a SIGHUP that lists it (SPC/ORIGID), its further calls do not, nor do
 the calls of an SPC listed whole or of a trunk listed as ingress:NAME, while
-an account and a trunk that are not listed still do.  Exempt origins are
+an account and a trunk that are not listed still do.  A gateway's partner
+signed C on an international ingress is judged as that trunk, and never
+labelled for its foreign callers' numbers.  Exempt origins are
 still observed (the gauge of origins in campaign behaviour counts them) but
 not counted in cidguard_campaign_calls_total or
 cidguard_campaign_origins_total.  A reload with a malformed entry is refused
@@ -47,10 +49,10 @@ def fresh():
     return "%04d" % serial[0]
 
 
-def sign(spc, origid, orig, dest):
+def sign(spc, origid, orig, dest, attest="B"):
     return subprocess.run([CG, "sign", "--key", os.path.join(WORK, "pki", "sp-%s.key" % spc),
                            "--x5u", "http://127.0.0.1:%d/certs/sp-%s.pem" % (HTTP, spc),
-                           "--orig", "+" + orig, "--dest", "+" + dest, "--attest", "B",
+                           "--orig", "+" + orig, "--dest", "+" + dest, "--attest", attest,
                            "--origid", origid], capture_output=True, text=True,
                           check=True).stdout.strip()
 
@@ -83,6 +85,17 @@ def account_calls(spc, origid, n=CALLS):
         k = fresh()
         orig, dest = "44740001" + k, "1415555" + k
         out.append(invite(orig, dest, sign(spc, origid, orig, dest)))
+    return out
+
+
+def gateway_calls(n=CALLS):
+    """n calls from the international gateway gw-intl, signed C by the gateway for its
+    upstream partner, each from a new French mobile number to a new callee."""
+    out = []
+    for _ in range(n):
+        k = fresh()
+        orig, dest = "3361234" + k, "1415555" + k
+        out.append(invite(orig, dest, sign("AGCY", "partner-7", orig, dest, "C"), "gw-intl"))
     return out
 
 
@@ -182,7 +195,7 @@ try:
                                           for i in range(1, 1000)))
     with open(os.path.join(WORK, "ingress.csv"), "w") as f:
         f.write("ingress,international,addresses,note\ntrunk-ok,no,,a vouched-for peer\n"
-                "trunk-bad,no,,another peer\n")
+                "trunk-bad,no,,another peer\ngw-intl,yes,,an international gateway\n")
 
     def configure():
         global HTTP, SIP, SIGN
@@ -210,6 +223,16 @@ try:
     check("... counted in cidguard_campaign_calls_total and cidguard_campaign_origins_total",
           base_calls == flagged(a) and metric("cidguard_campaign_origins_total") == 1,
           (base_calls, metric("cidguard_campaign_origins_total")))
+
+    # 1b. an international gateway's partner, signed C: every call a new
+    # foreign number, yet not an account answerable for all its calls
+    g = gateway_calls()
+    check("a gateway's partner signed C on an international ingress, a new foreign number each "
+          "call: never campaign_suspected", answered(g) and flagged(g) == 0, g)
+    check("... and counted in neither counter",
+          metric("cidguard_campaign_calls_total") == base_calls and
+          metric("cidguard_campaign_origins_total") == 1,
+          (metric("cidguard_campaign_calls_total"), metric("cidguard_campaign_origins_total")))
 
     # 2. a SIGHUP lists it, an SPC whole and a trunk
     write_conf(EXEMPT)
