@@ -3036,24 +3036,20 @@ static bool usually_verifies(const struct analysis *a, const struct row *r)
 }
 
 /*
- * Completes a row's flags as the passes read it back, once the whole input
- * is known: ROW_VERIFY_FAILURE, and a bank's own dialler.  A protected
- * number without a live intent from a network number that presented it
- * with one elsewhere in the input is the bank's own call placed after its
- * intent expired (a retry, a late dial): the daemon blocks it, but it is
- * not spoofing, and it is counted apart (*own).  A spoofer borrows a
- * consumer's network number, which never carried the bank's intents.
- */
-/*
- * Whether the origin signs number itself: it presents it, verified at A,
- * on at least OWN_MIN_CALLS calls and nine in ten of its calls with it.
- * A protected number's call from such an origin whose verification failed
- * (a certificate fetch or a clock gone wrong for a moment: 0.1-0.3% of a
- * bank's calls) is the bank's own call, not an impersonation, which would
- * take its whole account for a campaign and every customer it called for a
- * victim.  A forger who copied the bank's SPC and origid into a broken
- * Identity header would share its origin, and passes for it only while
- * under a tenth of the bank's own calls with the number.
+ * Whether the origin signs number itself, so that a failed verification of
+ * its call with the number is a fault, not a forgery: it presents the
+ * number, verified at A, on at least OWN_MIN_CALLS calls, and its other
+ * calls with it (failed, or below A) are at most one and a fiftieth of
+ * those.  A signature broken by a B2BUA or a certificate lapsed for a
+ * moment fails a few of a bank's own calls (0.1-0.3%); without this, one
+ * such call made the bank's whole account a campaign and every customer it
+ * called a victim.  A forger who copies the bank's SPC and origid into
+ * broken Identity headers shares its origin and passes for it only while
+ * under a fiftieth of the bank's own calls with the number (and the daemon
+ * still blocks or labels each of those calls).  A failure found before the
+ * certificate was fetched (a stale iat, a fetch that failed) carries no SPC
+ * in the daemon's logs: its origin is not the bank's, and it is judged as
+ * any other account's call.
  */
 #define OWN_MIN_CALLS 10
 
@@ -3061,17 +3057,30 @@ static bool signs_itself(const struct analysis *a, uint32_t number, uint32_t ori
 {
     const uint32_t *i = map_peek(&a->pair_index, (uint64_t)number << 32 | origin);
     const struct pair *p = i ? &a->pairs[*i] : NULL;
-    return p && p->a_calls >= OWN_MIN_CALLS && (uint64_t)p->a_calls * 10 >= (uint64_t)p->calls * 9;
+    return p && p->a_calls >= OWN_MIN_CALLS && p->calls - p->a_calls <= 1 + p->a_calls / 50;
 }
 
+/*
+ * Completes a row's flags as the passes read it back, once the whole input
+ * is known: ROW_VERIFY_FAILURE, a bank's own call that failed verification
+ * (signs_itself: its protected number then carries no signal), and a
+ * bank's own dialler.  A protected number without a live intent from a
+ * network number that presented it with one elsewhere in the input is the
+ * bank's own call placed after its intent expired (a retry, a late dial):
+ * the daemon blocks it, but it is not spoofing, and it is counted apart
+ * (*own).  A spoofer borrows a consumer's network number, which never
+ * carried the bank's intents.
+ */
 static void settle_flags(const struct analysis *a, struct row *r, uint64_t *own)
 {
     r->flags |= usually_verifies(a, r) ? ROW_VERIFY_FAILURE : 0;
-    if (r->verstat == VERSTAT_FAILED && a->origins[r->origin].account) {
-        if ((r->flags & ROW_PROTECTED_UNVERIFIED) && signs_itself(a, r->calling, r->origin))
-            r->flags &= (uint8_t)~ROW_PROTECTED_UNVERIFIED;
-        if ((r->pflags & ROW_PROTECTED_UNVERIFIED) && signs_itself(a, r->presented, r->origin))
-            r->pflags &= (uint8_t)~ROW_PROTECTED_UNVERIFIED;
+    /* only the number the signature was about: a presentation number
+     * apart from it is unverified whether the signature held or not */
+    if (r->verstat == VERSTAT_FAILED && r->presented == r->calling &&
+        a->origins[r->origin].account && (row_signals(r) & ROW_PROTECTED_UNVERIFIED) &&
+        signs_itself(a, r->calling, r->origin)) {
+        r->flags &= (uint8_t)~ROW_PROTECTED_UNVERIFIED;
+        r->pflags &= (uint8_t)~ROW_PROTECTED_UNVERIFIED;
     }
     if ((row_signals(r) & ROW_PROTECTED_NO_INTENT) &&
         map_has(&a->intent_pairs, (uint64_t)r->calling << 32 | r->presented)) {
