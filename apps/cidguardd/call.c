@@ -150,10 +150,10 @@ static const char *origin(const struct cgd_call *c, char *buf, size_t cap)
  * international gateway), so on a trunk only a suspect number counts as
  * one it does not own, and only the calls presenting a suspect number
  * while its window looks like a campaign's get campaign_suspected.  An account's number is its own
- * when the signature vouches for it at attestation A.  A signed call from an
- * international ingress is the ingress's: its SPC and origid name a
+ * when the signature vouches for it at attestation A.  On an ingress the
+ * ingress list names international, a signed call's SPC and origid name a
  * gateway's upstream partner (attestation C), whose foreign callers each
- * bring a new number, not an account answerable for all its calls.
+ * bring a new number: the partner keeps its key, but is judged as a trunk.
  */
 static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
 {
@@ -161,7 +161,8 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     bool presented = c->presented[0] && strcmp(c->presented, c->caller) != 0;
     const char *shown = presented ? c->presented : c->caller;
     uint32_t about = presented ? d->presented_reasons : d->caller_reasons;
-    bool account = v->reason == CG_R_OK && v->spc[0] && !c->international;
+    bool signer = v->reason == CG_R_OK && v->spc[0];
+    bool account = signer && !c->listed_international;
     char key[CG_SPC_MAX + CG_ORIGID_MAX + 8], buf[64], *p;
     struct cg_behaviour_call bc = {.origin = key,
                                    .presented = shown[0] ? shown : NULL,
@@ -178,7 +179,7 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
         bc.now = ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * scale / 1000;
     }
     /* joined, not printed: a third of counting the call (cidguard-bench) */
-    if (account)
+    if (signer)
         cgd_join(key, sizeof key, "spc:", v->spc, "/", v->origid, NULL);
     else
         cgd_join(key, sizeof key, "in:", origin(c, buf, sizeof buf), NULL);
@@ -190,7 +191,7 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     /* the SPC ends at the first '/' ([policy] campaign_exempt, and one
      * account apart from another): a certificate's SPC that holds one (not
      * a conforming SPC, yet accepted with a warning) keeps it as '?' */
-    if (account)
+    if (signer)
         for (p = key + 4; p < key + 4 + strnlen(v->spc, CG_SPC_MAX) && *p; p++)
             if (*p == '/')
                 *p = '?';
@@ -357,6 +358,7 @@ void cgd_call_set_ingress(struct cgd_call *c, const char *tgrp, const void *addr
                sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
     unsigned flags;
     const char *name = cg_policy_ingress_flags(c->ctx->policy, tgrp, tgrp ? NULL : addr, &flags);
+    c->listed_international = name && (flags & CG_INGRESS_INTERNATIONAL);
     if (tgrp && !name) {
         /* a trusted SBC named a trunk group the ingress list does not know
          * (a typo, a new trunk): the stricter reading, a call from abroad,

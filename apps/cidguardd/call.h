@@ -36,6 +36,10 @@ struct cgd_call {
     char ingress[64];               /* "" if unknown */
     struct sockaddr_storage source; /* the request's source address (AF_UNSPEC: none) */
     bool international, roaming_partner;
+    /* the ingress list names the ingress international (not merely a
+     * trusted SBC's unknown trunk group): a signed call there is a
+     * gateway's partner's, judged as a trunk for campaign detection */
+    bool listed_international;
     const char *call_id;
     void (*answer)(struct cgd_call *c, const struct cg_verdict *v, const struct cg_decision *d);
     void (*overload)(struct cgd_call *c);

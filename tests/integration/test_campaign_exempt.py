@@ -6,8 +6,10 @@ like campaigns.  Without the directive an account gets campaign_suspected;
 after a SIGHUP that lists it (SPC/ORIGID), its further calls do not, nor do
 the calls of an SPC listed whole or of a trunk listed as ingress:NAME, while
 an account and a trunk that are not listed still do.  A gateway's partner
-signed C on an international ingress is judged as that trunk, and never
-labelled for its foreign callers' numbers.  Exempt origins are
+signed C on an ingress listed as international keeps its own key but is
+judged as a trunk: never labelled for its foreign callers' numbers, still
+labelled for suspect ones; the same calls on a domestic ingress are an
+account's.  Exempt origins are
 still observed (the gauge of origins in campaign behaviour counts them) but
 not counted in cidguard_campaign_calls_total or
 cidguard_campaign_origins_total.  A reload with a malformed entry is refused
@@ -88,14 +90,14 @@ def account_calls(spc, origid, n=CALLS):
     return out
 
 
-def gateway_calls(n=CALLS):
-    """n calls from the international gateway gw-intl, signed C by the gateway for its
-    upstream partner, each from a new French mobile number to a new callee."""
+def gateway_calls(tgrp="gw-intl", partner="partner-7", prefix="3361234", n=CALLS):
+    """n calls on the trunk tgrp, signed C by a gateway for its upstream partner, each from
+    a new number (by default a French mobile) to a new callee."""
     out = []
     for _ in range(n):
         k = fresh()
-        orig, dest = "3361234" + k, "1415555" + k
-        out.append(invite(orig, dest, sign("AGCY", "partner-7", orig, dest, "C"), "gw-intl"))
+        orig, dest = prefix + k, "1415555" + k
+        out.append(invite(orig, dest, sign("GWAY", partner, orig, dest, "C"), tgrp))
     return out
 
 
@@ -185,9 +187,9 @@ def reload(count, expect="configuration reloaded"):
 
 try:
     subprocess.run([CG, "pki", "init", os.path.join(WORK, "pki"), "--spc", "ACCT", "--spc",
-                    "AGCY"], capture_output=True, check=True)
+                    "AGCY", "--spc", "GWAY"], capture_output=True, check=True)
     os.makedirs(os.path.join(WORK, "state", "certs"))
-    for spc in ("ACCT", "AGCY"):
+    for spc in ("ACCT", "AGCY", "GWAY"):
         shutil.copy(os.path.join(WORK, "pki", "sp-%s.pem" % spc),
                     os.path.join(WORK, "state", "certs"))
     with open(os.path.join(WORK, "dno.csv"), "w") as f:
@@ -195,7 +197,8 @@ try:
                                           for i in range(1, 1000)))
     with open(os.path.join(WORK, "ingress.csv"), "w") as f:
         f.write("ingress,international,addresses,note\ntrunk-ok,no,,a vouched-for peer\n"
-                "trunk-bad,no,,another peer\ngw-intl,yes,,an international gateway\n")
+                "trunk-bad,no,,another peer\ngw-intl,yes,,an international gateway\n"
+                "trunk-dom,no,,a domestic peer\n")
 
     def configure():
         global HTTP, SIP, SIGN
@@ -233,6 +236,14 @@ try:
           metric("cidguard_campaign_calls_total") == base_calls and
           metric("cidguard_campaign_origins_total") == 1,
           (metric("cidguard_campaign_calls_total"), metric("cidguard_campaign_origins_total")))
+    dom = gateway_calls("trunk-dom", "partner-8")
+    check("... the same calls on a domestic ingress are an account's: campaign_suspected "
+          "(%d of %d)" % (flagged(dom), CALLS), answered(dom) and flagged(dom) >= 3, dom)
+    bad_partner = gateway_calls("gw-intl", "partner-9", "44207946")
+    check("a partner on the international ingress presenting a new Do-Not-Originate number each "
+          "call: campaign_suspected on its own key (%d of %d)" % (flagged(bad_partner), CALLS),
+          answered(bad_partner) and flagged(bad_partner) >= 3, bad_partner)
+    base_calls = metric("cidguard_campaign_calls_total")
 
     # 2. a SIGHUP lists it, an SPC whole and a trunk
     write_conf(EXEMPT)
@@ -254,10 +265,10 @@ try:
           answered(bad) and flagged(bad) >= 3, bad)
     check("the exempt origins are counted in neither counter",
           metric("cidguard_campaign_calls_total") == base_calls + flagged(spoof) + flagged(bad)
-          and metric("cidguard_campaign_origins_total") == 3,
+          and metric("cidguard_campaign_origins_total") == 5,
           (metric("cidguard_campaign_calls_total"), metric("cidguard_campaign_origins_total")))
-    check("... but still observed: all five origins are in campaign behaviour",
-          metric("cidguard_campaign_origins") == 5, metric("cidguard_campaign_origins"))
+    check("... but still observed: all seven origins are in campaign behaviour",
+          metric("cidguard_campaign_origins") == 7, metric("cidguard_campaign_origins"))
 
     # 3. a malformed entry: the reload is refused, the running list stays
     write_conf("ACCT/vcid-platform; trunk-ok")
@@ -280,9 +291,9 @@ try:
         check("the reader received every call (%d)" % want,
               wait_for(lambda: metric(RECEIVED, READER_HTTP) >= want, 10),
               metric(RECEIVED, READER_HTTP))
-        check("the reader counts the crossings of the two origins it does not list, not the "
-              "three it does", metric("cidguard_campaign_origins_total", READER_HTTP) == 2 and
-              metric("cidguard_campaign_origins", READER_HTTP) == 5,
+        check("the reader counts the crossings of the four origins it does not list, not the "
+              "three it does", metric("cidguard_campaign_origins_total", READER_HTTP) == 4 and
+              metric("cidguard_campaign_origins", READER_HTTP) == 7,
               (metric("cidguard_campaign_origins_total", READER_HTTP),
                metric("cidguard_campaign_origins", READER_HTTP)))
     else:
