@@ -1613,7 +1613,6 @@ struct staged {
 };
 
 #define STAGE_ROWS 16384
-#define STAGE_AHEAD 6 /* rows between a prefetch and its use */
 #define PIPE_CHUNKS 4
 
 struct stage_chunk {
@@ -2638,7 +2637,7 @@ static void *reader_main(void *arg)
  * number and origin in each part before merging them (10 million rows, two
  * parts: 7 to 8 s and 860 MB against the pipeline's 5.2 s and 600 MB;
  * three parts: 1,185 MB, over the analyzer's 1 GB), so the threads beyond
- * two serve the passes after the reading.
+ * two serve the first pass after the reading (profile_rows).
  */
 static int read_texts(struct analysis *a, const char *const *inputs, size_t n, char *err,
                       size_t errlen)
