@@ -352,9 +352,9 @@ try:
             if line.split(",")[1] == "yes"][0]
     t_mid = body[len(body) // 2].split(",")[col["time"]]
 
-    def row(t, calling, called, ingress, verstat, attest, origid, spc, cid):
+    def row(t, calling, called, ingress, verstat, attest, origid, spc, cid, dur="60"):
         f = [""] * len(col)
-        for name, v in (("time", t), ("calling", calling), ("called", called), ("duration", "60"),
+        for name, v in (("time", t), ("calling", calling), ("called", called), ("duration", dur),
                         ("ingress", ingress), ("verstat", verstat), ("attest", attest),
                         ("origid", origid), ("spc", spc), ("call_id", cid)):
             f[col[name]] = v
@@ -391,6 +391,37 @@ try:
           r.stderr + origins)
     r, origins = analyse("partnerdom", [x.replace("," + intl + ",", ",tg-dom-gw,") for x in partner])
     check("... the same calls on a domestic ingress: listed for rotating", "SPGW" in origins,
+          r.stderr + origins)
+
+    # --- an app calling with its users' own numbers ------------------------------------------
+    # 80 subscribers whose switch signs their numbers A place 4 long calls
+    # each through an app signed B, each to someone they also call from
+    # home: their own contacts.  Not listed.  The same calls to strangers
+    # are a fraud borrowing subscribers' numbers: listed.
+    own_a = {}
+    for line in body:
+        f = line.split(",")
+        if f[col["attest"]] == "A" and f[col["verstat"]] == "TN-Validation-Passed":
+            own_a.setdefault(f[col["calling"]], []).append((f[col["time"]], f[col["called"]]))
+    users = sorted(n for n, calls in own_a.items()
+                   if 2 <= len(set(c for _, c in calls)) and len(calls) <= 20)[:80]
+    app_rows, strangers, j = [], [], 0
+    for n in users:
+        t = sorted(own_a[n])[len(own_a[n]) // 2][0]
+        contacts = sorted(set(c for _, c in own_a[n]))
+        for i in range(4):
+            j += 1
+            for out, callee in ((app_rows, contacts[i % len(contacts)]),
+                                (strangers, "+4479%08d" % j)):
+                out.append(row(t, n, callee, "tg-app", "TN-Validation-Passed", "B",
+                               "0f0f0f0f-0000-4000-8000-00000000a990", "SPAPP", "app%d" % j, "900"))
+    r, origins = analyse("app", app_rows)
+    check("an app calling with its users' own numbers (%d users, 4 long calls each) to their own "
+          "contacts: not listed" % len(users),
+          r.returncode in (0, 1) and len(users) == 80 and "SPAPP" not in origins, r.stderr + origins)
+    r, origins = analyse("app-strangers", strangers)
+    check("... the same calls to strangers: listed for borrowing subscribers' numbers",
+          "SPAPP" in origins and "borrowed_numbers" in origins.split("SPAPP")[1].split("\n")[0],
           r.stderr + origins)
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
