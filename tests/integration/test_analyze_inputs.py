@@ -423,6 +423,16 @@ try:
     check("... the same calls to strangers: listed for borrowing subscribers' numbers",
           "SPAPP" in origins and "borrowed_numbers" in origins.split("SPAPP")[1].split("\n")[0],
           r.stderr + origins)
+    # a spoofer covering itself: one of the numbers, whose owner once called
+    # a line of the spoofer's, presented to that line 40 times (11% of its
+    # calls then reach an owner's contact, on one number of 80)
+    first = sorted(own_a[users[0]])[0]
+    cover = [row(first[0], users[0], first[1], "tg-app", "TN-Validation-Passed", "B",
+                 "0f0f0f0f-0000-4000-8000-00000000a990", "SPAPP", "cover%d" % i, "900")
+             for i in range(40)]
+    r, origins = analyse("app-cover", strangers + cover)
+    check("... and with 40 calls on one number to its owner's contact added: still listed",
+          "SPAPP" in origins, r.stderr + origins)
 finally:
     shutil.rmtree(WORK, ignore_errors=True)
 finish()
