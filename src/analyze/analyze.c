@@ -4088,7 +4088,6 @@ static bool forwarding(const struct origin *o)
 /* Whether an origin is spoofing, and by which rule (non-signing input). */
 static void decide_origin(struct analysis *a, struct origin *origin)
 {
-
     const struct cg__behaviour *b =
         origin->pop >= 0 && a->pop[origin->pop].beh.judged ? &a->pop[origin->pop].beh : NULL;
     origin->borrows = b && borrowing(a, origin, b);
