@@ -3422,7 +3422,7 @@ static int count_contacts(struct analysis *a)
         uint32_t p;
         /* a stranger called at random is one of the owner's callees (at
          * most its calls) with this chance */
-        if (owner->current <= max_calls)
+        if (callees && owner->current <= max_calls)
             a->origins[origin[i]].contact_chance +=
                 (double)(owner->current < callees ? owner->current : callees) / (double)callees;
         if (!map_get(&reached, key[i]))
