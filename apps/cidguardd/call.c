@@ -191,10 +191,12 @@ static void campaign_stage(const struct cgd_call *c, struct cg_decision *d)
     /* the SPC ends at the first '/' ([policy] campaign_exempt, and one
      * account apart from another): a certificate's SPC that holds one (not
      * a conforming SPC, yet accepted with a warning) keeps it as '?' */
-    if (signer)
-        for (p = key + 4; p < key + 4 + strnlen(v->spc, CG_SPC_MAX) && *p; p++)
+    if (signer) {
+        const char *spc_end = key + 4 + strnlen(v->spc, CG_SPC_MAX);
+        for (p = key + 4; p < spc_end && *p; p++)
             if (*p == '/')
                 *p = '?';
+    }
     if (cg_behaviour_observe(cgd_behaviour, &bc, &r) != CG_OK)
         return;
     cgd_redis_share_call(c->w, &bc);
